@@ -28,6 +28,7 @@ export const ErrorCode = {
   Closed: 'CLOSED',
   Transport: 'TRANSPORT',
   Conflict: 'CONFLICT',
+  MaxDeliveries: 'MAX_DELIVERIES',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -170,6 +171,14 @@ export class MessageTooLargeError extends MissiveError {
     super(ErrorCode.MessageTooLarge, `message of ${size} bytes is over the limit of ${limit} bytes`);
     this.size = size;
     this.limit = limit;
+  }
+}
+
+/** A message delivered more times than its endpoint's `maxDeliveries` (it probably kills its consumer). Never retried. */
+export class PoisonMessageError extends MissiveError {
+  override name = 'PoisonMessageError';
+  constructor(messageId: string, deliveries: number, limit: number) {
+    super(ErrorCode.MaxDeliveries, `message ${messageId} was delivered ${deliveries} times, over the limit of ${limit}; its consumer probably crashed handling it`);
   }
 }
 

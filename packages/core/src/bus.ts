@@ -1,0 +1,555 @@
+/**
+ * The bus: one per service process. It owns a transport connection, the service's endpoints, the
+ * outgoing pipeline, request/reply, scheduling and the dead-letter API.
+ *
+ * @example
+ * ```ts
+ * const bus = createBus({ service: 'payment', transport: process.env.MISSIVE_URL ?? 'sqlite://.missive/bus.db' });
+ * bus.endpoint('payment', (e) => e.on(ChargeCard, chargeCard));
+ * await bus.start();
+ * await bus.send(ChargeCard, { orderId: 'o-1', amount: 30 });
+ * await bus.stop();
+ * ```
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { CircuitState } from './circuit-breaker.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { jsonCodec, type Codec } from './codec.js';
+import type { ConsumeContext, PublishOptions, RequestOptions, SendOptions, Sender } from './context.js';
+import { replyTypeOf, type AnyContract, type CommandContract, type EventContract, type PayloadInput, type QueryContract, type Reply } from './contract.js';
+import { DeadLetterQueue } from './dead-letter-queue.js';
+import { defineEndpoint, type EndpointBuilder, type EndpointDefinition, type EndpointOptions, type ExpiredAction } from './endpoint.js';
+import { EndpointRuntime, type BusInternals, type EndpointStats } from './endpoint-runtime.js';
+import { createEnvelope, sourceOf, type Envelope, type MessageKind } from './envelope.js';
+import { BusStateError, ConfigurationError, ErrorCode, RemoteHandlerError, RequestTimeoutError, UnroutableError } from './errors.js';
+import { TypedEmitter } from './events.js';
+import { consoleLogger, type Logger } from './logger.js';
+import type { RetryEvent } from './middleware/retry.js';
+import { compose, type Middleware } from './pipeline.js';
+import { defaultRetryOptions, retryPolicy, type RetryOptions } from './retry-policy.js';
+import type { Consumer, Transport, TransportMessage } from './transport.js';
+import { loadTransport, parseTransportUrl } from './transport-url.js';
+import { validate } from './validate.js';
+
+/** A message on its way out, as publish middleware sees it. */
+export interface PublishContext {
+  readonly envelope: Envelope;
+  /** `topic` for events, commands and queries routed by name; `queue` for direct sends and replies. */
+  readonly destination: { readonly kind: 'topic' | 'queue'; readonly name: string };
+  /** Epoch ms before which it is not delivered. */
+  readonly notBefore: number | undefined;
+  readonly items: Map<unknown, unknown>;
+}
+
+/** A publish middleware. */
+export type PublishMiddleware = Middleware<PublishContext>;
+
+/** Options of {@link createBus}. */
+export interface BusOptions {
+  /** The service's name: the source of its messages and part of its reply queue's name. */
+  readonly service: string;
+  /** A transport URL (`memory://`, `sqlite://path`, `amqp://...`) or a transport instance. */
+  readonly transport: string | URL | Transport;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly codec?: Codec;
+  /** Retry policy of endpoints that set none. Default: {@link defaultRetryOptions}. */
+  readonly retry?: RetryOptions;
+  /** Middleware of every endpoint (consume) and of every outgoing message (publish). */
+  readonly middleware?: { readonly consume?: readonly Middleware<ConsumeContext>[]; readonly publish?: readonly PublishMiddleware[] };
+  /** How long `stop` lets in-flight handlers run, ms. Default 10 s. */
+  readonly stopTimeoutMs?: number;
+  /** Default `request` timeout, ms. Default 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Validate outgoing payloads against their schema (a bad payload throws at the caller). Default true. */
+  readonly validateOutgoing?: boolean;
+  /** This process's id, part of its reply queue's name. Default: a random id. */
+  readonly instanceId?: string;
+}
+
+/** Options of {@link Bus.schedule}. */
+export interface ScheduleOptions {
+  /** When to deliver. One of `at` and `delayMs` is required. */
+  readonly at?: Date | number;
+  readonly delayMs?: number;
+  /** For commands: send straight to this queue. */
+  readonly to?: string;
+  readonly partitionKey?: string;
+  readonly correlationId?: string;
+}
+
+/** The bus's events. */
+export interface BusEvents {
+  circuit: { readonly endpoint: string; readonly state: CircuitState; readonly previous: CircuitState };
+  'dead-lettered': { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly reason: string; readonly error: Error };
+  retry: RetryEvent;
+  expired: { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly action: ExpiredAction };
+}
+
+/** A snapshot of the bus's counters. */
+export interface BusStats {
+  readonly endpoints: Readonly<Record<string, Readonly<EndpointStats>>>;
+  readonly pendingRequests: number;
+}
+
+interface PendingRequest {
+  readonly query: QueryContract;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: TimerHandle;
+  readonly cleanup: () => void;
+}
+
+type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The bus. Create it with {@link createBus}. */
+export class Bus implements Sender {
+  readonly service: string;
+  readonly instanceId: string;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly codec: Codec;
+  private readonly emitter: TypedEmitter<BusEvents>;
+  private readonly transportSpec: URL | Transport;
+  private transport_: Transport | undefined;
+  private readonly definitions: EndpointDefinition[] = [];
+  private readonly runtimes: EndpointRuntime[] = [];
+  private readonly defaultRetry: RetryOptions;
+  private readonly consumeMiddleware: readonly Middleware<ConsumeContext>[];
+  private readonly outgoing: ((ctx: PublishContext) => Promise<void>) | undefined;
+  private readonly stopTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly validateOutgoing: boolean;
+  private readonly host = hostname();
+  private readonly source: string;
+  private readonly pending = new Map<string, PendingRequest>();
+  /** Sends under way; `stop` waits for them before it closes the transport. */
+  private readonly sending = new Set<Promise<void>>();
+  private replyQueue: Promise<string> | undefined;
+  private replyConsumer: Consumer | undefined;
+  private replyLoop: Promise<void> | undefined;
+  private state: State = 'new';
+  private readonly internals: BusInternals;
+
+  constructor(options: BusOptions) {
+    if (options === null || typeof options !== 'object') throw new ConfigurationError('createBus needs an options object: { service, transport }');
+    if (typeof options.service !== 'string' || !SERVICE_NAME.test(options.service)) {
+      throw new ConfigurationError(`service name ${JSON.stringify(options.service)} is not valid: use letters, digits, ".", "-", "_" (at most 100)`);
+    }
+    this.service = options.service;
+    this.instanceId = options.instanceId ?? randomUUID().slice(0, 8);
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? consoleLogger('warn');
+    this.codec = options.codec ?? jsonCodec();
+    this.emitter = new TypedEmitter(this.logger);
+    this.source = sourceOf(this.service);
+    if (typeof options.transport === 'string' || options.transport instanceof URL) {
+      this.transportSpec = parseTransportUrl(options.transport);
+    } else if (options.transport !== null && typeof options.transport === 'object' && typeof options.transport.consume === 'function') {
+      this.transportSpec = options.transport;
+    } else {
+      throw new ConfigurationError('transport must be a URL (memory://, sqlite://path, amqp://host ...) or a Transport instance');
+    }
+    this.defaultRetry = options.retry ?? defaultRetryOptions;
+    retryPolicy(this.defaultRetry);
+    this.consumeMiddleware = options.middleware?.consume ?? [];
+    const publishMiddleware = options.middleware?.publish ?? [];
+    this.outgoing = publishMiddleware.length === 0 ? undefined : compose(publishMiddleware, (ctx) => this.deliver(ctx));
+    this.stopTimeoutMs = nonNegative(options.stopTimeoutMs ?? 10_000, 'stopTimeoutMs');
+    this.requestTimeoutMs = nonNegative(options.requestTimeoutMs ?? 30_000, 'requestTimeoutMs');
+    this.validateOutgoing = options.validateOutgoing ?? true;
+    this.internals = this.makeInternals();
+  }
+
+  /** The connected transport. Throws before `start`. */
+  get transport(): Transport {
+    if (this.transport_ === undefined) throw new BusStateError(ErrorCode.NotStarted, `bus ${this.service} is not started: call bus.start() first`);
+    return this.transport_;
+  }
+
+  /** Whether `start` has completed and `stop` has not begun. */
+  get started(): boolean {
+    return this.state === 'started';
+  }
+
+  /**
+   * Defines an endpoint: a queue of this service and its handlers. Call before `start`.
+   * @example
+   * ```ts
+   * bus.endpoint('billing', (e) => e.on(OrderPlaced, bill), { concurrency: 4 });
+   * ```
+   */
+  endpoint(name: string, configure: (e: EndpointBuilder) => void, options: EndpointOptions = {}): this {
+    if (this.state !== 'new') throw new ConfigurationError(`endpoint ${name}: endpoints must be defined before bus.start()`);
+    if (this.definitions.some((d) => d.name === name)) throw new ConfigurationError(`endpoint ${name} is defined twice`);
+    this.definitions.push(defineEndpoint(name, configure, options, this.defaultRetry));
+    return this;
+  }
+
+  /** Listens to a bus event; returns a function that stops listening. */
+  on<K extends keyof BusEvents>(event: K, listener: (payload: BusEvents[K]) => void): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  /** Connects the transport, declares every endpoint's queue and starts consuming. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new BusStateError(ErrorCode.Closed, `bus ${this.service} was already started`);
+    this.state = 'starting';
+    try {
+      const transport =
+        this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }) : this.transportSpec;
+      await transport.connect();
+      this.transport_ = transport;
+      for (const definition of this.definitions) {
+        const runtime = new EndpointRuntime(definition, this.internals);
+        this.runtimes.push(runtime);
+        await runtime.start();
+      }
+      this.state = 'started';
+    } catch (error) {
+      this.state = 'stopping';
+      await this.shutdown(0).catch(() => undefined);
+      this.state = 'stopped';
+      throw error;
+    }
+  }
+
+  /**
+   * Stops consuming, lets in-flight handlers finish for up to `timeoutMs` (default: the bus's
+   * `stopTimeoutMs`), hands the rest back for redelivery, fails pending requests, and closes the
+   * transport. Completed work is acked before the transport closes.
+   */
+  async stop(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    await this.shutdown(options.timeoutMs ?? this.stopTimeoutMs);
+    this.state = 'stopped';
+  }
+
+  /** Counters per endpoint. */
+  stats(): BusStats {
+    const endpoints: Record<string, EndpointStats> = {};
+    for (const runtime of this.runtimes) endpoints[runtime.definition.name] = { ...runtime.stats };
+    return { endpoints, pendingRequests: this.pending.size };
+  }
+
+  /** The dead-letter queues of this bus's transport: list, inspect, replay, purge. */
+  get deadLetters(): DeadLetterQueue {
+    return new DeadLetterQueue(this.transport, this.clock);
+  }
+
+  publish<C extends EventContract>(contract: C, payload: PayloadInput<C>, options?: PublishOptions): Promise<void> {
+    return this.publishFrom(undefined, contract, payload, options);
+  }
+
+  send<C extends CommandContract>(contract: C, payload: PayloadInput<C>, options?: SendOptions): Promise<void> {
+    return this.sendFrom(undefined, contract, payload, options);
+  }
+
+  request<Q extends QueryContract>(query: Q, payload: PayloadInput<Q>, options?: RequestOptions): Promise<Reply<Q>> {
+    return this.requestFrom(undefined, query, payload, options) as Promise<Reply<Q>>;
+  }
+
+  /**
+   * Schedules an event or command for later; returns an id that {@link Bus.cancel} takes.
+   * @example
+   * ```ts
+   * const id = await bus.schedule(PaymentTimeout, { orderId }, { delayMs: 15 * 60_000 });
+   * await bus.cancel(id);
+   * ```
+   */
+  async schedule<C extends EventContract | CommandContract>(contract: C, payload: PayloadInput<C>, options: ScheduleOptions): Promise<string> {
+    const notBefore = dueTime(this.clock, options.at, options.delayMs);
+    if (notBefore === undefined) throw new ConfigurationError(`schedule ${contract.name}: give "at" or "delayMs"`);
+    const scheduleId = randomUUID();
+    await this.dispatch(undefined, contract, contract.kind as MessageKind, payload, { ...options, at: notBefore }, options.to, scheduleId);
+    return scheduleId;
+  }
+
+  /** Cancels a scheduled message that is not yet due; resolves true if it was. */
+  async cancel(scheduleId: string): Promise<boolean> {
+    const transport = this.transport;
+    if (!transport.capabilities.cancelScheduled) {
+      throw new ConfigurationError(`the ${transport.kind} transport cannot cancel scheduled messages`);
+    }
+    return transport.cancelScheduled(scheduleId);
+  }
+
+  // --- sending ------------------------------------------------------------------------------
+
+  private publishFrom(parent: Envelope | undefined, contract: EventContract, payload: unknown, options?: PublishOptions): Promise<void> {
+    if (contract?.kind !== 'event') return Promise.reject(new ConfigurationError(`publish takes an event contract; ${describe(contract)} is not one (use send for commands)`));
+    return this.dispatch(parent, contract, 'event', payload, options, undefined, undefined);
+  }
+
+  private sendFrom(parent: Envelope | undefined, contract: CommandContract, payload: unknown, options?: SendOptions): Promise<void> {
+    if (contract?.kind !== 'command') return Promise.reject(new ConfigurationError(`send takes a command contract; ${describe(contract)} is not one`));
+    return this.dispatch(parent, contract, 'command', payload, options, options?.to, undefined);
+  }
+
+  private async requestFrom(parent: Envelope | undefined, query: QueryContract, payload: unknown, options: RequestOptions = {}): Promise<unknown> {
+    if (query?.kind !== 'query') throw new ConfigurationError(`request takes a query contract; ${describe(query)} is not one`);
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    const replyTo = await this.ensureReplyQueue();
+    const id = randomUUID();
+    return new Promise<unknown>((resolve, reject) => {
+      const onAbort = () => {
+        this.settleRequest(id)?.reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error('request aborted'));
+      };
+      const timer = this.clock.setTimeout(() => this.settleRequest(id)?.reject(new RequestTimeoutError(query.name, timeoutMs)), timeoutMs);
+      const cleanup = () => options.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, { query, resolve, reject, timer, cleanup });
+      if (options.signal?.aborted === true) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.dispatch(parent, query, 'query', payload, { ...options, messageId: id, expiresInMs: timeoutMs }, options.to, undefined, replyTo).catch(
+        (error: unknown) => this.settleRequest(id)?.reject(error as Error),
+      );
+    });
+  }
+
+  private settleRequest(id: string): PendingRequest | undefined {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return undefined;
+    this.pending.delete(id);
+    this.clock.clearTimeout(pending.timer);
+    pending.cleanup();
+    return pending;
+  }
+
+  /** Builds, validates, encodes and hands one message to the transport. */
+  private async dispatch(
+    parent: Envelope | undefined,
+    contract: AnyContract,
+    kind: MessageKind,
+    payload: unknown,
+    options: (PublishOptions & { readonly to?: string | undefined }) | undefined,
+    to: string | undefined,
+    scheduleId: string | undefined,
+    replyTo?: string,
+  ): Promise<void> {
+    if (this.state !== 'started' && this.state !== 'stopping') {
+      throw new BusStateError(this.state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted, `bus ${this.service} is ${this.state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`);
+    }
+    let data = payload;
+    if (this.validateOutgoing) {
+      const result = validate(contract.schema, contract.name, payload);
+      data = result instanceof Promise ? await result : result;
+    }
+    const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(data as never));
+    const now = this.clock.now();
+    const envelope = createEnvelope({
+      type: contract.name,
+      source: this.source,
+      data: payload,
+      kind,
+      version: contract.version,
+      id: options?.messageId,
+      time: new Date(now),
+      correlationId: options?.correlationId ?? parent?.correlationid,
+      conversationId: parent?.conversationid,
+      causationId: parent?.id,
+      traceparent: parent?.traceparent,
+      tracestate: parent?.tracestate,
+      partitionKey,
+      replyTo,
+      expiresAt: options?.expiresInMs === undefined ? undefined : now + options.expiresInMs,
+      subject: options?.subject,
+    });
+    const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
+    const ctx: PublishContext = {
+      envelope,
+      destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
+      notBefore,
+      items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
+    };
+    const sent = this.outgoing === undefined ? this.deliver(ctx) : this.outgoing(ctx);
+    this.sending.add(sent);
+    try {
+      await sent;
+    } finally {
+      this.sending.delete(sent);
+    }
+  }
+
+  /** The last publish step: encode and hand to the transport. */
+  private async deliver(ctx: PublishContext): Promise<void> {
+    const envelope = ctx.envelope;
+    const message: TransportMessage = {
+      id: envelope.id,
+      type: envelope.type,
+      body: this.codec.encode(envelope),
+      headers: EMPTY_HEADERS,
+      partitionKey: envelope.partitionkey,
+    };
+    const scheduleId = ctx.items.get(SCHEDULE_ID) as string | undefined;
+    const options = ctx.notBefore === undefined ? undefined : { notBefore: ctx.notBefore, scheduleId };
+    if (ctx.notBefore !== undefined && !this.transport.capabilities.delayedDelivery) {
+      throw new ConfigurationError(`the ${this.transport.kind} transport has no delayed delivery; ${envelope.type} cannot be scheduled`);
+    }
+    if (ctx.destination.kind === 'queue') {
+      await this.transport.send(ctx.destination.name, message, options);
+    } else {
+      const mandatory = envelope.messagekind !== 'event';
+      await this.transport.publish(ctx.destination.name, message, mandatory ? { ...options, mandatory } : options);
+    }
+  }
+
+  // --- request/reply ------------------------------------------------------------------------
+
+  private ensureReplyQueue(): Promise<string> {
+    this.replyQueue ??= (async () => {
+      const name = `${this.service}.replies.${this.instanceId}`;
+      const transport = this.transport;
+      await transport.declare({ name, topics: [], temporary: true });
+      const consumer = transport.consume(name, { prefetch: 64 });
+      this.replyConsumer = consumer;
+      this.replyLoop = this.consumeReplies(consumer);
+      return name;
+    })();
+    return this.replyQueue;
+  }
+
+  private async consumeReplies(consumer: Consumer): Promise<void> {
+    try {
+      for await (const delivery of consumer) {
+        try {
+          const envelope = this.codec.decode(delivery.message.body);
+          const id = envelope.causationid;
+          const pending = id === undefined ? undefined : this.settleRequest(id);
+          if (pending === undefined) {
+            this.logger.debug('reply for no pending request (it timed out or was aborted): dropped', { type: envelope.type });
+          } else if (envelope.replystatus === 'error') {
+            const remote = (envelope.data ?? {}) as { name?: string; message?: string };
+            pending.reject(new RemoteHandlerError(pending.query.name, String(remote.name ?? 'Error'), String(remote.message ?? '')));
+          } else {
+            try {
+              const result = validate(pending.query.reply, replyTypeOf(pending.query), envelope.data);
+              pending.resolve(result instanceof Promise ? await result : result);
+            } catch (error) {
+              pending.reject(error as Error);
+            }
+          }
+        } catch (error) {
+          this.logger.warn('an unreadable reply was dropped', { error });
+        }
+        await delivery.ack();
+      }
+    } catch (error) {
+      if (this.state === 'started') this.logger.error('the reply consumer failed', { error });
+    }
+  }
+
+  // --- shutdown -----------------------------------------------------------------------------
+
+  private async shutdown(deadlineMs: number): Promise<void> {
+    await Promise.all(this.runtimes.map((r) => r.stop(deadlineMs)));
+    for (const id of [...this.pending.keys()]) {
+      this.settleRequest(id)?.reject(new BusStateError(ErrorCode.Closed, `bus ${this.service} stopped before the reply came`));
+    }
+    await this.replyConsumer?.close();
+    await this.replyLoop;
+    await Promise.allSettled([...this.sending]);
+    await this.transport_?.close();
+  }
+
+  private makeInternals(): BusInternals {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const bus = this;
+    return {
+      service: this.service,
+      host: this.host,
+      codec: this.codec,
+      clock: this.clock,
+      logger: this.logger,
+      get transport() {
+        return bus.transport;
+      },
+      middleware: this.consumeMiddleware,
+      publishFrom: (parent, contract, payload, options) => this.publishFrom(parent, contract, payload, options),
+      sendFrom: (parent, contract, payload, options) => this.sendFrom(parent, contract, payload, options),
+      requestFrom: (parent, query, payload, options) => this.requestFrom(parent, query, payload, options),
+      replyTo: (request, query, payload, status) => this.sendReply(request, query, payload, status),
+      onRetry: (event) => this.emitter.emit('retry', event),
+      onDeadLettered: (event) => this.emitter.emit('dead-lettered', event),
+      onExpired: (event) => this.emitter.emit('expired', event),
+      onCircuit: (event) => this.emitter.emit('circuit', event),
+    };
+  }
+
+  private async sendReply(request: Envelope, query: QueryContract | undefined, payload: unknown, status: 'ok' | 'error'): Promise<void> {
+    if (request.replyto === undefined) return;
+    if (status === 'ok' && query !== undefined && this.validateOutgoing) {
+      const result = validate(query.reply, replyTypeOf(query), payload);
+      if (result instanceof Promise) await result;
+    }
+    const envelope = createEnvelope({
+      type: replyTypeOf(request.type),
+      source: this.source,
+      data: payload,
+      kind: 'reply',
+      version: 1,
+      time: new Date(this.clock.now()),
+      correlationId: request.correlationid,
+      conversationId: request.conversationid,
+      causationId: request.id,
+      traceparent: request.traceparent,
+      replyStatus: status,
+    });
+    try {
+      await this.transport.send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
+    } catch (error) {
+      if (error instanceof UnroutableError) {
+        this.logger.debug('the requester is gone; reply dropped', { type: envelope.type });
+        return;
+      }
+      throw error;
+    }
+  }
+}
+
+const SCHEDULE_ID = Symbol('scheduleId');
+const EMPTY_ITEMS = new Map<unknown, unknown>();
+
+function describe(contract: unknown): string {
+  const c = contract as { kind?: unknown; name?: unknown } | undefined;
+  return c !== null && typeof c === 'object' ? `${String(c.kind)} ${String(c.name)}` : String(contract);
+}
+
+function nonNegative(value: number, what: string): number {
+  if (typeof value !== 'number' || !(value >= 0)) throw new ConfigurationError(`${what} must be a number of 0 or more, got ${String(value)}`);
+  return value;
+}
+
+function dueTime(clock: Clock, at: Date | number | undefined, delayMs: number | undefined): number | undefined {
+  if (at !== undefined) {
+    const t = at instanceof Date ? at.getTime() : at;
+    if (!Number.isFinite(t)) throw new ConfigurationError(`"at" is not a valid time: ${String(at)}`);
+    return t;
+  }
+  if (delayMs !== undefined) {
+    if (!(delayMs >= 0)) throw new ConfigurationError(`delayMs must be 0 or more, got ${String(delayMs)}`);
+    return delayMs === 0 ? undefined : clock.now() + delayMs;
+  }
+  return undefined;
+}
+
+/**
+ * Creates a bus. Checks its options at once; the transport URL is checked here and its package
+ * loaded at `start`.
+ * @example
+ * ```ts
+ * const bus = createBus({ service: 'order', transport: 'memory://' });
+ * ```
+ */
+export function createBus(options: BusOptions): Bus {
+  return new Bus(options);
+}

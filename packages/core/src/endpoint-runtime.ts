@@ -1,0 +1,380 @@
+/**
+ * Runs one endpoint on a started bus: declares its queue, consumes it, runs each delivery through
+ * the consume pipeline with at most `concurrency` handlers at once, settles every delivery exactly
+ * once, pauses consumption while its circuit is open, and drains on stop.
+ *
+ * @example
+ * ```ts
+ * const runtime = new EndpointRuntime(definition, busInternals);
+ * await runtime.start();
+ * await runtime.stop(10_000);
+ * ```
+ * @module
+ */
+import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import type { Codec } from './codec.js';
+import { ConsumeState } from './consume-state.js';
+import type { MessageContext, ConsumeContext, PublishOptions, RequestOptions, SendOptions } from './context.js';
+import type { CommandContract, EventContract, QueryContract, ReplyInput } from './contract.js';
+import type { EndpointDefinition, ExpiredAction } from './endpoint.js';
+import type { Envelope } from './envelope.js';
+import { isRetryable, MissiveError, toError, UnrecoverableError } from './errors.js';
+import type { Logger } from './logger.js';
+import { decode } from './middleware/decode.js';
+import { deliveryLimit } from './middleware/delivery-limit.js';
+import { expiry } from './middleware/expiry.js';
+import { retry, type RetryEvent } from './middleware/retry.js';
+import { validatePayload } from './middleware/validate-payload.js';
+import { compose, type Middleware } from './pipeline.js';
+import { RateLimiter } from './rate-limiter.js';
+import type { Clock } from './clock.js';
+import type { Consumer, Delivery, Transport } from './transport.js';
+
+/** Counters of one endpoint. */
+export interface EndpointStats {
+  /** Messages handled successfully (acked after the handler). */
+  handled: number;
+  /** Handler invocations that threw. */
+  failed: number;
+  /** Immediate retries. */
+  retried: number;
+  /** Delayed redeliveries asked for. */
+  redelivered: number;
+  deadLettered: number;
+  expired: number;
+  /** Deliveries being handled now. */
+  inFlight: number;
+  circuit: CircuitState;
+}
+
+/** What the runtime needs from its bus. */
+export interface BusInternals {
+  readonly service: string;
+  readonly host: string;
+  readonly codec: Codec;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly transport: Transport;
+  readonly middleware: readonly Middleware<ConsumeContext>[];
+  /** Sends from a handler's context, carrying the conversation forward from `parent`. */
+  publishFrom(parent: Envelope | undefined, contract: EventContract, payload: unknown, options?: PublishOptions): Promise<void>;
+  sendFrom(parent: Envelope | undefined, contract: CommandContract, payload: unknown, options?: SendOptions): Promise<void>;
+  requestFrom(parent: Envelope | undefined, query: QueryContract, payload: unknown, options?: RequestOptions): Promise<unknown>;
+  /** Sends a reply (or an error reply) to the requester of `request`. */
+  replyTo(request: Envelope, query: QueryContract | undefined, payload: unknown, status: 'ok' | 'error'): Promise<void>;
+  onRetry(event: RetryEvent): void;
+  onDeadLettered(event: { endpoint: string; messageId: string; type: string; reason: string; error: Error }): void;
+  onExpired(event: { endpoint: string; messageId: string; type: string; action: ExpiredAction }): void;
+  onCircuit(event: { endpoint: string; state: CircuitState; previous: CircuitState }): void;
+}
+
+interface InFlight {
+  readonly state: ConsumeState;
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** The runtime of one endpoint. */
+export class EndpointRuntime {
+  readonly stats: EndpointStats = { handled: 0, failed: 0, retried: 0, redelivered: 0, deadLettered: 0, expired: 0, inFlight: 0, circuit: 'closed' };
+  private readonly pipeline: (state: ConsumeState) => Promise<void>;
+  private readonly inFlight = new Map<Delivery, InFlight>();
+  private readonly breaker: CircuitBreaker | undefined;
+  private readonly limiter: RateLimiter | undefined;
+  private readonly stopController = new AbortController();
+  private consumer: Consumer | undefined;
+  private loop: Promise<void> | undefined;
+  private limit: number;
+  private slotWaiter: (() => void) | undefined;
+  private control: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(
+    readonly definition: EndpointDefinition,
+    private readonly bus: BusInternals,
+  ) {
+    this.limit = definition.concurrency;
+    this.breaker = definition.circuitBreaker === false ? undefined : new CircuitBreaker(definition.circuitBreaker, bus.clock);
+    this.limiter = definition.rateLimit === undefined ? undefined : new RateLimiter(definition.rateLimit, bus.clock);
+    const steps: Middleware<ConsumeState>[] = [
+      deliveryLimit(definition.maxDeliveries),
+      decode(bus.codec, definition),
+      expiry(bus.clock, definition.expired, (state, action) => {
+        this.stats.expired++;
+        bus.onExpired({ endpoint: definition.name, messageId: state.envelope.id, type: state.envelope.type, action });
+      }),
+      retry((event) => {
+        if (event.mode === 'immediate') this.stats.retried++;
+        else this.stats.redelivered++;
+        bus.onRetry(event);
+      }),
+      this.observe(),
+      ...bus.middleware,
+      ...definition.middleware,
+      validatePayload(),
+    ];
+    this.pipeline = compose(steps, (state) => this.invoke(state));
+    this.breaker?.onChange((state, previous) => this.onCircuit(state, previous));
+  }
+
+  /** Declares the queue and starts consuming. */
+  async start(): Promise<void> {
+    await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics });
+    this.open(this.definition.prefetch, this.definition.concurrency);
+  }
+
+  /**
+   * Stops taking deliveries, waits up to `deadlineMs` for in-flight handlers, then hands the rest
+   * back to the queue (their handlers' signal aborts; their results are ignored).
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    this.breaker?.dispose();
+    this.stopController.abort(new MissiveError('CLOSED', `endpoint ${this.definition.name} is stopping`));
+    await this.closeConsumer();
+    await this.control;
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      });
+      await Promise.race([Promise.allSettled([...this.inFlight.values()].map((f) => f.done)), deadline]);
+      clearTimeout(timer);
+    }
+    const overran = [...this.inFlight.entries()];
+    for (const [delivery, flight] of overran) {
+      flight.state.handedBack = true;
+      flight.abort.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
+      try {
+        await delivery.nack();
+      } catch (error) {
+        this.bus.logger.warn('could not hand a delivery back at stop; the broker will redeliver it', { endpoint: this.definition.name, error });
+      }
+    }
+    this.inFlight.clear();
+  }
+
+  private open(prefetch: number, concurrency: number): void {
+    if (this.stopping) return;
+    const consumer = this.bus.transport.consume(this.definition.name, { prefetch });
+    this.consumer = consumer;
+    this.limit = concurrency;
+    this.loop = this.run(consumer);
+  }
+
+  private async closeConsumer(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    if (consumer === undefined) return;
+    await consumer.close();
+    this.wakeSlot();
+    await this.loop;
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    try {
+      for await (const delivery of consumer) {
+        if (this.consumer !== consumer) {
+          await delivery.nack();
+          break;
+        }
+        while (this.inFlight.size >= this.limit && this.consumer === consumer) await new Promise<void>((resolve) => (this.slotWaiter = resolve));
+        if (this.limiter !== undefined && this.consumer === consumer) {
+          try {
+            await this.limiter.take(this.stopController.signal);
+          } catch {
+            /* stopping */
+          }
+        }
+        if (this.consumer !== consumer) {
+          await delivery.nack();
+          break;
+        }
+        this.track(delivery);
+      }
+    } catch (error) {
+      if (!this.stopping) this.bus.logger.error(`consumer of endpoint ${this.definition.name} failed`, { error });
+    }
+  }
+
+  private wakeSlot(): void {
+    const waiter = this.slotWaiter;
+    this.slotWaiter = undefined;
+    waiter?.();
+  }
+
+  private track(delivery: Delivery): void {
+    const abort = new AbortController();
+    const state = new ConsumeState(this.bus.service, this.definition.name, delivery, abort.signal);
+    this.stats.inFlight++;
+    const done = this.process(state).finally(() => {
+      this.stats.inFlight--;
+      this.inFlight.delete(delivery);
+      this.wakeSlot();
+    });
+    this.inFlight.set(delivery, { state, abort, done });
+  }
+
+  /** Runs the pipeline and settles the delivery exactly once. Never throws. */
+  private async process(state: ConsumeState): Promise<void> {
+    let error: Error | undefined;
+    try {
+      await this.pipeline(state);
+    } catch (thrown) {
+      error = toError(thrown);
+    }
+    if (state.handedBack) return;
+    const delivery = state.delivery;
+    try {
+      if (error !== undefined) {
+        await this.deadLetter(state, error);
+      } else if (state.settlement.kind === 'redeliver') {
+        await delivery.nack({ delayMs: state.settlement.delayMs, headers: state.settlement.headers });
+      } else {
+        await delivery.ack();
+        if (state.settlement.kind === 'ack') this.stats.handled++;
+      }
+    } catch (settleError) {
+      this.bus.logger.error(`could not settle a delivery on ${this.definition.name}; the broker will deliver it again`, {
+        messageId: delivery.message.id,
+        error: settleError,
+      });
+    }
+  }
+
+  private async deadLetter(state: ConsumeState, error: Error): Promise<void> {
+    const envelope = state.envelope as Envelope | undefined;
+    const reason = error instanceof MissiveError ? error.code : 'HANDLER_FAILED';
+    await state.delivery.deadLetter({
+      reason,
+      errorName: error.name,
+      errorMessage: error.message,
+      stack: error.stack,
+      attempts: state.totalAttempts,
+      endpoint: this.definition.name,
+      service: this.bus.service,
+      host: this.bus.host,
+      time: this.bus.clock.now(),
+    });
+    this.stats.deadLettered++;
+    this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.delivery.message.id, type: state.delivery.message.type, reason, error });
+    if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
+      await this.bus
+        .replyTo(envelope, undefined, { name: error.name, message: error.message }, 'error')
+        .catch((replyError: unknown) => this.bus.logger.debug('could not send an error reply', { error: replyError }));
+    }
+  }
+
+  /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
+  private observe(): Middleware<ConsumeState> {
+    return async (state, next) => {
+      try {
+        await next();
+        this.breaker?.record(true);
+      } catch (thrown) {
+        const error = toError(thrown);
+        this.stats.failed++;
+        if (isRetryable(error)) this.breaker?.record(false);
+        throw error;
+      }
+    };
+  }
+
+  private async invoke(state: ConsumeState): Promise<void> {
+    const route = state.route;
+    const ctx = new HandlerContext(state, this.bus);
+    if (route.kind === 'responder') {
+      const result = await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
+      if (!ctx.replied) {
+        if (result === undefined) throw new UnrecoverableError(`responder of ${state.envelope.type} returned no reply and did not call ctx.reply`);
+        await ctx.reply(result as never);
+      }
+      return;
+    }
+    await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
+  }
+
+  private onCircuit(next: CircuitState, previous: CircuitState): void {
+    this.stats.circuit = next;
+    this.bus.onCircuit({ endpoint: this.definition.name, state: next, previous });
+    if (this.stopping) return;
+    this.control = this.control.then(async () => {
+      if (this.stopping) return;
+      if (next === 'open') {
+        await this.closeConsumer();
+      } else if (next === 'half-open') {
+        await this.closeConsumer();
+        this.open(1, 1);
+      } else {
+        await this.closeConsumer();
+        this.open(this.definition.prefetch, this.definition.concurrency);
+      }
+    });
+  }
+}
+
+/** The context handed to handlers. */
+class HandlerContext implements MessageContext {
+  replied = false;
+
+  constructor(
+    private readonly state: ConsumeState,
+    private readonly bus: BusInternals,
+  ) {}
+
+  get envelope(): Envelope {
+    return this.state.envelope;
+  }
+  get messageId(): string {
+    return this.state.envelope.id;
+  }
+  get type(): string {
+    return this.state.envelope.type;
+  }
+  get correlationId(): string {
+    return this.state.envelope.correlationid;
+  }
+  get causationId(): string | undefined {
+    return this.state.envelope.causationid;
+  }
+  get conversationId(): string {
+    return this.state.envelope.conversationid;
+  }
+  get partitionKey(): string | undefined {
+    return this.state.envelope.partitionkey;
+  }
+  get attempt(): number {
+    return this.state.attempt;
+  }
+  get replayed(): boolean {
+    return this.state.delivery.message.headers['missive-replayed-at'] !== undefined;
+  }
+  get endpoint(): string {
+    return this.state.endpoint;
+  }
+  get service(): string {
+    return this.state.service;
+  }
+  get signal(): AbortSignal {
+    return this.state.signal;
+  }
+
+  publish<C extends EventContract>(contract: C, payload: unknown, options?: PublishOptions): Promise<void> {
+    return this.bus.publishFrom(this.state.envelope, contract, payload, options);
+  }
+
+  send<C extends CommandContract>(contract: C, payload: unknown, options?: SendOptions): Promise<void> {
+    return this.bus.sendFrom(this.state.envelope, contract, payload, options);
+  }
+
+  request<Q extends QueryContract>(query: Q, payload: unknown, options?: RequestOptions): Promise<never> {
+    return this.bus.requestFrom(this.state.envelope, query, payload, options) as Promise<never>;
+  }
+
+  async reply(payload: ReplyInput<QueryContract>): Promise<void> {
+    if (this.state.envelope.replyto === undefined) throw new UnrecoverableError(`${this.state.envelope.type} has no reply-to address; nothing to reply to`);
+    if (this.replied) throw new UnrecoverableError(`${this.state.envelope.type} was already replied to`);
+    this.replied = true;
+    await this.bus.replyTo(this.state.envelope, this.state.route.contract as QueryContract, payload, 'ok');
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * `@missive/core`: message contracts, the envelope and codec, the bus, the pipeline and its
+ * middleware, the transport contract and the in-process memory transport.
+ *
+ * @example
+ * ```ts
+ * import { createBus, defineEvent } from '@missive/core';
+ * import { z } from 'zod';
+ *
+ * const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string() }));
+ * const bus = createBus({ service: 'shop', transport: 'memory://' });
+ * bus.endpoint('billing', (e) => e.on(OrderPlaced, async (event) => console.log(event.orderId)));
+ * await bus.start();
+ * await bus.publish(OrderPlaced, { orderId: 'o-1' });
+ * ```
+ * @module
+ */
+export * from './errors.js';
+export * from './clock.js';
+export * from './headers.js';
+export * from './logger.js';
+export type * from './transport.js';
+export * from './envelope.js';
+export * from './codec.js';
+export * from './contract.js';
+export * from './validate.js';
+export * from './topic-pattern.js';
+export * from './pipeline.js';
+export * from './retry-policy.js';
+export * from './circuit-breaker.js';
+export * from './rate-limiter.js';
+export * from './events.js';
+export type * from './context.js';
+export type { EndpointBuilder, EndpointOptions, HandlerOptions, ConsumeMiddleware, ExpiredAction } from './endpoint.js';
+export type { EndpointStats } from './endpoint-runtime.js';
+export type { RetryEvent } from './middleware/retry.js';
+export { upcast } from './middleware/validate-payload.js';
+export * from './dead-letter-queue.js';
+export * from './transport-url.js';
+export { MemoryBroker } from './memory/memory-broker.js';
+export { Bus, createBus } from './bus.js';
+export type { BusOptions, BusEvents, BusStats, PublishContext, PublishMiddleware, ScheduleOptions } from './bus.js';

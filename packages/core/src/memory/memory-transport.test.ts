@@ -1,0 +1,11 @@
+import { describeTransportConformance } from '@missive/testing';
+import { MemoryBroker } from './memory-broker.js';
+
+describeTransportConformance({
+  name: 'memory',
+  virtualClock: true,
+  setup(clock) {
+    const broker = new MemoryBroker({ clock });
+    return { connect: () => broker.transport(), quiet: () => broker.isQuiet(), activity: () => broker.activity };
+  },
+});

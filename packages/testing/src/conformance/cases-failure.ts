@@ -1,0 +1,3 @@
+import type { CaseRegistrar } from './case.js';
+/** Registers the failure-handling cases. */
+export function failureCases(_test: CaseRegistrar): void {}

@@ -1,0 +1,164 @@
+/**
+ * What every conformance case gets: buses and raw connections on the transport under test, unique
+ * names for the run, a clock (virtual on the memory transport, real on brokers), a waiter, and a
+ * cleanup that stops every bus and deletes every queue the case declared.
+ *
+ * @example
+ * ```ts
+ * const env = await createEnvironment(target);
+ * const Ping = env.event('ping', z.object({ n: z.number() }));
+ * const bus = env.bus('svc');
+ * ```
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import {
+  createBus,
+  defineCommand,
+  defineEvent,
+  defineQuery,
+  silentLogger,
+  systemClock,
+  type Bus,
+  type BusOptions,
+  type Clock,
+  type CommandContract,
+  type ContractOptions,
+  type EventContract,
+  type QueryContract,
+  type Transport,
+} from '@missive/core';
+import { VirtualClock } from '../virtual-clock.js';
+import { createWaiter, type Waiter } from '../wait.js';
+
+/** The capabilities a conformance target declares; cases that need one it lacks are skipped with the reason. */
+export interface ConformanceFeatures {
+  /** Consumers can run in child processes and be killed (needs `url` on the fixture). */
+  readonly processes: boolean;
+}
+
+/** One broker for one case. */
+export interface ConformanceFixture {
+  /** A new, not yet connected, connection to the broker. */
+  connect(): Transport;
+  /** The transport URL, for child processes. */
+  readonly url?: string;
+  /** Virtual-clock targets: whether the broker has no work left that needs no time. */
+  quiet?(): boolean;
+  /** Virtual-clock targets: a counter of broker progress (see `MemoryBroker.activity`). */
+  activity?(): number;
+  /** Called after the case, after its buses stopped and its queues were deleted. */
+  teardown?(): Promise<void>;
+}
+
+/** A transport under test. */
+export interface ConformanceTarget {
+  /** Shown in the suite's title. */
+  readonly name: string;
+  /** Creates the fixture of one case. `clock` is what the case's buses use. */
+  setup(clock: Clock): ConformanceFixture | Promise<ConformanceFixture>;
+  /** Drive time with a virtual clock (only for transports whose waiting goes through the clock). */
+  readonly virtualClock?: boolean;
+  readonly features?: Partial<ConformanceFeatures>;
+  /** A reason to skip every case (the broker is unreachable), or undefined to run them. */
+  readonly unavailable?: () => Promise<string | undefined>;
+}
+
+/** The environment of one case. */
+export interface Environment {
+  readonly clock: Clock;
+  readonly waiter: Waiter;
+  readonly features: ConformanceFeatures;
+  readonly fixture: ConformanceFixture;
+  /** A run-unique name (for endpoints and queues). */
+  name(base: string): string;
+  event<S extends StandardSchemaV1>(base: string, schema: S, options?: ContractOptions<StandardSchemaV1.InferOutput<S>>): EventContract<string, S>;
+  command<S extends StandardSchemaV1>(base: string, schema: S, options?: ContractOptions<StandardSchemaV1.InferOutput<S>>): CommandContract<string, S>;
+  query<S extends StandardSchemaV1, R extends StandardSchemaV1>(base: string, schema: S, reply: R): QueryContract<string, S, R>;
+  /** The prefix of this run's message types (for tap patterns). */
+  readonly prefix: string;
+  /** A bus on a new connection; stopped at cleanup. Retries default to none. */
+  bus(service: string, options?: Partial<Omit<BusOptions, 'service' | 'transport'>>): Bus;
+  /** A connected raw transport; closed at cleanup. */
+  transport(): Promise<Transport>;
+  /** Remembers a queue to delete at cleanup. */
+  track(queue: string): void;
+  until(condition: () => boolean, what: string): Promise<void>;
+  /** Lets in-flight work finish (virtual: everything that needs no time; real: a few turns). */
+  settle(): Promise<void>;
+  /** Moves virtual time; a no-op under the real clock. */
+  advance(ms: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** Builds the environment of one case. */
+export async function createEnvironment(target: ConformanceTarget): Promise<Environment> {
+  const virtual = target.virtualClock === true ? new VirtualClock() : undefined;
+  const clock: Clock = virtual ?? systemClock;
+  const fixture = await target.setup(clock);
+  const waiter = createWaiter({ clock: virtual, quiet: () => fixture.quiet?.() ?? true, activity: () => fixture.activity?.() ?? 0 });
+  const run = randomBytes(4).toString('hex');
+  const prefix = `t${run}`;
+  const buses: Bus[] = [];
+  const transports: Transport[] = [];
+  const queues = new Set<string>();
+  const features: ConformanceFeatures = { processes: false, ...target.features };
+
+  const env: Environment = {
+    clock,
+    waiter,
+    features,
+    fixture,
+    prefix,
+    name: (base) => `${base}-${run}`,
+    event: (base, schema, options) => defineEvent(`${prefix}.${base}`, schema, options),
+    command: (base, schema, options) => defineCommand(`${prefix}.${base}`, schema, options),
+    query: (base, schema, reply) => defineQuery(`${prefix}.${base}`, schema, reply),
+    bus(service, options = {}) {
+      const transport = fixture.connect();
+      const bus = createBus({
+        logger: silentLogger,
+        retry: { immediate: 0, delayed: false },
+        stopTimeoutMs: 2000,
+        requestTimeoutMs: 10_000,
+        ...options,
+        clock,
+        service,
+        transport,
+      });
+      const endpoint = bus.endpoint.bind(bus);
+      bus.endpoint = ((name: string, configure: never, endpointOptions?: never) => {
+        queues.add(name);
+        return endpoint(name, configure, endpointOptions);
+      }) as typeof bus.endpoint;
+      buses.push(bus);
+      return bus;
+    },
+    async transport() {
+      const transport = fixture.connect();
+      await transport.connect();
+      transports.push(transport);
+      return transport;
+    },
+    track: (queue) => void queues.add(queue),
+    until: (condition, what) => waiter.until(condition, what),
+    settle: () => waiter.settle(),
+    advance: (ms) => waiter.advance(ms),
+    async cleanup() {
+      await Promise.allSettled(buses.map((b) => b.stop({ timeoutMs: 0 })));
+      await Promise.allSettled(transports.map((t) => t.close()));
+      if (queues.size > 0) {
+        const admin = fixture.connect();
+        try {
+          await admin.connect();
+          for (const queue of queues) await admin.deleteQueue(queue);
+        } finally {
+          await admin.close();
+        }
+      }
+      await fixture.teardown?.();
+    },
+  };
+  return env;
+}

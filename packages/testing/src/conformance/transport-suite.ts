@@ -1,0 +1,72 @@
+/**
+ * The transport conformance suite: one set of cases every Missive transport must pass before it is
+ * considered production ready. Cases run through the public bus API (and the raw transport where a
+ * promise of the transport contract is tested directly). A target declares its features; a case
+ * that needs a missing one is skipped with the reason, and a target whose broker is unreachable is
+ * skipped with the reason, or fails when `MISSIVE_REQUIRE_BROKERS=1` (as in CI).
+ *
+ * @example
+ * ```ts
+ * import { describeTransportConformance } from '@missive/testing';
+ * describeTransportConformance({
+ *   name: 'sqlite',
+ *   setup: () => ({ connect: () => new SqliteTransport({ path }) }),
+ *   features: { processes: true },
+ * });
+ * ```
+ * @module
+ */
+import { describe, it } from 'vitest';
+import type { CaseOptions, CaseRegistrar } from './case.js';
+import { deliveryCases } from './cases-delivery.js';
+import { failureCases } from './cases-failure.js';
+import { orderingCases } from './cases-ordering.js';
+import { createEnvironment, type ConformanceTarget, type Environment } from './environment.js';
+
+/** Whether unreachable brokers fail rather than skip (CI sets it). */
+export function brokersRequired(): boolean {
+  return process.env.MISSIVE_REQUIRE_BROKERS === '1' || process.env.MISSIVE_REQUIRE_BROKERS === 'true';
+}
+
+/** Registers the suite for `target` with vitest. */
+export function describeTransportConformance(target: ConformanceTarget): void {
+  describe(`transport conformance: ${target.name}`, () => {
+    let unavailable: string | undefined;
+    let checked = false;
+    const check = async () => {
+      if (checked) return;
+      checked = true;
+      unavailable = await target.unavailable?.();
+      if (unavailable !== undefined && brokersRequired()) {
+        throw new Error(`${unavailable} (MISSIVE_REQUIRE_BROKERS=1 makes this a failure)`);
+      }
+    };
+    const test: CaseRegistrar = (name: string, body: (env: Environment) => Promise<void>, options: CaseOptions = {}) => {
+      it(
+        name,
+        async (ctx) => {
+          await check();
+          if (unavailable !== undefined) {
+            ctx.skip(`${unavailable}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
+            return;
+          }
+          const missing = (options.needs ?? []).filter((feature) => target.features?.[feature] !== true);
+          if (missing.length > 0) {
+            ctx.skip(`the ${target.name} target does not declare ${missing.join(', ')}`);
+            return;
+          }
+          const env = await createEnvironment(target);
+          try {
+            await body(env);
+          } finally {
+            await env.cleanup();
+          }
+        },
+        options.timeoutMs ?? 30_000,
+      );
+    };
+    deliveryCases(test);
+    failureCases(test);
+    orderingCases(test);
+  });
+}
