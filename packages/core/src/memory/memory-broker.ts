@@ -40,6 +40,8 @@ interface Item {
   holder: MemoryDelivery | undefined;
   /** Which delay timer may make the item ready again. */
   delayToken: number;
+  /** Returned with a delay whose timer has not fired yet: not counted in `ready`. */
+  delayed: boolean;
 }
 
 interface Binding {
@@ -178,8 +180,10 @@ export class MemoryBroker {
       item.visibleAt = this.clock.now() + delayMs;
       const token = ++item.delayToken;
       if (delayMs > 0) {
+        item.delayed = true;
         this.clock.setTimeout(() => {
-          if (queue.items.get(item.seq) === item && item.holder === undefined && item.delayToken === token) {
+          if (queue.items.get(item.seq) === item && item.holder === undefined && item.delayToken === token && item.delayed) {
+            item.delayed = false;
             queue.ready++;
             this.schedulePump(queue);
           }
@@ -226,7 +230,7 @@ export class MemoryBroker {
 
   /** @internal */
   enqueue(queue: MemoryQueue, message: TransportMessage): void {
-    const item: Item = { seq: ++this.seq, message, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0 };
+    const item: Item = { seq: ++this.seq, message, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false };
     queue.items.set(item.seq, item);
     queue.ready++;
     this.activity_++;
@@ -273,7 +277,9 @@ export class MemoryBroker {
       if (consumer === undefined) return;
       const item = this.nextDeliverable(queue);
       if (item === undefined) return;
-      queue.ready--;
+      // An item whose delay ran out before its timer fired was never counted as ready.
+      if (item.delayed) item.delayed = false;
+      else queue.ready--;
       item.deliveryCount++;
       this.outstanding++;
       this.activity_++;
