@@ -256,7 +256,7 @@ export class Bus implements Sender {
   }
 
   request<Q extends QueryContract>(query: Q, payload: PayloadInput<Q>, options?: RequestOptions): Promise<Reply<Q>> {
-    return this.requestFrom(undefined, query, payload, options) as Promise<Reply<Q>>;
+    return this.requestFrom(undefined, query, payload, options);
   }
 
   /**
@@ -271,7 +271,7 @@ export class Bus implements Sender {
     const notBefore = dueTime(this.clock, options.at, options.delayMs);
     if (notBefore === undefined) throw new ConfigurationError(`schedule ${contract.name}: give "at" or "delayMs"`);
     const scheduleId = randomUUID();
-    await this.dispatch(undefined, contract, contract.kind as MessageKind, payload, { ...options, at: notBefore }, options.to, scheduleId);
+    await this.dispatch(undefined, contract, contract.kind, payload, { ...options, at: notBefore }, options.to, scheduleId);
     return scheduleId;
   }
 
@@ -344,7 +344,7 @@ export class Bus implements Sender {
       const result = validate(contract.schema, contract.name, payload);
       data = result instanceof Promise ? await result : result;
     }
-    const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(data as never));
+    const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(data));
     const now = this.clock.now();
     const envelope = createEnvelope({
       type: contract.name,

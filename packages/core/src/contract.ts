@@ -51,7 +51,8 @@ export interface MessageContract<Kind extends ContractKind = ContractKind, Name 
   /** The oldest version this contract can read. */
   readonly oldestVersion: number;
   readonly upcasters: ReadonlyMap<number, (previous: unknown) => unknown>;
-  readonly partitionKey?: ((payload: StandardSchemaV1.InferOutput<Schema>) => string) | undefined;
+  /** Derives the ordering key (method syntax keeps contracts assignable to their general types). */
+  partitionKey?(payload: StandardSchemaV1.InferOutput<Schema>): string;
   readonly description?: string | undefined;
 }
 

@@ -287,7 +287,7 @@ export class EndpointRuntime {
       const result = await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
       if (!ctx.replied) {
         if (result === undefined) throw new UnrecoverableError(`responder of ${state.envelope.type} returned no reply and did not call ctx.reply`);
-        await ctx.reply(result as never);
+        await ctx.reply(result);
       }
       return;
     }

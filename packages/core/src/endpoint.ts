@@ -138,13 +138,13 @@ export function defineEndpoint(
         throw new ConfigurationError(`endpoint ${name}: e.on takes an event or command contract${(contract as AnyContract | undefined)?.kind === 'query' ? '; answer queries with e.reply' : ''}`);
       }
       if (typeof handler !== 'function') throw new ConfigurationError(`endpoint ${name}: the handler of ${contract.name} is not a function`);
-      add(contract, { kind: 'handler', contract, run: handler as Route['run'], retry: policyOf(handlerOptions) });
+      add(contract, { kind: 'handler', contract, run: handler, retry: policyOf(handlerOptions) });
       return builder;
     },
     reply(query, responder, handlerOptions) {
       if (query?.kind !== 'query') throw new ConfigurationError(`endpoint ${name}: e.reply takes a query contract`);
       if (typeof responder !== 'function') throw new ConfigurationError(`endpoint ${name}: the responder of ${query.name} is not a function`);
-      add(query, { kind: 'responder', contract: query, run: responder as Route['run'], retry: policyOf(handlerOptions) });
+      add(query, { kind: 'responder', contract: query, run: responder, retry: policyOf(handlerOptions) });
       return builder;
     },
     tap(patterns, handler, handlerOptions) {

@@ -24,13 +24,13 @@ export class TypedEmitter<Events extends object> {
   on<K extends keyof Events>(name: K, listener: Listener<Events[K]>): () => void {
     let set = this.listeners.get(name);
     if (set === undefined) this.listeners.set(name, (set = new Set()));
-    set.add(listener as Listener<never>);
+    set.add(listener);
     return () => this.off(name, listener);
   }
 
   /** Removes a listener. */
   off<K extends keyof Events>(name: K, listener: Listener<Events[K]>): void {
-    this.listeners.get(name)?.delete(listener as Listener<never>);
+    this.listeners.get(name)?.delete(listener);
   }
 
   /** Whether anyone listens to `name` (lets hot paths skip building the event). */

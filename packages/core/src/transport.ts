@@ -17,6 +17,8 @@
  * ```
  * @module
  */
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
 
 /** What a transport carries. The transport never changes `body`; `headers` change only as stated on {@link Delivery}. */
 export interface TransportMessage {
@@ -231,6 +233,6 @@ export type TransportFactory = (url: URL, options: TransportFactoryOptions) => T
 
 /** Passed to a {@link TransportFactory}. */
 export interface TransportFactoryOptions {
-  readonly clock: import('./clock.js').Clock;
-  readonly logger: import('./logger.js').Logger;
+  readonly clock: Clock;
+  readonly logger: Logger;
 }

@@ -24,7 +24,7 @@ function unwrap<T>(result: StandardSchemaV1.Result<T>, messageType: string): T {
       messageType,
       result.issues.map((issue) => ({
         message: issue.message,
-        path: (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) as (string | number | symbol)[],
+        path: (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)),
       })),
     );
   }

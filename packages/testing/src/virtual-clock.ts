@@ -37,7 +37,7 @@ export class VirtualClock implements Clock {
     let i = this.timers.length;
     while (i > 0 && this.timers[i - 1]!.due > timer.due) i--;
     this.timers.splice(i, 0, timer);
-    return timer.id as unknown as TimerHandle;
+    return timer.id;
   }
 
   clearTimeout(handle: TimerHandle): void {

@@ -131,7 +131,7 @@ export async function createEnvironment(target: ConformanceTarget): Promise<Envi
       bus.endpoint = ((name: string, configure: never, endpointOptions?: never) => {
         queues.add(name);
         return endpoint(name, configure, endpointOptions);
-      }) as typeof bus.endpoint;
+      });
       buses.push(bus);
       return bus;
     },
