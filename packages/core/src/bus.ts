@@ -29,6 +29,10 @@ import { consoleLogger, type Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
 import { compose, type Middleware } from './pipeline.js';
 import { defaultRetryOptions, retryPolicy, type RetryOptions } from './retry-policy.js';
+import type { MessageStore, OutboxRecord } from './message-store.js';
+import { createOutbox, type Outbox, type OutboxOptions } from './outbox.js';
+import type { SagaDefinition } from './saga.js';
+import { installSaga, type SagaOptions } from './saga-runtime.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { loadTransport, parseTransportUrl } from './transport-url.js';
 import { validate } from './validate.js';
@@ -88,6 +92,15 @@ export interface BusEvents {
   expired: { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly action: ExpiredAction };
 }
 
+/**
+ * Something that runs alongside the bus (an outbox relay): started after the endpoints, stopped
+ * after they drained and before the transport closes.
+ */
+export interface BusComponent {
+  start(transport: Transport): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /** A snapshot of the bus's counters. */
 export interface BusStats {
   readonly endpoints: Readonly<Record<string, Readonly<EndpointStats>>>;
@@ -135,6 +148,8 @@ export class Bus implements Sender {
   private replyLoop: Promise<void> | undefined;
   private state: State = 'new';
   private readonly internals: BusInternals;
+  private readonly components: BusComponent[] = [];
+  private readonly outboxes = new Map<MessageStore<never>, Outbox<never>>();
 
   constructor(options: BusOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigurationError('createBus needs an options object: { service, transport }');
@@ -191,6 +206,48 @@ export class Bus implements Sender {
     return this;
   }
 
+  /**
+   * The outbox of `store` on this bus (created on first use; its relay starts and stops with the bus).
+   * @example
+   * ```ts
+   * const outbox = bus.outbox(store);
+   * await outbox.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-1', total: 30 }));
+   * ```
+   */
+  outbox<Tx>(store: MessageStore<Tx>, options?: OutboxOptions): Outbox<Tx> {
+    let outbox = this.outboxes.get(store) as Outbox<Tx> | undefined;
+    if (outbox === undefined) {
+      outbox = createOutbox(this, store, options);
+      this.outboxes.set(store, outbox as Outbox<never>);
+    }
+    return outbox;
+  }
+
+  /**
+   * Runs a saga: an endpoint for its messages and timeouts, its instances in `options.store`.
+   * @example
+   * ```ts
+   * bus.saga(OrderSaga, { store, concurrency: 4 });
+   * ```
+   */
+  saga<State, Tx>(definition: SagaDefinition<State>, options: SagaOptions<Tx>): this {
+    if (options?.store === undefined) throw new ConfigurationError(`saga ${definition?.name}: options.store is required (MemoryMessageStore, SqliteMessageStore ...)`);
+    installSaga(this, definition, this.outbox(options.store, options.outbox), options);
+    return this;
+  }
+
+  /** Adds a component that starts and stops with the bus. Call before `start`. */
+  attach(component: BusComponent): this {
+    if (this.state !== 'new') throw new ConfigurationError('components must be attached before bus.start()');
+    this.components.push(component);
+    return this;
+  }
+
+  /** The bus's logger and clock, for components. */
+  get environment(): { readonly logger: Logger; readonly clock: Clock; readonly codec: Codec } {
+    return { logger: this.logger, clock: this.clock, codec: this.codec };
+  }
+
   /** Listens to a bus event; returns a function that stops listening. */
   on<K extends keyof BusEvents>(event: K, listener: (payload: BusEvents[K]) => void): () => void {
     return this.emitter.on(event, listener);
@@ -210,6 +267,7 @@ export class Bus implements Sender {
         this.runtimes.push(runtime);
         await runtime.start();
       }
+      for (const component of this.components) await component.start(transport);
       this.state = 'started';
     } catch (error) {
       this.state = 'stopping';
@@ -344,9 +402,35 @@ export class Bus implements Sender {
       const result = validate(contract.schema, contract.name, payload);
       data = result instanceof Promise ? await result : result;
     }
-    const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(data));
+    const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo);
+    const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
+    const ctx: PublishContext = {
+      envelope,
+      destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
+      notBefore,
+      items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
+    };
+    const sent = this.outgoing === undefined ? this.deliver(ctx) : this.outgoing(ctx);
+    this.sending.add(sent);
+    try {
+      await sent;
+    } finally {
+      this.sending.delete(sent);
+    }
+  }
+
+  private envelopeFor(
+    parent: Envelope | undefined,
+    contract: AnyContract,
+    kind: MessageKind,
+    payload: unknown,
+    validated: unknown,
+    options: PublishOptions | undefined,
+    replyTo: string | undefined,
+  ): Envelope {
+    const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(validated));
     const now = this.clock.now();
-    const envelope = createEnvelope({
+    return createEnvelope({
       type: contract.name,
       source: this.source,
       data: payload,
@@ -364,24 +448,68 @@ export class Bus implements Sender {
       expiresAt: options?.expiresInMs === undefined ? undefined : now + options.expiresInMs,
       subject: options?.subject,
     });
-    const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
-    const ctx: PublishContext = {
-      envelope,
-      destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
-      notBefore,
-      items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
-    };
-    const sent = this.outgoing === undefined ? this.deliver(ctx) : this.outgoing(ctx);
-    this.sending.add(sent);
-    try {
-      await sent;
-    } finally {
-      this.sending.delete(sent);
+  }
+
+  /**
+   * Builds an outgoing message synchronously, for the outbox: validated (synchronous schemas
+   * only), encoded, with its destination. Nothing is sent.
+   */
+  prepare(
+    parent: Envelope | undefined,
+    contract: EventContract | CommandContract,
+    payload: unknown,
+    options: (SendOptions & { readonly scheduleId?: string }) | undefined,
+  ): OutboxRecord {
+    if (contract?.kind !== 'event' && contract?.kind !== 'command') {
+      throw new ConfigurationError(`the outbox takes event and command contracts; ${describe(contract)} is neither`);
     }
+    let data = payload;
+    if (this.validateOutgoing) {
+      const result = validate(contract.schema, contract.name, payload);
+      if (result instanceof Promise) {
+        result.catch(() => undefined);
+        throw new ConfigurationError(`${contract.name} has an asynchronous schema; outbox messages are built inside a synchronous transaction`);
+      }
+      data = result;
+    }
+    const envelope = this.envelopeFor(parent, contract, contract.kind, payload, data, options, undefined);
+    const to = contract.kind === 'command' ? options?.to : undefined;
+    return {
+      id: envelope.id,
+      destination: to === undefined ? { kind: 'topic', name: contract.name, mandatory: contract.kind === 'command' } : { kind: 'queue', name: to, mandatory: true },
+      message: { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS, partitionKey: envelope.partitionkey },
+      notBefore: dueTime(this.clock, options?.at, options?.delayMs),
+      scheduleId: options?.scheduleId,
+      createdAt: this.clock.now(),
+    };
+  }
+
+  /**
+   * Hands an outbox message to the transport. Resolves when the broker has it durably. Publish
+   * middleware sees it (decoded) on the way; the bytes sent are the ones committed.
+   */
+  async dispatchPrepared(record: OutboxRecord): Promise<void> {
+    if (this.outgoing === undefined) return this.sendPrepared(record);
+    const ctx: PublishContext = {
+      envelope: this.codec.decode(record.message.body),
+      destination: { kind: record.destination.kind, name: record.destination.name },
+      notBefore: record.notBefore,
+      items: new Map<unknown, unknown>([[PREPARED, record]]),
+    };
+    await this.outgoing(ctx);
+  }
+
+  private async sendPrepared(record: OutboxRecord): Promise<void> {
+    const transport = this.transport;
+    const options = record.notBefore === undefined ? undefined : { notBefore: record.notBefore, scheduleId: record.scheduleId };
+    if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
+    else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
   }
 
   /** The last publish step: encode and hand to the transport. */
   private async deliver(ctx: PublishContext): Promise<void> {
+    const prepared = ctx.items.get(PREPARED) as OutboxRecord | undefined;
+    if (prepared !== undefined) return this.sendPrepared(prepared);
     const envelope = ctx.envelope;
     const message: TransportMessage = {
       id: envelope.id,
@@ -458,6 +586,9 @@ export class Bus implements Sender {
     await this.replyConsumer?.close();
     await this.replyLoop;
     await Promise.allSettled([...this.sending]);
+    for (const component of [...this.components].reverse()) {
+      await component.stop().catch((error: unknown) => this.logger.error('a bus component failed to stop', { error }));
+    }
     await this.transport_?.close();
   }
 
@@ -517,6 +648,7 @@ export class Bus implements Sender {
 }
 
 const SCHEDULE_ID = Symbol('scheduleId');
+const PREPARED = Symbol('prepared');
 const EMPTY_ITEMS = new Map<unknown, unknown>();
 
 function describe(contract: unknown): string {

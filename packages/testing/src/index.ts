@@ -15,3 +15,5 @@ export { createTestHarness, type TestHarness, type DeadLetterRecord } from './ha
 export { describeTransportConformance, brokersRequired } from './conformance/transport-suite.js';
 export type { ConformanceTarget, ConformanceFixture, ConformanceFeatures, Environment } from './conformance/environment.js';
 export { gate, range, type Gate, type CaseRegistrar, type CaseOptions } from './conformance/case.js';
+export { describeStoreConformance, type StoreTarget } from './conformance/store-suite.js';
+export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';

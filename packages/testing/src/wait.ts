@@ -33,6 +33,8 @@ export interface WaiterOptions {
 export interface Waiter {
   /** Resolves when `condition()` is true; rejects naming `what` if it does not happen in time. */
   until(condition: () => boolean, what: string): Promise<void>;
+  /** Like `until`, for a condition that must be read asynchronously (a store): resolves with the accepted value. */
+  eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T>;
   /** Lets all work that needs no time passing finish (virtual mode), or a few event-loop turns (real). */
   settle(): Promise<void>;
   /** Moves virtual time forward by `ms`, settling after each timer. Real mode: resolves at once. */
@@ -111,8 +113,30 @@ export function createWaiter(options: WaiterOptions = {}): Waiter {
     });
   }
 
+  async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T> {
+    if (clock !== undefined) {
+      const limit = clock.now() + virtualLimitMs;
+      for (;;) {
+        await settle();
+        const value = await probe();
+        if (accept(value)) return value;
+        const due = clock.nextDue();
+        if (due === undefined || due > limit) throw new Error(`waited for ${what}, but nothing more can happen`);
+        clock.fireNext(due);
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (accept(value)) return value;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   return {
     until,
+    eventually,
     settle,
     advance,
     notify: () => {

@@ -85,6 +85,8 @@ export interface Environment {
   /** Remembers a queue to delete at cleanup. */
   track(queue: string): void;
   until(condition: () => boolean, what: string): Promise<void>;
+  /** Waits until an asynchronously read value is accepted; resolves with it. */
+  eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T>;
   /** Lets in-flight work finish (virtual: everything that needs no time; real: a few turns). */
   settle(): Promise<void>;
   /** Moves virtual time; a no-op under the real clock. */
@@ -143,6 +145,7 @@ export async function createEnvironment(target: ConformanceTarget): Promise<Envi
     },
     track: (queue) => void queues.add(queue),
     until: (condition, what) => waiter.until(condition, what),
+    eventually: (probe, accept, what) => waiter.eventually(probe, accept, what),
     settle: () => waiter.settle(),
     advance: (ms) => waiter.advance(ms),
     async cleanup() {
