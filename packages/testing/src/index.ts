@@ -17,3 +17,4 @@ export type { ConformanceTarget, ConformanceFixture, ConformanceFeatures, Enviro
 export { gate, range, type Gate, type CaseRegistrar, type CaseOptions } from './conformance/case.js';
 export { describeStoreConformance, type StoreTarget } from './conformance/store-suite.js';
 export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';
+export { startProcess, type TestProcess } from './processes.js';

@@ -1,0 +1,133 @@
+/**
+ * Places the orders through the gateway at the chosen rate and follows them to their end on the
+ * bus (order confirmed or cancelled), showing live progress from the services' own counters.
+ */
+import { randomBytes } from 'node:crypto';
+import { consoleLogger, createBus } from '@missive/core';
+import { OrderCancelled, OrderConfirmed, ServiceStats } from './contracts.js';
+import type { Launched } from './launcher.js';
+
+/** What the monitor needs of the run's options. */
+export interface MonitorOptions {
+  readonly orders: number;
+  readonly rate: number;
+  readonly killPaymentAt?: number | undefined;
+  readonly timeoutS: number;
+  readonly json: boolean;
+}
+
+/** The final state of one order as the monitor saw it. */
+export interface Final {
+  readonly status: 'confirmed' | 'cancelled';
+  readonly reason?: string;
+  /** Placement to final event, ms. */
+  readonly latencyMs: number;
+}
+
+/** What the run produced. */
+export interface Outcome {
+  readonly placed: Map<string, number>;
+  readonly final: Map<string, Final>;
+  readonly rejected: number;
+  readonly stats: Map<string, { retried: number; redelivered: number; deadLettered: number; handled: number }>;
+  readonly timedOut: boolean;
+  readonly killed: string | undefined;
+  readonly elapsedMs: number;
+}
+
+const SKUS = ['book', 'lamp', 'mug'];
+
+export async function monitor(shop: Launched, options: MonitorOptions): Promise<Outcome> {
+  const placed = new Map<string, number>();
+  const final = new Map<string, Final>();
+  const early = new Map<string, Omit<Final, 'latencyMs'> & { at: number }>();
+  const stats: Outcome['stats'] = new Map();
+  const endpoint = `shop-monitor-${randomBytes(3).toString('hex')}`;
+  const bus = createBus({ service: 'shop-monitor', transport: shop.url, logger: consoleLogger('error') });
+  const settle = (orderId: string, status: Final['status'], reason?: string) => {
+    const at = Date.now();
+    const start = placed.get(orderId);
+    if (start === undefined) early.set(orderId, { status, reason, at });
+    else if (!final.has(orderId)) final.set(orderId, { status, reason, latencyMs: at - start });
+  };
+  bus.endpoint(endpoint, (e) => {
+    e.on(OrderConfirmed, (m) => settle(m.orderId, 'confirmed'));
+    e.on(OrderCancelled, (m) => settle(m.orderId, 'cancelled', m.reason));
+    e.on(ServiceStats, (m) => void stats.set(`${m.service}#${m.instance}`, m));
+  }, { concurrency: 16 });
+  await bus.start();
+
+  const started = Date.now();
+  let rejected = 0;
+  let killed: string | undefined;
+  const tty = process.stdout.isTTY && !options.json;
+  let lastPrint = 0;
+  const progress = (force = false) => {
+    if (options.json) return;
+    const now = Date.now();
+    if (!force && !tty && now - lastPrint < 2000) return;
+    lastPrint = now;
+    let retries = 0;
+    let dead = 0;
+    for (const s of stats.values()) {
+      retries += s.retried + s.redelivered;
+      dead += s.deadLettered;
+    }
+    const confirmed = [...final.values()].filter((f) => f.status === 'confirmed').length;
+    const line = `placed ${placed.size}/${options.orders} · confirmed ${confirmed} · cancelled ${final.size - confirmed} · in flight ${placed.size - final.size} · retries ${retries} · dead letters ${dead}${killed === undefined ? '' : ` · killed ${killed}`}`;
+    process.stdout.write(tty ? `\r${line.padEnd(110)}` : `${line}\n`);
+  };
+  const ticker = setInterval(() => progress(), 250);
+
+  const place = async (i: number) => {
+    const sku = i % 20 === 7 ? 'limited' : SKUS[i % SKUS.length]!;
+    const order = { sku, qty: 1 + (i % 3), amount: Math.round(500 + ((i * 7919) % 19_500)) / 100 };
+    const at = Date.now();
+    try {
+      const res = await fetch(`http://127.0.0.1:${shop.gatewayPort}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(order) });
+      if (res.status !== 202) {
+        rejected++;
+        return;
+      }
+      const { orderId } = (await res.json()) as { orderId: string };
+      placed.set(orderId, at);
+      const seen = early.get(orderId);
+      if (seen !== undefined) final.set(orderId, { status: seen.status, reason: seen.reason, latencyMs: seen.at - at });
+    } catch {
+      rejected++;
+    }
+  };
+
+  const requests: Promise<void>[] = [];
+  const interval = 1000 / options.rate;
+  for (let i = 0; i < options.orders; i++) {
+    const due = started + i * interval;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    requests.push(place(i));
+    if (options.killPaymentAt !== undefined && i + 1 === options.killPaymentAt) {
+      killed = 'payment#1';
+      shop.kill('payment#1');
+    }
+  }
+  await Promise.all(requests);
+
+  const deadline = started + options.timeoutS * 1000;
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      if (final.size >= placed.size || Date.now() > deadline) {
+        clearInterval(poll);
+        resolve();
+      }
+    };
+    const poll = setInterval(check, 50);
+    check();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 600)); // one more round of service counters
+  clearInterval(ticker);
+  progress(true);
+  if (tty) process.stdout.write('\n');
+  await bus.transport.deleteQueue(endpoint).catch(() => undefined);
+  await bus.stop();
+  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started };
+}

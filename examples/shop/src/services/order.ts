@@ -1,0 +1,88 @@
+/**
+ * The order service: owns the order saga. Order placed → reserve stock → charge payment → confirmed.
+ * Out of stock cancels without charging; a declined payment releases the stock and cancels; an
+ * order that hears nothing from payment in time releases its stock and cancels. Instances live in
+ * the service's own SQLite database, next to its outbox and inbox. Answers order-status queries.
+ */
+import { join } from 'node:path';
+import { defineSaga } from '@missive/core';
+import { SqliteMessageStore } from '@missive/sqlite';
+import { z } from 'zod';
+import {
+  ChargePayment,
+  GetOrderStatus,
+  OrderCancelled,
+  OrderConfirmed,
+  OrderPlaced,
+  PaymentCharged,
+  PaymentDeclined,
+  ReleaseStock,
+  ReserveStock,
+  VoidPayment,
+  StockReserved,
+  StockUnavailable,
+} from '../contracts.js';
+import { run, serviceBus, settings } from '../runtime.js';
+
+const config = settings();
+const paymentTimeoutMs = Number(process.env.SHOP_PAYMENT_TIMEOUT_MS ?? 20_000);
+const store = new SqliteMessageStore({ path: join(config.dataDir, 'order.db') });
+
+const State = z.object({
+  orderId: z.string(),
+  sku: z.string(),
+  qty: z.number(),
+  amount: z.number(),
+  placedAt: z.number(),
+  status: z.enum(['reserving', 'charging', 'confirmed', 'cancelled']),
+});
+const byOrder = (m: { orderId: string }) => m.orderId;
+
+export const OrderSaga = defineSaga('shop.order', State)
+  .startedBy(OrderPlaced, {
+    correlate: byOrder,
+    initial: (m) => ({ orderId: m.orderId, sku: m.sku, qty: m.qty, amount: m.amount, placedAt: m.placedAt, status: 'reserving' as const }),
+    handle: (m, saga) => saga.send(ReserveStock, { orderId: m.orderId, sku: m.sku, qty: m.qty }),
+  })
+  .on(StockReserved, {
+    correlate: byOrder,
+    handle: (m, saga) => {
+      saga.addCompensation('release-stock', { orderId: m.orderId, sku: saga.state.sku, qty: saga.state.qty });
+      // Registered before the charge is asked for: whatever happens to it, cancelling voids it.
+      saga.addCompensation('void-payment', { orderId: m.orderId });
+      saga.state.status = 'charging';
+      saga.send(ChargePayment, { orderId: m.orderId, amount: saga.state.amount });
+      saga.scheduleTimeout('payment', { delayMs: paymentTimeoutMs });
+    },
+  })
+  .on(StockUnavailable, { correlate: byOrder, handle: (_m, saga) => cancel(saga, 'out of stock') })
+  .on(PaymentDeclined, { correlate: byOrder, handle: (m, saga) => cancel(saga, `payment declined: ${m.reason}`) })
+  .on(PaymentCharged, {
+    correlate: byOrder,
+    handle: (m, saga) => {
+      saga.state.status = 'confirmed';
+      saga.publish(OrderConfirmed, { orderId: m.orderId, amount: m.amount, placedAt: saga.state.placedAt });
+      saga.complete();
+    },
+  })
+  .onTimeout('payment', (saga) => cancel(saga, 'payment did not answer in time'))
+  .compensation('release-stock', (data: { orderId: string; sku: string; qty: number }, saga) => saga.send(ReleaseStock, data))
+  .compensation('void-payment', (data: { orderId: string }, saga) => saga.send(VoidPayment, data));
+
+function cancel(saga: Parameters<Parameters<typeof OrderSaga.onTimeout>[1]>[0], reason: string): void {
+  saga.state.status = 'cancelled';
+  saga.publish(OrderCancelled, { orderId: saga.state.orderId, reason, placedAt: saga.state.placedAt });
+  saga.compensate(reason);
+}
+
+const bus = serviceBus('order', config);
+bus.saga(OrderSaga, { store, endpoint: 'order', concurrency: 8 });
+bus.endpoint('order-status', (e) =>
+  e.reply(GetOrderStatus, async (q) => {
+    const record = await store.loadSaga(OrderSaga.name, q.orderId);
+    if (record === undefined) return { orderId: q.orderId, status: 'unknown' };
+    const state = record.state as z.infer<typeof State>;
+    return { orderId: q.orderId, status: state.status, reason: record.reason };
+  }),
+);
+await run(bus, 'order', '', () => store.close());

@@ -1,0 +1,21 @@
+/**
+ * `@missive/sqlite`: the embedded default transport (one SQLite file, several processes) and the
+ * SQLite `MessageStore` for sagas, outbox and inbox.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@missive/core';
+ * const bus = createBus({ service: 'shop', transport: 'sqlite://.missive/bus.db' }); // loads this package
+ * ```
+ * @module
+ */
+import type { TransportFactory } from '@missive/core';
+import { sqliteOptionsFromUrl } from './sqlite-options.js';
+import { SqliteTransport } from './sqlite-transport.js';
+
+export { SqliteTransport, type SqliteTransportDeps } from './sqlite-transport.js';
+export { resolveSqliteOptions, sqliteOptionsFromUrl, type SqliteTransportOptions, type ResolvedSqliteOptions } from './sqlite-options.js';
+export { SqliteMessageStore, type SqliteMessageStoreOptions } from './sqlite-message-store.js';
+
+/** Creates the transport for a `sqlite://` URL (what `createBus({ transport: 'sqlite://…' })` calls). */
+export const createTransport: TransportFactory = (url, options) => new SqliteTransport(sqliteOptionsFromUrl(url), options);

@@ -1,0 +1,153 @@
+/**
+ * A consumer of one queue on a SQLite connection, and its deliveries. The connection's pump fills
+ * the consumer up to its prefetch; the iterator yields in fetch order; settling frees a slot and
+ * wakes the pump. Each delivery carries the lease token it was fetched with: settling with a lost
+ * lease is a logged no-op, never a settle of another process's copy.
+ *
+ * @example
+ * ```ts
+ * const consumer = transport.consume('billing', { prefetch: 10 });
+ * for await (const delivery of consumer) await delivery.ack();
+ * ```
+ * @module
+ */
+import { BusStateError, ErrorCode, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import type { SqliteTransport } from './sqlite-transport.js';
+
+/** A leased row as the pump fetched it. */
+export interface FetchedRow {
+  seq: number;
+  id: string;
+  type: string;
+  body: Buffer;
+  headers: string;
+  partition_key: string | null;
+  delivery_count: number;
+  token: string;
+}
+
+class SqliteDelivery implements Delivery {
+  readonly message: TransportMessage;
+  readonly deliveryCount: number;
+  settled = false;
+
+  constructor(
+    private readonly consumer: SqliteConsumer,
+    private readonly row: FetchedRow,
+  ) {
+    this.message = {
+      id: row.id,
+      type: row.type,
+      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+      headers: JSON.parse(row.headers) as Record<string, string>,
+      partitionKey: row.partition_key ?? undefined,
+    };
+    this.deliveryCount = row.delivery_count;
+  }
+
+  private take(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.consumer.settled(this);
+    return true;
+  }
+
+  async ack(): Promise<void> {
+    if (this.take()) await this.consumer.transport.settle('ack', this.row.seq, this.row.token);
+  }
+
+  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
+    if (this.take()) await this.consumer.transport.settle('nack', this.row.seq, this.row.token, { delayMs: options?.delayMs, headers: options?.headers });
+  }
+
+  async deadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (this.take()) await this.consumer.transport.settle('dead', this.row.seq, this.row.token, { failure });
+  }
+
+  /** Returns the message un-yielded (`undo` the delivery count) or after a lost connection. */
+  giveBack(undo: boolean): void {
+    if (!this.take()) return;
+    void this.consumer.transport.settle(undo ? 'release' : 'nack', this.row.seq, this.row.token).catch(() => undefined);
+  }
+}
+
+/** The consumer. */
+export class SqliteConsumer implements Consumer {
+  private readonly buffer: SqliteDelivery[] = [];
+  private readonly yielded = new Set<SqliteDelivery>();
+  private waiter: ((result: IteratorResult<Delivery>) => void) | undefined;
+  private held = 0;
+  private closed = false;
+
+  constructor(
+    readonly transport: SqliteTransport,
+    readonly queue: string,
+    private readonly prefetch: number,
+  ) {}
+
+  /** Free prefetch slots. */
+  room(): number {
+    return this.closed ? 0 : this.prefetch - this.held;
+  }
+
+  /** Takes fetched rows. */
+  push(rows: readonly FetchedRow[]): void {
+    for (const row of rows) {
+      const delivery = new SqliteDelivery(this, row);
+      this.held++;
+      if (this.closed) {
+        delivery.giveBack(true);
+        continue;
+      }
+      const waiter = this.waiter;
+      if (waiter !== undefined) {
+        this.waiter = undefined;
+        this.yielded.add(delivery);
+        waiter({ value: delivery, done: false });
+      } else {
+        this.buffer.push(delivery);
+      }
+    }
+  }
+
+  /** @internal */
+  settled(delivery: SqliteDelivery): void {
+    this.held--;
+    this.yielded.delete(delivery);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return {
+      next: () => {
+        const next = this.buffer.shift();
+        if (next !== undefined) {
+          this.yielded.add(next);
+          return Promise.resolve({ value: next, done: false });
+        }
+        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        if (this.waiter !== undefined) return Promise.reject(new BusStateError(ErrorCode.Closed, 'a sqlite consumer supports one reader at a time'));
+        return new Promise((resolve) => (this.waiter = resolve));
+      },
+      return: async () => {
+        await this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.transport.forget(this);
+    for (const delivery of this.buffer.splice(0)) delivery.giveBack(true);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.({ value: undefined, done: true });
+  }
+
+  /** The connection is going away: also give back what was yielded and not settled. */
+  drop(): void {
+    void this.close();
+    for (const delivery of [...this.yielded]) delivery.giveBack(false);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * A `MessageStore` on SQLite (better-sqlite3): saga instances, the outbox and the inbox in tables of
+ * the application's own database, so business writes commit with them in one transaction. Commits
+ * run as `BEGIN IMMEDIATE` transactions, synchronously, as better-sqlite3 does; a busy database is
+ * waited for (busy timeout) and retried, never reported as a lost write.
+ *
+ * Tables (created if missing): `missive_sagas`, `missive_outbox`, `missive_inbox`.
+ *
+ * @example
+ * ```ts
+ * const db = new Database('shop.db');
+ * const store = new SqliteMessageStore({ database: db });
+ * const outbox = bus.outbox(store);
+ * await outbox.transaction((tx) => {
+ *   tx.db.prepare('insert into orders (id) values (?)').run('o-1');
+ *   tx.publish(OrderPlaced, { orderId: 'o-1', total: 30 });
+ * });
+ * ```
+ * @module
+ */
+import Database from 'better-sqlite3';
+import {
+  ConcurrencyConflictError,
+  ConfigurationError,
+  TransportError,
+  type Commit,
+  type CommitResult,
+  type MessageStore,
+  type OutboxRecord,
+  type SagaListOptions,
+  type SagaRecord,
+  type SagaStatus,
+} from '@missive/core';
+
+/** Options of {@link SqliteMessageStore}: one of `path` and `database`. */
+export interface SqliteMessageStoreOptions {
+  /** A database file to open (created if missing). */
+  readonly path?: string;
+  /** An open database shared with the application's own tables. The store does not close it. */
+  readonly database?: Database.Database;
+  /** `FULL` (default) or `NORMAL`; only applied to a database the store opens. */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+  /** How long a commit waits for another process's write lock, ms. Default 5000. */
+  readonly busyTimeoutMs?: number;
+}
+
+interface SagaRow {
+  saga: string;
+  id: string;
+  state: string;
+  status: SagaStatus;
+  version: number;
+  timeouts: string;
+  compensations: string;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+interface OutboxRow {
+  id: string;
+  kind: 'topic' | 'queue';
+  destination: string;
+  mandatory: number;
+  type: string;
+  body: Buffer;
+  headers: string;
+  partition_key: string | null;
+  not_before: number | null;
+  schedule_id: string | null;
+  created_at: number;
+}
+
+const SCHEMA = `
+create table if not exists missive_sagas (
+  saga text not null,
+  id text not null,
+  state text not null,
+  status text not null,
+  version integer not null,
+  timeouts text not null,
+  compensations text not null,
+  reason text,
+  created_at integer not null,
+  updated_at integer not null,
+  finished_at integer,
+  primary key (saga, id)
+) without rowid;
+create index if not exists missive_sagas_status on missive_sagas (saga, status, created_at);
+create table if not exists missive_outbox (
+  seq integer primary key autoincrement,
+  id text not null unique,
+  kind text not null,
+  destination text not null,
+  mandatory integer not null,
+  type text not null,
+  body blob not null,
+  headers text not null,
+  partition_key text,
+  not_before integer,
+  schedule_id text,
+  created_at integer not null
+);
+create table if not exists missive_inbox (
+  endpoint text not null,
+  message_id text not null,
+  at integer not null,
+  primary key (endpoint, message_id)
+) without rowid;
+create index if not exists missive_inbox_at on missive_inbox (at);
+`;
+
+const BUSY_RETRIES = 20;
+
+/** The SQLite store. Its transaction handle (`Tx`) is the better-sqlite3 database. */
+export class SqliteMessageStore implements MessageStore<Database.Database> {
+  readonly kind = 'sqlite';
+  readonly db: Database.Database;
+  private readonly owned: boolean;
+  private readonly statements: ReturnType<SqliteMessageStore['prepare']>;
+
+  constructor(options: SqliteMessageStoreOptions) {
+    if ((options.path === undefined) === (options.database === undefined)) {
+      throw new ConfigurationError('SqliteMessageStore needs exactly one of { path } and { database }');
+    }
+    const synchronous = options.synchronous ?? 'FULL';
+    if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new ConfigurationError(`synchronous must be FULL or NORMAL, got ${String(synchronous)}`);
+    this.owned = options.database === undefined;
+    this.db = options.database ?? new Database(options.path!);
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    if (this.owned) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${synchronous}`);
+    }
+    this.db.exec(SCHEMA);
+    this.statements = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      inboxInsert: db.prepare('insert into missive_inbox (endpoint, message_id, at) values (?, ?, ?) on conflict do nothing'),
+      inboxHas: db.prepare('select 1 from missive_inbox where endpoint = ? and message_id = ?'),
+      inboxPurge: db.prepare('delete from missive_inbox where at < ?'),
+      sagaInsert: db.prepare(
+        `insert into missive_sagas (saga, id, state, status, version, timeouts, compensations, reason, created_at, updated_at, finished_at)
+         values (@saga, @id, @state, @status, @version, @timeouts, @compensations, @reason, @created_at, @updated_at, @finished_at)
+         on conflict do nothing`,
+      ),
+      sagaUpdate: db.prepare(
+        `update missive_sagas set state = @state, status = @status, version = @version, timeouts = @timeouts, compensations = @compensations,
+           reason = @reason, updated_at = @updated_at, finished_at = @finished_at
+         where saga = @saga and id = @id and version = @expected`,
+      ),
+      sagaGet: db.prepare('select * from missive_sagas where saga = ? and id = ?'),
+      sagaVersion: db.prepare('select version from missive_sagas where saga = ? and id = ?'),
+      sagaList: db.prepare('select * from missive_sagas where saga = @saga and (@status is null or status = @status) order by created_at, id limit @limit offset @offset'),
+      sagaDelete: db.prepare("delete from missive_sagas where saga = ? and status != 'active' and finished_at is not null and finished_at < ?"),
+      outboxInsert: db.prepare(
+        `insert into missive_outbox (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
+      ),
+      outboxPending: db.prepare('select * from missive_outbox order by seq limit ?'),
+      outboxDelete: db.prepare('delete from missive_outbox where id = ?'),
+    };
+  }
+
+  async commit<T>(commit: Commit<Database.Database, T>): Promise<CommitResult<T>> {
+    const s = this.statements;
+    const run = this.db.transaction((): CommitResult<T> => {
+      if (commit.inbox !== undefined) {
+        const inserted = s.inboxInsert.run(commit.inbox.endpoint, commit.inbox.messageId, commit.inbox.at);
+        if (inserted.changes === 0) return { duplicate: true };
+      }
+      const value = commit.work === undefined ? (undefined as T) : commit.work(this.db);
+      if (value instanceof Promise) throw new TypeError('commit work must be synchronous: do async work before the commit');
+      if (commit.saga !== undefined) this.saveSaga(commit.saga.record, commit.saga.expectedVersion);
+      const records = typeof commit.outbox === 'function' ? commit.outbox() : (commit.outbox ?? []);
+      for (const r of records) {
+        s.outboxInsert.run(
+          r.id,
+          r.destination.kind,
+          r.destination.name,
+          r.destination.mandatory ? 1 : 0,
+          r.message.type,
+          Buffer.from(r.message.body.buffer, r.message.body.byteOffset, r.message.body.byteLength),
+          JSON.stringify(r.message.headers),
+          r.message.partitionKey ?? null,
+          r.notBefore ?? null,
+          r.scheduleId ?? null,
+          r.createdAt,
+        );
+      }
+      return { duplicate: false, value };
+    });
+    return this.withBusyRetry(() => run.immediate());
+  }
+
+  private saveSaga(record: SagaRecord, expectedVersion: number): void {
+    const s = this.statements;
+    const row = {
+      saga: record.saga,
+      id: record.id,
+      state: JSON.stringify(record.state),
+      status: record.status,
+      version: record.version,
+      timeouts: JSON.stringify(record.timeouts),
+      compensations: JSON.stringify(record.compensations),
+      reason: record.reason ?? null,
+      created_at: record.createdAt,
+      updated_at: record.updatedAt,
+      finished_at: record.finishedAt ?? null,
+    };
+    const changes = expectedVersion === 0 ? s.sagaInsert.run(row).changes : s.sagaUpdate.run({ ...row, expected: expectedVersion }).changes;
+    if (changes === 0) {
+      const current = s.sagaVersion.get(record.saga, record.id) as { version: number } | undefined;
+      throw new ConcurrencyConflictError(`saga ${record.saga} instance ${record.id} is at version ${current?.version ?? 0}, expected ${expectedVersion}`);
+    }
+  }
+
+  async loadSaga(saga: string, id: string): Promise<SagaRecord | undefined> {
+    const row = this.statements.sagaGet.get(saga, id) as SagaRow | undefined;
+    return row === undefined ? undefined : toSaga(row);
+  }
+
+  async listSagas(saga: string, options: SagaListOptions = {}): Promise<SagaRecord[]> {
+    const rows = this.statements.sagaList.all({ saga, status: options.status ?? null, limit: options.limit ?? -1, offset: options.offset ?? 0 }) as SagaRow[];
+    return rows.map(toSaga);
+  }
+
+  async deleteFinishedSagas(saga: string, finishedBefore: number): Promise<number> {
+    return this.withBusyRetry(() => this.statements.sagaDelete.run(saga, finishedBefore).changes);
+  }
+
+  async pendingOutbox(limit: number): Promise<OutboxRecord[]> {
+    return (this.statements.outboxPending.all(limit) as OutboxRow[]).map(toOutbox);
+  }
+
+  async removeOutbox(ids: readonly string[]): Promise<void> {
+    const remove = this.db.transaction((list: readonly string[]) => {
+      for (const id of list) this.statements.outboxDelete.run(id);
+    });
+    this.withBusyRetry(() => remove.immediate(ids));
+  }
+
+  async purgeInbox(before: number): Promise<number> {
+    return this.withBusyRetry(() => this.statements.inboxPurge.run(before).changes);
+  }
+
+  async processed(endpoint: string, messageId: string): Promise<boolean> {
+    return this.statements.inboxHas.get(endpoint, messageId) !== undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.owned && this.db.open) this.db.close();
+  }
+
+  /** Runs a write, retrying while another process holds the lock past the busy timeout. */
+  private withBusyRetry<T>(write: () => T): T {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return write();
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || attempt >= BUSY_RETRIES) {
+          if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new TransportError(`the database stayed locked through ${attempt} attempts`, { cause: error });
+          throw error;
+        }
+      }
+    }
+  }
+}
+
+function toSaga(row: SagaRow): SagaRecord {
+  return {
+    saga: row.saga,
+    id: row.id,
+    state: JSON.parse(row.state) as unknown,
+    status: row.status,
+    version: row.version,
+    timeouts: JSON.parse(row.timeouts) as SagaRecord['timeouts'],
+    compensations: JSON.parse(row.compensations) as SagaRecord['compensations'],
+    reason: row.reason ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at ?? undefined,
+  };
+}
+
+function toOutbox(row: OutboxRow): OutboxRecord {
+  return {
+    id: row.id,
+    destination: { kind: row.kind, name: row.destination, mandatory: row.mandatory === 1 },
+    message: {
+      id: row.id,
+      type: row.type,
+      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+      headers: JSON.parse(row.headers) as Record<string, string>,
+      partitionKey: row.partition_key ?? undefined,
+    },
+    notBefore: row.not_before ?? undefined,
+    scheduleId: row.schedule_id ?? undefined,
+    createdAt: row.created_at,
+  };
+}

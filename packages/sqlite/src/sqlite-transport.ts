@@ -1,0 +1,504 @@
+/**
+ * The embedded default transport: every queue of a system in one SQLite file (WAL mode), shared by
+ * any number of processes on one machine, nothing to install.
+ *
+ * - **Publishing** routes a topic to every bound queue inside one `BEGIN IMMEDIATE` transaction;
+ *   `publish` resolves after the commit (durable per `synchronous`: see the package README).
+ * - **Consuming** leases messages: a fetch marks up to the consumer's free prefetch slots with a
+ *   per-delivery lease token and an expiry. The lease is extended while the delivery is unsettled;
+ *   a process that dies (SIGKILL) has its leases released as soon as another process notices its
+ *   pid is gone, and in any case when they expire. Settling checks the token, so an ack that
+ *   arrives after the lease expired can never settle someone else's redelivered copy.
+ * - **Ordering keys**: a message is handed out only when no earlier message of its queue has the
+ *   same key, so a key's messages go one at a time, in order, across every process; a message
+ *   nacked with a delay keeps its place and its key.
+ * - **Delays**: nack with a delay sets `visible_at` in place; `notBefore` puts the message in a
+ *   scheduled table, moved into its queue (and its order) when due.
+ * - **Wake-up**: a file-system watch on the database's directory (inotify) wakes consumers when any
+ *   process commits; a timer wakes them for the next due message; a slow poll is the fallback.
+ * - **Busy database**: statements wait for the write lock (`busyTimeout`), then are retried with
+ *   backoff; a busy database is never reported as a lost message.
+ *
+ * @example
+ * ```ts
+ * const transport = new SqliteTransport({ path: '.missive/bus.db' });
+ * const bus = createBus({ service: 'shop', transport }); // or transport: 'sqlite://.missive/bus.db'
+ * ```
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  BusStateError,
+  ErrorCode,
+  TransportError,
+  UnroutableError,
+  consoleLogger,
+  systemClock,
+  topicMatcher,
+  type Clock,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type Logger,
+  type QueueInfo,
+  type QueueSpec,
+  type Transport,
+  type TransportCapabilities,
+  type TransportMessage,
+} from '@missive/core';
+import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
+import { SqliteDeadLetters } from './sqlite-dead-letters.js';
+import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteTransportOptions } from './sqlite-options.js';
+import { SCHEMA } from './schema.js';
+
+/** Dependencies a transport factory passes in. */
+export interface SqliteTransportDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+const BUSY_ATTEMPTS = 12;
+const HEARTBEAT_MS = 2000;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT';
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** The SQLite transport. */
+export class SqliteTransport implements Transport {
+  readonly kind = 'sqlite';
+  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
+  readonly deadLetters: DeadLetterStore;
+  /** This connection's id: the owner of its leases and temporary queues. */
+  readonly connectionId = randomUUID();
+  readonly options: ResolvedSqliteOptions;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  private db_: Database.Database | undefined;
+  private s!: ReturnType<SqliteTransport['prepare']>;
+  private state: 'new' | 'open' | 'closed' = 'new';
+  private readonly consumers = new Set<SqliteConsumer>();
+  private routes: { version: number; bindings: { queue: string; matches: (topic: string) => boolean }[] } = { version: -1, bindings: [] };
+  private watcher: FSWatcher | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueAt = Number.POSITIVE_INFINITY;
+  private pumpQueued = false;
+  private lastReap = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: SqliteTransportOptions, deps: SqliteTransportDeps = {}) {
+    this.options = resolveSqliteOptions(options);
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? consoleLogger('warn');
+    this.deadLetters = new SqliteDeadLetters(this);
+  }
+
+  /** The open database. */
+  get db(): Database.Database {
+    if (this.state !== 'open' || this.db_ === undefined) {
+      throw new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `sqlite transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
+    }
+    return this.db_;
+  }
+
+  /** Prepared statements (internal to the package). */
+  get statements(): ReturnType<SqliteTransport['prepare']> {
+    return this.s;
+  }
+
+  async connect(): Promise<void> {
+    if (this.state === 'open') return;
+    if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'sqlite transport is closed');
+    try {
+      mkdirSync(dirname(this.options.path), { recursive: true });
+    } catch (error) {
+      throw new TransportError(`cannot create the directory of ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(this.options.path);
+    } catch (error) {
+      throw new TransportError(`cannot open SQLite database ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
+    }
+    db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
+    await this.withBusyRetry(() => {
+      db.pragma('journal_mode = WAL');
+      db.exec(SCHEMA);
+    });
+    db.pragma(`synchronous = ${this.options.synchronous}`);
+    this.db_ = db;
+    this.state = 'open';
+    this.s = this.prepare();
+    await this.withBusyRetry(() => this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now()));
+    this.reap(true);
+    this.startWaking();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      connectionUpsert: db.prepare('insert into missive_connections (id, pid, heartbeat) values (?, ?, ?) on conflict (id) do update set heartbeat = excluded.heartbeat'),
+      connectionDelete: db.prepare('delete from missive_connections where id = ?'),
+      connections: db.prepare('select id, pid, heartbeat from missive_connections'),
+      releaseOwner: db.prepare('update missive_messages set lease_owner = null, lease_token = null, lease_until = null where lease_owner = ?'),
+      ownedQueues: db.prepare('select name from missive_queues where owner = ?'),
+      bindingsVersion: db.prepare("select value from missive_meta where key = 'bindings_version'"),
+      bumpBindings: db.prepare("update missive_meta set value = value + 1 where key = 'bindings_version'"),
+      bindings: db.prepare('select queue, pattern from missive_bindings'),
+      queueInsert: db.prepare('insert into missive_queues (name, owner, created_at) values (?, ?, ?) on conflict do nothing'),
+      queueGet: db.prepare('select name, owner from missive_queues where name = ?'),
+      bindingInsert: db.prepare('insert into missive_bindings (queue, pattern) values (?, ?) on conflict do nothing'),
+      messageInsert: db.prepare('insert into missive_messages (queue, id, type, body, headers, partition_key) values (?, ?, ?, ?, ?, ?)'),
+      scheduledInsert: db.prepare('insert into missive_scheduled (queue, schedule_id, due, id, type, body, headers, partition_key) values (?, ?, ?, ?, ?, ?, ?, ?)'),
+      scheduledCancel: db.prepare('delete from missive_scheduled where schedule_id = ?'),
+      promoteDue: db.prepare(
+        'insert into missive_messages (queue, id, type, body, headers, partition_key) select queue, id, type, body, headers, partition_key from missive_scheduled where due <= ? order by due, seq',
+      ),
+      deleteDue: db.prepare('delete from missive_scheduled where due <= ?'),
+      candidates: db.prepare(
+        `select seq, id, type, body, headers, partition_key, delivery_count from missive_messages m
+         where queue = @queue and visible_at <= @now and (lease_token is null or lease_until <= @now)
+           and (partition_key is null or not exists (
+             select 1 from missive_messages e where e.queue = m.queue and e.partition_key = m.partition_key and e.seq < m.seq))
+         order by seq limit @limit`,
+      ),
+      lease: db.prepare('update missive_messages set lease_owner = @owner, lease_token = @token, lease_until = @until, delivery_count = delivery_count + 1 where seq = @seq'),
+      extend: db.prepare('update missive_messages set lease_until = ? where lease_owner = ? and lease_token is not null'),
+      ack: db.prepare('delete from missive_messages where seq = ? and lease_token = ?'),
+      nack: db.prepare(
+        'update missive_messages set lease_owner = null, lease_token = null, lease_until = null, visible_at = @visible, headers = coalesce(@headers, headers), delivery_count = delivery_count - @undo where seq = @seq and lease_token = @token',
+      ),
+      deadLetterCopy: db.prepare(
+        'insert into missive_dead_letters (queue, id, type, body, headers, partition_key, failure) select queue, id, type, body, headers, partition_key, ? from missive_messages where seq = ? and lease_token = ?',
+      ),
+      nextVisible: db.prepare('select min(visible_at) t from missive_messages where visible_at > ? and lease_token is null'),
+      nextLease: db.prepare('select min(lease_until) t from missive_messages where lease_token is not null and lease_owner != ?'),
+      nextDue: db.prepare('select min(due) t from missive_scheduled'),
+      queueRows: db.prepare('select name from missive_queues order by name'),
+      queueCounts: db.prepare(
+        `select queue, sum(case when lease_token is not null and lease_until > ? then 1 else 0 end) held, count(*) total from missive_messages group by queue`,
+      ),
+      scheduledCounts: db.prepare('select queue, count(*) n from missive_scheduled group by queue'),
+      deadCounts: db.prepare('select queue, count(*) n from missive_dead_letters group by queue'),
+      deleteQueue: [
+        db.prepare('delete from missive_messages where queue = ?'),
+        db.prepare('delete from missive_scheduled where queue = ?'),
+        db.prepare('delete from missive_dead_letters where queue = ?'),
+        db.prepare('delete from missive_bindings where queue = ?'),
+        db.prepare('delete from missive_queues where name = ?'),
+      ],
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.state !== 'open') {
+      this.state = 'closed';
+      return;
+    }
+    for (const consumer of [...this.consumers]) consumer.drop();
+    this.consumers.clear();
+    clearInterval(this.pollTimer);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.dueTimer);
+    this.watcher?.close();
+    try {
+      await this.withBusyRetry(() =>
+        this.db.transaction(() => {
+          for (const { name } of this.s.ownedQueues.all(this.connectionId) as { name: string }[]) this.dropQueue(name);
+          this.s.releaseOwner.run(this.connectionId);
+          this.s.connectionDelete.run(this.connectionId);
+        }).immediate(),
+      );
+    } catch (error) {
+      this.logger.warn('sqlite transport could not clean up on close; another process will reap it', { error });
+    }
+    this.db.close();
+    this.state = 'closed';
+  }
+
+  async declare(queue: QueueSpec): Promise<void> {
+    const now = this.clock.now();
+    await this.withBusyRetry(() =>
+      this.db.transaction(() => {
+        this.s.queueInsert.run(queue.name, queue.temporary === true ? this.connectionId : null, now);
+        let added = 0;
+        for (const pattern of queue.topics) {
+          topicMatcher(pattern);
+          added += this.s.bindingInsert.run(queue.name, pattern).changes;
+        }
+        if (added > 0) this.s.bumpBindings.run();
+      }).immediate(),
+    );
+  }
+
+  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    await this.withBusyRetry(() =>
+      this.db.transaction(() => {
+        const queues = this.queuesFor(topic);
+        if (queues.length === 0 && options?.mandatory === true) throw new UnroutableError(topic);
+        for (const queue of queues) this.enqueue(queue, message, options);
+      }).immediate(),
+    );
+    this.wake();
+  }
+
+  async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    await this.withBusyRetry(() =>
+      this.db.transaction(() => {
+        if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue');
+        this.enqueue(queue, message, options);
+      }).immediate(),
+    );
+    this.wake();
+  }
+
+  consume(queue: string, options: { readonly prefetch: number }): Consumer {
+    if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
+    const consumer = new SqliteConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
+    this.consumers.add(consumer);
+    this.wake();
+    return consumer;
+  }
+
+  async cancelScheduled(scheduleId: string): Promise<boolean> {
+    return (await this.withBusyRetry(() => this.s.scheduledCancel.run(scheduleId).changes)) > 0;
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const now = this.clock.now();
+    const counts = new Map((this.s.queueCounts.all(now) as { queue: string; held: number; total: number }[]).map((r) => [r.queue, r]));
+    const scheduled = new Map((this.s.scheduledCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
+    const dead = new Map((this.s.deadCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
+    const topics = new Map<string, string[]>();
+    for (const b of this.s.bindings.all() as { queue: string; pattern: string }[]) topics.set(b.queue, [...(topics.get(b.queue) ?? []), b.pattern]);
+    return (this.s.queueRows.all() as { name: string }[]).map(({ name }) => {
+      const c = counts.get(name);
+      return {
+        name,
+        depth: (c?.total ?? 0) - (c?.held ?? 0) + (scheduled.get(name) ?? 0),
+        inFlight: c?.held ?? 0,
+        deadLetters: dead.get(name) ?? 0,
+        topics: topics.get(name) ?? [],
+      };
+    });
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    for (const consumer of [...this.consumers]) if (consumer.queue === name) consumer.drop();
+    await this.withBusyRetry(() => this.db.transaction(() => this.dropQueue(name)).immediate());
+  }
+
+  private dropQueue(name: string): void {
+    for (const statement of this.s.deleteQueue) statement.run(name);
+    this.s.bumpBindings.run();
+  }
+
+  private enqueue(queue: string, message: TransportMessage, options: EnqueueOptions | undefined): void {
+    const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    const headers = JSON.stringify(message.headers);
+    const notBefore = options?.notBefore;
+    if (notBefore !== undefined && notBefore > this.clock.now()) {
+      this.s.scheduledInsert.run(queue, options?.scheduleId ?? null, notBefore, message.id, message.type, body, headers, message.partitionKey ?? null);
+    } else {
+      this.s.messageInsert.run(queue, message.id, message.type, body, headers, message.partitionKey ?? null);
+    }
+  }
+
+  /** Queues bound to a topic, from a routing cache reloaded only when the bindings changed. */
+  private queuesFor(topic: string): string[] {
+    const version = (this.s.bindingsVersion.get() as { value: number }).value;
+    if (version !== this.routes.version) {
+      this.routes = {
+        version,
+        bindings: (this.s.bindings.all() as { queue: string; pattern: string }[]).map((b) => ({ queue: b.queue, matches: topicMatcher(b.pattern) })),
+      };
+    }
+    const out = new Set<string>();
+    for (const b of this.routes.bindings) if (b.matches(topic)) out.add(b.queue);
+    return [...out];
+  }
+
+  // --- consuming ----------------------------------------------------------------------------
+
+  /** @internal Removes a consumer. */
+  forget(consumer: SqliteConsumer): void {
+    this.consumers.delete(consumer);
+  }
+
+  /** Schedules a pump on the next turn (coalesced). */
+  wake(): void {
+    if (this.pumpQueued || this.state !== 'open') return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** Fetches for every consumer with free slots, then arms the timer for the next due message. */
+  private pump(): void {
+    if (this.state !== 'open') return;
+    const hungry = [...this.consumers].filter((c) => c.room() > 0);
+    if (hungry.length > 0) {
+      try {
+        const fetched = this.db
+          .transaction(() => {
+            const now = this.clock.now();
+            if (this.s.promoteDue.run(now).changes > 0) this.s.deleteDue.run(now);
+            return hungry.map((consumer) => this.fetch(consumer, now));
+          })
+          .immediate();
+        hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
+      } catch (error) {
+        if (!isBusy(error)) this.logger.error('sqlite fetch failed; retrying', { error });
+        setTimeout(() => this.wake(), 20 + Math.random() * 50).unref();
+        return;
+      }
+    }
+    this.armDueTimer();
+  }
+
+  private fetch(consumer: SqliteConsumer, now: number): FetchedRow[] {
+    const rows = this.s.candidates.all({ queue: consumer.queue, now, limit: consumer.room() }) as FetchedRow[];
+    const until = now + this.options.leaseMs;
+    for (const row of rows) {
+      row.token = randomUUID();
+      this.s.lease.run({ owner: this.connectionId, token: row.token, until, seq: row.seq });
+      row.delivery_count += 1;
+    }
+    return rows;
+  }
+
+  private armDueTimer(): void {
+    const now = this.clock.now();
+    const next = Math.min(
+      (this.s.nextVisible.get(now) as { t: number | null }).t ?? Number.POSITIVE_INFINITY,
+      (this.s.nextDue.get() as { t: number | null }).t ?? Number.POSITIVE_INFINITY,
+      (this.s.nextLease.get(this.connectionId) as { t: number | null }).t ?? Number.POSITIVE_INFINITY,
+    );
+    if (next === Number.POSITIVE_INFINITY || next >= this.dueAt) return;
+    clearTimeout(this.dueTimer);
+    this.dueAt = next;
+    this.dueTimer = setTimeout(() => {
+      this.dueAt = Number.POSITIVE_INFINITY;
+      this.wake();
+    }, Math.max(0, next - now) + 1);
+    this.dueTimer.unref();
+  }
+
+  /** @internal Settles a delivery by its lease token; false when the lease was lost. */
+  settle(kind: 'ack' | 'nack' | 'release' | 'dead', seq: number, token: string, extra: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown } = {}): Promise<boolean> {
+    return this.withBusyRetry(() => {
+      if (this.state !== 'open') return false;
+      let changed: number;
+      if (kind === 'ack') {
+        changed = this.s.ack.run(seq, token).changes;
+      } else if (kind === 'dead') {
+        changed = this.db
+          .transaction(() => (this.s.deadLetterCopy.run(JSON.stringify(extra.failure), seq, token).changes === 1 ? this.s.ack.run(seq, token).changes : 0))
+          .immediate();
+      } else {
+        changed = this.s.nack.run({
+          seq,
+          token,
+          visible: kind === 'nack' && (extra.delayMs ?? 0) > 0 ? this.clock.now() + extra.delayMs! : 0,
+          headers: extra.headers === undefined ? null : JSON.stringify(extra.headers),
+          undo: kind === 'release' ? 1 : 0,
+        }).changes;
+      }
+      if (changed === 0) this.logger.warn(`a ${kind} on the sqlite transport found its lease lost (the message was redelivered); it was ignored`, { seq });
+      this.wake();
+      return changed > 0;
+    });
+  }
+
+  /** Runs a write, retrying with backoff while the database stays busy past the busy timeout. */
+  async withBusyRetry<T>(write: () => T): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return write();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        if (attempt >= BUSY_ATTEMPTS) throw new TransportError(`the SQLite database stayed locked through ${attempt} attempts`, { cause: error });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  // --- wake-up, heartbeat, reaping ----------------------------------------------------------
+
+  private startWaking(): void {
+    const file = basename(this.options.path);
+    try {
+      this.watcher = watch(dirname(this.options.path), { persistent: false }, (_event, name) => {
+        if (name === null || String(name).startsWith(file)) this.wake();
+      });
+      this.watcher.on('error', () => undefined);
+    } catch (error) {
+      this.logger.warn('sqlite transport cannot watch its database directory; falling back to polling', { error });
+    }
+    this.pollTimer = setInterval(() => {
+      this.reap(false);
+      this.wake();
+    }, this.options.pollMs);
+    this.pollTimer.unref();
+    this.heartbeatTimer = setInterval(() => {
+      void this.withBusyRetry(() => {
+        if (this.state !== 'open') return;
+        const now = this.clock.now();
+        this.s.connectionUpsert.run(this.connectionId, process.pid, now);
+        this.s.extend.run(now + this.options.leaseMs, this.connectionId);
+      }).catch((error: unknown) => this.logger.warn('sqlite heartbeat failed', { error }));
+    }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Releases the leases and deletes the temporary queues of connections whose process is gone (or
+   * whose heartbeat stopped for three leases), so their messages go to other consumers at once.
+   */
+  private reap(force: boolean): void {
+    const now = this.clock.now();
+    if (!force && now - this.lastReap < 1000) return;
+    this.lastReap = now;
+    try {
+      const dead = (this.s.connections.all() as { id: string; pid: number; heartbeat: number }[]).filter(
+        (c) => c.id !== this.connectionId && (!pidAlive(c.pid) || now - c.heartbeat > 3 * this.options.leaseMs + HEARTBEAT_MS),
+      );
+      if (dead.length === 0) return;
+      this.db
+        .transaction(() => {
+          for (const c of dead) {
+            this.s.releaseOwner.run(c.id);
+            for (const { name } of this.s.ownedQueues.all(c.id) as { name: string }[]) this.dropQueue(name);
+            this.s.connectionDelete.run(c.id);
+          }
+        })
+        .immediate();
+      this.logger.info(`sqlite transport reaped ${dead.length} dead connection(s)`);
+      this.wake();
+    } catch (error) {
+      if (!isBusy(error)) this.logger.warn('sqlite reaping failed', { error });
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Child processes for tests: start one, wait for a line of its output that matches, kill it (SIGKILL
+ * to simulate a crash, SIGTERM to stop it), and make sure none outlives the test.
+ *
+ * @example
+ * ```ts
+ * const child = startProcess(process.execPath, ['dist/service.js'], { env: { MISSIVE_URL: url } });
+ * await child.waitFor(/^ready/);
+ * child.kill('SIGKILL');
+ * await child.exited;
+ * ```
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/** A started process. */
+export interface TestProcess {
+  readonly child: ChildProcess;
+  /** Every stdout line so far. */
+  readonly lines: readonly string[];
+  /** Stderr so far (for failure messages). */
+  readonly stderr: () => string;
+  /** Resolves with the first line (already seen or coming) that matches; rejects on exit or timeout. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  kill(signal?: NodeJS.Signals): void;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>;
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Starts a process with piped output. */
+export function startProcess(command: string, args: readonly string[], options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string } = {}): TestProcess {
+  const child = spawn(command, args, { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const lines: string[] = [];
+  let stderr = '';
+  const waiters = new Set<(line: string) => void>();
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line);
+    for (const waiter of [...waiters]) waiter(line);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+    if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  return {
+    child,
+    lines,
+    stderr: () => stderr,
+    waitFor(pattern, timeoutMs = 30_000) {
+      for (const line of lines) {
+        const match = pattern.exec(line);
+        if (match !== null) return Promise.resolve(match);
+      }
+      return new Promise((resolve, reject) => {
+        const done = () => {
+          waiters.delete(onLine);
+          clearTimeout(timer);
+        };
+        const onLine = (line: string) => {
+          const match = pattern.exec(line);
+          if (match === null) return;
+          done();
+          resolve(match);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no line matching ${String(pattern)} within ${timeoutMs} ms; stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-1000)}`));
+        }, timeoutMs);
+        waiters.add(onLine);
+        void exited.then((code) => {
+          if (!waiters.has(onLine)) return;
+          done();
+          reject(new Error(`process exited (${String(code)}) before a line matching ${String(pattern)}; stderr: ${stderr.slice(-2000)}`));
+        });
+      });
+    },
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    exited,
+  };
+}
