@@ -42,7 +42,9 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
   const runId = new Date().toISOString().replace(/[:.]/g, '-');
   const dataDir = join(process.env.SHOP_DATA_ROOT ?? join(process.cwd(), '.missive', 'shop'), runId);
   mkdirSync(dataDir, { recursive: true });
-  const url = process.env.MISSIVE_URL ?? `sqlite://${join(dataDir, 'bus.db')}`;
+  // The demo's default: WAL with synchronous=normal keeps every commit through a process crash (the
+  // faults this demo injects) without an fsync per commit; the library's own default is full.
+  const url = process.env.MISSIVE_URL ?? `sqlite://${join(dataDir, 'bus.db')}?synchronous=normal&lease=5000`;
   const services: Service[] = [];
   const env = {
     ...process.env,
@@ -60,7 +62,7 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
       const child = spawn(process.execPath, [join(here, 'services', `${script}.js`)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
       const service: Service = { name, child, exited: false };
       services.push(service);
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       const onExit = (code: number | null) => {
         service.exited = true;
         reject(new Error(`${name} exited with ${code} before it was ready`));

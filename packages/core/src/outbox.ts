@@ -135,7 +135,8 @@ class OutboxRelay<Tx> implements BusComponent {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private running: Promise<number> | undefined;
-  private again = false;
+  /** A run asked for while one was under way: it starts when that one ends, so no request is lost. */
+  private queued: Promise<number> | undefined;
   private started = false;
   private timer: TimerHandle | undefined;
   private failures = 0;
@@ -172,11 +173,16 @@ class OutboxRelay<Tx> implements BusComponent {
     void this.flush().catch(() => undefined);
   }
 
-  /** Runs the relay until the outbox is empty; concurrent calls share one run. */
+  /** Runs the relay until the outbox is empty. A call during a run gets the next run, shared by all such calls. */
   flush(): Promise<number> {
     if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
+      this.queued ??= this.running
+        .catch(() => 0)
+        .then(() => {
+          this.queued = undefined;
+          return this.flush();
+        });
+      return this.queued;
     }
     const run = this.drain().finally(() => {
       this.running = undefined;
@@ -189,25 +195,22 @@ class OutboxRelay<Tx> implements BusComponent {
   private async drain(): Promise<number> {
     let dispatched = 0;
     try {
-      do {
-        this.again = false;
-        for (;;) {
-          const batch = await this.store.pendingOutbox(this.batchSize);
-          if (batch.length === 0) break;
-          const done: string[] = [];
-          try {
-            for (const record of batch) {
-              await this.bus.dispatchPrepared(record);
-              this.options.onDispatched?.(record);
-              done.push(record.id);
-            }
-          } finally {
-            if (done.length > 0) await this.store.removeOutbox(done);
-            dispatched += done.length;
+      for (;;) {
+        const batch = await this.store.pendingOutbox(this.batchSize);
+        if (batch.length === 0) break;
+        const done: string[] = [];
+        try {
+          for (const record of batch) {
+            await this.bus.dispatchPrepared(record);
+            this.options.onDispatched?.(record);
+            done.push(record.id);
           }
-          if (batch.length < this.batchSize) break;
+        } finally {
+          if (done.length > 0) await this.store.removeOutbox(done);
+          dispatched += done.length;
         }
-      } while (this.again);
+        if (batch.length < this.batchSize) break;
+      }
       this.failures = 0;
       await this.purgeInbox();
       return dispatched;

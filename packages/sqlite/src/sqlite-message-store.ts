@@ -127,7 +127,7 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
     const synchronous = options.synchronous ?? 'FULL';
     if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new ConfigurationError(`synchronous must be FULL or NORMAL, got ${String(synchronous)}`);
     this.owned = options.database === undefined;
-    this.db = options.database ?? new Database(options.path!);
+    this.db = options.database ?? new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     if (this.owned) {
       this.db.pragma('journal_mode = WAL');

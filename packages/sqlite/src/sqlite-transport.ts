@@ -186,6 +186,14 @@ export class SqliteTransport implements Transport {
       deadLetterCopy: db.prepare(
         'insert into missive_dead_letters (queue, id, type, body, headers, partition_key, failure) select queue, id, type, body, headers, partition_key, ? from missive_messages where seq = ? and lease_token = ?',
       ),
+      anyDue: db.prepare('select 1 from missive_scheduled where due <= ? limit 1'),
+      anyCandidate: db.prepare(
+        `select 1 from missive_messages m
+         where queue = @queue and visible_at <= @now and (lease_token is null or lease_until <= @now)
+           and (partition_key is null or not exists (
+             select 1 from missive_messages e where e.queue = m.queue and e.partition_key = m.partition_key and e.seq < m.seq))
+         limit 1`,
+      ),
       nextVisible: db.prepare('select min(visible_at) t from missive_messages where visible_at > ? and lease_token is null'),
       nextLease: db.prepare('select min(lease_until) t from missive_messages where lease_token is not null and lease_owner != ?'),
       nextDue: db.prepare('select min(due) t from missive_scheduled'),
@@ -276,6 +284,7 @@ export class SqliteTransport implements Transport {
     if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
     const consumer = new SqliteConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
     this.consumers.add(consumer);
+    this.pollTimer?.ref(); // a process with consumers stays alive, as it would on a broker's socket
     this.wake();
     return consumer;
   }
@@ -343,6 +352,7 @@ export class SqliteTransport implements Transport {
   /** @internal Removes a consumer. */
   forget(consumer: SqliteConsumer): void {
     this.consumers.delete(consumer);
+    if (this.consumers.size === 0) this.pollTimer?.unref();
   }
 
   /** Schedules a pump on the next turn (coalesced). */
@@ -358,7 +368,10 @@ export class SqliteTransport implements Transport {
   /** Fetches for every consumer with free slots, then arms the timer for the next due message. */
   private pump(): void {
     if (this.state !== 'open') return;
-    const hungry = [...this.consumers].filter((c) => c.room() > 0);
+    // Look first with plain reads (WAL readers never wait); take the write lock only to lease.
+    const now = this.clock.now();
+    const due = this.s.anyDue.get(now) !== undefined;
+    const hungry = [...this.consumers].filter((c) => c.room() > 0 && (due || this.s.anyCandidate.get({ queue: c.queue, now }) !== undefined));
     if (hungry.length > 0) {
       try {
         const fetched = this.db

@@ -40,11 +40,11 @@ export function startProcess(command: string, args: readonly string[], options: 
   const lines: string[] = [];
   let stderr = '';
   const waiters = new Set<(line: string) => void>();
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(line);
     for (const waiter of [...waiters]) waiter(line);
   });
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });

@@ -5,7 +5,7 @@
  * the service's own SQLite database, next to its outbox and inbox. Answers order-status queries.
  */
 import { join } from 'node:path';
-import { defineSaga } from '@missive/core';
+import { defineSaga, type SagaContext } from '@missive/core';
 import { SqliteMessageStore } from '@missive/sqlite';
 import { z } from 'zod';
 import {
@@ -69,7 +69,7 @@ export const OrderSaga = defineSaga('shop.order', State)
   .compensation('release-stock', (data: { orderId: string; sku: string; qty: number }, saga) => saga.send(ReleaseStock, data))
   .compensation('void-payment', (data: { orderId: string }, saga) => saga.send(VoidPayment, data));
 
-function cancel(saga: Parameters<Parameters<typeof OrderSaga.onTimeout>[1]>[0], reason: string): void {
+function cancel(saga: SagaContext<z.infer<typeof State>>, reason: string): void {
   saga.state.status = 'cancelled';
   saga.publish(OrderCancelled, { orderId: saga.state.orderId, reason, placedAt: saga.state.placedAt });
   saga.compensate(reason);

@@ -21,6 +21,7 @@ import type { CaseOptions, CaseRegistrar } from './case.js';
 import { deliveryCases } from './cases-delivery.js';
 import { failureCases } from './cases-failure.js';
 import { orderingCases } from './cases-ordering.js';
+import { processCases } from './cases-processes.js';
 import { createEnvironment, type ConformanceTarget, type Environment } from './environment.js';
 
 /** Whether unreachable brokers fail rather than skip (CI sets it). */
@@ -68,5 +69,6 @@ export function describeTransportConformance(target: ConformanceTarget): void {
     deliveryCases(test);
     failureCases(test);
     orderingCases(test);
+    processCases(test);
   });
 }

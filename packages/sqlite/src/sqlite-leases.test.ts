@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBus, ConfigurationError, type Delivery } from '@missive/core';
+import { startProcess } from '@missive/testing';
+import { resolveSqliteOptions, sqliteOptionsFromUrl } from './sqlite-options.js';
+import { SqliteTransport } from './sqlite-transport.js';
+
+const paths: string[] = [];
+const transports: SqliteTransport[] = [];
+function open(leaseMs = 300): { path: string; connect: () => Promise<SqliteTransport> } {
+  const path = join(tmpdir(), `missive-sqlite-${randomUUID()}.db`);
+  paths.push(path);
+  return {
+    path,
+    async connect() {
+      const t = new SqliteTransport({ path, leaseMs, pollMs: 20 });
+      transports.push(t);
+      await t.connect();
+      return t;
+    },
+  };
+}
+afterEach(async () => {
+  await Promise.all(transports.splice(0).map((t) => t.close()));
+  for (const path of paths.splice(0)) for (const s of ['', '-wal', '-shm']) rmSync(path + s, { force: true });
+});
+
+async function first(transport: SqliteTransport, queue: string): Promise<Delivery> {
+  const iterator = transport.consume(queue, { prefetch: 1 })[Symbol.asyncIterator]();
+  return (await iterator.next()).value as Delivery;
+}
+
+describe('sqlite leases', () => {
+  it('an ack that arrives after the lease expired does not ack the redelivered copy', async () => {
+    const db = open(200);
+    const a = await db.connect();
+    await a.declare({ name: 'q', topics: [] });
+    await a.send('q', { id: 'm', type: 't', body: Buffer.from('x'), headers: {} });
+    const stale = await first(a, 'q');
+    // Simulate a stalled process: its lease is not extended (heartbeat stopped) and runs out.
+    a.db.prepare('update missive_messages set lease_until = 0').run();
+    const b = await db.connect();
+    const fresh = await first(b, 'q');
+    expect(fresh.deliveryCount).toBe(2);
+    await stale.ack(); // too late: must be a no-op
+    expect((await b.queues()).find((q) => q.name === 'q')?.inFlight).toBe(1);
+    await fresh.ack();
+    expect((await b.queues()).find((q) => q.name === 'q')).toMatchObject({ depth: 0, inFlight: 0 });
+  });
+
+  it('a handler that runs longer than the lease keeps its lease', async () => {
+    const db = open(150);
+    const bus = createBus({ service: 'slow', transport: await db.connect() });
+    let runs = 0;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const { defineCommand } = await import('@missive/core');
+    const { z } = await import('zod');
+    const Slow = defineCommand('t.slow', z.object({}));
+    bus.endpoint('slow', (e) => e.on(Slow, async () => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 700)); // over four leases
+      finish();
+    }));
+    const other = createBus({ service: 'other', transport: await db.connect() });
+    other.endpoint('slow', (e) => e.on(Slow, () => void runs++));
+    await bus.start();
+    await bus.send(Slow, {});
+    await other.start();
+    await finished;
+    await bus.stop();
+    await other.stop();
+    expect(runs).toBe(1);
+  });
+
+  it('several processes writing at once lose nothing', async () => {
+    const db = open();
+    const t = await db.connect();
+    await t.declare({ name: 'stress', topics: ['stress.topic'] });
+    const writer = join(dirname(fileURLToPath(import.meta.url)), 'test-fixtures', 'writer.ts');
+    const writers = [0, 1, 2].map((i) => startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', writer, db.path, 'stress.topic', `w${i}`, '300']));
+    await Promise.all(writers.map((w) => w.waitFor(/^done$/, 60_000)));
+    expect((await t.queues()).find((q) => q.name === 'stress')?.depth).toBe(900);
+    const ids = new Set((t.db.prepare('select id from missive_messages').all() as { id: string }[]).map((r) => r.id));
+    expect(ids.size).toBe(900);
+  }, 90_000);
+
+  it('refuses bad URLs and options with a message that says what to fix', () => {
+    expect(() => sqliteOptionsFromUrl(new URL('sqlite://bus.db?lease=soon'))).toThrow(/lease must be a whole number/);
+    expect(() => sqliteOptionsFromUrl(new URL('sqlite://bus.db?leese=5'))).toThrow(/unknown sqlite URL parameter "leese"/);
+    expect(() => sqliteOptionsFromUrl(new URL('sqlite://bus.db?synchronous=off'))).toThrow(/full" or "normal/);
+    expect(() => resolveSqliteOptions({ path: ':memory:' })).toThrow(ConfigurationError);
+    expect(() => createBus({ service: 's', transport: 'sqlite://:memory:' })).toThrow(ConfigurationError);
+    expect(sqliteOptionsFromUrl(new URL('sqlite://.missive/bus.db?synchronous=normal&lease=5000'))).toMatchObject({ synchronous: 'NORMAL', leaseMs: 5000 });
+    expect(sqliteOptionsFromUrl(new URL('sqlite:///tmp/x/bus.db')).path).toBe('/tmp/x/bus.db');
+  });
+
+  it('is chosen by URL through createBus', async () => {
+    const db = open();
+    const bus = createBus({ service: 'by-url', transport: `sqlite://${db.path}` });
+    await bus.start();
+    expect(bus.transport.kind).toBe('sqlite');
+    await bus.stop();
+  });
+});
