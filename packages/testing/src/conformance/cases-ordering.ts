@@ -48,7 +48,7 @@ export function orderingCases(test: CaseRegistrar): void {
     for (const key of keys) expect(seen.get(key)).toEqual(range(15));
     expect(overlapSameKey).toBe(0);
     expect(peakParallel).toBeGreaterThan(1);
-  });
+  }, { needs: ['orderingKeys'] });
 
   test('a failing message holds its key until it succeeds or is dead-lettered', async (env) => {
     const Step = env.command('ordered-step', Keyed, { partitionKey: (m) => m.key });
@@ -83,5 +83,5 @@ export function orderingCases(test: CaseRegistrar): void {
     expect(index('p1')).toBeGreaterThan(log.lastIndexOf('p0 poisoned'));
     expect(index('p2')).toBeGreaterThan(index('p1'));
     await env.until(() => bus.stats().endpoints[endpoint]!.deadLettered === 1, 'the dead letter of p0');
-  });
+  }, { needs: ['orderingKeys'] });
 }

@@ -39,7 +39,7 @@ export function processCases(test: CaseRegistrar): void {
     const Work = env.command('proc-work', z.object({ n: z.number(), key: z.string().optional() }));
     const endpoint = env.name('proc-workers');
     env.track(endpoint);
-    const children = range(2).map((i) => child(env, { service: `worker-${i}`, endpoint, type: Work.name, prefetch: 2, concurrency: 2, workMs: 5 }));
+    const children = range(2).map((i) => child(env, { service: `worker-${i}`, endpoint, type: Work.name, prefetch: 2, concurrency: 2, workMs: 10 }));
     try {
       await Promise.all(children.map((c) => c.waitFor(/^ready$/)));
       const sender = env.bus('proc-sender');
@@ -85,7 +85,7 @@ export function processCases(test: CaseRegistrar): void {
     const Work = env.command('proc-keyed', z.object({ n: z.number(), key: z.string().optional() }), { partitionKey: (m) => m.key ?? '' });
     const endpoint = env.name('proc-keyed');
     env.track(endpoint);
-    const children = range(2).map((i) => child(env, { service: `keyed-${i}`, endpoint, type: Work.name, keyed: true, prefetch: 6, concurrency: 3, workMs: 2 }));
+    const children = range(2).map((i) => child(env, { service: `keyed-${i}`, endpoint, type: Work.name, keyed: true, prefetch: 4, concurrency: 2, workMs: 10 }));
     try {
       await Promise.all(children.map((c) => c.waitFor(/^ready$/)));
       const sender = env.bus('keyed-sender');
@@ -104,5 +104,5 @@ export function processCases(test: CaseRegistrar): void {
       for (const c of children) c.kill('SIGKILL');
       await Promise.all(children.map((c) => c.exited));
     }
-  }, { needs: ['processes'], timeoutMs: 60_000 });
+  }, { needs: ['processes', 'orderingKeys'], timeoutMs: 60_000 });
 }

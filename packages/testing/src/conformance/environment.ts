@@ -34,8 +34,12 @@ import { createWaiter, type Waiter } from '../wait.js';
 
 /** The capabilities a conformance target declares; cases that need one it lacks are skipped with the reason. */
 export interface ConformanceFeatures {
-  /** Consumers can run in child processes and be killed (needs `url` on the fixture). */
+  /** Consumers can run in child processes and be killed (needs `url` on the fixture). Default false. */
   readonly processes: boolean;
+  /** The transport keeps per-key order (capability `orderingKeys`). Default true. */
+  readonly orderingKeys: boolean;
+  /** Scheduled messages can be cancelled (capability `cancelScheduled`). Default true. */
+  readonly cancelScheduled: boolean;
 }
 
 /** One broker for one case. */
@@ -105,7 +109,7 @@ export async function createEnvironment(target: ConformanceTarget): Promise<Envi
   const buses: Bus[] = [];
   const transports: Transport[] = [];
   const queues = new Set<string>();
-  const features: ConformanceFeatures = { processes: false, ...target.features };
+  const features: ConformanceFeatures = { processes: false, orderingKeys: true, cancelScheduled: true, ...target.features };
 
   const env: Environment = {
     clock,

@@ -1,0 +1,233 @@
+/**
+ * A consumer of one queue on its own channel (prefetch = the consumer's prefetch, manual acks),
+ * and its deliveries. After a reconnect the consumer resumes on a new channel; deliveries of the
+ * dead channel are stale and settling them is a no-op (the broker already requeued them), so no
+ * "unknown delivery tag" error can close a channel.
+ *
+ * `nack` without options requeues; with a delay or new headers the message is republished (to its
+ * delay bucket, or straight back to the queue), confirmed, and only then acked.
+ *
+ * @example
+ * ```ts
+ * for await (const delivery of transport.consume('billing', { prefetch: 10 })) await delivery.ack();
+ * ```
+ * @module
+ */
+import type * as amqp from 'amqplib';
+import { BusStateError, ErrorCode, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
+
+/** Missive's headers of an AMQP message (its `x-` headers are the broker's). */
+export function missiveHeaders(message: amqp.Message): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries((message.properties.headers ?? {}))) {
+    if (!key.startsWith('x-') && key !== DELAY_HEADER && value !== undefined && value !== null) out[key] = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  }
+  return out;
+}
+
+/** The transport message of an AMQP message. */
+export function transportMessage(message: amqp.Message): TransportMessage {
+  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const key = headers['x-missive-partition-key'];
+  return {
+    id: String(message.properties.messageId ?? ''),
+    type: String(message.properties.type ?? ''),
+    body: new Uint8Array(message.content.buffer, message.content.byteOffset, message.content.byteLength),
+    headers: missiveHeaders(message),
+    partitionKey: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : undefined,
+  };
+}
+
+class RabbitDelivery implements Delivery {
+  readonly message: TransportMessage;
+  readonly deliveryCount: number;
+  private settled = false;
+
+  constructor(
+    private readonly consumer: RabbitConsumer,
+    private readonly channel: amqp.Channel,
+    private readonly raw: amqp.ConsumeMessage,
+    readonly generation: number,
+  ) {
+    this.message = transportMessage(raw);
+    const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
+    const redeliveries = typeof headers['x-delivery-count'] === 'number' ? headers['x-delivery-count'] : raw.fields.redelivered ? 1 : 0;
+    const republished = Number(headers[REPUBLISHED] ?? 0);
+    this.deliveryCount = 1 + redeliveries + (Number.isFinite(republished) ? republished : 0);
+  }
+
+  /** Whether this delivery's channel is still the one that can settle it. */
+  private take(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.consumer.settled(this);
+    return this.generation === this.consumer.transport.generation && this.consumer.isCurrent(this.channel);
+  }
+
+  async ack(): Promise<void> {
+    if (this.take()) this.channel.ack(this.raw);
+  }
+
+  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
+    const live = this.take();
+    if (!live) return;
+    const delayMs = options?.delayMs ?? 0;
+    if (delayMs <= 0 && options?.headers === undefined) {
+      this.channel.nack(this.raw, false, true);
+      return;
+    }
+    const headers = { ...(options?.headers ?? this.message.headers), [REPUBLISHED]: String(this.deliveryCount) };
+    const transport = this.consumer.transport;
+    try {
+      if (delayMs > 0) await transport.publishDelayed(`q.${this.consumer.queue}`, this.message, delayMs, headers);
+      else await transport.confirmPublish('', this.consumer.queue, this.message, headers, true, this.consumer.queue);
+    } catch (error) {
+      if (this.consumer.isCurrent(this.channel)) this.channel.nack(this.raw, false, true);
+      throw error;
+    }
+    if (this.consumer.isCurrent(this.channel)) this.channel.ack(this.raw);
+  }
+
+  async deadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (!this.take()) return;
+    const queue = this.consumer.queue;
+    try {
+      await this.consumer.transport.confirmPublish(
+        '',
+        queue + DEAD_LETTER_SUFFIX,
+        this.message,
+        { ...this.message.headers, 'x-missive-failure': JSON.stringify(failure), 'x-missive-queue': queue },
+        true,
+        queue + DEAD_LETTER_SUFFIX,
+      );
+    } catch (error) {
+      if (this.consumer.isCurrent(this.channel)) this.channel.nack(this.raw, false, true);
+      throw error;
+    }
+    if (this.consumer.isCurrent(this.channel)) this.channel.ack(this.raw);
+  }
+
+  /** Puts back an un-yielded delivery. */
+  requeue(): void {
+    if (this.take()) this.channel.nack(this.raw, false, true);
+  }
+}
+
+/** The consumer. */
+export class RabbitConsumer implements Consumer {
+  private channel: amqp.Channel | undefined;
+  private tag: string | undefined;
+  private readonly buffer: RabbitDelivery[] = [];
+  private readonly yielded = new Set<RabbitDelivery>();
+  private waiter: ((result: IteratorResult<Delivery>) => void) | undefined;
+  private closed = false;
+
+  constructor(
+    readonly transport: RabbitMqTransport,
+    readonly queue: string,
+    private readonly prefetch: number,
+  ) {}
+
+  isCurrent(channel: amqp.Channel): boolean {
+    return this.channel === channel;
+  }
+
+  /** Starts (or restarts, after a reconnect) consuming on a new channel. */
+  async resume(connection: amqp.ChannelModel): Promise<void> {
+    if (this.closed) return;
+    const channel = await connection.createChannel();
+    if (this.closed) {
+      await channel.close().catch(() => undefined);
+      return;
+    }
+    channel.on('error', (error: Error) => this.transport.logger.warn(`rabbitmq consumer channel of ${this.queue} failed`, { error: error.message }));
+    channel.on('close', () => {
+      if (this.channel === channel) this.lost();
+    });
+    await channel.prefetch(this.prefetch);
+    if (this.closed) {
+      await channel.close().catch(() => undefined);
+      return;
+    }
+    const generation = this.transport.generation;
+    this.channel = channel;
+    const { consumerTag } = await channel.consume(
+      this.queue,
+      (raw) => {
+        if (raw === null) {
+          void this.close(); // the broker cancelled us: the queue was deleted
+          return;
+        }
+        this.push(new RabbitDelivery(this, channel, raw, generation));
+      },
+      { noAck: false },
+    );
+    this.tag = consumerTag;
+  }
+
+  /** The channel is gone: un-yielded deliveries were requeued by the broker. */
+  lost(): void {
+    this.channel = undefined;
+    this.tag = undefined;
+    this.buffer.length = 0;
+  }
+
+  fail(error: unknown): void {
+    if (!this.closed) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
+    void this.close();
+  }
+
+  private push(delivery: RabbitDelivery): void {
+    if (this.closed) {
+      delivery.requeue();
+      return;
+    }
+    const waiter = this.waiter;
+    if (waiter !== undefined) {
+      this.waiter = undefined;
+      this.yielded.add(delivery);
+      waiter({ value: delivery, done: false });
+    } else {
+      this.buffer.push(delivery);
+    }
+  }
+
+  /** @internal */
+  settled(delivery: RabbitDelivery): void {
+    this.yielded.delete(delivery);
+    if (this.closed && this.yielded.size === 0) void this.channel?.close().catch(() => undefined);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return {
+      next: () => {
+        const next = this.buffer.shift();
+        if (next !== undefined) {
+          this.yielded.add(next);
+          return Promise.resolve({ value: next, done: false });
+        }
+        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        if (this.waiter !== undefined) return Promise.reject(new BusStateError(ErrorCode.Closed, 'a rabbitmq consumer supports one reader at a time'));
+        return new Promise((resolve) => (this.waiter = resolve));
+      },
+      return: async () => {
+        await this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.transport.forget(this);
+    const channel = this.channel;
+    if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);
+    for (const delivery of this.buffer.splice(0)) delivery.requeue();
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.({ value: undefined, done: true });
+    if (this.yielded.size === 0) await channel?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Options of the RabbitMQ transport, from an `amqp://` / `amqps://` URL or an object. The vhost is
+ * the URL path; Missive's own parameters are taken out of the query before amqplib sees it. Faults
+ * are `ConfigurationError`s that say what to fix, with the password redacted.
+ *
+ * | parameter | meaning | default |
+ * | --- | --- | --- |
+ * | `heartbeat` | AMQP heartbeat, s (amqplib's own parameter) | 10 |
+ * | `queueType` | `quorum` or `classic` for endpoint queues | `quorum` |
+ * | `publishTimeout` | how long a publish waits for a lost connection to come back, ms | 10000 |
+ * | `maxBuffered` | publishes that may wait for a lost connection at once | 10000 |
+ *
+ * @example
+ * ```ts
+ * rabbitMqOptionsFromUrl(new URL('amqp://guest:guest@127.0.0.1:5672/shop?queueType=classic'));
+ * ```
+ * @module
+ */
+import { ConfigurationError, redactUrl } from '@missive/core';
+
+/** Options of the RabbitMQ transport. */
+export interface RabbitMqOptions {
+  /** `amqp://user:pass@host:port/vhost?heartbeat=10` or `amqps://…`. */
+  readonly url: string;
+  readonly queueType?: 'quorum' | 'classic';
+  readonly publishTimeoutMs?: number;
+  readonly maxBuffered?: number;
+  /** TLS and socket options passed to amqplib (ca, cert, key, servername …). */
+  readonly socketOptions?: Record<string, unknown>;
+}
+
+/** Options with defaults filled in; `url` is what amqplib gets. */
+export type ResolvedRabbitMqOptions = Required<Omit<RabbitMqOptions, 'socketOptions'>> & { readonly socketOptions: Record<string, unknown> };
+
+const OWN = ['queueType', 'publishTimeout', 'maxBuffered'];
+
+function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
+  if (value === undefined || value === null) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`rabbitmq option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Checks options and fills in defaults. */
+export function resolveRabbitMqOptions(options: RabbitMqOptions): ResolvedRabbitMqOptions {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new ConfigurationError('rabbitmq URL is not a URL: use amqp://user:password@host:5672/vhost');
+  }
+  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') throw new ConfigurationError(`rabbitmq URL ${redactUrl(url)} must start with amqp:// or amqps://`);
+  if (url.hostname === '') throw new ConfigurationError(`rabbitmq URL ${redactUrl(url)} has no host`);
+  const queueType = options.queueType ?? (url.searchParams.get('queueType') as 'quorum' | 'classic' | null) ?? 'quorum';
+  if (queueType !== 'quorum' && queueType !== 'classic') throw new ConfigurationError(`rabbitmq queueType must be "quorum" or "classic", got ${JSON.stringify(queueType)}`);
+  const publishTimeoutMs = int(options.publishTimeoutMs ?? url.searchParams.get('publishTimeout') ?? undefined, 'publishTimeout', 10_000, 0);
+  const maxBuffered = int(options.maxBuffered ?? url.searchParams.get('maxBuffered') ?? undefined, 'maxBuffered', 10_000, 0);
+  for (const key of OWN) url.searchParams.delete(key);
+  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '10');
+  int(url.searchParams.get('heartbeat') ?? undefined, 'heartbeat', 10, 0);
+  return { url: url.href, queueType, publishTimeoutMs, maxBuffered, socketOptions: options.socketOptions ?? {} };
+}
