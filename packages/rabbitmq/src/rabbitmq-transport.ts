@@ -115,7 +115,9 @@ export class RabbitMqTransport implements Transport {
       recovery: { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, initialMaxRetries: 2, maxRetries: Number.POSITIVE_INFINITY, waitForConnect: false },
     });
     this.model = model;
-    model.on('error', (error: Error) => this.logger.warn('rabbitmq connection error', { error: error.message }));
+    model.on('error', (error: Error) => {
+      if (this.state === 'open') this.logger.warn('rabbitmq connection error', { error: error.message });
+    });
     model.on('disconnect', (error: Error) => this.onDisconnect(error));
     model.on('connect', (connection: amqp.ChannelModel) => {
       this.ready = this.onConnect(connection);
@@ -170,6 +172,7 @@ export class RabbitMqTransport implements Transport {
   }
 
   private onDisconnect(error: Error): void {
+    if (this.state !== 'open') return;
     this.logger.warn(`rabbitmq connection lost (${error.message}); reconnecting`);
     this.publisher = undefined;
     this.admin = undefined;
