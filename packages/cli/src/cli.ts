@@ -1,0 +1,128 @@
+/**
+ * The `missive` command: parses arguments, opens the transport, runs a command, and turns every
+ * failure into a message on stderr and an exit code (2 for usage errors, 1 otherwise). Credentials
+ * never reach the output: URLs are redacted by core before any message is built.
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(['queues', '--url', 'sqlite://.missive/bus.db']);
+ * ```
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import type { Transport } from '@missive/core';
+import { dlqCommand } from './commands/dlq.js';
+import { publishCommand } from './commands/publish.js';
+import { queuesCommand } from './commands/queues.js';
+import { tailCommand } from './commands/tail.js';
+import { openTransport } from './connect.js';
+import { ExitCode, UsageError } from './errors.js';
+import { createOutput } from './output.js';
+
+export const VERSION = '0.1.0';
+
+export const HELP = `missive: inspect and operate a Missive bus
+
+usage: missive <command> [options] [--url URL | MISSIVE_URL=URL] [--json]
+
+commands:
+  queues                                 queues with depth, in flight, dead letters, topics
+  dlq list <endpoint> [--limit N] [--offset N]
+  dlq show <endpoint> <id>               a dead letter: failure and decoded envelope
+  dlq replay <endpoint> (<id>... | --all | --reason CODE | --type TYPE)
+  dlq purge <endpoint> (<id>... | --all --yes | --reason CODE | --type TYPE)
+  publish <type> [json] [--kind event|command] [--to QUEUE] [--correlation-id ID] [--partition-key KEY]
+                                         payload from the argument or stdin; not validated here
+                                         (the consumer validates and dead-letters a bad payload)
+  tail <pattern>... [--count N]          watch messages of topics live ('*' one word, '#' any)
+  help, --help; --version
+
+exit codes: 0 ok, 1 failure, 2 usage error (bad arguments, URL, JSON, unknown queue)
+`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+  version: { type: 'boolean', default: false },
+  limit: { type: 'string' },
+  offset: { type: 'string' },
+  all: { type: 'boolean', default: false },
+  yes: { type: 'boolean', default: false },
+  reason: { type: 'string' },
+  type: { type: 'string' },
+  kind: { type: 'string', default: 'event' },
+  to: { type: 'string' },
+  'correlation-id': { type: 'string' },
+  'partition-key': { type: 'string' },
+  count: { type: 'string' },
+} as const;
+
+function wholeNumber(value: string | undefined, name: string, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  return n;
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function runCli(argv: readonly string[], write: { out: (t: string) => void; err: (t: string) => void } = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) }): Promise<number> {
+  let transport: Transport | undefined;
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values, positionals } = parsed;
+    const [command, ...rest] = positionals;
+    if (values.version) {
+      write.out(`${VERSION}\n`);
+      return ExitCode.Ok;
+    }
+    if (values.help || command === undefined || command === 'help') {
+      write.out(HELP);
+      return command === undefined && !values.help ? ExitCode.Usage : ExitCode.Ok;
+    }
+    const out = createOutput(values.json, write.out);
+    if (!['queues', 'dlq', 'publish', 'tail'].includes(command)) throw new UsageError(`unknown command "${command}"; \`missive help\` lists them`);
+    if (command === 'dlq' && !['list', 'show', 'replay', 'purge'].includes(rest[0] ?? '')) throw new UsageError('dlq needs an action: list, show, replay or purge');
+    transport = await openTransport(values.url);
+    switch (command) {
+      case 'queues':
+        await queuesCommand(transport, out);
+        break;
+      case 'dlq':
+        await dlqCommand(
+          transport,
+          {
+            action: rest[0]!,
+            endpoint: rest[1],
+            ids: rest.slice(2),
+            all: values.all,
+            reason: values.reason,
+            type: values.type,
+            yes: values.yes,
+            limit: wholeNumber(values.limit, 'limit', 50)!,
+            offset: wholeNumber(values.offset, 'offset', 0)!,
+          },
+          out,
+        );
+        break;
+      case 'publish':
+        await publishCommand(transport, { type: rest[0], json: rest[1], kind: values.kind, to: values.to, correlationId: values['correlation-id'], partitionKey: values['partition-key'] }, out);
+        break;
+      case 'tail':
+        await tailCommand(transport, rest, wholeNumber(values.count, 'count', undefined), out);
+        break;
+    }
+    return ExitCode.Ok;
+  } catch (error) {
+    const usage = error instanceof UsageError;
+    write.err(`missive: ${usage ? '' : `${(error as Error).name}: `}${(error as Error).message}\n`);
+    return usage ? ExitCode.Usage : ExitCode.Failure;
+  } finally {
+    await transport?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * `missive dlq list|show|replay|purge <endpoint>`: the dead letters of an endpoint. Replay and purge
+ * take ids, `--all`, `--reason CODE` or `--type TYPE`; purging everything needs `--yes`.
+ *
+ * @example
+ * ```sh
+ * missive dlq list payment
+ * missive dlq replay payment --reason HANDLER_FAILED
+ * missive dlq purge payment --all --yes
+ * ```
+ * @module
+ */
+import { DeadLetterQueue, jsonCodec, type DeadLetter, type DeadLetterSelector, type Transport } from '@missive/core';
+import { requireQueue } from '../connect.js';
+import { UsageError } from '../errors.js';
+import type { Output } from '../output.js';
+
+/** Arguments of a dlq command. */
+export interface DlqArgs {
+  readonly action: string;
+  readonly endpoint: string | undefined;
+  readonly ids: readonly string[];
+  readonly all: boolean;
+  readonly reason: string | undefined;
+  readonly type: string | undefined;
+  readonly yes: boolean;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+function summary(letter: DeadLetter): Record<string, unknown> {
+  return {
+    id: letter.message.id,
+    type: letter.message.type,
+    reason: letter.failure.reason,
+    attempts: letter.failure.attempts,
+    time: new Date(letter.failure.time).toISOString(),
+    error: `${letter.failure.errorName}: ${letter.failure.errorMessage}`,
+  };
+}
+
+function selector(args: DlqArgs): DeadLetterSelector {
+  const ways = [args.ids.length > 0, args.all, args.reason !== undefined, args.type !== undefined].filter(Boolean).length;
+  if (ways !== 1) throw new UsageError(`dlq ${args.action} needs exactly one of: ids, --all, --reason CODE, --type TYPE`);
+  if (args.ids.length > 0) return { ids: args.ids };
+  if (args.all) return 'all';
+  if (args.reason !== undefined) return { filter: (l) => l.failure.reason === args.reason };
+  return { filter: (l) => l.message.type === args.type };
+}
+
+export async function dlqCommand(transport: Transport, args: DlqArgs, out: Output): Promise<void> {
+  if (args.endpoint === undefined) throw new UsageError(`dlq ${args.action} needs an endpoint: missive dlq ${args.action} <endpoint>`);
+  await requireQueue(transport, args.endpoint);
+  const dlq = new DeadLetterQueue(transport);
+  switch (args.action) {
+    case 'list': {
+      const letters = await dlq.list(args.endpoint, { limit: args.limit, offset: args.offset });
+      const rows = letters.map(summary);
+      if (!out.json) for (const row of rows) row.error = String(row.error).slice(0, 80);
+      out.table(rows, ['id', 'type', 'reason', 'attempts', 'time', 'error']);
+      return;
+    }
+    case 'show': {
+      const id = args.ids[0];
+      if (id === undefined) throw new UsageError('dlq show needs a message id: missive dlq show <endpoint> <id>');
+      const letter = await dlq.get(args.endpoint, id);
+      if (letter === undefined) throw new UsageError(`no dead letter ${id} in ${args.endpoint}`);
+      let envelope: unknown;
+      try {
+        envelope = jsonCodec().decode(letter.message.body);
+      } catch (error) {
+        envelope = { undecodable: (error as Error).message, raw: Buffer.from(letter.message.body).toString('utf8').slice(0, 2000) };
+      }
+      out.document({ queue: letter.queue, id: letter.message.id, type: letter.message.type, headers: letter.message.headers, failure: letter.failure, envelope });
+      return;
+    }
+    case 'replay': {
+      const moved = await dlq.replay(args.endpoint, selector(args));
+      if (out.json) out.document({ replayed: moved });
+      else out.line(`replayed ${moved} message(s) to ${args.endpoint}`);
+      return;
+    }
+    case 'purge': {
+      const chosen = selector(args);
+      if (chosen === 'all' && !args.yes) throw new UsageError('dlq purge --all deletes every dead letter of the endpoint: add --yes to confirm');
+      const purged = await dlq.purge(args.endpoint, chosen);
+      if (out.json) out.document({ purged });
+      else out.line(`purged ${purged} dead letter(s) of ${args.endpoint}`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown dlq action "${args.action}": use list, show, replay or purge`);
+  }
+}
