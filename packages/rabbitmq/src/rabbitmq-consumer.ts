@@ -39,6 +39,19 @@ export function transportMessage(message: amqp.Message): TransportMessage {
   };
 }
 
+/**
+ * Runs a channel operation that may meet a closing or closed channel. Such a channel's un-settled
+ * messages go back to the queue anyway, so the failure is dropped rather than thrown (a throw from
+ * inside amqplib's delivery callback would tear down the whole connection).
+ */
+function onChannel(operation: () => void): void {
+  try {
+    operation();
+  } catch {
+    /* the channel is closing: the broker requeues */
+  }
+}
+
 class RabbitDelivery implements Delivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
@@ -66,7 +79,7 @@ class RabbitDelivery implements Delivery {
   }
 
   async ack(): Promise<void> {
-    if (this.take()) this.channel.ack(this.raw);
+    if (this.take()) onChannel(() => this.channel.ack(this.raw));
   }
 
   async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
@@ -74,7 +87,7 @@ class RabbitDelivery implements Delivery {
     if (!live) return;
     const delayMs = options?.delayMs ?? 0;
     if (delayMs <= 0 && options?.headers === undefined) {
-      this.channel.nack(this.raw, false, true);
+      onChannel(() => this.channel.nack(this.raw, false, true));
       return;
     }
     const headers = { ...(options?.headers ?? this.message.headers), [REPUBLISHED]: String(this.deliveryCount) };
@@ -83,10 +96,10 @@ class RabbitDelivery implements Delivery {
       if (delayMs > 0) await transport.publishDelayed(`q.${this.consumer.queue}`, this.message, delayMs, headers);
       else await transport.confirmPublish('', this.consumer.queue, this.message, headers, true, this.consumer.queue);
     } catch (error) {
-      if (this.consumer.isCurrent(this.channel)) this.channel.nack(this.raw, false, true);
+      if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.nack(this.raw, false, true));
       throw error;
     }
-    if (this.consumer.isCurrent(this.channel)) this.channel.ack(this.raw);
+    if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.ack(this.raw));
   }
 
   async deadLetter(failure: DeadLetterFailure): Promise<void> {
@@ -102,15 +115,15 @@ class RabbitDelivery implements Delivery {
         queue + DEAD_LETTER_SUFFIX,
       );
     } catch (error) {
-      if (this.consumer.isCurrent(this.channel)) this.channel.nack(this.raw, false, true);
+      if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.nack(this.raw, false, true));
       throw error;
     }
-    if (this.consumer.isCurrent(this.channel)) this.channel.ack(this.raw);
+    if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.ack(this.raw));
   }
 
   /** Puts back an un-yielded delivery. */
   requeue(): void {
-    if (this.take()) this.channel.nack(this.raw, false, true);
+    if (this.take()) onChannel(() => this.channel.nack(this.raw, false, true));
   }
 }
 
