@@ -18,3 +18,4 @@ export { gate, range, type Gate, type CaseRegistrar, type CaseOptions } from './
 export { describeStoreConformance, type StoreTarget } from './conformance/store-suite.js';
 export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';
 export { startProcess, type TestProcess } from './processes.js';
+export { startFaultProxy, type FaultProxy } from './fault-proxy.js';

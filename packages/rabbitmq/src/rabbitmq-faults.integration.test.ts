@@ -1,0 +1,126 @@
+/**
+ * RabbitMQ under faults: the connection cut mid-stream by a TCP fault proxy (the transport
+ * reconnects, re-declares, resumes its consumer, and every confirmed message arrives), publishes
+ * during an outage (they wait and go out after the reconnect, or fail with a typed error when the
+ * outage outlasts the deadline: never silently lost), and clear errors for bad URLs and conflicting
+ * declarations.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigurationError, TransportError, createBus, silentLogger } from '@missive/core';
+import { brokersRequired, startFaultProxy, type FaultProxy } from '@missive/testing';
+import { reachable } from './test-support/reachable.js';
+import { RabbitMqTransport } from './rabbitmq-transport.js';
+
+const url = new URL(process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
+});
+
+async function needBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
+  if (await reachable(url.href)) return true;
+  if (brokersRequired()) throw new Error(`RabbitMQ not reachable at ${url.host} (MISSIVE_REQUIRE_BROKERS=1)`);
+  ctx.skip(`RabbitMQ not reachable at ${url.host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
+  return false;
+}
+
+async function through(proxy: FaultProxy, options: { publishTimeoutMs?: number } = {}): Promise<RabbitMqTransport> {
+  const proxied = new URL(url.href);
+  proxied.port = String(proxy.port);
+  const transport = new RabbitMqTransport({ url: proxied.href, ...options }, { logger: silentLogger });
+  await transport.connect();
+  cleanup.push(() => transport.close());
+  return transport;
+}
+
+const until = async (condition: () => boolean, what: string, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('rabbitmq faults', () => {
+  it('a connection cut mid-stream: reconnects, resumes the consumer, loses nothing that was confirmed', async (ctx) => {
+    if (!(await needBroker(ctx))) return;
+    const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
+    cleanup.push(() => proxy.close());
+    const queue = `faults-${randomBytes(4).toString('hex')}`;
+    const transport = await through(proxy);
+    cleanup.push(() => transport.deleteQueue(queue));
+    await transport.declare({ name: queue, topics: [`${queue}.topic`] });
+    const received = new Set<string>();
+    const consumer = transport.consume(queue, { prefetch: 20 });
+    const loop = (async () => {
+      for await (const delivery of consumer) {
+        received.add(delivery.message.id);
+        await (delivery).ack();
+      }
+    })();
+    const confirmed: string[] = [];
+    const failed: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const id = `m-${i}`;
+      if (i === 150) proxy.cut();
+      await transport.publish(`${queue}.topic`, { id, type: 't', body: Buffer.from(String(i)), headers: {} }).then(
+        () => confirmed.push(id),
+        (error: unknown) => {
+          expect(error).toBeInstanceOf(TransportError);
+          failed.push(id);
+        },
+      );
+    }
+    await until(() => confirmed.every((id) => received.has(id)), `all ${confirmed.length} confirmed messages`);
+    expect(confirmed.length + failed.length).toBe(400);
+    expect(confirmed.length).toBeGreaterThan(390);
+    expect(proxy.accepted).toBeGreaterThanOrEqual(2);
+    await consumer.close();
+    await loop;
+  }, 60_000);
+
+  it('a publish during an outage waits for the reconnect, or fails with a typed error after its deadline', async (ctx) => {
+    if (!(await needBroker(ctx))) return;
+    const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
+    cleanup.push(() => proxy.close());
+    const queue = `outage-${randomBytes(4).toString('hex')}`;
+    const transport = await through(proxy, { publishTimeoutMs: 400 });
+    cleanup.push(() => transport.deleteQueue(queue));
+    await transport.declare({ name: queue, topics: [] });
+    proxy.refuse(true);
+    proxy.cut();
+    const early = await transport.send(queue, { id: 'lost?', type: 't', body: Buffer.from('x'), headers: {} }).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(TransportError);
+    expect((early as Error).message).toContain('did not come back within 400 ms');
+    const waiting = transport.send(queue, { id: 'waits', type: 't', body: Buffer.from('y'), headers: {} });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    proxy.refuse(false);
+    await waiting;
+    const info = (await transport.queues()).find((q) => q.name === queue);
+    expect(info?.depth).toBe(1);
+  }, 60_000);
+
+  it('refuses a bad URL and a conflicting declaration with messages that say what to fix, without the password', async (ctx) => {
+    if (!(await needBroker(ctx))) return;
+    expect(() => new RabbitMqTransport({ url: 'http://localhost' })).toThrow(/amqp:\/\/ or amqps:\/\//);
+    expect(() => new RabbitMqTransport({ url: 'amqp://u:p@h/v?queueType=stream' })).toThrow(/quorum" or "classic/);
+    const bus = createBus({ service: 's', transport: 'amqp://guest:hunter2@127.0.0.1:1', logger: silentLogger });
+    const refused = (await bus.start().catch((e: unknown) => e)) as Error;
+    expect(refused.message).toContain('cannot connect to RabbitMQ');
+    expect(refused.message).not.toContain('hunter2');
+    const queue = `conflict-${randomBytes(4).toString('hex')}`;
+    const quorum = new RabbitMqTransport({ url: url.href, queueType: 'quorum' }, { logger: silentLogger });
+    await quorum.connect();
+    cleanup.push(() => quorum.close());
+    cleanup.push(() => quorum.deleteQueue(queue));
+    await quorum.declare({ name: queue, topics: [] });
+    const classic = new RabbitMqTransport({ url: url.href, queueType: 'classic' }, { logger: silentLogger });
+    await classic.connect();
+    cleanup.push(() => classic.close());
+    const error = (await classic.declare({ name: queue, topics: [] }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toContain(`queue "${queue}" already exists`);
+    expect(error.message).toContain('x-queue-type');
+  }, 60_000);
+});
