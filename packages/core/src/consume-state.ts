@@ -37,19 +37,39 @@ export class ConsumeState implements ConsumeContext {
   readonly priorAttempts: number;
   /** Delayed redeliveries so far (from the redeliveries header). */
   readonly redeliveries: number;
-  readonly items = new Map<unknown, unknown>();
   /** Set when the stop deadline handed the delivery back: nothing may settle it after that. */
   handedBack = false;
+  /** Set when the delivery was aborted (stop deadline). */
+  aborted = false;
+  private items_: Map<unknown, unknown> | undefined;
+  private controller: AbortController | undefined;
 
   constructor(
     readonly service: string,
     readonly endpoint: string,
     readonly delivery: Delivery,
-    readonly signal: AbortSignal,
   ) {
     const headers = delivery.message.headers;
     this.priorAttempts = count(headers[Header.Attempts]);
     this.redeliveries = count(headers[Header.Redeliveries]);
+  }
+
+  /** Created on first use: most deliveries never need one. */
+  get items(): Map<unknown, unknown> {
+    return (this.items_ ??= new Map());
+  }
+
+  /** Aborts when the stop deadline hands the delivery back. Created on first use (it costs more than the rest of a delivery's bookkeeping). */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted && !this.controller.signal.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  /** Aborts the delivery's handler. */
+  abort(reason: Error): void {
+    this.aborted = true;
+    this.controller?.abort(reason);
   }
 
   get contract(): AnyContract | undefined {

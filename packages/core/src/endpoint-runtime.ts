@@ -70,7 +70,6 @@ export interface BusInternals {
 
 interface InFlight {
   readonly state: ConsumeState;
-  readonly abort: AbortController;
   readonly done: Promise<void>;
 }
 
@@ -144,7 +143,7 @@ export class EndpointRuntime {
     const overran = [...this.inFlight.entries()];
     for (const [delivery, flight] of overran) {
       flight.state.handedBack = true;
-      flight.abort.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
+      flight.state.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
       try {
         await delivery.nack();
       } catch (error) {
@@ -204,15 +203,14 @@ export class EndpointRuntime {
   }
 
   private track(delivery: Delivery): void {
-    const abort = new AbortController();
-    const state = new ConsumeState(this.bus.service, this.definition.name, delivery, abort.signal);
+    const state = new ConsumeState(this.bus.service, this.definition.name, delivery);
     this.stats.inFlight++;
     const done = this.process(state).finally(() => {
       this.stats.inFlight--;
       this.inFlight.delete(delivery);
       this.wakeSlot();
     });
-    this.inFlight.set(delivery, { state, abort, done });
+    this.inFlight.set(delivery, { state, done });
   }
 
   /** Runs the pipeline and settles the delivery exactly once. Never throws. */

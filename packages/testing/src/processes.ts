@@ -39,8 +39,9 @@ export function startProcess(
   args: readonly string[],
   options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string; readonly stdin?: string } = {},
 ): TestProcess {
-  const child = spawn(command, args, { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  const child = spawn(command, args, { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  if (options.stdin !== undefined) child.stdin.end(options.stdin);
+  else child.stdin.end();
   live.add(child);
   const lines: string[] = [];
   let stderr = '';

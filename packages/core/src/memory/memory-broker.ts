@@ -42,6 +42,8 @@ interface Item {
   delayToken: number;
   /** Returned with a delay whose timer has not fired yet: not counted in `ready`. */
   delayed: boolean;
+  /** Acked or dead-lettered: its slot in `order` is dead. */
+  gone: boolean;
 }
 
 interface Binding {
@@ -57,6 +59,14 @@ interface Scheduled {
 
 class MemoryQueue {
   readonly items = new Map<number, Item>();
+  /**
+   * Items in seq order, append-only; removed items are marked `gone` and skipped, leading dead
+   * slots are dropped by moving `start`, and the array is compacted when half of it is dead. Scans
+   * begin at `start`, so finding the next deliverable item costs the items held ahead of it, not
+   * the queue's history (a Map scan would walk every deleted slot until the Map rehashes).
+   */
+  order: Item[] = [];
+  start = 0;
   readonly bindings: Binding[] = [];
   readonly consumers: MemoryConsumer[] = [];
   readonly deadLetters: DeadLetter[] = [];
@@ -176,6 +186,11 @@ export class MemoryBroker {
     this.outstanding--;
     if (how === 'remove') {
       queue.items.delete(item.seq);
+      item.gone = true;
+      if (queue.start > 1024 && queue.start * 2 > queue.order.length) {
+        queue.order = queue.order.slice(queue.start);
+        queue.start = 0;
+      }
     } else if (queue.items.has(item.seq)) {
       item.visibleAt = this.clock.now() + delayMs;
       const token = ++item.delayToken;
@@ -214,6 +229,8 @@ export class MemoryBroker {
       }
     }
     queue.items.clear();
+    queue.order = [];
+    queue.start = 0;
     queue.ready = 0;
     this.queues.delete(name);
   }
@@ -230,8 +247,9 @@ export class MemoryBroker {
 
   /** @internal */
   enqueue(queue: MemoryQueue, message: TransportMessage): void {
-    const item: Item = { seq: ++this.seq, message, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false };
+    const item: Item = { seq: ++this.seq, message, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false, gone: false };
     queue.items.set(item.seq, item);
+    queue.order.push(item);
     queue.ready++;
     this.activity_++;
     this.schedulePump(queue);
@@ -303,7 +321,11 @@ export class MemoryBroker {
   private nextDeliverable(queue: MemoryQueue): Item | undefined {
     const now = this.clock.now();
     let blocked: Set<string> | undefined;
-    for (const item of queue.items.values()) {
+    const order = queue.order;
+    while (queue.start < order.length && order[queue.start]!.gone) queue.start++;
+    for (let i = queue.start; i < order.length; i++) {
+      const item = order[i]!;
+      if (item.gone) continue;
       const key = item.message.partitionKey;
       if (item.holder !== undefined || item.visibleAt > now) {
         if (key !== undefined) (blocked ??= new Set()).add(key);

@@ -41,7 +41,7 @@ export function retry(onRetry: (event: RetryEvent) => void): Middleware<ConsumeS
         return;
       } catch (thrown) {
         const error = toError(thrown);
-        if (!isRetryable(error) || state.signal.aborted) throw error;
+        if (!isRetryable(error) || state.aborted) throw error;
         const base = { endpoint: state.endpoint, messageId: state.envelope.id, type: state.envelope.type, attempt: state.attempt, error };
         if (state.invocations <= policy.immediate) {
           onRetry({ ...base, mode: 'immediate', delayMs: 0 });
