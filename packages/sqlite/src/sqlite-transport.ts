@@ -98,6 +98,9 @@ export class SqliteTransport implements Transport {
   private dueTimer: NodeJS.Timeout | undefined;
   private dueAt = Number.POSITIVE_INFINITY;
   private pumpQueued = false;
+  /** When the due timer was last re-armed from the database, and whether this process made a delay since. */
+  private dueCheckedAt = 0;
+  private dueDirty = true;
   private lastReap = 0;
   private closing: Promise<void> | undefined;
 
@@ -327,6 +330,7 @@ export class SqliteTransport implements Transport {
     const headers = JSON.stringify(message.headers);
     const notBefore = options?.notBefore;
     if (notBefore !== undefined && notBefore > this.clock.now()) {
+      this.dueDirty = true;
       this.s.scheduledInsert.run(queue, options?.scheduleId ?? null, notBefore, message.id, message.type, body, headers, message.partitionKey ?? null);
     } else {
       this.s.messageInsert.run(queue, message.id, message.type, body, headers, message.partitionKey ?? null);
@@ -404,6 +408,11 @@ export class SqliteTransport implements Transport {
 
   private armDueTimer(): void {
     const now = this.clock.now();
+    // Three min() queries per pump would cost more than the fetch: look again only when this
+    // process made a delay, or 100 ms passed (other processes' delays, lease expiries).
+    if (!this.dueDirty && now - this.dueCheckedAt < 100) return;
+    this.dueDirty = false;
+    this.dueCheckedAt = now;
     const next = Math.min(
       (this.s.nextVisible.get(now) as { t: number | null }).t ?? Number.POSITIVE_INFINITY,
       (this.s.nextDue.get() as { t: number | null }).t ?? Number.POSITIVE_INFINITY,
@@ -431,6 +440,7 @@ export class SqliteTransport implements Transport {
           .transaction(() => (this.s.deadLetterCopy.run(JSON.stringify(extra.failure), seq, token).changes === 1 ? this.s.ack.run(seq, token).changes : 0))
           .immediate();
       } else {
+        if (kind === 'nack' && (extra.delayMs ?? 0) > 0) this.dueDirty = true;
         changed = this.s.nack.run({
           seq,
           token,
