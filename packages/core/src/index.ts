@@ -46,3 +46,4 @@ export { createOutbox, type Outbox, type OutboxOptions, type OutboxTransaction }
 export { defineSaga, type SagaContext, type SagaDefinition, type SagaStep, type SagaStartStep, type MissingInstanceRule } from './saga.js';
 export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from './saga-runtime.js';
 export type { BusComponent } from './bus.js';
+export { DeliveryBuffer } from './delivery-buffer.js';

@@ -14,7 +14,7 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { BusStateError, ErrorCode, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
 import { DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
 
 /** Missive's headers of an AMQP message (its `x-` headers are the broker's). */
@@ -131,10 +131,7 @@ class RabbitDelivery implements Delivery {
 export class RabbitConsumer implements Consumer {
   private channel: amqp.Channel | undefined;
   private tag: string | undefined;
-  private readonly buffer: RabbitDelivery[] = [];
-  private readonly yielded = new Set<RabbitDelivery>();
-  private waiter: ((result: IteratorResult<Delivery>) => void) | undefined;
-  private closed = false;
+  private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());
 
   constructor(
     readonly transport: RabbitMqTransport,
@@ -148,9 +145,9 @@ export class RabbitConsumer implements Consumer {
 
   /** Starts (or restarts, after a reconnect) consuming on a new channel. */
   async resume(connection: amqp.ChannelModel): Promise<void> {
-    if (this.closed) return;
+    if (this.buffer.closed) return;
     const channel = await connection.createChannel();
-    if (this.closed) {
+    if (this.buffer.closed) {
       await channel.close().catch(() => undefined);
       return;
     }
@@ -159,7 +156,7 @@ export class RabbitConsumer implements Consumer {
       if (this.channel === channel) this.lost();
     });
     await channel.prefetch(this.prefetch);
-    if (this.closed) {
+    if (this.buffer.closed) {
       await channel.close().catch(() => undefined);
       return;
     }
@@ -179,68 +176,41 @@ export class RabbitConsumer implements Consumer {
     this.tag = consumerTag;
   }
 
-  /** The channel is gone: un-yielded deliveries were requeued by the broker. */
+  /**
+   * The channel is gone: the broker requeued everything it had handed out on it. Deliveries still
+   * waiting to be read are dropped (settling them would be a no-op anyway).
+   */
   lost(): void {
     this.channel = undefined;
     this.tag = undefined;
-    this.buffer.length = 0;
+    this.buffer.discard();
   }
 
   fail(error: unknown): void {
-    if (!this.closed) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
+    if (!this.buffer.closed) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
     void this.close();
   }
 
   private push(delivery: RabbitDelivery): void {
-    if (this.closed) {
-      delivery.requeue();
-      return;
-    }
-    const waiter = this.waiter;
-    if (waiter !== undefined) {
-      this.waiter = undefined;
-      this.yielded.add(delivery);
-      waiter({ value: delivery, done: false });
-    } else {
-      this.buffer.push(delivery);
-    }
+    if (!this.buffer.push(delivery)) delivery.requeue();
   }
 
   /** @internal */
   settled(delivery: RabbitDelivery): void {
-    this.yielded.delete(delivery);
-    if (this.closed && this.yielded.size === 0) void this.channel?.close().catch(() => undefined);
+    this.buffer.settled(delivery);
+    if (this.buffer.closed && this.buffer.yielded.length === 0) void this.channel?.close().catch(() => undefined);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return {
-      next: () => {
-        const next = this.buffer.shift();
-        if (next !== undefined) {
-          this.yielded.add(next);
-          return Promise.resolve({ value: next, done: false });
-        }
-        if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        if (this.waiter !== undefined) return Promise.reject(new BusStateError(ErrorCode.Closed, 'a rabbitmq consumer supports one reader at a time'));
-        return new Promise((resolve) => (this.waiter = resolve));
-      },
-      return: async () => {
-        await this.close();
-        return { value: undefined, done: true };
-      },
-    };
+    return this.buffer[Symbol.asyncIterator]();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.buffer.closed) return;
     this.transport.forget(this);
     const channel = this.channel;
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);
-    for (const delivery of this.buffer.splice(0)) delivery.requeue();
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.({ value: undefined, done: true });
-    if (this.yielded.size === 0) await channel?.close().catch(() => undefined);
+    for (const delivery of this.buffer.close()) delivery.requeue();
+    if (this.buffer.yielded.length === 0) await channel?.close().catch(() => undefined);
   }
 }

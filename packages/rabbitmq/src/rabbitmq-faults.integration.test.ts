@@ -61,15 +61,21 @@ describe('rabbitmq faults', () => {
     })();
     const confirmed: string[] = [];
     const failed: string[] = [];
-    for (let i = 0; i < 400; i++) {
-      const id = `m-${i}`;
-      if (i === 150) proxy.cut();
-      await transport.publish(`${queue}.topic`, { id, type: 't', body: Buffer.from(String(i)), headers: {} }).then(
-        () => confirmed.push(id),
-        (error: unknown) => {
-          expect(error).toBeInstanceOf(TransportError);
-          failed.push(id);
-        },
+    // Publishers run many publishes at once; a quorum queue confirms after an fsync, so one at a time
+    // would measure the disk. Batches of 20; the connection is cut before the eighth.
+    for (let batch = 0; batch < 20; batch++) {
+      if (batch === 7) proxy.cut();
+      await Promise.all(
+        Array.from({ length: 20 }, (_, k) => {
+          const id = `m-${batch * 20 + k}`;
+          return transport.publish(`${queue}.topic`, { id, type: 't', body: Buffer.from(id), headers: {} }).then(
+            () => void confirmed.push(id),
+            (error: unknown) => {
+              expect(error).toBeInstanceOf(TransportError);
+              failed.push(id);
+            },
+          );
+        }),
       );
     }
     await until(() => confirmed.every((id) => received.has(id)), `all ${confirmed.length} confirmed messages`);
@@ -85,19 +91,19 @@ describe('rabbitmq faults', () => {
     const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
     cleanup.push(() => proxy.close());
     const queue = `outage-${randomBytes(4).toString('hex')}`;
-    const transport = await through(proxy, { publishTimeoutMs: 400 });
-    cleanup.push(() => transport.deleteQueue(queue));
-    await transport.declare({ name: queue, topics: [] });
+    const impatient = await through(proxy, { publishTimeoutMs: 300 });
+    const patient = await through(proxy, { publishTimeoutMs: 20_000 });
+    cleanup.push(() => patient.deleteQueue(queue));
+    await patient.declare({ name: queue, topics: [] });
     proxy.refuse(true);
     proxy.cut();
-    const early = await transport.send(queue, { id: 'lost?', type: 't', body: Buffer.from('x'), headers: {} }).catch((e: unknown) => e);
+    const early = await impatient.send(queue, { id: 'gives-up', type: 't', body: Buffer.from('x'), headers: {} }).catch((e: unknown) => e);
     expect(early).toBeInstanceOf(TransportError);
-    expect((early as Error).message).toContain('did not come back within 400 ms');
-    const waiting = transport.send(queue, { id: 'waits', type: 't', body: Buffer.from('y'), headers: {} });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((early as Error).message).toContain('did not come back within 300 ms');
+    const waiting = patient.send(queue, { id: 'waits', type: 't', body: Buffer.from('y'), headers: {} });
     proxy.refuse(false);
     await waiting;
-    const info = (await transport.queues()).find((q) => q.name === queue);
+    const info = (await patient.queues()).find((q) => q.name === queue);
     expect(info?.depth).toBe(1);
   }, 60_000);
 

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { BusStateError, ErrorCode, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
 import type { SqliteTransport } from './sqlite-transport.js';
 
 /** A leased row as the pump fetched it. */
@@ -73,11 +73,7 @@ class SqliteDelivery implements Delivery {
 
 /** The consumer. */
 export class SqliteConsumer implements Consumer {
-  private readonly buffer: SqliteDelivery[] = [];
-  private readonly yielded = new Set<SqliteDelivery>();
-  private waiter: ((result: IteratorResult<Delivery>) => void) | undefined;
-  private held = 0;
-  private closed = false;
+  private readonly buffer = new DeliveryBuffer<SqliteDelivery>('sqlite', () => this.close());
 
   constructor(
     readonly transport: SqliteTransport,
@@ -87,67 +83,35 @@ export class SqliteConsumer implements Consumer {
 
   /** Free prefetch slots. */
   room(): number {
-    return this.closed ? 0 : this.prefetch - this.held;
+    return this.buffer.closed ? 0 : this.prefetch - this.buffer.held;
   }
 
   /** Takes fetched rows. */
   push(rows: readonly FetchedRow[]): void {
     for (const row of rows) {
       const delivery = new SqliteDelivery(this, row);
-      this.held++;
-      if (this.closed) {
-        delivery.giveBack(true);
-        continue;
-      }
-      const waiter = this.waiter;
-      if (waiter !== undefined) {
-        this.waiter = undefined;
-        this.yielded.add(delivery);
-        waiter({ value: delivery, done: false });
-      } else {
-        this.buffer.push(delivery);
-      }
+      if (!this.buffer.push(delivery)) delivery.giveBack(true);
     }
   }
 
   /** @internal */
   settled(delivery: SqliteDelivery): void {
-    this.held--;
-    this.yielded.delete(delivery);
+    this.buffer.settled(delivery);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return {
-      next: () => {
-        const next = this.buffer.shift();
-        if (next !== undefined) {
-          this.yielded.add(next);
-          return Promise.resolve({ value: next, done: false });
-        }
-        if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        if (this.waiter !== undefined) return Promise.reject(new BusStateError(ErrorCode.Closed, 'a sqlite consumer supports one reader at a time'));
-        return new Promise((resolve) => (this.waiter = resolve));
-      },
-      return: async () => {
-        await this.close();
-        return { value: undefined, done: true };
-      },
-    };
+    return this.buffer[Symbol.asyncIterator]();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.buffer.closed) return;
     this.transport.forget(this);
-    for (const delivery of this.buffer.splice(0)) delivery.giveBack(true);
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.({ value: undefined, done: true });
+    for (const delivery of this.buffer.close()) delivery.giveBack(true);
   }
 
   /** The connection is going away: also give back what was yielded and not settled. */
   drop(): void {
     void this.close();
-    for (const delivery of [...this.yielded]) delivery.giveBack(false);
+    for (const delivery of this.buffer.yielded) delivery.giveBack(false);
   }
 }

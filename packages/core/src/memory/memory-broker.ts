@@ -15,6 +15,7 @@
  * @module
  */
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { DeliveryBuffer } from '../delivery-buffer.js';
 import { BusStateError, ErrorCode, UnroutableError } from '../errors.js';
 import { topicMatcher } from '../topic-pattern.js';
 import type {
@@ -391,11 +392,7 @@ class MemoryDelivery implements Delivery {
 }
 
 class MemoryConsumer implements Consumer {
-  private readonly buffer: MemoryDelivery[] = [];
-  private readonly yielded = new Set<MemoryDelivery>();
-  private waiter: ((result: IteratorResult<Delivery>) => void) | undefined;
-  private held = 0;
-  private closed = false;
+  private readonly buffer = new DeliveryBuffer<MemoryDelivery>('memory', () => this.close());
 
   constructor(
     private readonly broker: MemoryBroker,
@@ -405,45 +402,21 @@ class MemoryConsumer implements Consumer {
   ) {}
 
   hasRoom(): boolean {
-    return !this.closed && this.held < this.prefetch;
+    return !this.buffer.closed && this.buffer.held < this.prefetch;
   }
 
   push(item: Item): void {
     const delivery = new MemoryDelivery(this.broker, this.queue, item, this);
     item.holder = delivery;
-    this.held++;
-    const waiter = this.waiter;
-    if (waiter !== undefined) {
-      this.waiter = undefined;
-      this.yielded.add(delivery);
-      waiter({ value: delivery, done: false });
-    } else {
-      this.buffer.push(delivery);
-    }
+    if (!this.buffer.push(delivery)) delivery.giveBack();
   }
 
   settled(delivery: MemoryDelivery): void {
-    this.held--;
-    this.yielded.delete(delivery);
+    this.buffer.settled(delivery);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return {
-      next: () => {
-        const next = this.buffer.shift();
-        if (next !== undefined) {
-          this.yielded.add(next);
-          return Promise.resolve({ value: next, done: false });
-        }
-        if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        if (this.waiter !== undefined) return Promise.reject(new BusStateError(ErrorCode.Closed, 'a memory consumer supports one reader at a time'));
-        return new Promise((resolve) => (this.waiter = resolve));
-      },
-      return: async () => {
-        await this.close();
-        return { value: undefined, done: true };
-      },
-    };
+    return this.buffer[Symbol.asyncIterator]();
   }
 
   async close(): Promise<void> {
@@ -452,20 +425,15 @@ class MemoryConsumer implements Consumer {
 
   /** Stops the consumer; un-yielded deliveries go back. */
   closeNow(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.buffer.closed) return;
     this.broker.removeConsumer(this);
-    for (const delivery of this.buffer.splice(0)) delivery.giveBack();
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.({ value: undefined, done: true });
+    for (const delivery of this.buffer.close()) delivery.giveBack();
   }
 
   /** Connection lost: also give back what was yielded and not settled. */
   drop(): void {
     this.closeNow();
-    for (const delivery of this.yielded) delivery.giveBack();
-    this.yielded.clear();
+    for (const delivery of this.buffer.yielded) delivery.giveBack();
   }
 }
 
