@@ -35,6 +35,11 @@ export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Deliver
     return this.waiting.length + this.yielded_.size;
   }
 
+  /** Fetched and not yet read. */
+  get unread(): number {
+    return this.waiting.length;
+  }
+
   get closed(): boolean {
     return this.closed_;
   }

@@ -53,7 +53,7 @@ class SqliteDelivery implements Delivery {
   }
 
   async ack(): Promise<void> {
-    if (this.take()) await this.consumer.transport.settle('ack', this.row.seq, this.row.token);
+    if (this.take()) await this.consumer.transport.ack(this.row.seq, this.row.token);
   }
 
   async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
@@ -84,6 +84,16 @@ export class SqliteConsumer implements Consumer {
   /** Free prefetch slots. */
   room(): number {
     return this.buffer.closed ? 0 : this.prefetch - this.buffer.held;
+  }
+
+  /**
+   * Whether a fetch is worth its write transaction: when half the prefetch is free, or when the
+   * reader has nothing left to read (so a trickle of messages is not delayed). Refilling one slot
+   * per ack would cost a commit (an fsync with synchronous=full) per message.
+   */
+  wantsFetch(): boolean {
+    const room = this.room();
+    return room > 0 && (room * 2 >= this.prefetch || this.buffer.unread === 0);
   }
 
   /** Takes fetched rows. */

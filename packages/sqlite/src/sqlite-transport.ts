@@ -103,6 +103,7 @@ export class SqliteTransport implements Transport {
   private dueDirty = true;
   private lastReap = 0;
   private closing: Promise<void> | undefined;
+  private readonly acks: { seq: number; token: string; resolve: (ok: boolean) => void; reject: (error: Error) => void }[] = [];
 
   constructor(options: SqliteTransportOptions, deps: SqliteTransportDeps = {}) {
     this.options = resolveSqliteOptions(options);
@@ -226,6 +227,7 @@ export class SqliteTransport implements Transport {
       this.state = 'closed';
       return;
     }
+    await this.flushAcks();
     for (const consumer of [...this.consumers]) consumer.drop();
     this.consumers.clear();
     clearInterval(this.pollTimer);
@@ -375,7 +377,7 @@ export class SqliteTransport implements Transport {
     // Look first with plain reads (WAL readers never wait); take the write lock only to lease.
     const now = this.clock.now();
     const due = this.s.anyDue.get(now) !== undefined;
-    const hungry = [...this.consumers].filter((c) => c.room() > 0 && (due || this.s.anyCandidate.get({ queue: c.queue, now }) !== undefined));
+    const hungry = [...this.consumers].filter((c) => c.wantsFetch() && (due || this.s.anyCandidate.get({ queue: c.queue, now }) !== undefined));
     if (hungry.length > 0) {
       try {
         const fetched = this.db
@@ -428,14 +430,41 @@ export class SqliteTransport implements Transport {
     this.dueTimer.unref();
   }
 
+  /**
+   * @internal Acks made in one event-loop turn commit together: one transaction (one fsync with
+   * synchronous=full) for all of them. Each ack's promise resolves after that commit.
+   */
+  ack(seq: number, token: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.acks.push({ seq, token, resolve, reject });
+      if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    const batch = this.acks.splice(0);
+    if (batch.length === 0) return;
+    try {
+      const results = await this.withBusyRetry(() => {
+        if (this.state !== 'open') return batch.map(() => 0);
+        return this.db.transaction(() => batch.map((a) => this.s.ack.run(a.seq, a.token).changes)).immediate();
+      });
+      batch.forEach((a, i) => {
+        if (results[i] === 0) this.logger.warn('an ack on the sqlite transport found its lease lost (the message was redelivered); it was ignored', { seq: a.seq });
+        a.resolve(results[i]! > 0);
+      });
+    } catch (error) {
+      for (const a of batch) a.reject(error as Error);
+    }
+    this.wake();
+  }
+
   /** @internal Settles a delivery by its lease token; false when the lease was lost. */
-  settle(kind: 'ack' | 'nack' | 'release' | 'dead', seq: number, token: string, extra: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown } = {}): Promise<boolean> {
+  settle(kind: 'nack' | 'release' | 'dead', seq: number, token: string, extra: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown } = {}): Promise<boolean> {
     return this.withBusyRetry(() => {
       if (this.state !== 'open') return false;
       let changed: number;
-      if (kind === 'ack') {
-        changed = this.s.ack.run(seq, token).changes;
-      } else if (kind === 'dead') {
+      if (kind === 'dead') {
         changed = this.db
           .transaction(() => (this.s.deadLetterCopy.run(JSON.stringify(extra.failure), seq, token).changes === 1 ? this.s.ack.run(seq, token).changes : 0))
           .immediate();
