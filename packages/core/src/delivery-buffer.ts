@@ -68,6 +68,18 @@ export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Deliver
     this.yielded_.delete(delivery);
   }
 
+  /** Whether `delivery` was read and is not yet settled. */
+  isYielded(delivery: D): boolean {
+    return this.yielded_.has(delivery);
+  }
+
+  /** Takes the unread deliveries that `match` out of the buffer (the transport gives them back); returns them. */
+  remove(match: (delivery: D) => boolean): D[] {
+    const removed: D[] = [];
+    for (let i = this.waiting.length - 1; i >= 0; i--) if (match(this.waiting[i]!)) removed.unshift(...this.waiting.splice(i, 1));
+    return removed;
+  }
+
   /** Empties the unread deliveries without ending the iteration (their channel died); returns them. */
   discard(): D[] {
     return this.waiting.splice(0);

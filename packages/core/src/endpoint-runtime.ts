@@ -118,7 +118,7 @@ export class EndpointRuntime {
 
   /** Declares the queue and starts consuming. */
   async start(): Promise<void> {
-    await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics });
+    await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics, ordered: this.definition.ordered });
     this.open(this.definition.prefetch, this.definition.concurrency);
   }
 

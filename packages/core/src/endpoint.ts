@@ -48,6 +48,12 @@ export interface EndpointOptions {
    * the handler again: the guard against a message that kills its consumer. Default 20.
    */
   readonly maxDeliveries?: number;
+  /**
+   * Keep per-key order for messages with a partition key. Default: on when a contract the
+   * endpoint handles defines `partitionKey`. Transports that order every queue (memory, SQLite)
+   * ignore it; RabbitMQ sets up partition queues for an ordered endpoint (see its README).
+   */
+  readonly ordered?: boolean;
 }
 
 /** Options of one handler. */
@@ -89,6 +95,8 @@ export interface EndpointDefinition {
   readonly maxDeliveries: number;
   readonly circuitBreaker: CircuitBreakerOptions | false;
   readonly rateLimit: RateLimitOptions | undefined;
+  /** Whether the endpoint's queue keeps per-key order (see {@link EndpointOptions.ordered}). */
+  readonly ordered: boolean;
 }
 
 const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
@@ -179,6 +187,7 @@ export function defineEndpoint(
     maxDeliveries,
     circuitBreaker: options.circuitBreaker ?? false,
     rateLimit: options.rateLimit,
+    ordered: options.ordered ?? [...routes.values()].some((route) => route.contract?.partitionKey !== undefined),
   };
 }
 

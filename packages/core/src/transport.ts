@@ -70,6 +70,12 @@ export interface QueueSpec {
    * deleted with its messages when that connection closes (reply queues use this).
    */
   readonly temporary?: boolean | undefined;
+  /**
+   * The queue's consumers rely on per-key order ({@link TransportCapabilities.orderingKeys}). A
+   * transport that orders every queue ignores it; one that needs to set something up for it (RabbitMQ
+   * partition queues) does so only for ordered queues. Once declared ordered, a queue stays ordered.
+   */
+  readonly ordered?: boolean | undefined;
 }
 
 /** Options of {@link Transport.consume}. */
@@ -149,7 +155,8 @@ export interface TransportCapabilities {
   readonly cancelScheduled: boolean;
   /**
    * Across all consumers of a queue (every process), at most one message per partition key is
-   * un-settled at a time, and a key's messages are handed out in enqueue order.
+   * un-settled at a time, and a key's messages are handed out in enqueue order. Promised for
+   * queues declared {@link QueueSpec.ordered}; transports may keep it for every queue.
    */
   readonly orderingKeys: boolean;
   /** Several processes can share the broker (false for the in-process memory transport). */

@@ -52,17 +52,40 @@ function onChannel(operation: () => void): void {
   }
 }
 
-class RabbitDelivery implements Delivery {
+/** What a {@link RabbitDelivery} needs of the consumer it came from. */
+export interface DeliveryOwner {
+  readonly transport: RabbitMqTransport;
+  /** The endpoint's queue (for an ordered consumer, not the partition's). */
+  readonly queue: string;
+  /** Whether settling on `channel` still reaches the broker (it is the owner's live channel). */
+  isCurrent(channel: amqp.Channel): boolean;
+  /** The delivery was settled (or handed back): it no longer counts as held. */
+  settled(delivery: RabbitDelivery): void;
+  /**
+   * Takes over a `nack` to keep the message's place (ordered consumers: the message stays
+   * un-acked and is handed out again after the delay). False: republish as usual.
+   */
+  redeliver?(delivery: RabbitDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined): boolean;
+}
+
+/** One delivery from a RabbitMQ channel. */
+export class RabbitDelivery implements Delivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
-  private settled = false;
+  private settledFlag = false;
 
   constructor(
-    private readonly consumer: RabbitConsumer,
-    private readonly channel: amqp.Channel,
-    private readonly raw: amqp.ConsumeMessage,
+    private readonly consumer: DeliveryOwner,
+    readonly channel: amqp.Channel,
+    readonly raw: amqp.ConsumeMessage,
     readonly generation: number,
+    again?: { readonly headers: Readonly<Record<string, string>>; readonly deliveryCount: number },
   ) {
+    if (again !== undefined) {
+      this.message = { ...transportMessage(raw), headers: again.headers };
+      this.deliveryCount = again.deliveryCount;
+      return;
+    }
     this.message = transportMessage(raw);
     const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
     const redeliveries = typeof headers['x-delivery-count'] === 'number' ? headers['x-delivery-count'] : raw.fields.redelivered ? 1 : 0;
@@ -70,10 +93,22 @@ class RabbitDelivery implements Delivery {
     this.deliveryCount = 1 + redeliveries + (Number.isFinite(republished) ? republished : 0);
   }
 
+  /** The same un-acked message, handed out again in-process (ordered consumers). */
+  again(headers: Readonly<Record<string, string>> | undefined): RabbitDelivery {
+    return new RabbitDelivery(this.consumer, this.channel, this.raw, this.generation, { headers: headers ?? this.message.headers, deliveryCount: this.deliveryCount + 1 });
+  }
+
+  /** Marks it settled without telling the broker (the owner takes it over). False if it already was. */
+  claim(): boolean {
+    if (this.settledFlag) return false;
+    this.settledFlag = true;
+    return true;
+  }
+
   /** Whether this delivery's channel is still the one that can settle it. */
   private take(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
+    if (this.settledFlag) return false;
+    this.settledFlag = true;
     this.consumer.settled(this);
     return this.generation === this.consumer.transport.generation && this.consumer.isCurrent(this.channel);
   }
@@ -83,6 +118,7 @@ class RabbitDelivery implements Delivery {
   }
 
   async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
+    if (!this.settledFlag && this.consumer.redeliver?.(this, options?.delayMs ?? 0, options?.headers) === true) return;
     const live = this.take();
     if (!live) return;
     const delayMs = options?.delayMs ?? 0;
@@ -128,7 +164,7 @@ class RabbitDelivery implements Delivery {
 }
 
 /** The consumer. */
-export class RabbitConsumer implements Consumer {
+export class RabbitConsumer implements Consumer, DeliveryOwner {
   private channel: amqp.Channel | undefined;
   private tag: string | undefined;
   private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());

@@ -11,6 +11,9 @@
  * | `missive.delay` | headers exchange | routes delayed messages to the delay queue of their bucket |
  * | `missive.delay.<ms>` | classic queue with `x-message-ttl` = ms, expiring when unused | holds delayed messages, then dead-letters them to `missive.delay.return` |
  * | `missive.delay.return` | topic exchange | routes them home: `q.<endpoint>` to a queue, `t.<topic>` to the queues bound to a topic |
+ * | `missive.keyed` | topic exchange | messages with a partition key: `<p>.t.<topic>` / `<p>.q.<queue>`; see `partitions.ts` |
+ * | `<endpoint>.partition-<p>` | single-active-consumer queue | an ordered endpoint's keyed messages (`OrderedConsumer`) |
+ * | `missive.control` | direct exchange | an ordered endpoint's instances ask each other to rebalance |
  *
  * Publishing uses a confirm channel: `publish` resolves when the broker confirmed; a nack rejects
  * with `PublishRejectedError`, an unroutable mandatory message with `UnroutableError`. Messages are
@@ -49,6 +52,8 @@ import {
   type TransportMessage,
 } from '@missive/core';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
+import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
+import { CONTROL_EXCHANGE, KEYED_EXCHANGE, PARTITIONS, keyedRoutingKey, partitionOf, partitionQueue } from './partitions.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
@@ -76,7 +81,7 @@ export function delayBucket(ms: number): number {
 /** The RabbitMQ transport. */
 export class RabbitMqTransport implements Transport {
   readonly kind = 'rabbitmq';
-  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: false, orderingKeys: false, multiProcess: true });
+  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: false, orderingKeys: true, multiProcess: true });
   readonly deadLetters: DeadLetterStore;
   readonly options: ResolvedRabbitMqOptions;
   readonly logger: Logger;
@@ -89,7 +94,7 @@ export class RabbitMqTransport implements Transport {
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly declared = new Map<string, QueueSpec>();
   private readonly delayQueues = new Set<number>();
-  private readonly consumers = new Set<RabbitConsumer>();
+  private readonly consumers = new Set<RabbitConsumer | OrderedConsumer>();
   private readonly returned = new Map<string, amqp.Message>();
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ready: Promise<void> | undefined;
@@ -152,6 +157,8 @@ export class RabbitMqTransport implements Transport {
     await this.admin.assertExchange(TOPICS_EXCHANGE, 'topic', { durable: true });
     await this.admin.assertExchange(DELAY_EXCHANGE, 'headers', { durable: true });
     await this.admin.assertExchange(RETURN_EXCHANGE, 'topic', { durable: true });
+    await this.admin.assertExchange(KEYED_EXCHANGE, 'topic', { durable: true });
+    await this.admin.assertExchange(CONTROL_EXCHANGE, 'direct', { durable: true });
     this.delayQueues.clear();
     for (const spec of this.declared.values()) await this.declareOn(this.admin, spec);
     this.publisher = publisher;
@@ -236,17 +243,26 @@ export class RabbitMqTransport implements Transport {
   async declare(spec: QueueSpec): Promise<void> {
     for (const pattern of spec.topics) topicMatcher(pattern);
     const previous = this.declared.get(spec.name);
-    const merged: QueueSpec = previous === undefined ? spec : { ...spec, topics: [...new Set([...previous.topics, ...spec.topics])] };
+    const merged: QueueSpec =
+      previous === undefined ? spec : { ...spec, topics: [...new Set([...previous.topics, ...spec.topics])], ordered: previous.ordered === true || spec.ordered === true };
     await this.declareOn(await this.adminChannelNow(), merged);
     this.declared.set(spec.name, merged);
   }
 
+  /** Whether `queue` was declared ordered by this connection: its keyed messages go to partition queues. */
+  isOrdered(queue: string): boolean {
+    return this.declared.get(queue)?.ordered === true;
+  }
+
   private async declareOn(channel: amqp.Channel, spec: QueueSpec): Promise<void> {
     const temporary = spec.temporary === true;
+    const ordered = !temporary && spec.ordered === true;
     const args = temporary ? {} : { 'x-queue-type': this.options.queueType };
     try {
       await channel.assertQueue(spec.name, temporary ? { exclusive: true, autoDelete: true, durable: false } : { durable: true, arguments: args });
       if (!temporary) await channel.assertQueue(spec.name + DEAD_LETTER_SUFFIX, { durable: true, arguments: args });
+      const partitionArgs = { ...args, 'x-single-active-consumer': true };
+      if (ordered) for (let i = 0; i < PARTITIONS; i++) await channel.assertQueue(partitionQueue(spec.name, i), { durable: true, arguments: partitionArgs });
     } catch (error) {
       this.admin = undefined;
       const text = (error as Error).message;
@@ -263,17 +279,37 @@ export class RabbitMqTransport implements Transport {
       await channel.bindQueue(spec.name, TOPICS_EXCHANGE, topic);
       await channel.bindQueue(spec.name, RETURN_EXCHANGE, `t.${topic}`);
     }
+    // Keyed messages: to the partition of their key on an ordered queue, else to the queue itself.
+    const targets = ordered ? Array.from({ length: PARTITIONS }, (_, i) => ({ queue: partitionQueue(spec.name, i), slot: i })) : [{ queue: spec.name, slot: '*' as const }];
+    for (const { queue, slot } of targets) {
+      for (const [kind, name] of [['q', spec.name] as const, ...spec.topics.map((topic) => ['t', topic] as const)]) {
+        await channel.bindQueue(queue, KEYED_EXCHANGE, keyedRoutingKey(slot, kind, name));
+        await channel.bindQueue(queue, RETURN_EXCHANGE, `k.${keyedRoutingKey(slot, kind, name)}`);
+      }
+    }
   }
 
   async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     if (!isExactTopic(topic)) throw new ConfigurationError(`cannot publish to a wildcard topic "${topic}"`);
     const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
+    const key = message.partitionKey;
+    if (key !== undefined) {
+      const routingKey = keyedRoutingKey(partitionOf(key), 't', topic);
+      if (delay > 0) return this.publishDelayed(`k.${routingKey}`, message, delay);
+      return this.confirmPublish(KEYED_EXCHANGE, routingKey, message, message.headers, options?.mandatory === true, topic);
+    }
     if (delay > 0) return this.publishDelayed(`t.${topic}`, message, delay);
     await this.confirmPublish(TOPICS_EXCHANGE, topic, message, message.headers, options?.mandatory === true, topic);
   }
 
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
+    const key = message.partitionKey;
+    if (key !== undefined) {
+      const routingKey = keyedRoutingKey(partitionOf(key), 'q', queue);
+      if (delay > 0) return this.publishDelayed(`k.${routingKey}`, message, delay);
+      return this.confirmPublish(KEYED_EXCHANGE, routingKey, message, message.headers, true, queue);
+    }
     if (delay > 0) return this.publishDelayed(`q.${queue}`, message, delay);
     await this.confirmPublish('', queue, message, message.headers, true, queue);
   }
@@ -332,14 +368,15 @@ export class RabbitMqTransport implements Transport {
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
     if (this.state !== 'open') throw new BusStateError(ErrorCode.NotStarted, 'rabbitmq transport is not connected');
-    const consumer = new RabbitConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
+    const prefetch = Math.max(1, Math.floor(options.prefetch));
+    const consumer = this.isOrdered(queue) ? new OrderedConsumer(this, queue, prefetch) : new RabbitConsumer(this, queue, prefetch);
     this.consumers.add(consumer);
     if (this.connection !== undefined) void consumer.resume(this.connection).catch((error: unknown) => consumer.fail(error));
     return consumer;
   }
 
   /** @internal */
-  forget(consumer: RabbitConsumer): void {
+  forget(consumer: RabbitConsumer | OrderedConsumer): void {
     this.consumers.delete(consumer);
   }
 
@@ -352,19 +389,22 @@ export class RabbitMqTransport implements Transport {
     const channel = await this.adminChannelNow();
     const out: QueueInfo[] = [];
     for (const spec of this.declared.values()) {
-      const main = await channel.checkQueue(spec.name);
+      let depth = (await channel.checkQueue(spec.name)).messageCount;
+      if (spec.ordered === true) for (let i = 0; i < PARTITIONS; i++) depth += (await channel.checkQueue(partitionQueue(spec.name, i))).messageCount;
       const dead = spec.temporary === true ? { messageCount: 0 } : await channel.checkQueue(spec.name + DEAD_LETTER_SUFFIX);
-      out.push({ name: spec.name, depth: main.messageCount, inFlight: 0, deadLetters: dead.messageCount, topics: spec.topics });
+      out.push({ name: spec.name, depth, inFlight: 0, deadLetters: dead.messageCount, topics: spec.topics });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async deleteQueue(name: string): Promise<void> {
     for (const consumer of [...this.consumers]) if (consumer.queue === name) await consumer.close();
+    const partitioned = this.isOrdered(name) || (await this.queueExists(partitionQueue(name, 0)));
     this.declared.delete(name);
     const channel = await this.adminChannelNow();
     await channel.deleteQueue(name);
     await channel.deleteQueue(name + DEAD_LETTER_SUFFIX);
+    if (partitioned) for (let i = 0; i < PARTITIONS; i++) await channel.deleteQueue(partitionQueue(name, i));
   }
 
   /** Whether the queue exists on the broker (a failed check closes a channel, so use a throwaway one). */

@@ -105,4 +105,39 @@ export function processCases(test: CaseRegistrar): void {
       await Promise.all(children.map((c) => c.exited));
     }
   }, { needs: ['processes', 'orderingKeys'], timeoutMs: 60_000 });
+
+  test('per-key order holds when a consumer process holding keys is killed with SIGKILL mid-stream', async (env) => {
+    const Work = env.command('proc-keyed-kill', z.object({ n: z.number(), key: z.string().optional() }), { partitionKey: (m) => m.key ?? '' });
+    const endpoint = env.name('proc-keyed-kill');
+    env.track(endpoint);
+    const children = range(2).map((i) => child(env, { service: `keyed-kill-${i}`, endpoint, type: Work.name, keyed: true, prefetch: 4, concurrency: 2, workMs: 15 }));
+    const count = 25;
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    try {
+      await Promise.all(children.map((c) => c.waitFor(/^ready$/)));
+      const sender = env.bus('keyed-kill-sender');
+      await sender.start();
+      for (const n of range(count)) for (const key of keys) await sender.send(Work, { n, key });
+      await env.until(() => children.every((c) => done(c.lines).length > 0) && children.reduce((sum, c) => sum + done(c.lines).length, 0) >= 40, 'both consumers to work on the keys');
+      const [victim, survivor] = done(children[0]!.lines).length >= done(children[1]!.lines).length ? [children[0]!, children[1]!] : [children[1]!, children[0]!];
+      victim.kill('SIGKILL');
+      await victim.exited;
+      const finished = () => {
+        const all = [...done(victim.lines), ...done(survivor.lines)];
+        return keys.every((key) => new Set(all.filter((d) => d.key === key).map((d) => d.n)).size === count);
+      };
+      await env.until(finished, `every keyed message handled after the kill (the survivor has ${done(survivor.lines).length})`);
+      const all = [...done(victim.lines), ...done(survivor.lines)];
+      for (const key of keys) {
+        const runs = all.filter((d) => d.key === key).sort((x, y) => x.start - y.start);
+        // A message the victim finished but could not ack runs again on the survivor, right after.
+        const order = runs.map((r) => r.n).filter((n, i, ns) => i === 0 || n !== ns[i - 1]);
+        expect(order, `key ${key}`).toEqual(range(count));
+        for (let i = 1; i < runs.length; i++) expect(runs[i]!.start, `key ${key}: #${runs[i]!.n} started before #${runs[i - 1]!.n} ended`).toBeGreaterThanOrEqual(runs[i - 1]!.end);
+      }
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
+    }
+  }, { needs: ['processes', 'orderingKeys'], timeoutMs: 90_000 });
 }

@@ -1,0 +1,385 @@
+/**
+ * The consumer of an ordered endpoint on RabbitMQ: per-key order across every instance.
+ *
+ * An ordered endpoint has its main queue (messages without a key, shared by all instances as
+ * competing consumers) and {@link PARTITIONS} partition queues (keyed messages, by a hash of the key).
+ * Each partition has one owner at a time: the instance whose connection holds the partition's lock,
+ * an exclusive queue `<partition>.owner` (RabbitMQ lets one connection declare an exclusive queue
+ * and deletes it when that connection closes, so a crashed owner's lock goes with it). The owner
+ * then subscribes to the partition queue. Partition queues are also single-active-consumer queues,
+ * so even in the moment around a crash the broker lets at most one consumer take from each.
+ * Instances share the partitions: each owns at most ⌈partitions ÷ instances⌉, counting instances by
+ * the consumers of the main queue. They rebalance when one joins (it announces itself on
+ * `missive.control`), when one lets a partition go, and on a timer (about every 1–1.5 s), which is
+ * also how the partitions of a crashed instance find a new owner.
+ *
+ * Inside an instance, a key has one message out at a time: the others of that key wait (they are
+ * fetched but not handed out) until it is acked or dead-lettered. A `nack` keeps the message's place:
+ * it stays un-acked at the broker and is handed out again here after its delay, with its new
+ * headers, so the key's later messages keep waiting. Such a hold lasts at most the broker's consumer
+ * timeout (30 min by default).
+ *
+ * An owner lets a partition go in order: it stops handing out the partition's messages, waits until
+ * the handlers running on it settle, then closes the partition's channel, which returns every
+ * un-acked message of the partition to the head of the queue in the order they were taken, and only
+ * then deletes its lock. On `close` it does the same for every partition.
+ *
+ * @example
+ * ```ts
+ * const consumer = new OrderedConsumer(transport, 'accounts', 16); // transport.consume does this for an ordered queue
+ * ```
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type * as amqp from 'amqplib';
+import { DeliveryBuffer, type Consumer, type Delivery } from '@missive/core';
+import { RabbitDelivery, type DeliveryOwner } from './rabbitmq-consumer.js';
+import type { RabbitMqTransport } from './rabbitmq-transport.js';
+import { CONTROL_EXCHANGE, PARTITIONS, partitionLock, partitionQueue } from './partitions.js';
+
+/** A consumer on one channel: the main queue or one owned partition. */
+interface Lane {
+  /** The partition, or undefined for the main queue. */
+  readonly partition: number | undefined;
+  readonly channel: amqp.Channel;
+  tag: string | undefined;
+  /** Letting go: nothing more handed out; waiting for its running handlers before closing. */
+  releasing: boolean;
+  /** This connection holds the partition's lock (and must delete it when it lets go). */
+  locked: boolean;
+  /** Every delivery of this channel the broker still holds un-acked (running, waiting, parked, held for a retry). */
+  readonly held: Set<RabbitDelivery>;
+}
+
+/** The message of a key that is out, and the later ones that wait for it. */
+interface KeyState {
+  holder: RabbitDelivery;
+  parked: RabbitDelivery[];
+}
+
+/** Milliseconds between rebalance checks: a base and a random extra, so instances do not tick together. */
+const TICK_MS = 1000;
+const TICK_JITTER_MS = 500;
+
+/** The consumer of an ordered queue. */
+export class OrderedConsumer implements Consumer, DeliveryOwner {
+  private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());
+  private readonly lanes = new Map<amqp.Channel, Lane>();
+  private readonly owned = new Map<number, Lane>();
+  private readonly keys = new Map<string, KeyState>();
+  /** In-process redeliveries waiting for their delay. */
+  private readonly pending = new Map<RabbitDelivery, NodeJS.Timeout>();
+  private readonly id = randomUUID();
+  private main: Lane | undefined;
+  private control: amqp.Channel | undefined;
+  private connection: amqp.ChannelModel | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private tickAgain = false;
+  private closing = false;
+
+  constructor(
+    readonly transport: RabbitMqTransport,
+    readonly queue: string,
+    private readonly prefetch: number,
+  ) {}
+
+  /** Partitions this instance owns now (for tests and operators). */
+  get partitions(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  isCurrent(channel: amqp.Channel): boolean {
+    return this.lanes.has(channel);
+  }
+
+  /** Starts (or restarts, after a reconnect) consuming: main queue, control messages, then the partitions. */
+  async resume(connection: amqp.ChannelModel): Promise<void> {
+    if (this.closing) return;
+    this.connection = connection;
+    this.main = await this.openLane(connection, undefined);
+    const control = await connection.createChannel();
+    control.on('error', () => undefined);
+    const { queue } = await control.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
+    await control.bindQueue(queue, CONTROL_EXCHANGE, this.queue);
+    await control.consume(queue, (message) => {
+      if (message !== null && message.content.toString() !== this.id) this.scheduleTick();
+    }, { noAck: true });
+    if (this.closing || this.connection !== connection) {
+      await control.close().catch(() => undefined);
+      return;
+    }
+    this.control = control;
+    this.announce();
+    this.scheduleTick();
+  }
+
+  /** The connection is gone: the broker returned everything un-acked. Keys held by running handlers stay held until they settle. */
+  lost(): void {
+    clearTimeout(this.timer);
+    this.connection = undefined;
+    this.control = undefined;
+    this.main = undefined;
+    this.lanes.clear();
+    this.owned.clear();
+    this.buffer.discard();
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+    for (const [key, state] of this.keys) {
+      state.parked = [];
+      if (!this.buffer.isYielded(state.holder)) this.keys.delete(key);
+    }
+  }
+
+  fail(error: unknown): void {
+    if (!this.closing) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
+    void this.close();
+  }
+
+  settled(delivery: RabbitDelivery): void {
+    this.buffer.settled(delivery);
+    const lane = this.lanes.get(delivery.channel);
+    lane?.held.delete(delivery);
+    this.releaseKey(delivery);
+    if (lane !== undefined) this.settleCheck(lane);
+  }
+
+  redeliver(delivery: RabbitDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined): boolean {
+    const lane = this.lanes.get(delivery.channel);
+    if (lane?.partition === undefined || delivery.message.partitionKey === undefined) return false;
+    if (delivery.generation !== this.transport.generation || !delivery.claim()) return false;
+    this.buffer.settled(delivery);
+    lane.held.delete(delivery);
+    const copy = delivery.again(headers);
+    lane.held.add(copy);
+    const state = this.keys.get(delivery.message.partitionKey);
+    if (state?.holder === delivery) state.holder = copy;
+    if (this.closing || lane.releasing) {
+      this.settleCheck(lane);
+      return true;
+    }
+    const timer = setTimeout(() => {
+      this.pending.delete(copy);
+      this.push(copy);
+    }, Math.max(0, delayMs));
+    this.pending.set(copy, timer);
+    return true;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return this.buffer[Symbol.asyncIterator]();
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearTimeout(this.timer);
+    this.transport.forget(this);
+    const main = this.main;
+    if (main?.tag !== undefined) await main.channel.cancel(main.tag).catch(() => undefined);
+    this.buffer.close(); // the unread stay in their lanes' `held` and go back when their channels close
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+    this.keys.clear();
+    for (const lane of [...this.lanes.values()]) this.settleCheck(lane);
+    await this.control?.close().catch(() => undefined);
+  }
+
+  private async openLane(connection: amqp.ChannelModel, partition: number | undefined): Promise<Lane | undefined> {
+    const channel = await connection.createChannel();
+    channel.on('error', (error: Error) => {
+      if (partition === undefined) this.transport.logger.warn(`rabbitmq consumer channel of ${this.queue} failed`, { error: error.message });
+    });
+    const lane: Lane = { partition, channel, tag: undefined, releasing: false, locked: false, held: new Set() };
+    channel.on('close', () => this.laneLost(lane));
+    await channel.prefetch(this.prefetch);
+    if (this.closing || this.connection !== connection) {
+      await channel.close().catch(() => undefined);
+      return undefined;
+    }
+    const generation = this.transport.generation;
+    this.lanes.set(channel, lane);
+    if (partition !== undefined) this.owned.set(partition, lane);
+    try {
+      if (partition !== undefined) {
+        await channel.assertQueue(partitionLock(this.queue, partition), { exclusive: true, durable: false });
+        lane.locked = true;
+      }
+      const name = partition === undefined ? this.queue : partitionQueue(this.queue, partition);
+      const { consumerTag } = await channel.consume(name, (raw) => this.arrive(lane, raw, generation), { noAck: false });
+      lane.tag = consumerTag;
+      return lane;
+    } catch (error) {
+      this.laneLost(lane);
+      if (partition === undefined) throw error;
+      return undefined; // another instance holds the lock
+    }
+  }
+
+  private arrive(lane: Lane, raw: amqp.ConsumeMessage | null, generation: number): void {
+    if (raw === null) {
+      // The broker cancelled the consumer: the queue was deleted.
+      if (lane.partition === undefined) void this.close();
+      else void lane.channel.close().catch(() => undefined);
+      return;
+    }
+    const delivery = new RabbitDelivery(this, lane.channel, raw, generation);
+    lane.held.add(delivery);
+    if (this.closing || lane.releasing) return; // goes back with the rest of the lane
+    const key = delivery.message.partitionKey;
+    if (key === undefined) {
+      this.push(delivery);
+      return;
+    }
+    const state = this.keys.get(key);
+    if (state === undefined) {
+      this.keys.set(key, { holder: delivery, parked: [] });
+      this.push(delivery);
+    } else {
+      state.parked.push(delivery);
+    }
+  }
+
+  private push(delivery: RabbitDelivery): void {
+    this.buffer.push(delivery); // false once closed: it stays held and goes back when its lane is flushed
+  }
+
+  /** The key's message is done: the next one of the key goes out. */
+  private releaseKey(delivery: RabbitDelivery): void {
+    const key = delivery.message.partitionKey;
+    if (key === undefined) return;
+    const state = this.keys.get(key);
+    if (state?.holder !== delivery) return;
+    const next = state.parked.shift();
+    if (next === undefined) {
+      this.keys.delete(key);
+      return;
+    }
+    state.holder = next;
+    this.push(next);
+  }
+
+  /** Takes back everything of `lane` that is not running: unread, parked, waiting for a retry. */
+  private withdraw(lane: Lane): void {
+    this.buffer.remove((d) => d.channel === lane.channel);
+    for (const [copy, timer] of this.pending) {
+      if (copy.channel !== lane.channel) continue;
+      clearTimeout(timer);
+      this.pending.delete(copy);
+    }
+    for (const [key, state] of this.keys) {
+      state.parked = state.parked.filter((d) => d.channel !== lane.channel);
+      if (state.holder.channel !== lane.channel || this.buffer.isYielded(state.holder)) continue;
+      const next = state.parked.shift();
+      if (next === undefined) this.keys.delete(key);
+      else {
+        state.holder = next;
+        this.push(next);
+      }
+    }
+  }
+
+  /** Lets a partition go (see the module comment): stop handing out, wait for its running handlers, close. */
+  private release(lane: Lane): void {
+    if (lane.releasing) return;
+    lane.releasing = true;
+    this.withdraw(lane);
+    this.settleCheck(lane);
+  }
+
+  /** Flushes a releasing lane (or every lane when closing) once none of its deliveries is running. */
+  private settleCheck(lane: Lane): void {
+    if (!lane.releasing && !this.closing) return;
+    for (const delivery of lane.held) if (this.buffer.isYielded(delivery)) return;
+    lane.held.clear(); // closing the channel returns them, in the order they were taken
+    this.lanes.delete(lane.channel);
+    if (this.main === lane) this.main = undefined;
+    void this.letGo(lane);
+  }
+
+  /** Closes a lane's channel, then (a partition) deletes its lock and tells the others. */
+  private async letGo(lane: Lane): Promise<void> {
+    await lane.channel.close().catch(() => undefined);
+    if (lane.partition === undefined) return;
+    await this.unlock(lane);
+    if (this.owned.get(lane.partition) === lane) this.owned.delete(lane.partition);
+    if (!this.closing) this.announce();
+  }
+
+  private async unlock(lane: Lane): Promise<void> {
+    if (!lane.locked || lane.partition === undefined) return;
+    lane.locked = false;
+    try {
+      await (await this.transport.adminChannelNow()).deleteQueue(partitionLock(this.queue, lane.partition));
+    } catch (error) {
+      this.transport.logger.debug(`could not delete the lock of ${partitionQueue(this.queue, lane.partition)}; it goes with the connection`, { error });
+    }
+  }
+
+  /** A lane's channel closed under us: the broker returned its un-acked messages. */
+  private laneLost(lane: Lane): void {
+    if (this.lanes.get(lane.channel) !== lane) return;
+    this.withdraw(lane);
+    lane.held.clear();
+    this.lanes.delete(lane.channel);
+    if (lane.partition !== undefined && this.owned.get(lane.partition) === lane) this.owned.delete(lane.partition);
+    if (this.main === lane) this.main = undefined;
+    if (this.connection !== undefined) void this.unlock(lane);
+    if (!this.closing && this.connection !== undefined) this.scheduleTick();
+  }
+
+  /** Tells the endpoint's other instances to rebalance now. */
+  private announce(): void {
+    try {
+      this.control?.publish(CONTROL_EXCHANGE, this.queue, Buffer.from(this.id));
+    } catch {
+      /* the control channel is closing: the others rebalance on their timers */
+    }
+  }
+
+  private scheduleTick(): void {
+    if (this.closing) return;
+    if (this.ticking !== undefined) {
+      this.tickAgain = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.ticking = this.rebalance()
+      .catch((error: unknown) => this.transport.logger.debug(`rebalance of ${this.queue} failed; trying again`, { error }))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.closing) return;
+        if (this.tickAgain) {
+          this.tickAgain = false;
+          this.scheduleTick();
+          return;
+        }
+        this.timer = setTimeout(() => this.scheduleTick(), TICK_MS + Math.random() * TICK_JITTER_MS);
+        this.timer.unref();
+      });
+  }
+
+  /** Owns at most ⌈partitions ÷ instances⌉: lets the surplus go, claims free ones up to the share. */
+  private async rebalance(): Promise<void> {
+    const connection = this.connection;
+    if (this.closing || connection === undefined) return;
+    this.main ??= await this.openLane(connection, undefined);
+    const admin = await this.transport.adminChannelNow();
+    const members = Math.max(1, (await admin.checkQueue(this.queue)).consumerCount);
+    const share = Math.ceil(PARTITIONS / members);
+    const active = [...this.owned.values()].filter((lane) => !lane.releasing);
+    if (active.length > share) {
+      for (const lane of active.sort((a, b) => b.partition! - a.partition!).slice(0, active.length - share)) this.release(lane);
+      return;
+    }
+    let count = active.length;
+    const start = Math.floor(Math.random() * PARTITIONS);
+    for (let k = 0; k < PARTITIONS && count < share; k++) {
+      const partition = (start + k) % PARTITIONS;
+      if (this.owned.has(partition)) continue;
+      const { consumerCount } = await admin.checkQueue(partitionQueue(this.queue, partition));
+      if (consumerCount > 0 || this.closing || this.connection !== connection) continue;
+      if ((await this.openLane(connection, partition)) !== undefined) count++;
+    }
+  }
+}
