@@ -1,0 +1,42 @@
+/**
+ * Missive over a transport URL (`amqp://…`, `sqlite://…`): a publisher bus with no endpoints, and a
+ * consumer bus with one endpoint handling the run's own event type (so no other queue bound to the
+ * topic gets copies). The payload is checked against its zod schema on publish and on receipt.
+ *
+ * Subject args: `url` (transport URL); the endpoint is `args.name`, the event type `bench.<name>`.
+ * @module
+ */
+import { createBus, defineEvent } from '@missive/core';
+import { orderSchema, type Order } from '../harness/payload.js';
+import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
+
+const contractOf = (args: SubjectArgs) => defineEvent(`bench.${args.name}`, orderSchema);
+
+export const createPublisher: CreatePublisher = async (args) => {
+  const contract = contractOf(args);
+  const bus = createBus({ service: 'bench-publisher', transport: String(args['url']) });
+  await bus.start();
+  return {
+    publish: (order) => bus.publish(contract, order),
+    close: () => bus.stop(),
+  };
+};
+
+export const createConsumer: CreateConsumer = async (args, onMessage) => {
+  const contract = contractOf(args);
+  const bus = createBus({ service: 'bench-consumer', transport: String(args['url']), stopTimeoutMs: 2000 });
+  bus.endpoint(args.name, (e) => e.on(contract, (order) => onMessage(order as Order)), { concurrency: args.concurrency, prefetch: args.prefetch });
+  await bus.start();
+  return { close: () => bus.stop() };
+};
+
+/** Deletes the endpoint's queue (and its dead letters). */
+export async function cleanup(args: SubjectArgs): Promise<void> {
+  const bus = createBus({ service: 'bench-cleanup', transport: String(args['url']) });
+  await bus.start();
+  try {
+    await bus.transport.deleteQueue(args.name);
+  } finally {
+    await bus.stop();
+  }
+}
