@@ -6,6 +6,10 @@
  *   so publishers reload their cached routing only when it changed.
  * - `missive_messages`: messages in their queues, in `seq` order. A delivery holds a message by
  *   its `lease_token` until `lease_until`; `visible_at` delays a nacked message in place.
+ *   `blocked` is 1 while an earlier message of the same queue has the same partition key: two
+ *   triggers keep exactly one un-blocked message (the earliest) per queue and key, whoever writes
+ *   the row. A fetch then reads the un-blocked rows in `seq` order from `missive_messages_ready`
+ *   and never walks the messages waiting behind a key, so its cost does not grow with the backlog.
  * - `missive_scheduled`: messages not yet due; moved into `missive_messages` (taking a new `seq`,
  *   so they enter the order when due) by whichever process fetches first after they fall due.
  * - `missive_dead_letters`: the dead-letter queues, with the failure as JSON.
@@ -13,13 +17,20 @@
  *
  * @example
  * ```ts
- * db.exec(SCHEMA);
+ * applySchema(db);
  * ```
  * @module
  */
+import type Database from 'better-sqlite3';
+import { TransportError } from '@missive/core';
+
+/** Version of the tables, in `missive_meta.schema_version`. 2: `missive_messages.blocked`. */
+export const SCHEMA_VERSION = 2;
+
 export const SCHEMA = `
 create table if not exists missive_meta (key text primary key, value integer not null) without rowid;
 insert into missive_meta (key, value) values ('bindings_version', 0) on conflict do nothing;
+insert into missive_meta (key, value) values ('schema_version', ${SCHEMA_VERSION}) on conflict do nothing;
 create table if not exists missive_queues (
   name text primary key,
   owner text,
@@ -38,15 +49,25 @@ create table if not exists missive_messages (
   body blob not null,
   headers text not null,
   partition_key text,
+  blocked integer not null default 0,
   visible_at integer not null default 0,
   delivery_count integer not null default 0,
   lease_owner text,
   lease_token text,
   lease_until integer
 );
-create index if not exists missive_messages_queue on missive_messages (queue, seq);
+create index if not exists missive_messages_ready on missive_messages (queue, blocked, seq);
 create index if not exists missive_messages_key on missive_messages (queue, partition_key, seq) where partition_key is not null;
 create index if not exists missive_messages_owner on missive_messages (lease_owner) where lease_owner is not null;
+create index if not exists missive_messages_delayed on missive_messages (visible_at) where visible_at > 0;
+create trigger if not exists missive_messages_block after insert on missive_messages when new.partition_key is not null begin
+  update missive_messages set blocked = 1 where seq = new.seq and exists (
+    select 1 from missive_messages e where e.queue = new.queue and e.partition_key = new.partition_key and e.seq < new.seq);
+end;
+create trigger if not exists missive_messages_unblock after delete on missive_messages when old.partition_key is not null and old.blocked = 0 begin
+  update missive_messages set blocked = 0 where seq = (
+    select min(seq) from missive_messages e where e.queue = old.queue and e.partition_key = old.partition_key);
+end;
 create table if not exists missive_scheduled (
   seq integer primary key autoincrement,
   queue text not null,
@@ -77,3 +98,21 @@ create table if not exists missive_connections (
   heartbeat integer not null
 ) without rowid;
 `;
+
+/**
+ * Creates the tables in one write transaction (so processes opening a new file at once agree).
+ * Throws a non-retryable `TransportError` when the file holds another version's tables: they are
+ * not migrated; drain the old file and delete it, or point the transport at a new one.
+ */
+export function applySchema(db: Database.Database): void {
+  db.transaction(() => {
+    if (db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() !== undefined) {
+      const row = db.prepare("select value from missive_meta where key = 'schema_version'").get() as { value: number } | undefined;
+      const version = row?.value ?? 1;
+      if (version !== SCHEMA_VERSION) {
+        throw new TransportError(`SQLite database ${db.name} has transport tables of schema version ${version}; this version of Missive needs ${SCHEMA_VERSION} and does not migrate them: drain the file and delete it, or use a new one`, { retryable: false });
+      }
+    }
+    db.exec(SCHEMA);
+  }).immediate();
+}

@@ -10,8 +10,8 @@
  *   pid is gone, and in any case when they expire. Settling checks the token, so an ack that
  *   arrives after the lease expired can never settle someone else's redelivered copy.
  * - **Ordering keys**: a message is handed out only when no earlier message of its queue has the
- *   same key, so a key's messages go one at a time, in order, across every process; a message
- *   nacked with a delay keeps its place and its key.
+ *   same key (it is not `blocked`, see `schema.ts`), so a key's messages go one at a time, in order,
+ *   across every process; a message nacked with a delay keeps its place and its key.
  * - **Delays**: nack with a delay sets `visible_at` in place; `notBefore` puts the message in a
  *   scheduled table, moved into its queue (and its order) when due.
  * - **Wake-up**: a file-system watch on the database's directory (inotify) wakes consumers when any
@@ -52,7 +52,7 @@ import {
 import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteTransportOptions } from './sqlite-options.js';
-import { SCHEMA } from './schema.js';
+import { applySchema } from './schema.js';
 
 /** Dependencies a transport factory passes in. */
 export interface SqliteTransportDeps {
@@ -140,10 +140,15 @@ export class SqliteTransport implements Transport {
       throw new TransportError(`cannot open SQLite database ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
     }
     db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
-    await this.withBusyRetry(() => {
-      db.pragma('journal_mode = WAL');
-      db.exec(SCHEMA);
-    });
+    try {
+      await this.withBusyRetry(() => {
+        db.pragma('journal_mode = WAL');
+        applySchema(db);
+      });
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     db.pragma(`synchronous = ${this.options.synchronous}`);
     this.db_ = db;
     this.state = 'open';
@@ -174,11 +179,11 @@ export class SqliteTransport implements Transport {
         'insert into missive_messages (queue, id, type, body, headers, partition_key) select queue, id, type, body, headers, partition_key from missive_scheduled where due <= ? order by due, seq',
       ),
       deleteDue: db.prepare('delete from missive_scheduled where due <= ?'),
+      // Walks only un-blocked rows (missive_messages_ready): the rows it skips are the held and
+      // the delayed ones, never the messages queued behind a key.
       candidates: db.prepare(
-        `select seq, id, type, body, headers, partition_key, delivery_count from missive_messages m
-         where queue = @queue and visible_at <= @now and (lease_token is null or lease_until <= @now)
-           and (partition_key is null or not exists (
-             select 1 from missive_messages e where e.queue = m.queue and e.partition_key = m.partition_key and e.seq < m.seq))
+        `select seq, id, type, body, headers, partition_key, delivery_count from missive_messages
+         where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @now)
          order by seq limit @limit`,
       ),
       lease: db.prepare('update missive_messages set lease_owner = @owner, lease_token = @token, lease_until = @until, delivery_count = delivery_count + 1 where seq = @seq'),
@@ -192,13 +197,12 @@ export class SqliteTransport implements Transport {
       ),
       anyDue: db.prepare('select 1 from missive_scheduled where due <= ? limit 1'),
       anyCandidate: db.prepare(
-        `select 1 from missive_messages m
-         where queue = @queue and visible_at <= @now and (lease_token is null or lease_until <= @now)
-           and (partition_key is null or not exists (
-             select 1 from missive_messages e where e.queue = m.queue and e.partition_key = m.partition_key and e.seq < m.seq))
-         limit 1`,
+        `select 1 from missive_messages
+         where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @now)
+         order by seq limit 1`,
       ),
-      nextVisible: db.prepare('select min(visible_at) t from missive_messages where visible_at > ? and lease_token is null'),
+      // `visible_at > 0` selects the partial index missive_messages_delayed (no table scan).
+      nextVisible: db.prepare('select min(visible_at) t from missive_messages where visible_at > 0 and visible_at > ? and lease_token is null'),
       nextLease: db.prepare('select min(lease_until) t from missive_messages where lease_token is not null and lease_owner != ?'),
       nextDue: db.prepare('select min(due) t from missive_scheduled'),
       queueRows: db.prepare('select name from missive_queues order by name'),
