@@ -66,6 +66,8 @@ export interface DeliveryOwner {
    * un-acked and is handed out again after the delay). False: republish as usual.
    */
   redeliver?(delivery: RabbitDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined): boolean;
+  /** Sends the broker-side ack (`true`) or requeue; the owner may batch acks. Default: at once. */
+  toBroker?(delivery: RabbitDelivery, ack: boolean): void;
 }
 
 /** One delivery from a RabbitMQ channel. */
@@ -114,7 +116,17 @@ export class RabbitDelivery implements Delivery {
   }
 
   async ack(): Promise<void> {
-    if (this.take()) onChannel(() => this.channel.ack(this.raw));
+    if (this.take()) this.toBroker(true);
+  }
+
+  /** The delivery tag: the order in which its channel received it. */
+  get tag(): number {
+    return this.raw.fields.deliveryTag;
+  }
+
+  private toBroker(ack: boolean): void {
+    if (this.consumer.toBroker !== undefined) this.consumer.toBroker(this, ack);
+    else onChannel(() => (ack ? this.channel.ack(this.raw) : this.channel.nack(this.raw, false, true)));
   }
 
   async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
@@ -123,7 +135,7 @@ export class RabbitDelivery implements Delivery {
     if (!live) return;
     const delayMs = options?.delayMs ?? 0;
     if (delayMs <= 0 && options?.headers === undefined) {
-      onChannel(() => this.channel.nack(this.raw, false, true));
+      this.toBroker(false);
       return;
     }
     const headers = { ...(options?.headers ?? this.message.headers), [REPUBLISHED]: String(this.deliveryCount) };
@@ -132,10 +144,10 @@ export class RabbitDelivery implements Delivery {
       if (delayMs > 0) await transport.publishDelayed(`q.${this.consumer.queue}`, this.message, delayMs, headers);
       else await transport.confirmPublish('', this.consumer.queue, this.message, headers, true, this.consumer.queue);
     } catch (error) {
-      if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.nack(this.raw, false, true));
+      if (this.consumer.isCurrent(this.channel)) this.toBroker(false);
       throw error;
     }
-    if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.ack(this.raw));
+    if (this.consumer.isCurrent(this.channel)) this.toBroker(true);
   }
 
   async deadLetter(failure: DeadLetterFailure): Promise<void> {
@@ -151,15 +163,15 @@ export class RabbitDelivery implements Delivery {
         queue + DEAD_LETTER_SUFFIX,
       );
     } catch (error) {
-      if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.nack(this.raw, false, true));
+      if (this.consumer.isCurrent(this.channel)) this.toBroker(false);
       throw error;
     }
-    if (this.consumer.isCurrent(this.channel)) onChannel(() => this.channel.ack(this.raw));
+    if (this.consumer.isCurrent(this.channel)) this.toBroker(true);
   }
 
   /** Puts back an un-yielded delivery. */
   requeue(): void {
-    if (this.take()) onChannel(() => this.channel.nack(this.raw, false, true));
+    if (this.take()) this.toBroker(false);
   }
 }
 
@@ -167,6 +179,11 @@ export class RabbitDelivery implements Delivery {
 export class RabbitConsumer implements Consumer, DeliveryOwner {
   private channel: amqp.Channel | undefined;
   private tag: string | undefined;
+  /** Delivery tags of the current channel not yet acked or requeued at the broker. */
+  private readonly outstanding = new Set<number>();
+  /** Acks waiting for the end of this turn, sent as one `multiple` ack where they are contiguous. */
+  private acks: RabbitDelivery[] = [];
+  private flushScheduled = false;
   private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());
 
   constructor(
@@ -197,6 +214,8 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
       return;
     }
     const generation = this.transport.generation;
+    this.flushAcks();
+    this.outstanding.clear();
     this.channel = channel;
     const { consumerTag } = await channel.consume(
       this.queue,
@@ -217,6 +236,8 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
    * waiting to be read are dropped (settling them would be a no-op anyway).
    */
   lost(): void {
+    this.acks = [];
+    this.outstanding.clear();
     this.channel = undefined;
     this.tag = undefined;
     this.buffer.discard();
@@ -228,13 +249,60 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
   }
 
   private push(delivery: RabbitDelivery): void {
+    if (delivery.channel === this.channel) this.outstanding.add(delivery.tag);
     if (!this.buffer.push(delivery)) delivery.requeue();
   }
 
   /** @internal */
   settled(delivery: RabbitDelivery): void {
     this.buffer.settled(delivery);
-    if (this.buffer.closed && this.buffer.yielded.length === 0) void this.channel?.close().catch(() => undefined);
+    if (this.buffer.closed && this.buffer.yielded.length === 0) {
+      // After this turn, so the ack of the delivery being settled goes out before the channel closes.
+      setImmediate(() => {
+        this.flushAcks();
+        void this.channel?.close().catch(() => undefined);
+      });
+    }
+  }
+
+  /**
+   * Requeues at once; queues an ack for the end of the turn. Acking handler results one frame each
+   * costs the broker more than anything else the consumer does, so acks of one turn whose tags are
+   * all below every still-outstanding tag go out as a single `basic.ack` with `multiple`.
+   */
+  toBroker(delivery: RabbitDelivery, ack: boolean): void {
+    if (delivery.channel !== this.channel) return; // a dead channel: the broker already requeued it
+    this.outstanding.delete(delivery.tag);
+    if (!ack) {
+      onChannel(() => delivery.channel.nack(delivery.raw, false, true));
+      return;
+    }
+    this.acks.push(delivery);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushAcks());
+  }
+
+  private flushAcks(): void {
+    this.flushScheduled = false;
+    const acks = this.acks;
+    if (acks.length === 0) return;
+    this.acks = [];
+    const channel = this.channel;
+    if (channel === undefined) return;
+    let floor = Number.POSITIVE_INFINITY;
+    for (const tag of this.outstanding) if (tag < floor) floor = tag;
+    let top: RabbitDelivery | undefined;
+    for (const delivery of acks) {
+      if (delivery.channel !== channel) continue;
+      if (delivery.tag < floor) {
+        if (top === undefined || delivery.tag > top.tag) top = delivery;
+      } else {
+        onChannel(() => channel.ack(delivery.raw));
+      }
+    }
+    // Every tag at or below `top` is settled: acked in this batch, or already acked or requeued.
+    if (top !== undefined) onChannel(() => channel.ack(top.raw, true));
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
@@ -247,6 +315,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
     const channel = this.channel;
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);
     for (const delivery of this.buffer.close()) delivery.requeue();
+    this.flushAcks();
     if (this.buffer.yielded.length === 0) await channel?.close().catch(() => undefined);
   }
 }
