@@ -84,11 +84,6 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     private readonly prefetch: number,
   ) {}
 
-  /** Partitions this instance owns now (for tests and operators). */
-  get partitions(): number[] {
-    return [...this.owned.keys()].sort((a, b) => a - b);
-  }
-
   isCurrent(channel: amqp.Channel): boolean {
     return this.lanes.has(channel);
   }

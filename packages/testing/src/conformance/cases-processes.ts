@@ -90,9 +90,9 @@ export function processCases(test: CaseRegistrar): void {
       await Promise.all(children.map((c) => c.waitFor(/^ready$/)));
       const sender = env.bus('keyed-sender');
       await sender.start();
-      const keys = ['a', 'b', 'c', 'd'];
+      const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']; // enough keys that both instances own some (RabbitMQ partitions them)
       for (const n of range(20)) for (const key of keys) await sender.send(Work, { n, key });
-      await env.until(() => children.reduce((sum, c) => sum + done(c.lines).length, 0) >= 80, 'all 80 keyed messages');
+      await env.until(() => children.reduce((sum, c) => sum + done(c.lines).length, 0) >= 20 * keys.length, 'every keyed message');
       const all = children.flatMap((c) => done(c.lines));
       for (const key of keys) {
         const runs = all.filter((d) => d.key === key).sort((x, y) => x.start - y.start);
