@@ -120,6 +120,7 @@ export class EndpointRuntime {
   async start(): Promise<void> {
     await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics, ordered: this.definition.ordered });
     this.open(this.definition.prefetch, this.definition.concurrency);
+    await this.consumer?.ready;
   }
 
   /**

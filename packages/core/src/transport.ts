@@ -140,6 +140,13 @@ export interface Delivery {
  */
 export interface Consumer extends AsyncIterable<Delivery> {
   /**
+   * Settles once the consumer takes its share of the queue: the broker registered it and, for an
+   * ordered queue on a transport that spreads keys over instances, it holds its share of them. The
+   * bus waits for it in `start`, so a started service is really consuming. Rejects when the
+   * consumer cannot start (the queue is gone, access refused). Absent: ready at once.
+   */
+  readonly ready?: Promise<void>;
+  /**
    * Stops taking deliveries: the iterator ends, and messages the consumer had fetched but not yet
    * yielded go back to the queue. Deliveries already yielded stay valid and can still be settled
    * until the transport closes. Safe to call more than once, and concurrently.

@@ -14,7 +14,8 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { DeliveryBuffer, TransportError, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { Latch } from './latch.js';
 import { DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
 
 /** Missive's headers of an AMQP message (its `x-` headers are the broker's). */
@@ -185,6 +186,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
   private acks: RabbitDelivery[] = [];
   private flushScheduled = false;
   private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());
+  private readonly started = new Latch();
 
   constructor(
     readonly transport: RabbitMqTransport,
@@ -194,6 +196,11 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
 
   isCurrent(channel: amqp.Channel): boolean {
     return this.channel === channel;
+  }
+
+  /** Settles when the broker has registered the first subscription (see `Consumer.ready`). */
+  get ready(): Promise<void> {
+    return this.started.promise;
   }
 
   /** Starts (or restarts, after a reconnect) consuming on a new channel. */
@@ -229,6 +236,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
       { noAck: false },
     );
     this.tag = consumerTag;
+    this.started.open();
   }
 
   /**
@@ -245,6 +253,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
 
   fail(error: unknown): void {
     if (!this.buffer.closed) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
+    this.started.fail(new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }));
     void this.close();
   }
 
@@ -311,6 +320,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
 
   async close(): Promise<void> {
     if (this.buffer.closed) return;
+    this.started.open(); // closed before it started: nothing to wait for
     this.transport.forget(this);
     const channel = this.channel;
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);

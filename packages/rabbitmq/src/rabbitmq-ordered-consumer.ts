@@ -32,7 +32,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { DeliveryBuffer, type Consumer, type Delivery } from '@missive/core';
+import { DeliveryBuffer, TransportError, type Consumer, type Delivery } from '@missive/core';
+import { Latch } from './latch.js';
 import { RabbitDelivery, type DeliveryOwner } from './rabbitmq-consumer.js';
 import type { RabbitMqTransport } from './rabbitmq-transport.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionLock, partitionQueue } from './partitions.js';
@@ -60,6 +61,8 @@ interface KeyState {
 /** Milliseconds between rebalance checks: a base and a random extra, so instances do not tick together. */
 const TICK_MS = 1000;
 const TICK_JITTER_MS = 500;
+/** The longest `ready` waits for the partitions to settle before the instance starts with what it holds. */
+const READY_TIMEOUT_MS = 10_000;
 
 /** The consumer of an ordered queue. */
 export class OrderedConsumer implements Consumer, DeliveryOwner {
@@ -77,15 +80,31 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   private ticking: Promise<void> | undefined;
   private tickAgain = false;
   private closing = false;
+  private readonly started = new Latch();
 
   constructor(
     readonly transport: RabbitMqTransport,
     readonly queue: string,
     private readonly prefetch: number,
-  ) {}
+  ) {
+    setTimeout(() => {
+      if (this.started.settled) return;
+      this.transport.logger.info(`${this.queue}: partitions still moving after ${READY_TIMEOUT_MS} ms; starting with ${this.owned.size} of them`);
+      this.started.open();
+    }, READY_TIMEOUT_MS).unref();
+  }
 
   isCurrent(channel: amqp.Channel): boolean {
     return this.lanes.has(channel);
+  }
+
+  /**
+   * Settles when this instance holds its share of the partitions: every partition has an owner and
+   * the other instances hold no more than their shares (or after {@link READY_TIMEOUT_MS}). So a
+   * second instance's `bus.start` returns once it really takes keyed work.
+   */
+  get ready(): Promise<void> {
+    return this.started.promise;
   }
 
   /** Starts (or restarts, after a reconnect) consuming: main queue, control messages, then the partitions. */
@@ -128,6 +147,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   fail(error: unknown): void {
     if (!this.closing) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
+    this.started.fail(new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }));
     void this.close();
   }
 
@@ -168,6 +188,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.started.open(); // closed before it settled: nothing to wait for
     clearTimeout(this.timer);
     this.transport.forget(this);
     const main = this.main;
@@ -368,13 +389,17 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
       return;
     }
     let count = active.length;
+    let others = 0; // partitions another instance consumes (counted in full until ready)
     const start = Math.floor(Math.random() * PARTITIONS);
-    for (let k = 0; k < PARTITIONS && count < share; k++) {
+    for (let k = 0; k < PARTITIONS && (count < share || !this.started.settled); k++) {
       const partition = (start + k) % PARTITIONS;
       if (this.owned.has(partition)) continue;
       const { consumerCount } = await admin.checkQueue(partitionQueue(this.queue, partition));
-      if (consumerCount > 0 || this.closing || this.connection !== connection) continue;
-      if ((await this.openLane(connection, partition)) !== undefined) count++;
+      if (this.closing || this.connection !== connection) return;
+      if (consumerCount > 0) others++;
+      else if (count < share && (await this.openLane(connection, partition)) !== undefined) count++;
     }
+    // Every partition has an owner and the others hold no more than their shares: this is our share.
+    if (count + others === PARTITIONS && others <= (members - 1) * share) this.started.open();
   }
 }

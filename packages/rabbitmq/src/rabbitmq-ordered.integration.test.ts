@@ -1,0 +1,76 @@
+/**
+ * Ordered endpoints on RabbitMQ, beyond the conformance cases: a second instance's `bus.start`
+ * returns only once it owns its share of the partitions, so keyed work sent right after reaches both.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
+import { brokersRequired } from '@missive/testing';
+import { z } from 'zod';
+import { PARTITIONS, partitionOf } from './partitions.js';
+import { reachable } from './test-support/reachable.js';
+
+const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
+});
+
+async function needBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
+  if (await reachable(url)) return true;
+  if (brokersRequired()) throw new Error(`RabbitMQ not reachable at ${new URL(url).host} (MISSIVE_REQUIRE_BROKERS=1)`);
+  ctx.skip(`RabbitMQ not reachable at ${new URL(url).host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
+  return false;
+}
+
+/** One key per partition: `keys[p]` hashes to partition p. */
+function keyPerPartition(): string[] {
+  const keys: (string | undefined)[] = new Array<string | undefined>(PARTITIONS).fill(undefined);
+  for (let i = 0; keys.includes(undefined); i++) {
+    const key = `k${i}`;
+    keys[partitionOf(key)] ??= key;
+  }
+  return keys as string[];
+}
+
+describe('rabbitmq ordered endpoints', () => {
+  it("a joining instance's start returns once it owns its share of the partitions", async (ctx) => {
+    if (!(await needBroker(ctx))) return;
+    const run = randomBytes(4).toString('hex');
+    const endpoint = `ordered-ready-${run}`;
+    const Work = defineCommand(`ordered-ready-${run}.work`, z.object({ key: z.string() }), { partitionKey: (m) => m.key });
+    const started: Record<string, string[]> = { first: [], second: [] };
+    let releaseAll!: () => void;
+    const hold = new Promise<void>((resolve) => {
+      releaseAll = resolve;
+    });
+    const instance = (name: 'first' | 'second'): Bus => {
+      const bus = createBus({ service: `ordered-ready-${name}`, transport: url, logger: silentLogger });
+      // Handlers hold their message until the end: an owner cannot hand a busy partition over, so
+      // whatever each instance owns when the messages arrive is what it keeps.
+      bus.endpoint(endpoint, (e) => e.on(Work, async (m) => {
+        started[name]!.push(m.key);
+        await hold;
+      }), { prefetch: PARTITIONS, concurrency: PARTITIONS });
+      return bus;
+    };
+    const first = instance('first');
+    await first.start();
+    cleanup.push(() => first.stop());
+    const second = instance('second');
+    await second.start();
+    cleanup.push(async () => {
+      const transport = second.transport;
+      releaseAll();
+      await second.stop();
+      await transport.deleteQueue(endpoint);
+    });
+    await Promise.all(keyPerPartition().map((key) => second.send(Work, { key })));
+    const deadline = Date.now() + 20_000;
+    while (started.first!.length + started.second!.length < PARTITIONS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(started.first!.length + started.second!.length).toBe(PARTITIONS);
+    expect(started.first).toHaveLength(PARTITIONS / 2);
+    expect(started.second).toHaveLength(PARTITIONS / 2);
+    releaseAll();
+  }, 60_000);
+});
