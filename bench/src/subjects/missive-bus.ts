@@ -30,12 +30,13 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   return { close: () => bus.stop() };
 };
 
-/** Deletes the endpoint's queue (and its dead letters). */
+/** Deletes the endpoint's queue (and its dead letters) and what the transport keeps for the topic. */
 export async function cleanup(args: SubjectArgs): Promise<void> {
   const bus = createBus({ service: 'bench-cleanup', transport: String(args['url']) });
   await bus.start();
   try {
     await bus.transport.deleteQueue(args.name);
+    await bus.transport.deleteTopic?.(contractOf(args).name);
   } finally {
     await bus.stop();
   }

@@ -237,6 +237,11 @@ export interface Transport {
   queues(): Promise<QueueInfo[]>;
   /** Deletes a queue, its messages and its dead letters. For tests and operators; unknown names are ignored. */
   deleteQueue(name: string): Promise<void>;
+  /**
+   * Deletes what the transport keeps for a topic outside queues (RabbitMQ: the type's exchange).
+   * For tests and operators; unknown names are ignored. Absent where topics leave nothing behind.
+   */
+  deleteTopic?(topic: string): Promise<void>;
 }
 
 /**

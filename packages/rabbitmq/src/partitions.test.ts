@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PARTITIONS, keyedRoutingKey, partitionLock, partitionOf, partitionQueue } from './partitions.js';
+import { PARTITIONS, partitionLock, partitionOf, partitionQueue } from './partitions.js';
 
 describe('partitions', () => {
   it('puts a key in the same partition every time, and spreads keys over all partitions', () => {
@@ -16,10 +16,8 @@ describe('partitions', () => {
     expect(partitionOf('ü')).not.toBe(partitionOf('u'));
   });
 
-  it('names partition queues, their locks and keyed routing keys', () => {
+  it('names partition queues and their locks', () => {
     expect(partitionQueue('billing', 3)).toBe('billing.partition-3');
     expect(partitionLock('billing', 3)).toBe('billing.partition-3.owner');
-    expect(keyedRoutingKey(3, 't', 'shop.order-placed')).toBe('3.t.shop.order-placed');
-    expect(keyedRoutingKey('*', 'q', 'billing')).toBe('*.q.billing');
   });
 });

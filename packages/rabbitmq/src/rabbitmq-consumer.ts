@@ -16,6 +16,7 @@
 import type * as amqp from 'amqplib';
 import { DeliveryBuffer, TransportError, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
 import { Latch } from './latch.js';
+import { returnKey } from './topology.js';
 import { DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
 
 /** Missive's headers of an AMQP message (its `x-` headers are the broker's). */
@@ -142,7 +143,7 @@ export class RabbitDelivery implements Delivery {
     const headers = { ...(options?.headers ?? this.message.headers), [REPUBLISHED]: String(this.deliveryCount) };
     const transport = this.consumer.transport;
     try {
-      if (delayMs > 0) await transport.publishDelayed(`q.${this.consumer.queue}`, this.message, delayMs, headers);
+      if (delayMs > 0) await transport.publishDelayed(returnKey('q', 'none', this.consumer.queue), this.message, delayMs, headers);
       else await transport.confirmPublish('', this.consumer.queue, this.message, headers, true, this.consumer.queue);
     } catch (error) {
       if (this.consumer.isCurrent(this.channel)) this.toBroker(false);

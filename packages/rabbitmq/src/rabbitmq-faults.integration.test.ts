@@ -50,6 +50,7 @@ describe('rabbitmq faults', () => {
     const queue = `faults-${randomBytes(4).toString('hex')}`;
     const transport = await through(proxy);
     cleanup.push(() => transport.deleteQueue(queue));
+    cleanup.push(() => transport.deleteTopic(`${queue}.topic`));
     await transport.declare({ name: queue, topics: [`${queue}.topic`] });
     const received = new Set<string>();
     const consumer = transport.consume(queue, { prefetch: 20 });

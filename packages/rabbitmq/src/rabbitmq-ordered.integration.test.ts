@@ -8,6 +8,7 @@ import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core'
 import { brokersRequired } from '@missive/testing';
 import { z } from 'zod';
 import { PARTITIONS, partitionOf } from './partitions.js';
+import { RabbitMqTransport } from './rabbitmq-transport.js';
 import { reachable } from './test-support/reachable.js';
 
 const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -54,16 +55,21 @@ describe('rabbitmq ordered endpoints', () => {
       }), { prefetch: PARTITIONS, concurrency: PARTITIONS });
       return bus;
     };
+    cleanup.push(async () => {
+      const admin = new RabbitMqTransport({ url }, { logger: silentLogger });
+      await admin.connect();
+      await admin.deleteQueue(endpoint);
+      await admin.deleteTopic(Work.name);
+      await admin.close();
+    });
     const first = instance('first');
     await first.start();
     cleanup.push(() => first.stop());
     const second = instance('second');
     await second.start();
     cleanup.push(async () => {
-      const transport = second.transport;
       releaseAll();
       await second.stop();
-      await transport.deleteQueue(endpoint);
     });
     await Promise.all(keyPerPartition().map((key) => second.send(Work, { key })));
     const deadline = Date.now() + 20_000;

@@ -1,17 +1,19 @@
 /**
  * The RabbitMQ transport (amqplib).
  *
- * Topology, declared idempotently and again after every reconnect:
+ * Topology, declared idempotently and again after every reconnect (names and routing keys in
+ * `topology.ts`):
  *
  * | name | kind | role |
  * | --- | --- | --- |
- * | `missive.topics` | topic exchange, durable | every event and routed command is published here with its type as routing key; endpoint queues bind their exact topics and wildcard patterns |
+ * | `<type>` | topic exchange, durable, one per message type | messages of the type, routing key `<slot>.<type>`; queues that handle the type bind here |
+ * | `missive.topics` | topic exchange, durable | fed by every type's exchange; wildcard subscriptions (wire taps) bind here |
  * | `<endpoint>` | quorum queue (classic by option), durable | the endpoint's messages; commands sent straight to it go through the default exchange |
  * | `<endpoint>.dead-letters` | same type, durable | the endpoint's dead letters: the original message, the failure in the `x-missive-failure` header |
  * | `missive.delay` | headers exchange | routes delayed messages to the delay queue of their bucket |
  * | `missive.delay.<ms>` | classic queue with `x-message-ttl` = ms, expiring when unused | holds delayed messages, then dead-letters them to `missive.delay.return` |
- * | `missive.delay.return` | topic exchange | routes them home: `q.<endpoint>` to a queue, `t.<topic>` to the queues bound to a topic |
- * | `missive.keyed` | topic exchange | messages with a partition key: `<p>.t.<topic>` / `<p>.q.<queue>`; see `partitions.ts` |
+ * | `missive.delay.return` | topic exchange | routes them home: `q.<slot>.<endpoint>` to a queue, `t.<slot>.<type>` to the queues bound to a type |
+ * | `missive.keyed` | topic exchange | messages sent to a queue with a partition key: `<slot>.<queue>` |
  * | `<endpoint>.partition-<p>` | single-active-consumer queue | an ordered endpoint's keyed messages (`OrderedConsumer`) |
  * | `missive.control` | direct exchange | an ordered endpoint's instances ask each other to rebalance |
  *
@@ -53,13 +55,11 @@ import {
 } from '@missive/core';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
 import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
-import { CONTROL_EXCHANGE, KEYED_EXCHANGE, PARTITIONS, keyedRoutingKey, partitionOf, partitionQueue } from './partitions.js';
+import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
+import { DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
-export const TOPICS_EXCHANGE = 'missive.topics';
-export const DELAY_EXCHANGE = 'missive.delay';
-export const RETURN_EXCHANGE = 'missive.delay.return';
 export const DEAD_LETTER_SUFFIX = '.dead-letters';
 /** Header holding the number of republishes of a message (nack with new headers, delays). */
 export const REPUBLISHED = 'x-missive-republished';
@@ -94,6 +94,9 @@ export class RabbitMqTransport implements Transport {
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly declared = new Map<string, QueueSpec>();
   private readonly delayQueues = new Set<number>();
+  /** Type exchanges known to exist (declared on this connection); their declarations still under way. */
+  private readonly typeExchanges = new Set<string>();
+  private readonly typeDeclarations = new Map<string, Promise<void>>();
   private readonly consumers = new Set<RabbitConsumer | OrderedConsumer>();
   private readonly returned = new Map<string, amqp.Message>();
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
@@ -149,7 +152,11 @@ export class RabbitMqTransport implements Transport {
       const id = message.properties.messageId as string | undefined;
       if (id !== undefined) this.returned.set(id, message);
     });
-    publisher.on('error', () => undefined);
+    publisher.on('error', (error: Error) => {
+      // A publish to a type exchange someone deleted closes the channel: declare it again next time.
+      const missing = /NOT_FOUND - no exchange '([^']*)'/.exec(error.message)?.[1];
+      if (missing !== undefined) this.typeExchanges.delete(missing);
+    });
     publisher.on('close', () => {
       if (this.publisher === publisher) this.publisher = undefined;
     });
@@ -160,6 +167,7 @@ export class RabbitMqTransport implements Transport {
     await this.admin.assertExchange(KEYED_EXCHANGE, 'topic', { durable: true });
     await this.admin.assertExchange(CONTROL_EXCHANGE, 'direct', { durable: true });
     this.delayQueues.clear();
+    this.typeExchanges.clear();
     for (const spec of this.declared.values()) await this.declareOn(this.admin, spec);
     this.publisher = publisher;
     for (const consumer of this.consumers) await consumer.resume(connection).catch((error: unknown) => this.logger.error(`cannot resume the consumer of ${consumer.queue}`, { error }));
@@ -274,44 +282,57 @@ export class RabbitMqTransport implements Transport {
       }
       throw new TransportError(`cannot declare queue "${spec.name}": ${text}`, { cause: error });
     }
-    await channel.bindQueue(spec.name, RETURN_EXCHANGE, `q.${spec.name}`);
-    for (const topic of spec.topics) {
-      await channel.bindQueue(spec.name, TOPICS_EXCHANGE, topic);
-      await channel.bindQueue(spec.name, RETURN_EXCHANGE, `t.${topic}`);
-    }
-    // Keyed messages: to the partition of their key on an ordered queue, else to the queue itself.
-    const targets = ordered ? Array.from({ length: PARTITIONS }, (_, i) => ({ queue: partitionQueue(spec.name, i), slot: i })) : [{ queue: spec.name, slot: '*' as const }];
-    for (const { queue, slot } of targets) {
-      for (const [kind, name] of [['q', spec.name] as const, ...spec.topics.map((topic) => ['t', topic] as const)]) {
-        await channel.bindQueue(queue, KEYED_EXCHANGE, keyedRoutingKey(slot, kind, name));
-        await channel.bindQueue(queue, RETURN_EXCHANGE, `k.${keyedRoutingKey(slot, kind, name)}`);
+    const bound = { name: spec.name, topics: spec.topics, ordered };
+    for (const type of typeExchangesOf(bound)) await this.declareTypeOn(channel, type);
+    for (const { queue, exchange, key } of bindingsOf(bound)) await channel.bindQueue(queue, exchange, key);
+  }
+
+  /** Declares a type's exchange and feeds it to `missive.topics`. */
+  private async declareTypeOn(channel: amqp.Channel, type: string): Promise<void> {
+    checkTypeExchange(type);
+    try {
+      await channel.assertExchange(type, 'topic', { durable: true });
+      await channel.bindExchange(TOPICS_EXCHANGE, type, '#');
+    } catch (error) {
+      this.admin = undefined;
+      const text = (error as Error).message;
+      if (/PRECONDITION_FAILED/.test(text)) {
+        throw new ConfigurationError(`exchange "${type}" already exists on ${this.safeUrl} with different settings: ${text.replace(/^.*PRECONDITION_FAILED - /, '')}. Missive needs a durable topic exchange there; delete it`, { cause: error });
       }
+      throw new TransportError(`cannot declare the exchange of type "${type}": ${text}`, { cause: error });
     }
+    this.typeExchanges.add(type);
+  }
+
+  /** Resolves once the type's exchange exists; undefined (nothing to wait for) when it is known to. */
+  private typeExchange(type: string): Promise<void> | undefined {
+    if (this.typeExchanges.has(type)) return undefined;
+    let declaring = this.typeDeclarations.get(type);
+    if (declaring === undefined) {
+      declaring = this.adminChannelNow()
+        .then((channel) => this.declareTypeOn(channel, type))
+        .finally(() => this.typeDeclarations.delete(type));
+      this.typeDeclarations.set(type, declaring);
+    }
+    return declaring;
   }
 
   async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     if (!isExactTopic(topic)) throw new ConfigurationError(`cannot publish to a wildcard topic "${topic}"`);
     const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
-    const key = message.partitionKey;
-    if (key !== undefined) {
-      const routingKey = keyedRoutingKey(partitionOf(key), 't', topic);
-      if (delay > 0) return this.publishDelayed(`k.${routingKey}`, message, delay);
-      return this.confirmPublish(KEYED_EXCHANGE, routingKey, message, message.headers, options?.mandatory === true, topic);
-    }
-    if (delay > 0) return this.publishDelayed(`t.${topic}`, message, delay);
-    await this.confirmPublish(TOPICS_EXCHANGE, topic, message, message.headers, options?.mandatory === true, topic);
+    const slot = slotOf(message.partitionKey);
+    if (delay > 0) return this.publishDelayed(returnKey('t', slot, topic), message, delay);
+    const declaring = this.typeExchange(topic);
+    if (declaring !== undefined) await declaring;
+    await this.confirmPublish(topic, typeKey(slot, topic), message, message.headers, options?.mandatory === true, topic);
   }
 
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
-    const key = message.partitionKey;
-    if (key !== undefined) {
-      const routingKey = keyedRoutingKey(partitionOf(key), 'q', queue);
-      if (delay > 0) return this.publishDelayed(`k.${routingKey}`, message, delay);
-      return this.confirmPublish(KEYED_EXCHANGE, routingKey, message, message.headers, true, queue);
-    }
-    if (delay > 0) return this.publishDelayed(`q.${queue}`, message, delay);
-    await this.confirmPublish('', queue, message, message.headers, true, queue);
+    const slot = slotOf(message.partitionKey);
+    if (delay > 0) return this.publishDelayed(returnKey('q', slot, queue), message, delay);
+    if (slot === 'none') await this.confirmPublish('', queue, message, message.headers, true, queue);
+    else await this.confirmPublish(KEYED_EXCHANGE, sendKey(slot, queue), message, message.headers, true, queue);
   }
 
   /** Sends to the delay queue of the delay's bucket; it comes back through `missive.delay.return` by `routingKey`. */
@@ -336,6 +357,11 @@ export class RabbitMqTransport implements Transport {
     const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     for (let attempt = 1; ; attempt++) {
       const channel = await this.channel();
+      if (attempt > 1 && isTypeExchange(exchange)) {
+        // The channel may have died of a publish to a type exchange deleted under us: declare it again.
+        const declaring = this.typeExchange(exchange);
+        if (declaring !== undefined) await declaring;
+      }
       try {
         await new Promise<void>((resolve, reject) => {
           channel.publish(
@@ -378,6 +404,14 @@ export class RabbitMqTransport implements Transport {
   /** @internal */
   forget(consumer: RabbitConsumer | OrderedConsumer): void {
     this.consumers.delete(consumer);
+  }
+
+  /** Deletes a type's exchange (its bindings go with it). For tests and operators; unknown names are ignored. */
+  async deleteTopic(type: string): Promise<void> {
+    if (!isExactTopic(type)) return;
+    checkTypeExchange(type);
+    this.typeExchanges.delete(type);
+    await (await this.adminChannelNow()).deleteExchange(type);
   }
 
   async cancelScheduled(): Promise<boolean> {

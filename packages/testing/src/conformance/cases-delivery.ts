@@ -98,8 +98,8 @@ export function deliveryCases(test: CaseRegistrar): void {
     const transport = await env.transport();
     const queue = env.name('nack');
     env.track(queue);
-    await transport.declare({ name: queue, topics: [`${env.prefix}.nack`] });
-    await transport.publish(`${env.prefix}.nack`, { id: 'm-1', type: 'x', body: new Uint8Array([1, 2, 3]), headers: {} });
+    await transport.declare({ name: queue, topics: [env.topic('nack')] });
+    await transport.publish(env.topic('nack'), { id: 'm-1', type: 'x', body: new Uint8Array([1, 2, 3]), headers: {} });
     const consumer = transport.consume(queue, { prefetch: 1 });
     const iterator = consumer[Symbol.asyncIterator]();
     const first = (await iterator.next()).value as Delivery;

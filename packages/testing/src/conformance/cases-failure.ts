@@ -316,7 +316,7 @@ export function failureCases(test: CaseRegistrar): void {
   });
 
   test('a consumer on a newer contract version reads messages of the older one through its upcaster', async (env) => {
-    const name = `${env.prefix}.price-changed`;
+    const name = env.topic('price-changed');
     const V1 = defineEvent(name, z.object({ sku: z.string(), cents: z.number().int() }));
     const V2 = defineEvent(name, z.object({ sku: z.string(), price: z.object({ amount: z.number(), currency: z.string() }) }), {
       version: 2,

@@ -86,6 +86,8 @@ export interface Environment {
   bus(service: string, options?: Partial<Omit<BusOptions, 'service' | 'transport'>>): Bus;
   /** A connected raw transport; closed at cleanup. */
   transport(): Promise<Transport>;
+  /** A topic name unique to this run (`<prefix>.<base>`), deleted at cleanup where topics leave something behind. */
+  topic(base: string): string;
   /** Remembers a queue to delete at cleanup. */
   track(queue: string): void;
   until(condition: () => boolean, what: string): Promise<void>;
@@ -109,6 +111,12 @@ export async function createEnvironment(target: ConformanceTarget): Promise<Envi
   const buses: Bus[] = [];
   const transports: Transport[] = [];
   const queues = new Set<string>();
+  const topics = new Set<string>();
+  const topic = (base: string) => {
+    const name = `${prefix}.${base}`;
+    topics.add(name);
+    return name;
+  };
   const features: ConformanceFeatures = { processes: false, orderingKeys: true, cancelScheduled: true, ...target.features };
 
   const env: Environment = {
@@ -118,9 +126,10 @@ export async function createEnvironment(target: ConformanceTarget): Promise<Envi
     fixture,
     prefix,
     name: (base) => `${base}-${run}`,
-    event: (base, schema, options) => defineEvent(`${prefix}.${base}`, schema, options),
-    command: (base, schema, options) => defineCommand(`${prefix}.${base}`, schema, options),
-    query: (base, schema, reply) => defineQuery(`${prefix}.${base}`, schema, reply),
+    event: (base, schema, options) => defineEvent(topic(base), schema, options),
+    command: (base, schema, options) => defineCommand(topic(base), schema, options),
+    query: (base, schema, reply) => defineQuery(topic(base), schema, reply),
+    topic,
     bus(service, options = {}) {
       const transport = fixture.connect();
       const bus = createBus({
@@ -155,11 +164,12 @@ export async function createEnvironment(target: ConformanceTarget): Promise<Envi
     async cleanup() {
       await Promise.allSettled(buses.map((b) => b.stop({ timeoutMs: 0 })));
       await Promise.allSettled(transports.map((t) => t.close()));
-      if (queues.size > 0) {
+      if (queues.size > 0 || topics.size > 0) {
         const admin = fixture.connect();
         try {
           await admin.connect();
           for (const queue of queues) await admin.deleteQueue(queue);
+          if (admin.deleteTopic !== undefined) for (const name of topics) await admin.deleteTopic(name);
         } finally {
           await admin.close();
         }

@@ -1,0 +1,110 @@
+/**
+ * The topology on the real broker: an exchange per message type feeding `missive.topics`, one copy
+ * per queue when a queue is reached both by its type and by a wildcard, a clear error for an
+ * exchange declared differently, and nothing left behind by `deleteTopic`.
+ */
+import { randomBytes } from 'node:crypto';
+import * as amqp from 'amqplib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigurationError, silentLogger } from '@missive/core';
+import { brokersRequired } from '@missive/testing';
+import { reachable } from './test-support/reachable.js';
+import { RabbitMqTransport } from './rabbitmq-transport.js';
+
+const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
+});
+
+async function needBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
+  if (await reachable(url)) return true;
+  if (brokersRequired()) throw new Error(`RabbitMQ not reachable at ${new URL(url).host} (MISSIVE_REQUIRE_BROKERS=1)`);
+  ctx.skip(`RabbitMQ not reachable at ${new URL(url).host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
+  return false;
+}
+
+async function transport(): Promise<RabbitMqTransport> {
+  const t = new RabbitMqTransport({ url }, { logger: silentLogger });
+  await t.connect();
+  cleanup.push(() => t.close());
+  return t;
+}
+
+/** Whether an exchange exists, asked on a throwaway connection (a failed check closes the channel). */
+async function exchangeExists(name: string): Promise<boolean> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    await channel.checkExchange(name);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+describe('rabbitmq topology', () => {
+  it('gives every message type its own exchange; a queue reached by its type and a wildcard gets one copy', async (ctx) => {
+    if (!(await needBroker(ctx))) return;
+    const run = randomBytes(4).toString('hex');
+    const type = `topo-${run}.order-placed`;
+    const queue = `topo-${run}`;
+    const t = await transport();
+    cleanup.push(() => t.deleteTopic(type));
+    cleanup.push(() => t.deleteTopic(`topo-${run}.other`));
+    cleanup.push(() => t.deleteQueue(queue));
+    await t.declare({ name: queue, topics: [type, `topo-${run}.#`] });
+    expect(await exchangeExists(type)).toBe(true);
+
+    const consumer = t.consume(queue, { prefetch: 10 });
+    await consumer.ready;
+    const publisher = await transport(); // declares the type's exchange on its first publish
+    await publisher.publish(type, { id: 'one', type, body: Buffer.from('{}'), headers: {} });
+    await publisher.publish(`topo-${run}.other`, { id: 'two', type, body: Buffer.from('{}'), headers: {} });
+    const got: string[] = [];
+    const iterator = consumer[Symbol.asyncIterator]();
+    for (let i = 0; i < 2; i++) {
+      const next = await iterator.next();
+      if (next.done === true) throw new Error('the consumer ended early');
+      got.push(next.value.message.id);
+      await next.value.ack();
+    }
+    expect(got.sort()).toEqual(['one', 'two']);
+    await consumer.close();
+    expect((await t.queues()).find((q) => q.name === queue)?.depth).toBe(0); // no second copy of "one"
+
+    // Deleted under a publisher that knew it: the publish closes the channel (NOT_FOUND), the
+    // transport declares the exchange again and publishes on a new channel.
+    const other = await amqp.connect(url);
+    await (await other.createChannel()).deleteExchange(type);
+    await other.close();
+    expect(await exchangeExists(type)).toBe(false);
+    await publisher.publish(type, { id: 'three', type, body: Buffer.from('{}'), headers: {} });
+    expect(await exchangeExists(type)).toBe(true);
+    await t.deleteTopic(type);
+    expect(await exchangeExists(type)).toBe(false);
+  }, 60_000);
+
+  it('refuses an exchange of the same name declared differently, naming it', async (ctx) => {
+    if (!(await needBroker(ctx))) return;
+    const run = randomBytes(4).toString('hex');
+    const type = `topo-${run}.fanout`;
+    const connection = await amqp.connect(url);
+    const channel = await connection.createChannel();
+    await channel.assertExchange(type, 'fanout', { durable: true });
+    cleanup.push(async () => {
+      await channel.deleteExchange(type);
+      await connection.close();
+    });
+    const t = await transport();
+    const error = (await t.declare({ name: `topo-${run}`, topics: [type] }).catch((e: unknown) => e)) as Error;
+    cleanup.push(() => t.deleteQueue(`topo-${run}`));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toContain(`exchange "${type}" already exists`);
+    expect(error.message).toContain('topic');
+    await expect(t.publish('amq.mine', { id: 'x', type: 'x', body: Buffer.from('{}'), headers: {} })).rejects.toThrow(/reserved/);
+  }, 60_000);
+});
