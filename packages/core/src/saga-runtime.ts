@@ -139,7 +139,9 @@ class SagaRuntime<State, Tx> {
 
   timeoutRecord(parent: MessageContext, sagaId: string, timeout: SagaTimeoutRecord): OutboxRecord {
     const payload: SagaTimeoutPayload = { sagaId, timeoutId: timeout.id, name: timeout.name, data: timeout.data };
-    return this.prepare(parent, this.timeoutContract, payload, { to: this.endpoint, at: timeout.due, scheduleId: timeout.id });
+    // No schedule id: a cancelled timeout is ignored on arrival, so the transport need not cancel it
+    // (and may keep it the cheap way: RabbitMQ's shared delay queues, not a queue per schedule).
+    return this.prepare(parent, this.timeoutContract, payload, { to: this.endpoint, at: timeout.due });
   }
 
   compensation(name: string): (data: unknown, saga: SagaContext<State>) => void {

@@ -105,6 +105,8 @@ describe('rabbitmq topology', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(error.message).toContain(`exchange "${type}" already exists`);
     expect(error.message).toContain('topic');
+    const late = { id: 'late', type: 'x', body: Buffer.from('{}'), headers: {} };
+    await expect(t.send(`topo-${run}`, late, { notBefore: Date.now() + 50 * 86_400_000 })).rejects.toThrow(/at most 4200000000 ms/);
     await expect(t.publish('amq.mine', { id: 'x', type: 'x', body: Buffer.from('{}'), headers: {} })).rejects.toThrow(/reserved/);
   }, 60_000);
 });

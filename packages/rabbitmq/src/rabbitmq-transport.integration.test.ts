@@ -6,7 +6,7 @@ const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:56
 
 describeTransportConformance({
   name: 'rabbitmq',
-  features: { processes: true, cancelScheduled: false },
+  features: { processes: true },
   unavailable: async () => ((await reachable(url)) ? undefined : `RabbitMQ not reachable at ${new URL(url).host}`),
   setup: () => ({ url, connect: () => new RabbitMqTransport({ url }) }),
 });

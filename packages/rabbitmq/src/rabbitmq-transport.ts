@@ -65,6 +65,15 @@ export const DEAD_LETTER_SUFFIX = '.dead-letters';
 export const REPUBLISHED = 'x-missive-republished';
 /** Header that routes a delayed message to its delay queue; dropped from the message's headers on delivery. */
 export const DELAY_HEADER = 'missive-delay-bucket';
+/** The longest delay (48.6 days): RabbitMQ's TTLs are 32-bit milliseconds, and a bucket rounds up. */
+export const MAX_DELAY_MS = 4_200_000_000;
+/** How long a scheduled message's queue outlives the message, so a late `cancel` finds nothing instead of racing a new queue. */
+const SCHEDULED_GRACE_MS = 60_000;
+
+/** The queue that holds one cancellable scheduled message. */
+export function scheduledQueue(scheduleId: string): string {
+  return `missive.scheduled.${scheduleId}`;
+}
 
 /** Dependencies a factory passes in. */
 export interface RabbitMqDeps {
@@ -81,7 +90,7 @@ export function delayBucket(ms: number): number {
 /** The RabbitMQ transport. */
 export class RabbitMqTransport implements Transport {
   readonly kind = 'rabbitmq';
-  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: false, orderingKeys: true, multiProcess: true });
+  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
   readonly deadLetters: DeadLetterStore;
   readonly options: ResolvedRabbitMqOptions;
   readonly logger: Logger;
@@ -321,7 +330,7 @@ export class RabbitMqTransport implements Transport {
     if (!isExactTopic(topic)) throw new ConfigurationError(`cannot publish to a wildcard topic "${topic}"`);
     const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
     const slot = slotOf(message.partitionKey);
-    if (delay > 0) return this.publishDelayed(returnKey('t', slot, topic), message, delay);
+    if (delay > 0) return this.delayed(returnKey('t', slot, topic), message, delay, options?.scheduleId);
     const declaring = this.typeExchange(topic);
     if (declaring !== undefined) await declaring;
     await this.confirmPublish(topic, typeKey(slot, topic), message, message.headers, options?.mandatory === true, topic);
@@ -330,9 +339,40 @@ export class RabbitMqTransport implements Transport {
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
     const slot = slotOf(message.partitionKey);
-    if (delay > 0) return this.publishDelayed(returnKey('q', slot, queue), message, delay);
+    if (delay > 0) return this.delayed(returnKey('q', slot, queue), message, delay, options?.scheduleId);
     if (slot === 'none') await this.confirmPublish('', queue, message, message.headers, true, queue);
     else await this.confirmPublish(KEYED_EXCHANGE, sendKey(slot, queue), message, message.headers, true, queue);
+  }
+
+  /** A message with a schedule id waits alone, so it can be cancelled; any other in its delay bucket. */
+  private delayed(routingKey: string, message: TransportMessage, delayMs: number, scheduleId: string | undefined): Promise<void> {
+    if (delayMs > MAX_DELAY_MS) {
+      throw new ConfigurationError(`RabbitMQ holds a message at most ${MAX_DELAY_MS} ms (48.6 days; its TTLs are 32-bit); ${message.id} was to wait ${Math.round(delayMs)} ms`);
+    }
+    return scheduleId === undefined ? this.publishDelayed(routingKey, message, delayMs) : this.publishScheduled(routingKey, message, delayMs, scheduleId);
+  }
+
+  /**
+   * Puts a scheduled message in a queue of its own, `missive.scheduled.<scheduleId>`, whose TTL is
+   * the delay (exact, not bucketed) and which dead-letters it to `missive.delay.return` with its
+   * routing key home. `cancelScheduled` deletes that queue. The queue deletes itself
+   * {@link SCHEDULED_GRACE_MS} after the message left.
+   */
+  private async publishScheduled(routingKey: string, message: TransportMessage, delayMs: number, scheduleId: string): Promise<void> {
+    const name = scheduledQueue(scheduleId);
+    const ttl = Math.max(1, Math.ceil(delayMs));
+    const channel = await this.adminChannelNow();
+    await channel.assertQueue(name, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'classic',
+        'x-message-ttl': ttl,
+        'x-dead-letter-exchange': RETURN_EXCHANGE,
+        'x-dead-letter-routing-key': routingKey,
+        'x-expires': ttl + SCHEDULED_GRACE_MS,
+      },
+    });
+    await this.confirmPublish('', name, message, message.headers, true, name);
   }
 
   /** Sends to the delay queue of the delay's bucket; it comes back through `missive.delay.return` by `routingKey`. */
@@ -414,8 +454,13 @@ export class RabbitMqTransport implements Transport {
     await (await this.adminChannelNow()).deleteExchange(type);
   }
 
-  async cancelScheduled(): Promise<boolean> {
-    throw new ConfigurationError('the rabbitmq transport cannot cancel scheduled messages: delayed messages wait in TTL queues that cannot be searched');
+  /**
+   * Deletes the scheduled message's own queue: true if the message was still in it. Deleting and
+   * expiring are one step in the queue, so a message is either cancelled or delivered, never both.
+   */
+  async cancelScheduled(scheduleId: string): Promise<boolean> {
+    const { messageCount } = await (await this.adminChannelNow()).deleteQueue(scheduledQueue(scheduleId));
+    return messageCount > 0;
   }
 
   /** Queues this connection declared, with their depths (RabbitMQ lists no queues over AMQP). */
