@@ -31,13 +31,13 @@ async function transport(): Promise<RabbitMqTransport> {
   return t;
 }
 
-/** Whether an exchange exists, asked on a throwaway connection (a failed check closes the channel). */
-async function exchangeExists(name: string): Promise<boolean> {
+/** Whether `check` succeeds, asked on a throwaway connection (a failed check closes the channel). */
+async function exists(check: (channel: amqp.Channel) => Promise<unknown>): Promise<boolean> {
   const connection = await amqp.connect(url);
   try {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
-    await channel.checkExchange(name);
+    await check(channel);
     return true;
   } catch {
     return false;
@@ -45,6 +45,8 @@ async function exchangeExists(name: string): Promise<boolean> {
     await connection.close().catch(() => undefined);
   }
 }
+
+const exchangeExists = (name: string) => exists((channel) => channel.checkExchange(name));
 
 describe('rabbitmq topology', () => {
   it('gives every message type its own exchange; a queue reached by its type and a wildcard gets one copy', async (ctx) => {
@@ -86,6 +88,25 @@ describe('rabbitmq topology', () => {
     expect(await exchangeExists(type)).toBe(true);
     await t.deleteTopic(type);
     expect(await exchangeExists(type)).toBe(false);
+  }, 60_000);
+
+  it('leaves nothing half-declared: a conflict on a later queue deletes the queues the declaration created', async (ctx) => {
+    if (!(await needBroker(ctx))) return;
+    const queue = `topo-${randomBytes(4).toString('hex')}`;
+    const connection = await amqp.connect(url);
+    const channel = await connection.createChannel();
+    await channel.assertQueue(`${queue}.dead-letters`, { durable: true, arguments: { 'x-queue-type': 'classic' } });
+    cleanup.push(async () => {
+      await channel.deleteQueue(`${queue}.dead-letters`);
+      await connection.close();
+    });
+    const t = await transport(); // quorum queues by default
+    const error = (await t.declare({ name: queue, topics: [] }).catch((e: unknown) => e)) as Error;
+    cleanup.push(() => t.deleteQueue(queue));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toContain(`queue "${queue}.dead-letters" already exists`);
+    expect(await exists((ch) => ch.checkQueue(queue))).toBe(false);
+    expect(await exists((ch) => ch.checkQueue(`${queue}.dead-letters`))).toBe(true); // not ours to delete
   }, 60_000);
 
   it('refuses an exchange of the same name declared differently, naming it', async (ctx) => {

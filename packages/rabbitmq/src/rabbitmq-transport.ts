@@ -271,29 +271,83 @@ export class RabbitMqTransport implements Transport {
     return this.declared.get(queue)?.ordered === true;
   }
 
+  /**
+   * Declares a queue with everything it needs: the exchanges of its types first, then its queues
+   * (main, dead letters, partitions), then its bindings. A queue that exists with other settings
+   * fails the declaration with a `ConfigurationError` naming it, and the queues this declaration
+   * had just created are deleted again, so nothing is left half-declared.
+   */
   private async declareOn(channel: amqp.Channel, spec: QueueSpec): Promise<void> {
     const temporary = spec.temporary === true;
     const ordered = !temporary && spec.ordered === true;
-    const args = temporary ? {} : { 'x-queue-type': this.options.queueType };
-    try {
-      await channel.assertQueue(spec.name, temporary ? { exclusive: true, autoDelete: true, durable: false } : { durable: true, arguments: args });
-      if (!temporary) await channel.assertQueue(spec.name + DEAD_LETTER_SUFFIX, { durable: true, arguments: args });
-      const partitionArgs = { ...args, 'x-single-active-consumer': true };
-      if (ordered) for (let i = 0; i < PARTITIONS; i++) await channel.assertQueue(partitionQueue(spec.name, i), { durable: true, arguments: partitionArgs });
-    } catch (error) {
-      this.admin = undefined;
-      const text = (error as Error).message;
-      if (/PRECONDITION_FAILED/.test(text)) {
-        throw new ConfigurationError(
-          `queue "${spec.name}" already exists on ${this.safeUrl} with different settings: ${text.replace(/^.*PRECONDITION_FAILED - /, '')}. Delete it, or declare it the same way (queueType=${this.options.queueType})`,
-          { cause: error },
-        );
-      }
-      throw new TransportError(`cannot declare queue "${spec.name}": ${text}`, { cause: error });
-    }
     const bound = { name: spec.name, topics: spec.topics, ordered };
     for (const type of typeExchangesOf(bound)) await this.declareTypeOn(channel, type);
+    const args = { 'x-queue-type': this.options.queueType };
+    const queues: [string, amqp.Options.AssertQueue][] = temporary
+      ? [[spec.name, { exclusive: true, autoDelete: true, durable: false }]]
+      : [
+          [spec.name, { durable: true, arguments: args }],
+          [spec.name + DEAD_LETTER_SUFFIX, { durable: true, arguments: args }],
+          ...Array.from({ length: ordered ? PARTITIONS : 0 }, (_, i): [string, amqp.Options.AssertQueue] => [
+            partitionQueue(spec.name, i),
+            { durable: true, arguments: { ...args, 'x-single-active-consumer': true } },
+          ]),
+        ];
+    const existed = temporary ? undefined : await this.existingQueues(queues.map(([name]) => name));
+    for (const [name, options] of queues) {
+      try {
+        await channel.assertQueue(name, options);
+      } catch (error) {
+        this.admin = undefined;
+        if (existed !== undefined) await this.deleteQueues(queues.map(([n]) => n).filter((n) => !existed.has(n)));
+        const text = (error as Error).message;
+        if (/PRECONDITION_FAILED/.test(text)) {
+          throw new ConfigurationError(
+            `queue "${name}" already exists on ${this.safeUrl} with different settings: ${text.replace(/^.*PRECONDITION_FAILED - /, '')}. Delete it, or declare it the same way (queueType=${this.options.queueType})`,
+            { cause: error },
+          );
+        }
+        throw new TransportError(`cannot declare queue "${name}": ${text}`, { cause: error });
+      }
+    }
     for (const { queue, exchange, key } of bindingsOf(bound)) await channel.bindQueue(queue, exchange, key);
+  }
+
+  /** Which of `names` exist (a failed check closes its channel, so checks run on throwaway channels). */
+  private async existingQueues(names: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    let probe: amqp.Channel | undefined;
+    for (const name of names) {
+      // Straight from the connection: this also runs inside onConnect, before the publisher is back.
+      if (probe === undefined) {
+        const connection = this.connection;
+        if (connection === undefined) throw new TransportError(`rabbitmq connection lost while declaring "${name}"`);
+        probe = await connection.createChannel();
+        probe.on('error', () => undefined);
+      }
+      try {
+        await probe.checkQueue(name);
+        found.add(name);
+      } catch {
+        probe = undefined; // closed by the broker
+      }
+    }
+    await probe?.close().catch(() => undefined);
+    return found;
+  }
+
+  /** Deletes queues, going on past failures (cleanup after a failed declaration). */
+  private async deleteQueues(names: readonly string[]): Promise<void> {
+    if (names.length === 0 || this.connection === undefined) return;
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      for (const name of names) await channel.deleteQueue(name);
+    } catch (error) {
+      this.logger.warn(`could not delete the queues of a failed declaration (${names.join(', ')})`, { error });
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
   }
 
   /** Declares a type's exchange and feeds it to `missive.topics`. */
