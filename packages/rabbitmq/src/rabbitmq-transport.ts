@@ -110,6 +110,7 @@ export class RabbitMqTransport implements Transport {
   private readonly returned = new Map<string, amqp.Message>();
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ready: Promise<void> | undefined;
+  private blockedBy: string | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
@@ -139,6 +140,15 @@ export class RabbitMqTransport implements Transport {
     model.on('connect', (connection: amqp.ChannelModel) => {
       this.ready = this.onConnect(connection);
       this.ready.catch((error: unknown) => this.logger.error('rabbitmq setup after connect failed', { error }));
+    });
+    model.on('blocked', (reason: string) => {
+      this.blockedBy = reason === '' ? 'resource alarm' : reason;
+      this.logger.warn(`RabbitMQ blocks publishing on this connection (${this.blockedBy}); publishes wait up to ${this.options.publishTimeoutMs} ms`);
+    });
+    model.on('unblocked', () => {
+      this.blockedBy = undefined;
+      this.logger.info('RabbitMQ unblocked publishing');
+      this.releaseWaiters();
     });
     model.on('reconnect-scheduled', (info: { attempt: number; delay: number }) => this.logger.info(`rabbitmq reconnect ${info.attempt} in ${info.delay} ms`));
     model.on('reconnect-failed', (error: Error) => this.logger.error('rabbitmq gave up reconnecting', { error: error.message }));
@@ -180,10 +190,7 @@ export class RabbitMqTransport implements Transport {
     for (const spec of this.declared.values()) await this.declareOn(this.admin, spec);
     this.publisher = publisher;
     for (const consumer of this.consumers) await consumer.resume(connection).catch((error: unknown) => this.logger.error(`cannot resume the consumer of ${consumer.queue}`, { error }));
-    for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.resolve();
-    }
+    this.releaseWaiters();
   }
 
   private async adminChannel(connection: amqp.ChannelModel): Promise<amqp.Channel> {
@@ -198,31 +205,52 @@ export class RabbitMqTransport implements Transport {
   private onDisconnect(error: Error): void {
     if (this.state !== 'open') return;
     this.logger.warn(`rabbitmq connection lost (${error.message}); reconnecting`);
+    this.blockedBy = undefined; // a new connection starts unblocked; the broker blocks it again if its alarm is still on
     this.publisher = undefined;
     this.admin = undefined;
     this.connection = undefined;
     for (const consumer of this.consumers) consumer.lost();
   }
 
-  /** Waits for a usable publisher channel, within the outage limits. */
-  private async channel(): Promise<amqp.ConfirmChannel> {
+  /**
+   * Waits for a usable publisher channel, within the outage limits. `publishing`: also wait while
+   * the broker blocks this connection's publishes (a resource alarm); declarations and reads need not.
+   */
+  private async channel(publishing = false): Promise<amqp.ConfirmChannel> {
     if (this.state !== 'open') throw new BusStateError(this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed, `rabbitmq transport is ${this.state === 'new' ? 'not connected' : 'closed'}`);
-    if (this.publisher !== undefined) return this.publisher;
-    if (this.connection !== undefined) {
+    if (this.publisher !== undefined && (!publishing || this.blockedBy === undefined)) return this.publisher;
+    if (this.publisher === undefined && this.connection !== undefined) {
       await this.onConnect(this.connection).catch(() => undefined);
       if (this.publisher !== undefined) return this.publisher;
     }
+    const outage = this.publisher === undefined ? 'rabbitmq connection is down' : `RabbitMQ is blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
     if (this.waiters.length >= this.options.maxBuffered) {
-      throw new TransportError(`rabbitmq connection is down and ${this.waiters.length} publishes are already waiting (maxBuffered)`);
+      throw new TransportError(`${outage} and ${this.waiters.length} publishes are already waiting (maxBuffered)`);
     }
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        reject(new TransportError(`rabbitmq connection did not come back within ${this.options.publishTimeoutMs} ms (publishTimeout); the message was not published`));
+        const what = this.publisher === undefined ? 'the connection did not come back' : `RabbitMQ kept blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
+        reject(new TransportError(`${what} within ${this.options.publishTimeoutMs} ms (publishTimeout); the message was not published`));
       }, this.options.publishTimeoutMs);
       this.waiters.push({ resolve, reject, timer });
     });
-    return this.channel();
+    return this.channel(publishing);
+  }
+
+  /**
+   * Why RabbitMQ blocks this connection's publishes (it raised a memory or disk alarm), or undefined.
+   * While it does, publishes wait like during an outage: up to `publishTimeout`, at most `maxBuffered`.
+   */
+  get blocked(): string | undefined {
+    return this.blockedBy;
+  }
+
+  private releaseWaiters(): void {
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
   }
 
   /** An admin channel, recreated if a declaration closed it. */
@@ -450,7 +478,7 @@ export class RabbitMqTransport implements Transport {
   async confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
     const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     for (let attempt = 1; ; attempt++) {
-      const channel = await this.channel();
+      const channel = await this.channel(true);
       if (attempt > 1 && isTypeExchange(exchange)) {
         // The channel may have died of a publish to a type exchange deleted under us: declare it again.
         const declaring = this.typeExchange(exchange);

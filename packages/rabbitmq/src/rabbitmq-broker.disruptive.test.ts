@@ -1,0 +1,134 @@
+/**
+ * RabbitMQ itself going away or pushing back, with `rabbitmqctl` on this machine. These tests stop
+ * the broker and raise its memory alarm, which every other test using RabbitMQ would feel, so they
+ * run in vitest's `disruptive` project: after all the others, one file at a time.
+ *
+ * - The broker restarts mid-stream (`stop_app`, `start_app`): the transport reconnects by itself,
+ *   its consumer resumes, publishes made during the outage wait and go out, every confirmed
+ *   message is received, and messages waiting in a durable queue survive the restart.
+ * - The broker raises a memory alarm and blocks publishers: a publish waits up to `publishTimeout`
+ *   and then fails with a `TransportError` that says why; one that waits long enough goes out when
+ *   the alarm clears.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TransportError, silentLogger, type TransportMessage } from '@missive/core';
+import { brokersRequired } from '@missive/testing';
+import { reachable } from './test-support/reachable.js';
+import { RabbitMqTransport } from './rabbitmq-transport.js';
+
+const run = promisify(execFile);
+const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
+});
+
+const rabbitmqctl = async (...args: string[]): Promise<string> => (await run('rabbitmqctl', args, { timeout: 60_000 })).stdout.trim();
+
+/** The broker must be reachable and on this machine, under our control. */
+async function needLocalBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
+  let problem: string | undefined;
+  if (!(await reachable(url))) problem = `RabbitMQ not reachable at ${new URL(url).host}`;
+  else if (!(await rabbitmqctl('status').then(() => true, () => false))) problem = 'rabbitmqctl cannot reach the local broker (these tests restart it)';
+  if (problem === undefined) return true;
+  if (brokersRequired()) throw new Error(`${problem} (MISSIVE_REQUIRE_BROKERS=1)`);
+  ctx.skip(`${problem}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
+  return false;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const message = (id: string): TransportMessage => ({ id, type: 't', body: Buffer.from(`{"id":"${id}"}`), headers: {} });
+
+async function connected(options: { publishTimeoutMs: number }): Promise<RabbitMqTransport> {
+  const transport = new RabbitMqTransport({ url, ...options }, { logger: silentLogger });
+  await transport.connect();
+  cleanup.push(() => transport.close());
+  return transport;
+}
+
+describe('rabbitmq broker disruptions', () => {
+  it('a broker restart mid-stream: reconnects, resumes the consumer, publishes made during the outage go out, durable messages survive', async (ctx) => {
+    if (!(await needLocalBroker(ctx))) return;
+    const name = `restart-${randomBytes(4).toString('hex')}`;
+    const transport = await connected({ publishTimeoutMs: 60_000 });
+    cleanup.push(() => transport.deleteQueue(`${name}-idle`));
+    cleanup.push(() => transport.deleteQueue(name));
+    await transport.declare({ name, topics: [] });
+    await transport.declare({ name: `${name}-idle`, topics: [] });
+    const received = new Set<string>();
+    const consumer = transport.consume(name, { prefetch: 20 });
+    await consumer.ready;
+    const loop = (async () => {
+      for await (const delivery of consumer) {
+        received.add(delivery.message.id);
+        await delivery.ack();
+      }
+    })();
+    const batch = (label: string) => Promise.all(Array.from({ length: 20 }, (_, i) => transport.send(name, message(`${label}-${i}`)).then(() => `${label}-${i}`)));
+    const confirmed = [...(await batch('before-a')), ...(await batch('before-b'))];
+    for (let i = 0; i < 30; i++) await transport.send(`${name}-idle`, message(`idle-${i}`));
+
+    let restarted = false;
+    cleanup.push(async () => {
+      if (!restarted) await rabbitmqctl('start_app');
+    });
+    await rabbitmqctl('stop_app');
+    const during = batch('during'); // waits for the connection to come back
+    await rabbitmqctl('start_app');
+    restarted = true;
+    confirmed.push(...(await during), ...(await batch('after')));
+
+    await until(() => confirmed.every((id) => received.has(id)), `all ${confirmed.length} confirmed messages (have ${received.size})`);
+    expect(confirmed).toHaveLength(80);
+    const idle = (await transport.queues()).find((q) => q.name === `${name}-idle`);
+    expect(idle?.depth).toBe(30);
+    await consumer.close();
+    await loop;
+  }, 180_000);
+
+  it('a memory alarm blocks publishes: they wait up to publishTimeout and fail with a typed error, or go out when it clears', async (ctx) => {
+    if (!(await needLocalBroker(ctx))) return;
+    const name = `alarm-${randomBytes(4).toString('hex')}`;
+    const impatient = await connected({ publishTimeoutMs: 500 });
+    const patient = await connected({ publishTimeoutMs: 60_000 });
+    cleanup.push(() => patient.deleteQueue(name));
+    await patient.declare({ name, topics: [] });
+    await impatient.send(name, message('warm-up'));
+    await patient.send(name, message('warm-up-2'));
+
+    const watermark = await rabbitmqctl('eval', 'vm_memory_monitor:get_vm_memory_high_watermark().');
+    const restore = /^[0-9.]+$/.test(watermark) ? watermark : '0.4';
+    let restored = false;
+    cleanup.push(async () => {
+      if (!restored) await rabbitmqctl('set_vm_memory_high_watermark', restore);
+    });
+    await rabbitmqctl('set_vm_memory_high_watermark', '0.00001');
+    // The broker blocks a publishing connection when it next publishes; these first publishes wait.
+    const first = impatient.send(name, message('first')).then(() => 'sent', (e: unknown) => e);
+    const waiting = patient.send(name, message('waits'));
+    await until(() => impatient.blocked !== undefined && patient.blocked !== undefined, 'both connections to be blocked');
+    expect(impatient.blocked).toMatch(/memory/i);
+
+    const refused = await impatient.send(name, message('refused')).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TransportError);
+    expect((refused as Error).message).toMatch(/RabbitMQ kept blocking publishes \(.*memory.*\) within 500 ms/i);
+
+    await rabbitmqctl('set_vm_memory_high_watermark', restore);
+    restored = true;
+    await waiting;
+    await until(() => impatient.blocked === undefined, 'the alarm to clear');
+    expect(await first).toBe('sent'); // written before the block was known: confirmed once it lifted
+    const depth = (await patient.queues()).find((q) => q.name === name)?.depth;
+    expect(depth).toBe(4); // warm-up, warm-up-2, first, waits; never "refused"
+  }, 180_000);
+});
