@@ -6,6 +6,8 @@
  * - The broker restarts mid-stream (`stop_app`, `start_app`): the transport reconnects by itself,
  *   its consumer resumes, publishes made during the outage wait and go out, every confirmed
  *   message is received, and messages waiting in a durable queue survive the restart.
+ * - The broker closes a consumer's channel (its acknowledgement timeout): the consumer consumes again
+ *   on a new channel and gets the requeued message.
  * - The broker raises a memory alarm and blocks publishers: a publish waits up to `publishTimeout`
  *   and then fails with a `TransportError` that says why; one that waits long enough goes out when
  *   the alarm clears.
@@ -95,6 +97,48 @@ describe('rabbitmq broker disruptions', () => {
     await consumer.close();
     await loop;
   }, 180_000);
+
+  it('a consumer whose channel the broker closes (acknowledgement timeout) consumes again on a new channel', async (ctx) => {
+    if (!(await needLocalBroker(ctx))) return;
+    const setting = (key: string) => rabbitmqctl('eval', `application:get_env(rabbit, ${key}).`);
+    const before = { timeout: await setting('consumer_timeout'), tick: await setting('channel_tick_interval') };
+    const restoreOne = async (key: string, value: string) => {
+      const kept = /^\{ok,(\d+)\}$/.exec(value)?.[1];
+      await rabbitmqctl('eval', kept === undefined ? `application:unset_env(rabbit, ${key}).` : `application:set_env(rabbit, ${key}, ${kept}).`);
+    };
+    cleanup.push(async () => {
+      await restoreOne('consumer_timeout', before.timeout);
+      await restoreOne('channel_tick_interval', before.tick);
+    });
+    // Channels opened from now on check every 200 ms for deliveries un-acked for more than 500 ms.
+    await rabbitmqctl('eval', 'application:set_env(rabbit, consumer_timeout, 500), application:set_env(rabbit, channel_tick_interval, 200).');
+
+    const name = `timeout-${randomBytes(4).toString('hex')}`;
+    const transport = await connected({ publishTimeoutMs: 10_000 });
+    cleanup.push(() => transport.deleteQueue(name));
+    await transport.declare({ name, topics: [] });
+    const consumer = transport.consume(name, { prefetch: 5 });
+    await consumer.ready;
+    await transport.send(name, message('slow'));
+    const seen: string[] = [];
+    const iterator = consumer[Symbol.asyncIterator]();
+    const next = async () => {
+      const result = await iterator.next();
+      if (result.done === true) throw new Error('the consumer ended');
+      seen.push(result.value.message.id);
+      return result.value;
+    };
+    const held = await next(); // not acked: the broker times the channel out and requeues it
+    const again = await next(); // the same message, on the consumer's new channel
+    expect(again.message.id).toBe('slow');
+    await held.ack(); // settles nothing: its channel is gone
+    await again.ack();
+    await restoreOne('consumer_timeout', before.timeout);
+    await transport.send(name, message('later'));
+    await (await next()).ack();
+    expect(seen).toEqual(['slow', 'slow', 'later']);
+    await consumer.close();
+  }, 120_000);
 
   it('a memory alarm blocks publishes: they wait up to publishTimeout and fail with a typed error, or go out when it clears', async (ctx) => {
     if (!(await needLocalBroker(ctx))) return;

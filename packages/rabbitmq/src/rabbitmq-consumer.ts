@@ -177,6 +177,10 @@ export class RabbitDelivery implements Delivery {
   }
 }
 
+/** Backoff before consuming again on a new channel after the broker closed ours. */
+const REOPEN_MIN_MS = 50;
+const REOPEN_MAX_MS = 5_000;
+
 /** The consumer. */
 export class RabbitConsumer implements Consumer, DeliveryOwner {
   private channel: amqp.Channel | undefined;
@@ -186,6 +190,8 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
   /** Acks waiting for the end of this turn, sent as one `multiple` ack where they are contiguous. */
   private acks: RabbitDelivery[] = [];
   private flushScheduled = false;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private reopenDelayMs = REOPEN_MIN_MS;
   private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());
   private readonly started = new Latch();
 
@@ -214,7 +220,9 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
     }
     channel.on('error', (error: Error) => this.transport.logger.warn(`rabbitmq consumer channel of ${this.queue} failed`, { error: error.message }));
     channel.on('close', () => {
-      if (this.channel === channel) this.lost();
+      if (this.channel !== channel) return;
+      this.lost();
+      this.reopen(connection);
     });
     await channel.prefetch(this.prefetch);
     if (this.buffer.closed) {
@@ -237,7 +245,29 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
       { noAck: false },
     );
     this.tag = consumerTag;
+    this.reopenDelayMs = REOPEN_MIN_MS;
     this.started.open();
+  }
+
+  /**
+   * The broker closed this consumer's channel while the connection lives on (its acknowledgement
+   * timeout, `consumer_timeout`, is the usual cause; it requeued the channel's messages): consume
+   * again on a new channel, after a backoff that grows while that keeps failing. A lost connection
+   * is the transport's to recover, and it resumes every consumer.
+   */
+  private reopen(connection: amqp.ChannelModel): void {
+    if (this.buffer.closed || this.reopenTimer !== undefined) return;
+    const delay = this.reopenDelayMs;
+    this.reopenDelayMs = Math.min(REOPEN_MAX_MS, delay * 2);
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      if (this.buffer.closed || this.channel !== undefined || !this.transport.isConnection(connection)) return;
+      this.transport.logger.warn(`the broker closed the channel of the consumer of ${this.queue}; consuming again on a new channel`);
+      this.resume(connection).catch((error: unknown) => {
+        if (/NOT_FOUND/.test((error as Error).message)) this.fail(error);
+        else this.reopen(connection);
+      });
+    }, delay);
   }
 
   /**
@@ -322,6 +352,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
   async close(): Promise<void> {
     if (this.buffer.closed) return;
     this.started.open(); // closed before it started: nothing to wait for
+    clearTimeout(this.reopenTimer);
     this.transport.forget(this);
     const channel = this.channel;
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);

@@ -523,6 +523,11 @@ export class RabbitMqTransport implements Transport {
     return consumer;
   }
 
+  /** Whether `connection` is the transport's current connection (not one that was lost). */
+  isConnection(connection: amqp.ChannelModel): boolean {
+    return this.connection === connection;
+  }
+
   /** @internal */
   forget(consumer: RabbitConsumer | OrderedConsumer): void {
     this.consumers.delete(consumer);
