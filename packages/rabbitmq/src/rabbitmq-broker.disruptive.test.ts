@@ -15,30 +15,22 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TransportError, silentLogger, type TransportMessage } from '@missive/core';
-import { brokersRequired } from '@missive/testing';
-import { reachable } from './test-support/reachable.js';
+import { cleanupAfterEach, needRabbitMq, rabbitUrl, unavailable } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
 const run = promisify(execFile);
-const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
+const url = rabbitUrl;
+const cleanup = cleanupAfterEach();
 
 const rabbitmqctl = async (...args: string[]): Promise<string> => (await run('rabbitmqctl', args, { timeout: 60_000 })).stdout.trim();
 
 /** The broker must be reachable and on this machine, under our control. */
 async function needLocalBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
-  let problem: string | undefined;
-  if (!(await reachable(url))) problem = `RabbitMQ not reachable at ${new URL(url).host}`;
-  else if (!(await rabbitmqctl('status').then(() => true, () => false))) problem = 'rabbitmqctl cannot reach the local broker (these tests restart it)';
-  if (problem === undefined) return true;
-  if (brokersRequired()) throw new Error(`${problem} (MISSIVE_REQUIRE_BROKERS=1)`);
-  ctx.skip(`${problem}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
-  return false;
+  if (!(await needRabbitMq(ctx))) return false;
+  if (await rabbitmqctl('status').then(() => true, () => false)) return true;
+  return unavailable(ctx, 'rabbitmqctl cannot reach the local broker (these tests restart it)');
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {

@@ -6,24 +6,15 @@
  * declarations.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigurationError, TransportError, createBus, silentLogger } from '@missive/core';
-import { brokersRequired, startFaultProxy, type FaultProxy } from '@missive/testing';
-import { reachable } from './test-support/reachable.js';
+import { startFaultProxy, type FaultProxy } from '@missive/testing';
+import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
-const url = new URL(process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
+const url = new URL(rabbitUrl);
+const cleanup = cleanupAfterEach();
 
-async function needBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
-  if (await reachable(url.href)) return true;
-  if (brokersRequired()) throw new Error(`RabbitMQ not reachable at ${url.host} (MISSIVE_REQUIRE_BROKERS=1)`);
-  ctx.skip(`RabbitMQ not reachable at ${url.host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
-  return false;
-}
 
 async function through(proxy: FaultProxy, options: { publishTimeoutMs?: number } = {}): Promise<RabbitMqTransport> {
   const proxied = new URL(url.href);
@@ -44,7 +35,7 @@ const until = async (condition: () => boolean, what: string, timeoutMs = 30_000)
 
 describe('rabbitmq faults', () => {
   it('a connection cut mid-stream: reconnects, resumes the consumer, loses nothing that was confirmed', async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
     cleanup.push(() => proxy.close());
     const queue = `faults-${randomBytes(4).toString('hex')}`;
@@ -88,7 +79,7 @@ describe('rabbitmq faults', () => {
   }, 60_000);
 
   it('a publish during an outage waits for the reconnect, or fails with a typed error after its deadline', async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
     cleanup.push(() => proxy.close());
     const queue = `outage-${randomBytes(4).toString('hex')}`;
@@ -109,7 +100,7 @@ describe('rabbitmq faults', () => {
   }, 60_000);
 
   it('refuses a bad URL and a conflicting declaration with messages that say what to fix, without the password', async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     expect(() => new RabbitMqTransport({ url: 'http://localhost' })).toThrow(/amqp:\/\/ or amqps:\/\//);
     expect(() => new RabbitMqTransport({ url: 'amqp://u:p@h/v?queueType=stream' })).toThrow(/quorum" or "classic/);
     const bus = createBus({ service: 's', transport: 'amqp://guest:hunter2@127.0.0.1:1', logger: silentLogger });

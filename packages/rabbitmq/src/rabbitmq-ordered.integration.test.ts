@@ -3,26 +3,16 @@
  * returns only once it owns its share of the partitions, so keyed work sent right after reaches both.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
-import { brokersRequired } from '@missive/testing';
 import { z } from 'zod';
 import { PARTITIONS, partitionOf } from './partitions.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
-import { reachable } from './test-support/reachable.js';
+import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 
-const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
+const url = rabbitUrl;
+const cleanup = cleanupAfterEach();
 
-async function needBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
-  if (await reachable(url)) return true;
-  if (brokersRequired()) throw new Error(`RabbitMQ not reachable at ${new URL(url).host} (MISSIVE_REQUIRE_BROKERS=1)`);
-  ctx.skip(`RabbitMQ not reachable at ${new URL(url).host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
-  return false;
-}
 
 /** One key per partition: `keys[p]` hashes to partition p. */
 function keyPerPartition(): string[] {
@@ -36,7 +26,7 @@ function keyPerPartition(): string[] {
 
 describe('rabbitmq ordered endpoints', () => {
   it("a joining instance's start returns once it owns its share of the partitions", async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     const run = randomBytes(4).toString('hex');
     const endpoint = `ordered-ready-${run}`;
     const Work = defineCommand(`ordered-ready-${run}.work`, z.object({ key: z.string() }), { partitionKey: (m) => m.key });

@@ -11,24 +11,14 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TransportError, silentLogger } from '@missive/core';
-import { brokersRequired } from '@missive/testing';
-import { reachable } from './test-support/reachable.js';
+import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
-const url = new URL(process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await Promise.resolve(step()).catch(() => undefined);
-});
+const url = new URL(rabbitUrl);
+const cleanup = cleanupAfterEach();
 
-async function needBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
-  if (await reachable(url.href)) return true;
-  if (brokersRequired()) throw new Error(`RabbitMQ not reachable at ${url.host} (MISSIVE_REQUIRE_BROKERS=1)`);
-  ctx.skip(`RabbitMQ not reachable at ${url.host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
-  return false;
-}
 
 /** A self-signed certificate for 127.0.0.1, made by the `openssl` command. */
 function certificate(): { key: Buffer; cert: Buffer } {
@@ -66,7 +56,7 @@ async function tlsTerminator(credentials: { key: Buffer; cert: Buffer }): Promis
 
 describe('rabbitmq over TLS', () => {
   it('connects with amqps:// and the CA of the broker certificate; refuses an unknown CA without printing the password', async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     const credentials = certificate();
     const terminator = await tlsTerminator(credentials);
     cleanup.push(() => terminator.close());

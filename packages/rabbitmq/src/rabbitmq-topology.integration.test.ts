@@ -5,24 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigurationError, silentLogger } from '@missive/core';
-import { brokersRequired } from '@missive/testing';
-import { reachable } from './test-support/reachable.js';
+import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
-const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
+const url = rabbitUrl;
+const cleanup = cleanupAfterEach();
 
-async function needBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
-  if (await reachable(url)) return true;
-  if (brokersRequired()) throw new Error(`RabbitMQ not reachable at ${new URL(url).host} (MISSIVE_REQUIRE_BROKERS=1)`);
-  ctx.skip(`RabbitMQ not reachable at ${new URL(url).host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
-  return false;
-}
 
 async function transport(): Promise<RabbitMqTransport> {
   const t = new RabbitMqTransport({ url }, { logger: silentLogger });
@@ -50,7 +40,7 @@ const exchangeExists = (name: string) => exists((channel) => channel.checkExchan
 
 describe('rabbitmq topology', () => {
   it('gives every message type its own exchange; a queue reached by its type and a wildcard gets one copy', async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     const run = randomBytes(4).toString('hex');
     const type = `topo-${run}.order-placed`;
     const queue = `topo-${run}`;
@@ -91,7 +81,7 @@ describe('rabbitmq topology', () => {
   }, 60_000);
 
   it('leaves nothing half-declared: a conflict on a later queue deletes the queues the declaration created', async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     const queue = `topo-${randomBytes(4).toString('hex')}`;
     const connection = await amqp.connect(url);
     const channel = await connection.createChannel();
@@ -110,7 +100,7 @@ describe('rabbitmq topology', () => {
   }, 60_000);
 
   it('refuses an exchange of the same name declared differently, naming it', async (ctx) => {
-    if (!(await needBroker(ctx))) return;
+    if (!(await needRabbitMq(ctx))) return;
     const run = randomBytes(4).toString('hex');
     const type = `topo-${run}.fanout`;
     const connection = await amqp.connect(url);

@@ -1,8 +1,7 @@
 import { describeTransportConformance } from '@missive/testing';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
+import { rabbitUrl as url } from './test-support/broker.js';
 import { reachable } from './test-support/reachable.js';
-
-const url = process.env.MISSIVE_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 describeTransportConformance({
   name: 'rabbitmq',
