@@ -3,19 +3,16 @@
  * fills: queues, dead letters (list, show, replay, purge), publish (argument and stdin), tail, and
  * the error exits.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBus, defineCommand, defineEvent, silentLogger, type Bus } from '@missive/core';
 import { startProcess } from '@missive/testing';
 import { z } from 'zod';
+import { buildCli, missiveMain as main, runMissive, until } from './test-support/run-cli.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const main = join(root, 'packages', 'cli', 'dist', 'main.js');
 const db = join(tmpdir(), `missive-cli-${randomUUID()}.db`);
 const url = `sqlite://${db}`;
 
@@ -25,22 +22,10 @@ let bus: Bus;
 let healthy = false;
 const charged: string[] = [];
 
-async function missive(args: readonly string[], input?: string): Promise<{ code: number | string; out: string; err: string }> {
-  const child = startProcess(process.execPath, [main, ...args], { env: { MISSIVE_URL: url }, stdin: input });
-  const code = await child.exited;
-  return { code, out: child.lines.join('\n'), err: child.stderr() };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const missive = (args: readonly string[], input?: string) => runMissive(url, args, input);
 
 beforeAll(async () => {
-  execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: root, stdio: 'ignore' });
+  buildCli();
   bus = createBus({ service: 'payment', transport: url, logger: silentLogger, retry: { immediate: 0, delayed: false } });
   bus.endpoint('payment', (e) =>
     e.on(Charge, (cmd) => {

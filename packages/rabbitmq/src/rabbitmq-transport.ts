@@ -16,6 +16,8 @@
  * | `missive.keyed` | topic exchange | messages sent to a queue with a partition key: `<slot>.<queue>` |
  * | `<endpoint>.partition-<p>` | single-active-consumer queue | an ordered endpoint's keyed messages (`OrderedConsumer`) |
  * | `missive.control` | direct exchange | an ordered endpoint's instances ask each other to rebalance |
+ * | `missive.scheduled.<id>` | classic queue, TTL = the delay | one cancellable scheduled message; `cancelScheduled` deletes it |
+ * | `missive.registry` | stream | records of endpoint queues, for `queues()` (`queue-registry.ts`) |
  *
  * Publishing uses a confirm channel: `publish` resolves when the broker confirmed; a nack rejects
  * with `PublishRejectedError`, an unroutable mandatory message with `UnroutableError`. Messages are
@@ -58,6 +60,7 @@ import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
 import { DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
+import { REGISTRY_QUEUE, assertRegistry, deletionRecord, readRegistry, registryRecord, type RegisteredQueue } from './queue-registry.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
 export const DEAD_LETTER_SUFFIX = '.dead-letters';
@@ -67,6 +70,8 @@ export const REPUBLISHED = 'x-missive-republished';
 export const DELAY_HEADER = 'missive-delay-bucket';
 /** The longest delay (48.6 days): RabbitMQ's TTLs are 32-bit milliseconds, and a bucket rounds up. */
 export const MAX_DELAY_MS = 4_200_000_000;
+/** Channels that check queues at once (see `checkQueues`). */
+const CHECK_WORKERS = 8;
 /** How long a scheduled message's queue outlives the message, so a late `cancel` finds nothing instead of racing a new queue. */
 const SCHEDULED_GRACE_MS = 60_000;
 
@@ -111,6 +116,8 @@ export class RabbitMqTransport implements Transport {
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ready: Promise<void> | undefined;
   private blockedBy: string | undefined;
+  /** The queue registry stream exists (declared on the first connection). */
+  private registry = false;
   private closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
@@ -185,6 +192,15 @@ export class RabbitMqTransport implements Transport {
     await this.admin.assertExchange(RETURN_EXCHANGE, 'topic', { durable: true });
     await this.admin.assertExchange(KEYED_EXCHANGE, 'topic', { durable: true });
     await this.admin.assertExchange(CONTROL_EXCHANGE, 'direct', { durable: true });
+    if (!this.registry) {
+      try {
+        await assertRegistry(this.admin);
+        this.registry = true;
+      } catch (error) {
+        this.admin = await this.adminChannel(connection);
+        this.logger.warn(`cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues`, { error: (error as Error).message });
+      }
+    }
     this.delayQueues.clear();
     this.typeExchanges.clear();
     for (const spec of this.declared.values()) await this.declareOn(this.admin, spec);
@@ -290,8 +306,19 @@ export class RabbitMqTransport implements Transport {
     const previous = this.declared.get(spec.name);
     const merged: QueueSpec =
       previous === undefined ? spec : { ...spec, topics: [...new Set([...previous.topics, ...spec.topics])], ordered: previous.ordered === true || spec.ordered === true };
-    await this.declareOn(await this.adminChannelNow(), merged);
+    const channel = await this.adminChannelNow();
+    await this.declareOn(channel, merged);
     this.declared.set(spec.name, merged);
+    const grew = previous === undefined || merged.topics.length > previous.topics.length || merged.ordered !== previous.ordered;
+    if (spec.temporary !== true && grew && this.registry) await this.append(registryRecord(merged));
+  }
+
+  /** Appends to the queue registry, confirmed. */
+  private async append(body: Buffer): Promise<void> {
+    const publisher = await this.channel(true);
+    await new Promise<void>((resolve, reject) => {
+      publisher.sendToQueue(REGISTRY_QUEUE, body, { persistent: true }, (error: unknown) => (error === null || error === undefined ? resolve() : reject(new PublishRejectedError(`RabbitMQ refused a record for ${REGISTRY_QUEUE}`, { cause: error }))));
+    });
   }
 
   /** Whether `queue` was declared ordered by this connection: its keyed messages go to partition queues. */
@@ -341,26 +368,39 @@ export class RabbitMqTransport implements Transport {
     for (const { queue, exchange, key } of bindingsOf(bound)) await channel.bindQueue(queue, exchange, key);
   }
 
-  /** Which of `names` exist (a failed check closes its channel, so checks run on throwaway channels). */
+  /** Which of `names` exist. */
   private async existingQueues(names: readonly string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    let probe: amqp.Channel | undefined;
-    for (const name of names) {
-      // Straight from the connection: this also runs inside onConnect, before the publisher is back.
-      if (probe === undefined) {
-        const connection = this.connection;
-        if (connection === undefined) throw new TransportError(`rabbitmq connection lost while declaring "${name}"`);
-        probe = await connection.createChannel();
-        probe.on('error', () => undefined);
+    return new Set((await this.checkQueues(names)).keys());
+  }
+
+  /**
+   * The broker's counts of those of `names` that exist. A failed check closes its channel (and
+   * reopening one takes tens of milliseconds), so up to {@link CHECK_WORKERS} throwaway channels check
+   * in parallel, each taking the next name.
+   */
+  private async checkQueues(names: readonly string[]): Promise<Map<string, amqp.Replies.AssertQueue>> {
+    const found = new Map<string, amqp.Replies.AssertQueue>();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      let probe: amqp.Channel | undefined;
+      for (let i = next++; i < names.length; i = next++) {
+        const name = names[i]!;
+        // Straight from the connection: this also runs inside onConnect, before the publisher is back.
+        if (probe === undefined) {
+          const connection = this.connection;
+          if (connection === undefined) throw new TransportError(`rabbitmq connection lost while checking queue "${name}"`);
+          probe = await connection.createChannel();
+          probe.on('error', () => undefined);
+        }
+        try {
+          found.set(name, await probe.checkQueue(name));
+        } catch {
+          probe = undefined; // closed by the broker
+        }
       }
-      try {
-        await probe.checkQueue(name);
-        found.add(name);
-      } catch {
-        probe = undefined; // closed by the broker
-      }
-    }
-    await probe?.close().catch(() => undefined);
+      await probe?.close().catch(() => undefined);
+    };
+    await Promise.all(Array.from({ length: Math.min(CHECK_WORKERS, names.length) }, worker));
     return found;
   }
 
@@ -550,15 +590,35 @@ export class RabbitMqTransport implements Transport {
     return messageCount > 0;
   }
 
-  /** Queues this connection declared, with their depths (RabbitMQ lists no queues over AMQP). */
+  /**
+   * Missive's queues on the broker, with their depths: those this connection declared and those in
+   * the registry that still exist (see `queue-registry.ts`). `depth` counts the main queue and, for
+   * an ordered endpoint, its partitions; `inFlight` is 0, because AMQP does not report un-acked counts.
+   */
   async queues(): Promise<QueueInfo[]> {
-    const channel = await this.adminChannelNow();
-    const out: QueueInfo[] = [];
+    await this.channel();
+    const known = new Map<string, RegisteredQueue>();
+    if (this.registry) {
+      const reader = await this.newChannel();
+      try {
+        for (const [name, record] of await readRegistry(reader, (body) => this.append(body))) known.set(name, record);
+      } finally {
+        await reader.close().catch(() => undefined);
+      }
+    }
     for (const spec of this.declared.values()) {
-      let depth = (await channel.checkQueue(spec.name)).messageCount;
-      if (spec.ordered === true) for (let i = 0; i < PARTITIONS; i++) depth += (await channel.checkQueue(partitionQueue(spec.name, i))).messageCount;
-      const dead = spec.temporary === true ? { messageCount: 0 } : await channel.checkQueue(spec.name + DEAD_LETTER_SUFFIX);
-      out.push({ name: spec.name, depth, inFlight: 0, deadLetters: dead.messageCount, topics: spec.topics });
+      if (spec.temporary !== true) known.set(spec.name, { name: spec.name, topics: spec.topics, ordered: spec.ordered === true });
+    }
+    // Main queues first: a queue deleted behind Missive's back costs one failed check, not eighteen.
+    const mains = await this.checkQueues([...known.keys()]);
+    const live = [...known.values()].filter((q) => mains.has(q.name));
+    const counts = await this.checkQueues(live.flatMap((q) => [q.name + DEAD_LETTER_SUFFIX, ...(q.ordered ? Array.from({ length: PARTITIONS }, (_, i) => partitionQueue(q.name, i)) : [])]));
+    const out: QueueInfo[] = [];
+    for (const queue of live) {
+      const main = mains.get(queue.name)!;
+      let depth = main.messageCount;
+      if (queue.ordered) for (let i = 0; i < PARTITIONS; i++) depth += counts.get(partitionQueue(queue.name, i))?.messageCount ?? 0;
+      out.push({ name: queue.name, depth, inFlight: 0, deadLetters: counts.get(queue.name + DEAD_LETTER_SUFFIX)?.messageCount ?? 0, topics: queue.topics });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -571,6 +631,7 @@ export class RabbitMqTransport implements Transport {
     await channel.deleteQueue(name);
     await channel.deleteQueue(name + DEAD_LETTER_SUFFIX);
     if (partitioned) for (let i = 0; i < PARTITIONS; i++) await channel.deleteQueue(partitionQueue(name, i));
+    if (this.registry) await this.append(deletionRecord(name));
   }
 
   /** Whether the queue exists on the broker (a failed check closes a channel, so use a throwaway one). */

@@ -1,0 +1,37 @@
+/**
+ * Runs the built `missive` command for the CLI's end-to-end tests, and waits for conditions.
+ *
+ * @example
+ * ```ts
+ * const { code, out } = await runMissive('sqlite:///tmp/bus.db', ['queues', '--json']);
+ * ```
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProcess } from '@missive/testing';
+
+export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+export const missiveMain = join(repositoryRoot, 'packages', 'cli', 'dist', 'main.js');
+
+/** Builds the command (and what it imports), so the tests run what users run. */
+export function buildCli(): void {
+  execFileSync('npx', ['tsc', '-b', 'packages/cli', 'packages/rabbitmq', 'packages/sqlite'], { cwd: repositoryRoot, stdio: 'ignore' });
+}
+
+/** Runs `missive <args>` with `MISSIVE_URL=url`; its exit code, stdout lines joined, and stderr. */
+export async function runMissive(url: string, args: readonly string[], input?: string): Promise<{ code: number | string; out: string; err: string }> {
+  const child = startProcess(process.execPath, [missiveMain, ...args], { env: { MISSIVE_URL: url }, stdin: input });
+  const code = await child.exited;
+  return { code, out: child.lines.join('\n'), err: child.stderr() };
+}
+
+/** Polls `condition` every 10 ms for up to 20 s. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

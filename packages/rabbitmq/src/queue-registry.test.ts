@@ -1,0 +1,11 @@
+import { describe, expect, it } from 'vitest';
+import { deletionRecord, parseRecord, registryRecord } from './queue-registry.js';
+
+describe('queue registry records', () => {
+  it('round-trips a queue and skips what is not a record', () => {
+    expect(parseRecord(registryRecord({ name: 'billing', topics: ['shop.#'], ordered: true }))).toEqual({ name: 'billing', topics: ['shop.#'], ordered: true });
+    expect(parseRecord(registryRecord({ name: 'audit', topics: [] }))).toEqual({ name: 'audit', topics: [], ordered: false });
+    expect(parseRecord(deletionRecord('billing'))).toEqual({ name: 'billing', deleted: true });
+    for (const junk of ['', 'null', '{"name":3,"topics":[]}', '{"name":"x","topics":[1]}', '{"name":"x"}', '{']) expect(parseRecord(Buffer.from(junk))).toBeUndefined();
+  });
+});

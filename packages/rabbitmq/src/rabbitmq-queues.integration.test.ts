@@ -1,0 +1,47 @@
+/**
+ * `queues()` on RabbitMQ lists Missive's queues declared by any process (through the registry
+ * stream), with their depths and dead letters, and drops a queue once it is deleted.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { silentLogger, type TransportMessage } from '@missive/core';
+import { RabbitMqTransport } from './rabbitmq-transport.js';
+import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
+
+const cleanup = cleanupAfterEach();
+
+async function transport(): Promise<RabbitMqTransport> {
+  const t = new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger });
+  await t.connect();
+  cleanup.push(() => t.close());
+  return t;
+}
+
+const message = (id: string, partitionKey?: string): TransportMessage => ({ id, type: 't', body: Buffer.from('{}'), headers: {}, partitionKey });
+
+describe('rabbitmq queues()', () => {
+  it('lists queues another connection declared, with depth and dead letters, until they are deleted', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const run = randomBytes(4).toString('hex');
+    const [plain, ordered] = [`listed-${run}`, `listed-ordered-${run}`];
+    const owner = await transport();
+    cleanup.push(() => owner.deleteQueue(ordered));
+    cleanup.push(() => owner.deleteQueue(plain));
+    await owner.declare({ name: plain, topics: [`listed-${run}.happened`] });
+    await owner.declare({ name: ordered, topics: [], ordered: true });
+    await owner.send(plain, message('a'));
+    await owner.send(plain, message('b'));
+    await owner.send(ordered, message('c', 'key-1'));
+    await owner.send(ordered, message('d'));
+
+    const operator = await transport(); // declares nothing
+    const listed = (await operator.queues()).filter((q) => q.name.endsWith(run));
+    expect(listed).toEqual([
+      { name: plain, depth: 2, inFlight: 0, deadLetters: 0, topics: [`listed-${run}.happened`] },
+      { name: ordered, depth: 2, inFlight: 0, deadLetters: 0, topics: [] },
+    ]);
+
+    await owner.deleteQueue(plain);
+    expect((await operator.queues()).map((q) => q.name).filter((n) => n.endsWith(run))).toEqual([ordered]);
+  }, 60_000);
+});
