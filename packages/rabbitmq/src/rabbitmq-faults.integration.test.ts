@@ -78,6 +78,44 @@ describe('rabbitmq faults', () => {
     await loop;
   }, 60_000);
 
+  it('a host that vanishes (no bytes, no close): heartbeats notice, the transport reconnects, the waiting publish goes out', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
+    cleanup.push(() => proxy.close());
+    const queue = `vanish-${randomBytes(4).toString('hex')}`;
+    const proxied = new URL(url.href);
+    proxied.port = String(proxy.port);
+    proxied.searchParams.set('heartbeat', '1');
+    const transport = new RabbitMqTransport({ url: proxied.href, publishTimeoutMs: 30_000 }, { logger: silentLogger });
+    await transport.connect();
+    cleanup.push(() => transport.close());
+    cleanup.push(() => transport.deleteQueue(queue));
+    await transport.declare({ name: queue, topics: [] });
+    const received: string[] = [];
+    const consumer = transport.consume(queue, { prefetch: 5 });
+    await consumer.ready;
+    const loop = (async () => {
+      for await (const delivery of consumer) {
+        received.push(delivery.message.id);
+        await delivery.ack();
+      }
+    })();
+
+    proxy.refuse(true); // the host is gone: no new connections either
+    proxy.freeze();
+    const during = transport.send(queue, { id: 'sent-while-gone', type: 't', body: Buffer.from('{}'), headers: {} });
+    // With a 1 s heartbeat amqplib declares the connection dead after two silent intervals and
+    // starts reconnecting; the refused attempts show it.
+    const attempts = proxy.accepted;
+    await until(() => proxy.refused > 0, 'a reconnect attempt after the heartbeat timeout', 20_000);
+    expect(proxy.accepted).toBe(attempts);
+    proxy.refuse(false);
+    await during;
+    await until(() => received.includes('sent-while-gone'), 'the message sent while the host was gone');
+    await consumer.close();
+    await loop;
+  }, 60_000);
+
   it('a publish during an outage waits for the reconnect, or fails with a typed error after its deadline', async (ctx) => {
     if (!(await needRabbitMq(ctx))) return;
     const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });

@@ -1,7 +1,8 @@
 /**
  * A TCP proxy on loopback for fault tests: clients connect to the proxy, the proxy connects them to
- * the real broker, and the test cuts every connection at once (as a network failure would) or stops
- * accepting new ones for a while. Traffic stays on 127.0.0.1.
+ * the real broker, and the test cuts every connection at once (as a network failure would), freezes
+ * them (as a host that vanished would: nothing arrives, nothing closes, only heartbeats notice), or
+ * stops accepting new ones for a while. Traffic stays on 127.0.0.1.
  *
  * @example
  * ```ts
@@ -20,8 +21,12 @@ export interface FaultProxy {
   readonly port: number;
   /** Connections made through the proxy so far. */
   readonly accepted: number;
+  /** Connections refused so far (see `refuse`). */
+  readonly refused: number;
   /** Destroys every open connection, both ways. */
   cut(): void;
+  /** Stops forwarding on every open connection, both ways, without closing it: its bytes are dropped from now on. */
+  freeze(): void;
   /** While true, new connections are refused (closed at once). */
   refuse(on: boolean): void;
   close(): Promise<void>;
@@ -30,10 +35,13 @@ export interface FaultProxy {
 /** Starts a proxy to `host:port` (default host 127.0.0.1). */
 export async function startFaultProxy(target: { readonly port: number; readonly host?: string }): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
+  const frozen = new WeakSet<Socket>();
   let accepted = 0;
+  let refused = 0;
   let refusing = false;
   const server = createServer((client) => {
     if (refusing) {
+      refused++;
       client.destroy();
       return;
     }
@@ -51,8 +59,8 @@ export async function startFaultProxy(target: { readonly port: number; readonly 
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    forward(client, upstream, frozen);
+    forward(upstream, client, frozen);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -62,9 +70,15 @@ export async function startFaultProxy(target: { readonly port: number; readonly 
     get accepted() {
       return accepted;
     },
+    get refused() {
+      return refused;
+    },
     cut() {
       for (const socket of [...sockets]) socket.destroy();
       sockets.clear();
+    },
+    freeze() {
+      for (const socket of sockets) frozen.add(socket);
     },
     refuse(on) {
       refusing = on;
@@ -75,4 +89,15 @@ export async function startFaultProxy(target: { readonly port: number; readonly 
         server.close(() => resolve());
       }),
   };
+}
+
+/** Copies `from` to `to` with backpressure, and drops what `from` sends once it is frozen. */
+function forward(from: Socket, to: Socket, frozen: WeakSet<Socket>): void {
+  from.on('data', (chunk: Buffer) => {
+    if (frozen.has(from) || to.destroyed) return;
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once('drain', () => from.resume());
+    }
+  });
 }
