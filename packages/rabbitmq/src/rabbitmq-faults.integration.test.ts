@@ -116,6 +116,28 @@ describe('rabbitmq faults', () => {
     await loop;
   }, 60_000);
 
+  it('publishes wait while the socket cannot take more, instead of piling up in memory', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
+    cleanup.push(() => proxy.close());
+    const queue = `drain-${randomBytes(4).toString('hex')}`;
+    const transport = await through(proxy, { publishTimeoutMs: 30_000 });
+    cleanup.push(() => transport.deleteQueue(queue));
+    await transport.declare({ name: queue, topics: [] });
+    const body = Buffer.alloc(100_000, 'x'); // one buffer shared by every message: what grows is the client's copies
+    proxy.freeze(); // nothing reaches the broker: the socket and then the channel buffer fill up
+    const before = process.memoryUsage().arrayBuffers;
+    const publishes = Array.from({ length: 600 }, (_, i) => transport.send(queue, { id: `big-${i}`, type: 't', body, headers: {} }));
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    const grown = process.memoryUsage().arrayBuffers - before;
+    // All 600 encoded would be 60 MB of frames. Waiting, only what the buffers took before they were
+    // full: 64 messages in the channel's buffer and one in the socket's (about 10 MB here).
+    expect(grown).toBeLessThan(20_000_000);
+    proxy.cut(); // the transport reconnects and publishes every one of them
+    await Promise.all(publishes);
+    expect((await transport.queues()).find((q) => q.name === queue)?.depth).toBe(600);
+  }, 60_000);
+
   it('a publish during an outage waits for the reconnect, or fails with a typed error after its deadline', async (ctx) => {
     if (!(await needRabbitMq(ctx))) return;
     const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });

@@ -70,6 +70,11 @@ export const REPUBLISHED = 'x-missive-republished';
 export const DELAY_HEADER = 'missive-delay-bucket';
 /** The longest delay (48.6 days): RabbitMQ's TTLs are 32-bit milliseconds, and a bucket rounds up. */
 export const MAX_DELAY_MS = 4_200_000_000;
+/**
+ * Messages the publisher channel buffers while the socket is full before `publish` reports
+ * backpressure (amqplib's default is 1,024, which for large messages is a lot of memory).
+ */
+const PUBLISH_BUFFER_MESSAGES = 64;
 /** Channels that check queues at once (see `checkQueues`). */
 const CHECK_WORKERS = 8;
 /** How long a scheduled message's queue outlives the message, so a late `cancel` finds nothing instead of racing a new queue. */
@@ -116,6 +121,8 @@ export class RabbitMqTransport implements Transport {
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ready: Promise<void> | undefined;
   private blockedBy: string | undefined;
+  /** Set while the publisher's socket buffer is full (see `waitForDrain`). */
+  private draining: Promise<void> | undefined;
   /** The queue registry stream exists (declared on the first connection). */
   private registry = false;
   private closing: Promise<void> | undefined;
@@ -173,7 +180,7 @@ export class RabbitMqTransport implements Transport {
     if (this.connection === connection && this.publisher !== undefined) return;
     this.connection = connection;
     this.generation++;
-    const publisher = await connection.createConfirmChannel();
+    const publisher = await connection.createConfirmChannel({ highWaterMark: PUBLISH_BUFFER_MESSAGES });
     publisher.on('return', (message: amqp.Message) => {
       const id = message.properties.messageId as string | undefined;
       if (id !== undefined) this.returned.set(id, message);
@@ -519,6 +526,7 @@ export class RabbitMqTransport implements Transport {
     const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     for (let attempt = 1; ; attempt++) {
       const channel = await this.channel(true);
+      while (this.draining !== undefined) await this.draining; // a drain lets waiters go one buffer-full at a time
       if (attempt > 1 && isTypeExchange(exchange)) {
         // The channel may have died of a publish to a type exchange deleted under us: declare it again.
         const declaring = this.typeExchange(exchange);
@@ -526,7 +534,7 @@ export class RabbitMqTransport implements Transport {
       }
       try {
         await new Promise<void>((resolve, reject) => {
-          channel.publish(
+          const accepted = channel.publish(
             exchange,
             routingKey,
             body,
@@ -543,6 +551,7 @@ export class RabbitMqTransport implements Transport {
               else resolve();
             },
           );
+          if (!accepted) this.waitForDrain(channel);
         });
       } catch (error) {
         if (error instanceof PublishRejectedError && this.publisher === channel) throw error;
@@ -552,6 +561,24 @@ export class RabbitMqTransport implements Transport {
       if (this.returned.delete(message.id)) throw new UnroutableError(destination);
       return;
     }
+  }
+
+  /**
+   * The socket's write buffer is full: later publishes wait until the channel drains (or dies), so
+   * a fast publisher cannot pile messages up in memory faster than the network takes them.
+   */
+  private waitForDrain(channel: amqp.ConfirmChannel): void {
+    if (this.draining !== undefined) return;
+    this.draining = new Promise<void>((resolve) => {
+      const done = (): void => {
+        channel.off('drain', done);
+        channel.off('close', done);
+        this.draining = undefined;
+        resolve();
+      };
+      channel.on('drain', done);
+      channel.on('close', done);
+    });
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {

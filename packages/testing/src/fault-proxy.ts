@@ -25,7 +25,10 @@ export interface FaultProxy {
   readonly refused: number;
   /** Destroys every open connection, both ways. */
   cut(): void;
-  /** Stops forwarding on every open connection, both ways, without closing it: its bytes are dropped from now on. */
+  /**
+   * Stops forwarding on every open connection, both ways, without closing it: the proxy stops
+   * reading, so what the peers send backs up in their buffers, and nothing reaches the other side.
+   */
   freeze(): void;
   /** While true, new connections are refused (closed at once). */
   refuse(on: boolean): void;
@@ -78,7 +81,10 @@ export async function startFaultProxy(target: { readonly port: number; readonly 
       sockets.clear();
     },
     freeze() {
-      for (const socket of sockets) frozen.add(socket);
+      for (const socket of sockets) {
+        frozen.add(socket);
+        socket.pause(); // unread bytes back up into the sender's buffers, as they would on a dead link
+      }
     },
     refuse(on) {
       refusing = on;
@@ -97,7 +103,9 @@ function forward(from: Socket, to: Socket, frozen: WeakSet<Socket>): void {
     if (frozen.has(from) || to.destroyed) return;
     if (!to.write(chunk)) {
       from.pause();
-      to.once('drain', () => from.resume());
+      to.once('drain', () => {
+        if (!frozen.has(from)) from.resume();
+      });
     }
   });
 }
