@@ -404,13 +404,17 @@ export class Bus implements Sender {
     }
     const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo);
     const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
-    const ctx: PublishContext = {
-      envelope,
-      destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
-      notBefore,
-      items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
-    };
-    const sent = this.outgoing === undefined ? this.deliver(ctx) : this.outgoing(ctx);
+    let sent: Promise<void>;
+    if (this.outgoing === undefined) {
+      sent = this.enqueue(envelope, to === undefined ? 'topic' : 'queue', to ?? contract.name, notBefore, scheduleId);
+    } else {
+      sent = this.outgoing({
+        envelope,
+        destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
+        notBefore,
+        items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
+      });
+    }
     this.sending.add(sent);
     try {
       await sent;
@@ -510,7 +514,11 @@ export class Bus implements Sender {
   private async deliver(ctx: PublishContext): Promise<void> {
     const prepared = ctx.items.get(PREPARED) as OutboxRecord | undefined;
     if (prepared !== undefined) return this.sendPrepared(prepared);
-    const envelope = ctx.envelope;
+    await this.enqueue(ctx.envelope, ctx.destination.kind, ctx.destination.name, ctx.notBefore, ctx.items.get(SCHEDULE_ID) as string | undefined);
+  }
+
+  /** Encodes the envelope and hands it to the transport. Throws (rather than rejects) what it refuses. */
+  private enqueue(envelope: Envelope, kind: 'topic' | 'queue', name: string, notBefore: number | undefined, scheduleId: string | undefined): Promise<void> {
     const message: TransportMessage = {
       id: envelope.id,
       type: envelope.type,
@@ -518,17 +526,14 @@ export class Bus implements Sender {
       headers: EMPTY_HEADERS,
       partitionKey: envelope.partitionkey,
     };
-    const scheduleId = ctx.items.get(SCHEDULE_ID) as string | undefined;
-    const options = ctx.notBefore === undefined ? undefined : { notBefore: ctx.notBefore, scheduleId };
-    if (ctx.notBefore !== undefined && !this.transport.capabilities.delayedDelivery) {
-      throw new ConfigurationError(`the ${this.transport.kind} transport has no delayed delivery; ${envelope.type} cannot be scheduled`);
+    const transport = this.transport;
+    if (notBefore !== undefined && !transport.capabilities.delayedDelivery) {
+      throw new ConfigurationError(`the ${transport.kind} transport has no delayed delivery; ${envelope.type} cannot be scheduled`);
     }
-    if (ctx.destination.kind === 'queue') {
-      await this.transport.send(ctx.destination.name, message, options);
-    } else {
-      const mandatory = envelope.messagekind !== 'event';
-      await this.transport.publish(ctx.destination.name, message, mandatory ? { ...options, mandatory } : options);
-    }
+    const options = notBefore === undefined ? undefined : { notBefore, scheduleId };
+    if (kind === 'queue') return transport.send(name, message, options);
+    const mandatory = envelope.messagekind !== 'event';
+    return transport.publish(name, message, mandatory ? { ...options, mandatory } : options);
   }
 
   // --- request/reply ------------------------------------------------------------------------
