@@ -33,6 +33,7 @@ import type { MessageStore, OutboxRecord } from './message-store.js';
 import { createOutbox, type Outbox, type OutboxOptions } from './outbox.js';
 import type { SagaDefinition } from './saga.js';
 import { installSaga, type SagaOptions } from './saga-runtime.js';
+import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { loadTransport, parseTransportUrl } from './transport-url.js';
 import { validate } from './validate.js';
@@ -140,6 +141,7 @@ export class Bus implements Sender {
   private readonly validateOutgoing: boolean;
   private readonly host = hostname();
   private readonly source: string;
+  private readonly timestamps = new Timestamps();
   private readonly pending = new Map<string, PendingRequest>();
   /** Sends under way; `stop` waits for them before it closes the transport. */
   private readonly sending = new Set<Promise<void>>();
@@ -441,7 +443,7 @@ export class Bus implements Sender {
       kind,
       version: contract.version,
       id: options?.messageId,
-      time: new Date(now),
+      time: this.timestamps.format(now),
       correlationId: options?.correlationId ?? parent?.correlationid,
       conversationId: parent?.conversationid,
       causationId: parent?.id,
@@ -633,7 +635,7 @@ export class Bus implements Sender {
       data: payload,
       kind: 'reply',
       version: 1,
-      time: new Date(this.clock.now()),
+      time: this.timestamps.format(this.clock.now()),
       correlationId: request.correlationid,
       conversationId: request.conversationid,
       causationId: request.id,
