@@ -25,6 +25,7 @@ import { EndpointRuntime, type BusInternals, type EndpointStats } from './endpoi
 import { createEnvelope, sourceOf, type Envelope, type MessageKind } from './envelope.js';
 import { BusStateError, ConfigurationError, ErrorCode, RemoteHandlerError, RequestTimeoutError, UnroutableError } from './errors.js';
 import { TypedEmitter } from './events.js';
+import { InFlightList } from './in-flight-list.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
 import { compose, type Middleware } from './pipeline.js';
@@ -144,7 +145,7 @@ export class Bus implements Sender {
   private readonly timestamps = new Timestamps();
   private readonly pending = new Map<string, PendingRequest>();
   /** Sends under way; `stop` waits for them before it closes the transport. */
-  private readonly sending = new Set<Promise<void>>();
+  private readonly sending = new InFlightList<Promise<void>>();
   private replyQueue: Promise<string> | undefined;
   private replyConsumer: Consumer | undefined;
   private replyLoop: Promise<void> | undefined;
@@ -421,7 +422,7 @@ export class Bus implements Sender {
     try {
       await sent;
     } finally {
-      this.sending.delete(sent);
+      this.sending.remove(sent);
     }
   }
 
@@ -592,7 +593,7 @@ export class Bus implements Sender {
     }
     await this.replyConsumer?.close();
     await this.replyLoop;
-    await Promise.allSettled([...this.sending]);
+    await Promise.allSettled(this.sending.toArray());
     for (const component of [...this.components].reverse()) {
       await component.stop().catch((error: unknown) => this.logger.error('a bus component failed to stop', { error }));
     }

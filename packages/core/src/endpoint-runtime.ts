@@ -20,6 +20,7 @@ import type { CommandContract, EventContract, QueryContract, ReplyInput } from '
 import type { EndpointDefinition, ExpiredAction } from './endpoint.js';
 import type { Envelope } from './envelope.js';
 import { isRetryable, MissiveError, toError, UnrecoverableError } from './errors.js';
+import { InFlightList } from './in-flight-list.js';
 import type { Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
 import type { Middleware } from './pipeline.js';
@@ -77,7 +78,7 @@ const DONE: Promise<void> = Promise.resolve();
 export class EndpointRuntime {
   readonly stats: EndpointStats = { handled: 0, failed: 0, retried: 0, redelivered: 0, deadLettered: 0, expired: 0, inFlight: 0, circuit: 'closed' };
   private readonly pipeline: (state: ConsumeState) => Promise<void>;
-  private readonly inFlight = new Map<Delivery, InFlight>();
+  private readonly inFlight = new InFlightList<InFlight>();
   private readonly breaker: CircuitBreaker | undefined;
   private readonly limiter: RateLimiter | undefined;
   private readonly stopController = new AbortController();
@@ -137,15 +138,14 @@ export class EndpointRuntime {
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, deadlineMs);
       });
-      await Promise.race([Promise.allSettled([...this.inFlight.values()].map((f) => f.done)), deadline]);
+      await Promise.race([Promise.allSettled(this.inFlight.toArray().map((f) => f.done)), deadline]);
       clearTimeout(timer);
     }
-    const overran = [...this.inFlight.entries()];
-    for (const [delivery, flight] of overran) {
+    for (const flight of this.inFlight.toArray()) {
       flight.state.handedBack = true;
       flight.state.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
       try {
-        await delivery.nack();
+        await flight.state.delivery.nack();
       } catch (error) {
         this.bus.logger.warn('could not hand a delivery back at stop; the broker will redeliver it', { endpoint: this.definition.name, error });
       }
@@ -207,12 +207,13 @@ export class EndpointRuntime {
     this.stats.inFlight++;
     // The entry exists before `process` can end and remove it.
     const flight: InFlight = { state, done: DONE };
-    this.inFlight.set(delivery, flight);
-    flight.done = this.process(state);
+    this.inFlight.add(flight);
+    flight.done = this.process(flight);
   }
 
   /** Runs the pipeline and settles the delivery exactly once, then frees its slot. Never throws. */
-  private async process(state: ConsumeState): Promise<void> {
+  private async process(flight: InFlight): Promise<void> {
+    const state = flight.state;
     let error: Error | undefined;
     try {
       await this.pipeline(state);
@@ -231,7 +232,7 @@ export class EndpointRuntime {
       });
     } finally {
       this.stats.inFlight--;
-      this.inFlight.delete(state.delivery);
+      this.inFlight.remove(flight);
       this.wakeSlot();
     }
   }
