@@ -333,23 +333,25 @@ export class RabbitMqTransport implements Transport {
 
   /** Publishes with a confirm; rejects on nack, on return (mandatory), and on a channel that died first. */
   async confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
-    const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    const body = Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    // amqplib reads the headers without changing them (it layers its own on top), so they are passed as they are.
+    const properties = {
+      persistent: true,
+      mandatory,
+      messageId: message.id,
+      type: message.type,
+      contentType: 'application/cloudevents+json',
+      headers: message.partitionKey === undefined ? headers : { ...headers, 'x-missive-partition-key': message.partitionKey },
+    };
     for (let attempt = 1; ; attempt++) {
-      const channel = await this.channel();
+      const channel = this.state === 'open' && this.publisher !== undefined ? this.publisher : await this.channel();
       try {
         await new Promise<void>((resolve, reject) => {
           channel.publish(
             exchange,
             routingKey,
             body,
-            {
-              persistent: true,
-              mandatory,
-              messageId: message.id,
-              type: message.type,
-              contentType: 'application/cloudevents+json',
-              headers: message.partitionKey === undefined ? { ...headers } : { ...headers, 'x-missive-partition-key': message.partitionKey },
-            },
+            properties,
             (error: unknown) => {
               if (error !== null && error !== undefined) reject(new PublishRejectedError(`RabbitMQ refused message ${message.id} to ${destination}`, { cause: error }));
               else resolve();
