@@ -2,7 +2,9 @@
  * rabbitmq: Missive on `@missive/rabbitmq` against raw amqplib with the same guarantees (durable
  * queue of the same type, persistent messages, publisher confirms, manual ack after the handler,
  * same prefetch, same number of unconfirmed publishes), one publisher process and one consumer
- * process each.
+ * process each. Raw amqplib runs twice: acking each message (the usual way), and acking each
+ * event-loop turn's messages with one `multiple` ack as Missive does; on two cores the broker's
+ * work per ack frame shows, so the second is the comparison of the clients' own cost.
  *
  * @module
  */
@@ -36,6 +38,12 @@ export const rabbitmq: Scenario = {
           note: queueType === 'quorum' ? 'the transport default; endpoint concurrency 16' : undefined,
         },
         { label: `raw amqplib (${queueType} queue)`, module: 'subjects/raw-amqp.js', args: { ...common, name: `bench-raw-${queueType}-${id}`, queueType } },
+        {
+          label: `raw amqplib, acks per turn (${queueType} queue)`,
+          module: 'subjects/raw-amqp.js',
+          args: { ...common, name: `bench-rawb-${queueType}-${id}`, queueType, ackPerTurn: true },
+          note: 'the acks of one event-loop turn as one multiple ack, as Missive sends them',
+        },
       );
     }
     const plan = rabbitPlan(ctx.quick);

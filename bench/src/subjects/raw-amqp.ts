@@ -4,7 +4,9 @@
  * (publish resolves on the broker's ack), a consumer channel with the same prefetch and manual acks
  * after the handler. The body is the JSON of the payload; nothing is validated.
  *
- * Subject args: `queueType` (`quorum` | `classic`). Exchange `bench.raw`, routing key `bench.<name>`.
+ * Subject args: `queueType` (`quorum` | `classic`); `ackPerTurn` (acks of one event-loop turn as one
+ * `multiple` ack, which is how Missive's RabbitMQ consumer sends them; default: one ack per message).
+ * Exchange `bench.raw`, routing key `bench.<name>`.
  * @module
  */
 import amqp from 'amqplib';
@@ -41,12 +43,26 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   await channel.assertQueue(args.name, { durable: true, arguments: { 'x-queue-type': args['queueType'] === 'classic' ? 'classic' : 'quorum' } });
   await channel.bindQueue(args.name, EXCHANGE, `bench.${args.name}`);
   await channel.prefetch(args.prefetch);
+  // With `ackPerTurn`, the acks of one event-loop turn go out as one `multiple` ack, as Missive's do:
+  // messages are handled in delivery order here, so the last one handled covers all before it.
+  const perTurn = args['ackPerTurn'] === true;
+  let last: amqp.Message | undefined;
+  const flush = (): void => {
+    const message = last;
+    last = undefined;
+    if (message !== undefined) channel.ack(message, true);
+  };
   await channel.consume(
     args.name,
     (message) => {
       if (message === null) return;
       onMessage(JSON.parse(message.content.toString('utf8')) as Order);
-      channel.ack(message);
+      if (!perTurn) {
+        channel.ack(message);
+        return;
+      }
+      if (last === undefined) setImmediate(flush);
+      last = message;
     },
     { noAck: false },
   );

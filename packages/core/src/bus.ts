@@ -25,6 +25,7 @@ import { EndpointRuntime, type BusInternals, type EndpointStats } from './endpoi
 import { createEnvelope, sourceOf, type Envelope, type MessageKind } from './envelope.js';
 import { BusStateError, ConfigurationError, ErrorCode, RemoteHandlerError, RequestTimeoutError, UnroutableError } from './errors.js';
 import { TypedEmitter } from './events.js';
+import { InFlightList } from './in-flight-list.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
 import { compose, type Middleware } from './pipeline.js';
@@ -33,6 +34,7 @@ import type { MessageStore, OutboxRecord } from './message-store.js';
 import { createOutbox, type Outbox, type OutboxOptions } from './outbox.js';
 import type { SagaDefinition } from './saga.js';
 import { installSaga, type SagaOptions } from './saga-runtime.js';
+import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { loadTransport, parseTransportUrl } from './transport-url.js';
 import { validate } from './validate.js';
@@ -140,9 +142,10 @@ export class Bus implements Sender {
   private readonly validateOutgoing: boolean;
   private readonly host = hostname();
   private readonly source: string;
+  private readonly timestamps = new Timestamps();
   private readonly pending = new Map<string, PendingRequest>();
   /** Sends under way; `stop` waits for them before it closes the transport. */
-  private readonly sending = new Set<Promise<void>>();
+  private readonly sending = new InFlightList<Promise<void>>();
   private replyQueue: Promise<string> | undefined;
   private replyConsumer: Consumer | undefined;
   private replyLoop: Promise<void> | undefined;
@@ -404,18 +407,22 @@ export class Bus implements Sender {
     }
     const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo);
     const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
-    const ctx: PublishContext = {
-      envelope,
-      destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
-      notBefore,
-      items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
-    };
-    const sent = this.outgoing === undefined ? this.deliver(ctx) : this.outgoing(ctx);
+    let sent: Promise<void>;
+    if (this.outgoing === undefined) {
+      sent = this.enqueue(envelope, to === undefined ? 'topic' : 'queue', to ?? contract.name, notBefore, scheduleId);
+    } else {
+      sent = this.outgoing({
+        envelope,
+        destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
+        notBefore,
+        items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
+      });
+    }
     this.sending.add(sent);
     try {
       await sent;
     } finally {
-      this.sending.delete(sent);
+      this.sending.remove(sent);
     }
   }
 
@@ -437,7 +444,7 @@ export class Bus implements Sender {
       kind,
       version: contract.version,
       id: options?.messageId,
-      time: new Date(now),
+      time: this.timestamps.format(now),
       correlationId: options?.correlationId ?? parent?.correlationid,
       conversationId: parent?.conversationid,
       causationId: parent?.id,
@@ -510,7 +517,11 @@ export class Bus implements Sender {
   private async deliver(ctx: PublishContext): Promise<void> {
     const prepared = ctx.items.get(PREPARED) as OutboxRecord | undefined;
     if (prepared !== undefined) return this.sendPrepared(prepared);
-    const envelope = ctx.envelope;
+    await this.enqueue(ctx.envelope, ctx.destination.kind, ctx.destination.name, ctx.notBefore, ctx.items.get(SCHEDULE_ID) as string | undefined);
+  }
+
+  /** Encodes the envelope and hands it to the transport. Throws (rather than rejects) what it refuses. */
+  private enqueue(envelope: Envelope, kind: 'topic' | 'queue', name: string, notBefore: number | undefined, scheduleId: string | undefined): Promise<void> {
     const message: TransportMessage = {
       id: envelope.id,
       type: envelope.type,
@@ -518,17 +529,14 @@ export class Bus implements Sender {
       headers: EMPTY_HEADERS,
       partitionKey: envelope.partitionkey,
     };
-    const scheduleId = ctx.items.get(SCHEDULE_ID) as string | undefined;
-    const options = ctx.notBefore === undefined ? undefined : { notBefore: ctx.notBefore, scheduleId };
-    if (ctx.notBefore !== undefined && !this.transport.capabilities.delayedDelivery) {
-      throw new ConfigurationError(`the ${this.transport.kind} transport has no delayed delivery; ${envelope.type} cannot be scheduled`);
+    const transport = this.transport;
+    if (notBefore !== undefined && !transport.capabilities.delayedDelivery) {
+      throw new ConfigurationError(`the ${transport.kind} transport has no delayed delivery; ${envelope.type} cannot be scheduled`);
     }
-    if (ctx.destination.kind === 'queue') {
-      await this.transport.send(ctx.destination.name, message, options);
-    } else {
-      const mandatory = envelope.messagekind !== 'event';
-      await this.transport.publish(ctx.destination.name, message, mandatory ? { ...options, mandatory } : options);
-    }
+    const options = notBefore === undefined ? undefined : { notBefore, scheduleId };
+    if (kind === 'queue') return transport.send(name, message, options);
+    const mandatory = envelope.messagekind !== 'event';
+    return transport.publish(name, message, mandatory ? { ...options, mandatory } : options);
   }
 
   // --- request/reply ------------------------------------------------------------------------
@@ -585,7 +593,7 @@ export class Bus implements Sender {
     }
     await this.replyConsumer?.close();
     await this.replyLoop;
-    await Promise.allSettled([...this.sending]);
+    await Promise.allSettled(this.sending.toArray());
     for (const component of [...this.components].reverse()) {
       await component.stop().catch((error: unknown) => this.logger.error('a bus component failed to stop', { error }));
     }
@@ -628,7 +636,7 @@ export class Bus implements Sender {
       data: payload,
       kind: 'reply',
       version: 1,
-      time: new Date(this.clock.now()),
+      time: this.timestamps.format(this.clock.now()),
       correlationId: request.correlationid,
       conversationId: request.conversationid,
       causationId: request.id,

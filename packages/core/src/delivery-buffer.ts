@@ -15,12 +15,13 @@
  * @module
  */
 import { BusStateError, ErrorCode } from './errors.js';
+import { InFlightList } from './in-flight-list.js';
 import type { Delivery } from './transport.js';
 
 /** A transport consumer's buffer of deliveries. */
 export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Delivery> {
   private readonly waiting: D[] = [];
-  private readonly yielded_ = new Set<D>();
+  private readonly yielded_ = new InFlightList<D>();
   private waiter: ((result: IteratorResult<Delivery>) => void) | undefined;
   private closed_ = false;
 
@@ -46,7 +47,7 @@ export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Deliver
 
   /** Read and not yet settled. */
   get yielded(): readonly D[] {
-    return [...this.yielded_];
+    return this.yielded_.toArray();
   }
 
   /** Hands a delivery to the reader (at once if it is waiting). False once closed: give it back. */
@@ -65,7 +66,7 @@ export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Deliver
 
   /** A delivery was settled: it no longer counts as held. */
   settled(delivery: D): void {
-    this.yielded_.delete(delivery);
+    this.yielded_.remove(delivery);
   }
 
   /** Whether `delivery` was read and is not yet settled. */

@@ -13,19 +13,17 @@
  */
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Codec } from './codec.js';
+import { consumePipeline } from './consume-pipeline.js';
 import { ConsumeState } from './consume-state.js';
 import type { MessageContext, ConsumeContext, PublishOptions, RequestOptions, SendOptions } from './context.js';
 import type { CommandContract, EventContract, QueryContract, ReplyInput } from './contract.js';
 import type { EndpointDefinition, ExpiredAction } from './endpoint.js';
 import type { Envelope } from './envelope.js';
 import { isRetryable, MissiveError, toError, UnrecoverableError } from './errors.js';
+import { InFlightList } from './in-flight-list.js';
 import type { Logger } from './logger.js';
-import { decode } from './middleware/decode.js';
-import { deliveryLimit } from './middleware/delivery-limit.js';
-import { expiry } from './middleware/expiry.js';
-import { retry, type RetryEvent } from './middleware/retry.js';
-import { validatePayload } from './middleware/validate-payload.js';
-import { compose, type Middleware } from './pipeline.js';
+import type { RetryEvent } from './middleware/retry.js';
+import type { Middleware } from './pipeline.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { Clock } from './clock.js';
 import type { Consumer, Delivery, Transport } from './transport.js';
@@ -70,14 +68,17 @@ export interface BusInternals {
 
 interface InFlight {
   readonly state: ConsumeState;
-  readonly done: Promise<void>;
+  /** Settles when the delivery is settled (or handed back). Set right after the entry is made. */
+  done: Promise<void>;
 }
+
+const DONE: Promise<void> = Promise.resolve();
 
 /** The runtime of one endpoint. */
 export class EndpointRuntime {
   readonly stats: EndpointStats = { handled: 0, failed: 0, retried: 0, redelivered: 0, deadLettered: 0, expired: 0, inFlight: 0, circuit: 'closed' };
   private readonly pipeline: (state: ConsumeState) => Promise<void>;
-  private readonly inFlight = new Map<Delivery, InFlight>();
+  private readonly inFlight = new InFlightList<InFlight>();
   private readonly breaker: CircuitBreaker | undefined;
   private readonly limiter: RateLimiter | undefined;
   private readonly stopController = new AbortController();
@@ -95,24 +96,23 @@ export class EndpointRuntime {
     this.limit = definition.concurrency;
     this.breaker = definition.circuitBreaker === false ? undefined : new CircuitBreaker(definition.circuitBreaker, bus.clock);
     this.limiter = definition.rateLimit === undefined ? undefined : new RateLimiter(definition.rateLimit, bus.clock);
-    const steps: Middleware<ConsumeState>[] = [
-      deliveryLimit(definition.maxDeliveries),
-      decode(bus.codec, definition),
-      expiry(bus.clock, definition.expired, (state, action) => {
+    this.pipeline = consumePipeline({
+      definition,
+      codec: bus.codec,
+      clock: bus.clock,
+      onExpired: (state, action) => {
         this.stats.expired++;
         bus.onExpired({ endpoint: definition.name, messageId: state.envelope.id, type: state.envelope.type, action });
-      }),
-      retry((event) => {
+      },
+      onRetry: (event) => {
         if (event.mode === 'immediate') this.stats.retried++;
         else this.stats.redelivered++;
         bus.onRetry(event);
-      }),
-      this.observe(),
-      ...bus.middleware,
-      ...definition.middleware,
-      validatePayload(),
-    ];
-    this.pipeline = compose(steps, (state) => this.invoke(state));
+      },
+      observe: (state, attempt) => this.observe(state, attempt),
+      middleware: [...bus.middleware, ...definition.middleware],
+      handler: (state) => this.invoke(state),
+    });
     this.breaker?.onChange((state, previous) => this.onCircuit(state, previous));
   }
 
@@ -138,15 +138,14 @@ export class EndpointRuntime {
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, deadlineMs);
       });
-      await Promise.race([Promise.allSettled([...this.inFlight.values()].map((f) => f.done)), deadline]);
+      await Promise.race([Promise.allSettled(this.inFlight.toArray().map((f) => f.done)), deadline]);
       clearTimeout(timer);
     }
-    const overran = [...this.inFlight.entries()];
-    for (const [delivery, flight] of overran) {
+    for (const flight of this.inFlight.toArray()) {
       flight.state.handedBack = true;
       flight.state.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
       try {
-        await delivery.nack();
+        await flight.state.delivery.nack();
       } catch (error) {
         this.bus.logger.warn('could not hand a delivery back at stop; the broker will redeliver it', { endpoint: this.definition.name, error });
       }
@@ -206,39 +205,44 @@ export class EndpointRuntime {
   private track(delivery: Delivery): void {
     const state = new ConsumeState(this.bus.service, this.definition.name, delivery);
     this.stats.inFlight++;
-    const done = this.process(state).finally(() => {
-      this.stats.inFlight--;
-      this.inFlight.delete(delivery);
-      this.wakeSlot();
-    });
-    this.inFlight.set(delivery, { state, done });
+    // The entry exists before `process` can end and remove it.
+    const flight: InFlight = { state, done: DONE };
+    this.inFlight.add(flight);
+    flight.done = this.process(flight);
   }
 
-  /** Runs the pipeline and settles the delivery exactly once. Never throws. */
-  private async process(state: ConsumeState): Promise<void> {
+  /** Runs the pipeline and settles the delivery exactly once, then frees its slot. Never throws. */
+  private async process(flight: InFlight): Promise<void> {
+    const state = flight.state;
     let error: Error | undefined;
     try {
       await this.pipeline(state);
     } catch (thrown) {
       error = toError(thrown);
     }
-    if (state.handedBack) return;
-    const delivery = state.delivery;
     try {
-      if (error !== undefined) {
-        await this.deadLetter(state, error);
-      } else if (state.settlement.kind === 'redeliver') {
-        await delivery.nack({ delayMs: state.settlement.delayMs, headers: state.settlement.headers });
-      } else {
-        await delivery.ack();
-        if (state.settlement.kind === 'ack') this.stats.handled++;
+      if (!state.handedBack) {
+        await this.settle(state, error);
+        if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
       }
     } catch (settleError) {
       this.bus.logger.error(`could not settle a delivery on ${this.definition.name}; the broker will deliver it again`, {
-        messageId: delivery.message.id,
+        messageId: state.delivery.message.id,
         error: settleError,
       });
+    } finally {
+      this.stats.inFlight--;
+      this.inFlight.remove(flight);
+      this.wakeSlot();
     }
+  }
+
+  /** Dead-letters the delivery for `error`, or settles it as the pipeline decided. */
+  private settle(state: ConsumeState, error: Error | undefined): Promise<void> {
+    if (error !== undefined) return this.deadLetter(state, error);
+    const settlement = state.settlement;
+    if (settlement.kind === 'redeliver') return state.delivery.nack({ delayMs: settlement.delayMs, headers: settlement.headers });
+    return state.delivery.ack();
   }
 
   private async deadLetter(state: ConsumeState, error: Error): Promise<void> {
@@ -265,18 +269,16 @@ export class EndpointRuntime {
   }
 
   /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
-  private observe(): Middleware<ConsumeState> {
-    return async (state, next) => {
-      try {
-        await next();
-        this.breaker?.record(true);
-      } catch (thrown) {
-        const error = toError(thrown);
-        this.stats.failed++;
-        if (isRetryable(error)) this.breaker?.record(false);
-        throw error;
-      }
-    };
+  private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
+    try {
+      await attempt(state);
+      this.breaker?.record(true);
+    } catch (thrown) {
+      const error = toError(thrown);
+      this.stats.failed++;
+      if (isRetryable(error)) this.breaker?.record(false);
+      throw error;
+    }
   }
 
   private async invoke(state: ConsumeState): Promise<void> {

@@ -65,7 +65,8 @@ export interface EnvelopeInit<T> {
   readonly kind?: MessageKind;
   readonly version?: number;
   readonly id?: string;
-  readonly time?: Date;
+  /** When the message was created: a `Date`, or its RFC 3339 string as `toISOString` writes it. Default: now. */
+  readonly time?: Date | string;
   readonly correlationId?: string;
   readonly causationId?: string;
   readonly conversationId?: string;
@@ -87,7 +88,7 @@ export function createEnvelope<T>(init: EnvelopeInit<T>): Envelope<T> {
     id,
     type: init.type,
     source: init.source,
-    time: (init.time ?? new Date()).toISOString(),
+    time: typeof init.time === 'string' ? init.time : (init.time ?? new Date()).toISOString(),
     datacontenttype: 'application/json',
     messagekind: init.kind ?? 'event',
     dataversion: init.version ?? 1,

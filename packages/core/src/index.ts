@@ -21,6 +21,7 @@ export * from './headers.js';
 export * from './logger.js';
 export type * from './transport.js';
 export * from './envelope.js';
+export { Timestamps } from './timestamps.js';
 export * from './codec.js';
 export * from './contract.js';
 export * from './validate.js';

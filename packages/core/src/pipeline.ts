@@ -1,7 +1,9 @@
 /**
  * The middleware onion. A middleware is `(ctx, next) => Promise<void>`: it may act before and
- * after `next()`, skip it, or throw. Decoding, validation, retries and the handler all run as
- * steps of one pipeline; `compose` turns a list of steps and a terminal into one function.
+ * after `next()`, skip it, or throw. `compose` turns a list of middleware and a terminal into one
+ * function: the bus composes its publish middleware around the send, and an endpoint's consume
+ * middleware around validation and the handler (the built-in consume steps around them are plain
+ * calls, see `consume-pipeline.ts`).
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from './errors.js';
-import { topicMatcher } from './topic-pattern.js';
+import { isExactTopic, topicMatcher } from './topic-pattern.js';
 
 describe('topic patterns', () => {
   it.each([
@@ -24,5 +24,20 @@ describe('topic patterns', () => {
     expect(() => topicMatcher('shop..x')).toThrow(ConfigurationError);
     expect(() => topicMatcher('shop.a b')).toThrow(/invalid word/);
     expect(() => topicMatcher('')).toThrow(ConfigurationError);
+  });
+
+  it.each([
+    ['shop.order-placed', true],
+    ['shop', true],
+    ['shop.*', false],
+    ['*', false],
+    ['#', false],
+    ['#.placed', false],
+    ['shop.#.placed', false],
+    ['shop.a*b', true],
+    ['shop.**', true],
+    ['shop.#x', true],
+  ])('%s is exact: %s', (pattern, expected) => {
+    expect(isExactTopic(pattern)).toBe(expected);
   });
 });

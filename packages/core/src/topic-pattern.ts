@@ -23,9 +23,12 @@ export function checkTopicPattern(pattern: string): void {
   }
 }
 
-/** Whether a pattern has no wildcard. */
+/** A word that is a wildcard: `*` or `#` between dots or the ends. */
+const WILDCARD_WORD = /(?:^|\.)[*#](?:\.|$)/;
+
+/** Whether a pattern has no wildcard. Runs on every publish, so it allocates nothing. */
 export function isExactTopic(pattern: string): boolean {
-  return !pattern.split('.').some((w) => w === '*' || w === '#');
+  return !WILDCARD_WORD.test(pattern);
 }
 
 /** Compiles a pattern to a predicate on topics. */

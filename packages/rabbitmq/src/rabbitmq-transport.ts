@@ -523,10 +523,19 @@ export class RabbitMqTransport implements Transport {
 
   /** Publishes with a confirm; rejects on nack, on return (mandatory), and on a channel that died first. */
   async confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
-    const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    const body = Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    // amqplib reads the headers without changing them (it layers its own on top), so they are passed as they are.
+    const properties = {
+      persistent: true,
+      mandatory,
+      messageId: message.id,
+      type: message.type,
+      contentType: 'application/cloudevents+json',
+      headers: message.partitionKey === undefined ? headers : { ...headers, 'x-missive-partition-key': message.partitionKey },
+    };
     for (let attempt = 1; ; attempt++) {
-      const channel = await this.channel(true);
       while (this.draining !== undefined) await this.draining; // a drain lets waiters go one buffer-full at a time
+      const channel = this.state === 'open' && this.publisher !== undefined && this.blockedBy === undefined ? this.publisher : await this.channel(true);
       if (attempt > 1 && isTypeExchange(exchange)) {
         // The channel may have died of a publish to a type exchange deleted under us: declare it again.
         const declaring = this.typeExchange(exchange);
@@ -538,14 +547,7 @@ export class RabbitMqTransport implements Transport {
             exchange,
             routingKey,
             body,
-            {
-              persistent: true,
-              mandatory,
-              messageId: message.id,
-              type: message.type,
-              contentType: 'application/cloudevents+json',
-              headers: message.partitionKey === undefined ? { ...headers } : { ...headers, 'x-missive-partition-key': message.partitionKey },
-            },
+            properties,
             (error: unknown) => {
               if (error !== null && error !== undefined) reject(new PublishRejectedError(`RabbitMQ refused message ${message.id} to ${destination}`, { cause: error }));
               else resolve();

@@ -33,7 +33,6 @@ import type {
 } from '../transport.js';
 
 interface Item {
-  readonly seq: number;
   message: TransportMessage;
   deliveryCount: number;
   visibleAt: number;
@@ -59,15 +58,18 @@ interface Scheduled {
 }
 
 class MemoryQueue {
-  readonly items = new Map<number, Item>();
   /**
    * Items in seq order, append-only; removed items are marked `gone` and skipped, leading dead
-   * slots are dropped by moving `start`, and the array is compacted when half of it is dead. Scans
-   * begin at `start`, so finding the next deliverable item costs the items held ahead of it, not
-   * the queue's history (a Map scan would walk every deleted slot until the Map rehashes).
+   * slots are dropped by moving `start` (and let go of, so a removed message is garbage at once),
+   * and the array is compacted when half of it is dead. Scans begin at `start`, so finding the next
+   * deliverable item costs the items held ahead of it, not the queue's history. There is no Map by
+   * seq beside it: a busy Map keeps its replaced hash tables, and with them every message, alive
+   * until the next full collection.
    */
   order: Item[] = [];
   start = 0;
+  /** Items not gone. */
+  size = 0;
   readonly bindings: Binding[] = [];
   readonly consumers: MemoryConsumer[] = [];
   readonly deadLetters: DeadLetter[] = [];
@@ -79,6 +81,14 @@ class MemoryQueue {
     readonly name: string,
     readonly owner: MemoryConnection | undefined,
   ) {}
+}
+
+/** What a dead slot of `order` below `start` holds instead of the removed item. */
+const GONE: Item = { message: { id: '', type: '', body: new Uint8Array(0), headers: {} }, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false, gone: true };
+
+/** The items of a queue that are not gone, in order. */
+function* liveItems(queue: MemoryQueue): Generator<Item> {
+  for (let i = queue.start; i < queue.order.length; i++) if (!queue.order[i]!.gone) yield queue.order[i]!;
 }
 
 /** The broker: queues, bindings, timers. */
@@ -186,19 +196,19 @@ export class MemoryBroker {
     item.holder = undefined;
     this.outstanding--;
     if (how === 'remove') {
-      queue.items.delete(item.seq);
       item.gone = true;
+      queue.size--;
       if (queue.start > 1024 && queue.start * 2 > queue.order.length) {
         queue.order = queue.order.slice(queue.start);
         queue.start = 0;
       }
-    } else if (queue.items.has(item.seq)) {
+    } else if (!item.gone) {
       item.visibleAt = this.clock.now() + delayMs;
       const token = ++item.delayToken;
       if (delayMs > 0) {
         item.delayed = true;
         this.clock.setTimeout(() => {
-          if (queue.items.get(item.seq) === item && item.holder === undefined && item.delayToken === token && item.delayed) {
+          if (!item.gone && item.holder === undefined && item.delayToken === token && item.delayed) {
             item.delayed = false;
             queue.ready++;
             this.schedulePump(queue);
@@ -223,13 +233,14 @@ export class MemoryBroker {
     const queue = this.queues.get(name);
     if (queue === undefined) return;
     for (const consumer of [...queue.consumers]) consumer.closeNow();
-    for (const item of queue.items.values()) {
+    for (const item of liveItems(queue)) {
+      item.gone = true;
       if (item.holder !== undefined) {
         item.holder.orphan();
         this.outstanding--;
       }
     }
-    queue.items.clear();
+    queue.size = 0;
     queue.order = [];
     queue.start = 0;
     queue.ready = 0;
@@ -248,8 +259,8 @@ export class MemoryBroker {
 
   /** @internal */
   enqueue(queue: MemoryQueue, message: TransportMessage): void {
-    const item: Item = { seq: ++this.seq, message, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false, gone: false };
-    queue.items.set(item.seq, item);
+    const item: Item = { message, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false, gone: false };
+    queue.size++;
     queue.order.push(item);
     queue.ready++;
     this.activity_++;
@@ -323,7 +334,7 @@ export class MemoryBroker {
     const now = this.clock.now();
     let blocked: Set<string> | undefined;
     const order = queue.order;
-    while (queue.start < order.length && order[queue.start]!.gone) queue.start++;
+    while (queue.start < order.length && order[queue.start]!.gone) order[queue.start++] = GONE;
     for (let i = queue.start; i < order.length; i++) {
       const item = order[i]!;
       if (item.gone) continue;
@@ -504,10 +515,10 @@ class MemoryConnection implements Transport {
     const out: QueueInfo[] = [];
     for (const queue of this.broker.allQueues()) {
       let inFlight = 0;
-      for (const item of queue.items.values()) if (item.holder !== undefined) inFlight++;
+      for (const item of liveItems(queue)) if (item.holder !== undefined) inFlight++;
       out.push({
         name: queue.name,
-        depth: queue.items.size - inFlight,
+        depth: queue.size - inFlight,
         inFlight,
         deadLetters: queue.deadLetters.length,
         topics: queue.bindings.map((b) => b.pattern),

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * const step = decode(jsonCodec(), definition);
+ * decodeDelivery(state, jsonCodec(), definition); // sets state.envelope and state.route
  * ```
  * @module
  */
@@ -13,15 +13,11 @@ import type { Codec } from '../codec.js';
 import type { ConsumeState } from '../consume-state.js';
 import { routeOf, type EndpointDefinition } from '../endpoint.js';
 import { UnknownMessageTypeError } from '../errors.js';
-import type { Middleware } from '../pipeline.js';
 
-/** The step. */
-export function decode(codec: Codec, definition: EndpointDefinition): Middleware<ConsumeState> {
-  return async function decodeStep(state, next) {
-    state.envelope = codec.decode(state.delivery.message.body);
-    const route = routeOf(definition, state.envelope.type);
-    if (route === undefined) throw new UnknownMessageTypeError(state.envelope.type, definition.name);
-    state.route = route;
-    await next();
-  };
+/** The step: sets `state.envelope` and `state.route`, or throws. */
+export function decodeDelivery(state: ConsumeState, codec: Codec, definition: EndpointDefinition): void {
+  state.envelope = codec.decode(state.delivery.message.body);
+  const route = routeOf(definition, state.envelope.type);
+  if (route === undefined) throw new UnknownMessageTypeError(state.envelope.type, definition.name);
+  state.route = route;
 }

@@ -4,19 +4,15 @@
  *
  * @example
  * ```ts
- * const step = deliveryLimit(20);
+ * checkDeliveryLimit(state, 20); // throws PoisonMessageError on the 21st delivery
  * ```
  * @module
  */
 import type { ConsumeState } from '../consume-state.js';
 import { PoisonMessageError } from '../errors.js';
-import type { Middleware } from '../pipeline.js';
 
-/** The step. */
-export function deliveryLimit(maxDeliveries: number): Middleware<ConsumeState> {
-  return async function deliveryLimitStep(state, next) {
-    const { deliveryCount, message } = state.delivery;
-    if (deliveryCount > maxDeliveries) throw new PoisonMessageError(message.id, deliveryCount, maxDeliveries);
-    await next();
-  };
+/** The step: throws `PoisonMessageError` when the delivery is past the limit. */
+export function checkDeliveryLimit(state: ConsumeState, maxDeliveries: number): void {
+  const { deliveryCount, message } = state.delivery;
+  if (deliveryCount > maxDeliveries) throw new PoisonMessageError(message.id, deliveryCount, maxDeliveries);
 }

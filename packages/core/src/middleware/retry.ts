@@ -7,14 +7,14 @@
  *
  * @example
  * ```ts
- * const step = retry((event) => emitter.emit('retry', event));
+ * const retrying = retry((event) => emitter.emit('retry', event));
+ * await retrying(state, (s) => runHandler(s)); // runs the handler attempt as the policy says
  * ```
  * @module
  */
 import type { ConsumeState } from '../consume-state.js';
 import { isRetryable, toError } from '../errors.js';
 import { Header } from '../headers.js';
-import type { Middleware } from '../pipeline.js';
 
 /** What the retry step reports each time it retries. */
 export interface RetryEvent {
@@ -29,15 +29,18 @@ export interface RetryEvent {
   readonly delayMs: number;
 }
 
-/** The step. */
-export function retry(onRetry: (event: RetryEvent) => void): Middleware<ConsumeState> {
-  return async function retryStep(state, next) {
+/**
+ * The step: runs `attempt` (the rest of the pipeline) for the state as the route's policy says.
+ * `attempt` is the same function for every delivery, so a retry costs no closure per message.
+ */
+export function retry(onRetry: (event: RetryEvent) => void): (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void> {
+  return async function retrying(state, attempt) {
     const policy = state.route.retry;
     for (;;) {
       state.invocations++;
       state.attempt = state.priorAttempts + state.invocations;
       try {
-        await next();
+        await attempt(state);
         return;
       } catch (thrown) {
         const error = toError(thrown);

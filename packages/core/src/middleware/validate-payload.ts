@@ -5,14 +5,14 @@
  *
  * @example
  * ```ts
- * const step = validatePayload();
+ * const pending = validatePayload(state); // sets state.payload
+ * if (pending !== undefined) await pending; // only for an asynchronous schema
  * ```
  * @module
  */
 import type { ConsumeState } from '../consume-state.js';
 import type { MessageContract } from '../contract.js';
 import { ValidationError } from '../errors.js';
-import type { Middleware } from '../pipeline.js';
 import { validate } from '../validate.js';
 
 /** Upcasts `data` written against `version` to the contract's current version. */
@@ -29,17 +29,23 @@ export function upcast(contract: MessageContract, data: unknown, version: number
   return value;
 }
 
-/** The step. */
-export function validatePayload(): Middleware<ConsumeState> {
-  return async function validatePayloadStep(state, next) {
-    const contract = state.route.contract;
-    if (contract === undefined) {
-      state.payload = state.envelope;
-    } else {
-      const data = upcast(contract, state.envelope.data, state.envelope.dataversion ?? 1);
-      const result = validate(contract.schema, contract.name, data);
-      state.payload = result instanceof Promise ? await result : result;
-    }
-    await next();
-  };
+/**
+ * The step: sets `state.payload`, or throws `ValidationError`. Synchronous schemas stay synchronous;
+ * for an asynchronous one it returns the promise that sets the payload.
+ */
+export function validatePayload(state: ConsumeState): Promise<void> | undefined {
+  const contract = state.route.contract;
+  if (contract === undefined) {
+    state.payload = state.envelope;
+    return undefined;
+  }
+  const data = upcast(contract, state.envelope.data, state.envelope.dataversion ?? 1);
+  const result = validate(contract.schema, contract.name, data);
+  if (result instanceof Promise) {
+    return result.then((payload) => {
+      state.payload = payload;
+    });
+  }
+  state.payload = result;
+  return undefined;
 }
