@@ -6,14 +6,17 @@
  *
  * `deleteQueue` appends a deletion record, after which readers forget the queue.
  *
- * To list the queues, a reader appends a marker of its own, then reads the stream from its first
- * record up to that marker, merges the records by name and checks each queue on the broker, so a
- * deleted queue drops out of the list while its record lingers. Readers do not disturb each other.
+ * Each transport follows the stream (`RegistryFollower`): it reads it from the first record once, then
+ * gets new records as they are appended. To see everything appended so far, it appends a marker of
+ * its own and waits until it reads it. `queues()` then checks each queue on the broker, so a deleted
+ * queue drops out of the list while its record lingers. Readers do not disturb each other.
  *
  * @example
  * ```ts
  * publisher.sendToQueue(REGISTRY_QUEUE, registryRecord({ name: 'billing', topics: ['shop.#'] }));
- * const known = await readRegistry(channel, (marker) => publish(marker));
+ * await follower.follow(channel);
+ * await follower.sync((marker) => publisher.sendToQueue(REGISTRY_QUEUE, marker));
+ * follower.queues; // name → { name, topics, ordered }
  * ```
  * @module
  */
@@ -53,12 +56,22 @@ export function deletionRecord(name: string): Buffer {
   return Buffer.from(JSON.stringify({ name, deleted: true }));
 }
 
-/** Parses a record; `{ name, deleted: true }` for a deletion; undefined for anything that is not a record (it is skipped). */
-export function parseRecord(body: Buffer): RegisteredQueue | { readonly name: string; readonly deleted: true } | undefined {
+/** The record of message types whose exchanges a transport declared (see `rabbitmq-transport.ts`, wire taps). */
+export function typesRecord(types: readonly string[]): Buffer {
+  return Buffer.from(JSON.stringify({ types }));
+}
+
+/** What a record says. */
+export type RegistryRecord = RegisteredQueue | { readonly name: string; readonly deleted: true } | { readonly types: readonly string[] } | { readonly marker: string };
+
+/** Parses a record; undefined for anything that is not a record (it is skipped). */
+export function parseRecord(body: Buffer): RegistryRecord | undefined {
   try {
     const value = JSON.parse(body.toString('utf8')) as unknown;
     if (typeof value !== 'object' || value === null) return undefined;
-    const { name, topics, ordered, deleted } = value as Record<string, unknown>;
+    const { name, topics, ordered, deleted, types, marker } = value as Record<string, unknown>;
+    if (typeof marker === 'string') return { marker };
+    if (Array.isArray(types)) return types.every((t) => typeof t === 'string') ? { types } : undefined;
     if (typeof name === 'string' && deleted === true) return { name, deleted: true };
     if (typeof name !== 'string' || !Array.isArray(topics) || !topics.every((t) => typeof t === 'string')) return undefined;
     return { name, topics, ordered: ordered === true };
@@ -67,43 +80,69 @@ export function parseRecord(body: Buffer): RegisteredQueue | { readonly name: st
   }
 }
 
+/** What the registry knows: live queues by name (topics united, ordered if any record says so), and the message types declared. */
+export interface Registry {
+  readonly queues: Map<string, RegisteredQueue>;
+  readonly types: Set<string>;
+}
+
 /**
- * Reads every record up to a marker it appends with `append` (which resolves once the broker has
- * it), merged by name: topics united, ordered if any record says so. `channel` is the reader's own;
- * the caller closes it.
+ * A live reader of the registry: reads it from its first record, then follows it as records are
+ * appended. `sync` appends a marker and resolves once the reader has come to it, so everything
+ * appended before the marker (by anyone) is in `queues` and `types` by then.
  */
-export async function readRegistry(channel: amqp.Channel, append: (body: Buffer) => Promise<void>): Promise<Map<string, RegisteredQueue>> {
-  const marker = randomUUID();
-  await append(Buffer.from(JSON.stringify({ marker })));
-  const known = new Map<string, RegisteredQueue>();
-  await channel.prefetch(1000);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new TransportError(`the queue registry (${REGISTRY_QUEUE}) did not reach this reader's marker within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
-      channel
-        .consume(
-          REGISTRY_QUEUE,
-          (message) => {
-            if (message === null) return reject(new TransportError(`the queue registry (${REGISTRY_QUEUE}) was deleted while being read`));
-            channel.ack(message); // a stream keeps it: the ack only lets the next one come
-            const body = message.content.toString('utf8');
-            if (body.includes(marker)) return resolve();
-            const record = parseRecord(message.content);
-            if (record === undefined) return;
-            if ('deleted' in record) {
-              known.delete(record.name);
-              return;
-            }
-            const seen = known.get(record.name);
-            known.set(record.name, seen === undefined ? record : { name: record.name, topics: [...new Set([...seen.topics, ...record.topics])], ordered: seen.ordered || record.ordered });
-          },
-          { noAck: false, arguments: { 'x-stream-offset': 'first' } },
-        )
-        .catch(reject);
-    });
-  } finally {
-    clearTimeout(timer);
+export class RegistryFollower implements Registry {
+  readonly queues = new Map<string, RegisteredQueue>();
+  readonly types = new Set<string>();
+  private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private channel: amqp.Channel | undefined;
+
+  /** Reads the registry from the start on `channel`, its own (after a reconnect: a new one, from the start again). */
+  async follow(channel: amqp.Channel): Promise<void> {
+    for (const waiter of this.waiting.values()) waiter.reject(new TransportError('the connection was lost while reading the queue registry'));
+    this.waiting.clear();
+    this.queues.clear();
+    this.types.clear();
+    this.channel = channel;
+    await channel.prefetch(1000);
+    await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), { noAck: false, arguments: { 'x-stream-offset': 'first' } });
   }
-  return known;
+
+  /** Resolves once this reader has read up to a marker that `append` appends (after whatever the caller appended before). */
+  async sync(append: (body: Buffer) => Promise<void> | void): Promise<void> {
+    const marker = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const reached = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new TransportError(`the queue registry (${REGISTRY_QUEUE}) did not reach this reader's marker within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
+      this.waiting.set(marker, { resolve, reject });
+    });
+    try {
+      await append(Buffer.from(JSON.stringify({ marker })));
+      await reached;
+    } finally {
+      clearTimeout(timer);
+      this.waiting.delete(marker);
+    }
+  }
+
+  private take(channel: amqp.Channel, message: amqp.ConsumeMessage | null): void {
+    if (message === null || channel !== this.channel) return;
+    channel.ack(message); // a stream keeps it: the ack only lets more come
+    const record = parseRecord(message.content);
+    if (record === undefined) return;
+    if ('marker' in record) {
+      this.waiting.get(record.marker)?.resolve();
+      return;
+    }
+    if ('types' in record) {
+      for (const type of record.types) this.types.add(type);
+      return;
+    }
+    if ('deleted' in record) {
+      this.queues.delete(record.name);
+      return;
+    }
+    const seen = this.queues.get(record.name);
+    this.queues.set(record.name, seen === undefined ? record : { name: record.name, topics: [...new Set([...seen.topics, ...record.topics])], ordered: seen.ordered || record.ordered });
+  }
 }

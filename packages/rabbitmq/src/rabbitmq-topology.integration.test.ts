@@ -1,7 +1,8 @@
 /**
- * The topology on the real broker: an exchange per message type feeding `missive.topics`, one copy
- * per queue when a queue is reached both by its type and by a wildcard, a clear error for an
- * exchange declared differently, and nothing left behind by `deleteTopic`.
+ * The topology on the real broker: an exchange per message type, fed to `missive.topics` only where
+ * a wire tap matches the type (whichever of the two came first), one copy per queue when a queue is
+ * reached both by its type and by a wildcard, a clear error for an exchange declared differently,
+ * and nothing left behind by `deleteTopic`.
  */
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
@@ -12,7 +13,6 @@ import { RabbitMqTransport } from './rabbitmq-transport.js';
 
 const url = rabbitUrl;
 const cleanup = cleanupAfterEach();
-
 
 async function transport(): Promise<RabbitMqTransport> {
   const t = new RabbitMqTransport({ url }, { logger: silentLogger });
@@ -78,6 +78,37 @@ describe('rabbitmq topology', () => {
     expect(await exchangeExists(type)).toBe(true);
     await t.deleteTopic(type);
     expect(await exchangeExists(type)).toBe(false);
+  }, 60_000);
+
+  it('a wire tap gets the types published before it started and those first published after', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const run = randomBytes(4).toString('hex');
+    const [early, late, elsewhere] = [`tap-${run}.early`, `tap-${run}.late`, `other-${run}.thing`];
+    const publisher = await transport();
+    for (const type of [early, late, elsewhere]) cleanup.push(() => publisher.deleteTopic(type));
+    await publisher.publish(early, { id: 'early-1', type: early, body: Buffer.from('{}'), headers: {} }); // no tap yet
+    await publisher.publish(elsewhere, { id: 'elsewhere-1', type: elsewhere, body: Buffer.from('{}'), headers: {} });
+
+    const tap = await transport();
+    const queue = `tap-${run}`;
+    cleanup.push(() => tap.deleteQueue(queue));
+    await tap.declare({ name: queue, topics: [`tap-${run}.#`] }); // binds the exchange of "early", recorded before it
+    const consumer = tap.consume(queue, { prefetch: 10 });
+    await consumer.ready;
+    await publisher.publish(early, { id: 'early-2', type: early, body: Buffer.from('{}'), headers: {} });
+    await publisher.publish(late, { id: 'late-1', type: late, body: Buffer.from('{}'), headers: {} }); // its publisher sees the tap
+    await publisher.publish(elsewhere, { id: 'elsewhere-2', type: elsewhere, body: Buffer.from('{}'), headers: {} });
+    const got: string[] = [];
+    const iterator = consumer[Symbol.asyncIterator]();
+    while (got.length < 2) {
+      const next = await iterator.next();
+      if (next.done === true) throw new Error('the consumer ended early');
+      got.push(next.value.message.id);
+      await next.value.ack();
+    }
+    expect(got.sort()).toEqual(['early-2', 'late-1']);
+    await consumer.close();
+    expect((await tap.queues()).find((q) => q.name === queue)?.depth).toBe(0); // nothing of "other-…"
   }, 60_000);
 
   it('leaves nothing half-declared: a conflict on a later queue deletes the queues the declaration created', async (ctx) => {

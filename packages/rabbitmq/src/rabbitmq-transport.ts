@@ -60,7 +60,7 @@ import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
 import { DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
-import { REGISTRY_QUEUE, assertRegistry, deletionRecord, readRegistry, registryRecord, type RegisteredQueue } from './queue-registry.js';
+import { REGISTRY_QUEUE, RegistryFollower, assertRegistry, deletionRecord, registryRecord, typesRecord, type RegisteredQueue, type Registry } from './queue-registry.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
 export const DEAD_LETTER_SUFFIX = '.dead-letters';
@@ -125,6 +125,8 @@ export class RabbitMqTransport implements Transport {
   private draining: Promise<void> | undefined;
   /** The queue registry stream exists (declared on the first connection). */
   private registry = false;
+  /** This transport's live reader of the registry. */
+  private readonly registryView = new RegistryFollower();
   private closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
@@ -205,8 +207,13 @@ export class RabbitMqTransport implements Transport {
         this.registry = true;
       } catch (error) {
         this.admin = await this.adminChannel(connection);
-        this.logger.warn(`cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues`, { error: (error as Error).message });
+        this.logger.warn(`cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues and every type's exchange feeds missive.topics`, { error: (error as Error).message });
       }
+    }
+    if (this.registry) {
+      const reader = await connection.createChannel();
+      reader.on('error', () => undefined);
+      await this.registryView.follow(reader);
     }
     this.delayQueues.clear();
     this.typeExchanges.clear();
@@ -317,7 +324,9 @@ export class RabbitMqTransport implements Transport {
     await this.declareOn(channel, merged);
     this.declared.set(spec.name, merged);
     const grew = previous === undefined || merged.topics.length > previous.topics.length || merged.ordered !== previous.ordered;
-    if (spec.temporary !== true && grew && this.registry) await this.append(registryRecord(merged));
+    // A tap's queue record went in while declaring (bindTapsOn); others are recorded here.
+    const tap = merged.topics.some((t) => !isExactTopic(t));
+    if (spec.temporary !== true && grew && this.registry && !tap) await this.append(registryRecord(merged));
   }
 
   /** Appends to the queue registry, confirmed. */
@@ -343,7 +352,7 @@ export class RabbitMqTransport implements Transport {
     const temporary = spec.temporary === true;
     const ordered = !temporary && spec.ordered === true;
     const bound = { name: spec.name, topics: spec.topics, ordered };
-    for (const type of typeExchangesOf(bound)) await this.declareTypeOn(channel, type);
+    await this.declareTypesOn(channel, typeExchangesOf(bound));
     const args = { 'x-queue-type': this.options.queueType };
     const queues: [string, amqp.Options.AssertQueue][] = temporary
       ? [[spec.name, { exclusive: true, autoDelete: true, durable: false }]]
@@ -373,6 +382,7 @@ export class RabbitMqTransport implements Transport {
       }
     }
     for (const { queue, exchange, key } of bindingsOf(bound)) await channel.bindQueue(queue, exchange, key);
+    if (!temporary) await this.bindTapsOn(channel, spec);
   }
 
   /** Which of `names` exist. */
@@ -425,21 +435,67 @@ export class RabbitMqTransport implements Transport {
     }
   }
 
-  /** Declares a type's exchange and feeds it to `missive.topics`. */
-  private async declareTypeOn(channel: amqp.Channel, type: string): Promise<void> {
-    checkTypeExchange(type);
+  /**
+   * Declares the exchanges of `types` and feeds each to `missive.topics` where a wire tap needs it.
+   *
+   * Feeding every type's exchange to `missive.topics` would cost the broker a second exchange on
+   * every message; only types that a tap's pattern matches need it. Which those are is settled
+   * through the registry without a race: this transport appends a record of the types, then reads
+   * the registry up to a marker of its own and binds those types that a tap recorded before the
+   * marker matches; a tap appends its record, then reads up to its marker and binds the types
+   * recorded before that (see `bindTaps`). Of two such records, whichever came second in the stream
+   * is seen by the other side's read, so every (tap, type) pair is bound by one of them.
+   * Without a registry (streams disabled), every type's exchange feeds `missive.topics`.
+   */
+  private async declareTypesOn(channel: amqp.Channel, types: readonly string[]): Promise<void> {
+    if (types.length === 0) return;
+    for (const type of types) checkTypeExchange(type);
+    for (const type of types) {
+      try {
+        await channel.assertExchange(type, 'topic', { durable: true });
+      } catch (error) {
+        this.admin = undefined;
+        const text = (error as Error).message;
+        if (/PRECONDITION_FAILED/.test(text)) {
+          throw new ConfigurationError(`exchange "${type}" already exists on ${this.safeUrl} with different settings: ${text.replace(/^.*PRECONDITION_FAILED - /, '')}. Missive needs a durable topic exchange there; delete it`, { cause: error });
+        }
+        throw new TransportError(`cannot declare the exchange of type "${type}": ${text}`, { cause: error });
+      }
+    }
     try {
-      await channel.assertExchange(type, 'topic', { durable: true });
-      await channel.bindExchange(TOPICS_EXCHANGE, type, '#');
+      if (this.registry) {
+        const { queues } = await this.readRegistryAfter(channel, typesRecord(types));
+        const taps = [...queues.values()].flatMap((q) => q.topics.filter((t) => !isExactTopic(t))).map(topicMatcher);
+        for (const type of types) if (taps.some((matches) => matches(type))) await channel.bindExchange(TOPICS_EXCHANGE, type, '#');
+      } else {
+        for (const type of types) await channel.bindExchange(TOPICS_EXCHANGE, type, '#');
+      }
     } catch (error) {
       this.admin = undefined;
-      const text = (error as Error).message;
-      if (/PRECONDITION_FAILED/.test(text)) {
-        throw new ConfigurationError(`exchange "${type}" already exists on ${this.safeUrl} with different settings: ${text.replace(/^.*PRECONDITION_FAILED - /, '')}. Missive needs a durable topic exchange there; delete it`, { cause: error });
-      }
-      throw new TransportError(`cannot declare the exchange of type "${type}": ${text}`, { cause: error });
+      throw new TransportError(`cannot connect the exchanges of ${types.join(', ')} to the wire taps: ${(error as Error).message}`, { cause: error });
     }
-    this.typeExchanges.add(type);
+    for (const type of types) this.typeExchanges.add(type);
+  }
+
+  /** A tap's side of `declareTypesOn`: after its queue record, binds every recorded type its patterns match. */
+  private async bindTapsOn(channel: amqp.Channel, spec: QueueSpec): Promise<void> {
+    const patterns = spec.topics.filter((t) => !isExactTopic(t));
+    if (patterns.length === 0 || !this.registry) return;
+    const matchers = patterns.map(topicMatcher);
+    const { types } = await this.readRegistryAfter(channel, registryRecord(spec));
+    for (const type of types) {
+      if (!matchers.some((matches) => matches(type))) continue;
+      await channel.assertExchange(type, 'topic', { durable: true });
+      await channel.bindExchange(TOPICS_EXCHANGE, type, '#');
+    }
+  }
+
+  /** Appends `record` on `channel`, then waits until the registry view has read everything up to a marker after it. */
+  private async readRegistryAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
+    channel.sendToQueue(REGISTRY_QUEUE, record, { persistent: true });
+    // Same channel as the record: the marker lands after it in the stream.
+    await this.registryView.sync((marker) => void channel.sendToQueue(REGISTRY_QUEUE, marker, { persistent: true }));
+    return this.registryView;
   }
 
   /** Resolves once the type's exchange exists; undefined (nothing to wait for) when it is known to. */
@@ -448,7 +504,7 @@ export class RabbitMqTransport implements Transport {
     let declaring = this.typeDeclarations.get(type);
     if (declaring === undefined) {
       declaring = this.adminChannelNow()
-        .then((channel) => this.declareTypeOn(channel, type))
+        .then((channel) => this.declareTypesOn(channel, [type]))
         .finally(() => this.typeDeclarations.delete(type));
       this.typeDeclarations.set(type, declaring);
     }
@@ -628,12 +684,8 @@ export class RabbitMqTransport implements Transport {
     await this.channel();
     const known = new Map<string, RegisteredQueue>();
     if (this.registry) {
-      const reader = await this.newChannel();
-      try {
-        for (const [name, record] of await readRegistry(reader, (body) => this.append(body))) known.set(name, record);
-      } finally {
-        await reader.close().catch(() => undefined);
-      }
+      await this.registryView.sync((body) => this.append(body));
+      for (const [name, record] of this.registryView.queues) known.set(name, record);
     }
     for (const spec of this.declared.values()) {
       if (spec.temporary !== true) known.set(spec.name, { name: spec.name, topics: spec.topics, ordered: spec.ordered === true });
