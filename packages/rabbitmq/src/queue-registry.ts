@@ -1,8 +1,12 @@
 /**
  * The registry of Missive queues on a RabbitMQ broker. AMQP cannot list queues, so every
  * transport that declares an endpoint queue also appends a small record of it (name, topics,
- * ordered) to `missive.registry`, a stream (RabbitMQ keeps a stream's messages for every reader;
- * this one keeps its newest {@link REGISTRY_MAX_BYTES} bytes, hundreds of thousands of records).
+ * ordered) to `missive.registry`, a stream (RabbitMQ keeps a stream's messages for every reader).
+ * The stream keeps {@link REGISTRY_MAX_AGE} of records (at most {@link REGISTRY_MAX_BYTES} bytes):
+ * a reader reads it from the start, at a cost that grows with what it holds, so it must not grow
+ * for ever. A live transport appends its records again every {@link REGISTRY_REFRESH_MS}, so
+ * its queues and types never age out; the records of a service that has been down longer than the
+ * retention do.
  *
  * `deleteQueue` appends a deletion record, after which readers forget the queue.
  *
@@ -25,9 +29,13 @@ import type * as amqp from 'amqplib';
 import { TransportError } from '@missive/core';
 
 export const REGISTRY_QUEUE = 'missive.registry';
-/** Bytes of records the stream keeps (in segments of {@link REGISTRY_SEGMENT_BYTES}); a record is about 100. */
+/** How long the stream keeps records (RabbitMQ drops whole segments once their newest record is older). */
+export const REGISTRY_MAX_AGE = '7D';
+/** How often a live transport appends its records again: well inside the retention. */
+export const REGISTRY_REFRESH_MS = 24 * 60 * 60_000;
+/** A cap on the stream's size, and its segment size (retention drops whole segments). */
 export const REGISTRY_MAX_BYTES = 20_000_000;
-export const REGISTRY_SEGMENT_BYTES = 1_000_000;
+export const REGISTRY_SEGMENT_BYTES = 256_000;
 /** How long a reader waits for its marker. */
 const READ_TIMEOUT_MS = 30_000;
 
@@ -42,7 +50,7 @@ export interface RegisteredQueue {
 export async function assertRegistry(channel: amqp.Channel): Promise<void> {
   await channel.assertQueue(REGISTRY_QUEUE, {
     durable: true,
-    arguments: { 'x-queue-type': 'stream', 'x-max-length-bytes': REGISTRY_MAX_BYTES, 'x-stream-max-segment-size-bytes': REGISTRY_SEGMENT_BYTES },
+    arguments: { 'x-queue-type': 'stream', 'x-max-age': REGISTRY_MAX_AGE, 'x-max-length-bytes': REGISTRY_MAX_BYTES, 'x-stream-max-segment-size-bytes': REGISTRY_SEGMENT_BYTES },
   });
 }
 

@@ -60,7 +60,7 @@ import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
 import { DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
-import { REGISTRY_QUEUE, RegistryFollower, assertRegistry, deletionRecord, registryRecord, typesRecord, type RegisteredQueue, type Registry } from './queue-registry.js';
+import { REGISTRY_QUEUE, REGISTRY_REFRESH_MS, RegistryFollower, assertRegistry, deletionRecord, registryRecord, typesRecord, type RegisteredQueue, type Registry } from './queue-registry.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
 export const DEAD_LETTER_SUFFIX = '.dead-letters';
@@ -127,6 +127,7 @@ export class RabbitMqTransport implements Transport {
   private registry = false;
   /** This transport's live reader of the registry. */
   private readonly registryView = new RegistryFollower();
+  private refreshTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
@@ -214,6 +215,10 @@ export class RabbitMqTransport implements Transport {
       const reader = await connection.createChannel();
       reader.on('error', () => undefined);
       await this.registryView.follow(reader);
+      if (this.refreshTimer === undefined) {
+        this.refreshTimer = setInterval(() => void this.refreshRegistry().catch((error: unknown) => this.logger.warn('could not refresh the queue registry', { error })), REGISTRY_REFRESH_MS);
+        this.refreshTimer.unref();
+      }
     }
     this.delayQueues.clear();
     this.typeExchanges.clear();
@@ -302,6 +307,7 @@ export class RabbitMqTransport implements Transport {
       return;
     }
     this.state = 'closed';
+    clearInterval(this.refreshTimer);
     for (const consumer of [...this.consumers]) await consumer.close().catch(() => undefined);
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
@@ -327,6 +333,16 @@ export class RabbitMqTransport implements Transport {
     // A tap's queue record went in while declaring (bindTapsOn); others are recorded here.
     const tap = merged.topics.some((t) => !isExactTopic(t));
     if (spec.temporary !== true && grew && this.registry && !tap) await this.append(registryRecord(merged));
+  }
+
+  /**
+   * Appends the records of this transport's queues and types to the registry again, so they outlive
+   * its retention while the transport lives. Runs every day by itself.
+   */
+  async refreshRegistry(): Promise<void> {
+    if (!this.registry) return;
+    for (const spec of this.declared.values()) if (spec.temporary !== true) await this.append(registryRecord(spec));
+    if (this.typeExchanges.size > 0) await this.append(typesRecord([...this.typeExchanges]));
   }
 
   /** Appends to the queue registry, confirmed. */
