@@ -60,6 +60,7 @@ import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
 import { DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
+import { checkQueues, deleteQueues } from './queue-probe.js';
 import { REGISTRY_QUEUE, REGISTRY_REFRESH_MS, RegistryFollower, assertRegistry, deletionRecord, registryRecord, typesRecord, type RegisteredQueue, type Registry } from './queue-registry.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
@@ -75,8 +76,6 @@ export const MAX_DELAY_MS = 4_200_000_000;
  * backpressure (amqplib's default is 1,024, which for large messages is a lot of memory).
  */
 const PUBLISH_BUFFER_MESSAGES = 64;
-/** Channels that check queues at once (see `checkQueues`). */
-const CHECK_WORKERS = 8;
 /** How long a scheduled message's queue outlives the message, so a late `cancel` finds nothing instead of racing a new queue. */
 const SCHEDULED_GRACE_MS = 60_000;
 
@@ -380,13 +379,16 @@ export class RabbitMqTransport implements Transport {
             { durable: true, arguments: { ...args, 'x-single-active-consumer': true } },
           ]),
         ];
-    const existed = temporary ? undefined : await this.existingQueues(queues.map(([name]) => name));
+    const existed = temporary ? undefined : await this.checkQueues(queues.map(([name]) => name));
     for (const [name, options] of queues) {
       try {
         await channel.assertQueue(name, options);
       } catch (error) {
         this.admin = undefined;
-        if (existed !== undefined) await this.deleteQueues(queues.map(([n]) => n).filter((n) => !existed.has(n)));
+        const created = existed === undefined ? [] : queues.map(([n]) => n).filter((n) => !existed.has(n));
+        if (created.length > 0 && this.connection !== undefined) {
+          await deleteQueues(this.connection, created).catch((cleanup: unknown) => this.logger.warn(`could not delete the queues of a failed declaration (${created.join(', ')})`, { error: cleanup }));
+        }
         const text = (error as Error).message;
         if (/PRECONDITION_FAILED/.test(text)) {
           throw new ConfigurationError(
@@ -401,54 +403,12 @@ export class RabbitMqTransport implements Transport {
     if (!temporary) await this.bindTapsOn(channel, spec);
   }
 
-  /** Which of `names` exist. */
-  private async existingQueues(names: readonly string[]): Promise<Set<string>> {
-    return new Set((await this.checkQueues(names)).keys());
-  }
-
-  /**
-   * The broker's counts of those of `names` that exist. A failed check closes its channel (and
-   * reopening one takes tens of milliseconds), so up to {@link CHECK_WORKERS} throwaway channels check
-   * in parallel, each taking the next name.
-   */
+  /** The broker's counts of those of `names` that exist (see `queue-probe.ts`). */
   private async checkQueues(names: readonly string[]): Promise<Map<string, amqp.Replies.AssertQueue>> {
-    const found = new Map<string, amqp.Replies.AssertQueue>();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      let probe: amqp.Channel | undefined;
-      for (let i = next++; i < names.length; i = next++) {
-        const name = names[i]!;
-        // Straight from the connection: this also runs inside onConnect, before the publisher is back.
-        if (probe === undefined) {
-          const connection = this.connection;
-          if (connection === undefined) throw new TransportError(`rabbitmq connection lost while checking queue "${name}"`);
-          probe = await connection.createChannel();
-          probe.on('error', () => undefined);
-        }
-        try {
-          found.set(name, await probe.checkQueue(name));
-        } catch {
-          probe = undefined; // closed by the broker
-        }
-      }
-      await probe?.close().catch(() => undefined);
-    };
-    await Promise.all(Array.from({ length: Math.min(CHECK_WORKERS, names.length) }, worker));
-    return found;
-  }
-
-  /** Deletes queues, going on past failures (cleanup after a failed declaration). */
-  private async deleteQueues(names: readonly string[]): Promise<void> {
-    if (names.length === 0 || this.connection === undefined) return;
-    const channel = await this.connection.createChannel();
-    channel.on('error', () => undefined);
-    try {
-      for (const name of names) await channel.deleteQueue(name);
-    } catch (error) {
-      this.logger.warn(`could not delete the queues of a failed declaration (${names.join(', ')})`, { error });
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+    // Straight from the connection: this also runs inside onConnect, before the publisher is back.
+    const connection = this.connection;
+    if (connection === undefined) throw new TransportError('rabbitmq connection lost while checking queues');
+    return checkQueues(connection, names);
   }
 
   /**
@@ -731,18 +691,10 @@ export class RabbitMqTransport implements Transport {
     if (this.registry) await this.append(deletionRecord(name));
   }
 
-  /** Whether the queue exists on the broker (a failed check closes a channel, so use a throwaway one). */
+  /** Whether the queue exists on the broker. */
   async queueExists(name: string): Promise<boolean> {
     await this.channel();
-    const probe = await this.connection!.createChannel();
-    probe.on('error', () => undefined);
-    try {
-      await probe.checkQueue(name);
-      await probe.close();
-      return true;
-    } catch {
-      return false;
-    }
+    return (await this.checkQueues([name])).has(name);
   }
 
   /** A fresh channel on the current connection (dead-letter browsing). */
