@@ -127,6 +127,8 @@ export class RabbitMqTransport implements Transport {
   /** This transport's live reader of the registry. */
   private readonly registryView = new RegistryFollower();
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** Settles once the registry view follows the stream on the current connection. */
+  private following: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
@@ -153,10 +155,7 @@ export class RabbitMqTransport implements Transport {
       if (this.state === 'open') this.logger.warn('rabbitmq connection error', { error: error.message });
     });
     model.on('disconnect', (error: Error) => this.onDisconnect(error));
-    model.on('connect', (connection: amqp.ChannelModel) => {
-      this.ready = this.onConnect(connection);
-      this.ready.catch((error: unknown) => this.logger.error('rabbitmq setup after connect failed', { error }));
-    });
+    model.on('connect', (connection: amqp.ChannelModel) => this.setUp(connection, 0));
     model.on('blocked', (reason: string) => {
       this.blockedBy = reason === '' ? 'resource alarm' : reason;
       this.logger.warn(`RabbitMQ blocks publishing on this connection (${this.blockedBy}); publishes wait up to ${this.options.publishTimeoutMs} ms`);
@@ -178,11 +177,37 @@ export class RabbitMqTransport implements Transport {
     }
   }
 
+  /**
+   * Runs `onConnect` for a new connection. Right after a broker restart its queues may not be
+   * ready yet; a failed setup is tried again (backoff up to 5 s) while the connection lasts, and
+   * publishes wait meanwhile, within their limits.
+   */
+  private setUp(connection: amqp.ChannelModel, failures: number): void {
+    this.ready = this.onConnect(connection);
+    this.ready.catch((error: unknown) => {
+      if (this.state !== 'open' || this.connection !== connection) return;
+      this.logger.warn(`rabbitmq setup after connect failed (${(error as Error).message}); trying again`);
+      setTimeout(() => {
+        if (this.state === 'open' && this.connection === connection && this.publisher === undefined) this.setUp(connection, failures + 1);
+      }, Math.min(5_000, 100 * 2 ** failures)).unref();
+    });
+  }
+
   private async onConnect(connection: amqp.ChannelModel): Promise<void> {
     if (this.connection === connection && this.publisher !== undefined) return;
     this.connection = connection;
     this.generation++;
     const publisher = await connection.createConfirmChannel({ highWaterMark: PUBLISH_BUFFER_MESSAGES });
+    try {
+      await this.setUpOn(connection, publisher);
+    } catch (error) {
+      await publisher.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Declares the topology on a new connection, then makes `publisher` current and resumes the consumers. */
+  private async setUpOn(connection: amqp.ChannelModel, publisher: amqp.ConfirmChannel): Promise<void> {
     publisher.on('return', (message: amqp.Message) => {
       const id = message.properties.messageId as string | undefined;
       if (id !== undefined) this.returned.set(id, message);
@@ -211,17 +236,17 @@ export class RabbitMqTransport implements Transport {
       }
     }
     if (this.registry) {
-      const reader = await connection.createChannel();
-      reader.on('error', () => undefined);
-      await this.registryView.follow(reader);
+      this.following = this.follow(connection, 0);
+      this.following.catch(() => undefined);
       if (this.refreshTimer === undefined) {
         this.refreshTimer = setInterval(() => void this.refreshRegistry().catch((error: unknown) => this.logger.warn('could not refresh the queue registry', { error })), REGISTRY_REFRESH_MS);
         this.refreshTimer.unref();
       }
     }
     this.delayQueues.clear();
-    this.typeExchanges.clear();
-    for (const spec of this.declared.values()) await this.declareOn(this.admin, spec);
+    // Type exchanges, bindings and registry records are durable: declared again, but not fed to the
+    // taps or recorded again (a deleted exchange is declared afresh on its next publish).
+    for (const spec of this.declared.values()) await this.declareOn(this.admin, spec, true);
     this.publisher = publisher;
     for (const consumer of this.consumers) await consumer.resume(connection).catch((error: unknown) => this.logger.error(`cannot resume the consumer of ${consumer.queue}`, { error }));
     this.releaseWaiters();
@@ -344,6 +369,19 @@ export class RabbitMqTransport implements Transport {
     if (this.typeExchanges.size > 0) await this.append(typesRecord([...this.typeExchanges]));
   }
 
+  /** Starts following the registry on `connection`, trying again (backoff up to 5 s, about a minute in all) while the stream is not ready. */
+  private async follow(connection: amqp.ChannelModel, failures: number): Promise<void> {
+    try {
+      const reader = await connection.createChannel();
+      reader.on('error', () => undefined);
+      await this.registryView.follow(reader);
+    } catch (error) {
+      if (this.state !== 'open' || this.connection !== connection || failures >= 15) throw new TransportError(`cannot read the queue registry (${REGISTRY_QUEUE}): ${(error as Error).message}`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
+      return this.follow(connection, failures + 1);
+    }
+  }
+
   /** Appends to the queue registry, confirmed. */
   private async append(body: Buffer): Promise<void> {
     const publisher = await this.channel(true);
@@ -363,11 +401,12 @@ export class RabbitMqTransport implements Transport {
    * fails the declaration with a `ConfigurationError` naming it, and the queues this declaration
    * had just created are deleted again, so nothing is left half-declared.
    */
-  private async declareOn(channel: amqp.Channel, spec: QueueSpec): Promise<void> {
+  private async declareOn(channel: amqp.Channel, spec: QueueSpec, again = false): Promise<void> {
     const temporary = spec.temporary === true;
     const ordered = !temporary && spec.ordered === true;
     const bound = { name: spec.name, topics: spec.topics, ordered };
-    await this.declareTypesOn(channel, typeExchangesOf(bound));
+    if (again) for (const type of typeExchangesOf(bound)) await channel.assertExchange(type, 'topic', { durable: true });
+    else await this.declareTypesOn(channel, typeExchangesOf(bound));
     const args = { 'x-queue-type': this.options.queueType };
     const queues: [string, amqp.Options.AssertQueue][] = temporary
       ? [[spec.name, { exclusive: true, autoDelete: true, durable: false }]]
@@ -400,7 +439,7 @@ export class RabbitMqTransport implements Transport {
       }
     }
     for (const { queue, exchange, key } of bindingsOf(bound)) await channel.bindQueue(queue, exchange, key);
-    if (!temporary) await this.bindTapsOn(channel, spec);
+    if (!temporary && !again) await this.bindTapsOn(channel, spec);
   }
 
   /** The broker's counts of those of `names` that exist (see `queue-probe.ts`). */
@@ -468,6 +507,7 @@ export class RabbitMqTransport implements Transport {
 
   /** Appends `record` on `channel`, then waits until the registry view has read everything up to a marker after it. */
   private async readRegistryAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
+    await this.following;
     channel.sendToQueue(REGISTRY_QUEUE, record, { persistent: true });
     // Same channel as the record: the marker lands after it in the stream.
     await this.registryView.sync((marker) => void channel.sendToQueue(REGISTRY_QUEUE, marker, { persistent: true }));
@@ -660,6 +700,7 @@ export class RabbitMqTransport implements Transport {
     await this.channel();
     const known = new Map<string, RegisteredQueue>();
     if (this.registry) {
+      await this.following;
       await this.registryView.sync((body) => this.append(body));
       for (const [name, record] of this.registryView.queues) known.set(name, record);
     }
