@@ -268,7 +268,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
       if (this.buffer.closed || this.channel !== undefined || !this.transport.isConnection(connection)) return;
       this.transport.logger.warn(`the broker closed the channel of the consumer of ${this.queue}; consuming again on a new channel`);
       this.resume(connection).catch((error: unknown) => {
-        if (/NOT_FOUND/.test((error as Error).message)) this.fail(error);
+        if (/NOT_FOUND - no queue/.test((error as Error).message)) this.fail(error); // deleted; not a queue that is still starting
         else this.reopen(connection);
       });
     }, delay);
