@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import type { PairPlan } from './rounds.js';
 import type { Ipc } from './ipc.js';
 import { makeOrder, type Order, type Phase } from './payload.js';
 import { thin } from './stats.js';
@@ -202,14 +203,8 @@ export async function consumerRole({ subject, args }: RoleArgs, ipc: Ipc): Promi
   };
 }
 
-export interface PairArgs extends RoleArgs {
-  readonly warmup: number;
-  readonly count: number;
-  readonly window: number;
-  readonly latencyCount: number;
-  readonly rate: number;
-  readonly timeoutMs: number;
-}
+/** What a pair role is told: the plan of `runPair`, less what only the parent uses. */
+export interface PairArgs extends RoleArgs, Omit<PairPlan, 'execArgv'> {}
 
 export interface PairResult {
   readonly throughput: number;

@@ -51,9 +51,8 @@ function time(fn: (i: number) => unknown, iterations: number): number {
   return best;
 }
 
-async function busNs(count: number, validateOutgoing: boolean): Promise<number> {
-  const tally = new Tally();
-  const pair = await createPair({ name: `breakdown-${randomUUID().slice(0, 8)}`, prefetch: 16, concurrency: 8, validateOutgoing }, tally.onMessage);
+/** The fastest of four batches of `count` messages through `pair`, in ns per message (first publish to last handled). */
+async function bestOfBatches(pair: Parameters<typeof publishBounded>[0], tally: Tally, count: number): Promise<number> {
   let best = Number.POSITIVE_INFINITY;
   let handled = 0;
   for (let batch = 0; batch < 4; batch++) {
@@ -63,6 +62,13 @@ async function busNs(count: number, validateOutgoing: boolean): Promise<number> 
     await tally.reach('t', handled, 30_000);
     best = Math.min(best, ((tally.lastAt.t - t0) * 1000) / count);
   }
+  return best;
+}
+
+async function busNs(count: number, validateOutgoing: boolean): Promise<number> {
+  const tally = new Tally();
+  const pair = await createPair({ name: `breakdown-${randomUUID().slice(0, 8)}`, prefetch: 16, concurrency: 8, validateOutgoing }, tally.onMessage);
+  const best = await bestOfBatches(pair, tally, count);
   await pair.close();
   return best;
 }
@@ -108,16 +114,7 @@ async function bareNs(count: number): Promise<number> {
   const { createPair: bare } = await import('../subjects/bare-handoff.js');
   const tally = new Tally();
   const pair = await bare({ name: 'bare', prefetch: 16, concurrency: 8 }, tally.onMessage);
-  let best = Number.POSITIVE_INFINITY;
-  let handled = 0;
-  for (let batch = 0; batch < 4; batch++) {
-    const t0 = nowUs();
-    await publishBounded(pair, tally, count, 100, 't');
-    handled += count;
-    await tally.reach('t', handled, 30_000);
-    best = Math.min(best, ((tally.lastAt.t - t0) * 1000) / count);
-  }
-  return best;
+  return bestOfBatches(pair, tally, count);
 }
 
 export async function breakdown(args: { quick?: boolean } = {}): Promise<Breakdown> {

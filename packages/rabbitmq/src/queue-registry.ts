@@ -54,6 +54,14 @@ export async function assertRegistry(channel: amqp.Channel): Promise<void> {
   });
 }
 
+/**
+ * Appends a record on `channel`. Unconfirmed: records are kept up to date again by the daily
+ * refresh, and what one channel appends lands in the stream in order, which is all `sync` needs.
+ */
+export function appendRecord(channel: amqp.Channel, body: Buffer): void {
+  channel.sendToQueue(REGISTRY_QUEUE, body, { persistent: true });
+}
+
 /** The record of a queue. */
 export function registryRecord(queue: { readonly name: string; readonly topics: readonly string[]; readonly ordered?: boolean }): Buffer {
   return Buffer.from(JSON.stringify({ name: queue.name, topics: queue.topics, ordered: queue.ordered === true }));

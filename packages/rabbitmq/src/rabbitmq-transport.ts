@@ -61,7 +61,7 @@ import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
 import { DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
 import { checkQueues, deleteQueues } from './queue-probe.js';
-import { REGISTRY_QUEUE, REGISTRY_REFRESH_MS, RegistryFollower, assertRegistry, deletionRecord, registryRecord, typesRecord, type RegisteredQueue, type Registry } from './queue-registry.js';
+import { REGISTRY_QUEUE, REGISTRY_REFRESH_MS, RegistryFollower, appendRecord, assertRegistry, deletionRecord, registryRecord, typesRecord, type RegisteredQueue, type Registry } from './queue-registry.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
 export const DEAD_LETTER_SUFFIX = '.dead-letters';
@@ -350,13 +350,8 @@ export class RabbitMqTransport implements Transport {
     const previous = this.declared.get(spec.name);
     const merged: QueueSpec =
       previous === undefined ? spec : { ...spec, topics: [...new Set([...previous.topics, ...spec.topics])], ordered: previous.ordered === true || spec.ordered === true };
-    const channel = await this.adminChannelNow();
-    await this.declareOn(channel, merged);
+    await this.declareOn(await this.adminChannelNow(), merged);
     this.declared.set(spec.name, merged);
-    const grew = previous === undefined || merged.topics.length > previous.topics.length || merged.ordered !== previous.ordered;
-    // A tap's queue record went in while declaring (bindTapsOn); others are recorded here.
-    const tap = merged.topics.some((t) => !isExactTopic(t));
-    if (spec.temporary !== true && grew && this.registry && !tap) await this.append(registryRecord(merged));
   }
 
   /**
@@ -365,8 +360,9 @@ export class RabbitMqTransport implements Transport {
    */
   async refreshRegistry(): Promise<void> {
     if (!this.registry) return;
-    for (const spec of this.declared.values()) if (spec.temporary !== true) await this.append(registryRecord(spec));
-    if (this.typeExchanges.size > 0) await this.append(typesRecord([...this.typeExchanges]));
+    const channel = await this.adminChannelNow();
+    for (const spec of this.declared.values()) if (spec.temporary !== true) appendRecord(channel, registryRecord(spec));
+    if (this.typeExchanges.size > 0) appendRecord(channel, typesRecord([...this.typeExchanges]));
   }
 
   /** Starts following the registry on `connection`, trying again (backoff up to 5 s, about a minute in all) while the stream is not ready. */
@@ -380,14 +376,6 @@ export class RabbitMqTransport implements Transport {
       await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
       return this.follow(connection, failures + 1);
     }
-  }
-
-  /** Appends to the queue registry, confirmed. */
-  private async append(body: Buffer): Promise<void> {
-    const publisher = await this.channel(true);
-    await new Promise<void>((resolve, reject) => {
-      publisher.sendToQueue(REGISTRY_QUEUE, body, { persistent: true }, (error: unknown) => (error === null || error === undefined ? resolve() : reject(new PublishRejectedError(`RabbitMQ refused a record for ${REGISTRY_QUEUE}`, { cause: error }))));
-    });
   }
 
   /** Whether `queue` was declared ordered by this connection: its keyed messages go to partition queues. */
@@ -439,7 +427,7 @@ export class RabbitMqTransport implements Transport {
       }
     }
     for (const { queue, exchange, key } of bindingsOf(bound)) await channel.bindQueue(queue, exchange, key);
-    if (!temporary && !again) await this.bindTapsOn(channel, spec);
+    if (!temporary && !again) await this.recordQueueOn(channel, spec);
   }
 
   /** The broker's counts of those of `names` that exist (see `queue-probe.ts`). */
@@ -492,10 +480,18 @@ export class RabbitMqTransport implements Transport {
     for (const type of types) this.typeExchanges.add(type);
   }
 
-  /** A tap's side of `declareTypesOn`: after its queue record, binds every recorded type its patterns match. */
-  private async bindTapsOn(channel: amqp.Channel, spec: QueueSpec): Promise<void> {
+  /**
+   * Records a queue in the registry. A tap (a queue with patterns) then takes its side of
+   * `declareTypesOn`: it reads up to a marker after its record and binds every recorded type its
+   * patterns match.
+   */
+  private async recordQueueOn(channel: amqp.Channel, spec: QueueSpec): Promise<void> {
+    if (!this.registry) return;
     const patterns = spec.topics.filter((t) => !isExactTopic(t));
-    if (patterns.length === 0 || !this.registry) return;
+    if (patterns.length === 0) {
+      appendRecord(channel, registryRecord(spec));
+      return;
+    }
     const matchers = patterns.map(topicMatcher);
     const { types } = await this.readRegistryAfter(channel, registryRecord(spec));
     for (const type of types) {
@@ -508,9 +504,9 @@ export class RabbitMqTransport implements Transport {
   /** Appends `record` on `channel`, then waits until the registry view has read everything up to a marker after it. */
   private async readRegistryAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
     await this.following;
-    channel.sendToQueue(REGISTRY_QUEUE, record, { persistent: true });
+    appendRecord(channel, record);
     // Same channel as the record: the marker lands after it in the stream.
-    await this.registryView.sync((marker) => void channel.sendToQueue(REGISTRY_QUEUE, marker, { persistent: true }));
+    await this.registryView.sync((marker) => appendRecord(channel, marker));
     return this.registryView;
   }
 
@@ -701,7 +697,8 @@ export class RabbitMqTransport implements Transport {
     const known = new Map<string, RegisteredQueue>();
     if (this.registry) {
       await this.following;
-      await this.registryView.sync((body) => this.append(body));
+      const channel = await this.adminChannelNow();
+      await this.registryView.sync((marker) => appendRecord(channel, marker));
       for (const [name, record] of this.registryView.queues) known.set(name, record);
     }
     for (const spec of this.declared.values()) {
@@ -729,7 +726,7 @@ export class RabbitMqTransport implements Transport {
     await channel.deleteQueue(name);
     await channel.deleteQueue(name + DEAD_LETTER_SUFFIX);
     if (partitioned) for (let i = 0; i < PARTITIONS; i++) await channel.deleteQueue(partitionQueue(name, i));
-    if (this.registry) await this.append(deletionRecord(name));
+    if (this.registry) appendRecord(channel, deletionRecord(name));
   }
 
   /** Whether the queue exists on the broker. */
