@@ -1,0 +1,277 @@
+/**
+ * A consumer of one queue stream: a member of the stream's consumer group with its own name. Its
+ * loop fetches up to its free prefetch with the `fetch` script (reclaiming idle entries of dead
+ * consumers every half `claimIdle`, then reading new ones), and when the stream has nothing new it
+ * waits in `XREAD BLOCK` on a connection of its own, from the group's last-delivered id, so any new
+ * entry (a publish, a nack, a promoted delay, a released key) wakes it.
+ *
+ * What it holds is touched every third of `claimIdle` (its idle time reset), so only a dead
+ * consumer's entries go idle long enough to be reclaimed. Each delivery is settled by a script
+ * that checks the pending-entries list still names this consumer and this delivery count: an ack
+ * that arrives after the entry was reclaimed is ignored (logged), never applied to the new copy.
+ *
+ * @example
+ * ```ts
+ * const consumer = transport.consume('billing', { prefetch: 10 });
+ * for await (const delivery of consumer) await delivery.ack();
+ * ```
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { readEntry } from './entry.js';
+import type { RedisTransport } from './redis-transport.js';
+
+type FetchedEntry = [Buffer, Buffer[], number];
+
+class RedisDelivery implements Delivery {
+  settled = false;
+
+  constructor(
+    private readonly consumer: RedisConsumer,
+    readonly entryId: string,
+    /** The delivery count in the pending-entries list when fetched (what settles check). */
+    readonly pelCount: number,
+    readonly message: TransportMessage,
+    readonly deliveryCount: number,
+    /** What holds the message's key: the token it was re-written with, else its entry id. */
+    readonly token: string,
+  ) {}
+
+  private take(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.consumer.settled(this);
+    return true;
+  }
+
+  async ack(): Promise<void> {
+    if (this.take()) await this.consumer.ack(this);
+  }
+
+  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
+    if (this.take()) await this.consumer.requeue(this, options?.delayMs ?? 0, options?.headers, false);
+  }
+
+  async deadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (this.take()) await this.consumer.deadLetter(this, failure);
+  }
+
+  /** Returns the message to its queue: `undo` when it was never yielded (its count goes back). */
+  giveBack(undo: boolean): Promise<void> {
+    if (!this.take()) return Promise.resolve();
+    return this.consumer.requeue(this, 0, undefined, undo).catch(() => undefined);
+  }
+}
+
+/** The consumer. */
+export class RedisConsumer implements Consumer {
+  /** This consumer's name in the group: unique per consumer, so settles can tell copies apart. */
+  readonly name = `${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  readonly ready: Promise<void>;
+  private readonly buffer = new DeliveryBuffer<RedisDelivery>('redis', () => this.close());
+  private readonly held = new Set<RedisDelivery>();
+  private readonly giving = new Set<Promise<void>>();
+  private readonly acks: { delivery: RedisDelivery; resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly stream: string;
+  private blocker: Redis | undefined;
+  private wakeRoom: (() => void) | undefined;
+  private lastClaim = 0;
+  private loop: Promise<void> = Promise.resolve();
+  private touchTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly transport: RedisTransport,
+    readonly queue: string,
+    private readonly prefetch: number,
+  ) {
+    this.stream = transport.keys.stream(queue);
+    this.ready = transport.checkQueue(queue);
+    this.ready.then(
+      () => {
+        if (this.buffer.closed) return;
+        this.loop = this.run();
+        const every = Math.max(50, Math.floor(transport.options.claimIdleMs / 3));
+        this.touchTimer = setInterval(() => void this.touch(), every);
+      },
+      () => void this.close(),
+    );
+  }
+
+  private room(): number {
+    return this.buffer.closed ? 0 : this.prefetch - this.held.size;
+  }
+
+  private async run(): Promise<void> {
+    const claimIdle = this.transport.options.claimIdleMs;
+    let failures = 0;
+    while (!this.buffer.closed) {
+      const room = this.room();
+      if (room <= 0 || (room * 2 < this.prefetch && this.buffer.unread > 0)) {
+        await new Promise<void>((resolve) => (this.wakeRoom = resolve));
+        this.wakeRoom = undefined;
+        continue;
+      }
+      const now = Date.now();
+      const claim = now - this.lastClaim >= claimIdle / 2;
+      if (claim) this.lastClaim = now;
+      let reply: [Buffer, ...FetchedEntry[]];
+      try {
+        reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0])) as [Buffer, ...FetchedEntry[]];
+        failures = 0;
+      } catch (error) {
+        if (this.buffer.closed) break;
+        this.transport.logger.warn(`redis consumer of ${this.queue} could not fetch; retrying`, { error });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** failures++)));
+        continue;
+      }
+      const head = reply[0].toString();
+      if (head === '!gone') {
+        if (await this.transport.redeclare(this.queue)) continue;
+        this.transport.logger.error(`redis queue ${this.queue} was deleted; its consumer stops`);
+        void this.close();
+        break;
+      }
+      for (let i = 1; i < reply.length; i++) this.accept(reply[i] as FetchedEntry);
+      if (head !== '') await this.block(head, claimIdle);
+    }
+  }
+
+  private accept([id, fields, count]: FetchedEntry): void {
+    const entryId = id.toString();
+    const read = readEntry(fields);
+    const delivery = new RedisDelivery(this, entryId, Number(count), read.message, read.priorDeliveries + Number(count), read.token ?? entryId);
+    this.held.add(delivery);
+    if (!this.buffer.push(delivery)) this.track(delivery.giveBack(true));
+  }
+
+  /** Waits until the stream has an entry after `lastId`, or until the next reclaim is due. */
+  private async block(lastId: string, claimIdle: number): Promise<void> {
+    const timeout = Math.max(10, Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim)));
+    if (this.blocker === undefined) {
+      this.blocker = this.transport.redis.duplicate({ enableAutoPipelining: false, connectionName: 'missive-wait' });
+      this.blocker.on('error', () => undefined);
+    }
+    try {
+      await this.blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId);
+    } catch {
+      if (!this.buffer.closed) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  private track(promise: Promise<void>): void {
+    this.giving.add(promise);
+    void promise.finally(() => this.giving.delete(promise));
+  }
+
+  /** @internal A delivery was settled: it frees a prefetch slot. */
+  settled(delivery: RedisDelivery): void {
+    this.held.delete(delivery);
+    this.buffer.settled(delivery);
+    this.wakeRoom?.();
+  }
+
+  /** @internal Acks made in one event-loop turn go to Redis in one script call. */
+  ack(delivery: RedisDelivery): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.acks.push({ delivery, resolve, reject });
+      if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    const batch = this.acks.splice(0);
+    if (batch.length === 0) return;
+    if (!this.transport.open) {
+      for (const a of batch) a.resolve();
+      return;
+    }
+    const args: (string | number)[] = [this.transport.keys.prefix, this.queue, this.name];
+    for (const { delivery: d } of batch) args.push(d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token);
+    try {
+      const acked = Number(await this.transport.scripts.run('ack', [this.stream], args));
+      if (acked < batch.length) this.transport.logger.warn(`${batch.length - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
+      for (const a of batch) a.resolve();
+    } catch (error) {
+      for (const a of batch) a.reject(this.transport.failure('ack', error));
+    }
+  }
+
+  /** @internal Writes the message again (now or after `delayMs`), keeping its key; `undo` takes back this delivery's count. */
+  async requeue(d: RedisDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined, undo: boolean): Promise<void> {
+    if (!this.transport.open) return;
+    const headerArg = headers === undefined ? '-' : Object.keys(headers).length === 0 ? '' : JSON.stringify(headers);
+    try {
+      const done = await this.transport.scripts.run('nack', [this.stream], [
+        this.transport.keys.prefix, this.queue, this.name, d.entryId, d.pelCount, Math.max(0, Math.floor(delayMs)), d.deliveryCount - (undo ? 1 : 0), headerArg, d.token, this.transport.clock.now(),
+      ]);
+      if (Number(done) === 0) this.transport.logger.warn(`a nack on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`, { messageId: d.message.id });
+      if (delayMs > 0) this.transport.dueAt(this.transport.clock.now() + delayMs);
+    } catch (error) {
+      throw this.transport.failure('nack', error);
+    }
+  }
+
+  /** @internal Moves the delivery with its failure to the dead-letter stream, in one script. */
+  async deadLetter(d: RedisDelivery, failure: DeadLetterFailure): Promise<void> {
+    if (!this.transport.open) return;
+    try {
+      const done = await this.transport.scripts.run('deadLetter', [this.stream], [
+        this.transport.keys.prefix, this.queue, this.name, d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token, JSON.stringify(failure),
+      ]);
+      if (Number(done) === 0) this.transport.logger.warn(`a dead-letter on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`, { messageId: d.message.id });
+    } catch (error) {
+      throw this.transport.failure('dead-letter', error);
+    }
+  }
+
+  /** Resets the idle time of everything held, so live deliveries are never reclaimed. */
+  private async touch(): Promise<void> {
+    if (this.held.size === 0 || !this.transport.open) {
+      if (this.buffer.closed) clearInterval(this.touchTimer);
+      return;
+    }
+    const held = [...this.held];
+    try {
+      for (let i = 0; i < held.length; i += 500) {
+        const args: (string | number)[] = [this.name];
+        for (const d of held.slice(i, i + 500)) args.push(d.entryId, d.pelCount);
+        await this.transport.scripts.run('touch', [this.stream], args);
+      }
+    } catch (error) {
+      this.transport.logger.warn(`redis consumer of ${this.queue} could not touch its deliveries`, { error });
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return this.buffer[Symbol.asyncIterator]();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    const unread = this.buffer.close();
+    this.wakeRoom?.();
+    this.blocker?.disconnect();
+    for (const d of unread) this.track(d.giveBack(true));
+    await this.loop;
+    await Promise.all([...this.giving]);
+    this.transport.forget(this);
+  }
+
+  /** @internal The transport is closing: also give back what was yielded and not settled. */
+  async drop(): Promise<void> {
+    const close = this.close();
+    for (const d of [...this.held]) this.track(d.giveBack(false));
+    await close;
+    clearInterval(this.touchTimer);
+    await this.flushAcks();
+    await Promise.all([...this.giving]);
+  }
+}
