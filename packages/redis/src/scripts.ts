@@ -209,7 +209,7 @@ if room > 0 then
 end
 return out`,
 
-  /** KEYS: stream; ARGV: prefix, queue, consumer, then (id, count, key or '', token) per delivery. Returns how many were acked. */
+  /** KEYS: stream; ARGV: prefix, queue, consumer, then (id, count, '=' .. key or '', token) per delivery. Returns how many were acked. */
   ack: `${COMMON}
 local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
 local ids = {}
@@ -218,7 +218,7 @@ for i = 4, #ARGV, 4 do
     ids[#ids + 1] = ARGV[i]
     redis.call('XACK', s, G, ARGV[i])
     redis.call('XDEL', s, ARGV[i])
-    if ARGV[i + 2] ~= '' then release(P, q, ARGV[i + 2], ARGV[i + 3]) end
+    if ARGV[i + 2] ~= '' then release(P, q, string.sub(ARGV[i + 2], 2), ARGV[i + 3]) end
   end
 end
 return #ids`,
@@ -251,7 +251,7 @@ else
 end
 return 1`,
 
-  /** KEYS: stream; ARGV: prefix, queue, consumer, id, count, key or '', token, failure JSON. Returns 1, or 0 when no longer ours. */
+  /** KEYS: stream; ARGV: prefix, queue, consumer, id, count, '=' .. key or '', token, failure JSON. Returns 1, or 0 when no longer ours. */
   deadLetter: `${COMMON}
 local P, q, c, s, id = ARGV[1], ARGV[2], ARGV[3], KEYS[1], ARGV[4]
 if not mine(s, c, id, ARGV[5]) then return 0 end
@@ -264,7 +264,7 @@ if e then
 end
 redis.call('XACK', s, G, id)
 redis.call('XDEL', s, id)
-if ARGV[6] ~= '' then release(P, q, ARGV[6], ARGV[7]) end
+if ARGV[6] ~= '' then release(P, q, string.sub(ARGV[6], 2), ARGV[7]) end
 return 1`,
 
   /** KEYS: stream; ARGV: consumer, then (id, count) pairs. Resets the idle time of the deliveries still ours. */
