@@ -26,8 +26,10 @@ function parseHeaders(value: Buffer): Readonly<Record<string, string>> {
 }
 
 /** The fields of a message, ready for XADD. */
-export function entryFields(message: TransportMessage): (string | Uint8Array)[] {
-  const fields: (string | Uint8Array)[] = ['i', message.id, 't', message.type, 'b', message.body];
+export function entryFields(message: TransportMessage): (string | Buffer)[] {
+  const body = message.body;
+  // ioredis sends a Buffer as bytes but turns any other Uint8Array into "1,2,3": wrap, never copy.
+  const fields: (string | Buffer)[] = ['i', message.id, 't', message.type, 'b', Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
   for (const _ in message.headers) {
     fields.push('h', JSON.stringify(message.headers));
     break;

@@ -198,7 +198,6 @@ export class RedisTransport implements Transport {
     for (let attempt = 0; ; attempt++) {
       const routes = this.routes ?? (await this.loadRoutes());
       const queues = this.route(routes, topic);
-      if (queues.length === 0 && options?.mandatory === true) throw new UnroutableError(topic);
       let stale: boolean;
       if (delayed) {
         const done = await this.run('publish', () =>
@@ -210,6 +209,8 @@ export class RedisTransport implements Transport {
         const streams = queues.map((q) => this.keys.stream(q));
         stale = (await this.run('publish', () => this.scripts.run('publish', [this.keys.version, ...streams], [routes.version, ...fields]))) !== null;
       }
+      // Zero queues is checked against the version too: a binding made since the routes were read counts.
+      if (!stale && queues.length === 0 && options?.mandatory === true) throw new UnroutableError(topic);
       if (!stale) return;
       this.routes = undefined;
       if (attempt >= 10) throw new TransportError(`publish to ${topic}: the queue bindings kept changing during 10 attempts`);

@@ -273,8 +273,12 @@ local s, c, ids = KEYS[1], ARGV[1], {}
 for i = 2, #ARGV, 2 do
   if mine(s, c, ARGV[i], ARGV[i + 1]) then ids[#ids + 1] = ARGV[i] end
 end
-if #ids > 0 then redis.call('XCLAIM', s, G, c, 0, unpack(ids)) end
-return #ids`,
+local n = #ids
+if n > 0 then
+  ids[n + 1] = 'JUSTID'
+  redis.call('XCLAIM', s, G, c, 0, unpack(ids))
+end
+return n`,
 
   /** ARGV: prefix, queue, message id, headers JSON or ''. Moves one dead letter back to the end of its queue; returns 1 or 0. */
   replay: `${COMMON}
