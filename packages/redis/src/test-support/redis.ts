@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterEach } from 'vitest';
 import { brokersRequired } from '@missive/testing';
 
 /** The server the tests use: `MISSIVE_REDIS_URL`, else the local one. */
@@ -60,4 +61,19 @@ export async function needRedis(ctx: { skip: (note?: string) => void }, url: str
   if (brokersRequired()) throw new Error(`${problem} (MISSIVE_REQUIRE_BROKERS=1)`);
   ctx.skip(`${problem}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
   return false;
+}
+
+/** Steps run after each test of the file, last added first; a failing step does not stop the others. */
+export function cleanupAfterEach(): { push(step: () => Promise<unknown> | void): void } {
+  const steps: (() => Promise<unknown> | void)[] = [];
+  afterEach(async () => {
+    for (const step of steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch {
+        /* cleanup goes on */
+      }
+    }
+  });
+  return { push: (step) => void steps.push(step) };
 }
