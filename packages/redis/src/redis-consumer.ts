@@ -22,6 +22,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
 import { readEntry } from './entry.js';
+import { GROUP } from './keys.js';
 import type { RedisTransport } from './redis-transport.js';
 
 type FetchedEntry = [Buffer, Buffer[], number];
@@ -77,6 +78,7 @@ export class RedisConsumer implements Consumer {
   private readonly acks: { delivery: RedisDelivery; resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly stream: string;
   private blocker: Redis | undefined;
+  private blockerId: number | undefined;
   private wakeRoom: (() => void) | undefined;
   private lastClaim = 0;
   private loop: Promise<void> = Promise.resolve();
@@ -89,55 +91,91 @@ export class RedisConsumer implements Consumer {
     private readonly prefetch: number,
   ) {
     this.stream = transport.keys.stream(queue);
-    this.ready = transport.checkQueue(queue);
-    this.ready.then(
-      () => {
-        if (this.buffer.closed) return;
-        this.loop = this.run();
-        const every = Math.max(50, Math.floor(transport.options.claimIdleMs / 3));
-        this.touchTimer = setInterval(() => void this.touch(), every);
-      },
-      () => void this.close(),
-    );
+    this.ready = transport.checkQueue(queue).then((ordered) => {
+      if (this.buffer.closed) return;
+      this.loop = this.run(ordered);
+      const every = Math.max(50, Math.floor(transport.options.claimIdleMs / 3));
+      this.touchTimer = setInterval(() => void this.touch(), every);
+    });
+    this.ready.catch(() => void this.close());
   }
 
   private room(): number {
     return this.buffer.closed ? 0 : this.prefetch - this.held.size;
   }
 
-  private async run(): Promise<void> {
+  /**
+   * The loop. On an ordered queue every read goes through the `fetch` script (key holders are
+   * decided there, atomically), and an empty stream is waited on with `XREAD BLOCK`. On any other
+   * queue the script runs only to start and to reclaim; in between, the consumer reads with
+   * `XREADGROUP BLOCK` on its own connection, as a raw client would.
+   */
+  private async run(ordered: boolean): Promise<void> {
     const claimIdle = this.transport.options.claimIdleMs;
     let failures = 0;
+    let script = true;
     while (!this.buffer.closed) {
       const room = this.room();
-      if (room <= 0 || (room * 2 < this.prefetch && this.buffer.unread > 0)) {
+      if (room <= 0) {
         await new Promise<void>((resolve) => (this.wakeRoom = resolve));
         this.wakeRoom = undefined;
         continue;
       }
       const now = Date.now();
       const claim = now - this.lastClaim >= claimIdle / 2;
-      if (claim) this.lastClaim = now;
-      let reply: [Buffer, ...FetchedEntry[]];
       try {
-        reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0])) as [Buffer, ...FetchedEntry[]];
+        if (ordered || claim || script) {
+          if (claim) this.lastClaim = now;
+          const reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0, ordered ? '1' : '0'])) as [Buffer, ...FetchedEntry[]];
+          const head = reply[0].toString();
+          if (head === '!gone') {
+            if (await this.transport.redeclare(this.queue)) continue;
+            this.transport.logger.error(`redis queue ${this.queue} was deleted; its consumer stops`);
+            void this.close();
+            break;
+          }
+          for (let i = 1; i < reply.length; i++) this.accept(reply[i] as FetchedEntry);
+          script = false;
+          if (head !== '' && ordered) await this.waitForNew(head, claimIdle);
+        } else {
+          await this.readBlocking(room, claimIdle);
+        }
         failures = 0;
       } catch (error) {
         if (this.buffer.closed) break;
-        this.transport.logger.warn(`redis consumer of ${this.queue} could not fetch; retrying`, { error });
+        script = true; // the next read goes through the script: it re-creates a lost group, or finds the queue gone
+        this.transport.logger.warn(`redis consumer of ${this.queue} could not read; retrying`, { error });
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** failures++)));
-        continue;
       }
-      const head = reply[0].toString();
-      if (head === '!gone') {
-        if (await this.transport.redeclare(this.queue)) continue;
-        this.transport.logger.error(`redis queue ${this.queue} was deleted; its consumer stops`);
-        void this.close();
-        break;
-      }
-      for (let i = 1; i < reply.length; i++) this.accept(reply[i] as FetchedEntry);
-      if (head !== '') await this.block(head, claimIdle);
     }
+  }
+
+  private async connection(): Promise<Redis> {
+    if (this.blocker === undefined) {
+      this.blocker = this.transport.redis.duplicate({ connectionName: 'missive-wait' });
+      this.blocker.on('error', () => undefined);
+      this.blockerId = Number(await this.blocker.client('ID'));
+      this.blocker.on('ready', () => {
+        void this.blocker?.client('ID').then((id) => (this.blockerId = Number(id)), () => undefined);
+      });
+    }
+    return this.blocker;
+  }
+
+  /** Reads new entries of an unordered queue, waiting until one comes or the next reclaim is due. */
+  private async readBlocking(room: number, claimIdle: number): Promise<void> {
+    const timeout = Math.max(10, Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim)));
+    const blocker = await this.connection();
+    const reply = (await blocker.callBuffer('XREADGROUP', 'GROUP', GROUP, this.name, 'COUNT', room, 'BLOCK', timeout, 'STREAMS', this.stream, '>')) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    if (reply === null) return;
+    for (const [id, fields] of reply[0]![1]) this.accept([id, fields, 1]);
+  }
+
+  /** Ordered queues: waits until the stream has an entry after `lastId`, or until the next reclaim is due. */
+  private async waitForNew(lastId: string, claimIdle: number): Promise<void> {
+    const timeout = Math.max(10, Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim)));
+    const blocker = await this.connection();
+    await blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId);
   }
 
   private accept([id, fields, count]: FetchedEntry): void {
@@ -146,20 +184,6 @@ export class RedisConsumer implements Consumer {
     const delivery = new RedisDelivery(this, entryId, Number(count), read.message, read.priorDeliveries + Number(count), read.token ?? entryId);
     this.held.add(delivery);
     if (!this.buffer.push(delivery)) this.track(delivery.giveBack(true));
-  }
-
-  /** Waits until the stream has an entry after `lastId`, or until the next reclaim is due. */
-  private async block(lastId: string, claimIdle: number): Promise<void> {
-    const timeout = Math.max(10, Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim)));
-    if (this.blocker === undefined) {
-      this.blocker = this.transport.redis.duplicate({ enableAutoPipelining: false, connectionName: 'missive-wait' });
-      this.blocker.on('error', () => undefined);
-    }
-    try {
-      await this.blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId);
-    } catch {
-      if (!this.buffer.closed) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
   }
 
   private track(promise: Promise<void>): void {
@@ -258,8 +282,13 @@ export class RedisConsumer implements Consumer {
   private async closeOnce(): Promise<void> {
     const unread = this.buffer.close();
     this.wakeRoom?.();
-    this.blocker?.disconnect();
     for (const d of unread) this.track(d.giveBack(true));
+    // End a blocked read cleanly (what it read is given back), then drop its connection.
+    if (this.blocker !== undefined && this.blockerId !== undefined && this.transport.open) {
+      await this.transport.redis.client('UNBLOCK', this.blockerId).catch(() => undefined);
+      await Promise.race([this.loop, new Promise((resolve) => setTimeout(resolve, 200))]);
+    }
+    this.blocker?.disconnect();
     await this.loop;
     await Promise.all([...this.giving]);
     this.transport.forget(this);

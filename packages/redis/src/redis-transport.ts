@@ -47,6 +47,7 @@ import { Keys } from './keys.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
+import { PublishBatch } from './publish-batch.js';
 import { Scripts } from './scripts.js';
 
 /** Dependencies a transport factory passes in. */
@@ -57,7 +58,8 @@ export interface RedisTransportDeps {
 
 const HEARTBEAT_MS = 5000;
 
-interface Routes {
+/** @internal The bindings as of one routing version. */
+export interface Routes {
   version: string;
   bindings: { queue: string; matches: (topic: string) => boolean }[];
   byTopic: Map<string, string[]>;
@@ -86,6 +88,7 @@ export class RedisTransport implements Transport {
   private nextDue = Number.POSITIVE_INFINITY;
   private promoting = false;
   private closing: Promise<void> | undefined;
+  private readonly batch = new PublishBatch(this);
 
   /** Checks the options at once: a bad URL or option throws a `ConfigurationError` saying what to fix. */
   constructor(options: RedisTransportOptions, deps: RedisTransportDeps = {}) {
@@ -103,10 +106,12 @@ export class RedisTransport implements Transport {
 
   /** The command connection. */
   get redis(): Redis {
-    if (this.state !== 'open' || this.redis_ === undefined) {
-      throw new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `redis transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
-    }
+    if (this.state !== 'open' || this.redis_ === undefined) throw this.stateError();
     return this.redis_;
+  }
+
+  private stateError(): BusStateError {
+    return new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `redis transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
   }
 
   /** The scripts, defined on the command connection. */
@@ -119,7 +124,7 @@ export class RedisTransport implements Transport {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'redis transport is closed');
     const where = redactUrl(this.options.url);
-    const redis = new Redis(this.options.url, { lazyConnect: true, enableAutoPipelining: true, connectionName: 'missive', ...this.options.redisOptions });
+    const redis = new Redis(this.options.url, { lazyConnect: true, connectionName: 'missive', ...this.options.redisOptions });
     redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
     try {
       await redis.connect();
@@ -172,6 +177,7 @@ export class RedisTransport implements Transport {
     clearInterval(this.pollTimer);
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.dueTimer);
+    await this.batch.flush();
     await Promise.all([...this.consumers].map((c) => c.drop()));
     try {
       for (const [name, spec] of this.declared) if (spec.temporary === true) await this.scripts.run('drop', [], [this.keys.prefix, name]);
@@ -186,15 +192,22 @@ export class RedisTransport implements Transport {
 
   async declare(queue: QueueSpec): Promise<void> {
     for (const pattern of queue.topics) topicMatcher(pattern);
-    const added = Number(await this.run('declare', () => this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', ...queue.topics])));
+    const added = Number(await this.run('declare', () => this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', queue.ordered === true ? '1' : '0', ...queue.topics])));
     const known = this.declared.get(queue.name);
-    this.declared.set(queue.name, { ...queue, topics: [...new Set([...(known?.topics ?? []), ...queue.topics])] });
+    this.declared.set(queue.name, { ...queue, ordered: queue.ordered === true || known?.ordered === true, topics: [...new Set([...(known?.topics ?? []), ...queue.topics])] });
     if (added > 0) this.routes = undefined;
   }
 
-  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+  publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    if (!this.open) return Promise.reject(this.stateError());
     const fields = entryFields(message);
     const delayed = options?.notBefore !== undefined && options.notBefore > this.clock.now();
+    if (!delayed && options?.mandatory !== true) return this.batch.add(topic, fields);
+    return this.publishOne(topic, fields, delayed, options);
+  }
+
+  /** A delayed or mandatory publish, on its own. */
+  private async publishOne(topic: string, fields: (string | Buffer)[], delayed: boolean, options: EnqueueOptions): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const routes = this.routes ?? (await this.loadRoutes());
       const queues = this.route(routes, topic);
@@ -210,7 +223,7 @@ export class RedisTransport implements Transport {
         stale = (await this.run('publish', () => this.scripts.run('publish', [this.keys.version, ...streams], [routes.version, ...fields]))) !== null;
       }
       // Zero queues is checked against the version too: a binding made since the routes were read counts.
-      if (!stale && queues.length === 0 && options?.mandatory === true) throw new UnroutableError(topic);
+      if (!stale && queues.length === 0 && options.mandatory === true) throw new UnroutableError(topic);
       if (!stale) return;
       this.routes = undefined;
       if (attempt >= 10) throw new TransportError(`publish to ${topic}: the queue bindings kept changing during 10 attempts`);
@@ -265,10 +278,13 @@ export class RedisTransport implements Transport {
 
   // --- internal ------------------------------------------------------------------------------
 
-  /** @internal Resolves when the queue exists; rejects with `UnroutableError` otherwise. */
-  async checkQueue(queue: string): Promise<void> {
-    if (this.declared.has(queue)) return;
-    if ((await this.redis.hexists(this.keys.queues, queue)) === 0) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
+  /** @internal Resolves with whether the queue is ordered when it exists; rejects with `UnroutableError` otherwise. */
+  async checkQueue(queue: string): Promise<boolean> {
+    const known = this.declared.get(queue);
+    if (known?.ordered === true) return true;
+    const [exists, ordered] = await Promise.all([this.redis.hexists(this.keys.queues, queue), this.redis.sismember(`${this.keys.prefix}ordered`, queue)]);
+    if (exists === 0 && known === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
+    return ordered === 1;
   }
 
   /** @internal Declares a queue this connection declared before, after the server lost it. False if it never did. */
@@ -307,6 +323,21 @@ export class RedisTransport implements Transport {
     } catch (error) {
       throw this.failure(operation, error);
     }
+  }
+
+  /** @internal The routes, read from Redis when unknown or stale. */
+  currentRoutes(): Promise<Routes> | Routes {
+    return this.routes ?? this.loadRoutes();
+  }
+
+  /** @internal The routes changed under us: read them again next time. */
+  staleRoutes(): void {
+    this.routes = undefined;
+  }
+
+  /** @internal The queues `topic` routes to. */
+  routeOf(routes: Routes, topic: string): string[] {
+    return this.route(routes, topic);
   }
 
   private async loadRoutes(): Promise<Routes> {

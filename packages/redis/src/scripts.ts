@@ -58,6 +58,7 @@ local function drop(P, q)
     redis.call('DEL', P..'d:'..rid)
   end
   redis.call('DEL', P..'wk:'..q, P..'dq:'..q)
+  redis.call('SREM', P..'ordered', q)
   local existed = redis.call('HDEL', P..'queues', q)
   local prefix = q..'\\t'
   for _, b in ipairs(redis.call('SMEMBERS', P..'bindings')) do
@@ -70,13 +71,17 @@ end
 
 /** Each script: its Lua source. Keys are passed where a script has fixed ones; others derive from the prefix (single Redis, not Cluster). */
 const SOURCES = {
-  /** ARGV: prefix, queue, owner ('' = durable), topic patterns... Creates the stream and its group; returns bindings added. */
+  /**
+   * ARGV: prefix, queue, owner ('' = durable), '1' when ordered, topic patterns... Creates the
+   * stream and its group; once ordered, a queue stays ordered. Returns bindings added.
+   */
   declare: `${COMMON}
 local P, q = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', P..'queues', q) == 0 then redis.call('HSET', P..'queues', q, ARGV[3]) end
+if ARGV[4] == '1' then redis.call('SADD', P..'ordered', q) end
 pcall(redis.call, 'XGROUP', 'CREATE', P..'q:'..q, G, '0', 'MKSTREAM')
 local added = 0
-for i = 4, #ARGV do added = added + redis.call('SADD', P..'bindings', q..'\\t'..ARGV[i]) end
+for i = 5, #ARGV do added = added + redis.call('SADD', P..'bindings', q..'\\t'..ARGV[i]) end
 if added > 0 then redis.call('INCR', P..'bver') end
 return added`,
 
@@ -85,6 +90,26 @@ return added`,
 local v = redis.call('GET', KEYS[1]) or '0'
 if v ~= ARGV[1] then return v end
 for i = 2, #KEYS do redis.call('XADD', KEYS[i], '*', unpack(ARGV, 2)) end
+return false`,
+
+  /**
+   * KEYS: version; ARGV: expected version, then per message: stream count n, n streams, field
+   * count m, m fields. Nil when every message was written to its streams, else the current version
+   * (routes are stale; nothing was written).
+   */
+  publishBatch: `
+local v = redis.call('GET', KEYS[1]) or '0'
+if v ~= ARGV[1] then return v end
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local s0 = i + 1
+  i = i + 1 + n
+  local m = tonumber(ARGV[i])
+  local f0 = i + 1
+  i = i + 1 + m
+  for j = s0, s0 + n - 1 do redis.call('XADD', ARGV[j], '*', unpack(ARGV, f0, f0 + m - 1)) end
+end
 return false`,
 
   /** KEYS: queues hash, stream; ARGV: queue, fields... 1 when written, 0 when the queue does not exist. */
@@ -156,9 +181,10 @@ redis.call('DEL', sk)
 return n`,
 
   /**
-   * KEYS: stream; ARGV: prefix, queue, consumer, room, claim idle ms (0 = no reclaim now).
-   * Reclaims idle pending entries (XAUTOCLAIM), then reads new ones (XREADGROUP), taking each
-   * partition key for the entry or parking the entry behind the key's holder. Returns
+   * KEYS: stream; ARGV: prefix, queue, consumer, room, claim idle ms (0 = no reclaim now), '1'
+   * when the queue is ordered. Reclaims idle pending entries (XAUTOCLAIM), then reads new ones
+   * (XREADGROUP); on an ordered queue it takes each entry's partition key for it, or parks the
+   * entry behind the key's holder. Returns
    * {last-delivered-id or '' , {id, fields, delivery count}...}, or {'!gone'} when the queue was deleted.
    */
   fetch: `${COMMON}
@@ -167,8 +193,9 @@ local s, room, locks = KEYS[1], tonumber(ARGV[4]), ARGV[1]..'l:'..ARGV[2]
 if redis.call('HEXISTS', P..'queues', q) == 0 then return {'!gone'} end
 if redis.call('EXISTS', s) == 0 then redis.call('XGROUP', 'CREATE', s, G, '0', 'MKSTREAM') end
 local out = {''}
+local ordered = ARGV[6] == '1'
 local function take(id, f, count)
-  local k = field(f, 'k')
+  local k = ordered and field(f, 'k')
   if k then
     local token = field(f, 'o') or id
     local cur = redis.call('HGET', locks, k)
