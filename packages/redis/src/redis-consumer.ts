@@ -115,8 +115,10 @@ export class RedisConsumer implements Consumer {
     let failures = 0;
     let script = true;
     while (!this.buffer.closed) {
+      // Read when half the prefetch is free, or when the reader has nothing left: refilling one
+      // slot per ack would cost a round trip per message.
       const room = this.room();
-      if (room <= 0) {
+      if (room <= 0 || (room * 2 < this.prefetch && this.buffer.unread > 0)) {
         await new Promise<void>((resolve) => (this.wakeRoom = resolve));
         this.wakeRoom = undefined;
         continue;

@@ -239,15 +239,19 @@ return out`,
   /** KEYS: stream; ARGV: prefix, queue, consumer, then (id, count, '=' .. key or '', token) per delivery. Returns how many were acked. */
   ack: `${COMMON}
 local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
-local ids = {}
+local ids, keyed = {}, {}
 for i = 4, #ARGV, 4 do
   if mine(s, c, ARGV[i], ARGV[i + 1]) then
     ids[#ids + 1] = ARGV[i]
-    redis.call('XACK', s, G, ARGV[i])
-    redis.call('XDEL', s, ARGV[i])
-    if ARGV[i + 2] ~= '' then release(P, q, string.sub(ARGV[i + 2], 2), ARGV[i + 3]) end
+    if ARGV[i + 2] ~= '' then keyed[#keyed + 1] = i end
   end
 end
+for j = 1, #ids, 1000 do
+  local last = math.min(j + 999, #ids)
+  redis.call('XACK', s, G, unpack(ids, j, last))
+  redis.call('XDEL', s, unpack(ids, j, last))
+end
+for _, i in ipairs(keyed) do release(P, q, string.sub(ARGV[i + 2], 2), ARGV[i + 3]) end
 return #ids`,
 
   /**
