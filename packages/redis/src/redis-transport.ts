@@ -116,8 +116,8 @@ export class RedisTransport implements Transport {
 
   /** The scripts, defined on the command connection. */
   get scripts(): Scripts {
-    if (this.scripts_ === undefined) this.redis; // throws the state error
-    return this.scripts_!;
+    if (this.scripts_ === undefined || this.state !== 'open') throw this.stateError();
+    return this.scripts_;
   }
 
   async connect(): Promise<void> {
@@ -243,7 +243,7 @@ export class RedisTransport implements Transport {
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
-    if (!this.open) this.redis; // throws the state error
+    if (!this.open) throw this.stateError();
     const consumer = new RedisConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
     this.consumers.add(consumer);
     return consumer;
