@@ -200,7 +200,12 @@ export class RedisConsumer implements Consumer {
     this.wakeRoom?.();
   }
 
-  /** @internal Acks made in one event-loop turn go to Redis in one script call. */
+  /**
+   * @internal Acks made in one event-loop turn go to Redis in one script call. An ack resolves
+   * once that call is written to the connection, as an AMQP ack does: later commands of this
+   * transport run after it, and a lost ack only means the message is delivered again. Waiting for
+   * the reply would hold the handler's concurrency slot for a round trip per message.
+   */
   ack(delivery: RedisDelivery): Promise<void> {
     return new Promise((resolve, reject) => {
       this.acks.push({ delivery, resolve, reject });
@@ -217,12 +222,19 @@ export class RedisConsumer implements Consumer {
     }
     const args: (string | number)[] = [this.transport.keys.prefix, this.queue, this.name];
     for (const { delivery: d } of batch) args.push(d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token);
+    let reply: Promise<unknown>;
     try {
-      const acked = Number(await this.transport.scripts.run('ack', [this.stream], args));
-      if (acked < batch.length) this.transport.logger.warn(`${batch.length - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
-      for (const a of batch) a.resolve();
+      reply = this.transport.scripts.run('ack', [this.stream], args);
     } catch (error) {
       for (const a of batch) a.reject(this.transport.failure('ack', error));
+      return;
+    }
+    for (const a of batch) a.resolve();
+    try {
+      const acked = Number(await reply);
+      if (acked < batch.length) this.transport.logger.warn(`${batch.length - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
+    } catch (error) {
+      this.transport.logger.warn(`${batch.length} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`, { error });
     }
   }
 

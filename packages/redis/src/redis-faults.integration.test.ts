@@ -49,10 +49,10 @@ describe('redis faults', () => {
     expect(reclaimed.message.id).toBe('m-1');
     expect(reclaimed.deliveryCount).toBe(2);
 
-    const lateAck = taken.ack(); // waits in the frozen link
-    proxy.cut(); // the link comes back: ioredis reconnects and sends the ack
-    await lateAck;
-    const [info] = await healthy.queues();
+    await taken.ack(); // written into the frozen link
+    proxy.cut(); // the link comes back: ioredis reconnects and sends the ack again
+    // A command on the same connection runs after the ack: once it answers, Redis has seen the late ack.
+    const [info] = await cutOff.queues();
     expect(info).toMatchObject({ name: 'work', depth: 0, inFlight: 1 }); // the reclaimed copy is still held
 
     await reclaimed.ack();
