@@ -69,11 +69,18 @@ export function checkTransportFactories(transports: unknown): TransportFactories
 
 /** Parses and checks a transport URL; throws a `ConfigurationError` that says what to fix. */
 export function parseTransportUrl(url: string | URL): URL {
+  let parsed: URL | undefined;
   try {
-    return typeof url === 'string' ? new URL(url) : new URL(url.href);
+    parsed = typeof url === 'string' ? new URL(url) : new URL(url.href);
   } catch {
-    throw new ConfigurationError(`transport URL ${JSON.stringify(typeof url === 'string' && !url.includes('@') ? url : '<hidden>')} is not a URL; use <scheme>://..., like ${SHIPPED}`);
+    parsed = undefined;
   }
+  // `user:secret@host` parses as the scheme `user:`; a transport URL always has `scheme://`.
+  if (parsed === undefined || !parsed.href.startsWith(`${parsed.protocol}//`) || !/^[a-z][a-z0-9.-]*:$/.test(parsed.protocol)) {
+    const shown = typeof url === 'string' && !url.includes('@') ? JSON.stringify(url) : '<hidden>';
+    throw new ConfigurationError(`transport URL ${shown} is not a URL of the form <scheme>://...; use one of ${SHIPPED}`);
+  }
+  return parsed;
 }
 
 /**
