@@ -24,7 +24,6 @@ import type {
   DeadLetter,
   DeadLetterFailure,
   DeadLetterStore,
-  Delivery,
   EnqueueOptions,
   QueueInfo,
   QueueSpec,
