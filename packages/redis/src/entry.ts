@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { TransportMessage } from '@missive/core';
+import type { TransportMessage } from '@missive/core/transport';
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 

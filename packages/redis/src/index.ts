@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { TransportFactory } from '@missive/core';
+import type { TransportFactory } from '@missive/core/transport';
 import { RedisTransport } from './redis-transport.js';
 
 export { RedisTransport, type RedisTransportDeps } from './redis-transport.js';

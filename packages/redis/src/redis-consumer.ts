@@ -20,16 +20,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, type DeadLetterFailure, type NackOptions, type TransportMessage } from '@missive/core/transport';
 import { readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisTransport } from './redis-transport.js';
 
 type FetchedEntry = [Buffer, Buffer[], number];
 
-class RedisDelivery implements Delivery {
-  settled = false;
-
+class RedisDelivery extends SettleOnceDelivery {
   constructor(
     private readonly consumer: RedisConsumer,
     readonly entryId: string,
@@ -39,40 +37,35 @@ class RedisDelivery implements Delivery {
     readonly deliveryCount: number,
     /** What holds the message's key: the token it was re-written with, else its entry id. */
     readonly token: string,
-  ) {}
-
-  private take(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.consumer.settled(this);
-    return true;
+  ) {
+    super(consumer);
   }
 
-  async ack(): Promise<void> {
-    if (this.take()) await this.consumer.ack(this);
+  protected onAck(): Promise<void> {
+    return this.consumer.ack(this);
   }
 
-  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (this.take()) await this.consumer.requeue(this, options?.delayMs ?? 0, options?.headers, false);
+  protected onNack(options: NackOptions): Promise<void> {
+    return this.consumer.requeue(this, options.delayMs ?? 0, options.headers, false);
   }
 
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (this.take()) await this.consumer.deadLetter(this, failure);
+  protected onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    return this.consumer.deadLetter(this, failure);
   }
 
   /** Returns the message to its queue: `undo` when it was never yielded (its count goes back). */
   giveBack(undo: boolean): Promise<void> {
-    if (!this.take()) return Promise.resolve();
+    if (!this.settleOnce()) return Promise.resolve();
     return this.consumer.requeue(this, 0, undefined, undo).catch(() => undefined);
   }
 }
 
 /** The consumer. */
-export class RedisConsumer implements Consumer {
+export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   /** This consumer's name in the group: unique per consumer, so settles can tell copies apart. */
   readonly name = `${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
   readonly ready: Promise<void>;
-  private readonly buffer = new DeliveryBuffer<RedisDelivery>('redis', () => this.close());
+  /** Fetched and not settled (what `touch` keeps alive). */
   private readonly held = new Set<RedisDelivery>();
   private readonly giving = new Set<Promise<void>>();
   private readonly acks: { delivery: RedisDelivery; resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -88,8 +81,9 @@ export class RedisConsumer implements Consumer {
   constructor(
     readonly transport: RedisTransport,
     readonly queue: string,
-    private readonly prefetch: number,
+    prefetch: number,
   ) {
+    super('redis', prefetch);
     this.stream = transport.keys.stream(queue);
     this.ready = transport.checkQueue(queue).then((ordered) => {
       if (this.buffer.closed) return;
@@ -98,10 +92,6 @@ export class RedisConsumer implements Consumer {
       this.touchTimer = setInterval(() => void this.touch(), every);
     });
     this.ready.catch(() => void this.close());
-  }
-
-  private room(): number {
-    return this.buffer.closed ? 0 : this.prefetch - this.held.size;
   }
 
   /**
@@ -185,7 +175,7 @@ export class RedisConsumer implements Consumer {
     const read = readEntry(fields);
     const delivery = new RedisDelivery(this, entryId, Number(count), read.message, read.priorDeliveries + Number(count), read.token ?? entryId);
     this.held.add(delivery);
-    if (!this.buffer.push(delivery)) this.track(delivery.giveBack(true));
+    this.offer(delivery);
   }
 
   private track(promise: Promise<void>): void {
@@ -194,10 +184,18 @@ export class RedisConsumer implements Consumer {
   }
 
   /** @internal A delivery was settled: it frees a prefetch slot. */
-  settled(delivery: RedisDelivery): void {
+  override settled(delivery: RedisDelivery): void {
     this.held.delete(delivery);
-    this.buffer.settled(delivery);
+    super.settled(delivery);
     this.wakeRoom?.();
+  }
+
+  protected detach(): void {
+    this.wakeRoom?.();
+  }
+
+  protected giveBack(delivery: RedisDelivery, unread: boolean): void {
+    this.track(delivery.giveBack(unread));
   }
 
   /**
@@ -284,19 +282,13 @@ export class RedisConsumer implements Consumer {
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
-  }
-
-  close(): Promise<void> {
+  override close(): Promise<void> {
     this.closing ??= this.closeOnce();
     return this.closing;
   }
 
   private async closeOnce(): Promise<void> {
-    const unread = this.buffer.close();
-    this.wakeRoom?.();
-    for (const d of unread) this.track(d.giveBack(true));
+    this.closeNow(); // ends the iteration, gives back what was never read
     // End a blocked read cleanly (what it read is given back), then drop its connection.
     if (this.blocker !== undefined && this.blockerId !== undefined && this.transport.open) {
       await this.transport.redis.client('UNBLOCK', this.blockerId).catch(() => undefined);
@@ -308,11 +300,10 @@ export class RedisConsumer implements Consumer {
     this.transport.forget(this);
   }
 
-  /** @internal The transport is closing: also give back what was yielded and not settled. */
-  async drop(): Promise<void> {
-    const close = this.close();
-    for (const d of [...this.held]) this.track(d.giveBack(false));
-    await close;
+  /** @internal The transport is closing: also give back what was yielded and not settled, and wait for it. */
+  async shutdown(): Promise<void> {
+    this.drop();
+    await this.close();
     clearInterval(this.touchTimer);
     await this.flushAcks();
     await Promise.all([...this.giving]);

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
+import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core/transport';
 import { readEntry } from './entry.js';
 import type { RedisTransport } from './redis-transport.js';
 

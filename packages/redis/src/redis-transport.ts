@@ -22,26 +22,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { BusStateError, ConfigurationError, ErrorCode, TransportError, UnroutableError, consoleLogger, redactUrl, systemClock, type Clock, type Logger } from '@missive/core';
 import {
-  BusStateError,
-  ConfigurationError,
-  ErrorCode,
-  TransportError,
-  UnroutableError,
-  consoleLogger,
-  redactUrl,
-  systemClock,
   topicMatcher,
-  type Clock,
   type Consumer,
   type EnqueueOptions,
-  type Logger,
   type QueueInfo,
   type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
-} from '@missive/core';
+} from '@missive/core/transport';
 import { entryFields } from './entry.js';
 import { Keys } from './keys.js';
 import { RedisConsumer } from './redis-consumer.js';
@@ -178,7 +169,7 @@ export class RedisTransport implements Transport {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.dueTimer);
     await this.batch.flush();
-    await Promise.all([...this.consumers].map((c) => c.drop()));
+    await Promise.all([...this.consumers].map((c) => c.shutdown()));
     try {
       for (const [name, spec] of this.declared) if (spec.temporary === true) await this.scripts.run('drop', [], [this.keys.prefix, name]);
       await this.redis.del(this.keys.connection(this.connectionId));
