@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { BufferedConsumer, SettleOnceDelivery, type DeadLetterFailure, type NackOptions, type TransportMessage } from '@missive/core/transport';
+import { BufferedConsumer, SettleOnceDelivery, type DeadLetterFailure, type Delivery, type NackOptions, type TransportMessage } from '@missive/core/transport';
 import { readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisTransport } from './redis-transport.js';
@@ -188,6 +188,19 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     this.held.delete(delivery);
     super.settled(delivery);
     this.wakeRoom?.();
+  }
+
+  /** The buffer's iterator; a read that empties the buffer wakes the loop (it reads when its reader is idle). */
+  override [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    const inner = super[Symbol.asyncIterator]();
+    return {
+      next: () => {
+        const next = inner.next();
+        if (this.buffer.unread === 0) this.wakeRoom?.();
+        return next;
+      },
+      return: () => inner.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+    };
   }
 
   protected detach(): void {
