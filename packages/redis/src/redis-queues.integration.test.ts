@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger, type DeadLetterFailure, type Delivery } from '@missive/core';
 import { Redis } from 'ioredis';
 import { RedisTransport } from './redis-transport.js';
+import { createWaiter } from '@missive/testing';
 import { cleanupAfterEach, deletePrefix, needRedis, redisUrl, uniquePrefix } from './test-support/redis.js';
 
 const cleanup = cleanupAfterEach();
+const waiter = createWaiter({ timeoutMs: 20_000 });
 
 const failure: DeadLetterFailure = { reason: 'HANDLER_FAILED', errorName: 'Error', errorMessage: 'no', attempts: 1, endpoint: 'listing', service: 'test', host: 'h', time: 1 };
 const message = (id: string, partitionKey?: string) => ({ id, type: 't', body: Buffer.from(id), headers: {}, partitionKey });
@@ -55,5 +57,26 @@ describe('redis queue listing', () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  it('a temporary queue goes with its connection: reaped once the connection is gone, declared again by an owner that was only stalled', async (ctx) => {
+    if (!(await needRedis(ctx))) return;
+    const prefix = uniquePrefix();
+    cleanup.push(() => deletePrefix(redisUrl, prefix));
+    const owner = new RedisTransport({ url: redisUrl, prefix }, { logger: silentLogger });
+    await owner.connect();
+    cleanup.push(() => owner.close());
+    await owner.declare({ name: 'replies-1', topics: [], temporary: true });
+    await owner.declare({ name: 'durable-1', topics: [] });
+    await owner.redis.del(`${prefix}:conn:${owner.connectionId}`); // as if the owner stalled past its liveness TTL
+
+    const other = new RedisTransport({ url: redisUrl, prefix }, { logger: silentLogger });
+    await other.connect(); // its first heartbeat reaps
+    cleanup.push(() => other.close());
+    expect((await other.queues()).map((q) => q.name)).toEqual(['durable-1']);
+
+    await waiter.eventually(() => other.queues(), (qs) => qs.some((q) => q.name === 'replies-1'), "the owner's heartbeat to declare its reply queue again");
+    await owner.close();
+    expect((await other.queues()).map((q) => q.name)).toEqual(['durable-1']);
   });
 });

@@ -385,6 +385,10 @@ export class RedisTransport implements Transport {
     if (!this.open) return;
     try {
       await this.redis.set(this.keys.connection(this.connectionId), String(process.pid), 'PX', HEARTBEAT_MS * 3);
+      // A process stalled past the TTL has had its temporary queues reaped by others: declare them again.
+      for (const spec of this.declared.values()) {
+        if (spec.temporary === true && (await this.redis.hexists(this.keys.queues, spec.name)) === 0) await this.declare(spec);
+      }
       await this.scripts.run('reap', [], [this.keys.prefix]);
     } catch (error) {
       if (this.open) this.logger.warn('redis transport heartbeat failed', { error });
