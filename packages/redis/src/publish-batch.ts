@@ -1,5 +1,5 @@
 /**
- * Publishes made together (before the next microtask runs) go to Redis as one script call: the routing version is
+ * Publishes made together (before the microtasks of this turn have all run) go to Redis as one script call: the routing version is
  * checked once and every message is written to every stream its topic routes to, all or nothing.
  * Each publish resolves when that call returns (Redis has the messages; durable as the server's
  * persistence makes it). A stale routing version re-reads the bindings and tries the batch again.
@@ -33,7 +33,7 @@ export class PublishBatch {
   add(topic: string, fields: readonly (string | Buffer)[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ topic, fields, resolve, reject });
-      if (this.pending.length === 1) queueMicrotask(() => void this.flush());
+      if (this.pending.length === 1) process.nextTick(() => void this.flush());
     });
   }
 
