@@ -8,7 +8,7 @@ describeTransportConformance({
   unavailable: async () => ((await reachable(redisUrl)) ? undefined : `Redis not reachable at ${new URL(redisUrl).host}`),
   setup(clock) {
     const prefix = uniquePrefix();
-    const url = `${redisUrl}?prefix=${prefix}&claimIdle=1000&poll=50`;
+    const url = `${redisUrl}?prefix=${prefix}&claimIdle=3000&poll=50`;
     return {
       url,
       connect: () => new RedisTransport({ url }, { clock }),
