@@ -18,4 +18,4 @@ export { resolveSqliteOptions, sqliteOptionsFromUrl, type SqliteTransportOptions
 export { SqliteMessageStore, type SqliteMessageStoreOptions } from './sqlite-message-store.js';
 
 /** Creates the transport for a `sqlite://` URL (what `createBus({ transport: 'sqlite://…' })` calls). */
-export const createTransport: TransportFactory = (url, options) => new SqliteTransport(sqliteOptionsFromUrl(url), options);
+export const createTransport: TransportFactory = (url, options) => new SqliteTransport({ ...sqliteOptionsFromUrl(url), ...(options.openExisting === true ? { create: false } : {}) }, options);
