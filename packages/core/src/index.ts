@@ -28,6 +28,7 @@ export * from './validate.js';
 export * from './topic-pattern.js';
 export * from './pipeline.js';
 export * from './retry-policy.js';
+export { stopOnSignals, type StopOnSignalsOptions, type Stoppable } from './stop-on-signals.js';
 export * from './circuit-breaker.js';
 export * from './rate-limiter.js';
 export * from './events.js';
