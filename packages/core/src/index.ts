@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/core`: message contracts, the envelope and codec, the bus, the pipeline and its
  * middleware, the transport contract and the in-process memory transport.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/sqlite`: the embedded default transport (one SQLite file, several processes) and the
  * SQLite `MessageStore` for sagas, outbox and inbox.

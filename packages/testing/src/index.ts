@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/testing`: a harness for testing code built on Missive (memory broker, virtual clock,
  * quiescence, records of traffic) and helpers for process and broker tests. Free of any test runner:

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/testing/vitest`: the conformance suites every transport and store must pass, registered
  * as vitest tests (this entry imports `vitest`; the harness in `@missive/testing` does not).
