@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createBus } from './bus.js';
 import { ConfigurationError } from './errors.js';
-import { redactUrl } from './logger.js';
+import { z } from 'zod';
+import { defineEvent } from './contract.js';
+import { redactUrl, silentLogger } from './logger.js';
+import { MemoryBroker } from './memory/memory-broker.js';
 import { parseTransportUrl } from './transport-url.js';
 
 describe('transport URLs', () => {
@@ -22,6 +25,22 @@ describe('transport URLs', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(error.message).toContain('npm install @missive/nats');
     expect(error.message).not.toContain('hunter2');
+  });
+
+  it('refuse a named memory URL (no private broker that silently never talks), and share a MemoryBroker instance instead', async () => {
+    expect(() => createBus({ service: 'a', transport: 'memory://orders' })).toThrow(/cannot share one.*broker\.transport\(\)/);
+    expect(() => parseTransportUrl('memory://orders/x?y=1')).toThrow(ConfigurationError);
+    expect(parseTransportUrl('memory://').href).toBe('memory://');
+    const Ping = defineEvent('url.ping', z.object({ n: z.number() }));
+    const broker = new MemoryBroker();
+    const sender = createBus({ service: 'sender', transport: broker.transport(), logger: silentLogger });
+    const receiver = createBus({ service: 'receiver', transport: broker.transport(), logger: silentLogger });
+    const heard = new Promise<number>((resolve) => receiver.endpoint('receiver', (e) => e.on(Ping, (p) => resolve(p.n))));
+    await receiver.start();
+    await sender.start();
+    await sender.publish(Ping, { n: 7 });
+    expect(await heard).toBe(7);
+    await Promise.all([sender.stop(), receiver.stop()]);
   });
 
   it('redact passwords and secret parameters', () => {
