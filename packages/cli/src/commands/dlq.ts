@@ -61,7 +61,10 @@ export async function dlqCommand(transport: Transport, args: DlqArgs, out: Outpu
   const dlq = new DeadLetterQueue(transport);
   switch (args.action) {
     case 'list': {
-      const [letters, total] = await Promise.all([dlq.list(args.endpoint, { limit: args.limit, offset: args.offset }), dlq.count(args.endpoint)]);
+      // Count first: on RabbitMQ listing browses by taking messages (un-acked until the channel
+      // closes), and a broker's count leaves out taken messages.
+      const total = await dlq.count(args.endpoint);
+      const letters = await dlq.list(args.endpoint, { limit: args.limit, offset: args.offset });
       const rows = letters.map(summary);
       if (out.json) {
         out.document({ total, offset: args.offset, limit: args.limit, deadLetters: rows });
