@@ -68,7 +68,7 @@ beforeAll(() => {
   mkdirSync(tarballs);
   const workspaces = packages.flatMap((p) => ['-w', `packages/${p}`]);
   packed = JSON.parse(run('npm', ['pack', ...workspaces, '--pack-destination', tarballs, '--json'], root)) as Packed[];
-  const sqliteVersion = (JSON.parse(readFileSync(join(root, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (name: string) => (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
   const dependencies = Object.fromEntries(packed.map((p) => [p.name, `file:tarballs/${p.filename}`]));
   writeFileSync(
     join(project, 'package.json'),
@@ -76,9 +76,16 @@ beforeAll(() => {
       name: 'missive-install-check',
       private: true,
       type: 'module',
-      dependencies: { ...dependencies, zod: '^4.0.0' },
-      // Our own packages depend on each other by version: they resolve to the tarballs, never to the registry.
-      overrides: { ...Object.fromEntries(packed.map((p) => [p.name, `$${p.name}`])), 'better-sqlite3': sqliteVersion },
+      dependencies: { ...dependencies, zod: version('zod') },
+      // Our own packages depend on each other by version: they resolve to the tarballs, never to the
+      // registry. Third-party versions are the workspace's, so a new release elsewhere cannot change
+      // the outcome (and better-sqlite3 matches the binary copied below).
+      overrides: {
+        ...Object.fromEntries(packed.map((p) => [p.name, `$${p.name}`])),
+        'better-sqlite3': version('better-sqlite3'),
+        '@types/node': version('@types/node'),
+        '@types/better-sqlite3': version('@types/better-sqlite3'),
+      },
     }),
   );
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project);
