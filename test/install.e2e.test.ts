@@ -147,6 +147,33 @@ describe('installing the packed packages in a new project', () => {
     expect(await billing.exited, billing.stderr()).toBe(0);
   }, 120_000);
 
+  it('runs the harness of @missive/testing under node:test, with no vitest installed', () => {
+    expect(existsSync(join(project, 'node_modules', 'vitest'))).toBe(false);
+    writeFileSync(
+      join(project, 'harness.test.mjs'),
+      [
+        "import assert from 'node:assert/strict';",
+        "import { test } from 'node:test';",
+        "import { defineEvent } from '@missive/core';",
+        "import { createTestHarness } from '@missive/testing';",
+        "import { z } from 'zod';",
+        "const Placed = defineEvent('check.placed', z.object({ id: z.string() }));",
+        "test('a message through the harness', async () => {",
+        '  const h = createTestHarness();',
+        "  const bus = h.bus('billing');",
+        '  const seen = [];',
+        "  bus.endpoint('billing', (e) => e.on(Placed, (m) => void seen.push(m.id)));",
+        '  await bus.start();',
+        "  await bus.publish(Placed, { id: 'p-1' });",
+        '  await h.idle();',
+        "  assert.deepEqual(seen, ['p-1']);",
+        '  await h.stop();',
+        '});',
+      ].join('\n'),
+    );
+    expect(run(process.execPath, ['--test', 'harness.test.mjs'], project)).toMatch(/# pass 1\n# fail 0/);
+  });
+
   it('runs the CommonJS program (require of the ES modules) under module nodenext and module commonjs', () => {
     const base = JSON.parse(readFileSync(join(project, 'tsconfig.json'), 'utf8').replace(/^\/\/.*\n/, '')) as { compilerOptions: Record<string, unknown> };
     const variants = {
