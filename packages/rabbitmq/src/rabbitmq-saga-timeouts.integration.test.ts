@@ -36,8 +36,9 @@ describe('saga timeouts on RabbitMQ', () => {
     const bus = createBus({ service: `sagat-${run}`, transport: rabbitUrl, logger: silentLogger });
     bus.saga(saga, { store, endpoint });
     await bus.start();
-    cleanup.push(() => bus.transport.deleteQueue?.(endpoint));
     cleanup.push(() => bus.stop());
+    cleanup.push(() => bus.transport.deleteQueue?.(endpoint)); // runs first (last added), while connected
+    for (const type of [Place.name, Extend.name, Pay.name, `${saga.name}.timeout`]) cleanup.push(() => bus.transport.deleteTopic?.(type));
     const connection = await amqp.connect(rabbitUrl);
     cleanup.push(() => connection.close());
     const waiter = createWaiter();
