@@ -16,6 +16,7 @@ export { describeTransportConformance, brokersRequired } from './conformance/tra
 export type { ConformanceTarget, ConformanceFixture, ConformanceFeatures, Environment } from './conformance/environment.js';
 export { gate, range, type Gate, type CaseRegistrar, type CaseOptions } from './conformance/case.js';
 export { describeStoreConformance, type StoreTarget } from './conformance/store-suite.js';
+export { describeEventStoreConformance, type EventStoreTarget } from './conformance/event-store-suite.js';
 export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';
 export { startProcess, type TestProcess } from './processes.js';
 export { startFaultProxy, type FaultProxy } from './fault-proxy.js';
