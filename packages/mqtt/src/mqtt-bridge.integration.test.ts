@@ -1,7 +1,7 @@
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigurationError, TransportError, createBus, defineEvent, type Bus, type EventContract, type PayloadInput, type PublishOptions } from '@missive/core';
+import { ConfigurationError, TransportError, createBus, defineEvent, type EventContract, type PayloadInput, type PublishOptions } from '@missive/core';
 import { createWaiter } from '@missive/testing';
 import { MqttMessageRejected, type MqttRejection } from './dead-letter.js';
 import { createMqttBridge, type BridgeBus, type MqttBridge } from './mqtt-bridge.js';
