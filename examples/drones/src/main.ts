@@ -4,7 +4,7 @@
  * `DRONES_MQTT_URL`); requests deliveries through the scheduler's HTTP API, shows a live view, and
  * ends with a check line: `check: OK`, or what failed.
  *
- *   npm run drones -- --drones 40 --hz 2 --deliveries 30 --rate 3 --lose 2 --malformed 3
+ *   npm run drones -- --drones 200 --hz 2 --deliveries 30 --rate 3 --lose 2 --malformed 3
  *   npm run drones -- --kill-delivery-at 10      # SIGKILL the delivery service mid-run
  *
  * Leaves nothing running when it ends or on Ctrl-C.
@@ -16,7 +16,7 @@ import { verify } from './verify.js';
 
 const { values } = parseArgs({
   options: {
-    drones: { type: 'string', default: '40' },
+    drones: { type: 'string', default: '200' },
     hz: { type: 'string', default: '2' },
     deliveries: { type: 'string', default: '30' },
     rate: { type: 'string', default: '3' },
