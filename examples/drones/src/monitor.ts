@@ -60,7 +60,7 @@ function post(port: number, body: unknown): Promise<{ status: number; deliveryId
         try {
           resolve({ status: res.statusCode ?? 0, ...(JSON.parse(data) as { deliveryId?: string }) });
         } catch (error) {
-          reject(error as Error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         }
       });
     });

@@ -9,6 +9,6 @@
  * ```
  * @module
  */
-export { createMqttBridge, type MqttBridge, type MqttBridgeOptions, type MqttBridgeStats, type MqttRoute, type BridgeBus } from './mqtt-bridge.js';
+export { createMqttBridge, mqttRoute, type MqttBridge, type MqttBridgeOptions, type MqttBridgeStats, type MqttRoute, type BridgeBus } from './mqtt-bridge.js';
 export { MqttMessageRejected, type MqttRejection } from './dead-letter.js';
 export { topicFilter } from './topic-filter.js';

@@ -57,6 +57,19 @@ export interface MqttRoute<C extends EventContract = EventContract> {
   readonly messageId?: (payload: unknown, topic: string) => string | undefined;
 }
 
+/**
+ * A route with its payload type checked against the contract (an array of routes of different
+ * contracts is typed loosely; build each with this).
+ *
+ * @example
+ * ```ts
+ * mqttRoute({ filter: 'drones/+/telemetry', contract: DroneTelemetry, map: (p, topic) => ({ ...(p as Reading), droneId: topic.split('/')[1]! }) })
+ * ```
+ */
+export function mqttRoute<C extends EventContract>(route: MqttRoute<C>): MqttRoute {
+  return route;
+}
+
 /** The bus as the bridge needs it. */
 export interface BridgeBus {
   publish<C extends EventContract>(contract: C, payload: PayloadInput<C>, options?: PublishOptions): Promise<void>;

@@ -10,7 +10,8 @@
  * reservation made just before a crash is lost; the saga's progress timeout covers that).
  */
 import { connectAsync } from 'mqtt';
-import { createMqttBridge, MqttMessageRejected } from '@missive/mqtt';
+import { createMqttBridge, mqttRoute, MqttMessageRejected } from '@missive/mqtt';
+import type { z } from 'zod';
 import { DispatchDrone, DroneLost, DroneReported, DroneTelemetry, FleetStatus, ReleaseDrone, ReserveDrone } from '../contracts.js';
 import { envNumber, run, serviceBus, settings } from '../runtime.js';
 
@@ -29,6 +30,10 @@ interface Drone {
   lost: boolean;
 }
 
+type Reading = Omit<z.input<typeof DroneTelemetry.schema>, 'droneId'>;
+type Report = Omit<z.input<typeof DroneReported.schema>, 'droneId'>;
+const droneOf = (topic: string) => topic.split('/').at(-2) ?? '';
+
 const drones = new Map<string, Drone>();
 let telemetryTotal = 0;
 let rejected = 0;
@@ -43,13 +48,14 @@ const bridge = createMqttBridge({
   clientId: `${config.topicPrefix.replace(/\//g, '-')}-bridge`,
   group: 'drones-telemetry',
   routes: [
-    { filter: `${config.topicPrefix}/+/telemetry`, contract: DroneTelemetry, map: (p, topic) => ({ ...(p as object), droneId: topic.split('/').at(-2) }) as never },
-    {
+    // The payload is checked against the contract's schema by the bus; the map only adds the id from the topic.
+    mqttRoute({ filter: `${config.topicPrefix}/+/telemetry`, contract: DroneTelemetry, map: (p, topic) => ({ ...(p as Reading), droneId: droneOf(topic) }) }),
+    mqttRoute({
       filter: `${config.topicPrefix}/+/events`,
       contract: DroneReported,
-      map: (p, topic) => ({ ...(p as object), droneId: topic.split('/').at(-2) }) as never,
+      map: (p, topic) => ({ ...(p as Report), droneId: droneOf(topic) }),
       messageId: (p) => (p as { id?: string }).id,
-    },
+    }),
   ],
 });
 bus.attach(bridge);

@@ -8,7 +8,7 @@
  * summary (`GetHistorySummary`).
  */
 import { join } from 'node:path';
-import { createProjection, defineAggregate, publishEvents, type EventOf } from '@missive/eventsourcing';
+import { createProjection, defineAggregate, publishEvents } from '@missive/eventsourcing';
 import { SqliteEventStore } from '@missive/sqlite';
 import { DeliveryArchived, DeliveryUpdated, GetDeliveryHistory, GetHistorySummary } from '../contracts.js';
 import { run, serviceBus, settings } from '../runtime.js';
@@ -30,7 +30,7 @@ const Delivery = defineAggregate<State, Events, Update>({
     if (update.seq <= state.seq) return []; // already recorded
     if (state.status === 'delivered' || state.status === 'failed') throw new Error(`delivery already ended ${state.status}; step ${update.seq} ${update.status} refused`);
     const { status, ...step } = update;
-    return [{ type: status, data: step } as EventOf<Events>];
+    return [{ type: status, data: step }];
   },
   snapshotEvery: 20,
 });
