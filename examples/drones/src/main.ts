@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { launch, type Launched } from './launcher.js';
 import { monitor } from './monitor.js';
+import { startOwnMosquitto, type OwnMosquitto } from './own-mosquitto.js';
 import { verify } from './verify.js';
 
 const { values } = parseArgs({
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     lose: { type: 'string', default: '2' },
     malformed: { type: 'string', default: '3' },
     'kill-delivery-at': { type: 'string' },
+    'own-mosquitto': { type: 'boolean', default: false },
+    'restart-mqtt-at': { type: 'string' },
     'timeout-s': { type: 'string', default: '120' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -31,9 +34,11 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(`usage: npm run drones -- [--drones N] [--hz N] [--deliveries N] [--rate N/s] [--lose N]
-       [--malformed N] [--kill-delivery-at N] [--timeout-s N] [--json]
+       [--malformed N] [--kill-delivery-at N] [--own-mosquitto [--restart-mqtt-at N]]
+       [--timeout-s N] [--json]
   MISSIVE_URL chooses the transport (default: sqlite in .missive/drones/<run>/bus.db);
-  DRONES_MQTT_URL the MQTT broker (default mqtt://127.0.0.1:1883).\n`);
+  DRONES_MQTT_URL the MQTT broker (default mqtt://127.0.0.1:1883); --own-mosquitto starts a
+  private one for the run (needed to restart it with --restart-mqtt-at).\n`);
   process.exit(0);
 }
 
@@ -54,25 +59,33 @@ const options = {
   lose: number('lose', values.lose, 0, 100),
   malformed: number('malformed', values.malformed, 0, 100),
   killDeliveryAt: values['kill-delivery-at'] === undefined ? undefined : number('kill-delivery-at', values['kill-delivery-at'], 1, 10_000),
+  restartMqttAt: values['restart-mqtt-at'] === undefined ? undefined : number('restart-mqtt-at', values['restart-mqtt-at'], 1, 10_000),
   timeoutS: number('timeout-s', values['timeout-s'], 10, 3600),
   json: values.json,
-  mqttUrl: process.env.DRONES_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
 };
+if (options.restartMqttAt !== undefined && !values['own-mosquitto']) {
+  process.stderr.write('--restart-mqtt-at needs --own-mosquitto: the shared broker is never restarted\n');
+  process.exit(2);
+}
 
 let launched: Launched | undefined;
+let broker: OwnMosquitto | undefined;
 let ending = false;
 const end = async (code: number) => {
   if (ending) return;
   ending = true;
   await launched?.shutdown();
+  await broker?.stop();
   process.exit(code);
 };
 process.on('SIGINT', () => void end(130));
 process.on('SIGTERM', () => void end(143));
 
 try {
-  launched = await launch(options);
-  const outcome = await monitor(launched, options);
+  if (values['own-mosquitto']) broker = await startOwnMosquitto();
+  const mqttUrl = broker?.url ?? process.env.DRONES_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+  launched = await launch({ ...options, mqttUrl });
+  const outcome = await monitor(launched, { ...options, restartMqtt: broker === undefined ? undefined : () => broker!.restart() });
   const report = await verify(launched, outcome, options);
   await launched.shutdown();
   launched = undefined;

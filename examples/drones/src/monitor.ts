@@ -16,6 +16,9 @@ export interface MonitorOptions {
   readonly rate: number;
   readonly drones: number;
   readonly killDeliveryAt?: number | undefined;
+  /** Restart the (private) MQTT broker after this many requests. */
+  readonly restartMqttAt?: number | undefined;
+  readonly restartMqtt?: (() => Promise<void>) | undefined;
   readonly timeoutS: number;
   readonly json: boolean;
 }
@@ -36,6 +39,7 @@ export interface Outcome {
   readonly stats: Map<string, { retried: number; redelivered: number; deadLettered: number; handled: number }>;
   readonly timedOut: boolean;
   readonly killed: boolean;
+  readonly mqttRestarted: boolean;
   readonly elapsedMs: number;
 }
 
@@ -98,6 +102,7 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
   const requested = new Set<string>();
   let rejectedRequests = 0;
   let killed = false;
+  let mqttRestarted = false;
   const tty = process.stdout.isTTY && !options.json;
   let drawn = 0;
   let lastPrint = 0;
@@ -126,7 +131,7 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
         ? 'fleet       (waiting for fleet management)'
         : `fleet       idle ${f.idle}  busy ${f.busy}  charging ${f.charging}  lost ${f.lost}  unseen ${f.unseen}`,
       f === undefined ? 'telemetry   -' : `telemetry   ${f.telemetryPerSecond.toFixed(0)}/s  lag p50 ${f.lagP50Ms} ms  max ${f.lagMaxMs} ms  bad ${f.rejected}`,
-      `bus         retries ${retries}  dead letters ${dead}${killed ? '  delivery killed+restarted' : ''}`,
+      `bus         retries ${retries}  dead letters ${dead}${killed ? '  delivery killed' : ''}${mqttRestarted ? '  mqtt restarted' : ''}`,
       `last note   ${system.notes.at(-1) ?? '-'}`,
     ].map((l) => l.slice(0, 80).padEnd(80));
     if (tty) {
@@ -155,6 +160,12 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
         killed = true;
         await system.killAndRestart('delivery');
       }
+      if (options.restartMqttAt !== undefined && options.restartMqtt !== undefined && !mqttRestarted && requested.size >= options.restartMqttAt) {
+        mqttRestarted = true;
+        system.notes.push('launcher: restarting mosquitto');
+        await options.restartMqtt();
+        system.notes.push('launcher: mosquitto restarted');
+      }
       await new Promise((resolve) => setTimeout(resolve, gap));
     }
     const done = () => [...requested].every((id) => deliveries.get(id)?.final !== undefined && deliveries.get(id)?.archived !== undefined);
@@ -171,5 +182,5 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
     await bus.stop();
   }
   for (const id of deliveries.keys()) if (!requested.has(id)) deliveries.delete(id);
-  return { deliveries, rejectedRequests, fleet, stats, timedOut, killed, elapsedMs: Date.now() - started };
+  return { deliveries, rejectedRequests, fleet, stats, timedOut, killed, mqttRestarted, elapsedMs: Date.now() - started };
 }

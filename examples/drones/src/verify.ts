@@ -28,6 +28,7 @@ export interface Report {
   readonly rejectedDeviceMessages: number;
   readonly telemetryMessages: number;
   readonly killed: boolean;
+  readonly mqttRestarted: boolean;
   readonly elapsedMs: number;
   readonly text: string;
 }
@@ -87,7 +88,7 @@ export async function verify(system: Launched, outcome: Outcome, options: Verify
       '',
       `deliveries ${outcome.deliveries.size}: delivered ${delivered}, failed ${failed}; reassigned after a lost drone ${reassignedAfterLoss}`,
       `drones lost (detected by telemetry timeout) ${lost}; malformed device messages rejected ${rejected}`,
-      `telemetry messages ${outcome.fleet?.telemetryTotal ?? 0}; ${(outcome.elapsedMs / 1000).toFixed(1)} s${outcome.killed ? '; delivery service SIGKILLed and restarted mid-run' : ''}`,
+      `telemetry messages ${outcome.fleet?.telemetryTotal ?? 0}; ${(outcome.elapsedMs / 1000).toFixed(1)} s${outcome.killed ? '; delivery service SIGKILLed and restarted mid-run' : ''}${outcome.mqttRestarted ? '; Mosquitto restarted mid-run' : ''}`,
       ...problems.map((p) => `  problem: ${p}`),
       ok ? 'check: OK' : `check: FAILED (${problems.length} problem${problems.length === 1 ? '' : 's'}, first: ${problems[0]})`,
       '',
@@ -103,6 +104,7 @@ export async function verify(system: Launched, outcome: Outcome, options: Verify
       rejectedDeviceMessages: rejected,
       telemetryMessages: outcome.fleet?.telemetryTotal ?? 0,
       killed: outcome.killed,
+      mqttRestarted: outcome.mqttRestarted,
       elapsedMs: outcome.elapsedMs,
       text: lines.join('\n'),
     };

@@ -3,9 +3,10 @@
  * Mosquitto: a small fleet, a few deliveries, one drone that stops reporting after its pickup
  * (detected by the telemetry timeout, its delivery reassigned and delivered by another drone),
  * malformed device messages (rejected visibly), and the delivery service SIGKILLed mid-run and
- * restarted (nothing lost: every delivery ends, history matches). The run ends on events (every
- * delivery ended and archived), not on a fixed time.
+ * restarted (nothing lost: every delivery ends, history matches); and a run on a private Mosquitto
+ * restarted mid-run. A run ends on events (every delivery ended and archived), not on a fixed time.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -42,6 +43,19 @@ interface Report {
   rejectedDeviceMessages: number;
   telemetryMessages: number;
   killed: boolean;
+  mqttRestarted: boolean;
+}
+
+async function runDrones(args: string[]): Promise<{ report: Report; code: number | string }> {
+  const root = mkdtempSync(join(tmpdir(), 'missive-drones-'));
+  roots.push(root);
+  const run = startProcess(process.execPath, [main, '--drones', '8', '--hz', '2', '--deliveries', '8', '--rate', '4', '--json', '--timeout-s', '120', ...args], {
+    env: { DRONES_DATA_ROOT: root, DRONES_MQTT_URL: mqttUrl, DRONES_LOST_AFTER_MS: '4000' },
+  });
+  const code = await run.exited;
+  const json = run.lines.find((l) => l.startsWith('{'));
+  if (json === undefined) throw new Error(`drones printed no report (exit ${String(code)}): ${run.stderr().slice(-3000)}`);
+  return { report: JSON.parse(json) as Report, code };
 }
 
 describe('drones end to end', () => {
@@ -51,17 +65,7 @@ describe('drones end to end', () => {
       ctx.skip(`Mosquitto not reachable at ${new URL(mqttUrl).host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
       return;
     }
-    const root = mkdtempSync(join(tmpdir(), 'missive-drones-'));
-    roots.push(root);
-    const run = startProcess(
-      process.execPath,
-      [main, '--drones', '8', '--hz', '2', '--deliveries', '8', '--rate', '4', '--lose', '1', '--malformed', '2', '--kill-delivery-at', '4', '--json', '--timeout-s', '120'],
-      { env: { DRONES_DATA_ROOT: root, DRONES_MQTT_URL: mqttUrl, DRONES_LOST_AFTER_MS: '4000' } },
-    );
-    const code = await run.exited;
-    const json = run.lines.find((l) => l.startsWith('{'));
-    if (json === undefined) throw new Error(`drones printed no report (exit ${String(code)}): ${run.stderr().slice(-3000)}`);
-    const report = JSON.parse(json) as Report;
+    const { report, code } = await runDrones(['--lose', '1', '--malformed', '2', '--kill-delivery-at', '4']);
     expect(report.problems).toEqual([]);
     expect(report.deliveries).toBe(8);
     expect(report.delivered + report.failed).toBe(8);
@@ -71,6 +75,20 @@ describe('drones end to end', () => {
     expect(report.rejectedDeviceMessages).toBe(2);
     expect(report.telemetryMessages).toBeGreaterThan(0);
     expect(report.killed).toBe(true);
+    expect(report.ok).toBe(true);
+    expect(code).toBe(0);
+  }, 180_000);
+
+  it('a private Mosquitto restarted mid-run: drones, bridge and fleet reconnect and every delivery ends delivered', async (ctx) => {
+    if (spawnSync('mosquitto', ['-h']).error !== undefined) {
+      if (brokersRequired()) throw new Error('the mosquitto binary is not installed (MISSIVE_REQUIRE_BROKERS=1)');
+      ctx.skip('the mosquitto binary is not installed; this test starts a private broker to restart it');
+      return;
+    }
+    const { report, code } = await runDrones(['--lose', '0', '--malformed', '0', '--own-mosquitto', '--restart-mqtt-at', '4']);
+    expect(report.problems).toEqual([]);
+    expect(report.mqttRestarted).toBe(true);
+    expect(report.delivered).toBe(8);
     expect(report.ok).toBe(true);
     expect(code).toBe(0);
   }, 180_000);
