@@ -22,6 +22,25 @@ describe('projection', () => {
     expect(await store.loadCheckpoint('p')).toBe(5);
   });
 
+  it('not started, catchUp rejects with the handler failure and keeps the checkpoint before the event', async () => {
+    const store = new MemoryEventStore();
+    await store.append('s', [ev(1), ev(2), ev(3)], { expectedVersion: 0 });
+    let fail = true;
+    const seen: number[] = [];
+    const projection = createProjection({
+      name: 'r', store, handle: (e) => {
+        const n = (e.data as { n: number }).n;
+        if (n === 2 && fail) throw new Error('broken');
+        seen.push(n);
+      },
+    });
+    await expect(projection.catchUp()).rejects.toThrow('broken');
+    expect(await store.loadCheckpoint('r')).toBe(1);
+    fail = false;
+    expect(await projection.catchUp()).toBe(3);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
   it('retries a failing event without skipping it, and filters by stream prefix', async () => {
     const store = new MemoryEventStore();
     await store.append('keep-1', [ev(1)], { expectedVersion: 0 });

@@ -1,9 +1,9 @@
 /**
  * Projections: catch-up subscriptions over the store's global order. A projection reads the events
  * after its checkpoint, hands each to `handle`, and saves the checkpoint after each one, so after a
- * crash it resumes where it stopped and an event is handled at least once (never skipped). A
- * failing `handle` is retried with backoff and reported to `onError`; the loop never dies on one
- * event and never skips it. A projection is a `BusComponent`: `bus.attach(projection)` runs it
+ * crash it resumes where it stopped and an event is handled at least once (never skipped). Once
+ * started, a failing `handle` is retried with backoff and reported to `onError`; the loop never
+ * dies on one event and never skips it. A projection is a `BusComponent`: `bus.attach(projection)` runs it
  * with the bus; {@link publishEvents} makes one that publishes events to the bus.
  *
  * @example
@@ -41,7 +41,11 @@ export interface Projection extends BusComponent {
   readonly name: string;
   /** The last position handled. */
   readonly position: number;
-  /** Handles every event appended so far (from the checkpoint), then resolves with the position reached. */
+  /**
+   * Handles every event appended so far (from the checkpoint), then resolves with the position
+   * reached. When the projection is not started, a failing `handle` rejects it (the checkpoint
+   * stays before that event); when started, it waits for the retries.
+   */
   catchUp(): Promise<number>;
   /** Starts polling (what `bus.attach` calls). */
   start(): Promise<void>;
@@ -69,6 +73,7 @@ export function createProjection(options: ProjectionOptions): Projection {
       timer = setTimeout(resolve, ms);
     });
 
+  /** Handles one event. Started (`start`), a failure is retried with backoff until it succeeds or the projection stops; otherwise it rejects the `catchUp`. */
   const handleOne = async (event: RecordedEvent) => {
     for (let delay = retryMs; ; delay = Math.min(delay * 2, 30_000)) {
       try {
@@ -76,8 +81,9 @@ export function createProjection(options: ProjectionOptions): Projection {
         return;
       } catch (error) {
         options.onError?.(error, event);
-        if (!running && loop !== undefined) throw error;
+        if (!running) throw error;
         await pause(delay);
+        if (!running) throw new Error(`projection ${options.name} stopped while retrying event ${event.id}`);
       }
     }
   };
@@ -114,7 +120,8 @@ export function createProjection(options: ProjectionOptions): Projection {
           try {
             await catchUp();
           } catch (error) {
-            options.onError?.(error, undefined);
+            // A handler's failure was reported already; a failing read is reported here and tried again.
+            if (running) options.onError?.(error, undefined);
           }
           if (running) await pause(pollMs);
         }
