@@ -48,6 +48,7 @@ function bridgeOf(bus: BridgeBus, prefix: string, clientId: string, extra: { gro
       messageId: (p) => `${(p as { seq?: number }).seq ?? 'none'}`,
     }],
     reconnectMs: 200,
+    sessionExpirySeconds: 120, // the broker forgets a test's session soon after the run
   });
   cleanup.push(() => bridge.stop());
   return bridge;

@@ -47,6 +47,7 @@ const bridge = createMqttBridge({
   bus,
   clientId: `${config.topicPrefix.replace(/\//g, '-')}-bridge`,
   group: 'drones-telemetry',
+  sessionExpirySeconds: envNumber('DRONES_SESSION_EXPIRY_S', 300),
   routes: [
     // The payload is checked against the contract's schema by the bus; the map only adds the id from the topic.
     mqttRoute({ filter: `${config.topicPrefix}/+/telemetry`, contract: DroneTelemetry, map: (p, topic) => ({ ...(p as Reading), droneId: droneOf(topic) }) }),
