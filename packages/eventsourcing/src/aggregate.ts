@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import { ConfigurationError } from '@missive/core';
 import { ConcurrencyError, type EventStore, type RecordedEvent } from './event-store.js';
 
 /** The union of an aggregate's typed events, from a map of event type to data. */
@@ -76,9 +77,9 @@ export interface Aggregate<State, Events extends Record<string, unknown>, Comman
 export function defineAggregate<State, Events extends Record<string, unknown>, Command>(
   definition: AggregateDefinition<State, Events, Command>,
 ): Aggregate<State, Events, Command> {
-  if (definition.name === '' || /\s/.test(definition.name)) throw new TypeError(`aggregate name must be a non-empty word, got ${JSON.stringify(definition.name)}`);
+  if (definition.name === '' || /\s/.test(definition.name)) throw new ConfigurationError(`aggregate name must be a non-empty word, got ${JSON.stringify(definition.name)}`);
   const every = definition.snapshotEvery;
-  if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new TypeError(`snapshotEvery must be an integer >= 1, got ${String(every)}`);
+  if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new ConfigurationError(`snapshotEvery must be an integer >= 1, got ${String(every)}`);
   const stream = (id: string) => `${definition.name}-${id}`;
   const fold = (events: readonly RecordedEvent[], from = definition.initial()) =>
     events.reduce((state, e) => definition.apply(state, { type: e.type, data: e.data } as EventOf<Events>), from);

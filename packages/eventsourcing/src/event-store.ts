@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { ConcurrencyConflictError } from '@missive/core';
+import { ConcurrencyConflictError, ConfigurationError } from '@missive/core';
 
 /** An event about to be appended. `data` and `metadata` must survive JSON. */
 export interface NewEvent {
@@ -121,11 +121,11 @@ export class ConcurrencyError extends ConcurrencyConflictError {
   }
 }
 
-/** Checks the arguments of an append the same way for every store; throws a `ConfigurationError`-like `TypeError`. */
+/** Checks the arguments of an append the same way for every store; throws a `ConfigurationError` (never retryable): a caller's bug, not a conflict. */
 export function checkAppend(stream: string, events: readonly NewEvent[], expectedVersion: ExpectedVersion): void {
-  if (typeof stream !== 'string' || stream === '') throw new TypeError('append needs a non-empty stream name');
+  if (typeof stream !== 'string' || stream === '') throw new ConfigurationError('append needs a non-empty stream name');
   if (expectedVersion !== 'any' && (!Number.isInteger(expectedVersion) || expectedVersion < 0)) {
-    throw new TypeError(`expectedVersion must be 'any' or an integer >= 0, got ${String(expectedVersion)}`);
+    throw new ConfigurationError(`expectedVersion must be 'any' or an integer >= 0, got ${String(expectedVersion)}`);
   }
-  for (const e of events) if (typeof e.type !== 'string' || e.type === '') throw new TypeError(`every event needs a type (stream ${stream})`);
+  for (const e of events) if (typeof e.type !== 'string' || e.type === '') throw new ConfigurationError(`every event needs a type (stream ${stream})`);
 }

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import type { BusComponent, EventContract, PayloadInput, PublishOptions } from '@missive/core';
+import { ConfigurationError, type BusComponent, type EventContract, type PayloadInput, type PublishOptions } from '@missive/core';
 import type { EventStore, RecordedEvent } from './event-store.js';
 
 /** Options of {@link createProjection}. */
@@ -58,8 +58,8 @@ export function createProjection(options: ProjectionOptions): Projection {
   const pollMs = options.pollMs ?? 200;
   const batch = options.batch ?? 200;
   const retryMs = options.retryMs ?? 100;
-  if (options.name === '') throw new TypeError('a projection needs a name');
-  if (!(pollMs > 0) || !(batch > 0) || !(retryMs > 0)) throw new TypeError('pollMs, batch and retryMs must be positive');
+  if (options.name === '') throw new ConfigurationError('a projection needs a name');
+  if (!(pollMs > 0) || !(batch > 0) || !(retryMs > 0)) throw new ConfigurationError('pollMs, batch and retryMs must be positive');
   let position: number | undefined;
   let running = false;
   let loop: Promise<void> | undefined;
