@@ -20,6 +20,7 @@ export * from './clock.js';
 export * from './headers.js';
 export * from './logger.js';
 export type * from './transport.js';
+export { CommandOwnerConflictError, type CommandOwnership, type CommandOwner, type CommandClaim, type CommandClaimResult } from './command-owners.js';
 export * from './envelope.js';
 export { Timestamps } from './timestamps.js';
 export * from './codec.js';
