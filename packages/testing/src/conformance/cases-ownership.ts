@@ -190,7 +190,7 @@ export function ownershipCases(test: CaseRegistrar): void {
     try {
       await first.waitFor(/^ready$/);
       const second = child(env, { service: 'intruder', endpoint: intruder, type: Work.name });
-      const [line] = await second.waitFor(/^failed /);
+      const [line] = await second.waitFor(/^failed .*/);
       expect(await second.exited).toBe(3);
       expect(line).toContain('CommandOwnerConflictError');
       expect(line).toContain(owner);
