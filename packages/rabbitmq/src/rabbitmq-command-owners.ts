@@ -25,7 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { CommandOwnerConflictError, TransportError, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership } from '@missive/core';
+import { CommandOwnerConflictError, TransportError, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership, type Logger } from '@missive/core';
 import { claimRecord, type ClaimOutcome } from './command-claims.js';
 import { appendRecord, deletionRecord, type Registry } from './queue-registry.js';
 import { partitionQueue } from './partitions.js';
@@ -38,6 +38,7 @@ export const ABANDONED_AFTER_MS = 60_000;
 export interface ClaimsHost {
   /** The transport's live reader of the registry. */
   readonly registry: Registry;
+  readonly logger: Logger;
   /** Appends `record`, then reads the registry up to a marker appended after it (same channel). */
   readRegistryAfter(channel: amqp.Channel, record: Buffer): Promise<Registry>;
   adminChannelNow(): Promise<amqp.Channel>;
@@ -102,6 +103,7 @@ export class RabbitCommandOwners implements CommandOwnership {
         types.delete(type);
         this.host.dropTopic(queue, type);
         await this.unbind(queue, type, owner.queue);
+        this.host.logger.info(`endpoint ${queue} lost ${type} to endpoint ${owner.queue} (takeOver) while disconnected: its bindings of the type were removed again`, { queue, type, owner: owner.queue });
       }
     }
   }

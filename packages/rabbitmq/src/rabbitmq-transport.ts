@@ -128,17 +128,7 @@ export class RabbitMqTransport implements Transport {
   private registry = false;
   /** This transport's live reader of the registry. */
   private readonly registryView = new RegistryFollower();
-  private readonly owners = new RabbitCommandOwners({
-    registry: this.registryView,
-    readRegistryAfter: (channel, record) => this.readRegistryAfter(channel, record),
-    adminChannelNow: () => this.adminChannelNow(),
-    newChannel: () => this.newChannel(),
-    queueExists: (name) => this.queueExists(name),
-    dropTopic: (queue, topic) => {
-      const spec = this.declared.get(queue);
-      if (spec !== undefined) this.declared.set(queue, { ...spec, topics: spec.topics.filter((t) => t !== topic) });
-    },
-  });
+  private readonly owners: RabbitCommandOwners;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Settles once the registry view follows the stream on the current connection. */
   private following: Promise<void> | undefined;
@@ -147,6 +137,18 @@ export class RabbitMqTransport implements Transport {
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
     this.options = resolveRabbitMqOptions(options);
     this.logger = deps.logger ?? consoleLogger('warn');
+    this.owners = new RabbitCommandOwners({
+      registry: this.registryView,
+      logger: this.logger,
+      readRegistryAfter: (channel, record) => this.readRegistryAfter(channel, record),
+      adminChannelNow: () => this.adminChannelNow(),
+      newChannel: () => this.newChannel(),
+      queueExists: (name) => this.queueExists(name),
+      dropTopic: (queue, topic) => {
+        const spec = this.declared.get(queue);
+        if (spec !== undefined) this.declared.set(queue, { ...spec, topics: spec.topics.filter((t) => t !== topic) });
+      },
+    });
     this.deadLetters = new RabbitDeadLetters(this);
   }
 
