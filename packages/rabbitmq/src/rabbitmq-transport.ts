@@ -17,7 +17,7 @@
  * | `<endpoint>.partition-<p>` | single-active-consumer queue | an ordered endpoint's keyed messages (`OrderedConsumer`) |
  * | `missive.control` | direct exchange | an ordered endpoint's instances ask each other to rebalance |
  * | `missive.scheduled.<id>` | classic queue, TTL = the delay | one cancellable scheduled message; `cancelScheduled` deletes it |
- * | `missive.registry` | stream | records of endpoint queues, for `queues()` (`queue-registry.ts`) |
+ * | `missive.registry` | stream | records of endpoint queues, for `queues()` (`queue-registry.ts`), and command claims (`rabbitmq-command-owners.ts`) |
  *
  * Publishing uses a confirm channel: `publish` resolves when the broker confirmed; a nack rejects
  * with `PublishRejectedError`, an unroutable mandatory message with `UnroutableError`. Messages are
