@@ -31,6 +31,8 @@ describe('command claims in stream order', () => {
     book.apply(claim('t', 'beta', ['do-thing'], true));
     expect(book.outcome('t')).toEqual({ moved: [{ type: 'do-thing', from: 'alpha' }] });
     expect(book.outcome('a')).toBeUndefined();
+    expect(book.lostBy('alpha', 'do-thing')).toBe(true);
+    expect(book.lostBy('beta', 'do-thing')).toBe(false);
     book.release('beta');
     expect(book.ownerOf('do-thing')).toBeUndefined();
   });

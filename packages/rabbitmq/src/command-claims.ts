@@ -56,6 +56,8 @@ export function asClaimRecord(value: Record<string, unknown>): ClaimRecord | und
 /** Owners as the claim records read so far say. */
 export class ClaimBook {
   private readonly byType = new Map<string, CommandOwner>();
+  /** `queue\0type` of types taken over from a queue (its binding was removed; its queue record still names the type). */
+  private readonly lost = new Set<string>();
   /** Outcomes of the claims someone waits for (by id), so the book does not keep every claim's. */
   private readonly outcomes = new Map<string, ClaimOutcome | undefined>();
 
@@ -76,7 +78,11 @@ export class ClaimBook {
     for (const type of record.types) {
       const owner = this.byType.get(type);
       if (owner?.queue === record.queue) continue;
-      if (owner !== undefined) moved.push({ type, from: owner.queue });
+      if (owner !== undefined) {
+        moved.push({ type, from: owner.queue });
+        this.lost.add(`${owner.queue}\0${type}`);
+      }
+      this.lost.delete(`${record.queue}\0${type}`);
       this.byType.set(type, { type, queue: record.queue, service: record.service, since: record.at });
     }
     return { moved };
@@ -85,6 +91,11 @@ export class ClaimBook {
   /** Ends the ownerships of a deleted queue. */
   release(queue: string): void {
     for (const [type, owner] of this.byType) if (owner.queue === queue) this.byType.delete(type);
+  }
+
+  /** Whether `type` was taken over from `queue` (and not claimed back since). */
+  lostBy(queue: string, type: string): boolean {
+    return this.lost.has(`${queue}\0${type}`);
   }
 
   /** The owner of a type. */
@@ -112,6 +123,7 @@ export class ClaimBook {
   /** Forgets everything (a reader that starts again from the first record). Waiting claims stay expected. */
   clear(): void {
     this.byType.clear();
+    this.lost.clear();
     for (const id of this.outcomes.keys()) this.outcomes.set(id, undefined);
   }
 }

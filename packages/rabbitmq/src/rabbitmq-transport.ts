@@ -744,7 +744,7 @@ export class RabbitMqTransport implements Transport {
       let depth = main.messageCount;
       if (queue.ordered) for (let i = 0; i < PARTITIONS; i++) depth += counts.get(partitionQueue(queue.name, i))?.messageCount ?? 0;
       // A command type another queue took over is no longer bound here, though the queue's old record names it.
-      const topics = queue.topics.filter((t) => (this.registryView.claims.ownerOf(t)?.queue ?? queue.name) === queue.name);
+      const topics = queue.topics.filter((t) => !this.registryView.claims.lostBy(queue.name, t));
       out.push({ name: queue.name, depth, inFlight: 0, deadLetters: counts.get(queue.name + DEAD_LETTER_SUFFIX)?.messageCount ?? 0, topics, consumers: main.consumerCount });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
