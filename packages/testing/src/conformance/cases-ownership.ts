@@ -12,7 +12,7 @@
  */
 import { expect } from 'vitest';
 import { z } from 'zod';
-import { CommandOwnerConflictError, ConfigurationError, type Transport } from '@missive/core';
+import { CommandOwnerConflictError, ConfigurationError, type CommandOwnership, type Transport } from '@missive/core';
 import { range, type CaseRegistrar } from './case.js';
 import { child } from './cases-processes.js';
 import type { Environment } from './environment.js';
@@ -23,6 +23,14 @@ const Num = z.object({ n: z.number().int() });
 async function depthOf(env: Environment, transport: Transport, queue: string, depth: number) {
   const list = await env.eventually(() => transport.queues(), (qs) => qs.find((q) => q.name === queue)?.depth === depth, `${queue} to hold ${depth}`);
   return list.find((q) => q.name === queue)!;
+}
+
+/** The transport's command owners; fails saying what to do when the target claims them and has none. */
+function ownersOf(transport: Transport): CommandOwnership {
+  if (transport.commandOwners === undefined) {
+    throw new Error(`the ${transport.kind} transport has no commandOwners: implement CommandOwnership (see command-owners.ts in @missive/core) or declare features.commandOwners = false`);
+  }
+  return transport.commandOwners;
 }
 
 /** Registers the ownership cases. */
@@ -41,6 +49,7 @@ export function ownershipCases(test: CaseRegistrar): void {
   });
 
   test('a second endpoint that handles an owned command is refused at start, and each command is handled once', async (env) => {
+    ownersOf(await env.transport());
     const DoThing = env.command('do-thing', Num);
     const alpha = env.name('alpha');
     const gamma = env.name('gamma');
@@ -61,10 +70,11 @@ export function ownershipCases(test: CaseRegistrar): void {
     // The refused endpoint was never bound: its queue does not exist, so it holds no copies.
     expect((await admin.queues()).some((q) => q.name === gamma)).toBe(false);
     expect(handled.gamma).toEqual([]);
-    expect(await admin.commandOwners!.owners()).toContainEqual(expect.objectContaining({ type: DoThing.name, queue: alpha, service: 'service-a' }));
+    expect(await ownersOf(admin).owners()).toContainEqual(expect.objectContaining({ type: DoThing.name, queue: alpha, service: 'service-a' }));
   }, { needs: ['commandOwners'] });
 
   test('queries follow the same rule: a second responder endpoint is refused', async (env) => {
+    ownersOf(await env.transport());
     const GetStock = env.query('get-stock', z.object({ sku: z.string() }), z.object({ available: z.number() }));
     const first = env.bus('inventory');
     first.endpoint(env.name('stock'), (e) => e.reply(GetStock, () => ({ available: 3 })));
@@ -136,7 +146,7 @@ export function ownershipCases(test: CaseRegistrar): void {
     // Sends resolve once the message is in every bound queue: the old owner got none of them.
     expect((await depthOf(env, admin, before, 1)).depth).toBe(1);
     expect(got.sort()).toEqual([1, 2, 3, 4, 5]);
-    expect((await admin.commandOwners!.owners()).filter((o) => o.type === DoThing.name)).toEqual([expect.objectContaining({ queue: after, service: 'new-service' })]);
+    expect((await ownersOf(admin).owners()).filter((o) => o.type === DoThing.name)).toEqual([expect.objectContaining({ queue: after, service: 'new-service' })]);
     // The old code started again is refused now: the move stays made.
     const again = env.bus('old-service');
     again.endpoint(before, (e) => e.on(DoThing, () => undefined));
@@ -151,7 +161,7 @@ export function ownershipCases(test: CaseRegistrar): void {
     await first.stop();
     const admin = await env.transport();
     await admin.deleteQueue(env.name('first-owner'));
-    expect((await admin.commandOwners!.owners()).some((o) => o.type === DoThing.name)).toBe(false);
+    expect((await ownersOf(admin).owners()).some((o) => o.type === DoThing.name)).toBe(false);
     const got: number[] = [];
     const second = env.bus('second');
     second.endpoint(env.name('second-owner'), (e) => e.on(DoThing, (m) => void got.push(m.n)));
@@ -166,21 +176,22 @@ export function ownershipCases(test: CaseRegistrar): void {
       const type = env.topic(`raced-${round}`);
       const queues = [env.name(`racer-a${round}`), env.name(`racer-b${round}`)];
       const results = await Promise.allSettled([
-        a.commandOwners!.claim({ queue: queues[0]!, service: 'a', types: [type] }),
-        b.commandOwners!.claim({ queue: queues[1]!, service: 'b', types: [type] }),
+        ownersOf(a).claim({ queue: queues[0]!, service: 'a', types: [type] }),
+        ownersOf(b).claim({ queue: queues[1]!, service: 'b', types: [type] }),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const refused = results.find((r) => r.status === 'rejected')!;
       expect(refused.reason).toBeInstanceOf(CommandOwnerConflictError);
-      const owners = (await a.commandOwners!.owners()).filter((o) => o.type === type);
+      const owners = (await ownersOf(a).owners()).filter((o) => o.type === type);
       expect(owners).toHaveLength(1);
-      expect((await b.commandOwners!.owners()).filter((o) => o.type === type)).toEqual(owners);
+      expect((await ownersOf(b).owners()).filter((o) => o.type === type)).toEqual(owners);
       expect(owners[0]!.queue).toBe(queues[results.findIndex((r) => r.status === 'fulfilled')]);
       for (const q of queues) env.track(q);
     }
   }, { needs: ['commandOwners'] });
 
   test('an endpoint in another process that handles an owned command is refused at its start', async (env) => {
+    ownersOf(await env.transport());
     const Work = env.command('proc-owned', z.object({ n: z.number(), key: z.string().optional() }));
     const owner = env.name('proc-owner');
     const intruder = env.name('proc-intruder');
@@ -216,6 +227,8 @@ export function ownershipCases(test: CaseRegistrar): void {
     bus.endpoint(endpoint, (e) => e.on(Job, () => undefined));
     const admin = await env.transport();
     await bus.start();
+    const declared = await env.eventually(() => admin.queues(), (qs) => qs.some((q) => q.name === endpoint), 'the queue in queues()');
+    if (declared.find((q) => q.name === endpoint)!.consumers === undefined) throw new Error(`the ${admin.kind} transport's queues() reports no consumers: report them or declare features.consumerCounts = false`);
     const live = await env.eventually(() => admin.queues(), (qs) => (qs.find((q) => q.name === endpoint)?.consumers ?? 0) >= 1, 'a consumer on the queue');
     expect(live.find((q) => q.name === endpoint)!.idleSince).toBeUndefined();
     const stoppedAt = env.clock.now();
