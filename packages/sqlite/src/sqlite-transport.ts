@@ -560,9 +560,14 @@ export class SqliteTransport implements Transport {
       void this.withBusyRetry(() => {
         if (this.state !== 'open') return;
         const now = this.clock.now();
-        this.s.connectionUpsert.run(this.connectionId, process.pid, now);
-        this.s.extend.run(now + this.options.leaseMs, this.connectionId);
-        this.s.consumersHeartbeat.run(now, this.connectionId);
+        // One transaction: one commit (one fsync with synchronous=full) for the heartbeat, the leases and the consumer rows.
+        this.db
+          .transaction(() => {
+            this.s.connectionUpsert.run(this.connectionId, process.pid, now);
+            this.s.extend.run(now + this.options.leaseMs, this.connectionId);
+            this.s.consumersHeartbeat.run(now, this.connectionId);
+          })
+          .immediate();
       }).catch((error: unknown) => this.logger.warn('sqlite heartbeat failed', { error }));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();
