@@ -72,9 +72,11 @@ export interface CommandClaimResult {
  *   A transport that cannot promise that does not implement this interface.
  * - With `takeOver`, `claim.queue` becomes the owner of every type, and each previous owner's
  *   binding of that type is removed before `claim` resolves, so the previous owner receives no
- *   further messages of it; its queue and the messages already in it stay. Until the claimant's
- *   queue is declared (right after `claim`), a message of the type reaches no queue and its sender
- *   gets `UnroutableError`: nothing is received twice.
+ *   further messages of it; its queue and the messages already in it stay. A transport that can
+ *   also bind the claimant's queue to the type in the same step does so (memory, SQLite); one that
+ *   cannot (RabbitMQ: it does not know yet how the queue is declared) leaves a moment, until the
+ *   claimant's queue is declared right after `claim`, in which a message of the type reaches no
+ *   queue and its sender gets `UnroutableError`: nothing is received twice.
  * - Claims outlive the process: they belong to the queue. `deleteQueue(name)` removes the claims of
  *   `name`.
  * - `owners` lists every recorded owner, ordered by type.

@@ -5,9 +5,10 @@
  * the file's write lock: of two processes claiming one type at the same instant, the one whose
  * transaction comes second sees the first one's row and is refused.
  *
- * A take-over deletes the previous owner's binding of the type in the same transaction (and bumps
- * the bindings version, so every publisher reloads its routing before its next publish): from the
- * commit on, the previous owner gets no message of the type.
+ * A take-over deletes the previous owner's binding of the type and binds the claimant's queue in the
+ * same transaction (and bumps the bindings version, so every publisher reloads its routing before
+ * its next publish): from the commit on, the previous owner gets no message of the type and the
+ * claimant gets them all; no message finds no queue in between.
  *
  * @example
  * ```ts
@@ -32,6 +33,7 @@ export class SqliteCommandOwners implements CommandOwnership {
         'insert into missive_command_owners (type, queue, service, since) values (?, ?, ?, ?) on conflict (type) do update set queue = excluded.queue, service = excluded.service, since = excluded.since',
       );
       const unbind = db.prepare('delete from missive_bindings where queue = ? and pattern = ?');
+      const s = t.statements;
       return db
         .transaction((): CommandClaimResult => {
           const current = claim.types.map((type) => ({ type, owner: (owner.get(type) as { queue: string } | undefined)?.queue }));
@@ -45,6 +47,9 @@ export class SqliteCommandOwners implements CommandOwnership {
             if (from === claim.queue) continue;
             if (from !== undefined) {
               unbind.run(from, type);
+              // The claimant is bound in the same commit, so no message of the type finds no queue.
+              s.queueInsert.run(claim.queue, null, now);
+              s.bindingInsert.run(claim.queue, type);
               moved.push({ type, from });
             }
             upsert.run(type, claim.queue, claim.service, now);

@@ -108,10 +108,11 @@ export class MemoryBroker {
 
   constructor(options: { readonly clock?: Clock } = {}) {
     this.clock = options.clock ?? systemClock;
-    this.commandOwners = new MemoryCommandOwners(this.clock, (queue, type) => {
-      const bindings = this.queues.get(queue)?.bindings;
+    this.commandOwners = new MemoryCommandOwners(this.clock, (from, to, type) => {
+      const bindings = this.queues.get(from)?.bindings;
       const i = bindings?.findIndex((b) => b.pattern === type) ?? -1;
       if (i >= 0) bindings!.splice(i, 1);
+      this.declare({ name: to, topics: [type] }, undefined);
     });
   }
 
@@ -145,7 +146,7 @@ export class MemoryBroker {
   // --- operations used by connections -------------------------------------------------------
 
   /** @internal */
-  declare(spec: QueueSpec, owner: MemoryConnection): void {
+  declare(spec: QueueSpec, owner: MemoryConnection | undefined): void {
     let queue = this.queues.get(spec.name);
     if (queue === undefined) {
       queue = new MemoryQueue(spec.name, spec.temporary === true ? owner : undefined, this.clock.now());

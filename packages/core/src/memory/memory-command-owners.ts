@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * const owners = new MemoryCommandOwners(clock, (queue, type) => broker.unbind(queue, type));
+ * const owners = new MemoryCommandOwners(clock, (from, to, type) => broker.rebind(from, to, type));
  * owners.claim({ queue: 'payment', service: 'pay', types: ['shop.charge-card'] });
  * ```
  * @module
@@ -19,8 +19,8 @@ export class MemoryCommandOwners {
 
   constructor(
     private readonly clock: Clock,
-    /** Removes a queue's binding of a type (the previous owner's, on a take-over). */
-    private readonly unbind: (queue: string, type: string) => void,
+    /** Moves a type's binding from the previous owner's queue to the claimant's (created if need be), at once. */
+    private readonly rebind: (from: string, to: string, type: string) => void,
   ) {}
 
   /** Records or refuses the claim, all or nothing. */
@@ -37,7 +37,7 @@ export class MemoryCommandOwners {
       const owner = this.byType.get(type);
       if (owner?.queue === claim.queue) continue;
       if (owner !== undefined) {
-        this.unbind(owner.queue, type);
+        this.rebind(owner.queue, claim.queue, type);
         moved.push({ type, from: owner.queue });
       }
       this.byType.set(type, { type, queue: claim.queue, service: claim.service, since });
