@@ -5,11 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createBus, defineCommand, silentLogger, type Logger } from '@missive/core';
+import { CommandOwnerConflictError, createBus, defineCommand, silentLogger, type Logger } from '@missive/core';
 import { startFaultProxy } from '@missive/testing';
 import { z } from 'zod';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
+import { claimRecord } from './command-claims.js';
+import { ABANDONED_AFTER_MS } from './rabbitmq-command-owners.js';
+import { REGISTRY_QUEUE } from './queue-registry.js';
 
 const cleanup = cleanupAfterEach();
 const Job = z.object({ n: z.number(), key: z.string().optional() });
@@ -88,5 +91,35 @@ describe('rabbitmq command owners', () => {
     for (let n = 0; n < 5; n++) await after.send(Plain, { n });
     await until(() => got.length === 5, 'five commands on the new owner');
     expect((await operator.queues()).find((q) => q.name === old)).toMatchObject({ depth: 0 });
+  }, 60_000);
+
+  it('an owner whose queue is gone is respected while its claim is fresh, and released once it is old', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const { run, old, next } = names();
+    const Fresh = defineCommand(`owners-${run}.fresh`, Job);
+    const Stale = defineCommand(`owners-${run}.stale`, Job);
+    const operator = await admin();
+    for (const type of [Fresh.name, Stale.name]) cleanup.push(() => operator.deleteTopic(type));
+    cleanup.push(() => operator.deleteQueue(next));
+    cleanup.push(() => operator.deleteQueue(old));
+    // Claims whose endpoint never declared its queue (or whose queue was deleted with rabbitmqctl).
+    const channel = await operator.newChannel();
+    for (const [type, at] of [[Fresh.name, Date.now()], [Stale.name, Date.now() - ABANDONED_AFTER_MS - 1000]] as const) {
+      channel.sendToQueue(REGISTRY_QUEUE, claimRecord({ claim: `ghost-${type}`, queue: old, service: 'ghost', types: [type], takeOver: false, at }), { persistent: true });
+    }
+    await channel.close();
+    const refused = createBus({ service: 'new', transport: rabbitUrl, logger: silentLogger });
+    refused.endpoint(next, (e) => e.on(Fresh, () => undefined));
+    const error = await refused.start().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandOwnerConflictError);
+    expect((error as Error).message).toContain(`the queue of "${old}" no longer exists on the broker`);
+    const got: number[] = [];
+    const taker = createBus({ service: 'new', transport: rabbitUrl, logger: silentLogger });
+    taker.endpoint(next, (e) => e.on(Stale, (m) => void got.push(m.n)));
+    await taker.start();
+    cleanup.push(() => taker.stop());
+    await taker.send(Stale, { n: 1 });
+    await until(() => got.length === 1, 'the command on the new owner');
+    expect((await operator.commandOwners!.owners()).find((o) => o.type === Stale.name)).toMatchObject({ queue: next });
   }, 60_000);
 });
