@@ -148,7 +148,7 @@ export async function claimCommands(ownership: CommandOwnership | undefined, cla
   if (ownership === undefined) return false;
   const { moved } = await ownership.claim(claim);
   for (const { type, from } of moved) {
-    logger.warn(`endpoint ${claim.queue} took ${type} over from endpoint ${from} (takeOver): ${from} no longer receives it; drain or delete its queue`, { type, from, to: claim.queue });
+    logger.warn(`endpoint ${claim.queue} took ${type} over from endpoint ${from} (takeOver): ${from} no longer receives it; drain or delete its queue`);
   }
   return true;
 }

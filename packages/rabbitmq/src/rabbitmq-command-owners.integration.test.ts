@@ -75,7 +75,9 @@ describe('rabbitmq command owners', () => {
     cleanup.push(() => proxy.close());
     url.port = String(proxy.port);
     const lines: string[] = [];
-    const logger: Logger = { ...silentLogger, info: (message: string) => void lines.push(message) };
+    // Takes `(message)` and pino's `(fields, message)` alike.
+    const info: Logger['info'] = (first: unknown, second?: unknown) => void lines.push(typeof first === 'string' ? first : String(second));
+    const logger: Logger = { ...silentLogger, info };
     const stale = createBus({ service: 'old', transport: new RabbitMqTransport({ url: url.href }, { logger }), logger: silentLogger });
     stale.endpoint(old, (e) => e.on(Plain, () => undefined));
     await stale.start();

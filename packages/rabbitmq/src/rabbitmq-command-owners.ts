@@ -103,7 +103,7 @@ export class RabbitCommandOwners implements CommandOwnership {
         types.delete(type);
         this.host.dropTopic(queue, type);
         await this.unbind(queue, type, owner.queue);
-        this.host.logger.info(`endpoint ${queue} lost ${type} to endpoint ${owner.queue} (takeOver) while disconnected: its bindings of the type were removed again`, { queue, type, owner: owner.queue });
+        this.host.logger.info(`endpoint ${queue} lost ${type} to endpoint ${owner.queue} (takeOver) while disconnected: its bindings of the type were removed again`);
       }
     }
   }

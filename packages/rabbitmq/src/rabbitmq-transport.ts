@@ -265,7 +265,7 @@ export class RabbitMqTransport implements Transport {
         // Bindings are declared again below; those of commands taken over meanwhile go again once the registry is read.
         void this.following
           .then(() => this.owners.enforce())
-          .catch((error: unknown) => this.logger.warn('could not check command ownership after reconnecting', { error: (error as Error).message }));
+          .catch((error: unknown) => this.logger.warn(`could not check command ownership after reconnecting: ${(error as Error).message}`));
       }
       if (this.refreshTimer === undefined) {
         this.refreshTimer = setInterval(() => void this.refreshRegistry().catch((error: unknown) => this.logger.warn('could not refresh the queue registry', { error })), REGISTRY_REFRESH_MS);

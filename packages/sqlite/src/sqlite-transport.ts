@@ -395,7 +395,7 @@ export class SqliteTransport implements Transport {
   private markConsumer(queue: string, active: boolean): void {
     void this.withBusyRetry(() => {
       if (this.state === 'open') this.s.consumerSeen.run(queue, this.connectionId, active ? 1 : 0, this.clock.now());
-    }).catch((error: unknown) => this.logger.warn('sqlite transport could not record a consumer', { error }));
+    }).catch((error: unknown) => this.logger.warn(`sqlite transport could not record a consumer of ${queue}: ${(error as Error).message}`));
   }
 
   /** After this long without a heartbeat a consumer row no longer counts (as for reaping). */
