@@ -76,6 +76,12 @@ describe('missive (built command)', () => {
     expect(fresh.find((q) => q.name === 'refunds-v1')).toMatchObject({ stale: false });
     const text = await missive(['queues', '--stale-after', '0']);
     expect(text.out).toMatch(/refunds-v1 .*cli\.refund .*1 waiting and no consumer for/);
+    // The operator removes the leftover: the queue goes, and so does its claim.
+    expect((await missive(['queues', 'delete', 'refunds-v1'])).code).toBe(2);
+    const deleted = await missive(['queues', 'delete', 'refunds-v1', '--yes', '--json']);
+    expect(JSON.parse(deleted.out)).toEqual({ deleted: 'refunds-v1', released: ['cli.refund'] });
+    expect((JSON.parse((await missive(['queues', '--json'])).out) as Row[]).some((q) => q.name === 'refunds-v1')).toBe(false);
+    expect((JSON.parse((await missive(['commands', '--json'])).out) as { type: string }[]).map((c) => c.type)).toEqual(['cli.charge']);
   });
 
   it('lists and shows dead letters', async () => {

@@ -14,7 +14,7 @@ import type { Transport } from '@missive/core';
 import { commandsCommand } from './commands/commands.js';
 import { dlqCommand } from './commands/dlq.js';
 import { publishCommand } from './commands/publish.js';
-import { queuesCommand, STALE_AFTER_S } from './commands/queues.js';
+import { deleteQueueCommand, queuesCommand, STALE_AFTER_S } from './commands/queues.js';
 import { tailCommand } from './commands/tail.js';
 import { openTransport } from './connect.js';
 import { ExitCode, UsageError } from './errors.js';
@@ -30,6 +30,8 @@ commands:
   queues [--stale-after SECONDS]         queues with depth, in flight, dead letters, consumers, the commands
                                          each owns, topics; flags a queue with messages and no consumer
                                          for SECONDS (default ${STALE_AFTER_S})
+  queues delete <name> --yes             deletes a queue (a leftover endpoint): its messages, dead
+                                         letters and the command types it owns
   commands                               which endpoint owns each command and query type, and other
                                          queues bound to it (taps, or leftovers that receive copies)
   dlq list <endpoint> [--limit N] [--offset N]
@@ -97,6 +99,11 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
     transport = await openTransport(values.url);
     switch (command) {
       case 'queues':
+        if (rest[0] === 'delete') {
+          await deleteQueueCommand(transport, { name: rest[1], yes: values.yes }, out);
+          break;
+        }
+        if (rest.length > 0) throw new UsageError(`unknown queues action "${rest[0]}"; only delete`);
         await queuesCommand(transport, { staleAfterS: wholeNumber(values['stale-after'], 'stale-after', STALE_AFTER_S)! }, out);
         break;
       case 'commands':

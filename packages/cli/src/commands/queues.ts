@@ -6,10 +6,13 @@
  * @example
  * ```sh
  * missive queues --url sqlite://.missive/bus.db --json
+ * missive queues delete refunds-v1 --yes   # a leftover endpoint: its messages, dead letters and command claims go
  * ```
  * @module
  */
 import type { CommandOwner, QueueInfo, Transport } from '@missive/core';
+import { requireQueue } from '../connect.js';
+import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 
 /** Default of `--stale-after`, seconds. */
@@ -56,4 +59,18 @@ export async function queuesCommand(transport: Transport, options: { readonly st
     };
   });
   out.table(rows, ['name', 'depth', 'inFlight', 'deadLetters', 'consumers', 'owns', 'topics', 'warning']);
+}
+
+/**
+ * `missive queues delete <name> --yes`: deletes a queue with its messages, dead letters and the
+ * command types it owns (a leftover endpoint). Refused without `--yes`, or for an unknown queue.
+ */
+export async function deleteQueueCommand(transport: Transport, args: { readonly name: string | undefined; readonly yes: boolean }, out: Output): Promise<void> {
+  if (args.name === undefined) throw new UsageError('queues delete needs a queue: missive queues delete <name> --yes');
+  if (!args.yes) throw new UsageError(`queues delete ${args.name} deletes its messages, dead letters and command claims: add --yes`);
+  await requireQueue(transport, args.name);
+  const released = ((await ownersOf(transport)) ?? []).filter((o) => o.queue === args.name).map((o) => o.type);
+  await transport.deleteQueue(args.name);
+  if (out.json) out.document({ deleted: args.name, released });
+  else out.line(`deleted queue ${args.name}${released.length > 0 ? `; released ${released.join(', ')}` : ''}`);
 }
