@@ -67,6 +67,9 @@ describe('missive (built command)', () => {
     const sent = await missive(['publish', 'cli.refund', '{"orderId":"o-1"}', '--kind', 'command']);
     expect(sent.code).toBe(0);
     type Row = { name: string; depth: number; consumers: number; owns: string[]; stale: boolean; warning?: string; idleSince?: string };
+    const rows = async (args: readonly string[]) => JSON.parse((await missive(['queues', '--json', ...args])).out) as Row[];
+    // SQLite records consumers with each process's heartbeat (every 2 s).
+    await until(async () => (await rows([])).find((q) => q.name === 'payment')?.consumers === 1, 'the payment consumer to be recorded');
     const flagged = JSON.parse((await missive(['queues', '--json', '--stale-after', '0'])).out) as Row[];
     expect(flagged.find((q) => q.name === 'refunds-v1')).toMatchObject({ depth: 1, consumers: 0, owns: ['cli.refund'], stale: true });
     expect(flagged.find((q) => q.name === 'refunds-v1')!.warning).toMatch(/^1 waiting and no consumer for \d+s$/);

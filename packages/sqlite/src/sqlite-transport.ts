@@ -105,6 +105,9 @@ export class SqliteTransport implements Transport {
   private dueCheckedAt = 0;
   private dueDirty = true;
   private lastReap = 0;
+  /** Consumers started (true) or stopped (false) since the last heartbeat, by queue. */
+  private readonly consumerChanges = new Map<string, boolean>();
+  private consumersSeenAt = 0;
   private closing: Promise<void> | undefined;
   private readonly acks: { seq: number; token: string; resolve: (ok: boolean) => void; reject: (error: Error) => void }[] = [];
 
@@ -156,11 +159,15 @@ export class SqliteTransport implements Transport {
     this.db_ = db;
     this.state = 'open';
     this.s = this.prepare();
-    await this.withBusyRetry(() => {
-      this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now());
-      // Of the rows of departed consumers only the newest of each queue says anything (since when it is idle).
-      this.s.consumersPrune.run();
-    });
+    await this.withBusyRetry(() =>
+      this.db
+        .transaction(() => {
+          this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now());
+          // Of the rows of departed consumers only the newest of each queue says anything (since when it is idle).
+          this.s.consumersPrune.run();
+        })
+        .immediate(),
+    );
     this.reap(true);
     this.startWaking();
   }
@@ -262,6 +269,8 @@ export class SqliteTransport implements Transport {
         this.db.transaction(() => {
           for (const { name } of this.s.ownedQueues.all(this.connectionId) as { name: string }[]) this.dropQueue(name);
           this.s.releaseOwner.run(this.connectionId);
+          for (const queue of this.consumerChanges.keys()) this.s.consumerSeen.run(queue, this.connectionId, 0, this.clock.now());
+          this.consumerChanges.clear();
           this.s.consumersLeft.run(this.clock.now(), this.connectionId);
           this.s.connectionDelete.run(this.connectionId);
         }).immediate(),
@@ -391,11 +400,29 @@ export class SqliteTransport implements Transport {
     if (![...this.consumers].some((c) => c.queue === consumer.queue)) this.markConsumer(consumer.queue, false);
   }
 
-  /** Records that this connection consumes `queue` (or stopped), for `queues()`; a failure only costs accuracy. */
+  /**
+   * Notes that this connection consumes `queue` (or stopped). Written with the next heartbeat, not
+   * here: starting or stopping a consumer costs no commit of its own.
+   */
   private markConsumer(queue: string, active: boolean): void {
-    void this.withBusyRetry(() => {
-      if (this.state === 'open') this.s.consumerSeen.run(queue, this.connectionId, active ? 1 : 0, this.clock.now());
-    }).catch((error: unknown) => this.logger.warn(`sqlite transport could not record a consumer of ${queue}: ${(error as Error).message}`));
+    this.consumerChanges.set(queue, active);
+  }
+
+  /**
+   * With the heartbeat: writes the consumer changes noted since, and refreshes this connection's
+   * consumer rows every {@link HEARTBEAT_MS}, in one small transaction, so `queues()` can count
+   * consumers and say since when a queue has had none (to within a heartbeat).
+   */
+  private recordConsumers(now: number): void {
+    if (this.consumerChanges.size === 0 && now - this.consumersSeenAt < HEARTBEAT_MS) return;
+    this.db
+      .transaction(() => {
+        for (const [queue, active] of this.consumerChanges) this.s.consumerSeen.run(queue, this.connectionId, active ? 1 : 0, now);
+        this.s.consumersHeartbeat.run(now, this.connectionId);
+      })
+      .immediate();
+    this.consumerChanges.clear();
+    this.consumersSeenAt = now;
   }
 
   /** After this long without a heartbeat a consumer row no longer counts (as for reaping). */
@@ -561,13 +588,9 @@ export class SqliteTransport implements Transport {
         if (this.state !== 'open') return;
         const now = this.clock.now();
         // One transaction: one commit (one fsync with synchronous=full) for the heartbeat, the leases and the consumer rows.
-        this.db
-          .transaction(() => {
-            this.s.connectionUpsert.run(this.connectionId, process.pid, now);
-            this.s.extend.run(now + this.options.leaseMs, this.connectionId);
-            this.s.consumersHeartbeat.run(now, this.connectionId);
-          })
-          .immediate();
+        this.s.connectionUpsert.run(this.connectionId, process.pid, now);
+        this.s.extend.run(now + this.options.leaseMs, this.connectionId);
+        this.recordConsumers(now);
       }).catch((error: unknown) => this.logger.warn('sqlite heartbeat failed', { error }));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();
