@@ -53,7 +53,9 @@ describe('missive on RabbitMQ (built command)', () => {
     const queues = await runMissive(url, ['queues', '--json']);
     expect(queues.code).toBe(0);
     const listed = (JSON.parse(queues.out) as { name: string; deadLetters: number; topics: string[] }[]).find((q) => q.name === endpoint);
-    expect(listed).toMatchObject({ deadLetters: 2, topics: [Charge.name] });
+    expect(listed).toMatchObject({ deadLetters: 2, topics: [Charge.name], owns: [Charge.name], consumers: 1, stale: false });
+    const commands = await runMissive(url, ['commands', '--json']);
+    expect((JSON.parse(commands.out) as { type: string; owner: string }[]).find((c) => c.type === Charge.name)).toMatchObject({ owner: endpoint, service: 'payment' });
 
     const list = await runMissive(url, ['dlq', 'list', endpoint, '--json']);
     expect(list.code).toBe(0);

@@ -18,6 +18,7 @@ const url = `sqlite://${db}`;
 
 const Charge = defineCommand('cli.charge', z.object({ orderId: z.string(), amount: z.number() }));
 const Placed = defineEvent('cli.order-placed', z.object({ orderId: z.string() }));
+const Refund = defineCommand('cli.refund', z.object({ orderId: z.string() }));
 let bus: Bus;
 let healthy = false;
 const charged: string[] = [];
@@ -51,7 +52,39 @@ describe('missive (built command)', () => {
     const queues = JSON.parse(out) as { name: string; deadLetters: number; topics: string[] }[];
     expect(queues.find((q) => q.name === 'payment')).toMatchObject({ deadLetters: 3, topics: ['cli.charge'] });
     const text = await missive(['queues']);
-    expect(text.out).toMatch(/NAME\s+DEPTH\s+INFLIGHT\s+DEADLETTERS\s+TOPICS/);
+    expect(text.out).toMatch(/NAME\s+DEPTH\s+INFLIGHT\s+DEADLETTERS\s+CONSUMERS\s+OWNS\s+TOPICS\s+WARNING/);
+  });
+
+  it('shows which endpoint owns each command, and flags a queue with messages and no consumer', async () => {
+    const commands = await missive(['commands', '--json']);
+    expect(commands.code).toBe(0);
+    expect(JSON.parse(commands.out)).toEqual([expect.objectContaining({ type: 'cli.charge', owner: 'payment', service: 'payment', alsoBound: [] })]);
+    // An endpoint of an earlier deployment: it owns cli.refund, is stopped, and commands keep coming.
+    const leftover = createBus({ service: 'refunds', transport: url, logger: silentLogger });
+    leftover.endpoint('refunds-v1', (e) => e.on(Refund, () => undefined));
+    await leftover.start();
+    await leftover.stop();
+    const sent = await missive(['publish', 'cli.refund', '{"orderId":"o-1"}', '--kind', 'command']);
+    expect(sent.code).toBe(0);
+    type Row = { name: string; depth: number; consumers: number; owns: string[]; stale: boolean; warning?: string; idleSince?: string };
+    const rows = async (args: readonly string[]) => JSON.parse((await missive(['queues', '--json', ...args])).out) as Row[];
+    // SQLite records consumers with each process's heartbeat (every 2 s).
+    await until(async () => (await rows([])).find((q) => q.name === 'payment')?.consumers === 1, 'the payment consumer to be recorded');
+    const flagged = JSON.parse((await missive(['queues', '--json', '--stale-after', '0'])).out) as Row[];
+    expect(flagged.find((q) => q.name === 'refunds-v1')).toMatchObject({ depth: 1, consumers: 0, owns: ['cli.refund'], stale: true });
+    expect(flagged.find((q) => q.name === 'refunds-v1')!.warning).toMatch(/^1 waiting and no consumer for \d+s$/);
+    expect(flagged.find((q) => q.name === 'payment')).toMatchObject({ consumers: 1, owns: ['cli.charge'], stale: false });
+    // Idle for less than the default five minutes: not flagged yet.
+    const fresh = JSON.parse((await missive(['queues', '--json'])).out) as Row[];
+    expect(fresh.find((q) => q.name === 'refunds-v1')).toMatchObject({ stale: false });
+    const text = await missive(['queues', '--stale-after', '0']);
+    expect(text.out).toMatch(/refunds-v1 .*cli\.refund .*1 waiting and no consumer for/);
+    // The operator removes the leftover: the queue goes, and so does its claim.
+    expect((await missive(['queues', 'delete', 'refunds-v1'])).code).toBe(2);
+    const deleted = await missive(['queues', 'delete', 'refunds-v1', '--yes', '--json']);
+    expect(JSON.parse(deleted.out)).toEqual({ deleted: 'refunds-v1', released: ['cli.refund'] });
+    expect((JSON.parse((await missive(['queues', '--json'])).out) as Row[]).some((q) => q.name === 'refunds-v1')).toBe(false);
+    expect((JSON.parse((await missive(['commands', '--json'])).out) as { type: string }[]).map((c) => c.type)).toEqual(['cli.charge']);
   });
 
   it('lists and shows dead letters', async () => {

@@ -22,6 +22,7 @@ export * from './clock.js';
 export * from './headers.js';
 export * from './logger.js';
 export type * from './transport.js';
+export { CommandOwnerConflictError, type CommandOwnership, type CommandOwner, type CommandClaim, type CommandClaimResult } from './command-owners.js';
 export * from './envelope.js';
 export * from './codec.js';
 export * from './contract.js';
