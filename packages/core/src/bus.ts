@@ -562,7 +562,7 @@ export class Bus implements Sender {
           const id = envelope.causationid;
           const pending = id === undefined ? undefined : this.settleRequest(id);
           if (pending === undefined) {
-            this.logger.debug('reply for no pending request (it timed out or was aborted): dropped', { type: envelope.type });
+            this.logger.debug({ type: envelope.type }, 'reply for no pending request (it timed out or was aborted): dropped');
           } else if (envelope.replystatus === 'error') {
             const remote = (envelope.data ?? {}) as { name?: string; message?: string };
             pending.reject(new RemoteHandlerError(pending.query.name, String(remote.name ?? 'Error'), String(remote.message ?? '')));
@@ -575,12 +575,12 @@ export class Bus implements Sender {
             }
           }
         } catch (error) {
-          this.logger.warn('an unreadable reply was dropped', { error });
+          this.logger.warn({ err: error }, 'an unreadable reply was dropped');
         }
         await delivery.ack();
       }
     } catch (error) {
-      if (this.state === 'started') this.logger.error('the reply consumer failed', { error });
+      if (this.state === 'started') this.logger.error({ err: error }, 'the reply consumer failed');
     }
   }
 
@@ -595,7 +595,7 @@ export class Bus implements Sender {
     await this.replyLoop;
     await Promise.allSettled(this.sending.toArray());
     for (const component of [...this.components].reverse()) {
-      await component.stop().catch((error: unknown) => this.logger.error('a bus component failed to stop', { error }));
+      await component.stop().catch((error: unknown) => this.logger.error({ err: error }, 'a bus component failed to stop'));
     }
     await this.transport_?.close();
   }
@@ -647,7 +647,7 @@ export class Bus implements Sender {
       await this.transport.send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
     } catch (error) {
       if (error instanceof UnroutableError) {
-        this.logger.debug('the requester is gone; reply dropped', { type: envelope.type });
+        this.logger.debug({ type: envelope.type }, 'the requester is gone; reply dropped');
         return;
       }
       throw error;

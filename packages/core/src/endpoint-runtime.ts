@@ -21,8 +21,9 @@ import type { EndpointDefinition, ExpiredAction } from './endpoint.js';
 import type { Envelope } from './envelope.js';
 import { isRetryable, MissiveError, toError, UnrecoverableError } from './errors.js';
 import { InFlightList } from './in-flight-list.js';
-import type { Logger } from './logger.js';
+import { childLogger, type Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
+import { messageLogFields } from './observe/message-log.js';
 import type { Middleware } from './pipeline.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { Clock } from './clock.js';
@@ -88,12 +89,14 @@ export class EndpointRuntime {
   private slotWaiter: (() => void) | undefined;
   private control: Promise<void> = Promise.resolve();
   private stopping = false;
+  private readonly log: Logger;
 
   constructor(
     readonly definition: EndpointDefinition,
     private readonly bus: BusInternals,
   ) {
     this.limit = definition.concurrency;
+    this.log = childLogger(bus.logger, { endpoint: definition.name });
     this.breaker = definition.circuitBreaker === false ? undefined : new CircuitBreaker(definition.circuitBreaker, bus.clock);
     this.limiter = definition.rateLimit === undefined ? undefined : new RateLimiter(definition.rateLimit, bus.clock);
     this.pipeline = consumePipeline({
@@ -104,9 +107,12 @@ export class EndpointRuntime {
         this.stats.expired++;
         bus.onExpired({ endpoint: definition.name, messageId: state.envelope.id, type: state.envelope.type, action });
       },
-      onRetry: (event) => {
+      onRetry: (event, state) => {
         if (event.mode === 'immediate') this.stats.retried++;
-        else this.stats.redelivered++;
+        else {
+          this.stats.redelivered++;
+          this.log.info({ ...messageLogFields(state), delayMs: event.delayMs, err: event.error }, `redelivery in ${event.delayMs} ms scheduled`);
+        }
         bus.onRetry(event);
       },
       observe: (state, attempt) => this.observe(state, attempt),
@@ -147,7 +153,7 @@ export class EndpointRuntime {
       try {
         await flight.state.delivery.nack();
       } catch (error) {
-        this.bus.logger.warn('could not hand a delivery back at stop; the broker will redeliver it', { endpoint: this.definition.name, error });
+        this.log.warn({ err: error }, 'could not hand a delivery back at stop; the broker will redeliver it');
       }
     }
     this.inFlight.clear();
@@ -191,8 +197,9 @@ export class EndpointRuntime {
         }
         this.track(delivery);
       }
+      if (!this.stopping && this.consumer === consumer) this.log.error('consumer stopped: the transport ended its deliveries');
     } catch (error) {
-      if (!this.stopping) this.bus.logger.error(`consumer of endpoint ${this.definition.name} failed`, { error });
+      if (!this.stopping) this.log.error({ err: error }, 'consumer stopped: it failed');
     }
   }
 
@@ -226,10 +233,7 @@ export class EndpointRuntime {
         if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
       }
     } catch (settleError) {
-      this.bus.logger.error(`could not settle a delivery on ${this.definition.name}; the broker will deliver it again`, {
-        messageId: state.delivery.message.id,
-        error: settleError,
-      });
+      this.log.error({ ...messageLogFields(state), err: settleError }, 'could not settle a delivery; the broker will deliver it again');
     } finally {
       this.stats.inFlight--;
       this.inFlight.remove(flight);
@@ -260,11 +264,12 @@ export class EndpointRuntime {
       time: this.bus.clock.now(),
     });
     this.stats.deadLettered++;
+    this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
     this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.delivery.message.id, type: state.delivery.message.type, reason, error });
     if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
       await this.bus
         .replyTo(envelope, undefined, { name: error.name, message: error.message }, 'error')
-        .catch((replyError: unknown) => this.bus.logger.debug('could not send an error reply', { error: replyError }));
+        .catch((replyError: unknown) => this.log.debug({ err: replyError }, 'could not send an error reply'));
     }
   }
 
@@ -276,6 +281,7 @@ export class EndpointRuntime {
     } catch (thrown) {
       const error = toError(thrown);
       this.stats.failed++;
+      this.log.warn({ ...messageLogFields(state), err: error }, 'handler failed');
       if (isRetryable(error)) this.breaker?.record(false);
       throw error;
     }

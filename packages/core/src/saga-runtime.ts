@@ -106,7 +106,7 @@ class SagaRuntime<State, Tx> {
     const record = await this.outbox.store.loadSaga(this.definition.name, id);
     if (record === undefined && !step.starts) {
       if (step.missing === 'ignore') {
-        this.bus.environment.logger.info(`saga ${this.definition.name}: no instance ${id} for ${type}; ignored by rule`, { messageId: ctx.messageId });
+        this.bus.environment.logger.info({ messageId: ctx.messageId }, `saga ${this.definition.name}: no instance ${id} for ${type}; ignored by rule`);
         return;
       }
       throw new UnrecoverableError(`saga ${this.definition.name} has no instance ${id} for ${type} (missing rule: dead-letter)`);
