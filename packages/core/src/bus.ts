@@ -13,6 +13,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { hostname } from 'node:os';
 import type { CircuitState } from './circuit-breaker.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -23,7 +24,7 @@ import { DeadLetterQueue } from './dead-letter-queue.js';
 import { defineEndpoint, type EndpointBuilder, type EndpointDefinition, type EndpointOptions, type ExpiredAction } from './endpoint.js';
 import { EndpointRuntime, type BusInternals, type EndpointStats } from './endpoint-runtime.js';
 import { createEnvelope, sourceOf, type Envelope, type MessageKind } from './envelope.js';
-import { BusStateError, ConfigurationError, ErrorCode, RemoteHandlerError, RequestTimeoutError, UnroutableError } from './errors.js';
+import { BusStateError, ConfigurationError, ErrorCode, RemoteHandlerError, RequestTimeoutError, UnroutableError, toError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { InFlightList } from './in-flight-list.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -37,6 +38,8 @@ import { installSaga, type SagaOptions } from './saga-runtime.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { loadTransport, parseTransportUrl } from './transport-url.js';
+import { MessageTracing, type ProducerSpan } from './observe/tracing.js';
+import { spanContextOf } from './observe/trace-context.js';
 import { validate } from './validate.js';
 
 /** A message on its way out, as publish middleware sees it. */
@@ -153,6 +156,7 @@ export class Bus implements Sender {
   private readonly internals: BusInternals;
   private readonly components: BusComponent[] = [];
   private readonly outboxes = new Map<MessageStore<never>, Outbox<never>>();
+  private readonly tracing = new MessageTracing();
 
   constructor(options: BusOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigurationError('createBus needs an options object: { service, transport }');
@@ -265,6 +269,7 @@ export class Bus implements Sender {
         this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }) : this.transportSpec;
       await transport.connect();
       this.transport_ = transport;
+      this.tracing.system = transport.kind;
       for (const definition of this.definitions) {
         const runtime = new EndpointRuntime(definition, this.internals);
         this.runtimes.push(runtime);
@@ -405,22 +410,33 @@ export class Bus implements Sender {
       const result = validate(contract.schema, contract.name, payload);
       data = result instanceof Promise ? await result : result;
     }
-    const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo);
     const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
+    const producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
     let sent: Promise<void>;
-    if (this.outgoing === undefined) {
-      sent = this.enqueue(envelope, to === undefined ? 'topic' : 'queue', to ?? contract.name, notBefore, scheduleId);
-    } else {
-      sent = this.outgoing({
-        envelope,
-        destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
-        notBefore,
-        items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
-      });
+    try {
+      const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo, producer);
+      this.tracing.message(producer.span, envelope);
+      if (this.outgoing === undefined) {
+        sent = this.enqueue(envelope, to === undefined ? 'topic' : 'queue', to ?? contract.name, notBefore, scheduleId);
+      } else {
+        sent = this.outgoing({
+          envelope,
+          destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
+          notBefore,
+          items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
+        });
+      }
+    } catch (error) {
+      this.tracing.end(producer.span, toError(error));
+      throw error;
     }
     this.sending.add(sent);
     try {
       await sent;
+      this.tracing.end(producer.span);
+    } catch (error) {
+      this.tracing.end(producer.span, toError(error));
+      throw error;
     } finally {
       this.sending.remove(sent);
     }
@@ -434,6 +450,7 @@ export class Bus implements Sender {
     validated: unknown,
     options: PublishOptions | undefined,
     replyTo: string | undefined,
+    producer: ProducerSpan,
   ): Envelope {
     const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(validated));
     const now = this.clock.now();
@@ -448,8 +465,8 @@ export class Bus implements Sender {
       correlationId: options?.correlationId ?? parent?.correlationid,
       conversationId: parent?.conversationid,
       causationId: parent?.id,
-      traceparent: parent?.traceparent,
-      tracestate: parent?.tracestate,
+      traceparent: producer.traceparent,
+      tracestate: producer.tracestate,
       partitionKey,
       replyTo,
       expiresAt: options?.expiresInMs === undefined ? undefined : now + options.expiresInMs,
@@ -479,8 +496,11 @@ export class Bus implements Sender {
       }
       data = result;
     }
-    const envelope = this.envelopeFor(parent, contract, contract.kind, payload, data, options, undefined);
     const to = contract.kind === 'command' ? options?.to : undefined;
+    const producer = this.tracing.startProducer('create', to ?? contract.name, parent);
+    const envelope = this.envelopeFor(parent, contract, contract.kind, payload, data, options, undefined, producer);
+    this.tracing.message(producer.span, envelope);
+    this.tracing.end(producer.span);
     return {
       id: envelope.id,
       destination: to === undefined ? { kind: 'topic', name: contract.name, mandatory: contract.kind === 'command' } : { kind: 'queue', name: to, mandatory: true },
@@ -496,9 +516,10 @@ export class Bus implements Sender {
    * middleware sees it (decoded) on the way; the bytes sent are the ones committed.
    */
   async dispatchPrepared(record: OutboxRecord): Promise<void> {
-    if (this.outgoing === undefined) return this.sendPrepared(record);
+    const envelope = this.codec.decode(record.message.body);
+    if (this.outgoing === undefined) return this.sendPrepared(record, envelope);
     const ctx: PublishContext = {
-      envelope: this.codec.decode(record.message.body),
+      envelope,
       destination: { kind: record.destination.kind, name: record.destination.name },
       notBefore: record.notBefore,
       items: new Map<unknown, unknown>([[PREPARED, record]]),
@@ -506,17 +527,32 @@ export class Bus implements Sender {
     await this.outgoing(ctx);
   }
 
-  private async sendPrepared(record: OutboxRecord): Promise<void> {
+  /** Sends an outbox message in a producer span that continues the trace of its `create` span. */
+  private async sendPrepared(record: OutboxRecord, envelope: Envelope): Promise<void> {
     const transport = this.transport;
     const options = record.notBefore === undefined ? undefined : { notBefore: record.notBefore, scheduleId: record.scheduleId };
-    if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
-    else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
+    const created = spanContextOf(envelope.traceparent, envelope.tracestate);
+    const producer = this.tracing.startProducer(
+      envelope.messagekind === 'event' ? 'publish' : 'send',
+      record.destination.name,
+      envelope,
+      created === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, created),
+    );
+    this.tracing.message(producer.span, envelope);
+    try {
+      if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
+      else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
+      this.tracing.end(producer.span);
+    } catch (error) {
+      this.tracing.end(producer.span, toError(error));
+      throw error;
+    }
   }
 
   /** The last publish step: encode and hand to the transport. */
   private async deliver(ctx: PublishContext): Promise<void> {
     const prepared = ctx.items.get(PREPARED) as OutboxRecord | undefined;
-    if (prepared !== undefined) return this.sendPrepared(prepared);
+    if (prepared !== undefined) return this.sendPrepared(prepared, ctx.envelope);
     await this.enqueue(ctx.envelope, ctx.destination.kind, ctx.destination.name, ctx.notBefore, ctx.items.get(SCHEDULE_ID) as string | undefined);
   }
 
@@ -609,6 +645,7 @@ export class Bus implements Sender {
       codec: this.codec,
       clock: this.clock,
       logger: this.logger,
+      tracing: this.tracing,
       get transport() {
         return bus.transport;
       },
@@ -630,6 +667,7 @@ export class Bus implements Sender {
       const result = validate(query.reply, replyTypeOf(query), payload);
       if (result instanceof Promise) await result;
     }
+    const producer = this.tracing.startProducer('send', request.replyto, request);
     const envelope = createEnvelope({
       type: replyTypeOf(request.type),
       source: this.source,
@@ -640,12 +678,16 @@ export class Bus implements Sender {
       correlationId: request.correlationid,
       conversationId: request.conversationid,
       causationId: request.id,
-      traceparent: request.traceparent,
+      traceparent: producer.traceparent,
+      tracestate: producer.tracestate,
       replyStatus: status,
     });
+    this.tracing.message(producer.span, envelope);
     try {
       await this.transport.send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
+      this.tracing.end(producer.span);
     } catch (error) {
+      this.tracing.end(producer.span, toError(error));
       if (error instanceof UnroutableError) {
         this.logger.debug({ type: envelope.type }, 'the requester is gone; reply dropped');
         return;

@@ -24,6 +24,8 @@ import { InFlightList } from './in-flight-list.js';
 import { childLogger, type Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
 import { messageLogFields } from './observe/message-log.js';
+import type { MessageTracing } from './observe/tracing.js';
+import { Header } from './headers.js';
 import type { Middleware } from './pipeline.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { Clock } from './clock.js';
@@ -53,6 +55,8 @@ export interface BusInternals {
   readonly codec: Codec;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Spans of message handling. */
+  readonly tracing: MessageTracing;
   readonly transport: Transport;
   readonly middleware: readonly Middleware<ConsumeContext>[];
   /** Sends from a handler's context, carrying the conversation forward from `parent`. */
@@ -265,6 +269,7 @@ export class EndpointRuntime {
     });
     this.stats.deadLettered++;
     this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
+    this.bus.tracing.deadLettered(envelope, state.delivery.message.id, this.definition.name, reason, error);
     this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.delivery.message.id, type: state.delivery.message.type, reason, error });
     if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
       await this.bus
@@ -276,7 +281,9 @@ export class EndpointRuntime {
   /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
   private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
     try {
-      await attempt(state);
+      await this.bus.tracing.process(state.envelope, this.definition.name, state.attempt, state.delivery.message.headers[Header.ReplayedAt] !== undefined, () =>
+        attempt(state),
+      );
       this.breaker?.record(true);
     } catch (thrown) {
       const error = toError(thrown);

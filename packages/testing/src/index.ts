@@ -19,3 +19,4 @@ export { describeStoreConformance, type StoreTarget } from './conformance/store-
 export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';
 export { startProcess, type TestProcess } from './processes.js';
 export { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+export { captureSpans, type SpanCapture } from './span-capture.js';

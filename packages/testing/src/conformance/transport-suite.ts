@@ -22,6 +22,7 @@ import { deliveryCases } from './cases-delivery.js';
 import { failureCases } from './cases-failure.js';
 import { orderingCases } from './cases-ordering.js';
 import { processCases } from './cases-processes.js';
+import { tracingCases } from './cases-tracing.js';
 import { createEnvironment, type ConformanceTarget, type Environment } from './environment.js';
 
 /** Whether unreachable brokers fail rather than skip (CI sets it). */
@@ -71,5 +72,6 @@ export function describeTransportConformance(target: ConformanceTarget): void {
     failureCases(test);
     orderingCases(test);
     processCases(test);
+    tracingCases(test);
   });
 }
