@@ -38,7 +38,9 @@ import { installSaga, type SagaOptions } from './saga-runtime.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { loadTransport, parseTransportUrl } from './transport-url.js';
-import { MessageTracing, type ProducerSpan } from './observe/tracing.js';
+import { MessageTracing, type ProducerOperation, type ProducerSpan } from './observe/tracing.js';
+import { BusMetrics } from './observe/metrics.js';
+import { healthReport, type EndpointHealth, type HealthReport } from './observe/health.js';
 import { spanContextOf } from './observe/trace-context.js';
 import { validate } from './validate.js';
 
@@ -157,6 +159,9 @@ export class Bus implements Sender {
   private readonly components: BusComponent[] = [];
   private readonly outboxes = new Map<MessageStore<never>, Outbox<never>>();
   private readonly tracing = new MessageTracing();
+  private readonly meters: BusMetrics;
+  /** The last outbox message relayed: when, and how long after its commit. */
+  private lastRelay: { readonly at: number; readonly lagMs: number } | undefined;
 
   constructor(options: BusOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigurationError('createBus needs an options object: { service, transport }');
@@ -170,6 +175,7 @@ export class Bus implements Sender {
     this.codec = options.codec ?? jsonCodec();
     this.emitter = new TypedEmitter(this.logger);
     this.source = sourceOf(this.service);
+    this.meters = new BusMetrics(this.service);
     if (typeof options.transport === 'string' || options.transport instanceof URL) {
       this.transportSpec = parseTransportUrl(options.transport);
     } else if (options.transport !== null && typeof options.transport === 'object' && typeof options.transport.consume === 'function') {
@@ -270,6 +276,10 @@ export class Bus implements Sender {
       await transport.connect();
       this.transport_ = transport;
       this.tracing.system = transport.kind;
+      this.meters.start(transport.kind, {
+        queues: () => transport.queues(),
+        endpoints: () => this.runtimes.map((r) => ({ name: r.definition.name, inFlight: r.stats.inFlight, circuit: r.stats.circuit })),
+      });
       for (const definition of this.definitions) {
         const runtime = new EndpointRuntime(definition, this.internals);
         this.runtimes.push(runtime);
@@ -306,6 +316,20 @@ export class Bus implements Sender {
     const endpoints: Record<string, EndpointStats> = {};
     for (const runtime of this.runtimes) endpoints[runtime.definition.name] = { ...runtime.stats };
     return { endpoints, pendingRequests: this.pending.size };
+  }
+
+  /**
+   * Liveness and readiness with their reasons: transport connected, each endpoint's consumer
+   * running and ready, circuits, last handler errors, outbox relay lag. See `serveHealth`.
+   */
+  health(): HealthReport {
+    const transport = this.transport_;
+    const active = this.state === 'started' || this.state === 'stopping';
+    const status = transport === undefined || !active ? { connected: false, reason: `the bus is ${this.state}` } : (transport.status?.() ?? { connected: true });
+    const endpoints: Record<string, EndpointHealth> = {};
+    for (const runtime of this.runtimes) endpoints[runtime.definition.name] = runtime.health();
+    const outbox = this.lastRelay === undefined ? undefined : { lastRelayAt: new Date(this.lastRelay.at).toISOString(), lastRelayLagMs: this.lastRelay.lagMs };
+    return healthReport(this.state, status, endpoints, outbox);
   }
 
   /** The dead-letter queues of this bus's transport: list, inspect, replay, purge. */
@@ -411,7 +435,9 @@ export class Bus implements Sender {
       data = result instanceof Promise ? await result : result;
     }
     const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
-    const producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
+    const operation: ProducerOperation = kind === 'event' ? 'publish' : 'send';
+    const startedAt = performance.now();
+    const producer = this.tracing.startProducer(operation, to ?? contract.name, parent);
     let sent: Promise<void>;
     try {
       const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo, producer);
@@ -428,14 +454,17 @@ export class Bus implements Sender {
       }
     } catch (error) {
       this.tracing.end(producer.span, toError(error));
+      this.meters.sent(operation, to ?? contract.name, startedAt, toError(error));
       throw error;
     }
     this.sending.add(sent);
     try {
       await sent;
       this.tracing.end(producer.span);
+      this.meters.sent(operation, to ?? contract.name, startedAt, undefined);
     } catch (error) {
       this.tracing.end(producer.span, toError(error));
+      this.meters.sent(operation, to ?? contract.name, startedAt, toError(error));
       throw error;
     } finally {
       this.sending.remove(sent);
@@ -532,8 +561,10 @@ export class Bus implements Sender {
     const transport = this.transport;
     const options = record.notBefore === undefined ? undefined : { notBefore: record.notBefore, scheduleId: record.scheduleId };
     const created = spanContextOf(envelope.traceparent, envelope.tracestate);
+    const operation: ProducerOperation = envelope.messagekind === 'event' ? 'publish' : 'send';
+    const startedAt = performance.now();
     const producer = this.tracing.startProducer(
-      envelope.messagekind === 'event' ? 'publish' : 'send',
+      operation,
       record.destination.name,
       envelope,
       created === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, created),
@@ -543,8 +574,12 @@ export class Bus implements Sender {
       if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
       else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
       this.tracing.end(producer.span);
+      this.meters.sent(operation, record.destination.name, startedAt, undefined);
+      this.meters.relayed(this.clock.now() - record.createdAt);
+      this.lastRelay = { at: this.clock.now(), lagMs: this.clock.now() - record.createdAt };
     } catch (error) {
       this.tracing.end(producer.span, toError(error));
+      this.meters.sent(operation, record.destination.name, startedAt, toError(error));
       throw error;
     }
   }
@@ -623,6 +658,7 @@ export class Bus implements Sender {
   // --- shutdown -----------------------------------------------------------------------------
 
   private async shutdown(deadlineMs: number): Promise<void> {
+    this.meters.stop();
     await Promise.all(this.runtimes.map((r) => r.stop(deadlineMs)));
     for (const id of [...this.pending.keys()]) {
       this.settleRequest(id)?.reject(new BusStateError(ErrorCode.Closed, `bus ${this.service} stopped before the reply came`));
@@ -646,6 +682,7 @@ export class Bus implements Sender {
       clock: this.clock,
       logger: this.logger,
       tracing: this.tracing,
+      metrics: this.meters,
       get transport() {
         return bus.transport;
       },

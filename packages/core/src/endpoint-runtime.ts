@@ -25,6 +25,8 @@ import { childLogger, type Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
 import { messageLogFields } from './observe/message-log.js';
 import type { MessageTracing } from './observe/tracing.js';
+import type { BusMetrics } from './observe/metrics.js';
+import type { EndpointHealth } from './observe/health.js';
 import { Header } from './headers.js';
 import type { Middleware } from './pipeline.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -57,6 +59,8 @@ export interface BusInternals {
   readonly logger: Logger;
   /** Spans of message handling. */
   readonly tracing: MessageTracing;
+  /** Message metrics. */
+  readonly metrics: BusMetrics;
   readonly transport: Transport;
   readonly middleware: readonly Middleware<ConsumeContext>[];
   /** Sends from a handler's context, carrying the conversation forward from `parent`. */
@@ -94,6 +98,10 @@ export class EndpointRuntime {
   private control: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly log: Logger;
+  /** Set when the consumer loop ended on its own (cleared when a new consumer opens). */
+  private stoppedBecause: string | undefined;
+  private consumerReady = false;
+  private lastError: { readonly message: string; readonly at: string } | undefined;
 
   constructor(
     readonly definition: EndpointDefinition,
@@ -112,6 +120,7 @@ export class EndpointRuntime {
         bus.onExpired({ endpoint: definition.name, messageId: state.envelope.id, type: state.envelope.type, action });
       },
       onRetry: (event, state) => {
+        bus.metrics.retried(definition.name, event.mode);
         if (event.mode === 'immediate') this.stats.retried++;
         else {
           this.stats.redelivered++;
@@ -163,10 +172,30 @@ export class EndpointRuntime {
     this.inFlight.clear();
   }
 
+  /** The endpoint's health: consumer running and ready, circuit, last handler error. */
+  health(): EndpointHealth {
+    return {
+      running: this.stoppedBecause === undefined,
+      ready: this.consumerReady || this.stats.circuit !== 'closed',
+      circuit: this.stats.circuit,
+      inFlight: this.stats.inFlight,
+      stoppedBecause: this.stoppedBecause,
+      lastError: this.lastError,
+    };
+  }
+
   private open(prefetch: number, concurrency: number): void {
     if (this.stopping) return;
     const consumer = this.bus.transport.consume(this.definition.name, { prefetch });
     this.consumer = consumer;
+    this.stoppedBecause = undefined;
+    this.consumerReady = consumer.ready === undefined;
+    consumer.ready?.then(
+      () => {
+        if (this.consumer === consumer) this.consumerReady = true;
+      },
+      () => undefined,
+    );
     this.limit = concurrency;
     this.loop = this.run(consumer);
   }
@@ -201,8 +230,12 @@ export class EndpointRuntime {
         }
         this.track(delivery);
       }
-      if (!this.stopping && this.consumer === consumer) this.log.error('consumer stopped: the transport ended its deliveries');
+      if (!this.stopping && this.consumer === consumer) {
+        this.stoppedBecause = 'the transport ended its deliveries';
+        this.log.error('consumer stopped: the transport ended its deliveries');
+      }
     } catch (error) {
+      if (!this.stopping && this.consumer === consumer) this.stoppedBecause = toError(error).message;
       if (!this.stopping) this.log.error({ err: error }, 'consumer stopped: it failed');
     }
   }
@@ -216,6 +249,7 @@ export class EndpointRuntime {
   private track(delivery: Delivery): void {
     const state = new ConsumeState(this.bus.service, this.definition.name, delivery);
     this.stats.inFlight++;
+    this.bus.metrics.consumed(this.definition.name);
     // The entry exists before `process` can end and remove it.
     const flight: InFlight = { state, done: DONE };
     this.inFlight.add(flight);
@@ -270,6 +304,7 @@ export class EndpointRuntime {
     this.stats.deadLettered++;
     this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
     this.bus.tracing.deadLettered(envelope, state.delivery.message.id, this.definition.name, reason, error);
+    this.bus.metrics.deadLettered(this.definition.name, reason);
     this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.delivery.message.id, type: state.delivery.message.type, reason, error });
     if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
       await this.bus
@@ -280,15 +315,19 @@ export class EndpointRuntime {
 
   /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
   private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
+    const startedAt = performance.now();
     try {
       await this.bus.tracing.process(state.envelope, this.definition.name, state.attempt, state.delivery.message.headers[Header.ReplayedAt] !== undefined, () =>
         attempt(state),
       );
+      this.bus.metrics.processed(this.definition.name, startedAt, undefined);
       this.breaker?.record(true);
     } catch (thrown) {
       const error = toError(thrown);
       this.stats.failed++;
+      this.bus.metrics.processed(this.definition.name, startedAt, error);
       this.log.warn({ ...messageLogFields(state), err: error }, 'handler failed');
+      this.lastError = { message: `${error.name}: ${error.message}`, at: new Date(this.bus.clock.now()).toISOString() };
       if (isRetryable(error)) this.breaker?.record(false);
       throw error;
     }
