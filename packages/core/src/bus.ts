@@ -40,6 +40,7 @@ import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { loadTransport, parseTransportUrl } from './transport-url.js';
 import { MessageTracing, type ProducerOperation, type ProducerSpan } from './observe/tracing.js';
 import { BusMetrics } from './observe/metrics.js';
+import { faultContractOf, type Fault } from './observe/fault-events.js';
 import { healthReport, type EndpointHealth, type HealthReport } from './observe/health.js';
 import { spanContextOf } from './observe/trace-context.js';
 import { validate } from './validate.js';
@@ -78,6 +79,11 @@ export interface BusOptions {
   readonly validateOutgoing?: boolean;
   /** This process's id, part of its reply queue's name. Default: a random id. */
   readonly instanceId?: string;
+  /**
+   * Publish a fault event (`missive.fault.<type>`, see `faultOf`) for every message this bus
+   * dead-letters, so another service can alert or compensate. Default false.
+   */
+  readonly faultEvents?: boolean;
 }
 
 /** Options of {@link Bus.schedule}. */
@@ -160,6 +166,7 @@ export class Bus implements Sender {
   private readonly outboxes = new Map<MessageStore<never>, Outbox<never>>();
   private readonly tracing = new MessageTracing();
   private readonly meters: BusMetrics;
+  private readonly faultContracts: Map<string, EventContract> | undefined;
   /** The last outbox message relayed: when, and how long after its commit. */
   private lastRelay: { readonly at: number; readonly lagMs: number } | undefined;
 
@@ -176,6 +183,7 @@ export class Bus implements Sender {
     this.emitter = new TypedEmitter(this.logger);
     this.source = sourceOf(this.service);
     this.meters = new BusMetrics(this.service);
+    this.faultContracts = options.faultEvents === true ? new Map() : undefined;
     if (typeof options.transport === 'string' || options.transport instanceof URL) {
       this.transportSpec = parseTransportUrl(options.transport);
     } else if (options.transport !== null && typeof options.transport === 'object' && typeof options.transport.consume === 'function') {
@@ -695,7 +703,19 @@ export class Bus implements Sender {
       onDeadLettered: (event) => this.emitter.emit('dead-lettered', event),
       onExpired: (event) => this.emitter.emit('expired', event),
       onCircuit: (event) => this.emitter.emit('circuit', event),
+      publishFault: this.faultContracts === undefined ? undefined : (parent, fault) => this.publishFault(parent, fault),
     };
+  }
+
+  /** Publishes the fault event of a dead letter, in its conversation and trace. Faults of faults are not published. */
+  private async publishFault(parent: Envelope | undefined, fault: Fault): Promise<void> {
+    if (this.faultContracts === undefined || fault.messageType.startsWith('missive.fault.')) return;
+    let contract = this.faultContracts.get(fault.messageType);
+    if (contract === undefined) {
+      contract = faultContractOf(fault.messageType);
+      this.faultContracts.set(fault.messageType, contract);
+    }
+    await this.dispatch(parent, contract, 'event', fault, undefined, undefined, undefined);
   }
 
   private async sendReply(request: Envelope, query: QueryContract | undefined, payload: unknown, status: 'ok' | 'error'): Promise<void> {

@@ -27,6 +27,7 @@ import { messageLogFields } from './observe/message-log.js';
 import type { MessageTracing } from './observe/tracing.js';
 import type { BusMetrics } from './observe/metrics.js';
 import type { EndpointHealth } from './observe/health.js';
+import type { Fault } from './observe/fault-events.js';
 import { Header } from './headers.js';
 import type { Middleware } from './pipeline.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -73,6 +74,8 @@ export interface BusInternals {
   onDeadLettered(event: { endpoint: string; messageId: string; type: string; reason: string; error: Error }): void;
   onExpired(event: { endpoint: string; messageId: string; type: string; action: ExpiredAction }): void;
   onCircuit(event: { endpoint: string; state: CircuitState; previous: CircuitState }): void;
+  /** Publishes the fault event of a dead letter; absent unless the bus has `faultEvents`. */
+  readonly publishFault: ((parent: Envelope | undefined, fault: Fault) => Promise<void>) | undefined;
 }
 
 interface InFlight {
@@ -305,11 +308,33 @@ export class EndpointRuntime {
     this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
     this.bus.tracing.deadLettered(envelope, state.delivery.message.id, this.definition.name, reason, error);
     this.bus.metrics.deadLettered(this.definition.name, reason);
+    if (this.bus.publishFault !== undefined) await this.publishFault(state, envelope, reason, error);
     this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.delivery.message.id, type: state.delivery.message.type, reason, error });
     if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
       await this.bus
         .replyTo(envelope, undefined, { name: error.name, message: error.message }, 'error')
         .catch((replyError: unknown) => this.log.debug({ err: replyError }, 'could not send an error reply'));
+    }
+  }
+
+  /** Publishes the fault event of a dead letter; a failure to publish it is logged, never thrown. */
+  private async publishFault(state: ConsumeState, envelope: Envelope | undefined, reason: string, error: Error): Promise<void> {
+    const fault: Fault = {
+      message: envelope?.data,
+      messageId: state.delivery.message.id,
+      messageType: envelope?.type ?? state.delivery.message.type,
+      reason,
+      exception: { name: error.name, message: error.message },
+      attempts: state.totalAttempts,
+      endpoint: this.definition.name,
+      service: this.bus.service,
+      host: this.bus.host,
+      failedAt: new Date(this.bus.clock.now()).toISOString(),
+    };
+    try {
+      await this.bus.publishFault!(envelope, fault);
+    } catch (publishError) {
+      this.log.warn({ ...messageLogFields(state), err: publishError }, 'could not publish the fault event of a dead letter');
     }
   }
 

@@ -53,3 +53,4 @@ export { serveHealth, type HealthServer, type HealthServerOptions, type HealthSo
 export { Metric } from './observe/metrics.js';
 export { Attr as TraceAttribute, INSTRUMENTATION_SCOPE } from './observe/tracing.js';
 export { traceIdOf } from './observe/trace-context.js';
+export { faultOf, faultTypeOf, type Fault } from './observe/fault-events.js';
