@@ -33,6 +33,8 @@ export interface Outcome {
   readonly timedOut: boolean;
   readonly killed: string | undefined;
   readonly elapsedMs: number;
+  /** The trace id of the first order placed (when tracing is on: `--otlp`). */
+  readonly sampleTraceId: string | undefined;
 }
 
 const SKUS = ['book', 'lamp', 'mug'];
@@ -59,6 +61,7 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
 
   const started = Date.now();
   let rejected = 0;
+  let sampleTraceId: string | undefined;
   let killed: string | undefined;
   const tty = process.stdout.isTTY && !options.json;
   let lastPrint = 0;
@@ -89,7 +92,8 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
         rejected++;
         return;
       }
-      const { orderId } = (await res.json()) as { orderId: string };
+      const { orderId, traceId } = (await res.json()) as { orderId: string; traceId?: string };
+      if (i === 0) sampleTraceId = traceId;
       placed.set(orderId, at);
       const seen = early.get(orderId);
       if (seen !== undefined) final.set(orderId, { status: seen.status, reason: seen.reason, latencyMs: seen.at - at });
@@ -129,5 +133,5 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
   if (tty) process.stdout.write('\n');
   await bus.transport.deleteQueue(endpoint).catch(() => undefined);
   await bus.stop();
-  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started };
+  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started, sampleTraceId };
 }
