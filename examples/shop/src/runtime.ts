@@ -61,13 +61,13 @@ export function serviceBus(service: string, config: ServiceSettings): Bus {
 export async function run(bus: Bus, service: string, extra = '', onStop?: () => void | Promise<void>): Promise<void> {
   const telemetry = startTelemetry({ service: bus.service, otlp: process.env.SHOP_OTLP_URL, spanDelayMs: 200, metricIntervalMs: 5000 });
   let stopping = false;
-  let closeHealth: (() => Promise<void>) | undefined;
+  const closing: (() => Promise<void>)[] = [];
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await bus.stop();
     await onStop?.();
-    await closeHealth?.();
+    for (const close of closing) await close();
     await telemetry.shutdown();
     process.exit(0);
   };
@@ -75,7 +75,7 @@ export async function run(bus: Bus, service: string, extra = '', onStop?: () => 
   process.on('SIGINT', () => void stop());
   await bus.start();
   const health = await serveHealth(bus, { port: Number(process.env.SHOP_HEALTH_PORT ?? 0), metrics: telemetry.metrics });
-  closeHealth = () => health.close();
+  closing.push(() => health.close());
   process.stdout.write(`ready ${service}${extra === '' ? '' : ` ${extra}`} health=${health.port}\n`);
 }
 

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWaiter } from '@missive/testing';
+import type { launch as Launch } from '../src/launcher.js';
 import { startOtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
@@ -27,7 +28,8 @@ describe('shop observability end to end', () => {
     const saved = { root: process.env.SHOP_DATA_ROOT, otlp: process.env.SHOP_OTLP_URL };
     process.env.SHOP_DATA_ROOT = root;
     process.env.SHOP_OTLP_URL = receiver.url;
-    const { launch } = (await import(join(dist, 'launcher.js'))) as typeof import('../src/launcher.js');
+    // The built launcher: it starts the services' built files.
+    const { launch } = (await import(join(dist, 'launcher.js'))) as { launch: typeof Launch };
     const shop = await launch({ declineRate: 0, failRate: 0.6, slowMs: 0, stock: 1000, paymentInstances: 1, verbose: false });
     process.env.SHOP_DATA_ROOT = saved.root;
     process.env.SHOP_OTLP_URL = saved.otlp;
