@@ -37,7 +37,7 @@ import type { SagaDefinition } from './saga.js';
 import { installSaga, type SagaOptions } from './saga-runtime.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
-import { loadTransport, parseTransportUrl } from './transport-url.js';
+import { checkTransportFactories, loadTransport, parseTransportUrl, type TransportFactories } from './transport-url.js';
 import { MessageTracing, type ProducerOperation, type ProducerSpan } from './observe/tracing.js';
 import { BusMetrics } from './observe/metrics.js';
 import { faultContractOf, type Fault } from './observe/fault-events.js';
@@ -64,6 +64,12 @@ export interface BusOptions {
   readonly service: string;
   /** A transport URL (`memory://`, `sqlite://path`, `amqp://...`) or a transport instance. */
   readonly transport: string | URL | Transport;
+  /**
+   * Transport factories by URL scheme, used for a `transport` URL before any package is imported:
+   * `{ redis: createTransport }` (from `@missive/redis`). Without one, `<scheme>://` loads the
+   * package `@missive/<scheme>` (see `transportPackage`).
+   */
+  readonly transports?: TransportFactories;
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly codec?: Codec;
@@ -142,6 +148,7 @@ export class Bus implements Sender {
   private readonly codec: Codec;
   private readonly emitter: TypedEmitter<BusEvents>;
   private readonly transportSpec: URL | Transport;
+  private readonly transports: TransportFactories;
   private transport_: Transport | undefined;
   private readonly definitions: EndpointDefinition[] = [];
   private readonly runtimes: EndpointRuntime[] = [];
@@ -184,6 +191,7 @@ export class Bus implements Sender {
     this.source = sourceOf(this.service);
     this.meters = new BusMetrics(this.service);
     this.faultContracts = options.faultEvents === true ? new Map() : undefined;
+    this.transports = checkTransportFactories(options.transports);
     if (typeof options.transport === 'string' || options.transport instanceof URL) {
       this.transportSpec = parseTransportUrl(options.transport);
     } else if (options.transport !== null && typeof options.transport === 'object' && typeof options.transport.consume === 'function') {
@@ -280,7 +288,7 @@ export class Bus implements Sender {
     this.state = 'starting';
     try {
       const transport =
-        this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }) : this.transportSpec;
+        this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }, this.transports) : this.transportSpec;
       await transport.connect();
       this.transport_ = transport;
       this.tracing.system = transport.kind;
