@@ -116,7 +116,7 @@ export class MessageTracing {
    * Runs one handler attempt of `envelope` on `queue` inside its `process` span: a child of the
    * message's trace context, or, for a replayed dead letter, a new trace linked to it.
    */
-  async process<T>(envelope: Envelope, queue: string, attempt: number, replayed: boolean, run: () => Promise<T>): Promise<T> {
+  process<T>(envelope: Envelope, queue: string, attempt: number, replayed: boolean, run: () => Promise<T>): Promise<T> {
     const remote = spanContextOf(envelope.traceparent, envelope.tracestate);
     let parent: Context = ROOT_CONTEXT;
     let links: Link[] | undefined;
@@ -125,9 +125,16 @@ export class MessageTracing {
       else parent = trace.setSpanContext(ROOT_CONTEXT, remote);
     }
     const span = this.tracer.startSpan(`process ${queue}`, { kind: SpanKind.CONSUMER, links }, parent);
-    if (span.isRecording()) span.setAttributes(this.processAttributes(envelope, queue, attempt));
+    // Not recorded (no provider, or not sampled): what the handler sends carries the message's own
+    // trace context forward (see parentContext), and nothing else needs doing.
+    if (!span.isRecording()) return run();
+    span.setAttributes(this.processAttributes(envelope, queue, attempt));
     const active = trace.setSpan(parent, span);
     this.handling.set(envelope, active);
+    return this.runIn(active, span, run);
+  }
+
+  private async runIn<T>(active: Context, span: Span, run: () => Promise<T>): Promise<T> {
     try {
       const result = await context.with(active, run);
       span.end();
