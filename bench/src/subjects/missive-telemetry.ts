@@ -10,11 +10,12 @@
 import { pathToFileURL } from 'node:url';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type * as CoreModule from '@missive/core';
 import { startTelemetry } from '@missive/otel';
 import { ORDER_TOPIC, orderSchema, type Order } from '../harness/payload.js';
 import type { CreateConsumer, CreatePair, CreatePublisher, SubjectArgs } from '../harness/subject.js';
 
-type Core = typeof import('@missive/core');
+type Core = typeof CoreModule;
 
 /** A span exporter that drops everything (the cost measured is the SDK's, not a collector's). */
 class DiscardingExporter implements SpanExporter {
