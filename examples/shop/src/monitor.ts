@@ -131,7 +131,11 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
   clearInterval(ticker);
   progress(true);
   if (tty) process.stdout.write('\n');
-  await bus.transport.deleteQueue(endpoint).catch(() => undefined);
   await bus.stop();
+  // The monitor's queue goes with the run (deleted after its consumer stopped, or that consumer would report it lost).
+  const cleanup = createBus({ service: 'shop-monitor', transport: shop.url, logger: consoleLogger('error') });
+  await cleanup.start();
+  await cleanup.transport.deleteQueue(endpoint).catch(() => undefined);
+  await cleanup.stop();
   return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started, sampleTraceId };
 }
