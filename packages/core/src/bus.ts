@@ -38,7 +38,7 @@ import { installSaga, type SagaOptions } from './saga-runtime.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { checkTransportFactories, loadTransport, parseTransportUrl, type TransportFactories } from './transport-url.js';
-import { MessageTracing, type ProducerOperation, type ProducerSpan } from './observe/tracing.js';
+import { MessageTracing, type ProducerSpan } from './observe/tracing.js';
 import { BusMetrics } from './observe/metrics.js';
 import { faultContractOf, type Fault } from './observe/fault-events.js';
 import { healthReport, type EndpointHealth, type HealthReport } from './observe/health.js';
@@ -189,7 +189,7 @@ export class Bus implements Sender {
     this.codec = options.codec ?? jsonCodec();
     this.emitter = new TypedEmitter(this.logger);
     this.source = sourceOf(this.service);
-    this.meters = new BusMetrics(this.service);
+    this.meters = new BusMetrics();
     this.faultContracts = options.faultEvents === true ? new Map() : undefined;
     this.transports = checkTransportFactories(options.transports);
     if (typeof options.transport === 'string' || options.transport instanceof URL) {
@@ -451,9 +451,7 @@ export class Bus implements Sender {
       data = result instanceof Promise ? await result : result;
     }
     const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
-    const operation: ProducerOperation = kind === 'event' ? 'publish' : 'send';
-    const startedAt = performance.now();
-    const producer = this.tracing.startProducer(operation, to ?? contract.name, parent);
+    const producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
     let sent: Promise<void>;
     try {
       const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo, producer);
@@ -469,18 +467,15 @@ export class Bus implements Sender {
         });
       }
     } catch (error) {
-      this.tracing.end(producer.span, toError(error));
-      this.meters.sent(operation, to ?? contract.name, startedAt, toError(error));
+      this.sent(producer, error);
       throw error;
     }
     this.sending.add(sent);
     try {
       await sent;
-      this.tracing.end(producer.span);
-      this.meters.sent(operation, to ?? contract.name, startedAt, undefined);
+      this.sent(producer);
     } catch (error) {
-      this.tracing.end(producer.span, toError(error));
-      this.meters.sent(operation, to ?? contract.name, startedAt, toError(error));
+      this.sent(producer, error);
       throw error;
     } finally {
       this.sending.remove(sent);
@@ -577,10 +572,8 @@ export class Bus implements Sender {
     const transport = this.transport;
     const options = record.notBefore === undefined ? undefined : { notBefore: record.notBefore, scheduleId: record.scheduleId };
     const created = spanContextOf(envelope.traceparent, envelope.tracestate);
-    const operation: ProducerOperation = envelope.messagekind === 'event' ? 'publish' : 'send';
-    const startedAt = performance.now();
     const producer = this.tracing.startProducer(
-      operation,
+      envelope.messagekind === 'event' ? 'publish' : 'send',
       record.destination.name,
       envelope,
       created === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, created),
@@ -589,15 +582,20 @@ export class Bus implements Sender {
     try {
       if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
       else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
-      this.tracing.end(producer.span);
-      this.meters.sent(operation, record.destination.name, startedAt, undefined);
+      this.sent(producer);
       this.meters.relayed(this.clock.now() - record.createdAt);
       this.lastRelay = { at: this.clock.now(), lagMs: this.clock.now() - record.createdAt };
     } catch (error) {
-      this.tracing.end(producer.span, toError(error));
-      this.meters.sent(operation, record.destination.name, startedAt, toError(error));
+      this.sent(producer, error);
       throw error;
     }
+  }
+
+  /** Ends a producer span and counts the send (`error` when it failed). */
+  private sent(producer: ProducerSpan, error?: unknown): void {
+    const failure = error === undefined ? undefined : toError(error);
+    this.tracing.end(producer.span, failure);
+    this.meters.sent(producer, failure);
   }
 
   /** The last publish step: encode and hand to the transport. */
@@ -750,9 +748,9 @@ export class Bus implements Sender {
     this.tracing.message(producer.span, envelope);
     try {
       await this.transport.send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
-      this.tracing.end(producer.span);
+      this.sent(producer);
     } catch (error) {
-      this.tracing.end(producer.span, toError(error));
+      this.sent(producer, error);
       if (error instanceof UnroutableError) {
         this.logger.debug({ type: envelope.type }, 'the requester is gone; reply dropped');
         return;

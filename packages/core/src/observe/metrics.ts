@@ -18,7 +18,7 @@
 import { metrics, ValueType, type Attributes, type BatchObservableCallback, type Counter, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
 import type { CircuitState } from '../circuit-breaker.js';
 import type { QueueInfo } from '../transport.js';
-import { Attr, errorType, INSTRUMENTATION_SCOPE, type ProducerOperation } from './tracing.js';
+import { Attr, errorType, INSTRUMENTATION_SCOPE, type ProducerOperation, type ProducerSpan } from './tracing.js';
 
 /** Metric names. */
 export const Metric = {
@@ -60,11 +60,13 @@ export class BusMetrics {
   private outboxLag: Histogram | undefined;
   private observables: Observable[] = [];
   private observe: BatchObservableCallback | undefined;
-  /** Attributes per destination and operation, made once. */
+  /**
+   * Attributes per destination and operation, made once. Few on purpose: the SDK hashes a
+   * measurement's attributes each time it is recorded (the service is on the resource already).
+   */
   private readonly attributes = new Map<string, Attributes>();
   private system = 'missive';
 
-  constructor(private readonly service: string) {}
 
   /** Makes the instruments from the global meter provider and starts observing `sources`. */
   start(system: string, sources: MetricSources): void {
@@ -110,9 +112,10 @@ export class BusMetrics {
     this.observe = undefined;
   }
 
-  /** A publish or send finished (`error` when it failed); `startedAt` from `performance.now()`. */
-  sent(operation: ProducerOperation, destination: string, startedAt: number, error: Error | undefined): void {
+  /** A publish or send finished (`error` when it failed). */
+  sent(producer: ProducerSpan, error: Error | undefined): void {
     if (this.sentCounter === undefined) return;
+    const { operation, destination, startedAt } = producer;
     const attributes = error === undefined ? this.producerAttributes(operation, destination) : { ...this.producerAttributes(operation, destination), [Attr.ErrorType]: errorType(error) };
     this.sentCounter.add(1, attributes);
     this.operationDuration!.record((performance.now() - startedAt) / 1000, attributes);
@@ -142,14 +145,14 @@ export class BusMetrics {
 
   /** An outbox message reached the broker `lagMs` after its commit. */
   relayed(lagMs: number): void {
-    this.outboxLag?.record(Math.max(0, lagMs) / 1000, { [Attr.System]: this.system, [Attr.Service]: this.service });
+    this.outboxLag?.record(Math.max(0, lagMs) / 1000, { [Attr.System]: this.system });
   }
 
   private producerAttributes(operation: ProducerOperation, destination: string): Attributes {
     const key = `${operation} ${destination}`;
     let attributes = this.attributes.get(key);
     if (attributes === undefined) {
-      attributes = { [Attr.System]: this.system, [Attr.Destination]: destination, [Attr.OperationName]: operation, [Attr.Service]: this.service };
+      attributes = { [Attr.System]: this.system, [Attr.Destination]: destination, [Attr.OperationName]: operation };
       this.attributes.set(key, attributes);
     }
     return attributes;
@@ -159,7 +162,7 @@ export class BusMetrics {
     const key = `process ${queue}`;
     let attributes = this.attributes.get(key);
     if (attributes === undefined) {
-      attributes = { [Attr.System]: this.system, [Attr.Destination]: queue, [Attr.ConsumerGroup]: queue, [Attr.Service]: this.service };
+      attributes = { [Attr.System]: this.system, [Attr.Destination]: queue, [Attr.ConsumerGroup]: queue };
       this.attributes.set(key, attributes);
     }
     return attributes;

@@ -48,6 +48,10 @@ export type ProducerOperation = 'publish' | 'send' | 'create';
 /** A started producer span and the trace context to write into the message. */
 export interface ProducerSpan {
   readonly span: Span;
+  readonly operation: ProducerOperation;
+  readonly destination: string;
+  /** `performance.now()` at the start, for the operation's duration. */
+  readonly startedAt: number;
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
 }
@@ -81,6 +85,7 @@ export class MessageTracing {
 
   /** Starts a producer span for a message to `destination`; end it with {@link MessageTracing.end}. */
   startProducer(operation: ProducerOperation, destination: string, parent: Envelope | undefined, parentContext?: Context): ProducerSpan {
+    const startedAt = performance.now();
     const span = this.tracer.startSpan(`${operation} ${destination}`, { kind: SpanKind.PRODUCER }, parentContext ?? this.parentContext(parent));
     if (span.isRecording()) {
       span.setAttributes({
@@ -93,7 +98,7 @@ export class MessageTracing {
     const spanContext = span.spanContext();
     const traceparent = traceparentOf(spanContext);
     const tracestate = traceparent === undefined ? parent?.tracestate : spanContext.traceState?.serialize();
-    return { span, traceparent: traceparent ?? parent?.traceparent, tracestate: tracestate === '' ? undefined : tracestate };
+    return { span, operation, destination, startedAt, traceparent: traceparent ?? parent?.traceparent, tracestate: tracestate === '' ? undefined : tracestate };
   }
 
   /** Notes the message a producer span sent. */
