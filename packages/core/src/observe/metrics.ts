@@ -46,6 +46,23 @@ export interface MetricSources {
   endpoints(): readonly { readonly name: string; readonly inFlight: number; readonly circuit: CircuitState }[];
 }
 
+/** How long a collection waits for the queue listing (a broker that is down must not hang a scrape). */
+const QUEUES_TIMEOUT_MS = 2000;
+
+/** The transport's queues, or none when it cannot list them in time (the depth gauges are then left out). */
+async function listQueues(sources: MetricSources): Promise<QueueInfo[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<QueueInfo[]>((resolve) => {
+    timer = setTimeout(() => resolve([]), QUEUES_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([sources.queues().catch(() => []), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /** The metrics of one bus. */
@@ -96,7 +113,7 @@ export class BusMetrics {
       }
       if (endpoints.length === 0) return;
       const names = new Set(endpoints.map((e) => e.name));
-      for (const queue of await sources.queues()) {
+      for (const queue of await listQueues(sources)) {
         if (!names.has(queue.name)) continue;
         const attributes = this.endpointAttributes(queue.name);
         result.observe(depth, queue.depth, attributes);
