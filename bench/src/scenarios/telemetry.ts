@@ -22,7 +22,7 @@ export const telemetry: Scenario = {
   name: 'telemetry',
   title: 'telemetry: the cost of tracing and metrics',
   budgetMs: 400_000,
-  facts: { rabbitmq: true, packages: ['@opentelemetry/api', '@opentelemetry/sdk-trace-node', '@opentelemetry/sdk-metrics', 'zod'] },
+  facts: { rabbitmq: true, packages: ['@opentelemetry/api', '@opentelemetry/sdk-metrics', 'zod'] },
   async run(ctx) {
     const id = runId();
     const baselineDir = process.env.MISSIVE_BASELINE_DIR;
