@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { metrics, ValueType, type Attributes, type BatchObservableCallback, type Counter, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
+import { createNoopMeter, metrics, ValueType, type Attributes, type BatchObservableCallback, type Counter, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
 import type { CircuitState } from '../circuit-breaker.js';
 import type { QueueInfo } from '../transport.js';
 import { Attr, errorType, INSTRUMENTATION_SCOPE, type ProducerOperation, type ProducerSpan } from './tracing.js';
@@ -45,6 +45,8 @@ export interface MetricSources {
   /** The bus's endpoints: name, in-flight handlers, circuit state. */
   endpoints(): readonly { readonly name: string; readonly inFlight: number; readonly circuit: CircuitState }[];
 }
+
+const NOOP_COUNTER = createNoopMeter().createCounter('missive.probe');
 
 /** How long a collection waits for the queue listing (a broker that is down must not hang a scrape). */
 const QUEUES_TIMEOUT_MS = 2000;
@@ -81,15 +83,17 @@ export class BusMetrics {
    * Attributes per destination and operation, made once. Few on purpose: the SDK hashes a
    * measurement's attributes each time it is recorded (the service is on the resource already).
    */
-  private readonly attributes = new Map<string, Attributes>();
+  private readonly producers: Record<ProducerOperation, Map<string, Attributes>> = { publish: new Map(), send: new Map(), create: new Map() };
+  private readonly endpoints = new Map<string, Attributes>();
   private system = 'missive';
 
 
   /** Makes the instruments from the global meter provider and starts observing `sources`. */
   start(system: string, sources: MetricSources): void {
     this.system = system;
-    this.attributes.clear();
     const meter = metrics.getMeter(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
+    // No meter provider registered: leave every instrument out (the per-message calls return at once).
+    if (meter.createCounter('missive.probe') === NOOP_COUNTER) return;
     this.meter = meter;
     const seconds = { unit: 's', advice: { explicitBucketBoundaries: DURATION_BUCKETS } };
     this.sentCounter = meter.createCounter(Metric.SentMessages, { unit: '{message}', description: 'Messages the bus handed to the broker', valueType: ValueType.INT });
@@ -140,7 +144,8 @@ export class BusMetrics {
 
   /** A delivery was taken from `queue`. */
   consumed(queue: string): void {
-    this.consumedCounter?.add(1, this.endpointAttributes(queue));
+    if (this.consumedCounter === undefined) return;
+    this.consumedCounter.add(1, this.endpointAttributes(queue));
   }
 
   /** A handler attempt on `queue` ended (`error` when it threw). */
@@ -152,12 +157,14 @@ export class BusMetrics {
 
   /** A retry was asked for. */
   retried(queue: string, mode: 'immediate' | 'delayed'): void {
-    this.retriesCounter?.add(1, { ...this.endpointAttributes(queue), 'missive.retry.mode': mode });
+    if (this.retriesCounter === undefined) return;
+    this.retriesCounter.add(1, { ...this.endpointAttributes(queue), 'missive.retry.mode': mode });
   }
 
   /** A message was dead-lettered for `reason`. */
   deadLettered(queue: string, reason: string): void {
-    this.deadLetterCounter?.add(1, { ...this.endpointAttributes(queue), [Attr.DeadLetterReason]: reason });
+    if (this.deadLetterCounter === undefined) return;
+    this.deadLetterCounter.add(1, { ...this.endpointAttributes(queue), [Attr.DeadLetterReason]: reason });
   }
 
   /** An outbox message reached the broker `lagMs` after its commit. */
@@ -166,21 +173,21 @@ export class BusMetrics {
   }
 
   private producerAttributes(operation: ProducerOperation, destination: string): Attributes {
-    const key = `${operation} ${destination}`;
-    let attributes = this.attributes.get(key);
+    // Keyed by the destination string itself (the contract's name: its hash is cached), one map per operation.
+    const byDestination = this.producers[operation];
+    let attributes = byDestination.get(destination);
     if (attributes === undefined) {
       attributes = { [Attr.System]: this.system, [Attr.Destination]: destination, [Attr.OperationName]: operation };
-      this.attributes.set(key, attributes);
+      byDestination.set(destination, attributes);
     }
     return attributes;
   }
 
   private endpointAttributes(queue: string): Attributes {
-    const key = `process ${queue}`;
-    let attributes = this.attributes.get(key);
+    let attributes = this.endpoints.get(queue);
     if (attributes === undefined) {
       attributes = { [Attr.System]: this.system, [Attr.Destination]: queue, [Attr.ConsumerGroup]: queue };
-      this.attributes.set(key, attributes);
+      this.endpoints.set(queue, attributes);
     }
     return attributes;
   }

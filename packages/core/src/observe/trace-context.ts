@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { createTraceState, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import { createTraceState, INVALID_SPANID, INVALID_TRACEID, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -31,7 +31,7 @@ export function spanContextOf(traceparent: string | undefined, tracestate?: stri
 
 /** The `traceparent` of a span context, or undefined for an invalid one (no provider, no parent). */
 export function traceparentOf(context: SpanContext): string | undefined {
-  if (!isSpanContextValid(context)) return undefined;
+  if (context.spanId === INVALID_SPANID || context.traceId === INVALID_TRACEID || !isSpanContextValid(context)) return undefined;
   return `00-${context.traceId}-${context.spanId}-0${(context.traceFlags & 1).toString(16)}`;
 }
 

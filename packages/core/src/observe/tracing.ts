@@ -18,7 +18,20 @@
  * ```
  * @module
  */
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import type { Envelope } from '../envelope.js';
 import { MissiveError } from '../errors.js';
 import { spanContextOf, traceparentOf } from './trace-context.js';
@@ -61,6 +74,9 @@ export function errorType(error: Error): string {
   return error instanceof MissiveError ? error.code : error.name;
 }
 
+/** The span of a message sent while no provider is registered (a no-op). */
+const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /** Tracing of one bus. */
 export class MessageTracing {
   private readonly tracer: Tracer = trace.getTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
@@ -68,6 +84,19 @@ export class MessageTracing {
   private readonly handling = new WeakMap<Envelope, Context>();
   /** `messaging.system`: the transport's kind, known at start. */
   system = 'missive';
+  /** Set once a tracer provider is registered (it stays so: the check is then skipped). */
+  private enabled = false;
+
+  /**
+   * Whether a tracer provider is registered. Without one, producer spans only carry the parent's
+   * trace context forward and process spans are skipped: no span objects, no context parsing.
+   */
+  private tracingOn(): boolean {
+    if (this.enabled) return true;
+    const provider = trace.getTracerProvider();
+    this.enabled = !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) !== undefined;
+    return this.enabled;
+  }
 
   /**
    * The context a message caused by `parent` continues: the active span when there is one (an
@@ -86,6 +115,7 @@ export class MessageTracing {
   /** Starts a producer span for a message to `destination`; end it with {@link MessageTracing.end}. */
   startProducer(operation: ProducerOperation, destination: string, parent: Envelope | undefined, parentContext?: Context): ProducerSpan {
     const startedAt = performance.now();
+    if (!this.tracingOn()) return { span: NO_SPAN, operation, destination, startedAt, traceparent: parent?.traceparent, tracestate: parent?.tracestate };
     const span = this.tracer.startSpan(`${operation} ${destination}`, { kind: SpanKind.PRODUCER }, parentContext ?? this.parentContext(parent));
     if (span.isRecording()) {
       span.setAttributes({
@@ -122,6 +152,7 @@ export class MessageTracing {
    * message's trace context, or, for a replayed dead letter, a new trace linked to it.
    */
   process<T>(envelope: Envelope, queue: string, attempt: number, replayed: boolean, run: () => Promise<T>): Promise<T> {
+    if (!this.tracingOn()) return run();
     const remote = spanContextOf(envelope.traceparent, envelope.tracestate);
     let parent: Context = ROOT_CONTEXT;
     let links: Link[] | undefined;
@@ -152,6 +183,7 @@ export class MessageTracing {
 
   /** Records a dead-lettering as a `settle` span in the message's trace (`envelope` absent when it could not be decoded). */
   deadLettered(envelope: Envelope | undefined, messageId: string, queue: string, reason: string, error: Error): void {
+    if (!this.tracingOn()) return;
     const remote = envelope === undefined ? undefined : spanContextOf(envelope.traceparent, envelope.tracestate);
     const parent = remote === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
     const span = this.tracer.startSpan(`dead_letter ${queue}`, { kind: SpanKind.CONSUMER }, parent);
