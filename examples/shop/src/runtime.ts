@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { consoleLogger, createBus, serveHealth, type Bus, type BusComponent } from '@missive/core';
+import { consoleLogger, createBus, serveHealth, stopOnSignals, type Bus, type BusComponent } from '@missive/core';
 import { startTelemetry } from '@missive/otel';
 import { ServiceStats } from './contracts.js';
 
@@ -60,19 +60,14 @@ export function serviceBus(service: string, config: ServiceSettings): Bus {
  */
 export async function run(bus: Bus, service: string, extra = '', onStop?: () => void | Promise<void>): Promise<void> {
   const telemetry = startTelemetry({ service: bus.service, otlp: process.env.SHOP_OTLP_URL, spanDelayMs: 200, metricIntervalMs: 5000 });
-  let stopping = false;
   const closing: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await bus.stop();
-    await onStop?.();
-    for (const close of closing) await close();
-    await telemetry.shutdown();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  stopOnSignals(bus, {
+    onStop: async () => {
+      await onStop?.();
+      for (const close of closing) await close();
+      await telemetry.shutdown(); // exports what is buffered
+    },
+  });
   await bus.start();
   const health = await serveHealth(bus, { port: Number(process.env.SHOP_HEALTH_PORT ?? 0), metrics: telemetry.metrics });
   closing.push(() => health.close());
