@@ -23,6 +23,8 @@ export interface Service {
   readonly name: string;
   readonly child: ChildProcess;
   exited: boolean;
+  /** The port of its `/healthz`, `/readyz` and `/metrics`. */
+  healthPort?: number;
 }
 
 /** The running shop. */
@@ -71,6 +73,8 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
       lines.once('line', (line) => {
         if (!line.startsWith('ready')) return reject(new Error(`${name} said ${JSON.stringify(line)} instead of ready`));
         child.off('exit', onExit);
+        const health = Number(/health=(\d+)/.exec(line)?.[1]);
+        if (Number.isInteger(health)) service.healthPort = health;
         child.once('exit', () => (service.exited = true));
         lines.on('line', (more) => process.stdout.write(`${name}: ${more}\n`));
         resolve({ service, ready: line });
@@ -104,7 +108,7 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
     ]);
     await start('order', 'order');
     const gateway = await start('gateway', 'gateway');
-    const port = Number(/port=(\d+)/.exec(gateway.ready)?.[1]);
+    const port = Number(/ port=(\d+)/.exec(gateway.ready)?.[1]);
     if (!Number.isInteger(port)) throw new Error(`gateway said ${JSON.stringify(gateway.ready)}; expected its port`);
     return {
       dataDir,

@@ -24,6 +24,7 @@ const { values } = parseArgs({
     'payment-instances': { type: 'string', default: '2' },
     'kill-payment-at': { type: 'string' },
     'timeout-s': { type: 'string', default: '120' },
+    otlp: { type: 'string' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -32,8 +33,9 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(`usage: npm start -- [--orders N] [--rate N/s] [--decline-rate 0..1] [--fail-rate 0..1] [--slow-ms N]
-       [--stock N] [--payment-instances N] [--kill-payment-at N] [--timeout-s N] [--json] [--verbose]
-  MISSIVE_URL chooses the transport (default: sqlite in .missive/shop/<run>/bus.db).\n`);
+       [--stock N] [--payment-instances N] [--kill-payment-at N] [--timeout-s N] [--otlp URL] [--json] [--verbose]
+  MISSIVE_URL chooses the transport (default: sqlite in .missive/shop/<run>/bus.db).
+  --otlp http://127.0.0.1:4318 exports every service's traces and metrics to an OTLP/HTTP collector.\n`);
   process.exit(0);
 }
 
@@ -59,6 +61,14 @@ const options = {
   json: values.json,
   verbose: values.verbose,
 };
+
+if (values.otlp !== undefined) {
+  if (!/^https?:\/\/[^\s]+$/.test(values.otlp)) {
+    process.stderr.write(`--otlp must be an OTLP/HTTP collector URL such as http://127.0.0.1:4318, got ${JSON.stringify(values.otlp)}\n`);
+    process.exit(2);
+  }
+  process.env.SHOP_OTLP_URL = values.otlp; // the services read it (the launcher passes the environment on)
+}
 
 let launched: Launched | undefined;
 let ending = false;

@@ -34,6 +34,8 @@ export interface Outcome {
   readonly timedOut: boolean;
   readonly killed: string | undefined;
   readonly elapsedMs: number;
+  /** The trace id of the first order placed (when tracing is on: `--otlp`). */
+  readonly sampleTraceId: string | undefined;
 }
 
 const SKUS = ['book', 'lamp', 'mug'];
@@ -60,6 +62,7 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
 
   const started = Date.now();
   let rejected = 0;
+  let sampleTraceId: string | undefined;
   let killed: string | undefined;
   const tty = process.stdout.isTTY && !options.json;
   let lastPrint = 0;
@@ -91,7 +94,8 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
         rejected++;
         return;
       }
-      const { orderId } = (await res.json()) as { orderId: string };
+      const { orderId, traceId } = (await res.json()) as { orderId: string; traceId?: string };
+      if (i === 0) sampleTraceId = traceId;
       placed.set(orderId, at);
       const seen = early.get(orderId);
       if (seen !== undefined) final.set(orderId, { status: seen.status, reason: seen.reason, latencyMs: seen.at - at });
@@ -129,7 +133,11 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
   clearInterval(ticker);
   progress(true);
   if (tty) process.stdout.write('\n');
-  await bus.transport.deleteQueue(endpoint).catch(() => undefined);
   await bus.stop();
-  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started };
+  // The monitor's queue goes with the run (deleted after its consumer stopped, or that consumer would report it lost).
+  const cleanup = createBus({ service: 'shop-monitor', transport: shop.url, logger: consoleLogger('error') });
+  await cleanup.start();
+  await cleanup.transport.deleteQueue(endpoint).catch(() => undefined);
+  await cleanup.stop();
+  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started, sampleTraceId };
 }

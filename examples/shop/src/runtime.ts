@@ -1,10 +1,13 @@
 /**
  * What every shop service does the same way: read its settings from the environment, create its bus,
- * report its counters, print `ready` for the launcher, and stop cleanly on SIGTERM/SIGINT.
+ * report its counters, register OpenTelemetry (OTLP export when `SHOP_OTLP_URL` is set), serve
+ * `/healthz`, `/readyz` and `/metrics`, print `ready` (with its health port) for the launcher, and
+ * stop cleanly on SIGTERM/SIGINT.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { consoleLogger, createBus, stopOnSignals, type Bus, type BusComponent } from '@missive/core';
+import { consoleLogger, createBus, serveHealth, stopOnSignals, type Bus, type BusComponent } from '@missive/core';
+import { startTelemetry } from '@missive/otel';
 import { ServiceStats } from './contracts.js';
 
 /** Settings every service reads. */
@@ -51,11 +54,24 @@ export function serviceBus(service: string, config: ServiceSettings): Bus {
   return bus;
 }
 
-/** Starts the bus, prints `ready <service>` (and extra words) for the launcher, and stops on signals. */
+/**
+ * Registers OpenTelemetry, starts the bus and its health server, prints `ready <service> [extra]
+ * health=<port>` for the launcher, and stops on signals (spans and metrics flushed on the way out).
+ */
 export async function run(bus: Bus, service: string, extra = '', onStop?: () => void | Promise<void>): Promise<void> {
-  stopOnSignals(bus, onStop === undefined ? {} : { onStop });
+  const telemetry = startTelemetry({ service: bus.service, otlp: process.env.SHOP_OTLP_URL, spanDelayMs: 200, metricIntervalMs: 5000 });
+  const closing: (() => Promise<void>)[] = [];
+  stopOnSignals(bus, {
+    onStop: async () => {
+      await onStop?.();
+      for (const close of closing) await close();
+      await telemetry.shutdown(); // exports what is buffered
+    },
+  });
   await bus.start();
-  process.stdout.write(`ready ${service}${extra === '' ? '' : ` ${extra}`}\n`);
+  const health = await serveHealth(bus, { port: Number(process.env.SHOP_HEALTH_PORT ?? 0), metrics: telemetry.metrics });
+  closing.push(() => health.close());
+  process.stdout.write(`ready ${service}${extra === '' ? '' : ` ${extra}`} health=${health.port}\n`);
 }
 
 /** Resolves after `ms`. */

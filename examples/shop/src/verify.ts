@@ -30,6 +30,8 @@ export interface Report {
   readonly retries: number;
   readonly deadLetters: number;
   readonly cancelReasons: Record<string, number>;
+  /** The trace id of a sample order, when the run exported traces (`--otlp`). */
+  readonly sampleTraceId?: string | undefined;
 }
 
 interface Facts {
@@ -114,6 +116,7 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     `  cancelled    ${outcome.final.size - confirmed}${reasons === '' ? '' : ` (${reasons})`}`,
     `  retries      ${retries}    dead letters ${deadLetters}`,
     `  completion   p50 ${p50} ms   p99 ${p99} ms   (order placed → confirmed or cancelled)`,
+    ...(outcome.sampleTraceId === undefined ? [] : [`  trace        ${outcome.sampleTraceId}   (the first order, in your tracing backend)`]),
     ok
       ? `check: OK: all ${outcome.placed.size} orders reached a final state; none lost or stuck; no double charge; stock consistent`
       : `check: FAILED: ${problems.join('; ')}`,
@@ -133,5 +136,6 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     retries,
     deadLetters,
     cancelReasons,
+    sampleTraceId: outcome.sampleTraceId,
   };
 }

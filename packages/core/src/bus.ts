@@ -13,6 +13,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { hostname } from 'node:os';
 import type { CircuitState } from './circuit-breaker.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -24,7 +25,7 @@ import { checkOwnersInProcess } from './command-owners.js';
 import { defineEndpoint, type EndpointBuilder, type EndpointDefinition, type EndpointOptions, type ExpiredAction } from './endpoint.js';
 import { EndpointRuntime, type BusInternals, type EndpointStats } from './endpoint-runtime.js';
 import { createEnvelope, sourceOf, type Envelope, type MessageKind } from './envelope.js';
-import { BusStateError, ConfigurationError, ErrorCode, RemoteHandlerError, RequestTimeoutError, UnroutableError } from './errors.js';
+import { BusStateError, ConfigurationError, ErrorCode, RemoteHandlerError, RequestTimeoutError, UnroutableError, toError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { InFlightList } from './in-flight-list.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -38,6 +39,11 @@ import { installSaga, type SagaOptions } from './saga-runtime.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { checkTransportFactories, loadTransport, parseTransportUrl, type TransportFactories } from './transport-url.js';
+import { MessageTracing, type ProducerSpan } from './observe/tracing.js';
+import { BusMetrics } from './observe/metrics.js';
+import { faultContractOf, type Fault } from './observe/fault-events.js';
+import { healthReport, type EndpointHealth, type HealthReport } from './observe/health.js';
+import { spanContextOf } from './observe/trace-context.js';
 import { validate } from './validate.js';
 
 /** A message on its way out, as publish middleware sees it. */
@@ -80,6 +86,11 @@ export interface BusOptions {
   readonly validateOutgoing?: boolean;
   /** This process's id, part of its reply queue's name. Default: a random id. */
   readonly instanceId?: string;
+  /**
+   * Publish a fault event (`missive.fault.<type>`, see `faultOf`) for every message this bus
+   * dead-letters, so another service can alert or compensate. Default false.
+   */
+  readonly faultEvents?: boolean;
 }
 
 /** Options of {@link Bus.schedule}. */
@@ -161,6 +172,11 @@ export class Bus implements Sender {
   private readonly internals: BusInternals;
   private readonly components: BusComponent[] = [];
   private readonly outboxes = new Map<MessageStore<never>, Outbox<never>>();
+  private readonly tracing = new MessageTracing();
+  private readonly meters: BusMetrics;
+  private readonly faultContracts: Map<string, EventContract> | undefined;
+  /** The last outbox message relayed: when, and how long after its commit. */
+  private lastRelay: { readonly at: number; readonly lagMs: number } | undefined;
 
   constructor(options: BusOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigurationError('createBus needs an options object: { service, transport }');
@@ -174,6 +190,8 @@ export class Bus implements Sender {
     this.codec = options.codec ?? jsonCodec();
     this.emitter = new TypedEmitter(this.logger);
     this.source = sourceOf(this.service);
+    this.meters = new BusMetrics();
+    this.faultContracts = options.faultEvents === true ? new Map() : undefined;
     this.transports = checkTransportFactories(options.transports);
     if (typeof options.transport === 'string' || options.transport instanceof URL) {
       this.transportSpec = parseTransportUrl(options.transport);
@@ -278,6 +296,11 @@ export class Bus implements Sender {
       if (transport.commandOwners === undefined && this.definitions.some((d) => d.commands.length > 0)) {
         this.logger.warn(`the ${transport.kind} transport cannot record command owners: only this bus's endpoints are checked for a second handler of a command`);
       }
+      this.tracing.system = transport.kind;
+      this.meters.start(transport.kind, {
+        queues: () => transport.queues(),
+        endpoints: () => this.runtimes.map((r) => ({ name: r.definition.name, inFlight: r.stats.inFlight, circuit: r.stats.circuit })),
+      });
       for (const definition of this.definitions) {
         const runtime = new EndpointRuntime(definition, this.internals);
         this.runtimes.push(runtime);
@@ -314,6 +337,20 @@ export class Bus implements Sender {
     const endpoints: Record<string, EndpointStats> = {};
     for (const runtime of this.runtimes) endpoints[runtime.definition.name] = { ...runtime.stats };
     return { endpoints, pendingRequests: this.pending.size };
+  }
+
+  /**
+   * Liveness and readiness with their reasons: transport connected, each endpoint's consumer
+   * running and ready, circuits, last handler errors, outbox relay lag. See `serveHealth`.
+   */
+  health(): HealthReport {
+    const transport = this.transport_;
+    const active = this.state === 'started' || this.state === 'stopping';
+    const status = transport === undefined || !active ? { connected: false, reason: `the bus is ${this.state}` } : (transport.status?.() ?? { connected: true });
+    const endpoints: Record<string, EndpointHealth> = {};
+    for (const runtime of this.runtimes) endpoints[runtime.definition.name] = runtime.health();
+    const outbox = this.lastRelay === undefined ? undefined : { lastRelayAt: new Date(this.lastRelay.at).toISOString(), lastRelayLagMs: this.lastRelay.lagMs };
+    return healthReport(this.state, status, endpoints, outbox);
   }
 
   /** The dead-letter queues of this bus's transport: list, inspect, replay, purge. */
@@ -418,22 +455,33 @@ export class Bus implements Sender {
       const result = validate(contract.schema, contract.name, payload);
       data = result instanceof Promise ? await result : result;
     }
-    const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo);
     const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
+    const producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
     let sent: Promise<void>;
-    if (this.outgoing === undefined) {
-      sent = this.enqueue(envelope, to === undefined ? 'topic' : 'queue', to ?? contract.name, notBefore, scheduleId);
-    } else {
-      sent = this.outgoing({
-        envelope,
-        destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
-        notBefore,
-        items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
-      });
+    try {
+      const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo, producer);
+      this.tracing.message(producer.span, envelope);
+      if (this.outgoing === undefined) {
+        sent = this.enqueue(envelope, to === undefined ? 'topic' : 'queue', to ?? contract.name, notBefore, scheduleId);
+      } else {
+        sent = this.outgoing({
+          envelope,
+          destination: to === undefined ? { kind: 'topic', name: contract.name } : { kind: 'queue', name: to },
+          notBefore,
+          items: scheduleId === undefined ? EMPTY_ITEMS : new Map([[SCHEDULE_ID, scheduleId]]),
+        });
+      }
+    } catch (error) {
+      this.sent(producer, error);
+      throw error;
     }
     this.sending.add(sent);
     try {
       await sent;
+      this.sent(producer);
+    } catch (error) {
+      this.sent(producer, error);
+      throw error;
     } finally {
       this.sending.remove(sent);
     }
@@ -447,6 +495,7 @@ export class Bus implements Sender {
     validated: unknown,
     options: PublishOptions | undefined,
     replyTo: string | undefined,
+    producer: ProducerSpan,
   ): Envelope {
     const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(validated));
     const now = this.clock.now();
@@ -461,8 +510,8 @@ export class Bus implements Sender {
       correlationId: options?.correlationId ?? parent?.correlationid,
       conversationId: parent?.conversationid,
       causationId: parent?.id,
-      traceparent: parent?.traceparent,
-      tracestate: parent?.tracestate,
+      traceparent: producer.traceparent,
+      tracestate: producer.tracestate,
       partitionKey,
       replyTo,
       expiresAt: options?.expiresInMs === undefined ? undefined : now + options.expiresInMs,
@@ -492,8 +541,11 @@ export class Bus implements Sender {
       }
       data = result;
     }
-    const envelope = this.envelopeFor(parent, contract, contract.kind, payload, data, options, undefined);
     const to = contract.kind === 'command' ? options?.to : undefined;
+    const producer = this.tracing.startProducer('create', to ?? contract.name, parent);
+    const envelope = this.envelopeFor(parent, contract, contract.kind, payload, data, options, undefined, producer);
+    this.tracing.message(producer.span, envelope);
+    this.tracing.end(producer.span);
     return {
       id: envelope.id,
       destination: to === undefined ? { kind: 'topic', name: contract.name, mandatory: contract.kind === 'command' } : { kind: 'queue', name: to, mandatory: true },
@@ -509,9 +561,10 @@ export class Bus implements Sender {
    * middleware sees it (decoded) on the way; the bytes sent are the ones committed.
    */
   async dispatchPrepared(record: OutboxRecord): Promise<void> {
-    if (this.outgoing === undefined) return this.sendPrepared(record);
+    const envelope = this.codec.decode(record.message.body);
+    if (this.outgoing === undefined) return this.sendPrepared(record, envelope);
     const ctx: PublishContext = {
-      envelope: this.codec.decode(record.message.body),
+      envelope,
       destination: { kind: record.destination.kind, name: record.destination.name },
       notBefore: record.notBefore,
       items: new Map<unknown, unknown>([[PREPARED, record]]),
@@ -519,17 +572,41 @@ export class Bus implements Sender {
     await this.outgoing(ctx);
   }
 
-  private async sendPrepared(record: OutboxRecord): Promise<void> {
+  /** Sends an outbox message in a producer span that continues the trace of its `create` span. */
+  private async sendPrepared(record: OutboxRecord, envelope: Envelope): Promise<void> {
     const transport = this.transport;
     const options = record.notBefore === undefined ? undefined : { notBefore: record.notBefore, scheduleId: record.scheduleId };
-    if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
-    else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
+    const created = spanContextOf(envelope.traceparent, envelope.tracestate);
+    const producer = this.tracing.startProducer(
+      envelope.messagekind === 'event' ? 'publish' : 'send',
+      record.destination.name,
+      envelope,
+      created === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, created),
+    );
+    this.tracing.message(producer.span, envelope);
+    try {
+      if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
+      else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
+      this.sent(producer);
+      this.meters.relayed(this.clock.now() - record.createdAt);
+      this.lastRelay = { at: this.clock.now(), lagMs: this.clock.now() - record.createdAt };
+    } catch (error) {
+      this.sent(producer, error);
+      throw error;
+    }
+  }
+
+  /** Ends a producer span and counts the send (`error` when it failed). */
+  private sent(producer: ProducerSpan, error?: unknown): void {
+    const failure = error === undefined ? undefined : toError(error);
+    this.tracing.end(producer.span, failure);
+    this.meters.sent(producer, failure);
   }
 
   /** The last publish step: encode and hand to the transport. */
   private async deliver(ctx: PublishContext): Promise<void> {
     const prepared = ctx.items.get(PREPARED) as OutboxRecord | undefined;
-    if (prepared !== undefined) return this.sendPrepared(prepared);
+    if (prepared !== undefined) return this.sendPrepared(prepared, ctx.envelope);
     await this.enqueue(ctx.envelope, ctx.destination.kind, ctx.destination.name, ctx.notBefore, ctx.items.get(SCHEDULE_ID) as string | undefined);
   }
 
@@ -575,7 +652,7 @@ export class Bus implements Sender {
           const id = envelope.causationid;
           const pending = id === undefined ? undefined : this.settleRequest(id);
           if (pending === undefined) {
-            this.logger.debug('reply for no pending request (it timed out or was aborted): dropped', { type: envelope.type });
+            this.logger.debug({ type: envelope.type }, 'reply for no pending request (it timed out or was aborted): dropped');
           } else if (envelope.replystatus === 'error') {
             const remote = (envelope.data ?? {}) as { name?: string; message?: string };
             pending.reject(new RemoteHandlerError(pending.query.name, String(remote.name ?? 'Error'), String(remote.message ?? '')));
@@ -588,18 +665,19 @@ export class Bus implements Sender {
             }
           }
         } catch (error) {
-          this.logger.warn('an unreadable reply was dropped', { error });
+          this.logger.warn({ err: error }, 'an unreadable reply was dropped');
         }
         await delivery.ack();
       }
     } catch (error) {
-      if (this.state === 'started') this.logger.error('the reply consumer failed', { error });
+      if (this.state === 'started') this.logger.error({ err: error }, 'the reply consumer failed');
     }
   }
 
   // --- shutdown -----------------------------------------------------------------------------
 
   private async shutdown(deadlineMs: number): Promise<void> {
+    this.meters.stop();
     await Promise.all(this.runtimes.map((r) => r.stop(deadlineMs)));
     for (const id of [...this.pending.keys()]) {
       this.settleRequest(id)?.reject(new BusStateError(ErrorCode.Closed, `bus ${this.service} stopped before the reply came`));
@@ -608,7 +686,7 @@ export class Bus implements Sender {
     await this.replyLoop;
     await Promise.allSettled(this.sending.toArray());
     for (const component of [...this.components].reverse()) {
-      await component.stop().catch((error: unknown) => this.logger.error('a bus component failed to stop', { error }));
+      await component.stop().catch((error: unknown) => this.logger.error({ err: error }, 'a bus component failed to stop'));
     }
     await this.transport_?.close();
   }
@@ -622,6 +700,8 @@ export class Bus implements Sender {
       codec: this.codec,
       clock: this.clock,
       logger: this.logger,
+      tracing: this.tracing,
+      metrics: this.meters,
       get transport() {
         return bus.transport;
       },
@@ -634,7 +714,19 @@ export class Bus implements Sender {
       onDeadLettered: (event) => this.emitter.emit('dead-lettered', event),
       onExpired: (event) => this.emitter.emit('expired', event),
       onCircuit: (event) => this.emitter.emit('circuit', event),
+      publishFault: this.faultContracts === undefined ? undefined : (parent, fault) => this.publishFault(parent, fault),
     };
+  }
+
+  /** Publishes the fault event of a dead letter, in its conversation and trace. Faults of faults are not published. */
+  private async publishFault(parent: Envelope | undefined, fault: Fault): Promise<void> {
+    if (this.faultContracts === undefined || fault.messageType.startsWith('missive.fault.')) return;
+    let contract = this.faultContracts.get(fault.messageType);
+    if (contract === undefined) {
+      contract = faultContractOf(fault.messageType);
+      this.faultContracts.set(fault.messageType, contract);
+    }
+    await this.dispatch(parent, contract, 'event', fault, undefined, undefined, undefined);
   }
 
   private async sendReply(request: Envelope, query: QueryContract | undefined, payload: unknown, status: 'ok' | 'error'): Promise<void> {
@@ -643,6 +735,7 @@ export class Bus implements Sender {
       const result = validate(query.reply, replyTypeOf(query), payload);
       if (result instanceof Promise) await result;
     }
+    const producer = this.tracing.startProducer('send', request.replyto, request);
     const envelope = createEnvelope({
       type: replyTypeOf(request.type),
       source: this.source,
@@ -653,14 +746,18 @@ export class Bus implements Sender {
       correlationId: request.correlationid,
       conversationId: request.conversationid,
       causationId: request.id,
-      traceparent: request.traceparent,
+      traceparent: producer.traceparent,
+      tracestate: producer.tracestate,
       replyStatus: status,
     });
+    this.tracing.message(producer.span, envelope);
     try {
       await this.transport.send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
+      this.sent(producer);
     } catch (error) {
+      this.sent(producer, error);
       if (error instanceof UnroutableError) {
-        this.logger.debug('the requester is gone; reply dropped', { type: envelope.type });
+        this.logger.debug({ type: envelope.type }, 'the requester is gone; reply dropped');
         return;
       }
       throw error;

@@ -39,7 +39,7 @@ export interface ConsumePipelineParts {
   /** Told of every expired message and what is done with it. */
   readonly onExpired: (state: ConsumeState, action: ExpiredAction) => void;
   /** Told of every retry. */
-  readonly onRetry: (event: RetryEvent) => void;
+  readonly onRetry: (event: RetryEvent, state: ConsumeState) => void;
   /** Runs one handler attempt (`attempt`) and notes how it went; rethrows its error. */
   readonly observe: (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void>;
   /** The bus's consume middleware, then the endpoint's. */

@@ -22,8 +22,14 @@ import type { EndpointDefinition, ExpiredAction } from './endpoint.js';
 import type { Envelope } from './envelope.js';
 import { isRetryable, MissiveError, toError, UnrecoverableError } from './errors.js';
 import { InFlightList } from './in-flight-list.js';
-import type { Logger } from './logger.js';
+import { childLogger, type Logger } from './logger.js';
 import type { RetryEvent } from './middleware/retry.js';
+import { messageLogFields } from './observe/message-log.js';
+import type { MessageTracing } from './observe/tracing.js';
+import type { BusMetrics } from './observe/metrics.js';
+import type { EndpointHealth } from './observe/health.js';
+import type { Fault } from './observe/fault-events.js';
+import { Header } from './headers.js';
 import type { Middleware } from './pipeline.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { Clock } from './clock.js';
@@ -53,6 +59,10 @@ export interface BusInternals {
   readonly codec: Codec;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Spans of message handling. */
+  readonly tracing: MessageTracing;
+  /** Message metrics. */
+  readonly metrics: BusMetrics;
   readonly transport: Transport;
   readonly middleware: readonly Middleware<ConsumeContext>[];
   /** Sends from a handler's context, carrying the conversation forward from `parent`. */
@@ -65,6 +75,8 @@ export interface BusInternals {
   onDeadLettered(event: { endpoint: string; messageId: string; type: string; reason: string; error: Error }): void;
   onExpired(event: { endpoint: string; messageId: string; type: string; action: ExpiredAction }): void;
   onCircuit(event: { endpoint: string; state: CircuitState; previous: CircuitState }): void;
+  /** Publishes the fault event of a dead letter; absent unless the bus has `faultEvents`. */
+  readonly publishFault: ((parent: Envelope | undefined, fault: Fault) => Promise<void>) | undefined;
 }
 
 interface InFlight {
@@ -89,12 +101,18 @@ export class EndpointRuntime {
   private slotWaiter: (() => void) | undefined;
   private control: Promise<void> = Promise.resolve();
   private stopping = false;
+  private readonly log: Logger;
+  /** Set when the consumer loop ended on its own (cleared when a new consumer opens). */
+  private stoppedBecause: string | undefined;
+  private consumerReady = false;
+  private lastError: { readonly message: string; readonly at: string } | undefined;
 
   constructor(
     readonly definition: EndpointDefinition,
     private readonly bus: BusInternals,
   ) {
     this.limit = definition.concurrency;
+    this.log = childLogger(bus.logger, { endpoint: definition.name });
     this.breaker = definition.circuitBreaker === false ? undefined : new CircuitBreaker(definition.circuitBreaker, bus.clock);
     this.limiter = definition.rateLimit === undefined ? undefined : new RateLimiter(definition.rateLimit, bus.clock);
     this.pipeline = consumePipeline({
@@ -105,9 +123,13 @@ export class EndpointRuntime {
         this.stats.expired++;
         bus.onExpired({ endpoint: definition.name, messageId: state.envelope.id, type: state.envelope.type, action });
       },
-      onRetry: (event) => {
+      onRetry: (event, state) => {
+        bus.metrics.retried(definition.name, event.mode);
         if (event.mode === 'immediate') this.stats.retried++;
-        else this.stats.redelivered++;
+        else {
+          this.stats.redelivered++;
+          this.log.info({ ...messageLogFields(state), delayMs: event.delayMs, err: event.error }, `redelivery in ${event.delayMs} ms scheduled`);
+        }
         bus.onRetry(event);
       },
       observe: (state, attempt) => this.observe(state, attempt),
@@ -150,16 +172,36 @@ export class EndpointRuntime {
       try {
         await flight.state.delivery.nack();
       } catch (error) {
-        this.bus.logger.warn('could not hand a delivery back at stop; the broker will redeliver it', { endpoint: this.definition.name, error });
+        this.log.warn({ err: error }, 'could not hand a delivery back at stop; the broker will redeliver it');
       }
     }
     this.inFlight.clear();
+  }
+
+  /** The endpoint's health: consumer running and ready, circuit, last handler error. */
+  health(): EndpointHealth {
+    return {
+      running: this.stoppedBecause === undefined,
+      ready: this.consumerReady || this.stats.circuit !== 'closed',
+      circuit: this.stats.circuit,
+      inFlight: this.stats.inFlight,
+      stoppedBecause: this.stoppedBecause,
+      lastError: this.lastError,
+    };
   }
 
   private open(prefetch: number, concurrency: number): void {
     if (this.stopping) return;
     const consumer = this.bus.transport.consume(this.definition.name, { prefetch });
     this.consumer = consumer;
+    this.stoppedBecause = undefined;
+    this.consumerReady = consumer.ready === undefined;
+    consumer.ready?.then(
+      () => {
+        if (this.consumer === consumer) this.consumerReady = true;
+      },
+      () => undefined,
+    );
     this.limit = concurrency;
     this.loop = this.run(consumer);
   }
@@ -194,8 +236,13 @@ export class EndpointRuntime {
         }
         this.track(delivery);
       }
+      if (!this.stopping && this.consumer === consumer) {
+        this.stoppedBecause = 'the transport ended its deliveries';
+        this.log.error('consumer stopped: the transport ended its deliveries');
+      }
     } catch (error) {
-      if (!this.stopping) this.bus.logger.error(`consumer of endpoint ${this.definition.name} failed`, { error });
+      if (!this.stopping && this.consumer === consumer) this.stoppedBecause = toError(error).message;
+      if (!this.stopping) this.log.error({ err: error }, 'consumer stopped: it failed');
     }
   }
 
@@ -208,6 +255,7 @@ export class EndpointRuntime {
   private track(delivery: Delivery): void {
     const state = new ConsumeState(this.bus.service, this.definition.name, delivery);
     this.stats.inFlight++;
+    this.bus.metrics.consumed(this.definition.name);
     // The entry exists before `process` can end and remove it.
     const flight: InFlight = { state, done: DONE };
     this.inFlight.add(flight);
@@ -229,10 +277,7 @@ export class EndpointRuntime {
         if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
       }
     } catch (settleError) {
-      this.bus.logger.error(`could not settle a delivery on ${this.definition.name}; the broker will deliver it again`, {
-        messageId: state.delivery.message.id,
-        error: settleError,
-      });
+      this.log.error({ ...messageLogFields(state), err: settleError }, 'could not settle a delivery; the broker will deliver it again');
     } finally {
       this.stats.inFlight--;
       this.inFlight.remove(flight);
@@ -263,22 +308,54 @@ export class EndpointRuntime {
       time: this.bus.clock.now(),
     });
     this.stats.deadLettered++;
+    this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
+    this.bus.tracing.deadLettered(envelope, state.delivery.message.id, this.definition.name, reason, error);
+    this.bus.metrics.deadLettered(this.definition.name, reason);
+    if (this.bus.publishFault !== undefined) await this.publishFault(state, envelope, reason, error);
     this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.delivery.message.id, type: state.delivery.message.type, reason, error });
     if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
       await this.bus
         .replyTo(envelope, undefined, { name: error.name, message: error.message }, 'error')
-        .catch((replyError: unknown) => this.bus.logger.debug('could not send an error reply', { error: replyError }));
+        .catch((replyError: unknown) => this.log.debug({ err: replyError }, 'could not send an error reply'));
+    }
+  }
+
+  /** Publishes the fault event of a dead letter; a failure to publish it is logged, never thrown. */
+  private async publishFault(state: ConsumeState, envelope: Envelope | undefined, reason: string, error: Error): Promise<void> {
+    const fault: Fault = {
+      message: envelope?.data,
+      messageId: state.delivery.message.id,
+      messageType: envelope?.type ?? state.delivery.message.type,
+      reason,
+      exception: { name: error.name, message: error.message },
+      attempts: state.totalAttempts,
+      endpoint: this.definition.name,
+      service: this.bus.service,
+      host: this.bus.host,
+      failedAt: new Date(this.bus.clock.now()).toISOString(),
+    };
+    try {
+      await this.bus.publishFault!(envelope, fault);
+    } catch (publishError) {
+      this.log.warn({ ...messageLogFields(state), err: publishError }, 'could not publish the fault event of a dead letter');
     }
   }
 
   /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
   private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
+    const startedAt = performance.now();
     try {
-      await attempt(state);
+      await this.bus.tracing.process(state.envelope, this.definition.name, state.attempt, state.delivery.message.headers[Header.ReplayedAt] !== undefined, () =>
+        attempt(state),
+      );
+      this.bus.metrics.processed(this.definition.name, startedAt, undefined);
       this.breaker?.record(true);
     } catch (thrown) {
       const error = toError(thrown);
       this.stats.failed++;
+      this.bus.metrics.processed(this.definition.name, startedAt, error);
+      this.log.warn({ ...messageLogFields(state), err: error }, 'handler failed');
+      this.lastError = { message: `${error.name}: ${error.message}`, at: new Date(this.bus.clock.now()).toISOString() };
       if (isRetryable(error)) this.breaker?.record(false);
       throw error;
     }

@@ -46,7 +46,7 @@ export class TypedEmitter<Events extends object> {
       try {
         (listener as Listener<Events[K]>)(event);
       } catch (error) {
-        this.logger.error(`listener of "${String(name)}" threw`, { error });
+        this.logger.error({ err: error }, `listener of "${String(name)}" threw`);
       }
     }
   }

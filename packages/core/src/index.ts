@@ -49,3 +49,9 @@ export { createOutbox, type Outbox, type OutboxOptions, type OutboxTransaction }
 export { defineSaga, type SagaContext, type SagaDefinition, type SagaStep, type SagaStartStep, type MissingInstanceRule } from './saga.js';
 export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from './saga-runtime.js';
 export type { BusComponent } from './bus.js';
+export type { HealthReport, EndpointHealth } from './observe/health.js';
+export { serveHealth, type HealthServer, type HealthServerOptions, type HealthSource } from './observe/health-server.js';
+export { Metric } from './observe/metrics.js';
+export { Attr as TraceAttribute, INSTRUMENTATION_SCOPE } from './observe/tracing.js';
+export { traceIdOf } from './observe/trace-context.js';
+export { faultOf, faultTypeOf, type Fault } from './observe/fault-events.js';

@@ -1,10 +1,15 @@
 /**
- * The logging interface the bus and transports write to. Any structured logger (pino, console)
- * fits. Nothing logged ever contains a credential: URLs go through {@link redactUrl}.
+ * The logging interface the bus and transports write to. It follows the convention pino set for
+ * Node: structured fields first, then the message (`logger.warn({ endpoint, err }, 'handler
+ * failed')`), and `child(bindings)` for a logger that adds fields to every line. A pino logger
+ * passes straight in; {@link consoleLogger} is the readable default. Nothing logged ever contains a
+ * credential: URLs go through {@link redactUrl}.
  *
  * @example
  * ```ts
- * const bus = createBus({ service: 'shop', transport: 'memory://', logger: consoleLogger('debug') });
+ * import pino from 'pino';
+ * const bus = createBus({ service: 'shop', transport: 'memory://', logger: pino() });
+ * const dev = createBus({ service: 'shop', transport: 'memory://', logger: consoleLogger('debug') });
  * ```
  * @module
  */
@@ -12,34 +17,99 @@
 /** Log levels, least to most severe. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-/** A structured logger. */
+/** The structured fields of one log line. `err` holds an `Error` (pino's convention). */
+export type LogFields = Record<string, unknown>;
+
+/** One level's method: `(fields, message)` or `(message)`, as pino takes them. */
+export interface LogMethod {
+  (fields: LogFields, message?: string): void;
+  (message: string): void;
+}
+
+/** A structured logger (pino's shape). */
 export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  /** A logger that adds `bindings` to every line. Optional: {@link childLogger} supplies it when absent. */
+  child?(bindings: LogFields): Logger;
+}
+
+/** Options of {@link consoleLogger}. */
+export interface ConsoleLoggerOptions {
+  /** Where lines go. Default: `process.stderr`. */
+  readonly write?: (line: string) => void;
+  /** Fields on every line. */
+  readonly bindings?: LogFields;
 }
 
 const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** A logger that writes lines to stderr at `level` and above. */
-export function consoleLogger(level: LogLevel = 'warn'): Logger {
-  const write = (at: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
-    if (order[at] < order[level]) return;
-    const tail = fields === undefined ? '' : ` ${safeStringify(fields)}`;
-    process.stderr.write(`[missive] ${at} ${message}${tail}\n`);
+/**
+ * A logger that writes one readable line per call at `level` and above:
+ * `2026-11-29T18:00:00.000Z WARN  handler failed endpoint=billing attempt=2 error="Error: boom"`.
+ */
+export function consoleLogger(level: LogLevel = 'warn', options: ConsoleLoggerOptions = {}): Logger {
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const make = (bindings: LogFields | undefined): Logger => {
+    const method = (at: LogLevel): LogMethod =>
+      ((first: LogFields | string, message?: string) => {
+        if (order[at] < order[level]) return;
+        const [fields, text] = typeof first === 'string' ? [undefined, first] : [first, message ?? ''];
+        const tail = formatFields(bindings, fields);
+        write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${text}${tail === '' ? '' : ` ${tail}`}\n`);
+      });
+    return {
+      debug: method('debug'),
+      info: method('info'),
+      warn: method('warn'),
+      error: method('error'),
+      child: (more) => make({ ...bindings, ...more }),
+    };
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  return make(options.bindings);
 }
 
-/** A logger that drops everything. */
-export const silentLogger: Logger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} });
+const noop = (() => undefined) as LogMethod;
 
-function safeStringify(fields: Record<string, unknown>): string {
+/** A logger that drops everything. */
+export const silentLogger: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop, child: () => silentLogger });
+
+/** `logger.child(bindings)`, or a wrapper that adds `bindings` when the logger has no `child`. */
+export function childLogger(logger: Logger, bindings: LogFields): Logger {
+  if (typeof logger.child === 'function') return logger.child(bindings);
+  const method = (at: LogLevel): LogMethod =>
+    ((first: LogFields | string, message?: string) => {
+      if (typeof first === 'string') logger[at]({ ...bindings }, first);
+      else logger[at]({ ...bindings, ...first }, message);
+    });
+  return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), child: (more) => childLogger(logger, { ...bindings, ...more }) };
+}
+
+/** `key=value` pairs; strings with spaces are quoted, errors print as `Name: message`. */
+function formatFields(bindings: LogFields | undefined, fields: LogFields | undefined): string {
+  const parts: string[] = [];
+  const add = (source: LogFields | undefined) => {
+    if (source === undefined) return;
+    for (const [key, value] of Object.entries(source)) {
+      if (value === undefined) continue;
+      parts.push(`${key}=${formatValue(value)}`);
+    }
+  };
+  add(bindings);
+  add(fields);
+  return parts.join(' ');
+}
+
+function formatValue(value: unknown): string {
+  if (value instanceof Error) return JSON.stringify(`${value.name}: ${value.message}`);
+  if (typeof value === 'string') return /^[\w./:@+-]+$/.test(value) ? value : JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
   try {
-    return JSON.stringify(fields, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v));
+    return JSON.stringify(value, (_k, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message}` : v)) ?? typeof value;
   } catch {
-    return '[unserialisable fields]';
+    return '[unserialisable]';
   }
 }
 

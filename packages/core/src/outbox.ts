@@ -162,7 +162,7 @@ class OutboxRelay<Tx> implements BusComponent {
   }
 
   async stop(): Promise<void> {
-    await this.flush().catch((error: unknown) => this.logger.warn('outbox messages left for the next start', { error }));
+    await this.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'outbox messages left for the next start'));
     this.started = false;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -216,7 +216,7 @@ class OutboxRelay<Tx> implements BusComponent {
       return dispatched;
     } catch (error) {
       this.failures++;
-      this.logger.warn('outbox relay failed; it will try again', { error, attempt: this.failures });
+      this.logger.warn({ err: error, attempt: this.failures }, 'outbox relay failed; it will try again');
       throw error;
     }
   }

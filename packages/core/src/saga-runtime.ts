@@ -111,7 +111,7 @@ class SagaRuntime<State, Tx> {
     const record = await this.outbox.store.loadSaga(this.definition.name, id);
     if (record === undefined && !step.starts) {
       if (step.missing === 'ignore') {
-        this.bus.environment.logger.info(`saga ${this.definition.name}: no instance ${id} for ${type}; ignored by rule`, { messageId: ctx.messageId });
+        this.bus.environment.logger.info({ messageId: ctx.messageId }, `saga ${this.definition.name}: no instance ${id} for ${type}; ignored by rule`);
         return;
       }
       throw new UnrecoverableError(`saga ${this.definition.name} has no instance ${id} for ${type} (missing rule: dead-letter)`);
@@ -165,7 +165,7 @@ class SagaRuntime<State, Tx> {
     const dropped = draft.base.timeouts.map((t) => t.id).filter((id) => id !== fired && !keep.has(id));
     for (const id of dropped) {
       await this.bus.transport.cancelScheduled(id).catch((error: unknown) => {
-        this.bus.environment.logger.debug(`saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`, { error: (error as Error).message });
+        this.bus.environment.logger.debug({ err: (error as Error).message }, `saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`);
       });
     }
   }

@@ -63,7 +63,7 @@ export function stopOnSignals(bus: Stoppable, options: StopOnSignalsOptions = {}
         await bus.stop();
         await options.onStop?.();
       } catch (error) {
-        logger.error('stopping on a signal failed', { error });
+        logger.error({ err: error }, 'stopping on a signal failed');
         code = 1;
       }
       exit(code);

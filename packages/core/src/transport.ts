@@ -259,6 +259,18 @@ export interface Transport {
    * For tests and operators; unknown names are ignored. Absent where topics leave nothing behind.
    */
   deleteTopic?(topic: string): Promise<void>;
+  /**
+   * Whether the connection is up now, and if not why (for health checks). Cheap and synchronous.
+   * Absent: connected from `connect` until `close`.
+   */
+  status?(): TransportStatus;
+}
+
+/** What {@link Transport.status} reports. */
+export interface TransportStatus {
+  readonly connected: boolean;
+  /** Why not connected (the broker's error), without credentials. */
+  readonly reason?: string | undefined;
 }
 
 /**

@@ -165,7 +165,7 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
       } catch (error) {
         if (error instanceof ValidationError || stopping) throw error;
         counters.retried++;
-        log?.warn('mqtt bridge: bus publish failed, retrying', { error: (error as Error).message, type: contract.name });
+        log?.warn({ error: (error as Error).message, type: contract.name }, 'mqtt bridge: bus publish failed, retrying');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -221,12 +221,12 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
           () => callback(),
           (error: unknown) => {
             // Only a stop ends here (retries run until then): leave the message unacknowledged for the next session.
-            log?.warn('mqtt bridge: message left unacknowledged', { error: (error as Error).message, topic: packet.topic });
+            log?.warn({ error: (error as Error).message, topic: packet.topic }, 'mqtt bridge: message left unacknowledged');
           },
         );
       };
       c.on('connect', () => void counters.connects++);
-      c.on('error', (error) => log?.warn('mqtt bridge: connection error', { error: error.message, broker: where }));
+      c.on('error', (error) => log?.warn({ error: error.message, broker: where }, 'mqtt bridge: connection error'));
       try {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => reject(new TransportError(`MQTT broker at ${where} did not accept a connection within ${timeoutMs} ms`)), timeoutMs);

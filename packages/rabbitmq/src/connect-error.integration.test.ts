@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, createBus, type Logger } from '@missive/core';
+import { ConfigurationError, createBus, type LogMethod, type Logger } from '@missive/core';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 import { needRabbitMq, rabbitUrl } from './test-support/broker.js';
 
 function recordingLogger(): Logger & { readonly lines: string[] } {
   const lines: string[] = [];
-  const log = (level: string) => (message: string) => void lines.push(`${level} ${message}`);
+  const log = (level: string) => ((first: unknown, message?: string) => void lines.push(`${level} ${typeof first === 'string' ? first : (message ?? '')}`)) as LogMethod;
   return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 

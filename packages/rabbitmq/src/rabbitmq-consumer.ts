@@ -217,7 +217,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
       await channel.close().catch(() => undefined);
       return;
     }
-    channel.on('error', (error: Error) => this.transport.logger.warn(`rabbitmq consumer channel of ${this.queue} failed`, { error: error.message }));
+    channel.on('error', (error: Error) => this.transport.logger.warn({ err: error.message }, `rabbitmq consumer channel of ${this.queue} failed`));
     channel.on('close', () => {
       if (this.channel !== channel) return;
       this.lost();
@@ -282,7 +282,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
   }
 
   fail(error: unknown): void {
-    if (!this.buffer.closed) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
+    if (!this.buffer.closed) this.transport.logger.error({ err: error }, `cannot consume ${this.queue}`);
     this.started.fail(new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }));
     void this.close();
   }

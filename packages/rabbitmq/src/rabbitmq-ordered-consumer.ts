@@ -147,7 +147,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   }
 
   fail(error: unknown): void {
-    if (!this.closing) this.transport.logger.error(`cannot consume ${this.queue}`, { error });
+    if (!this.closing) this.transport.logger.error({ err: error }, `cannot consume ${this.queue}`);
     this.started.fail(new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }));
     void this.close();
   }
@@ -205,7 +205,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   private async openLane(connection: amqp.ChannelModel, partition: number | undefined): Promise<Lane | undefined> {
     const channel = await connection.createChannel();
     channel.on('error', (error: Error) => {
-      if (partition === undefined) this.transport.logger.warn(`rabbitmq consumer channel of ${this.queue} failed`, { error: error.message });
+      if (partition === undefined) this.transport.logger.warn({ err: error.message }, `rabbitmq consumer channel of ${this.queue} failed`);
     });
     const lane: Lane = { partition, channel, tag: undefined, releasing: false, locked: false, held: new Set() };
     channel.on('close', () => this.laneLost(lane));
@@ -329,7 +329,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     try {
       await (await this.transport.adminChannelNow()).deleteQueue(partitionLock(this.queue, lane.partition));
     } catch (error) {
-      this.transport.logger.debug(`could not delete the lock of ${partitionQueue(this.queue, lane.partition)}; it goes with the connection`, { error });
+      this.transport.logger.debug({ err: error }, `could not delete the lock of ${partitionQueue(this.queue, lane.partition)}; it goes with the connection`);
     }
   }
 
@@ -362,7 +362,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     }
     clearTimeout(this.timer);
     this.ticking = this.rebalance()
-      .catch((error: unknown) => this.transport.logger.debug(`rebalance of ${this.queue} failed; trying again`, { error }))
+      .catch((error: unknown) => this.transport.logger.debug({ err: error }, `rebalance of ${this.queue} failed; trying again`))
       .finally(() => {
         this.ticking = undefined;
         if (this.closing) return;

@@ -55,6 +55,7 @@ import {
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
+  type TransportStatus,
 } from '@missive/core';
 import { connectError } from './connect-error.js';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
@@ -113,6 +114,8 @@ export class RabbitMqTransport implements Transport {
   /** Grows with every (re)connection; deliveries of older generations are stale. */
   generation = 0;
   private state: 'new' | 'open' | 'closed' = 'new';
+  /** Why the connection was lost, while it is being re-established. */
+  private lostBecause: string | undefined;
   private readonly declared = new Map<string, QueueSpec>();
   private readonly delayQueues = new Set<number>();
   /** Type exchanges known to exist (declared on this connection); their declarations still under way. */
@@ -176,7 +179,7 @@ export class RabbitMqTransport implements Transport {
     });
     this.model = model;
     model.on('error', (error: Error) => {
-      if (this.state === 'open') this.logger.warn('rabbitmq connection error', { error: error.message });
+      if (this.state === 'open') this.logger.warn({ err: error.message }, 'rabbitmq connection error');
     });
     model.on('disconnect', (error: Error) => this.onDisconnect(error));
     model.on('connect', (connection: amqp.ChannelModel) => this.setUp(connection, 0));
@@ -193,7 +196,7 @@ export class RabbitMqTransport implements Transport {
     let connected = false;
     // During the first connect, giving up is reported once, by the error connect() throws.
     model.on('reconnect-failed', (error: Error) => {
-      if (connected) this.logger.error('rabbitmq gave up reconnecting', { error: error.message });
+      if (connected) this.logger.error({ err: error }, 'rabbitmq gave up reconnecting');
     });
     try {
       await model.waitForConnect();
@@ -261,7 +264,7 @@ export class RabbitMqTransport implements Transport {
         this.registry = true;
       } catch (error) {
         this.admin = await this.adminChannel(connection);
-        this.logger.warn(`cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues and every type's exchange feeds missive.topics`, { error: (error as Error).message });
+        this.logger.warn({ err: (error as Error).message }, `cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues and every type's exchange feeds missive.topics`);
       }
     }
     if (this.registry) {
@@ -274,7 +277,7 @@ export class RabbitMqTransport implements Transport {
           .catch((error: unknown) => this.logger.warn(`could not check command ownership after reconnecting: ${(error as Error).message}`));
       }
       if (this.refreshTimer === undefined) {
-        this.refreshTimer = setInterval(() => void this.refreshRegistry().catch((error: unknown) => this.logger.warn('could not refresh the queue registry', { error })), REGISTRY_REFRESH_MS);
+        this.refreshTimer = setInterval(() => void this.refreshRegistry().catch((error: unknown) => this.logger.warn({ err: error }, 'could not refresh the queue registry')), REGISTRY_REFRESH_MS);
         this.refreshTimer.unref();
       }
     }
@@ -283,8 +286,17 @@ export class RabbitMqTransport implements Transport {
     // taps or recorded again (a deleted exchange is declared afresh on its next publish).
     for (const spec of this.declared.values()) await this.declareOn(this.admin, spec, true);
     this.publisher = publisher;
-    for (const consumer of this.consumers) await consumer.resume(connection).catch((error: unknown) => this.logger.error(`cannot resume the consumer of ${consumer.queue}`, { error }));
+    for (const consumer of this.consumers) await consumer.resume(connection).catch((error: unknown) => this.logger.error({ err: error }, `cannot resume the consumer of ${consumer.queue}`));
+    if (this.lostBecause !== undefined) this.logger.info({ url: this.safeUrl }, 'rabbitmq connection recovered');
+    this.lostBecause = undefined;
     this.releaseWaiters();
+  }
+
+  /** Connected and able to publish; else why not (see `Transport.status`). */
+  status(): TransportStatus {
+    if (this.state !== 'open') return { connected: false, reason: `the transport is ${this.state === 'new' ? 'not connected' : 'closed'}` };
+    if (this.publisher === undefined) return { connected: false, reason: `rabbitmq connection lost${this.lostBecause === undefined ? '' : ` (${this.lostBecause})`}; reconnecting` };
+    return { connected: true };
   }
 
   private async adminChannel(connection: amqp.ChannelModel): Promise<amqp.Channel> {
@@ -298,7 +310,8 @@ export class RabbitMqTransport implements Transport {
 
   private onDisconnect(error: Error): void {
     if (this.state !== 'open') return;
-    this.logger.warn(`rabbitmq connection lost (${error.message}); reconnecting`);
+    this.logger.warn({ url: this.safeUrl, err: error }, `rabbitmq connection lost (${error.message}); reconnecting`);
+    this.lostBecause = error.message;
     this.blockedBy = undefined; // a new connection starts unblocked; the broker blocks it again if its alarm is still on
     this.publisher = undefined;
     this.admin = undefined;
@@ -450,7 +463,7 @@ export class RabbitMqTransport implements Transport {
         this.admin = undefined;
         const created = existed === undefined ? [] : queues.map(([n]) => n).filter((n) => !existed.has(n));
         if (created.length > 0 && this.connection !== undefined) {
-          await deleteQueues(this.connection, created).catch((cleanup: unknown) => this.logger.warn(`could not delete the queues of a failed declaration (${created.join(', ')})`, { error: cleanup }));
+          await deleteQueues(this.connection, created).catch((cleanup: unknown) => this.logger.warn({ err: cleanup }, `could not delete the queues of a failed declaration (${created.join(', ')})`));
         }
         const text = (error as Error).message;
         if (/PRECONDITION_FAILED/.test(text)) {

@@ -136,7 +136,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       } catch (error) {
         if (this.buffer.closed) break;
         script = true; // the next read goes through the script: it re-creates a lost group, or finds the queue gone
-        this.transport.logger.warn(`redis consumer of ${this.queue} could not read; retrying`, { error });
+        this.transport.logger.warn({ err: error }, `redis consumer of ${this.queue} could not read; retrying`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** failures++)));
       }
     }
@@ -245,7 +245,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       const acked = Number(await reply);
       if (acked < batch.length) this.transport.logger.warn(`${batch.length - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
     } catch (error) {
-      this.transport.logger.warn(`${batch.length} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`, { error });
+      this.transport.logger.warn({ err: error }, `${batch.length} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`);
     }
   }
 
@@ -257,7 +257,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       const done = await this.transport.scripts.run('nack', [this.stream], [
         this.transport.keys.prefix, this.queue, this.name, d.entryId, d.pelCount, Math.max(0, Math.floor(delayMs)), d.deliveryCount - (undo ? 1 : 0), headerArg, d.token, this.transport.clock.now(),
       ]);
-      if (Number(done) === 0) this.transport.logger.warn(`a nack on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`, { messageId: d.message.id });
+      if (Number(done) === 0) this.transport.logger.warn({ messageId: d.message.id }, `a nack on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
       if (delayMs > 0) this.transport.dueAt(this.transport.clock.now() + delayMs);
     } catch (error) {
       throw this.transport.failure('nack', error);
@@ -271,7 +271,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       const done = await this.transport.scripts.run('deadLetter', [this.stream], [
         this.transport.keys.prefix, this.queue, this.name, d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token, JSON.stringify(failure),
       ]);
-      if (Number(done) === 0) this.transport.logger.warn(`a dead-letter on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`, { messageId: d.message.id });
+      if (Number(done) === 0) this.transport.logger.warn({ messageId: d.message.id }, `a dead-letter on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
     } catch (error) {
       throw this.transport.failure('dead-letter', error);
     }
@@ -291,7 +291,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
         await this.transport.scripts.run('touch', [this.stream], args);
       }
     } catch (error) {
-      this.transport.logger.warn(`redis consumer of ${this.queue} could not touch its deliveries`, { error });
+      this.transport.logger.warn({ err: error }, `redis consumer of ${this.queue} could not touch its deliveries`);
     }
   }
 

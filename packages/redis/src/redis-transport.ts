@@ -174,7 +174,7 @@ export class RedisTransport implements Transport {
       for (const [name, spec] of this.declared) if (spec.temporary === true) await this.scripts.run('drop', [], [this.keys.prefix, name]);
       await this.redis.del(this.keys.connection(this.connectionId));
     } catch (error) {
-      this.logger.warn('redis transport could not delete its temporary queues; another connection will reap them', { error });
+      this.logger.warn({ err: error }, 'redis transport could not delete its temporary queues; another connection will reap them');
     }
     this.state = 'closed';
     const redis = this.redis_!;
@@ -293,7 +293,7 @@ export class RedisTransport implements Transport {
       for (const spec of this.declared.values()) await this.declare(spec);
       await this.heartbeat();
     } catch (error) {
-      this.logger.warn('redis transport could not declare its queues again after reconnecting', { error });
+      this.logger.warn({ err: error }, 'redis transport could not declare its queues again after reconnecting');
     }
   }
 
@@ -374,7 +374,7 @@ export class RedisTransport implements Transport {
         if (moved < 200) break;
       }
     } catch (error) {
-      if (this.open) this.logger.warn('redis transport could not promote due delays; retrying', { error });
+      if (this.open) this.logger.warn({ err: error }, 'redis transport could not promote due delays; retrying');
     } finally {
       this.promoting = false;
     }
@@ -391,7 +391,7 @@ export class RedisTransport implements Transport {
       }
       await this.scripts.run('reap', [], [this.keys.prefix]);
     } catch (error) {
-      if (this.open) this.logger.warn('redis transport heartbeat failed', { error });
+      if (this.open) this.logger.warn({ err: error }, 'redis transport heartbeat failed');
     }
   }
 }

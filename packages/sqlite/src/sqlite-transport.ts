@@ -284,7 +284,7 @@ export class SqliteTransport implements Transport {
         }).immediate(),
       );
     } catch (error) {
-      this.logger.warn('sqlite transport could not clean up on close; another process will reap it', { error });
+      this.logger.warn({ err: error }, 'sqlite transport could not clean up on close; another process will reap it');
     }
     this.db.close();
     this.state = 'closed';
@@ -466,7 +466,7 @@ export class SqliteTransport implements Transport {
           .immediate();
         hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
       } catch (error) {
-        if (!isBusy(error)) this.logger.error('sqlite fetch failed; retrying', { error });
+        if (!isBusy(error)) this.logger.error({ err: error }, 'sqlite fetch failed; retrying');
         setTimeout(() => this.wake(), 20 + Math.random() * 50).unref();
         return;
       }
@@ -527,7 +527,7 @@ export class SqliteTransport implements Transport {
         return this.db.transaction(() => batch.map((a) => this.s.ack.run(a.seq, a.token).changes)).immediate();
       });
       batch.forEach((a, i) => {
-        if (results[i] === 0) this.logger.warn('an ack on the sqlite transport found its lease lost (the message was redelivered); it was ignored', { seq: a.seq });
+        if (results[i] === 0) this.logger.warn({ seq: a.seq }, 'an ack on the sqlite transport found its lease lost (the message was redelivered); it was ignored');
         a.resolve(results[i]! > 0);
       });
     } catch (error) {
@@ -555,7 +555,7 @@ export class SqliteTransport implements Transport {
           undo: kind === 'release' ? 1 : 0,
         }).changes;
       }
-      if (changed === 0) this.logger.warn(`a ${kind} on the sqlite transport found its lease lost (the message was redelivered); it was ignored`, { seq });
+      if (changed === 0) this.logger.warn({ seq }, `a ${kind} on the sqlite transport found its lease lost (the message was redelivered); it was ignored`);
       this.wake();
       return changed > 0;
     });
@@ -584,7 +584,7 @@ export class SqliteTransport implements Transport {
       });
       this.watcher.on('error', () => undefined);
     } catch (error) {
-      this.logger.warn('sqlite transport cannot watch its database directory; falling back to polling', { error });
+      this.logger.warn({ err: error }, 'sqlite transport cannot watch its database directory; falling back to polling');
     }
     this.pollTimer = setInterval(() => {
       this.reap(false);
@@ -599,7 +599,7 @@ export class SqliteTransport implements Transport {
         this.s.connectionUpsert.run(this.connectionId, process.pid, now);
         this.s.extend.run(now + this.options.leaseMs, this.connectionId);
         this.recordConsumers(now);
-      }).catch((error: unknown) => this.logger.warn('sqlite heartbeat failed', { error }));
+      }).catch((error: unknown) => this.logger.warn({ err: error }, 'sqlite heartbeat failed'));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();
   }
@@ -630,7 +630,7 @@ export class SqliteTransport implements Transport {
       this.logger.info(`sqlite transport reaped ${dead.length} dead connection(s)`);
       this.wake();
     } catch (error) {
-      if (!isBusy(error)) this.logger.warn('sqlite reaping failed', { error });
+      if (!isBusy(error)) this.logger.warn({ err: error }, 'sqlite reaping failed');
     }
   }
 }

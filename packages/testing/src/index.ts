@@ -18,3 +18,4 @@ export { createTestHarness, type TestHarness, type DeadLetterRecord } from './ha
 export { brokersRequired } from './brokers-required.js';
 export { startProcess, type TestProcess } from './processes.js';
 export { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+export { captureSpans, type SpanCapture } from './span-capture.js';

@@ -5,12 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SpanKind, trace } from '@opentelemetry/api';
 import { z } from 'zod';
 import { GetOrderStatus, OrderPlaced } from '../contracts.js';
 import { run, serviceBus, settings } from '../runtime.js';
 
 const config = settings();
 const bus = serviceBus('gateway', config);
+const tracer = trace.getTracer('shop-gateway');
 const NewOrder = z.object({ sku: z.string(), qty: z.number().int().positive(), amount: z.number().positive() });
 
 async function body(req: IncomingMessage): Promise<unknown> {
@@ -31,8 +33,16 @@ const server = createServer((req, res) => {
         const parsed = NewOrder.safeParse(await body(req).catch(() => undefined));
         if (!parsed.success) return reply(res, 400, { error: 'expected { sku, qty, amount }', issues: parsed.error.issues });
         const orderId = randomUUID();
-        await bus.publish(OrderPlaced, { orderId, ...parsed.data, placedAt: Date.now() });
-        return reply(res, 202, { orderId });
+        // The span an instrumented HTTP server would make: the order's trace starts here.
+        const traceId = await tracer.startActiveSpan('POST /orders', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': '/orders' } }, async (span) => {
+          try {
+            await bus.publish(OrderPlaced, { orderId, ...parsed.data, placedAt: Date.now() });
+            return span.isRecording() ? span.spanContext().traceId : undefined;
+          } finally {
+            span.end();
+          }
+        });
+        return reply(res, 202, { orderId, traceId });
       }
       const match = /^\/orders\/([\w-]+)$/.exec(req.url ?? '');
       if (req.method === 'GET' && match !== null) {

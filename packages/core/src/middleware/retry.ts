@@ -33,7 +33,7 @@ export interface RetryEvent {
  * The step: runs `attempt` (the rest of the pipeline) for the state as the route's policy says.
  * `attempt` is the same function for every delivery, so a retry costs no closure per message.
  */
-export function retry(onRetry: (event: RetryEvent) => void): (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void> {
+export function retry(onRetry: (event: RetryEvent, state: ConsumeState) => void): (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void> {
   return async function retrying(state, attempt) {
     const policy = state.route.retry;
     for (;;) {
@@ -47,7 +47,7 @@ export function retry(onRetry: (event: RetryEvent) => void): (state: ConsumeStat
         if (!isRetryable(error) || state.aborted) throw error;
         const base = { endpoint: state.endpoint, messageId: state.envelope.id, type: state.envelope.type, attempt: state.attempt, error };
         if (state.invocations <= policy.immediate) {
-          onRetry({ ...base, mode: 'immediate', delayMs: 0 });
+          onRetry({ ...base, mode: 'immediate', delayMs: 0 }, state);
           continue;
         }
         if (state.redeliveries < policy.delayedAttempts) {
@@ -62,7 +62,7 @@ export function retry(onRetry: (event: RetryEvent) => void): (state: ConsumeStat
               [Header.Redeliveries]: String(state.redeliveries + 1),
             },
           };
-          onRetry({ ...base, mode: 'delayed', delayMs });
+          onRetry({ ...base, mode: 'delayed', delayMs }, state);
           return;
         }
         throw error;

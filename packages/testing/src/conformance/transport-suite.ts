@@ -24,6 +24,7 @@ import { orderingCases } from './cases-ordering.js';
 import { processCases } from './cases-processes.js';
 import { createEnvironment, DEFAULT_FEATURES, type ConformanceTarget, type Environment } from './environment.js';
 import { ownershipCases } from './cases-ownership.js';
+import { tracingCases } from './cases-tracing.js';
 
 import { brokersRequired } from '../brokers-required.js';
 
@@ -72,5 +73,6 @@ export function describeTransportConformance(target: ConformanceTarget): void {
     orderingCases(test);
     processCases(test);
     ownershipCases(test);
+    tracingCases(test);
   });
 }

@@ -1,0 +1,43 @@
+/**
+ * W3C trace context as it travels in the envelope (`traceparent`, `tracestate`: the CloudEvents
+ * distributed-tracing extension). Parsing and formatting are done here rather than through a
+ * registered propagator, so the context travels whether or not the application set one up.
+ *
+ * @example
+ * ```ts
+ * const parent = spanContextOf(envelope.traceparent, envelope.tracestate); // undefined when absent or malformed
+ * traceIdOf('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'); // '4bf92f3577b34da6a3ce929d0e0e4736'
+ * ```
+ * @module
+ */
+import { createTraceState, INVALID_SPANID, INVALID_TRACEID, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** The remote span context a `traceparent` (and `tracestate`) names, or undefined when absent or malformed. */
+export function spanContextOf(traceparent: string | undefined, tracestate?: string): SpanContext | undefined {
+  if (traceparent === undefined) return undefined;
+  const match = TRACEPARENT.exec(traceparent);
+  if (match === null || match[1] === 'ff') return undefined;
+  const context: SpanContext = {
+    traceId: match[2]!,
+    spanId: match[3]!,
+    traceFlags: parseInt(match[4]!, 16) & 1,
+    isRemote: true,
+    traceState: tracestate === undefined || tracestate === '' ? undefined : createTraceState(tracestate),
+  };
+  return isSpanContextValid(context) ? context : undefined;
+}
+
+/** The `traceparent` of a span context, or undefined for an invalid one (no provider, no parent). */
+export function traceparentOf(context: SpanContext): string | undefined {
+  if (context.spanId === INVALID_SPANID || context.traceId === INVALID_TRACEID || !isSpanContextValid(context)) return undefined;
+  return `00-${context.traceId}-${context.spanId}-0${(context.traceFlags & 1).toString(16)}`;
+}
+
+/** The trace id in a `traceparent`, for log lines; undefined when absent or malformed. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  if (traceparent === undefined || traceparent.length !== 55) return undefined;
+  const id = traceparent.slice(3, 35);
+  return /^[0-9a-f]{32}$/.test(id) && id !== '00000000000000000000000000000000' ? id : undefined;
+}

@@ -1,0 +1,219 @@
+/**
+ * Message tracing through `@opentelemetry/api` alone, after the OpenTelemetry messaging semantic
+ * conventions: a producer span for each publish (`publish <topic>`), send (`send <queue>`) and
+ * outbox-built message (`create <destination>`), whose context travels in the envelope; a consumer
+ * span for each handler attempt (`process <queue>`), child of the message's context, so retries and
+ * redeliveries are spans of their own with their attempt; a `settle` span when a message is
+ * dead-lettered. A replayed dead letter starts a new trace linked to its first one.
+ *
+ * The application registers a provider as usual (the OpenTelemetry Node SDK); without one every
+ * span is a non-recording no-op and the trace context of an incoming message is carried forward
+ * unchanged.
+ *
+ * @example
+ * ```ts
+ * const tracing = new MessageTracing('shop');
+ * const span = tracing.startProducer('publish', 'shop.order-placed', undefined);
+ * const envelope = createEnvelope({ ..., traceparent: span.traceparent });
+ * ```
+ * @module
+ */
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
+import type { Envelope } from '../envelope.js';
+import { MissiveError } from '../errors.js';
+import { spanContextOf, traceparentOf } from './trace-context.js';
+
+/** The instrumentation scope's name and version, as spans and metrics carry them. */
+export const INSTRUMENTATION_SCOPE = { name: '@missive/core', version: '0.1.0' } as const;
+
+/** Attribute names (OpenTelemetry messaging semantic conventions, and Missive's own). */
+export const Attr = {
+  System: 'messaging.system',
+  Destination: 'messaging.destination.name',
+  OperationType: 'messaging.operation.type',
+  OperationName: 'messaging.operation.name',
+  MessageId: 'messaging.message.id',
+  ConversationId: 'messaging.message.conversation_id',
+  ConsumerGroup: 'messaging.consumer.group.name',
+  ErrorType: 'error.type',
+  MessageType: 'missive.message.type',
+  Attempt: 'missive.attempt',
+  Service: 'missive.service',
+  DeadLetterReason: 'missive.dead_letter.reason',
+} as const;
+
+/** Producer operations: `publish` to a topic, `send` to a queue, `create` for an outbox message. */
+export type ProducerOperation = 'publish' | 'send' | 'create';
+
+/** A started producer span and the trace context to write into the message. */
+export interface ProducerSpan {
+  readonly span: Span;
+  readonly operation: ProducerOperation;
+  readonly destination: string;
+  /** `performance.now()` at the start, for the operation's duration. */
+  readonly startedAt: number;
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+}
+
+/** The error type attribute of an error: a Missive error code, else the error's name. */
+export function errorType(error: Error): string {
+  return error instanceof MissiveError ? error.code : error.name;
+}
+
+/** The span of a message sent while no provider is registered (a no-op). */
+const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** Tracing of one bus. */
+export class MessageTracing {
+  private readonly tracer: Tracer = trace.getTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
+  /** The context of each message being handled (its process span), for what its handler sends. */
+  private readonly handling = new WeakMap<Envelope, Context>();
+  /** `messaging.system`: the transport's kind, known at start. */
+  system = 'missive';
+  /** Set once a tracer provider is registered (it stays so: the check is then skipped). */
+  private enabled = false;
+
+  /**
+   * Whether a tracer provider is registered. Without one, producer spans only carry the parent's
+   * trace context forward and process spans are skipped: no span objects, no context parsing.
+   */
+  private tracingOn(): boolean {
+    if (this.enabled) return true;
+    const provider = trace.getTracerProvider();
+    this.enabled = !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) !== undefined;
+    return this.enabled;
+  }
+
+  /**
+   * The context a message caused by `parent` continues: the active span when there is one (an
+   * instrumented HTTP server, a span of the handler's own), else the process span of `parent`, else
+   * the trace context `parent` carries.
+   */
+  parentContext(parent: Envelope | undefined): Context {
+    const active = context.active();
+    if (parent === undefined || trace.getSpan(active) !== undefined) return active;
+    const handling = this.handling.get(parent);
+    if (handling !== undefined) return handling;
+    const remote = spanContextOf(parent.traceparent, parent.tracestate);
+    return remote === undefined ? active : trace.setSpanContext(active, remote);
+  }
+
+  /** Starts a producer span for a message to `destination`; end it with {@link MessageTracing.end}. */
+  startProducer(operation: ProducerOperation, destination: string, parent: Envelope | undefined, parentContext?: Context): ProducerSpan {
+    const startedAt = performance.now();
+    if (!this.tracingOn()) return { span: NO_SPAN, operation, destination, startedAt, traceparent: parent?.traceparent, tracestate: parent?.tracestate };
+    const span = this.tracer.startSpan(`${operation} ${destination}`, { kind: SpanKind.PRODUCER }, parentContext ?? this.parentContext(parent));
+    if (span.isRecording()) {
+      span.setAttributes({
+        [Attr.System]: this.system,
+        [Attr.Destination]: destination,
+        [Attr.OperationType]: operation === 'create' ? 'create' : 'send',
+        [Attr.OperationName]: operation,
+      });
+    }
+    const spanContext = span.spanContext();
+    const traceparent = traceparentOf(spanContext);
+    const tracestate = traceparent === undefined ? parent?.tracestate : spanContext.traceState?.serialize();
+    return { span, operation, destination, startedAt, traceparent: traceparent ?? parent?.traceparent, tracestate: tracestate === '' ? undefined : tracestate };
+  }
+
+  /** Notes the message a producer span sent. */
+  message(span: Span, envelope: Envelope): void {
+    if (!span.isRecording()) return;
+    span.setAttributes({ [Attr.MessageId]: envelope.id, [Attr.ConversationId]: envelope.conversationid, [Attr.MessageType]: envelope.type });
+  }
+
+  /** Ends a span, marking it failed when `error` is given. */
+  end(span: Span, error?: Error): void {
+    if (error !== undefined && span.isRecording()) {
+      span.recordException(error);
+      span.setAttribute(Attr.ErrorType, errorType(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    }
+    span.end();
+  }
+
+  /**
+   * Runs one handler attempt of `envelope` on `queue` inside its `process` span: a child of the
+   * message's trace context, or, for a replayed dead letter, a new trace linked to it.
+   */
+  process<T>(envelope: Envelope, queue: string, attempt: number, replayed: boolean, run: () => Promise<T>): Promise<T> {
+    if (!this.tracingOn()) return run();
+    const remote = spanContextOf(envelope.traceparent, envelope.tracestate);
+    let parent: Context = ROOT_CONTEXT;
+    let links: Link[] | undefined;
+    if (remote !== undefined) {
+      if (replayed) links = [{ context: remote, attributes: { 'missive.link': 'replayed-from' } }];
+      else parent = trace.setSpanContext(ROOT_CONTEXT, remote);
+    }
+    const span = this.tracer.startSpan(`process ${queue}`, { kind: SpanKind.CONSUMER, links }, parent);
+    // Not recorded (no provider, or not sampled): what the handler sends carries the message's own
+    // trace context forward (see parentContext), and nothing else needs doing.
+    if (!span.isRecording()) return run();
+    span.setAttributes(this.processAttributes(envelope, queue, attempt));
+    const active = trace.setSpan(parent, span);
+    this.handling.set(envelope, active);
+    return this.runIn(active, span, run);
+  }
+
+  private async runIn<T>(active: Context, span: Span, run: () => Promise<T>): Promise<T> {
+    try {
+      const result = await context.with(active, run);
+      span.end();
+      return result;
+    } catch (error) {
+      this.end(span, error as Error);
+      throw error;
+    }
+  }
+
+  /** Records a dead-lettering as a `settle` span in the message's trace (`envelope` absent when it could not be decoded). */
+  deadLettered(envelope: Envelope | undefined, messageId: string, queue: string, reason: string, error: Error): void {
+    if (!this.tracingOn()) return;
+    const remote = envelope === undefined ? undefined : spanContextOf(envelope.traceparent, envelope.tracestate);
+    const parent = remote === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
+    const span = this.tracer.startSpan(`dead_letter ${queue}`, { kind: SpanKind.CONSUMER }, parent);
+    if (span.isRecording()) {
+      const attributes: Attributes = {
+        [Attr.System]: this.system,
+        [Attr.Destination]: queue,
+        [Attr.ConsumerGroup]: queue,
+        [Attr.OperationType]: 'settle',
+        [Attr.OperationName]: 'dead_letter',
+        [Attr.MessageId]: messageId,
+        [Attr.DeadLetterReason]: reason,
+      };
+      if (envelope !== undefined) attributes[Attr.ConversationId] = envelope.conversationid;
+      span.setAttributes(attributes);
+    }
+    this.end(span, error);
+  }
+
+  private processAttributes(envelope: Envelope, queue: string, attempt: number): Attributes {
+    return {
+      [Attr.System]: this.system,
+      [Attr.Destination]: queue,
+      [Attr.ConsumerGroup]: queue,
+      [Attr.OperationType]: 'process',
+      [Attr.OperationName]: 'process',
+      [Attr.MessageId]: envelope.id,
+      [Attr.ConversationId]: envelope.conversationid,
+      [Attr.MessageType]: envelope.type,
+      [Attr.Attempt]: attempt,
+    };
+  }
+}
