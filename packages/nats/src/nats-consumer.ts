@@ -1,0 +1,291 @@
+/**
+ * A consumer of one queue: a pull loop over each of the queue's lanes (durable consumers of the
+ * messages stream), feeding one delivery buffer. Pull requests go out as plain core NATS messages
+ * to `$JS.API.CONSUMER.MSG.NEXT.<stream>.<lane>` with this consumer's inbox as the reply; messages
+ * and status answers (408 expired, 409 refused, 100 heartbeat) come back on that inbox.
+ *
+ * Flow control: the consumer asks for at most `prefetch` messages beyond those it holds, shared
+ * over its lanes, except that each lane keeps one request out so that no lane waits for another's
+ * request to expire (a queue with n bindings can hold up to prefetch + n − 1). A partition lane
+ * (`max_ack_pending` 1) asks for one message when it holds none: the server hands a partition's
+ * messages out one at a time, in order, across every instance.
+ *
+ * Un-settled deliveries are kept alive with `+WPI` (JetStream's "working") every third of the ack
+ * wait, so a long handler keeps its message while a crashed process's messages come back after
+ * one ack wait. A pull request carries an idle heartbeat; a lane that hears nothing for three
+ * heartbeats (the server restarted, the connection was cut) asks again.
+ *
+ * @example
+ * ```ts
+ * const consumer = transport.consume('billing', { prefetch: 10 });
+ * for await (const delivery of consumer) await delivery.ack();
+ * ```
+ * @module
+ */
+import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type Logger, type TransportMessage } from '@missive/core';
+import type { LaneInfo } from './bindings.js';
+import type { Confirmer } from './confirmer.js';
+import { decodeMessage } from './message-codec.js';
+
+const PULL_EXPIRES_MS = 30_000;
+const HEARTBEAT_MS = 5_000;
+const encoder = new TextEncoder();
+
+/** What a consumer needs from its transport. */
+export interface ConsumerHost {
+  readonly nc: NatsConnection;
+  readonly confirmer: Confirmer;
+  readonly stream: string;
+  readonly ackWaitMs: number;
+  readonly logger: Logger;
+  /** Headers a `nack` stored for this delivery, if any. */
+  storedHeaders(lane: string, streamSeq: number): Promise<Readonly<Record<string, string>> | undefined>;
+  storeHeaders(lane: string, streamSeq: number, headers: Readonly<Record<string, string>>): Promise<void>;
+  forgetHeaders(lane: string, streamSeq: number): void;
+  /** Stores the dead letter (idempotently, keyed by `dedupId`). */
+  deadLetter(queue: string, message: TransportMessage, failure: DeadLetterFailure, dedupId: string): Promise<void>;
+  forget(consumer: NatsConsumer): void;
+}
+
+interface Lane {
+  readonly info: LaneInfo;
+  readonly index: number;
+  requested: number;
+  holding: number;
+  heardAt: number;
+  pausedUntil: number;
+}
+
+/** Where `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…` puts the counters (v1: 9 tokens, v2 with domain and account: 12). */
+function ackTokens(reply: string): { consumer: string; delivered: number; streamSeq: number } {
+  const t = reply.split('.');
+  const at = t.length === 9 ? 3 : 5;
+  return { consumer: t[at] ?? '', delivered: Number(t[at + 1]), streamSeq: Number(t[at + 2]) };
+}
+
+class NatsDelivery implements Delivery {
+  settled = false;
+  hadStoredHeaders = false;
+
+  constructor(
+    private readonly consumer: NatsConsumer,
+    readonly lane: Lane,
+    readonly reply: string,
+    readonly streamSeq: number,
+    readonly deliveryCount: number,
+    readonly message: TransportMessage,
+  ) {}
+
+  private take(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.consumer.settled(this);
+    return true;
+  }
+
+  async ack(): Promise<void> {
+    if (!this.take()) return;
+    await this.consumer.host.confirmer.settle(this.reply, '+ACK');
+    if (this.hadStoredHeaders) this.consumer.host.forgetHeaders(this.lane.info.name, this.streamSeq);
+  }
+
+  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
+    if (!this.take()) return;
+    if (options?.headers !== undefined) await this.consumer.host.storeHeaders(this.lane.info.name, this.streamSeq, options.headers);
+    const delay = Math.max(0, Math.round(options?.delayMs ?? 0));
+    this.consumer.host.nc.publish(this.reply, delay > 0 ? `-NAK {"delay":${delay * 1_000_000}}` : '-NAK');
+  }
+
+  async deadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (!this.take()) return;
+    const host = this.consumer.host;
+    await host.deadLetter(this.lane.info.queue, this.message, failure, `dlq:${this.lane.info.name}:${this.streamSeq}`);
+    await host.confirmer.settle(this.reply, '+ACK');
+    if (this.hadStoredHeaders) host.forgetHeaders(this.lane.info.name, this.streamSeq);
+  }
+
+  /** Hands the message back at once (consumer closed before it was settled). */
+  giveBack(): void {
+    if (!this.take()) return;
+    try {
+      this.consumer.host.nc.publish(this.reply, '-NAK');
+    } catch {
+      /* connection gone: the ack wait brings it back */
+    }
+  }
+
+  working(): void {
+    this.consumer.host.nc.publish(this.reply, '+WPI');
+  }
+}
+
+/** The consumer of one queue. */
+export class NatsConsumer implements Consumer {
+  readonly ready: Promise<void>;
+  private readonly buffer = new DeliveryBuffer<NatsDelivery>('nats', () => this.close());
+  private readonly held = new Set<NatsDelivery>();
+  private readonly inbox = createInbox();
+  private lanes: Lane[] = [];
+  private readonly byName = new Map<string, Lane>();
+  private subscription: Subscription | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly host: ConsumerHost,
+    readonly queue: string,
+    private readonly prefetch: number,
+    lanes: Promise<readonly LaneInfo[]>,
+  ) {
+    this.ready = lanes.then((infos) => this.start(infos));
+    this.ready.catch(() => undefined);
+  }
+
+  private start(infos: readonly LaneInfo[]): void {
+    if (this.buffer.closed) return;
+    this.lanes = infos.map((info, index) => ({ info, index, requested: 0, holding: 0, heardAt: Date.now(), pausedUntil: 0 }));
+    for (const lane of this.lanes) this.byName.set(lane.info.name, lane);
+    this.subscription = this.host.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.receive(msg) });
+    const every = Math.max(250, Math.min(HEARTBEAT_MS, Math.floor(this.host.ackWaitMs / 3)));
+    this.keepAlive = setInterval(() => this.tick(), every);
+    this.keepAlive.unref();
+    this.pump();
+  }
+
+  /** Requests messages for lanes that have room. */
+  pump(): void {
+    if (this.buffer.closed || this.subscription === undefined) return;
+    const now = Date.now();
+    const open = this.lanes.filter((l) => l.pausedUntil <= now);
+    const shared = open.filter((l) => !l.info.serial);
+    let free = this.prefetch - this.held.size;
+    for (const lane of open) free -= lane.requested;
+    for (const lane of open) {
+      if (lane.info.serial) {
+        if (lane.requested === 0 && lane.holding === 0) this.request(lane, 1);
+      }
+    }
+    if (shared.length === 0 || this.held.size >= this.prefetch) return;
+    const idle = shared.filter((l) => l.requested === 0);
+    const share = Math.max(1, Math.floor(free / Math.max(1, idle.length)));
+    for (const lane of idle) {
+      this.request(lane, share);
+      free -= share;
+    }
+    // Plenty of room (acks came in while requests were out): ask the busiest lane for more.
+    if (free > 0 && free * 2 >= this.prefetch) {
+      const lane = shared.reduce((a, b) => (b.heardAt > a.heardAt ? b : a));
+      this.request(lane, free);
+    }
+  }
+
+  private request(lane: Lane, batch: number): void {
+    lane.requested += batch;
+    if (lane.requested === batch) lane.heardAt = Date.now();
+    const body = `{"batch":${batch},"expires":${PULL_EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
+    try {
+      this.host.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.host.stream}.${lane.info.name}`, encoder.encode(body), { reply: `${this.inbox}.${lane.index}` });
+    } catch (error) {
+      lane.requested -= batch;
+      this.host.logger.debug('nats: a pull request could not be sent', { queue: this.queue, error });
+    }
+  }
+
+  private receive(msg: Msg): void {
+    const reply = msg.reply;
+    if (reply === undefined || reply === '') {
+      // A status of a pull request, on the request's own reply subject (ends with the lane's index).
+      const lane = this.lanes[Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1))];
+      if (lane === undefined) return;
+      lane.heardAt = Date.now();
+      const code = msg.headers?.code ?? 0;
+      if (code === 100) return; // idle heartbeat
+      const left = Number(msg.headers?.get('Nats-Pending-Messages') || NaN);
+      lane.requested = Number.isNaN(left) ? 0 : Math.max(0, lane.requested - left);
+      // 408: the request expired; anything else (409 too many requests, consumer deleted, …): wait a
+      // moment before asking again, so a refusing server is not asked in a loop.
+      if (code !== 408) lane.pausedUntil = Date.now() + 1000;
+      this.pump();
+      return;
+    }
+    // A message: its subject is its own, its reply (the ack subject) names the lane.
+    const { consumer, delivered, streamSeq } = ackTokens(reply);
+    const lane = this.byName.get(consumer);
+    if (lane === undefined) return;
+    lane.heardAt = Date.now();
+    lane.requested = Math.max(0, lane.requested - 1);
+    const message = decodeMessage(msg.data, msg.headers);
+    if (this.buffer.closed) {
+      this.host.nc.publish(reply, '-NAK');
+      return;
+    }
+    if (delivered > 1) {
+      void this.host.storedHeaders(lane.info.name, streamSeq).then(
+        (stored) => this.hand(lane, reply, streamSeq, delivered, stored === undefined ? message : { ...message, headers: stored }, stored !== undefined),
+        () => this.hand(lane, reply, streamSeq, delivered, message, false),
+      );
+      return;
+    }
+    this.hand(lane, reply, streamSeq, delivered, message, false);
+  }
+
+  private hand(lane: Lane, reply: string, streamSeq: number, delivered: number, message: TransportMessage, stored: boolean): void {
+    const delivery = new NatsDelivery(this, lane, reply, streamSeq, delivered, message);
+    delivery.hadStoredHeaders = stored;
+    lane.holding++;
+    this.held.add(delivery);
+    if (!this.buffer.push(delivery)) delivery.giveBack();
+  }
+
+  /** @internal */
+  settled(delivery: NatsDelivery): void {
+    this.held.delete(delivery);
+    delivery.lane.holding--;
+    this.buffer.settled(delivery);
+    this.pump();
+  }
+
+  private tick(): void {
+    for (const delivery of this.held) delivery.working();
+    const silent = Date.now() - HEARTBEAT_MS * 3;
+    let lost = false;
+    for (const lane of this.lanes) {
+      if (lane.requested > 0 && lane.heardAt < silent) {
+        lane.requested = 0; // the request is gone (server restart, cut connection): ask again
+        lost = true;
+      }
+    }
+    if (lost || this.lanes.some((l) => l.pausedUntil !== 0)) this.pump();
+  }
+
+  /** After a reconnect: pull requests of the old connection are gone. */
+  reset(): void {
+    for (const lane of this.lanes) lane.requested = 0;
+    this.pump();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return this.buffer[Symbol.asyncIterator]();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.buffer.closed) return;
+      this.host.forget(this);
+      for (const delivery of this.buffer.close()) delivery.giveBack();
+      clearInterval(this.keepAlive);
+      this.subscription?.unsubscribe();
+      this.subscription = undefined;
+      await this.ready.catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  /** The connection is going away: also give back what was yielded and not settled. */
+  drop(): Promise<void> {
+    const closed = this.close();
+    for (const delivery of [...this.held]) delivery.giveBack();
+    return closed;
+  }
+}
