@@ -28,8 +28,17 @@ import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
 import { decodeMessage } from './message-codec.js';
 
-const PULL_EXPIRES_MS = 30_000;
-const HEARTBEAT_MS = 5_000;
+/** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
+const PULL_EXPIRES_MS = 5_000;
+const HEARTBEAT_MS = 2_000;
+/**
+ * A message handed back by a closing consumer is nacked with this delay, so that it is due only
+ * after this consumer's pull requests expired. nats-server 2.9 counts a delivery attempt to a
+ * request whose subscriber is gone, so a message handed back at once could have its delivery count
+ * grow without any handler seeing it (and be dead-lettered as a poison message too early).
+ */
+const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 500;
+const HANDBACK = `-NAK {"delay":${HANDBACK_DELAY_MS * 1_000_000}}`;
 const encoder = new TextEncoder();
 
 /** What a consumer needs from its transport. */
@@ -93,7 +102,7 @@ class NatsDelivery implements Delivery {
   async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
     if (!this.take()) return;
     if (options?.headers !== undefined) await this.consumer.host.storeHeaders(this.lane.info.name, this.streamSeq, options.headers);
-    const delay = Math.max(0, Math.round(options?.delayMs ?? 0));
+    const delay = Math.max(this.consumer.closed ? HANDBACK_DELAY_MS : 0, Math.round(options?.delayMs ?? 0));
     this.consumer.host.nc.publish(this.reply, delay > 0 ? `-NAK {"delay":${delay * 1_000_000}}` : '-NAK');
   }
 
@@ -109,7 +118,7 @@ class NatsDelivery implements Delivery {
   giveBack(): void {
     if (!this.take()) return;
     try {
-      this.consumer.host.nc.publish(this.reply, '-NAK');
+      this.consumer.host.nc.publish(this.reply, HANDBACK);
     } catch {
       /* connection gone: the ack wait brings it back */
     }
@@ -146,6 +155,7 @@ export class NatsConsumer implements Consumer {
     if (this.buffer.closed) return;
     this.lanes = infos.map((info, index) => ({ info, index, requested: 0, holding: 0, heardAt: Date.now(), pausedUntil: 0 }));
     for (const lane of this.lanes) this.byName.set(lane.info.name, lane);
+    if (process.env.NATS_DEBUG) console.log('lanes', this.queue, infos);
     this.subscription = this.host.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.receive(msg) });
     const every = Math.max(250, Math.min(HEARTBEAT_MS, Math.floor(this.host.ackWaitMs / 3)));
     this.keepAlive = setInterval(() => this.tick(), every);
@@ -182,6 +192,7 @@ export class NatsConsumer implements Consumer {
 
   private request(lane: Lane, batch: number): void {
     lane.requested += batch;
+    if (process.env.NATS_DEBUG) console.log('pull', lane.info.name, batch, 'held', this.held.size);
     if (lane.requested === batch) lane.heardAt = Date.now();
     const body = `{"batch":${batch},"expires":${PULL_EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
     try {
@@ -194,6 +205,7 @@ export class NatsConsumer implements Consumer {
 
   private receive(msg: Msg): void {
     const reply = msg.reply;
+    if (process.env.NATS_DEBUG) console.log('recv', msg.subject, reply, msg.headers?.code, msg.headers?.description);
     if (reply === undefined || reply === '') {
       // A status of a pull request, on the request's own reply subject (ends with the lane's index).
       const lane = this.lanes[Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1))];
@@ -217,7 +229,7 @@ export class NatsConsumer implements Consumer {
     lane.requested = Math.max(0, lane.requested - 1);
     const message = decodeMessage(msg.data, msg.headers);
     if (this.buffer.closed) {
-      this.host.nc.publish(reply, '-NAK');
+      this.host.nc.publish(reply, HANDBACK);
       return;
     }
     if (delivered > 1) {
@@ -236,6 +248,7 @@ export class NatsConsumer implements Consumer {
     lane.holding++;
     this.held.add(delivery);
     if (!this.buffer.push(delivery)) delivery.giveBack();
+    else if (lane.requested === 0) this.pump();
   }
 
   /** @internal */
@@ -265,6 +278,10 @@ export class NatsConsumer implements Consumer {
     this.pump();
   }
 
+  get closed(): boolean {
+    return this.buffer.closed;
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
     return this.buffer[Symbol.asyncIterator]();
   }
@@ -272,20 +289,20 @@ export class NatsConsumer implements Consumer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.buffer.closed) return;
-      this.host.forget(this);
-      for (const delivery of this.buffer.close()) delivery.giveBack();
+      const unread = this.buffer.close();
       clearInterval(this.keepAlive);
       this.subscription?.unsubscribe();
       this.subscription = undefined;
+      for (const delivery of unread) delivery.giveBack();
       await this.ready.catch(() => undefined);
     })();
     return this.closing;
   }
 
   /** The connection is going away: also give back what was yielded and not settled. */
-  drop(): Promise<void> {
-    const closed = this.close();
+  async drop(): Promise<void> {
+    await this.close();
     for (const delivery of [...this.held]) delivery.giveBack();
-    return closed;
+    this.host.forget(this);
   }
 }

@@ -193,6 +193,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       await this.jsm().consumers.add(stream, config);
     } catch (error) {
       const code = apiCode(error);
+      if (process.env.NATS_DEBUG) console.log('consumer add failed', stream, config.durable_name, code, (error as Error).message);
       if (code !== 10148 && code !== 10013) throw error; // exists with another configuration: keep it
     }
   }
@@ -325,8 +326,21 @@ export class NatsTransport implements Transport, ConsumerHost {
 
   async cancelScheduled(scheduleId: string): Promise<boolean> {
     await this.connect();
-    const result = await this.jsm().streams.purge(this.names.scheduled, { filter: this.names.scheduleSubject(scheduleId) });
-    return result.purged > 0;
+    // Delete the one message, not a purge: on 2.9 a filtered purge moves the scheduler consumer's
+    // ack floor past messages it still holds (nacked until due), which would lose them.
+    let seq: number;
+    try {
+      seq = (await this.jsm().streams.getMessage(this.names.scheduled, { last_by_subj: this.names.scheduleSubject(scheduleId) })).seq;
+    } catch (error) {
+      if (apiCode(error) === 10037) return false;
+      throw error;
+    }
+    try {
+      return await this.jsm().streams.deleteMessage(this.names.scheduled, seq, false);
+    } catch (error) {
+      if (apiCode(error) === 10037) return false; // forwarded (or cancelled) meanwhile
+      throw error;
+    }
   }
 
   consume(queue: string, options: ConsumeOptions): Consumer {
