@@ -1,5 +1,5 @@
 /**
- * `@missive/nats`: the NATS JetStream transport. Chosen by `nats://` and `nats+tls://` URLs.
+ * `@missive/nats`: the NATS JetStream transport. Chosen by `nats://` URLs (TLS: `?tls=true`).
  *
  * @example
  * ```ts
@@ -14,5 +14,5 @@ export { NatsTransport, type NatsDeps } from './nats-transport.js';
 export { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './nats-options.js';
 export { PARTITIONS, slotOf } from './naming.js';
 
-/** Creates the transport for a `nats://` or `nats+tls://` URL. */
+/** Creates the transport for a `nats://` URL (or a `tls://` one, given as `transports: { tls: createTransport }`). */
 export const createTransport: TransportFactory = (url, options) => new NatsTransport({ url: url.href }, { logger: options.logger });

@@ -23,7 +23,8 @@
  * @module
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type Logger, type TransportMessage } from '@missive/core';
+import type { DeadLetterFailure, Logger, TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
 import { decodeMessage } from './message-codec.js';
@@ -73,8 +74,7 @@ function ackTokens(reply: string): { consumer: string; delivered: number; stream
   return { consumer: t[at] ?? '', delivered: Number(t[at + 1]), streamSeq: Number(t[at + 2]) };
 }
 
-class NatsDelivery implements Delivery {
-  settled = false;
+class NatsDelivery extends SettleOnceDelivery {
   hadStoredHeaders = false;
 
   constructor(
@@ -84,39 +84,31 @@ class NatsDelivery implements Delivery {
     readonly streamSeq: number,
     readonly deliveryCount: number,
     readonly message: TransportMessage,
-  ) {}
-
-  private take(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.consumer.settled(this);
-    return true;
+  ) {
+    super(consumer);
   }
 
-  async ack(): Promise<void> {
-    if (!this.take()) return;
+  protected async onAck(): Promise<void> {
     await this.consumer.host.confirmer.settle(this.reply, '+ACK');
     if (this.hadStoredHeaders) this.consumer.host.forgetHeaders(this.lane.info.name, this.streamSeq);
   }
 
-  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (!this.take()) return;
-    if (options?.headers !== undefined) await this.consumer.host.storeHeaders(this.lane.info.name, this.streamSeq, options.headers);
-    const delay = Math.max(this.consumer.closed ? HANDBACK_DELAY_MS : 0, Math.round(options?.delayMs ?? 0));
+  protected async onNack(options: NackOptions): Promise<void> {
+    if (options.headers !== undefined) await this.consumer.host.storeHeaders(this.lane.info.name, this.streamSeq, options.headers);
+    const delay = Math.max(this.consumer.closed ? HANDBACK_DELAY_MS : 0, Math.round(options.delayMs ?? 0));
     this.consumer.host.nc.publish(this.reply, delay > 0 ? `-NAK {"delay":${delay * 1_000_000}}` : '-NAK');
   }
 
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (!this.take()) return;
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
     const host = this.consumer.host;
     await host.deadLetter(this.lane.info.queue, this.message, failure, `dlq:${this.lane.info.name}:${this.streamSeq}`);
     await host.confirmer.settle(this.reply, '+ACK');
     if (this.hadStoredHeaders) host.forgetHeaders(this.lane.info.name, this.streamSeq);
   }
 
-  /** Hands the message back at once (consumer closed before it was settled). */
+  /** Hands the message back (its consumer closed before it was settled). */
   giveBack(): void {
-    if (!this.take()) return;
+    if (!this.settleOnce()) return;
     try {
       this.consumer.host.nc.publish(this.reply, HANDBACK);
     } catch {
@@ -130,23 +122,22 @@ class NatsDelivery implements Delivery {
 }
 
 /** The consumer of one queue. */
-export class NatsConsumer implements Consumer {
+export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   readonly ready: Promise<void>;
-  private readonly buffer = new DeliveryBuffer<NatsDelivery>('nats', () => this.close());
   private readonly held = new Set<NatsDelivery>();
   private readonly inbox = createInbox();
   private lanes: Lane[] = [];
   private readonly byName = new Map<string, Lane>();
   private subscription: Subscription | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
-  private closing: Promise<void> | undefined;
 
   constructor(
     readonly host: ConsumerHost,
     readonly queue: string,
-    private readonly prefetch: number,
+    prefetch: number,
     lanes: Promise<readonly LaneInfo[]>,
   ) {
+    super('nats', prefetch);
     this.ready = lanes.then((infos) => this.start(infos));
     this.ready.catch(() => undefined);
   }
@@ -247,15 +238,14 @@ export class NatsConsumer implements Consumer {
     delivery.hadStoredHeaders = stored;
     lane.holding++;
     this.held.add(delivery);
-    if (!this.buffer.push(delivery)) delivery.giveBack();
-    else if (lane.requested === 0) this.pump();
+    this.offer(delivery);
+    if (lane.requested === 0) this.pump();
   }
 
-  /** @internal */
-  settled(delivery: NatsDelivery): void {
+  override settled(delivery: NatsDelivery): void {
     this.held.delete(delivery);
     delivery.lane.holding--;
-    this.buffer.settled(delivery);
+    super.settled(delivery);
     this.pump();
   }
 
@@ -278,30 +268,24 @@ export class NatsConsumer implements Consumer {
     this.pump();
   }
 
-  get closed(): boolean {
-    return this.buffer.closed;
+  override async close(): Promise<void> {
+    this.closeNow();
+    await this.ready.catch(() => undefined);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
+  protected detach(): void {
+    clearInterval(this.keepAlive);
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
   }
 
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      if (this.buffer.closed) return;
-      const unread = this.buffer.close();
-      clearInterval(this.keepAlive);
-      this.subscription?.unsubscribe();
-      this.subscription = undefined;
-      for (const delivery of unread) delivery.giveBack();
-      await this.ready.catch(() => undefined);
-    })();
-    return this.closing;
+  protected giveBack(delivery: NatsDelivery): void {
+    delivery.giveBack();
   }
 
   /** The connection is going away: also give back what was yielded and not settled. */
-  async drop(): Promise<void> {
-    await this.close();
+  override drop(): void {
+    this.closeNow();
     for (const delivery of [...this.held]) delivery.giveBack();
     this.host.forget(this);
   }

@@ -1,5 +1,5 @@
 /**
- * Options of the NATS transport, from a `nats://` / `nats+tls://` URL or an object. Missive's own
+ * Options of the NATS transport, from a `nats://` URL (or `tls://`, see below) or an object. Missive's own
  * parameters live in the query; user and password (or a token as the user part) in the authority.
  * Faults are `ConfigurationError`s that say what to fix, never showing the password.
  *
@@ -11,8 +11,10 @@
  * | `replicas` | replicas of the streams Missive creates (3 on a three-node cluster) | 1 |
  * | `maxDeliver` | JetStream `max_deliver` of endpoint consumers; past it the message is dead-lettered | 100 |
  *
- * `nats+tls://` turns TLS on (`tls://` alone would be any TLS protocol, so core cannot map it to
- * this package); more servers of one cluster go in `servers=host:port,host:port`.
+ * TLS: `nats://host:4222?tls=true` (or TLS options in code). `tls://host:4222`, the NATS clients'
+ * own spelling, is accepted too, but core's lookup does not send `tls://` here by itself (the scheme
+ * names a security layer, not a broker): an app that has such URLs passes
+ * `transports: { tls: createTransport }`. More servers of one cluster go in `servers=host:port,…`.
  *
  * @example
  * ```ts
@@ -24,7 +26,7 @@ import { ConfigurationError, redactUrl } from '@missive/core';
 
 /** Options of the NATS transport. */
 export interface NatsOptions {
-  /** `nats://[user:password@]host:4222?prefix=missive` or `nats+tls://…`. */
+  /** `nats://[user:password@]host:4222?prefix=missive`, `…?tls=true`, or `tls://…`. */
   readonly url: string;
   readonly prefix?: string;
   readonly ackWaitMs?: number;
@@ -67,15 +69,17 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
   try {
     url = new URL(options.url);
   } catch {
-    throw new ConfigurationError('nats URL is not a URL: use nats://host:4222 or nats+tls://host:4222');
+    throw new ConfigurationError('nats URL is not a URL: use nats://host:4222 (add ?tls=true for TLS)');
   }
   const shown = redactUrl(url);
-  if (url.protocol !== 'nats:' && url.protocol !== 'nats+tls:') throw new ConfigurationError(`nats URL ${shown} must start with nats:// or nats+tls://`);
+  if (url.protocol !== 'nats:' && url.protocol !== 'tls:') throw new ConfigurationError(`nats URL ${shown} must start with nats:// (or tls://)`);
   if (url.hostname === '') throw new ConfigurationError(`nats URL ${shown} has no host`);
   const q = url.searchParams;
   const prefix = options.prefix ?? q.get('prefix') ?? 'missive';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new ConfigurationError(`nats option prefix must be 1-32 letters, digits, "-" or "_", got ${JSON.stringify(prefix)}`);
-  const tlsOn = url.protocol === 'nats+tls:' || q.get('tls') === 'true' || options.tls !== undefined;
+  const tlsParam = q.get('tls');
+  if (tlsParam !== null && tlsParam !== 'true' && tlsParam !== 'false') throw new ConfigurationError(`nats option tls must be "true" or "false", got ${JSON.stringify(tlsParam)}`);
+  const tlsOn = url.protocol === 'tls:' || tlsParam === 'true' || options.tls !== undefined;
   const port = url.port === '' ? '4222' : url.port;
   const scheme = tlsOn ? 'tls' : 'nats';
   const servers = [`${scheme}://${url.hostname}:${port}`];

@@ -201,7 +201,7 @@ export class NatsTransport implements Transport, ConsumerHost {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.connecting?.catch(() => undefined);
-      await Promise.all([...this.consumers].map((c) => c.drop()));
+      for (const consumer of [...this.consumers]) consumer.drop();
       for (const queue of this.temporary.values()) await queue.close();
       this.temporary.clear();
       this.scheduler?.stop();

@@ -5,7 +5,8 @@
  * the server answers "no responders" and `send` fails as unroutable. This is request/reply the NATS
  * way: nothing is stored, and the queue ends with its connection.
  *
- * Settling is local: `ack` and `deadLetter` drop the message, `nack` hands it out again.
+ * Settling is local: `ack` and `deadLetter` drop the message, `nack` hands it out again. Its
+ * prefetch is not bounded: replies are small and each answers a request this process made.
  *
  * @example
  * ```ts
@@ -15,48 +16,45 @@
  * @module
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { DeliveryBuffer, type Consumer, type Delivery, type TransportMessage } from '@missive/core';
+import type { TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import { decodeMessage } from './message-codec.js';
 
 const ACCEPTED = new TextEncoder().encode('{"stream":"","seq":0}');
 
-class LocalDelivery implements Delivery {
-  private settled = false;
+class LocalDelivery extends SettleOnceDelivery {
   constructor(
     private readonly queue: TemporaryQueue,
     readonly message: TransportMessage,
     readonly deliveryCount: number,
-  ) {}
-
-  private take(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.queue.settled(this);
-    return true;
+  ) {
+    super(queue);
   }
 
-  ack(): Promise<void> {
-    this.take();
+  protected onAck(): Promise<void> {
     return Promise.resolve();
   }
 
-  nack(options?: { readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (this.take()) this.queue.enqueue({ ...this.message, headers: options?.headers ?? this.message.headers }, this.deliveryCount + 1);
+  protected onNack(options: NackOptions): Promise<void> {
+    this.queue.enqueue({ ...this.message, headers: options.headers ?? this.message.headers }, this.deliveryCount + 1);
     return Promise.resolve();
   }
 
-  deadLetter(): Promise<void> {
-    this.take();
+  protected onDeadLetter(): Promise<void> {
     return Promise.resolve();
+  }
+
+  drop(): void {
+    this.settleOnce();
   }
 }
 
 /** One temporary queue of a connection. */
-export class TemporaryQueue implements Consumer {
-  private readonly buffer = new DeliveryBuffer<LocalDelivery>('nats', () => this.close());
+export class TemporaryQueue extends BufferedConsumer<LocalDelivery> {
   private subscription: Subscription | undefined;
 
   constructor(nc: NatsConnection, subject: string) {
+    super('nats', Number.MAX_SAFE_INTEGER);
     this.subscription = nc.subscribe(subject, {
       callback: (_error, msg: Msg) => {
         this.enqueue(decodeMessage(msg.data, msg.headers), 1);
@@ -67,22 +65,16 @@ export class TemporaryQueue implements Consumer {
 
   /** @internal */
   enqueue(message: TransportMessage, deliveryCount: number): void {
-    this.buffer.push(new LocalDelivery(this, message, deliveryCount));
+    this.offer(new LocalDelivery(this, message, deliveryCount));
   }
 
-  /** @internal */
-  settled(delivery: LocalDelivery): void {
-    this.buffer.settled(delivery);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
-  }
-
-  close(): Promise<void> {
+  protected detach(): void {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
-    this.buffer.close();
-    return Promise.resolve();
+  }
+
+  /** Nothing to return to: a temporary queue ends with its connection. */
+  protected giveBack(delivery: LocalDelivery): void {
+    delivery.drop();
   }
 }
