@@ -167,7 +167,11 @@ export class NatsTransport implements Transport, ConsumerHost {
     try {
       await jsm.streams.add({ storage: StorageType.File, num_replicas: this.options.replicas, ...config });
     } catch (error) {
-      if (apiCode(error) !== 10058) throw error; // another process created it first
+      // Another process may have created it first (the server then says "name already in use" or
+      // "subjects overlap"): fine if it is there now.
+      await jsm.streams.info(config.name).catch(() => {
+        throw error;
+      });
     }
   }
 
