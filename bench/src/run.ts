@@ -19,8 +19,9 @@ import { rabbitmq } from './scenarios/rabbitmq.js';
 import { sqlite } from './scenarios/sqlite.js';
 import { peers } from './scenarios/peers.js';
 import { scale } from './scenarios/scale.js';
+import { nats } from './scenarios/nats.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, sqlite, peers, scale];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, sqlite, nats, peers, scale];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {
