@@ -5,6 +5,10 @@
  * every pending operation is one small record in a map, all answers arrive on one wildcard
  * subscription (`<inbox>.<n>`), and one timer sweeps the operations whose answer is overdue.
  *
+ * The operations of one event-loop turn go out together at its end (`setImmediate`): nats.js
+ * writes to the socket once per microtask turn in which something was published, and the bus
+ * publishes and settles from separate microtasks, so without this each message cost a write.
+ *
  * The promises keep JetStream's meaning: a publish resolves with the PubAck (the stream stored the
  * message, or had it already under the same `Nats-Msg-Id` within its duplicate window); it rejects
  * with `PublishRejectedError` when the server refuses (its JetStream error code in the message),
@@ -37,6 +41,8 @@ interface Pending {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+const ACK = encoder.encode('+ACK');
 const EMPTY_ACK: PubAck = Object.freeze({ stream: '', seq: 0 });
 
 /** The confirmed operations of one connection. */
@@ -45,6 +51,7 @@ export class Confirmer {
   private readonly inbox = createInbox();
   private next = 0;
   private subscription: Subscription | undefined;
+  private queued: { subject: string; data: Uint8Array; reply: string | undefined; headers: MsgHdrs | undefined }[] = [];
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -61,22 +68,50 @@ export class Confirmer {
     return new Promise<PubAck>((resolve, reject) => {
       const id = this.next++;
       this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject });
-      try {
-        this.nc.publish(subject, data, headers === undefined ? { reply: `${this.inbox}.${id}` } : { reply: `${this.inbox}.${id}`, headers });
-      } catch (error) {
-        this.pending.delete(id);
-        reject(new TransportError(`publish to ${subject} failed: ${(error as Error).message}`, { cause: error }));
-      }
+      if (this.queued.length === 0) setImmediate(() => this.flush());
+      this.queued.push({ subject, data, reply: `${this.inbox}.${id}`, headers });
     });
+  }
+
+  /** Sends `data` on `subject` at the end of this turn, with no answer expected (acks, nacks, "working"). */
+  send(subject: string, data: Uint8Array | string): void {
+    if (this.queued.length === 0) setImmediate(() => this.flush());
+    this.queued.push({ subject, data: typeof data === 'string' ? encoder.encode(data) : data, reply: undefined, headers: undefined });
+  }
+
+  /** Sends what this turn queued, in one go. */
+  private flush(): void {
+    const queued = this.queued;
+    this.queued = [];
+    for (const q of queued) {
+      try {
+        if (q.reply === undefined) this.nc.publish(q.subject, q.data);
+        else this.nc.publish(q.subject, q.data, q.headers === undefined ? { reply: q.reply } : { reply: q.reply, headers: q.headers });
+      } catch (error) {
+        if (q.reply === undefined) continue; // an ack that cannot go out: the ack wait brings the message back
+        const id = Number(q.reply.slice(q.reply.lastIndexOf('.') + 1));
+        const p = this.pending.get(id);
+        this.pending.delete(id);
+        p?.reject(new TransportError(`publish to ${q.subject} failed: ${(error as Error).message}`, { cause: error }));
+      }
+    }
   }
 
   /** Sends an ack-protocol body (`+ACK`, `+TERM`, `-NAK …`) to a delivery's reply subject and waits for the server's confirmation. */
   async settle(reply: string, body: string): Promise<void> {
-    await this.publish(reply, new TextEncoder().encode(body), undefined);
+    await this.publish(reply, body === '+ACK' ? ACK : encoder.encode(body), undefined);
+  }
+
+  /** `+ACK` to a delivery's reply subject: confirmed by the server, or only sent. */
+  ack(reply: string, confirm: boolean): Promise<void> {
+    if (confirm) return this.settle(reply, '+ACK');
+    this.send(reply, ACK);
+    return Promise.resolve();
   }
 
   /** Rejects everything still waiting and stops. */
   close(): void {
+    this.flush();
     clearInterval(this.sweeper);
     this.sweeper = undefined;
     this.subscription?.unsubscribe();

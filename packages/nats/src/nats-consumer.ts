@@ -23,7 +23,7 @@
  * @module
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
-import type { DeadLetterFailure, Logger, TransportMessage } from '@missive/core';
+import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage } from '@missive/core';
 import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
@@ -32,6 +32,8 @@ import { decodeMessage } from './message-codec.js';
 /** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
 const PULL_EXPIRES_MS = 5_000;
 const HEARTBEAT_MS = 2_000;
+/** How long a request for more than one message waits at the server. */
+const BATCH_EXPIRES_MS = 1_000;
 /**
  * A message handed back by a closing consumer is nacked with this delay, so that it is due only
  * after this consumer's pull requests expired. nats-server 2.9 counts a delivery attempt to a
@@ -40,6 +42,12 @@ const HEARTBEAT_MS = 2_000;
  */
 const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 500;
 const HANDBACK = `-NAK {"delay":${HANDBACK_DELAY_MS * 1_000_000}}`;
+const WPI = new TextEncoder().encode('+WPI');
+
+/** An ack the server answers with "no responders": the lane (consumer) was deleted, and its hold on the message with it. */
+function goneIsDone(error: unknown): void {
+  if ((error as { code?: string }).code !== ErrorCode.Unroutable) throw error;
+}
 const encoder = new TextEncoder();
 
 /** What a consumer needs from its transport. */
@@ -48,6 +56,8 @@ export interface ConsumerHost {
   readonly confirmer: Confirmer;
   readonly stream: string;
   readonly ackWaitMs: number;
+  /** Whether `ack` waits for the server's confirmation (else it resolves once sent, as on RabbitMQ). */
+  readonly confirmAcks: boolean;
   readonly logger: Logger;
   /** Headers a `nack` stored for this delivery, if any. */
   storedHeaders(lane: string, streamSeq: number): Promise<Readonly<Record<string, string>> | undefined>;
@@ -65,6 +75,8 @@ interface Lane {
   holding: number;
   heardAt: number;
   pausedUntil: number;
+  /** When its last message came (0: never); the lane that gets the room. */
+  messageAt: number;
 }
 
 /** Where `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…` puts the counters (v1: 9 tokens, v2 with domain and account: 12). */
@@ -89,20 +101,20 @@ class NatsDelivery extends SettleOnceDelivery {
   }
 
   protected async onAck(): Promise<void> {
-    await this.consumer.host.confirmer.settle(this.reply, '+ACK');
+    await this.consumer.host.confirmer.ack(this.reply, this.consumer.host.confirmAcks).catch(goneIsDone);
     if (this.hadStoredHeaders) this.consumer.host.forgetHeaders(this.lane.info.name, this.streamSeq);
   }
 
   protected async onNack(options: NackOptions): Promise<void> {
     if (options.headers !== undefined) await this.consumer.host.storeHeaders(this.lane.info.name, this.streamSeq, options.headers);
     const delay = Math.max(this.consumer.closed ? HANDBACK_DELAY_MS : 0, Math.round(options.delayMs ?? 0));
-    this.consumer.host.nc.publish(this.reply, delay > 0 ? `-NAK {"delay":${delay * 1_000_000}}` : '-NAK');
+    this.consumer.host.confirmer.send(this.reply, delay > 0 ? `-NAK {"delay":${delay * 1_000_000}}` : '-NAK');
   }
 
   protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
     const host = this.consumer.host;
     await host.deadLetter(this.lane.info.queue, this.message, failure, `dlq:${this.lane.info.name}:${this.streamSeq}`);
-    await host.confirmer.settle(this.reply, '+ACK');
+    await host.confirmer.settle(this.reply, '+ACK').catch(goneIsDone); // confirmed: the dead letter is stored, the original must go
     if (this.hadStoredHeaders) host.forgetHeaders(this.lane.info.name, this.streamSeq);
   }
 
@@ -117,7 +129,7 @@ class NatsDelivery extends SettleOnceDelivery {
   }
 
   working(): void {
-    this.consumer.host.nc.publish(this.reply, '+WPI');
+    this.consumer.host.confirmer.send(this.reply, WPI);
   }
 }
 
@@ -127,6 +139,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   private readonly held = new Set<NatsDelivery>();
   private readonly inbox = createInbox();
   private lanes: Lane[] = [];
+  private pumpQueued = false;
   private readonly byName = new Map<string, Lane>();
   private subscription: Subscription | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
@@ -144,9 +157,8 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
 
   private start(infos: readonly LaneInfo[]): void {
     if (this.buffer.closed) return;
-    this.lanes = infos.map((info, index) => ({ info, index, requested: 0, holding: 0, heardAt: Date.now(), pausedUntil: 0 }));
+    this.lanes = infos.map((info, index) => ({ info, index, requested: 0, holding: 0, heardAt: Date.now(), pausedUntil: 0, messageAt: 0 }));
     for (const lane of this.lanes) this.byName.set(lane.info.name, lane);
-    if (process.env.NATS_DEBUG) console.log('lanes', this.queue, infos);
     this.subscription = this.host.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.receive(msg) });
     const every = Math.max(250, Math.min(HEARTBEAT_MS, Math.floor(this.host.ackWaitMs / 3)));
     this.keepAlive = setInterval(() => this.tick(), every);
@@ -154,38 +166,55 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     this.pump();
   }
 
-  /** Requests messages for lanes that have room. */
+  /**
+   * Requests messages for lanes that have room: a partition lane one when it holds none; every
+   * other lane keeps a request for one out (so no lane waits for another's request to expire), and
+   * the room left goes to the lane that had a message last.
+   */
   pump(): void {
-    if (this.buffer.closed || this.subscription === undefined) return;
+    if (this.closed || this.subscription === undefined) return;
     const now = Date.now();
-    const open = this.lanes.filter((l) => l.pausedUntil <= now);
-    const shared = open.filter((l) => !l.info.serial);
     let free = this.prefetch - this.held.size;
-    for (const lane of open) free -= lane.requested;
-    for (const lane of open) {
+    let busiest: Lane | undefined;
+    for (const lane of this.lanes) {
+      free -= lane.requested;
+      if (lane.pausedUntil > now) continue;
       if (lane.info.serial) {
         if (lane.requested === 0 && lane.holding === 0) this.request(lane, 1);
+      } else if (busiest === undefined || lane.messageAt > busiest.messageAt) {
+        busiest = lane;
       }
     }
-    if (shared.length === 0 || this.held.size >= this.prefetch) return;
-    const idle = shared.filter((l) => l.requested === 0);
-    const share = Math.max(1, Math.floor(free / Math.max(1, idle.length)));
-    for (const lane of idle) {
-      this.request(lane, share);
-      free -= share;
+    if (busiest === undefined || this.held.size >= this.prefetch) return;
+    for (const lane of this.lanes) {
+      if (lane === busiest || lane.info.serial || lane.requested > 0 || lane.pausedUntil > now) continue;
+      this.request(lane, 1);
+      free--;
     }
-    // Plenty of room (acks came in while requests were out): ask the busiest lane for more.
-    if (free > 0 && free * 2 >= this.prefetch) {
-      const lane = shared.reduce((a, b) => (b.heardAt > a.heardAt ? b : a));
-      this.request(lane, free);
-    }
+    // A lane gets a batch only once it has had a message: a batch request sits at the server until
+    // it is filled or expires, and meanwhile the other lanes have less room.
+    if (free > 0 && busiest.messageAt > 0) this.request(busiest, free);
+  }
+
+  /**
+   * Pumps once at the end of this event-loop turn: the settles of one turn (the bus settles a burst
+   * of deliveries in microtasks) become one request for all the room they freed.
+   */
+  private later(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   private request(lane: Lane, batch: number): void {
     lane.requested += batch;
-    if (process.env.NATS_DEBUG) console.log('pull', lane.info.name, batch, 'held', this.held.size);
     if (lane.requested === batch) lane.heardAt = Date.now();
-    const body = `{"batch":${batch},"expires":${PULL_EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
+    // A batch expires soon (its room goes elsewhere if the lane goes quiet); a single-message request
+    // waits longer, with heartbeats that tell a lost request from a quiet lane.
+    const body = batch > 1 ? `{"batch":${batch},"expires":${BATCH_EXPIRES_MS * 1_000_000}}` : `{"batch":1,"expires":${PULL_EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
     try {
       this.host.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.host.stream}.${lane.info.name}`, encoder.encode(body), { reply: `${this.inbox}.${lane.index}` });
     } catch (error) {
@@ -196,7 +225,6 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
 
   private receive(msg: Msg): void {
     const reply = msg.reply;
-    if (process.env.NATS_DEBUG) console.log('recv', msg.subject, reply, msg.headers?.code, msg.headers?.description);
     if (reply === undefined || reply === '') {
       // A status of a pull request, on the request's own reply subject (ends with the lane's index).
       const lane = this.lanes[Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1))];
@@ -216,7 +244,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     const { consumer, delivered, streamSeq } = ackTokens(reply);
     const lane = this.byName.get(consumer);
     if (lane === undefined) return;
-    lane.heardAt = Date.now();
+    lane.heardAt = lane.messageAt = Date.now();
     lane.requested = Math.max(0, lane.requested - 1);
     const message = decodeMessage(msg.data, msg.headers);
     if (this.buffer.closed) {
@@ -239,14 +267,14 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     lane.holding++;
     this.held.add(delivery);
     this.offer(delivery);
-    if (lane.requested === 0) this.pump();
+    if (lane.requested === 0) this.later();
   }
 
   override settled(delivery: NatsDelivery): void {
     this.held.delete(delivery);
     delivery.lane.holding--;
     super.settled(delivery);
-    this.pump();
+    this.later();
   }
 
   private tick(): void {

@@ -9,7 +9,8 @@
  * | `ackWait` | JetStream ack wait, ms: how long a crashed consumer's messages stay out (a live one extends it) | 10000 |
  * | `publishTimeout` | how long a publish waits for its PubAck, ms | 10000 |
  * | `replicas` | replicas of the streams Missive creates (3 on a three-node cluster) | 1 |
- * | `maxDeliver` | JetStream `max_deliver` of endpoint consumers; past it the message is dead-lettered | 100 |
+ * | `maxDeliver` | JetStream `max_deliver` of endpoint consumers (a backstop behind the bus's own `maxDeliveries`) | 100 |
+ * | `confirmAcks` | `true`: an ack resolves on the server's confirmation (one more round trip); `false`: once sent | false |
  *
  * TLS: `nats://host:4222?tls=true` (or TLS options in code). `tls://host:4222`, the NATS clients'
  * own spelling, is accepted too, but core's lookup does not send `tls://` here by itself (the scheme
@@ -33,6 +34,7 @@ export interface NatsOptions {
   readonly publishTimeoutMs?: number;
   readonly replicas?: number;
   readonly maxDeliver?: number;
+  readonly confirmAcks?: boolean;
   /** TLS options passed to nats.js (`ca`, `cert`, `key` as file paths or PEM strings). */
   readonly tls?: Record<string, unknown>;
   /** The connection's name as the server shows it. */
@@ -47,6 +49,7 @@ export interface ResolvedNatsOptions {
   readonly publishTimeoutMs: number;
   readonly replicas: number;
   readonly maxDeliver: number;
+  readonly confirmAcks: boolean;
   readonly tls: Record<string, unknown> | undefined;
   readonly user: string | undefined;
   readonly pass: string | undefined;
@@ -63,6 +66,12 @@ function int(value: string | number | null | undefined, name: string, fallback: 
   return n;
 }
 
+function bool(value: string | null, name: string, fallback: boolean): boolean {
+  if (value === null) return fallback;
+  if (value !== 'true' && value !== 'false') throw new ConfigurationError(`nats option ${name} must be "true" or "false", got ${JSON.stringify(value)}`);
+  return value === 'true';
+}
+
 /** Checks options and fills in defaults. */
 export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
   let url: URL;
@@ -77,9 +86,7 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
   const q = url.searchParams;
   const prefix = options.prefix ?? q.get('prefix') ?? 'missive';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new ConfigurationError(`nats option prefix must be 1-32 letters, digits, "-" or "_", got ${JSON.stringify(prefix)}`);
-  const tlsParam = q.get('tls');
-  if (tlsParam !== null && tlsParam !== 'true' && tlsParam !== 'false') throw new ConfigurationError(`nats option tls must be "true" or "false", got ${JSON.stringify(tlsParam)}`);
-  const tlsOn = url.protocol === 'tls:' || tlsParam === 'true' || options.tls !== undefined;
+  const tlsOn = url.protocol === 'tls:' || bool(q.get('tls'), 'tls', false) || options.tls !== undefined;
   const port = url.port === '' ? '4222' : url.port;
   const scheme = tlsOn ? 'tls' : 'nats';
   const servers = [`${scheme}://${url.hostname}:${port}`];
@@ -96,6 +103,7 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
     publishTimeoutMs: int(options.publishTimeoutMs ?? q.get('publishTimeout'), 'publishTimeout', 10_000, 100),
     replicas: int(options.replicas ?? q.get('replicas'), 'replicas', 1, 1),
     maxDeliver: int(options.maxDeliver ?? q.get('maxDeliver'), 'maxDeliver', 100, 2),
+    confirmAcks: options.confirmAcks ?? bool(q.get('confirmAcks'), 'confirmAcks', false),
     tls: tlsOn ? (options.tls ?? {}) : undefined,
     user: pass === undefined ? undefined : user,
     pass,

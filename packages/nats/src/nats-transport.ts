@@ -102,6 +102,10 @@ export class NatsTransport implements Transport, ConsumerHost {
     return this.options.ackWaitMs;
   }
 
+  get confirmAcks(): boolean {
+    return this.options.confirmAcks;
+  }
+
   jsm(): JetStreamManager {
     if (this.jsm_ === undefined) throw new BusStateError(ErrorCode.NotStarted, 'the nats transport is not connected: call connect() first');
     return this.jsm_;
@@ -197,7 +201,6 @@ export class NatsTransport implements Transport, ConsumerHost {
       await this.jsm().consumers.add(stream, config);
     } catch (error) {
       const code = apiCode(error);
-      if (process.env.NATS_DEBUG) console.log('consumer add failed', stream, config.durable_name, code, (error as Error).message);
       if (code !== 10148 && code !== 10013) throw error; // exists with another configuration: keep it
     }
   }
