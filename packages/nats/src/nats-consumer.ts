@@ -187,7 +187,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     }
     if (busiest === undefined || this.held.size >= this.prefetch) return;
     for (const lane of this.lanes) {
-      if (lane === busiest || lane.info.serial || lane.requested > 0 || lane.pausedUntil > now) continue;
+      if (lane.info.serial || lane.requested > 0 || lane.pausedUntil > now) continue;
       this.request(lane, 1);
       free--;
     }
