@@ -8,8 +8,8 @@
  * `sched:<schedule id>` (a forward repeated after a crash is stored once) and then acked.
  * Cancelling purges the schedule id's subject: a message not yet forwarded is gone.
  *
- * Newer servers make this simpler: 2.11 has per-message TTLs and 2.12 delayed message scheduling
- * (`Nats-Schedule`) in the stream itself.
+ * Newer servers move this into the stream: 2.11 has per-message TTLs, and later releases have
+ * scheduled (delayed) messages of their own.
  *
  * @example
  * ```ts
