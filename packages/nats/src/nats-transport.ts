@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { AckPolicy, connect, DeliverPolicy, nanos, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, Events, nanos, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import {
   BusStateError,
   checkTopicPattern,
@@ -150,12 +150,13 @@ export class NatsTransport implements Transport, ConsumerHost {
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
-      if (status.type === 'reconnect') {
-        this.logger.info('nats: reconnected', { server: String(status.data) });
+      const server = typeof status.data === 'string' ? status.data : undefined;
+      if (status.type === Events.Reconnect) {
+        this.logger.info('nats: reconnected', { server });
         for (const consumer of this.consumers) consumer.reset();
         if (this.scheduler?.running === true) this.scheduler.reset();
-      } else if (status.type === 'disconnect') {
-        this.logger.warn('nats: disconnected; reconnecting', { server: String(status.data) });
+      } else if (status.type === Events.Disconnect) {
+        this.logger.warn('nats: disconnected; reconnecting', { server });
       }
     }
   }
