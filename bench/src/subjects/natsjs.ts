@@ -6,6 +6,7 @@
  * Subject args: `prefix` (stream `<PREFIX>_JS`, subject `<prefix>.js`).
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { AckPolicy, connect, nanos, RetentionPolicy, StorageType } from 'nats';
 import { NATS_URL } from '../harness/machine.js';
 import type { Order } from '../harness/payload.js';
@@ -23,9 +24,10 @@ export const createPublisher: CreatePublisher = async (args) => {
   await jsm.streams.add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest }).catch(() => undefined);
   const js = nc.jetstream();
   let n = 0;
+  const run = randomUUID(); // message ids unique across rounds: the duplicate window would drop repeats
   return {
     publish: async (order: Order) => {
-      await js.publish(subject, encoder.encode(JSON.stringify(order)), { msgID: `js-${n++}` });
+      await js.publish(subject, encoder.encode(JSON.stringify(order)), { msgID: `${run}-${n++}` });
     },
     close: () => nc.close(),
   };

@@ -8,6 +8,7 @@
  * Subject args: `prefix` (stream `<PREFIX>_RAW`, subject `<prefix>.raw`).
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { AckPolicy, connect, createInbox, headers, nanos, RetentionPolicy, StorageType } from 'nats';
 import { NATS_URL } from '../harness/machine.js';
 import type { Order } from '../harness/payload.js';
@@ -37,13 +38,14 @@ export const createPublisher: CreatePublisher = async (args) => {
     },
   });
   let n = 0;
+  const run = randomUUID(); // message ids unique across rounds: the duplicate window would drop repeats
   return {
     publish: (order: Order) =>
       new Promise<void>((resolve, reject) => {
         const id = n++;
         pending.set(id, { resolve, reject });
         const h = headers();
-        h.set('Nats-Msg-Id', `raw-${id}`);
+        h.set('Nats-Msg-Id', `${run}-${id}`);
         nc.publish(subject, encoder.encode(JSON.stringify(order)), { reply: `${inbox}.${id}`, headers: h });
       }),
     close: () => nc.close(),
