@@ -12,8 +12,9 @@
  * The promises keep JetStream's meaning: a publish resolves with the PubAck (the stream stored the
  * message, or had it already under the same `Nats-Msg-Id` within its duplicate window); it rejects
  * with `PublishRejectedError` when the server refuses (its JetStream error code in the message),
- * with `UnroutableError` when nothing listens on the subject (no stream, no temporary queue), and with
- * a retryable `TransportError` when no answer comes in time (it may or may not be stored: publish
+ * on "no responders" with `UnroutableError` where that means nobody takes the subject (a temporary
+ * queue whose owner is gone) and with a retryable `TransportError` where a stream should (a cluster
+ * electing its leader); and with a retryable `TransportError` when no answer comes in time (it may or may not be stored: publish
  * again with the same message id and the duplicate window keeps one copy).
  *
  * @example
@@ -38,6 +39,8 @@ interface Pending {
   readonly reject: (error: Error) => void;
   readonly deadline: number;
   readonly subject: string;
+  /** What "no responders" means: nobody takes the subject at all, or a stream that should is not answering now. */
+  readonly silence: 'unroutable' | 'unavailable';
 }
 
 const decoder = new TextDecoder();
@@ -64,10 +67,10 @@ export class Confirmer {
   }
 
   /** Publishes `data` on `subject` and resolves with the PubAck. */
-  publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): Promise<PubAck> {
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, silence: 'unroutable' | 'unavailable' = 'unavailable'): Promise<PubAck> {
     return new Promise<PubAck>((resolve, reject) => {
       const id = this.next++;
-      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject });
+      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence });
       if (this.queued.length === 0) setImmediate(() => this.flush());
       this.queued.push({ subject, data, reply: `${this.inbox}.${id}`, headers });
     });
@@ -99,7 +102,7 @@ export class Confirmer {
 
   /** Sends an ack-protocol body (`+ACK`, `+TERM`, `-NAK …`) to a delivery's reply subject and waits for the server's confirmation. */
   async settle(reply: string, body: string): Promise<void> {
-    await this.publish(reply, body === '+ACK' ? ACK : encoder.encode(body), undefined);
+    await this.publish(reply, body === '+ACK' ? ACK : encoder.encode(body), undefined, 'unroutable');
   }
 
   /** `+ACK` to a delivery's reply subject: confirmed by the server, or only sent. */
@@ -129,7 +132,13 @@ export class Confirmer {
     if (p === undefined) return;
     this.pending.delete(id);
     const code = msg.headers?.code ?? 0;
-    if (code === 503) return p.reject(new UnroutableError(p.subject, 'nothing on the NATS server takes this subject'));
+    if (code === 503) {
+      return p.reject(
+        p.silence === 'unroutable'
+          ? new UnroutableError(p.subject, 'nothing on the NATS server takes this subject')
+          : new TransportError(`no stream answered for ${p.subject} (no responders: a cluster electing a leader, or the stream is gone)`),
+      );
+    }
     if (code >= 400) return p.reject(new PublishRejectedError(`NATS refused ${p.subject}: ${code} ${msg.headers?.description ?? ''}`));
     if (msg.data.length === 0) return p.resolve(EMPTY_ACK);
     let answer: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };

@@ -112,7 +112,14 @@ export class NatsTransport implements Transport, ConsumerHost {
   }
 
   connect(): Promise<void> {
-    this.connecting ??= this.open();
+    this.connecting ??= this.open().catch(async (error: unknown) => {
+      // A failed start can be tried again (a cluster still electing its JetStream leader).
+      this.confirmer_?.close();
+      await this.nc_?.close().catch(() => undefined);
+      this.nc_ = this.jsm_ = this.confirmer_ = undefined;
+      this.connecting = undefined;
+      throw error;
+    });
     return this.connecting;
   }
 
@@ -132,14 +139,11 @@ export class NatsTransport implements Transport, ConsumerHost {
         maxPingOut: 2,
       });
     } catch (error) {
-      this.connecting = undefined;
       throw new TransportError(`cannot connect to NATS at ${o.shown}: ${(error as Error).message}`, { cause: error });
     }
     try {
       this.jsm_ = await this.nc_.jetstreamManager();
     } catch (error) {
-      await this.nc_.close();
-      this.connecting = undefined;
       throw new ConfigurationError(`NATS at ${o.shown} has no JetStream: start nats-server with -js (${(error as Error).message})`, { cause: error });
     }
     this.confirmer_ = new Confirmer(this.nc_, o.publishTimeoutMs);
@@ -311,7 +315,7 @@ export class NatsTransport implements Transport, ConsumerHost {
     if (!this.bindings.has(queue)) {
       if (options?.notBefore === undefined) {
         try {
-          await this.confirmer.publish(this.names.temporarySubject(queue), message.body, encodeHeaders(message));
+          await this.confirmer.publish(this.names.temporarySubject(queue), message.body, encodeHeaders(message), 'unroutable');
           return;
         } catch (error) {
           if ((error as { code?: string }).code !== ErrorCode.Unroutable) throw error;
