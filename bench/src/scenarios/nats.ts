@@ -50,7 +50,7 @@ export const nats: Scenario = {
     const id = runId().replace(/[^A-Za-z0-9]/g, '');
     const common = { prefetch: 32, concurrency: 16 };
     const subjects: Subject[] = [
-      { label: 'Missive', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: `${NATS_URL}?prefix=bm${id}` }, note: 'endpoint concurrency 16; acks confirmed by the server' },
+      { label: 'Missive', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: `${NATS_URL}?prefix=bm${id}` }, note: 'endpoint concurrency 16; acks sent without waiting for the server, as raw' },
       { label: 'raw JetStream (core publish + PubAck, pull, ack)', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `br${id}` } },
       { label: 'nats.js js.publish / consume', module: 'subjects/natsjs.js', args: { ...common, name: `js-${id}`, prefix: `bj${id}` } },
     ];
