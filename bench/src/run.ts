@@ -16,12 +16,13 @@ import { machineFacts } from './harness/machine.js';
 import type { Scenario } from './harness/scenario.js';
 import { memory } from './scenarios/memory.js';
 import { rabbitmq } from './scenarios/rabbitmq.js';
+import { redis } from './scenarios/redis.js';
 import { sqlite } from './scenarios/sqlite.js';
 import { peers } from './scenarios/peers.js';
 import { scale } from './scenarios/scale.js';
 import { nats } from './scenarios/nats.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, sqlite, nats, peers, scale];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, nats, peers, scale];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {

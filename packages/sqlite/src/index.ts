@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/sqlite`: the embedded default transport (one SQLite file, several processes) and the
  * SQLite `MessageStore` for sagas, outbox and inbox.
@@ -18,4 +19,4 @@ export { resolveSqliteOptions, sqliteOptionsFromUrl, type SqliteTransportOptions
 export { SqliteMessageStore, type SqliteMessageStoreOptions } from './sqlite-message-store.js';
 
 /** Creates the transport for a `sqlite://` URL (what `createBus({ transport: 'sqlite://…' })` calls). */
-export const createTransport: TransportFactory = (url, options) => new SqliteTransport(sqliteOptionsFromUrl(url), options);
+export const createTransport: TransportFactory = (url, options) => new SqliteTransport({ ...sqliteOptionsFromUrl(url), ...(options.openExisting === true ? { create: false } : {}) }, options);
