@@ -1,4 +1,4 @@
-import { describeTransportConformance } from '@missive/testing';
+import { describeTransportConformance } from '@missive/testing/vitest';
 import { NatsTransport } from './nats-transport.js';
 import { natsUrl, natsUrlFor, reachable, removePrefix, uniquePrefix } from './test-support/server.js';
 
