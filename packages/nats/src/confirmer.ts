@@ -82,8 +82,8 @@ export class Confirmer {
     this.queued.push({ subject, data: typeof data === 'string' ? encoder.encode(data) : data, reply: undefined, headers: undefined });
   }
 
-  /** Sends what this turn queued, in one go. */
-  private flush(): void {
+  /** Sends what this turn queued, in one go (also at close, before the connection flushes). */
+  flush(): void {
     const queued = this.queued;
     this.queued = [];
     for (const q of queued) {

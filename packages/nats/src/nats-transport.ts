@@ -219,6 +219,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       this.scheduler?.stop();
       const nc = this.nc_;
       if (nc === undefined || nc.isClosed()) return;
+      this.confirmer_?.flush(); // acks and nacks of this turn go out before the connection flushes
       try {
         await nc.flush();
       } catch {
