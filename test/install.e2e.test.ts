@@ -11,7 +11,7 @@
  * compiled binary, built for this same Node by `npm install` here.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, type TestProcess } from '@missive/testing';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const packages = ['core', 'sqlite', 'rabbitmq', 'cli', 'testing'] as const;
+// Every workspace package under packages/ is published, so every one is packed and installed.
+const packages = readdirSync(join(root, 'packages')).filter((dir) => existsSync(join(root, 'packages', dir, 'package.json')));
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** The environment of nested npm runs, without the `npm_*` settings of an enclosing `npm test`. */

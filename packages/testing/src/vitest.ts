@@ -15,4 +15,5 @@ export type { ConformanceTarget, ConformanceFixture, ConformanceFeatures, Enviro
 export { gate, range, type Gate, type CaseRegistrar, type CaseOptions } from './conformance/case.js';
 export { describeStoreConformance, type StoreTarget } from './conformance/store-suite.js';
 export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';
+export { describeEventStoreConformance, type EventStoreTarget } from './conformance/event-store-suite.js';
 export { brokersRequired } from './brokers-required.js';
