@@ -22,6 +22,7 @@ export interface FactsWanted {
 
 export const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** `name@version` of an installed package as this package resolves it, or `name: not installed`. */
 export function packageVersion(name: string): string {

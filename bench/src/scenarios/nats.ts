@@ -1,0 +1,71 @@
+/**
+ * nats: Missive on `@missive/nats` against the raw JetStream pattern written by hand (core publish
+ * with a reply subject and the PubAck parsed, durable pull consumer, explicit acks) and against
+ * nats.js's own `js.publish` and `consumer.consume()`, with the same guarantees (file storage,
+ * publishes resolved on their PubAck with `Nats-Msg-Id`, ack after the handler, same prefetch and
+ * unconfirmed window); one publisher process and one consumer process each.
+ *
+ * @module
+ */
+import { connect } from 'nats';
+import { NATS_URL } from '../harness/machine.js';
+import { comparisonTable } from '../harness/report.js';
+import { alternate, runBroker, type BrokerPlan, type Subject } from '../harness/rounds.js';
+import type { Scenario } from '../harness/scenario.js';
+import { runId } from '../harness/time.js';
+import { cleanupAll } from './cleanup.js';
+
+export function natsPlan(quick: boolean): BrokerPlan {
+  return { consumers: 1, warmup: quick ? 500 : 2_000, count: quick ? 5_000 : 20_000, window: 100, latencyCount: quick ? 1_000 : 3_000, rate: 1_000, timeoutMs: 60_000 };
+}
+
+async function natsVersion(): Promise<string> {
+  try {
+    const nc = await connect({ servers: new URL(NATS_URL).host });
+    const version = nc.info?.version ?? '?';
+    await nc.close();
+    return `nats-server ${version}`;
+  } catch (error) {
+    return `nats-server: not reachable (${(error as Error).message})`;
+  }
+}
+
+/** Deletes the streams Missive made for the run (its prefix's). */
+async function removeStreams(prefix: string): Promise<void> {
+  const nc = await connect({ servers: new URL(NATS_URL).host });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for await (const info of jsm.streams.list()) if (info.config.name.startsWith(prefix)) await jsm.streams.delete(info.config.name);
+  } finally {
+    await nc.close();
+  }
+}
+
+export const nats: Scenario = {
+  name: 'nats',
+  title: 'nats: Missive vs the raw JetStream pattern and nats.js js.publish/consume',
+  budgetMs: 150_000,
+  facts: { packages: ['nats', 'zod'] },
+  async run(ctx) {
+    const id = runId().replace(/[^A-Za-z0-9]/g, '');
+    const common = { prefetch: 32, concurrency: 16 };
+    const subjects: Subject[] = [
+      { label: 'Missive', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: `${NATS_URL}?prefix=bm${id}` }, note: 'endpoint concurrency 16; acks sent without waiting for the server, as raw' },
+      { label: 'raw JetStream (core publish + PubAck, pull, ack)', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `br${id}` } },
+      { label: 'nats.js js.publish / consume', module: 'subjects/natsjs.js', args: { ...common, name: `js-${id}`, prefix: `bj${id}` } },
+    ];
+    const plan = natsPlan(ctx.quick);
+    const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
+    try {
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      return [
+        `${await natsVersion()}. ${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency: publish call in one process to handler entry in the other). Prefetch ${common.prefetch} on all; file streams, publishes resolved on their PubAck with Nats-Msg-Id, explicit ack after the handler.`,
+        '',
+        comparisonTable(rows, 'Missive', { rate: `${plan.rate / 1000}k/s` }),
+      ].join('\n');
+    } finally {
+      await cleanupAll(subjects, ctx.log);
+      await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) => ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`));
+    }
+  },
+};

@@ -1,0 +1,320 @@
+/**
+ * A consumer of one queue: a pull loop over each of the queue's lanes (durable consumers of the
+ * messages stream), feeding one delivery buffer. Pull requests go out as plain core NATS messages
+ * to `$JS.API.CONSUMER.MSG.NEXT.<stream>.<lane>` with this consumer's inbox as the reply; messages
+ * and status answers (408 expired, 409 refused, 100 heartbeat) come back on that inbox.
+ *
+ * Flow control: the consumer asks for at most `prefetch` messages beyond those it holds, shared
+ * over its lanes, except that each lane keeps one request out so that no lane waits for another's
+ * request to expire (a queue with n bindings can hold up to prefetch + n − 1). A partition lane
+ * (`max_ack_pending` 1) asks for one message when it holds none: the server hands a partition's
+ * messages out one at a time, in order, across every instance.
+ *
+ * Un-settled deliveries are kept alive with `+WPI` (JetStream's "working") every third of the ack
+ * wait, so a long handler keeps its message while a crashed process's messages come back after
+ * one ack wait. A pull request carries an idle heartbeat; a lane that hears nothing for three
+ * heartbeats (the server restarted, the connection was cut) asks again.
+ *
+ * @example
+ * ```ts
+ * const consumer = transport.consume('billing', { prefetch: 10 });
+ * for await (const delivery of consumer) await delivery.ack();
+ * ```
+ * @module
+ */
+import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
+import type { LaneInfo } from './bindings.js';
+import type { Confirmer } from './confirmer.js';
+import { decodeMessage } from './message-codec.js';
+
+/** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
+const PULL_EXPIRES_MS = 5_000;
+const HEARTBEAT_MS = 2_000;
+/** How long a request for more than one message waits at the server. */
+const BATCH_EXPIRES_MS = 1_000;
+/**
+ * A message handed back by a closing consumer is nacked with this delay, so that it is due only
+ * after this consumer's pull requests expired. nats-server 2.9 counts a delivery attempt to a
+ * request whose subscriber is gone, so a message handed back at once could have its delivery count
+ * grow without any handler seeing it (and be dead-lettered as a poison message too early).
+ */
+const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 500;
+const HANDBACK = `-NAK {"delay":${HANDBACK_DELAY_MS * 1_000_000}}`;
+const WPI = new TextEncoder().encode('+WPI');
+
+/** An ack the server answers with "no responders": the lane (consumer) was deleted, and its hold on the message with it. */
+function goneIsDone(error: unknown): void {
+  if ((error as { code?: string }).code !== ErrorCode.Unroutable) throw error;
+}
+const encoder = new TextEncoder();
+
+/** What a consumer needs from its transport. */
+export interface ConsumerHost {
+  readonly nc: NatsConnection;
+  readonly confirmer: Confirmer;
+  readonly stream: string;
+  readonly ackWaitMs: number;
+  /** Whether `ack` waits for the server's confirmation (else it resolves once sent, as on RabbitMQ). */
+  readonly confirmAcks: boolean;
+  readonly logger: Logger;
+  /** Headers a `nack` stored for this delivery, if any. */
+  storedHeaders(lane: string, streamSeq: number): Promise<Readonly<Record<string, string>> | undefined>;
+  storeHeaders(lane: string, streamSeq: number, headers: Readonly<Record<string, string>>): Promise<void>;
+  forgetHeaders(lane: string, streamSeq: number): void;
+  /** Stores the dead letter (idempotently, keyed by `dedupId`). */
+  deadLetter(queue: string, message: TransportMessage, failure: DeadLetterFailure, dedupId: string): Promise<void>;
+  forget(consumer: NatsConsumer): void;
+}
+
+interface Lane {
+  readonly info: LaneInfo;
+  readonly index: number;
+  requested: number;
+  holding: number;
+  heardAt: number;
+  pausedUntil: number;
+  /** When its last message came (0: never); the lane that gets the room. */
+  messageAt: number;
+}
+
+/** Where `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…` puts the counters (v1: 9 tokens, v2 with domain and account: 12). */
+function ackTokens(reply: string): { consumer: string; delivered: number; streamSeq: number } {
+  const t = reply.split('.');
+  const at = t.length === 9 ? 3 : 5;
+  return { consumer: t[at] ?? '', delivered: Number(t[at + 1]), streamSeq: Number(t[at + 2]) };
+}
+
+class NatsDelivery extends SettleOnceDelivery {
+  hadStoredHeaders = false;
+
+  constructor(
+    private readonly consumer: NatsConsumer,
+    readonly lane: Lane,
+    readonly reply: string,
+    readonly streamSeq: number,
+    readonly deliveryCount: number,
+    readonly message: TransportMessage,
+  ) {
+    super(consumer);
+  }
+
+  protected async onAck(): Promise<void> {
+    await this.consumer.host.confirmer.ack(this.reply, this.consumer.host.confirmAcks).catch(goneIsDone);
+    if (this.hadStoredHeaders) this.consumer.host.forgetHeaders(this.lane.info.name, this.streamSeq);
+  }
+
+  protected async onNack(options: NackOptions): Promise<void> {
+    if (options.headers !== undefined) await this.consumer.host.storeHeaders(this.lane.info.name, this.streamSeq, options.headers);
+    const delay = Math.max(this.consumer.closed ? HANDBACK_DELAY_MS : 0, Math.round(options.delayMs ?? 0));
+    this.consumer.host.confirmer.send(this.reply, delay > 0 ? `-NAK {"delay":${delay * 1_000_000}}` : '-NAK');
+  }
+
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    const host = this.consumer.host;
+    await host.deadLetter(this.lane.info.queue, this.message, failure, `dlq:${this.lane.info.name}:${this.streamSeq}`);
+    await host.confirmer.settle(this.reply, '+ACK').catch(goneIsDone); // confirmed: the dead letter is stored, the original must go
+    if (this.hadStoredHeaders) host.forgetHeaders(this.lane.info.name, this.streamSeq);
+  }
+
+  /** Hands the message back (its consumer closed before it was settled). */
+  giveBack(): void {
+    if (!this.settleOnce()) return;
+    try {
+      this.consumer.host.nc.publish(this.reply, HANDBACK);
+    } catch {
+      /* connection gone: the ack wait brings it back */
+    }
+  }
+
+  working(): void {
+    this.consumer.host.confirmer.send(this.reply, WPI);
+  }
+}
+
+/** The consumer of one queue. */
+export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
+  readonly ready: Promise<void>;
+  private readonly held = new Set<NatsDelivery>();
+  private readonly inbox = createInbox();
+  private lanes: Lane[] = [];
+  private pumpQueued = false;
+  private readonly byName = new Map<string, Lane>();
+  private subscription: Subscription | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly host: ConsumerHost,
+    readonly queue: string,
+    prefetch: number,
+    lanes: Promise<readonly LaneInfo[]>,
+  ) {
+    super('nats', prefetch);
+    this.ready = lanes.then((infos) => this.start(infos));
+    this.ready.catch(() => undefined);
+  }
+
+  private start(infos: readonly LaneInfo[]): void {
+    if (this.buffer.closed) return;
+    this.lanes = infos.map((info, index) => ({ info, index, requested: 0, holding: 0, heardAt: Date.now(), pausedUntil: 0, messageAt: 0 }));
+    for (const lane of this.lanes) this.byName.set(lane.info.name, lane);
+    this.subscription = this.host.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.receive(msg) });
+    const every = Math.max(250, Math.min(HEARTBEAT_MS, Math.floor(this.host.ackWaitMs / 3)));
+    this.keepAlive = setInterval(() => this.tick(), every);
+    this.keepAlive.unref();
+    this.pump();
+  }
+
+  /**
+   * Requests messages for lanes that have room: a partition lane one when it holds none; every
+   * other lane keeps a request for one out (so no lane waits for another's request to expire), and
+   * the room left goes to the lane that had a message last.
+   */
+  pump(): void {
+    if (this.closed || this.subscription === undefined) return;
+    const now = Date.now();
+    let free = this.prefetch - this.held.size;
+    let busiest: Lane | undefined;
+    for (const lane of this.lanes) {
+      free -= lane.requested;
+      if (lane.pausedUntil > now) continue;
+      if (lane.info.serial) {
+        if (lane.requested === 0 && lane.holding === 0) this.request(lane, 1);
+      } else if (busiest === undefined || lane.messageAt > busiest.messageAt) {
+        busiest = lane;
+      }
+    }
+    if (busiest === undefined || this.held.size >= this.prefetch) return;
+    for (const lane of this.lanes) {
+      if (lane.info.serial || lane.requested > 0 || lane.pausedUntil > now) continue;
+      this.request(lane, 1);
+      free--;
+    }
+    // A lane gets a batch only once it has had a message: a batch request sits at the server until
+    // it is filled or expires, and meanwhile the other lanes have less room.
+    if (free > 0 && busiest.messageAt > 0) this.request(busiest, free);
+  }
+
+  /**
+   * Pumps once at the end of this event-loop turn: the settles of one turn (the bus settles a burst
+   * of deliveries in microtasks) become one request for all the room they freed.
+   */
+  private later(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  private request(lane: Lane, batch: number): void {
+    lane.requested += batch;
+    if (lane.requested === batch) lane.heardAt = Date.now();
+    // A batch expires soon (its room goes elsewhere if the lane goes quiet); a single-message request
+    // waits longer, with heartbeats that tell a lost request from a quiet lane.
+    const body = batch > 1 ? `{"batch":${batch},"expires":${BATCH_EXPIRES_MS * 1_000_000}}` : `{"batch":1,"expires":${PULL_EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
+    try {
+      this.host.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.host.stream}.${lane.info.name}`, encoder.encode(body), { reply: `${this.inbox}.${lane.index}` });
+    } catch (error) {
+      lane.requested -= batch;
+      this.host.logger.debug({ queue: this.queue, err: error }, 'nats: a pull request could not be sent');
+    }
+  }
+
+  private receive(msg: Msg): void {
+    const reply = msg.reply;
+    if (reply === undefined || reply === '') {
+      // A status of a pull request, on the request's own reply subject (ends with the lane's index).
+      const lane = this.lanes[Number(msg.subject.slice(msg.subject.lastIndexOf('.') + 1))];
+      if (lane === undefined) return;
+      lane.heardAt = Date.now();
+      const code = msg.headers?.code ?? 0;
+      if (code === 100) return; // idle heartbeat
+      const left = Number(msg.headers?.get('Nats-Pending-Messages') || NaN);
+      lane.requested = Number.isNaN(left) ? 0 : Math.max(0, lane.requested - left);
+      // 408: the request expired; anything else (409 too many requests, consumer deleted, …): wait a
+      // moment before asking again, so a refusing server is not asked in a loop.
+      if (code !== 408) lane.pausedUntil = Date.now() + 1000;
+      this.pump();
+      return;
+    }
+    // A message: its subject is its own, its reply (the ack subject) names the lane.
+    const { consumer, delivered, streamSeq } = ackTokens(reply);
+    const lane = this.byName.get(consumer);
+    if (lane === undefined) return;
+    lane.heardAt = lane.messageAt = Date.now();
+    lane.requested = Math.max(0, lane.requested - 1);
+    const message = decodeMessage(msg.data, msg.headers);
+    if (this.buffer.closed) {
+      this.host.nc.publish(reply, HANDBACK);
+      return;
+    }
+    if (delivered > 1) {
+      void this.host.storedHeaders(lane.info.name, streamSeq).then(
+        (stored) => this.hand(lane, reply, streamSeq, delivered, stored === undefined ? message : { ...message, headers: stored }, stored !== undefined),
+        () => this.hand(lane, reply, streamSeq, delivered, message, false),
+      );
+      return;
+    }
+    this.hand(lane, reply, streamSeq, delivered, message, false);
+  }
+
+  private hand(lane: Lane, reply: string, streamSeq: number, delivered: number, message: TransportMessage, stored: boolean): void {
+    const delivery = new NatsDelivery(this, lane, reply, streamSeq, delivered, message);
+    delivery.hadStoredHeaders = stored;
+    lane.holding++;
+    this.held.add(delivery);
+    this.offer(delivery);
+    if (lane.requested === 0) this.later();
+  }
+
+  override settled(delivery: NatsDelivery): void {
+    this.held.delete(delivery);
+    delivery.lane.holding--;
+    super.settled(delivery);
+    this.later();
+  }
+
+  private tick(): void {
+    for (const delivery of this.held) delivery.working();
+    const silent = Date.now() - HEARTBEAT_MS * 3;
+    let lost = false;
+    for (const lane of this.lanes) {
+      if (lane.requested > 0 && lane.heardAt < silent) {
+        lane.requested = 0; // the request is gone (server restart, cut connection): ask again
+        lost = true;
+      }
+    }
+    if (lost || this.lanes.some((l) => l.pausedUntil !== 0)) this.pump();
+  }
+
+  /** After a reconnect: pull requests of the old connection are gone. */
+  reset(): void {
+    for (const lane of this.lanes) lane.requested = 0;
+    this.pump();
+  }
+
+  override async close(): Promise<void> {
+    this.closeNow();
+    await this.ready.catch(() => undefined);
+  }
+
+  protected detach(): void {
+    clearInterval(this.keepAlive);
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+  }
+
+  protected giveBack(delivery: NatsDelivery): void {
+    delivery.giveBack();
+  }
+
+  /** The connection is going away: also give back what was yielded and not settled. */
+  override drop(): void {
+    this.closeNow();
+    for (const delivery of [...this.held]) delivery.giveBack();
+    this.host.forget(this);
+  }
+}
