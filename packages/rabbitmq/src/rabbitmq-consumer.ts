@@ -303,6 +303,7 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
     if (this.buffer.closed && this.buffer.yielded.length === 0) {
       // After this turn, so the ack of the delivery being settled goes out before the channel closes.
       setImmediate(() => {
+        this.transport.forget(this);
         this.flushAcks();
         void this.channel?.close().catch(() => undefined);
       });
@@ -357,11 +358,29 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
     if (this.buffer.closed) return;
     this.started.open(); // closed before it started: nothing to wait for
     clearTimeout(this.reopenTimer);
-    this.transport.forget(this);
     const channel = this.channel;
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);
     for (const delivery of this.buffer.close()) delivery.requeue();
     this.flushAcks();
-    if (this.buffer.yielded.length === 0) await channel?.close().catch(() => undefined);
+    if (this.buffer.yielded.length === 0) {
+      this.transport.forget(this);
+      await channel?.close().catch(() => undefined);
+    }
+    // Otherwise the transport keeps it until the last yielded delivery is settled, or until
+    // `shutdown`, so the acks of handlers that finish during a drain reach the broker.
+  }
+
+  /**
+   * For the transport's close: closes the consumer, sends the acks still queued for the end of
+   * the turn, and closes the channel, waiting for the broker's close-ok. The broker handles a
+   * channel's frames in order, so every ack sent before it counts; acks queued after the
+   * connection began to close would be dropped (and their messages redelivered).
+   */
+  async shutdown(): Promise<void> {
+    await this.close();
+    this.transport.forget(this);
+    this.flushAcks();
+    const channel = this.channel;
+    if (channel !== undefined) await channel.close().catch(() => undefined);
   }
 }

@@ -332,7 +332,8 @@ export class RabbitMqTransport implements Transport {
     }
     this.state = 'closed';
     clearInterval(this.refreshTimer);
-    for (const consumer of [...this.consumers]) await consumer.close().catch(() => undefined);
+    // Each consumer's queued acks go out and its channel closes before the connection does.
+    await Promise.allSettled([...this.consumers].map((consumer) => consumer.shutdown()));
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.reject(new BusStateError(ErrorCode.Closed, 'rabbitmq transport closed'));
