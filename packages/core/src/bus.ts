@@ -92,6 +92,14 @@ export interface BusEvents {
   'dead-lettered': { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly reason: string; readonly error: Error };
   retry: RetryEvent;
   expired: { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly action: ExpiredAction };
+  /**
+   * An endpoint's consumer failed (its transport's delivery stream broke) and the endpoint consumes
+   * no more; {@link Bus.ready} is false from then on. One message never causes this. With no
+   * listener, the bus logs it as an error and sets `process.exitCode` to 1, so a service with
+   * nothing else to do exits non-zero instead of stopping silently; a listener decides instead
+   * (stop the bus and exit, alert, ...).
+   */
+  'consumer-failed': { readonly endpoint: string; readonly error: Error };
 }
 
 /**
@@ -294,6 +302,27 @@ export class Bus implements Sender {
     this.state = 'stopping';
     await this.shutdown(options.timeoutMs ?? this.stopTimeoutMs);
     this.state = 'stopped';
+  }
+
+  /**
+   * True while the bus is started and every endpoint's consumer is running (an open circuit is a
+   * pause, not a failure). For readiness probes: false after `consumer-failed`.
+   * @example
+   * ```ts
+   * http.get('/ready', (_, res) => res.status(bus.ready ? 200 : 503).end());
+   * ```
+   */
+  get ready(): boolean {
+    return this.state === 'started' && this.runtimes.every((runtime) => runtime.failure === undefined);
+  }
+
+  private consumerFailed(event: { readonly endpoint: string; readonly error: Error }): void {
+    if (this.emitter.has('consumer-failed')) {
+      this.emitter.emit('consumer-failed', event);
+      return;
+    }
+    this.logger.error(`consumer of endpoint ${event.endpoint} failed; the endpoint consumes no more messages`, { error: event.error });
+    if (!process.exitCode) process.exitCode = 1;
   }
 
   /** Counters per endpoint. */
@@ -621,6 +650,7 @@ export class Bus implements Sender {
       onDeadLettered: (event) => this.emitter.emit('dead-lettered', event),
       onExpired: (event) => this.emitter.emit('expired', event),
       onCircuit: (event) => this.emitter.emit('circuit', event),
+      onConsumerFailed: (event) => this.consumerFailed(event),
     };
   }
 

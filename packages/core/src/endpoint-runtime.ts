@@ -64,6 +64,8 @@ export interface BusInternals {
   onDeadLettered(event: { endpoint: string; messageId: string; type: string; reason: string; error: Error }): void;
   onExpired(event: { endpoint: string; messageId: string; type: string; action: ExpiredAction }): void;
   onCircuit(event: { endpoint: string; state: CircuitState; previous: CircuitState }): void;
+  /** The endpoint's consumer failed and consumes no more (see `BusEvents['consumer-failed']`). */
+  onConsumerFailed(event: { endpoint: string; error: Error }): void;
 }
 
 interface InFlight {
@@ -88,6 +90,7 @@ export class EndpointRuntime {
   private slotWaiter: (() => void) | undefined;
   private control: Promise<void> = Promise.resolve();
   private stopping = false;
+  private failure_: Error | undefined;
 
   constructor(
     readonly definition: EndpointDefinition,
@@ -114,6 +117,11 @@ export class EndpointRuntime {
       handler: (state) => this.invoke(state),
     });
     this.breaker?.onChange((state, previous) => this.onCircuit(state, previous));
+  }
+
+  /** Why the endpoint's consumer failed and stopped consuming, or undefined while it consumes. */
+  get failure(): Error | undefined {
+    return this.failure_;
   }
 
   /** Declares the queue and starts consuming. */
@@ -170,11 +178,16 @@ export class EndpointRuntime {
     await this.loop;
   }
 
+  /**
+   * The consumer loop. Nothing one message does ends it: the pipeline settles every delivery and
+   * never throws, and a hand-back that fails is logged. Only the consumer's own iterator failing
+   * ends it, and that is reported (`onConsumerFailed`), never a silent stop.
+   */
   private async run(consumer: Consumer): Promise<void> {
     try {
       for await (const delivery of consumer) {
         if (this.consumer !== consumer) {
-          await delivery.nack();
+          await this.handBack(delivery);
           break;
         }
         while (this.inFlight.size >= this.limit && this.consumer === consumer) await new Promise<void>((resolve) => (this.slotWaiter = resolve));
@@ -186,13 +199,27 @@ export class EndpointRuntime {
           }
         }
         if (this.consumer !== consumer) {
-          await delivery.nack();
+          await this.handBack(delivery);
           break;
         }
         this.track(delivery);
       }
+    } catch (thrown) {
+      if (this.stopping || this.consumer !== consumer) return;
+      const error = toError(thrown);
+      this.failure_ = error;
+      this.consumer = undefined;
+      void consumer.close().catch(() => undefined);
+      this.bus.onConsumerFailed({ endpoint: this.definition.name, error });
+    }
+  }
+
+  /** Returns a delivery the loop took but will not run; a failure is logged (the broker redelivers it). */
+  private async handBack(delivery: Delivery): Promise<void> {
+    try {
+      await delivery.nack();
     } catch (error) {
-      if (!this.stopping) this.bus.logger.error(`consumer of endpoint ${this.definition.name} failed`, { error });
+      this.bus.logger.warn(`could not hand a delivery back on ${this.definition.name}; the broker will redeliver it`, { messageId: delivery.message.id, error });
     }
   }
 

@@ -32,6 +32,23 @@ export function missiveHeaders(message: amqp.Message): Record<string, string> {
   return out;
 }
 
+/** A count a header carries: a whole number from 0, else 0 (anyone who can publish can write it). */
+function wholeCount(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' || Buffer.isBuffer(value) ? Number(String(value)) : Number.NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** Earlier deliveries the broker counted: a quorum queue's `x-delivery-count`, else the redelivered flag. */
+export function brokerRedeliveries(headers: Readonly<Record<string, unknown>>, redelivered: boolean): number {
+  const counted = headers['x-delivery-count'];
+  return counted !== undefined && counted !== null ? Math.max(wholeCount(counted), redelivered ? 1 : 0) : redelivered ? 1 : 0;
+}
+
+/** Deliveries made before the message was republished (delayed nack); never negative. */
+export function republishedCount(value: unknown): number {
+  return value === undefined || value === null ? 0 : wholeCount(value);
+}
+
 /** The transport message of an AMQP message. */
 export function transportMessage(message: amqp.Message): TransportMessage {
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
@@ -96,9 +113,7 @@ export class RabbitDelivery implements Delivery {
     }
     this.message = transportMessage(raw);
     const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
-    const redeliveries = typeof headers['x-delivery-count'] === 'number' ? headers['x-delivery-count'] : raw.fields.redelivered ? 1 : 0;
-    const republished = Number(headers[REPUBLISHED] ?? 0);
-    this.deliveryCount = 1 + redeliveries + (Number.isFinite(republished) ? republished : 0);
+    this.deliveryCount = 1 + brokerRedeliveries(headers, raw.fields.redelivered) + republishedCount(headers[REPUBLISHED]);
   }
 
   /** The same un-acked message, handed out again in-process (ordered consumers). */

@@ -26,22 +26,49 @@ export interface FetchedRow {
   token: string;
 }
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * The headers column as the transport wrote it (a JSON object of strings), or the reason it is
+ * not: rows can be written by anything that opens the file.
+ */
+export function readHeaders(text: unknown): { headers: Readonly<Record<string, string>>; unreadable?: string } {
+  if (text === '{}') return { headers: NO_HEADERS };
+  let value: unknown;
+  try {
+    value = typeof text === 'string' ? JSON.parse(text) : undefined;
+  } catch (error) {
+    return { headers: NO_HEADERS, unreadable: `the row's headers column is not JSON (${(error as Error).message})` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { headers: NO_HEADERS, unreadable: `the row's headers column is not a JSON object (${text === null ? 'null' : JSON.stringify(String(text).slice(0, 40))})` };
+  }
+  for (const key of Object.keys(value)) {
+    if (typeof (value as Record<string, unknown>)[key] !== 'string') return { headers: NO_HEADERS, unreadable: `the row's header ${JSON.stringify(key)} is not a string` };
+  }
+  return { headers: value as Record<string, string> };
+}
+
 class SqliteDelivery implements Delivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
+  readonly unreadable: string | undefined;
   settled = false;
 
   constructor(
     private readonly consumer: SqliteConsumer,
     private readonly row: FetchedRow,
   ) {
+    const { headers, unreadable } = readHeaders(row.headers);
+    const body = Buffer.isBuffer(row.body) ? row.body : Buffer.alloc(0);
     this.message = {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
+      id: String(row.id),
+      type: String(row.type),
+      body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      headers,
       partitionKey: row.partition_key ?? undefined,
     };
+    this.unreadable = unreadable ?? (Buffer.isBuffer(row.body) ? undefined : "the row's body is not a blob");
     this.deliveryCount = row.delivery_count;
   }
 

@@ -9,6 +9,7 @@
  * @module
  */
 import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
+import { readHeaders } from './sqlite-consumer.js';
 import type { SqliteTransport } from './sqlite-transport.js';
 
 interface Row {
@@ -29,7 +30,7 @@ function toDeadLetter(row: Row): DeadLetter {
       id: row.id,
       type: row.type,
       body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
+      headers: readHeaders(row.headers).headers, // a dead letter may be there because its headers were unreadable
       partitionKey: row.partition_key ?? undefined,
     },
     failure: JSON.parse(row.failure) as DeadLetterFailure,

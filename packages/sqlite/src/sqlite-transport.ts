@@ -186,7 +186,10 @@ export class SqliteTransport implements Transport {
          where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @now)
          order by seq limit @limit`,
       ),
-      lease: db.prepare('update missive_messages set lease_owner = @owner, lease_token = @token, lease_until = @until, delivery_count = delivery_count + 1 where seq = @seq'),
+      // A count that is not a whole number from 0 (written by something else) starts again from 0.
+      lease: db.prepare(
+        'update missive_messages set lease_owner = @owner, lease_token = @token, lease_until = @until, delivery_count = (case when delivery_count >= 0 then delivery_count else 0 end) + 1 where seq = @seq returning delivery_count',
+      ),
       extend: db.prepare('update missive_messages set lease_until = ? where lease_owner = ? and lease_token is not null'),
       ack: db.prepare('delete from missive_messages where seq = ? and lease_token = ?'),
       nack: db.prepare(
@@ -406,8 +409,7 @@ export class SqliteTransport implements Transport {
     const until = now + this.options.leaseMs;
     for (const row of rows) {
       row.token = randomUUID();
-      this.s.lease.run({ owner: this.connectionId, token: row.token, until, seq: row.seq });
-      row.delivery_count += 1;
+      row.delivery_count = (this.s.lease.get({ owner: this.connectionId, token: row.token, until, seq: row.seq }) as { delivery_count: number }).delivery_count;
     }
     return rows;
   }
