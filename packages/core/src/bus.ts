@@ -34,6 +34,7 @@ import type { MessageStore, OutboxRecord } from './message-store.js';
 import { createOutbox, type Outbox, type OutboxOptions } from './outbox.js';
 import type { SagaDefinition } from './saga.js';
 import { installSaga, type SagaOptions } from './saga-runtime.js';
+import { LoopTurns } from './loop-turns.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { loadTransport, parseTransportUrl } from './transport-url.js';
@@ -151,6 +152,8 @@ export class Bus implements Sender {
   private readonly host = hostname();
   private readonly source: string;
   private readonly timestamps = new Timestamps();
+  /** Lets the event loop turn at least every 10 ms while sends complete without I/O. */
+  private readonly turns = new LoopTurns(10);
   private readonly pending = new Map<string, PendingRequest>();
   /** Sends under way; `stop` waits for them before it closes the transport. */
   private readonly sending = new InFlightList<Promise<void>>();
@@ -453,6 +456,8 @@ export class Bus implements Sender {
     } finally {
       this.sending.remove(sent);
     }
+    const turn = this.turns.due();
+    if (turn !== undefined) await turn;
   }
 
   private envelopeFor(
