@@ -14,10 +14,10 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { DeliveryBuffer, TransportError, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { DeliveryBuffer, Header, TransportError, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
 import { Latch } from './latch.js';
 import { returnKey } from './topology.js';
-import { DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
+import { CONTENT_TYPE, DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
 
 /** Missive's headers of an AMQP message (its `x-` headers are the broker's). */
 export function missiveHeaders(message: amqp.Message): Record<string, string> {
@@ -53,11 +53,19 @@ export function republishedCount(value: unknown): number {
 export function transportMessage(message: amqp.Message): TransportMessage {
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
   const key = headers['x-missive-partition-key'];
+  const { contentType, contentEncoding } = message.properties as { contentType?: unknown; contentEncoding?: unknown };
+  let missive = missiveHeaders(message);
+  // The bus checks what the body claims to be against its codec; the usual case costs nothing.
+  if ((contentType !== undefined && contentType !== CONTENT_TYPE) || contentEncoding !== undefined) {
+    missive = { ...missive };
+    if (contentType !== undefined && contentType !== CONTENT_TYPE) missive[Header.ContentType] = String(contentType);
+    if (contentEncoding !== undefined) missive[Header.ContentEncoding] = String(contentEncoding);
+  }
   return {
     id: String(message.properties.messageId ?? ''),
     type: String(message.properties.type ?? ''),
     body: new Uint8Array(message.content.buffer, message.content.byteOffset, message.content.byteLength),
-    headers: missiveHeaders(message),
+    headers: missive,
     partitionKey: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : undefined,
   };
 }

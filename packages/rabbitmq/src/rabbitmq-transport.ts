@@ -67,6 +67,8 @@ import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOpti
 export const DEAD_LETTER_SUFFIX = '.dead-letters';
 /** Header holding the number of republishes of a message (nack with new headers, delays). */
 export const REPUBLISHED = 'x-missive-republished';
+/** The content type the transport publishes with (the JSON codec's). */
+export const CONTENT_TYPE = 'application/cloudevents+json';
 /** Header that routes a delayed message to its delay queue; dropped from the message's headers on delivery. */
 export const DELAY_HEADER = 'missive-delay-bucket';
 /** The longest delay (48.6 days): RabbitMQ's TTLs are 32-bit milliseconds, and a bucket rounds up. */
@@ -599,7 +601,7 @@ export class RabbitMqTransport implements Transport {
       mandatory,
       messageId: message.id,
       type: message.type,
-      contentType: 'application/cloudevents+json',
+      contentType: CONTENT_TYPE,
       headers: message.partitionKey === undefined ? headers : { ...headers, 'x-missive-partition-key': message.partitionKey },
     };
     for (let attempt = 1; ; attempt++) {
