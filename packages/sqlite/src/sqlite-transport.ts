@@ -53,6 +53,7 @@ import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteTransportOptions } from './sqlite-options.js';
 import { applySchema } from './schema.js';
+import { sqliteFailure } from './sqlite-failure.js';
 
 /** Dependencies a transport factory passes in. */
 export interface SqliteTransportDeps {
@@ -137,23 +138,30 @@ export class SqliteTransport implements Transport {
     try {
       db = new Database(this.options.path);
     } catch (error) {
-      throw new TransportError(`cannot open SQLite database ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
+      throw sqliteFailure(error, this.options.path, 'open the database');
     }
-    db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
     try {
+      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
       await this.withBusyRetry(() => {
         db.pragma('journal_mode = WAL');
         applySchema(db);
-      });
+      }, 'create the transport tables');
+      db.pragma(`synchronous = ${this.options.synchronous}`);
     } catch (error) {
       db.close();
-      throw error;
+      throw sqliteFailure(error, this.options.path, 'open the database');
     }
-    db.pragma(`synchronous = ${this.options.synchronous}`);
     this.db_ = db;
     this.state = 'open';
     this.s = this.prepare();
-    await this.withBusyRetry(() => this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now()));
+    try {
+      await this.withBusyRetry(() => this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now()), 'register the connection');
+    } catch (error) {
+      this.db_ = undefined;
+      this.state = 'new';
+      db.close();
+      throw error;
+    }
     this.reap(true);
     this.startWaking();
   }
@@ -268,6 +276,7 @@ export class SqliteTransport implements Transport {
         }
         if (added > 0) this.s.bumpBindings.run();
       }).immediate(),
+      `declare queue ${queue.name}`,
     );
   }
 
@@ -278,6 +287,7 @@ export class SqliteTransport implements Transport {
         if (queues.length === 0 && options?.mandatory === true) throw new UnroutableError(topic);
         for (const queue of queues) this.enqueue(queue, message, options);
       }).immediate(),
+      `publish ${message.type}`,
     );
     this.wake();
   }
@@ -288,6 +298,7 @@ export class SqliteTransport implements Transport {
         if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue');
         this.enqueue(queue, message, options);
       }).immediate(),
+      `send ${message.type} to ${queue}`,
     );
     this.wake();
   }
@@ -396,7 +407,7 @@ export class SqliteTransport implements Transport {
           .immediate();
         hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
       } catch (error) {
-        if (!isBusy(error)) this.logger.error('sqlite fetch failed; retrying', { error });
+        if (!isBusy(error)) this.logger.error('sqlite fetch failed; retrying', { error: sqliteFailure(error, this.options.path, 'fetch messages') });
         setTimeout(() => this.wake(), 20 + Math.random() * 50).unref();
         return;
       }
@@ -490,13 +501,17 @@ export class SqliteTransport implements Transport {
     });
   }
 
-  /** Runs a write, retrying with backoff while the database stays busy past the busy timeout. */
-  async withBusyRetry<T>(write: () => T): Promise<T> {
+  /**
+   * Runs a write, retrying with backoff while the database stays busy past the busy timeout. Other
+   * driver errors become Missive errors naming the file (see `sqliteFailure`); `doing` says what
+   * was being done, for the message.
+   */
+  async withBusyRetry<T>(write: () => T, doing = 'write to the queue tables'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return write();
       } catch (error) {
-        if (!isBusy(error)) throw error;
+        if (!isBusy(error)) throw sqliteFailure(error, this.options.path, doing);
         if (attempt >= BUSY_ATTEMPTS) throw new TransportError(`the SQLite database stayed locked through ${attempt} attempts`, { cause: error });
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random())));
       }
