@@ -53,13 +53,13 @@ export function republishedCount(value: unknown): number {
 export function transportMessage(message: amqp.Message): TransportMessage {
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
   const key = headers['x-missive-partition-key'];
-  const { contentType, contentEncoding } = message.properties as { contentType?: unknown; contentEncoding?: unknown };
+  const { contentType, contentEncoding } = message.properties as { contentType?: string; contentEncoding?: string };
   let missive = missiveHeaders(message);
   // The bus checks what the body claims to be against its codec; the usual case costs nothing.
   if ((contentType !== undefined && contentType !== CONTENT_TYPE) || contentEncoding !== undefined) {
     missive = { ...missive };
-    if (contentType !== undefined && contentType !== CONTENT_TYPE) missive[Header.ContentType] = String(contentType);
-    if (contentEncoding !== undefined) missive[Header.ContentEncoding] = String(contentEncoding);
+    if (contentType !== undefined && contentType !== CONTENT_TYPE) missive[Header.ContentType] = contentType;
+    if (contentEncoding !== undefined) missive[Header.ContentEncoding] = contentEncoding;
   }
   return {
     id: String(message.properties.messageId ?? ''),

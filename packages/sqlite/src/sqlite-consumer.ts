@@ -41,7 +41,7 @@ export function readHeaders(text: unknown): { headers: Readonly<Record<string, s
     return { headers: NO_HEADERS, unreadable: `the row's headers column is not JSON (${(error as Error).message})` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { headers: NO_HEADERS, unreadable: `the row's headers column is not a JSON object (${text === null ? 'null' : JSON.stringify(String(text).slice(0, 40))})` };
+    return { headers: NO_HEADERS, unreadable: `the row's headers column is not a JSON object (${typeof text === 'string' ? JSON.stringify(text.slice(0, 40)) : String(text)})` };
   }
   for (const key of Object.keys(value)) {
     if (typeof (value as Record<string, unknown>)[key] !== 'string') return { headers: NO_HEADERS, unreadable: `the row's header ${JSON.stringify(key)} is not a string` };

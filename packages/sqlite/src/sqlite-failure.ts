@@ -14,7 +14,8 @@ import { MissiveError, TransportError } from '@missive/core';
 /** The Missive error for `error`, thrown while the transport tried `doing` on the database at `path`. */
 export function sqliteFailure(error: unknown, path: string, doing: string): MissiveError {
   if (error instanceof MissiveError) return error;
-  const code = String((error as { code?: unknown }).code ?? '');
+  const raw = (error as { code?: unknown }).code;
+  const code = typeof raw === 'string' ? raw : '';
   const detail = (error as Error).message ?? String(error);
   const options = (retryable: boolean) => ({ cause: error, retryable });
   if (code === 'SQLITE_FULL') {

@@ -4,7 +4,7 @@
  * as its argument it listens to the bus's `consumer-failed` event (and prints it) instead of leaving
  * the failure to the bus's default.
  */
-import { consoleLogger, createBus, defineCommand, MemoryBroker, type Consumer, type Delivery, type Transport } from '../index.js';
+import { consoleLogger, createBus, defineCommand, MemoryBroker, type Consumer, type Delivery } from '../index.js';
 import { z } from 'zod';
 
 const Job = defineCommand('failing.job', z.object({ n: z.number() }));
@@ -24,7 +24,7 @@ function consume(queue: string, options: { readonly prefetch: number }): Consume
 }
 const transport = new Proxy(inner, {
   get: (target, key) => (key === 'consume' ? consume : (Reflect.get(target, key) as unknown) instanceof Function ? (Reflect.get(target, key) as (...a: unknown[]) => unknown).bind(target) : Reflect.get(target, key)),
-}) as Transport;
+});
 const bus = createBus({ service: 'failing', transport, logger: consoleLogger('error') });
 if (process.argv[2] === 'listen') bus.on('consumer-failed', ({ endpoint, error }) => process.stdout.write(`failed ${endpoint} ${error.message}\n`));
 bus.endpoint('jobs', (e) => e.on(Job, ({ n }) => void process.stdout.write(`handled ${n}\n`)));
