@@ -100,12 +100,12 @@ export interface Environment {
   cleanup(): Promise<void>;
 }
 
-/** Builds the environment of one case. */
-export async function createEnvironment(target: ConformanceTarget): Promise<Environment> {
+/** Builds the environment of one case; `waitTimeoutMs` limits each real-time wait (default 20 s). */
+export async function createEnvironment(target: ConformanceTarget, options: { readonly waitTimeoutMs?: number } = {}): Promise<Environment> {
   const virtual = target.virtualClock === true ? new VirtualClock() : undefined;
   const clock: Clock = virtual ?? systemClock;
   const fixture = await target.setup(clock);
-  const waiter = createWaiter({ clock: virtual, quiet: () => fixture.quiet?.() ?? true, activity: () => fixture.activity?.() ?? 0 });
+  const waiter = createWaiter({ clock: virtual, quiet: () => fixture.quiet?.() ?? true, activity: () => fixture.activity?.() ?? 0, timeoutMs: options.waitTimeoutMs });
   const run = randomBytes(4).toString('hex');
   const prefix = `t${run}`;
   const buses: Bus[] = [];

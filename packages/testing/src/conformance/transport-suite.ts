@@ -76,7 +76,8 @@ export function caseRegistrar(target: ConformanceTarget): CaseRegistrar {
             ctx.skip(`the ${target.name} target does not declare ${missing.join(', ')}`);
             return;
           }
-          const env = await createEnvironment(target);
+          // A case given more time than usual (a heavy one) may wait longer for each condition.
+          const env = await createEnvironment(target, { waitTimeoutMs: Math.max(20_000, (options.timeoutMs ?? 30_000) - 10_000) });
           try {
             await body(env);
           } finally {

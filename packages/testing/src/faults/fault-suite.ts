@@ -55,10 +55,10 @@ function absorb(history: QueueHistory, lines: readonly string[]): void {
 }
 
 /** Sends `count` jobs `0..count-1` with at most `parallel` publishes in flight, recording each. */
-async function sendAll(history: QueueHistory, count: number, parallel: number, send: (n: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
+async function sendAll(history: QueueHistory, count: number, parallel: number, send: (n: number) => Promise<unknown>, first = 0): Promise<void> {
+  let next = first;
   const lane = async () => {
-    while (next < count) {
+    while (next < first + count) {
       const n = next++;
       await history.publish(String(n), () => send(n));
     }
@@ -253,22 +253,18 @@ export function faultScenarios(test: CaseRegistrar, transport: string): void {
     const publisher = env.bus('cycles-publisher');
     publisher.endpoint(endpoint, (e) => e.on(Job, (m) => void (history.deliver(String(m.n)), history.effect(String(m.n)))), { concurrency: 4 });
     await publisher.start(); // declares the queue and consumes too
-    let publishing = true;
-    const sending = (async () => {
-      let n = 0;
-      while (publishing) {
-        const id = n++;
-        await history.publish(String(id), () => publisher.send(Job, { n: id }));
-      }
-    })();
+    let next = 0;
     for (let cycle = 0; cycle < 20; cycle++) {
+      // Each cycle publishes a batch while a new consumer starts, takes some, and is closed twice at once.
+      const first = next;
+      next += 30;
+      const sending = sendAll(history, 30, 5, (n) => publisher.send(Job, { n }), first);
       const bus = recordingConsumer(env, `cycle-${cycle}`, endpoint, Job, history, { concurrency: 2, prefetch: 4 });
       await bus.start();
       await env.until(() => history.delivered.size > cycle * 20, `deliveries to go on in cycle ${cycle}`);
       await Promise.all([bus.stop(), bus.stop()]); // concurrent closes
+      await sending;
     }
-    publishing = false;
-    await sending;
     await env.until(() => history.allConfirmedDone(), 'every confirmed job done');
     judge('subscribe/close cycles while publishing', transport, history, meter);
   }, { timeoutMs: 600_000, heavy: true });
