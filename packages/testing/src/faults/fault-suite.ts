@@ -98,11 +98,11 @@ export function faultScenarios(test: CaseRegistrar, transport: string): void {
     const meter = startMeter();
     const doomed = child(env, { service: 'doomed', endpoint, type: Job.name, prefetch: 10, concurrency: 5, workMs: 5 });
     try {
-      await doomed.waitFor(/^ready$/);
+      await doomed.waitFor(/^ready$/, 60_000);
       const sender = env.bus('fault-kill-sender');
       await sender.start();
       await sendAll(history, 300, 20, (n) => sender.send(Job, { n }));
-      await doomed.waitFor(/^done (4\d|[5-9]\d|\d{3})\b/); // mid-stream: some done, many held
+      await doomed.waitFor(/^done (4\d|[5-9]\d|\d{3})\b/, 60_000); // mid-stream: some done, many held
       doomed.kill('SIGKILL');
       await doomed.exited;
       absorb(history, doomed.lines);
@@ -117,7 +117,7 @@ export function faultScenarios(test: CaseRegistrar, transport: string): void {
       doomed.kill('SIGKILL');
       await doomed.exited;
     }
-  }, { needs: ['processes'], timeoutMs: 90_000 });
+  }, { needs: ['processes'], timeoutMs: 180_000 });
 
   test('SIGTERM mid-work: drained, completed work never redelivered', async (env) => {
     const Job = env.command('fault-term', Work);
@@ -127,13 +127,13 @@ export function faultScenarios(test: CaseRegistrar, transport: string): void {
     const meter = startMeter();
     const worker = child(env, { service: 'terminated', endpoint, type: Job.name, prefetch: 16, concurrency: 8, workMs: 20 });
     try {
-      await worker.waitFor(/^ready$/);
+      await worker.waitFor(/^ready$/, 60_000);
       const sender = env.bus('fault-term-sender');
       await sender.start();
       await sendAll(history, 300, 20, (n) => sender.send(Job, { n }));
-      await worker.waitFor(/^done (3\d|[4-9]\d|\d{3})\b/);
+      await worker.waitFor(/^done (3\d|[4-9]\d|\d{3})\b/, 60_000);
       worker.kill('SIGTERM');
-      expect(await worker.exited).toBe(0);
+      expect(await worker.exited, `exit of the stopped worker; stderr: ${worker.stderr().slice(-2000)}`).toBe(0);
       absorb(history, worker.lines);
       const next = recordingConsumer(env, 'fault-term-next', endpoint, Job, history, { concurrency: 8, prefetch: 16 });
       history.onChange(() => env.waiter.notify());
@@ -145,7 +145,7 @@ export function faultScenarios(test: CaseRegistrar, transport: string): void {
       worker.kill('SIGKILL');
       await worker.exited;
     }
-  }, { needs: ['processes'], timeoutMs: 90_000 });
+  }, { needs: ['processes'], timeoutMs: 180_000 });
 
   test('poison message: exactly the configured attempts with backoff, then the dead-letter queue, while others flow', async (env) => {
     const Job = env.command('fault-poison', Work);
