@@ -207,6 +207,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     this.pending.clear();
     this.keys.clear();
     for (const lane of [...this.lanes.values()]) this.settleCheck(lane);
+    if (this.lanes.size === 0) this.transport.forget(this);
     await this.control?.close().catch(() => undefined);
   }
 
