@@ -40,6 +40,8 @@ export interface ConformanceFeatures {
   readonly orderingKeys: boolean;
   /** Scheduled messages can be cancelled (capability `cancelScheduled`). Default true. */
   readonly cancelScheduled: boolean;
+  /** The fixture's broker can be killed and started again (`fixture.broker`). Default false. */
+  readonly brokerRestart: boolean;
 }
 
 /** One broker for one case. */
@@ -52,6 +54,8 @@ export interface ConformanceFixture {
   quiet?(): boolean;
   /** Virtual-clock targets: a counter of broker progress (see `MemoryBroker.activity`). */
   activity?(): number;
+  /** A broker of the case's own that it may crash: SIGKILL, and start again on the same data. */
+  readonly broker?: { kill(): Promise<void>; start(): Promise<void> };
   /** Called after the case, after its buses stopped and its queues were deleted. */
   teardown?(): Promise<void>;
 }
@@ -117,7 +121,7 @@ export async function createEnvironment(target: ConformanceTarget, options: { re
     topics.add(name);
     return name;
   };
-  const features: ConformanceFeatures = { processes: false, orderingKeys: true, cancelScheduled: true, ...target.features };
+  const features: ConformanceFeatures = { processes: false, orderingKeys: true, cancelScheduled: true, brokerRestart: false, ...target.features };
 
   const env: Environment = {
     clock,

@@ -70,7 +70,7 @@ export function caseRegistrar(target: ConformanceTarget): CaseRegistrar {
             ctx.skip('heavy scenario: runs under `npm run chaos` (MISSIVE_CHAOS=1)');
             return;
           }
-          const declared = { processes: false, orderingKeys: true, cancelScheduled: true, ...target.features };
+          const declared = { processes: false, orderingKeys: true, cancelScheduled: true, brokerRestart: false, ...target.features };
           const missing = (options.needs ?? []).filter((feature) => !declared[feature]);
           if (missing.length > 0) {
             ctx.skip(`the ${target.name} target does not declare ${missing.join(', ')}`);

@@ -31,10 +31,18 @@ import { checkQueue, describeCheck, QueueHistory, type QueueCheck } from './queu
 const childScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'conformance', 'child-consumer.ts');
 const Work = z.object({ n: z.number(), key: z.string().optional() });
 
+/** Options of {@link describeFaultScenarios}. */
+export interface FaultScenarioOptions {
+  /** Registers only the scenarios whose name this accepts (a target made for one scenario). */
+  readonly only?: (scenario: string) => boolean;
+}
+
 /** Registers the fault scenarios for `target` with vitest. */
-export function describeFaultScenarios(target: ConformanceTarget): void {
+export function describeFaultScenarios(target: ConformanceTarget, options: FaultScenarioOptions = {}): void {
   describe(`fault scenarios: ${target.name}`, () => {
-    faultScenarios(caseRegistrar(target), target.name);
+    const registrar = caseRegistrar(target);
+    const only = options.only;
+    faultScenarios(only === undefined ? registrar : (name, body, caseOptions) => void (only(name) && registrar(name, body, caseOptions)), target.name);
   });
 }
 
@@ -268,4 +276,31 @@ export function faultScenarios(test: CaseRegistrar, transport: string): void {
     await env.until(() => history.allConfirmedDone(), 'every confirmed job done');
     judge('subscribe/close cycles while publishing', transport, history, meter);
   }, { timeoutMs: 600_000, heavy: true });
+
+  test('10k messages from 100 parallel publishers, the broker SIGKILLed and restarted at a third and at a half: nothing confirmed is lost', async (env) => {
+    const broker = env.fixture.broker;
+    if (broker === undefined) throw new Error('the target declares brokerRestart but its fixture has no broker');
+    const Job = env.command('fault-broker-kill', Work);
+    const endpoint = env.name('fault-broker-kill');
+    const history = new QueueHistory();
+    const meter = startMeter();
+    const consumer = recordingConsumer(env, 'broker-kill-consumer', endpoint, Job, history, { concurrency: 16, prefetch: 64 });
+    history.onChange(() => env.waiter.notify());
+    await consumer.start();
+    const publisher = env.bus('broker-kill-publisher');
+    await publisher.start();
+    const count = 10_000;
+    let settled = 0;
+    const publishing = sendAll(history, count, 100, (n) => publisher.send(Job, { n }).finally(() => void (settled++, env.waiter.notify())));
+    for (const at of [Math.floor(count / 3), Math.floor(count / 2)]) {
+      await env.until(() => settled >= at, `${at} publishes settled`);
+      await broker.kill();
+      await broker.start();
+    }
+    await publishing;
+    expect(history.confirmed.size + history.failed.size).toBe(count);
+    await env.until(() => history.allConfirmedDone(), 'every confirmed publish delivered after the restarts');
+    const check = judge('10k from 100 publishers, broker SIGKILLed twice', transport, history, meter);
+    expect(check.confirmed, describeCheck(check)).toBeGreaterThan(0);
+  }, { needs: ['brokerRestart'], timeoutMs: 900_000, heavy: true });
 }
