@@ -11,7 +11,8 @@
  * ```
  * @module
  */
-import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import type { DeadLetterFailure, TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, readMessageRow, type NackOptions } from '@missive/core/transport';
 import type { SqliteTransport } from './sqlite-transport.js';
 
 /** A leased row as the pump fetched it. */
@@ -26,91 +27,49 @@ export interface FetchedRow {
   token: string;
 }
 
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-
-/**
- * The headers column as the transport wrote it (a JSON object of strings), or the reason it is
- * not: rows can be written by anything that opens the file.
- */
-export function readHeaders(text: unknown): { headers: Readonly<Record<string, string>>; unreadable?: string } {
-  if (text === '{}') return { headers: NO_HEADERS };
-  let value: unknown;
-  try {
-    value = typeof text === 'string' ? JSON.parse(text) : undefined;
-  } catch (error) {
-    return { headers: NO_HEADERS, unreadable: `the row's headers column is not JSON (${(error as Error).message})` };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { headers: NO_HEADERS, unreadable: `the row's headers column is not a JSON object (${typeof text === 'string' ? JSON.stringify(text.slice(0, 40)) : String(text)})` };
-  }
-  for (const key of Object.keys(value)) {
-    if (typeof (value as Record<string, unknown>)[key] !== 'string') return { headers: NO_HEADERS, unreadable: `the row's header ${JSON.stringify(key)} is not a string` };
-  }
-  return { headers: value as Record<string, string> };
-}
-
-class SqliteDelivery implements Delivery {
+class SqliteDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
   readonly unreadable: string | undefined;
-  settled = false;
 
   constructor(
     private readonly consumer: SqliteConsumer,
     private readonly row: FetchedRow,
   ) {
-    const { headers, unreadable } = readHeaders(row.headers);
-    const body = Buffer.isBuffer(row.body) ? row.body : Buffer.alloc(0);
-    this.message = {
-      id: String(row.id),
-      type: String(row.type),
-      body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-      headers,
-      partitionKey: row.partition_key ?? undefined,
-    };
-    this.unreadable = unreadable ?? (Buffer.isBuffer(row.body) ? undefined : "the row's body is not a blob");
+    super(consumer);
+    const { message, unreadable } = readMessageRow(row);
+    this.message = message;
+    this.unreadable = unreadable;
     this.deliveryCount = row.delivery_count;
   }
 
-  private take(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.consumer.settled(this);
-    return true;
+  protected async onAck(): Promise<void> {
+    await this.consumer.transport.ack(this.row.seq, this.row.token);
   }
 
-  async ack(): Promise<void> {
-    if (this.take()) await this.consumer.transport.ack(this.row.seq, this.row.token);
+  protected async onNack(options: NackOptions): Promise<void> {
+    await this.consumer.transport.settle('nack', this.row.seq, this.row.token, { delayMs: options.delayMs, headers: options.headers });
   }
 
-  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (this.take()) await this.consumer.transport.settle('nack', this.row.seq, this.row.token, { delayMs: options?.delayMs, headers: options?.headers });
-  }
-
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (this.take()) await this.consumer.transport.settle('dead', this.row.seq, this.row.token, { failure });
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    await this.consumer.transport.settle('dead', this.row.seq, this.row.token, { failure });
   }
 
   /** Returns the message un-yielded (`undo` the delivery count) or after a lost connection. */
   giveBack(undo: boolean): void {
-    if (!this.take()) return;
+    if (!this.settleOnce()) return;
     void this.consumer.transport.settle(undo ? 'release' : 'nack', this.row.seq, this.row.token).catch(() => undefined);
   }
 }
 
 /** The consumer. */
-export class SqliteConsumer implements Consumer {
-  private readonly buffer = new DeliveryBuffer<SqliteDelivery>('sqlite', () => this.close());
-
+export class SqliteConsumer extends BufferedConsumer<SqliteDelivery> {
   constructor(
     readonly transport: SqliteTransport,
     readonly queue: string,
-    private readonly prefetch: number,
-  ) {}
-
-  /** Free prefetch slots. */
-  room(): number {
-    return this.buffer.closed ? 0 : this.prefetch - this.buffer.held;
+    prefetch: number,
+  ) {
+    super('sqlite', prefetch);
   }
 
   /**
@@ -125,30 +84,14 @@ export class SqliteConsumer implements Consumer {
 
   /** Takes fetched rows. */
   push(rows: readonly FetchedRow[]): void {
-    for (const row of rows) {
-      const delivery = new SqliteDelivery(this, row);
-      if (!this.buffer.push(delivery)) delivery.giveBack(true);
-    }
+    for (const row of rows) this.offer(new SqliteDelivery(this, row));
   }
 
-  /** @internal */
-  settled(delivery: SqliteDelivery): void {
-    this.buffer.settled(delivery);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
-  }
-
-  async close(): Promise<void> {
-    if (this.buffer.closed) return;
+  protected detach(): void {
     this.transport.forget(this);
-    for (const delivery of this.buffer.close()) delivery.giveBack(true);
   }
 
-  /** The connection is going away: also give back what was yielded and not settled. */
-  drop(): void {
-    void this.close();
-    for (const delivery of this.buffer.yielded) delivery.giveBack(false);
+  protected giveBack(delivery: SqliteDelivery, unread: boolean): void {
+    delivery.giveBack(unread);
   }
 }

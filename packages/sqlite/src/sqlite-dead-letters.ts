@@ -9,7 +9,7 @@
  * @module
  */
 import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
-import { readHeaders } from './sqlite-consumer.js';
+import { rowToMessage } from '@missive/core/transport'; // never throws: a dead letter may be there because its headers were unreadable
 import type { SqliteTransport } from './sqlite-transport.js';
 
 interface Row {
@@ -26,13 +26,7 @@ interface Row {
 function toDeadLetter(row: Row): DeadLetter {
   return {
     queue: row.queue,
-    message: {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: readHeaders(row.headers).headers, // a dead letter may be there because its headers were unreadable
-      partitionKey: row.partition_key ?? undefined,
-    },
+    message: rowToMessage(row),
     failure: JSON.parse(row.failure) as DeadLetterFailure,
   };
 }

@@ -136,7 +136,7 @@ describe('sqlite errors users see', () => {
     expect((error as Error).message).toContain(path);
     expect((error as Error).message).toContain('orders');
     const after = new Database(path);
-    cleanups.push(() => after.close());
+    cleanups.push(() => void after.close());
     expect((after.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map((r) => r.name)).toEqual(['orders']);
   });
 
