@@ -55,6 +55,7 @@ import {
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import { failoverTarget } from './failover.js';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
 import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
@@ -148,9 +149,21 @@ export class RabbitMqTransport implements Transport {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'rabbitmq transport is closed');
     this.state = 'open';
-    const model = await amqp.connect(this.options.url, {
+    const nodes = this.options.nodes;
+    // Several nodes: each reconnection attempt goes to the next one (see failover.ts).
+    const failover = nodes.length > 1 ? failoverTarget(this.options.url, nodes) : undefined;
+    const model = await amqp.connect(failover?.target ?? this.options.url, {
       ...this.options.socketOptions,
-      recovery: { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, initialMaxRetries: 2, maxRetries: Number.POSITIVE_INFINITY, waitForConnect: false },
+      recovery: {
+        initialDelay: 100,
+        maxDelay: 10_000,
+        factor: 2,
+        jitter: 0.2,
+        initialMaxRetries: Math.max(2, nodes.length * 2 - 1),
+        maxRetries: Number.POSITIVE_INFINITY,
+        waitForConnect: false,
+        ...(failover === undefined ? {} : { calculateDelay: (attempt: number) => failover.advance(attempt) }),
+      },
     });
     this.model = model;
     model.on('error', (error: Error) => {

@@ -1,0 +1,84 @@
+/**
+ * Missive on a three-node RabbitMQ cluster of the test's own (loopback, ports 5691–5693, joined with
+ * `rabbitmqctl join_cluster`): the endpoint's quorum queue is replicated on all three nodes, and the
+ * transport is given all three addresses (`failover`). Under load, the node leading the queue is
+ * killed with SIGKILL: every confirmed publish is consumed (the total-queue checker finds nothing
+ * lost), and publishing resumes within seconds. Needs root to start the nodes; skipped saying so
+ * otherwise.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
+import { checkQueue, createWaiter, describeCheck, QueueHistory, recordScenario, startMeter, brokersRequired } from '@missive/testing';
+import { RabbitMqTransport } from './rabbitmq-transport.js';
+import { privateNodeUnavailable } from './test-support/private-node.js';
+import { startPrivateCluster, type PrivateCluster } from './test-support/private-cluster.js';
+
+let cluster: PrivateCluster | undefined;
+let unavailable: string | undefined;
+const buses: Bus[] = [];
+
+beforeAll(async () => {
+  unavailable = await privateNodeUnavailable();
+  if (unavailable !== undefined) return;
+  cluster = await startPrivateCluster({ name: 'missive-cluster', firstPort: 5691 });
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.allSettled(buses.map((b) => b.stop({ timeoutMs: 0 })));
+  await cluster?.stop();
+}, 120_000);
+
+const Job = defineCommand(`cluster.job-${randomBytes(3).toString('hex')}`, z.object({ n: z.number() }));
+
+describe('rabbitmq three-node cluster', () => {
+  it('the node leading the queue is SIGKILLed under load: nothing confirmed is lost, publishing resumes within seconds', async (ctx) => {
+    if (cluster === undefined) {
+      if (brokersRequired() && unavailable === undefined) throw new Error('the cluster did not start');
+      return ctx.skip(unavailable ?? 'no cluster');
+    }
+    const queue = `cluster-${randomBytes(4).toString('hex')}`;
+    const transport = () => new RabbitMqTransport({ url: cluster!.url, publishTimeoutMs: 60_000 }, { logger: silentLogger });
+    const history = new QueueHistory();
+    const waiter = createWaiter({ timeoutMs: 120_000 });
+    history.onChange(() => waiter.notify());
+    const meter = startMeter();
+
+    const consumer = createBus({ service: 'cluster-consumer', transport: transport(), logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    buses.push(consumer);
+    consumer.endpoint(queue, (e) => e.on(Job, ({ n }) => void (history.deliver(String(n)), history.effect(String(n)))), { concurrency: 16, prefetch: 32 });
+    await consumer.start();
+    const publisher = createBus({ service: 'cluster-publisher', transport: transport(), logger: silentLogger });
+    buses.push(publisher);
+    await publisher.start();
+
+    const count = 3000;
+    const confirmedAt: number[] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < count) {
+        const n = next++;
+        if (await history.publish(String(n), () => publisher.send(Job, { n }))) confirmedAt.push(Date.now());
+        waiter.notify();
+      }
+    };
+    const publishing = Promise.all(Array.from({ length: 20 }, lane));
+    await waiter.until(() => history.confirmed.size >= 1000, 'a thousand confirmed before the kill');
+    const leader = await cluster.leaderOf(queue);
+    const killedAt = Date.now();
+    await leader.kill();
+    await publishing;
+    const resumedAt = confirmedAt.find((t) => t > killedAt);
+    expect(history.confirmed.size + history.failed.size).toBe(count);
+    await waiter.until(() => history.allConfirmedDone(), 'every confirmed publish consumed after the leader died');
+    const check = checkQueue(history);
+    const figures = recordScenario({ scenario: `3-node cluster, queue leader (${leader.nodeName}) SIGKILLed under load`, transport: 'rabbitmq cluster', check, ...meter.stop() });
+    expect(check.valid, describeCheck(check)).toBe(true);
+    expect(check.failed).toBe(0);
+    expect(resumedAt, 'a publish confirmed after the kill').toBeDefined();
+    const failoverMs = resumedAt! - killedAt;
+    expect(failoverMs).toBeLessThan(30_000);
+    process.stdout.write(`cluster failover: ${JSON.stringify({ ...figures, failoverMs, leader: leader.nodeName })}\n`);
+  }, 300_000);
+});
