@@ -605,7 +605,12 @@ export class RabbitMqTransport implements Transport {
     await this.confirmPublish(DELAY_EXCHANGE, routingKey, message, { ...headers, [DELAY_HEADER]: String(bucket) }, false, routingKey);
   }
 
-  /** Publishes with a confirm; rejects on nack, on return (mandatory), and on a channel that died first. */
+  /**
+   * Publishes with a confirm; rejects on return (mandatory), on a channel that died three times, and
+   * on a nack that lasts: a broker nacks while a quorum queue elects a new leader (its old one's
+   * node died), so a nacked publish is tried again with backoff (50 ms doubling to 1 s) until
+   * `publishTimeout` has passed since the first try, then fails with `PublishRejectedError`.
+   */
   async confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
     const body = Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     // amqplib reads the headers without changing them (it layers its own on top), so they are passed as they are.
@@ -617,6 +622,8 @@ export class RabbitMqTransport implements Transport {
       contentType: CONTENT_TYPE,
       headers: message.partitionKey === undefined ? headers : { ...headers, 'x-missive-partition-key': message.partitionKey },
     };
+    const started = Date.now();
+    let refusals = 0;
     for (let attempt = 1; ; attempt++) {
       while (this.draining !== undefined) await this.draining; // a drain lets waiters go one buffer-full at a time
       const channel = this.state === 'open' && this.publisher !== undefined && this.blockedBy === undefined ? this.publisher : await this.channel(true);
@@ -640,7 +647,13 @@ export class RabbitMqTransport implements Transport {
           if (!accepted) this.waitForDrain(channel);
         });
       } catch (error) {
-        if (error instanceof PublishRejectedError && this.publisher === channel) throw error;
+        if (error instanceof PublishRejectedError && this.publisher === channel) {
+          const pause = Math.min(1000, 50 * 2 ** refusals++);
+          if (Date.now() + pause - started > this.options.publishTimeoutMs || this.state !== 'open') throw error;
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          attempt--; // a refusal is not a dead channel
+          continue;
+        }
         if (attempt >= 3) throw new TransportError(`publish of ${message.id} to ${destination} failed: ${(error as Error).message}`, { cause: error });
         continue; // the channel died before the confirm: publish again on the next one (at least once)
       }
