@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
-import { checkQueue, createWaiter, describeCheck, QueueHistory, recordScenario, startMeter, brokersRequired } from '@missive/testing';
+import { checkQueue, chaosEnabled, createWaiter, describeCheck, QueueHistory, recordScenario, startMeter, brokersRequired } from '@missive/testing';
+import type { PrivateNode } from './test-support/private-node.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 import { privateNodeUnavailable } from './test-support/private-node.js';
 import { startPrivateCluster, type PrivateCluster } from './test-support/private-cluster.js';
@@ -18,6 +19,8 @@ import { startPrivateCluster, type PrivateCluster } from './test-support/private
 let cluster: PrivateCluster | undefined;
 let unavailable: string | undefined;
 const buses: Bus[] = [];
+/** Nodes a case killed, for the next case to start again. */
+const killed: PrivateNode[] = [];
 
 beforeAll(async () => {
   unavailable = await privateNodeUnavailable();
@@ -57,7 +60,7 @@ describe('rabbitmq three-node cluster', () => {
     const leader = await cluster.leaderOf(queue);
     const confirmedAt: number[] = [];
     const errors = new Map<string, number>();
-    let killedAt: number | undefined;
+    let killedAt: number | undefined = undefined;
     let after = 0;
     let next = 0;
     const lane = async () => {
@@ -77,10 +80,12 @@ describe('rabbitmq three-node cluster', () => {
     };
     const publishing = Promise.all(Array.from({ length: 20 }, lane));
     await waiter.until(() => history.confirmed.size >= 1000, 'a thousand confirmed before the kill');
-    killedAt = Date.now();
+    const killTime = Date.now();
+    killedAt = killTime;
     await leader.kill();
+    killed.push(leader);
     await publishing;
-    const resumedAt = confirmedAt.find((t) => t > killedAt!);
+    const resumedAt = confirmedAt.find((t) => t > killTime);
     expect(history.confirmed.size + history.failed.size).toBe(next);
     await waiter.until(() => history.allConfirmedDone(), 'every confirmed publish consumed after the leader died');
     const check = checkQueue(history);
@@ -89,10 +94,56 @@ describe('rabbitmq three-node cluster', () => {
     expect(check.failed, `publishes that failed: ${JSON.stringify([...errors])}`).toBe(0);
     expect(resumedAt, 'a publish confirmed after the kill').toBeDefined();
     // The longest time without a confirmed publish from the kill on: how long publishing stalled.
-    const times = [killedAt, ...confirmedAt.filter((t) => t > killedAt!).sort((a, b) => a - b)];
+    const times = [killTime, ...confirmedAt.filter((t) => t > killTime).sort((a, b) => a - b)];
     let stallMs = 0;
     for (let i = 1; i < times.length; i++) stallMs = Math.max(stallMs, times[i]! - times[i - 1]!);
     expect(stallMs).toBeLessThan(30_000);
-    process.stdout.write(`cluster failover: ${JSON.stringify({ ...figures, firstConfirmAfterKillMs: resumedAt! - killedAt, stallMs, leader: leader.nodeName, publishedThroughTheKill: next })}\n`);
+    process.stdout.write(`cluster failover: ${JSON.stringify({ ...figures, firstConfirmAfterKillMs: resumedAt! - killTime, stallMs, leader: leader.nodeName, publishedThroughTheKill: next })}\n`);
   }, 300_000);
+
+  it('a rolling restart of all three nodes, one at a time, under load: nothing confirmed is lost', async (ctx) => {
+    if (!chaosEnabled()) return ctx.skip('heavy scenario: runs under `npm run chaos` (MISSIVE_CHAOS=1)');
+    if (cluster === undefined) return ctx.skip(unavailable ?? 'no cluster');
+    for (const node of killed.splice(0)) await node.start();
+    await cluster.awaitOnline();
+    const queue = `cluster-rolling-${randomBytes(4).toString('hex')}`;
+    const transport = () => new RabbitMqTransport({ url: cluster!.url, publishTimeoutMs: 120_000 }, { logger: silentLogger });
+    const history = new QueueHistory();
+    const waiter = createWaiter({ timeoutMs: 300_000 });
+    history.onChange(() => waiter.notify());
+    const meter = startMeter();
+    const consumer = createBus({ service: 'rolling-consumer', transport: transport(), logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    buses.push(consumer);
+    consumer.endpoint(queue, (e) => e.on(Job, ({ n }) => void (history.deliver(String(n)), history.effect(String(n)))), { concurrency: 16, prefetch: 32 });
+    await consumer.start();
+    const publisher = createBus({ service: 'rolling-publisher', transport: transport(), logger: silentLogger });
+    buses.push(publisher);
+    await publisher.start();
+    let publishing = true;
+    let next = 0;
+    const lane = async () => {
+      while (publishing) {
+        const n = next++;
+        await history.publish(String(n), () => publisher.send(Job, { n }));
+        waiter.notify();
+      }
+    };
+    const lanes = Promise.all(Array.from({ length: 10 }, lane));
+    for (const node of cluster.nodes) {
+      const before = history.confirmed.size;
+      await waiter.until(() => history.confirmed.size >= before + 200, `publishing before restarting ${node.nodeName}`);
+      await node.restart();
+      await cluster.awaitOnline();
+    }
+    const before = history.confirmed.size;
+    await waiter.until(() => history.confirmed.size >= before + 200, 'publishing after the rolling restart');
+    publishing = false;
+    await lanes;
+    await waiter.until(() => history.allConfirmedDone(), 'every confirmed publish consumed after the rolling restart');
+    const check = checkQueue(history);
+    recordScenario({ scenario: '3-node cluster, rolling restart under load', transport: 'rabbitmq cluster', check, ...meter.stop() });
+    expect(check.valid, describeCheck(check)).toBe(true);
+    expect(check.failed, describeCheck(check)).toBe(0);
+    process.stdout.write(`cluster rolling restart: ${describeCheck(check)}\n`);
+  }, 900_000);
 });

@@ -44,7 +44,7 @@ const NO_BYTES = new Uint8Array(0);
 
 /** The transport message stored in `row`, and, when part of the row could not be read, why. */
 export function readMessageRow(row: MessageRow): { readonly message: TransportMessage; readonly unreadable?: string } {
-  const headers = readHeaders(row.headers as unknown);
+  const headers = readHeaders(row.headers);
   const bytes = (row.body as unknown) instanceof Uint8Array;
   const message: TransportMessage = {
     id: String(row.id),

@@ -26,6 +26,8 @@ export interface PrivateCluster {
   readonly url: string;
   /** The node that leads the quorum queue `queue` now. */
   leaderOf(queue: string): Promise<PrivateNode>;
+  /** Resolves when all three nodes are running in the cluster again. */
+  awaitOnline(): Promise<void>;
   /** Stops every node and deletes their directories. */
   stop(): Promise<void>;
 }
@@ -66,6 +68,9 @@ export async function startPrivateCluster(options: { readonly name: string; read
         }
       }
       throw new Error(`no node reports a leader for queue ${queue}`);
+    },
+    async awaitOnline() {
+      await run('rabbitmqctl', ['-n', nodes[0]!.nodeName, 'await_online_nodes', '3', '--timeout', '120'], { timeout: 130_000 });
     },
     async stop() {
       await Promise.allSettled(nodes.map((n) => n.stop()));

@@ -31,6 +31,8 @@ export interface PrivateNode {
   kill(): Promise<void>;
   /** Starts it again on the same data directory; resolves when it accepts connections. */
   start(): Promise<void>;
+  /** Stops it gracefully (`rabbitmqctl stop`) and starts it again on the same data. */
+  restart(): Promise<void>;
   /** Stops it and deletes its directory. */
   stop(): Promise<void>;
 }
@@ -109,6 +111,12 @@ export async function startPrivateNode(options: { readonly name: string; readonl
       await gone(p);
     },
     start,
+    async restart() {
+      const p = pid();
+      await run('rabbitmqctl', ['-n', nodeName, 'stop'], { timeout: 120_000 });
+      if (p !== undefined) await gone(p);
+      await start();
+    },
     async stop() {
       const p = pid();
       await run('rabbitmqctl', ['-n', nodeName, 'stop'], { timeout: 60_000 }).catch(() => undefined);
