@@ -1,8 +1,9 @@
 /**
- * The broker-kill fault scenario on a RabbitMQ node of the test's own (port 5681): SIGKILLed and
+ * The broker-kill fault scenario on a RabbitMQ node of the test's own (a free port): SIGKILLed and
  * started again twice under 100 parallel publishers; the total-queue checker finds nothing lost.
  * Heavy: runs under `npm run chaos`. Needs root to start the node; skipped saying so otherwise.
  */
+import { randomBytes } from 'node:crypto';
 import { describeFaultScenarios } from '@missive/testing';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 import { privateNodeUnavailable, startPrivateNode } from './test-support/private-node.js';
@@ -13,7 +14,7 @@ describeFaultScenarios(
     features: { brokerRestart: true },
     unavailable: privateNodeUnavailable,
     async setup() {
-      const node = await startPrivateNode({ name: 'missive-broker-kill', port: 5681 });
+      const node = await startPrivateNode({ name: `missive-broker-kill-${randomBytes(3).toString('hex')}` });
       return {
         url: node.url,
         // Publishes wait for the restarted broker (about 10 s here) rather than failing.

@@ -1,5 +1,5 @@
 /**
- * Missive on a three-node RabbitMQ cluster of the test's own (loopback, ports 5691–5693, joined with
+ * Missive on a three-node RabbitMQ cluster of the test's own (loopback, free ports, joined with
  * `rabbitmqctl join_cluster`): the endpoint's quorum queue is replicated on all three nodes, and the
  * transport is given all three addresses (`failover`). Under load, the node leading the queue is
  * killed with SIGKILL: every confirmed publish is consumed (the total-queue checker finds nothing
@@ -25,7 +25,7 @@ const killed: PrivateNode[] = [];
 beforeAll(async () => {
   unavailable = await privateNodeUnavailable();
   if (unavailable !== undefined) return;
-  cluster = await startPrivateCluster({ name: 'missive-cluster', firstPort: 5691 });
+  cluster = await startPrivateCluster({ name: `missive-cluster-${randomBytes(3).toString('hex')}` });
 }, 300_000);
 
 afterAll(async () => {

@@ -606,8 +606,8 @@ export class RabbitMqTransport implements Transport {
   }
 
   /**
-   * Publishes with a confirm; rejects on return (mandatory), on a channel that died three times, and
-   * on a nack that lasts: a broker nacks while a quorum queue elects a new leader (its old one's
+   * Publishes with a confirm; rejects on return (mandatory), on channels that keep dying, and on a
+   * nack that lasts (each for `publishTimeout` after the first try): a broker nacks while a quorum queue elects a new leader (its old one's
    * node died), so a nacked publish is tried again with backoff (50 ms doubling to 1 s) until
    * `publishTimeout` has passed since the first try, then fails with `PublishRejectedError`.
    */
@@ -654,8 +654,14 @@ export class RabbitMqTransport implements Transport {
           attempt--; // a refusal is not a dead channel
           continue;
         }
-        if (attempt >= 3) throw new TransportError(`publish of ${message.id} to ${destination} failed: ${(error as Error).message}`, { cause: error });
-        continue; // the channel died before the confirm: publish again on the next one (at least once)
+        // The channel died before the confirm: publish again on the next one (at least once). In a
+        // cluster losing a node, channels can die several times in a row: keep trying, with backoff
+        // from the third try, until publishTimeout has passed since the first.
+        if (attempt >= 3 && (Date.now() - started >= this.options.publishTimeoutMs || this.state !== 'open')) {
+          throw new TransportError(`publish of ${message.id} to ${destination} failed: ${(error as Error).message}`, { cause: error });
+        }
+        if (attempt >= 3) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** (attempt - 3))));
+        continue;
       }
       if (this.returned.delete(message.id)) throw new UnroutableError(destination);
       return;

@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts
- * const cluster = await startPrivateCluster({ name: 'missive-cluster', firstPort: 5691 });
- * const url = cluster.url; // amqp://…:5691?failover=127.0.0.1:5692,127.0.0.1:5693
+ * const cluster = await startPrivateCluster({ name: `missive-cluster-${run}` });
+ * const url = cluster.url; // amqp://…:<port1>?failover=127.0.0.1:<port2>,127.0.0.1:<port3>
  * const leader = await cluster.leaderOf('orders');
  * await leader.kill();
  * await cluster.stop();
@@ -32,11 +32,11 @@ export interface PrivateCluster {
   stop(): Promise<void>;
 }
 
-/** Starts three nodes on `firstPort`, `firstPort + 1`, `firstPort + 2` and joins them. */
-export async function startPrivateCluster(options: { readonly name: string; readonly firstPort: number }): Promise<PrivateCluster> {
+/** Starts three nodes (`<name>-1..3`, free ports) and joins them. */
+export async function startPrivateCluster(options: { readonly name: string }): Promise<PrivateCluster> {
   const nodes: PrivateNode[] = [];
   try {
-    for (let i = 0; i < 3; i++) nodes.push(await startPrivateNode({ name: `${options.name}-${i + 1}`, port: options.firstPort + i }));
+    for (let i = 0; i < 3; i++) nodes.push(await startPrivateNode({ name: `${options.name}-${i + 1}` }));
     const ctl = (node: PrivateNode, ...args: string[]) => run('rabbitmqctl', ['-n', node.nodeName, ...args], { timeout: 120_000 });
     for (const node of nodes.slice(1)) {
       await ctl(node, 'stop_app');
@@ -48,7 +48,7 @@ export async function startPrivateCluster(options: { readonly name: string; read
     await Promise.allSettled(nodes.map((n) => n.stop()));
     throw error;
   }
-  const ports = nodes.map((_, i) => options.firstPort + i);
+  const ports = nodes.map((n) => n.port);
   return {
     nodes,
     url: `amqp://guest:guest@127.0.0.1:${ports[0]}?failover=${ports.slice(1).map((p) => `127.0.0.1:${p}`).join(',')}`,

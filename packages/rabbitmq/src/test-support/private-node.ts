@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * const node = await startPrivateNode({ name: 'missive-kill', port: 5681 });
+ * const node = await startPrivateNode({ name: `missive-kill-${run}` }); // a free port
  * await node.kill();   // SIGKILL, as a crash
  * await node.start();  // the same data directory: durable queues come back
  * await node.stop();   // and delete its directory
@@ -15,8 +15,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -26,6 +26,7 @@ const run = promisify(execFile);
 export interface PrivateNode {
   /** `amqp://guest:guest@127.0.0.1:<port>`. */
   readonly url: string;
+  readonly port: number;
   readonly nodeName: string;
   /** Kills the node's Erlang VM with SIGKILL (a crash: nothing flushed, nothing said goodbye). */
   kill(): Promise<void>;
@@ -49,14 +50,31 @@ export async function privateNodeUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
-/** Starts a node named `<name>@localhost` listening on `port` (distribution on `port + 20000`). */
-export async function startPrivateNode(options: { readonly name: string; readonly port: number }): Promise<PrivateNode> {
+/** A TCP port nothing listens on now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a node named `<name>@localhost` listening on `port` (by default a free one; distribution
+ * on another free port), so runs on one machine at once do not collide.
+ */
+export async function startPrivateNode(options: { readonly name: string; readonly port?: number }): Promise<PrivateNode> {
   const nodeName = `${options.name}@localhost`;
+  const port = options.port ?? (await freePort());
+  const distPort = await freePort();
   const dir = join(tmpdir(), `missive-node-${options.name}`);
   rmSync(dir, { recursive: true, force: true });
   for (const sub of ['', 'mnesia', 'log']) mkdirSync(join(dir, sub), { recursive: true });
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
-  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.default = ${options.port}\nloopback_users = none\n`);
+  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.default = ${port}\nloopback_users = none\n`);
   const { stdout } = await run('id', ['-u', 'rabbitmq']);
   const { stdout: gid } = await run('id', ['-g', 'rabbitmq']);
   const chown = (path: string) => chownSync(path, Number(stdout.trim()), Number(gid.trim()));
@@ -64,8 +82,8 @@ export async function startPrivateNode(options: { readonly name: string; readonl
   const env = {
     ...process.env,
     RABBITMQ_NODENAME: nodeName,
-    RABBITMQ_NODE_PORT: String(options.port),
-    RABBITMQ_DIST_PORT: String(options.port + 20_000),
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distPort),
     RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
     RABBITMQ_LOG_BASE: join(dir, 'log'),
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
@@ -102,7 +120,8 @@ export async function startPrivateNode(options: { readonly name: string; readonl
 
   await start();
   return {
-    url: `amqp://guest:guest@127.0.0.1:${options.port}`,
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    port,
     nodeName,
     async kill() {
       const p = pid();
