@@ -57,7 +57,8 @@ describe('missive on RabbitMQ (built command)', () => {
 
     const list = await runMissive(url, ['dlq', 'list', endpoint, '--json']);
     expect(list.code).toBe(0);
-    const rows = JSON.parse(list.out) as { id: string; reason: string }[];
+    const { total, deadLetters: rows } = JSON.parse(list.out) as { total: number; deadLetters: { id: string; reason: string }[] };
+    expect(total).toBe(2);
     expect(rows.map((r) => r.id)).toEqual([`m-1-${run}`, `m-2-${run}`]);
     expect(rows[0]).toMatchObject({ reason: 'HANDLER_FAILED' });
 

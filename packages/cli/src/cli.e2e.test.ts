@@ -4,7 +4,7 @@
  * the error exits.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,12 +57,19 @@ describe('missive (built command)', () => {
   it('lists and shows dead letters', async () => {
     const list = await missive(['dlq', 'list', 'payment', '--json']);
     expect(list.code).toBe(0);
-    const rows = JSON.parse(list.out) as { id: string; reason: string; error: string }[];
-    expect(rows.map((r) => r.id)).toEqual(['m-1', 'm-2', 'm-3']);
-    expect(rows[0]).toMatchObject({ reason: 'HANDLER_FAILED', error: 'Error: card gateway down for o-1' });
+    const page = JSON.parse(list.out) as { total: number; offset: number; limit: number; deadLetters: { id: string; reason: string; error: string; time: string }[] };
+    expect(page).toMatchObject({ total: 3, offset: 0, limit: 50 });
+    expect(page.deadLetters.map((r) => r.id)).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(page.deadLetters[0]).toMatchObject({ reason: 'HANDLER_FAILED', error: 'Error: card gateway down for o-1' });
+    const limited = await missive(['dlq', 'list', 'payment', '--limit', '2']);
+    expect(limited.out).toContain('1-2 of 3 dead letter(s); --offset 2 for the next 1');
     const show = await missive(['dlq', 'show', 'payment', 'm-2', '--json']);
-    const letter = JSON.parse(show.out) as { failure: { attempts: number; endpoint: string }; envelope: { data: unknown; type: string } };
+    const letter = JSON.parse(show.out) as { failure: { attempts: number; endpoint: string; time: string }; headers: Record<string, string>; envelope: { data: unknown; type: string } };
     expect(letter.failure).toMatchObject({ attempts: 1, endpoint: 'payment' });
+    // One attempt count (the failure's) and one time format (ISO, as in `list`).
+    expect(letter.headers).not.toHaveProperty('missive-attempts');
+    expect(letter.failure.time).toBe(page.deadLetters[1]!.time);
+    expect(letter.failure.time).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(letter.envelope).toMatchObject({ type: 'cli.charge', data: { orderId: 'o-2', amount: 20 } });
   });
 
@@ -122,5 +129,31 @@ describe('missive (built command)', () => {
     const noUrl = startProcess(process.execPath, [main, 'queues'], { env: { MISSIVE_URL: '' } });
     expect(await noUrl.exited).toBe(2);
     expect(noUrl.stderr()).toContain('pass --url or set MISSIVE_URL');
+  });
+
+  it('never creates a bus: a sqlite path with no bus file is a usage error, and nothing is written', async () => {
+    const dir = join(tmpdir(), `missive-cli-none-${randomUUID()}`);
+    const missing = await missive(['queues', '--url', `sqlite://${dir}/bus.db`]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('no Missive bus at');
+    expect(existsSync(dir)).toBe(false);
+    const notABus = join(tmpdir(), `missive-cli-empty-${randomUUID()}.db`);
+    writeFileSync(notABus, '');
+    try {
+      const empty = await missive(['queues', '--url', `sqlite://${notABus}`]);
+      expect(empty.code).toBe(2);
+      expect(empty.err).toContain('is not a Missive bus');
+    } finally {
+      rmSync(notABus, { force: true });
+    }
+  });
+
+  it('with --json, errors are JSON documents on stderr too', async () => {
+    const noQueue = await missive(['dlq', 'list', 'nowhere', '--json']);
+    expect(noQueue.code).toBe(2);
+    expect(JSON.parse(noQueue.err)).toEqual({ error: { name: 'UsageError', message: 'no queue named "nowhere"; `missive queues` lists them', exitCode: 2 } });
+    const badFlag = await missive(['queues', '--json', '--frobnicate']);
+    expect(badFlag.code).toBe(2);
+    expect(JSON.parse(badFlag.err)).toMatchObject({ error: { name: 'UsageError', exitCode: 2 } });
   });
 });

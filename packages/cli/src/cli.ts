@@ -120,8 +120,12 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
     return ExitCode.Ok;
   } catch (error) {
     const usage = error instanceof UsageError;
-    write.err(`missive: ${usage ? '' : `${(error as Error).name}: `}${(error as Error).message}\n`);
-    return usage ? ExitCode.Usage : ExitCode.Failure;
+    const code = usage ? ExitCode.Usage : ExitCode.Failure;
+    const { name, message } = error instanceof Error ? error : new Error(String(error));
+    // With --json, the error is a JSON document too (on stderr), so scripts parse one format.
+    if (argv.includes('--json')) write.err(`${JSON.stringify({ error: { name, message, exitCode: code } })}\n`);
+    else write.err(`missive: ${usage ? '' : `${name}: `}${message}\n`);
+    return code;
   } finally {
     await transport?.close().catch(() => undefined);
   }

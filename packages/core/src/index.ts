@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/core`: message contracts, the envelope and codec, the bus, the pipeline and its
  * middleware, the transport contract (types) and the in-process memory transport. What a transport
@@ -28,6 +29,7 @@ export * from './validate.js';
 export * from './topic-pattern.js';
 export * from './pipeline.js';
 export * from './retry-policy.js';
+export { stopOnSignals, type StopOnSignalsOptions, type Stoppable } from './stop-on-signals.js';
 export * from './circuit-breaker.js';
 export * from './rate-limiter.js';
 export * from './events.js';

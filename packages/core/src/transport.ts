@@ -261,4 +261,10 @@ export type TransportFactory = (url: URL, options: TransportFactoryOptions) => T
 export interface TransportFactoryOptions {
   readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * The caller operates a bus that must already exist (the `missive` CLI): the transport must not
+   * create the storage a bus lives in (a database file, its tables) and fails at `connect` with a
+   * `ConfigurationError` naming what is missing. Transports whose `connect` creates nothing may ignore it.
+   */
+  readonly openExisting?: boolean;
 }

@@ -4,7 +4,7 @@
  * Heavy: runs under `npm run chaos`. Needs root to start the node; skipped saying so otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { describeFaultScenarios } from '@missive/testing';
+import { describeFaultScenarios } from '@missive/testing/vitest';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 import { privateNodeUnavailable, startPrivateNode } from './test-support/private-node.js';
 

@@ -1,4 +1,4 @@
-import { describeFaultScenarios } from '@missive/testing';
+import { describeFaultScenarios } from '@missive/testing/vitest';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 import { rabbitUrl as url } from './test-support/broker.js';
 import { reachable } from './test-support/reachable.js';

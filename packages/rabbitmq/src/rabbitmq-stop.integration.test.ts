@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus, defineCommand, silentLogger } from '@missive/core';
-import { gate, range } from '@missive/testing';
+import { gate, range } from '@missive/testing/vitest';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 

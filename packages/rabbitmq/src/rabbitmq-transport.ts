@@ -55,6 +55,7 @@ import {
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import { connectError } from './connect-error.js';
 import { failoverTarget } from './failover.js';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
 import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
@@ -181,14 +182,19 @@ export class RabbitMqTransport implements Transport {
       this.releaseWaiters();
     });
     model.on('reconnect-scheduled', (info: { attempt: number; delay: number }) => this.logger.info(`rabbitmq reconnect ${info.attempt} in ${info.delay} ms`));
-    model.on('reconnect-failed', (error: Error) => this.logger.error('rabbitmq gave up reconnecting', { error: error.message }));
+    let connected = false;
+    // During the first connect, giving up is reported once, by the error connect() throws.
+    model.on('reconnect-failed', (error: Error) => {
+      if (connected) this.logger.error('rabbitmq gave up reconnecting', { error: error.message });
+    });
     try {
       await model.waitForConnect();
       await this.ready;
+      connected = true;
     } catch (error) {
       await model.close().catch(() => undefined);
       this.state = 'closed';
-      throw new TransportError(`cannot connect to RabbitMQ at ${this.safeUrl}: ${(error as Error).message}`, { cause: error, retryable: false });
+      throw connectError(error as Error, this.options.url, this.safeUrl);
     }
   }
 

@@ -1,4 +1,4 @@
-import { describeFaultScenarios } from '@missive/testing';
+import { describeFaultScenarios } from '@missive/testing/vitest';
 import { RedisTransport } from './redis-transport.js';
 import { deletePrefix, reachable, redisUrl, uniquePrefix } from './test-support/redis.js';
 

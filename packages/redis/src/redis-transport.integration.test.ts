@@ -1,4 +1,4 @@
-import { describeTransportConformance } from '@missive/testing';
+import { describeTransportConformance } from '@missive/testing/vitest';
 import { RedisTransport } from './redis-transport.js';
 import { deletePrefix, reachable, redisUrl, uniquePrefix } from './test-support/redis.js';
 

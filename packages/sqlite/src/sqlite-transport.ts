@@ -27,11 +27,12 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   BusStateError,
+  ConfigurationError,
   ErrorCode,
   TransportError,
   UnroutableError,
@@ -129,19 +130,25 @@ export class SqliteTransport implements Transport {
   async connect(): Promise<void> {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'sqlite transport is closed');
+    if (!this.options.create && !existsSync(this.options.path)) {
+      throw new ConfigurationError(`no Missive bus at ${this.options.path}: the file does not exist (it is not created here; check the path, or start a service on it first)`);
+    }
     try {
-      mkdirSync(dirname(this.options.path), { recursive: true });
+      if (this.options.create) mkdirSync(dirname(this.options.path), { recursive: true });
     } catch (error) {
       throw new TransportError(`cannot create the directory of ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
     }
     let db: Database.Database;
     try {
-      db = new Database(this.options.path);
+      db = new Database(this.options.path, { fileMustExist: !this.options.create });
     } catch (error) {
       throw sqliteFailure(error, this.options.path, 'open the database');
     }
     try {
       db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
+      if (!this.options.create && db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() === undefined) {
+        throw new ConfigurationError(`${this.options.path} is not a Missive bus: it has no transport tables (they are not created here)`);
+      }
       await this.withBusyRetry(() => {
         db.pragma('journal_mode = WAL');
         applySchema(db);

@@ -1,4 +1,4 @@
-import { describeFaultScenarios } from '@missive/testing';
+import { describeFaultScenarios } from '@missive/testing/vitest';
 import { MemoryBroker } from './memory-broker.js';
 
 describeFaultScenarios({

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/core/transport`: the kit for writing a transport package. Applications import
  * `@missive/core`; a transport imports this as well. It holds the transport contract and what every

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { describeTransportConformance } from '@missive/testing';
+ * import { describeTransportConformance } from '@missive/testing/vitest';
  * describeTransportConformance({
  *   name: 'sqlite',
  *   setup: () => ({ connect: () => new SqliteTransport({ path }) }),
@@ -24,10 +24,9 @@ import { orderingCases } from './cases-ordering.js';
 import { processCases } from './cases-processes.js';
 import { createEnvironment, type ConformanceTarget, type Environment } from './environment.js';
 
-/** Whether unreachable brokers fail rather than skip (CI sets it). */
-export function brokersRequired(): boolean {
-  return process.env.MISSIVE_REQUIRE_BROKERS === '1' || process.env.MISSIVE_REQUIRE_BROKERS === 'true';
-}
+import { brokersRequired } from '../brokers-required.js';
+
+export { brokersRequired };
 
 /** Registers the suite for `target` with vitest. */
 export function describeTransportConformance(target: ConformanceTarget): void {
