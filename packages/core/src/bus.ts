@@ -36,6 +36,7 @@ import type { MessageStore, OutboxRecord } from './message-store.js';
 import { createOutbox, type Outbox, type OutboxOptions } from './outbox.js';
 import type { SagaDefinition } from './saga.js';
 import { installSaga, type SagaOptions } from './saga-runtime.js';
+import { LoopTurns } from './loop-turns.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
 import { checkTransportFactories, loadTransport, parseTransportUrl, type TransportFactories } from './transport-url.js';
@@ -110,6 +111,14 @@ export interface BusEvents {
   'dead-lettered': { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly reason: string; readonly error: Error };
   retry: RetryEvent;
   expired: { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly action: ExpiredAction };
+  /**
+   * An endpoint's consumer failed (its transport's delivery stream broke) and the endpoint consumes
+   * no more; {@link Bus.ready} is false from then on. One message never causes this. With no
+   * listener, the bus logs it as an error and sets `process.exitCode` to 1, so a service with
+   * nothing else to do exits non-zero instead of stopping silently; a listener decides instead
+   * (stop the bus and exit, alert, ...).
+   */
+  'consumer-failed': { readonly endpoint: string; readonly error: Error };
 }
 
 /**
@@ -162,6 +171,8 @@ export class Bus implements Sender {
   private readonly host = hostname();
   private readonly source: string;
   private readonly timestamps = new Timestamps();
+  /** Lets the event loop turn at least every 10 ms while sends complete without I/O. */
+  private readonly turns = new LoopTurns(10);
   private readonly pending = new Map<string, PendingRequest>();
   /** Sends under way; `stop` waits for them before it closes the transport. */
   private readonly sending = new InFlightList<Promise<void>>();
@@ -332,6 +343,27 @@ export class Bus implements Sender {
     this.state = 'stopped';
   }
 
+  /**
+   * True while the bus is started and every endpoint's consumer is running (an open circuit is a
+   * pause, not a failure). For readiness probes: false after `consumer-failed`.
+   * @example
+   * ```ts
+   * http.get('/ready', (_, res) => res.status(bus.ready ? 200 : 503).end());
+   * ```
+   */
+  get ready(): boolean {
+    return this.state === 'started' && this.runtimes.every((runtime) => runtime.failure === undefined);
+  }
+
+  private consumerFailed(event: { readonly endpoint: string; readonly error: Error }): void {
+    this.logger.error({ endpoint: event.endpoint, err: event.error }, 'consumer failed; the endpoint consumes no more messages');
+    if (this.emitter.has('consumer-failed')) {
+      this.emitter.emit('consumer-failed', event);
+      return;
+    }
+    if (!process.exitCode) process.exitCode = 1;
+  }
+
   /** Counters per endpoint. */
   stats(): BusStats {
     const endpoints: Record<string, EndpointStats> = {};
@@ -485,6 +517,8 @@ export class Bus implements Sender {
     } finally {
       this.sending.remove(sent);
     }
+    const turn = this.turns.due();
+    if (turn !== undefined) await turn;
   }
 
   private envelopeFor(
@@ -715,6 +749,7 @@ export class Bus implements Sender {
       onExpired: (event) => this.emitter.emit('expired', event),
       onCircuit: (event) => this.emitter.emit('circuit', event),
       publishFault: this.faultContracts === undefined ? undefined : (parent, fault) => this.publishFault(parent, fault),
+      onConsumerFailed: (event) => this.consumerFailed(event),
     };
   }
 

@@ -20,6 +20,11 @@ import { ConfigurationError, DecodeError, MessageTooLargeError } from './errors.
 export interface Codec {
   /** The content type of the encoded form. */
   readonly contentType: string;
+  /**
+   * Other media types (lower case, without parameters) whose bodies `decode` reads. A delivery
+   * declaring a type that is neither this nor `contentType` is dead-lettered with `DECODE`.
+   */
+  readonly accepts?: readonly string[];
   /** Throws `MessageTooLargeError` above the limit. */
   encode(envelope: Envelope): Uint8Array;
   /** Throws `DecodeError` for anything that is not a well-formed envelope, `MessageTooLargeError` above the limit. */
@@ -42,6 +47,7 @@ export function jsonCodec(options: JsonCodecOptions = {}): Codec {
   }
   return {
     contentType: 'application/cloudevents+json',
+    accepts: ['application/json'],
     encode(envelope) {
       const bytes = Buffer.from(JSON.stringify(envelope), 'utf8');
       if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes);
@@ -75,4 +81,18 @@ function checkEnvelope(value: unknown): Envelope {
     throw new DecodeError('envelope attribute "dataversion" is not an integer');
   }
   return v as unknown as Envelope;
+}
+
+/**
+ * Why a body declared with `contentType` and `contentEncoding` (either may be absent: then the
+ * codec's own is assumed) cannot be read by `codec`, or undefined when it can.
+ */
+export function unreadableContent(codec: Codec, contentType: string | undefined, contentEncoding: string | undefined): string | undefined {
+  if (contentEncoding !== undefined && contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity') {
+    return `content-encoding ${JSON.stringify(contentEncoding)} is not supported: the codec reads unencoded ${codec.contentType} bodies`;
+  }
+  if (contentType === undefined || contentType === '') return undefined;
+  const media = contentType.split(';')[0]!.trim().toLowerCase();
+  if (media === codec.contentType || codec.accepts?.includes(media) === true) return undefined;
+  return `content type ${JSON.stringify(contentType)} is not one the codec reads (${[codec.contentType, ...(codec.accepts ?? [])].join(', ')})`;
 }

@@ -1,7 +1,8 @@
 /**
  * The consume pipeline of one endpoint: what runs for each delivery, in this order.
  *
- * 1. The delivery limit: past `maxDeliveries`, `PoisonMessageError`.
+ * 1. A delivery whose metadata the transport could not read (`Delivery.unreadable`): `DecodeError`.
+ *    Then the delivery limit: past `maxDeliveries`, `PoisonMessageError`.
  * 2. Decoding and routing: `DecodeError`, `UnknownMessageTypeError`.
  * 3. Expiry: an expired message is dropped, or fails with `MessageExpiredError`.
  * 4. Retries, around everything below: each run of it is one handler attempt.
@@ -24,6 +25,7 @@ import type { Clock } from './clock.js';
 import type { Codec } from './codec.js';
 import type { ConsumeState } from './consume-state.js';
 import type { EndpointDefinition, ExpiredAction } from './endpoint.js';
+import { DecodeError } from './errors.js';
 import { decodeDelivery } from './middleware/decode.js';
 import { checkDeliveryLimit } from './middleware/delivery-limit.js';
 import { expiry } from './middleware/expiry.js';
@@ -63,6 +65,8 @@ export function consumePipeline(parts: ConsumePipelineParts): (state: ConsumeSta
   const inner = parts.middleware.length === 0 ? handle : compose(parts.middleware, handle);
   const attempt = (state: ConsumeState): Promise<void> => observe(state, inner);
   return function pipeline(state) {
+    const unreadable = state.delivery.unreadable;
+    if (unreadable !== undefined) throw new DecodeError(unreadable);
     checkDeliveryLimit(state, definition.maxDeliveries);
     decodeDelivery(state, codec, definition);
     if (expired(state)) return DONE;

@@ -33,10 +33,16 @@ export class ConsumeState implements ConsumeContext {
   /** Handler invocations in this delivery. */
   invocations = 0;
   attempt = 0;
-  /** Handler invocations in earlier deliveries (from the attempts header). */
-  readonly priorAttempts: number;
+  /**
+   * Handler invocations in earlier deliveries: the attempts header, and at least one per earlier
+   * delivery (a delivery the broker made may have run the handler before its process died). The
+   * retry step also caps it by what the route's policy allows (see {@link readDeliveryMetadata}).
+   */
+  priorAttempts: number;
   /** Delayed redeliveries so far (from the redeliveries header). */
   readonly redeliveries: number;
+  /** The delivery's number (1 = first), clamped so an untrusted count never weakens `maxDeliveries`. */
+  readonly deliveryCount: number;
   /** Set when the stop deadline handed the delivery back: nothing may settle it after that. */
   handedBack = false;
   /** Set when the delivery was aborted (stop deadline). */
@@ -49,9 +55,10 @@ export class ConsumeState implements ConsumeContext {
     readonly endpoint: string,
     readonly delivery: Delivery,
   ) {
-    const headers = delivery.message.headers;
-    this.priorAttempts = count(headers[Header.Attempts]);
-    this.redeliveries = count(headers[Header.Redeliveries]);
+    const metadata = readDeliveryMetadata(delivery);
+    this.deliveryCount = metadata.deliveryCount;
+    this.priorAttempts = metadata.priorAttempts;
+    this.redeliveries = metadata.redeliveries;
   }
 
   /** Created on first use: most deliveries never need one. */
@@ -82,8 +89,36 @@ export class ConsumeState implements ConsumeContext {
   }
 }
 
-function count(value: string | undefined): number {
-  if (value === undefined) return 0;
-  const n = Number(value);
-  return Number.isInteger(n) && n >= 0 ? n : 0;
+/** A counter header: a whole number from 0 up, else `undefined` (absent or unreadable). */
+function counter(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/**
+ * Reads the delivery metadata the bus relies on without trusting it: a broker's delivery count
+ * and the attempt headers travel with the message and can be written by anyone who can write to
+ * the queue. The rules, chosen so that no value can weaken the `maxDeliveries` guard or lengthen
+ * the retry policy:
+ *
+ * - `deliveryCount`: a whole number of at least 1, and at least one more than the delayed
+ *   redeliveries the headers record (each of those was a delivery).
+ * - `redeliveries`: the header when it is a whole number; absent means 0; anything else (`-1`,
+ *   `abc`) counts every earlier delivery as a redelivery (the strictest reading).
+ * - `priorAttempts`: the header when it is a whole number, but at least one per earlier delivery
+ *   (so `ctx.attempt` survives a crash); unreadable means one per earlier delivery. The retry step
+ *   caps it at what the policy allows per delivery, so `999999` cannot be taken as is.
+ */
+export function readDeliveryMetadata(delivery: Delivery): { deliveryCount: number; redeliveries: number; priorAttempts: number } {
+  const headers = (delivery.message.headers as Readonly<Record<string, string>> | null | undefined) ?? {};
+  const attemptsHeader = headers[Header.Attempts];
+  const redeliveriesHeader = headers[Header.Redeliveries];
+  const attempts = counter(attemptsHeader);
+  let redeliveries = counter(redeliveriesHeader);
+  const raw = delivery.deliveryCount;
+  let deliveryCount = Number.isFinite(raw) ? Math.max(1, Math.floor(raw)) : 1;
+  if (redeliveries !== undefined) deliveryCount = Math.max(deliveryCount, redeliveries + 1);
+  else redeliveries = redeliveriesHeader === undefined ? 0 : deliveryCount - 1;
+  const priorAttempts = Math.max(attempts ?? 0, deliveryCount - 1);
+  return { deliveryCount, redeliveries, priorAttempts };
 }

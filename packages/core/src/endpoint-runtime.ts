@@ -77,6 +77,8 @@ export interface BusInternals {
   onCircuit(event: { endpoint: string; state: CircuitState; previous: CircuitState }): void;
   /** Publishes the fault event of a dead letter; absent unless the bus has `faultEvents`. */
   readonly publishFault: ((parent: Envelope | undefined, fault: Fault) => Promise<void>) | undefined;
+  /** The endpoint's consumer failed and consumes no more (see `BusEvents['consumer-failed']`). */
+  onConsumerFailed(event: { endpoint: string; error: Error }): void;
 }
 
 interface InFlight {
@@ -106,6 +108,7 @@ export class EndpointRuntime {
   private stoppedBecause: string | undefined;
   private consumerReady = false;
   private lastError: { readonly message: string; readonly at: string } | undefined;
+  private failure_: Error | undefined;
 
   constructor(
     readonly definition: EndpointDefinition,
@@ -137,6 +140,11 @@ export class EndpointRuntime {
       handler: (state) => this.invoke(state),
     });
     this.breaker?.onChange((state, previous) => this.onCircuit(state, previous));
+  }
+
+  /** Why the endpoint's consumer failed and stopped consuming, or undefined while it consumes. */
+  get failure(): Error | undefined {
+    return this.failure_;
   }
 
   /** Claims the endpoint's command types (see `command-owners.ts`), declares the queue and starts consuming. */
@@ -215,11 +223,16 @@ export class EndpointRuntime {
     await this.loop;
   }
 
+  /**
+   * The consumer loop. Nothing one message does ends it: the pipeline settles every delivery and
+   * never throws, and a hand-back that fails is logged. Only the consumer's own iterator failing
+   * ends it, and that is reported (`onConsumerFailed`), never a silent stop.
+   */
   private async run(consumer: Consumer): Promise<void> {
     try {
       for await (const delivery of consumer) {
         if (this.consumer !== consumer) {
-          await delivery.nack();
+          await this.handBack(delivery);
           break;
         }
         while (this.inFlight.size >= this.limit && this.consumer === consumer) await new Promise<void>((resolve) => (this.slotWaiter = resolve));
@@ -231,7 +244,7 @@ export class EndpointRuntime {
           }
         }
         if (this.consumer !== consumer) {
-          await delivery.nack();
+          await this.handBack(delivery);
           break;
         }
         this.track(delivery);
@@ -240,9 +253,23 @@ export class EndpointRuntime {
         this.stoppedBecause = 'the transport ended its deliveries';
         this.log.error('consumer stopped: the transport ended its deliveries');
       }
+    } catch (thrown) {
+      if (this.stopping || this.consumer !== consumer) return;
+      const error = toError(thrown);
+      this.failure_ = error;
+      this.stoppedBecause = error.message;
+      this.consumer = undefined;
+      void consumer.close().catch(() => undefined);
+      this.bus.onConsumerFailed({ endpoint: this.definition.name, error });
+    }
+  }
+
+  /** Returns a delivery the loop took but will not run; a failure is logged (the broker redelivers it). */
+  private async handBack(delivery: Delivery): Promise<void> {
+    try {
+      await delivery.nack();
     } catch (error) {
-      if (!this.stopping && this.consumer === consumer) this.stoppedBecause = toError(error).message;
-      if (!this.stopping) this.log.error({ err: error }, 'consumer stopped: it failed');
+      this.log.warn({ messageId: delivery.message.id, err: error }, 'could not hand a delivery back; the broker will redeliver it');
     }
   }
 

@@ -15,6 +15,13 @@ export const Header = {
   Redeliveries: 'missive-redeliveries',
   /** Set when a dead letter was replayed: the replay time as an ISO string. */
   ReplayedAt: 'missive-replayed-at',
+  /**
+   * The body's media type, when the broker carries one that differs from the codec's (AMQP
+   * `content-type`). The bus dead-letters a message whose type its codec does not read.
+   */
+  ContentType: 'content-type',
+  /** The body's encoding (AMQP `content-encoding`). Anything but `identity` is dead-lettered: codecs read plain bodies. */
+  ContentEncoding: 'content-encoding',
 } as const;
 
 /** One of the values of {@link Header}. */

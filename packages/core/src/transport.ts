@@ -119,6 +119,13 @@ export interface Delivery {
   readonly message: TransportMessage;
   /** 1 on the first delivery of the message; grows with each redelivery, including after a crash. */
   readonly deliveryCount: number;
+  /**
+   * Set when the transport could not read the message's metadata (a row or frame that Missive did
+   * not write: headers that are not a JSON object of strings, say): the reason, naming what was
+   * wrong. The bus dead-letters such a delivery at once with `DECODE` and this reason, and runs no
+   * handler. A transport never throws from its iterator because of one message; it sets this.
+   */
+  readonly unreadable?: string | undefined;
   /** Removes the message from the queue for good. Resolves when the removal is durable. */
   ack(): Promise<void>;
   /**

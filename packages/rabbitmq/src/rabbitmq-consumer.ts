@@ -14,11 +14,11 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { TransportError, type DeadLetterFailure, type TransportMessage } from '@missive/core';
+import { Header, TransportError, type DeadLetterFailure, type TransportMessage } from '@missive/core';
 import { BufferedConsumer, SettleOnceDelivery, TransportHeader, bytesView, isTransportHeader, type NackOptions } from '@missive/core/transport';
 import { Latch } from './latch.js';
 import { returnKey } from './topology.js';
-import { DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
+import { CONTENT_TYPE, DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
 
 /** Missive's headers of an AMQP message (its `x-` headers are the broker's). */
 export function missiveHeaders(message: amqp.Message): Record<string, string> {
@@ -33,15 +33,40 @@ export function missiveHeaders(message: amqp.Message): Record<string, string> {
   return out;
 }
 
+/** A count a header carries: a whole number from 0, else 0 (anyone who can publish can write it). */
+function wholeCount(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' || Buffer.isBuffer(value) ? Number(String(value)) : Number.NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** Earlier deliveries the broker counted: a quorum queue's `x-delivery-count`, else the redelivered flag. */
+export function brokerRedeliveries(headers: Readonly<Record<string, unknown>>, redelivered: boolean): number {
+  const counted = headers['x-delivery-count'];
+  return counted !== undefined && counted !== null ? Math.max(wholeCount(counted), redelivered ? 1 : 0) : redelivered ? 1 : 0;
+}
+
+/** Deliveries made before the message was republished (delayed nack); never negative. */
+export function republishedCount(value: unknown): number {
+  return value === undefined || value === null ? 0 : wholeCount(value);
+}
+
 /** The transport message of an AMQP message. */
 export function transportMessage(message: amqp.Message): TransportMessage {
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
   const key = headers[TransportHeader.PartitionKey];
+  const { contentType, contentEncoding } = message.properties as { contentType?: string; contentEncoding?: string };
+  let missive = missiveHeaders(message);
+  // The bus checks what the body claims to be against its codec; the usual case costs nothing.
+  if ((contentType !== undefined && contentType !== CONTENT_TYPE) || contentEncoding !== undefined) {
+    missive = { ...missive };
+    if (contentType !== undefined && contentType !== CONTENT_TYPE) missive[Header.ContentType] = contentType;
+    if (contentEncoding !== undefined) missive[Header.ContentEncoding] = contentEncoding;
+  }
   return {
     id: String(message.properties.messageId ?? ''),
     type: String(message.properties.type ?? ''),
     body: bytesView(message.content),
-    headers: missiveHeaders(message),
+    headers: missive,
     partitionKey: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : undefined,
   };
 }
@@ -97,9 +122,7 @@ export class RabbitDelivery extends SettleOnceDelivery {
     }
     this.message = transportMessage(raw);
     const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
-    const redeliveries = typeof headers['x-delivery-count'] === 'number' ? headers['x-delivery-count'] : raw.fields.redelivered ? 1 : 0;
-    const republished = Number(headers[REPUBLISHED] ?? 0);
-    this.deliveryCount = 1 + redeliveries + (Number.isFinite(republished) ? republished : 0);
+    this.deliveryCount = 1 + brokerRedeliveries(headers, raw.fields.redelivered) + republishedCount(headers[REPUBLISHED]);
   }
 
   /** The same un-acked message, handed out again in-process (ordered consumers). */
@@ -298,6 +321,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     if (this.buffer.closed && this.buffer.yielded.length === 0) {
       // After this turn, so the ack of the delivery being settled goes out before the channel closes.
       setImmediate(() => {
+        this.transport.forget(this);
         this.flushAcks();
         void this.channel?.close().catch(() => undefined);
       });
@@ -347,7 +371,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
   protected detach(): void {
     this.started.open(); // closed before it started: nothing to wait for
     clearTimeout(this.reopenTimer);
-    this.transport.forget(this);
+    // Not forgotten by the transport yet: see `close`.
   }
 
   protected giveBack(delivery: RabbitDelivery): void {
@@ -362,6 +386,25 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);
     for (const delivery of this.buffer.close()) delivery.requeue();
     this.flushAcks();
-    if (this.buffer.yielded.length === 0) await channel?.close().catch(() => undefined);
+    if (this.buffer.yielded.length === 0) {
+      this.transport.forget(this);
+      await channel?.close().catch(() => undefined);
+    }
+    // Otherwise the transport keeps it until the last yielded delivery is settled, or until
+    // `shutdown`, so the acks of handlers that finish during a drain reach the broker.
+  }
+
+  /**
+   * For the transport's close: closes the consumer, sends the acks still queued for the end of
+   * the turn, and closes the channel, waiting for the broker's close-ok. The broker handles a
+   * channel's frames in order, so every ack sent before it counts; acks queued after the
+   * connection began to close would be dropped (and their messages redelivered).
+   */
+  async shutdown(): Promise<void> {
+    await this.close();
+    this.transport.forget(this);
+    this.flushAcks();
+    const channel = this.channel;
+    if (channel !== undefined) await channel.close().catch(() => undefined);
   }
 }

@@ -9,6 +9,7 @@
  * | `queueType` | `quorum` or `classic` for endpoint queues | `quorum` |
  * | `publishTimeout` | how long a publish waits for a lost connection to come back, ms | 10000 |
  * | `maxBuffered` | publishes that may wait for a lost connection at once | 10000 |
+ * | `failover` | more nodes of the same cluster, `host:port` separated by commas, tried in turn when the current one is lost or cannot be reached | none |
  *
  * @example
  * ```ts
@@ -27,12 +28,39 @@ export interface RabbitMqOptions {
   readonly maxBuffered?: number;
   /** TLS and socket options passed to amqplib (ca, cert, key, servername …). */
   readonly socketOptions?: Record<string, unknown>;
+  /**
+   * More nodes of the same cluster (`host:port`), with the URL's credentials, vhost and parameters.
+   * Each reconnection attempt goes to the next node in turn, so losing a node moves the connection
+   * to another within about one reconnect delay.
+   */
+  readonly failover?: readonly string[];
+}
+
+/** One node's address. */
+export interface NodeAddress {
+  readonly hostname: string;
+  readonly port: number;
 }
 
 /** Options with defaults filled in; `url` is what amqplib gets. */
-export type ResolvedRabbitMqOptions = Required<Omit<RabbitMqOptions, 'socketOptions'>> & { readonly socketOptions: Record<string, unknown> };
+export type ResolvedRabbitMqOptions = Required<Omit<RabbitMqOptions, 'socketOptions' | 'failover'>> & {
+  readonly socketOptions: Record<string, unknown>;
+  /** Every node to connect to, the URL's first: one entry without failover. */
+  readonly nodes: readonly NodeAddress[];
+};
 
-const OWN = ['queueType', 'publishTimeout', 'maxBuffered'];
+const OWN = ['queueType', 'publishTimeout', 'maxBuffered', 'failover'];
+
+function nodeAddress(text: string, protocol: string): NodeAddress {
+  let url: URL;
+  try {
+    url = new URL(`${protocol}//${text.trim()}`);
+  } catch {
+    throw new ConfigurationError(`rabbitmq failover node ${JSON.stringify(text)} is not host:port`);
+  }
+  if (url.hostname === '' || url.pathname !== '' && url.pathname !== '/' || url.username !== '') throw new ConfigurationError(`rabbitmq failover node ${JSON.stringify(text)} is not host:port`);
+  return { hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port === '' ? (protocol === 'amqps:' ? 5671 : 5672) : Number(url.port) };
+}
 
 function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined || value === null) return fallback;
@@ -55,8 +83,10 @@ export function resolveRabbitMqOptions(options: RabbitMqOptions): ResolvedRabbit
   if (queueType !== 'quorum' && queueType !== 'classic') throw new ConfigurationError(`rabbitmq queueType must be "quorum" or "classic", got ${JSON.stringify(queueType)}`);
   const publishTimeoutMs = int(options.publishTimeoutMs ?? url.searchParams.get('publishTimeout') ?? undefined, 'publishTimeout', 10_000, 0);
   const maxBuffered = int(options.maxBuffered ?? url.searchParams.get('maxBuffered') ?? undefined, 'maxBuffered', 10_000, 0);
+  const failoverText = options.failover ?? (url.searchParams.get('failover')?.split(',').filter((n) => n.trim() !== '') ?? []);
+  const nodes = [nodeAddress(url.host, url.protocol), ...failoverText.map((n) => nodeAddress(n, url.protocol))];
   for (const key of OWN) url.searchParams.delete(key);
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '10');
   int(url.searchParams.get('heartbeat') ?? undefined, 'heartbeat', 10, 0);
-  return { url: url.href, queueType, publishTimeoutMs, maxBuffered, socketOptions: options.socketOptions ?? {} };
+  return { url: url.href, queueType, publishTimeoutMs, maxBuffered, socketOptions: options.socketOptions ?? {}, nodes };
 }

@@ -69,6 +69,8 @@ const READY_TIMEOUT_MS = 10_000;
 export class OrderedConsumer implements Consumer, DeliveryOwner {
   private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());
   private readonly lanes = new Map<amqp.Channel, Lane>();
+  /** Lanes being let go (channels closing). */
+  private readonly going = new Set<Promise<void>>();
   private readonly owned = new Map<number, Lane>();
   private readonly keys = new Map<string, KeyState>();
   /** In-process redeliveries waiting for their delay. */
@@ -186,12 +188,19 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     return this.buffer[Symbol.asyncIterator]();
   }
 
+  /** For the transport's close: closes the consumer and waits until the channels it let go are closed (their acks processed). */
+  async shutdown(): Promise<void> {
+    await this.close();
+    this.transport.forget(this);
+    // Lanes still holding yielded deliveries close now: the broker requeues those.
+    await Promise.allSettled([...[...this.lanes.values()].map((lane) => lane.channel.close()), ...this.going]);
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     this.started.open(); // closed before it settled: nothing to wait for
     clearTimeout(this.timer);
-    this.transport.forget(this);
     const main = this.main;
     if (main?.tag !== undefined) await main.channel.cancel(main.tag).catch(() => undefined);
     this.buffer.close(); // the unread stay in their lanes' `held` and go back when their channels close
@@ -199,6 +208,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     this.pending.clear();
     this.keys.clear();
     for (const lane of [...this.lanes.values()]) this.settleCheck(lane);
+    if (this.lanes.size === 0) this.transport.forget(this);
     await this.control?.close().catch(() => undefined);
   }
 
@@ -311,7 +321,10 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     lane.held.clear(); // closing the channel returns them, in the order they were taken
     this.lanes.delete(lane.channel);
     if (this.main === lane) this.main = undefined;
-    void this.letGo(lane);
+    if (this.closing && this.lanes.size === 0) this.transport.forget(this); // else `shutdown` waits for the rest
+    const going = this.letGo(lane);
+    this.going.add(going);
+    void going.finally(() => this.going.delete(going));
   }
 
   /** Closes a lane's channel, then (a partition) deletes its lock and tells the others. */

@@ -58,6 +58,7 @@ import {
   type TransportStatus,
 } from '@missive/core';
 import { connectError } from './connect-error.js';
+import { failoverTarget } from './failover.js';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
 import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
@@ -71,6 +72,8 @@ import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOpti
 export const DEAD_LETTER_SUFFIX = '.dead-letters';
 /** Header holding the number of republishes of a message (nack with new headers, delays). */
 export const REPUBLISHED = 'x-missive-republished';
+/** The content type the transport publishes with (the JSON codec's). */
+export const CONTENT_TYPE = 'application/cloudevents+json';
 /** Header that routes a delayed message to its delay queue; dropped from the message's headers on delivery. */
 export const DELAY_HEADER = 'missive-delay-bucket';
 /** The longest delay (48.6 days): RabbitMQ's TTLs are 32-bit milliseconds, and a bucket rounds up. */
@@ -173,9 +176,21 @@ export class RabbitMqTransport implements Transport {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'rabbitmq transport is closed');
     this.state = 'open';
-    const model = await amqp.connect(this.options.url, {
+    const nodes = this.options.nodes;
+    // Several nodes: each reconnection attempt goes to the next one (see failover.ts).
+    const failover = nodes.length > 1 ? failoverTarget(this.options.url, nodes) : undefined;
+    const model = await amqp.connect(failover?.target ?? this.options.url, {
       ...this.options.socketOptions,
-      recovery: { initialDelay: 100, maxDelay: 10_000, factor: 2, jitter: 0.2, initialMaxRetries: 2, maxRetries: Number.POSITIVE_INFINITY, waitForConnect: false },
+      recovery: {
+        initialDelay: 100,
+        maxDelay: 10_000,
+        factor: 2,
+        jitter: 0.2,
+        initialMaxRetries: Math.max(2, nodes.length * 2 - 1),
+        maxRetries: Number.POSITIVE_INFINITY,
+        waitForConnect: false,
+        ...(failover === undefined ? {} : { calculateDelay: (attempt: number) => failover.advance(attempt) }),
+      },
     });
     this.model = model;
     model.on('error', (error: Error) => {
@@ -380,7 +395,8 @@ export class RabbitMqTransport implements Transport {
     }
     this.state = 'closed';
     clearInterval(this.refreshTimer);
-    for (const consumer of [...this.consumers]) await consumer.close().catch(() => undefined);
+    // Each consumer's queued acks go out and its channel closes before the connection does.
+    await Promise.allSettled([...this.consumers].map((consumer) => consumer.shutdown()));
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.reject(new BusStateError(ErrorCode.Closed, 'rabbitmq transport closed'));
@@ -638,7 +654,12 @@ export class RabbitMqTransport implements Transport {
     await this.confirmPublish(DELAY_EXCHANGE, routingKey, message, { ...headers, [DELAY_HEADER]: String(bucket) }, false, routingKey);
   }
 
-  /** Publishes with a confirm; rejects on nack, on return (mandatory), and on a channel that died first. */
+  /**
+   * Publishes with a confirm; rejects on return (mandatory), on channels that keep dying, and on a
+   * nack that lasts (each for `publishTimeout` after the first try): a broker nacks while a quorum queue elects a new leader (its old one's
+   * node died), so a nacked publish is tried again with backoff (50 ms doubling to 1 s) until
+   * `publishTimeout` has passed since the first try, then fails with `PublishRejectedError`.
+   */
   async confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
     const body = Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     // amqplib reads the headers without changing them (it layers its own on top), so they are passed as they are.
@@ -647,9 +668,11 @@ export class RabbitMqTransport implements Transport {
       mandatory,
       messageId: message.id,
       type: message.type,
-      contentType: 'application/cloudevents+json',
+      contentType: CONTENT_TYPE,
       headers: message.partitionKey === undefined ? headers : { ...headers, 'x-missive-partition-key': message.partitionKey },
     };
+    const started = Date.now();
+    let refusals = 0;
     for (let attempt = 1; ; attempt++) {
       while (this.draining !== undefined) await this.draining; // a drain lets waiters go one buffer-full at a time
       const channel = this.state === 'open' && this.publisher !== undefined && this.blockedBy === undefined ? this.publisher : await this.channel(true);
@@ -673,9 +696,21 @@ export class RabbitMqTransport implements Transport {
           if (!accepted) this.waitForDrain(channel);
         });
       } catch (error) {
-        if (error instanceof PublishRejectedError && this.publisher === channel) throw error;
-        if (attempt >= 3) throw new TransportError(`publish of ${message.id} to ${destination} failed: ${(error as Error).message}`, { cause: error });
-        continue; // the channel died before the confirm: publish again on the next one (at least once)
+        if (error instanceof PublishRejectedError && this.publisher === channel) {
+          const pause = Math.min(1000, 50 * 2 ** refusals++);
+          if (Date.now() + pause - started > this.options.publishTimeoutMs || this.state !== 'open') throw error;
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          attempt--; // a refusal is not a dead channel
+          continue;
+        }
+        // The channel died before the confirm: publish again on the next one (at least once). In a
+        // cluster losing a node, channels can die several times in a row: keep trying, with backoff
+        // from the third try, until publishTimeout has passed since the first.
+        if (attempt >= 3 && (Date.now() - started >= this.options.publishTimeoutMs || this.state !== 'open')) {
+          throw new TransportError(`publish of ${message.id} to ${destination} failed: ${(error as Error).message}`, { cause: error });
+        }
+        if (attempt >= 3) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** (attempt - 3))));
+        continue;
       }
       if (this.returned.delete(message.id)) throw new UnroutableError(destination);
       return;

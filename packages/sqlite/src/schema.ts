@@ -28,8 +28,8 @@
  * ```
  * @module
  */
-import type Database from 'better-sqlite3';
-import { TransportError } from '@missive/core';
+import Database from 'better-sqlite3';
+import { ConfigurationError, TransportError } from '@missive/core';
 
 /** Version of the tables, in `missive_meta.schema_version`. 2: `missive_messages.blocked`. */
 export const SCHEMA_VERSION = 2;
@@ -128,13 +128,53 @@ create index if not exists missive_consumers_connection on missive_consumers (co
  */
 export function applySchema(db: Database.Database): void {
   db.transaction(() => {
-    if (db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() !== undefined) {
-      const row = db.prepare("select value from missive_meta where key = 'schema_version'").get() as { value: number } | undefined;
+    const tables = (db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\'").all() as { name: string }[]).map((t) => t.name);
+    if (tables.includes('missive_messages')) {
+      const row = tables.includes('missive_meta') ? (db.prepare("select value from missive_meta where key = 'schema_version'").get() as { value: number } | undefined) : undefined;
       const version = row?.value ?? 1;
       if (version !== SCHEMA_VERSION) {
         throw new TransportError(`SQLite database ${db.name} has transport tables of schema version ${version}; this version of Missive needs ${SCHEMA_VERSION} and does not migrate them: drain the file and delete it, or use a new one`, { retryable: false });
       }
+      checkShape(db, tables);
+    } else {
+      const foreign = tables.filter((name) => !name.startsWith('missive_'));
+      if (foreign.length > 0) {
+        throw new ConfigurationError(
+          `SQLite database ${db.name} holds tables that are not Missive's (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', ...' : ''}): the transport keeps its queues in a file of its own and does not add tables to yours; point it at a new file (sqlite://path/to/bus.db)`,
+        );
+      }
     }
     db.exec(SCHEMA);
   }).immediate();
+}
+
+/**
+ * Refuses Missive tables whose columns are not the ones this version creates (a file made by
+ * something else, or edited by hand, under the current version label): queries would fail later
+ * with "no such column", far from the cause.
+ */
+function checkShape(db: Database.Database, tables: readonly string[]): void {
+  const reference = new Database(':memory:');
+  try {
+    reference.exec(SCHEMA);
+    const expected = (reference.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map((t) => t.name);
+    for (const table of expected) {
+      if (!tables.includes(table)) continue; // created below
+      const want = columns(reference, table);
+      const have = columns(db, table);
+      const missing = want.filter((c) => !have.includes(c));
+      if (missing.length > 0) {
+        throw new TransportError(
+          `SQLite database ${db.name} has a ${table} table without the column(s) ${missing.join(', ')} that schema version ${SCHEMA_VERSION} has (it has ${have.join(', ')}): it was not made by this version of Missive; drain the file and delete it, or use a new one`,
+          { retryable: false },
+        );
+      }
+    }
+  } finally {
+    reference.close();
+  }
+}
+
+function columns(db: Database.Database, table: string): string[] {
+  return (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import type { DeadLetterFailure, TransportMessage } from '@missive/core';
-import { BufferedConsumer, SettleOnceDelivery, rowToMessage, type NackOptions } from '@missive/core/transport';
+import { BufferedConsumer, SettleOnceDelivery, readMessageRow, type NackOptions } from '@missive/core/transport';
 import type { SqliteTransport } from './sqlite-transport.js';
 
 /** A leased row as the pump fetched it. */
@@ -30,13 +30,16 @@ export interface FetchedRow {
 class SqliteDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
+  readonly unreadable: string | undefined;
 
   constructor(
     private readonly consumer: SqliteConsumer,
     private readonly row: FetchedRow,
   ) {
     super(consumer);
-    this.message = rowToMessage(row);
+    const { message, unreadable } = readMessageRow(row);
+    this.message = message;
+    this.unreadable = unreadable;
     this.deliveryCount = row.delivery_count;
   }
 

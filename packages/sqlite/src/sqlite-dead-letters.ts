@@ -9,7 +9,7 @@
  * @module
  */
 import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
-import { rowToMessage } from '@missive/core/transport';
+import { rowToMessage } from '@missive/core/transport'; // never throws: a dead letter may be there because its headers were unreadable
 import type { SqliteTransport } from './sqlite-transport.js';
 
 interface Row {

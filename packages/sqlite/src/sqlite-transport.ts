@@ -56,6 +56,7 @@ import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteTransportOptions } from './sqlite-options.js';
 import { applySchema } from './schema.js';
+import { sqliteFailure } from './sqlite-failure.js';
 
 /** Dependencies a transport factory passes in. */
 export interface SqliteTransportDeps {
@@ -147,35 +148,43 @@ export class SqliteTransport implements Transport {
     try {
       db = new Database(this.options.path, { fileMustExist: !this.options.create });
     } catch (error) {
-      throw new TransportError(`cannot open SQLite database ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
-    }
-    db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
-    if (!this.options.create && db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() === undefined) {
-      db.close();
-      throw new ConfigurationError(`${this.options.path} is not a Missive bus: it has no transport tables (they are not created here)`);
+      throw sqliteFailure(error, this.options.path, 'open the database');
     }
     try {
+      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
+      if (!this.options.create && db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() === undefined) {
+        throw new ConfigurationError(`${this.options.path} is not a Missive bus: it has no transport tables (they are not created here)`);
+      }
       await this.withBusyRetry(() => {
         db.pragma('journal_mode = WAL');
         applySchema(db);
-      });
+      }, 'create the transport tables');
+      db.pragma(`synchronous = ${this.options.synchronous}`);
     } catch (error) {
       db.close();
-      throw error;
+      throw sqliteFailure(error, this.options.path, 'open the database');
     }
-    db.pragma(`synchronous = ${this.options.synchronous}`);
     this.db_ = db;
     this.state = 'open';
     this.s = this.prepare();
-    await this.withBusyRetry(() =>
-      this.db
-        .transaction(() => {
-          this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now());
-          // Of the rows of departed consumers only the newest of each queue says anything (since when it is idle).
-          this.s.consumersPrune.run();
-        })
-        .immediate(),
-    );
+    try {
+      await this.withBusyRetry(
+        () =>
+          this.db
+            .transaction(() => {
+              this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now());
+              // Of the rows of departed consumers only the newest of each queue says anything (since when it is idle).
+              this.s.consumersPrune.run();
+            })
+            .immediate(),
+        'register the connection',
+      );
+    } catch (error) {
+      this.db_ = undefined;
+      this.state = 'new';
+      db.close();
+      throw error;
+    }
     this.reap(true);
     this.startWaking();
   }
@@ -208,7 +217,10 @@ export class SqliteTransport implements Transport {
          where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @now)
          order by seq limit @limit`,
       ),
-      lease: db.prepare('update missive_messages set lease_owner = @owner, lease_token = @token, lease_until = @until, delivery_count = delivery_count + 1 where seq = @seq'),
+      // A count that is not a whole number from 0 (written by something else) starts again from 0.
+      lease: db.prepare(
+        'update missive_messages set lease_owner = @owner, lease_token = @token, lease_until = @until, delivery_count = (case when delivery_count >= 0 then delivery_count else 0 end) + 1 where seq = @seq returning delivery_count',
+      ),
       extend: db.prepare('update missive_messages set lease_until = ? where lease_owner = ? and lease_token is not null'),
       ack: db.prepare('delete from missive_messages where seq = ? and lease_token = ?'),
       nack: db.prepare(
@@ -302,6 +314,7 @@ export class SqliteTransport implements Transport {
         }
         if (added > 0) this.s.bumpBindings.run();
       }).immediate(),
+      `declare queue ${queue.name}`,
     );
   }
 
@@ -312,6 +325,7 @@ export class SqliteTransport implements Transport {
         if (queues.length === 0 && options?.mandatory === true) throw new UnroutableError(topic);
         for (const queue of queues) this.enqueue(queue, message, options);
       }).immediate(),
+      `publish ${message.type}`,
     );
     this.wake();
   }
@@ -322,6 +336,7 @@ export class SqliteTransport implements Transport {
         if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue');
         this.enqueue(queue, message, options);
       }).immediate(),
+      `send ${message.type} to ${queue}`,
     );
     this.wake();
   }
@@ -466,7 +481,7 @@ export class SqliteTransport implements Transport {
           .immediate();
         hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
       } catch (error) {
-        if (!isBusy(error)) this.logger.error({ err: error }, 'sqlite fetch failed; retrying');
+        if (!isBusy(error)) this.logger.error({ err: sqliteFailure(error, this.options.path, 'fetch messages') }, 'sqlite fetch failed; retrying');
         setTimeout(() => this.wake(), 20 + Math.random() * 50).unref();
         return;
       }
@@ -479,8 +494,7 @@ export class SqliteTransport implements Transport {
     const until = now + this.options.leaseMs;
     for (const row of rows) {
       row.token = randomUUID();
-      this.s.lease.run({ owner: this.connectionId, token: row.token, until, seq: row.seq });
-      row.delivery_count += 1;
+      row.delivery_count = (this.s.lease.get({ owner: this.connectionId, token: row.token, until, seq: row.seq }) as { delivery_count: number }).delivery_count;
     }
     return rows;
   }
@@ -561,13 +575,17 @@ export class SqliteTransport implements Transport {
     });
   }
 
-  /** Runs a write, retrying with backoff while the database stays busy past the busy timeout. */
-  async withBusyRetry<T>(write: () => T): Promise<T> {
+  /**
+   * Runs a write, retrying with backoff while the database stays busy past the busy timeout. Other
+   * driver errors become Missive errors naming the file (see `sqliteFailure`); `doing` says what
+   * was being done, for the message.
+   */
+  async withBusyRetry<T>(write: () => T, doing = 'write to the queue tables'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return write();
       } catch (error) {
-        if (!isBusy(error)) throw error;
+        if (!isBusy(error)) throw sqliteFailure(error, this.options.path, doing);
         if (attempt >= BUSY_ATTEMPTS) throw new TransportError(`the SQLite database stayed locked through ${attempt} attempts`, { cause: error });
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random())));
       }

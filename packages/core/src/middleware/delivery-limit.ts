@@ -13,6 +13,6 @@ import { PoisonMessageError } from '../errors.js';
 
 /** The step: throws `PoisonMessageError` when the delivery is past the limit. */
 export function checkDeliveryLimit(state: ConsumeState, maxDeliveries: number): void {
-  const { deliveryCount, message } = state.delivery;
-  if (deliveryCount > maxDeliveries) throw new PoisonMessageError(message.id, deliveryCount, maxDeliveries);
+  const deliveryCount = state.deliveryCount; // clamped: see readDeliveryMetadata
+  if (deliveryCount > maxDeliveries) throw new PoisonMessageError(state.delivery.message.id, deliveryCount, maxDeliveries);
 }

@@ -36,6 +36,9 @@ export interface RetryEvent {
 export function retry(onRetry: (event: RetryEvent, state: ConsumeState) => void): (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void> {
   return async function retrying(state, attempt) {
     const policy = state.route.retry;
+    // No more attempts than the policy makes per delivery can have run before (an untrusted header).
+    const most = (state.deliveryCount - 1) * (policy.immediate + 1);
+    if (state.priorAttempts > most) state.priorAttempts = most;
     for (;;) {
       state.invocations++;
       state.attempt = state.priorAttempts + state.invocations;

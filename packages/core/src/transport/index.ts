@@ -22,7 +22,7 @@ export { SettleOnceDelivery, type NackOptions, type SettleOwner } from './settle
 export { BufferedConsumer } from './buffered-consumer.js';
 export { TransportHeader, isTransportHeader } from './transport-headers.js';
 export { Header } from '../headers.js';
-export { rowToMessage, bytesView, type MessageRow } from './message-row.js';
+export { rowToMessage, readMessageRow, bytesView, type MessageRow } from './message-row.js';
 export { checkTopicPattern, isExactTopic, topicMatcher } from '../topic-pattern.js';
 export { checkTransportFactories, loadTransport, parseTransportUrl, schemeAliases, transportPackage, type TransportFactories } from '../transport-url.js';
 export { Timestamps } from '../timestamps.js';

@@ -4,7 +4,11 @@
  *
  * What it promises: `body` is a plain `Uint8Array` view over the row's bytes (no copy, and not a
  * Node `Buffer`, so it compares and serialises like any other body); `headers` stored as JSON text
- * are parsed (an object is taken as is); a `null` partition key becomes `undefined`.
+ * are parsed (an object is taken as is); a `null` partition key becomes `undefined`. It never
+ * throws: rows can be written by anything that can open the database, so a row whose headers are
+ * not a JSON object of strings (or whose body is not bytes) is read with empty headers (and body),
+ * and {@link readMessageRow} says why, for the transport to set `Delivery.unreadable` (the bus then
+ * dead-letters the message with `DECODE` and that reason).
  *
  * @example
  * ```ts
@@ -30,13 +34,49 @@ export function bytesView(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The transport message stored in `row`. */
+/** The transport message stored in `row` (see {@link readMessageRow} for a row that may be unreadable). */
 export function rowToMessage(row: MessageRow): TransportMessage {
-  return {
-    id: row.id,
-    type: row.type,
-    body: bytesView(row.body),
-    headers: typeof row.headers === 'string' ? (JSON.parse(row.headers) as Record<string, string>) : { ...row.headers },
+  return readMessageRow(row).message;
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_BYTES = new Uint8Array(0);
+
+/** The transport message stored in `row`, and, when part of the row could not be read, why. */
+export function readMessageRow(row: MessageRow): { readonly message: TransportMessage; readonly unreadable?: string } {
+  const headers = readHeaders(row.headers);
+  const bytes = (row.body as unknown) instanceof Uint8Array;
+  const message: TransportMessage = {
+    id: String(row.id),
+    type: String(row.type),
+    body: bytes ? bytesView(row.body) : NO_BYTES,
+    headers: headers.headers,
     partitionKey: row.partition_key ?? undefined,
   };
+  const unreadable = headers.unreadable ?? (bytes ? undefined : "the row's body is not bytes");
+  return unreadable === undefined ? { message } : { message, unreadable };
+}
+
+/** Headers as JSON text or an object: a string-to-string object, or empty headers and the reason. */
+function readHeaders(value: unknown): { headers: Readonly<Record<string, string>>; unreadable?: string } {
+  if (value === '{}') return { headers: NO_HEADERS };
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      return { headers: NO_HEADERS, unreadable: `the row's headers are not JSON (${(error as Error).message})` };
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : value === null ? 'null' : typeof value;
+    return { headers: NO_HEADERS, unreadable: `the row's headers are not a JSON object (${shown})` };
+  }
+  const headers: Record<string, string> = {};
+  for (const key of Object.keys(parsed)) {
+    const v = (parsed as Record<string, unknown>)[key];
+    if (typeof v !== 'string') return { headers: NO_HEADERS, unreadable: `the row's header ${JSON.stringify(key)} is not a string` };
+    headers[key] = v;
+  }
+  return { headers };
 }

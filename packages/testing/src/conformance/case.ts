@@ -19,6 +19,13 @@ export interface CaseOptions {
   readonly needs?: readonly (keyof ConformanceFeatures)[];
   /** Overrides the per-case time limit, ms. */
   readonly timeoutMs?: number;
+  /** A heavy case: skipped (saying so) unless `MISSIVE_CHAOS=1`, as `npm run chaos` sets. */
+  readonly heavy?: boolean;
+}
+
+/** Whether heavy cases run (`MISSIVE_CHAOS=1`, set by `npm run chaos`). */
+export function chaosEnabled(): boolean {
+  return process.env.MISSIVE_CHAOS === '1' || process.env.MISSIVE_CHAOS === 'true';
 }
 
 /** Registers one case. */

@@ -76,6 +76,9 @@ export function processCases(test: CaseRegistrar): void {
       await survivor.start();
       await env.until(() => got.length === 10, 'all ten on the survivor');
       expect(got.map((g) => g.n).sort((a, b) => a - b)).toEqual(range(10));
+      // ctx.attempt survives the crash: a message whose handler ran in the killed process is on its second attempt.
+      const ranBefore = new Set(doomed.lines.filter((l) => l.startsWith('got ')).map((l) => Number(l.split(' ')[1])));
+      for (const g of got) expect(g.attempt, `attempt of #${g.n} (${ranBefore.has(g.n) ? 'ran' : 'did not run'} in the killed process)`).toBe(ranBefore.has(g.n) ? 2 : 1);
     } finally {
       doomed.kill('SIGKILL');
       await doomed.exited;

@@ -46,6 +46,8 @@ export interface ConformanceFeatures {
   readonly consumerCounts: boolean;
   /** `queues()` reports `idleSince` for a queue without consumers. Default true. */
   readonly idleSince: boolean;
+  /** The fixture's broker can be killed and started again (`fixture.broker`). Default false. */
+  readonly brokerRestart: boolean;
 }
 
 /** The features a target has unless it says otherwise. */
@@ -56,6 +58,7 @@ export const DEFAULT_FEATURES: ConformanceFeatures = Object.freeze({
   commandOwners: true,
   consumerCounts: true,
   idleSince: true,
+  brokerRestart: false,
 });
 
 /** One broker for one case. */
@@ -68,6 +71,8 @@ export interface ConformanceFixture {
   quiet?(): boolean;
   /** Virtual-clock targets: a counter of broker progress (see `MemoryBroker.activity`). */
   activity?(): number;
+  /** A broker of the case's own that it may crash: SIGKILL, and start again on the same data. */
+  readonly broker?: { kill(): Promise<void>; start(): Promise<void> };
   /** Called after the case, after its buses stopped and its queues were deleted. */
   teardown?(): Promise<void>;
 }
@@ -116,12 +121,12 @@ export interface Environment {
   cleanup(): Promise<void>;
 }
 
-/** Builds the environment of one case. */
-export async function createEnvironment(target: ConformanceTarget): Promise<Environment> {
+/** Builds the environment of one case; `waitTimeoutMs` limits each real-time wait (default 20 s). */
+export async function createEnvironment(target: ConformanceTarget, options: { readonly waitTimeoutMs?: number } = {}): Promise<Environment> {
   const virtual = target.virtualClock === true ? new VirtualClock() : undefined;
   const clock: Clock = virtual ?? systemClock;
   const fixture = await target.setup(clock);
-  const waiter = createWaiter({ clock: virtual, quiet: () => fixture.quiet?.() ?? true, activity: () => fixture.activity?.() ?? 0 });
+  const waiter = createWaiter({ clock: virtual, quiet: () => fixture.quiet?.() ?? true, activity: () => fixture.activity?.() ?? 0, timeoutMs: options.waitTimeoutMs });
   const run = randomBytes(4).toString('hex');
   const prefix = `t${run}`;
   const buses: Bus[] = [];

@@ -17,7 +17,7 @@
  * @module
  */
 import { describe, it } from 'vitest';
-import type { CaseOptions, CaseRegistrar } from './case.js';
+import { chaosEnabled, type CaseOptions, type CaseRegistrar } from './case.js';
 import { deliveryCases } from './cases-delivery.js';
 import { failureCases } from './cases-failure.js';
 import { orderingCases } from './cases-ordering.js';
@@ -33,6 +33,23 @@ export { brokersRequired };
 /** Registers the suite for `target` with vitest. */
 export function describeTransportConformance(target: ConformanceTarget): void {
   describe(`transport conformance: ${target.name}`, () => {
+    const test = caseRegistrar(target);
+    deliveryCases(test);
+    failureCases(test);
+    orderingCases(test);
+    processCases(test);
+    ownershipCases(test);
+    tracingCases(test);
+  });
+}
+
+/**
+ * The registrar cases of a suite use for `target` (inside a `describe`): each case gets a fresh
+ * environment, skips with the reason when the broker is unreachable or a needed feature is not
+ * declared, and cleans up whatever the outcome.
+ */
+export function caseRegistrar(target: ConformanceTarget): CaseRegistrar {
+  {
     let unavailable: string | undefined;
     let checked = false;
     const check = async () => {
@@ -52,13 +69,18 @@ export function describeTransportConformance(target: ConformanceTarget): void {
             ctx.skip(`${unavailable}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
             return;
           }
+          if (options.heavy === true && !chaosEnabled()) {
+            ctx.skip('heavy scenario: runs under `npm run chaos` (MISSIVE_CHAOS=1)');
+            return;
+          }
           const declared = { ...DEFAULT_FEATURES, ...target.features };
           const missing = (options.needs ?? []).filter((feature) => !declared[feature]);
           if (missing.length > 0) {
             ctx.skip(`the ${target.name} target does not declare ${missing.join(', ')}`);
             return;
           }
-          const env = await createEnvironment(target);
+          // A case given more time than usual (a heavy one) may wait longer for each condition.
+          const env = await createEnvironment(target, { waitTimeoutMs: Math.max(20_000, (options.timeoutMs ?? 30_000) - 10_000) });
           try {
             await body(env);
           } finally {
@@ -68,11 +90,6 @@ export function describeTransportConformance(target: ConformanceTarget): void {
         options.timeoutMs ?? 30_000,
       );
     };
-    deliveryCases(test);
-    failureCases(test);
-    orderingCases(test);
-    processCases(test);
-    ownershipCases(test);
-    tracingCases(test);
-  });
+    return test;
+  }
 }
