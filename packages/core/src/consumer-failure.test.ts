@@ -17,7 +17,7 @@ describe('a consumer that fails', () => {
     const code = await child.exited;
     expect(child.lines).toContain('handled 1');
     expect(code, `stderr: ${child.stderr()}`).toBe(1);
-    expect(child.stderr()).toMatch(/consumer of endpoint jobs failed.*the driver broke/s);
+    expect(child.stderr()).toMatch(/consumer failed; the endpoint consumes no more messages endpoint=jobs.*the driver broke/s);
   });
 
   it('with a listener: the listener hears it, and the exit code is left to the service', async () => {
