@@ -66,14 +66,15 @@ export class PostgresDeadLetters implements DeadLetterStore {
     const text = JSON.stringify(headers);
     let moved = 0;
     for (const id of ids) {
-      const { rowCount } = await this.transport.run(
+      const { rows } = await this.transport.run<{ queue: string }>(
         `with d as (delete from ${this.table} where queue = $1 and id = $2 returning seq, queue, id, type, body, partition_key),
          ins as (insert into ${this.messages} (queue, id, type, body, headers, partition_key) select queue, id, type, body, $3, partition_key from d order by seq returning queue)
-         select pg_notify('${this.transport.sql.channel}', queue) from ins`,
+         select queue from ins`,
         [queue, id, text],
       );
-      moved += rowCount ?? 0;
+      moved += rows.length;
     }
+    if (moved > 0) this.transport.notify(queue);
     return moved;
   }
 

@@ -2,6 +2,7 @@ import { describeTransportConformance } from '@missive/testing';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema, urlWith } from './test-support/database.js';
 
+const LEASE = Number(process.env.LEASE ?? 1000);
 describeTransportConformance({
   name: 'postgres',
   features: { processes: true },
@@ -9,8 +10,8 @@ describeTransportConformance({
   setup(clock) {
     const schema = uniqueSchema('conf');
     return {
-      url: urlWith({ schema, lease: 1000, poll: 100 }),
-      connect: () => new PostgresTransport({ connectionString: postgresUrl, schema, leaseMs: 1000, pollMs: 100 }, { clock }),
+      url: urlWith({ schema, lease: LEASE, poll: 100, pool: 4 }),
+      connect: () => new PostgresTransport({ connectionString: postgresUrl, schema, leaseMs: LEASE, pollMs: 100, poolSize: 4 }, { clock }),
       teardown: () => dropSchema(schema),
     };
   },

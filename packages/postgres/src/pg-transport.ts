@@ -2,8 +2,10 @@
  * The PostgreSQL transport: queues in tables of one schema, for teams with PostgreSQL and no broker.
  *
  * - **Publishing** routes a topic to every bound queue and inserts the copies in one statement (one
- *   implicit transaction); `publish` resolves after the commit. The same statement `NOTIFY`s the
- *   queues, delivered to listeners only when it commits.
+ *   implicit transaction); `publish` resolves after the commit. The queues written in one
+ *   event-loop turn are then `NOTIFY`d together in a separate statement: a `NOTIFY` inside the
+ *   writing transaction would hold PostgreSQL's global notify lock through that commit's WAL
+ *   flush, serializing every publisher's commit (no group commit).
  * - **Consuming** claims in batches: `SELECT … FOR UPDATE SKIP LOCKED` up to the consumer's free
  *   prefetch, leased with a per-delivery token and an expiry, in one statement. Competing
  *   consumers never wait for each other's rows. The lease is extended while the delivery is
@@ -83,6 +85,8 @@ export class PostgresTransport implements Transport {
   readonly sql: Statements;
   private readonly lockKey = randomInt(1, 2 ** 31 - 1);
   private pool_: pg.Pool | undefined;
+  /** Claims and settles go through their own pool, so a burst of publishes never delays an ack past its lease. */
+  private consumePool: pg.Pool | undefined;
   private listener: PgListener | undefined;
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly consumers = new Set<PostgresConsumer>();
@@ -93,6 +97,7 @@ export class PostgresTransport implements Transport {
   private dueAt = Number.POSITIVE_INFINITY;
   private lastReap = 0;
   private closing: Promise<void> | undefined;
+  private readonly toNotify = new Set<string>();
   private readonly acks: { seq: string; token: string; resolve: (ok: boolean) => void; reject: (error: Error) => void }[] = [];
 
   constructor(options: PostgresTransportOptions, deps: PostgresTransportDeps = {}) {
@@ -130,6 +135,8 @@ export class PostgresTransport implements Transport {
       throw new TransportError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: isConnectionError(error) });
     }
     this.pool_ = pool;
+    this.consumePool = new pg.Pool({ connectionString: this.options.connectionString, max: Math.max(2, Math.ceil(this.options.poolSize / 2)) });
+    this.consumePool.on('error', (error) => this.logger.warn('postgres pool connection lost', { error }));
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
@@ -145,6 +152,7 @@ export class PostgresTransport implements Transport {
     } catch (error) {
       this.state = 'closed';
       await pool.end().catch(() => undefined);
+      await this.consumePool.end().catch(() => undefined);
       throw new TransportError(`cannot open the listening connection to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: true });
     }
     this.startTimers();
@@ -192,6 +200,7 @@ export class PostgresTransport implements Transport {
     this.state = 'closed';
     await this.listener?.close();
     await this.pool_?.end().catch(() => undefined);
+    await this.consumePool?.end().catch(() => undefined);
   }
 
   async declare(queue: QueueSpec): Promise<void> {
@@ -220,11 +229,31 @@ export class PostgresTransport implements Transport {
     const key = message.partitionKey ?? null;
     const notBefore = options?.notBefore;
     if (notBefore !== undefined && notBefore > this.clock.now()) {
-      const result = await this.run(later, [target, notBefore, options?.scheduleId ?? null, message.id, message.type, body, headers, key]);
+      const result = await this.run<{ queue: string }>(later, [target, notBefore, options?.scheduleId ?? null, message.id, message.type, body, headers, key]);
       this.armDue(notBefore);
-      return result.rowCount ?? 0;
+      if (result.rows.length > 0) this.notify('');
+      return result.rows.length;
     }
-    return (await this.run(now, [target, message.id, message.type, body, headers, key])).rowCount ?? 0;
+    const { rows } = await this.run<{ queue: string }>(now, [target, message.id, message.type, body, headers, key]);
+    for (const row of rows) this.notify(row.queue);
+    return rows.length;
+  }
+
+  /**
+   * @internal Tells every transport that `queue` has work ('' : the schedule changed). Coalesced per
+   * event-loop turn into one statement of its own (no writes, so no WAL flush under the notify
+   * lock). Fire and forget: a lost notification is made up by the poll.
+   */
+  notify(queue: string): void {
+    this.toNotify.add(queue);
+    if (this.toNotify.size > 1) return;
+    setImmediate(() => {
+      const queues = [...this.toNotify];
+      this.toNotify.clear();
+      if (this.state !== 'open') return;
+      for (const q of queues) this.notified(q); // this process's consumers need no round trip
+      this.pool.query({ ...this.sql.notify, values: [this.sql.channel, queues] }).catch((error: unknown) => this.logger.debug('postgres notify failed; the poll will find the work', { error }));
+    });
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
@@ -279,9 +308,9 @@ export class PostgresTransport implements Transport {
    * Runs one statement on the pool, retrying on a new connection with backoff while the
    * connection or server is gone, for up to `reconnectMs`.
    */
-  run<R extends pg.QueryResultRow = pg.QueryResultRow>(statement: Named | string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  run<R extends pg.QueryResultRow = pg.QueryResultRow>(statement: Named | string, values: unknown[], lane: 'main' | 'consume' = 'main'): Promise<pg.QueryResult<R>> {
     const query = typeof statement === 'string' ? { text: statement, values } : { name: statement.name, text: statement.text, values };
-    return this.retrying(() => this.pool.query<R>(query));
+    return this.retrying(() => (lane === 'consume' ? this.consumePool! : this.pool).query<R>(query));
   }
 
   /** Runs `work` in one transaction on a pool client, retried as a whole like {@link run}. */
@@ -328,7 +357,7 @@ export class PostgresTransport implements Transport {
   /** @internal Claims up to `room` messages of `queue` for a consumer. */
   async claim(queue: string, room: number): Promise<ClaimedRow[]> {
     const now = this.clock.now();
-    const { rows } = await this.run<ClaimedRow>(this.sql.claim, [queue, now, room, this.connectionId, now + this.options.leaseMs]);
+    const { rows } = await this.run<ClaimedRow>(this.sql.claim, [queue, now, room, this.connectionId, now + this.options.leaseMs], 'consume');
     return rows.length > 1 ? rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)) : rows;
   }
 
@@ -362,7 +391,8 @@ export class PostgresTransport implements Transport {
   }
 
   private async promote(): Promise<void> {
-    await this.run(this.sql.promote, [this.clock.now()]);
+    const { rows } = await this.run<{ queue: string }>(this.sql.promote, [this.clock.now()]);
+    for (const row of rows) this.notify(row.queue);
   }
 
   private async armFromDatabase(): Promise<void> {
@@ -403,7 +433,7 @@ export class PostgresTransport implements Transport {
     const batch = this.acks.splice(0);
     if (batch.length === 0) return;
     try {
-      const { rows } = await this.run<{ seq: string }>(this.sql.ack, [batch.map((a) => a.seq), batch.map((a) => a.token)]);
+      const { rows } = await this.run<{ seq: string }>(this.sql.ack, [batch.map((a) => a.seq), batch.map((a) => a.token)], 'consume');
       const deleted = new Set(rows.map((r) => r.seq));
       for (const a of batch) {
         const ok = deleted.has(a.seq);
@@ -420,12 +450,14 @@ export class PostgresTransport implements Transport {
     if (this.state !== 'open') return false;
     let changed: number;
     if (kind === 'dead') {
-      changed = (await this.run(this.sql.deadLetter, [seq, token, JSON.stringify(extra.failure)])).rowCount ?? 0;
+      changed = (await this.run(this.sql.deadLetter, [seq, token, JSON.stringify(extra.failure)], 'consume')).rowCount ?? 0;
     } else {
       const delay = kind === 'nack' ? (extra.delayMs ?? 0) : 0;
       const visible = delay > 0 ? this.clock.now() + delay : 0;
-      changed = (await this.run(this.sql.nack, [seq, token, visible, extra.headers === undefined ? null : JSON.stringify(extra.headers), kind === 'release' ? 1 : 0])).rowCount ?? 0;
+      const { rows } = await this.run<{ queue: string }>(this.sql.nack, [seq, token, visible, extra.headers === undefined ? null : JSON.stringify(extra.headers), kind === 'release' ? 1 : 0], 'consume');
+      changed = rows.length;
       if (delay > 0) this.armDue(visible);
+      else if (rows[0] !== undefined) this.notify(rows[0].queue);
     }
     if (changed === 0) this.logger.warn(`a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`, { seq });
     return changed > 0;
@@ -441,7 +473,7 @@ export class PostgresTransport implements Transport {
       const held = [...this.consumers].flatMap((c) => c.heldSeqs());
       void Promise.all([
         this.run(this.sql.connectionUpsert, [this.connectionId, this.lockKey, now]),
-        held.length === 0 ? undefined : this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId]),
+        held.length === 0 ? undefined : this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume'),
       ]).catch((error: unknown) => this.logger.warn('postgres heartbeat failed', { error }));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();

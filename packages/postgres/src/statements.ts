@@ -1,6 +1,7 @@
 /**
  * The SQL the transport runs, built once per schema. Each hot statement is one round trip and one
  * implicit transaction (a data-modifying CTE), named so `pg` prepares it once per connection.
+ * Writes return the queues they touched; the transport notifies them in a separate statement.
  *
  * @example
  * ```ts
@@ -24,35 +25,36 @@ export type Statements = ReturnType<typeof statements>;
 export function statements(schema: string, channel: string) {
   const s = ident(schema);
   const named = (name: string, text: string): Named => ({ name: `missive.${schema}.${name}`, text });
-  const notify = (column: string) => `pg_notify('${channel}', ${column})`;
   return {
     channel,
+    /** $1 queues (or '' for "the schedule changed"). Run outside the writing transaction (see `notify` in the transport). */
+    notify: named('notify', `select pg_notify($1, q) from unnest($2::text[]) q`),
     /** $1 topic, $2 id, $3 type, $4 body, $5 headers, $6 partition key. Returns one row per queue. */
     publish: named(
       'publish',
       `with q as (select distinct queue from ${s}.bindings where exact = $1 or (exact is null and '.' || $1 ~ regex)),
        ins as (insert into ${s}.messages (queue, id, type, body, headers, partition_key) select queue, $2, $3, $4, $5, $6 from q order by queue returning queue)
-       select queue, ${notify('queue')} from ins`,
+       select queue from ins`,
     ),
     /** $1 topic, $2 due, $3 schedule id, then as publish. */
     publishLater: named(
       'publish-later',
       `with q as (select distinct queue from ${s}.bindings where exact = $1 or (exact is null and '.' || $1 ~ regex)),
        ins as (insert into ${s}.scheduled (queue, due, schedule_id, id, type, body, headers, partition_key) select queue, $2, $3, $4, $5, $6, $7, $8 from q order by queue returning queue)
-       select queue, ${notify("''")} from ins`,
+       select queue from ins`,
     ),
     /** $1 queue, then as publish without the topic. Returns a row when the queue exists. */
     send: named(
       'send',
       `with q as (select name from ${s}.queues where name = $1),
        ins as (insert into ${s}.messages (queue, id, type, body, headers, partition_key) select name, $2, $3, $4, $5, $6 from q returning queue)
-       select queue, ${notify('queue')} from ins`,
+       select queue from ins`,
     ),
     sendLater: named(
       'send-later',
       `with q as (select name from ${s}.queues where name = $1),
        ins as (insert into ${s}.scheduled (queue, due, schedule_id, id, type, body, headers, partition_key) select name, $2, $3, $4, $5, $6, $7, $8 from q returning queue)
-       select queue, ${notify("''")} from ins`,
+       select queue from ins`,
     ),
     /** $1 queue, $2 now, $3 limit, $4 owner, $5 lease until. */
     claim: named(
@@ -72,7 +74,7 @@ export function statements(schema: string, channel: string) {
       'nack',
       `with u as (update ${s}.messages set lease_owner = null, lease_token = null, lease_until = null, visible_at = $3, headers = coalesce($4, headers), delivery_count = delivery_count - $5
          where seq = $1 and lease_token = $2 returning queue)
-       select queue, ${notify('queue')} from u`,
+       select queue from u`,
     ),
     /** $1 seq, $2 token, $3 failure JSON. */
     deadLetter: named(
@@ -88,7 +90,7 @@ export function statements(schema: string, channel: string) {
       `with d as (delete from ${s}.scheduled where seq in (select seq from ${s}.scheduled where due <= $1 order by due, seq limit 1000 for update skip locked)
          returning queue, due, seq, id, type, body, headers, partition_key),
        ins as (insert into ${s}.messages (queue, id, type, body, headers, partition_key) select queue, id, type, body, headers, partition_key from d order by due, seq returning queue)
-       select q.queue, ${notify('q.queue')} from (select distinct queue from ins) q`,
+       select distinct queue from ins`,
     ),
     /** $1 now. The next time something becomes due (a scheduled message, a delayed nack). */
     nextDue: named('next-due', `select least((select min(due) from ${s}.scheduled), (select min(visible_at) from ${s}.messages where visible_at > $1)) t`),

@@ -275,7 +275,8 @@ export function failureCases(test: CaseRegistrar): void {
     bus.endpoint(strict, (e) => e.on(Offer, (m) => void handled.push(`strict:${m.n}`)));
     bus.endpoint(lax, (e) => e.on(Offer, (m) => void handled.push(`lax:${m.n}`)), { expired: 'drop' });
     await bus.start();
-    await env.until(() => handled.length === 2 && expired.length === 2, 'the live offers and the expiries');
+    // The expiry event comes before the dead-letter round trip ends; wait for that too.
+    await env.until(() => handled.length === 2 && expired.length === 2 && bus.stats().endpoints[strict]?.deadLettered === 1, 'the live offers and the expiries');
     expect(handled.sort()).toEqual(['lax:2', 'strict:2']);
     expect(bus.stats().endpoints[strict]).toMatchObject({ expired: 1, deadLettered: 1 });
     expect(bus.stats().endpoints[lax]).toMatchObject({ expired: 1, deadLettered: 0 });
