@@ -20,3 +20,5 @@ export { SCHEMA_VERSION } from './schema.js';
 
 /** Creates the transport for a `postgres://` or `postgresql://` URL (what `createBus({ transport: 'postgres://…' })` calls). */
 export const createTransport: TransportFactory = (url, options) => new PostgresTransport(postgresOptionsFromUrl(url), options);
+export { PostgresMessageStore, outboxValues, type PostgresMessageStoreOptions, type PgTx } from './pg-message-store.js';
+export { PostgresOutbox, type SqlExecutor } from './pg-outbox.js';

@@ -91,6 +91,15 @@ export class PgListener {
     this.retryTimer.unref();
   }
 
+  /**
+   * Runs a statement on the listening connection (idle but for notifications, so it never waits for
+   * a pool slot). Rejects when the connection is down.
+   */
+  async query(statement: { readonly name: string; readonly text: string }, values: unknown[]): Promise<void> {
+    if (this.client === undefined) throw new Error('the listening connection is down');
+    await this.client.query({ name: statement.name, text: statement.text, values });
+  }
+
   /** Closes the connection (releasing the lock) and stops reconnecting. */
   async close(): Promise<void> {
     this.closed = true;

@@ -252,7 +252,7 @@ export class PostgresTransport implements Transport {
       this.toNotify.clear();
       if (this.state !== 'open') return;
       for (const q of queues) this.notified(q); // this process's consumers need no round trip
-      this.pool.query({ ...this.sql.notify, values: [this.sql.channel, queues] }).catch((error: unknown) => this.logger.debug('postgres notify failed; the poll will find the work', { error }));
+      this.listener!.query(this.sql.notify, [this.sql.channel, queues]).catch((error: unknown) => this.logger.debug('postgres notify failed; the poll will find the work', { error }));
     });
   }
 
@@ -481,15 +481,15 @@ export class PostgresTransport implements Transport {
 
   /**
    * Releases the leases and deletes the temporary queues of transports whose session is gone:
-   * their advisory lock can be taken. The lock is taken and let go on one pooled connection.
+   * their advisory lock can be taken. One statement finds them (each lock it takes is let go when
+   * the statement ends); each one found is then reaped in a transaction that takes its lock again.
    */
   private async reap(force: boolean): Promise<void> {
     const now = Date.now();
     if (!force && now - this.lastReap < REAP_MS) return;
     this.lastReap = now;
-    const { rows } = await this.run<{ id: string; lock_key: number }>(this.sql.connections, [this.connectionId]);
-    if (rows.length === 0) return;
     const space = this.lockSpace();
+    const { rows } = await this.run<{ id: string; lock_key: number }>(this.sql.deadConnections, [this.connectionId, space]);
     let reaped = 0;
     for (const row of rows) {
       const gone = await this.transaction(async (client) => {

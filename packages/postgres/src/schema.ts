@@ -31,7 +31,7 @@ import { TransportError } from '@missive/core';
 import type { ClientBase } from 'pg';
 
 /** One schema change. Steps run in order, each in the transaction that records it. */
-interface Migration {
+export interface Migration {
   readonly version: number;
   readonly sql: (schema: string) => string;
 }
@@ -109,8 +109,19 @@ create table ${s}.connections (id text primary key, lock_key integer not null, h
   },
 ];
 
-/** The schema version this package writes and reads. */
+/** The transport's schema version this package writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** A list of migrations and the table that records which ran. */
+export interface MigrationSet {
+  /** What the tables are for, in error messages. */
+  readonly what: string;
+  readonly table: string;
+  readonly migrations: readonly Migration[];
+}
+
+/** The transport's tables. */
+export const TRANSPORT_MIGRATIONS: MigrationSet = { what: 'transport', table: 'schema_migrations', migrations: MIGRATIONS };
 
 /** Quotes a checked identifier. */
 export const ident = (name: string): string => `"${name}"`;
@@ -121,26 +132,28 @@ export const ident = (name: string): string => `"${name}"`;
  * `TransportError` when the database holds a newer version than this package knows, or when the
  * schema is missing and the user may not create it.
  */
-export async function migrate(client: ClientBase, schema: string): Promise<void> {
+export async function migrate(client: ClientBase, schema: string, set: MigrationSet = TRANSPORT_MIGRATIONS): Promise<void> {
   const s = ident(schema);
+  const known = set.migrations[set.migrations.length - 1]!.version;
   await client.query('begin');
   try {
     await client.query('select pg_advisory_xact_lock(hashtext($1), 0)', [`missive-migrate:${schema}`]);
+    const table = `${s}.${set.table}`;
     const exists = await client.query('select 1 from pg_namespace where nspname = $1', [schema]);
     if (exists.rowCount === 0) {
       await client.query(`create schema ${s}`).catch((error: unknown) => {
         throw new TransportError(`cannot create schema ${schema}: ${(error as Error).message}; create it and let this user use it, or choose another with ?schema=`, { cause: error, retryable: false });
       });
     }
-    await client.query(`create table if not exists ${s}.schema_migrations (version integer primary key, applied_at timestamptz not null default now())`);
-    const { rows } = await client.query<{ v: number | null }>(`select max(version) v from ${s}.schema_migrations`);
+    await client.query(`create table if not exists ${table} (version integer primary key, applied_at timestamptz not null default now())`);
+    const { rows } = await client.query<{ v: number | null }>(`select max(version) v from ${table}`);
     const current = rows[0]?.v ?? 0;
-    if (current > SCHEMA_VERSION) {
-      throw new TransportError(`PostgreSQL schema ${schema} holds Missive tables of schema version ${current}; this version of @missive/postgres knows up to ${SCHEMA_VERSION}: upgrade @missive/postgres, or use another schema (?schema=)`, { retryable: false });
+    if (current > known) {
+      throw new TransportError(`PostgreSQL schema ${schema} holds Missive ${set.what} tables of schema version ${current}; this version of @missive/postgres knows up to ${known}: upgrade @missive/postgres, or use another schema`, { retryable: false });
     }
-    for (const step of MIGRATIONS.filter((m) => m.version > current)) {
+    for (const step of set.migrations.filter((m) => m.version > current)) {
       await client.query(step.sql(s));
-      await client.query(`insert into ${s}.schema_migrations (version) values ($1)`, [step.version]);
+      await client.query(`insert into ${table} (version) values ($1)`, [step.version]);
     }
     await client.query('commit');
   } catch (error) {

@@ -96,7 +96,8 @@ export function statements(schema: string, channel: string) {
     nextDue: named('next-due', `select least((select min(due) from ${s}.scheduled), (select min(visible_at) from ${s}.messages where visible_at > $1)) t`),
     connectionUpsert: `insert into ${s}.connections (id, lock_key, heartbeat) values ($1, $2, $3) on conflict (id) do update set heartbeat = excluded.heartbeat, lock_key = excluded.lock_key`,
     connectionDelete: `delete from ${s}.connections where id = $1`,
-    connections: `select id, lock_key from ${s}.connections where id <> $1`,
+    /** $1 own id, $2 lock space. Connections whose lock is free: their session is gone. */
+    deadConnections: `select id, lock_key from ${s}.connections where id <> $1 and pg_try_advisory_xact_lock($2, lock_key)`,
     /** $1 owner. Releases every lease of a connection (a scan: runs only when one is reaped). */
     releaseOwner: `update ${s}.messages set lease_owner = null, lease_token = null, lease_until = null where lease_owner = $1 and lease_token is not null`,
     ownedQueues: `select name from ${s}.queues where owner = $1`,
