@@ -17,6 +17,7 @@ import type { Logger } from '@missive/core';
 /** What the listener needs. */
 export interface PgListenerOptions {
   readonly connectionString: string;
+  readonly applicationName: string;
   /** The notification channel. */
   readonly channel: string;
   /** The session advisory lock (two int4 keys) held while connected. */
@@ -44,7 +45,7 @@ export class PgListener {
   }
 
   private async open(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.connectionString });
+    const client = new pg.Client({ connectionString: this.options.connectionString, application_name: this.options.applicationName });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, undefined));
     client.on('notification', (n) => this.options.onNotify(n.payload ?? ''));

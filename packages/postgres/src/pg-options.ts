@@ -30,6 +30,8 @@ export interface PostgresTransportOptions {
   readonly pollMs?: number;
   readonly poolSize?: number;
   readonly reconnectMs?: number;
+  /** `application_name` of the transport's connections (shown in `pg_stat_activity`). Default `missive`. */
+  readonly applicationName?: string;
 }
 
 /** Options with every default filled in. */
@@ -68,6 +70,7 @@ export function resolvePostgresOptions(options: PostgresTransportOptions): Resol
     pollMs: int(options.pollMs, 'poll', 1000, 5),
     poolSize: int(options.poolSize, 'pool', 10, 1),
     reconnectMs: int(options.reconnectMs, 'reconnect', 60_000, 0),
+    applicationName: options.applicationName ?? url.searchParams.get('application_name') ?? 'missive',
   };
 }
 

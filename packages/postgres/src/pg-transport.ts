@@ -120,7 +120,7 @@ export class PostgresTransport implements Transport {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'postgres transport is closed');
     const where = redactUrl(this.options.connectionString);
-    const pool = new pg.Pool({ connectionString: this.options.connectionString, max: this.options.poolSize });
+    const pool = new pg.Pool({ connectionString: this.options.connectionString, max: this.options.poolSize, application_name: this.options.applicationName });
     pool.on('error', (error) => this.logger.warn('postgres pool connection lost', { error }));
     try {
       const client = await pool.connect();
@@ -135,11 +135,12 @@ export class PostgresTransport implements Transport {
       throw new TransportError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: isConnectionError(error) });
     }
     this.pool_ = pool;
-    this.consumePool = new pg.Pool({ connectionString: this.options.connectionString, max: Math.max(2, Math.ceil(this.options.poolSize / 2)) });
+    this.consumePool = new pg.Pool({ connectionString: this.options.connectionString, max: Math.max(2, Math.ceil(this.options.poolSize / 2)), application_name: this.options.applicationName });
     this.consumePool.on('error', (error) => this.logger.warn('postgres pool connection lost', { error }));
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
+      applicationName: this.options.applicationName,
       channel: this.sql.channel,
       lock: [this.lockSpace(), this.lockKey],
       logger: this.logger,
