@@ -24,7 +24,10 @@ async function pair(url: string, schema: string, name: string) {
   const got = new Set<number>();
   const transport = () => new PostgresTransport({ connectionString: url, schema, pollMs: 200, leaseMs: 5000, poolSize: 3, applicationName: name }, { logger: silentLogger });
   const consumer: Bus = createBus({ service: `${name}-consumer`, transport: transport(), logger: silentLogger });
-  consumer.endpoint('fault-workers', (e) => e.on(Work, (m) => void got.add(m.n) && waiter.notify()), { concurrency: 4 });
+  consumer.endpoint('fault-workers', (e) => e.on(Work, (m) => {
+    got.add(m.n);
+    waiter.notify();
+  }), { concurrency: 4 });
   const sender: Bus = createBus({ service: `${name}-sender`, transport: new PostgresTransport({ connectionString: url, schema, pollMs: 200, poolSize: 2 }, { logger: silentLogger }), logger: silentLogger });
   await consumer.start();
   await sender.start();

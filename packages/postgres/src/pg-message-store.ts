@@ -160,7 +160,7 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
       };
       const value = commit.work === undefined ? (undefined as T) : await commit.work(tx);
       const failed = (await Promise.allSettled(issued)).find((r) => r.status === 'rejected');
-      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+      if (failed !== undefined) throw failed.reason;
       if (commit.saga !== undefined) await this.saveSaga(client, commit.saga.record, commit.saga.expectedVersion);
       const records = typeof commit.outbox === 'function' ? commit.outbox() : (commit.outbox ?? []);
       for (const r of records) await client.query(this.outboxInsertSql, outboxValues(r));

@@ -25,6 +25,6 @@ describe('postgres options', () => {
       expect((error as Error).message).not.toContain('hunter2');
       expect(error).toBeInstanceOf(ConfigurationError);
     }
-    expect(() => createTransport(new URL('postgres://u:hunter2@h/db?schema=1bad'), { clock: { now: () => 0 } as never, logger: console as never })).toThrow(ConfigurationError);
+    expect(() => createTransport(new URL('postgres://u:hunter2@h/db?schema=1bad'), { clock: { now: () => 0 } as never, logger: console })).toThrow(ConfigurationError);
   });
 });

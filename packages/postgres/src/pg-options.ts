@@ -85,5 +85,5 @@ export function postgresOptionsFromUrl(url: URL): ResolvedPostgresOptions {
     rest.searchParams.delete(param);
   }
   if (rest.hostname === '' ) throw new ConfigurationError(`postgres URL ${redactUrl(url)} has no host: use postgres://user@host:5432/database`);
-  return resolvePostgresOptions({ connectionString: rest.href, ...picked } as unknown as PostgresTransportOptions);
+  return resolvePostgresOptions({ connectionString: rest.href, ...picked });
 }

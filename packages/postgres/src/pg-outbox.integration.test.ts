@@ -61,8 +61,14 @@ beforeEach(async (ctx) => {
   charged.length = 0;
   attempts.clear();
   bus.endpoint('tx-analytics', (e) => {
-    e.on(OrderPlaced, (m) => void placed.push(m.orderId) && waiter.notify());
-    e.on(CardCharged, (m) => void charged.push(m.orderId) && waiter.notify());
+    e.on(OrderPlaced, (m) => {
+      placed.push(m.orderId);
+      waiter.notify();
+    });
+    e.on(CardCharged, (m) => {
+      charged.push(m.orderId);
+      waiter.notify();
+    });
   });
   bus.endpoint('tx-payment', (e) =>
     e.on(ChargeCard, async (m, ctx) => {

@@ -294,7 +294,7 @@ export class PostgresTransport implements Transport {
   }
 
   async deleteQueue(name: string): Promise<void> {
-    for (const consumer of [...this.consumers]) if (consumer.queue === name) consumer.drop();
+    for (const consumer of [...this.consumers]) if (consumer.queue === name) await consumer.drop();
     this.temporary.delete(name);
     await this.transaction((client) => this.dropQueue(client, name));
   }
