@@ -82,6 +82,8 @@ export class PostgresConsumer implements Consumer {
   private fetching = false;
   private again = false;
   private started = false;
+  /** The last claim found fewer rows than it asked for, and nothing said there is more since. */
+  private drained = false;
   private retryTimer: NodeJS.Timeout | undefined;
   ready: Promise<void> = Promise.resolve();
 
@@ -95,7 +97,7 @@ export class PostgresConsumer implements Consumer {
   start(check: Promise<void>): void {
     this.ready = check.then(() => {
       this.started = true;
-      this.wake();
+      this.signal();
     });
     this.ready.catch(() => void this.close());
   }
@@ -111,13 +113,23 @@ export class PostgresConsumer implements Consumer {
     return room > 0 && (room * 2 >= this.prefetch || this.buffer.unread === 0);
   }
 
-  /** Claims what fits, now or right after the claim under way. */
-  wake(): void {
+  /** There may be new messages (a notification, the poll, a due time): claim what fits. */
+  signal(): void {
+    this.drained = false;
+    this.wake();
+  }
+
+  /**
+   * Claims what fits, now or right after the claim under way, unless the last claim found the queue
+   * drained and no signal came since (a settle alone does not make a claim worth its round trip).
+   */
+  private wake(): void {
     if (!this.started || this.buffer.closed) return;
     if (this.fetching) {
-      this.again = true;
+      if (!this.drained) this.again = true;
       return;
     }
+    if (this.drained) return;
     this.fetching = true;
     void this.fetchLoop();
   }
@@ -134,14 +146,17 @@ export class PostgresConsumer implements Consumer {
             this.held.add(delivery);
             if (!this.buffer.push(delivery)) void delivery.giveBack(true);
           }
-          if (rows.length < room) break;
+          if (rows.length < room) {
+            this.drained = true;
+            break;
+          }
         }
       } while (this.again && !this.buffer.closed);
     } catch (error) {
       if (!this.buffer.closed) {
         this.transport.logger.warn('postgres claim failed; trying again', { error, queue: this.queue });
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.wake(), 100 + Math.random() * 200);
+        this.retryTimer = setTimeout(() => this.signal(), 100 + Math.random() * 200);
         this.retryTimer.unref();
       }
     } finally {

@@ -48,7 +48,7 @@ export class PostgresDeadLetters implements DeadLetterStore {
   }
 
   async list(queue: string, options?: { readonly limit?: number; readonly offset?: number }): Promise<DeadLetter[]> {
-    const { rows } = await this.transport.run<Row>(`select * from ${this.table} where queue = $1 order by seq limit $2 offset $3`, [queue, options?.limit ?? null, options?.offset ?? 0]);
+    const { rows } = await this.transport.run<Row>(`select * from ${this.table} where queue = $1 order by message_seq, seq limit $2 offset $3`, [queue, options?.limit ?? null, options?.offset ?? 0]);
     return rows.map(toDeadLetter);
   }
 
@@ -58,7 +58,7 @@ export class PostgresDeadLetters implements DeadLetterStore {
   }
 
   async get(queue: string, id: string): Promise<DeadLetter | undefined> {
-    const { rows } = await this.transport.run<Row>(`select * from ${this.table} where queue = $1 and id = $2 order by seq limit 1`, [queue, id]);
+    const { rows } = await this.transport.run<Row>(`select * from ${this.table} where queue = $1 and id = $2 order by message_seq, seq limit 1`, [queue, id]);
     return rows[0] === undefined ? undefined : toDeadLetter(rows[0]);
   }
 
@@ -67,8 +67,8 @@ export class PostgresDeadLetters implements DeadLetterStore {
     let moved = 0;
     for (const id of ids) {
       const { rows } = await this.transport.run<{ queue: string }>(
-        `with d as (delete from ${this.table} where queue = $1 and id = $2 returning seq, queue, id, type, body, partition_key),
-         ins as (insert into ${this.messages} (queue, id, type, body, headers, partition_key) select queue, id, type, body, $3, partition_key from d order by seq returning queue)
+        `with d as (delete from ${this.table} where queue = $1 and id = $2 returning message_seq, seq, queue, id, type, body, partition_key),
+         ins as (insert into ${this.messages} (queue, id, type, body, headers, partition_key) select queue, id, type, body, $3, partition_key from d order by message_seq, seq returning queue)
          select queue from ins`,
         [queue, id, text],
       );

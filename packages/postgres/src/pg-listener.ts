@@ -48,7 +48,10 @@ export class PgListener {
     const client = new pg.Client({ connectionString: this.options.connectionString, application_name: this.options.applicationName });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, undefined));
-    client.on('notification', (n) => this.options.onNotify(n.payload ?? ''));
+    // Its own notifications (sent on this connection) were already handled in-process.
+    client.on('notification', (n) => {
+      if (n.processId !== (client as unknown as { processID?: number }).processID) this.options.onNotify(n.payload ?? '');
+    });
     try {
       await client.connect();
       await client.query('select pg_advisory_lock($1, $2)', [this.options.lock[0], this.options.lock[1]]);

@@ -368,12 +368,12 @@ export class PostgresTransport implements Transport {
       void this.armFromDatabase();
       return;
     }
-    for (const consumer of this.consumers) if (consumer.queue === payload) consumer.wake();
+    for (const consumer of this.consumers) if (consumer.queue === payload) consumer.signal();
   }
 
   /** Wakes every consumer. */
   private wakeAll(): void {
-    for (const consumer of this.consumers) consumer.wake();
+    for (const consumer of this.consumers) consumer.signal();
   }
 
   /** The poll: promote due messages, reap dead connections, wake everyone, re-arm the due timer. */

@@ -14,7 +14,8 @@
  *   reads the partial index `messages_ready` (un-blocked rows in `seq` order) and never walks the
  *   messages queued behind a key or the ones already consumed.
  * - `scheduled`: messages not yet due, moved into `messages` (with a new `seq`) when due.
- * - `dead_letters`: the dead-letter queues, with the failure as JSON.
+ * - `dead_letters`: the dead-letter queues, with the failure as JSON, listed in the order the
+ *   messages were queued (`message_seq`), whichever failed first.
  * - `connections`: open transports; each holds a session advisory lock on its `lock_key` while it
  *   lives, so any other one can tell it is gone (`pg_try_advisory_lock` succeeds) and reap it.
  *
@@ -101,9 +102,10 @@ create table ${s}.dead_letters (
   body bytea not null,
   headers text not null,
   partition_key text,
-  failure text not null
+  failure text not null,
+  message_seq bigint not null
 );
-create index dead_letters_queue on ${s}.dead_letters (queue, seq);
+create index dead_letters_queue on ${s}.dead_letters (queue, message_seq, seq);
 create table ${s}.connections (id text primary key, lock_key integer not null, heartbeat bigint not null);
 `,
   },

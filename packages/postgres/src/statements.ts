@@ -79,8 +79,8 @@ export function statements(schema: string, channel: string) {
     /** $1 seq, $2 token, $3 failure JSON. */
     deadLetter: named(
       'dead-letter',
-      `with d as (delete from ${s}.messages where seq = $1 and lease_token = $2 returning queue, id, type, body, headers, partition_key)
-       insert into ${s}.dead_letters (queue, id, type, body, headers, partition_key, failure) select queue, id, type, body, headers, partition_key, $3 from d`,
+      `with d as (delete from ${s}.messages where seq = $1 and lease_token = $2 returning seq, queue, id, type, body, headers, partition_key)
+       insert into ${s}.dead_letters (queue, id, type, body, headers, partition_key, failure, message_seq) select queue, id, type, body, headers, partition_key, $3, seq from d`,
     ),
     /** $1 until, $2 seqs, $3 owner. */
     extend: named('extend', `update ${s}.messages set lease_until = $1 where seq = any($2::bigint[]) and lease_owner = $3 and lease_token is not null`),
