@@ -13,7 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import sjson from 'secure-json-parse';
-import { createEnvelope, jsonCodec, MemoryBroker, Timestamps, validate, type TransportMessage } from '@missive/core';
+import { createEnvelope, jsonCodec, MemoryBroker, validate, type TransportMessage } from '@missive/core';
+import { Timestamps } from '@missive/core/transport';
 import { makeOrder, orderSchema, ORDER_TOPIC } from '../harness/payload.js';
 import { publishBounded, publishWindowed, Tally } from '../harness/roles.js';
 import { createPair } from '../subjects/missive-memory.js';

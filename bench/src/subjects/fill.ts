@@ -7,7 +7,8 @@
  * Role args: `url`, `name` (endpoint/queue), `count`.
  * @module
  */
-import { createEnvelope, jsonCodec, loadTransport, parseTransportUrl, silentLogger, systemClock } from '@missive/core';
+import { createEnvelope, jsonCodec, silentLogger, systemClock } from '@missive/core';
+import { loadTransport, parseTransportUrl } from '@missive/core/transport';
 import { once } from 'node:events';
 import amqp from 'amqplib';
 import Database from 'better-sqlite3';

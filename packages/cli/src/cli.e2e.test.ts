@@ -106,7 +106,7 @@ describe('missive (built command)', () => {
   it('fails clearly: bad URL (no password shown), bad JSON, unknown queue, unroutable command, unknown command', async () => {
     const badUrl = await missive(['queues', '--url', 'kafka://admin:hunter2@somewhere']);
     expect(badUrl.code).toBe(2);
-    expect(badUrl.err).toContain('unknown scheme');
+    expect(badUrl.err).toContain('needs the package @missive/kafka');
     expect(badUrl.err).not.toContain('hunter2');
     const badJson = await missive(['publish', 'cli.order-placed', '{oops']);
     expect(badJson).toMatchObject({ code: 2 });

@@ -9,7 +9,8 @@
  * ```
  * @module
  */
-import { ConfigurationError, loadTransport, parseTransportUrl, silentLogger, systemClock, type Transport } from '@missive/core';
+import { ConfigurationError, silentLogger, systemClock, type Transport } from '@missive/core';
+import { loadTransport, parseTransportUrl } from '@missive/core/transport';
 import { UsageError } from './errors.js';
 
 /** Connects the transport of `url` (or `MISSIVE_URL`). */

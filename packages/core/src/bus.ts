@@ -36,7 +36,7 @@ import type { SagaDefinition } from './saga.js';
 import { installSaga, type SagaOptions } from './saga-runtime.js';
 import { Timestamps } from './timestamps.js';
 import type { Consumer, Transport, TransportMessage } from './transport.js';
-import { loadTransport, parseTransportUrl } from './transport-url.js';
+import { checkTransportFactories, loadTransport, parseTransportUrl, type TransportFactories } from './transport-url.js';
 import { validate } from './validate.js';
 
 /** A message on its way out, as publish middleware sees it. */
@@ -58,6 +58,12 @@ export interface BusOptions {
   readonly service: string;
   /** A transport URL (`memory://`, `sqlite://path`, `amqp://...`) or a transport instance. */
   readonly transport: string | URL | Transport;
+  /**
+   * Transport factories by URL scheme, used for a `transport` URL before any package is imported:
+   * `{ redis: createTransport }` (from `@missive/redis`). Without one, `<scheme>://` loads the
+   * package `@missive/<scheme>` (see `transportPackage`).
+   */
+  readonly transports?: TransportFactories;
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly codec?: Codec;
@@ -131,6 +137,7 @@ export class Bus implements Sender {
   private readonly codec: Codec;
   private readonly emitter: TypedEmitter<BusEvents>;
   private readonly transportSpec: URL | Transport;
+  private readonly transports: TransportFactories;
   private transport_: Transport | undefined;
   private readonly definitions: EndpointDefinition[] = [];
   private readonly runtimes: EndpointRuntime[] = [];
@@ -166,6 +173,7 @@ export class Bus implements Sender {
     this.codec = options.codec ?? jsonCodec();
     this.emitter = new TypedEmitter(this.logger);
     this.source = sourceOf(this.service);
+    this.transports = checkTransportFactories(options.transports);
     if (typeof options.transport === 'string' || options.transport instanceof URL) {
       this.transportSpec = parseTransportUrl(options.transport);
     } else if (options.transport !== null && typeof options.transport === 'object' && typeof options.transport.consume === 'function') {
@@ -262,7 +270,7 @@ export class Bus implements Sender {
     this.state = 'starting';
     try {
       const transport =
-        this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }) : this.transportSpec;
+        this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }, this.transports) : this.transportSpec;
       await transport.connect();
       this.transport_ = transport;
       for (const definition of this.definitions) {

@@ -1,6 +1,7 @@
 /**
  * `@missive/core`: message contracts, the envelope and codec, the bus, the pipeline and its
- * middleware, the transport contract and the in-process memory transport.
+ * middleware, the transport contract (types) and the in-process memory transport. What a transport
+ * package needs besides (delivery buffer, settle-once delivery, URL lookup) is `@missive/core/transport`.
  *
  * @example
  * ```ts
@@ -21,7 +22,6 @@ export * from './headers.js';
 export * from './logger.js';
 export type * from './transport.js';
 export * from './envelope.js';
-export { Timestamps } from './timestamps.js';
 export * from './codec.js';
 export * from './contract.js';
 export * from './validate.js';
@@ -35,9 +35,8 @@ export type * from './context.js';
 export type { EndpointBuilder, EndpointOptions, HandlerOptions, ConsumeMiddleware, ExpiredAction } from './endpoint.js';
 export type { EndpointStats } from './endpoint-runtime.js';
 export type { RetryEvent } from './middleware/retry.js';
-export { upcast } from './middleware/validate-payload.js';
 export * from './dead-letter-queue.js';
-export * from './transport-url.js';
+export type { TransportFactories } from './transport-url.js';
 export { MemoryBroker } from './memory/memory-broker.js';
 export { Bus, createBus } from './bus.js';
 export type { BusOptions, BusEvents, BusStats, PublishContext, PublishMiddleware, ScheduleOptions } from './bus.js';
@@ -47,4 +46,3 @@ export { createOutbox, type Outbox, type OutboxOptions, type OutboxTransaction }
 export { defineSaga, type SagaContext, type SagaDefinition, type SagaStep, type SagaStartStep, type MissingInstanceRule } from './saga.js';
 export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from './saga-runtime.js';
 export type { BusComponent } from './bus.js';
-export { DeliveryBuffer } from './delivery-buffer.js';

@@ -14,7 +14,8 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { DeliveryBuffer, TransportError, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { TransportError, type DeadLetterFailure, type TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, TransportHeader, bytesView, isTransportHeader, type NackOptions } from '@missive/core/transport';
 import { Latch } from './latch.js';
 import { returnKey } from './topology.js';
 import { DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
@@ -27,7 +28,7 @@ export function missiveHeaders(message: amqp.Message): Record<string, string> {
   for (const key in headers) {
     if (!Object.hasOwn(headers, key)) continue;
     const value = headers[key];
-    if (!key.startsWith('x-') && key !== DELAY_HEADER && value !== undefined && value !== null) out[key] = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+    if (!isTransportHeader(key) && key !== DELAY_HEADER && value !== undefined && value !== null) out[key] = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   }
   return out;
 }
@@ -35,11 +36,11 @@ export function missiveHeaders(message: amqp.Message): Record<string, string> {
 /** The transport message of an AMQP message. */
 export function transportMessage(message: amqp.Message): TransportMessage {
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
-  const key = headers['x-missive-partition-key'];
+  const key = headers[TransportHeader.PartitionKey];
   return {
     id: String(message.properties.messageId ?? ''),
     type: String(message.properties.type ?? ''),
-    body: new Uint8Array(message.content.buffer, message.content.byteOffset, message.content.byteLength),
+    body: bytesView(message.content),
     headers: missiveHeaders(message),
     partitionKey: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : undefined,
   };
@@ -77,10 +78,9 @@ export interface DeliveryOwner {
 }
 
 /** One delivery from a RabbitMQ channel. */
-export class RabbitDelivery implements Delivery {
+export class RabbitDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
-  private settledFlag = false;
 
   constructor(
     private readonly consumer: DeliveryOwner,
@@ -89,6 +89,7 @@ export class RabbitDelivery implements Delivery {
     readonly generation: number,
     again?: { readonly headers: Readonly<Record<string, string>>; readonly deliveryCount: number },
   ) {
+    super(consumer);
     if (again !== undefined) {
       this.message = { ...transportMessage(raw), headers: again.headers };
       this.deliveryCount = again.deliveryCount;
@@ -106,23 +107,13 @@ export class RabbitDelivery implements Delivery {
     return new RabbitDelivery(this.consumer, this.channel, this.raw, this.generation, { headers: headers ?? this.message.headers, deliveryCount: this.deliveryCount + 1 });
   }
 
-  /** Marks it settled without telling the broker (the owner takes it over). False if it already was. */
-  claim(): boolean {
-    if (this.settledFlag) return false;
-    this.settledFlag = true;
-    return true;
-  }
-
-  /** Whether this delivery's channel is still the one that can settle it. */
-  private take(): boolean {
-    if (this.settledFlag) return false;
-    this.settledFlag = true;
-    this.consumer.settled(this);
+  /** Whether this delivery's channel is still the one that can settle it (checked once settled). */
+  private live(): boolean {
     return this.generation === this.consumer.transport.generation && this.consumer.isCurrent(this.channel);
   }
 
-  async ack(): Promise<void> {
-    if (this.take()) this.toBroker(true);
+  protected async onAck(): Promise<void> {
+    if (this.live()) this.toBroker(true);
   }
 
   /** The delivery tag: the order in which its channel received it. */
@@ -135,16 +126,19 @@ export class RabbitDelivery implements Delivery {
     else onChannel(() => (ack ? this.channel.ack(this.raw) : this.channel.nack(this.raw, false, true)));
   }
 
-  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (!this.settledFlag && this.consumer.redeliver?.(this, options?.delayMs ?? 0, options?.headers) === true) return;
-    const live = this.take();
-    if (!live) return;
-    const delayMs = options?.delayMs ?? 0;
-    if (delayMs <= 0 && options?.headers === undefined) {
+  override async nack(options?: NackOptions): Promise<void> {
+    if (!this.isSettled && this.consumer.redeliver?.(this, options?.delayMs ?? 0, options?.headers) === true) return;
+    await super.nack(options);
+  }
+
+  protected async onNack(options: NackOptions): Promise<void> {
+    if (!this.live()) return;
+    const delayMs = options.delayMs ?? 0;
+    if (delayMs <= 0 && options.headers === undefined) {
       this.toBroker(false);
       return;
     }
-    const headers = { ...(options?.headers ?? this.message.headers), [REPUBLISHED]: String(this.deliveryCount) };
+    const headers = { ...(options.headers ?? this.message.headers), [REPUBLISHED]: String(this.deliveryCount) };
     const transport = this.consumer.transport;
     try {
       if (delayMs > 0) await transport.publishDelayed(returnKey('q', 'none', this.consumer.queue), this.message, delayMs, headers);
@@ -156,15 +150,15 @@ export class RabbitDelivery implements Delivery {
     if (this.consumer.isCurrent(this.channel)) this.toBroker(true);
   }
 
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (!this.take()) return;
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (!this.live()) return;
     const queue = this.consumer.queue;
     try {
       await this.consumer.transport.confirmPublish(
         '',
         queue + DEAD_LETTER_SUFFIX,
         this.message,
-        { ...this.message.headers, 'x-missive-failure': JSON.stringify(failure), 'x-missive-queue': queue },
+        { ...this.message.headers, [TransportHeader.Failure]: JSON.stringify(failure), [TransportHeader.Queue]: queue },
         true,
         queue + DEAD_LETTER_SUFFIX,
       );
@@ -177,7 +171,7 @@ export class RabbitDelivery implements Delivery {
 
   /** Puts back an un-yielded delivery. */
   requeue(): void {
-    if (this.take()) this.toBroker(false);
+    if (this.settleOnce() && this.live()) this.toBroker(false);
   }
 }
 
@@ -186,7 +180,7 @@ const REOPEN_MIN_MS = 50;
 const REOPEN_MAX_MS = 5_000;
 
 /** The consumer. */
-export class RabbitConsumer implements Consumer, DeliveryOwner {
+export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements DeliveryOwner {
   private channel: amqp.Channel | undefined;
   private tag: string | undefined;
   /** Delivery tags of the current channel not yet acked or requeued at the broker. */
@@ -196,14 +190,15 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
   private flushScheduled = false;
   private reopenTimer: NodeJS.Timeout | undefined;
   private reopenDelayMs = REOPEN_MIN_MS;
-  private readonly buffer = new DeliveryBuffer<RabbitDelivery>('rabbitmq', () => this.close());
   private readonly started = new Latch();
 
   constructor(
     readonly transport: RabbitMqTransport,
     readonly queue: string,
-    private readonly prefetch: number,
-  ) {}
+    prefetch: number,
+  ) {
+    super('rabbitmq', prefetch);
+  }
 
   isCurrent(channel: amqp.Channel): boolean {
     return this.channel === channel;
@@ -294,12 +289,12 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
 
   private push(delivery: RabbitDelivery): void {
     if (delivery.channel === this.channel) this.outstanding.add(delivery.tag);
-    if (!this.buffer.push(delivery)) delivery.requeue();
+    this.offer(delivery);
   }
 
   /** @internal */
-  settled(delivery: RabbitDelivery): void {
-    this.buffer.settled(delivery);
+  override settled(delivery: RabbitDelivery): void {
+    super.settled(delivery);
     if (this.buffer.closed && this.buffer.yielded.length === 0) {
       // After this turn, so the ack of the delivery being settled goes out before the channel closes.
       setImmediate(() => {
@@ -349,15 +344,20 @@ export class RabbitConsumer implements Consumer, DeliveryOwner {
     if (top !== undefined) onChannel(() => channel.ack(top.raw, true));
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
-  }
-
-  async close(): Promise<void> {
-    if (this.buffer.closed) return;
+  protected detach(): void {
     this.started.open(); // closed before it started: nothing to wait for
     clearTimeout(this.reopenTimer);
     this.transport.forget(this);
+  }
+
+  protected giveBack(delivery: RabbitDelivery): void {
+    delivery.requeue();
+  }
+
+  /** Cancels the subscription before it ends the iteration, so what the broker still sends is put back too. */
+  override async close(): Promise<void> {
+    if (this.buffer.closed) return;
+    this.detach();
     const channel = this.channel;
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);
     for (const delivery of this.buffer.close()) delivery.requeue();

@@ -14,6 +14,7 @@
  */
 import type * as amqp from 'amqplib';
 import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
+import { TransportHeader } from '@missive/core/transport';
 import { transportMessage } from './rabbitmq-consumer.js';
 import { DEAD_LETTER_SUFFIX, type RabbitMqTransport } from './rabbitmq-transport.js';
 
@@ -40,7 +41,7 @@ export class RabbitDeadLetters implements DeadLetterStore {
 
   private letter(queue: string, message: amqp.Message): DeadLetter {
     const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
-    const raw = headers['x-missive-failure'];
+    const raw = headers[TransportHeader.Failure];
     const failure = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '{}') as DeadLetterFailure;
     return { queue, message: transportMessage(message), failure };
   }

@@ -11,7 +11,8 @@
  * ```
  * @module
  */
-import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import type { DeadLetterFailure, TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, rowToMessage, type NackOptions } from '@missive/core/transport';
 import type { SqliteTransport } from './sqlite-transport.js';
 
 /** A leased row as the pump fetched it. */
@@ -26,64 +27,46 @@ export interface FetchedRow {
   token: string;
 }
 
-class SqliteDelivery implements Delivery {
+class SqliteDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
-  settled = false;
 
   constructor(
     private readonly consumer: SqliteConsumer,
     private readonly row: FetchedRow,
   ) {
-    this.message = {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      partitionKey: row.partition_key ?? undefined,
-    };
+    super(consumer);
+    this.message = rowToMessage(row);
     this.deliveryCount = row.delivery_count;
   }
 
-  private take(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.consumer.settled(this);
-    return true;
+  protected async onAck(): Promise<void> {
+    await this.consumer.transport.ack(this.row.seq, this.row.token);
   }
 
-  async ack(): Promise<void> {
-    if (this.take()) await this.consumer.transport.ack(this.row.seq, this.row.token);
+  protected async onNack(options: NackOptions): Promise<void> {
+    await this.consumer.transport.settle('nack', this.row.seq, this.row.token, { delayMs: options.delayMs, headers: options.headers });
   }
 
-  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (this.take()) await this.consumer.transport.settle('nack', this.row.seq, this.row.token, { delayMs: options?.delayMs, headers: options?.headers });
-  }
-
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (this.take()) await this.consumer.transport.settle('dead', this.row.seq, this.row.token, { failure });
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    await this.consumer.transport.settle('dead', this.row.seq, this.row.token, { failure });
   }
 
   /** Returns the message un-yielded (`undo` the delivery count) or after a lost connection. */
   giveBack(undo: boolean): void {
-    if (!this.take()) return;
+    if (!this.settleOnce()) return;
     void this.consumer.transport.settle(undo ? 'release' : 'nack', this.row.seq, this.row.token).catch(() => undefined);
   }
 }
 
 /** The consumer. */
-export class SqliteConsumer implements Consumer {
-  private readonly buffer = new DeliveryBuffer<SqliteDelivery>('sqlite', () => this.close());
-
+export class SqliteConsumer extends BufferedConsumer<SqliteDelivery> {
   constructor(
     readonly transport: SqliteTransport,
     readonly queue: string,
-    private readonly prefetch: number,
-  ) {}
-
-  /** Free prefetch slots. */
-  room(): number {
-    return this.buffer.closed ? 0 : this.prefetch - this.buffer.held;
+    prefetch: number,
+  ) {
+    super('sqlite', prefetch);
   }
 
   /**
@@ -98,30 +81,14 @@ export class SqliteConsumer implements Consumer {
 
   /** Takes fetched rows. */
   push(rows: readonly FetchedRow[]): void {
-    for (const row of rows) {
-      const delivery = new SqliteDelivery(this, row);
-      if (!this.buffer.push(delivery)) delivery.giveBack(true);
-    }
+    for (const row of rows) this.offer(new SqliteDelivery(this, row));
   }
 
-  /** @internal */
-  settled(delivery: SqliteDelivery): void {
-    this.buffer.settled(delivery);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
-  }
-
-  async close(): Promise<void> {
-    if (this.buffer.closed) return;
+  protected detach(): void {
     this.transport.forget(this);
-    for (const delivery of this.buffer.close()) delivery.giveBack(true);
   }
 
-  /** The connection is going away: also give back what was yielded and not settled. */
-  drop(): void {
-    void this.close();
-    for (const delivery of this.buffer.yielded) delivery.giveBack(false);
+  protected giveBack(delivery: SqliteDelivery, unread: boolean): void {
+    delivery.giveBack(unread);
   }
 }

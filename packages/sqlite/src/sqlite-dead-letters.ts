@@ -9,6 +9,7 @@
  * @module
  */
 import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
+import { rowToMessage } from '@missive/core/transport';
 import type { SqliteTransport } from './sqlite-transport.js';
 
 interface Row {
@@ -25,13 +26,7 @@ interface Row {
 function toDeadLetter(row: Row): DeadLetter {
   return {
     queue: row.queue,
-    message: {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      partitionKey: row.partition_key ?? undefined,
-    },
+    message: rowToMessage(row),
     failure: JSON.parse(row.failure) as DeadLetterFailure,
   };
 }

@@ -31,6 +31,7 @@ import {
   type SagaRecord,
   type SagaStatus,
 } from '@missive/core';
+import { rowToMessage } from '@missive/core/transport';
 
 /** Options of {@link SqliteMessageStore}: one of `path` and `database`. */
 export interface SqliteMessageStoreOptions {
@@ -292,13 +293,7 @@ function toOutbox(row: OutboxRow): OutboxRecord {
   return {
     id: row.id,
     destination: { kind: row.kind, name: row.destination, mandatory: row.mandatory === 1 },
-    message: {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      partitionKey: row.partition_key ?? undefined,
-    },
+    message: rowToMessage(row),
     notBefore: row.not_before ?? undefined,
     scheduleId: row.schedule_id ?? undefined,
     createdAt: row.created_at,

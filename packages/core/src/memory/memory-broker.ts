@@ -15,15 +15,15 @@
  * @module
  */
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import { DeliveryBuffer } from '../delivery-buffer.js';
 import { BusStateError, ErrorCode, UnroutableError } from '../errors.js';
 import { topicMatcher } from '../topic-pattern.js';
+import { BufferedConsumer } from '../transport/buffered-consumer.js';
+import { SettleOnceDelivery, type NackOptions } from '../transport/settle-once-delivery.js';
 import type {
   Consumer,
   DeadLetter,
   DeadLetterFailure,
   DeadLetterStore,
-  Delivery,
   EnqueueOptions,
   QueueInfo,
   QueueSpec,
@@ -351,100 +351,76 @@ export class MemoryBroker {
 }
 
 /** One delivery of an item. */
-class MemoryDelivery implements Delivery {
+class MemoryDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
-  private settled = false;
 
   constructor(
     private readonly broker: MemoryBroker,
     private readonly queue: MemoryQueue,
     private readonly item: Item,
-    private readonly consumer: MemoryConsumer,
+    consumer: MemoryConsumer,
   ) {
+    super(consumer);
     this.message = item.message;
     this.deliveryCount = item.deliveryCount;
   }
 
   /** Settles without touching the item: its queue was deleted. */
   orphan(): void {
-    this.settled = true;
+    this.claim();
   }
 
-  private take(): boolean {
-    if (this.settled || this.item.holder !== this) return false;
-    this.settled = true;
-    this.consumer.settled(this);
-    return true;
+  protected override canSettle(): boolean {
+    return this.item.holder === this;
   }
 
-  async ack(): Promise<void> {
-    if (!this.take()) return;
+  protected async onAck(): Promise<void> {
     this.broker.release(this.item, this.queue, 'remove');
   }
 
-  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (!this.take()) return;
-    if (options?.headers !== undefined) this.item.message = { ...this.item.message, headers: { ...options.headers } };
-    this.broker.release(this.item, this.queue, 'return', Math.max(0, options?.delayMs ?? 0));
+  protected async onNack(options: NackOptions): Promise<void> {
+    if (options.headers !== undefined) this.item.message = { ...this.item.message, headers: { ...options.headers } };
+    this.broker.release(this.item, this.queue, 'return', Math.max(0, options.delayMs ?? 0));
   }
 
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (!this.take()) return;
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
     this.queue.deadLetters.push({ queue: this.queue.name, message: this.item.message, failure });
     this.broker.release(this.item, this.queue, 'remove');
   }
 
   /** Gives the item back as if the consumer's connection was lost. */
   giveBack(): void {
-    if (!this.take()) return;
-    this.broker.release(this.item, this.queue, 'return');
+    if (this.settleOnce()) this.broker.release(this.item, this.queue, 'return');
   }
 }
 
-class MemoryConsumer implements Consumer {
-  private readonly buffer = new DeliveryBuffer<MemoryDelivery>('memory', () => this.close());
-
+class MemoryConsumer extends BufferedConsumer<MemoryDelivery> {
   constructor(
     private readonly broker: MemoryBroker,
     readonly queue: MemoryQueue,
-    private readonly prefetch: number,
+    prefetch: number,
     readonly owner: MemoryConnection,
-  ) {}
+  ) {
+    super('memory', prefetch);
+  }
 
   hasRoom(): boolean {
-    return !this.buffer.closed && this.buffer.held < this.prefetch;
+    return this.room() > 0;
   }
 
   push(item: Item): void {
     const delivery = new MemoryDelivery(this.broker, this.queue, item, this);
     item.holder = delivery;
-    if (!this.buffer.push(delivery)) delivery.giveBack();
+    this.offer(delivery);
   }
 
-  settled(delivery: MemoryDelivery): void {
-    this.buffer.settled(delivery);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
-  }
-
-  async close(): Promise<void> {
-    this.closeNow();
-  }
-
-  /** Stops the consumer; un-yielded deliveries go back. */
-  closeNow(): void {
-    if (this.buffer.closed) return;
+  protected detach(): void {
     this.broker.removeConsumer(this);
-    for (const delivery of this.buffer.close()) delivery.giveBack();
   }
 
-  /** Connection lost: also give back what was yielded and not settled. */
-  drop(): void {
-    this.closeNow();
-    for (const delivery of this.buffer.yielded) delivery.giveBack();
+  protected giveBack(delivery: MemoryDelivery): void {
+    delivery.giveBack();
   }
 }
 

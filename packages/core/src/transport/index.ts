@@ -1,0 +1,26 @@
+/**
+ * `@missive/core/transport`: the kit for writing a transport package. Applications import
+ * `@missive/core`; a transport imports this as well. It holds the transport contract and what every
+ * transport otherwise writes again: the delivery buffer, a settle-once `Delivery` base, a buffered
+ * consumer, header names, the row → message conversion, topic matching and the URL lookup.
+ * Each piece's promises are written at the top of its file. A transport is done when it passes the
+ * conformance suite in `@missive/testing`.
+ *
+ * @example
+ * ```ts
+ * import { BufferedConsumer, SettleOnceDelivery, rowToMessage, type TransportFactory } from '@missive/core/transport';
+ *
+ * export const createTransport: TransportFactory = (url, { clock, logger }) => new MyTransport(url, clock, logger);
+ * ```
+ * @module
+ */
+export type * from '../transport.js';
+export { DeliveryBuffer } from './delivery-buffer.js';
+export { SettleOnceDelivery, type NackOptions, type SettleOwner } from './settle-once-delivery.js';
+export { BufferedConsumer } from './buffered-consumer.js';
+export { TransportHeader, isTransportHeader } from './transport-headers.js';
+export { Header } from '../headers.js';
+export { rowToMessage, bytesView, type MessageRow } from './message-row.js';
+export { checkTopicPattern, isExactTopic, topicMatcher } from '../topic-pattern.js';
+export { checkTransportFactories, loadTransport, parseTransportUrl, schemeAliases, transportPackage, type TransportFactories } from '../transport-url.js';
+export { Timestamps } from '../timestamps.js';

@@ -1,0 +1,99 @@
+/**
+ * The settle-once half of the {@link Delivery} contract, written once for every transport.
+ *
+ * What it promises:
+ * - exactly one of `ack`, `nack`, `deadLetter` (or the transport's own `giveBack`-style call through
+ *   {@link SettleOnceDelivery.settleOnce}) reaches the subclass's `on…` method; every later call
+ *   resolves at once and does nothing;
+ * - on that first settle, before the `on…` method runs, the owner's `settled(delivery)` is called
+ *   (synchronously), so the consumer frees the prefetch slot even if the broker call then fails;
+ * - {@link SettleOnceDelivery.claim} marks it settled without any of that, for a transport that takes
+ *   the message over itself (an in-process redelivery);
+ * - {@link SettleOnceDelivery.canSettle} lets a transport refuse a settle that no longer applies
+ *   (the message was taken back); a refused settle is a no-op and does not mark it settled.
+ *
+ * What the subclass provides: `message`, `deliveryCount`, and what each settle does at the broker.
+ * A rejection of an `on…` method reaches the caller of `ack`/`nack`/`deadLetter`; the delivery stays
+ * settled (the bus does not settle twice; the broker redelivers what it did not remove).
+ *
+ * @example
+ * ```ts
+ * class RowDelivery extends SettleOnceDelivery {
+ *   readonly message = rowToMessage(this.row);
+ *   readonly deliveryCount = this.row.delivery_count;
+ *   constructor(owner: SettleOwner<RowDelivery>, private readonly row: Row) { super(owner); }
+ *   protected onAck() { return db.delete(this.row.seq); }
+ *   protected onNack(options: NackOptions) { return db.release(this.row.seq, options.delayMs ?? 0); }
+ *   protected onDeadLetter(failure: DeadLetterFailure) { return db.bury(this.row.seq, failure); }
+ * }
+ * ```
+ * @module
+ */
+import type { DeadLetterFailure, Delivery, TransportMessage } from '../transport.js';
+
+/** The options of {@link Delivery.nack}. */
+export type NackOptions = NonNullable<Parameters<Delivery['nack']>[0]>;
+
+/** What a {@link SettleOnceDelivery} tells when it is first settled: its consumer (a {@link BufferedConsumer} is one). */
+export interface SettleOwner<D> {
+  /** The delivery was settled or handed back: it no longer counts against the prefetch. Called once per delivery. */
+  settled(delivery: D): void;
+}
+
+/** A {@link Delivery} whose settle methods run at most once between them. */
+export abstract class SettleOnceDelivery implements Delivery {
+  abstract readonly message: TransportMessage;
+  abstract readonly deliveryCount: number;
+  private done = false;
+
+  /** `owner.settled(this)` runs on the first settle. */
+  constructor(private readonly owner: SettleOwner<never>) {}
+
+  /** Whether it was settled, handed back or claimed. */
+  get isSettled(): boolean {
+    return this.done;
+  }
+
+  async ack(): Promise<void> {
+    if (this.settleOnce()) await this.onAck();
+  }
+
+  async nack(options?: NackOptions): Promise<void> {
+    if (this.settleOnce()) await this.onNack(options ?? {});
+  }
+
+  async deadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (this.settleOnce()) await this.onDeadLetter(failure);
+  }
+
+  /**
+   * Marks it settled and tells the owner, if it was not settled yet and {@link canSettle} allows.
+   * Returns whether this call settled it: the caller then does the broker work. For a transport's
+   * own settles (handing an un-read delivery back when its consumer closes).
+   */
+  protected settleOnce(): boolean {
+    if (this.done || !this.canSettle()) return false;
+    this.done = true;
+    (this.owner as SettleOwner<this>).settled(this);
+    return true;
+  }
+
+  /** Marks it settled without telling the owner or the broker. False if it already was settled. */
+  claim(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    return true;
+  }
+
+  /** Whether a settle may still happen (default: always). Checked on every settle before it marks anything. */
+  protected canSettle(): boolean {
+    return true;
+  }
+
+  /** Removes the message for good (see {@link Delivery.ack}). Runs at most once, instead of the other two. */
+  protected abstract onAck(): Promise<void>;
+  /** Returns the message to its queue (see {@link Delivery.nack}). Runs at most once, instead of the other two. */
+  protected abstract onNack(options: NackOptions): Promise<void>;
+  /** Moves the message to its dead-letter queue (see {@link Delivery.deadLetter}). Runs at most once, instead of the other two. */
+  protected abstract onDeadLetter(failure: DeadLetterFailure): Promise<void>;
+}
