@@ -12,7 +12,8 @@
  * ```
  * @module
  */
-import { DeliveryBuffer, type Consumer, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import type { DeadLetterFailure, TransportMessage } from '@missive/core';
+import { BufferedConsumer, SettleOnceDelivery, rowToMessage, type NackOptions } from '@missive/core/transport';
 import type { PostgresTransport } from './pg-transport.js';
 
 /** A leased row as a claim returns it (`seq` is a bigint, as text). */
@@ -27,47 +28,34 @@ export interface ClaimedRow {
   lease_token: string;
 }
 
-class PostgresDelivery implements Delivery {
+class PostgresDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
-  settled = false;
 
   constructor(
     private readonly consumer: PostgresConsumer,
     readonly row: ClaimedRow,
   ) {
-    this.message = {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      partitionKey: row.partition_key ?? undefined,
-    };
+    super(consumer);
+    this.message = rowToMessage(row);
     this.deliveryCount = row.delivery_count;
   }
 
-  private take(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.consumer.settled(this);
-    return true;
+  protected async onAck(): Promise<void> {
+    await this.consumer.transport.ack(this.row.seq, this.row.lease_token);
   }
 
-  async ack(): Promise<void> {
-    if (this.take()) await this.consumer.transport.ack(this.row.seq, this.row.lease_token);
+  protected async onNack(options: NackOptions): Promise<void> {
+    await this.consumer.transport.settle('nack', this.row.seq, this.row.lease_token, { delayMs: options.delayMs, headers: options.headers });
   }
 
-  async nack(options?: { readonly delayMs?: number; readonly headers?: Readonly<Record<string, string>> }): Promise<void> {
-    if (this.take()) await this.consumer.transport.settle('nack', this.row.seq, this.row.lease_token, { delayMs: options?.delayMs, headers: options?.headers });
-  }
-
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (this.take()) await this.consumer.transport.settle('dead', this.row.seq, this.row.lease_token, { failure });
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    await this.consumer.transport.settle('dead', this.row.seq, this.row.lease_token, { failure });
   }
 
   /** Returns the message un-yielded (`undo` the delivery count) or after a lost connection. */
-  giveBack(undo: boolean): Promise<void> {
-    if (!this.take()) return Promise.resolve();
+  giveBack(undo: boolean): Promise<void> | undefined {
+    if (!this.settleOnce()) return undefined;
     return this.consumer.transport.settle(undo ? 'release' : 'nack', this.row.seq, this.row.lease_token).then(
       () => undefined,
       () => undefined,
@@ -76,9 +64,9 @@ class PostgresDelivery implements Delivery {
 }
 
 /** The consumer. */
-export class PostgresConsumer implements Consumer {
-  private readonly buffer = new DeliveryBuffer<PostgresDelivery>('postgres', () => this.close());
+export class PostgresConsumer extends BufferedConsumer<PostgresDelivery> {
   private readonly held = new Set<PostgresDelivery>();
+  private readonly givingBack = new Set<Promise<void>>();
   private fetching = false;
   private again = false;
   private started = false;
@@ -90,8 +78,10 @@ export class PostgresConsumer implements Consumer {
   constructor(
     readonly transport: PostgresTransport,
     readonly queue: string,
-    private readonly prefetch: number,
-  ) {}
+    prefetch: number,
+  ) {
+    super('postgres', prefetch);
+  }
 
   /** @internal Starts claiming once `check` (the queue exists) passes; `ready` follows it. */
   start(check: Promise<void>): void {
@@ -99,12 +89,7 @@ export class PostgresConsumer implements Consumer {
       this.started = true;
       this.signal();
     });
-    this.ready.catch(() => void this.close());
-  }
-
-  /** Free prefetch slots. */
-  room(): number {
-    return this.buffer.closed ? 0 : this.prefetch - this.buffer.held;
+    this.ready.catch(() => this.closeNow());
   }
 
   /** Whether a claim is worth a round trip: half the prefetch is free, or the reader has nothing left. */
@@ -124,7 +109,7 @@ export class PostgresConsumer implements Consumer {
    * drained and no signal came since (a settle alone does not make a claim worth its round trip).
    */
   private wake(): void {
-    if (!this.started || this.buffer.closed) return;
+    if (!this.started || this.closed) return;
     if (this.fetching) {
       if (!this.drained) this.again = true;
       return;
@@ -144,16 +129,16 @@ export class PostgresConsumer implements Consumer {
           for (const row of rows) {
             const delivery = new PostgresDelivery(this, row);
             this.held.add(delivery);
-            if (!this.buffer.push(delivery)) void delivery.giveBack(true);
+            this.offer(delivery);
           }
           if (rows.length < room) {
             this.drained = true;
             break;
           }
         }
-      } while (this.again && !this.buffer.closed);
+      } while (this.again && !this.closed);
     } catch (error) {
-      if (!this.buffer.closed) {
+      if (!this.closed) {
         this.transport.logger.warn('postgres claim failed; trying again', { error, queue: this.queue });
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.signal(), 100 + Math.random() * 200);
@@ -169,27 +154,26 @@ export class PostgresConsumer implements Consumer {
     return [...this.held].map((d) => d.row.seq);
   }
 
-  /** @internal */
-  settled(delivery: PostgresDelivery): void {
+  override settled(delivery: PostgresDelivery): void {
     this.held.delete(delivery);
-    this.buffer.settled(delivery);
+    super.settled(delivery);
     this.wake();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.buffer[Symbol.asyncIterator]();
+  /** Resolves when every hand-back started so far reached the database (the transport waits before closing). */
+  async handedBack(): Promise<void> {
+    await Promise.all([...this.givingBack]);
   }
 
-  async close(): Promise<void> {
-    if (this.buffer.closed) return;
-    this.transport.forget(this);
+  protected detach(): void {
     clearTimeout(this.retryTimer);
-    await Promise.all(this.buffer.close().map((delivery) => delivery.giveBack(true)));
+    this.transport.forget(this);
   }
 
-  /** The transport is going away: also give back what was yielded and not settled. */
-  async drop(): Promise<void> {
-    const yielded = this.buffer.yielded;
-    await Promise.all([this.close(), ...yielded.map((delivery) => delivery.giveBack(false))]);
+  protected giveBack(delivery: PostgresDelivery, unread: boolean): void {
+    const done = delivery.giveBack(unread);
+    if (done === undefined) return;
+    this.givingBack.add(done);
+    void done.then(() => this.givingBack.delete(done));
   }
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
+import { rowToMessage } from '@missive/core/transport';
 import type { PostgresTransport } from './pg-transport.js';
 import { ident } from './schema.js';
 
@@ -24,17 +25,7 @@ interface Row {
 }
 
 function toDeadLetter(row: Row): DeadLetter {
-  return {
-    queue: row.queue,
-    message: {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      partitionKey: row.partition_key ?? undefined,
-    },
-    failure: JSON.parse(row.failure) as DeadLetterFailure,
-  };
+  return { queue: row.queue, message: rowToMessage(row), failure: JSON.parse(row.failure) as DeadLetterFailure };
 }
 
 /** The store. */

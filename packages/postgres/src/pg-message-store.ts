@@ -33,6 +33,7 @@ import {
   type SagaRecord,
   type SagaStatus,
 } from '@missive/core';
+import { rowToMessage } from '@missive/core/transport';
 import { checkIdentifier } from './pg-options.js';
 import { ident, migrate } from './schema.js';
 import { STORE_MIGRATIONS } from './store-schema.js';
@@ -296,13 +297,7 @@ function toOutbox(row: OutboxRow): OutboxRecord {
   return {
     id: row.id,
     destination: { kind: row.kind, name: row.destination, mandatory: row.mandatory },
-    message: {
-      id: row.id,
-      type: row.type,
-      body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      partitionKey: row.partition_key ?? undefined,
-    },
+    message: rowToMessage(row),
     notBefore: row.not_before === null ? undefined : Number(row.not_before),
     scheduleId: row.schedule_id ?? undefined,
     createdAt: Number(row.created_at),

@@ -185,8 +185,10 @@ export class PostgresTransport implements Transport {
       return;
     }
     await this.flushAcks();
-    await Promise.all([...this.consumers].map((c) => c.drop()));
+    const consumers = [...this.consumers];
+    for (const consumer of consumers) consumer.drop();
     this.consumers.clear();
+    await Promise.all(consumers.map((c) => c.handedBack()));
     clearInterval(this.pollTimer);
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.dueTimer);
@@ -294,7 +296,7 @@ export class PostgresTransport implements Transport {
   }
 
   async deleteQueue(name: string): Promise<void> {
-    for (const consumer of [...this.consumers]) if (consumer.queue === name) await consumer.drop();
+    for (const consumer of [...this.consumers]) if (consumer.queue === name) consumer.drop();
     this.temporary.delete(name);
     await this.transaction((client) => this.dropQueue(client, name));
   }
