@@ -12,6 +12,7 @@ import { loadTransport, parseTransportUrl } from '@missive/core/transport';
 import { once } from 'node:events';
 import amqp from 'amqplib';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { makeOrder } from '../harness/payload.js';
 
 interface FillArgs {
@@ -47,6 +48,25 @@ export async function fill(args: FillArgs): Promise<{ seconds: number }> {
     }
     await channel.waitForConfirms();
     await connection.close();
+  } else if (args.url.startsWith('postgres')) {
+    const url = new URL(args.url);
+    const schema = url.searchParams.get('schema') ?? 'missive';
+    url.searchParams.delete('schema');
+    const client = new pg.Client({ connectionString: url.href });
+    await client.connect();
+    const insert = `insert into "${schema}".messages (queue, id, type, body, headers) select $1, id, type, body, '{}' from unnest($2::text[], $3::text[], $4::bytea[]) m(id, type, body)`;
+    let rows: { id: string; type: string; body: Buffer }[] = [];
+    const flush = async () => {
+      if (rows.length > 0) await client.query(insert, [args.name, rows.map((r) => r.id), rows.map((r) => r.type), rows.map((r) => r.body)]);
+      rows = [];
+    };
+    for (const m of messages(args)) {
+      rows.push(m);
+      if (rows.length === 10_000) await flush();
+    }
+    await flush();
+    await client.query(`analyze "${schema}".messages`);
+    await client.end();
   } else {
     const url = new URL(args.url);
     const db = new Database(decodeURIComponent(url.host + url.pathname));
