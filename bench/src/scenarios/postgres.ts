@@ -82,6 +82,12 @@ export const postgres: Scenario = {
     const subjects: Subject[] = [
       { label: 'Missive (postgres://)', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: urlWith({ schema: missiveSchema }) }, note: 'endpoint concurrency 16 per consumer' },
       { label: 'raw pg (SKIP LOCKED, same pattern)', module: 'subjects/raw-pg.js', args: { ...common, name: 'queue', url: PG_URL, schema: `bench_raw_${id}` } },
+      {
+        label: 'pg-boss 10',
+        module: 'subjects/pg-boss.js',
+        args: { ...common, name: `bench-${id}`, url: PG_URL, schema: `bench_pgboss_${id}` },
+        note: 'polls every 0.5 s (its minimum; no LISTEN wake-up in version 10, the last for Node 20), batch of 32 per fetch, completes per batch, maintenance off',
+      },
     ];
     const plan: BrokerPlan = { consumers: 2, warmup: ctx.quick ? 300 : 1_000, count: ctx.quick ? 3_000 : 10_000, window: 32, latencyCount: ctx.quick ? 500 : 2_000, rate: 200, timeoutMs: 120_000 };
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
