@@ -34,6 +34,7 @@ export class PgListener {
   private closed = false;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private last: Promise<void> = Promise.resolve();
   /** Whether the connection is up now. */
   up = false;
 
@@ -100,8 +101,15 @@ export class PgListener {
    * a pool slot). Rejects when the connection is down.
    */
   async query(statement: { readonly name: string; readonly text: string }, values: unknown[]): Promise<void> {
-    if (this.client === undefined) throw new Error('the listening connection is down');
-    await this.client.query({ name: statement.name, text: statement.text, values });
+    const client = this.client;
+    if (client === undefined) throw new Error('the listening connection is down');
+    // One statement at a time on this connection (pg deprecates queueing on a busy client).
+    const run = this.last.then(() => client.query({ name: statement.name, text: statement.text, values }));
+    this.last = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    await run;
   }
 
   /** Closes the connection (releasing the lock) and stops reconnecting. */
