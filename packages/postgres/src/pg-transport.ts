@@ -474,10 +474,9 @@ export class PostgresTransport implements Transport {
     this.heartbeatTimer = setInterval(() => {
       const now = this.clock.now();
       const held = [...this.consumers].flatMap((c) => c.heldSeqs());
-      void Promise.all([
-        this.run(this.sql.connectionUpsert, [this.connectionId, this.lockKey, now]),
-        held.length === 0 ? undefined : this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume'),
-      ]).catch((error: unknown) => this.logger.warn('postgres heartbeat failed', { error }));
+      // Liveness is the advisory lock; the heartbeat only extends the leases of held deliveries.
+      if (held.length === 0) return;
+      this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) => this.logger.warn('postgres lease extension failed', { error }));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();
   }
