@@ -70,7 +70,8 @@ export function failureCases(test: CaseRegistrar): void {
   test('retries of one message do not block the other messages of the endpoint', async (env) => {
     const Cmd = env.command('mixed', Num);
     const endpoint = env.name('mixed');
-    const bus = env.bus('mixed', { retry: { immediate: 0, delayed: { attempts: 2, initialMs: 200, factor: 1, jitter: 0 } } });
+    // The delay must outlast sending and handling the other five on a loaded machine and a networked broker.
+    const bus = env.bus('mixed', { retry: { immediate: 0, delayed: { attempts: 2, initialMs: 1000, factor: 1, jitter: 0 } } });
     const order: string[] = [];
     bus.endpoint(endpoint, (e) => e.on(Cmd, (m, ctx) => {
       order.push(`${m.n}@${ctx.attempt}`);
