@@ -16,12 +16,13 @@ import { machineFacts } from './harness/machine.js';
 import type { Scenario } from './harness/scenario.js';
 import { memory } from './scenarios/memory.js';
 import { rabbitmq } from './scenarios/rabbitmq.js';
+import { redis } from './scenarios/redis.js';
 import { sqlite } from './scenarios/sqlite.js';
 import { peers } from './scenarios/peers.js';
 import { postgres } from './scenarios/postgres.js';
 import { scale } from './scenarios/scale.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, sqlite, postgres, peers, scale];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, peers, scale];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {

@@ -1,0 +1,62 @@
+/**
+ * redis: Missive on `@missive/redis` against raw ioredis (`XADD` / `XREADGROUP` / `XACK`, see
+ * `subjects/raw-redis.ts` for what it leaves out) and against BullMQ, all on the same Redis, one
+ * publisher process and one consumer process each, same prefetch and at most the same number of
+ * unconfirmed publishes. This machine's Redis keeps nothing on disk, for all three alike.
+ *
+ * @module
+ */
+import { Redis } from 'ioredis';
+import { REDIS_URL } from '../harness/machine.js';
+import { comparisonTable } from '../harness/report.js';
+import { alternate, runBroker, type Subject } from '../harness/rounds.js';
+import type { Scenario } from '../harness/scenario.js';
+import { runId } from '../harness/time.js';
+import { cleanupAll } from './cleanup.js';
+import { rabbitPlan } from './rabbitmq.js';
+
+async function deletePrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+export const redis: Scenario = {
+  name: 'redis',
+  title: 'redis: Missive vs raw ioredis streams and BullMQ',
+  budgetMs: 200_000,
+  facts: { redis: true, packages: ['ioredis', 'bullmq', 'zod'] },
+  async run(ctx) {
+    const id = runId();
+    const prefix = `bench-missive-${id}`;
+    const common = { prefetch: 32, concurrency: 16 };
+    const subjects: Subject[] = [
+      {
+        label: 'Missive (Redis Streams)',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `bench-redis-${id}`, url: `${REDIS_URL}?prefix=${prefix}` },
+        note: 'publish routed by topic in a script; ack checks the pending entry and deletes it; schema checked both ways; endpoint concurrency 16',
+      },
+      { label: 'raw ioredis (XADD / XREADGROUP / XACK + XDEL)', module: 'subjects/raw-redis.js', args: { ...common, name: `bench-raw-${id}` }, note: 'one read of up to 32 entries, handled, acked and deleted in one XACK and one XDEL' },
+      { label: 'BullMQ', module: 'subjects/bullmq.js', args: { ...common, name: `bench-bullmq-${id}` }, note: 'job queue; worker concurrency 16, jobs removed on completion' },
+    ];
+    const plan = rabbitPlan(ctx.quick);
+    const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
+    try {
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      return [
+        `${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency: publish call in one process to handler entry in the other). Prefetch 32 everywhere.`,
+        '',
+        comparisonTable(rows, 'Missive (Redis Streams)', { rate: `${plan.rate / 1000}k/s` }),
+      ].join('\n');
+    } finally {
+      await cleanupAll(subjects, ctx.log);
+      await deletePrefix(prefix).catch((error: unknown) => ctx.log(`  cleanup of ${prefix} failed: ${(error as Error).message}`));
+    }
+  },
+};

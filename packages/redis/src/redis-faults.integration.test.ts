@@ -1,0 +1,93 @@
+/**
+ * Redis under faults, against the shared server through the fault proxy: a consumer cut off long
+ * enough to be taken for dead has its delivery reclaimed by another (delivery count from the
+ * pending-entries list), and its late ack, arriving after the reconnect, settles nothing; a
+ * connection cut mid-stream loses nothing that was published. The restart case (its own Redis
+ * with AOF) is in `redis-restart.integration.test.ts`.
+ */
+import { describe, expect, it } from 'vitest';
+import { createBus, defineCommand, silentLogger, type Delivery } from '@missive/core';
+import { createWaiter, startFaultProxy } from '@missive/testing';
+import { z } from 'zod';
+import { RedisTransport } from './redis-transport.js';
+import { cleanupAfterEach, deletePrefix, needRedis, redisUrl, uniquePrefix } from './test-support/redis.js';
+
+const cleanup = cleanupAfterEach();
+const waiter = createWaiter({ timeoutMs: 30_000 });
+
+async function proxied(): Promise<{ url: string; proxy: Awaited<ReturnType<typeof startFaultProxy>>; prefix: string }> {
+  const target = new URL(redisUrl);
+  const proxy = await startFaultProxy({ port: Number(target.port || 6379), host: target.hostname });
+  cleanup.push(() => proxy.close());
+  const prefix = uniquePrefix();
+  cleanup.push(() => deletePrefix(redisUrl, prefix));
+  const url = new URL(redisUrl);
+  url.port = String(proxy.port);
+  return { url: url.href, proxy, prefix };
+}
+
+describe('redis faults', () => {
+  it('a consumer cut off past claimIdle loses its delivery to another; its late ack settles nothing', async (ctx) => {
+    if (!(await needRedis(ctx))) return;
+    const { url, proxy, prefix } = await proxied();
+    const cutOff = new RedisTransport({ url, prefix, claimIdleMs: 300 }, { logger: silentLogger });
+    const healthy = new RedisTransport({ url: redisUrl, prefix, claimIdleMs: 300 }, { logger: silentLogger });
+    await cutOff.connect();
+    await healthy.connect();
+    cleanup.push(() => cutOff.close());
+    cleanup.push(() => healthy.close());
+    await healthy.declare({ name: 'work', topics: [] });
+    await healthy.send('work', { id: 'm-1', type: 'x', body: Buffer.from('one'), headers: {} });
+
+    const first = cutOff.consume('work', { prefetch: 1 });
+    const taken = (await first[Symbol.asyncIterator]().next()).value as Delivery;
+    expect(taken.deliveryCount).toBe(1);
+    proxy.freeze(); // the consumer's link is dead: it can no longer touch what it holds
+
+    const second = healthy.consume('work', { prefetch: 1 });
+    const reclaimed = (await second[Symbol.asyncIterator]().next()).value as Delivery;
+    expect(reclaimed.message.id).toBe('m-1');
+    expect(reclaimed.deliveryCount).toBe(2);
+
+    await taken.ack(); // written into the frozen link
+    proxy.cut(); // the link comes back: ioredis reconnects and sends the ack again
+    // A command on the same connection runs after the ack: once it answers, Redis has seen the late ack.
+    const [info] = await cutOff.queues();
+    expect(info).toMatchObject({ name: 'work', depth: 0, inFlight: 1 }); // the reclaimed copy is still held
+
+    await reclaimed.ack();
+    await waiter.eventually(() => healthy.queues(), ([q]) => q?.inFlight === 0 && q.depth === 0, 'the reclaimed copy to be acked');
+    await first.close();
+    await second.close();
+  });
+
+  it('a connection cut mid-stream: both sides reconnect and every published message is handled', async (ctx) => {
+    if (!(await needRedis(ctx))) return;
+    const { url, proxy, prefix } = await proxied();
+    const Work = defineCommand('faults.work', z.object({ n: z.number() }));
+    const transportUrl = `${url}?prefix=${prefix}&claimIdle=1000`;
+    const consumer = createBus({ service: 'consumer', transport: transportUrl, logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    const handled = new Set<number>();
+    let cut = false;
+    consumer.endpoint('faults-work', (e) =>
+      e.on(Work, async (m) => {
+        handled.add(m.n);
+        if (handled.size === 100 && !cut) {
+          cut = true;
+          proxy.cut();
+        }
+        waiter.notify();
+      }), { concurrency: 8 });
+    await consumer.start();
+    cleanup.push(() => consumer.stop());
+    const publisher = createBus({ service: 'publisher', transport: transportUrl, logger: silentLogger });
+    await publisher.start();
+    cleanup.push(() => publisher.stop());
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 40 }, (_, k) => publisher.send(Work, { n: batch * 40 + k })));
+    }
+    await waiter.until(() => handled.size === 400, `all 400 messages (so far ${handled.size})`);
+    expect(cut).toBe(true);
+    expect(proxy.accepted).toBeGreaterThan(3); // the first connections, then the reconnects
+  }, 60_000);
+});

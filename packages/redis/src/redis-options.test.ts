@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '@missive/core';
+import { resolveRedisOptions } from './redis-options.js';
+import { RedisTransport } from './redis-transport.js';
+
+describe('redis options', () => {
+  it('reads Missive parameters from the URL and leaves the rest to ioredis', () => {
+    const options = resolveRedisOptions({ url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&family=4' });
+    expect(options).toMatchObject({ prefix: 'shop:', claimIdleMs: 5000, durability: 'aof', pollMs: 100 });
+    expect(options.url).toBe('redis://:secret@127.0.0.1:6380/2?family=4');
+  });
+
+  it('has defaults', () => {
+    expect(resolveRedisOptions({ url: 'rediss://cache.internal' })).toMatchObject({ prefix: 'missive:', claimIdleMs: 30_000, durability: 'memory', pollMs: 250 });
+  });
+
+  it.each([
+    ['not a url', /is not a URL/],
+    ['amqp://127.0.0.1', /must start with redis:\/\/ or rediss:\/\//],
+    ['redis://127.0.0.1/zero', /database number/],
+    ['redis://127.0.0.1?claimIdle=soon', /claimIdle must be a whole number/],
+    ['redis://127.0.0.1?durability=disk', /durability must be "memory", "aof" or "fsync"/],
+    ['redis://127.0.0.1?prefix=a%20b', /prefix must be letters/],
+  ])('refuses %s, saying what to fix', (url, message) => {
+    expect(() => resolveRedisOptions({ url })).toThrow(ConfigurationError);
+    expect(() => resolveRedisOptions({ url })).toThrow(message);
+  });
+
+  it('never prints the password', () => {
+    let error: unknown;
+    try {
+      new RedisTransport({ url: 'redis://:hunter2@127.0.0.1/x' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * Options of the Redis transport, from a `redis://` / `rediss://` URL or an object. Missive's own
+ * parameters are taken out of the query before ioredis sees the URL (ioredis reads query
+ * parameters as its own options). Faults are `ConfigurationError`s that say what to fix, with the
+ * password redacted.
+ *
+ * | parameter | meaning | default |
+ * | --- | --- | --- |
+ * | `prefix` | prefix of every key Missive writes (one bus per prefix) | `missive` |
+ * | `claimIdle` | a delivery not touched for this long (its consumer died) is reclaimed by another consumer, ms | 30000 |
+ * | `durability` | what `connect` demands of the server: `memory`, `aof` or `fsync` (see the README) | `memory` |
+ * | `poll` | how often delays are promoted and dead connections reaped when nothing wakes the transport, ms | 250 |
+ *
+ * @example
+ * ```ts
+ * redisOptionsFromUrl(new URL('redis://:secret@127.0.0.1:6379/0?prefix=shop&durability=aof'));
+ * ```
+ * @module
+ */
+import { ConfigurationError, redactUrl } from '@missive/core';
+
+/** What `connect` demands of the server's persistence. */
+export type RedisDurability = 'memory' | 'aof' | 'fsync';
+
+/** Options of the Redis transport. */
+export interface RedisTransportOptions {
+  /** `redis://[:password@]host:port/db` or `rediss://…` (TLS). */
+  readonly url: string;
+  /** Prefix of every key (without the trailing colon). Default `missive`. */
+  readonly prefix?: string;
+  /**
+   * How long a delivery may go untouched before another consumer reclaims it (`XAUTOCLAIM`), ms.
+   * Live consumers touch what they hold every third of it, so only a dead consumer's deliveries
+   * are reclaimed. Default 30000.
+   */
+  readonly claimIdleMs?: number;
+  /**
+   * `memory` accepts any server (a server without persistence loses everything on restart);
+   * `aof` refuses to start unless the server has AOF on (with `appendfsync everysec`, an
+   * acknowledged publish can be lost on power failure, up to about a second); `fsync` also
+   * demands `appendfsync always` (nothing acknowledged is lost). Default `memory`.
+   */
+  readonly durability?: RedisDurability;
+  /** Fallback poll for due delays and dead connections, ms. Default 250. */
+  readonly pollMs?: number;
+  /** Extra ioredis options (TLS certificates, timeouts). */
+  readonly redisOptions?: Record<string, unknown>;
+}
+
+/** Options with defaults filled in; `url` is what ioredis gets. */
+export interface ResolvedRedisOptions {
+  readonly url: string;
+  readonly prefix: string;
+  readonly claimIdleMs: number;
+  readonly durability: RedisDurability;
+  readonly pollMs: number;
+  readonly redisOptions: Record<string, unknown>;
+}
+
+const OWN = ['prefix', 'claimIdle', 'durability', 'poll'];
+
+function int(value: string | number | undefined | null, name: string, fallback: number, min: number): number {
+  if (value === undefined || value === null) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`redis option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Checks options and fills in defaults. */
+export function resolveRedisOptions(options: RedisTransportOptions): ResolvedRedisOptions {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new ConfigurationError('redis URL is not a URL: use redis://[:password@]host:6379/db or rediss://… for TLS');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigurationError(`redis URL ${redactUrl(url)} must start with redis:// or rediss://`);
+  if (url.hostname === '') throw new ConfigurationError(`redis URL ${redactUrl(url)} has no host`);
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) throw new ConfigurationError(`redis URL ${redactUrl(url)}: the path must be a database number, got "${db}"`);
+  const prefix = options.prefix ?? url.searchParams.get('prefix') ?? 'missive';
+  if (!/^[A-Za-z0-9._:-]+$/.test(prefix)) throw new ConfigurationError(`redis option prefix must be letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(prefix)}`);
+  const claimIdleMs = int(options.claimIdleMs ?? url.searchParams.get('claimIdle'), 'claimIdle', 30_000, 100);
+  const pollMs = int(options.pollMs ?? url.searchParams.get('poll'), 'poll', 250, 10);
+  const durability = options.durability ?? url.searchParams.get('durability') ?? 'memory';
+  if (durability !== 'memory' && durability !== 'aof' && durability !== 'fsync') {
+    throw new ConfigurationError(`redis option durability must be "memory", "aof" or "fsync", got ${JSON.stringify(durability)}`);
+  }
+  for (const key of OWN) url.searchParams.delete(key);
+  return { url: url.href, prefix: `${prefix}:`, claimIdleMs, durability, pollMs, redisOptions: options.redisOptions ?? {} };
+}
+
+/** Options from a transport URL (what `createBus({ transport: 'redis://…' })` uses). */
+export function redisOptionsFromUrl(url: URL): ResolvedRedisOptions {
+  return resolveRedisOptions({ url: url.href });
+}

@@ -1,0 +1,397 @@
+/**
+ * The Redis Streams transport: a stream per queue (endpoint) with one consumer group, on ioredis.
+ *
+ * - **Fan-out**: publishing routes a topic to every queue bound to a matching pattern and writes
+ *   the message to each queue's stream in one script (the routes are cached and checked against a
+ *   version inside that script, so a publish never uses stale bindings). **Competing consumers**:
+ *   the instances of an endpoint are consumers of its stream's group.
+ * - **Acks** delete the entry (`XACK` + `XDEL` in one script): a stream holds only unacked
+ *   messages, so there is nothing to trim and nothing unacknowledged is ever trimmed.
+ * - **Crashes**: a dead consumer's pending entries are reclaimed with `XAUTOCLAIM` once idle for
+ *   `claimIdle`; delivery counts come from the pending-entries list.
+ * - **Delays and schedules**: a sorted set of due times, moved into the queues by a script.
+ * - **Per-key order**: a hash of key holders per queue; an entry whose key is held waits in the
+ *   key's list and is written back to the stream when the holder settles.
+ *
+ * @example
+ * ```ts
+ * const transport = new RedisTransport({ url: 'redis://127.0.0.1:6379' });
+ * const bus = createBus({ service: 'shop', transport }); // or transport: 'redis://127.0.0.1:6379'
+ * ```
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { BusStateError, ConfigurationError, ErrorCode, TransportError, UnroutableError, consoleLogger, redactUrl, systemClock, type Clock, type Logger } from '@missive/core';
+import {
+  topicMatcher,
+  type Consumer,
+  type EnqueueOptions,
+  type QueueInfo,
+  type QueueSpec,
+  type Transport,
+  type TransportCapabilities,
+  type TransportMessage,
+} from '@missive/core/transport';
+import { entryFields } from './entry.js';
+import { Keys } from './keys.js';
+import { RedisConsumer } from './redis-consumer.js';
+import { RedisDeadLetters } from './redis-dead-letters.js';
+import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
+import { PublishBatch } from './publish-batch.js';
+import { Scripts } from './scripts.js';
+
+/** Dependencies a transport factory passes in. */
+export interface RedisTransportDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+const HEARTBEAT_MS = 5000;
+
+/** @internal The bindings as of one routing version. */
+export interface Routes {
+  version: string;
+  bindings: { queue: string; matches: (topic: string) => boolean }[];
+  byTopic: Map<string, string[]>;
+}
+
+/** The Redis transport. */
+export class RedisTransport implements Transport {
+  readonly kind = 'redis';
+  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
+  readonly deadLetters: RedisDeadLetters;
+  /** This connection's id: the owner of its temporary queues. */
+  readonly connectionId = randomUUID();
+  readonly options: ResolvedRedisOptions;
+  readonly keys: Keys;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  private redis_: Redis | undefined;
+  private scripts_: Scripts | undefined;
+  private state: 'new' | 'open' | 'closed' = 'new';
+  private readonly consumers = new Set<RedisConsumer>();
+  private readonly declared = new Map<string, QueueSpec>();
+  private routes: Routes | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private nextDue = Number.POSITIVE_INFINITY;
+  private promoting = false;
+  private closing: Promise<void> | undefined;
+  private readonly batch = new PublishBatch(this);
+
+  /** Checks the options at once: a bad URL or option throws a `ConfigurationError` saying what to fix. */
+  constructor(options: RedisTransportOptions, deps: RedisTransportDeps = {}) {
+    this.options = resolveRedisOptions(options);
+    this.keys = new Keys(this.options.prefix);
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? consoleLogger('warn');
+    this.deadLetters = new RedisDeadLetters(this);
+  }
+
+  /** Whether the transport is connected and not closed. */
+  get open(): boolean {
+    return this.state === 'open';
+  }
+
+  /** The command connection. */
+  get redis(): Redis {
+    if (this.state !== 'open' || this.redis_ === undefined) throw this.stateError();
+    return this.redis_;
+  }
+
+  private stateError(): BusStateError {
+    return new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `redis transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
+  }
+
+  /** The scripts, defined on the command connection. */
+  get scripts(): Scripts {
+    if (this.scripts_ === undefined || this.state !== 'open') throw this.stateError();
+    return this.scripts_;
+  }
+
+  async connect(): Promise<void> {
+    if (this.state === 'open') return;
+    if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'redis transport is closed');
+    const where = redactUrl(this.options.url);
+    const redis = new Redis(this.options.url, { lazyConnect: true, connectionName: 'missive', ...this.options.redisOptions });
+    redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
+    try {
+      await redis.connect();
+      await this.checkDurability(redis, where);
+    } catch (error) {
+      redis.disconnect();
+      if (error instanceof ConfigurationError) throw error;
+      throw new TransportError(`cannot connect to Redis at ${where}: ${(error as Error).message}`, { cause: error });
+    }
+    this.redis_ = redis;
+    this.scripts_ = new Scripts(redis);
+    this.state = 'open';
+    // After a reconnect, declare again what this connection declared: a server restarted without
+    // persistence has forgotten it (its messages are gone; the queues need not be).
+    redis.on('ready', () => void this.redeclareAll());
+    await this.heartbeat();
+    this.pollTimer = setInterval(() => void this.promote(), this.options.pollMs);
+    this.pollTimer.unref();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
+  }
+
+  private async checkDurability(redis: Redis, where: string): Promise<void> {
+    if (this.options.durability === 'memory') return;
+    const info = await redis.info('persistence');
+    if (!/^aof_enabled:1\s*$/m.test(info)) {
+      throw new ConfigurationError(`redis durability=${this.options.durability} needs AOF on the server at ${where}: set "appendonly yes" (or use durability=memory and accept losing everything on restart)`);
+    }
+    if (this.options.durability === 'fsync') {
+      let policy: string | undefined;
+      try {
+        policy = ((await redis.config('GET', 'appendfsync')) as string[])[1];
+      } catch (error) {
+        throw new ConfigurationError(`redis durability=fsync could not read appendfsync at ${where} (CONFIG is disabled?): ${(error as Error).message}`, { cause: error });
+      }
+      if (policy !== 'always') throw new ConfigurationError(`redis durability=fsync needs "appendfsync always" at ${where}, found "${policy}"; with "${policy}" use durability=aof`);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.state !== 'open') {
+      this.state = 'closed';
+      return;
+    }
+    clearInterval(this.pollTimer);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.dueTimer);
+    await this.batch.flush();
+    await Promise.all([...this.consumers].map((c) => c.shutdown()));
+    try {
+      for (const [name, spec] of this.declared) if (spec.temporary === true) await this.scripts.run('drop', [], [this.keys.prefix, name]);
+      await this.redis.del(this.keys.connection(this.connectionId));
+    } catch (error) {
+      this.logger.warn('redis transport could not delete its temporary queues; another connection will reap them', { error });
+    }
+    this.state = 'closed';
+    const redis = this.redis_!;
+    await redis.quit().catch(() => redis.disconnect());
+  }
+
+  async declare(queue: QueueSpec): Promise<void> {
+    for (const pattern of queue.topics) topicMatcher(pattern);
+    const added = Number(await this.run('declare', () => this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', queue.ordered === true ? '1' : '0', ...queue.topics])));
+    const known = this.declared.get(queue.name);
+    this.declared.set(queue.name, { ...queue, ordered: queue.ordered === true || known?.ordered === true, topics: [...new Set([...(known?.topics ?? []), ...queue.topics])] });
+    if (added > 0) this.routes = undefined;
+  }
+
+  publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    if (!this.open) return Promise.reject(this.stateError());
+    const fields = entryFields(message);
+    const delayed = options?.notBefore !== undefined && options.notBefore > this.clock.now();
+    if (!delayed && options?.mandatory !== true) return this.batch.add(topic, fields);
+    return this.publishOne(topic, fields, delayed, options);
+  }
+
+  /** A delayed or mandatory publish, on its own. */
+  private async publishOne(topic: string, fields: (string | Buffer)[], delayed: boolean, options: EnqueueOptions): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const routes = this.routes ?? (await this.loadRoutes());
+      const queues = this.route(routes, topic);
+      let stale: boolean;
+      if (delayed) {
+        const done = await this.run('publish', () =>
+          this.scripts.run('schedule', [], [this.keys.prefix, routes.version, options.notBefore!, options.scheduleId ?? '', queues.length, ...queues, ...fields]),
+        );
+        stale = Number(done) === -1;
+        if (!stale) this.dueAt(options.notBefore!);
+      } else {
+        const streams = queues.map((q) => this.keys.stream(q));
+        stale = (await this.run('publish', () => this.scripts.run('publish', [this.keys.version, ...streams], [routes.version, ...fields]))) !== null;
+      }
+      // Zero queues is checked against the version too: a binding made since the routes were read counts.
+      if (!stale && queues.length === 0 && options.mandatory === true) throw new UnroutableError(topic);
+      if (!stale) return;
+      this.routes = undefined;
+      if (attempt >= 10) throw new TransportError(`publish to ${topic}: the queue bindings kept changing during 10 attempts`);
+    }
+  }
+
+  async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    const fields = entryFields(message);
+    let done: unknown;
+    if (options?.notBefore !== undefined && options.notBefore > this.clock.now()) {
+      done = await this.run('send', () => this.scripts.run('schedule', [], [this.keys.prefix, '', options.notBefore!, options.scheduleId ?? '', 1, queue, ...fields]));
+      if (Number(done) === 1) this.dueAt(options.notBefore);
+    } else {
+      done = await this.run('send', () => this.scripts.run('send', [this.keys.queues, this.keys.stream(queue)], [queue, ...fields]));
+    }
+    if (Number(done) === 0) throw new UnroutableError(queue, 'no such queue');
+  }
+
+  consume(queue: string, options: { readonly prefetch: number }): Consumer {
+    if (!this.open) throw this.stateError();
+    const consumer = new RedisConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  async cancelScheduled(scheduleId: string): Promise<boolean> {
+    return Number(await this.run('cancel', () => this.scripts.run('cancel', [], [this.keys.prefix, scheduleId]))) > 0;
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const [owners, bindings] = await Promise.all([this.redis.hgetall(this.keys.queues), this.redis.smembers(this.keys.bindings)]);
+    const topics = new Map<string, string[]>();
+    for (const binding of bindings) {
+      const tab = binding.indexOf('\t');
+      const list = topics.get(binding.slice(0, tab)) ?? [];
+      list.push(binding.slice(tab + 1));
+      topics.set(binding.slice(0, tab), list);
+    }
+    const names = Object.keys(owners).sort();
+    const stats = await Promise.all(names.map((name) => this.scripts.run('stats', [], [this.keys.prefix, name]) as Promise<number[]>));
+    return names.map((name, i) => {
+      const [length, pending, delayed, dead, waiting] = stats[i]!.map(Number) as [number, number, number, number, number];
+      return { name, depth: length - pending + delayed + waiting, inFlight: pending, deadLetters: dead, topics: (topics.get(name) ?? []).sort() };
+    });
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    await this.run('deleteQueue', () => this.scripts.run('drop', [], [this.keys.prefix, name]));
+    this.declared.delete(name);
+    this.routes = undefined;
+  }
+
+  // --- internal ------------------------------------------------------------------------------
+
+  /** @internal Resolves with whether the queue is ordered when it exists; rejects with `UnroutableError` otherwise. */
+  async checkQueue(queue: string): Promise<boolean> {
+    const known = this.declared.get(queue);
+    if (known?.ordered === true) return true;
+    const [exists, ordered] = await Promise.all([this.redis.hexists(this.keys.queues, queue), this.redis.sismember(`${this.keys.prefix}ordered`, queue)]);
+    if (exists === 0 && known === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
+    return ordered === 1;
+  }
+
+  /** @internal Declares a queue this connection declared before, after the server lost it. False if it never did. */
+  async redeclare(queue: string): Promise<boolean> {
+    const spec = this.declared.get(queue);
+    if (spec === undefined || !this.open) return false;
+    this.logger.warn(`redis queue ${queue} was gone from the server (restarted without persistence?); declaring it again`);
+    await this.declare(spec);
+    return true;
+  }
+
+  private async redeclareAll(): Promise<void> {
+    if (!this.open) return;
+    try {
+      for (const spec of this.declared.values()) await this.declare(spec);
+      await this.heartbeat();
+    } catch (error) {
+      this.logger.warn('redis transport could not declare its queues again after reconnecting', { error });
+    }
+  }
+
+  /** @internal Stops tracking a closed consumer. */
+  forget(consumer: RedisConsumer): void {
+    this.consumers.delete(consumer);
+  }
+
+  /** @internal Wraps a Redis failure of `operation` (never with the URL's password). */
+  failure(operation: string, error: unknown): Error {
+    if (error instanceof TransportError || error instanceof BusStateError) return error;
+    return new TransportError(`redis ${operation} failed: ${(error as Error).message}`, { cause: error });
+  }
+
+  private async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw this.failure(operation, error);
+    }
+  }
+
+  /** @internal The routes, read from Redis when unknown or stale. */
+  currentRoutes(): Promise<Routes> | Routes {
+    return this.routes ?? this.loadRoutes();
+  }
+
+  /** @internal The routes changed under us: read them again next time. */
+  staleRoutes(): void {
+    this.routes = undefined;
+  }
+
+  /** @internal The queues `topic` routes to. */
+  routeOf(routes: Routes, topic: string): string[] {
+    return this.route(routes, topic);
+  }
+
+  private async loadRoutes(): Promise<Routes> {
+    const reply = await this.run('route', () => this.redis.multi().get(this.keys.version).smembers(this.keys.bindings).exec());
+    const version = (reply?.[0]?.[1] as string | null) ?? '0';
+    const bindings = ((reply?.[1]?.[1] as string[] | undefined) ?? []).map((binding) => {
+      const tab = binding.indexOf('\t');
+      return { queue: binding.slice(0, tab), matches: topicMatcher(binding.slice(tab + 1)) };
+    });
+    this.routes = { version, bindings, byTopic: new Map() };
+    return this.routes;
+  }
+
+  private route(routes: Routes, topic: string): string[] {
+    let queues = routes.byTopic.get(topic);
+    if (queues === undefined) {
+      queues = [...new Set(routes.bindings.filter((b) => b.matches(topic)).map((b) => b.queue))];
+      routes.byTopic.set(topic, queues);
+    }
+    return queues;
+  }
+
+  /** @internal A delay is due at `at`: promote no later than then. */
+  dueAt(at: number): void {
+    if (!this.open || at >= this.nextDue) return;
+    clearTimeout(this.dueTimer);
+    this.nextDue = at;
+    this.dueTimer = setTimeout(() => {
+      this.nextDue = Number.POSITIVE_INFINITY;
+      void this.promote();
+    }, Math.max(0, at - this.clock.now()) + 1);
+    this.dueTimer.unref();
+  }
+
+  /** Moves due delays into their queues (any connection may; the script makes it happen once). */
+  private async promote(): Promise<void> {
+    if (this.promoting || !this.open) return;
+    this.promoting = true;
+    try {
+      for (;;) {
+        const [moved, next] = (await this.scripts.run('promote', [], [this.keys.prefix, this.clock.now(), 200])) as [number, string];
+        if (Number(next) >= 0) this.dueAt(Number(next));
+        if (moved < 200) break;
+      }
+    } catch (error) {
+      if (this.open) this.logger.warn('redis transport could not promote due delays; retrying', { error });
+    } finally {
+      this.promoting = false;
+    }
+  }
+
+  /** Marks this connection alive (owner of its temporary queues) and reaps the temporary queues of dead ones. */
+  private async heartbeat(): Promise<void> {
+    if (!this.open) return;
+    try {
+      await this.redis.set(this.keys.connection(this.connectionId), String(process.pid), 'PX', HEARTBEAT_MS * 3);
+      // A process stalled past the TTL has had its temporary queues reaped by others: declare them again.
+      for (const spec of this.declared.values()) {
+        if (spec.temporary === true && (await this.redis.hexists(this.keys.queues, spec.name)) === 0) await this.declare(spec);
+      }
+      await this.scripts.run('reap', [], [this.keys.prefix]);
+    } catch (error) {
+      if (this.open) this.logger.warn('redis transport heartbeat failed', { error });
+    }
+  }
+}

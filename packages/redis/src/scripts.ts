@@ -1,0 +1,388 @@
+/**
+ * The Lua scripts of the Redis transport. Every step that must be atomic is one script: Redis runs
+ * a script alone, so no other client sees a half-done step (a message both dead-lettered and
+ * queued, a key held by nobody while its next message waits, a delay promoted twice).
+ *
+ * Stream entries carry `i` (message id), `t` (type), `b` (body), and when set `h` (headers as
+ * JSON), `k` (partition key), `dc` (deliveries before this entry was written: a nacked message is
+ * written again, and its count goes on) and `o` (the token with which a re-written message still
+ * holds its key). A settle names the delivery by entry id, consumer and delivery count; a script
+ * settles it only if the pending-entries list still says so, so an ack arriving after the entry
+ * was reclaimed by another consumer is ignored.
+ *
+ * @example
+ * ```ts
+ * const scripts = new Scripts(redis); // defines the commands on this ioredis client
+ * await scripts.run('declare', [], [prefix, 'billing', '', 'shop.#']);
+ * ```
+ * @module
+ */
+import type { Redis } from 'ioredis';
+
+/** Helpers shared by the settling scripts. */
+const COMMON = `
+local G = 'missive'
+local function mine(s, c, id, count)
+  local p = redis.call('XPENDING', s, G, id, id, 1, c)
+  return p[1] ~= nil and p[1][4] == tonumber(count)
+end
+local function release(P, q, k, token)
+  local locks = P..'l:'..q
+  if redis.call('HGET', locks, k) ~= token then return end
+  local wl = P..'w:'..q..'|'..k
+  local nxt = redis.call('LPOP', wl)
+  if nxt then
+    local id = redis.call('XADD', P..'q:'..q, '*', unpack(cmsgpack.unpack(nxt)))
+    redis.call('HSET', locks, k, id)
+    if redis.call('LLEN', wl) == 0 then redis.call('SREM', P..'wk:'..q, k) end
+  else
+    redis.call('HDEL', locks, k)
+  end
+end
+local function copy(f, skip)
+  local g = {}
+  for j = 1, #f, 2 do
+    if not skip[f[j]] then g[#g + 1] = f[j]; g[#g + 1] = f[j + 1] end
+  end
+  return g
+end
+local function field(f, name)
+  for j = 1, #f, 2 do if f[j] == name then return f[j + 1] end end
+  return nil
+end
+local function drop(P, q)
+  redis.call('DEL', P..'q:'..q, P..'l:'..q, P..'dl:'..q, P..'dli:'..q)
+  for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do redis.call('DEL', P..'w:'..q..'|'..k) end
+  for _, rid in ipairs(redis.call('SMEMBERS', P..'dq:'..q)) do
+    redis.call('ZREM', P..'delayed', rid)
+    redis.call('DEL', P..'d:'..rid)
+  end
+  redis.call('DEL', P..'wk:'..q, P..'dq:'..q)
+  redis.call('SREM', P..'ordered', q)
+  local existed = redis.call('HDEL', P..'queues', q)
+  local prefix = q..'\\t'
+  for _, b in ipairs(redis.call('SMEMBERS', P..'bindings')) do
+    if string.sub(b, 1, #prefix) == prefix then redis.call('SREM', P..'bindings', b) end
+  end
+  redis.call('INCR', P..'bver')
+  return existed
+end
+`;
+
+/** Each script: its Lua source. Keys are passed where a script has fixed ones; others derive from the prefix (single Redis, not Cluster). */
+const SOURCES = {
+  /**
+   * ARGV: prefix, queue, owner ('' = durable), '1' when ordered, topic patterns... Creates the
+   * stream and its group; once ordered, a queue stays ordered. Returns bindings added.
+   */
+  declare: `${COMMON}
+local P, q = ARGV[1], ARGV[2]
+if redis.call('HEXISTS', P..'queues', q) == 0 then redis.call('HSET', P..'queues', q, ARGV[3]) end
+if ARGV[4] == '1' then redis.call('SADD', P..'ordered', q) end
+pcall(redis.call, 'XGROUP', 'CREATE', P..'q:'..q, G, '0', 'MKSTREAM')
+local added = 0
+for i = 5, #ARGV do added = added + redis.call('SADD', P..'bindings', q..'\\t'..ARGV[i]) end
+if added > 0 then redis.call('INCR', P..'bver') end
+return added`,
+
+  /** KEYS: version, streams...; ARGV: expected version, fields... Nil when written to every stream, else the current version (routes are stale). */
+  publish: `
+local v = redis.call('GET', KEYS[1]) or '0'
+if v ~= ARGV[1] then return v end
+for i = 2, #KEYS do redis.call('XADD', KEYS[i], '*', unpack(ARGV, 2)) end
+return false`,
+
+  /**
+   * KEYS: version; ARGV: expected version, then per message: stream count n, n streams, field
+   * count m, m fields. Nil when every message was written to its streams, else the current version
+   * (routes are stale; nothing was written).
+   */
+  publishBatch: `
+local v = redis.call('GET', KEYS[1]) or '0'
+if v ~= ARGV[1] then return v end
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local s0 = i + 1
+  i = i + 1 + n
+  local m = tonumber(ARGV[i])
+  local f0 = i + 1
+  i = i + 1 + m
+  for j = s0, s0 + n - 1 do redis.call('XADD', ARGV[j], '*', unpack(ARGV, f0, f0 + m - 1)) end
+end
+return false`,
+
+  /** KEYS: queues hash, stream; ARGV: queue, fields... 1 when written, 0 when the queue does not exist. */
+  send: `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+return 1`,
+
+  /**
+   * ARGV: prefix, expected version ('' = a send: the one queue must exist), due, scheduleId or '',
+   * queue count n, n queues, fields... Returns 1, 0 (no such queue) or -1 (routes are stale).
+   */
+  schedule: `
+local P, nq = ARGV[1], tonumber(ARGV[5])
+if ARGV[2] == '' then
+  if redis.call('HEXISTS', P..'queues', ARGV[6]) == 0 then return 0 end
+elseif (redis.call('GET', P..'bver') or '0') ~= ARGV[2] then
+  return -1
+end
+local fields = {}
+for i = 6 + nq, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 6, 5 + nq do
+  local q = ARGV[i]
+  local rid = redis.call('INCR', P..'rid')
+  local rk = P..'d:'..rid
+  redis.call('HSET', rk, 'q', q, unpack(fields))
+  if ARGV[4] ~= '' then
+    redis.call('HSET', rk, 's', ARGV[4])
+    redis.call('SADD', P..'s:'..ARGV[4], rid)
+  end
+  redis.call('ZADD', P..'delayed', ARGV[3], rid)
+  redis.call('SADD', P..'dq:'..q, rid)
+end
+return 1`,
+
+  /** ARGV: prefix, now, limit. Moves due delays into their queues; returns {moved, next due or -1}. */
+  promote: `
+local P = ARGV[1]
+local due = redis.call('ZRANGEBYSCORE', P..'delayed', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, rid in ipairs(due) do
+  local rk = P..'d:'..rid
+  local rec = redis.call('HGETALL', rk)
+  local q, s, fields = nil, nil, {}
+  for j = 1, #rec, 2 do
+    if rec[j] == 'q' then q = rec[j + 1] elseif rec[j] == 's' then s = rec[j + 1]
+    else fields[#fields + 1] = rec[j]; fields[#fields + 1] = rec[j + 1] end
+  end
+  if q and #fields > 0 and redis.call('HEXISTS', P..'queues', q) == 1 then redis.call('XADD', P..'q:'..q, '*', unpack(fields)) end
+  redis.call('DEL', rk)
+  redis.call('ZREM', P..'delayed', rid)
+  if q then redis.call('SREM', P..'dq:'..q, rid) end
+  if s then redis.call('SREM', P..'s:'..s, rid) end
+end
+local nxt = redis.call('ZRANGE', P..'delayed', 0, 0, 'WITHSCORES')
+return {#due, nxt[2] or '-1'}`,
+
+  /** ARGV: prefix, scheduleId. Returns how many delayed copies were removed. */
+  cancel: `
+local P = ARGV[1]
+local sk = P..'s:'..ARGV[2]
+local n = 0
+for _, rid in ipairs(redis.call('SMEMBERS', sk)) do
+  local q = redis.call('HGET', P..'d:'..rid, 'q')
+  n = n + redis.call('ZREM', P..'delayed', rid)
+  redis.call('DEL', P..'d:'..rid)
+  if q then redis.call('SREM', P..'dq:'..q, rid) end
+end
+redis.call('DEL', sk)
+return n`,
+
+  /**
+   * KEYS: stream; ARGV: prefix, queue, consumer, room, claim idle ms (0 = no reclaim now), '1'
+   * when the queue is ordered. Reclaims idle pending entries (XAUTOCLAIM), then reads new ones
+   * (XREADGROUP); on an ordered queue it takes each entry's partition key for it, or parks the
+   * entry behind the key's holder. Returns
+   * {last-delivered-id or '' , {id, fields, delivery count}...}, or {'!gone'} when the queue was deleted.
+   */
+  fetch: `${COMMON}
+local P, q, c = ARGV[1], ARGV[2], ARGV[3]
+local s, room, locks = KEYS[1], tonumber(ARGV[4]), ARGV[1]..'l:'..ARGV[2]
+if redis.call('HEXISTS', P..'queues', q) == 0 then return {'!gone'} end
+if redis.call('EXISTS', s) == 0 then redis.call('XGROUP', 'CREATE', s, G, '0', 'MKSTREAM') end
+local out = {''}
+local ordered = ARGV[6] == '1'
+local function take(id, f, count)
+  local k = ordered and field(f, 'k')
+  if k then
+    local token = field(f, 'o') or id
+    local cur = redis.call('HGET', locks, k)
+    if not cur then
+      redis.call('HSET', locks, k, token)
+    elseif cur ~= token then
+      redis.call('RPUSH', P..'w:'..q..'|'..k, cmsgpack.pack(copy(f, {o = true})))
+      redis.call('SADD', P..'wk:'..q, k)
+      redis.call('XACK', s, G, id)
+      redis.call('XDEL', s, id)
+      return false
+    end
+  end
+  out[#out + 1] = {id, f, count}
+  return true
+end
+local idle = tonumber(ARGV[5])
+if idle > 0 and room > 0 then
+  local start = '0-0'
+  repeat
+    local r = redis.call('XAUTOCLAIM', s, G, c, idle, start, 'COUNT', room)
+    start = r[1]
+    for _, e in ipairs(r[2]) do
+      local p = redis.call('XPENDING', s, G, e[1], e[1], 1)
+      if take(e[1], e[2], p[1] and p[1][4] or 1) then room = room - 1 end
+    end
+  until start == '0-0' or room <= 0
+end
+if room > 0 then
+  local r = redis.call('XREADGROUP', 'GROUP', G, c, 'COUNT', room, 'STREAMS', s, '>')
+  local n = 0
+  if r then for _, e in ipairs(r[1][2]) do n = n + 1; take(e[1], e[2], 1) end end
+  if n < room then
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', s)) do
+      if field(g, 'name') == G then out[1] = field(g, 'last-delivered-id') end
+    end
+  end
+end
+return out`,
+
+  /** KEYS: stream; ARGV: prefix, queue, consumer, then (id, count, '=' .. key or '', token) per delivery. Returns how many were acked. */
+  ack: `${COMMON}
+local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
+local ids, keyed = {}, {}
+for i = 4, #ARGV, 4 do
+  if mine(s, c, ARGV[i], ARGV[i + 1]) then
+    ids[#ids + 1] = ARGV[i]
+    if ARGV[i + 2] ~= '' then keyed[#keyed + 1] = i end
+  end
+end
+for j = 1, #ids, 1000 do
+  local last = math.min(j + 999, #ids)
+  redis.call('XACK', s, G, unpack(ids, j, last))
+  redis.call('XDEL', s, unpack(ids, j, last))
+end
+for _, i in ipairs(keyed) do release(P, q, string.sub(ARGV[i + 2], 2), ARGV[i + 3]) end
+return #ids`,
+
+  /**
+   * KEYS: stream; ARGV: prefix, queue, consumer, id, count, delay ms, deliveries so far, headers
+   * ('-' keeps them, '' clears them), token, now. Writes the message again (now or delayed) with
+   * its count and, when keyed, the token that keeps its key. Returns 1, or 0 when no longer ours.
+   */
+  nack: `${COMMON}
+local P, q, c, s, id = ARGV[1], ARGV[2], ARGV[3], KEYS[1], ARGV[4]
+if not mine(s, c, id, ARGV[5]) then return 0 end
+local e = redis.call('XRANGE', s, id, id)[1]
+redis.call('XACK', s, G, id)
+redis.call('XDEL', s, id)
+if not e then return 0 end
+local keep = ARGV[8] == '-'
+local g = copy(e[2], {dc = true, o = true, h = not keep})
+if not keep and ARGV[8] ~= '' then g[#g + 1] = 'h'; g[#g + 1] = ARGV[8] end
+if tonumber(ARGV[7]) > 0 then g[#g + 1] = 'dc'; g[#g + 1] = ARGV[7] end
+if field(g, 'k') then g[#g + 1] = 'o'; g[#g + 1] = ARGV[9] end
+local delay = tonumber(ARGV[6])
+if delay > 0 then
+  local rid = redis.call('INCR', P..'rid')
+  redis.call('HSET', P..'d:'..rid, 'q', q, unpack(g))
+  redis.call('ZADD', P..'delayed', tonumber(ARGV[10]) + delay, rid)
+  redis.call('SADD', P..'dq:'..q, rid)
+else
+  redis.call('XADD', s, '*', unpack(g))
+end
+return 1`,
+
+  /** KEYS: stream; ARGV: prefix, queue, consumer, id, count, '=' .. key or '', token, failure JSON. Returns 1, or 0 when no longer ours. */
+  deadLetter: `${COMMON}
+local P, q, c, s, id = ARGV[1], ARGV[2], ARGV[3], KEYS[1], ARGV[4]
+if not mine(s, c, id, ARGV[5]) then return 0 end
+local e = redis.call('XRANGE', s, id, id)[1]
+if e then
+  local g = copy(e[2], {dc = true, o = true})
+  g[#g + 1] = 'f'; g[#g + 1] = ARGV[8]
+  local dl = redis.call('XADD', P..'dl:'..q, '*', unpack(g))
+  redis.call('HSET', P..'dli:'..q, field(g, 'i'), dl)
+end
+redis.call('XACK', s, G, id)
+redis.call('XDEL', s, id)
+if ARGV[6] ~= '' then release(P, q, string.sub(ARGV[6], 2), ARGV[7]) end
+return 1`,
+
+  /** KEYS: stream; ARGV: consumer, then (id, count) pairs. Resets the idle time of the deliveries still ours. */
+  touch: `${COMMON}
+local s, c, ids = KEYS[1], ARGV[1], {}
+for i = 2, #ARGV, 2 do
+  if mine(s, c, ARGV[i], ARGV[i + 1]) then ids[#ids + 1] = ARGV[i] end
+end
+local n = #ids
+if n > 0 then
+  ids[n + 1] = 'JUSTID'
+  redis.call('XCLAIM', s, G, c, 0, unpack(ids))
+end
+return n`,
+
+  /** ARGV: prefix, queue, message id, headers JSON or ''. Moves one dead letter back to the end of its queue; returns 1 or 0. */
+  replay: `${COMMON}
+local P, q = ARGV[1], ARGV[2]
+if redis.call('HEXISTS', P..'queues', q) == 0 then return 0 end
+local dlid = redis.call('HGET', P..'dli:'..q, ARGV[3])
+if not dlid then return 0 end
+redis.call('HDEL', P..'dli:'..q, ARGV[3])
+local e = redis.call('XRANGE', P..'dl:'..q, dlid, dlid)[1]
+if not e then return 0 end
+local g = copy(e[2], {h = true, f = true})
+if ARGV[4] ~= '' then g[#g + 1] = 'h'; g[#g + 1] = ARGV[4] end
+redis.call('XADD', P..'q:'..q, '*', unpack(g))
+redis.call('XDEL', P..'dl:'..q, dlid)
+return 1`,
+
+  /** ARGV: prefix, queue, message id. Deletes one dead letter; returns 1 or 0. */
+  purge: `
+local P, q = ARGV[1], ARGV[2]
+local dlid = redis.call('HGET', P..'dli:'..q, ARGV[3])
+if not dlid then return 0 end
+redis.call('HDEL', P..'dli:'..q, ARGV[3])
+return redis.call('XDEL', P..'dl:'..q, dlid)`,
+
+  /** ARGV: prefix, queue. Deletes the queue with its messages, delays, waiting lists, dead letters and bindings. */
+  drop: `${COMMON}
+return drop(ARGV[1], ARGV[2])`,
+
+  /** ARGV: prefix. Deletes the temporary queues whose owning connection is gone; returns how many. */
+  reap: `${COMMON}
+local P, n = ARGV[1], 0
+local all = redis.call('HGETALL', P..'queues')
+for j = 1, #all, 2 do
+  local owner = all[j + 1]
+  if owner ~= '' and redis.call('EXISTS', P..'conn:'..owner) == 0 then n = n + drop(P, all[j]) end
+end
+return n`,
+
+  /** ARGV: prefix, queue. Returns {stream length, pending, delayed, dead letters, waiting for a key}. */
+  stats: `
+local P, q = ARGV[1], ARGV[2]
+local s = P..'q:'..q
+local xlen, pending, parked = redis.call('XLEN', s), 0, 0
+if xlen > 0 then
+  local ok, p = pcall(redis.call, 'XPENDING', s, 'missive')
+  if ok then pending = p[1] end
+end
+for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do parked = parked + redis.call('LLEN', P..'w:'..q..'|'..k) end
+return {xlen, pending, redis.call('SCARD', P..'dq:'..q), redis.call('XLEN', P..'dl:'..q), parked}`,
+} as const;
+
+/** The name of a script. */
+export type ScriptName = keyof typeof SOURCES;
+
+type Arg = string | number | Buffer | Uint8Array;
+type Command = (...args: Arg[]) => Promise<unknown>;
+
+/** The scripts, defined on one ioredis client (ioredis runs EVALSHA and falls back to EVAL after a restart). */
+export class Scripts {
+  private readonly commands: Record<string, Command>;
+
+  constructor(redis: Redis) {
+    for (const [name, lua] of Object.entries(SOURCES)) redis.defineCommand(`missive_${name}`, { lua });
+    this.commands = redis as unknown as Record<string, Command>;
+  }
+
+  /** Runs a script; replies as strings. */
+  run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    return this.commands[`missive_${name}`]!.call(this.commands, keys.length, ...keys, ...args);
+  }
+
+  /** Runs a script; bulk replies as Buffers (for message bodies). */
+  runBuffer(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    return this.commands[`missive_${name}Buffer`]!.call(this.commands, keys.length, ...keys, ...args);
+  }
+}
