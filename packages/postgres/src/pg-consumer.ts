@@ -68,6 +68,7 @@ export class PostgresConsumer extends BufferedConsumer<PostgresDelivery> {
   private readonly held = new Set<PostgresDelivery>();
   private readonly givingBack = new Set<Promise<void>>();
   private fetching = false;
+  private fetch: Promise<void> = Promise.resolve();
   private again = false;
   private started = false;
   /** The last claim found fewer rows than it asked for, and nothing said there is more since. */
@@ -116,7 +117,7 @@ export class PostgresConsumer extends BufferedConsumer<PostgresDelivery> {
     }
     if (this.drained) return;
     this.fetching = true;
-    void this.fetchLoop();
+    this.fetch = this.fetchLoop();
   }
 
   private async fetchLoop(): Promise<void> {
@@ -160,8 +161,12 @@ export class PostgresConsumer extends BufferedConsumer<PostgresDelivery> {
     this.wake();
   }
 
-  /** Resolves when every hand-back started so far reached the database (the transport waits before closing). */
+  /**
+   * Resolves when the claim under way ended and every hand-back reached the database (the
+   * transport waits for it before closing: rows claimed as it closes go back at once).
+   */
   async handedBack(): Promise<void> {
+    await this.fetch;
     await Promise.all([...this.givingBack]);
   }
 
