@@ -57,7 +57,11 @@ import {
 import { PostgresConsumer, type ClaimedRow } from './pg-consumer.js';
 import { PostgresDeadLetters } from './pg-dead-letters.js';
 import { isConnectionError } from './pg-errors.js';
+import { AckBatcher } from './pg-acks.js';
 import { PgListener } from './pg-listener.js';
+import { listQueues } from './pg-queue-listing.js';
+import { dropQueue, reapDeadConnections } from './pg-reaper.js';
+import { inTransaction, retrying } from './pg-run.js';
 import { resolvePostgresOptions, type PostgresTransportOptions, type ResolvedPostgresOptions } from './pg-options.js';
 import { migrate } from './schema.js';
 import { patternRegex, statements, type Named, type Statements } from './statements.js';
@@ -98,7 +102,7 @@ export class PostgresTransport implements Transport {
   private lastReap = 0;
   private closing: Promise<void> | undefined;
   private readonly toNotify = new Set<string>();
-  private readonly acks: { seq: string; token: string; resolve: (ok: boolean) => void; reject: (error: Error) => void }[] = [];
+  private readonly acks: AckBatcher;
 
   constructor(options: PostgresTransportOptions, deps: PostgresTransportDeps = {}) {
     this.options = resolvePostgresOptions(options);
@@ -106,6 +110,7 @@ export class PostgresTransport implements Transport {
     this.logger = deps.logger ?? consoleLogger('warn');
     this.sql = statements(this.options.schema, `missive:${this.options.schema}`);
     this.deadLetters = new PostgresDeadLetters(this);
+    this.acks = new AckBatcher(async (seqs, tokens) => new Set((await this.run<{ seq: string }>(this.sql.ack, [seqs, tokens], 'consume')).rows.map((r) => r.seq)), this.logger);
   }
 
   /** The pool (internal to the package). */
@@ -184,7 +189,7 @@ export class PostgresTransport implements Transport {
       this.state = 'closed';
       return;
     }
-    await this.flushAcks();
+    await this.acks.flush();
     const consumers = [...this.consumers];
     for (const consumer of consumers) consumer.drop();
     this.consumers.clear();
@@ -194,7 +199,7 @@ export class PostgresTransport implements Transport {
     clearTimeout(this.dueTimer);
     try {
       await this.transaction(async (client) => {
-        for (const { name } of (await client.query<{ name: string }>(this.sql.ownedQueues, [this.connectionId])).rows) await this.dropQueue(client, name);
+        for (const { name } of (await client.query<{ name: string }>(this.sql.ownedQueues, [this.connectionId])).rows) await dropQueue(client, this.sql, name);
         await client.query(this.sql.connectionDelete, [this.connectionId]);
       }, 1000);
     } catch (error) {
@@ -275,34 +280,14 @@ export class PostgresTransport implements Transport {
     return ((await this.run(this.sql.cancelScheduled, [scheduleId])).rowCount ?? 0) > 0;
   }
 
-  async queues(): Promise<QueueInfo[]> {
-    const now = this.clock.now();
-    const [names, counts, scheduled, dead, bindings] = await Promise.all([
-      this.run<{ name: string }>(this.sql.queueRows, []),
-      this.run<{ queue: string; held: string; total: string }>(this.sql.queueCounts, [now]),
-      this.run<{ queue: string; n: string }>(this.sql.scheduledCounts, []),
-      this.run<{ queue: string; n: string }>(this.sql.deadCounts, []),
-      this.run<{ queue: string; pattern: string }>(this.sql.bindings, []),
-    ]);
-    const byQueue = new Map(counts.rows.map((r) => [r.queue, { held: Number(r.held), total: Number(r.total) }]));
-    const later = new Map(scheduled.rows.map((r) => [r.queue, Number(r.n)]));
-    const letters = new Map(dead.rows.map((r) => [r.queue, Number(r.n)]));
-    const topics = new Map<string, string[]>();
-    for (const b of bindings.rows) topics.set(b.queue, [...(topics.get(b.queue) ?? []), b.pattern]);
-    return names.rows.map(({ name }) => {
-      const c = byQueue.get(name);
-      return { name, depth: (c?.total ?? 0) - (c?.held ?? 0) + (later.get(name) ?? 0), inFlight: c?.held ?? 0, deadLetters: letters.get(name) ?? 0, topics: topics.get(name) ?? [] };
-    });
+  queues(): Promise<QueueInfo[]> {
+    return listQueues((statement, values) => this.run(statement, values), this.sql, this.clock.now());
   }
 
   async deleteQueue(name: string): Promise<void> {
     for (const consumer of [...this.consumers]) if (consumer.queue === name) consumer.drop();
     this.temporary.delete(name);
-    await this.transaction((client) => this.dropQueue(client, name));
-  }
-
-  private async dropQueue(client: pg.ClientBase, name: string): Promise<void> {
-    for (const statement of this.sql.deleteQueue) await client.query(statement, [name]);
+    await this.transaction((client) => dropQueue(client, this.sql, name));
   }
 
   // --- running statements -------------------------------------------------------------------
@@ -313,40 +298,12 @@ export class PostgresTransport implements Transport {
    */
   run<R extends pg.QueryResultRow = pg.QueryResultRow>(statement: Named | string, values: unknown[], lane: 'main' | 'consume' = 'main'): Promise<pg.QueryResult<R>> {
     const query = typeof statement === 'string' ? { text: statement, values } : { name: statement.name, text: statement.text, values };
-    return this.retrying(() => (lane === 'consume' ? this.consumePool! : this.pool).query<R>(query));
+    return retrying(() => (lane === 'consume' ? this.consumePool! : this.pool).query<R>(query), { reconnectMs: this.options.reconnectMs, open: () => this.state === 'open' });
   }
 
   /** Runs `work` in one transaction on a pool client, retried as a whole like {@link run}. */
   transaction<T>(work: (client: pg.PoolClient) => Promise<T>, reconnectMs = this.options.reconnectMs): Promise<T> {
-    return this.retrying(async () => {
-      const client = await this.pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('begin');
-        const value = await work(client);
-        await client.query('commit');
-        return value;
-      } catch (error) {
-        if (isConnectionError(error)) broken = error as Error;
-        else await client.query('rollback').catch((e: unknown) => (broken = e as Error));
-        throw error;
-      } finally {
-        client.release(broken);
-      }
-    }, reconnectMs);
-  }
-
-  private async retrying<T>(operation: () => Promise<T>, reconnectMs = this.options.reconnectMs): Promise<T> {
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await operation();
-      } catch (error) {
-        if (!isConnectionError(error) || this.state !== 'open') throw error;
-        if (Date.now() - started >= reconnectMs) throw new TransportError(`PostgreSQL stayed unreachable for ${reconnectMs} ms: ${(error as Error).message}`, { cause: error, retryable: true });
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
-      }
-    }
+    return retrying(() => inTransaction(this.pool, work), { reconnectMs, open: () => this.state === 'open' });
   }
 
   // --- consuming ----------------------------------------------------------------------------
@@ -421,31 +378,9 @@ export class PostgresTransport implements Transport {
     this.dueTimer.unref();
   }
 
-  /**
-   * @internal Acks made in one event-loop turn go in one statement. Each ack's promise resolves
-   * after that commit: true when the lease was still this delivery's.
-   */
+  /** @internal Acks a delivery by its lease token (batched per turn); false when the lease was lost. */
   ack(seq: string, token: string): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.acks.push({ seq, token, resolve, reject });
-      if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
-    });
-  }
-
-  private async flushAcks(): Promise<void> {
-    const batch = this.acks.splice(0);
-    if (batch.length === 0) return;
-    try {
-      const { rows } = await this.run<{ seq: string }>(this.sql.ack, [batch.map((a) => a.seq), batch.map((a) => a.token)], 'consume');
-      const deleted = new Set(rows.map((r) => r.seq));
-      for (const a of batch) {
-        const ok = deleted.has(a.seq);
-        if (!ok) this.logger.warn('an ack on the postgres transport found its lease lost (the message was redelivered); it was ignored', { seq: a.seq });
-        a.resolve(ok);
-      }
-    } catch (error) {
-      for (const a of batch) a.reject(error as Error);
-    }
+    return this.acks.ack(seq, token);
   }
 
   /** @internal Settles a delivery by its lease token; false when the lease was lost. */
@@ -481,29 +416,18 @@ export class PostgresTransport implements Transport {
     this.heartbeatTimer.unref();
   }
 
-  /**
-   * Releases the leases and deletes the temporary queues of transports whose session is gone:
-   * their advisory lock can be taken. One statement finds them (each lock it takes is let go when
-   * the statement ends); each one found is then reaped in a transaction that takes its lock again.
-   */
+  /** Reaps dead transports (see `pg-reaper.ts`), at most once a second unless forced. */
   private async reap(force: boolean): Promise<void> {
     const now = Date.now();
     if (!force && now - this.lastReap < REAP_MS) return;
     this.lastReap = now;
-    const space = this.lockSpace();
-    const { rows } = await this.run<{ id: string; lock_key: number }>(this.sql.deadConnections, [this.connectionId, space]);
-    let reaped = 0;
-    for (const row of rows) {
-      const gone = await this.transaction(async (client) => {
-        const got = (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, $2) ok', [space, row.lock_key])).rows[0]?.ok === true;
-        if (!got) return false;
-        await client.query(this.sql.releaseOwner, [row.id]);
-        for (const { name } of (await client.query<{ name: string }>(this.sql.ownedQueues, [row.id])).rows) await this.dropQueue(client, name);
-        await client.query(this.sql.connectionDelete, [row.id]);
-        return true;
-      });
-      if (gone) reaped++;
-    }
+    const reaped = await reapDeadConnections({
+      sql: this.sql,
+      connectionId: this.connectionId,
+      lockSpace: this.lockSpace(),
+      run: (statement, values) => this.run(statement, values),
+      transaction: (work) => this.transaction(work),
+    });
     if (reaped > 0) {
       this.logger.info(`postgres transport reaped ${reaped} dead connection(s)`);
       this.wakeAll();
