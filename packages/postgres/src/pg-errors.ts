@@ -24,6 +24,7 @@ export function isConnectionError(error: unknown): boolean {
   // pg's own connection errors are plain Errors with no code; a TypeError or a server error is not one.
   if (code === undefined || code === null) return error.constructor === Error && !('severity' in error);
   if (typeof code !== 'string') return false;
-  if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || RETRYABLE_SQLSTATES.has(code);
-  return code.startsWith('E'); // ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH, ...
+  // Node's socket errors (ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, ...); no SQLSTATE class starts with E.
+  if (code.startsWith('E')) return true;
+  return code.startsWith('08') || RETRYABLE_SQLSTATES.has(code);
 }
