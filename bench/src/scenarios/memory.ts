@@ -30,7 +30,7 @@ export const memory: Scenario = {
         note: 'the same, but the publisher sends 100, waits until they are handled, and repeats: no backlog builds up in the queue (see the profile below)',
       },
       { label: 'bare handoff (ceiling)', module: 'subjects/bare-handoff.js', args: base, note: 'array push + one microtask drain; the object itself is handed over' },
-      { label: 'Moleculer local events', module: 'subjects/moleculer-local.js', args: base, note: 'ServiceBroker without transporter, `broker.emit`; the object itself is handed over, no schema' },
+      { label: 'Moleculer local events', module: '../peers/dist/subjects/moleculer-local.js', args: base, note: 'ServiceBroker without transporter, `broker.emit`; the object itself is handed over, no schema' },
     ];
     const rounds = ctx.rounds ?? (ctx.quick ? 2 : 5);
     const plan = {

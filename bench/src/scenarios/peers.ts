@@ -24,10 +24,10 @@ export const peers: Scenario = {
     const common = { prefetch: 32, concurrency: 16 };
     const subjects: Subject[] = [
       { label: 'Missive (RabbitMQ, classic queue)', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-peer-missive-${id}`, url: `${AMQP_URL}?queueType=classic` }, note: 'confirms, persistent, manual ack; schema checked both ways' },
-      { label: 'Rascal (RabbitMQ)', module: 'subjects/rascal.js', args: { ...common, name: `bench-peer-rascal-${id}` }, note: 'confirms, persistent, manual ack (its defaults); no schema' },
+      { label: 'Rascal (RabbitMQ)', module: '../peers/dist/subjects/rascal.js', args: { ...common, name: `bench-peer-rascal-${id}` }, note: 'confirms, persistent, manual ack (its defaults); no schema' },
       {
         label: '@node-ts/bus (RabbitMQ)',
-        module: 'subjects/node-ts-bus.js',
+        module: '../peers/dist/subjects/node-ts-bus.js',
         args: { ...common, name: `bench-peer-nodets-${id}` },
         note: 'not equal: no publisher confirms and non-persistent messages (its transport has no option for either); consumes by basic.get polling, which caps it far below the others, so it runs one round of 1,000 messages and no latency phase (its throughput is below the fixed rate); concurrency 16',
         maxRounds: 1,
@@ -35,13 +35,13 @@ export const peers: Scenario = {
       },
       {
         label: 'Moleculer + @moleculer/channels (AMQP)',
-        module: 'subjects/moleculer-channels.js',
+        module: '../peers/dist/subjects/moleculer-channels.js',
         args: { ...common, name: `bench-peer-moleculer-${id}` },
         note: 'not equal: no publisher confirms (the adapter has none); persistent messages, durable queue, maxInFlight 32; Moleculer 0.14 (0.15 needs Node 22)',
       },
       {
         label: 'BullMQ (Redis)',
-        module: 'subjects/bullmq.js',
+        module: '../peers/dist/subjects/bullmq.js',
         args: { ...common, name: `bench-peer-bullmq-${id}` },
         note: 'job queue on Redis; not equal: this Redis keeps nothing on disk; worker concurrency 16, jobs removed on completion',
       },

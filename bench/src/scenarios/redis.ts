@@ -43,7 +43,7 @@ export const redis: Scenario = {
         note: 'publish routed by topic in a script; ack checks the pending entry and deletes it; schema checked both ways; endpoint concurrency 16',
       },
       { label: 'raw ioredis (XADD / XREADGROUP / XACK + XDEL)', module: 'subjects/raw-redis.js', args: { ...common, name: `bench-raw-${id}` }, note: 'one read of up to 32 entries, handled, acked and deleted in one XACK and one XDEL' },
-      { label: 'BullMQ', module: 'subjects/bullmq.js', args: { ...common, name: `bench-bullmq-${id}` }, note: 'job queue; worker concurrency 16, jobs removed on completion' },
+      { label: 'BullMQ', module: '../peers/dist/subjects/bullmq.js', args: { ...common, name: `bench-bullmq-${id}` }, note: 'job queue; worker concurrency 16, jobs removed on completion' },
     ];
     const plan = rabbitPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);

@@ -8,10 +8,3 @@ export function invoicingBus(service: string): Bus {
   mkdirSync(dir, { recursive: true });
   return createBus({ service, transport: process.env.MISSIVE_URL ?? `sqlite://${join(dir, 'bus.db')}`, logger: consoleLogger('error') });
 }
-
-/** Stops the bus on SIGTERM/SIGINT, then exits. */
-export function stopOnSignals(bus: Bus): void {
-  const stop = () => void bus.stop().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}

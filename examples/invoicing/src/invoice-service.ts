@@ -1,6 +1,7 @@
 /** The invoice service: creates invoices (competing consumers if several run) and announces them. */
 import { CreateInvoice, InvoiceCreated } from './contracts.js';
-import { invoicingBus, stopOnSignals } from './bus.js';
+import { stopOnSignals } from '@missive/core';
+import { invoicingBus } from './bus.js';
 
 const bus = invoicingBus('invoice');
 let next = 1000;

@@ -1,6 +1,7 @@
 /** The payment service: a downstream consumer that reacts to every new invoice. */
 import { InvoiceCreated } from './contracts.js';
-import { invoicingBus, stopOnSignals } from './bus.js';
+import { stopOnSignals } from '@missive/core';
+import { invoicingBus } from './bus.js';
 
 const bus = invoicingBus('payment');
 bus.endpoint('invoicing-payment', (e) =>

@@ -25,9 +25,3 @@ export function send(res: ServerResponse, status: number, value: unknown): void 
   res.end(JSON.stringify(value));
 }
 
-/** Stops on signals and exits. */
-export function stopOnSignals(stop: () => Promise<void>): void {
-  const handler = () => void stop().then(() => process.exit(0));
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-}

@@ -6,9 +6,10 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { stopOnSignals } from '@missive/core';
 import { GetOrganization, OrganizationChanged } from './contracts.js';
 import { cacheFromEnvironment } from './cache.js';
-import { licensingBus, send, stopOnSignals } from './common.js';
+import { licensingBus, send } from './common.js';
 
 const cache = cacheFromEnvironment();
 const bus = licensingBus('licensing');
@@ -37,10 +38,11 @@ const server = createServer((req, res) => {
   })();
 });
 
-stopOnSignals(async () => {
-  await bus.stop();
-  server.close();
-  await cache.close();
+stopOnSignals(bus, {
+  onStop: async () => {
+    server.close();
+    await cache.close();
+  },
 });
 await bus.start();
 await new Promise<void>((resolve) => server.listen(Number(process.env.LICENSING_PORT ?? 0), '127.0.0.1', resolve));

@@ -6,10 +6,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { stopOnSignals } from '@missive/core';
 import { SqliteMessageStore } from '@missive/sqlite';
 import type { z } from 'zod';
 import { GetOrganization, Organization, OrganizationChanged } from './contracts.js';
-import { dataDir, licensingBus, readJson, send, stopOnSignals } from './common.js';
+import { dataDir, licensingBus, readJson, send } from './common.js';
 
 const store = new SqliteMessageStore({ path: join(dataDir(), 'organization.db') });
 store.db.exec('create table if not exists organizations (id text primary key, name text not null, contact_email text not null)');
@@ -50,10 +51,11 @@ const server = createServer((req, res) => {
   })().catch((error: unknown) => send(res, 500, { error: (error as Error).message }));
 });
 
-stopOnSignals(async () => {
-  await bus.stop();
-  server.close();
-  await store.close();
+stopOnSignals(bus, {
+  onStop: async () => {
+    server.close();
+    await store.close();
+  },
 });
 await bus.start();
 await new Promise<void>((resolve) => server.listen(Number(process.env.ORGANIZATION_PORT ?? 0), '127.0.0.1', resolve));

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { consoleLogger, createBus } from '@missive/core';
 import { OrderCancelled, OrderConfirmed, ServiceStats } from './contracts.js';
 import type { Launched } from './launcher.js';
+import { progressLine } from './progress.js';
 
 /** What the monitor needs of the run's options. */
 export interface MonitorOptions {
@@ -74,8 +75,9 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
       dead += s.deadLettered;
     }
     const confirmed = [...final.values()].filter((f) => f.status === 'confirmed').length;
-    const line = `placed ${placed.size}/${options.orders} · confirmed ${confirmed} · cancelled ${final.size - confirmed} · in flight ${placed.size - final.size} · retries ${retries} · dead letters ${dead}${killed === undefined ? '' : ` · killed ${killed}`}`;
-    process.stdout.write(tty ? `\r${line.padEnd(110)}` : `${line}\n`);
+    const counts = { placed: placed.size, orders: options.orders, confirmed, cancelled: final.size - confirmed, inFlight: placed.size - final.size, retries, deadLetters: dead, killed };
+    // On a terminal: one row that fits its width, rewritten in place (\x1b[K clears what a longer line left).
+    process.stdout.write(tty ? `\r${progressLine(counts, process.stdout.columns)}\x1b[K` : `${progressLine(counts, 1000)}\n`);
   };
   const ticker = setInterval(() => progress(), 250);
 

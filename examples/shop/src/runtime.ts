@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { consoleLogger, createBus, type Bus, type BusComponent } from '@missive/core';
+import { consoleLogger, createBus, stopOnSignals, type Bus, type BusComponent } from '@missive/core';
 import { ServiceStats } from './contracts.js';
 
 /** Settings every service reads. */
@@ -53,16 +53,7 @@ export function serviceBus(service: string, config: ServiceSettings): Bus {
 
 /** Starts the bus, prints `ready <service>` (and extra words) for the launcher, and stops on signals. */
 export async function run(bus: Bus, service: string, extra = '', onStop?: () => void | Promise<void>): Promise<void> {
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await bus.stop();
-    await onStop?.();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  stopOnSignals(bus, onStop === undefined ? {} : { onStop });
   await bus.start();
   process.stdout.write(`ready ${service}${extra === '' ? '' : ` ${extra}`}\n`);
 }

@@ -53,11 +53,14 @@ describe('missive on RabbitMQ (built command)', () => {
     const queues = await runMissive(url, ['queues', '--json']);
     expect(queues.code).toBe(0);
     const listed = (JSON.parse(queues.out) as { name: string; deadLetters: number; topics: string[] }[]).find((q) => q.name === endpoint);
-    expect(listed).toMatchObject({ deadLetters: 2, topics: [Charge.name] });
+    expect(listed).toMatchObject({ deadLetters: 2, topics: [Charge.name], owns: [Charge.name], consumers: 1, stale: false });
+    const commands = await runMissive(url, ['commands', '--json']);
+    expect((JSON.parse(commands.out) as { type: string; owner: string }[]).find((c) => c.type === Charge.name)).toMatchObject({ owner: endpoint, service: 'payment' });
 
     const list = await runMissive(url, ['dlq', 'list', endpoint, '--json']);
     expect(list.code).toBe(0);
-    const rows = JSON.parse(list.out) as { id: string; reason: string }[];
+    const { total, deadLetters: rows } = JSON.parse(list.out) as { total: number; deadLetters: { id: string; reason: string }[] };
+    expect(total).toBe(2);
     expect(rows.map((r) => r.id)).toEqual([`m-1-${run}`, `m-2-${run}`]);
     expect(rows[0]).toMatchObject({ reason: 'HANDLER_FAILED' });
 

@@ -4,7 +4,7 @@
  * the error exits.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ const url = `sqlite://${db}`;
 
 const Charge = defineCommand('cli.charge', z.object({ orderId: z.string(), amount: z.number() }));
 const Placed = defineEvent('cli.order-placed', z.object({ orderId: z.string() }));
+const Refund = defineCommand('cli.refund', z.object({ orderId: z.string() }));
 let bus: Bus;
 let healthy = false;
 const charged: string[] = [];
@@ -51,18 +52,57 @@ describe('missive (built command)', () => {
     const queues = JSON.parse(out) as { name: string; deadLetters: number; topics: string[] }[];
     expect(queues.find((q) => q.name === 'payment')).toMatchObject({ deadLetters: 3, topics: ['cli.charge'] });
     const text = await missive(['queues']);
-    expect(text.out).toMatch(/NAME\s+DEPTH\s+INFLIGHT\s+DEADLETTERS\s+TOPICS/);
+    expect(text.out).toMatch(/NAME\s+DEPTH\s+INFLIGHT\s+DEADLETTERS\s+CONSUMERS\s+OWNS\s+TOPICS\s+WARNING/);
+  });
+
+  it('shows which endpoint owns each command, and flags a queue with messages and no consumer', async () => {
+    const commands = await missive(['commands', '--json']);
+    expect(commands.code).toBe(0);
+    expect(JSON.parse(commands.out)).toEqual([expect.objectContaining({ type: 'cli.charge', owner: 'payment', service: 'payment', alsoBound: [] })]);
+    // An endpoint of an earlier deployment: it owns cli.refund, is stopped, and commands keep coming.
+    const leftover = createBus({ service: 'refunds', transport: url, logger: silentLogger });
+    leftover.endpoint('refunds-v1', (e) => e.on(Refund, () => undefined));
+    await leftover.start();
+    await leftover.stop();
+    const sent = await missive(['publish', 'cli.refund', '{"orderId":"o-1"}', '--kind', 'command']);
+    expect(sent.code).toBe(0);
+    type Row = { name: string; depth: number; consumers: number; owns: string[]; stale: boolean; warning?: string; idleSince?: string };
+    const rows = async (args: readonly string[]) => JSON.parse((await missive(['queues', '--json', ...args])).out) as Row[];
+    // SQLite records consumers with each process's heartbeat (every 2 s).
+    await until(async () => (await rows([])).find((q) => q.name === 'payment')?.consumers === 1, 'the payment consumer to be recorded');
+    const flagged = JSON.parse((await missive(['queues', '--json', '--stale-after', '0'])).out) as Row[];
+    expect(flagged.find((q) => q.name === 'refunds-v1')).toMatchObject({ depth: 1, consumers: 0, owns: ['cli.refund'], stale: true });
+    expect(flagged.find((q) => q.name === 'refunds-v1')!.warning).toMatch(/^1 waiting and no consumer for \d+s$/);
+    expect(flagged.find((q) => q.name === 'payment')).toMatchObject({ consumers: 1, owns: ['cli.charge'], stale: false });
+    // Idle for less than the default five minutes: not flagged yet.
+    const fresh = JSON.parse((await missive(['queues', '--json'])).out) as Row[];
+    expect(fresh.find((q) => q.name === 'refunds-v1')).toMatchObject({ stale: false });
+    const text = await missive(['queues', '--stale-after', '0']);
+    expect(text.out).toMatch(/refunds-v1 .*cli\.refund .*1 waiting and no consumer for/);
+    // The operator removes the leftover: the queue goes, and so does its claim.
+    expect((await missive(['queues', 'delete', 'refunds-v1'])).code).toBe(2);
+    const deleted = await missive(['queues', 'delete', 'refunds-v1', '--yes', '--json']);
+    expect(JSON.parse(deleted.out)).toEqual({ deleted: 'refunds-v1', released: ['cli.refund'] });
+    expect((JSON.parse((await missive(['queues', '--json'])).out) as Row[]).some((q) => q.name === 'refunds-v1')).toBe(false);
+    expect((JSON.parse((await missive(['commands', '--json'])).out) as { type: string }[]).map((c) => c.type)).toEqual(['cli.charge']);
   });
 
   it('lists and shows dead letters', async () => {
     const list = await missive(['dlq', 'list', 'payment', '--json']);
     expect(list.code).toBe(0);
-    const rows = JSON.parse(list.out) as { id: string; reason: string; error: string }[];
-    expect(rows.map((r) => r.id)).toEqual(['m-1', 'm-2', 'm-3']);
-    expect(rows[0]).toMatchObject({ reason: 'HANDLER_FAILED', error: 'Error: card gateway down for o-1' });
+    const page = JSON.parse(list.out) as { total: number; offset: number; limit: number; deadLetters: { id: string; reason: string; error: string; time: string }[] };
+    expect(page).toMatchObject({ total: 3, offset: 0, limit: 50 });
+    expect(page.deadLetters.map((r) => r.id)).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(page.deadLetters[0]).toMatchObject({ reason: 'HANDLER_FAILED', error: 'Error: card gateway down for o-1' });
+    const limited = await missive(['dlq', 'list', 'payment', '--limit', '2']);
+    expect(limited.out).toContain('1-2 of 3 dead letter(s); --offset 2 for the next 1');
     const show = await missive(['dlq', 'show', 'payment', 'm-2', '--json']);
-    const letter = JSON.parse(show.out) as { failure: { attempts: number; endpoint: string }; envelope: { data: unknown; type: string } };
+    const letter = JSON.parse(show.out) as { failure: { attempts: number; endpoint: string; time: string }; headers: Record<string, string>; envelope: { data: unknown; type: string } };
     expect(letter.failure).toMatchObject({ attempts: 1, endpoint: 'payment' });
+    // One attempt count (the failure's) and one time format (ISO, as in `list`).
+    expect(letter.headers).not.toHaveProperty('missive-attempts');
+    expect(letter.failure.time).toBe(page.deadLetters[1]!.time);
+    expect(letter.failure.time).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(letter.envelope).toMatchObject({ type: 'cli.charge', data: { orderId: 'o-2', amount: 20 } });
   });
 
@@ -122,5 +162,31 @@ describe('missive (built command)', () => {
     const noUrl = startProcess(process.execPath, [main, 'queues'], { env: { MISSIVE_URL: '' } });
     expect(await noUrl.exited).toBe(2);
     expect(noUrl.stderr()).toContain('pass --url or set MISSIVE_URL');
+  });
+
+  it('never creates a bus: a sqlite path with no bus file is a usage error, and nothing is written', async () => {
+    const dir = join(tmpdir(), `missive-cli-none-${randomUUID()}`);
+    const missing = await missive(['queues', '--url', `sqlite://${dir}/bus.db`]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('no Missive bus at');
+    expect(existsSync(dir)).toBe(false);
+    const notABus = join(tmpdir(), `missive-cli-empty-${randomUUID()}.db`);
+    writeFileSync(notABus, '');
+    try {
+      const empty = await missive(['queues', '--url', `sqlite://${notABus}`]);
+      expect(empty.code).toBe(2);
+      expect(empty.err).toContain('is not a Missive bus');
+    } finally {
+      rmSync(notABus, { force: true });
+    }
+  });
+
+  it('with --json, errors are JSON documents on stderr too', async () => {
+    const noQueue = await missive(['dlq', 'list', 'nowhere', '--json']);
+    expect(noQueue.code).toBe(2);
+    expect(JSON.parse(noQueue.err)).toEqual({ error: { name: 'UsageError', message: 'no queue named "nowhere"; `missive queues` lists them', exitCode: 2 } });
+    const badFlag = await missive(['queues', '--json', '--frobnicate']);
+    expect(badFlag.code).toBe(2);
+    expect(JSON.parse(badFlag.err)).toMatchObject({ error: { name: 'UsageError', exitCode: 2 } });
   });
 });

@@ -11,9 +11,10 @@
  */
 import { parseArgs } from 'node:util';
 import type { Transport } from '@missive/core';
+import { commandsCommand } from './commands/commands.js';
 import { dlqCommand } from './commands/dlq.js';
 import { publishCommand } from './commands/publish.js';
-import { queuesCommand } from './commands/queues.js';
+import { deleteQueueCommand, queuesCommand, STALE_AFTER_S } from './commands/queues.js';
 import { tailCommand } from './commands/tail.js';
 import { openTransport } from './connect.js';
 import { ExitCode, UsageError } from './errors.js';
@@ -26,7 +27,13 @@ export const HELP = `missive: inspect and operate a Missive bus
 usage: missive <command> [options] [--url URL | MISSIVE_URL=URL] [--json]
 
 commands:
-  queues                                 queues with depth, in flight, dead letters, topics
+  queues [--stale-after SECONDS]         queues with depth, in flight, dead letters, consumers, the commands
+                                         each owns, topics; flags a queue with messages and no consumer
+                                         for SECONDS (default ${STALE_AFTER_S})
+  queues delete <name> --yes             deletes a queue (a leftover endpoint): its messages, dead
+                                         letters and the command types it owns
+  commands                               which endpoint owns each command and query type, and other
+                                         queues bound to it (taps, or leftovers that receive copies)
   dlq list <endpoint> [--limit N] [--offset N]
   dlq show <endpoint> <id>               a dead letter: failure and decoded envelope
   dlq replay <endpoint> (<id>... | --all | --reason CODE | --type TYPE)
@@ -56,6 +63,7 @@ const OPTIONS = {
   'correlation-id': { type: 'string' },
   'partition-key': { type: 'string' },
   count: { type: 'string' },
+  'stale-after': { type: 'string' },
 } as const;
 
 function wholeNumber(value: string | undefined, name: string, fallback: number | undefined): number | undefined {
@@ -86,12 +94,20 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
       return command === undefined && !values.help ? ExitCode.Usage : ExitCode.Ok;
     }
     const out = createOutput(values.json, write.out);
-    if (!['queues', 'dlq', 'publish', 'tail'].includes(command)) throw new UsageError(`unknown command "${command}"; \`missive help\` lists them`);
+    if (!['queues', 'commands', 'dlq', 'publish', 'tail'].includes(command)) throw new UsageError(`unknown command "${command}"; \`missive help\` lists them`);
     if (command === 'dlq' && !['list', 'show', 'replay', 'purge'].includes(rest[0] ?? '')) throw new UsageError('dlq needs an action: list, show, replay or purge');
     transport = await openTransport(values.url);
     switch (command) {
       case 'queues':
-        await queuesCommand(transport, out);
+        if (rest[0] === 'delete') {
+          await deleteQueueCommand(transport, { name: rest[1], yes: values.yes }, out);
+          break;
+        }
+        if (rest.length > 0) throw new UsageError(`unknown queues action "${rest[0]}"; only delete`);
+        await queuesCommand(transport, { staleAfterS: wholeNumber(values['stale-after'], 'stale-after', STALE_AFTER_S)! }, out);
+        break;
+      case 'commands':
+        await commandsCommand(transport, out);
         break;
       case 'dlq':
         await dlqCommand(
@@ -120,8 +136,12 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
     return ExitCode.Ok;
   } catch (error) {
     const usage = error instanceof UsageError;
-    write.err(`missive: ${usage ? '' : `${(error as Error).name}: `}${(error as Error).message}\n`);
-    return usage ? ExitCode.Usage : ExitCode.Failure;
+    const code = usage ? ExitCode.Usage : ExitCode.Failure;
+    const { name, message } = error instanceof Error ? error : new Error(String(error));
+    // With --json, the error is a JSON document too (on stderr), so scripts parse one format.
+    if (argv.includes('--json')) write.err(`${JSON.stringify({ error: { name, message, exitCode: code } })}\n`);
+    else write.err(`missive: ${usage ? '' : `${name}: `}${message}\n`);
+    return code;
   } finally {
     await transport?.close().catch(() => undefined);
   }

@@ -1,7 +1,7 @@
 /**
  * Opens the transport a command works on, from `--url` or `MISSIVE_URL`, through core's URL
- * selection (so every transport package works). A bad URL is a usage error whose message never
- * contains the password.
+ * selection (so every transport package works). A bad URL, or one naming no existing bus (the CLI
+ * never creates one), is a usage error whose message never contains the password.
  *
  * @example
  * ```ts
@@ -17,15 +17,17 @@ import { UsageError } from './errors.js';
 export async function openTransport(url: string | undefined): Promise<Transport> {
   const target = url ?? process.env.MISSIVE_URL;
   if (target === undefined || target === '') throw new UsageError('no transport URL: pass --url or set MISSIVE_URL (for example sqlite://.missive/bus.db)');
-  let transport: Transport;
+  let transport: Transport | undefined;
   try {
-    transport = await loadTransport(parseTransportUrl(target), { clock: systemClock, logger: silentLogger });
+    // openExisting: the CLI operates a bus; it never creates one (a mistyped sqlite path fails here).
+    transport = await loadTransport(parseTransportUrl(target), { clock: systemClock, logger: silentLogger, openExisting: true });
+    await transport.connect();
+    return transport;
   } catch (error) {
+    await transport?.close().catch(() => undefined);
     if (error instanceof ConfigurationError) throw new UsageError(error.message);
     throw error;
   }
-  await transport.connect();
-  return transport;
 }
 
 /** Throws a usage error unless `queue` exists on the transport. */

@@ -20,6 +20,7 @@ import { jsonCodec, type Codec } from './codec.js';
 import type { ConsumeContext, PublishOptions, RequestOptions, SendOptions, Sender } from './context.js';
 import { replyTypeOf, type AnyContract, type CommandContract, type EventContract, type PayloadInput, type QueryContract, type Reply } from './contract.js';
 import { DeadLetterQueue } from './dead-letter-queue.js';
+import { checkOwnersInProcess } from './command-owners.js';
 import { defineEndpoint, type EndpointBuilder, type EndpointDefinition, type EndpointOptions, type ExpiredAction } from './endpoint.js';
 import { EndpointRuntime, type BusInternals, type EndpointStats } from './endpoint-runtime.js';
 import { createEnvelope, sourceOf, type Envelope, type MessageKind } from './envelope.js';
@@ -269,10 +270,14 @@ export class Bus implements Sender {
     if (this.state !== 'new') throw new BusStateError(ErrorCode.Closed, `bus ${this.service} was already started`);
     this.state = 'starting';
     try {
+      checkOwnersInProcess(this.definitions);
       const transport =
         this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }, this.transports) : this.transportSpec;
       await transport.connect();
       this.transport_ = transport;
+      if (transport.commandOwners === undefined && this.definitions.some((d) => d.commands.length > 0)) {
+        this.logger.warn(`the ${transport.kind} transport cannot record command owners: only this bus's endpoints are checked for a second handler of a command`);
+      }
       for (const definition of this.definitions) {
         const runtime = new EndpointRuntime(definition, this.internals);
         this.runtimes.push(runtime);

@@ -12,6 +12,7 @@
  * @module
  */
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { claimCommands } from './command-owners.js';
 import type { Codec } from './codec.js';
 import { consumePipeline } from './consume-pipeline.js';
 import { ConsumeState } from './consume-state.js';
@@ -116,8 +117,10 @@ export class EndpointRuntime {
     this.breaker?.onChange((state, previous) => this.onCircuit(state, previous));
   }
 
-  /** Declares the queue and starts consuming. */
+  /** Claims the endpoint's command types (see `command-owners.ts`), declares the queue and starts consuming. */
   async start(): Promise<void> {
+    const { name, commands, takeOver } = this.definition;
+    await claimCommands(this.bus.transport.commandOwners, { queue: name, service: this.bus.service, types: commands, takeOver }, this.bus.logger);
     await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics, ordered: this.definition.ordered });
     this.open(this.definition.prefetch, this.definition.concurrency);
     await this.consumer?.ready;

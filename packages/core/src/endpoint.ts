@@ -54,6 +54,13 @@ export interface EndpointOptions {
    * ignore it; RabbitMQ sets up partition queues for an ordered endpoint (see its README).
    */
   readonly ordered?: boolean;
+  /**
+   * Take the command and query types this endpoint handles from the endpoint that owns them now:
+   * a deliberate move. Without it, an endpoint that handles a type another endpoint owns is
+   * refused at `bus.start` (a command has one owner). With it, the previous owner is unbound from
+   * the type (its queue and waiting messages stay). Remove it once the move is rolled out. Default false.
+   */
+  readonly takeOver?: boolean;
 }
 
 /** Options of one handler. */
@@ -97,6 +104,10 @@ export interface EndpointDefinition {
   readonly rateLimit: RateLimitOptions | undefined;
   /** Whether the endpoint's queue keeps per-key order (see {@link EndpointOptions.ordered}). */
   readonly ordered: boolean;
+  /** The command and query types the endpoint handles: it claims their ownership at start. */
+  readonly commands: readonly string[];
+  /** See {@link EndpointOptions.takeOver}. */
+  readonly takeOver: boolean;
 }
 
 const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
@@ -122,6 +133,7 @@ export function defineEndpoint(
   const prefetch = positiveInt(options.prefetch ?? concurrency * 2, `endpoint ${name}: prefetch`);
   if (prefetch < concurrency) throw new ConfigurationError(`endpoint ${name}: prefetch (${prefetch}) must be at least concurrency (${concurrency})`);
   const maxDeliveries = positiveInt(options.maxDeliveries ?? 20, `endpoint ${name}: maxDeliveries`);
+  if (options.takeOver !== undefined && typeof options.takeOver !== 'boolean') throw new ConfigurationError(`endpoint ${name}: takeOver must be true or false`);
   const expired = options.expired ?? 'dead-letter';
   if (expired !== 'drop' && expired !== 'dead-letter') throw new ConfigurationError(`endpoint ${name}: expired must be "drop" or "dead-letter"`);
   const endpointRetry = options.retry ?? defaultRetry;
@@ -188,6 +200,8 @@ export function defineEndpoint(
     circuitBreaker: options.circuitBreaker ?? false,
     rateLimit: options.rateLimit,
     ordered: options.ordered ?? [...routes.values()].some((route) => route.contract?.partitionKey !== undefined),
+    commands: [...routes.values()].filter((r) => r.contract !== undefined && r.contract.kind !== 'event').map((r) => r.contract!.name),
+    takeOver: options.takeOver === true,
   };
 }
 

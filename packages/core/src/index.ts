@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/core`: message contracts, the envelope and codec, the bus, the pipeline and its
  * middleware, the transport contract (types) and the in-process memory transport. What a transport
@@ -21,6 +22,7 @@ export * from './clock.js';
 export * from './headers.js';
 export * from './logger.js';
 export type * from './transport.js';
+export { CommandOwnerConflictError, type CommandOwnership, type CommandOwner, type CommandClaim, type CommandClaimResult } from './command-owners.js';
 export * from './envelope.js';
 export * from './codec.js';
 export * from './contract.js';
@@ -28,6 +30,7 @@ export * from './validate.js';
 export * from './topic-pattern.js';
 export * from './pipeline.js';
 export * from './retry-policy.js';
+export { stopOnSignals, type StopOnSignalsOptions, type Stoppable } from './stop-on-signals.js';
 export * from './circuit-breaker.js';
 export * from './rate-limiter.js';
 export * from './events.js';

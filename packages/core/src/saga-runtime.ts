@@ -11,7 +11,12 @@
  *
  * Timeouts are scheduled messages to the saga's own queue, sent through the outbox. The instance
  * records its pending timeouts; cancelling or rescheduling removes the record, and a timeout
- * message with no record is ignored, so cancellation needs nothing from the transport.
+ * message with no record is ignored, so cancellation is correct on every transport. Where the
+ * transport can cancel a scheduled message (`capabilities.cancelScheduled`: memory, SQLite,
+ * RabbitMQ), a timeout is scheduled under its id and cancelled for real once the instance has
+ * dropped it (cancelled, rescheduled, or the saga finished) and that is committed, so no stale
+ * timeout waits in the queue. Where it cannot, or when the cancel fails or loses a race with the
+ * outbox relay, the stale timeout is delivered when due and ignored.
  *
  * @example
  * ```ts
@@ -130,7 +135,7 @@ class SagaRuntime<State, Tx> {
     const draft = new SagaDraft(record, ctx, this);
     draft.timeouts = draft.timeouts.filter((t) => t.id !== timeout.timeoutId);
     await handle(draft, timeout.data);
-    await this.save(draft, record.version, ctx);
+    await this.save(draft, record.version, ctx, timeout.timeoutId);
   }
 
   prepare(parent: MessageContext, contract: EventContract | CommandContract, payload: unknown, options?: SendOptions & { scheduleId?: string }): OutboxRecord {
@@ -139,9 +144,30 @@ class SagaRuntime<State, Tx> {
 
   timeoutRecord(parent: MessageContext, sagaId: string, timeout: SagaTimeoutRecord): OutboxRecord {
     const payload: SagaTimeoutPayload = { sagaId, timeoutId: timeout.id, name: timeout.name, data: timeout.data };
-    // No schedule id: a cancelled timeout is ignored on arrival, so the transport need not cancel it
-    // (and may keep it the cheap way: RabbitMQ's shared delay queues, not a queue per schedule).
-    return this.prepare(parent, this.timeoutContract, payload, { to: this.endpoint, at: timeout.due });
+    // Scheduled under its id where the transport can cancel it (see the module comment).
+    const scheduleId = this.cancellable() ? timeout.id : undefined;
+    return this.prepare(parent, this.timeoutContract, payload, { to: this.endpoint, at: timeout.due, ...(scheduleId === undefined ? {} : { scheduleId }) });
+  }
+
+  private cancellable(): boolean {
+    return this.bus.transport.capabilities.cancelScheduled;
+  }
+
+  /**
+   * Cancels on the transport the timeouts `draft` dropped, after its commit: those the instance had
+   * before this step (the fired one aside) that the saved record no longer holds. (One scheduled and
+   * dropped within the step is never sent: see `SagaDraft.outgoing`.) Best effort: one not cancelled
+   * arrives when due and is ignored.
+   */
+  private async cancelDropped(draft: SagaDraft<State, Tx>, kept: readonly SagaTimeoutRecord[], fired: string | undefined): Promise<void> {
+    if (!this.cancellable()) return;
+    const keep = new Set(kept.map((t) => t.id));
+    const dropped = draft.base.timeouts.map((t) => t.id).filter((id) => id !== fired && !keep.has(id));
+    for (const id of dropped) {
+      await this.bus.transport.cancelScheduled(id).catch((error: unknown) => {
+        this.bus.environment.logger.debug(`saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`, { error: (error as Error).message });
+      });
+    }
   }
 
   compensation(name: string): (data: unknown, saga: SagaContext<State>) => void {
@@ -159,7 +185,7 @@ class SagaRuntime<State, Tx> {
     return { saga: this.definition.name, id, state, status: 'active', version: 0, timeouts: [], compensations: [], createdAt: now, updatedAt: now };
   }
 
-  private async save(draft: SagaDraft<State, Tx>, expectedVersion: number, ctx: MessageContext): Promise<void> {
+  private async save(draft: SagaDraft<State, Tx>, expectedVersion: number, ctx: MessageContext, fired?: string): Promise<void> {
     const checked = validate(this.definition.stateSchema, `${this.definition.name} saga state`, draft.state);
     const state = checked instanceof Promise ? await checked : checked;
     const now = this.now();
@@ -178,8 +204,9 @@ class SagaRuntime<State, Tx> {
     await this.outbox.commit({
       inbox: { endpoint: this.endpoint, messageId: ctx.messageId, at: now },
       saga: { record, expectedVersion },
-      outbox: draft.records,
+      outbox: draft.outgoing(record.timeouts),
     });
+    await this.cancelDropped(draft, record.timeouts, fired);
   }
 }
 
@@ -191,6 +218,15 @@ class SagaDraft<State, Tx> implements SagaContext<State> {
   compensations: SagaCompensationRecord[];
   reason: string | undefined;
   readonly records: OutboxRecord[] = [];
+  /** The outgoing records of the timeouts scheduled by this step, by timeout id. */
+  private readonly scheduledRecords = new Map<string, OutboxRecord>();
+
+  /** What this step sends: its records, less those of timeouts it scheduled that `kept` no longer holds. */
+  outgoing(kept: readonly SagaTimeoutRecord[]): OutboxRecord[] {
+    const keep = new Set(kept.map((t) => t.id));
+    const unsent = new Set([...this.scheduledRecords].filter(([id]) => !keep.has(id)).map(([, record]) => record));
+    return unsent.size === 0 ? this.records : this.records.filter((r) => !unsent.has(r));
+  }
 
   constructor(
     readonly base: SagaRecord,
@@ -222,7 +258,9 @@ class SagaDraft<State, Tx> implements SagaContext<State> {
     if (!Number.isFinite(due)) throw new ConfigurationError(`saga timeout ${name}: not a valid time`);
     const timeout: SagaTimeoutRecord = { id: randomUUID(), name, due, data };
     this.timeouts.push(timeout);
-    this.records.push(this.runtime.timeoutRecord(this.message, this.id, timeout));
+    const record = this.runtime.timeoutRecord(this.message, this.id, timeout);
+    this.scheduledRecords.set(timeout.id, record);
+    this.records.push(record);
     return timeout.id;
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { describeSagaConformance } from '@missive/testing';
+import { describeSagaConformance } from '@missive/testing/vitest';
 import { defineCommand, defineEvent } from './contract.js';
 import { ConfigurationError } from './errors.js';
 import { MemoryBroker } from './memory/memory-broker.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus } from './bus.js';
 import { systemClock } from './clock.js';
-import { defineQuery } from './contract.js';
+import { defineEvent, defineQuery } from './contract.js';
 import { ConfigurationError } from './errors.js';
 import { redactUrl, silentLogger } from './logger.js';
 import { MemoryBroker } from './memory/memory-broker.js';
@@ -46,6 +46,22 @@ describe('transport URLs', () => {
     expect(error.message).toContain('needs the package @missive/kafka: run "npm install @missive/kafka"');
     expect(error.message).toContain('transports: { kafka: createTransport }');
     expect(error.message).not.toContain('hunter2');
+  });
+
+  it('refuse a named memory URL (no private broker that silently never talks), and share a MemoryBroker instance instead', async () => {
+    expect(() => createBus({ service: 'a', transport: 'memory://orders' })).toThrow(/cannot share one.*broker\.transport\(\)/);
+    expect(() => parseTransportUrl('memory://orders/x?y=1')).toThrow(ConfigurationError);
+    expect(parseTransportUrl('memory://').href).toBe('memory://');
+    const Ping = defineEvent('url.ping', z.object({ n: z.number() }));
+    const broker = new MemoryBroker();
+    const sender = createBus({ service: 'sender', transport: broker.transport(), logger: silentLogger });
+    const receiver = createBus({ service: 'receiver', transport: broker.transport(), logger: silentLogger });
+    const heard = new Promise<number>((resolve) => receiver.endpoint('receiver', (e) => e.on(Ping, (p) => resolve(p.n))));
+    await receiver.start();
+    await sender.start();
+    await sender.publish(Ping, { n: 7 });
+    expect(await heard).toBe(7);
+    await Promise.all([sender.stop(), receiver.stop()]);
   });
 
   it('load an installed transport package by its scheme', async () => {

@@ -80,6 +80,15 @@ export function parseTransportUrl(url: string | URL): URL {
     const shown = typeof url === 'string' && !url.includes('@') ? JSON.stringify(url) : '<hidden>';
     throw new ConfigurationError(`transport URL ${shown} is not a URL of the form <scheme>://...; use one of ${SHIPPED}`);
   }
+  if (parsed.protocol === 'memory:' && parsed.href !== 'memory://') {
+    // A name would promise a broker shared by every bus using it; that needs a process-wide registry
+    // (module state, which Missive does not keep: it would outlive tests and have no owner to close
+    // it), so buses share a broker by being handed the same instance instead.
+    throw new ConfigurationError(
+      `transport URL ${redactUrl(parsed)} names a memory broker, but memory URLs cannot share one: "memory://" gives each bus its own. ` +
+        'For buses that talk in one process, create one broker and hand it to each: const broker = new MemoryBroker(); createBus({ ..., transport: broker.transport() })',
+    );
+  }
   return parsed;
 }
 

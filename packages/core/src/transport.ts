@@ -18,6 +18,7 @@
  * @module
  */
 import type { Clock } from './clock.js';
+import type { CommandOwnership } from './command-owners.js';
 import type { Logger } from './logger.js';
 
 /** What a transport carries. The transport never changes `body`; `headers` change only as stated on {@link Delivery}. */
@@ -179,6 +180,13 @@ export interface QueueInfo {
   readonly inFlight: number;
   readonly deadLetters: number;
   readonly topics: readonly string[];
+  /** Consumers attached now (every process). Absent where the transport cannot tell. */
+  readonly consumers?: number | undefined;
+  /**
+   * Epoch ms since which the queue has had no consumer (its last consumer left, or it was
+   * declared and nobody consumed it yet); absent while it has one, or where the transport cannot tell.
+   */
+  readonly idleSince?: number | undefined;
 }
 
 /** The dead-letter queues of a transport. Ids are message ids; `queue` names the failed message's queue. */
@@ -210,6 +218,12 @@ export interface Transport {
   readonly kind: string;
   readonly capabilities: TransportCapabilities;
   readonly deadLetters: DeadLetterStore;
+  /**
+   * The broker-wide record of which queue owns each command type (see `command-owners.ts` for its
+   * contract). Absent where the transport cannot keep it: the bus then checks ownership only among
+   * the endpoints of one bus.
+   */
+  readonly commandOwners?: CommandOwnership;
   /** Opens the connection. Fails with a `ConfigurationError` naming what to fix when the URL or options are bad. */
   connect(): Promise<void>;
   /**
@@ -235,7 +249,10 @@ export interface Transport {
   cancelScheduled(scheduleId: string): Promise<boolean>;
   /** Queues with their depths, for the CLI and dashboard. */
   queues(): Promise<QueueInfo[]>;
-  /** Deletes a queue, its messages and its dead letters. For tests and operators; unknown names are ignored. */
+  /**
+   * Deletes a queue, its messages, its dead letters and its command claims. For tests and
+   * operators; unknown names are ignored.
+   */
   deleteQueue(name: string): Promise<void>;
   /**
    * Deletes what the transport keeps for a topic outside queues (RabbitMQ: the type's exchange).
@@ -254,4 +271,10 @@ export type TransportFactory = (url: URL, options: TransportFactoryOptions) => T
 export interface TransportFactoryOptions {
   readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * The caller operates a bus that must already exist (the `missive` CLI): the transport must not
+   * create the storage a bus lives in (a database file, its tables) and fails at `connect` with a
+   * `ConfigurationError` naming what is missing. Transports whose `connect` creates nothing may ignore it.
+   */
+  readonly openExisting?: boolean;
 }

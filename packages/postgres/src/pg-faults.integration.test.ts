@@ -7,7 +7,8 @@
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
-import { brokersRequired, createWaiter, range } from '@missive/testing';
+import { createWaiter } from '@missive/testing';
+import { brokersRequired, range } from '@missive/testing/vitest';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, needPostgres, postgresUrl, sql, uniqueSchema } from './test-support/database.js';
 import { ownServerUnavailable, startOwnServer, type OwnServer } from './test-support/own-server.js';

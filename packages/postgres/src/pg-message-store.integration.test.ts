@@ -1,6 +1,6 @@
 import { it } from 'vitest';
 import pg from 'pg';
-import { brokersRequired, describeStoreConformance } from '@missive/testing';
+import { brokersRequired, describeStoreConformance } from '@missive/testing/vitest';
 import { PostgresMessageStore, type PgTx } from './pg-message-store.js';
 import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema } from './test-support/database.js';
 

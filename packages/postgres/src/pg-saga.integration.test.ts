@@ -1,4 +1,4 @@
-import { describeSagaConformance } from '@missive/testing';
+import { describeSagaConformance } from '@missive/testing/vitest';
 import { PostgresMessageStore } from './pg-message-store.js';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema } from './test-support/database.js';

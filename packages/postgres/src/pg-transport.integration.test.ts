@@ -1,4 +1,4 @@
-import { describeTransportConformance } from '@missive/testing';
+import { describeTransportConformance } from '@missive/testing/vitest';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema, urlWith } from './test-support/database.js';
 

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/rabbitmq`: the RabbitMQ transport. Chosen by `amqp://` and `amqps://` URLs.
  *

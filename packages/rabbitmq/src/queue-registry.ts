@@ -8,7 +8,8 @@
  * its queues and types never age out; the records of a service that has been down longer than the
  * retention do.
  *
- * `deleteQueue` appends a deletion record, after which readers forget the queue.
+ * `deleteQueue` appends a deletion record, after which readers forget the queue (and its command
+ * ownerships). Claim records say which queue owns each command type (`command-claims.ts`).
  *
  * Each transport follows the stream (`RegistryFollower`): it reads it from the first record once, then
  * gets new records as they are appended. To see everything appended so far, it appends a marker of
@@ -27,6 +28,7 @@
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import { TransportError } from '@missive/core';
+import { asClaimRecord, ClaimBook, type ClaimRecord } from './command-claims.js';
 
 export const REGISTRY_QUEUE = 'missive.registry';
 /** How long the stream keeps records (RabbitMQ drops whole segments once their newest record is older). */
@@ -78,15 +80,24 @@ export function typesRecord(types: readonly string[]): Buffer {
 }
 
 /** What a record says. */
-export type RegistryRecord = RegisteredQueue | { readonly name: string; readonly deleted: true } | { readonly types: readonly string[] } | { readonly marker: string };
+export type RegistryRecord =
+  | RegisteredQueue
+  | { readonly name: string; readonly deleted: true }
+  | { readonly types: readonly string[] }
+  | { readonly marker: string }
+  | { readonly claimed: ClaimRecord };
 
 /** Parses a record; undefined for anything that is not a record (it is skipped). */
 export function parseRecord(body: Buffer): RegistryRecord | undefined {
   try {
     const value = JSON.parse(body.toString('utf8')) as unknown;
     if (typeof value !== 'object' || value === null) return undefined;
-    const { name, topics, ordered, deleted, types, marker } = value as Record<string, unknown>;
+    const { name, topics, ordered, deleted, types, marker, claim } = value as Record<string, unknown>;
     if (typeof marker === 'string') return { marker };
+    if (claim !== undefined) {
+      const claimed = asClaimRecord(value as Record<string, unknown>);
+      return claimed === undefined ? undefined : { claimed };
+    }
     if (Array.isArray(types)) return types.every((t) => typeof t === 'string') ? { types } : undefined;
     if (typeof name === 'string' && deleted === true) return { name, deleted: true };
     if (typeof name !== 'string' || !Array.isArray(topics) || !topics.every((t) => typeof t === 'string')) return undefined;
@@ -100,6 +111,8 @@ export function parseRecord(body: Buffer): RegistryRecord | undefined {
 export interface Registry {
   readonly queues: Map<string, RegisteredQueue>;
   readonly types: Set<string>;
+  /** Command owners, from the claim records. */
+  readonly claims: ClaimBook;
 }
 
 /**
@@ -110,6 +123,7 @@ export interface Registry {
 export class RegistryFollower implements Registry {
   readonly queues = new Map<string, RegisteredQueue>();
   readonly types = new Set<string>();
+  readonly claims = new ClaimBook();
   private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   private channel: amqp.Channel | undefined;
 
@@ -119,6 +133,7 @@ export class RegistryFollower implements Registry {
     this.waiting.clear();
     this.queues.clear();
     this.types.clear();
+    this.claims.clear();
     this.channel = channel;
     await channel.prefetch(1000);
     await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), { noAck: false, arguments: { 'x-stream-offset': 'first' } });
@@ -154,8 +169,13 @@ export class RegistryFollower implements Registry {
       for (const type of record.types) this.types.add(type);
       return;
     }
+    if ('claimed' in record) {
+      this.claims.apply(record.claimed);
+      return;
+    }
     if ('deleted' in record) {
       this.queues.delete(record.name);
+      this.claims.release(record.name);
       return;
     }
     const seen = this.queues.get(record.name);

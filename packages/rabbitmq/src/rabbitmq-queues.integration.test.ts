@@ -40,8 +40,8 @@ describe('rabbitmq queues()', () => {
     const operator = await transport(); // declares nothing
     const listed = (await operator.queues()).filter((q) => q.name.endsWith(run));
     expect(listed).toEqual([
-      { name: plain, depth: 2, inFlight: 0, deadLetters: 0, topics: [`listed-${run}.happened`] },
-      { name: ordered, depth: 2, inFlight: 0, deadLetters: 0, topics: [] },
+      { name: plain, depth: 2, inFlight: 0, deadLetters: 0, topics: [`listed-${run}.happened`], consumers: 0 },
+      { name: ordered, depth: 2, inFlight: 0, deadLetters: 0, topics: [], consumers: 0 },
     ]);
 
     await owner.deleteQueue(plain);

@@ -17,7 +17,7 @@
  * | `<endpoint>.partition-<p>` | single-active-consumer queue | an ordered endpoint's keyed messages (`OrderedConsumer`) |
  * | `missive.control` | direct exchange | an ordered endpoint's instances ask each other to rebalance |
  * | `missive.scheduled.<id>` | classic queue, TTL = the delay | one cancellable scheduled message; `cancelScheduled` deletes it |
- * | `missive.registry` | stream | records of endpoint queues, for `queues()` (`queue-registry.ts`) |
+ * | `missive.registry` | stream | records of endpoint queues, for `queues()` (`queue-registry.ts`), and command claims (`rabbitmq-command-owners.ts`) |
  *
  * Publishing uses a confirm channel: `publish` resolves when the broker confirmed; a nack rejects
  * with `PublishRejectedError`, an unroutable mandatory message with `UnroutableError`. Messages are
@@ -45,6 +45,7 @@ import {
   isExactTopic,
   redactUrl,
   topicMatcher,
+  type CommandOwnership,
   type Consumer,
   type DeadLetterStore,
   type EnqueueOptions,
@@ -55,11 +56,13 @@ import {
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import { connectError } from './connect-error.js';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
 import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
 import { DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
 import { RabbitDeadLetters } from './rabbitmq-dead-letters.js';
+import { RabbitCommandOwners } from './rabbitmq-command-owners.js';
 import { checkQueues, deleteQueues } from './queue-probe.js';
 import { REGISTRY_QUEUE, REGISTRY_REFRESH_MS, RegistryFollower, appendRecord, assertRegistry, deletionRecord, registryRecord, typesRecord, type RegisteredQueue, type Registry } from './queue-registry.js';
 import { resolveRabbitMqOptions, type RabbitMqOptions, type ResolvedRabbitMqOptions } from './rabbitmq-options.js';
@@ -126,6 +129,7 @@ export class RabbitMqTransport implements Transport {
   private registry = false;
   /** This transport's live reader of the registry. */
   private readonly registryView = new RegistryFollower();
+  private readonly owners: RabbitCommandOwners;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Settles once the registry view follows the stream on the current connection. */
   private following: Promise<void> | undefined;
@@ -134,7 +138,27 @@ export class RabbitMqTransport implements Transport {
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
     this.options = resolveRabbitMqOptions(options);
     this.logger = deps.logger ?? consoleLogger('warn');
+    this.owners = new RabbitCommandOwners({
+      registry: this.registryView,
+      logger: this.logger,
+      readRegistryAfter: (channel, record) => this.readRegistryAfter(channel, record),
+      adminChannelNow: () => this.adminChannelNow(),
+      newChannel: () => this.newChannel(),
+      queueExists: (name) => this.queueExists(name),
+      dropTopic: (queue, topic) => {
+        const spec = this.declared.get(queue);
+        if (spec !== undefined) this.declared.set(queue, { ...spec, topics: spec.topics.filter((t) => t !== topic) });
+      },
+    });
     this.deadLetters = new RabbitDeadLetters(this);
+  }
+
+  /**
+   * Command owners, kept in the registry stream (`rabbitmq-command-owners.ts`). Absent before
+   * `connect` and where the broker refused the stream.
+   */
+  get commandOwners(): CommandOwnership | undefined {
+    return this.registry ? this.owners : undefined;
   }
 
   /** The URL without its password, for messages. */
@@ -166,14 +190,19 @@ export class RabbitMqTransport implements Transport {
       this.releaseWaiters();
     });
     model.on('reconnect-scheduled', (info: { attempt: number; delay: number }) => this.logger.info(`rabbitmq reconnect ${info.attempt} in ${info.delay} ms`));
-    model.on('reconnect-failed', (error: Error) => this.logger.error('rabbitmq gave up reconnecting', { error: error.message }));
+    let connected = false;
+    // During the first connect, giving up is reported once, by the error connect() throws.
+    model.on('reconnect-failed', (error: Error) => {
+      if (connected) this.logger.error('rabbitmq gave up reconnecting', { error: error.message });
+    });
     try {
       await model.waitForConnect();
       await this.ready;
+      connected = true;
     } catch (error) {
       await model.close().catch(() => undefined);
       this.state = 'closed';
-      throw new TransportError(`cannot connect to RabbitMQ at ${this.safeUrl}: ${(error as Error).message}`, { cause: error, retryable: false });
+      throw connectError(error as Error, this.options.url, this.safeUrl);
     }
   }
 
@@ -238,6 +267,12 @@ export class RabbitMqTransport implements Transport {
     if (this.registry) {
       this.following = this.follow(connection, 0);
       this.following.catch(() => undefined);
+      if (this.declared.size > 0) {
+        // Bindings are declared again below; those of commands taken over meanwhile go again once the registry is read.
+        void this.following
+          .then(() => this.owners.enforce())
+          .catch((error: unknown) => this.logger.warn(`could not check command ownership after reconnecting: ${(error as Error).message}`));
+      }
       if (this.refreshTimer === undefined) {
         this.refreshTimer = setInterval(() => void this.refreshRegistry().catch((error: unknown) => this.logger.warn('could not refresh the queue registry', { error })), REGISTRY_REFRESH_MS);
         this.refreshTimer.unref();
@@ -363,6 +398,7 @@ export class RabbitMqTransport implements Transport {
     const channel = await this.adminChannelNow();
     for (const spec of this.declared.values()) if (spec.temporary !== true) appendRecord(channel, registryRecord(spec));
     if (this.typeExchanges.size > 0) appendRecord(channel, typesRecord([...this.typeExchanges]));
+    this.owners.refresh(channel);
   }
 
   /** Starts following the registry on `connection`, trying again (backoff up to 5 s, about a minute in all) while the stream is not ready. */
@@ -502,7 +538,7 @@ export class RabbitMqTransport implements Transport {
   }
 
   /** Appends `record` on `channel`, then waits until the registry view has read everything up to a marker after it. */
-  private async readRegistryAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
+  async readRegistryAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
     await this.following;
     appendRecord(channel, record);
     // Same channel as the record: the marker lands after it in the stream.
@@ -713,7 +749,9 @@ export class RabbitMqTransport implements Transport {
       const main = mains.get(queue.name)!;
       let depth = main.messageCount;
       if (queue.ordered) for (let i = 0; i < PARTITIONS; i++) depth += counts.get(partitionQueue(queue.name, i))?.messageCount ?? 0;
-      out.push({ name: queue.name, depth, inFlight: 0, deadLetters: counts.get(queue.name + DEAD_LETTER_SUFFIX)?.messageCount ?? 0, topics: queue.topics });
+      // A command type another queue took over is no longer bound here, though the queue's old record names it.
+      const topics = queue.topics.filter((t) => !this.registryView.claims.lostBy(queue.name, t));
+      out.push({ name: queue.name, depth, inFlight: 0, deadLetters: counts.get(queue.name + DEAD_LETTER_SUFFIX)?.messageCount ?? 0, topics, consumers: main.consumerCount });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }

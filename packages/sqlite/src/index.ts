@@ -1,6 +1,7 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/sqlite`: the embedded default transport (one SQLite file, several processes) and the
- * SQLite `MessageStore` for sagas, outbox and inbox.
+ * SQLite `MessageStore` for sagas, outbox and inbox, and the SQLite `EventStore` for event sourcing.
  *
  * @example
  * ```ts
@@ -16,6 +17,7 @@ import { SqliteTransport } from './sqlite-transport.js';
 export { SqliteTransport, type SqliteTransportDeps } from './sqlite-transport.js';
 export { resolveSqliteOptions, sqliteOptionsFromUrl, type SqliteTransportOptions, type ResolvedSqliteOptions } from './sqlite-options.js';
 export { SqliteMessageStore, type SqliteMessageStoreOptions } from './sqlite-message-store.js';
+export { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-store.js';
 
 /** Creates the transport for a `sqlite://` URL (what `createBus({ transport: 'sqlite://…' })` calls). */
-export const createTransport: TransportFactory = (url, options) => new SqliteTransport(sqliteOptionsFromUrl(url), options);
+export const createTransport: TransportFactory = (url, options) => new SqliteTransport({ ...sqliteOptionsFromUrl(url), ...(options.openExisting === true ? { create: false } : {}) }, options);

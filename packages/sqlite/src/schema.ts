@@ -14,6 +14,13 @@
  *   so they enter the order when due) by whichever process fetches first after they fall due.
  * - `missive_dead_letters`: the dead-letter queues, with the failure as JSON.
  * - `missive_connections`: open connections (pid, heartbeat), to reap temporary queues of dead ones.
+ * - `missive_command_owners`: which queue owns each command (or query) type (`sqlite-command-owners.ts`).
+ * - `missive_consumers`: which connections consume which queue (`active`), refreshed with the
+ *   heartbeat; `seen_at` of an inactive row is when its consumer left, so `queues()` can say since
+ *   when a queue has had no consumer.
+ *
+ * Tables added after schema version 2 was first released (owners, consumers) are created with
+ * `if not exists` when an older file of the same version is opened; nothing else changes.
  *
  * @example
  * ```ts
@@ -97,6 +104,21 @@ create table if not exists missive_connections (
   pid integer not null,
   heartbeat integer not null
 ) without rowid;
+create table if not exists missive_command_owners (
+  type text primary key,
+  queue text not null,
+  service text not null,
+  since integer not null
+) without rowid;
+create index if not exists missive_command_owners_queue on missive_command_owners (queue);
+create table if not exists missive_consumers (
+  queue text not null,
+  connection text not null,
+  active integer not null,
+  seen_at integer not null,
+  primary key (queue, connection)
+) without rowid;
+create index if not exists missive_consumers_connection on missive_consumers (connection);
 `;
 
 /**

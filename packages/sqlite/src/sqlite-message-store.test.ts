@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { describeStoreConformance } from '@missive/testing';
+import { describeStoreConformance } from '@missive/testing/vitest';
 import type Database from 'better-sqlite3';
 import { SqliteMessageStore } from './sqlite-message-store.js';
 

@@ -20,8 +20,14 @@ import { ConfigurationError } from '@missive/core';
 
 /** Options of the SQLite transport. */
 export interface SqliteTransportOptions {
-  /** Path of the database file; created with its directory if missing. */
+  /** Path of the database file; created with its directory if missing (unless `create` is false). */
   readonly path: string;
+  /**
+   * Whether `connect` may create the file, its directory and the transport's tables (default true).
+   * False for tools that operate an existing bus: a missing file or one without the tables is a
+   * `ConfigurationError`, and nothing is written to disk.
+   */
+  readonly create?: boolean;
   readonly synchronous?: 'FULL' | 'NORMAL';
   readonly leaseMs?: number;
   readonly pollMs?: number;
@@ -48,6 +54,7 @@ export function resolveSqliteOptions(options: SqliteTransportOptions): ResolvedS
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new ConfigurationError(`sqlite option synchronous must be "full" or "normal", got ${JSON.stringify(options.synchronous)}`);
   return {
     path: resolve(options.path),
+    create: options.create ?? true,
     synchronous,
     leaseMs: int(options.leaseMs, 'lease', 30_000, 100),
     pollMs: int(options.pollMs, 'poll', 250, 5),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeSagaConformance } from '@missive/testing';
+import { describeSagaConformance } from '@missive/testing/vitest';
 import { SqliteMessageStore } from './sqlite-message-store.js';
 import { SqliteTransport } from './sqlite-transport.js';
 

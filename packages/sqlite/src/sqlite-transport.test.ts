@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeTransportConformance } from '@missive/testing';
+import { describeTransportConformance } from '@missive/testing/vitest';
 import { SqliteTransport } from './sqlite-transport.js';
 
 describeTransportConformance({

@@ -27,11 +27,12 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   BusStateError,
+  ConfigurationError,
   ErrorCode,
   TransportError,
   UnroutableError,
@@ -39,6 +40,7 @@ import {
   systemClock,
   topicMatcher,
   type Clock,
+  type CommandOwnership,
   type Consumer,
   type DeadLetterStore,
   type EnqueueOptions,
@@ -49,6 +51,7 @@ import {
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import { SqliteCommandOwners } from './sqlite-command-owners.js';
 import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteTransportOptions } from './sqlite-options.js';
@@ -82,6 +85,7 @@ export class SqliteTransport implements Transport {
   readonly kind = 'sqlite';
   readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
   readonly deadLetters: DeadLetterStore;
+  readonly commandOwners: CommandOwnership = new SqliteCommandOwners(this);
   /** This connection's id: the owner of its leases and temporary queues. */
   readonly connectionId = randomUUID();
   readonly options: ResolvedSqliteOptions;
@@ -102,6 +106,9 @@ export class SqliteTransport implements Transport {
   private dueCheckedAt = 0;
   private dueDirty = true;
   private lastReap = 0;
+  /** Consumers started (true) or stopped (false) since the last heartbeat, by queue. */
+  private readonly consumerChanges = new Map<string, boolean>();
+  private consumersSeenAt = 0;
   private closing: Promise<void> | undefined;
   private readonly acks: { seq: number; token: string; resolve: (ok: boolean) => void; reject: (error: Error) => void }[] = [];
 
@@ -128,18 +135,25 @@ export class SqliteTransport implements Transport {
   async connect(): Promise<void> {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'sqlite transport is closed');
+    if (!this.options.create && !existsSync(this.options.path)) {
+      throw new ConfigurationError(`no Missive bus at ${this.options.path}: the file does not exist (it is not created here; check the path, or start a service on it first)`);
+    }
     try {
-      mkdirSync(dirname(this.options.path), { recursive: true });
+      if (this.options.create) mkdirSync(dirname(this.options.path), { recursive: true });
     } catch (error) {
       throw new TransportError(`cannot create the directory of ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
     }
     let db: Database.Database;
     try {
-      db = new Database(this.options.path);
+      db = new Database(this.options.path, { fileMustExist: !this.options.create });
     } catch (error) {
       throw new TransportError(`cannot open SQLite database ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
     }
     db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
+    if (!this.options.create && db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() === undefined) {
+      db.close();
+      throw new ConfigurationError(`${this.options.path} is not a Missive bus: it has no transport tables (they are not created here)`);
+    }
     try {
       await this.withBusyRetry(() => {
         db.pragma('journal_mode = WAL');
@@ -153,7 +167,15 @@ export class SqliteTransport implements Transport {
     this.db_ = db;
     this.state = 'open';
     this.s = this.prepare();
-    await this.withBusyRetry(() => this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now()));
+    await this.withBusyRetry(() =>
+      this.db
+        .transaction(() => {
+          this.s.connectionUpsert.run(this.connectionId, process.pid, this.clock.now());
+          // Of the rows of departed consumers only the newest of each queue says anything (since when it is idle).
+          this.s.consumersPrune.run();
+        })
+        .immediate(),
+    );
     this.reap(true);
     this.startWaking();
   }
@@ -205,7 +227,17 @@ export class SqliteTransport implements Transport {
       nextVisible: db.prepare('select min(visible_at) t from missive_messages where visible_at > 0 and visible_at > ? and lease_token is null'),
       nextLease: db.prepare('select min(lease_until) t from missive_messages where lease_token is not null and lease_owner != ?'),
       nextDue: db.prepare('select min(due) t from missive_scheduled'),
-      queueRows: db.prepare('select name from missive_queues order by name'),
+      queueRows: db.prepare('select name, created_at from missive_queues order by name'),
+      consumerSeen: db.prepare(
+        'insert into missive_consumers (queue, connection, active, seen_at) values (?, ?, ?, ?) on conflict (queue, connection) do update set active = excluded.active, seen_at = excluded.seen_at',
+      ),
+      consumersPrune: db.prepare(
+        'delete from missive_consumers where active = 0 and seen_at < (select max(c.seen_at) from missive_consumers c where c.queue = missive_consumers.queue)',
+      ),
+      consumersHeartbeat: db.prepare('update missive_consumers set seen_at = ? where connection = ? and active = 1'),
+      consumersGone: db.prepare('update missive_consumers set active = 0 where connection = ?'),
+      consumersLeft: db.prepare('update missive_consumers set active = 0, seen_at = ? where connection = ? and active = 1'),
+      consumerCounts: db.prepare('select queue, sum(case when active = 1 and seen_at > ? then 1 else 0 end) n, max(seen_at) seen from missive_consumers group by queue'),
       queueCounts: db.prepare(
         `select queue, sum(case when lease_token is not null and lease_until > ? then 1 else 0 end) held, count(*) total from missive_messages group by queue`,
       ),
@@ -216,6 +248,8 @@ export class SqliteTransport implements Transport {
         db.prepare('delete from missive_scheduled where queue = ?'),
         db.prepare('delete from missive_dead_letters where queue = ?'),
         db.prepare('delete from missive_bindings where queue = ?'),
+        db.prepare('delete from missive_command_owners where queue = ?'),
+        db.prepare('delete from missive_consumers where queue = ?'),
         db.prepare('delete from missive_queues where name = ?'),
       ],
     };
@@ -243,6 +277,9 @@ export class SqliteTransport implements Transport {
         this.db.transaction(() => {
           for (const { name } of this.s.ownedQueues.all(this.connectionId) as { name: string }[]) this.dropQueue(name);
           this.s.releaseOwner.run(this.connectionId);
+          for (const queue of this.consumerChanges.keys()) this.s.consumerSeen.run(queue, this.connectionId, 0, this.clock.now());
+          this.consumerChanges.clear();
+          this.s.consumersLeft.run(this.clock.now(), this.connectionId);
           this.s.connectionDelete.run(this.connectionId);
         }).immediate(),
       );
@@ -293,6 +330,7 @@ export class SqliteTransport implements Transport {
     if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
     const consumer = new SqliteConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
     this.consumers.add(consumer);
+    this.markConsumer(queue, true);
     this.pollTimer?.ref(); // a process with consumers stays alive, as it would on a broker's socket
     this.wake();
     return consumer;
@@ -304,19 +342,23 @@ export class SqliteTransport implements Transport {
 
   async queues(): Promise<QueueInfo[]> {
     const now = this.clock.now();
+    const consumers = new Map((this.s.consumerCounts.all(now - this.staleAfterMs()) as { queue: string; n: number; seen: number }[]).map((r) => [r.queue, r]));
     const counts = new Map((this.s.queueCounts.all(now) as { queue: string; held: number; total: number }[]).map((r) => [r.queue, r]));
     const scheduled = new Map((this.s.scheduledCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
     const dead = new Map((this.s.deadCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
     const topics = new Map<string, string[]>();
     for (const b of this.s.bindings.all() as { queue: string; pattern: string }[]) topics.set(b.queue, [...(topics.get(b.queue) ?? []), b.pattern]);
-    return (this.s.queueRows.all() as { name: string }[]).map(({ name }) => {
+    return (this.s.queueRows.all() as { name: string; created_at: number }[]).map(({ name, created_at }) => {
       const c = counts.get(name);
+      const active = consumers.get(name);
       return {
         name,
         depth: (c?.total ?? 0) - (c?.held ?? 0) + (scheduled.get(name) ?? 0),
         inFlight: c?.held ?? 0,
         deadLetters: dead.get(name) ?? 0,
         topics: topics.get(name) ?? [],
+        consumers: active?.n ?? 0,
+        idleSince: (active?.n ?? 0) > 0 ? undefined : Math.max(created_at, active?.seen ?? 0),
       };
     });
   }
@@ -363,6 +405,37 @@ export class SqliteTransport implements Transport {
   forget(consumer: SqliteConsumer): void {
     this.consumers.delete(consumer);
     if (this.consumers.size === 0) this.pollTimer?.unref();
+    if (![...this.consumers].some((c) => c.queue === consumer.queue)) this.markConsumer(consumer.queue, false);
+  }
+
+  /**
+   * Notes that this connection consumes `queue` (or stopped). Written with the next heartbeat, not
+   * here: starting or stopping a consumer costs no commit of its own.
+   */
+  private markConsumer(queue: string, active: boolean): void {
+    this.consumerChanges.set(queue, active);
+  }
+
+  /**
+   * With the heartbeat: writes the consumer changes noted since, and refreshes this connection's
+   * consumer rows every {@link HEARTBEAT_MS}, in one small transaction, so `queues()` can count
+   * consumers and say since when a queue has had none (to within a heartbeat).
+   */
+  private recordConsumers(now: number): void {
+    if (this.consumerChanges.size === 0 && now - this.consumersSeenAt < HEARTBEAT_MS) return;
+    this.db
+      .transaction(() => {
+        for (const [queue, active] of this.consumerChanges) this.s.consumerSeen.run(queue, this.connectionId, active ? 1 : 0, now);
+        this.s.consumersHeartbeat.run(now, this.connectionId);
+      })
+      .immediate();
+    this.consumerChanges.clear();
+    this.consumersSeenAt = now;
+  }
+
+  /** After this long without a heartbeat a consumer row no longer counts (as for reaping). */
+  private staleAfterMs(): number {
+    return 3 * this.options.leaseMs + HEARTBEAT_MS;
   }
 
   /** Schedules a pump on the next turn (coalesced). */
@@ -522,8 +595,10 @@ export class SqliteTransport implements Transport {
       void this.withBusyRetry(() => {
         if (this.state !== 'open') return;
         const now = this.clock.now();
+        // One transaction: one commit (one fsync with synchronous=full) for the heartbeat, the leases and the consumer rows.
         this.s.connectionUpsert.run(this.connectionId, process.pid, now);
         this.s.extend.run(now + this.options.leaseMs, this.connectionId);
+        this.recordConsumers(now);
       }).catch((error: unknown) => this.logger.warn('sqlite heartbeat failed', { error }));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();
@@ -546,6 +621,7 @@ export class SqliteTransport implements Transport {
         .transaction(() => {
           for (const c of dead) {
             this.s.releaseOwner.run(c.id);
+            this.s.consumersGone.run(c.id);
             for (const { name } of this.s.ownedQueues.all(c.id) as { name: string }[]) this.dropQueue(name);
             this.s.connectionDelete.run(c.id);
           }

@@ -1,6 +1,9 @@
+/// <reference types="node" preserve="true" />
 /**
- * `@missive/testing`: the conformance suite every transport runs, and a harness for testing code
- * built on Missive (memory broker, virtual clock, quiescence, records of traffic).
+ * `@missive/testing`: a harness for testing code built on Missive (memory broker, virtual clock,
+ * quiescence, records of traffic) and helpers for process and broker tests. Free of any test runner:
+ * it works under vitest, node:test and jest alike. The transport conformance suites, which register
+ * vitest tests, are the separate entry `@missive/testing/vitest`.
  *
  * @example
  * ```ts
@@ -12,10 +15,6 @@
 export { VirtualClock } from './virtual-clock.js';
 export { createWaiter, type Waiter, type WaiterOptions } from './wait.js';
 export { createTestHarness, type TestHarness, type DeadLetterRecord } from './harness.js';
-export { describeTransportConformance, brokersRequired } from './conformance/transport-suite.js';
-export type { ConformanceTarget, ConformanceFixture, ConformanceFeatures, Environment } from './conformance/environment.js';
-export { gate, range, type Gate, type CaseRegistrar, type CaseOptions } from './conformance/case.js';
-export { describeStoreConformance, type StoreTarget } from './conformance/store-suite.js';
-export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';
+export { brokersRequired } from './brokers-required.js';
 export { startProcess, type TestProcess } from './processes.js';
 export { startFaultProxy, type FaultProxy } from './fault-proxy.js';

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { DeadLetterQueue, jsonCodec, type DeadLetter, type DeadLetterSelector, type Transport } from '@missive/core';
+import { DeadLetterQueue, Header, jsonCodec, type DeadLetter, type DeadLetterSelector, type Transport } from '@missive/core';
 import { requireQueue } from '../connect.js';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
@@ -39,6 +39,13 @@ function summary(letter: DeadLetter): Record<string, unknown> {
   };
 }
 
+/** The footer of a text listing: which slice of how many, and how to see the next. */
+function page(total: number, offset: number, shown: number, limit: number): string {
+  if (shown === 0) return `${total} dead letter(s) in all`;
+  const next = offset + shown < total ? `; --offset ${offset + shown} for the next ${Math.min(limit, total - offset - shown)}` : '';
+  return `${offset + 1}-${offset + shown} of ${total} dead letter(s)${next}`;
+}
+
 function selector(args: DlqArgs): DeadLetterSelector {
   const ways = [args.ids.length > 0, args.all, args.reason !== undefined, args.type !== undefined].filter(Boolean).length;
   if (ways !== 1) throw new UsageError(`dlq ${args.action} needs exactly one of: ids, --all, --reason CODE, --type TYPE`);
@@ -54,10 +61,18 @@ export async function dlqCommand(transport: Transport, args: DlqArgs, out: Outpu
   const dlq = new DeadLetterQueue(transport);
   switch (args.action) {
     case 'list': {
+      // Count first: on RabbitMQ listing browses by taking messages (un-acked until the channel
+      // closes), and a broker's count leaves out taken messages.
+      const total = await dlq.count(args.endpoint);
       const letters = await dlq.list(args.endpoint, { limit: args.limit, offset: args.offset });
       const rows = letters.map(summary);
-      if (!out.json) for (const row of rows) row.error = String(row.error).slice(0, 80);
+      if (out.json) {
+        out.document({ total, offset: args.offset, limit: args.limit, deadLetters: rows });
+        return;
+      }
+      for (const row of rows) row.error = String(row.error).slice(0, 80);
       out.table(rows, ['id', 'type', 'reason', 'attempts', 'time', 'error']);
+      out.line(page(total, args.offset, rows.length, args.limit));
       return;
     }
     case 'show': {
@@ -71,7 +86,12 @@ export async function dlqCommand(transport: Transport, args: DlqArgs, out: Outpu
       } catch (error) {
         envelope = { undecodable: (error as Error).message, raw: Buffer.from(letter.message.body).toString('utf8').slice(0, 2000) };
       }
-      out.document({ queue: letter.queue, id: letter.message.id, type: letter.message.type, headers: letter.message.headers, failure: letter.failure, envelope });
+      // One attempt count, one time format: failure.attempts counts every handler invocation, while the
+      // missive-attempts header counted only those before the last delivery, so it is left out here;
+      // times are ISO 8601 as in `dlq list`.
+      const { [Header.Attempts]: _before, ...headers } = letter.message.headers;
+      const failure = { ...letter.failure, time: new Date(letter.failure.time).toISOString() };
+      out.document({ queue: letter.queue, id: letter.message.id, type: letter.message.type, failure, headers, envelope });
       return;
     }
     case 'replay': {

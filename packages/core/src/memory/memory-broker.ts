@@ -17,6 +17,8 @@
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { BusStateError, ErrorCode, UnroutableError } from '../errors.js';
 import { topicMatcher } from '../topic-pattern.js';
+import type { CommandOwnership } from '../command-owners.js';
+import { MemoryCommandOwners } from './memory-command-owners.js';
 import { BufferedConsumer } from '../transport/buffered-consumer.js';
 import { SettleOnceDelivery, type NackOptions } from '../transport/settle-once-delivery.js';
 import type {
@@ -80,6 +82,8 @@ class MemoryQueue {
   constructor(
     readonly name: string,
     readonly owner: MemoryConnection | undefined,
+    /** Since when the queue has had no consumer (see `QueueInfo.idleSince`). */
+    public idleSince: number,
   ) {}
 }
 
@@ -99,9 +103,17 @@ export class MemoryBroker {
   private seq = 0;
   private outstanding = 0;
   private activity_ = 0;
+  /** @internal Which queue owns each command type (see `command-owners.ts`). */
+  readonly commandOwners: MemoryCommandOwners;
 
   constructor(options: { readonly clock?: Clock } = {}) {
     this.clock = options.clock ?? systemClock;
+    this.commandOwners = new MemoryCommandOwners(this.clock, (from, to, type) => {
+      const bindings = this.queues.get(from)?.bindings;
+      const i = bindings?.findIndex((b) => b.pattern === type) ?? -1;
+      if (i >= 0) bindings!.splice(i, 1);
+      this.declare({ name: to, topics: [type] }, undefined);
+    });
   }
 
   /** A new connection to this broker. */
@@ -134,10 +146,10 @@ export class MemoryBroker {
   // --- operations used by connections -------------------------------------------------------
 
   /** @internal */
-  declare(spec: QueueSpec, owner: MemoryConnection): void {
+  declare(spec: QueueSpec, owner: MemoryConnection | undefined): void {
     let queue = this.queues.get(spec.name);
     if (queue === undefined) {
-      queue = new MemoryQueue(spec.name, spec.temporary === true ? owner : undefined);
+      queue = new MemoryQueue(spec.name, spec.temporary === true ? owner : undefined, this.clock.now());
       this.queues.set(spec.name, queue);
     }
     for (const pattern of spec.topics) {
@@ -188,6 +200,7 @@ export class MemoryBroker {
     const list = consumer.queue.consumers;
     const i = list.indexOf(consumer);
     if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) consumer.queue.idleSince = this.clock.now();
   }
 
   /** @internal Called when a delivery settles or is released. */
@@ -245,6 +258,7 @@ export class MemoryBroker {
     queue.start = 0;
     queue.ready = 0;
     this.queues.delete(name);
+    this.commandOwners.release(name);
   }
 
   /** @internal */
@@ -434,11 +448,19 @@ class MemoryConnection implements Transport {
     multiProcess: false,
   });
   readonly deadLetters: DeadLetterStore;
+  readonly commandOwners: CommandOwnership;
   private readonly consumers = new Set<MemoryConsumer>();
   private state: 'new' | 'open' | 'closed' = 'new';
 
   constructor(private readonly broker: MemoryBroker) {
     this.deadLetters = new MemoryDeadLetters(broker);
+    this.commandOwners = {
+      claim: async (claim) => {
+        this.open();
+        return broker.commandOwners.claim(claim);
+      },
+      owners: async () => broker.commandOwners.list(),
+    };
   }
 
   async connect(): Promise<void> {
@@ -498,6 +520,8 @@ class MemoryConnection implements Transport {
         inFlight,
         deadLetters: queue.deadLetters.length,
         topics: queue.bindings.map((b) => b.pattern),
+        consumers: queue.consumers.length,
+        idleSince: queue.consumers.length === 0 ? queue.idleSince : undefined,
       });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));

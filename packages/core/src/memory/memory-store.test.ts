@@ -1,4 +1,4 @@
-import { describeStoreConformance } from '@missive/testing';
+import { describeStoreConformance } from '@missive/testing/vitest';
 import { MemoryMessageStore, type MemoryTx } from './memory-store.js';
 
 describeStoreConformance<MemoryTx>({

@@ -1,4 +1,4 @@
-import { describeTransportConformance } from '@missive/testing';
+import { describeTransportConformance } from '@missive/testing/vitest';
 import { MemoryBroker } from './memory-broker.js';
 
 describeTransportConformance({

@@ -1,8 +1,10 @@
+/// <reference types="node" preserve="true" />
 /**
  * `@missive/core/transport`: the kit for writing a transport package. Applications import
  * `@missive/core`; a transport imports this as well. It holds the transport contract and what every
  * transport otherwise writes again: the delivery buffer, a settle-once `Delivery` base, a buffered
- * consumer, header names, the row → message conversion, topic matching and the URL lookup.
+ * consumer, header names, the row → message conversion, topic matching, the URL lookup, and the
+ * optional command-ownership ability (`CommandOwnership`, see `command-owners.ts`).
  * Each piece's promises are written at the top of its file. A transport is done when it passes the
  * conformance suite in `@missive/testing`.
  *
@@ -24,3 +26,4 @@ export { rowToMessage, bytesView, type MessageRow } from './message-row.js';
 export { checkTopicPattern, isExactTopic, topicMatcher } from '../topic-pattern.js';
 export { checkTransportFactories, loadTransport, parseTransportUrl, schemeAliases, transportPackage, type TransportFactories } from '../transport-url.js';
 export { Timestamps } from '../timestamps.js';
+export { CommandOwnerConflictError, type CommandOwnership, type CommandOwner, type CommandClaim, type CommandClaimResult } from '../command-owners.js';

@@ -18,7 +18,8 @@ import type { Environment } from './environment.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'child-consumer.ts');
 
-function child(env: Environment, config: Record<string, unknown>): TestProcess {
+/** Starts `child-consumer.ts` on the target's URL with `config`. */
+export function child(env: Environment, config: Record<string, unknown>): TestProcess {
   const url = env.fixture.url;
   if (url === undefined) throw new Error('the target declares processes but its fixture has no url');
   return startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', script, JSON.stringify({ url, ...config })]);

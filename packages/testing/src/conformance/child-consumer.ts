@@ -1,7 +1,7 @@
 /**
  * A consumer process for the conformance suite's multi-process cases. Argument: JSON
  * `{ url, service, endpoint, type, hang?, keyed?, prefetch?, concurrency?, workMs? }`. It prints
- * `ready`, then for each message `got <n> <attempt>` when the handler starts and
+ * `ready` (or `failed <error name>: <message>` and exits with 3 when the bus cannot start), then for each message `got <n> <attempt>` when the handler starts and
  * `done <n> <key> <start> <end>` (epoch ms with fractions) when it ends, unless `hang` keeps the
  * handler waiting forever (a consumer that will be killed).
  *
@@ -43,5 +43,10 @@ bus.endpoint(
   { prefetch: config.prefetch ?? 10, concurrency: config.concurrency ?? config.prefetch ?? 10 },
 );
 process.on('SIGTERM', () => void bus.stop().then(() => process.exit(0)));
-await bus.start();
+try {
+  await bus.start();
+} catch (error) {
+  process.stdout.write(`failed ${(error as Error).name}: ${(error as Error).message}\n`);
+  process.exit(3);
+}
 process.stdout.write('ready\n');

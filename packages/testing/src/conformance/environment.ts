@@ -40,7 +40,23 @@ export interface ConformanceFeatures {
   readonly orderingKeys: boolean;
   /** Scheduled messages can be cancelled (capability `cancelScheduled`). Default true. */
   readonly cancelScheduled: boolean;
+  /** The transport records command owners across connections (`transport.commandOwners`). Default true. */
+  readonly commandOwners: boolean;
+  /** `queues()` reports `consumers` for every queue. Default true. */
+  readonly consumerCounts: boolean;
+  /** `queues()` reports `idleSince` for a queue without consumers. Default true. */
+  readonly idleSince: boolean;
 }
+
+/** The features a target has unless it says otherwise. */
+export const DEFAULT_FEATURES: ConformanceFeatures = Object.freeze({
+  processes: false,
+  orderingKeys: true,
+  cancelScheduled: true,
+  commandOwners: true,
+  consumerCounts: true,
+  idleSince: true,
+});
 
 /** One broker for one case. */
 export interface ConformanceFixture {
@@ -117,7 +133,7 @@ export async function createEnvironment(target: ConformanceTarget): Promise<Envi
     topics.add(name);
     return name;
   };
-  const features: ConformanceFeatures = { processes: false, orderingKeys: true, cancelScheduled: true, ...target.features };
+  const features: ConformanceFeatures = { ...DEFAULT_FEATURES, ...target.features };
 
   const env: Environment = {
     clock,

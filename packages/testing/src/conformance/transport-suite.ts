@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { describeTransportConformance } from '@missive/testing';
+ * import { describeTransportConformance } from '@missive/testing/vitest';
  * describeTransportConformance({
  *   name: 'sqlite',
  *   setup: () => ({ connect: () => new SqliteTransport({ path }) }),
@@ -22,12 +22,12 @@ import { deliveryCases } from './cases-delivery.js';
 import { failureCases } from './cases-failure.js';
 import { orderingCases } from './cases-ordering.js';
 import { processCases } from './cases-processes.js';
-import { createEnvironment, type ConformanceTarget, type Environment } from './environment.js';
+import { createEnvironment, DEFAULT_FEATURES, type ConformanceTarget, type Environment } from './environment.js';
+import { ownershipCases } from './cases-ownership.js';
 
-/** Whether unreachable brokers fail rather than skip (CI sets it). */
-export function brokersRequired(): boolean {
-  return process.env.MISSIVE_REQUIRE_BROKERS === '1' || process.env.MISSIVE_REQUIRE_BROKERS === 'true';
-}
+import { brokersRequired } from '../brokers-required.js';
+
+export { brokersRequired };
 
 /** Registers the suite for `target` with vitest. */
 export function describeTransportConformance(target: ConformanceTarget): void {
@@ -51,7 +51,7 @@ export function describeTransportConformance(target: ConformanceTarget): void {
             ctx.skip(`${unavailable}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
             return;
           }
-          const declared = { processes: false, orderingKeys: true, cancelScheduled: true, ...target.features };
+          const declared = { ...DEFAULT_FEATURES, ...target.features };
           const missing = (options.needs ?? []).filter((feature) => !declared[feature]);
           if (missing.length > 0) {
             ctx.skip(`the ${target.name} target does not declare ${missing.join(', ')}`);
@@ -71,5 +71,6 @@ export function describeTransportConformance(target: ConformanceTarget): void {
     failureCases(test);
     orderingCases(test);
     processCases(test);
+    ownershipCases(test);
   });
 }

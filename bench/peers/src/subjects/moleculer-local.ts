@@ -6,8 +6,8 @@
  * @module
  */
 import Moleculer from 'moleculer';
-import { ORDER_TOPIC, type Order } from '../harness/payload.js';
-import type { CreatePair } from '../harness/subject.js';
+import { ORDER_TOPIC, type Order } from '../../../dist/harness/payload.js';
+import type { CreatePair } from '../../../dist/harness/subject.js';
 
 export const createPair: CreatePair = async (args, onMessage) => {
   const broker = new Moleculer.ServiceBroker({ nodeID: `bench-${args.name}`, logger: false, transporter: null, metrics: false, tracing: false });

@@ -7,9 +7,9 @@
  */
 import amqp from 'amqplib';
 import rascal from 'rascal';
-import { AMQP_URL } from '../harness/machine.js';
-import type { Order } from '../harness/payload.js';
-import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
+import { AMQP_URL } from '../../../dist/harness/machine.js';
+import type { Order } from '../../../dist/harness/payload.js';
+import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../../../dist/harness/subject.js';
 
 const EXCHANGE = 'bench.rascal';
 

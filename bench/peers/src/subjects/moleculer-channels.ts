@@ -12,9 +12,9 @@ import { once, type EventEmitter } from 'node:events';
 import ChannelsMiddleware from '@moleculer/channels';
 import amqp from 'amqplib';
 import Moleculer from 'moleculer';
-import { AMQP_URL } from '../harness/machine.js';
-import type { Order } from '../harness/payload.js';
-import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
+import { AMQP_URL } from '../../../dist/harness/machine.js';
+import type { Order } from '../../../dist/harness/payload.js';
+import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../../../dist/harness/subject.js';
 
 function brokerFor(args: SubjectArgs, role: string) {
   return new Moleculer.ServiceBroker({

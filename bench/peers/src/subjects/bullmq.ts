@@ -6,9 +6,9 @@
  * @module
  */
 import { Queue, Worker } from 'bullmq';
-import { REDIS_URL } from '../harness/machine.js';
-import type { Order } from '../harness/payload.js';
-import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
+import { REDIS_URL } from '../../../dist/harness/machine.js';
+import type { Order } from '../../../dist/harness/payload.js';
+import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../../../dist/harness/subject.js';
 
 const connection = () => {
   const url = new URL(REDIS_URL);

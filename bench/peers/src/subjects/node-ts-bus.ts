@@ -9,9 +9,9 @@ import { Bus } from '@node-ts/bus-core';
 import { Event } from '@node-ts/bus-messages';
 import nodeTsRabbit from '@node-ts/bus-rabbitmq';
 import amqp from 'amqplib';
-import { AMQP_URL } from '../harness/machine.js';
-import type { Order } from '../harness/payload.js';
-import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
+import { AMQP_URL } from '../../../dist/harness/machine.js';
+import type { Order } from '../../../dist/harness/payload.js';
+import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../../../dist/harness/subject.js';
 
 const { RabbitMqTransport } = nodeTsRabbit;
 

@@ -1,0 +1,100 @@
+/**
+ * What the MQTT integration tests share: the broker URL (`MISSIVE_MQTT_URL`, else the local
+ * Mosquitto), the check that skips a test with its reason when the broker is not there (or fails it
+ * under `MISSIVE_REQUIRE_BROKERS=1`), a unique topic prefix per run, and a private Mosquitto on
+ * its own port and data directory for the restart test (the shared one is never restarted).
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { brokersRequired } from '@missive/testing';
+
+/** The broker the tests use. */
+export const mqttUrl = process.env.MISSIVE_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+
+/** A prefix no other run uses. */
+export const runPrefix = () => `missive-test/${randomUUID().slice(0, 8)}`;
+
+/** Whether something listens at host:port. */
+export function reachable(url: string): Promise<boolean> {
+  const parsed = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: parsed.hostname, port: Number(parsed.port || 1883) });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.setTimeout(2000, () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/** True when the broker answers; otherwise skips with the reason, or throws when brokers are required. */
+export async function needMosquitto(ctx: { skip: (note?: string) => void }, url = mqttUrl): Promise<boolean> {
+  if (await reachable(url)) return true;
+  const problem = `Mosquitto not reachable at ${new URL(url).host}`;
+  if (brokersRequired()) throw new Error(`${problem} (MISSIVE_REQUIRE_BROKERS=1)`);
+  ctx.skip(`${problem}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
+  return false;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A private Mosquitto with persistence, on its own port and data directory. */
+export interface OwnMosquitto {
+  readonly url: string;
+  /** Stops it (SIGTERM: it saves its sessions) and starts it again on the same port and data. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a private Mosquitto (`mosquitto -c <temp config>`); throws if the binary is missing. */
+export async function startOwnMosquitto(): Promise<OwnMosquitto> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'missive-mosquitto-'));
+  const config = join(dir, 'mosquitto.conf');
+  writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\n`);
+  const url = `mqtt://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const up = async () => {
+    child = spawn('mosquitto', ['-c', config], { stdio: 'ignore' });
+    const started = Date.now();
+    while (!(await reachable(url))) {
+      if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}`);
+      if (Date.now() - started > 10_000) throw new Error('mosquitto did not listen within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const down = async () => {
+    const c = child;
+    child = undefined;
+    if (c === undefined || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGTERM');
+    });
+  };
+  await up();
+  return {
+    url,
+    async restart() {
+      await down();
+      await up();
+    },
+    async stop() {
+      await down();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
