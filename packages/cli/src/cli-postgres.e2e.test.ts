@@ -61,7 +61,7 @@ describe('missive on PostgreSQL (built command)', () => {
 
     const list = await runMissive(url, ['dlq', 'list', endpoint, '--json']);
     expect(list.code).toBe(0);
-    const rows = JSON.parse(list.out) as { id: string; reason: string }[];
+    const { deadLetters: rows } = JSON.parse(list.out) as { deadLetters: { id: string; reason: string }[] };
     expect(rows.map((r) => r.id)).toEqual([`m-1-${run}`, `m-2-${run}`]);
     expect(rows[0]).toMatchObject({ reason: 'HANDLER_FAILED' });
 
