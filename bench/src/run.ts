@@ -19,11 +19,12 @@ import { rabbitmq } from './scenarios/rabbitmq.js';
 import { redis } from './scenarios/redis.js';
 import { sqlite } from './scenarios/sqlite.js';
 import { peers } from './scenarios/peers.js';
+import { postgres } from './scenarios/postgres.js';
 import { scale } from './scenarios/scale.js';
 import { nats } from './scenarios/nats.js';
 import { telemetry } from './scenarios/telemetry.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, nats, peers, scale, telemetry];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {

@@ -29,7 +29,7 @@ interface Backlog {
 }
 
 /** Fills `count` messages, consumes for `seconds` sampling RSS, then times a fresh consumer's start. */
-async function backlog(transport: string, subject: Subject, count: number, seconds: number, log: (line: string) => void): Promise<Backlog> {
+export async function backlog(transport: string, subject: Subject, count: number, seconds: number, log: (line: string) => void): Promise<Backlog> {
   const fillArgs = { url: String(subject.args['url']), name: subject.args.name, count };
   try {
     log(`  backlog ${transport}: filling ${count.toLocaleString('en-US')} messages`);
@@ -57,7 +57,7 @@ async function backlog(transport: string, subject: Subject, count: number, secon
   }
 }
 
-function backlogTable(rows: readonly Backlog[]): string {
+export function backlogTable(rows: readonly Backlog[]): string {
   const out = [
     `| transport | backlog | fill time s | consumed in the window | RSS after 1 s MB | RSS max MB | RSS at end MB | growth after 1 s MB | flat |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',

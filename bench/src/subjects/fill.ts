@@ -12,6 +12,7 @@ import { loadTransport, parseTransportUrl } from '@missive/core/transport';
 import { once } from 'node:events';
 import amqp from 'amqplib';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { makeOrder } from '../harness/payload.js';
 
 interface FillArgs {
@@ -47,6 +48,22 @@ export async function fill(args: FillArgs): Promise<{ seconds: number }> {
     }
     await channel.waitForConfirms();
     await connection.close();
+  } else if (args.url.startsWith('postgres')) {
+    // One envelope as a template, numbered by PostgreSQL itself: a million rows in one statement.
+    const url = new URL(args.url);
+    const schema = url.searchParams.get('schema') ?? 'missive';
+    url.searchParams.delete('schema');
+    const first = messages({ ...args, count: 1 }).next().value!;
+    const template = Buffer.from(first.body).toString('utf8').replaceAll(first.id, 'fill-__N__').replaceAll('"o-0"', '"o-__N__"');
+    const client = new pg.Client({ connectionString: url.href });
+    await client.connect();
+    await client.query(
+      `insert into "${schema}".messages (queue, id, type, body, headers)
+       select $1, 'fill-' || (g - 1), $2, convert_to(replace($3, '__N__', (g - 1)::text), 'UTF8'), '{}' from generate_series(1, $4::int) g`,
+      [args.name, first.type, template, args.count],
+    );
+    await client.query(`analyze "${schema}".messages`);
+    await client.end();
   } else {
     const url = new URL(args.url);
     const db = new Database(decodeURIComponent(url.host + url.pathname));

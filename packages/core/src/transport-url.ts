@@ -40,7 +40,7 @@ export const schemeAliases: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** For error messages: the transports this repository ships (a new package adds itself here only as documentation). */
-const SHIPPED = 'memory:// (built in), sqlite://path/to/bus.db (@missive/sqlite), amqp://user:pass@host:5672/vhost or amqps:// (@missive/rabbitmq), nats://host:4222 (@missive/nats)';
+const SHIPPED = 'memory:// (built in), sqlite://path/to/bus.db (@missive/sqlite), amqp://user:pass@host:5672/vhost or amqps:// (@missive/rabbitmq), postgres://user@host:5432/db or postgresql:// (@missive/postgres), nats://host:4222 (@missive/nats), redis://host:6379 or rediss:// (@missive/redis)';
 
 /** A scheme as written in URLs and in `transports` keys: lower case, without the colon. */
 function schemeOf(protocol: string): string {

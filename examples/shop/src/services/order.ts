@@ -2,10 +2,12 @@
  * The order service: owns the order saga. Order placed → reserve stock → charge payment → confirmed.
  * Out of stock cancels without charging; a declined payment releases the stock and cancels; an
  * order that hears nothing from payment in time releases its stock and cancels. Instances live in
- * the service's own SQLite database, next to its outbox and inbox. Answers order-status queries.
+ * the service's own SQLite database (in PostgreSQL when the bus runs on `postgres://`), next to its
+ * outbox and inbox. Answers order-status queries.
  */
-import { join } from 'node:path';
-import { defineSaga, type SagaContext } from '@missive/core';
+import { basename, join } from 'node:path';
+import { defineSaga, type MessageStore, type SagaContext } from '@missive/core';
+import { PostgresMessageStore, postgresOptionsFromUrl } from '@missive/postgres';
 import { SqliteMessageStore } from '@missive/sqlite';
 import { z } from 'zod';
 import {
@@ -26,7 +28,11 @@ import { run, serviceBus, settings } from '../runtime.js';
 
 const config = settings();
 const paymentTimeoutMs = Number(process.env.SHOP_PAYMENT_TIMEOUT_MS ?? 20_000);
-const store = new SqliteMessageStore({ path: join(config.dataDir, 'order.db') });
+// On PostgreSQL the saga instances, outbox and inbox live in the same database, a schema per run.
+const store: MessageStore =
+  config.url.startsWith('postgres')
+    ? new PostgresMessageStore({ connectionString: postgresOptionsFromUrl(new URL(config.url)).connectionString, schema: `shop_order_${basename(config.dataDir).replace(/[^0-9a-z]/gi, '_').toLowerCase()}` })
+    : new SqliteMessageStore({ path: join(config.dataDir, 'order.db') });
 
 const State = z.object({
   orderId: z.string(),

@@ -70,7 +70,8 @@ export function failureCases(test: CaseRegistrar): void {
   test('retries of one message do not block the other messages of the endpoint', async (env) => {
     const Cmd = env.command('mixed', Num);
     const endpoint = env.name('mixed');
-    const bus = env.bus('mixed', { retry: { immediate: 0, delayed: { attempts: 2, initialMs: 200, factor: 1, jitter: 0 } } });
+    // The delay must outlast sending and handling the other five on a loaded machine and a networked broker.
+    const bus = env.bus('mixed', { retry: { immediate: 0, delayed: { attempts: 2, initialMs: 1000, factor: 1, jitter: 0 } } });
     const order: string[] = [];
     bus.endpoint(endpoint, (e) => e.on(Cmd, (m, ctx) => {
       order.push(`${m.n}@${ctx.attempt}`);
@@ -275,7 +276,8 @@ export function failureCases(test: CaseRegistrar): void {
     bus.endpoint(strict, (e) => e.on(Offer, (m) => void handled.push(`strict:${m.n}`)));
     bus.endpoint(lax, (e) => e.on(Offer, (m) => void handled.push(`lax:${m.n}`)), { expired: 'drop' });
     await bus.start();
-    await env.until(() => handled.length === 2 && expired.length === 2, 'the live offers and the expiries');
+    // The expiry event comes before the dead-letter round trip ends; wait for that too.
+    await env.until(() => handled.length === 2 && expired.length === 2 && bus.stats().endpoints[strict]?.deadLettered === 1, 'the live offers and the expiries');
     expect(handled.sort()).toEqual(['lax:2', 'strict:2']);
     expect(bus.stats().endpoints[strict]).toMatchObject({ expired: 1, deadLettered: 1 });
     expect(bus.stats().endpoints[lax]).toMatchObject({ expired: 1, deadLettered: 0 });

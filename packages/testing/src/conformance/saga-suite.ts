@@ -219,7 +219,9 @@ export function describeSagaConformance(saga: SagaTarget): void {
           ],
         },
       });
-      orders.saga(orderSaga(env, c, 400), { store, endpoint: env.name('order-saga'), concurrency: 4 });
+      // The payment timeout leaves room for a loaded machine and a networked broker: a charge answered
+      // late must not turn into a timeout (the 'timeout' orders wait it out).
+      orders.saga(orderSaga(env, c, 2000), { store, endpoint: env.name('order-saga'), concurrency: 4 });
       await Promise.all([...buses, orders].map((b) => b.start()));
       const kinds = ['ok', 'out-of-stock', 'declined', 'noship', 'timeout'] as const;
       const placed: { orderId: string; kind: (typeof kinds)[number] }[] = [];
@@ -238,6 +240,9 @@ export function describeSagaConformance(saga: SagaTarget): void {
       const sagaName = `${env.prefix}.order`;
       const finished = async () => (await store.listSagas(sagaName)).filter((r) => r.status !== 'active').length;
       await env.eventually(finished, (n) => n === placed.length, `all ${placed.length} orders to finish`);
+      // A saga is compensated once its compensating commands are committed; wait for them to be handled.
+      const compensated = () => placed.every(({ orderId, kind }) => kind === 'ok' || (!world.reserved.has(orderId) && (!world.charged.has(orderId) || world.refunded.has(orderId))));
+      await env.until(compensated, 'every compensating command handled');
       await env.settle();
       const records = new Map((await store.listSagas(sagaName)).map((r) => [r.id, r]));
       for (const { orderId, kind } of placed) {

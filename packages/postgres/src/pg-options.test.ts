@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '@missive/core';
+import { createTransport } from './index.js';
+import { postgresOptionsFromUrl, resolvePostgresOptions } from './pg-options.js';
+
+describe('postgres options', () => {
+  it('takes its own parameters out of the URL and leaves the rest to pg', () => {
+    const options = postgresOptionsFromUrl(new URL('postgresql://app:secret@db.example:5433/shop?schema=bus&lease=5000&poll=250&pool=4&reconnect=1000&sslmode=require'));
+    expect(options).toMatchObject({ schema: 'bus', leaseMs: 5000, pollMs: 250, poolSize: 4, reconnectMs: 1000 });
+    expect(options.connectionString).toBe('postgresql://app:secret@db.example:5433/shop?sslmode=require');
+  });
+
+  it('fills in defaults', () => {
+    expect(postgresOptionsFromUrl(new URL('postgres://127.0.0.1/test'))).toMatchObject({ schema: 'missive', leaseMs: 30_000, pollMs: 1000, poolSize: 10, reconnectMs: 60_000, applicationName: 'missive' });
+  });
+
+  it('refuses bad values with what to fix, never showing the password', () => {
+    const bad = (url: string) => () => postgresOptionsFromUrl(new URL(url));
+    expect(bad('postgres://u:hunter2@h/db?lease=soon')).toThrow(/lease must be a whole number/);
+    expect(bad('postgres://u:hunter2@h/db?schema=Robert%27);drop')).toThrow(/schema .* is not allowed/);
+    expect(bad('postgres://u:hunter2@h/db?pool=0')).toThrow(ConfigurationError);
+    try {
+      resolvePostgresOptions({ connectionString: 'mysql://u:hunter2@h/db' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+      expect(error).toBeInstanceOf(ConfigurationError);
+    }
+    expect(() => createTransport(new URL('postgres://u:hunter2@h/db?schema=1bad'), { clock: { now: () => 0 } as never, logger: console })).toThrow(ConfigurationError);
+  });
+});

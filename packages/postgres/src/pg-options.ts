@@ -1,0 +1,89 @@
+/**
+ * The PostgreSQL transport's options, from a URL (`postgres://user:pass@host:5432/db?schema=missive`)
+ * or an object. Missive's own parameters are taken out of the URL; every other parameter
+ * (`sslmode`, `application_name`, ...) goes to `pg` as part of the connection string. Every fault is
+ * a `ConfigurationError` that says what to fix, and never shows the password.
+ *
+ * | parameter | meaning | default |
+ * | --- | --- | --- |
+ * | `schema` | the PostgreSQL schema that holds the transport's tables (created if missing) | `missive` |
+ * | `lease` | visibility timeout of a delivery, ms; extended while the handler runs | 30000 |
+ * | `poll` | fallback wake-up interval, ms (`LISTEN/NOTIFY` is the main one) | 1000 |
+ * | `pool` | connections in the pool (the listening connection is one more) | 10 |
+ * | `reconnect` | how long an operation keeps retrying while the database is unreachable, ms | 60000 |
+ *
+ * @example
+ * ```ts
+ * postgresOptionsFromUrl(new URL('postgres://app@db:5432/shop?schema=bus&lease=5000'));
+ * ```
+ * @module
+ */
+import { ConfigurationError, redactUrl } from '@missive/core';
+
+/** Options of the PostgreSQL transport. */
+export interface PostgresTransportOptions {
+  /** A `postgres://` connection string as `pg` takes it (without Missive's own parameters). */
+  readonly connectionString: string;
+  /** Schema of the transport's tables. Letters, digits and `_`, starting with a letter or `_`. */
+  readonly schema?: string;
+  readonly leaseMs?: number;
+  readonly pollMs?: number;
+  readonly poolSize?: number;
+  readonly reconnectMs?: number;
+  /** `application_name` of the transport's connections (shown in `pg_stat_activity`). Default `missive`. */
+  readonly applicationName?: string;
+}
+
+/** Options with every default filled in. */
+export type ResolvedPostgresOptions = Required<PostgresTransportOptions>;
+
+const KNOWN = { schema: 'schema', lease: 'leaseMs', poll: 'pollMs', pool: 'poolSize', reconnect: 'reconnectMs' } as const;
+
+function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`postgres option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Checks a schema (or other identifier) name; returns it. */
+export function checkIdentifier(name: string, what: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,47}$/.test(name)) {
+    throw new ConfigurationError(`postgres ${what} ${JSON.stringify(name)} is not allowed: use lower-case letters, digits and _ (at most 48), starting with a letter or _`);
+  }
+  return name;
+}
+
+/** Checks options and fills in defaults. */
+export function resolvePostgresOptions(options: PostgresTransportOptions): ResolvedPostgresOptions {
+  let url: URL;
+  try {
+    url = new URL(options.connectionString);
+  } catch {
+    throw new ConfigurationError('postgres transport needs a connection string such as postgres://user@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigurationError(`not a postgres URL: ${redactUrl(url)}`);
+  return {
+    connectionString: options.connectionString,
+    schema: checkIdentifier(options.schema ?? 'missive', 'schema'),
+    leaseMs: int(options.leaseMs, 'lease', 30_000, 100),
+    pollMs: int(options.pollMs, 'poll', 1000, 5),
+    poolSize: int(options.poolSize, 'pool', 10, 1),
+    reconnectMs: int(options.reconnectMs, 'reconnect', 60_000, 0),
+    applicationName: options.applicationName ?? url.searchParams.get('application_name') ?? 'missive',
+  };
+}
+
+/** Reads options from a `postgres:` or `postgresql:` URL; the rest of the URL goes to `pg`. */
+export function postgresOptionsFromUrl(url: URL): ResolvedPostgresOptions {
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigurationError(`not a postgres URL: scheme ${url.protocol}`);
+  const rest = new URL(url.href);
+  const picked: Record<string, string> = {};
+  for (const [param, option] of Object.entries(KNOWN)) {
+    const value = rest.searchParams.get(param);
+    if (value !== null) picked[option] = value;
+    rest.searchParams.delete(param);
+  }
+  if (rest.hostname === '' ) throw new ConfigurationError(`postgres URL ${redactUrl(url)} has no host: use postgres://user@host:5432/database`);
+  return resolvePostgresOptions({ connectionString: rest.href, ...picked });
+}

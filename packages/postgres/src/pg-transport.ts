@@ -1,0 +1,436 @@
+/**
+ * The PostgreSQL transport: queues in tables of one schema, for teams with PostgreSQL and no broker.
+ *
+ * - **Publishing** routes a topic to every bound queue and inserts the copies in one statement (one
+ *   implicit transaction); `publish` resolves after the commit. The queues written in one
+ *   event-loop turn are then `NOTIFY`d together in a separate statement: a `NOTIFY` inside the
+ *   writing transaction would hold PostgreSQL's global notify lock through that commit's WAL
+ *   flush, serializing every publisher's commit (no group commit).
+ * - **Consuming** claims in batches: `SELECT … FOR UPDATE SKIP LOCKED` up to the consumer's free
+ *   prefetch, leased with a per-delivery token and an expiry, in one statement. Competing
+ *   consumers never wait for each other's rows. The lease is extended while the delivery is
+ *   unsettled; settling matches the token, so a late ack never settles another instance's copy.
+ * - **Crashed consumers.** Each transport holds a session advisory lock on its own listening
+ *   connection. Once a second another transport tries that lock: when it gets it, the owner's
+ *   session is gone (SIGKILL, a terminated backend), so its leases are released at once and its
+ *   temporary queues deleted. Otherwise leases expire.
+ * - **Ordering keys**: only the earliest message of a key in a queue is claimable (triggers keep
+ *   `blocked`, see `schema.ts`), so a key's messages go one at a time, in order, across instances.
+ * - **Delays**: nack with a delay sets `visible_at` in place; `notBefore` puts the message in the
+ *   `scheduled` table, moved into its queue when due by whichever transport looks first.
+ * - **Wake-up**: `LISTEN/NOTIFY` wakes consumers of a queue when a message is committed to it; a
+ *   timer wakes them for the next due message; a slow poll (`pollMs`) is the fallback.
+ * - **Lost connections**: operations that fail because the connection or server went away are
+ *   retried on a new connection with backoff for up to `reconnectMs`; the listener reconnects and
+ *   then looks for work it was not told about.
+ *
+ * @example
+ * ```ts
+ * const transport = new PostgresTransport({ connectionString: 'postgres://app@db/shop', schema: 'bus' });
+ * const bus = createBus({ service: 'shop', transport }); // or transport: 'postgres://app@db/shop?schema=bus'
+ * ```
+ * @module
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import {
+  BusStateError,
+  ErrorCode,
+  TransportError,
+  UnroutableError,
+  checkTopicPattern,
+  consoleLogger,
+  isExactTopic,
+  redactUrl,
+  systemClock,
+  type Clock,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type Logger,
+  type QueueInfo,
+  type QueueSpec,
+  type Transport,
+  type TransportCapabilities,
+  type TransportMessage,
+} from '@missive/core';
+import { PostgresConsumer, type ClaimedRow } from './pg-consumer.js';
+import { PostgresDeadLetters } from './pg-dead-letters.js';
+import { isConnectionError } from './pg-errors.js';
+import { AckBatcher } from './pg-acks.js';
+import { PgListener } from './pg-listener.js';
+import { listQueues } from './pg-queue-listing.js';
+import { dropQueue, reapDeadConnections } from './pg-reaper.js';
+import { inTransaction, retrying } from './pg-run.js';
+import { resolvePostgresOptions, type PostgresTransportOptions, type ResolvedPostgresOptions } from './pg-options.js';
+import { migrate } from './schema.js';
+import { patternRegex, statements, type Named, type Statements } from './statements.js';
+
+/** Dependencies a transport factory passes in. */
+export interface PostgresTransportDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+const HEARTBEAT_MS = 2000;
+const REAP_MS = 1000;
+
+/** The PostgreSQL transport. */
+export class PostgresTransport implements Transport {
+  readonly kind = 'postgres';
+  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
+  readonly deadLetters: DeadLetterStore;
+  /** This transport's id: the owner of its leases and temporary queues. */
+  readonly connectionId = randomUUID();
+  readonly options: ResolvedPostgresOptions;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The statements of the configured schema. */
+  readonly sql: Statements;
+  private readonly lockKey = randomInt(1, 2 ** 31 - 1);
+  private pool_: pg.Pool | undefined;
+  /** Claims and settles go through their own pool, so a burst of publishes never delays an ack past its lease. */
+  private consumePool: pg.Pool | undefined;
+  private listener: PgListener | undefined;
+  private state: 'new' | 'open' | 'closed' = 'new';
+  private readonly consumers = new Set<PostgresConsumer>();
+  private readonly temporary = new Map<string, QueueSpec>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueAt = Number.POSITIVE_INFINITY;
+  private lastReap = 0;
+  private closing: Promise<void> | undefined;
+  private readonly toNotify = new Set<string>();
+  private readonly acks: AckBatcher;
+
+  constructor(options: PostgresTransportOptions, deps: PostgresTransportDeps = {}) {
+    this.options = resolvePostgresOptions(options);
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? consoleLogger('warn');
+    this.sql = statements(this.options.schema, `missive:${this.options.schema}`);
+    this.deadLetters = new PostgresDeadLetters(this);
+    this.acks = new AckBatcher(async (seqs, tokens) => new Set((await this.run<{ seq: string }>(this.sql.ack, [seqs, tokens], 'consume')).rows.map((r) => r.seq)), this.logger);
+  }
+
+  /** The pool (internal to the package). */
+  get pool(): pg.Pool {
+    if (this.state !== 'open' || this.pool_ === undefined) {
+      throw new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `postgres transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
+    }
+    return this.pool_;
+  }
+
+  async connect(): Promise<void> {
+    if (this.state === 'open') return;
+    if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'postgres transport is closed');
+    const where = redactUrl(this.options.connectionString);
+    const pool = new pg.Pool({ connectionString: this.options.connectionString, max: this.options.poolSize, application_name: this.options.applicationName });
+    pool.on('error', (error) => this.logger.warn('postgres pool connection lost', { error }));
+    try {
+      const client = await pool.connect();
+      try {
+        await migrate(client, this.options.schema);
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      if (error instanceof TransportError) throw error;
+      throw new TransportError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: isConnectionError(error) });
+    }
+    this.pool_ = pool;
+    this.consumePool = new pg.Pool({ connectionString: this.options.connectionString, max: Math.max(2, Math.ceil(this.options.poolSize / 2)), application_name: this.options.applicationName });
+    this.consumePool.on('error', (error) => this.logger.warn('postgres pool connection lost', { error }));
+    this.state = 'open';
+    const listener = new PgListener({
+      connectionString: this.options.connectionString,
+      applicationName: this.options.applicationName,
+      channel: this.sql.channel,
+      lock: [this.lockSpace(), this.lockKey],
+      logger: this.logger,
+      onNotify: (queue) => this.notified(queue),
+      onUp: () => this.registered(),
+    });
+    this.listener = listener;
+    try {
+      await listener.start();
+    } catch (error) {
+      this.state = 'closed';
+      await pool.end().catch(() => undefined);
+      await this.consumePool.end().catch(() => undefined);
+      throw new TransportError(`cannot open the listening connection to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: true });
+    }
+    this.startTimers();
+  }
+
+  /** The first key of the connection locks: one space per schema. */
+  private lockSpace(): number {
+    let h = 7;
+    for (const c of `missive-connections:${this.options.schema}`) h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0;
+    return h;
+  }
+
+  /** After each (re)connect of the listener: registers this connection, its temporary queues, and looks for work. */
+  private async registered(): Promise<void> {
+    await this.run(this.sql.connectionUpsert, [this.connectionId, this.lockKey, this.clock.now()]);
+    for (const spec of this.temporary.values()) await this.declare(spec);
+    await this.reap(true);
+    this.tick();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.state !== 'open') {
+      this.state = 'closed';
+      return;
+    }
+    await this.acks.flush();
+    const consumers = [...this.consumers];
+    for (const consumer of consumers) consumer.drop();
+    this.consumers.clear();
+    await Promise.all(consumers.map((c) => c.handedBack()));
+    clearInterval(this.pollTimer);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.dueTimer);
+    try {
+      await this.transaction(async (client) => {
+        for (const { name } of (await client.query<{ name: string }>(this.sql.ownedQueues, [this.connectionId])).rows) await dropQueue(client, this.sql, name);
+        await client.query(this.sql.connectionDelete, [this.connectionId]);
+      }, 1000);
+    } catch (error) {
+      this.logger.warn('postgres transport could not clean up on close; another transport will reap it', { error });
+    }
+    this.state = 'closed';
+    await this.listener?.close();
+    await this.pool_?.end().catch(() => undefined);
+    await this.consumePool?.end().catch(() => undefined);
+  }
+
+  async declare(queue: QueueSpec): Promise<void> {
+    for (const pattern of queue.topics) checkTopicPattern(pattern);
+    const owner = queue.temporary === true ? this.connectionId : null;
+    if (owner !== null) this.temporary.set(queue.name, queue);
+    await this.transaction(async (client) => {
+      await client.query(this.sql.queueInsert, [queue.name, owner, this.clock.now()]);
+      for (const pattern of queue.topics) await client.query(this.sql.bindingInsert, [queue.name, pattern, isExactTopic(pattern) ? pattern : null, patternRegex(pattern)]);
+    });
+  }
+
+  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    const rows = await this.enqueue(topic, message, options, this.sql.publishLater, this.sql.publish);
+    if (rows === 0 && options?.mandatory === true) throw new UnroutableError(topic);
+  }
+
+  async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    const rows = await this.enqueue(queue, message, options, this.sql.sendLater, this.sql.send);
+    if (rows === 0) throw new UnroutableError(queue, 'no such queue');
+  }
+
+  private async enqueue(target: string, message: TransportMessage, options: EnqueueOptions | undefined, later: Named, now: Named): Promise<number> {
+    const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    const headers = JSON.stringify(message.headers);
+    const key = message.partitionKey ?? null;
+    const notBefore = options?.notBefore;
+    if (notBefore !== undefined && notBefore > this.clock.now()) {
+      const result = await this.run<{ queue: string }>(later, [target, notBefore, options?.scheduleId ?? null, message.id, message.type, body, headers, key]);
+      this.armDue(notBefore);
+      if (result.rows.length > 0) this.notify('');
+      return result.rows.length;
+    }
+    const { rows } = await this.run<{ queue: string }>(now, [target, message.id, message.type, body, headers, key]);
+    for (const row of rows) this.notify(row.queue);
+    return rows.length;
+  }
+
+  /**
+   * @internal Tells every transport that `queue` has work ('' : the schedule changed). Coalesced per
+   * event-loop turn into one statement of its own (no writes, so no WAL flush under the notify
+   * lock). Fire and forget: a lost notification is made up by the poll.
+   */
+  notify(queue: string): void {
+    this.toNotify.add(queue);
+    if (this.toNotify.size > 1) return;
+    setImmediate(() => {
+      const queues = [...this.toNotify];
+      this.toNotify.clear();
+      if (this.state !== 'open') return;
+      for (const q of queues) this.notified(q); // this process's consumers need no round trip
+      this.listener!.query(this.sql.notify, [this.sql.channel, queues]).catch((error: unknown) => this.logger.debug('postgres notify failed; the poll will find the work', { error }));
+    });
+  }
+
+  consume(queue: string, options: { readonly prefetch: number }): Consumer {
+    const consumer = new PostgresConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
+    this.consumers.add(consumer);
+    this.pollTimer?.ref(); // a process with consumers stays alive, as it would on a broker's socket
+    consumer.start(
+      this.run(this.sql.queueExists, [queue]).then((r) => {
+        if (r.rowCount === 0) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
+      }),
+    );
+    return consumer;
+  }
+
+  async cancelScheduled(scheduleId: string): Promise<boolean> {
+    return ((await this.run(this.sql.cancelScheduled, [scheduleId])).rowCount ?? 0) > 0;
+  }
+
+  queues(): Promise<QueueInfo[]> {
+    return listQueues((statement, values) => this.run(statement, values), this.sql, this.clock.now());
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    for (const consumer of [...this.consumers]) if (consumer.queue === name) consumer.drop();
+    this.temporary.delete(name);
+    await this.transaction((client) => dropQueue(client, this.sql, name));
+  }
+
+  // --- running statements -------------------------------------------------------------------
+
+  /**
+   * Runs one statement on the pool, retrying on a new connection with backoff while the
+   * connection or server is gone, for up to `reconnectMs`.
+   */
+  run<R extends pg.QueryResultRow = pg.QueryResultRow>(statement: Named | string, values: unknown[], lane: 'main' | 'consume' = 'main'): Promise<pg.QueryResult<R>> {
+    const query = typeof statement === 'string' ? { text: statement, values } : { name: statement.name, text: statement.text, values };
+    return retrying(() => (lane === 'consume' ? this.consumePool! : this.pool).query<R>(query), { reconnectMs: this.options.reconnectMs, open: () => this.state === 'open' });
+  }
+
+  /** Runs `work` in one transaction on a pool client, retried as a whole like {@link run}. */
+  transaction<T>(work: (client: pg.PoolClient) => Promise<T>, reconnectMs = this.options.reconnectMs): Promise<T> {
+    return retrying(() => inTransaction(this.pool, work), { reconnectMs, open: () => this.state === 'open' });
+  }
+
+  // --- consuming ----------------------------------------------------------------------------
+
+  /** @internal Removes a consumer. */
+  forget(consumer: PostgresConsumer): void {
+    this.consumers.delete(consumer);
+    if (this.consumers.size === 0) this.pollTimer?.unref();
+  }
+
+  /** @internal Claims up to `room` messages of `queue` for a consumer. */
+  async claim(queue: string, room: number): Promise<ClaimedRow[]> {
+    const now = this.clock.now();
+    const { rows } = await this.run<ClaimedRow>(this.sql.claim, [queue, now, room, this.connectionId, now + this.options.leaseMs], 'consume');
+    return rows.length > 1 ? rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)) : rows;
+  }
+
+  private notified(payload: string): void {
+    if (payload === '') {
+      this.dueAt = Number.POSITIVE_INFINITY; // someone scheduled something: look again
+      void this.armFromDatabase();
+      return;
+    }
+    for (const consumer of this.consumers) if (consumer.queue === payload) consumer.signal();
+  }
+
+  /** Wakes every consumer. */
+  private wakeAll(): void {
+    for (const consumer of this.consumers) consumer.signal();
+  }
+
+  /** The poll: promote due messages, reap dead connections, wake everyone, re-arm the due timer. */
+  private tick(): void {
+    if (this.state !== 'open') return;
+    void (async () => {
+      try {
+        await this.promote();
+        await this.reap(false);
+        this.wakeAll();
+        await this.armFromDatabase();
+      } catch (error) {
+        this.logger.warn('postgres transport poll failed; it will try again', { error });
+      }
+    })();
+  }
+
+  private async promote(): Promise<void> {
+    const { rows } = await this.run<{ queue: string }>(this.sql.promote, [this.clock.now()]);
+    for (const row of rows) this.notify(row.queue);
+  }
+
+  private async armFromDatabase(): Promise<void> {
+    const { rows } = await this.run<{ t: string | null }>(this.sql.nextDue, [this.clock.now()]);
+    if (rows[0]?.t != null) this.armDue(Number(rows[0].t));
+  }
+
+  /** Arms the timer for a message due at `at` (keeps an earlier one). */
+  private armDue(at: number): void {
+    if (this.state !== 'open' || at >= this.dueAt) return;
+    clearTimeout(this.dueTimer);
+    this.dueAt = at;
+    this.dueTimer = setTimeout(() => {
+      this.dueAt = Number.POSITIVE_INFINITY;
+      void this.promote()
+        .catch((error: unknown) => this.logger.warn('postgres transport could not move due messages', { error }))
+        .then(() => {
+          this.wakeAll();
+          return this.armFromDatabase();
+        })
+        .catch(() => undefined);
+    }, Math.max(0, at - this.clock.now()) + 1);
+    this.dueTimer.unref();
+  }
+
+  /** @internal Acks a delivery by its lease token (batched per turn); false when the lease was lost. */
+  ack(seq: string, token: string): Promise<boolean> {
+    return this.acks.ack(seq, token);
+  }
+
+  /** @internal Settles a delivery by its lease token; false when the lease was lost. */
+  async settle(kind: 'nack' | 'release' | 'dead', seq: string, token: string, extra: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown } = {}): Promise<boolean> {
+    if (this.state !== 'open') return false;
+    let changed: number;
+    if (kind === 'dead') {
+      changed = (await this.run(this.sql.deadLetter, [seq, token, JSON.stringify(extra.failure)], 'consume')).rowCount ?? 0;
+    } else {
+      const delay = kind === 'nack' ? (extra.delayMs ?? 0) : 0;
+      const visible = delay > 0 ? this.clock.now() + delay : 0;
+      const { rows } = await this.run<{ queue: string }>(this.sql.nack, [seq, token, visible, extra.headers === undefined ? null : JSON.stringify(extra.headers), kind === 'release' ? 1 : 0], 'consume');
+      changed = rows.length;
+      if (delay > 0) this.armDue(visible);
+      else if (rows[0] !== undefined) this.notify(rows[0].queue);
+    }
+    if (changed === 0) this.logger.warn(`a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`, { seq });
+    return changed > 0;
+  }
+
+  // --- heartbeat and reaping ----------------------------------------------------------------
+
+  private startTimers(): void {
+    this.pollTimer = setInterval(() => this.tick(), this.options.pollMs);
+    this.pollTimer.unref();
+    this.heartbeatTimer = setInterval(() => {
+      const now = this.clock.now();
+      const held = [...this.consumers].flatMap((c) => c.heldSeqs());
+      // Liveness is the advisory lock; the heartbeat only extends the leases of held deliveries.
+      if (held.length === 0) return;
+      this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) => this.logger.warn('postgres lease extension failed', { error }));
+    }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeatTimer.unref();
+  }
+
+  /** Reaps dead transports (see `pg-reaper.ts`), at most once a second unless forced. */
+  private async reap(force: boolean): Promise<void> {
+    const now = Date.now();
+    if (!force && now - this.lastReap < REAP_MS) return;
+    this.lastReap = now;
+    const reaped = await reapDeadConnections({
+      sql: this.sql,
+      connectionId: this.connectionId,
+      lockSpace: this.lockSpace(),
+      run: (statement, values) => this.run(statement, values),
+      transaction: (work) => this.transaction(work),
+    });
+    if (reaped > 0) {
+      this.logger.info(`postgres transport reaped ${reaped} dead connection(s)`);
+      this.wakeAll();
+    }
+  }
+}
