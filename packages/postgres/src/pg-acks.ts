@@ -44,7 +44,7 @@ export class AckBatcher {
       );
       for (const a of batch) {
         const ok = deleted.has(a.seq);
-        if (!ok) this.logger.warn('an ack on the postgres transport found its lease lost (the message was redelivered); it was ignored', { seq: a.seq });
+        if (!ok) this.logger.warn({ seq: a.seq }, 'an ack on the postgres transport found its lease lost (the message was redelivered); it was ignored');
         a.resolve(ok);
       }
     } catch (error) {

@@ -140,7 +140,7 @@ export class PostgresConsumer extends BufferedConsumer<PostgresDelivery> {
       } while (this.again && !this.closed);
     } catch (error) {
       if (!this.closed) {
-        this.transport.logger.warn('postgres claim failed; trying again', { error, queue: this.queue });
+        this.transport.logger.warn({ err: error, queue: this.queue }, 'postgres claim failed; trying again');
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => this.signal(), 100 + Math.random() * 200);
         this.retryTimer.unref();

@@ -80,7 +80,7 @@ export class PgListener {
     client.removeAllListeners('end');
     void client.end().catch(() => undefined);
     if (this.closed) return;
-    this.options.logger.warn('postgres listening connection lost; reconnecting', { error });
+    this.options.logger.warn({ err: error }, 'postgres listening connection lost; reconnecting');
     this.retry();
   }
 
@@ -89,7 +89,7 @@ export class PgListener {
     const delay = Math.min(2000, 50 * 2 ** Math.min(this.attempt++, 6));
     this.retryTimer = setTimeout(() => {
       this.open().catch((error: unknown) => {
-        this.options.logger.debug('postgres reconnect failed; trying again', { error });
+        this.options.logger.debug({ err: error }, 'postgres reconnect failed; trying again');
         this.retry();
       });
     }, delay);

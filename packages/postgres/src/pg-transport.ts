@@ -126,7 +126,7 @@ export class PostgresTransport implements Transport {
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'postgres transport is closed');
     const where = redactUrl(this.options.connectionString);
     const pool = new pg.Pool({ connectionString: this.options.connectionString, max: this.options.poolSize, application_name: this.options.applicationName });
-    pool.on('error', (error) => this.logger.warn('postgres pool connection lost', { error }));
+    pool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
     try {
       const client = await pool.connect();
       try {
@@ -141,7 +141,7 @@ export class PostgresTransport implements Transport {
     }
     this.pool_ = pool;
     this.consumePool = new pg.Pool({ connectionString: this.options.connectionString, max: Math.max(2, Math.ceil(this.options.poolSize / 2)), application_name: this.options.applicationName });
-    this.consumePool.on('error', (error) => this.logger.warn('postgres pool connection lost', { error }));
+    this.consumePool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
@@ -203,7 +203,7 @@ export class PostgresTransport implements Transport {
         await client.query(this.sql.connectionDelete, [this.connectionId]);
       }, 1000);
     } catch (error) {
-      this.logger.warn('postgres transport could not clean up on close; another transport will reap it', { error });
+      this.logger.warn({ err: error }, 'postgres transport could not clean up on close; another transport will reap it');
     }
     this.state = 'closed';
     await this.listener?.close();
@@ -260,7 +260,7 @@ export class PostgresTransport implements Transport {
       this.toNotify.clear();
       if (this.state !== 'open') return;
       for (const q of queues) this.notified(q); // this process's consumers need no round trip
-      this.listener!.query(this.sql.notify, [this.sql.channel, queues]).catch((error: unknown) => this.logger.debug('postgres notify failed; the poll will find the work', { error }));
+      this.listener!.query(this.sql.notify, [this.sql.channel, queues]).catch((error: unknown) => this.logger.debug({ err: error }, 'postgres notify failed; the poll will find the work'));
     });
   }
 
@@ -345,7 +345,7 @@ export class PostgresTransport implements Transport {
         this.wakeAll();
         await this.armFromDatabase();
       } catch (error) {
-        this.logger.warn('postgres transport poll failed; it will try again', { error });
+        this.logger.warn({ err: error }, 'postgres transport poll failed; it will try again');
       }
     })();
   }
@@ -368,7 +368,7 @@ export class PostgresTransport implements Transport {
     this.dueTimer = setTimeout(() => {
       this.dueAt = Number.POSITIVE_INFINITY;
       void this.promote()
-        .catch((error: unknown) => this.logger.warn('postgres transport could not move due messages', { error }))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'postgres transport could not move due messages'))
         .then(() => {
           this.wakeAll();
           return this.armFromDatabase();
@@ -397,7 +397,7 @@ export class PostgresTransport implements Transport {
       if (delay > 0) this.armDue(visible);
       else if (rows[0] !== undefined) this.notify(rows[0].queue);
     }
-    if (changed === 0) this.logger.warn(`a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`, { seq });
+    if (changed === 0) this.logger.warn({ seq }, `a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`);
     return changed > 0;
   }
 
@@ -411,7 +411,7 @@ export class PostgresTransport implements Transport {
       const held = [...this.consumers].flatMap((c) => c.heldSeqs());
       // Liveness is the advisory lock; the heartbeat only extends the leases of held deliveries.
       if (held.length === 0) return;
-      this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) => this.logger.warn('postgres lease extension failed', { error }));
+      this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) => this.logger.warn({ err: error }, 'postgres lease extension failed'));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
     this.heartbeatTimer.unref();
   }

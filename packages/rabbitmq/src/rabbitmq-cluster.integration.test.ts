@@ -24,6 +24,13 @@ const buses: Bus[] = [];
 const killed: PrivateNode[] = [];
 
 beforeAll(async () => {
+  // Three Erlang nodes next to the rest of the suite took over 300 s to start and fail over on the
+  // 2-core machine CI runs on, so the cluster runs under `npm run chaos`; `failover.test.ts` covers
+  // the node rotation in `npm test`.
+  if (!chaosEnabled()) {
+    unavailable = 'the three-node cluster runs under `npm run chaos` (MISSIVE_CHAOS=1): too heavy for a CI run on 2 cores';
+    return;
+  }
   unavailable = await privateNodeUnavailable();
   if (unavailable !== undefined) return;
   cluster = await startPrivateCluster({ name: `missive-cluster-${randomBytes(3).toString('hex')}` });
