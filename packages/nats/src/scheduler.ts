@@ -117,7 +117,11 @@ export class Scheduler {
     } catch (error) {
       const unroutable = (error as { code?: string }).code === 'UNROUTABLE';
       this.host.logger.warn({ target, err: error }, unroutable ? 'nats: a scheduled message has no destination any more; dropped' : 'nats: forwarding a scheduled message failed; it is tried again');
-      this.host.nc.publish(reply, unroutable ? '+TERM' : '-NAK {"delay":1000000000}');
+      try {
+        this.host.nc.publish(reply, unroutable ? '+TERM' : '-NAK {"delay":1000000000}');
+      } catch {
+        // The connection closed (the transport is stopping): the server redelivers the unacked message.
+      }
     }
   }
 }
