@@ -205,6 +205,8 @@ const REOPEN_MAX_MS = 5_000;
 /** The consumer. */
 export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements DeliveryOwner {
   private channel: amqp.Channel | undefined;
+  /** The connection this consumer consumes on, or is starting to (see `resume`). */
+  private resumedOn: amqp.ChannelModel | undefined;
   private tag: string | undefined;
   /** Delivery tags of the current channel not yet acked or requeued at the broker. */
   private readonly outstanding = new Set<number>();
@@ -232,9 +234,23 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     return this.started.promise;
   }
 
-  /** Starts (or restarts, after a reconnect) consuming on a new channel. */
+  /**
+   * Starts (or restarts, after a reconnect) consuming on a new channel; once per connection (a
+   * second call for the same one is a no-op until the channel is lost). A channel it replaces is
+   * closed, so none is left on the broker holding deliveries no one can ack.
+   */
   async resume(connection: amqp.ChannelModel): Promise<void> {
-    if (this.buffer.closed) return;
+    if (this.buffer.closed || this.resumedOn === connection) return;
+    this.resumedOn = connection;
+    try {
+      await this.consumeOn(connection);
+    } catch (error) {
+      if (this.resumedOn === connection) this.resumedOn = undefined;
+      throw error;
+    }
+  }
+
+  private async consumeOn(connection: amqp.ChannelModel): Promise<void> {
     const channel = await connection.createChannel();
     if (this.buffer.closed) {
       await channel.close().catch(() => undefined);
@@ -254,7 +270,9 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     const generation = this.transport.generation;
     this.flushAcks();
     this.outstanding.clear();
+    const replaced = this.channel;
     this.channel = channel;
+    if (replaced !== undefined) void replaced.close().catch(() => undefined);
     const { consumerTag } = await channel.consume(
       this.queue,
       (raw) => {
@@ -300,6 +318,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     this.acks = [];
     this.outstanding.clear();
     this.channel = undefined;
+    this.resumedOn = undefined;
     this.tag = undefined;
     this.buffer.discard();
   }

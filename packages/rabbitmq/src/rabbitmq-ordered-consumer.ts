@@ -112,7 +112,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   /** Starts (or restarts, after a reconnect) consuming: main queue, control messages, then the partitions. */
   async resume(connection: amqp.ChannelModel): Promise<void> {
-    if (this.closing) return;
+    if (this.closing || this.connection === connection) return; // once per connection
     this.connection = connection;
     this.main = await this.openLane(connection, undefined);
     const control = await connection.createChannel();

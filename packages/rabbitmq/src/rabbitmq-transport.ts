@@ -128,6 +128,8 @@ export class RabbitMqTransport implements Transport {
   private readonly returned = new Map<string, amqp.Message>();
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ready: Promise<void> | undefined;
+  /** The setup of a new connection while it runs (see `onConnect`). */
+  private settingUp: { readonly connection: amqp.ChannelModel; readonly done: Promise<void> } | undefined;
   private blockedBy: string | undefined;
   /** Set while the publisher's socket buffer is full (see `waitForDrain`). */
   private draining: Promise<void> | undefined;
@@ -240,8 +242,21 @@ export class RabbitMqTransport implements Transport {
     });
   }
 
-  private async onConnect(connection: amqp.ChannelModel): Promise<void> {
-    if (this.connection === connection && this.publisher !== undefined) return;
+  /**
+   * Sets `connection` up once: a caller that comes while its setup runs (a publish during the
+   * reconnect) waits for that setup instead of starting a second one beside it.
+   */
+  private onConnect(connection: amqp.ChannelModel): Promise<void> {
+    if (this.connection === connection && this.publisher !== undefined) return Promise.resolve();
+    if (this.settingUp?.connection === connection) return this.settingUp.done;
+    const done = this.setUpConnection(connection).finally(() => {
+      if (this.settingUp?.done === done) this.settingUp = undefined;
+    });
+    this.settingUp = { connection, done };
+    return done;
+  }
+
+  private async setUpConnection(connection: amqp.ChannelModel): Promise<void> {
     this.connection = connection;
     this.generation++;
     const publisher = await connection.createConfirmChannel({ highWaterMark: PUBLISH_BUFFER_MESSAGES });
