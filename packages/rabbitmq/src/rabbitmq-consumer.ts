@@ -76,7 +76,7 @@ export function transportMessage(message: amqp.Message): TransportMessage {
  * messages go back to the queue anyway, so the failure is dropped rather than thrown (a throw from
  * inside amqplib's delivery callback would tear down the whole connection).
  */
-function onChannel(operation: () => void): void {
+export function onChannel(operation: () => void): void {
   try {
     operation();
   } catch {
@@ -100,6 +100,11 @@ export interface DeliveryOwner {
   redeliver?(delivery: RabbitDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined): boolean;
   /** Sends the broker-side ack (`true`) or requeue; the owner may batch acks. Default: at once. */
   toBroker?(delivery: RabbitDelivery, ack: boolean): void;
+  /**
+   * The settle's broker-side work was sent (the ack written, the dead letter confirmed), or failed,
+   * or there was none (a stale channel). Called once per settle, after `settled`.
+   */
+  finished?(delivery: RabbitDelivery): void;
 }
 
 /** One delivery from a RabbitMQ channel. */
@@ -137,6 +142,7 @@ export class RabbitDelivery extends SettleOnceDelivery {
 
   protected async onAck(): Promise<void> {
     if (this.live()) this.toBroker(true);
+    this.consumer.finished?.(this);
   }
 
   /** The delivery tag: the order in which its channel received it. */
@@ -155,6 +161,14 @@ export class RabbitDelivery extends SettleOnceDelivery {
   }
 
   protected async onNack(options: NackOptions): Promise<void> {
+    try {
+      await this.nackAtBroker(options);
+    } finally {
+      this.consumer.finished?.(this);
+    }
+  }
+
+  private async nackAtBroker(options: NackOptions): Promise<void> {
     if (!this.live()) return;
     const delayMs = options.delayMs ?? 0;
     if (delayMs <= 0 && options.headers === undefined) {
@@ -174,6 +188,14 @@ export class RabbitDelivery extends SettleOnceDelivery {
   }
 
   protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    try {
+      await this.deadLetterAtBroker(failure);
+    } finally {
+      this.consumer.finished?.(this);
+    }
+  }
+
+  private async deadLetterAtBroker(failure: DeadLetterFailure): Promise<void> {
     if (!this.live()) return;
     const queue = this.consumer.queue;
     try {

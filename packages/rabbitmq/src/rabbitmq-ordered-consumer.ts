@@ -35,7 +35,7 @@ import type * as amqp from 'amqplib';
 import { TransportError, type Consumer, type Delivery } from '@missive/core';
 import { DeliveryBuffer } from '@missive/core/transport';
 import { Latch } from './latch.js';
-import { RabbitDelivery, type DeliveryOwner } from './rabbitmq-consumer.js';
+import { RabbitDelivery, onChannel, type DeliveryOwner } from './rabbitmq-consumer.js';
 import type { RabbitMqTransport } from './rabbitmq-transport.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionLock, partitionQueue } from './partitions.js';
 
@@ -156,10 +156,34 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   settled(delivery: RabbitDelivery): void {
     this.buffer.settled(delivery);
+  }
+
+  /**
+   * The delivery's ack (or dead letter, or requeue) has gone to the broker: only now does the key's
+   * next message go out and may its lane close. Earlier, the next message could be handled and
+   * acked while this one was still un-acked, and come back after it; or the lane's channel could
+   * close before the ack, returning a handled message to the queue.
+   */
+  finished(delivery: RabbitDelivery): void {
     const lane = this.lanes.get(delivery.channel);
     lane?.held.delete(delivery);
     this.releaseKey(delivery);
     if (lane !== undefined) this.settleCheck(lane);
+  }
+
+  /**
+   * Acks at once. A keyed message handed back (its dead letter could not be published) keeps its
+   * place: rather than a requeue, which would let the key's later messages, already fetched, go
+   * first, its partition is let go, and closing the channel returns the partition's messages in the
+   * order they were taken.
+   */
+  toBroker(delivery: RabbitDelivery, ack: boolean): void {
+    const lane = this.lanes.get(delivery.channel);
+    if (!ack && lane?.partition !== undefined && delivery.message.partitionKey !== undefined) {
+      this.release(lane);
+      return;
+    }
+    onChannel(() => (ack ? delivery.channel.ack(delivery.raw) : delivery.channel.nack(delivery.raw, false, true)));
   }
 
   redeliver(delivery: RabbitDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined): boolean {
@@ -208,7 +232,6 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     this.pending.clear();
     this.keys.clear();
     for (const lane of [...this.lanes.values()]) this.settleCheck(lane);
-    if (this.lanes.size === 0) this.transport.forget(this);
     await this.control?.close().catch(() => undefined);
   }
 
@@ -321,10 +344,22 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     lane.held.clear(); // closing the channel returns them, in the order they were taken
     this.lanes.delete(lane.channel);
     if (this.main === lane) this.main = undefined;
-    if (this.closing && this.lanes.size === 0) this.transport.forget(this); // else `shutdown` waits for the rest
     const going = this.letGo(lane);
     this.going.add(going);
     void going.finally(() => this.going.delete(going));
+    if (this.closing && this.lanes.size === 0) this.forgetOnceGone();
+  }
+
+  /**
+   * Leaves the transport once the channels being let go are closed: their acks must reach the
+   * broker before the connection closes (until then `shutdown`, which waits for them, runs at the
+   * transport's close). A lane's acks and its close share a channel, but the connection's close can
+   * overtake a channel's frames.
+   */
+  private forgetOnceGone(): void {
+    void Promise.allSettled([...this.going]).then(() => {
+      if (this.lanes.size === 0) this.transport.forget(this);
+    });
   }
 
   /** Closes a lane's channel, then (a partition) deletes its lock and tells the others. */
