@@ -17,6 +17,7 @@ import type * as amqp from 'amqplib';
 import { Header, TransportError, type DeadLetterFailure, type TransportMessage } from '@missive/core';
 import { BufferedConsumer, SettleOnceDelivery, TransportHeader, bytesView, isTransportHeader, type NackOptions } from '@missive/core/transport';
 import { Latch } from './latch.js';
+import { ReplyCode, replyCode } from './reply-codes.js';
 import { returnKey } from './topology.js';
 import { CONTENT_TYPE, DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
 
@@ -326,7 +327,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
       if (this.buffer.closed || this.channel !== undefined || !this.transport.isConnection(connection)) return;
       this.transport.logger.warn(`the broker closed the channel of the consumer of ${this.queue}; consuming again on a new channel`);
       this.resume(connection).catch((error: unknown) => {
-        if (/NOT_FOUND - no queue/.test((error as Error).message)) this.fail(error); // deleted; not a queue that is still starting
+        if (replyCode(error) === ReplyCode.NotFound) this.fail(error); // deleted; not a queue that is still starting
         else this.reopen(connection);
       });
     }, delay);

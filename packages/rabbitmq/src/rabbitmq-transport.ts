@@ -57,7 +57,9 @@ import {
   type TransportMessage,
   type TransportStatus,
 } from '@missive/core';
+import { TransportHeader } from '@missive/core/transport';
 import { connectError } from './connect-error.js';
+import { ReplyCode, replyCode } from './reply-codes.js';
 import { failoverTarget } from './failover.js';
 import { RabbitConsumer } from './rabbitmq-consumer.js';
 import { OrderedConsumer } from './rabbitmq-ordered-consumer.js';
@@ -126,6 +128,8 @@ export class RabbitMqTransport implements Transport {
   private readonly typeDeclarations = new Map<string, Promise<void>>();
   private readonly consumers = new Set<RabbitConsumer | OrderedConsumer>();
   private readonly returned = new Map<string, amqp.Message>();
+  /** Publisher channels the broker closed with 404: a publish to an exchange that no longer exists. */
+  private readonly closedByNotFound = new WeakSet<amqp.Channel>();
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ready: Promise<void> | undefined;
   /** The setup of a new connection while it runs (see `onConnect`). */
@@ -275,9 +279,8 @@ export class RabbitMqTransport implements Transport {
       if (id !== undefined) this.returned.set(id, message);
     });
     publisher.on('error', (error: Error) => {
-      // A publish to a type exchange someone deleted closes the channel: declare it again next time.
-      const missing = /NOT_FOUND - no exchange '([^']*)'/.exec(error.message)?.[1];
-      if (missing !== undefined) this.typeExchanges.delete(missing);
+      // A publish to a type exchange someone deleted closes the channel: its publishes declare their exchanges again (`confirmPublish`).
+      if (replyCode(error) === ReplyCode.NotFound) this.closedByNotFound.add(publisher);
     });
     publisher.on('close', () => {
       if (this.publisher === publisher) this.publisher = undefined;
@@ -497,7 +500,7 @@ export class RabbitMqTransport implements Transport {
           await deleteQueues(this.connection, created).catch((cleanup: unknown) => this.logger.warn({ err: cleanup }, `could not delete the queues of a failed declaration (${created.join(', ')})`));
         }
         const text = (error as Error).message;
-        if (/PRECONDITION_FAILED/.test(text)) {
+        if (replyCode(error) === ReplyCode.PreconditionFailed) {
           throw new ConfigurationError(
             `queue "${name}" already exists on ${this.safeUrl} with different settings: ${text.replace(/^.*PRECONDITION_FAILED - /, '')}. Delete it, or declare it the same way (queueType=${this.options.queueType})`,
             { cause: error },
@@ -539,7 +542,7 @@ export class RabbitMqTransport implements Transport {
       } catch (error) {
         this.admin = undefined;
         const text = (error as Error).message;
-        if (/PRECONDITION_FAILED/.test(text)) {
+        if (replyCode(error) === ReplyCode.PreconditionFailed) {
           throw new ConfigurationError(`exchange "${type}" already exists on ${this.safeUrl} with different settings: ${text.replace(/^.*PRECONDITION_FAILED - /, '')}. Missive needs a durable topic exchange there; delete it`, { cause: error });
         }
         throw new TransportError(`cannot declare the exchange of type "${type}": ${text}`, { cause: error });
@@ -684,15 +687,19 @@ export class RabbitMqTransport implements Transport {
       messageId: message.id,
       type: message.type,
       contentType: CONTENT_TYPE,
-      headers: message.partitionKey === undefined ? headers : { ...headers, 'x-missive-partition-key': message.partitionKey },
+      headers: message.partitionKey === undefined ? headers : { ...headers, [TransportHeader.PartitionKey]: message.partitionKey },
     };
     const started = Date.now();
     let refusals = 0;
+    let previous: amqp.ConfirmChannel | undefined;
     for (let attempt = 1; ; attempt++) {
       while (this.draining !== undefined) await this.draining; // a drain lets waiters go one buffer-full at a time
       const channel = this.state === 'open' && this.publisher !== undefined && this.blockedBy === undefined ? this.publisher : await this.channel(true);
+      const lastChannel = previous;
+      previous = channel;
       if (attempt > 1 && isTypeExchange(exchange)) {
         // The channel may have died of a publish to a type exchange deleted under us: declare it again.
+        if (lastChannel !== undefined && this.closedByNotFound.has(lastChannel)) this.typeExchanges.delete(exchange);
         const declaring = this.typeExchange(exchange);
         if (declaring !== undefined) await declaring;
       }
