@@ -34,9 +34,11 @@ import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import { TransportError, type Consumer, type Delivery } from '@missive/core';
 import { DeliveryBuffer } from '@missive/core/transport';
+import { KeyLines } from './key-lines.js';
 import { Latch } from './latch.js';
-import { RabbitDelivery, onChannel, type DeliveryOwner } from './rabbitmq-consumer.js';
-import type { RabbitMqTransport } from './rabbitmq-transport.js';
+import { Ticker } from './ticker.js';
+import type { ConsumerHost } from './consumer-host.js';
+import { RabbitDelivery, onChannel, type DeliveryOwner } from './rabbitmq-delivery.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionLock, partitionQueue } from './partitions.js';
 
 /** A consumer on one channel: the main queue or one owned partition. */
@@ -53,12 +55,6 @@ interface Lane {
   readonly held: Set<RabbitDelivery>;
 }
 
-/** The message of a key that is out, and the later ones that wait for it. */
-interface KeyState {
-  holder: RabbitDelivery;
-  parked: RabbitDelivery[];
-}
-
 /** Milliseconds between rebalance checks: a base and a random extra, so instances do not tick together. */
 const TICK_MS = 1000;
 const TICK_JITTER_MS = 500;
@@ -72,21 +68,24 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   /** Lanes being let go (channels closing). */
   private readonly going = new Set<Promise<void>>();
   private readonly owned = new Map<number, Lane>();
-  private readonly keys = new Map<string, KeyState>();
+  private readonly keys = new KeyLines<RabbitDelivery>();
   /** In-process redeliveries waiting for their delay. */
   private readonly pending = new Map<RabbitDelivery, NodeJS.Timeout>();
   private readonly id = randomUUID();
   private main: Lane | undefined;
   private control: amqp.Channel | undefined;
   private connection: amqp.ChannelModel | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private tickAgain = false;
   private closing = false;
   private readonly started = new Latch();
+  private readonly ticker = new Ticker(
+    () => this.rebalance(),
+    TICK_MS,
+    TICK_JITTER_MS,
+    (error) => this.transport.logger.debug({ err: error }, `rebalance of ${this.queue} failed; trying again`),
+  );
 
   constructor(
-    readonly transport: RabbitMqTransport,
+    readonly transport: ConsumerHost,
     readonly queue: string,
     private readonly prefetch: number,
   ) {
@@ -133,7 +132,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   /** The connection is gone: the broker returned everything un-acked. Keys held by running handlers stay held until they settle. */
   lost(): void {
-    clearTimeout(this.timer);
+    this.ticker.pause();
     this.connection = undefined;
     this.control = undefined;
     this.main = undefined;
@@ -142,10 +141,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     this.buffer.discard();
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
-    for (const [key, state] of this.keys) {
-      state.parked = [];
-      if (!this.buffer.isYielded(state.holder)) this.keys.delete(key);
-    }
+    this.keys.lost((d) => this.buffer.isYielded(d));
   }
 
   fail(error: unknown): void {
@@ -194,8 +190,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     lane.held.delete(delivery);
     const copy = delivery.again(headers);
     lane.held.add(copy);
-    const state = this.keys.get(delivery.message.partitionKey);
-    if (state?.holder === delivery) state.holder = copy;
+    this.keys.replace(delivery, copy);
     if (this.closing || lane.releasing) {
       this.settleCheck(lane);
       return true;
@@ -224,7 +219,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     if (this.closing) return;
     this.closing = true;
     this.started.open(); // closed before it settled: nothing to wait for
-    clearTimeout(this.timer);
+    this.ticker.stop();
     const main = this.main;
     if (main?.tag !== undefined) await main.channel.cancel(main.tag).catch(() => undefined);
     this.buffer.close(); // the unread stay in their lanes' `held` and go back when their channels close
@@ -277,17 +272,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     lane.held.add(delivery);
     if (this.closing || lane.releasing) return; // goes back with the rest of the lane
     const key = delivery.message.partitionKey;
-    if (key === undefined) {
-      this.push(delivery);
-      return;
-    }
-    const state = this.keys.get(key);
-    if (state === undefined) {
-      this.keys.set(key, { holder: delivery, parked: [] });
-      this.push(delivery);
-    } else {
-      state.parked.push(delivery);
-    }
+    if (key === undefined || this.keys.admit(delivery, key)) this.push(delivery);
   }
 
   private push(delivery: RabbitDelivery): void {
@@ -296,17 +281,8 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   /** The key's message is done: the next one of the key goes out. */
   private releaseKey(delivery: RabbitDelivery): void {
-    const key = delivery.message.partitionKey;
-    if (key === undefined) return;
-    const state = this.keys.get(key);
-    if (state?.holder !== delivery) return;
-    const next = state.parked.shift();
-    if (next === undefined) {
-      this.keys.delete(key);
-      return;
-    }
-    state.holder = next;
-    this.push(next);
+    const next = this.keys.done(delivery);
+    if (next !== undefined) this.push(next);
   }
 
   /** Takes back everything of `lane` that is not running: unread, parked, waiting for a retry. */
@@ -317,16 +293,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
       clearTimeout(timer);
       this.pending.delete(copy);
     }
-    for (const [key, state] of this.keys) {
-      state.parked = state.parked.filter((d) => d.channel !== lane.channel);
-      if (state.holder.channel !== lane.channel || this.buffer.isYielded(state.holder)) continue;
-      const next = state.parked.shift();
-      if (next === undefined) this.keys.delete(key);
-      else {
-        state.holder = next;
-        this.push(next);
-      }
-    }
+    for (const next of this.keys.withdraw((d) => d.channel === lane.channel, (d) => this.buffer.isYielded(d))) this.push(next);
   }
 
   /** Lets a partition go (see the module comment): stop handing out, wait for its running handlers, close. */
@@ -403,25 +370,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   }
 
   private scheduleTick(): void {
-    if (this.closing) return;
-    if (this.ticking !== undefined) {
-      this.tickAgain = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.ticking = this.rebalance()
-      .catch((error: unknown) => this.transport.logger.debug({ err: error }, `rebalance of ${this.queue} failed; trying again`))
-      .finally(() => {
-        this.ticking = undefined;
-        if (this.closing) return;
-        if (this.tickAgain) {
-          this.tickAgain = false;
-          this.scheduleTick();
-          return;
-        }
-        this.timer = setTimeout(() => this.scheduleTick(), TICK_MS + Math.random() * TICK_JITTER_MS);
-        this.timer.unref();
-      });
+    if (!this.closing) this.ticker.kick();
   }
 
   /** Owns at most ⌈partitions ÷ instances⌉: lets the surplus go, claims free ones up to the share. */

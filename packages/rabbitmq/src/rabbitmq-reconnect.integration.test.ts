@@ -18,7 +18,7 @@ const waiter = createWaiter({ timeoutMs: 30_000 });
 
 /** amqplib's recovering connection model inside the transport: the test listens to its `connect` event. */
 function modelOf(transport: RabbitMqTransport): EventEmitter {
-  return (transport as unknown as { model: EventEmitter }).model;
+  return (transport as unknown as { link: { model: EventEmitter } }).link.model;
 }
 
 describe('rabbitmq reconnect', () => {
