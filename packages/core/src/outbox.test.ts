@@ -73,6 +73,42 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it("one conversation's messages to a destination keep their order; another conversation's do not wait for them", async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const sent: string[] = [];
+    const bus = h.bus('shop', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            const data = ctx.envelope.data as { orderId?: string; n?: number };
+            if (ctx.destination.name === OrderPlaced.name && data.orderId === 'first' && data.n === 0) await firstHeld;
+            await next();
+            if (ctx.destination.name === OrderPlaced.name) sent.push(`${data.orderId}#${data.n}`);
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    // Two conversations' messages, committed before the relay starts: one batch.
+    const { codec } = bus.environment;
+    const records = ['first', 'second'].flatMap((orderId) => {
+      const parent = codec.decode(bus.prepare(undefined, ChargeCard, { orderId, amount: 1 }, undefined).message.body);
+      return [0, 1].map((n) => bus.prepare(parent, OrderPlaced, { orderId, n }, undefined));
+    });
+    await outbox.commit({ work: () => undefined, outbox: () => records });
+    await bus.start();
+    await h.until(() => sent.length === 2, 'the second conversation, while the first waits');
+    expect(sent).toEqual(['second#0', 'second#1']);
+    releaseFirst();
+    await h.until(() => sent.length === 4, 'the first conversation');
+    expect(sent.slice(2)).toEqual(['first#0', 'first#1']);
+    await h.stop();
+  });
+
   it('a message delivered three times has its side effect once, and its messages go out once', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();
