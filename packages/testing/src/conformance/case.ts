@@ -21,11 +21,6 @@ export interface CaseOptions {
   readonly timeoutMs?: number;
   /** A heavy case: skipped (saying so) unless `MISSIVE_CHAOS=1`, as `npm run chaos` sets. */
   readonly heavy?: boolean;
-  /**
-   * Runs alone even where the target runs cases concurrently: it sets process-wide state (the
-   * global tracer provider), or what it proves depends on other work not slowing it down.
-   */
-  readonly serial?: boolean;
 }
 
 /** Whether heavy cases run (`MISSIVE_CHAOS=1`, set by `npm run chaos`). */

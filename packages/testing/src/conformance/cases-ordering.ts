@@ -83,5 +83,5 @@ export function orderingCases(test: CaseRegistrar): void {
     expect(index('p1')).toBeGreaterThan(log.lastIndexOf('p0 poisoned'));
     expect(index('p2')).toBeGreaterThan(index('p1'));
     await env.until(() => bus.stats().endpoints[endpoint]!.deadLettered === 1, 'the dead letter of p0');
-  }, { needs: ['orderingKeys'], serial: true }); // b2 must be handled within a0's two 100 ms retry delays
+  }, { needs: ['orderingKeys'] });
 }

@@ -71,7 +71,7 @@ export function tracingCases(test: CaseRegistrar): void {
     } finally {
       await capture.shutdown();
     }
-  }, { serial: true }); // the tracer provider is the process's global one
+  });
 
   test('a redelivered message is a new process span in the same trace, with its attempt', async (env) => {
     const capture = captureSpans();
@@ -99,5 +99,5 @@ export function tracingCases(test: CaseRegistrar): void {
     } finally {
       await capture.shutdown();
     }
-  }, { serial: true }); // the tracer provider is the process's global one
+  });
 }

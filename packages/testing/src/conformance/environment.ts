@@ -88,12 +88,6 @@ export interface ConformanceTarget {
   readonly features?: Partial<ConformanceFeatures>;
   /** A reason to skip every case (the broker is unreachable), or undefined to run them. */
   readonly unavailable?: () => Promise<string | undefined>;
-  /**
-   * Run the cases concurrently (vitest's `maxConcurrency` at a time, 5 by default). For a broker
-   * whose cases mostly wait on round trips: each case has its own names, buses and cleanup, so they
-   * share nothing but the broker. Default false.
-   */
-  readonly concurrent?: boolean;
 }
 
 /** The environment of one case. */

@@ -61,11 +61,7 @@ export function caseRegistrar(target: ConformanceTarget): CaseRegistrar {
       }
     };
     const test: CaseRegistrar = (name: string, body: (env: Environment) => Promise<void>, options: CaseOptions = {}) => {
-      // Vitest runs a run of consecutive concurrent cases together, and a serial case after them, alone.
-      // Cases with child processes are serial too: several starting at once starve each other of CPU.
-      const serial = options.serial === true || options.needs?.includes('processes') === true;
-      const register = target.concurrent === true && !serial ? it.concurrent : it;
-      register(
+      it(
         name,
         async (ctx) => {
           await check();
