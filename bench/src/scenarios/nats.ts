@@ -30,12 +30,12 @@ async function natsVersion(): Promise<string> {
   }
 }
 
-/** Deletes the streams Missive made for the run (its prefix's). */
+/** Deletes the streams Missive made for the run (its prefix's, and its key-value buckets'). */
 async function removeStreams(prefix: string): Promise<void> {
   const nc = await connect({ servers: new URL(NATS_URL).host });
   try {
     const jsm = await nc.jetstreamManager();
-    for await (const info of jsm.streams.list()) if (info.config.name.startsWith(prefix)) await jsm.streams.delete(info.config.name);
+    for await (const info of jsm.streams.list()) if (info.config.name.startsWith(prefix) || info.config.name.startsWith(`KV_${prefix}`)) await jsm.streams.delete(info.config.name);
   } finally {
     await nc.close();
   }

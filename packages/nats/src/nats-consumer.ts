@@ -66,6 +66,8 @@ export interface ConsumerHost {
   /** Stores the dead letter (idempotently, keyed by `dedupId`). */
   deadLetter(queue: string, message: TransportMessage, failure: DeadLetterFailure, dedupId: string): Promise<void>;
   forget(consumer: NatsConsumer): void;
+  /** Records a running consumer of `queue` for `queues()` across processes; the function records its stop. */
+  present(queue: string): () => Promise<void>;
 }
 
 interface Lane {
@@ -143,6 +145,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   private readonly byName = new Map<string, Lane>();
   private subscription: Subscription | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
+  private leave: (() => Promise<void>) | undefined;
 
   constructor(
     readonly host: ConsumerHost,
@@ -163,6 +166,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     const every = Math.max(250, Math.min(HEARTBEAT_MS, Math.floor(this.host.ackWaitMs / 3)));
     this.keepAlive = setInterval(() => this.tick(), every);
     this.keepAlive.unref();
+    this.leave = this.host.present(this.queue);
     this.pump();
   }
 
@@ -299,12 +303,14 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   override async close(): Promise<void> {
     this.closeNow();
     await this.ready.catch(() => undefined);
+    await this.leave?.();
   }
 
   protected detach(): void {
     clearInterval(this.keepAlive);
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    void this.leave?.();
   }
 
   protected giveBack(delivery: NatsDelivery): void {
