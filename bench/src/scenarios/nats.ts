@@ -5,6 +5,9 @@
  * publishes resolved on their PubAck with `Nats-Msg-Id`, ack after the handler, same prefetch and
  * unconfirmed window); one publisher process and one consumer process each.
  *
+ * With `MISSIVE_NATS_BASELINE` naming the `index.js` of another build of `@missive/nats` (an earlier
+ * commit's, built apart), that build runs too, as "Missive, baseline build": before and after in one run.
+ *
  * @module
  */
 import { connect } from 'nats';
@@ -44,7 +47,7 @@ async function removeStreams(prefix: string): Promise<void> {
 export const nats: Scenario = {
   name: 'nats',
   title: 'nats: Missive vs the raw JetStream pattern and nats.js js.publish/consume',
-  budgetMs: 150_000,
+  budgetMs: 240_000,
   facts: { packages: ['nats', 'zod'] },
   async run(ctx) {
     const id = runId().replace(/[^A-Za-z0-9]/g, '');
@@ -54,6 +57,15 @@ export const nats: Scenario = {
       { label: 'raw JetStream (core publish + PubAck, pull, ack)', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `br${id}` } },
       { label: 'nats.js js.publish / consume', module: 'subjects/natsjs.js', args: { ...common, name: `js-${id}`, prefix: `bj${id}` } },
     ];
+    const baseline = process.env.MISSIVE_NATS_BASELINE;
+    if (baseline !== undefined && baseline !== '') {
+      subjects.splice(1, 0, {
+        label: 'Missive, baseline build',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `base-${id}`, url: `${NATS_URL}?prefix=bb${id}`, transportModule: baseline },
+        note: `the @missive/nats build at ${baseline}, same core`,
+      });
+    }
     const plan = natsPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
@@ -65,6 +77,7 @@ export const nats: Scenario = {
       ].join('\n');
     } finally {
       await cleanupAll(subjects, ctx.log);
+      if (baseline !== undefined && baseline !== '') await removeStreams(`BB${id.toUpperCase()}_`).catch(() => undefined);
       await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) => ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`));
     }
   },

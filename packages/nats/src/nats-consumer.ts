@@ -201,17 +201,20 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   }
 
   /**
-   * Pumps once at the end of this event-loop turn: the settles of one turn (the bus settles a burst
-   * of deliveries in microtasks) become one request for all the room they freed.
+   * Pumps once at the end of this event-loop turn, in the confirmer's write: the settles of one turn
+   * (the bus settles a burst of deliveries in microtasks) become one request for all the room they
+   * freed, sent with their acks.
    */
   private later(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
+    this.host.confirmer.atTurnEnd(this.pumpLater);
   }
+
+  private readonly pumpLater = (): void => {
+    this.pumpQueued = false;
+    this.pump();
+  };
 
   private request(lane: Lane, batch: number): void {
     lane.requested += batch;

@@ -39,7 +39,7 @@ import { apiCode, ApiError } from './api-errors.js';
 import { Bindings } from './bindings.js';
 import { Confirmer } from './confirmer.js';
 import { Handovers, type LaneStarts } from './handover.js';
-import { encodeHeaders, NatsHeader } from './message-codec.js';
+import { encodeHeaders, NatsHeader, wireHeaders } from './message-codec.js';
 import { NatsCommandOwners } from './nats-command-owners.js';
 import { NatsConsumer, type ConsumerHost } from './nats-consumer.js';
 import { NatsDeadLetters } from './nats-dead-letters.js';
@@ -271,7 +271,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       if (!this.routes(subject)) throw new UnroutableError(topic);
     }
     if (options?.notBefore !== undefined && options.notBefore > Date.now()) return this.schedule(subject, message, options.notBefore, options.scheduleId);
-    await this.confirmer.publish(subject, message.body, encodeHeaders(message));
+    await this.confirmer.publish(subject, message.body, wireHeaders(message));
   }
 
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
@@ -279,7 +279,7 @@ export class NatsTransport implements Transport, ConsumerHost {
     if (!this.bindings.has(queue)) {
       if (options?.notBefore === undefined) {
         try {
-          await this.confirmer.publish(this.names.temporarySubject(queue), message.body, encodeHeaders(message), 'unroutable');
+          await this.confirmer.publish(this.names.temporarySubject(queue), message.body, wireHeaders(message), 'unroutable');
           return;
         } catch (error) {
           if ((error as { code?: string }).code !== ErrorCode.Unroutable) throw error;
@@ -289,7 +289,7 @@ export class NatsTransport implements Transport, ConsumerHost {
     }
     const subject = this.names.queueSubject(queue, slotOf(message.partitionKey));
     if (options?.notBefore !== undefined && options.notBefore > Date.now()) return this.schedule(subject, message, options.notBefore, options.scheduleId);
-    await this.confirmer.publish(subject, message.body, encodeHeaders(message));
+    await this.confirmer.publish(subject, message.body, wireHeaders(message));
   }
 
   private async schedule(target: string, message: TransportMessage, notBefore: number, scheduleId: string | undefined): Promise<void> {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import type { TransportMessage } from '@missive/core';
+import { decodeMessage, encodeHeaders, wireHeaders } from './message-codec.js';
+
+const text = (h: { encode(): Uint8Array }) => new TextDecoder().decode(h.encode());
+
+const messages: TransportMessage[] = [
+  { id: '0b9c7c1e-2f7a-4a57-9d0e-6d1f3c1b2a10', type: 'shop.order-placed', body: new Uint8Array(), headers: {} },
+  { id: 'm-1', type: 'shop.charge-card', body: new Uint8Array(), headers: { 'missive-attempt': '2', note: 'a\r\nb' }, partitionKey: 'customer 7/ü' },
+];
+
+describe('wireHeaders', () => {
+  it('writes the same header block as nats.js headers() would', () => {
+    for (const message of messages) expect(text(wireHeaders(message))).toBe(text(encodeHeaders(message)));
+  });
+
+  it('leaves values nats.js must check or trim to nats.js', () => {
+    expect(() => wireHeaders({ ...messages[0]!, id: 'a\nb' })).toThrow(/\\r and \\n/);
+    expect(text(wireHeaders({ ...messages[0]!, type: ' padded ' }))).toContain('Missive-Type: padded\r\n');
+  });
+
+  it('decodes back to the message', () => {
+    const message = messages[1]!;
+    const decoded = decodeMessage(message.body, encodeHeaders(message));
+    expect(decoded).toEqual({ ...message, body: message.body });
+  });
+});
