@@ -1,7 +1,8 @@
 /**
  * nats: Missive on `@missive/nats` against the raw JetStream pattern written by hand (core publish
- * with a reply subject and the PubAck parsed, durable pull consumer, explicit acks) and against
- * nats.js's own `js.publish` and `consumer.consume()`, with the same guarantees (file storage,
+ * with a reply subject and the PubAck parsed, durable pull consumer, explicit acks), against
+ * nats.js's own `js.publish` and `consumer.consume()`, and against Moleculer with
+ * @moleculer/channels' NATS JetStream adapter (the peer; `npm run bench` installs it), with the same guarantees (file storage,
  * publishes resolved on their PubAck with `Nats-Msg-Id`, ack after the handler, same prefetch and
  * unconfirmed window); one publisher process and one consumer process each.
  *
@@ -46,9 +47,9 @@ async function removeStreams(prefix: string): Promise<void> {
 
 export const nats: Scenario = {
   name: 'nats',
-  title: 'nats: Missive vs the raw JetStream pattern and nats.js js.publish/consume',
+  title: 'nats: Missive vs the raw JetStream pattern, nats.js js.publish/consume and Moleculer over NATS',
   budgetMs: 240_000,
-  facts: { packages: ['nats', 'zod'] },
+  facts: { packages: ['nats', 'moleculer', '@moleculer/channels', 'zod'] },
   async run(ctx) {
     const id = runId().replace(/[^A-Za-z0-9]/g, '');
     const common = { prefetch: 32, concurrency: 16 };
@@ -56,6 +57,12 @@ export const nats: Scenario = {
       { label: 'Missive', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: `${NATS_URL}?prefix=bm${id}` }, note: 'endpoint concurrency 16; acks sent without waiting for the server, as raw' },
       { label: 'raw JetStream (core publish + PubAck, pull, ack)', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `br${id}` } },
       { label: 'nats.js js.publish / consume', module: 'subjects/natsjs.js', args: { ...common, name: `js-${id}`, prefix: `bj${id}` } },
+      {
+        label: 'Moleculer + @moleculer/channels (NATS JetStream)',
+        module: '../peers/dist/subjects/moleculer-channels-nats.js',
+        args: { ...common, name: `ml${id}` },
+        note: 'peer: js.publish with msgID (PubAck awaited), durable push consumer with a queue group, manual ack, maxInFlight 32; Moleculer 0.14',
+      },
     ];
     const baseline = process.env.MISSIVE_NATS_BASELINE;
     if (baseline !== undefined && baseline !== '') {

@@ -52,14 +52,12 @@ export function encodeHeaders(message: TransportMessage, dedupId?: string, heade
   return h;
 }
 
-const encoder = new TextEncoder();
-
 /** A NATS header block already written out: what nats.js's publish needs of a `MsgHdrs` (its `encode()`). */
 class WireHeaders {
   constructor(private readonly block: string) {}
 
   encode(): Uint8Array {
-    return encoder.encode(this.block);
+    return Buffer.from(this.block, 'utf8'); // from Node's pool: cheaper than a TextEncoder's own buffer per call
   }
 }
 
