@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TransportMessage } from '@missive/core';
-import { decodeMessage, encodeHeaders, wireHeaders } from './message-codec.js';
+import type { Msg } from 'nats';
+import { decodeMessage, decodeReceived, encodeHeaders, wireHeaders } from './message-codec.js';
 
 const text = (h: { encode(): Uint8Array }) => new TextDecoder().decode(h.encode());
 
@@ -23,5 +24,32 @@ describe('wireHeaders', () => {
     const message = messages[1]!;
     const decoded = decodeMessage(message.body, encodeHeaders(message));
     expect(decoded).toEqual({ ...message, body: message.body });
+  });
+});
+
+/** A received message as nats.js keeps it: the header block and the body in one buffer, and where the block ends. */
+function received(message: TransportMessage, body: Uint8Array): Msg {
+  const block = wireHeaders(message).encode();
+  const raw = new Uint8Array(block.length + body.length);
+  raw.set(block);
+  raw.set(body, block.length);
+  return { _rdata: raw, _msg: { hdr: block.length }, data: raw.subarray(block.length), headers: encodeHeaders(message) } as unknown as Msg;
+}
+
+describe('decodeReceived', () => {
+  it('reads the header block from the bytes as nats.js would (values with colons, keys, ids)', () => {
+    const body = new TextEncoder().encode('{"specversion":"1.0"}');
+    for (const message of messages) {
+      const decoded = decodeReceived(received(message, body));
+      expect(decoded).toEqual(decodeMessage(body, encodeHeaders(message)));
+      expect(decoded.headers).toEqual(message.headers);
+      expect(new TextDecoder().decode(decoded.body)).toBe('{"specversion":"1.0"}');
+    }
+  });
+
+  it('falls back to nats.js when the message is kept another way', () => {
+    const message = messages[1]!;
+    const msg = { data: message.body, headers: encodeHeaders(message) } as unknown as Msg;
+    expect(decodeReceived(msg)).toEqual(decodeMessage(message.body, encodeHeaders(message)));
   });
 });

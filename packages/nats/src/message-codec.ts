@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
+import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
 import type { TransportMessage } from '@missive/core';
 
 /** The NATS header names Missive uses. */
@@ -81,22 +81,54 @@ export function wireHeaders(message: TransportMessage): MsgHdrs {
   return new WireHeaders(`${block}\r\n`) as unknown as MsgHdrs;
 }
 
+/** What nats.js keeps of a received message (its `MsgImpl`): the raw payload and where the header block ends. */
+interface RawMsg {
+  readonly _rdata?: unknown;
+  readonly _msg?: { readonly hdr?: unknown };
+}
+
+/**
+ * The message in a received NATS message, its header block read straight from the bytes: nats.js's
+ * `msg.headers` parses every header through `MsgHdrsImpl` (a regex check and key search per value),
+ * about a tenth of a consumer's CPU. Falls back to `msg.headers` when nats.js keeps the message another way.
+ */
+export function decodeReceived(msg: Msg): TransportMessage {
+  const raw = msg as unknown as RawMsg;
+  const data = raw._rdata;
+  const end = raw._msg?.hdr;
+  if (!(data instanceof Uint8Array) || typeof end !== 'number') return decodeMessage(msg.data, msg.headers);
+  if (end < 0) return decodeFields(data, undefined);
+  const block = Buffer.from(data.buffer, data.byteOffset, end).toString('utf8');
+  if (!block.startsWith('NATS/1.0\r\n')) return decodeMessage(msg.data, msg.headers); // a status line with a code: not a stored message
+  const fields: [string, string][] = [];
+  let at = block.indexOf('\r\n') + 2;
+  while (at < block.length) {
+    const next = block.indexOf('\r\n', at);
+    const line = block.slice(at, next === -1 ? block.length : next);
+    at = next === -1 ? block.length : next + 2;
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+  }
+  return decodeFields(data.subarray(end), fields);
+}
+
 /** The message in a NATS message (the headers read in one pass). */
 export function decodeMessage(data: Uint8Array, h: MsgHdrs | undefined): TransportMessage {
+  return decodeFields(data, h === undefined ? undefined : [...h].map(([name, values]): [string, string] => [name, values[0] ?? '']));
+}
+
+function decodeFields(data: Uint8Array, fields: readonly [string, string][] | undefined): TransportMessage {
   let id = '';
   let msgId = '';
   let type = '';
   let key = '';
   let json = '';
-  if (h !== undefined) {
-    for (const [name, values] of h) {
-      const value = values[0] ?? '';
-      if (name === NatsHeader.MsgId) msgId = value;
-      else if (name === NatsHeader.Id) id = value;
-      else if (name === NatsHeader.Type) type = value;
-      else if (name === NatsHeader.Key) key = value;
-      else if (name === NatsHeader.Headers) json = value;
-    }
+  for (const [name, value] of fields ?? []) {
+    if (name === NatsHeader.MsgId) msgId ||= value;
+    else if (name === NatsHeader.Id) id ||= value;
+    else if (name === NatsHeader.Type) type ||= value;
+    else if (name === NatsHeader.Key) key ||= value;
+    else if (name === NatsHeader.Headers) json ||= value;
   }
   let headers = NO_HEADERS;
   if (json) {

@@ -27,7 +27,7 @@ import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage }
 import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
-import { decodeMessage } from './message-codec.js';
+import { decodeReceived } from './message-codec.js';
 
 /** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
 const PULL_EXPIRES_MS = 5_000;
@@ -253,7 +253,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     if (lane === undefined) return;
     lane.heardAt = lane.messageAt = Date.now();
     lane.requested = Math.max(0, lane.requested - 1);
-    const message = decodeMessage(msg.data, msg.headers);
+    const message = decodeReceived(msg);
     if (this.buffer.closed) {
       this.host.nc.publish(reply, HANDBACK);
       return;
