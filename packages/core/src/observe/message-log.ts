@@ -9,8 +9,8 @@
  * ```
  * @module
  */
-import type { ConsumeState } from '../consume-state.js';
-import type { Envelope } from '../envelope.js';
+import type { ConsumeState } from '../consume/consume-state.js';
+import type { Envelope } from '../message/envelope.js';
 import type { LogFields } from '../logger.js';
 import { traceIdOf } from './trace-context.js';
 
