@@ -45,7 +45,7 @@ export { Bus, createBus } from './bus/bus.js';
 export type { BusOptions, BusEvents, BusStats, PublishContext, PublishMiddleware, ScheduleOptions } from './bus/bus.js';
 export type * from './workflows/message-store.js';
 export { MemoryMessageStore, type MemoryTx } from './workflows/memory-store.js';
-export { createOutbox, type Outbox, type OutboxOptions, type OutboxTransaction } from './workflows/outbox.js';
+export type { Outbox, OutboxOptions, OutboxTransaction } from './workflows/outbox.js';
 export { defineSaga, type SagaContext, type SagaDefinition, type SagaStep, type SagaStartStep, type MissingInstanceRule } from './workflows/saga.js';
 export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from './workflows/saga-runtime.js';
 export type { BusComponent } from './bus/bus.js';

@@ -12,28 +12,22 @@
  * @module
  */
 import { CircuitBreaker, type CircuitState } from '../policies/circuit-breaker.js';
+import { RateLimiter } from '../policies/rate-limiter.js';
 import { claimCommands } from '../transport/command-owners.js';
-import type { Codec } from '../message/codec.js';
+import { InFlightList } from '../transport/in-flight-list.js';
+import type { Consumer, Delivery } from '../transport/transport.js';
 import { consumePipeline } from '../consume/consume-pipeline.js';
 import { ConsumeState } from '../consume/consume-state.js';
-import type { MessageContext, ConsumeContext, PublishOptions, RequestOptions, SendOptions } from '../consume/context.js';
-import type { CommandContract, EventContract, QueryContract, ReplyInput } from '../contracts/contract.js';
-import type { EndpointDefinition, ExpiredAction } from '../consume/endpoint.js';
+import type { EndpointDefinition } from '../consume/endpoint.js';
 import type { Envelope } from '../message/envelope.js';
+import { Header } from '../message/headers.js';
 import { isRetryable, MissiveError, toError, UnrecoverableError } from '../errors.js';
-import { InFlightList } from '../transport/in-flight-list.js';
 import { childLogger, type Logger } from '../logger.js';
-import type { RetryEvent } from '../consume/steps/retry.js';
 import { messageLogFields } from '../observe/message-log.js';
-import type { MessageTracing } from '../observe/tracing.js';
-import type { BusMetrics } from '../observe/metrics.js';
 import type { EndpointHealth } from '../observe/health.js';
 import type { Fault } from '../observe/fault-events.js';
-import { Header } from '../message/headers.js';
-import type { Middleware } from '../consume/pipeline.js';
-import { RateLimiter } from '../policies/rate-limiter.js';
-import type { Clock } from '../clock.js';
-import type { Consumer, Delivery, Transport } from '../transport/transport.js';
+import type { BusInternals } from './bus-core.js';
+import { HandlerContext } from './handler-context.js';
 
 /** Counters of one endpoint. */
 export interface EndpointStats {
@@ -50,35 +44,6 @@ export interface EndpointStats {
   /** Deliveries being handled now. */
   inFlight: number;
   circuit: CircuitState;
-}
-
-/** What the runtime needs from its bus. */
-export interface BusInternals {
-  readonly service: string;
-  readonly host: string;
-  readonly codec: Codec;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** Spans of message handling. */
-  readonly tracing: MessageTracing;
-  /** Message metrics. */
-  readonly metrics: BusMetrics;
-  readonly transport: Transport;
-  readonly middleware: readonly Middleware<ConsumeContext>[];
-  /** Sends from a handler's context, carrying the conversation forward from `parent`. */
-  publishFrom(parent: Envelope | undefined, contract: EventContract, payload: unknown, options?: PublishOptions): Promise<void>;
-  sendFrom(parent: Envelope | undefined, contract: CommandContract, payload: unknown, options?: SendOptions): Promise<void>;
-  requestFrom(parent: Envelope | undefined, query: QueryContract, payload: unknown, options?: RequestOptions): Promise<unknown>;
-  /** Sends a reply (or an error reply) to the requester of `request`. */
-  replyTo(request: Envelope, query: QueryContract | undefined, payload: unknown, status: 'ok' | 'error'): Promise<void>;
-  onRetry(event: RetryEvent): void;
-  onDeadLettered(event: { endpoint: string; messageId: string; type: string; reason: string; error: Error }): void;
-  onExpired(event: { endpoint: string; messageId: string; type: string; action: ExpiredAction }): void;
-  onCircuit(event: { endpoint: string; state: CircuitState; previous: CircuitState }): void;
-  /** Publishes the fault event of a dead letter; absent unless the bus has `faultEvents`. */
-  readonly publishFault: ((parent: Envelope | undefined, fault: Fault) => Promise<void>) | undefined;
-  /** The endpoint's consumer failed and consumes no more (see `BusEvents['consumer-failed']`). */
-  onConsumerFailed(event: { endpoint: string; error: Error }): void;
 }
 
 interface InFlight {
@@ -178,7 +143,7 @@ export class EndpointRuntime {
       flight.state.handedBack = true;
       flight.state.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
       try {
-        await flight.state.delivery.nack();
+        await flight.state.received.nack();
       } catch (error) {
         this.log.warn({ err: error }, 'could not hand a delivery back at stop; the broker will redeliver it');
       }
@@ -316,14 +281,14 @@ export class EndpointRuntime {
   private settle(state: ConsumeState, error: Error | undefined): Promise<void> {
     if (error !== undefined) return this.deadLetter(state, error);
     const settlement = state.settlement;
-    if (settlement.kind === 'redeliver') return state.delivery.nack({ delayMs: settlement.delayMs, headers: settlement.headers });
-    return state.delivery.ack();
+    if (settlement.kind === 'redeliver') return state.received.nack({ delayMs: settlement.delayMs, headers: settlement.headers });
+    return state.received.ack();
   }
 
   private async deadLetter(state: ConsumeState, error: Error): Promise<void> {
     const envelope = state.envelope as Envelope | undefined;
     const reason = error instanceof MissiveError ? error.code : 'HANDLER_FAILED';
-    await state.delivery.deadLetter({
+    await state.received.deadLetter({
       reason,
       errorName: error.name,
       errorMessage: error.message,
@@ -336,10 +301,10 @@ export class EndpointRuntime {
     });
     this.stats.deadLettered++;
     this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
-    this.bus.tracing.deadLettered(envelope, state.delivery.message.id, this.definition.name, reason, error);
+    this.bus.tracing.deadLettered(envelope, state.received.message.id, this.definition.name, reason, error);
     this.bus.metrics.deadLettered(this.definition.name, reason);
     if (this.bus.publishFault !== undefined) await this.publishFault(state, envelope, reason, error);
-    this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.delivery.message.id, type: state.delivery.message.type, reason, error });
+    this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.received.message.id, type: state.received.message.type, reason, error });
     if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
       await this.bus
         .replyTo(envelope, undefined, { name: error.name, message: error.message }, 'error')
@@ -351,8 +316,8 @@ export class EndpointRuntime {
   private async publishFault(state: ConsumeState, envelope: Envelope | undefined, reason: string, error: Error): Promise<void> {
     const fault: Fault = {
       message: envelope?.data,
-      messageId: state.delivery.message.id,
-      messageType: envelope?.type ?? state.delivery.message.type,
+      messageId: state.received.message.id,
+      messageType: envelope?.type ?? state.received.message.type,
       reason,
       exception: { name: error.name, message: error.message },
       attempts: state.totalAttempts,
@@ -372,7 +337,7 @@ export class EndpointRuntime {
   private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
     const startedAt = performance.now();
     try {
-      await this.bus.tracing.process(state.envelope, this.definition.name, state.attempt, state.delivery.message.headers[Header.ReplayedAt] !== undefined, () =>
+      await this.bus.tracing.process(state.envelope, this.definition.name, state.attempt, state.received.message.headers[Header.ReplayedAt] !== undefined, () =>
         attempt(state),
       );
       this.bus.metrics.processed(this.definition.name, startedAt, undefined);
@@ -418,71 +383,5 @@ export class EndpointRuntime {
         this.open(this.definition.prefetch, this.definition.concurrency);
       }
     });
-  }
-}
-
-/** The context handed to handlers. */
-class HandlerContext implements MessageContext {
-  replied = false;
-
-  constructor(
-    private readonly state: ConsumeState,
-    private readonly bus: BusInternals,
-  ) {}
-
-  get envelope(): Envelope {
-    return this.state.envelope;
-  }
-  get messageId(): string {
-    return this.state.envelope.id;
-  }
-  get type(): string {
-    return this.state.envelope.type;
-  }
-  get correlationId(): string {
-    return this.state.envelope.correlationid;
-  }
-  get causationId(): string | undefined {
-    return this.state.envelope.causationid;
-  }
-  get conversationId(): string {
-    return this.state.envelope.conversationid;
-  }
-  get partitionKey(): string | undefined {
-    return this.state.envelope.partitionkey;
-  }
-  get attempt(): number {
-    return this.state.attempt;
-  }
-  get replayed(): boolean {
-    return this.state.delivery.message.headers['missive-replayed-at'] !== undefined;
-  }
-  get endpoint(): string {
-    return this.state.endpoint;
-  }
-  get service(): string {
-    return this.state.service;
-  }
-  get signal(): AbortSignal {
-    return this.state.signal;
-  }
-
-  publish<C extends EventContract>(contract: C, payload: unknown, options?: PublishOptions): Promise<void> {
-    return this.bus.publishFrom(this.state.envelope, contract, payload, options);
-  }
-
-  send<C extends CommandContract>(contract: C, payload: unknown, options?: SendOptions): Promise<void> {
-    return this.bus.sendFrom(this.state.envelope, contract, payload, options);
-  }
-
-  request<Q extends QueryContract>(query: Q, payload: unknown, options?: RequestOptions): Promise<never> {
-    return this.bus.requestFrom(this.state.envelope, query, payload, options) as Promise<never>;
-  }
-
-  async reply(payload: ReplyInput<QueryContract>): Promise<void> {
-    if (this.state.envelope.replyto === undefined) throw new UnrecoverableError(`${this.state.envelope.type} has no reply-to address; nothing to reply to`);
-    if (this.replied) throw new UnrecoverableError(`${this.state.envelope.type} was already replied to`);
-    this.replied = true;
-    await this.bus.replyTo(this.state.envelope, this.state.route.contract as QueryContract, payload, 'ok');
   }
 }

@@ -65,7 +65,7 @@ export function consumePipeline(parts: ConsumePipelineParts): (state: ConsumeSta
   const inner = parts.middleware.length === 0 ? handle : compose(parts.middleware, handle);
   const attempt = (state: ConsumeState): Promise<void> => observe(state, inner);
   return function pipeline(state) {
-    const unreadable = state.delivery.unreadable;
+    const unreadable = state.received.unreadable;
     if (unreadable !== undefined) throw new DecodeError(unreadable);
     checkDeliveryLimit(state, definition.maxDeliveries);
     decodeDelivery(state, codec, definition);

@@ -10,7 +10,7 @@
  * @module
  */
 import type { AnyContract } from '../contracts/contract.js';
-import type { ConsumeContext } from './context.js';
+import type { ConsumeContext, DeliveryFacts } from './context.js';
 import type { Envelope } from '../message/envelope.js';
 import type { Route } from './endpoint.js';
 import { Header } from '../message/headers.js';
@@ -50,15 +50,28 @@ export class ConsumeState implements ConsumeContext {
   private items_: Map<unknown, unknown> | undefined;
   private controller: AbortController | undefined;
 
+  private facts: DeliveryFacts | undefined;
+
   constructor(
     readonly service: string,
     readonly endpoint: string,
-    readonly delivery: Delivery,
+    /** The delivery as the transport handed it: only the endpoint runtime settles it. */
+    readonly received: Delivery,
   ) {
-    const metadata = readDeliveryMetadata(delivery);
+    const metadata = readDeliveryMetadata(received);
     this.deliveryCount = metadata.deliveryCount;
     this.priorAttempts = metadata.priorAttempts;
     this.redeliveries = metadata.redeliveries;
+  }
+
+  /** What middleware sees of the delivery (created on first use; never a way to settle it). */
+  get delivery(): DeliveryFacts {
+    return (this.facts ??= Object.freeze({
+      messageId: this.received.message.id,
+      type: this.received.message.type,
+      headers: this.received.message.headers,
+      deliveryCount: this.deliveryCount,
+    }));
   }
 
   /** Created on first use: most deliveries never need one. */

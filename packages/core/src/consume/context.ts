@@ -13,7 +13,6 @@
  */
 import type { AnyContract, CommandContract, EventContract, Payload, PayloadInput, QueryContract, Reply, ReplyInput } from '../contracts/contract.js';
 import type { Envelope } from '../message/envelope.js';
-import type { Delivery } from '../transport/transport.js';
 
 /** Options of `publish`. */
 export interface PublishOptions {
@@ -98,13 +97,28 @@ export type Responder<Q extends QueryContract> = (
 export type TapHandler = (envelope: Envelope, ctx: MessageContext) => void | Promise<void>;
 
 /**
+ * What consume middleware may know of a delivery: facts, never a way to settle it (the endpoint
+ * settles every delivery exactly once, after the pipeline).
+ */
+export interface DeliveryFacts {
+  /** The transport message's id (the envelope's id). */
+  readonly messageId: string;
+  /** The message type as the transport carries it. */
+  readonly type: string;
+  /** The transport headers of this delivery (attempt counters, replay marks; see `Header`). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** 1 on the first delivery, growing with each redelivery (clamped to be trustworthy). */
+  readonly deliveryCount: number;
+}
+
+/**
  * The context consume middleware sees: one delivery on its way through the endpoint's pipeline.
  * `envelope` is set once decoding has run (user middleware always runs after it).
  */
 export interface ConsumeContext {
   readonly service: string;
   readonly endpoint: string;
-  readonly delivery: Delivery;
+  readonly delivery: DeliveryFacts;
   readonly envelope: Envelope;
   /** The contract of the handler chosen for the message, or undefined for a wire tap. */
   readonly contract: AnyContract | undefined;

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * const outbox = createOutbox(bus, store);
+ * const outbox = bus.outbox(store);
  * await outbox.transaction((tx) => {
  *   tx.db.prepare('insert into orders (id) values (?)').run('o-1');
  *   tx.publish(OrderPlaced, { orderId: 'o-1', total: 30 });
@@ -26,7 +26,7 @@
  * ```
  * @module
  */
-import type { Bus, BusComponent } from '../bus/bus.js';
+import type { BusComponent, BusCore } from '../bus/bus-core.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Handler, MessageContext, PublishOptions, SendOptions } from '../consume/context.js';
 import type { CommandContract, EventContract, Payload, PayloadInput } from '../contracts/contract.js';
@@ -69,14 +69,23 @@ export interface Outbox<Tx> {
   handler<C extends EventContract | CommandContract>(fn: (payload: Payload<C>, tx: OutboxTransaction<Tx>, ctx: MessageContext) => void): Handler<C>;
   /** Commits prepared records (sagas use this); kicks the relay. */
   commit: MessageStore<Tx>['commit'];
+  /**
+   * Builds the record of an outgoing message (validated, encoded, with its destination) for a store
+   * whose transaction the application runs itself, such as PostgreSQL's `PostgresOutbox`; the
+   * record is written in that transaction and the relay sends it after the commit. Pass the
+   * handler's context as `parent` to carry correlation and causation.
+   */
+  record(contract: EventContract | CommandContract, payload: unknown, options?: SendOptions, parent?: MessageContext): OutboxRecord;
+  /** The bus's time, epoch ms (what inbox entries record). */
+  now(): number;
   /** Dispatches everything pending now; resolves with how many were dispatched. */
   flush(): Promise<number>;
   /** Wakes the relay. */
   kick(): void;
 }
 
-/** Creates an outbox for `store` on `bus`; its relay starts and stops with the bus. */
-export function createOutbox<Tx>(bus: Bus, store: MessageStore<Tx>, options: OutboxOptions = {}): Outbox<Tx> {
+/** Creates an outbox for `store` on a bus (what `bus.outbox(store)` calls); its relay starts and stops with the bus. */
+export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options: OutboxOptions = {}): Outbox<Tx> {
   const relay = new OutboxRelay(bus, store, options);
   bus.attach(relay);
   const { clock } = bus.environment;
@@ -122,6 +131,8 @@ export function createOutbox<Tx>(bus: Bus, store: MessageStore<Tx>, options: Out
         });
       };
     },
+    record: (contract, payload, recordOptions, parent) => bus.prepare(parent?.envelope, contract, payload, recordOptions),
+    now: () => clock.now(),
     flush: () => relay.flush(),
     kick: () => relay.kick(),
   };
@@ -143,7 +154,7 @@ class OutboxRelay<Tx> implements BusComponent {
   private lastPurge = 0;
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: BusCore,
     private readonly store: MessageStore<Tx>,
     private readonly options: OutboxOptions,
   ) {

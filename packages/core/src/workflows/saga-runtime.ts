@@ -27,7 +27,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { Bus } from '../bus/bus.js';
+import type { BusCore } from '../bus/bus-core.js';
 import type { MessageContext, PublishOptions, SendOptions } from '../consume/context.js';
 import { defineCommand, type CommandContract, type EventContract } from '../contracts/contract.js';
 import type { EndpointOptions } from '../consume/endpoint.js';
@@ -76,7 +76,7 @@ export function sagaTimeoutContract(saga: string): CommandContract<string, typeo
 }
 
 /** Installs a saga on a bus (what `bus.saga` calls). */
-export function installSaga<State, Tx>(bus: Bus, definition: SagaDefinition<State>, outbox: Outbox<Tx>, options: SagaOptions<Tx>): void {
+export function installSaga<State, Tx>(bus: BusCore, definition: SagaDefinition<State>, outbox: Outbox<Tx>, options: SagaOptions<Tx>): void {
   if (definition.messages.size === 0) throw new ConfigurationError(`saga ${definition.name} has no messages: add startedBy and on steps`);
   if (![...definition.messages.values()].some((m) => m.starts)) throw new ConfigurationError(`saga ${definition.name} has no startedBy step: nothing can create an instance`);
   const endpoint = options.endpoint ?? definition.name;
@@ -97,7 +97,7 @@ export function installSaga<State, Tx>(bus: Bus, definition: SagaDefinition<Stat
 
 class SagaRuntime<State, Tx> {
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: BusCore,
     private readonly definition: SagaDefinition<State>,
     private readonly outbox: Outbox<Tx>,
     private readonly endpoint: string,

@@ -18,7 +18,7 @@ import { Header } from '../../message/headers.js';
 
 /** The step: sets `state.envelope` and `state.route`, or throws. */
 export function decodeDelivery(state: ConsumeState, codec: Codec, definition: EndpointDefinition): void {
-  const message = state.delivery.message;
+  const message = state.received.message;
   const contentType = message.headers[Header.ContentType];
   const contentEncoding = message.headers[Header.ContentEncoding];
   if (contentType !== undefined || contentEncoding !== undefined) {

@@ -14,5 +14,5 @@ import { PoisonMessageError } from '../../errors.js';
 /** The step: throws `PoisonMessageError` when the delivery is past the limit. */
 export function checkDeliveryLimit(state: ConsumeState, maxDeliveries: number): void {
   const deliveryCount = state.deliveryCount; // clamped: see readDeliveryMetadata
-  if (deliveryCount > maxDeliveries) throw new PoisonMessageError(state.delivery.message.id, deliveryCount, maxDeliveries);
+  if (deliveryCount > maxDeliveries) throw new PoisonMessageError(state.received.message.id, deliveryCount, maxDeliveries);
 }

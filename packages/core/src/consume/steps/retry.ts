@@ -60,7 +60,7 @@ export function retry(onRetry: (event: RetryEvent, state: ConsumeState) => void)
             delayMs,
             error,
             headers: {
-              ...state.delivery.message.headers,
+              ...state.received.message.headers,
               [Header.Attempts]: String(state.totalAttempts),
               [Header.Redeliveries]: String(state.redeliveries + 1),
             },

@@ -14,89 +14,17 @@
  * ```
  * @module
  */
-import { systemClock, type Clock, type TimerHandle } from '../../clock.js';
-import { BusStateError, ErrorCode, UnroutableError } from '../../errors.js';
+import { systemClock, type Clock } from '../../clock.js';
+import { UnroutableError } from '../../errors.js';
 import { topicMatcher } from '../topic-pattern.js';
-import type { CommandOwnership } from '../command-owners.js';
 import { MemoryCommandOwners } from './memory-command-owners.js';
-import { BufferedConsumer } from '../buffered-consumer.js';
-import { SettleOnceDelivery, type NackOptions } from '../settle-once-delivery.js';
-import type {
-  Consumer,
-  DeadLetter,
-  DeadLetterFailure,
-  DeadLetterStore,
-  EnqueueOptions,
-  QueueInfo,
-  QueueSpec,
-  Transport,
-  TransportCapabilities,
-  TransportMessage,
-} from '../transport.js';
-
-interface Item {
-  message: TransportMessage;
-  deliveryCount: number;
-  visibleAt: number;
-  /** The delivery currently holding the item, if any. */
-  holder: MemoryDelivery | undefined;
-  /** Which delay timer may make the item ready again. */
-  delayToken: number;
-  /** Returned with a delay whose timer has not fired yet: not counted in `ready`. */
-  delayed: boolean;
-  /** Acked or dead-lettered: its slot in `order` is dead. */
-  gone: boolean;
-}
-
-interface Binding {
-  readonly pattern: string;
-  readonly matches: (topic: string) => boolean;
-}
-
-interface Scheduled {
-  readonly timer: TimerHandle;
-  readonly queue: string;
-  readonly message: TransportMessage;
-}
-
-class MemoryQueue {
-  /**
-   * Items in seq order, append-only; removed items are marked `gone` and skipped, leading dead
-   * slots are dropped by moving `start` (and let go of, so a removed message is garbage at once),
-   * and the array is compacted when half of it is dead. Scans begin at `start`, so finding the next
-   * deliverable item costs the items held ahead of it, not the queue's history. There is no Map by
-   * seq beside it: a busy Map keeps its replaced hash tables, and with them every message, alive
-   * until the next full collection.
-   */
-  order: Item[] = [];
-  start = 0;
-  /** Items not gone. */
-  size = 0;
-  readonly bindings: Binding[] = [];
-  readonly consumers: MemoryConsumer[] = [];
-  readonly deadLetters: DeadLetter[] = [];
-  /** Items neither held nor delayed (some may still wait behind their key); lets an idle queue skip the scan. */
-  ready = 0;
-  rr = 0;
-  pumpQueued = false;
-  constructor(
-    readonly name: string,
-    readonly owner: MemoryConnection | undefined,
-    /** Since when the queue has had no consumer (see `QueueInfo.idleSince`). */
-    public idleSince: number,
-  ) {}
-}
-
-/** What a dead slot of `order` below `start` holds instead of the removed item. */
-const GONE: Item = { message: { id: '', type: '', body: new Uint8Array(0), headers: {} }, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false, gone: true };
-
-/** The items of a queue that are not gone, in order. */
-function* liveItems(queue: MemoryQueue): Generator<Item> {
-  for (let i = queue.start; i < queue.order.length; i++) if (!queue.order[i]!.gone) yield queue.order[i]!;
-}
+import type { EnqueueOptions, QueueSpec, Transport, TransportMessage } from '../transport.js';
+import { MemoryConnection } from './memory-connection.js';
+import { MemoryConsumer } from './memory-consumer.js';
+import { GONE, liveItems, MemoryQueue, type BrokerOps, type Item, type QueueConsumer, type QueueOwner, type Scheduled } from './memory-queue.js';
 
 /** The broker: queues, bindings, timers. */
-export class MemoryBroker {
+export class MemoryBroker implements BrokerOps {
   readonly clock: Clock;
   private readonly queues = new Map<string, MemoryQueue>();
   private readonly scheduled = new Map<string, Scheduled[]>();
@@ -146,7 +74,7 @@ export class MemoryBroker {
   // --- operations used by connections -------------------------------------------------------
 
   /** @internal */
-  declare(spec: QueueSpec, owner: MemoryConnection | undefined): void {
+  declare(spec: QueueSpec, owner: QueueOwner | undefined): void {
     let queue = this.queues.get(spec.name);
     if (queue === undefined) {
       queue = new MemoryQueue(spec.name, spec.temporary === true ? owner : undefined, this.clock.now());
@@ -186,7 +114,7 @@ export class MemoryBroker {
   }
 
   /** @internal */
-  consume(queueName: string, prefetch: number, owner: MemoryConnection): MemoryConsumer {
+  consume(queueName: string, prefetch: number, owner: QueueOwner): MemoryConsumer {
     const queue = this.queues.get(queueName);
     if (queue === undefined) throw new UnroutableError(queueName, 'no such queue; declare it before consuming');
     const consumer = new MemoryConsumer(this, queue, Math.max(1, Math.floor(prefetch)), owner);
@@ -196,7 +124,7 @@ export class MemoryBroker {
   }
 
   /** @internal */
-  removeConsumer(consumer: MemoryConsumer): void {
+  removeConsumer(consumer: QueueConsumer): void {
     const list = consumer.queue.consumers;
     const i = list.indexOf(consumer);
     if (i >= 0) list.splice(i, 1);
@@ -235,7 +163,7 @@ export class MemoryBroker {
   }
 
   /** @internal */
-  dropConnection(connection: MemoryConnection): void {
+  dropConnection(connection: QueueOwner): void {
     for (const [name, queue] of this.queues) {
       if (queue.owner === connection) this.deleteQueue(name);
     }
@@ -331,7 +259,7 @@ export class MemoryBroker {
     }
   }
 
-  private nextConsumerWithRoom(queue: MemoryQueue): MemoryConsumer | undefined {
+  private nextConsumerWithRoom(queue: MemoryQueue): QueueConsumer | undefined {
     const n = queue.consumers.length;
     for (let k = 0; k < n; k++) {
       const consumer = queue.consumers[(queue.rr + k) % n]!;
@@ -363,223 +291,3 @@ export class MemoryBroker {
     return undefined;
   }
 }
-
-/** One delivery of an item. */
-class MemoryDelivery extends SettleOnceDelivery {
-  readonly message: TransportMessage;
-  readonly deliveryCount: number;
-
-  constructor(
-    private readonly broker: MemoryBroker,
-    private readonly queue: MemoryQueue,
-    private readonly item: Item,
-    consumer: MemoryConsumer,
-  ) {
-    super(consumer);
-    this.message = item.message;
-    this.deliveryCount = item.deliveryCount;
-  }
-
-  /** Settles without touching the item: its queue was deleted. */
-  orphan(): void {
-    this.claim();
-  }
-
-  protected override canSettle(): boolean {
-    return this.item.holder === this;
-  }
-
-  protected async onAck(): Promise<void> {
-    this.broker.release(this.item, this.queue, 'remove');
-  }
-
-  protected async onNack(options: NackOptions): Promise<void> {
-    if (options.headers !== undefined) this.item.message = { ...this.item.message, headers: { ...options.headers } };
-    this.broker.release(this.item, this.queue, 'return', Math.max(0, options.delayMs ?? 0));
-  }
-
-  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
-    this.queue.deadLetters.push({ queue: this.queue.name, message: this.item.message, failure });
-    this.broker.release(this.item, this.queue, 'remove');
-  }
-
-  /** Gives the item back as if the consumer's connection was lost. */
-  giveBack(): void {
-    if (this.settleOnce()) this.broker.release(this.item, this.queue, 'return');
-  }
-}
-
-class MemoryConsumer extends BufferedConsumer<MemoryDelivery> {
-  constructor(
-    private readonly broker: MemoryBroker,
-    readonly queue: MemoryQueue,
-    prefetch: number,
-    readonly owner: MemoryConnection,
-  ) {
-    super('memory', prefetch);
-  }
-
-  hasRoom(): boolean {
-    return this.room() > 0;
-  }
-
-  push(item: Item): void {
-    const delivery = new MemoryDelivery(this.broker, this.queue, item, this);
-    item.holder = delivery;
-    this.offer(delivery);
-  }
-
-  protected detach(): void {
-    this.broker.removeConsumer(this);
-  }
-
-  protected giveBack(delivery: MemoryDelivery): void {
-    delivery.giveBack();
-  }
-}
-
-/** One connection to a {@link MemoryBroker}: the `Transport` a bus uses. */
-class MemoryConnection implements Transport {
-  readonly kind = 'memory';
-  readonly capabilities: TransportCapabilities = Object.freeze({
-    delayedDelivery: true,
-    cancelScheduled: true,
-    orderingKeys: true,
-    multiProcess: false,
-  });
-  readonly deadLetters: DeadLetterStore;
-  readonly commandOwners: CommandOwnership;
-  private readonly consumers = new Set<MemoryConsumer>();
-  private state: 'new' | 'open' | 'closed' = 'new';
-
-  constructor(private readonly broker: MemoryBroker) {
-    this.deadLetters = new MemoryDeadLetters(broker);
-    this.commandOwners = {
-      claim: async (claim) => {
-        this.open();
-        return broker.commandOwners.claim(claim);
-      },
-      owners: async () => broker.commandOwners.list(),
-    };
-  }
-
-  async connect(): Promise<void> {
-    if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'memory transport connection is closed');
-    this.state = 'open';
-  }
-
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    for (const consumer of this.consumers) consumer.drop();
-    this.consumers.clear();
-    this.broker.dropConnection(this);
-  }
-
-  private open(): void {
-    if (this.state !== 'open') {
-      throw new BusStateError(this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed, `memory transport is ${this.state === 'new' ? 'not connected' : 'closed'}`);
-    }
-  }
-
-  async declare(queue: QueueSpec): Promise<void> {
-    this.open();
-    this.broker.declare(queue, this);
-  }
-
-  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
-    this.open();
-    this.broker.publish(topic, message, options);
-  }
-
-  async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
-    this.open();
-    this.broker.send(queue, message, options);
-  }
-
-  consume(queue: string, options: { readonly prefetch: number }): Consumer {
-    this.open();
-    const consumer = this.broker.consume(queue, options.prefetch, this);
-    this.consumers.add(consumer);
-    return consumer;
-  }
-
-  async cancelScheduled(scheduleId: string): Promise<boolean> {
-    this.open();
-    return this.broker.cancelScheduled(scheduleId);
-  }
-
-  async queues(): Promise<QueueInfo[]> {
-    const out: QueueInfo[] = [];
-    for (const queue of this.broker.allQueues()) {
-      let inFlight = 0;
-      for (const item of liveItems(queue)) if (item.holder !== undefined) inFlight++;
-      out.push({
-        name: queue.name,
-        depth: queue.size - inFlight,
-        inFlight,
-        deadLetters: queue.deadLetters.length,
-        topics: queue.bindings.map((b) => b.pattern),
-        consumers: queue.consumers.length,
-        idleSince: queue.consumers.length === 0 ? queue.idleSince : undefined,
-      });
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  async deleteQueue(name: string): Promise<void> {
-    this.broker.deleteQueue(name);
-  }
-}
-
-class MemoryDeadLetters implements DeadLetterStore {
-  constructor(private readonly broker: MemoryBroker) {}
-
-  private list_(queue: string): DeadLetter[] {
-    return this.broker.queueNamed(queue)?.deadLetters ?? [];
-  }
-
-  async list(queue: string, options?: { readonly limit?: number; readonly offset?: number }): Promise<DeadLetter[]> {
-    const offset = options?.offset ?? 0;
-    const limit = options?.limit ?? Number.POSITIVE_INFINITY;
-    return this.list_(queue).slice(offset, offset + limit);
-  }
-
-  async count(queue: string): Promise<number> {
-    return this.list_(queue).length;
-  }
-
-  async get(queue: string, id: string): Promise<DeadLetter | undefined> {
-    return this.list_(queue).find((d) => d.message.id === id);
-  }
-
-  async replay(queueName: string, ids: readonly string[], headers: Readonly<Record<string, string>>): Promise<number> {
-    const queue = this.broker.queueNamed(queueName);
-    if (queue === undefined) return 0;
-    const wanted = new Set(ids);
-    let moved = 0;
-    for (let i = 0; i < queue.deadLetters.length; ) {
-      const dead = queue.deadLetters[i]!;
-      if (wanted.has(dead.message.id)) {
-        queue.deadLetters.splice(i, 1);
-        this.broker.enqueue(queue, { ...dead.message, headers: { ...headers } });
-        moved++;
-      } else {
-        i++;
-      }
-    }
-    return moved;
-  }
-
-  async purge(queueName: string, ids: readonly string[]): Promise<number> {
-    const queue = this.broker.queueNamed(queueName);
-    if (queue === undefined) return 0;
-    const wanted = new Set(ids);
-    const before = queue.deadLetters.length;
-    const kept = queue.deadLetters.filter((d) => !wanted.has(d.message.id));
-    queue.deadLetters.splice(0, queue.deadLetters.length, ...kept);
-    return before - kept.length;
-  }
-}
-
-export type { MemoryConnection, MemoryConsumer, MemoryDelivery };
