@@ -19,16 +19,14 @@ import { BusStateError, ConfigurationError, ErrorCode } from '../errors.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { jsonCodec, type Codec } from '../message/codec.js';
 import type { CommandContract, EventContract, PayloadInput, QueryContract, Reply } from '../contracts/contract.js';
-import type { CircuitState } from '../policies/circuit-breaker.js';
 import { defaultRetryOptions, retryPolicy, type RetryOptions } from '../policies/retry-policy.js';
 import type { ConsumeContext, PublishOptions, RequestOptions, SendOptions, Sender } from '../consume/context.js';
-import { defineEndpoint, type EndpointBuilder, type EndpointDefinition, type EndpointOptions, type ExpiredAction } from '../consume/endpoint.js';
+import { defineEndpoint, type EndpointBuilder, type EndpointDefinition, type EndpointOptions } from '../consume/endpoint.js';
 import type { Middleware } from '../consume/pipeline.js';
-import type { RetryEvent } from '../consume/steps/retry.js';
 import { checkOwnersInProcess } from '../transport/command-owners.js';
 import { DeadLetterQueue } from '../transport/dead-letter-queue.js';
 import type { Transport } from '../transport/transport.js';
-import { checkTransportFactories, loadTransport, parseTransportUrl, type TransportFactories } from '../transport/transport-url.js';
+import { checkTransportFactories, loadTransport, type TransportFactories } from '../transport/transport-url.js';
 import type { MessageStore } from '../workflows/message-store.js';
 import { createOutbox, type Outbox, type OutboxOptions } from '../workflows/outbox.js';
 import type { SagaDefinition } from '../workflows/saga.js';
@@ -37,82 +35,15 @@ import { MessageTracing } from '../observe/tracing.js';
 import { BusMetrics } from '../observe/metrics.js';
 import { healthReport, type EndpointHealth, type HealthReport } from '../observe/health.js';
 import type { BusComponent, BusCore, BusInternals, BusState } from './bus-core.js';
+import { nonNegative, serviceOf, transportSpecOf, type BusEvents, type BusOptions, type BusStats, type ScheduleOptions } from './bus-options.js';
 import { EndpointRuntime, type EndpointStats } from './endpoint-runtime.js';
 import { TypedEmitter } from './events.js';
-import { dueTime, Outgoing, type PublishMiddleware } from './outgoing.js';
+import { dueTime, Outgoing } from './outgoing.js';
 import { Requests } from './request-reply.js';
 
 export type { BusComponent } from './bus-core.js';
 export type { PublishContext, PublishMiddleware } from './outgoing.js';
-
-/** Options of {@link createBus}. */
-export interface BusOptions {
-  /** The service's name: the source of its messages and part of its reply queue's name. */
-  readonly service: string;
-  /** A transport URL (`memory://`, `sqlite://path`, `amqp://...`) or a transport instance. */
-  readonly transport: string | URL | Transport;
-  /**
-   * Transport factories by URL scheme, used for a `transport` URL before any package is imported:
-   * `{ redis: createTransport }` (from `@missive/redis`). Without one, `<scheme>://` loads the
-   * package `@missive/<scheme>` (see `transportPackage`).
-   */
-  readonly transports?: TransportFactories;
-  readonly clock?: Clock;
-  readonly logger?: Logger;
-  readonly codec?: Codec;
-  /** Retry policy of endpoints that set none. Default: {@link defaultRetryOptions}. */
-  readonly retry?: RetryOptions;
-  /** Middleware of every endpoint (consume) and of every outgoing message (publish). */
-  readonly middleware?: { readonly consume?: readonly Middleware<ConsumeContext>[]; readonly publish?: readonly PublishMiddleware[] };
-  /** How long `stop` lets in-flight handlers run, ms. Default 10 s. */
-  readonly stopTimeoutMs?: number;
-  /** Default `request` timeout, ms. Default 30 s. */
-  readonly requestTimeoutMs?: number;
-  /** Validate outgoing payloads against their schema (a bad payload throws at the caller). Default true. */
-  readonly validateOutgoing?: boolean;
-  /** This process's id, part of its reply queue's name. Default: a random id. */
-  readonly instanceId?: string;
-  /**
-   * Publish a fault event (`missive.fault.<type>`, see `faultOf`) for every message this bus
-   * dead-letters, so another service can alert or compensate. Default false.
-   */
-  readonly faultEvents?: boolean;
-}
-
-/** Options of {@link Bus.schedule}. */
-export interface ScheduleOptions {
-  /** When to deliver. One of `at` and `delayMs` is required. */
-  readonly at?: Date | number;
-  readonly delayMs?: number;
-  /** For commands: send straight to this queue. */
-  readonly to?: string;
-  readonly partitionKey?: string;
-  readonly correlationId?: string;
-}
-
-/** The bus's events. */
-export interface BusEvents {
-  circuit: { readonly endpoint: string; readonly state: CircuitState; readonly previous: CircuitState };
-  'dead-lettered': { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly reason: string; readonly error: Error };
-  retry: RetryEvent;
-  expired: { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly action: ExpiredAction };
-  /**
-   * An endpoint's consumer failed (its transport's delivery stream broke) and the endpoint consumes
-   * no more; {@link Bus.ready} is false from then on. One message never causes this. With no
-   * listener, the bus logs it as an error and sets `process.exitCode` to 1, so a service with
-   * nothing else to do exits non-zero instead of stopping silently; a listener decides instead
-   * (stop the bus and exit, alert, ...).
-   */
-  'consumer-failed': { readonly endpoint: string; readonly error: Error };
-}
-
-/** A snapshot of the bus's counters. */
-export interface BusStats {
-  readonly endpoints: Readonly<Record<string, Readonly<EndpointStats>>>;
-  readonly pendingRequests: number;
-}
-
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export type { BusEvents, BusOptions, BusStats, ScheduleOptions } from './bus-options.js';
 
 /** The bus. Create it with {@link createBus}. */
 export class Bus implements Sender {
@@ -142,11 +73,7 @@ export class Bus implements Sender {
   private readonly meters: BusMetrics;
 
   constructor(options: BusOptions) {
-    if (options === null || typeof options !== 'object') throw new ConfigurationError('createBus needs an options object: { service, transport }');
-    if (typeof options.service !== 'string' || !SERVICE_NAME.test(options.service)) {
-      throw new ConfigurationError(`service name ${JSON.stringify(options.service)} is not valid: use letters, digits, ".", "-", "_" (at most 100)`);
-    }
-    this.service = options.service;
+    this.service = serviceOf(options);
     this.instanceId = options.instanceId ?? randomUUID().slice(0, 8);
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? consoleLogger('warn');
@@ -154,13 +81,7 @@ export class Bus implements Sender {
     this.emitter = new TypedEmitter(this.logger);
     this.meters = new BusMetrics();
     this.transports = checkTransportFactories(options.transports);
-    if (typeof options.transport === 'string' || options.transport instanceof URL) {
-      this.transportSpec = parseTransportUrl(options.transport);
-    } else if (options.transport !== null && typeof options.transport === 'object' && typeof options.transport.consume === 'function') {
-      this.transportSpec = options.transport;
-    } else {
-      throw new ConfigurationError('transport must be a URL (memory://, sqlite://path, amqp://host ...) or a Transport instance');
-    }
+    this.transportSpec = transportSpecOf(options.transport);
     this.defaultRetry = options.retry ?? defaultRetryOptions;
     retryPolicy(this.defaultRetry);
     this.consumeMiddleware = options.middleware?.consume ?? [];
@@ -459,11 +380,6 @@ export class Bus implements Sender {
       endpoint: (name, configure, options) => void this.endpoint(name, configure, options),
     };
   }
-}
-
-function nonNegative(value: number, what: string): number {
-  if (typeof value !== 'number' || !(value >= 0)) throw new ConfigurationError(`${what} must be a number of 0 or more, got ${String(value)}`);
-  return value;
 }
 
 /**
