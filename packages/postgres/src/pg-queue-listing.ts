@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * const queues = await listQueues(run, sql, Date.now());
+ * const queues = await transport.transaction((client) => listQueues(client, sql, Date.now()));
  * ```
  * @module
  */
@@ -14,19 +14,20 @@ import type pg from 'pg';
 import type { QueueInfo } from '@missive/core';
 import type { Statements } from './statements.js';
 
-/** Runs one statement. */
-type Run = <R extends pg.QueryResultRow>(statement: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
-
-/** Lists the queues, by name. */
-export async function listQueues(run: Run, sql: Statements, now: number): Promise<QueueInfo[]> {
-  const [names, counts, scheduled, dead, bindings, consumers] = await Promise.all([
-    run<{ name: string; created_at: string; idle_since: string | null }>(sql.queueRows, []),
-    run<{ queue: string; held: string; total: string }>(sql.queueCounts, [now]),
-    run<{ queue: string; n: string }>(sql.scheduledCounts, []),
-    run<{ queue: string; n: string }>(sql.deadCounts, []),
-    run<{ queue: string; pattern: string }>(sql.bindings, []),
-    run<{ queue: string; n: number }>(sql.consumerCounts, []),
-  ]);
+/**
+ * Lists the queues, by name, on `client` inside a transaction of the caller's. The counts are read
+ * from one snapshot (`REPEATABLE READ`): a consumer that leaves between two reads never shows as
+ * gone without the idle time its leaving wrote.
+ */
+export async function listQueues(client: pg.ClientBase, sql: Statements, now: number): Promise<QueueInfo[]> {
+  const run = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) => client.query<R>(text, values);
+  await client.query('set transaction isolation level repeatable read, read only');
+  const names = await run<{ name: string; created_at: string; idle_since: string | null }>(sql.queueRows, []);
+  const counts = await run<{ queue: string; held: string; total: string }>(sql.queueCounts, [now]);
+  const scheduled = await run<{ queue: string; n: string }>(sql.scheduledCounts, []);
+  const dead = await run<{ queue: string; n: string }>(sql.deadCounts, []);
+  const bindings = await run<{ queue: string; pattern: string }>(sql.bindings, []);
+  const consumers = await run<{ queue: string; n: number }>(sql.consumerCounts, []);
   const attached = new Map(consumers.rows.map((r) => [r.queue, r.n]));
   const byQueue = new Map(counts.rows.map((r) => [r.queue, { held: Number(r.held), total: Number(r.total) }]));
   const later = new Map(scheduled.rows.map((r) => [r.queue, Number(r.n)]));

@@ -296,7 +296,7 @@ export class PostgresTransport implements Transport {
   }
 
   queues(): Promise<QueueInfo[]> {
-    return listQueues((statement, values) => this.run(statement, values), this.sql, this.clock.now());
+    return this.transaction((client) => listQueues(client, this.sql, this.clock.now()));
   }
 
   async deleteQueue(name: string): Promise<void> {
