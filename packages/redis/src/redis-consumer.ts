@@ -62,8 +62,11 @@ class RedisDelivery extends SettleOnceDelivery {
 
 /** The consumer. */
 export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
-  /** This consumer's name in the group: unique per consumer, so settles can tell copies apart. */
-  readonly name = `${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  /**
+   * This consumer's name in the group: unique per consumer, so settles can tell copies apart. It
+   * starts with the connection's id: the consumer counts as attached while that connection lives.
+   */
+  readonly name: string;
   readonly ready: Promise<void>;
   /** Fetched and not settled (what `touch` keeps alive). */
   private readonly held = new Set<RedisDelivery>();
@@ -84,6 +87,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     prefetch: number,
   ) {
     super('redis', prefetch);
+    this.name = `${transport.connectionId}.${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
     this.stream = transport.keys.stream(queue);
     this.ready = transport.checkQueue(queue).then((ordered) => {
       if (this.buffer.closed) return;
@@ -118,7 +122,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       try {
         if (ordered || claim || script) {
           if (claim) this.lastClaim = now;
-          const reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0, ordered ? '1' : '0'])) as [Buffer, ...FetchedEntry[]];
+          const reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0, ordered ? '1' : '0', this.transport.clock.now()])) as [Buffer, ...FetchedEntry[]];
           const head = reply[0].toString();
           if (head === '!gone') {
             if (await this.transport.redeclare(this.queue)) continue;
@@ -310,7 +314,16 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     this.blocker?.disconnect();
     await this.loop;
     await Promise.all([...this.giving]);
+    await this.leave();
     this.transport.forget(this);
+  }
+
+  /** Leaves the group if this consumer holds nothing (else its acks would find no consumer); notes since when the queue has none. */
+  private async leave(): Promise<void> {
+    if (!this.transport.open) return;
+    await this.transport.scripts.run('leave', [this.stream], [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()]).catch((error: unknown) => {
+      this.transport.logger.debug?.(`redis consumer of ${this.queue} could not leave its group: ${(error as Error).message}`);
+    });
   }
 
   /** @internal The transport is closing: also give back what was yielded and not settled, and wait for it. */
@@ -320,5 +333,6 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     clearInterval(this.touchTimer);
     await this.flushAcks();
     await Promise.all([...this.giving]);
+    await this.leave();
   }
 }
