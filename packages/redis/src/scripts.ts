@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { COMMON } from './lua-common.js';
 import { LIVENESS, OWNER_SOURCES } from './scripts-owners.js';
 
@@ -197,14 +197,29 @@ if room > 0 then
 end
 return out`,
 
-  /** KEYS: stream; ARGV: prefix, queue, consumer, then (id, count, '=' .. key or '', token) per delivery. Returns how many were acked. */
+  /**
+   * KEYS: stream; ARGV: prefix, queue, consumer, stride (2, or 4 when any delivery is keyed), the
+   * lowest and the highest entry id of the batch, then per delivery (id, count) or (id, count,
+   * '=' .. key or '', token). Each delivery is checked against the pending-entries list, read once
+   * for the batch's id range and this consumer (one call, not one per delivery). Returns how many
+   * were acked.
+   */
   ack: `${COMMON}
 local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
+local stride = tonumber(ARGV[4])
+local want = (#ARGV - 6) / stride * 2 + 32
+local listed = redis.call('XPENDING', s, G, ARGV[5], ARGV[6], want, c)
+local have = {}
+for _, e in ipairs(listed) do have[e[1]] = e[4] end
+local complete = #listed < want
 local ids, keyed = {}, {}
-for i = 4, #ARGV, 4 do
-  if mine(s, c, ARGV[i], ARGV[i + 1]) then
-    ids[#ids + 1] = ARGV[i]
-    if ARGV[i + 2] ~= '' then keyed[#keyed + 1] = i end
+for i = 7, #ARGV, stride do
+  local id, count, ok = ARGV[i], tonumber(ARGV[i + 1]), false
+  if have[id] ~= nil then ok = have[id] == count
+  elseif not complete then ok = mine(s, c, id, count) end
+  if ok then
+    ids[#ids + 1] = id
+    if stride == 4 and ARGV[i + 2] ~= '' then keyed[#keyed + 1] = i end
   end
 end
 for j = 1, #ids, 1000 do
@@ -330,6 +345,11 @@ export class Scripts {
   /** Runs a script; replies as strings. */
   run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
     return this.commands[`missive_${name}`]!.call(this.commands, keys.length, ...keys, ...args);
+  }
+
+  /** Adds a script call to a pipeline of the client these scripts were defined on (replies as strings). */
+  queue(pipeline: ChainableCommander, name: ScriptName, keys: readonly string[], args: readonly Arg[]): void {
+    void (pipeline as unknown as Record<string, (...args: Arg[]) => unknown>)[`missive_${name}`]!.call(pipeline, keys.length, ...keys, ...args);
   }
 
   /** Runs a script; bulk replies as Buffers (for message bodies). */
