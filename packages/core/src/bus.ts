@@ -43,6 +43,7 @@ import { checkTransportFactories, loadTransport, parseTransportUrl, type Transpo
 import { MessageTracing, type ProducerSpan } from './observe/tracing.js';
 import { BusMetrics } from './observe/metrics.js';
 import { faultContractOf, type Fault } from './observe/fault-events.js';
+import type { HandledEvent } from './observe/handled.js';
 import { healthReport, type EndpointHealth, type HealthReport } from './observe/health.js';
 import { spanContextOf } from './observe/trace-context.js';
 import { validate } from './validate.js';
@@ -119,6 +120,8 @@ export interface BusEvents {
    * (stop the bus and exit, alert, ...).
    */
   'consumer-failed': { readonly endpoint: string; readonly error: Error };
+  /** A delivery was settled: handled, retried later, dead-lettered or dropped, with its duration (a journal's feed). */
+  handled: HandledEvent;
 }
 
 /**
@@ -128,6 +131,22 @@ export interface BusEvents {
 export interface BusComponent {
   start(transport: Transport): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** What a bus is, for a service catalog: see {@link Bus.describe}. */
+export interface BusDescription {
+  readonly service: string;
+  readonly instanceId: string;
+  readonly host: string;
+  readonly endpoints: readonly {
+    readonly name: string;
+    /** The topic patterns its queue is bound to. */
+    readonly topics: readonly string[];
+    /** The contracts its handlers and responders take. */
+    readonly handles: readonly AnyContract[];
+  }[];
+  /** The contracts this bus has sent or published since it was created. */
+  readonly sends: readonly AnyContract[];
 }
 
 /** A snapshot of the bus's counters. */
@@ -186,6 +205,8 @@ export class Bus implements Sender {
   private readonly tracing = new MessageTracing();
   private readonly meters: BusMetrics;
   private readonly faultContracts: Map<string, EventContract> | undefined;
+  /** The contracts sent so far, by name (see {@link Bus.describe}). */
+  private readonly sentContracts = new Map<string, AnyContract>();
   /** The last outbox message relayed: when, and how long after its commit. */
   private lastRelay: { readonly at: number; readonly lagMs: number } | undefined;
 
@@ -385,6 +406,23 @@ export class Bus implements Sender {
     return healthReport(this.state, status, endpoints, outbox);
   }
 
+  /**
+   * This bus's endpoints, the contracts they handle, and the contracts it has sent so far: what a
+   * service catalog announces.
+   * @example
+   * ```ts
+   * const { endpoints, sends } = bus.describe();
+   * ```
+   */
+  describe(): BusDescription {
+    const endpoints = this.definitions.map((d) => ({
+      name: d.name,
+      topics: [...d.topics],
+      handles: [...d.routes.values()].flatMap((r) => (r.contract === undefined ? [] : [r.contract])),
+    }));
+    return { service: this.service, instanceId: this.instanceId, host: this.host, endpoints, sends: [...this.sentContracts.values()] };
+  }
+
   /** The dead-letter queues of this bus's transport: list, inspect, replay, purge. */
   get deadLetters(): DeadLetterQueue {
     return new DeadLetterQueue(this.transport, this.clock);
@@ -482,6 +520,7 @@ export class Bus implements Sender {
     if (this.state !== 'started' && this.state !== 'stopping') {
       throw new BusStateError(this.state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted, `bus ${this.service} is ${this.state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`);
     }
+    if (!this.sentContracts.has(contract.name)) this.sentContracts.set(contract.name, contract);
     let data = payload;
     if (this.validateOutgoing) {
       const result = validate(contract.schema, contract.name, payload);
@@ -748,6 +787,8 @@ export class Bus implements Sender {
       onDeadLettered: (event) => this.emitter.emit('dead-lettered', event),
       onExpired: (event) => this.emitter.emit('expired', event),
       onCircuit: (event) => this.emitter.emit('circuit', event),
+      observesHandled: () => this.emitter.has('handled'),
+      onHandled: (event) => this.emitter.emit('handled', event),
       publishFault: this.faultContracts === undefined ? undefined : (parent, fault) => this.publishFault(parent, fault),
       onConsumerFailed: (event) => this.consumerFailed(event),
     };
