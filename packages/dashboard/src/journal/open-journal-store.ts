@@ -1,0 +1,25 @@
+/**
+ * Opens a journal store from a URL: `sqlite://path` (or a plain path) for the SQLite store,
+ * `postgres://…` / `postgresql://…` for PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * const store = await openJournalStore('sqlite://.missive/journal.db');
+ * ```
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigurationError } from '@missive/core';
+import type { JournalStore } from './journal-store.js';
+import { PostgresJournalStore } from './postgres-journal-store.js';
+import { SqliteJournalStore } from './sqlite-journal-store.js';
+
+/** The store a URL names. */
+export async function openJournalStore(url: string): Promise<JournalStore> {
+  if (/^postgres(ql)?:\/\//.test(url)) return PostgresJournalStore.open({ url });
+  const path = url.startsWith('sqlite://') ? url.slice('sqlite://'.length) : url;
+  if (path === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) throw new ConfigurationError('a journal store URL is sqlite://path or postgres://…');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return new SqliteJournalStore({ path });
+}
