@@ -95,6 +95,7 @@ export function sequenceOf(entries: readonly JournalEntry[], options: { readonly
 
 /** "12 ms", "1.4 s". */
 export function formatMs(ms: number): string {
+  if (ms === 0) return '0 ms';
   if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;

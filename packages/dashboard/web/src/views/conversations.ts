@@ -82,7 +82,7 @@ function render(result: HTMLElement, answer: Answer, traceUrl: string | undefine
       { id: 'conversation-summary' },
       `${answer.entries.length} deliveries across ${sequence.lifelines.length} services in ${Math.round(sequence.elapsedMs)} ms · correlation ${sequence.correlationIds.join(', ')} · found in ${answer.tookMs} ms`,
     ),
-    h('div', { class: 'bar' }, h('span', {}, 'trace:'), ...traces),
+    h('div', { class: 'bar' }, h('span', {}, 'trace:'), ...(traces.length > 0 ? traces : [h('span', { class: 'muted' }, 'none recorded (no OpenTelemetry provider registered in the services)')])),
     h(
       'div',
       { class: 'bar' },
