@@ -26,6 +26,7 @@ export { entryOf, defaultKeyFields, type JournalEntry, type EntryOptions } from 
 export { redact, REDACTED } from './journal/redact.js';
 export type { JournalStore, RecentQuery } from './journal/journal-store.js';
 export { SqliteJournalStore, type SqliteJournalStoreOptions } from './journal/sqlite-journal-store.js';
+export { WorkerJournalStore, JournalWorkerError } from './journal/worker-journal-store.js';
 export { PostgresJournalStore, type PostgresJournalStoreOptions, type PgPool } from './journal/postgres-journal-store.js';
 export { openJournalStore } from './journal/open-journal-store.js';
 export { announce, type AnnounceOptions } from './catalog/announce.js';

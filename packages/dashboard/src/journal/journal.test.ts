@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus, defineCommand, defineEvent, MemoryBroker, silentLogger, UnrecoverableError, type Bus } from '@missive/core';
@@ -6,6 +9,7 @@ import type { JournalEntry } from './journal-entry.js';
 import { journal } from './journal.js';
 import type { JournalStore } from './journal-store.js';
 import { SqliteJournalStore } from './sqlite-journal-store.js';
+import { WorkerJournalStore } from './worker-journal-store.js';
 
 const PlaceOrder = defineCommand('shop.place-order', z.object({ orderId: z.string(), card: z.object({ number: z.string() }), fail: z.enum(['no', 'once', 'always']) }));
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string() }));
@@ -109,6 +113,23 @@ describe('the journal', () => {
     expect(bus.stats().endpoints.order!.handled).toBe(1);
     await bus.stop();
     await inner.close();
+  });
+
+  it('given a sqlite:// URL, writes from a worker thread to a file that other processes read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'missive-journal-'));
+    const bus = shop(new MemoryBroker());
+    const j = journal(bus, { store: `sqlite://${join(dir, 'journal.db')}` });
+    const settled = handledCount(bus, 2);
+    await bus.start();
+    await bus.send(PlaceOrder, { orderId: 'o-5', card: { number: '1' }, fail: 'no' });
+    await settled;
+    await j.flush();
+    expect(j.store).toBeInstanceOf(WorkerJournalStore);
+    const reader = new SqliteJournalStore({ path: join(dir, 'journal.db') });
+    expect((await reader.conversation('o-5')).map((e) => e.type).sort()).toEqual(['shop.order-placed', 'shop.place-order']);
+    await bus.stop();
+    await reader.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('prunes by age and by size', async () => {
