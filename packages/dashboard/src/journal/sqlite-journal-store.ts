@@ -37,9 +37,7 @@ create index if not exists missive_journal_message on missive_journal (message_i
 create index if not exists missive_journal_correlation on missive_journal (correlation_id);
 create index if not exists missive_journal_conversation on missive_journal (conversation_id);
 create index if not exists missive_journal_at on missive_journal (at);
-create table if not exists missive_journal_keys (value text not null, seq integer not null);
-create index if not exists missive_journal_keys_value on missive_journal_keys (value);
-create index if not exists missive_journal_keys_seq on missive_journal_keys (seq);
+create table if not exists missive_journal_keys (value text not null, seq integer not null, primary key (value, seq)) without rowid;
 `;
 
 /** The journal in a SQLite file. */
@@ -106,8 +104,9 @@ export class SqliteJournalStore implements JournalStore {
         const cut = this.db.prepare('select seq from missive_journal order by seq desc limit 1 offset ?').get(options.keep) as { seq: number } | undefined;
         if (cut !== undefined) removed += this.db.prepare('delete from missive_journal where seq <= ?').run(cut.seq).changes;
       }
+      // The keys table is one b-tree on (value, seq), the cheapest to insert into; this delete scans it, once per retention run.
       const oldest = this.db.prepare('select min(seq) as seq from missive_journal').get() as { seq: number | null };
-      this.db.prepare('delete from missive_journal_keys where seq < ?').run(oldest.seq ?? Number.MAX_SAFE_INTEGER);
+      if (removed > 0) this.db.prepare('delete from missive_journal_keys where seq < ?').run(oldest.seq ?? Number.MAX_SAFE_INTEGER);
     });
     prune();
     return removed;
