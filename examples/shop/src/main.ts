@@ -99,7 +99,14 @@ try {
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : report.text);
     const dashboard = await openDashboard(launched, options.dashboardPort);
     closeDashboard = () => dashboard.close();
-    process.stdout.write(`\ndashboard: ${dashboard.url}\nthe shop's services keep running; Ctrl-C stops them and the dashboard\n`);
+    const [base, token] = dashboard.url.split('/#token=') as [string, string];
+    const lines = [`\ndashboard: ${dashboard.url}`];
+    for (const status of ['confirmed', 'cancelled']) {
+      const id = [...outcome.final].find(([, f]) => f.status === status)?.[0];
+      if (id !== undefined) lines.push(`  a ${status} order's conversation: ${base}/#conversations?q=${id}&token=${token}`);
+    }
+    lines.push("the shop's services keep running; Ctrl-C stops them and the dashboard\n");
+    process.stdout.write(lines.join('\n'));
   } else {
     await launched.shutdown();
     launched = undefined;

@@ -95,10 +95,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium (skipped witho
   });
 
   it("finds an order's conversation by its order id and draws it, compensations marked; copies it as Mermaid", async () => {
-    await tab('conversations');
-    await page.fill('#conversation-query', 'o-2');
-    await page.click('#conversation-search');
+    // A link to one order's conversation, as `npm start -- --dashboard` prints it.
+    const [base, token] = dashboard.url.split('/#token=') as [string, string];
+    await page.goto(`${base}/#conversations?q=o-2&token=${token}`);
     await page.locator('#diagram svg g.arrow.compensation[data-type="inventory.release-stock"]').waitFor();
+    expect(new URL(page.url()).hash).toBe('#conversations?q=o-2');
+    expect(await page.inputValue('#conversation-query')).toBe('o-2');
     const types = await page.locator('#diagram svg g.arrow').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-type')));
     expect(types).toEqual([
       'shop.order-placed',

@@ -34,7 +34,7 @@ async function show(name: string, arg?: string): Promise<void> {
 function route(): void {
   const [name, query] = location.hash.slice(1).split('?');
   const q = new URLSearchParams(query ?? '').get('q') ?? undefined;
-  void show(name === '' || name === undefined || name.startsWith('token=') ? 'services' : name, q);
+  void show(name === '' || name === undefined ? 'services' : name, q);
 }
 
 async function main(): Promise<void> {

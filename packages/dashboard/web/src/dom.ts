@@ -33,12 +33,16 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<s
 
 const TOKEN_KEY = 'missive-dashboard-token';
 
-/** The access token: from `#token=…` (then removed from the address bar), else from this tab's storage. */
+/**
+ * The access token: from the fragment (`#token=…`, or `#conversations?q=o-1&token=…`), then removed
+ * from the address bar with the rest of the fragment kept; else from this tab's storage.
+ */
 export function token(): string {
-  const match = /token=([^&]+)/.exec(location.hash);
+  const match = /([#?&])token=([^&]*)/.exec(location.hash);
   if (match !== null) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]!));
-    history.replaceState(null, '', location.pathname + location.search);
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[2]!));
+    const rest = location.hash.replace(/[?&]?token=[^&]*/, '').replace(/^#[?&]?/, '#').replace(/\?&/, '?');
+    history.replaceState(null, '', location.pathname + location.search + (rest === '#' ? '' : rest));
   }
   return sessionStorage.getItem(TOKEN_KEY) ?? '';
 }
