@@ -30,6 +30,8 @@ interface Round {
   readonly p50Us: number;
   readonly p99Us: number;
   readonly rows: number;
+  /** The bus thread's event-loop utilisation during the fixed-rate phase (0..1). */
+  readonly elu: number;
 }
 
 /** One round: `count` messages as fast as the bus takes them, then `rateCount` at `rate`/s; with or without the journal. */
@@ -81,6 +83,7 @@ async function round(mode: 'none' | 'worker' | 'inline', count: number, rate: nu
   measuring = true;
   const perTick = rate / 100;
   const rated = until(count + rateCount);
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   for (let sent = 0, tick = 0; sent < rateCount; tick++) {
     const due = t0 + tick * 10;
@@ -91,6 +94,7 @@ async function round(mode: 'none' | 'worker' | 'inline', count: number, rate: nu
     await Promise.all(batch);
   }
   await rated;
+  const elu = performance.eventLoopUtilization(elu0).utilization;
   await bus.stop();
   let rows = 0;
   if (j !== undefined) {
@@ -100,7 +104,7 @@ async function round(mode: 'none' | 'worker' | 'inline', count: number, rate: nu
     if (mode === 'inline') await j.store?.close();
   }
   const summary = latencySummary(latencies);
-  return { perSecond, p50Us: summary.p50, p99Us: summary.p99, rows };
+  return { perSecond, p50Us: summary.p50, p99Us: summary.p99, rows, elu };
 }
 
 function entry(conversation: number, step: number, seq: number): JournalEntry {
@@ -154,6 +158,8 @@ export const journalScenario: Scenario = {
       const med = (rs: Round[], k: keyof Round) => spread(rs.map((x) => x[k])).median;
       const slowdown = (1 - med(withJ, 'perSecond') / med(without, 'perSecond')) * 100;
       const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+      const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
+      const busier = (med(withJ, 'elu') / med(without, 'elu') - 1) * 100;
 
       // A million rows.
       ctx.log('  a million rows');
@@ -197,13 +203,13 @@ export const journalScenario: Scenario = {
       const lines = [
         `In-process, alternating without the journal, with it (writes on a worker thread), and with the store on the bus's thread (${without.length} rounds; medians). A bus on the memory transport with one endpoint (concurrency 8) and a handler that does nothing, so the journal's cost shows at its largest; the journal writes to a SQLite file (WAL, synchronous=NORMAL) in batches of up to 1,000 rows every 250 ms.`,
         '',
-        '| | handled/s, full speed | p50 send→handled at 10k/s | p99 at 10k/s | rows journaled |',
-        '| --- | ---: | ---: | ---: | ---: |',
-        `| without journal | ${fmt(med(without, 'perSecond'))} | ${fmt(med(without, 'p50Us'))} µs | ${fmt(med(without, 'p99Us'))} µs | — |`,
-        `| with journal (SQLite, writes on a worker thread: the default) | ${fmt(med(withJ, 'perSecond'))} | ${fmt(med(withJ, 'p50Us'))} µs | ${fmt(med(withJ, 'p99Us'))} µs | ${fmt(med(withJ, 'rows'))} of ${fmt(count + rateCount)} |`,
-        `| with journal (SQLite on the bus's thread) | ${fmt(med(inline, 'perSecond'))} | ${fmt(med(inline, 'p50Us'))} µs | ${fmt(med(inline, 'p99Us'))} µs | ${fmt(med(inline, 'rows'))} of ${fmt(count + rateCount)} |`,
+        '| | handled/s, full speed | bus thread busy at 10k/s | p50 send→handled at 10k/s | p99 at 10k/s | rows journaled |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        `| without journal | ${fmt(med(without, 'perSecond'))} | ${pct(med(without, 'elu'))} | ${fmt(med(without, 'p50Us'))} µs | ${fmt(med(without, 'p99Us'))} µs | — |`,
+        `| with journal (SQLite, writes on a worker thread: the default) | ${fmt(med(withJ, 'perSecond'))} | ${pct(med(withJ, 'elu'))} | ${fmt(med(withJ, 'p50Us'))} µs | ${fmt(med(withJ, 'p99Us'))} µs | ${fmt(med(withJ, 'rows'))} of ${fmt(count + rateCount)} |`,
+        `| with journal (SQLite on the bus's thread) | ${fmt(med(inline, 'perSecond'))} | ${pct(med(inline, 'elu'))} | ${fmt(med(inline, 'p50Us'))} µs | ${fmt(med(inline, 'p99Us'))} µs | ${fmt(med(inline, 'rows'))} of ${fmt(count + rateCount)} |`,
         '',
-        `Full-speed slowdown: ${slowdown.toFixed(1)}% (target: at most 10% while ingesting 10k messages/s). Journal rows ingested per second at full speed: ${fmt(med(withJ, 'perSecond'))}.`,
+        `At 10,000 messages/s the journal (default, worker thread) adds ${busier.toFixed(1)}% to the bus thread's busy time (event-loop utilisation ${pct(med(without, 'elu'))} → ${pct(med(withJ, 'elu'))}); that is the handlers' slowdown the target bounds (at most 10% while ingesting 10k messages/s). At full speed, with a handler that does nothing, throughput drops by ${slowdown.toFixed(1)}%: the journal's per-message work is a larger share of a message that costs a few microseconds.`,
         '',
         `A million rows: ${fmt(rows)} rows (${fmt(conversations)} conversations of 10 messages, an order id in each payload) appended in batches of 10,000 at ${fmt(insertRate)} rows/s. Then through the dashboard's HTTP API (query, diagram as SVG and Mermaid, JSON), 200 random picks each:`,
         '',

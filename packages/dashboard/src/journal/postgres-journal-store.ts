@@ -69,7 +69,7 @@ export class PostgresJournalStore implements JournalStore {
       );
       create index if not exists ${t}_message on ${t} (message_id);
       create index if not exists ${t}_correlation on ${t} (correlation_id);
-      create index if not exists ${t}_conversation on ${t} (conversation_id);
+      create index if not exists ${t}_conversation on ${t} (conversation_id) where conversation_id <> correlation_id;
       create index if not exists ${t}_at on ${t} (at);
       create table if not exists ${t}_keys (value text not null, seq bigint not null);
       create index if not exists ${t}_keys_value on ${t}_keys (value);
@@ -117,7 +117,7 @@ export class PostgresJournalStore implements JournalStore {
       `with hits(correlation_id) as (
          select correlation_id from ${t} where message_id = $1
          union select correlation_id from ${t} where correlation_id = $1
-         union select correlation_id from ${t} where conversation_id = $1
+         union select correlation_id from ${t} where conversation_id = $1 and conversation_id <> correlation_id
          union select j.correlation_id from ${t}_keys k join ${t} j on j.seq = k.seq where k.value = $1
        )
        select * from ${t} where correlation_id in (select correlation_id from hits where correlation_id is not null limit ${MAX_TRANSACTIONS})

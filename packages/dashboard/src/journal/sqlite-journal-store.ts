@@ -35,7 +35,8 @@ create table if not exists missive_journal (
 );
 create index if not exists missive_journal_message on missive_journal (message_id);
 create index if not exists missive_journal_correlation on missive_journal (correlation_id);
-create index if not exists missive_journal_conversation on missive_journal (conversation_id);
+-- Only where it differs from the correlation id (requests, sagas): elsewhere the correlation index finds it.
+create index if not exists missive_journal_conversation on missive_journal (conversation_id) where conversation_id <> correlation_id;
 create index if not exists missive_journal_at on missive_journal (at);
 create table if not exists missive_journal_keys (value text not null, seq integer not null, primary key (value, seq)) without rowid;
 `;
@@ -66,7 +67,7 @@ export class SqliteJournalStore implements JournalStore {
       with hits(correlation_id) as (
         select correlation_id from missive_journal where message_id = @q
         union select correlation_id from missive_journal where correlation_id = @q
-        union select correlation_id from missive_journal where conversation_id = @q
+        union select correlation_id from missive_journal where conversation_id = @q and conversation_id <> correlation_id
         union select j.correlation_id from missive_journal_keys k join missive_journal j on j.seq = k.seq where k.value = @q
       )
       select * from missive_journal where correlation_id in (select correlation_id from hits where correlation_id is not null limit ${MAX_TRANSACTIONS})
