@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
-import { defineCommand, defineEvent } from '../contract.js';
+import { defineCommand, defineEvent } from '../contracts/contract.js';
 import { UnrecoverableError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import type { HandledEvent } from './handled.js';

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { Envelope } from '../envelope.js';
+import type { Envelope } from '../message/envelope.js';
 
 /** How a delivery ended: acked after its handler, handed back for a delayed retry, dead-lettered, or dropped (expired). */
 export type HandledOutcome = 'handled' | 'retried' | 'dead-lettered' | 'dropped';

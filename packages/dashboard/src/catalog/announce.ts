@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { ConfigurationError, createEnvelope, sourceOf, type Bus, type BusComponent, type Consumer, type Transport } from '@missive/core';
+import { ConfigurationError, consoleLogger, createEnvelope, jsonCodec, sourceOf, systemClock, type Bus, type BusComponent, type Clock, type Consumer, type Logger, type Transport } from '@missive/core';
 import { ANNOUNCED, announcementOf, PING, type Announcement } from './announcement.js';
 
 /** Options of {@link announce}. */
@@ -22,13 +22,19 @@ export interface AnnounceOptions {
   readonly version?: string;
   /** Heartbeat interval, ms. Default 10 s; an instance is stale after three missed. */
   readonly intervalMs?: number;
+  /** Where a failed announcement is reported. Default: `consoleLogger('warn')`. */
+  readonly logger?: Logger;
+  readonly clock?: Clock;
 }
 
 /** Announces `bus` to the catalog while it runs. Call before `bus.start()`. */
 export function announce(bus: Bus, options: AnnounceOptions = {}): void {
   const intervalMs = options.intervalMs ?? 10_000;
   if (!Number.isFinite(intervalMs) || intervalMs < 100) throw new ConfigurationError(`announce intervalMs must be at least 100, got ${String(options.intervalMs)}`);
-  const { logger, clock, codec } = bus.environment;
+  const logger = options.logger ?? consoleLogger('warn');
+  const clock = options.clock ?? systemClock;
+  // Always JSON, whatever the bus's codec: every catalog reads announcements the same way.
+  const codec = jsonCodec();
   let transport: Transport | undefined;
   let consumer: Consumer | undefined;
   let loop: Promise<void> | undefined;

@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { ConfigurationError, type Bus, type BusComponent, type HandledEvent } from '@missive/core';
+import { ConfigurationError, consoleLogger, systemClock, type Bus, type BusComponent, type Clock, type HandledEvent, type Logger } from '@missive/core';
 import { defaultKeyFields, entryOf, type EntryOptions, type JournalEntry } from './journal-entry.js';
 import type { JournalStore } from './journal-store.js';
 import { openJournalStore } from './open-journal-store.js';
@@ -39,6 +39,10 @@ export interface JournalOptions {
   readonly maxBuffered?: number;
   /** How often retention runs, ms. Default 60 s. */
   readonly pruneEveryMs?: number;
+  /** Where store failures are reported. Default: `consoleLogger('warn')`. */
+  readonly logger?: Logger;
+  /** The clock of the rows' times. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** A running journal. */
@@ -75,7 +79,8 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
     payload: options.payloads === undefined || options.payloads === false ? undefined : { redact: options.payloads === true ? [] : (options.payloads.redact ?? []) },
     keys: keys === undefined ? defaultKeyFields : typeof keys === 'function' ? keys : (field) => keys.includes(field),
   };
-  const { logger, clock } = bus.environment;
+  const logger = options.logger ?? consoleLogger('warn');
+  const clock = options.clock ?? systemClock;
   let buffer: JournalEntry[] = [];
   let store: JournalStore | undefined;
   let timer: NodeJS.Timeout | undefined;
