@@ -35,6 +35,7 @@ import {
 } from '@missive/core/transport';
 import { entryFields } from './entry.js';
 import { Keys } from './keys.js';
+import { RedisCommandOwners } from './redis-command-owners.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
@@ -61,6 +62,8 @@ export class RedisTransport implements Transport {
   readonly kind = 'redis';
   readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
   readonly deadLetters: RedisDeadLetters;
+  /** The broker-wide record of command owners under this prefix (see `redis-command-owners.ts`). */
+  readonly commandOwners: RedisCommandOwners;
   /** This connection's id: the owner of its temporary queues. */
   readonly connectionId = randomUUID();
   readonly options: ResolvedRedisOptions;
@@ -88,6 +91,7 @@ export class RedisTransport implements Transport {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger('warn');
     this.deadLetters = new RedisDeadLetters(this);
+    this.commandOwners = new RedisCommandOwners(this);
   }
 
   /** Whether the transport is connected and not closed. */
@@ -183,10 +187,14 @@ export class RedisTransport implements Transport {
 
   async declare(queue: QueueSpec): Promise<void> {
     for (const pattern of queue.topics) topicMatcher(pattern);
-    const added = Number(await this.run('declare', () => this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', queue.ordered === true ? '1' : '0', ...queue.topics])));
+    const [added, ...lost] = (await this.run('declare', () =>
+      this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', queue.ordered === true ? '1' : '0', this.clock.now(), ...queue.topics]),
+    )) as [number, ...string[]];
     const known = this.declared.get(queue.name);
-    this.declared.set(queue.name, { ...queue, ordered: queue.ordered === true || known?.ordered === true, topics: [...new Set([...(known?.topics ?? []), ...queue.topics])] });
-    if (added > 0) this.routes = undefined;
+    const topics = [...new Set([...(known?.topics ?? []), ...queue.topics])].filter((topic) => !lost.includes(topic));
+    this.declared.set(queue.name, { ...queue, ordered: queue.ordered === true || known?.ordered === true, topics });
+    if (lost.length > 0) this.logger.warn(`redis queue ${queue.name} is not bound to ${lost.join(', ')}: another endpoint owns them (takeOver)`);
+    if (Number(added) > 0) this.routes = undefined;
   }
 
   publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
@@ -254,10 +262,12 @@ export class RedisTransport implements Transport {
       topics.set(binding.slice(0, tab), list);
     }
     const names = Object.keys(owners).sort();
-    const stats = await Promise.all(names.map((name) => this.scripts.run('stats', [], [this.keys.prefix, name]) as Promise<number[]>));
+    const now = this.clock.now();
+    const stats = await Promise.all(names.map((name) => this.scripts.run('stats', [], [this.keys.prefix, name, now]) as Promise<number[]>));
     return names.map((name, i) => {
-      const [length, pending, delayed, dead, waiting] = stats[i]!.map(Number) as [number, number, number, number, number];
-      return { name, depth: length - pending + delayed + waiting, inFlight: pending, deadLetters: dead, topics: (topics.get(name) ?? []).sort() };
+      const [length, pending, delayed, dead, waiting, consumers, idleSince] = stats[i]!.map(Number) as [number, number, number, number, number, number, number];
+      const info: QueueInfo = { name, depth: length - pending + delayed + waiting, inFlight: pending, deadLetters: dead, topics: (topics.get(name) ?? []).sort(), consumers };
+      return idleSince >= 0 ? { ...info, idleSince } : info;
     });
   }
 
@@ -290,6 +300,7 @@ export class RedisTransport implements Transport {
   private async redeclareAll(): Promise<void> {
     if (!this.open) return;
     try {
+      await this.commandOwners.reclaim();
       for (const spec of this.declared.values()) await this.declare(spec);
       await this.heartbeat();
     } catch (error) {
