@@ -44,7 +44,7 @@ export class PostgresOutbox {
   readonly outbox: Outbox<PgTx>;
 
   constructor(
-    private readonly bus: Bus,
+    bus: Bus,
     readonly store: PostgresMessageStore,
     options?: OutboxOptions,
   ) {
@@ -57,12 +57,12 @@ export class PostgresOutbox {
    * back. Pass the handler's `ctx` as `parent` to carry correlation and causation.
    */
   async publish<C extends EventContract>(db: SqlExecutor, contract: C, payload: PayloadInput<C>, options?: PublishOptions, parent?: MessageContext): Promise<void> {
-    await this.append(db, this.bus.prepare(parent?.envelope, contract, payload, options));
+    await this.append(db, this.outbox.record(contract, payload, options, parent));
   }
 
   /** Appends a command to the outbox in the application's transaction on `db`; see {@link publish}. */
   async send<C extends CommandContract>(db: SqlExecutor, contract: C, payload: PayloadInput<C>, options?: SendOptions, parent?: MessageContext): Promise<void> {
-    await this.append(db, this.bus.prepare(parent?.envelope, contract, payload, options));
+    await this.append(db, this.outbox.record(contract, payload, options, parent));
   }
 
   /**
@@ -74,7 +74,7 @@ export class PostgresOutbox {
    */
   async markHandled(db: SqlExecutor, ctx: MessageContext): Promise<boolean> {
     await this.store.init();
-    const result = await db.query(this.store.inboxInsertSql, [ctx.endpoint, ctx.messageId, String(this.bus.environment.clock.now())]);
+    const result = await db.query(this.store.inboxInsertSql, [ctx.endpoint, ctx.messageId, String(this.outbox.now())]);
     return (result.rowCount ?? 0) > 0;
   }
 

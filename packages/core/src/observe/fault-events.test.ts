@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
-import { defineCommand } from '../contract.js';
+import { defineCommand } from '../contracts/contract.js';
 import { UnrecoverableError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { faultOf, type Fault } from './fault-events.js';

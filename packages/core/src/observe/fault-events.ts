@@ -11,7 +11,7 @@
  * @module
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { defineEvent, type EventContract, type MessageContract, type Payload } from '../contract.js';
+import { defineEvent, type EventContract, type MessageContract, type Payload } from '../contracts/contract.js';
 
 /** The payload of a fault event. `T` is the failed message's payload. */
 export interface Fault<T = unknown> {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createWaiter } from '@missive/testing';
-import { createBus } from '../bus.js';
-import { defineEvent } from '../contract.js';
+import { createBus } from '../bus/bus.js';
+import { defineEvent } from '../contracts/contract.js';
 import { silentLogger } from '../logger.js';
-import { MemoryBroker } from '../memory/memory-broker.js';
-import type { Consumer, Delivery, Transport } from '../transport.js';
+import { MemoryBroker } from '../transport/memory/memory-broker.js';
+import type { Consumer, Delivery, Transport } from '../transport/transport.js';
 import { serveHealth } from './health-server.js';
 
 const Ping = defineEvent('health.ping', z.object({ n: z.number() }));

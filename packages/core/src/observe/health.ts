@@ -12,8 +12,8 @@
  * ```
  * @module
  */
-import type { CircuitState } from '../circuit-breaker.js';
-import type { TransportStatus } from '../transport.js';
+import type { CircuitState } from '../policies/circuit-breaker.js';
+import type { TransportStatus } from '../transport/transport.js';
 
 /** One endpoint's health. */
 export interface EndpointHealth {

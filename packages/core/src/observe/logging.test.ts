@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
-import { defineEvent } from '../contract.js';
+import { defineEvent } from '../contracts/contract.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { UnrecoverableError } from '../errors.js';
 

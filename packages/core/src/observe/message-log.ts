@@ -9,15 +9,15 @@
  * ```
  * @module
  */
-import type { ConsumeState } from '../consume-state.js';
-import type { Envelope } from '../envelope.js';
+import type { ConsumeState } from '../consume/consume-state.js';
+import type { Envelope } from '../message/envelope.js';
 import type { LogFields } from '../logger.js';
 import { traceIdOf } from './trace-context.js';
 
 /** Log fields of a delivery being handled (what is known before decoding: id and type). */
 export function messageLogFields(state: ConsumeState): LogFields {
   const envelope = state.envelope as Envelope | undefined;
-  if (envelope === undefined) return { type: state.delivery.message.type, messageId: state.delivery.message.id, attempt: state.totalAttempts };
+  if (envelope === undefined) return { type: state.received.message.type, messageId: state.received.message.id, attempt: state.totalAttempts };
   return {
     type: envelope.type,
     messageId: envelope.id,

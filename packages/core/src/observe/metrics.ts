@@ -16,8 +16,8 @@
  * @module
  */
 import { createNoopMeter, metrics, ValueType, type Attributes, type BatchObservableCallback, type Counter, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
-import type { CircuitState } from '../circuit-breaker.js';
-import type { QueueInfo } from '../transport.js';
+import type { CircuitState } from '../policies/circuit-breaker.js';
+import type { QueueInfo } from '../transport/transport.js';
 import { Attr, errorType, INSTRUMENTATION_SCOPE, type ProducerOperation, type ProducerSpan } from './tracing.js';
 
 /** Metric names. */

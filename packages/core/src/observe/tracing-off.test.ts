@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
-import { defineCommand, defineEvent } from '../contract.js';
-import { createEnvelope } from '../envelope.js';
+import { defineCommand, defineEvent } from '../contracts/contract.js';
+import { createEnvelope } from '../message/envelope.js';
 
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string() }));
 const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string() }));

@@ -3,8 +3,8 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { captureSpans, createTestHarness } from '@missive/testing';
-import { defineCommand, defineEvent, defineQuery } from '../contract.js';
-import { MemoryMessageStore } from '../memory/memory-store.js';
+import { defineCommand, defineEvent, defineQuery } from '../contracts/contract.js';
+import { MemoryMessageStore } from '../workflows/memory-store.js';
 
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string() }));
 const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string() }));

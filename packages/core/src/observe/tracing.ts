@@ -32,7 +32,7 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import type { Envelope } from '../envelope.js';
+import type { Envelope } from '../message/envelope.js';
 import { MissiveError } from '../errors.js';
 import { spanContextOf, traceparentOf } from './trace-context.js';
 

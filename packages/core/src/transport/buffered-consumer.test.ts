@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeadLetterFailure, TransportMessage } from '../transport.js';
+import type { DeadLetterFailure, TransportMessage } from './transport.js';
 import { BufferedConsumer } from './buffered-consumer.js';
 import { SettleOnceDelivery, type SettleOwner } from './settle-once-delivery.js';
 

@@ -29,7 +29,7 @@
  * ```
  * @module
  */
-import type { Consumer, Delivery } from '../transport.js';
+import type { Consumer, Delivery } from './transport.js';
 import { DeliveryBuffer } from './delivery-buffer.js';
 
 /** A consumer built on a {@link DeliveryBuffer}. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BusStateError } from '../errors.js';
-import type { Delivery } from '../transport.js';
+import type { Delivery } from './transport.js';
 import { DeliveryBuffer } from './delivery-buffer.js';
 
 function delivery(id: string): Delivery {

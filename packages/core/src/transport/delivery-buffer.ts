@@ -15,8 +15,8 @@
  * @module
  */
 import { BusStateError, ErrorCode } from '../errors.js';
-import { InFlightList } from '../in-flight-list.js';
-import type { Delivery } from '../transport.js';
+import { InFlightList } from './in-flight-list.js';
+import type { Delivery } from './transport.js';
 
 /** A transport consumer's buffer of deliveries. */
 export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Delivery> {

@@ -16,14 +16,14 @@
  * ```
  * @module
  */
-export type * from '../transport.js';
+export type * from './transport.js';
 export { DeliveryBuffer } from './delivery-buffer.js';
 export { SettleOnceDelivery, type NackOptions, type SettleOwner } from './settle-once-delivery.js';
 export { BufferedConsumer } from './buffered-consumer.js';
 export { TransportHeader, isTransportHeader } from './transport-headers.js';
-export { Header } from '../headers.js';
+export { Header } from '../message/headers.js';
 export { rowToMessage, readMessageRow, bytesView, type MessageRow } from './message-row.js';
-export { checkTopicPattern, isExactTopic, topicMatcher } from '../topic-pattern.js';
-export { checkTransportFactories, loadTransport, parseTransportUrl, schemeAliases, transportPackage, type TransportFactories } from '../transport-url.js';
-export { Timestamps } from '../timestamps.js';
-export { CommandOwnerConflictError, type CommandOwnership, type CommandOwner, type CommandClaim, type CommandClaimResult } from '../command-owners.js';
+export { checkTopicPattern, isExactTopic, topicMatcher } from './topic-pattern.js';
+export { checkTransportFactories, loadTransport, parseTransportUrl, schemeAliases, transportPackage, type TransportFactories } from './transport-url.js';
+export { Timestamps } from '../message/timestamps.js';
+export { CommandOwnerConflictError, type CommandOwnership, type CommandOwner, type CommandClaim, type CommandClaimResult } from './command-owners.js';

@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import type { TransportMessage } from '../transport.js';
+import type { TransportMessage } from './transport.js';
 
 /** The columns of a stored message, by the names the SQL transports use. */
 export interface MessageRow {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeadLetterFailure, TransportMessage } from '../transport.js';
+import type { DeadLetterFailure, TransportMessage } from './transport.js';
 import { SettleOnceDelivery, type NackOptions, type SettleOwner } from './settle-once-delivery.js';
 
 const message: TransportMessage = { id: 'm-1', type: 't', body: new Uint8Array([1]), headers: {} };

@@ -29,7 +29,7 @@
  * ```
  * @module
  */
-import type { DeadLetterFailure, Delivery, TransportMessage } from '../transport.js';
+import type { DeadLetterFailure, Delivery, TransportMessage } from './transport.js';
 
 /** The options of {@link Delivery.nack}. */
 export type NackOptions = NonNullable<Parameters<Delivery['nack']>[0]>;

@@ -28,7 +28,7 @@ async function depthOf(env: Environment, transport: Transport, queue: string, de
 /** The transport's command owners; fails saying what to do when the target claims them and has none. */
 function ownersOf(transport: Transport): CommandOwnership {
   if (transport.commandOwners === undefined) {
-    throw new Error(`the ${transport.kind} transport has no commandOwners: implement CommandOwnership (see command-owners.ts in @missive/core) or declare features.commandOwners = false`);
+    throw new Error(`the ${transport.kind} transport has no commandOwners: implement CommandOwnership (see transport/command-owners.ts in @missive/core) or declare features.commandOwners = false`);
   }
   return transport.commandOwners;
 }

@@ -1,0 +1,410 @@
+/**
+ * Runs one endpoint on a started bus: declares its queue, consumes it, runs each delivery through
+ * the consume pipeline with at most `concurrency` handlers at once, settles every delivery exactly
+ * once, pauses consumption while its circuit is open, and drains on stop.
+ *
+ * @example
+ * ```ts
+ * const runtime = new EndpointRuntime(definition, busInternals);
+ * await runtime.start();
+ * await runtime.stop(10_000);
+ * ```
+ * @module
+ */
+import { CircuitBreaker, type CircuitState } from '../policies/circuit-breaker.js';
+import { RateLimiter } from '../policies/rate-limiter.js';
+import { claimCommands } from '../transport/command-owners.js';
+import { InFlightList } from '../transport/in-flight-list.js';
+import type { Consumer, Delivery } from '../transport/transport.js';
+import { consumePipeline } from '../consume/consume-pipeline.js';
+import { ConsumeState } from '../consume/consume-state.js';
+import type { EndpointDefinition } from '../consume/endpoint.js';
+import type { Envelope } from '../message/envelope.js';
+import { Header } from '../message/headers.js';
+import { isRetryable, MissiveError, toError, UnrecoverableError } from '../errors.js';
+import { childLogger, type Logger } from '../logger.js';
+import { messageLogFields } from '../observe/message-log.js';
+import type { EndpointHealth } from '../observe/health.js';
+import type { Fault } from '../observe/fault-events.js';
+import type { HandledEvent } from '../observe/handled.js';
+import type { BusInternals } from './bus-core.js';
+import { HandlerContext } from './handler-context.js';
+
+/** Counters of one endpoint. */
+export interface EndpointStats {
+  /** Messages handled successfully (acked after the handler). */
+  handled: number;
+  /** Handler invocations that threw. */
+  failed: number;
+  /** Immediate retries. */
+  retried: number;
+  /** Delayed redeliveries asked for. */
+  redelivered: number;
+  deadLettered: number;
+  expired: number;
+  /** Deliveries being handled now. */
+  inFlight: number;
+  circuit: CircuitState;
+}
+
+interface InFlight {
+  readonly state: ConsumeState;
+  /** Settles when the delivery is settled (or handed back). Set right after the entry is made. */
+  done: Promise<void>;
+}
+
+const DONE: Promise<void> = Promise.resolve();
+
+/** The runtime of one endpoint. */
+export class EndpointRuntime {
+  readonly stats: EndpointStats = { handled: 0, failed: 0, retried: 0, redelivered: 0, deadLettered: 0, expired: 0, inFlight: 0, circuit: 'closed' };
+  private readonly pipeline: (state: ConsumeState) => Promise<void>;
+  private readonly inFlight = new InFlightList<InFlight>();
+  private readonly breaker: CircuitBreaker | undefined;
+  private readonly limiter: RateLimiter | undefined;
+  private readonly stopController = new AbortController();
+  private consumer: Consumer | undefined;
+  private loop: Promise<void> | undefined;
+  private limit: number;
+  private slotWaiter: (() => void) | undefined;
+  private control: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly log: Logger;
+  /** Set when the consumer loop ended on its own (cleared when a new consumer opens). */
+  private stoppedBecause: string | undefined;
+  private consumerReady = false;
+  private lastError: { readonly message: string; readonly at: string } | undefined;
+  private failure_: Error | undefined;
+
+  constructor(
+    readonly definition: EndpointDefinition,
+    private readonly bus: BusInternals,
+  ) {
+    this.limit = definition.concurrency;
+    this.log = childLogger(bus.logger, { endpoint: definition.name });
+    this.breaker = definition.circuitBreaker === false ? undefined : new CircuitBreaker(definition.circuitBreaker, bus.clock);
+    this.limiter = definition.rateLimit === undefined ? undefined : new RateLimiter(definition.rateLimit, bus.clock);
+    this.pipeline = consumePipeline({
+      definition,
+      codec: bus.codec,
+      clock: bus.clock,
+      onExpired: (state, action) => {
+        this.stats.expired++;
+        bus.onExpired({ endpoint: definition.name, messageId: state.envelope.id, type: state.envelope.type, action });
+      },
+      onRetry: (event, state) => {
+        bus.metrics.retried(definition.name, event.mode);
+        if (event.mode === 'immediate') this.stats.retried++;
+        else {
+          this.stats.redelivered++;
+          this.log.info({ ...messageLogFields(state), delayMs: event.delayMs, err: event.error }, `redelivery in ${event.delayMs} ms scheduled`);
+        }
+        bus.onRetry(event);
+      },
+      observe: (state, attempt) => this.observe(state, attempt),
+      middleware: [...bus.middleware, ...definition.middleware],
+      handler: (state) => this.invoke(state),
+    });
+    this.breaker?.onChange((state, previous) => this.onCircuit(state, previous));
+  }
+
+  /** Why the endpoint's consumer failed and stopped consuming, or undefined while it consumes. */
+  get failure(): Error | undefined {
+    return this.failure_;
+  }
+
+  /** Claims the endpoint's command types (see `command-owners.ts`), declares the queue and starts consuming. */
+  async start(): Promise<void> {
+    const { name, commands, takeOver } = this.definition;
+    await claimCommands(this.bus.transport.commandOwners, { queue: name, service: this.bus.service, types: commands, takeOver }, this.bus.logger);
+    await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics, ordered: this.definition.ordered });
+    this.open(this.definition.prefetch, this.definition.concurrency);
+    await this.consumer?.ready;
+  }
+
+  /**
+   * Stops taking deliveries, waits up to `deadlineMs` for in-flight handlers, then hands the rest
+   * back to the queue (their handlers' signal aborts; their results are ignored).
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    this.breaker?.dispose();
+    this.stopController.abort(new MissiveError('CLOSED', `endpoint ${this.definition.name} is stopping`));
+    await this.closeConsumer();
+    await this.control;
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      });
+      await Promise.race([Promise.allSettled(this.inFlight.toArray().map((f) => f.done)), deadline]);
+      clearTimeout(timer);
+    }
+    for (const flight of this.inFlight.toArray()) {
+      flight.state.handedBack = true;
+      flight.state.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
+      try {
+        await flight.state.received.nack();
+      } catch (error) {
+        this.log.warn({ err: error }, 'could not hand a delivery back at stop; the broker will redeliver it');
+      }
+    }
+    this.inFlight.clear();
+  }
+
+  /** The endpoint's health: consumer running and ready, circuit, last handler error. */
+  health(): EndpointHealth {
+    return {
+      running: this.stoppedBecause === undefined,
+      ready: this.consumerReady || this.stats.circuit !== 'closed',
+      circuit: this.stats.circuit,
+      inFlight: this.stats.inFlight,
+      stoppedBecause: this.stoppedBecause,
+      lastError: this.lastError,
+    };
+  }
+
+  private open(prefetch: number, concurrency: number): void {
+    if (this.stopping) return;
+    const consumer = this.bus.transport.consume(this.definition.name, { prefetch });
+    this.consumer = consumer;
+    this.stoppedBecause = undefined;
+    this.consumerReady = consumer.ready === undefined;
+    consumer.ready?.then(
+      () => {
+        if (this.consumer === consumer) this.consumerReady = true;
+      },
+      () => undefined,
+    );
+    this.limit = concurrency;
+    this.loop = this.run(consumer);
+  }
+
+  private async closeConsumer(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    if (consumer === undefined) return;
+    await consumer.close();
+    this.wakeSlot();
+    await this.loop;
+  }
+
+  /**
+   * The consumer loop. Nothing one message does ends it: the pipeline settles every delivery and
+   * never throws, and a hand-back that fails is logged. Only the consumer's own iterator failing
+   * ends it, and that is reported (`onConsumerFailed`), never a silent stop.
+   */
+  private async run(consumer: Consumer): Promise<void> {
+    try {
+      for await (const delivery of consumer) {
+        if (this.consumer !== consumer) {
+          await this.handBack(delivery);
+          break;
+        }
+        while (this.inFlight.size >= this.limit && this.consumer === consumer) await new Promise<void>((resolve) => (this.slotWaiter = resolve));
+        if (this.limiter !== undefined && this.consumer === consumer) {
+          try {
+            await this.limiter.take(this.stopController.signal);
+          } catch {
+            /* stopping */
+          }
+        }
+        if (this.consumer !== consumer) {
+          await this.handBack(delivery);
+          break;
+        }
+        this.track(delivery);
+      }
+      if (!this.stopping && this.consumer === consumer) {
+        this.stoppedBecause = 'the transport ended its deliveries';
+        this.log.error('consumer stopped: the transport ended its deliveries');
+      }
+    } catch (thrown) {
+      if (this.stopping || this.consumer !== consumer) return;
+      const error = toError(thrown);
+      this.failure_ = error;
+      this.stoppedBecause = error.message;
+      this.consumer = undefined;
+      void consumer.close().catch(() => undefined);
+      this.bus.onConsumerFailed({ endpoint: this.definition.name, error });
+    }
+  }
+
+  /** Returns a delivery the loop took but will not run; a failure is logged (the broker redelivers it). */
+  private async handBack(delivery: Delivery): Promise<void> {
+    try {
+      await delivery.nack();
+    } catch (error) {
+      this.log.warn({ messageId: delivery.message.id, err: error }, 'could not hand a delivery back; the broker will redeliver it');
+    }
+  }
+
+  private wakeSlot(): void {
+    const waiter = this.slotWaiter;
+    this.slotWaiter = undefined;
+    waiter?.();
+  }
+
+  private track(delivery: Delivery): void {
+    const state = new ConsumeState(this.bus.service, this.definition.name, delivery);
+    this.stats.inFlight++;
+    this.bus.metrics.consumed(this.definition.name);
+    // The entry exists before `process` can end and remove it.
+    const flight: InFlight = { state, done: DONE };
+    this.inFlight.add(flight);
+    flight.done = this.process(flight);
+  }
+
+  /** Runs the pipeline and settles the delivery exactly once, then frees its slot. Never throws. */
+  private async process(flight: InFlight): Promise<void> {
+    const state = flight.state;
+    const startedAt = this.bus.observesHandled() ? performance.now() : -1;
+    let error: Error | undefined;
+    try {
+      await this.pipeline(state);
+    } catch (thrown) {
+      error = toError(thrown);
+    }
+    try {
+      if (!state.handedBack) {
+        await this.settle(state, error);
+        if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
+        if (startedAt >= 0) this.reportHandled(state, error, startedAt);
+      }
+    } catch (settleError) {
+      this.log.error({ ...messageLogFields(state), err: settleError }, 'could not settle a delivery; the broker will deliver it again');
+    } finally {
+      this.stats.inFlight--;
+      this.inFlight.remove(flight);
+      this.wakeSlot();
+    }
+  }
+
+  /** Emits the `handled` event of a settled delivery. */
+  private reportHandled(state: ConsumeState, error: Error | undefined, startedAt: number): void {
+    const settlement = state.settlement;
+    const envelope = state.envelope as Envelope | undefined;
+    const message = state.received.message;
+    this.bus.onHandled({
+      service: this.bus.service,
+      endpoint: this.definition.name,
+      messageId: envelope?.id ?? message.id,
+      type: envelope?.type ?? message.type,
+      envelope,
+      attempt: state.attempt,
+      outcome: error !== undefined ? 'dead-lettered' : settlement.kind === 'ack' ? 'handled' : settlement.kind === 'redeliver' ? 'retried' : 'dropped',
+      durationMs: performance.now() - startedAt,
+      error: error ?? (settlement.kind === 'redeliver' ? settlement.error : undefined),
+      reason: error !== undefined ? (error instanceof MissiveError ? error.code : 'HANDLER_FAILED') : settlement.kind === 'drop' ? settlement.reason : undefined,
+      replayed: message.headers[Header.ReplayedAt] !== undefined,
+    });
+  }
+
+  /** Dead-letters the delivery for `error`, or settles it as the pipeline decided. */
+  private settle(state: ConsumeState, error: Error | undefined): Promise<void> {
+    if (error !== undefined) return this.deadLetter(state, error);
+    const settlement = state.settlement;
+    if (settlement.kind === 'redeliver') return state.received.nack({ delayMs: settlement.delayMs, headers: settlement.headers });
+    return state.received.ack();
+  }
+
+  private async deadLetter(state: ConsumeState, error: Error): Promise<void> {
+    const envelope = state.envelope as Envelope | undefined;
+    const reason = error instanceof MissiveError ? error.code : 'HANDLER_FAILED';
+    await state.received.deadLetter({
+      reason,
+      errorName: error.name,
+      errorMessage: error.message,
+      stack: error.stack,
+      attempts: state.totalAttempts,
+      endpoint: this.definition.name,
+      service: this.bus.service,
+      host: this.bus.host,
+      time: this.bus.clock.now(),
+    });
+    this.stats.deadLettered++;
+    this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
+    this.bus.tracing.deadLettered(envelope, state.received.message.id, this.definition.name, reason, error);
+    this.bus.metrics.deadLettered(this.definition.name, reason);
+    if (this.bus.publishFault !== undefined) await this.publishFault(state, envelope, reason, error);
+    this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.received.message.id, type: state.received.message.type, reason, error });
+    if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
+      await this.bus
+        .replyTo(envelope, undefined, { name: error.name, message: error.message }, 'error')
+        .catch((replyError: unknown) => this.log.debug({ err: replyError }, 'could not send an error reply'));
+    }
+  }
+
+  /** Publishes the fault event of a dead letter; a failure to publish it is logged, never thrown. */
+  private async publishFault(state: ConsumeState, envelope: Envelope | undefined, reason: string, error: Error): Promise<void> {
+    const fault: Fault = {
+      message: envelope?.data,
+      messageId: state.received.message.id,
+      messageType: envelope?.type ?? state.received.message.type,
+      reason,
+      exception: { name: error.name, message: error.message },
+      attempts: state.totalAttempts,
+      endpoint: this.definition.name,
+      service: this.bus.service,
+      host: this.bus.host,
+      failedAt: new Date(this.bus.clock.now()).toISOString(),
+    };
+    try {
+      await this.bus.publishFault!(envelope, fault);
+    } catch (publishError) {
+      this.log.warn({ ...messageLogFields(state), err: publishError }, 'could not publish the fault event of a dead letter');
+    }
+  }
+
+  /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
+  private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
+    const startedAt = performance.now();
+    try {
+      await this.bus.tracing.process(state.envelope, this.definition.name, state.attempt, state.received.message.headers[Header.ReplayedAt] !== undefined, () =>
+        attempt(state),
+      );
+      this.bus.metrics.processed(this.definition.name, startedAt, undefined);
+      this.breaker?.record(true);
+    } catch (thrown) {
+      const error = toError(thrown);
+      this.stats.failed++;
+      this.bus.metrics.processed(this.definition.name, startedAt, error);
+      this.log.warn({ ...messageLogFields(state), err: error }, 'handler failed');
+      this.lastError = { message: `${error.name}: ${error.message}`, at: new Date(this.bus.clock.now()).toISOString() };
+      if (isRetryable(error)) this.breaker?.record(false);
+      throw error;
+    }
+  }
+
+  private async invoke(state: ConsumeState): Promise<void> {
+    const route = state.route;
+    const ctx = new HandlerContext(state, this.bus);
+    if (route.kind === 'responder') {
+      const result = await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
+      if (!ctx.replied) {
+        if (result === undefined) throw new UnrecoverableError(`responder of ${state.envelope.type} returned no reply and did not call ctx.reply`);
+        await ctx.reply(result);
+      }
+      return;
+    }
+    await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
+  }
+
+  private onCircuit(next: CircuitState, previous: CircuitState): void {
+    this.stats.circuit = next;
+    this.bus.onCircuit({ endpoint: this.definition.name, state: next, previous });
+    if (this.stopping) return;
+    this.control = this.control.then(async () => {
+      if (this.stopping) return;
+      if (next === 'open') {
+        await this.closeConsumer();
+      } else if (next === 'half-open') {
+        await this.closeConsumer();
+        this.open(1, 1);
+      } else {
+        await this.closeConsumer();
+        this.open(this.definition.prefetch, this.definition.concurrency);
+      }
+    });
+  }
+}

@@ -1,0 +1,69 @@
+import { CloudEvent, HTTP } from 'cloudevents';
+import { describe, expect, it } from 'vitest';
+import { jsonCodec } from './codec.js';
+import { createEnvelope } from './envelope.js';
+import { ConfigurationError, DecodeError, MessageTooLargeError } from '../errors.js';
+
+const envelope = createEnvelope({
+  type: 'shop.order-placed',
+  source: '/missive/shop',
+  data: { orderId: 'o-1', total: 30 },
+  correlationId: 'corr-1',
+  causationId: 'cause-1',
+  partitionKey: 'o-1',
+  traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  replyTo: 'shop.replies.1',
+  expiresAt: Date.UTC(2030, 0, 1),
+});
+
+describe('json codec', () => {
+  it('round-trips an envelope', () => {
+    const codec = jsonCodec();
+    expect(codec.decode(codec.encode(envelope))).toEqual(envelope);
+  });
+
+  it('writes what the CloudEvents SDK reads as a CloudEvent, extensions included', () => {
+    const body = Buffer.from(jsonCodec().encode(envelope)).toString('utf8');
+    const event = HTTP.toEvent({ headers: { 'content-type': 'application/cloudevents+json' }, body }) as CloudEvent<{ orderId: string }>;
+    expect(event).toBeInstanceOf(CloudEvent);
+    expect(event.validate()).toBe(true);
+    expect(event.id).toBe(envelope.id);
+    expect(event.type).toBe('shop.order-placed');
+    expect(event.source).toBe('/missive/shop');
+    expect(event.specversion).toBe('1.0');
+    expect(event.data).toEqual({ orderId: 'o-1', total: 30 });
+    expect(event.correlationid).toBe('corr-1');
+    expect(event.causationid).toBe('cause-1');
+    expect(event.partitionkey).toBe('o-1');
+    expect(event.traceparent).toBe(envelope.traceparent);
+    expect(event.dataversion).toBe(1);
+  });
+
+  it('refuses __proto__ and constructor.prototype keys and leaves Object.prototype untouched', () => {
+    const codec = jsonCodec();
+    const proto = Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"__proto__":{"polluted":1}}}');
+    const ctor = Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"constructor":{"prototype":{"polluted":1}}}}');
+    expect(() => codec.decode(proto)).toThrow(DecodeError);
+    expect(() => codec.decode(ctor)).toThrow(DecodeError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const harmless = Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"constructor":"a shop builder"}}');
+    expect(codec.decode(harmless).data).toEqual({ constructor: 'a shop builder' });
+  });
+
+  it('refuses bodies that are not envelopes, naming the fault', () => {
+    const codec = jsonCodec();
+    expect(() => codec.decode(Buffer.from('[1,2]'))).toThrow(/not a JSON object/);
+    expect(() => codec.decode(Buffer.from('{"specversion":"0.3","id":"1","type":"t","source":"/s","data":1}'))).toThrow(/specversion/);
+    expect(() => codec.decode(Buffer.from('{"specversion":"1.0","type":"t","source":"/s","data":1}'))).toThrow(/"id"/);
+    expect(() => codec.decode(Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s"}'))).toThrow(/no data/);
+    expect(() => codec.decode(Buffer.from('not json'))).toThrow(DecodeError);
+  });
+
+  it('refuses payloads above the size limit, both ways', () => {
+    const codec = jsonCodec({ maxBytes: 300 });
+    const big = createEnvelope({ type: 't', source: '/s', data: { text: 'x'.repeat(400) } });
+    expect(() => codec.encode(big)).toThrow(MessageTooLargeError);
+    expect(() => codec.decode(jsonCodec().encode(big))).toThrow(/over the limit of 300 bytes/);
+    expect(() => jsonCodec({ maxBytes: 0 })).toThrow(ConfigurationError);
+  });
+});

@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createTestHarness } from '@missive/testing';
+import { defineCommand, defineEvent } from '../contracts/contract.js';
+import type { MessageContext } from '../consume/context.js';
+import { jsonCodec } from '../message/codec.js';
+import { MemoryMessageStore } from './memory-store.js';
+
+const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), n: z.number() }));
+const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string(), amount: z.number() }));
+const Charged = defineEvent('payment.charged', z.object({ orderId: z.string() }));
+
+describe('outbox and inbox', () => {
+  it('publishes committed messages after the commit, in order; a rolled-back transaction publishes nothing', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const bus = h.bus('shop');
+    const outbox = bus.outbox(store);
+    const got: number[] = [];
+    bus.endpoint('audit', (e) => e.on(OrderPlaced, (m) => void got.push(m.n)), { concurrency: 1, prefetch: 1 });
+    await bus.start();
+    await outbox.transaction((tx) => {
+      tx.db.data.set('order:o-1', 'placed');
+      for (let n = 0; n < 5; n++) tx.publish(OrderPlaced, { orderId: 'o-1', n });
+    });
+    await expect(
+      outbox.transaction((tx) => {
+        tx.db.data.set('order:o-2', 'placed');
+        tx.publish(OrderPlaced, { orderId: 'o-2', n: 99 });
+        throw new Error('insert failed');
+      }),
+    ).rejects.toThrow('insert failed');
+    await h.until(() => got.length === 5, 'five events');
+    await h.idle();
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    expect(store.data.get('order:o-2')).toBeUndefined();
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
+  it("the relay does not hold one destination's messages behind another's confirm; each destination keeps its order", async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let releaseCharges!: () => void;
+    const chargesHeld = new Promise<void>((resolve) => (releaseCharges = resolve));
+    const sent: string[] = [];
+    const bus = h.bus('shop', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            // The broker is slow to confirm the charges: they wait until the test lets them go.
+            if (ctx.destination.name === ChargeCard.name) await chargesHeld;
+            await next();
+            sent.push(`${ctx.destination.name}#${(ctx.envelope.data as { n?: number; amount?: number }).n ?? (ctx.envelope.data as { amount: number }).amount}`);
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('payment', (e) => e.on(ChargeCard, () => undefined));
+    await bus.start();
+    await outbox.transaction((tx) => {
+      for (let n = 0; n < 3; n++) {
+        tx.send(ChargeCard, { orderId: `o-${n}`, amount: n });
+        tx.publish(OrderPlaced, { orderId: `o-${n}`, n });
+      }
+    });
+    await h.until(() => sent.length === 3, 'the events, while the charges wait');
+    expect(sent).toEqual([`${OrderPlaced.name}#0`, `${OrderPlaced.name}#1`, `${OrderPlaced.name}#2`]);
+    releaseCharges();
+    await h.until(() => sent.length === 6, 'the charges');
+    expect(sent.slice(3)).toEqual([`${ChargeCard.name}#0`, `${ChargeCard.name}#1`, `${ChargeCard.name}#2`]);
+    await h.idle();
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
+  it("one conversation's messages to a destination keep their order; another conversation's do not wait for them", async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const sent: string[] = [];
+    const bus = h.bus('shop', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            const data = ctx.envelope.data as { orderId?: string; n?: number };
+            if (ctx.destination.name === OrderPlaced.name && data.orderId === 'first' && data.n === 0) await firstHeld;
+            await next();
+            if (ctx.destination.name === OrderPlaced.name) sent.push(`${data.orderId}#${data.n}`);
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    // Two conversations' messages, committed before the relay starts: one batch.
+    const codec = jsonCodec();
+    const records = ['first', 'second'].flatMap((orderId) => {
+      // The parent each conversation's messages were caused by (what a handler's context carries).
+      const parent = { envelope: codec.decode(outbox.record(ChargeCard, { orderId, amount: 1 }).message.body) } as MessageContext;
+      return [0, 1].map((n) => outbox.record(OrderPlaced, { orderId, n }, undefined, parent));
+    });
+    await outbox.commit({ work: () => undefined, outbox: () => records });
+    await bus.start();
+    await h.until(() => sent.length === 2, 'the second conversation, while the first waits');
+    expect(sent).toEqual(['second#0', 'second#1']);
+    releaseFirst();
+    await h.until(() => sent.length === 4, 'the first conversation');
+    expect(sent.slice(2)).toEqual(['first#0', 'first#1']);
+    await h.stop();
+  });
+
+  it('a message delivered three times has its side effect once, and its messages go out once', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const bus = h.bus('payment');
+    const outbox = bus.outbox(store);
+    let handlerRuns = 0;
+    bus.endpoint('payment', (e) =>
+      e.on(ChargeCard, outbox.handler((cmd, tx) => {
+        handlerRuns++;
+        const key = `charged:${cmd.orderId}`;
+        tx.db.data.set(key, ((tx.db.data.get(key) as number | undefined) ?? 0) + cmd.amount);
+        tx.publish(Charged, { orderId: cmd.orderId });
+      })),
+    );
+    const charged: string[] = [];
+    bus.endpoint('notify', (e) => e.on(Charged, (m) => void charged.push(m.orderId)));
+    await bus.start();
+    for (let i = 0; i < 3; i++) await bus.send(ChargeCard, { orderId: 'o-1', amount: 30 }, { messageId: 'same-message' });
+    await h.until(() => charged.length >= 1, 'the charged event');
+    await h.idle();
+    expect(handlerRuns).toBe(1);
+    expect(store.data.get('charged:o-1')).toBe(30);
+    expect(charged).toEqual(['o-1']);
+    expect(await store.processed('payment', 'same-message')).toBe(true);
+    const placed = h.published.find((m) => m.type === Charged.name)!;
+    const command = h.published.find((m) => m.type === ChargeCard.name)!;
+    expect(placed.correlationid).toBe(command.correlationid);
+    expect(placed.causationid).toBe('same-message');
+    await h.stop();
+  });
+
+  it('refuses asynchronous work inside a transaction', async () => {
+    const h = createTestHarness();
+    const bus = h.bus('shop');
+    const outbox = bus.outbox(new MemoryMessageStore());
+    await bus.start();
+    await expect(outbox.transaction(() => Promise.resolve(1))).rejects.toThrow(/synchronous/);
+    await h.stop();
+  });
+});

@@ -1,0 +1,282 @@
+/**
+ * The transactional outbox and inbox. Business writes and the messages they cause commit in one
+ * transaction of a `MessageStore`; a relay publishes the messages after the commit, in commit order
+ * for each destination and conversation (the others at once), and removes them once the broker has them.
+ * Inside a handler, `outbox.handler` adds the inbox: the message id is recorded in the same
+ * transaction, so a message delivered several times has its effect once.
+ *
+ * Effectively once = at-least-once delivery + inbox + outbox. A crash before the commit publishes
+ * nothing; after the commit but before dispatch, the relay publishes after restart; after dispatch
+ * but before removal, the message is published again and the consumer's inbox drops the copy.
+ *
+ * Business writes are synchronous (SQLite transactions are): do asynchronous work before the
+ * commit, then write and publish in it.
+ *
+ * @example
+ * ```ts
+ * const outbox = bus.outbox(store);
+ * await outbox.transaction((tx) => {
+ *   tx.db.prepare('insert into orders (id) values (?)').run('o-1');
+ *   tx.publish(OrderPlaced, { orderId: 'o-1', total: 30 });
+ * });
+ * bus.endpoint('payment', (e) => e.on(ChargeCard, outbox.handler((cmd, tx) => {
+ *   tx.db.prepare('insert into charges (order_id) values (?)').run(cmd.orderId);
+ *   tx.publish(PaymentCaptured, { orderId: cmd.orderId });
+ * })));
+ * ```
+ * @module
+ */
+import type { BusComponent, BusCore } from '../bus/bus-core.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Codec } from '../message/codec.js';
+import type { Handler, MessageContext, PublishOptions, SendOptions } from '../consume/context.js';
+import type { CommandContract, EventContract, Payload, PayloadInput } from '../contracts/contract.js';
+import type { Envelope } from '../message/envelope.js';
+import { ConfigurationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MessageStore, OutboxRecord } from './message-store.js';
+
+/** What outbox work receives: the store's transaction and buffered publishing. */
+export interface OutboxTransaction<Tx> {
+  /** The store's transaction handle (for SQLite, the better-sqlite3 database). */
+  readonly db: Tx;
+  /** Publishes an event after the commit. */
+  publish<C extends EventContract>(contract: C, payload: PayloadInput<C>, options?: PublishOptions): void;
+  /** Sends a command after the commit. */
+  send<C extends CommandContract>(contract: C, payload: PayloadInput<C>, options?: SendOptions): void;
+}
+
+/** Options of {@link createOutbox}. */
+export interface OutboxOptions {
+  /** How often the relay looks for messages committed by other processes or left by a crash, ms. Default 1000. */
+  readonly pollIntervalMs?: number;
+  /** Messages read per batch. Default 100. */
+  readonly batchSize?: number;
+  /** Inbox entries older than this are purged, ms. Default 7 days. */
+  readonly inboxRetentionMs?: number;
+  /** Called after each message is dispatched and before it is removed from the outbox (observability, tests). */
+  readonly onDispatched?: (record: OutboxRecord) => void;
+}
+
+/** An outbox bound to a bus and a store. */
+export interface Outbox<Tx> {
+  readonly store: MessageStore<Tx>;
+  /** Runs synchronous `work` in one transaction; its messages are published after the commit. */
+  transaction<T>(work: (tx: OutboxTransaction<Tx>) => T, parent?: MessageContext): Promise<T>;
+  /**
+   * Wraps a handler for effectively-once processing: inbox check, the handler's writes and its
+   * messages commit together; a duplicate delivery is acked without running `fn`.
+   */
+  handler<C extends EventContract | CommandContract>(fn: (payload: Payload<C>, tx: OutboxTransaction<Tx>, ctx: MessageContext) => void): Handler<C>;
+  /** Commits prepared records (sagas use this); kicks the relay. */
+  commit: MessageStore<Tx>['commit'];
+  /**
+   * Builds the record of an outgoing message (validated, encoded, with its destination) for a store
+   * whose transaction the application runs itself, such as PostgreSQL's `PostgresOutbox`; the
+   * record is written in that transaction and the relay sends it after the commit. Pass the
+   * handler's context as `parent` to carry correlation and causation.
+   */
+  record(contract: EventContract | CommandContract, payload: unknown, options?: SendOptions, parent?: MessageContext): OutboxRecord;
+  /** The bus's time, epoch ms (what inbox entries record). */
+  now(): number;
+  /** Dispatches everything pending now; resolves with how many were dispatched. */
+  flush(): Promise<number>;
+  /** Wakes the relay. */
+  kick(): void;
+}
+
+/** Creates an outbox for `store` on a bus (what `bus.outbox(store)` calls); its relay starts and stops with the bus. */
+export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options: OutboxOptions = {}): Outbox<Tx> {
+  const relay = new OutboxRelay(bus, store, options);
+  bus.attach(relay);
+  const { clock } = bus.environment;
+
+  const transactionFor = (records: OutboxRecord[], parent: Envelope | undefined, db: Tx): OutboxTransaction<Tx> => ({
+    db,
+    publish: (contract, payload, publishOptions) => void records.push(bus.prepare(parent, contract, payload, publishOptions)),
+    send: (contract, payload, sendOptions) => void records.push(bus.prepare(parent, contract, payload, sendOptions)),
+  });
+
+  const commit: MessageStore<Tx>['commit'] = async (c) => {
+    const result = await store.commit(c);
+    if (!result.duplicate) relay.kick();
+    return result;
+  };
+
+  return {
+    store,
+    commit,
+    async transaction(work, parent) {
+      const records: OutboxRecord[] = [];
+      const result = await commit({
+        work: (db) => {
+          const value = work(transactionFor(records, parent?.envelope, db));
+          if (value instanceof Promise) throw new ConfigurationError('outbox work must be synchronous: do async work before the transaction');
+          return value;
+        },
+        outbox: () => records,
+      });
+      if (result.duplicate) throw new Error('unreachable: a commit without an inbox entry cannot be a duplicate');
+      return result.value;
+    },
+    handler(fn) {
+      return async (payload, ctx) => {
+        const records: OutboxRecord[] = [];
+        await commit({
+          inbox: { endpoint: ctx.endpoint, messageId: ctx.messageId, at: clock.now() },
+          work: (db) => {
+            const value = fn(payload, transactionFor(records, ctx.envelope, db), ctx) as unknown;
+            if (value instanceof Promise) throw new ConfigurationError('outbox handlers must be synchronous: do async work before, or use a plain handler');
+          },
+          outbox: () => records,
+        });
+      };
+    },
+    record: (contract, payload, recordOptions, parent) => bus.prepare(parent?.envelope, contract, payload, recordOptions),
+    now: () => clock.now(),
+    flush: () => relay.flush(),
+    kick: () => relay.kick(),
+  };
+}
+
+/**
+ * The records of a batch that must go out one after the other, each chain in commit order: those
+ * to one destination in one conversation (a message's consequences share its correlation id). A
+ * record without a parent message (`outbox.transaction` outside a handler) chains with every such
+ * record to its destination.
+ */
+function chainsOf(batch: readonly OutboxRecord[], codec: Codec): Map<string, OutboxRecord[]> {
+  const chains = new Map<string, OutboxRecord[]>();
+  for (const record of batch) {
+    const envelope = codec.decode(record.message.body);
+    const conversation = envelope.causationid === undefined ? '' : envelope.correlationid;
+    const key = `${record.destination.kind}:${record.destination.name}:${conversation}`;
+    const chain = chains.get(key);
+    if (chain === undefined) chains.set(key, [record]);
+    else chain.push(record);
+  }
+  return chains;
+}
+
+/** Publishes committed outbox messages, in order for each destination and conversation, and removes them. */
+class OutboxRelay<Tx> implements BusComponent {
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly retentionMs: number;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private running: Promise<number> | undefined;
+  /** A run asked for while one was under way: it starts when that one ends, so no request is lost. */
+  private queued: Promise<number> | undefined;
+  private started = false;
+  private timer: TimerHandle | undefined;
+  private failures = 0;
+  private lastPurge = 0;
+
+  constructor(
+    private readonly bus: BusCore,
+    private readonly store: MessageStore<Tx>,
+    private readonly options: OutboxOptions,
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.batchSize = options.batchSize ?? 100;
+    this.retentionMs = options.inboxRetentionMs ?? 7 * 24 * 60 * 60 * 1000;
+    if (!(this.pollIntervalMs > 0)) throw new ConfigurationError(`outbox pollIntervalMs must be > 0, got ${this.pollIntervalMs}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new ConfigurationError(`outbox batchSize must be a whole number ≥ 1, got ${this.batchSize}`);
+    this.clock = bus.environment.clock;
+    this.logger = bus.environment.logger;
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    await this.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'outbox messages left for the next start'));
+    this.started = false;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  kick(): void {
+    if (!this.started) return;
+    void this.flush().catch(() => undefined);
+  }
+
+  /** Runs the relay until the outbox is empty. A call during a run gets the next run, shared by all such calls. */
+  flush(): Promise<number> {
+    if (this.running !== undefined) {
+      this.queued ??= this.running
+        .catch(() => 0)
+        .then(() => {
+          this.queued = undefined;
+          return this.flush();
+        });
+      return this.queued;
+    }
+    const run = this.drain().finally(() => {
+      this.running = undefined;
+      this.schedule();
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async drain(): Promise<number> {
+    let dispatched = 0;
+    try {
+      for (;;) {
+        const batch = await this.store.pendingOutbox(this.batchSize);
+        if (batch.length === 0) break;
+        const done: string[] = [];
+        const failures: unknown[] = [];
+        // Chains at once (see `chainsOf`): a destination's messages of one conversation go out one
+        // after the other, in order; the others do not wait for their confirms (one round trip per
+        // message, one message at a time, was the relay's whole throughput).
+        await Promise.all(
+          [...chainsOf(batch, this.bus.environment.codec).values()].map(async (chain) => {
+            for (const record of chain) {
+              try {
+                await this.bus.dispatchPrepared(record);
+              } catch (error) {
+                failures.push(error); // the rest of this destination waits for the next run, in order
+                return;
+              }
+              this.options.onDispatched?.(record);
+              done.push(record.id);
+            }
+          }),
+        );
+        if (done.length > 0) await this.store.removeOutbox(done);
+        dispatched += done.length;
+        if (failures.length > 0) throw failures[0];
+        if (batch.length < this.batchSize) break;
+      }
+      this.failures = 0;
+      await this.purgeInbox();
+      return dispatched;
+    } catch (error) {
+      this.failures++;
+      this.logger.warn({ err: error, attempt: this.failures }, 'outbox relay failed; it will try again');
+      throw error;
+    }
+  }
+
+  private schedule(): void {
+    if (!this.started) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    const backoff = this.failures === 0 ? this.pollIntervalMs : Math.min(30_000, 100 * 2 ** Math.min(this.failures, 8));
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, backoff);
+  }
+
+  private async purgeInbox(): Promise<void> {
+    const now = this.clock.now();
+    if (now - this.lastPurge < 60_000) return;
+    this.lastPurge = now;
+    await this.store.purgeInbox(now - this.retentionMs);
+  }
+}
