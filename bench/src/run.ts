@@ -23,8 +23,9 @@ import { postgres } from './scenarios/postgres.js';
 import { scale } from './scenarios/scale.js';
 import { nats } from './scenarios/nats.js';
 import { telemetry } from './scenarios/telemetry.js';
+import { startup } from './scenarios/startup.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry, startup];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {
