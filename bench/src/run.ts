@@ -24,8 +24,9 @@ import { scale } from './scenarios/scale.js';
 import { nats } from './scenarios/nats.js';
 import { telemetry } from './scenarios/telemetry.js';
 import { journalScenario } from './scenarios/journal.js';
+import { startup } from './scenarios/startup.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry, journalScenario];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry, journalScenario, startup];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {
