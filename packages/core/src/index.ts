@@ -42,7 +42,7 @@ export * from './transport/dead-letter-queue.js';
 export type { TransportFactories } from './transport/transport-url.js';
 export { MemoryBroker } from './transport/memory/memory-broker.js';
 export { Bus, createBus } from './bus/bus.js';
-export type { BusOptions, BusEvents, BusStats, PublishContext, PublishMiddleware, ScheduleOptions } from './bus/bus.js';
+export type { BusOptions, BusEvents, BusStats, BusDescription, PublishContext, PublishMiddleware, ScheduleOptions } from './bus/bus.js';
 export type * from './workflows/message-store.js';
 export { MemoryMessageStore, type MemoryTx } from './workflows/memory-store.js';
 export type { Outbox, OutboxOptions, OutboxTransaction } from './workflows/outbox.js';
@@ -50,6 +50,7 @@ export { defineSaga, type SagaContext, type SagaDefinition, type SagaStep, type 
 export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from './workflows/saga-runtime.js';
 export type { BusComponent } from './bus/bus.js';
 export type { HealthReport, EndpointHealth } from './observe/health.js';
+export type { HandledEvent, HandledOutcome } from './observe/handled.js';
 export { serveHealth, type HealthServer, type HealthServerOptions, type HealthSource } from './observe/health-server.js';
 export { Metric } from './observe/metrics.js';
 export { Attr as TraceAttribute, INSTRUMENTATION_SCOPE } from './observe/tracing.js';
