@@ -11,7 +11,8 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 
-const require = createRequire(import.meta.url);
+/** The bench's own packages first, then the peers' (`bench/peers`, installed by `npm run bench`). */
+const requires = [createRequire(import.meta.url), createRequire(new URL('../../peers/package.json', import.meta.url))];
 
 export interface FactsWanted {
   readonly rabbitmq?: boolean;
@@ -24,8 +25,16 @@ export const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-/** `name@version` of an installed package as this package resolves it, or `name: not installed`. */
+/** `name@version` of an installed package as the bench (or its peers) resolves it, or `name: not installed`. */
 export function packageVersion(name: string): string {
+  for (const require of requires) {
+    const found = versionFrom(require, name);
+    if (found !== undefined) return found;
+  }
+  return `${name}: not installed`;
+}
+
+function versionFrom(require: NodeJS.Require, name: string): string | undefined {
   try {
     const path = require.resolve(`${name}/package.json`);
     return `${name}@${(require(path) as { version: string }).version}`;
@@ -45,7 +54,7 @@ export function packageVersion(name: string): string {
     } catch {
       /* not installed */
     }
-    return `${name}: not installed`;
+    return undefined;
   }
 }
 
