@@ -83,6 +83,14 @@ const HEARTBEAT_MS = 2000;
 const CONNECTION_BEAT_MS = 10_000;
 const REAP_MS = 1000;
 
+/** The connection string and startup `options` that set `setting` for every session (kept with the URL's own `options`). */
+function withSetting(connectionString: string, setting: string): { connectionString: string; options: string } {
+  const url = new URL(connectionString);
+  const own = url.searchParams.get('options');
+  url.searchParams.delete('options');
+  return { connectionString: url.href, options: `${own === null ? '' : `${own} `}-c ${setting}` };
+}
+
 /** The PostgreSQL transport. */
 export class PostgresTransport implements Transport {
   readonly kind = 'postgres';
@@ -155,12 +163,12 @@ export class PostgresTransport implements Transport {
       throw new TransportError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: isConnectionError(error) });
     }
     this.pool_ = pool;
-    this.consumePool = new pg.Pool({ connectionString: this.options.connectionString, max: Math.max(2, Math.ceil(this.options.poolSize / 2)), application_name: this.options.applicationName });
-    this.consumePool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
     // Claims and settles commit without waiting for the WAL flush: a claim's rows reach the handler
     // one fsync sooner. A crash of the server may forget the last of them: the messages are delivered
     // again, as after any crash (publishing, on the other pool, stays durable).
-    this.consumePool.on('connect', (client) => void client.query('set synchronous_commit = off').catch(() => undefined));
+    const consumeMax = Math.max(2, Math.ceil(this.options.poolSize / 2));
+    this.consumePool = new pg.Pool({ ...withSetting(this.options.connectionString, 'synchronous_commit=off'), max: consumeMax, application_name: this.options.applicationName });
+    this.consumePool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
