@@ -68,7 +68,7 @@ import { PgListener } from './pg-listener.js';
 import { listQueues } from './pg-queue-listing.js';
 import { dropQueue, reapDeadConnections } from './pg-reaper.js';
 import { inTransaction, retrying } from './pg-run.js';
-import { resolvePostgresOptions, type PostgresTransportOptions, type ResolvedPostgresOptions } from './pg-options.js';
+import { resolvePostgresOptions, withSetting, type PostgresTransportOptions, type ResolvedPostgresOptions } from './pg-options.js';
 import { migrate } from './schema.js';
 import { patternRegex, statements, type Named, type Statements } from './statements.js';
 
@@ -82,14 +82,6 @@ const HEARTBEAT_MS = 2000;
 /** How often the connection's row records that it is alive (the idle time of a queue whose consumers died). */
 const CONNECTION_BEAT_MS = 10_000;
 const REAP_MS = 1000;
-
-/** The connection string and startup `options` that set `setting` for every session (kept with the URL's own `options`). */
-function withSetting(connectionString: string, setting: string): { connectionString: string; options: string } {
-  const url = new URL(connectionString);
-  const own = url.searchParams.get('options');
-  url.searchParams.delete('options');
-  return { connectionString: url.href, options: `${own === null ? '' : `${own} `}-c ${setting}` };
-}
 
 /** The PostgreSQL transport. */
 export class PostgresTransport implements Transport {
