@@ -26,7 +26,6 @@ import { childLogger, type Logger } from '../logger.js';
 import { messageLogFields } from '../observe/message-log.js';
 import type { EndpointHealth } from '../observe/health.js';
 import type { Fault } from '../observe/fault-events.js';
-import type { HandledEvent } from '../observe/handled.js';
 import type { BusInternals } from './bus-core.js';
 import { HandlerContext } from './handler-context.js';
 
