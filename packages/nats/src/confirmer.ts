@@ -13,8 +13,8 @@
  * message, or had it already under the same `Nats-Msg-Id` within its duplicate window); it rejects
  * with `PublishRejectedError` when the server refuses (its JetStream error code in the message),
  * on "no responders" with `UnroutableError` where that means nobody takes the subject (a temporary
- * queue whose owner is gone) and with a retryable `TransportError` where a stream should (a cluster
- * electing its leader); and with a retryable `TransportError` when no answer comes in time (it may or may not be stored: publish
+ * queue whose owner is gone), where a stream should answer (a cluster electing its leader) it publishes
+ * again with a growing pause until the deadline, then rejects with a retryable `TransportError`; and with a retryable `TransportError` when no answer comes in time (it may or may not be stored: publish
  * again with the same message id and the duplicate window keeps one copy).
  *
  * @example
@@ -34,7 +34,16 @@ interface Pending {
   readonly subject: string;
   /** What "no responders" means: nobody takes the subject at all, or a stream that should is not answering now. */
   readonly silence: 'unroutable' | 'unavailable';
+  /** What was published, for a retry after "no responders" from a stream (`unavailable`). */
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+  /** Retries made so far. */
+  retries: number;
 }
+
+/** The first wait before publishing again after a stream did not answer; it doubles up to {@link RETRY_MAX_MS}. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1_000;
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -73,7 +82,7 @@ export class Confirmer {
   publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, silence: 'unroutable' | 'unavailable' = 'unavailable'): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const id = this.next++;
-      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence });
+      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence, data, headers, retries: 0 });
       this.schedule();
       this.queued.push({ subject, data, reply: `${this.inbox}.${id}`, headers });
     });
@@ -157,8 +166,9 @@ export class Confirmer {
     const id = Number(subject.slice(subject.lastIndexOf('.') + 1));
     const p = this.pending.get(id);
     if (p === undefined) return;
-    this.pending.delete(id);
     const code = msg.headers?.code ?? 0;
+    if (code === 503 && this.retryLater(id, p)) return;
+    this.pending.delete(id);
     if (code === 503) {
       return p.reject(
         p.silence === 'unroutable'
@@ -179,6 +189,24 @@ export class Confirmer {
       return p.reject(new PublishRejectedError(`JetStream refused ${p.subject}: ${description ?? 'no description'} (status ${status ?? '?'}, err_code ${errCode ?? '?'})`));
     }
     p.resolve();
+  }
+
+  /**
+   * "No responders" where a stream should answer (a cluster electing the stream's leader): publishes
+   * it again (same `Nats-Msg-Id`, so it is stored once) after a growing pause, while that still ends
+   * before its deadline. Returns false when it gives up.
+   */
+  private retryLater(id: number, p: Pending): boolean {
+    if (p.silence !== 'unavailable' || this.subscription === undefined) return false;
+    const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** p.retries);
+    if (Date.now() + pause >= p.deadline) return false;
+    p.retries++;
+    setTimeout(() => {
+      if (this.pending.get(id) !== p || this.subscription === undefined) return;
+      this.schedule();
+      this.queued.push({ subject: p.subject, data: p.data, reply: `${this.inbox}.${id}`, headers: p.headers });
+    }, pause).unref();
+    return true;
   }
 
   private sweep(): void {

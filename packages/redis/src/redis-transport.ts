@@ -55,6 +55,7 @@ export interface Routes {
   version: string;
   bindings: { queue: string; matches: (topic: string) => boolean }[];
   byTopic: Map<string, string[]>;
+  streamsByTopic: Map<string, string[]>;
 }
 
 /** The Redis transport. */
@@ -76,6 +77,8 @@ export class RedisTransport implements Transport {
   private readonly consumers = new Set<RedisConsumer>();
   private readonly declared = new Map<string, QueueSpec>();
   private routes: Routes | undefined;
+  /** The read of the routes under way: concurrent publishes share it (10k at once made 10k reads). */
+  private routesLoading: Promise<Routes> | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
@@ -201,26 +204,20 @@ export class RedisTransport implements Transport {
     if (!this.open) return Promise.reject(this.stateError());
     const fields = entryFields(message);
     const delayed = options?.notBefore !== undefined && options.notBefore > this.clock.now();
-    if (!delayed && options?.mandatory !== true) return this.batch.add(topic, fields);
-    return this.publishOne(topic, fields, delayed, options);
+    if (!delayed) return this.batch.add(topic, fields, options?.mandatory === true);
+    return this.publishOne(topic, fields, options);
   }
 
-  /** A delayed or mandatory publish, on its own. */
-  private async publishOne(topic: string, fields: (string | Buffer)[], delayed: boolean, options: EnqueueOptions): Promise<void> {
+  /** A delayed publish, on its own. */
+  private async publishOne(topic: string, fields: (string | Buffer)[], options: EnqueueOptions): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const routes = this.routes ?? (await this.loadRoutes());
+      const routes = await this.currentRoutes();
       const queues = this.route(routes, topic);
-      let stale: boolean;
-      if (delayed) {
-        const done = await this.run('publish', () =>
-          this.scripts.run('schedule', [], [this.keys.prefix, routes.version, options.notBefore!, options.scheduleId ?? '', queues.length, ...queues, ...fields]),
-        );
-        stale = Number(done) === -1;
-        if (!stale) this.dueAt(options.notBefore!);
-      } else {
-        const streams = queues.map((q) => this.keys.stream(q));
-        stale = (await this.run('publish', () => this.scripts.run('publish', [this.keys.version, ...streams], [routes.version, ...fields]))) !== null;
-      }
+      const done = await this.run('publish', () =>
+        this.scripts.run('schedule', [], [this.keys.prefix, routes.version, options.notBefore!, options.scheduleId ?? '', queues.length, ...queues, ...fields]),
+      );
+      const stale = Number(done) === -1;
+      if (!stale) this.dueAt(options.notBefore!);
       // Zero queues is checked against the version too: a binding made since the routes were read counts.
       if (!stale && queues.length === 0 && options.mandatory === true) throw new UnroutableError(topic);
       if (!stale) return;
@@ -327,19 +324,32 @@ export class RedisTransport implements Transport {
     }
   }
 
-  /** @internal The routes, read from Redis when unknown or stale. */
+  /** @internal The routes, read from Redis when unknown or stale (one read at a time). */
   currentRoutes(): Promise<Routes> | Routes {
-    return this.routes ?? this.loadRoutes();
+    if (this.routes !== undefined) return this.routes;
+    if (this.routesLoading === undefined) {
+      const loading = this.loadRoutes().finally(() => {
+        if (this.routesLoading === loading) this.routesLoading = undefined;
+      });
+      this.routesLoading = loading;
+    }
+    return this.routesLoading;
   }
 
   /** @internal The routes changed under us: read them again next time. */
   staleRoutes(): void {
     this.routes = undefined;
+    this.routesLoading = undefined;
   }
 
-  /** @internal The queues `topic` routes to. */
-  routeOf(routes: Routes, topic: string): string[] {
-    return this.route(routes, topic);
+  /** @internal The streams of the queues `topic` routes to (cached with the routes). */
+  streamsOf(routes: Routes, topic: string): string[] {
+    let streams = routes.streamsByTopic.get(topic);
+    if (streams === undefined) {
+      streams = this.route(routes, topic).map((queue) => this.keys.stream(queue));
+      routes.streamsByTopic.set(topic, streams);
+    }
+    return streams;
   }
 
   private async loadRoutes(): Promise<Routes> {
@@ -349,8 +359,9 @@ export class RedisTransport implements Transport {
       const tab = binding.indexOf('\t');
       return { queue: binding.slice(0, tab), matches: topicMatcher(binding.slice(tab + 1)) };
     });
-    this.routes = { version, bindings, byTopic: new Map() };
-    return this.routes;
+    const routes: Routes = { version, bindings, byTopic: new Map(), streamsByTopic: new Map() };
+    this.routes = routes;
+    return routes;
   }
 
   private route(routes: Routes, topic: string): string[] {

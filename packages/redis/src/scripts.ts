@@ -43,13 +43,6 @@ end
 if out[1] > 0 then redis.call('INCR', P..'bver') end
 return out`,
 
-  /** KEYS: version, streams...; ARGV: expected version, fields... Nil when written to every stream, else the current version (routes are stale). */
-  publish: `
-local v = redis.call('GET', KEYS[1]) or '0'
-if v ~= ARGV[1] then return v end
-for i = 2, #KEYS do redis.call('XADD', KEYS[i], '*', unpack(ARGV, 2)) end
-return false`,
-
   /**
    * KEYS: version; ARGV: expected version, then per message: stream count n, n streams, field
    * count m, m fields. Nil when every message was written to its streams, else the current version

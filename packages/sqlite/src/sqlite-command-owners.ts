@@ -18,11 +18,11 @@
  * @module
  */
 import { CommandOwnerConflictError, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership } from '@missive/core';
-import type { SqliteTransport } from './sqlite-transport.js';
+import type { SqliteConnection } from './sqlite-link.js';
 
 /** The command owners of one SQLite file. */
 export class SqliteCommandOwners implements CommandOwnership {
-  constructor(private readonly transport: SqliteTransport) {}
+  constructor(private readonly transport: SqliteConnection) {}
 
   async claim(claim: CommandClaim): Promise<CommandClaimResult> {
     const t = this.transport;
