@@ -359,9 +359,11 @@ export class EndpointRuntime {
   private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
     const startedAt = performance.now();
     try {
-      await this.bus.tracing.process(state.envelope, this.definition.name, state.attempt, state.received.message.headers[Header.ReplayedAt] !== undefined, () =>
-        attempt(state),
-      );
+      const tracing = this.bus.tracing;
+      // Without a tracer provider there is no span to run in: no closure, no header lookup.
+      if (tracing.tracingOn()) {
+        await tracing.process(state.envelope, this.definition.name, state.attempt, state.received.message.headers[Header.ReplayedAt] !== undefined, () => attempt(state));
+      } else await attempt(state);
       this.bus.metrics.processed(this.definition.name, startedAt, undefined);
       this.breaker?.record(true);
     } catch (thrown) {

@@ -80,13 +80,16 @@ function mayPollute(text: string): boolean {
   return text.includes('proto') || text.includes('\\u');
 }
 
+/** The CloudEvents attributes every envelope carries as non-empty strings. */
+const REQUIRED_STRINGS = ['id', 'type', 'source'] as const;
+
 function checkEnvelope(value: unknown): Envelope {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DecodeError('message body is not a JSON object');
   }
   const v = value as Record<string, unknown>;
   if (v.specversion !== '1.0') throw new DecodeError(`unsupported CloudEvents specversion ${JSON.stringify(v.specversion)}`);
-  for (const key of ['id', 'type', 'source'] as const) {
+  for (const key of REQUIRED_STRINGS) {
     if (typeof v[key] !== 'string' || v[key] === '') throw new DecodeError(`envelope attribute "${key}" is missing or not a string`);
   }
   if (!('data' in v)) throw new DecodeError('envelope has no data');

@@ -85,12 +85,23 @@ export class MessageTracing {
   private readonly tracer: Tracer = trace.getTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
   /** The context of each message being handled (its process span), for what its handler sends. */
   private readonly handling = new WeakMap<Envelope, Context>();
+  private system_ = 'missive';
+
   /** `messaging.system`: the transport's kind, known at start. */
-  system = 'missive';
+  get system(): string {
+    return this.system_;
+  }
+
+  set system(system: string) {
+    this.system_ = system;
+    this.producerAttributeSets.clear();
+  }
   /** Set once a tracer provider is registered (it stays so: the check is then skipped). */
   private enabled = false;
   /** Span names (`publish shop.order-placed`, `process billing`) by operation and destination, built once each. */
   private readonly names = new Map<string, Map<string, string>>();
+  /** Producer span attributes by operation and destination (see producerAttributes). */
+  private readonly producerAttributeSets = new Map<ProducerOperation, Map<string, Attributes>>();
 
   private spanName(operation: string, destination: string): string {
     let byDestination = this.names.get(operation);
@@ -104,7 +115,7 @@ export class MessageTracing {
    * Whether a tracer provider is registered. Without one, producer spans only carry the parent's
    * trace context forward and process spans are skipped: no span objects, no context parsing.
    */
-  private tracingOn(): boolean {
+  tracingOn(): boolean {
     if (this.enabled) return true;
     const provider = trace.getTracerProvider();
     this.enabled = !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) !== undefined;
@@ -130,14 +141,7 @@ export class MessageTracing {
     const startedAt = performance.now();
     if (!this.tracingOn()) return { span: NO_SPAN, operation, destination, startedAt, traceparent: parent?.traceparent, tracestate: parent?.tracestate };
     const span = this.tracer.startSpan(this.spanName(operation, destination), PRODUCER, parentContext ?? this.parentContext(parent));
-    if (span.isRecording()) {
-      span.setAttributes({
-        [Attr.System]: this.system,
-        [Attr.Destination]: destination,
-        [Attr.OperationType]: operation === 'create' ? 'create' : 'send',
-        [Attr.OperationName]: operation,
-      });
-    }
+    if (span.isRecording()) span.setAttributes(this.producerAttributes(operation, destination));
     const spanContext = span.spanContext();
     const traceparent = traceparentOf(spanContext);
     const tracestate = traceparent === undefined ? parent?.tracestate : spanContext.traceState?.serialize();
@@ -214,6 +218,23 @@ export class MessageTracing {
       span.setAttributes(attributes);
     }
     this.end(span, error);
+  }
+
+  /** The attributes every producer span of `operation` to `destination` has, made once each (the SDK copies them). */
+  private producerAttributes(operation: ProducerOperation, destination: string): Attributes {
+    let byDestination = this.producerAttributeSets.get(operation);
+    if (byDestination === undefined) this.producerAttributeSets.set(operation, (byDestination = new Map()));
+    let attributes = byDestination.get(destination);
+    if (attributes === undefined) {
+      attributes = Object.freeze({
+        [Attr.System]: this.system,
+        [Attr.Destination]: destination,
+        [Attr.OperationType]: operation === 'create' ? 'create' : 'send',
+        [Attr.OperationName]: operation,
+      });
+      byDestination.set(destination, attributes);
+    }
+    return attributes;
   }
 
   private processAttributes(envelope: Envelope, queue: string, attempt: number): Attributes {
