@@ -35,6 +35,7 @@ import {
 } from '@missive/core/transport';
 import { entryFields } from './entry.js';
 import { Keys } from './keys.js';
+import type { RedisConnection, Routes } from './redis-connection.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
@@ -49,15 +50,8 @@ export interface RedisTransportDeps {
 
 const HEARTBEAT_MS = 5000;
 
-/** @internal The bindings as of one routing version. */
-export interface Routes {
-  version: string;
-  bindings: { queue: string; matches: (topic: string) => boolean }[];
-  byTopic: Map<string, string[]>;
-}
-
 /** The Redis transport. */
-export class RedisTransport implements Transport {
+export class RedisTransport implements Transport, RedisConnection {
   readonly kind = 'redis';
   readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
   readonly deadLetters: RedisDeadLetters;
