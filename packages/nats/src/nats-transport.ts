@@ -18,23 +18,19 @@
 import { AckPolicy, connect, DeliverPolicy, Events, nanos, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import {
   BusStateError,
-  checkTopicPattern,
   ConfigurationError,
   ErrorCode,
   silentLogger,
   TransportError,
   UnroutableError,
-  type Consumer,
-  type ConsumeOptions,
   type DeadLetterFailure,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import { checkTopicPattern, type Consumer, type ConsumeOptions, type EnqueueOptions, type QueueSpec } from '@missive/core/transport';
 import { Bindings, laneOf, type LaneInfo } from './bindings.js';
 import { Confirmer } from './confirmer.js';
 import { encodeHeaders, NatsHeader } from './message-codec.js';

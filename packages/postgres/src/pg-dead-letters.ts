@@ -9,8 +9,8 @@
  * ```
  * @module
  */
-import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
-import { rowToMessage } from '@missive/core/transport';
+import type { DeadLetter, DeadLetterFailure } from '@missive/core';
+import { rowToMessage, type DeadLetterStore } from '@missive/core/transport';
 import type pg from 'pg';
 import { ident } from './schema.js';
 

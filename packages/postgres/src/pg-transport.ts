@@ -38,22 +38,24 @@ import {
   ErrorCode,
   TransportError,
   UnroutableError,
-  checkTopicPattern,
   consoleLogger,
-  isExactTopic,
   redactUrl,
   systemClock,
   type Clock,
-  type Consumer,
-  type DeadLetterStore,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import {
+  checkTopicPattern,
+  isExactTopic,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type QueueSpec,
+} from '@missive/core/transport';
 import { PostgresConsumer, type ClaimedRow } from './pg-consumer.js';
 import { PostgresDeadLetters } from './pg-dead-letters.js';
 import { isConnectionError } from './pg-errors.js';

@@ -13,8 +13,8 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
-import { TransportHeader } from '@missive/core/transport';
+import type { DeadLetter, DeadLetterFailure } from '@missive/core';
+import { TransportHeader, type DeadLetterStore } from '@missive/core/transport';
 import { transportMessage } from './rabbitmq-consumer.js';
 import { DEAD_LETTER_SUFFIX, type RabbitMqTransport } from './rabbitmq-transport.js';
 

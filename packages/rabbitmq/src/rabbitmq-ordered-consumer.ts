@@ -32,8 +32,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { TransportError, type Consumer, type Delivery } from '@missive/core';
-import { DeliveryBuffer } from '@missive/core/transport';
+import { TransportError } from '@missive/core';
+import { DeliveryBuffer, type Consumer, type Delivery } from '@missive/core/transport';
 import { Latch } from './latch.js';
 import { RabbitDelivery, type DeliveryOwner } from './rabbitmq-consumer.js';
 import type { RabbitMqTransport } from './rabbitmq-transport.js';

@@ -42,21 +42,23 @@ import {
   TransportError,
   UnroutableError,
   consoleLogger,
-  isExactTopic,
   redactUrl,
-  topicMatcher,
-  type CommandOwnership,
-  type Consumer,
-  type DeadLetterStore,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
   type TransportStatus,
 } from '@missive/core';
+import {
+  isExactTopic,
+  topicMatcher,
+  type CommandOwnership,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type QueueSpec,
+} from '@missive/core/transport';
 import { connectError } from './connect-error.js';
 import { failoverTarget } from './failover.js';
 import { RabbitConsumer } from './rabbitmq-consumer.js';

@@ -10,7 +10,8 @@
  * @module
  */
 import type { Redis } from 'ioredis';
-import type { Clock, Consumer, Logger } from '@missive/core';
+import type { Clock, Logger } from '@missive/core';
+import type { Consumer } from '@missive/core/transport';
 import type { Keys } from './keys.js';
 import type { ResolvedRedisOptions } from './redis-options.js';
 import type { Scripts } from './scripts.js';

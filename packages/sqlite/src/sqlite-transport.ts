@@ -38,19 +38,21 @@ import {
   UnroutableError,
   consoleLogger,
   systemClock,
-  topicMatcher,
   type Clock,
-  type CommandOwnership,
-  type Consumer,
-  type DeadLetterStore,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import {
+  topicMatcher,
+  type CommandOwnership,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type QueueSpec,
+} from '@missive/core/transport';
 import { SqliteCommandOwners } from './sqlite-command-owners.js';
 import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
