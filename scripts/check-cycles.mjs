@@ -13,7 +13,7 @@
 import { parseCircular, parseDependencyTree, prettyCircular } from 'dpdm';
 import { fileURLToPath } from 'node:url';
 
-const CHECKED = ['core', 'testing', 'cli', 'otel', 'eventsourcing', 'postgres', 'nats', 'redis', 'mqtt'];
+const CHECKED = ['core', 'testing', 'cli', 'otel', 'eventsourcing', 'postgres', 'nats', 'redis', 'mqtt', 'rabbitmq', 'sqlite', 'dashboard'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const packages = process.argv.length > 2 ? process.argv.slice(2) : CHECKED;

@@ -23,8 +23,9 @@ import { postgres } from './scenarios/postgres.js';
 import { scale } from './scenarios/scale.js';
 import { nats } from './scenarios/nats.js';
 import { telemetry } from './scenarios/telemetry.js';
+import { journalScenario } from './scenarios/journal.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry, journalScenario];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {

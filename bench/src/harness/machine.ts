@@ -24,8 +24,16 @@ export const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-/** `name@version` of an installed package as this package resolves it, or `name: not installed`. */
+/** Resolves from `bench/peers`, where `npm run bench` installs the peer frameworks. */
+const peersRequire = createRequire(new URL('../../peers/package.json', import.meta.url));
+
+/** `name@version` of an installed package as this package (or, failing that, `bench/peers`) resolves it, or `name: not installed`. */
 export function packageVersion(name: string): string {
+  const found = versionFrom(require, name);
+  return found === undefined ? (versionFrom(peersRequire, name) ?? `${name}: not installed`) : found;
+}
+
+function versionFrom(require: NodeJS.Require, name: string): string | undefined {
   try {
     const path = require.resolve(`${name}/package.json`);
     return `${name}@${(require(path) as { version: string }).version}`;
@@ -45,7 +53,7 @@ export function packageVersion(name: string): string {
     } catch {
       /* not installed */
     }
-    return `${name}: not installed`;
+    return undefined;
   }
 }
 

@@ -1,9 +1,13 @@
 /**
  * nats: Missive on `@missive/nats` against the raw JetStream pattern written by hand (core publish
- * with a reply subject and the PubAck parsed, durable pull consumer, explicit acks) and against
- * nats.js's own `js.publish` and `consumer.consume()`, with the same guarantees (file storage,
+ * with a reply subject and the PubAck parsed, durable pull consumer, explicit acks), against
+ * nats.js's own `js.publish` and `consumer.consume()`, and against Moleculer with
+ * @moleculer/channels' NATS JetStream adapter (the peer; `npm run bench` installs it), with the same guarantees (file storage,
  * publishes resolved on their PubAck with `Nats-Msg-Id`, ack after the handler, same prefetch and
  * unconfirmed window); one publisher process and one consumer process each.
+ *
+ * With `MISSIVE_NATS_BASELINE` naming the `index.js` of another build of `@missive/nats` (an earlier
+ * commit's, built apart), that build runs too, as "Missive, baseline build": before and after in one run.
  *
  * @module
  */
@@ -30,12 +34,12 @@ async function natsVersion(): Promise<string> {
   }
 }
 
-/** Deletes the streams Missive made for the run (its prefix's). */
+/** Deletes the streams Missive made for the run (its prefix's, and its key-value buckets'). */
 async function removeStreams(prefix: string): Promise<void> {
   const nc = await connect({ servers: new URL(NATS_URL).host });
   try {
     const jsm = await nc.jetstreamManager();
-    for await (const info of jsm.streams.list()) if (info.config.name.startsWith(prefix)) await jsm.streams.delete(info.config.name);
+    for await (const info of jsm.streams.list()) if (info.config.name.startsWith(prefix) || info.config.name.startsWith(`KV_${prefix}`)) await jsm.streams.delete(info.config.name);
   } finally {
     await nc.close();
   }
@@ -43,9 +47,9 @@ async function removeStreams(prefix: string): Promise<void> {
 
 export const nats: Scenario = {
   name: 'nats',
-  title: 'nats: Missive vs the raw JetStream pattern and nats.js js.publish/consume',
-  budgetMs: 150_000,
-  facts: { packages: ['nats', 'zod'] },
+  title: 'nats: Missive vs the raw JetStream pattern, nats.js js.publish/consume and Moleculer over NATS',
+  budgetMs: 240_000,
+  facts: { packages: ['nats', 'moleculer', '@moleculer/channels', 'zod'] },
   async run(ctx) {
     const id = runId().replace(/[^A-Za-z0-9]/g, '');
     const common = { prefetch: 32, concurrency: 16 };
@@ -53,7 +57,22 @@ export const nats: Scenario = {
       { label: 'Missive', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: `${NATS_URL}?prefix=bm${id}` }, note: 'endpoint concurrency 16; acks sent without waiting for the server, as raw' },
       { label: 'raw JetStream (core publish + PubAck, pull, ack)', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `br${id}` } },
       { label: 'nats.js js.publish / consume', module: 'subjects/natsjs.js', args: { ...common, name: `js-${id}`, prefix: `bj${id}` } },
+      {
+        label: 'Moleculer + @moleculer/channels (NATS JetStream)',
+        module: '../peers/dist/subjects/moleculer-channels-nats.js',
+        args: { ...common, name: `ml${id}` },
+        note: 'peer: js.publish with msgID (PubAck awaited), durable push consumer with a queue group, manual ack, maxInFlight 32; Moleculer 0.14',
+      },
     ];
+    const baseline = process.env.MISSIVE_NATS_BASELINE;
+    if (baseline !== undefined && baseline !== '') {
+      subjects.splice(1, 0, {
+        label: 'Missive, baseline build',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `base-${id}`, url: `${NATS_URL}?prefix=bb${id}`, transportModule: baseline },
+        note: `the @missive/nats build at ${baseline}, same core`,
+      });
+    }
     const plan = natsPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
@@ -65,6 +84,7 @@ export const nats: Scenario = {
       ].join('\n');
     } finally {
       await cleanupAll(subjects, ctx.log);
+      if (baseline !== undefined && baseline !== '') await removeStreams(`BB${id.toUpperCase()}_`).catch(() => undefined);
       await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) => ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`));
     }
   },

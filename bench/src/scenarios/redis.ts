@@ -2,10 +2,12 @@
  * redis: Missive on `@missive/redis` against raw ioredis (`XADD` / `XREADGROUP` / `XACK`, see
  * `subjects/raw-redis.ts` for what it leaves out) and against BullMQ, all on the same Redis, one
  * publisher process and one consumer process each, same prefetch and at most the same number of
- * unconfirmed publishes. This machine's Redis keeps nothing on disk, for all three alike.
+ * unconfirmed publishes. This machine's Redis keeps nothing on disk, for all three alike. When
+ * `MISSIVE_BASELINE_DIR` names a build of an earlier commit, its `@missive/redis` runs too ("before").
  *
  * @module
  */
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../harness/machine.js';
 import { comparisonTable } from '../harness/report.js';
@@ -35,7 +37,20 @@ export const redis: Scenario = {
     const id = runId();
     const prefix = `bench-missive-${id}`;
     const common = { prefetch: 32, concurrency: 16 };
+    const baselineDir = process.env.MISSIVE_BASELINE_DIR;
+    const before: Subject[] =
+      baselineDir === undefined
+        ? []
+        : [
+            {
+              label: 'Missive before (Redis Streams)',
+              module: 'subjects/missive-bus.js',
+              args: { ...common, name: `bench-redis-base-${id}`, url: `${REDIS_URL}?prefix=${prefix}`, transportModule: join(baselineDir, 'packages', 'redis', 'dist', 'index.js') },
+              note: `the @missive/redis of the build in ${baselineDir}, with this checkout's core`,
+            },
+          ];
     const subjects: Subject[] = [
+      ...before,
       {
         label: 'Missive (Redis Streams)',
         module: 'subjects/missive-bus.js',

@@ -3,18 +3,29 @@
  * consumer bus with one endpoint handling the run's own event type (so no other queue bound to the
  * topic gets copies). The payload is checked against its zod schema on publish and on receipt.
  *
- * Subject args: `url` (transport URL); the endpoint is `args.name`, the event type `bench.<name>`.
+ * Subject args: `url` (transport URL); the endpoint is `args.name`, the event type `bench.<name>`;
+ * `transportModule` (optional): a file path to another build of the URL scheme's transport package
+ * (its `createTransport`), to measure an earlier build side by side.
  * @module
  */
-import { createBus, defineEvent } from '@missive/core';
+import { pathToFileURL } from 'node:url';
+import { createBus, defineEvent, type TransportFactories } from '@missive/core';
 import { orderSchema, type Order } from '../harness/payload.js';
 import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
 
 const contractOf = (args: SubjectArgs) => defineEvent(`bench.${args.name}`, orderSchema);
 
+/** The `transports` option for `args.transportModule`, if given. */
+async function transportsOf(args: SubjectArgs): Promise<{ transports?: TransportFactories }> {
+  if (typeof args['transportModule'] !== 'string') return {};
+  const scheme = new URL(String(args['url'])).protocol.slice(0, -1);
+  const mod = (await import(pathToFileURL(args['transportModule']).href)) as { createTransport: TransportFactories[string] };
+  return { transports: { [scheme]: mod.createTransport } };
+}
+
 export const createPublisher: CreatePublisher = async (args) => {
   const contract = contractOf(args);
-  const bus = createBus({ service: 'bench-publisher', transport: String(args['url']) });
+  const bus = createBus({ service: 'bench-publisher', transport: String(args['url']), ...(await transportsOf(args)) });
   await bus.start();
   return {
     publish: (order) => bus.publish(contract, order),
@@ -24,7 +35,7 @@ export const createPublisher: CreatePublisher = async (args) => {
 
 export const createConsumer: CreateConsumer = async (args, onMessage) => {
   const contract = contractOf(args);
-  const bus = createBus({ service: 'bench-consumer', transport: String(args['url']), stopTimeoutMs: 2000 });
+  const bus = createBus({ service: 'bench-consumer', transport: String(args['url']), stopTimeoutMs: 2000, ...(await transportsOf(args)) });
   bus.endpoint(args.name, (e) => e.on(contract, (order) => onMessage(order as Order)), { concurrency: args.concurrency, prefetch: args.prefetch });
   await bus.start();
   return { close: () => bus.stop() };

@@ -39,6 +39,9 @@ export const ReleaseDrone = defineCommand('fleet.release-drone', z.object({ dron
 /** A drone stopped reporting (telemetry timeout); `deliveryId` is what it was reserved for. */
 export const DroneLost = defineEvent('fleet.drone-lost', z.object({ droneId: z.string(), deliveryId: z.string().nullable(), silentMs: z.number() }));
 
+/** A drone went into maintenance (after N deliveries, or a fault) or came out of it; while in it, it is never reserved. */
+export const DroneMaintenance = defineEvent('fleet.drone-maintenance', z.object({ droneId: z.string(), phase: z.enum(['started', 'done']), reason: z.string(), at: z.number() }));
+
 /** Telemetry from a drone, as the MQTT bridge puts it on the bus. */
 export const DroneTelemetry = defineEvent(
   'drones.telemetry',
@@ -64,7 +67,7 @@ export const DroneReported = defineEvent(
 export const FleetStatus = defineEvent(
   'fleet.status',
   z.object({
-    idle: z.number(), busy: z.number(), charging: z.number(), lost: z.number(), unseen: z.number(),
+    idle: z.number(), busy: z.number(), charging: z.number(), maintenance: z.number(), lost: z.number(), unseen: z.number(),
     telemetryPerSecond: z.number(), lagP50Ms: z.number(), lagMaxMs: z.number(), telemetryTotal: z.number(), rejected: z.number(),
   }),
 );

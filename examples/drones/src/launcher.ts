@@ -16,6 +16,7 @@ export interface LaunchOptions {
   readonly hz: number;
   readonly lose: number;
   readonly malformed: number;
+  readonly maintenanceAfter: number;
   readonly mqttUrl: string;
 }
 
@@ -59,6 +60,7 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
     DRONES_HZ: String(options.hz),
     DRONES_LOSE: String(options.lose),
     DRONES_MALFORMED: String(options.malformed),
+    DRONES_MAINTENANCE_AFTER: String(options.maintenanceAfter),
   };
 
   const start = (name: string, existing?: Service) =>

@@ -24,6 +24,7 @@ const { values } = parseArgs({
     lose: { type: 'string', default: '2' },
     malformed: { type: 'string', default: '3' },
     'kill-delivery-at': { type: 'string' },
+    'maintenance-after': { type: 'string', default: '5' },
     'own-mosquitto': { type: 'boolean', default: false },
     'restart-mqtt-at': { type: 'string' },
     'timeout-s': { type: 'string', default: '120' },
@@ -34,11 +35,14 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(`usage: npm run drones -- [--drones N] [--hz N] [--deliveries N] [--rate N/s] [--lose N]
-       [--malformed N] [--kill-delivery-at N] [--own-mosquitto [--restart-mqtt-at N]]
+       [--malformed N] [--kill-delivery-at N] [--maintenance-after N]
+       [--own-mosquitto [--restart-mqtt-at N]]
        [--timeout-s N] [--json]
   MISSIVE_URL chooses the transport (default: sqlite in .missive/drones/<run>/bus.db);
   DRONES_MQTT_URL the MQTT broker (default mqtt://127.0.0.1:1883); --own-mosquitto starts a
-  private one for the run (needed to restart it with --restart-mqtt-at).\n`);
+  private one for the run (needed to restart it with --restart-mqtt-at). A drone goes into
+  maintenance after --maintenance-after deliveries (0: never) or a fault, for
+  DRONES_MAINTENANCE_MS (default 3000), and is not assigned until it is done.\n`);
   process.exit(0);
 }
 
@@ -58,6 +62,7 @@ const options = {
   rate: number('rate', values.rate, 0.1, 100),
   lose: number('lose', values.lose, 0, 100),
   malformed: number('malformed', values.malformed, 0, 100),
+  maintenanceAfter: number('maintenance-after', values['maintenance-after'], 0, 10_000),
   killDeliveryAt: values['kill-delivery-at'] === undefined ? undefined : number('kill-delivery-at', values['kill-delivery-at'], 1, 10_000),
   restartMqttAt: values['restart-mqtt-at'] === undefined ? undefined : number('restart-mqtt-at', values['restart-mqtt-at'], 1, 10_000),
   timeoutS: number('timeout-s', values['timeout-s'], 10, 3600),

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { consoleLogger, createBus } from '@missive/core';
 import type { z } from 'zod';
-import { DeliveryArchived, DeliveryUpdated, FleetStatus, ServiceStats } from './contracts.js';
+import { DeliveryArchived, DeliveryUpdated, DroneMaintenance, FleetStatus, ServiceStats } from './contracts.js';
 import type { Launched } from './launcher.js';
 
 /** What the monitor needs of the run's options. */
@@ -25,7 +25,7 @@ export interface MonitorOptions {
 
 /** A delivery's steps as seen on the bus. */
 export interface Seen {
-  readonly steps: Map<number, { status: string; droneId?: string | undefined; reason?: string | undefined }>;
+  readonly steps: Map<number, { status: string; droneId?: string | undefined; reason?: string | undefined; at: number }>;
   final?: { status: 'delivered' | 'failed'; reason?: string | undefined; atMs: number };
   archived?: { status: string; events: number };
   requestedAt: number;
@@ -41,7 +41,12 @@ export interface Outcome {
   readonly killed: boolean;
   readonly mqttRestarted: boolean;
   readonly elapsedMs: number;
+  /** Every maintenance change fleet management announced, in arrival order. */
+  readonly maintenance: readonly Maintenance[];
 }
+
+/** A drone going into maintenance or out of it. */
+export type Maintenance = z.infer<typeof DroneMaintenance.schema>;
 
 /** Fleet management's last report. */
 export type FleetView = z.infer<typeof FleetStatus.schema>;
@@ -84,17 +89,19 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
     return s;
   };
   let fleet: FleetView | undefined;
+  const maintenance: Maintenance[] = [];
   const stats: Outcome['stats'] = new Map();
   const bus = createBus({ service: 'drones-monitor', transport: system.url, logger: consoleLogger('error') });
   const started = Date.now();
   bus.endpoint(`drones-monitor-${randomBytes(3).toString('hex')}`, (e) => {
     e.on(DeliveryUpdated, (m) => {
       const s = seen(m.deliveryId);
-      s.steps.set(m.seq, { status: m.status, droneId: m.droneId, reason: m.reason });
+      s.steps.set(m.seq, { status: m.status, droneId: m.droneId, reason: m.reason, at: m.at });
       if ((m.status === 'delivered' || m.status === 'failed') && s.final === undefined) s.final = { status: m.status, reason: m.reason, atMs: Date.now() - started };
     });
     e.on(DeliveryArchived, (m) => void (seen(m.deliveryId).archived = { status: m.status, events: m.events }));
     e.on(FleetStatus, (m) => void (fleet = m));
+    e.on(DroneMaintenance, (m) => void maintenance.push(m));
     e.on(ServiceStats, (m) => void stats.set(m.service, m));
   }, { concurrency: 8 });
   await bus.start();
@@ -129,7 +136,7 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
       `history     archived ${archived}`,
       f === undefined
         ? 'fleet       (waiting for fleet management)'
-        : `fleet       idle ${f.idle}  busy ${f.busy}  charging ${f.charging}  lost ${f.lost}  unseen ${f.unseen}`,
+        : `fleet       idle ${f.idle}  busy ${f.busy}  charging ${f.charging}  maintenance ${f.maintenance}  lost ${f.lost}  unseen ${f.unseen}`,
       f === undefined ? 'telemetry   -' : `telemetry   ${f.telemetryPerSecond.toFixed(0)}/s  lag p50 ${f.lagP50Ms} ms  max ${f.lagMaxMs} ms  bad ${f.rejected}`,
       `bus         retries ${retries}  dead letters ${dead}${killed ? '  delivery killed' : ''}${mqttRestarted ? '  mqtt restarted' : ''}`,
       `last note   ${system.notes.at(-1) ?? '-'}`,
@@ -182,5 +189,5 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
     await bus.stop();
   }
   for (const id of deliveries.keys()) if (!requested.has(id)) deliveries.delete(id);
-  return { deliveries, rejectedRequests, fleet, stats, timedOut, killed, mqttRestarted, elapsedMs: Date.now() - started };
+  return { deliveries, rejectedRequests, fleet, stats, timedOut, killed, mqttRestarted, elapsedMs: Date.now() - started, maintenance };
 }

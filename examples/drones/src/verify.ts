@@ -2,18 +2,22 @@
  * The check at the end of a run: every delivery ended (delivered, or failed with a reason), its
  * steps arrived in an unbroken sequence, history holds exactly those steps and the same final state
  * (read from the event store's projection and from the streams), drones that went silent were
- * detected and their deliveries reassigned, every malformed device message was rejected visibly,
- * and nothing was dead-lettered.
+ * detected and their deliveries reassigned, no drone was assigned while in maintenance and every
+ * drone due for it went in (`maintenance-check.ts`), every malformed device message was rejected
+ * visibly, and nothing was dead-lettered.
  */
 import { consoleLogger, createBus } from '@missive/core';
 import { GetDeliveryHistory, GetHistorySummary } from './contracts.js';
 import type { Launched } from './launcher.js';
+import { checkMaintenance } from './maintenance-check.js';
 import type { Outcome } from './monitor.js';
 
 /** What verify needs of the options. */
 export interface VerifyOptions {
   readonly lose: number;
   readonly malformed: number;
+  /** Deliveries between two services of a drone (0: none). */
+  readonly maintenanceAfter: number;
 }
 
 /** The result of the check. */
@@ -30,6 +34,9 @@ export interface Report {
   readonly killed: boolean;
   readonly mqttRestarted: boolean;
   readonly elapsedMs: number;
+  /** Drones sent to maintenance, in all and after a fault. */
+  readonly maintenance: number;
+  readonly maintenanceAfterFaults: number;
   readonly text: string;
 }
 
@@ -76,6 +83,8 @@ export async function verify(system: Launched, outcome: Outcome, options: Verify
     if (lost < expectLosses) problem(`fleet detected ${lost} lost drones, ${expectLosses} went silent`);
     if (reassignedAfterLoss < expectLosses) problem(`${reassignedAfterLoss} deliveries reassigned after a drone was lost, expected ${expectLosses}`);
     if (rejected !== options.malformed) problem(`${rejected} malformed device messages rejected, ${options.malformed} sent`);
+    const serviced = checkMaintenance(outcome.deliveries, outcome.maintenance, options.maintenanceAfter);
+    for (const text of serviced.problems) problem(text);
     let dead = 0;
     for (const s of outcome.stats.values()) dead += s.deadLettered;
     if (dead > 0) problem(`${dead} messages dead-lettered`);
@@ -88,6 +97,7 @@ export async function verify(system: Launched, outcome: Outcome, options: Verify
       '',
       `deliveries ${outcome.deliveries.size}: delivered ${delivered}, failed ${failed}; reassigned after a lost drone ${reassignedAfterLoss}`,
       `drones lost (detected by telemetry timeout) ${lost}; malformed device messages rejected ${rejected}`,
+      `drones sent to maintenance ${serviced.started} (after a fault ${serviced.afterFaults}); none assigned while in maintenance`,
       `telemetry messages ${outcome.fleet?.telemetryTotal ?? 0}; ${(outcome.elapsedMs / 1000).toFixed(1)} s${outcome.killed ? '; delivery service SIGKILLed and restarted mid-run' : ''}${outcome.mqttRestarted ? '; Mosquitto restarted mid-run' : ''}`,
       ...problems.map((p) => `  problem: ${p}`),
       ok ? 'check: OK' : `check: FAILED (${problems.length} problem${problems.length === 1 ? '' : 's'}, first: ${problems[0]})`,
@@ -106,6 +116,8 @@ export async function verify(system: Launched, outcome: Outcome, options: Verify
       killed: outcome.killed,
       mqttRestarted: outcome.mqttRestarted,
       elapsedMs: outcome.elapsedMs,
+      maintenance: serviced.started,
+      maintenanceAfterFaults: serviced.afterFaults,
       text: lines.join('\n'),
     };
   } finally {

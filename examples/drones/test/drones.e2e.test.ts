@@ -3,8 +3,9 @@
  * Mosquitto: a small fleet, a few deliveries, one drone that stops reporting after its pickup
  * (detected by the telemetry timeout, its delivery reassigned and delivered by another drone),
  * malformed device messages (rejected visibly), and the delivery service SIGKILLed mid-run and
- * restarted (nothing lost: every delivery ends, history matches); and a run on a private Mosquitto
- * restarted mid-run. A run ends on events (every delivery ended and archived), not on a fixed time.
+ * restarted (nothing lost: every delivery ends, history matches), drones serviced after each
+ * delivery and after the fault (none assigned while in maintenance: the run's check); and a run on
+ * a private Mosquitto restarted mid-run. A run ends on events (every delivery ended and archived), not on a fixed time.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,13 +45,15 @@ interface Report {
   telemetryMessages: number;
   killed: boolean;
   mqttRestarted: boolean;
+  maintenance: number;
+  maintenanceAfterFaults: number;
 }
 
 async function runDrones(args: string[]): Promise<{ report: Report; code: number | string }> {
   const root = mkdtempSync(join(tmpdir(), 'missive-drones-'));
   roots.push(root);
   const run = startProcess(process.execPath, [main, '--drones', '8', '--hz', '2', '--deliveries', '8', '--rate', '4', '--json', '--timeout-s', '120', ...args], {
-    env: { DRONES_DATA_ROOT: root, DRONES_MQTT_URL: mqttUrl, DRONES_LOST_AFTER_MS: '4000' },
+    env: { DRONES_DATA_ROOT: root, DRONES_MQTT_URL: mqttUrl, DRONES_LOST_AFTER_MS: '4000', DRONES_MAINTENANCE_MS: '1500' },
   });
   const code = await run.exited;
   const json = run.lines.find((l) => l.startsWith('{'));
@@ -59,13 +62,14 @@ async function runDrones(args: string[]): Promise<{ report: Report; code: number
 }
 
 describe('drones end to end', () => {
-  it('a silent drone is detected and its delivery reassigned; the delivery service SIGKILLed mid-run loses nothing', async (ctx) => {
+  it('a silent drone is detected and its delivery reassigned; the delivery service SIGKILLed mid-run loses nothing; drones go into maintenance and are not assigned while in it', async (ctx) => {
     if (!(await reachable(mqttUrl))) {
       if (brokersRequired()) throw new Error(`Mosquitto not reachable at ${new URL(mqttUrl).host} (MISSIVE_REQUIRE_BROKERS=1)`);
       ctx.skip(`Mosquitto not reachable at ${new URL(mqttUrl).host}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
       return;
     }
-    const { report, code } = await runDrones(['--lose', '1', '--malformed', '2', '--kill-delivery-at', '4']);
+    // Every drone is serviced after each delivery (1.5 s): 8 deliveries on 7 working drones need one back from maintenance.
+    const { report, code } = await runDrones(['--lose', '1', '--malformed', '2', '--kill-delivery-at', '4', '--maintenance-after', '1']);
     expect(report.problems).toEqual([]);
     expect(report.deliveries).toBe(8);
     expect(report.delivered + report.failed).toBe(8);
@@ -75,6 +79,8 @@ describe('drones end to end', () => {
     expect(report.rejectedDeviceMessages).toBe(2);
     expect(report.telemetryMessages).toBeGreaterThan(0);
     expect(report.killed).toBe(true);
+    expect(report.maintenance).toBeGreaterThanOrEqual(8); // each delivery, and the lost drone's fault
+    expect(report.maintenanceAfterFaults).toBeGreaterThanOrEqual(1);
     expect(report.ok).toBe(true);
     expect(code).toBe(0);
   }, 180_000);

@@ -5,6 +5,7 @@
  *
  *   npm start -- --orders 300 --rate 60 --decline-rate 0.1 --fail-rate 0.2 --slow-ms 20
  *   MISSIVE_URL=amqp://guest:guest@127.0.0.1:5672 npm start
+ *   npm start -- --dashboard      # then keeps the services up with the dashboard open on them
  *
  * Leaves nothing running when it ends or on Ctrl-C.
  */
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { monitor } from './monitor.js';
 import { launch, type Launched } from './launcher.js';
 import { verify } from './verify.js';
+import { openDashboard } from './dashboard.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +27,8 @@ const { values } = parseArgs({
     'kill-payment-at': { type: 'string' },
     'timeout-s': { type: 'string', default: '120' },
     otlp: { type: 'string' },
+    dashboard: { type: 'boolean', default: false },
+    'dashboard-port': { type: 'string', default: '0' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -34,8 +38,10 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`usage: npm start -- [--orders N] [--rate N/s] [--decline-rate 0..1] [--fail-rate 0..1] [--slow-ms N]
        [--stock N] [--payment-instances N] [--kill-payment-at N] [--timeout-s N] [--otlp URL] [--json] [--verbose]
+       [--dashboard [--dashboard-port N]]
   MISSIVE_URL chooses the transport (default: sqlite in .missive/shop/<run>/bus.db).
-  --otlp http://127.0.0.1:4318 exports every service's traces and metrics to an OTLP/HTTP collector.\n`);
+  --otlp http://127.0.0.1:4318 exports every service's traces and metrics to an OTLP/HTTP collector.
+  --dashboard keeps the services up after the run and opens the dashboard on them (Ctrl-C ends both).\n`);
   process.exit(0);
 }
 
@@ -58,6 +64,7 @@ const options = {
   paymentInstances: number('payment-instances', values['payment-instances'], 1, 8),
   killPaymentAt: values['kill-payment-at'] === undefined ? undefined : number('kill-payment-at', values['kill-payment-at'], 1, 100_000),
   timeoutS: number('timeout-s', values['timeout-s'], 5, 3600),
+  dashboardPort: number('dashboard-port', values['dashboard-port'], 0, 65535),
   json: values.json,
   verbose: values.verbose,
 };
@@ -71,24 +78,41 @@ if (values.otlp !== undefined) {
 }
 
 let launched: Launched | undefined;
+let closeDashboard: (() => Promise<void>) | undefined;
 let ending = false;
 const end = async (code: number) => {
   if (ending) return;
   ending = true;
+  await closeDashboard?.();
   await launched?.shutdown();
   process.exit(code);
 };
-process.on('SIGINT', () => void end(130));
-process.on('SIGTERM', () => void end(143));
+// With the dashboard open, Ctrl-C is how the user ends a run that went well: exit 0.
+process.on('SIGINT', () => void end(closeDashboard === undefined ? 130 : 0));
+process.on('SIGTERM', () => void end(closeDashboard === undefined ? 143 : 0));
 
 try {
   launched = await launch(options);
   const outcome = await monitor(launched, options);
   const report = await verify(launched, outcome, options);
-  await launched.shutdown();
-  launched = undefined;
-  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : report.text);
-  await end(report.ok ? 0 : 1);
+  if (values.dashboard) {
+    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : report.text);
+    const dashboard = await openDashboard(launched, options.dashboardPort);
+    closeDashboard = () => dashboard.close();
+    const [base, token] = dashboard.url.split('/#token=') as [string, string];
+    const lines = [`\ndashboard: ${dashboard.url}`];
+    for (const status of ['confirmed', 'cancelled']) {
+      const id = [...outcome.final].find(([, f]) => f.status === status)?.[0];
+      if (id !== undefined) lines.push(`  a ${status} order's conversation: ${base}/#conversations?q=${id}&token=${token}`);
+    }
+    lines.push("the shop's services keep running; Ctrl-C stops them and the dashboard\n");
+    process.stdout.write(lines.join('\n'));
+  } else {
+    await launched.shutdown();
+    launched = undefined;
+    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : report.text);
+    await end(report.ok ? 0 : 1);
+  }
 } catch (error) {
   process.stderr.write(`shop failed: ${(error as Error).stack ?? String(error)}\n`);
   await end(1);

@@ -2,11 +2,14 @@
  * What every shop service does the same way: read its settings from the environment, create its bus,
  * report its counters, register OpenTelemetry (OTLP export when `SHOP_OTLP_URL` is set), serve
  * `/healthz`, `/readyz` and `/metrics`, print `ready` (with its health port) for the launcher, and
- * stop cleanly on SIGTERM/SIGINT.
+ * stop cleanly on SIGTERM/SIGINT. Every service journals what it handles (payment card numbers
+ * redacted) to `journal.db` in the data folder and announces itself to the service catalog, so
+ * `npm start -- --dashboard` and `missive dashboard` show the run.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { consoleLogger, createBus, serveHealth, stopOnSignals, type Bus, type BusComponent } from '@missive/core';
+import { announce, journal } from '@missive/dashboard';
 import { startTelemetry } from '@missive/otel';
 import { ServiceStats } from './contracts.js';
 
@@ -51,6 +54,8 @@ export function serviceBus(service: string, config: ServiceSettings): Bus {
     },
   };
   bus.attach(reporter);
+  journal(bus, { store: `sqlite://${join(config.dataDir, 'journal.db')}`, payloads: { redact: ['cardNumber'] } });
+  announce(bus, { version: '0.1.0' });
   return bus;
 }
 

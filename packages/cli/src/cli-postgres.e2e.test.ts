@@ -1,6 +1,7 @@
 /**
  * The built `missive` command against PostgreSQL: it lists the queues a service declared in another
- * process, and lists and replays that service's dead letters (a schema of its own, dropped after).
+ * process (with the commands each owns and its consumers), and lists and replays that service's
+ * dead letters (a schema of its own, dropped after).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,7 +58,8 @@ describe('missive on PostgreSQL (built command)', () => {
     const queues = await runMissive(url, ['queues', '--json']);
     expect(queues.code).toBe(0);
     const listed = (JSON.parse(queues.out) as { name: string; deadLetters: number; topics: string[] }[]).find((q) => q.name === endpoint);
-    expect(listed).toMatchObject({ deadLetters: 2, topics: [Charge.name] });
+    // The endpoint owns its command and has one consumer (the bus in this process).
+    expect(listed).toMatchObject({ deadLetters: 2, topics: [Charge.name], owns: [Charge.name], consumers: 1, stale: false });
 
     const list = await runMissive(url, ['dlq', 'list', endpoint, '--json']);
     expect(list.code).toBe(0);

@@ -12,6 +12,8 @@
 import { parseArgs } from 'node:util';
 import type { Transport } from '@missive/core';
 import { commandsCommand } from './commands/commands.js';
+import { dashboardCommand } from './commands/dashboard.js';
+import { asyncApiCommand, CATALOG_WAIT_MS, servicesCommand } from './commands/services.js';
 import { dlqCommand } from './commands/dlq.js';
 import { publishCommand } from './commands/publish.js';
 import { deleteQueueCommand, queuesCommand, STALE_AFTER_S } from './commands/queues.js';
@@ -42,6 +44,13 @@ commands:
                                          payload from the argument or stdin; not validated here
                                          (the consumer validates and dead-letters a bad payload)
   tail <pattern>... [--count N]          watch messages of topics live ('*' one word, '#' any)
+  services [--wait MS]                   live services (buses that run announce() from @missive/dashboard)
+                                         and who sends and who handles each contract; listens MS
+                                         (default ${CATALOG_WAIT_MS}) for their answers
+  asyncapi [--service NAME] [--title T] [--out FILE] [--wait MS]
+                                         AsyncAPI 3 document of the catalog, or of one service
+  dashboard [--host 127.0.0.1] [--port N] [--token T] [--journal URL] [--trace-url URL]
+                                         the web dashboard; prints its URL with a random access token
   help, --help; --version
 
 exit codes: 0 ok, 1 failure, 2 usage error (bad arguments, URL, JSON, unknown queue)
@@ -64,6 +73,15 @@ const OPTIONS = {
   'partition-key': { type: 'string' },
   count: { type: 'string' },
   'stale-after': { type: 'string' },
+  wait: { type: 'string' },
+  service: { type: 'string' },
+  title: { type: 'string' },
+  out: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string' },
+  token: { type: 'string' },
+  journal: { type: 'string' },
+  'trace-url': { type: 'string' },
 } as const;
 
 function wholeNumber(value: string | undefined, name: string, fallback: number | undefined): number | undefined {
@@ -94,7 +112,7 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
       return command === undefined && !values.help ? ExitCode.Usage : ExitCode.Ok;
     }
     const out = createOutput(values.json, write.out);
-    if (!['queues', 'commands', 'dlq', 'publish', 'tail'].includes(command)) throw new UsageError(`unknown command "${command}"; \`missive help\` lists them`);
+    if (!['queues', 'commands', 'dlq', 'publish', 'tail', 'services', 'asyncapi', 'dashboard'].includes(command)) throw new UsageError(`unknown command "${command}"; \`missive help\` lists them`);
     if (command === 'dlq' && !['list', 'show', 'replay', 'purge'].includes(rest[0] ?? '')) throw new UsageError('dlq needs an action: list, show, replay or purge');
     transport = await openTransport(values.url);
     switch (command) {
@@ -131,6 +149,19 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
         break;
       case 'tail':
         await tailCommand(transport, rest, wholeNumber(values.count, 'count', undefined), out);
+        break;
+      case 'services':
+        await servicesCommand(transport, { waitMs: wholeNumber(values.wait, 'wait', CATALOG_WAIT_MS)! }, out);
+        break;
+      case 'asyncapi':
+        await asyncApiCommand(transport, { waitMs: wholeNumber(values.wait, 'wait', CATALOG_WAIT_MS)!, service: values.service, title: values.title, out: values.out }, out);
+        break;
+      case 'dashboard':
+        await dashboardCommand(
+          transport,
+          { url: values.url, host: values.host, port: wholeNumber(values.port, 'port', 0)!, token: values.token, journal: values.journal, traceUrl: values['trace-url'] },
+          out,
+        );
         break;
     }
     return ExitCode.Ok;

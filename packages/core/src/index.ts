@@ -64,7 +64,7 @@ export {
   type Reply,
 } from './contracts/contract.js';
 export { validate } from './contracts/validate.js';
-export { createEnvelope, type Envelope, type EnvelopeInit, type MessageKind } from './message/envelope.js';
+export { createEnvelope, sourceOf, type Envelope, type EnvelopeInit, type MessageKind } from './message/envelope.js';
 export { jsonCodec, type Codec, type JsonCodecOptions } from './message/codec.js';
 export { Header } from './message/headers.js';
 
@@ -75,7 +75,7 @@ export type { RateLimitOptions } from './policies/rate-limiter.js';
 
 // The bus, endpoints, handlers and middleware.
 export { Bus, createBus } from './bus/bus.js';
-export type { BusOptions, BusEvents, BusStats, BusComponent, PublishContext, PublishMiddleware, ScheduleOptions } from './bus/bus.js';
+export type { BusOptions, BusEvents, BusStats, BusDescription, BusComponent, PublishContext, PublishMiddleware, ScheduleOptions } from './bus/bus.js';
 export { stopOnSignals, type StopOnSignalsOptions, type Stoppable } from './bus/stop-on-signals.js';
 export type { EndpointStats } from './bus/endpoint-runtime.js';
 export type { EndpointBuilder, EndpointOptions, HandlerOptions, ConsumeMiddleware, ExpiredAction } from './consume/endpoint.js';
@@ -122,6 +122,7 @@ export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from '
 
 // Observability.
 export type { HealthReport, EndpointHealth } from './observe/health.js';
+export type { HandledEvent, HandledOutcome } from './observe/handled.js';
 export { serveHealth, type HealthServer, type HealthServerOptions, type HealthSource } from './observe/health-server.js';
 export { Metric } from './observe/metrics.js';
 export { Attr as TraceAttribute, INSTRUMENTATION_SCOPE } from './observe/tracing.js';

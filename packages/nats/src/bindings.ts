@@ -26,6 +26,8 @@ export interface LaneInfo {
   readonly serial: boolean;
   readonly pending: number;
   readonly ackPending: number;
+  /** Epoch ms the lane was created (when its queue was declared, for the first lanes). */
+  readonly created: number;
 }
 
 /** The cached binding table of one connection. */
@@ -66,6 +68,11 @@ export class Bindings {
     for (const [name, lane] of this.lanes) if (lane.queue === queue) this.lanes.delete(name);
   }
 
+  /** Forgets one lane (deleted). */
+  removeLane(name: string): void {
+    this.lanes.delete(name);
+  }
+
   /** Whether some lane takes `subject`. */
   routes(subject: string): boolean {
     for (const lane of this.lanes.values()) if (subjectMatches(lane.filter, subject)) return true;
@@ -101,5 +108,6 @@ export function laneOf(info: ConsumerInfo): LaneInfo | undefined {
     serial: info.config.max_ack_pending === 1,
     pending: info.num_pending,
     ackPending: info.num_ack_pending,
+    created: Date.parse(info.created),
   };
 }

@@ -9,12 +9,12 @@
  * writes to the socket once per microtask turn in which something was published, and the bus
  * publishes and settles from separate microtasks, so without this each message cost a write.
  *
- * The promises keep JetStream's meaning: a publish resolves with the PubAck (the stream stored the
+ * The promises keep JetStream's meaning: a publish resolves on the PubAck (the stream stored the
  * message, or had it already under the same `Nats-Msg-Id` within its duplicate window); it rejects
  * with `PublishRejectedError` when the server refuses (its JetStream error code in the message),
  * on "no responders" with `UnroutableError` where that means nobody takes the subject (a temporary
- * queue whose owner is gone) and with a retryable `TransportError` where a stream should (a cluster
- * electing its leader); and with a retryable `TransportError` when no answer comes in time (it may or may not be stored: publish
+ * queue whose owner is gone), where a stream should answer (a cluster electing its leader) it publishes
+ * again with a growing pause until the deadline, then rejects with a retryable `TransportError`; and with a retryable `TransportError` when no answer comes in time (it may or may not be stored: publish
  * again with the same message id and the duplicate window keeps one copy).
  *
  * @example
@@ -27,26 +27,36 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { PublishRejectedError, TransportError, UnroutableError } from '@missive/core';
 
-/** What JetStream answers to a publish. */
-export interface PubAck {
-  readonly stream: string;
-  readonly seq: number;
-  readonly duplicate?: boolean;
-}
-
 interface Pending {
-  readonly resolve: (value: PubAck) => void;
+  readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   readonly deadline: number;
   readonly subject: string;
   /** What "no responders" means: nobody takes the subject at all, or a stream that should is not answering now. */
   readonly silence: 'unroutable' | 'unavailable';
+  /** What was published, for a retry after "no responders" from a stream (`unavailable`). */
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+  /** Retries made so far. */
+  retries: number;
 }
+
+/** The first wait before publishing again after a stream did not answer; it doubles up to {@link RETRY_MAX_MS}. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1_000;
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const ACK = encoder.encode('+ACK');
-const EMPTY_ACK: PubAck = Object.freeze({ stream: '', seq: 0 });
+/** How a PubAck that stored the message begins (`{"stream":"…","seq":…}`, `"duplicate":true` when the window dropped a repeat). */
+const STORED = encoder.encode('{"stream":');
+
+/** Whether `data` begins with {@link STORED}: the one answer that needs no parsing. */
+function stored(data: Uint8Array): boolean {
+  if (data.length < STORED.length) return false;
+  for (let i = 0; i < STORED.length; i++) if (data[i] !== STORED[i]) return false;
+  return true;
+}
 
 /** The confirmed operations of one connection. */
 export class Confirmer {
@@ -55,6 +65,8 @@ export class Confirmer {
   private next = 0;
   private subscription: Subscription | undefined;
   private queued: { subject: string; data: Uint8Array; reply: string | undefined; headers: MsgHdrs | undefined }[] = [];
+  private hooks: (() => void)[] = [];
+  private scheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -66,26 +78,50 @@ export class Confirmer {
     this.sweeper.unref();
   }
 
-  /** Publishes `data` on `subject` and resolves with the PubAck. */
-  publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, silence: 'unroutable' | 'unavailable' = 'unavailable'): Promise<PubAck> {
-    return new Promise<PubAck>((resolve, reject) => {
+  /** Publishes `data` on `subject` and resolves on its PubAck (the stream stored it, or had it under the same `Nats-Msg-Id`). */
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, silence: 'unroutable' | 'unavailable' = 'unavailable'): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const id = this.next++;
-      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence });
-      if (this.queued.length === 0) setImmediate(() => this.flush());
+      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence, data, headers, retries: 0 });
+      this.schedule();
       this.queued.push({ subject, data, reply: `${this.inbox}.${id}`, headers });
     });
   }
 
   /** Sends `data` on `subject` at the end of this turn, with no answer expected (acks, nacks, "working"). */
   send(subject: string, data: Uint8Array | string): void {
-    if (this.queued.length === 0) setImmediate(() => this.flush());
+    this.schedule();
     this.queued.push({ subject, data: typeof data === 'string' ? encoder.encode(data) : data, reply: undefined, headers: undefined });
+  }
+
+  /**
+   * Runs `hook` at the end of this turn, after what the turn queued is handed to nats.js and in the
+   * same write (a consumer asks for more messages there: its pull request and the acks that made
+   * room for them go out together).
+   */
+  atTurnEnd(hook: () => void): void {
+    this.schedule();
+    this.hooks.push(hook);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   /** Sends what this turn queued, in one go (also at close, before the connection flushes). */
   flush(): void {
+    this.scheduled = false;
     const queued = this.queued;
     this.queued = [];
+    const hooks = this.hooks;
+    this.hooks = [];
+    this.publishAll(queued);
+    for (const hook of hooks) hook();
+  }
+
+  private publishAll(queued: typeof this.queued): void {
     for (const q of queued) {
       try {
         if (q.reply === undefined) this.nc.publish(q.subject, q.data);
@@ -130,8 +166,9 @@ export class Confirmer {
     const id = Number(subject.slice(subject.lastIndexOf('.') + 1));
     const p = this.pending.get(id);
     if (p === undefined) return;
-    this.pending.delete(id);
     const code = msg.headers?.code ?? 0;
+    if (code === 503 && this.retryLater(id, p)) return;
+    this.pending.delete(id);
     if (code === 503) {
       return p.reject(
         p.silence === 'unroutable'
@@ -140,8 +177,8 @@ export class Confirmer {
       );
     }
     if (code >= 400) return p.reject(new PublishRejectedError(`NATS refused ${p.subject}: ${code} ${msg.headers?.description ?? ''}`));
-    if (msg.data.length === 0) return p.resolve(EMPTY_ACK);
-    let answer: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
+    if (msg.data.length === 0 || stored(msg.data)) return p.resolve();
+    let answer: { error?: { code?: number; err_code?: number; description?: string } };
     try {
       answer = JSON.parse(decoder.decode(msg.data)) as typeof answer;
     } catch (error) {
@@ -151,7 +188,25 @@ export class Confirmer {
       const { code: status, err_code: errCode, description } = answer.error;
       return p.reject(new PublishRejectedError(`JetStream refused ${p.subject}: ${description ?? 'no description'} (status ${status ?? '?'}, err_code ${errCode ?? '?'})`));
     }
-    p.resolve(answer as PubAck);
+    p.resolve();
+  }
+
+  /**
+   * "No responders" where a stream should answer (a cluster electing the stream's leader): publishes
+   * it again (same `Nats-Msg-Id`, so it is stored once) after a growing pause, while that still ends
+   * before its deadline. Returns false when it gives up.
+   */
+  private retryLater(id: number, p: Pending): boolean {
+    if (p.silence !== 'unavailable' || this.subscription === undefined) return false;
+    const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** p.retries);
+    if (Date.now() + pause >= p.deadline) return false;
+    p.retries++;
+    setTimeout(() => {
+      if (this.pending.get(id) !== p || this.subscription === undefined) return;
+      this.schedule();
+      this.queued.push({ subject: p.subject, data: p.data, reply: `${this.inbox}.${id}`, headers: p.headers });
+    }, pause).unref();
+    return true;
   }
 
   private sweep(): void {

@@ -9,6 +9,8 @@
  * | dead letters | stream `<P>_DLQ`, subject `<p>.x.dlq.<queue>.<id>` |
  * | scheduled messages | stream `<P>_SCHED`, subject `<p>.x.sched.<schedule id>` |
  * | headers of a nacked delivery | stream `<P>_RETRY`, subject `<p>.x.retry.<consumer>.<stream seq>` |
+ * | command owners | key-value bucket `<P>_OWNERS` (stream `KV_<P>_OWNERS`), key: the type in base64url |
+ * | running consumers | key-value bucket `<P>_SEEN` (stream `KV_<P>_SEEN`), key `<queue>.<instance>` (queue in base64url) |
  *
  * `<slot>` is `_` for a message without a partition key, else the key's partition `0`–`15`. A
  * queue's name becomes one subject token by writing its dots as `~` (queue names never contain `~`);
@@ -92,6 +94,10 @@ export class Naming {
   readonly deadLetters: string;
   readonly scheduled: string;
   readonly retries: string;
+  /** The key-value bucket of command owners (stream `KV_<P>_OWNERS`). */
+  readonly owners: string;
+  /** The key-value bucket of consumer records (stream `KV_<P>_SEEN`). */
+  readonly seen: string;
   /** The scheduler's durable consumer on the scheduled stream. */
   readonly scheduler = 'scheduler';
 
@@ -101,6 +107,8 @@ export class Naming {
     this.deadLetters = `${upper}_DLQ`;
     this.scheduled = `${upper}_SCHED`;
     this.retries = `${upper}_RETRY`;
+    this.owners = `${upper}_OWNERS`;
+    this.seen = `${upper}_SEEN`;
   }
 
   topicSubject(topic: string, slot: string): string {

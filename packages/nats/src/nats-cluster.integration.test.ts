@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransportError, silentLogger } from '@missive/core';
-import { type Delivery } from '@missive/core/transport';
+import type { Delivery } from '@missive/core/transport';
 import { createWaiter } from '@missive/testing';
 import { NatsTransport } from './nats-transport.js';
 import { freePort, startOwnServer, type OwnServer } from './test-support/own-server.js';
@@ -40,23 +40,34 @@ describe('nats cluster', () => {
       const leaderName = info.cluster?.leader;
       const leader = nodes[Number(leaderName?.slice(1))]!;
       const received = new Set<string>();
+      let deliveries = 0;
       const consumer = transport.consume('clustered', { prefetch: 50 });
       const loop = (async () => {
         for await (const delivery of consumer as AsyncIterable<Delivery>) {
           received.add(delivery.message.id);
+          deliveries++;
           waiter.notify();
           await delivery.ack().catch(() => undefined);
         }
       })();
       const confirmed: string[] = [];
       let failed = 0;
+      const started = Date.now();
+      let killedAt = 0;
+      let firstAfterKill = 0;
       for (let batch = 0; batch < 20; batch++) {
-        if (batch === 7) await leader.kill('SIGKILL');
+        if (batch === 7) {
+          await leader.kill('SIGKILL');
+          killedAt = Date.now();
+        }
         await Promise.all(
           Array.from({ length: 20 }, (_, k) => {
             const id = `c-${batch * 20 + k}`;
             return transport.publish('cluster.topic', { id, type: 't', body: Buffer.from(id), headers: {} }).then(
-              () => void confirmed.push(id),
+              () => {
+                confirmed.push(id);
+                if (killedAt > 0 && firstAfterKill === 0) firstAfterKill = Date.now();
+              },
               (error: unknown) => {
                 expect(error).toBeInstanceOf(TransportError);
                 failed++;
@@ -74,8 +85,11 @@ describe('nats cluster', () => {
         'a publish acknowledged by the cluster after the leader died',
       );
       confirmed.push(later.id);
+      const resumedMs = (firstAfterKill || Date.now()) - killedAt;
       await waiter.until(() => confirmed.every((id) => received.has(id)), `all ${confirmed.length} acknowledged messages after the leader's death`);
       expect(confirmed.length + failed).toBe(401);
+      const figures = { sent: 401, confirmed: confirmed.length, failedTyped: failed, delivered: received.size, lost: confirmed.filter((id) => !received.has(id)).length, redelivered: deliveries - received.size, firstPublishAcknowledgedAfterKillMs: resumedMs, totalMs: Date.now() - started };
+      process.stdout.write(`nats cluster failover: ${JSON.stringify({ ...figures, leader: leaderName })}\n`);
       const after = await transport.jsm().streams.info(transport.names.messages);
       expect(after.cluster?.leader).not.toBe(leaderName);
       await consumer.close();

@@ -27,7 +27,7 @@ import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage }
 import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
-import { decodeMessage } from './message-codec.js';
+import { decodeReceived } from './message-codec.js';
 
 /** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
 const PULL_EXPIRES_MS = 5_000;
@@ -66,6 +66,8 @@ export interface ConsumerHost {
   /** Stores the dead letter (idempotently, keyed by `dedupId`). */
   deadLetter(queue: string, message: TransportMessage, failure: DeadLetterFailure, dedupId: string): Promise<void>;
   forget(consumer: NatsConsumer): void;
+  /** Records a running consumer of `queue` for `queues()` across processes; the function records its stop. */
+  present(queue: string): () => Promise<void>;
 }
 
 interface Lane {
@@ -143,6 +145,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   private readonly byName = new Map<string, Lane>();
   private subscription: Subscription | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
+  private leave: (() => Promise<void>) | undefined;
 
   constructor(
     readonly host: ConsumerHost,
@@ -163,6 +166,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     const every = Math.max(250, Math.min(HEARTBEAT_MS, Math.floor(this.host.ackWaitMs / 3)));
     this.keepAlive = setInterval(() => this.tick(), every);
     this.keepAlive.unref();
+    this.leave = this.host.present(this.queue);
     this.pump();
   }
 
@@ -197,17 +201,20 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   }
 
   /**
-   * Pumps once at the end of this event-loop turn: the settles of one turn (the bus settles a burst
-   * of deliveries in microtasks) become one request for all the room they freed.
+   * Pumps once at the end of this event-loop turn, in the confirmer's write: the settles of one turn
+   * (the bus settles a burst of deliveries in microtasks) become one request for all the room they
+   * freed, sent with their acks.
    */
   private later(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
+    this.host.confirmer.atTurnEnd(this.pumpLater);
   }
+
+  private readonly pumpLater = (): void => {
+    this.pumpQueued = false;
+    this.pump();
+  };
 
   private request(lane: Lane, batch: number): void {
     lane.requested += batch;
@@ -246,7 +253,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     if (lane === undefined) return;
     lane.heardAt = lane.messageAt = Date.now();
     lane.requested = Math.max(0, lane.requested - 1);
-    const message = decodeMessage(msg.data, msg.headers);
+    const message = decodeReceived(msg);
     if (this.buffer.closed) {
       this.host.nc.publish(reply, HANDBACK);
       return;
@@ -299,12 +306,14 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   override async close(): Promise<void> {
     this.closeNow();
     await this.ready.catch(() => undefined);
+    await this.leave?.();
   }
 
   protected detach(): void {
     clearInterval(this.keepAlive);
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    void this.leave?.();
   }
 
   protected giveBack(delivery: NatsDelivery): void {

@@ -11,6 +11,7 @@
  * | `replicas` | replicas of the streams Missive creates (3 on a three-node cluster) | 1 |
  * | `maxDeliver` | JetStream `max_deliver` of endpoint consumers (a backstop behind the bus's own `maxDeliveries`) | 100 |
  * | `confirmAcks` | `true`: an ack resolves on the server's confirmation (one more round trip); `false`: once sent | false |
+ * | `ownersBucket` | the key-value bucket of command owners (buses that must agree on owners share it) | `<PREFIX>_OWNERS` |
  *
  * TLS: `nats://host:4222?tls=true` (or TLS options in code). `tls://host:4222`, the NATS clients'
  * own spelling, is accepted too, but core's lookup does not send `tls://` here by itself (the scheme
@@ -35,6 +36,8 @@ export interface NatsOptions {
   readonly replicas?: number;
   readonly maxDeliver?: number;
   readonly confirmAcks?: boolean;
+  /** The key-value bucket of command owners (default `<PREFIX>_OWNERS`): buses that must agree on owners share it. */
+  readonly ownersBucket?: string;
   /** TLS options passed to nats.js (`ca`, `cert`, `key` as file paths or PEM strings). */
   readonly tls?: Record<string, unknown>;
   /** The connection's name as the server shows it. */
@@ -50,6 +53,8 @@ export interface ResolvedNatsOptions {
   readonly replicas: number;
   readonly maxDeliver: number;
   readonly confirmAcks: boolean;
+  /** Undefined: `<PREFIX>_OWNERS`. */
+  readonly ownersBucket: string | undefined;
   readonly tls: Record<string, unknown> | undefined;
   readonly user: string | undefined;
   readonly pass: string | undefined;
@@ -70,6 +75,11 @@ function bool(value: string | null, name: string, fallback: boolean): boolean {
   if (value === null) return fallback;
   if (value !== 'true' && value !== 'false') throw new ConfigurationError(`nats option ${name} must be "true" or "false", got ${JSON.stringify(value)}`);
   return value === 'true';
+}
+
+function bucket(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new ConfigurationError(`nats option ownersBucket must be 1-64 letters, digits, "-" or "_", got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** Checks options and fills in defaults. */
@@ -104,6 +114,7 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
     replicas: int(options.replicas ?? q.get('replicas'), 'replicas', 1, 1),
     maxDeliver: int(options.maxDeliver ?? q.get('maxDeliver'), 'maxDeliver', 100, 2),
     confirmAcks: options.confirmAcks ?? bool(q.get('confirmAcks'), 'confirmAcks', false),
+    ownersBucket: bucket(options.ownersBucket ?? q.get('ownersBucket') ?? undefined),
     tls: tlsOn ? (options.tls ?? {}) : undefined,
     user: pass === undefined ? undefined : user,
     pass,

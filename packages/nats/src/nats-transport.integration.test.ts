@@ -4,7 +4,7 @@ import { natsUrl, natsUrlFor, reachable, removePrefix, uniquePrefix } from './te
 
 describeTransportConformance({
   name: 'nats',
-  features: { processes: true, commandOwners: false, consumerCounts: false, idleSince: false },
+  features: { processes: true },
   unavailable: async () => ((await reachable(natsUrl)) ? undefined : `NATS not reachable at ${new URL(natsUrl).host}`),
   setup: () => {
     const url = natsUrlFor(uniquePrefix(), { ackWait: '3000' });

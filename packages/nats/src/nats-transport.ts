@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { AckPolicy, connect, DeliverPolicy, Events, nanos, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import {
   BusStateError,
   ConfigurationError,
@@ -30,27 +30,26 @@ import {
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
-import { checkTopicPattern, type Consumer, type ConsumeOptions, type EnqueueOptions, type QueueSpec } from '@missive/core/transport';
-import { Bindings, laneOf, type LaneInfo } from './bindings.js';
+import type { CommandOwnership, ConsumeOptions, Consumer, EnqueueOptions, QueueSpec } from '@missive/core/transport';
+import { apiCode, ApiError } from './api-errors.js';
+import { Bindings } from './bindings.js';
 import { Confirmer } from './confirmer.js';
-import { encodeHeaders, NatsHeader } from './message-codec.js';
+import { Handovers, type LaneStarts } from './handover.js';
+import { encodeHeaders, NatsHeader, wireHeaders } from './message-codec.js';
+import { NatsCommandOwners } from './nats-command-owners.js';
 import { NatsConsumer, type ConsumerHost } from './nats-consumer.js';
 import { NatsDeadLetters } from './nats-dead-letters.js';
 import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './nats-options.js';
-import { Naming, patternSubjects, queueFromToken, queueToken, shortHash, slotOf, SLOTS } from './naming.js';
+import { Naming, slotOf } from './naming.js';
+import { Presence } from './presence.js';
+import { listQueues } from './queue-listing.js';
 import { Scheduler } from './scheduler.js';
+import { ensureConsumer, ensureStreams, lanesFor } from './topology.js';
 import { TemporaryQueue } from './temporary-queue.js';
 
 /** Dependencies of a {@link NatsTransport}. */
 export interface NatsDeps {
   readonly logger?: Logger;
-}
-
-const DUPLICATE_WINDOW_MS = 120_000;
-const STORED_HEADERS_MAX_AGE_MS = 7 * 24 * 3600_000;
-
-function apiCode(error: unknown): number | undefined {
-  return (error as { api_error?: { err_code?: number } }).api_error?.err_code;
 }
 
 /** A connection to NATS with JetStream. */
@@ -61,10 +60,17 @@ export class NatsTransport implements Transport, ConsumerHost {
   readonly names: Naming;
   readonly logger: Logger;
   readonly deadLetters: NatsDeadLetters;
+  /** The command owners, in the KV bucket `<PREFIX>_OWNERS` (see `nats-command-owners.ts`). */
+  readonly commandOwners: CommandOwnership;
+  /** Which queues have consumers, in the KV bucket `<PREFIX>_SEEN` (see `presence.ts`). */
+  readonly presence: Presence;
+  readonly bindings: Bindings;
+  private readonly owners: NatsCommandOwners;
+  private readonly handovers: Handovers;
   private nc_: NatsConnection | undefined;
   private jsm_: JetStreamManager | undefined;
+  private js_: JetStreamClient | undefined;
   private confirmer_: Confirmer | undefined;
-  private bindings: Bindings;
   private scheduler: Scheduler | undefined;
   private readonly consumers = new Set<NatsConsumer>();
   private readonly temporary = new Map<string, TemporaryQueue>();
@@ -78,6 +84,29 @@ export class NatsTransport implements Transport, ConsumerHost {
     this.logger = deps.logger ?? silentLogger;
     this.bindings = new Bindings(() => this.jsm(), this.names);
     this.deadLetters = new NatsDeadLetters(this);
+    this.owners = new NatsCommandOwners(this, this.options.ownersBucket ?? this.names.owners);
+    this.commandOwners = this.owners;
+    this.presence = new Presence(this, this.names.seen);
+    this.handovers = new Handovers(this);
+  }
+
+  get replicas(): number {
+    return this.options.replicas;
+  }
+
+  js(): JetStreamClient {
+    this.js_ ??= this.nc.jetstream();
+    return this.js_;
+  }
+
+  /** Moves `from`'s lanes of `type` aside: `to` took it over (see `handover.ts`). */
+  unbind(from: string, type: string, to: string): Promise<void> {
+    return this.handovers.begin(from, type, to);
+  }
+
+  /** Records a running consumer of `queue` (see `presence.ts`); the function records its stop. */
+  present(queue: string): () => Promise<void> {
+    return this.presence.join(queue);
   }
 
   get nc(): NatsConnection {
@@ -112,7 +141,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       // A failed start can be tried again (a cluster still electing its JetStream leader).
       this.confirmer_?.close();
       await this.nc_?.close().catch(() => undefined);
-      this.nc_ = this.jsm_ = this.confirmer_ = undefined;
+      this.nc_ = this.jsm_ = this.js_ = this.confirmer_ = undefined;
       this.connecting = undefined;
       throw error;
     });
@@ -161,49 +190,8 @@ export class NatsTransport implements Transport, ConsumerHost {
     }
   }
 
-  private async ensureStream(config: Partial<StreamConfig> & { name: string }): Promise<void> {
-    const jsm = this.jsm();
-    try {
-      await jsm.streams.info(config.name);
-      return;
-    } catch (error) {
-      if (apiCode(error) !== 10059) throw error;
-    }
-    try {
-      await jsm.streams.add({ storage: StorageType.File, num_replicas: this.options.replicas, ...config });
-    } catch (error) {
-      // Another process may have created it first (the server then says "name already in use" or
-      // "subjects overlap"): fine if it is there now.
-      await jsm.streams.info(config.name).catch(() => {
-        throw error;
-      });
-    }
-  }
-
   private async ensureStreams(): Promise<void> {
-    const p = this.names.prefix;
-    await Promise.all([
-      this.ensureStream({ name: this.names.messages, subjects: [`${p}.*.t.>`, `${p}.*.q.>`], retention: RetentionPolicy.Interest, duplicate_window: nanos(DUPLICATE_WINDOW_MS) }),
-      this.ensureStream({ name: this.names.deadLetters, subjects: [`${p}.x.dlq.>`], retention: RetentionPolicy.Limits, duplicate_window: nanos(DUPLICATE_WINDOW_MS) }),
-      this.ensureStream({ name: this.names.scheduled, subjects: [`${p}.x.sched.>`], retention: RetentionPolicy.Workqueue, duplicate_window: nanos(DUPLICATE_WINDOW_MS) }),
-      this.ensureStream({ name: this.names.retries, subjects: [`${p}.x.retry.>`], retention: RetentionPolicy.Limits, max_msgs_per_subject: 1, max_age: nanos(STORED_HEADERS_MAX_AGE_MS) }),
-    ]);
-    await this.ensureConsumer(this.names.scheduled, {
-      durable_name: this.names.scheduler,
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(30_000),
-      max_deliver: -1,
-      max_ack_pending: 100_000,
-    });
-  }
-
-  private async ensureConsumer(stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
-    try {
-      await this.jsm().consumers.add(stream, config);
-    } catch (error) {
-      const code = apiCode(error);
-      if (code !== 10148 && code !== 10013) throw error; // exists with another configuration: keep it
-    }
+    await ensureStreams(this.jsm(), this.names, this.options.replicas);
   }
 
   close(): Promise<void> {
@@ -215,6 +203,8 @@ export class NatsTransport implements Transport, ConsumerHost {
       this.scheduler?.stop();
       const nc = this.nc_;
       if (nc === undefined || nc.isClosed()) return;
+      await this.handovers.finishAll();
+      await this.presence.settle();
       this.confirmer_?.flush(); // acks and nacks of this turn go out before the connection flushes
       try {
         await nc.flush();
@@ -225,39 +215,6 @@ export class NatsTransport implements Transport, ConsumerHost {
       await nc.close();
     })();
     return this.closing;
-  }
-
-  private lanesFor(spec: QueueSpec, ordered: boolean): { config: Partial<ConsumerConfig> & { durable_name: string }; lane: LaneInfo }[] {
-    const token = queueToken(spec.name);
-    const out: { config: Partial<ConsumerConfig> & { durable_name: string }; lane: LaneInfo }[] = [];
-    const subjects: { kind: string; filter: (slot: string) => string; pattern: string | undefined }[] = [{ kind: 'd', filter: (slot) => this.names.queueSubject(spec.name, slot), pattern: undefined }];
-    for (const pattern of spec.topics) {
-      checkTopicPattern(pattern);
-      const filters = patternSubjects(pattern);
-      if (filters === undefined) throw new ConfigurationError(`topic pattern "${pattern}" has "#" before its end, which NATS subjects cannot express: put "#" last or use "*"`);
-      for (const f of filters) subjects.push({ kind: `t${shortHash(f)}`, filter: (slot) => this.names.topicSubject(f, slot), pattern });
-    }
-    for (const s of subjects) {
-      for (const slot of ordered ? SLOTS : ['*']) {
-        const serial = ordered && slot !== '_';
-        const name = `${token}!${s.kind}${ordered ? `!${slot}` : ''}`;
-        const filter = s.filter(slot);
-        out.push({
-          config: {
-            durable_name: name,
-            filter_subject: filter,
-            description: s.pattern,
-            ack_policy: AckPolicy.Explicit,
-            ack_wait: nanos(this.options.ackWaitMs),
-            max_deliver: this.options.maxDeliver,
-            max_ack_pending: serial ? 1 : 20_000,
-            deliver_policy: DeliverPolicy.New,
-          },
-          lane: { name, queue: spec.name, filter, pattern: s.pattern, serial, pending: 0, ackPending: 0 },
-        });
-      }
-    }
-    return out;
   }
 
   async declare(spec: QueueSpec): Promise<void> {
@@ -273,10 +230,16 @@ export class NatsTransport implements Transport, ConsumerHost {
     if (existing.length > 0 && ordered !== (spec.ordered === true) && spec.ordered === true) {
       this.logger.warn({ queue: spec.name }, 'nats: queue was declared unordered first; it stays unordered (delete it to make it ordered)');
     }
-    const wanted = this.lanesFor(spec, ordered).filter((w) => !existing.some((l) => l.name === w.lane.name));
-    await Promise.all(wanted.map((w) => this.ensureConsumer(this.names.messages, w.config)));
+    const wanted = lanesFor(spec, ordered, this.names, this.options).filter((w) => !existing.some((l) => l.name === w.lane.name));
+    const created = await Promise.all(wanted.map((w) => ensureConsumer(this.jsm(), this.names.messages, w.config)));
     this.bindings.add(wanted.map((w) => w.lane));
     this.routed.clear();
+    // A lane made here has every message after its start; one that existed has had them all along.
+    const starts: LaneStarts = [
+      ...wanted.map((w, i) => ({ filter: w.lane.filter, after: created[i]?.delivered.stream_seq ?? 0 })),
+      ...existing.map((l) => ({ filter: l.filter, after: 0 })),
+    ];
+    await this.handovers.finish(spec.name, starts);
   }
 
   private routes(subject: string): boolean {
@@ -304,7 +267,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       if (!this.routes(subject)) throw new UnroutableError(topic);
     }
     if (options?.notBefore !== undefined && options.notBefore > Date.now()) return this.schedule(subject, message, options.notBefore, options.scheduleId);
-    await this.confirmer.publish(subject, message.body, encodeHeaders(message));
+    await this.confirmer.publish(subject, message.body, wireHeaders(message));
   }
 
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
@@ -312,7 +275,7 @@ export class NatsTransport implements Transport, ConsumerHost {
     if (!this.bindings.has(queue)) {
       if (options?.notBefore === undefined) {
         try {
-          await this.confirmer.publish(this.names.temporarySubject(queue), message.body, encodeHeaders(message), 'unroutable');
+          await this.confirmer.publish(this.names.temporarySubject(queue), message.body, wireHeaders(message), 'unroutable');
           return;
         } catch (error) {
           if ((error as { code?: string }).code !== ErrorCode.Unroutable) throw error;
@@ -322,7 +285,7 @@ export class NatsTransport implements Transport, ConsumerHost {
     }
     const subject = this.names.queueSubject(queue, slotOf(message.partitionKey));
     if (options?.notBefore !== undefined && options.notBefore > Date.now()) return this.schedule(subject, message, options.notBefore, options.scheduleId);
-    await this.confirmer.publish(subject, message.body, encodeHeaders(message));
+    await this.confirmer.publish(subject, message.body, wireHeaders(message));
   }
 
   private async schedule(target: string, message: TransportMessage, notBefore: number, scheduleId: string | undefined): Promise<void> {
@@ -341,13 +304,13 @@ export class NatsTransport implements Transport, ConsumerHost {
     try {
       seq = (await this.jsm().streams.getMessage(this.names.scheduled, { last_by_subj: this.names.scheduleSubject(scheduleId) })).seq;
     } catch (error) {
-      if (apiCode(error) === 10037) return false;
+      if (apiCode(error) === ApiError.NoMessageFound) return false;
       throw error;
     }
     try {
       return await this.jsm().streams.deleteMessage(this.names.scheduled, seq, false);
     } catch (error) {
-      if (apiCode(error) === 10037) return false; // forwarded (or cancelled) meanwhile
+      if (apiCode(error) === ApiError.NoMessageFound) return false; // forwarded (or cancelled) meanwhile
       throw error;
     }
   }
@@ -372,25 +335,7 @@ export class NatsTransport implements Transport, ConsumerHost {
 
   async queues(): Promise<QueueInfo[]> {
     await this.connect();
-    const lanes: LaneInfo[] = [];
-    for await (const info of this.jsm().consumers.list(this.names.messages)) {
-      const lane = laneOf(info);
-      if (lane !== undefined) lanes.push(lane);
-    }
-    const dead = await this.deadLetters.counts();
-    const byQueue = new Map<string, { depth: number; inFlight: number; topics: Set<string> }>();
-    for (const lane of lanes) {
-      const entry = byQueue.get(lane.queue) ?? { depth: 0, inFlight: 0, topics: new Set<string>() };
-      entry.depth += lane.pending;
-      entry.inFlight += lane.ackPending;
-      if (lane.pattern !== undefined) entry.topics.add(lane.pattern);
-      byQueue.set(lane.queue, entry);
-    }
-    for (const token of dead.keys()) {
-      const name = queueFromToken(token);
-      if (!byQueue.has(name)) byQueue.set(name, { depth: 0, inFlight: 0, topics: new Set() });
-    }
-    return [...byQueue].map(([name, e]) => ({ name, depth: e.depth, inFlight: e.inFlight, deadLetters: dead.get(queueToken(name)) ?? 0, topics: [...e.topics] }));
+    return listQueues(this);
   }
 
   async deleteQueue(name: string): Promise<void> {
@@ -406,12 +351,14 @@ export class NatsTransport implements Transport, ConsumerHost {
       try {
         await this.jsm().consumers.delete(this.names.messages, lane.name);
       } catch (error) {
-        if (apiCode(error) !== 10014) throw error;
+        if (apiCode(error) !== ApiError.ConsumerNotFound) throw error;
       }
     }
     this.bindings.remove(name);
     this.routed.clear();
     await this.deadLetters.purgeQueue(name);
+    await this.owners.release(name);
+    await this.presence.forget(name);
   }
 
   // --- ConsumerHost ---------------------------------------------------------------------------
@@ -421,7 +368,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       const stored = await this.jsm().streams.getMessage(this.names.retries, { last_by_subj: this.names.retrySubject(lane, streamSeq) });
       return JSON.parse(new TextDecoder().decode(stored.data)) as Record<string, string>;
     } catch (error) {
-      if (apiCode(error) === 10037) return undefined;
+      if (apiCode(error) === ApiError.NoMessageFound) return undefined;
       throw error;
     }
   }

@@ -5,8 +5,7 @@ import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema, urlWith } f
 const LEASE = Number(process.env.LEASE ?? 1000);
 describeTransportConformance({
   name: 'postgres',
-  // One owner per command, consumer counts and idle-since (landed in core at 19:40) are not built for PostgreSQL yet.
-  features: { processes: true, commandOwners: false, consumerCounts: false, idleSince: false },
+  features: { processes: true },
   unavailable: () => postgresUnavailable(),
   setup(clock) {
     const schema = uniqueSchema('conf');

@@ -20,6 +20,8 @@
  *   `scheduled` table, moved into its queue when due by whichever transport looks first.
  * - **Wake-up**: `LISTEN/NOTIFY` wakes consumers of a queue when a message is committed to it; a
  *   timer wakes them for the next due message; a slow poll (`pollMs`) is the fallback.
+ * - **One owner per command type**: `command_owners`, claimed in one statement (`pg-command-owners.ts`);
+ *   `queues()` counts every live transport's consumers (`pg-consumer-rows.ts`).
  * - **Lost connections**: operations that fail because the connection or server went away are
  *   retried on a new connection with backoff for up to `reconnectMs`; the listener reconnects and
  *   then looks for work it was not told about.
@@ -51,12 +53,16 @@ import {
 import {
   checkTopicPattern,
   isExactTopic,
+  type CommandOwnership,
   type Consumer,
   type DeadLetterStore,
   type EnqueueOptions,
   type QueueSpec,
 } from '@missive/core/transport';
+import { PostgresCommandOwners } from './pg-command-owners.js';
 import { PostgresConsumer, type ClaimedRow } from './pg-consumer.js';
+import { ConsumerRows } from './pg-consumer-rows.js';
+import { DueTimer } from './pg-due-timer.js';
 import { PostgresDeadLetters } from './pg-dead-letters.js';
 import { isConnectionError } from './pg-errors.js';
 import { AckBatcher } from './pg-acks.js';
@@ -75,6 +81,8 @@ export interface PostgresTransportDeps {
 }
 
 const HEARTBEAT_MS = 2000;
+/** How often the connection's row records that it is alive (the idle time of a queue whose consumers died). */
+const CONNECTION_BEAT_MS = 10_000;
 const REAP_MS = 1000;
 
 /** The PostgreSQL transport. */
@@ -82,6 +90,8 @@ export class PostgresTransport implements Transport {
   readonly kind = 'postgres';
   readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
   readonly deadLetters: DeadLetterStore;
+  /** One owner per command type, across every process on the schema (see `pg-command-owners.ts`). */
+  readonly commandOwners: CommandOwnership;
   /** This transport's id: the owner of its leases and temporary queues. */
   readonly connectionId = randomUUID();
   readonly options: ResolvedPostgresOptions;
@@ -99,9 +109,10 @@ export class PostgresTransport implements Transport {
   private readonly temporary = new Map<string, QueueSpec>();
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private dueTimer: NodeJS.Timeout | undefined;
-  private dueAt = Number.POSITIVE_INFINITY;
+  private readonly due: DueTimer;
+  private readonly consumerRows: ConsumerRows;
   private lastReap = 0;
+  private lastBeat = 0;
   private closing: Promise<void> | undefined;
   private readonly toNotify = new Set<string>();
   private readonly acks: AckBatcher;
@@ -112,6 +123,10 @@ export class PostgresTransport implements Transport {
     this.logger = deps.logger ?? consoleLogger('warn');
     this.sql = statements(this.options.schema, `missive:${this.options.schema}`);
     this.deadLetters = new PostgresDeadLetters(this);
+    const host = { sql: this.sql, connectionId: this.connectionId, clock: this.clock, logger: this.logger, now: () => this.clock.now(), run: this.run.bind(this) };
+    this.commandOwners = new PostgresCommandOwners(host);
+    this.consumerRows = new ConsumerRows(host);
+    this.due = new DueTimer({ ...host, isOpen: () => this.state === 'open', notify: (queue) => this.notify(queue), wakeAll: () => this.wakeAll() });
     this.acks = new AckBatcher(async (seqs, tokens) => new Set((await this.run<{ seq: string }>(this.sql.ack, [seqs, tokens], 'consume')).rows.map((r) => r.seq)), this.logger);
   }
 
@@ -176,6 +191,7 @@ export class PostgresTransport implements Transport {
   /** After each (re)connect of the listener: registers this connection, its temporary queues, and looks for work. */
   private async registered(): Promise<void> {
     await this.run(this.sql.connectionUpsert, [this.connectionId, this.lockKey, this.clock.now()]);
+    await this.consumerRows.rewrite();
     for (const spec of this.temporary.values()) await this.declare(spec);
     await this.reap(true);
     this.tick();
@@ -196,11 +212,14 @@ export class PostgresTransport implements Transport {
     for (const consumer of consumers) consumer.drop();
     this.consumers.clear();
     await Promise.all(consumers.map((c) => c.handedBack()));
+    await this.consumerRows.idle();
+    this.consumerRows.clear();
     clearInterval(this.pollTimer);
     clearInterval(this.heartbeatTimer);
-    clearTimeout(this.dueTimer);
+    this.due.close();
     try {
       await this.transaction(async (client) => {
+        await client.query(this.sql.consumersLeft.text, [null, this.connectionId, this.clock.now()]);
         for (const { name } of (await client.query<{ name: string }>(this.sql.ownedQueues, [this.connectionId])).rows) await dropQueue(client, this.sql, name);
         await client.query(this.sql.connectionDelete, [this.connectionId]);
       }, 1000);
@@ -240,7 +259,7 @@ export class PostgresTransport implements Transport {
     const notBefore = options?.notBefore;
     if (notBefore !== undefined && notBefore > this.clock.now()) {
       const result = await this.run<{ queue: string }>(later, [target, notBefore, options?.scheduleId ?? null, message.id, message.type, body, headers, key]);
-      this.armDue(notBefore);
+      this.due.arm(notBefore);
       if (result.rows.length > 0) this.notify('');
       return result.rows.length;
     }
@@ -270,11 +289,7 @@ export class PostgresTransport implements Transport {
     const consumer = new PostgresConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
     this.consumers.add(consumer);
     this.pollTimer?.ref(); // a process with consumers stays alive, as it would on a broker's socket
-    consumer.start(
-      this.run(this.sql.queueExists, [queue]).then((r) => {
-        if (r.rowCount === 0) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
-      }),
-    );
+    consumer.start(this.consumerRows.joined(queue, consumer));
     return consumer;
   }
 
@@ -283,7 +298,7 @@ export class PostgresTransport implements Transport {
   }
 
   queues(): Promise<QueueInfo[]> {
-    return listQueues((statement, values) => this.run(statement, values), this.sql, this.clock.now());
+    return this.transaction((client) => listQueues(client, this.sql, this.clock.now()));
   }
 
   async deleteQueue(name: string): Promise<void> {
@@ -314,6 +329,7 @@ export class PostgresTransport implements Transport {
   forget(consumer: PostgresConsumer): void {
     this.consumers.delete(consumer);
     if (this.consumers.size === 0) this.pollTimer?.unref();
+    if (this.state === 'open') this.consumerRows.left(consumer.queue, consumer).catch((error: unknown) => this.logger.warn({ err: error, queue: consumer.queue }, 'postgres transport could not record a consumer leaving'));
   }
 
   /** @internal Claims up to `room` messages of `queue` for a consumer. */
@@ -325,8 +341,7 @@ export class PostgresTransport implements Transport {
 
   private notified(payload: string): void {
     if (payload === '') {
-      this.dueAt = Number.POSITIVE_INFINITY; // someone scheduled something: look again
-      void this.armFromDatabase();
+      this.due.rearm();
       return;
     }
     for (const consumer of this.consumers) if (consumer.queue === payload) consumer.signal();
@@ -342,42 +357,14 @@ export class PostgresTransport implements Transport {
     if (this.state !== 'open') return;
     void (async () => {
       try {
-        await this.promote();
+        await this.due.promote();
         await this.reap(false);
         this.wakeAll();
-        await this.armFromDatabase();
+        await this.due.armFromDatabase();
       } catch (error) {
         this.logger.warn({ err: error }, 'postgres transport poll failed; it will try again');
       }
     })();
-  }
-
-  private async promote(): Promise<void> {
-    const { rows } = await this.run<{ queue: string }>(this.sql.promote, [this.clock.now()]);
-    for (const row of rows) this.notify(row.queue);
-  }
-
-  private async armFromDatabase(): Promise<void> {
-    const { rows } = await this.run<{ t: string | null }>(this.sql.nextDue, [this.clock.now()]);
-    if (rows[0]?.t != null) this.armDue(Number(rows[0].t));
-  }
-
-  /** Arms the timer for a message due at `at` (keeps an earlier one). */
-  private armDue(at: number): void {
-    if (this.state !== 'open' || at >= this.dueAt) return;
-    clearTimeout(this.dueTimer);
-    this.dueAt = at;
-    this.dueTimer = setTimeout(() => {
-      this.dueAt = Number.POSITIVE_INFINITY;
-      void this.promote()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'postgres transport could not move due messages'))
-        .then(() => {
-          this.wakeAll();
-          return this.armFromDatabase();
-        })
-        .catch(() => undefined);
-    }, Math.max(0, at - this.clock.now()) + 1);
-    this.dueTimer.unref();
   }
 
   /** @internal Acks a delivery by its lease token (batched per turn); false when the lease was lost. */
@@ -396,7 +383,7 @@ export class PostgresTransport implements Transport {
       const visible = delay > 0 ? this.clock.now() + delay : 0;
       const { rows } = await this.run<{ queue: string }>(this.sql.nack, [seq, token, visible, extra.headers === undefined ? null : JSON.stringify(extra.headers), kind === 'release' ? 1 : 0], 'consume');
       changed = rows.length;
-      if (delay > 0) this.armDue(visible);
+      if (delay > 0) this.due.arm(visible);
       else if (rows[0] !== undefined) this.notify(rows[0].queue);
     }
     if (changed === 0) this.logger.warn({ seq }, `a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`);
@@ -410,8 +397,12 @@ export class PostgresTransport implements Transport {
     this.pollTimer.unref();
     this.heartbeatTimer = setInterval(() => {
       const now = this.clock.now();
+      if (now - this.lastBeat >= CONNECTION_BEAT_MS) {
+        this.lastBeat = now;
+        this.run(this.sql.connectionBeat, [this.connectionId, now]).catch((error: unknown) => this.logger.debug({ err: error }, 'postgres connection heartbeat failed'));
+      }
       const held = [...this.consumers].flatMap((c) => c.heldSeqs());
-      // Liveness is the advisory lock; the heartbeat only extends the leases of held deliveries.
+      // Liveness is the advisory lock; the connection's beat only dates its death (a queue's idle time).
       if (held.length === 0) return;
       this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) => this.logger.warn({ err: error }, 'postgres lease extension failed'));
     }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));

@@ -18,6 +18,11 @@
  *   messages were queued (`message_seq`), whichever failed first.
  * - `connections`: open transports; each holds a session advisory lock on its `lock_key` while it
  *   lives, so any other one can tell it is gone (`pg_try_advisory_lock` succeeds) and reap it.
+ *   `heartbeat` is refreshed every few seconds (when a reaped connection was last known alive).
+ * - `command_owners` (version 2): the queue that owns each command or query type; the primary key on
+ *   `type` is what makes one owner per type (see `pg-command-owners.ts`).
+ * - `consumers` (version 2): how many consumers each live connection runs on each queue;
+ *   `queues.idle_since` says when a queue's last consumer left.
  *
  * Hot tables get their own autovacuum settings (a vacuum after 1% of rows changed, not 20%) and a
  * fill factor that leaves room for HOT updates (a lease is an update of columns no index holds).
@@ -107,6 +112,16 @@ create table ${s}.dead_letters (
 );
 create index dead_letters_queue on ${s}.dead_letters (queue, message_seq, seq);
 create table ${s}.connections (id text primary key, lock_key integer not null, heartbeat bigint not null);
+`,
+  },
+  {
+    version: 2,
+    sql: (s) => `
+create table ${s}.command_owners (type text primary key, queue text not null, service text not null, since bigint not null);
+create index command_owners_queue on ${s}.command_owners (queue);
+create table ${s}.consumers (queue text not null, connection text not null, n integer not null, primary key (queue, connection));
+create index consumers_connection on ${s}.consumers (connection);
+alter table ${s}.queues add column idle_since bigint;
 `,
   },
 ];

@@ -97,20 +97,58 @@ export function statements(schema: string, channel: string) {
     connectionUpsert: `insert into ${s}.connections (id, lock_key, heartbeat) values ($1, $2, $3) on conflict (id) do update set heartbeat = excluded.heartbeat, lock_key = excluded.lock_key`,
     connectionDelete: `delete from ${s}.connections where id = $1`,
     /** $1 own id, $2 lock space. Connections whose lock is free: their session is gone. */
-    deadConnections: `select id, lock_key from ${s}.connections where id <> $1 and pg_try_advisory_xact_lock($2, lock_key)`,
+    deadConnections: `select id, lock_key, heartbeat from ${s}.connections where id <> $1 and pg_try_advisory_xact_lock($2, lock_key)`,
     /** $1 owner. Releases every lease of a connection (a scan: runs only when one is reaped). */
     releaseOwner: `update ${s}.messages set lease_owner = null, lease_token = null, lease_until = null where lease_owner = $1 and lease_token is not null`,
     ownedQueues: `select name from ${s}.queues where owner = $1`,
     queueInsert: `insert into ${s}.queues (name, owner, created_at) values ($1, $2, $3) on conflict (name) do update set owner = coalesce(excluded.owner, ${s}.queues.owner)`,
-    queueExists: `select 1 from ${s}.queues where name = $1`,
     bindingInsert: `insert into ${s}.bindings (queue, pattern, exact, regex) values ($1, $2, $3, $4) on conflict do nothing`,
     cancelScheduled: `delete from ${s}.scheduled where schedule_id = $1`,
-    queueRows: `select name from ${s}.queues order by name`,
+    queueRows: `select name, created_at, idle_since from ${s}.queues order by name`,
     bindings: `select queue, pattern from ${s}.bindings order by queue, pattern`,
     queueCounts: `select queue, count(*) filter (where lease_until > $1) held, count(*) total from ${s}.messages group by queue`,
     scheduledCounts: `select queue, count(*) n from ${s}.scheduled group by queue`,
     deadCounts: `select queue, count(*) n from ${s}.dead_letters group by queue`,
+    /** $1 id, $2 now. */
+    connectionBeat: `update ${s}.connections set heartbeat = $2 where id = $1`,
+    /** $1 queue, $2 connection, $3 consumers. Returns a row when the queue exists. */
+    consumersSet: named(
+      'consumers-set',
+      `insert into ${s}.consumers (queue, connection, n) select name, $2, $3 from ${s}.queues where name = $1
+       on conflict (queue, connection) do update set n = excluded.n returning n`,
+    ),
+    /**
+     * $1 queue or null (every queue), $2 connection, $3 when. Deletes the connection's consumer rows
+     * and marks each queue left without consumers idle since $3.
+     */
+    consumersLeft: named(
+      'consumers-left',
+      `with d as (delete from ${s}.consumers where connection = $2 and ($1::text is null or queue = $1) returning queue)
+       update ${s}.queues q set idle_since = $3 where q.name in (select queue from d)
+         and not exists (select 1 from ${s}.consumers c where c.queue = q.name and c.connection <> $2)`,
+    ),
+    /** Consumers per queue, of registered connections only. */
+    consumerCounts: `select c.queue, sum(c.n)::integer n from ${s}.consumers c join ${s}.connections k on k.id = c.connection group by c.queue`,
+    /** $1 types, $2 queue, $3 service, $4 now. A claim without take-over: fails with unique_violation when another queue owns a type. */
+    ownersClaim: `with wanted as (select distinct t as type from unnest($1::text[]) t)
+       insert into ${s}.command_owners (type, queue, service, since)
+       select w.type, $2, $3, $4 from wanted w where not exists (select 1 from ${s}.command_owners o where o.type = w.type and o.queue = $2)
+       order by w.type`,
+    /** $1 types, $2 queue, $3 service, $4 now, $5 exact topics, $6 regexes (as $1). A take-over; returns the types moved and from where. */
+    ownersTakeOver: `with wanted as (select distinct w.type, w.exact, w.regex from unnest($1::text[], $5::text[], $6::text[]) w(type, exact, regex)),
+       moved as (select o.type, o.queue, w.exact, w.regex from ${s}.command_owners o join wanted w on w.type = o.type where o.queue <> $2),
+       up as (insert into ${s}.command_owners (type, queue, service, since) select type, $2, $3, $4 from wanted order by type
+         on conflict (type) do update set queue = excluded.queue, service = excluded.service, since = excluded.since where ${s}.command_owners.queue <> excluded.queue),
+       unbind as (delete from ${s}.bindings b using moved m where b.queue = m.queue and b.pattern = m.type),
+       q as (insert into ${s}.queues (name, owner, created_at) select $2, null, $4 where exists (select 1 from moved) on conflict (name) do nothing),
+       bind as (insert into ${s}.bindings (queue, pattern, exact, regex) select $2, type, exact, regex from moved on conflict do nothing)
+       select type, queue from moved order by type`,
+    /** $1 types. */
+    ownersOf: `select type, queue from ${s}.command_owners where type = any($1::text[]) order by type`,
+    owners: `select type, queue, service, since from ${s}.command_owners order by type`,
     deleteQueue: [
+      `delete from ${s}.command_owners where queue = $1`,
+      `delete from ${s}.consumers where queue = $1`,
       `delete from ${s}.messages where queue = $1`,
       `delete from ${s}.scheduled where queue = $1`,
       `delete from ${s}.dead_letters where queue = $1`,

@@ -1,11 +1,8 @@
 /**
- * A consumer of one queue on its own channel (prefetch = the consumer's prefetch, manual acks),
- * and its deliveries. After a reconnect the consumer resumes on a new channel; deliveries of the
- * dead channel are stale and settling them is a no-op (the broker already requeued them), so no
- * "unknown delivery tag" error can close a channel.
- *
- * `nack` without options requeues; with a delay or new headers the message is republished (to its
- * delay bucket, or straight back to the queue), confirmed, and only then acked.
+ * A consumer of one queue on its own channel (prefetch = the consumer's prefetch, manual acks).
+ * After a reconnect the consumer resumes on a new channel; deliveries of the dead channel are stale
+ * and settling them is a no-op (see `rabbitmq-delivery.ts`). Acks of one event-loop turn go out as
+ * one `multiple` ack where their tags allow.
  *
  * @example
  * ```ts
@@ -14,189 +11,12 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { Header, TransportError, type DeadLetterFailure, type TransportMessage } from '@missive/core';
-import { BufferedConsumer, SettleOnceDelivery, TransportHeader, bytesView, isTransportHeader, type NackOptions } from '@missive/core/transport';
+import { TransportError } from '@missive/core';
+import { BufferedConsumer } from '@missive/core/transport';
+import type { ConsumerHost } from './consumer-host.js';
 import { Latch } from './latch.js';
-import { returnKey } from './topology.js';
-import { CONTENT_TYPE, DEAD_LETTER_SUFFIX, DELAY_HEADER, REPUBLISHED, type RabbitMqTransport } from './rabbitmq-transport.js';
-
-/** Missive's headers of an AMQP message (its `x-` headers are the broker's). */
-export function missiveHeaders(message: amqp.Message): Record<string, string> {
-  const out: Record<string, string> = {};
-  const headers = message.properties.headers;
-  // A loop over the keys rather than Object.entries: this runs for every delivery, mostly on no headers.
-  for (const key in headers) {
-    if (!Object.hasOwn(headers, key)) continue;
-    const value = headers[key];
-    if (!isTransportHeader(key) && key !== DELAY_HEADER && value !== undefined && value !== null) out[key] = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
-  }
-  return out;
-}
-
-/** A count a header carries: a whole number from 0, else 0 (anyone who can publish can write it). */
-function wholeCount(value: unknown): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' || Buffer.isBuffer(value) ? Number(String(value)) : Number.NaN;
-  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-}
-
-/** Earlier deliveries the broker counted: a quorum queue's `x-delivery-count`, else the redelivered flag. */
-export function brokerRedeliveries(headers: Readonly<Record<string, unknown>>, redelivered: boolean): number {
-  const counted = headers['x-delivery-count'];
-  return counted !== undefined && counted !== null ? Math.max(wholeCount(counted), redelivered ? 1 : 0) : redelivered ? 1 : 0;
-}
-
-/** Deliveries made before the message was republished (delayed nack); never negative. */
-export function republishedCount(value: unknown): number {
-  return value === undefined || value === null ? 0 : wholeCount(value);
-}
-
-/** The transport message of an AMQP message. */
-export function transportMessage(message: amqp.Message): TransportMessage {
-  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
-  const key = headers[TransportHeader.PartitionKey];
-  const { contentType, contentEncoding } = message.properties as { contentType?: string; contentEncoding?: string };
-  let missive = missiveHeaders(message);
-  // The bus checks what the body claims to be against its codec; the usual case costs nothing.
-  if ((contentType !== undefined && contentType !== CONTENT_TYPE) || contentEncoding !== undefined) {
-    missive = { ...missive };
-    if (contentType !== undefined && contentType !== CONTENT_TYPE) missive[Header.ContentType] = contentType;
-    if (contentEncoding !== undefined) missive[Header.ContentEncoding] = contentEncoding;
-  }
-  return {
-    id: String(message.properties.messageId ?? ''),
-    type: String(message.properties.type ?? ''),
-    body: bytesView(message.content),
-    headers: missive,
-    partitionKey: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : undefined,
-  };
-}
-
-/**
- * Runs a channel operation that may meet a closing or closed channel. Such a channel's un-settled
- * messages go back to the queue anyway, so the failure is dropped rather than thrown (a throw from
- * inside amqplib's delivery callback would tear down the whole connection).
- */
-function onChannel(operation: () => void): void {
-  try {
-    operation();
-  } catch {
-    /* the channel is closing: the broker requeues */
-  }
-}
-
-/** What a {@link RabbitDelivery} needs of the consumer it came from. */
-export interface DeliveryOwner {
-  readonly transport: RabbitMqTransport;
-  /** The endpoint's queue (for an ordered consumer, not the partition's). */
-  readonly queue: string;
-  /** Whether settling on `channel` still reaches the broker (it is the owner's live channel). */
-  isCurrent(channel: amqp.Channel): boolean;
-  /** The delivery was settled (or handed back): it no longer counts as held. */
-  settled(delivery: RabbitDelivery): void;
-  /**
-   * Takes over a `nack` to keep the message's place (ordered consumers: the message stays
-   * un-acked and is handed out again after the delay). False: republish as usual.
-   */
-  redeliver?(delivery: RabbitDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined): boolean;
-  /** Sends the broker-side ack (`true`) or requeue; the owner may batch acks. Default: at once. */
-  toBroker?(delivery: RabbitDelivery, ack: boolean): void;
-}
-
-/** One delivery from a RabbitMQ channel. */
-export class RabbitDelivery extends SettleOnceDelivery {
-  readonly message: TransportMessage;
-  readonly deliveryCount: number;
-
-  constructor(
-    private readonly consumer: DeliveryOwner,
-    readonly channel: amqp.Channel,
-    readonly raw: amqp.ConsumeMessage,
-    readonly generation: number,
-    again?: { readonly headers: Readonly<Record<string, string>>; readonly deliveryCount: number },
-  ) {
-    super(consumer);
-    if (again !== undefined) {
-      this.message = { ...transportMessage(raw), headers: again.headers };
-      this.deliveryCount = again.deliveryCount;
-      return;
-    }
-    this.message = transportMessage(raw);
-    const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
-    this.deliveryCount = 1 + brokerRedeliveries(headers, raw.fields.redelivered) + republishedCount(headers[REPUBLISHED]);
-  }
-
-  /** The same un-acked message, handed out again in-process (ordered consumers). */
-  again(headers: Readonly<Record<string, string>> | undefined): RabbitDelivery {
-    return new RabbitDelivery(this.consumer, this.channel, this.raw, this.generation, { headers: headers ?? this.message.headers, deliveryCount: this.deliveryCount + 1 });
-  }
-
-  /** Whether this delivery's channel is still the one that can settle it (checked once settled). */
-  private live(): boolean {
-    return this.generation === this.consumer.transport.generation && this.consumer.isCurrent(this.channel);
-  }
-
-  protected async onAck(): Promise<void> {
-    if (this.live()) this.toBroker(true);
-  }
-
-  /** The delivery tag: the order in which its channel received it. */
-  get tag(): number {
-    return this.raw.fields.deliveryTag;
-  }
-
-  private toBroker(ack: boolean): void {
-    if (this.consumer.toBroker !== undefined) this.consumer.toBroker(this, ack);
-    else onChannel(() => (ack ? this.channel.ack(this.raw) : this.channel.nack(this.raw, false, true)));
-  }
-
-  override async nack(options?: NackOptions): Promise<void> {
-    if (!this.isSettled && this.consumer.redeliver?.(this, options?.delayMs ?? 0, options?.headers) === true) return;
-    await super.nack(options);
-  }
-
-  protected async onNack(options: NackOptions): Promise<void> {
-    if (!this.live()) return;
-    const delayMs = options.delayMs ?? 0;
-    if (delayMs <= 0 && options.headers === undefined) {
-      this.toBroker(false);
-      return;
-    }
-    const headers = { ...(options.headers ?? this.message.headers), [REPUBLISHED]: String(this.deliveryCount) };
-    const transport = this.consumer.transport;
-    try {
-      if (delayMs > 0) await transport.publishDelayed(returnKey('q', 'none', this.consumer.queue), this.message, delayMs, headers);
-      else await transport.confirmPublish('', this.consumer.queue, this.message, headers, true, this.consumer.queue);
-    } catch (error) {
-      if (this.consumer.isCurrent(this.channel)) this.toBroker(false);
-      throw error;
-    }
-    if (this.consumer.isCurrent(this.channel)) this.toBroker(true);
-  }
-
-  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (!this.live()) return;
-    const queue = this.consumer.queue;
-    try {
-      await this.consumer.transport.confirmPublish(
-        '',
-        queue + DEAD_LETTER_SUFFIX,
-        this.message,
-        { ...this.message.headers, [TransportHeader.Failure]: JSON.stringify(failure), [TransportHeader.Queue]: queue },
-        true,
-        queue + DEAD_LETTER_SUFFIX,
-      );
-    } catch (error) {
-      if (this.consumer.isCurrent(this.channel)) this.toBroker(false);
-      throw error;
-    }
-    if (this.consumer.isCurrent(this.channel)) this.toBroker(true);
-  }
-
-  /** Puts back an un-yielded delivery. */
-  requeue(): void {
-    if (this.settleOnce() && this.live()) this.toBroker(false);
-  }
-}
+import { RabbitDelivery, onChannel, type DeliveryOwner } from './rabbitmq-delivery.js';
+import { ReplyCode, replyCode } from './reply-codes.js';
 
 /** Backoff before consuming again on a new channel after the broker closed ours. */
 const REOPEN_MIN_MS = 50;
@@ -205,6 +25,8 @@ const REOPEN_MAX_MS = 5_000;
 /** The consumer. */
 export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements DeliveryOwner {
   private channel: amqp.Channel | undefined;
+  /** The connection this consumer consumes on, or is starting to (see `resume`). */
+  private resumedOn: amqp.ChannelModel | undefined;
   private tag: string | undefined;
   /** Delivery tags of the current channel not yet acked or requeued at the broker. */
   private readonly outstanding = new Set<number>();
@@ -216,7 +38,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
   private readonly started = new Latch();
 
   constructor(
-    readonly transport: RabbitMqTransport,
+    readonly transport: ConsumerHost,
     readonly queue: string,
     prefetch: number,
   ) {
@@ -232,9 +54,23 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     return this.started.promise;
   }
 
-  /** Starts (or restarts, after a reconnect) consuming on a new channel. */
+  /**
+   * Starts (or restarts, after a reconnect) consuming on a new channel; once per connection (a
+   * second call for the same one is a no-op until the channel is lost). A channel it replaces is
+   * closed, so none is left on the broker holding deliveries no one can ack.
+   */
   async resume(connection: amqp.ChannelModel): Promise<void> {
-    if (this.buffer.closed) return;
+    if (this.buffer.closed || this.resumedOn === connection) return;
+    this.resumedOn = connection;
+    try {
+      await this.consumeOn(connection);
+    } catch (error) {
+      if (this.resumedOn === connection) this.resumedOn = undefined;
+      throw error;
+    }
+  }
+
+  private async consumeOn(connection: amqp.ChannelModel): Promise<void> {
     const channel = await connection.createChannel();
     if (this.buffer.closed) {
       await channel.close().catch(() => undefined);
@@ -254,7 +90,9 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     const generation = this.transport.generation;
     this.flushAcks();
     this.outstanding.clear();
+    const replaced = this.channel;
     this.channel = channel;
+    if (replaced !== undefined) void replaced.close().catch(() => undefined);
     const { consumerTag } = await channel.consume(
       this.queue,
       (raw) => {
@@ -286,7 +124,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
       if (this.buffer.closed || this.channel !== undefined || !this.transport.isConnection(connection)) return;
       this.transport.logger.warn(`the broker closed the channel of the consumer of ${this.queue}; consuming again on a new channel`);
       this.resume(connection).catch((error: unknown) => {
-        if (/NOT_FOUND - no queue/.test((error as Error).message)) this.fail(error); // deleted; not a queue that is still starting
+        if (replyCode(error) === ReplyCode.NotFound) this.fail(error); // deleted; not a queue that is still starting
         else this.reopen(connection);
       });
     }, delay);
@@ -300,6 +138,7 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     this.acks = [];
     this.outstanding.clear();
     this.channel = undefined;
+    this.resumedOn = undefined;
     this.tag = undefined;
     this.buffer.discard();
   }

@@ -15,14 +15,15 @@
 import type * as amqp from 'amqplib';
 import type { DeadLetter, DeadLetterFailure } from '@missive/core';
 import { TransportHeader, type DeadLetterStore } from '@missive/core/transport';
-import { transportMessage } from './rabbitmq-consumer.js';
-import { DEAD_LETTER_SUFFIX, type RabbitMqTransport } from './rabbitmq-transport.js';
+import type { DeadLetterHost } from './consumer-host.js';
+import { DEAD_LETTER_SUFFIX } from './topology.js';
+import { transportMessage } from './wire.js';
 
 const BROWSE_LIMIT = 10_000;
 
 /** The store. */
 export class RabbitDeadLetters implements DeadLetterStore {
-  constructor(private readonly transport: RabbitMqTransport) {}
+  constructor(private readonly transport: DeadLetterHost) {}
 
   private async browse<T>(queue: string, limit: number, visit: (channel: amqp.Channel, messages: amqp.GetMessage[]) => Promise<T>): Promise<T> {
     const channel = await this.transport.newChannel();

@@ -34,9 +34,11 @@ import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import { TransportError } from '@missive/core';
 import { DeliveryBuffer, type Consumer, type Delivery } from '@missive/core/transport';
+import { KeyLines } from './key-lines.js';
 import { Latch } from './latch.js';
-import { RabbitDelivery, type DeliveryOwner } from './rabbitmq-consumer.js';
-import type { RabbitMqTransport } from './rabbitmq-transport.js';
+import { Ticker } from './ticker.js';
+import type { ConsumerHost } from './consumer-host.js';
+import { RabbitDelivery, onChannel, type DeliveryOwner } from './rabbitmq-delivery.js';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionLock, partitionQueue } from './partitions.js';
 
 /** A consumer on one channel: the main queue or one owned partition. */
@@ -53,12 +55,6 @@ interface Lane {
   readonly held: Set<RabbitDelivery>;
 }
 
-/** The message of a key that is out, and the later ones that wait for it. */
-interface KeyState {
-  holder: RabbitDelivery;
-  parked: RabbitDelivery[];
-}
-
 /** Milliseconds between rebalance checks: a base and a random extra, so instances do not tick together. */
 const TICK_MS = 1000;
 const TICK_JITTER_MS = 500;
@@ -72,21 +68,24 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   /** Lanes being let go (channels closing). */
   private readonly going = new Set<Promise<void>>();
   private readonly owned = new Map<number, Lane>();
-  private readonly keys = new Map<string, KeyState>();
+  private readonly keys = new KeyLines<RabbitDelivery>();
   /** In-process redeliveries waiting for their delay. */
   private readonly pending = new Map<RabbitDelivery, NodeJS.Timeout>();
   private readonly id = randomUUID();
   private main: Lane | undefined;
   private control: amqp.Channel | undefined;
   private connection: amqp.ChannelModel | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private tickAgain = false;
   private closing = false;
   private readonly started = new Latch();
+  private readonly ticker = new Ticker(
+    () => this.rebalance(),
+    TICK_MS,
+    TICK_JITTER_MS,
+    (error) => this.transport.logger.debug({ err: error }, `rebalance of ${this.queue} failed; trying again`),
+  );
 
   constructor(
-    readonly transport: RabbitMqTransport,
+    readonly transport: ConsumerHost,
     readonly queue: string,
     private readonly prefetch: number,
   ) {
@@ -112,7 +111,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   /** Starts (or restarts, after a reconnect) consuming: main queue, control messages, then the partitions. */
   async resume(connection: amqp.ChannelModel): Promise<void> {
-    if (this.closing) return;
+    if (this.closing || this.connection === connection) return; // once per connection
     this.connection = connection;
     this.main = await this.openLane(connection, undefined);
     const control = await connection.createChannel();
@@ -133,7 +132,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   /** The connection is gone: the broker returned everything un-acked. Keys held by running handlers stay held until they settle. */
   lost(): void {
-    clearTimeout(this.timer);
+    this.ticker.pause();
     this.connection = undefined;
     this.control = undefined;
     this.main = undefined;
@@ -142,10 +141,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     this.buffer.discard();
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
-    for (const [key, state] of this.keys) {
-      state.parked = [];
-      if (!this.buffer.isYielded(state.holder)) this.keys.delete(key);
-    }
+    this.keys.lost((d) => this.buffer.isYielded(d));
   }
 
   fail(error: unknown): void {
@@ -156,10 +152,34 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   settled(delivery: RabbitDelivery): void {
     this.buffer.settled(delivery);
+  }
+
+  /**
+   * The delivery's ack (or dead letter, or requeue) has gone to the broker: only now does the key's
+   * next message go out and may its lane close. Earlier, the next message could be handled and
+   * acked while this one was still un-acked, and come back after it; or the lane's channel could
+   * close before the ack, returning a handled message to the queue.
+   */
+  finished(delivery: RabbitDelivery): void {
     const lane = this.lanes.get(delivery.channel);
     lane?.held.delete(delivery);
     this.releaseKey(delivery);
     if (lane !== undefined) this.settleCheck(lane);
+  }
+
+  /**
+   * Acks at once. A keyed message handed back (its dead letter could not be published) keeps its
+   * place: rather than a requeue, which would let the key's later messages, already fetched, go
+   * first, its partition is let go, and closing the channel returns the partition's messages in the
+   * order they were taken.
+   */
+  toBroker(delivery: RabbitDelivery, ack: boolean): void {
+    const lane = this.lanes.get(delivery.channel);
+    if (!ack && lane?.partition !== undefined && delivery.message.partitionKey !== undefined) {
+      this.release(lane);
+      return;
+    }
+    onChannel(() => (ack ? delivery.channel.ack(delivery.raw) : delivery.channel.nack(delivery.raw, false, true)));
   }
 
   redeliver(delivery: RabbitDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined): boolean {
@@ -170,8 +190,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     lane.held.delete(delivery);
     const copy = delivery.again(headers);
     lane.held.add(copy);
-    const state = this.keys.get(delivery.message.partitionKey);
-    if (state?.holder === delivery) state.holder = copy;
+    this.keys.replace(delivery, copy);
     if (this.closing || lane.releasing) {
       this.settleCheck(lane);
       return true;
@@ -200,7 +219,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     if (this.closing) return;
     this.closing = true;
     this.started.open(); // closed before it settled: nothing to wait for
-    clearTimeout(this.timer);
+    this.ticker.stop();
     const main = this.main;
     if (main?.tag !== undefined) await main.channel.cancel(main.tag).catch(() => undefined);
     this.buffer.close(); // the unread stay in their lanes' `held` and go back when their channels close
@@ -208,7 +227,6 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     this.pending.clear();
     this.keys.clear();
     for (const lane of [...this.lanes.values()]) this.settleCheck(lane);
-    if (this.lanes.size === 0) this.transport.forget(this);
     await this.control?.close().catch(() => undefined);
   }
 
@@ -254,17 +272,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     lane.held.add(delivery);
     if (this.closing || lane.releasing) return; // goes back with the rest of the lane
     const key = delivery.message.partitionKey;
-    if (key === undefined) {
-      this.push(delivery);
-      return;
-    }
-    const state = this.keys.get(key);
-    if (state === undefined) {
-      this.keys.set(key, { holder: delivery, parked: [] });
-      this.push(delivery);
-    } else {
-      state.parked.push(delivery);
-    }
+    if (key === undefined || this.keys.admit(delivery, key)) this.push(delivery);
   }
 
   private push(delivery: RabbitDelivery): void {
@@ -273,17 +281,8 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   /** The key's message is done: the next one of the key goes out. */
   private releaseKey(delivery: RabbitDelivery): void {
-    const key = delivery.message.partitionKey;
-    if (key === undefined) return;
-    const state = this.keys.get(key);
-    if (state?.holder !== delivery) return;
-    const next = state.parked.shift();
-    if (next === undefined) {
-      this.keys.delete(key);
-      return;
-    }
-    state.holder = next;
-    this.push(next);
+    const next = this.keys.done(delivery);
+    if (next !== undefined) this.push(next);
   }
 
   /** Takes back everything of `lane` that is not running: unread, parked, waiting for a retry. */
@@ -294,16 +293,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
       clearTimeout(timer);
       this.pending.delete(copy);
     }
-    for (const [key, state] of this.keys) {
-      state.parked = state.parked.filter((d) => d.channel !== lane.channel);
-      if (state.holder.channel !== lane.channel || this.buffer.isYielded(state.holder)) continue;
-      const next = state.parked.shift();
-      if (next === undefined) this.keys.delete(key);
-      else {
-        state.holder = next;
-        this.push(next);
-      }
-    }
+    for (const next of this.keys.withdraw((d) => d.channel === lane.channel, (d) => this.buffer.isYielded(d))) this.push(next);
   }
 
   /** Lets a partition go (see the module comment): stop handing out, wait for its running handlers, close. */
@@ -321,10 +311,22 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     lane.held.clear(); // closing the channel returns them, in the order they were taken
     this.lanes.delete(lane.channel);
     if (this.main === lane) this.main = undefined;
-    if (this.closing && this.lanes.size === 0) this.transport.forget(this); // else `shutdown` waits for the rest
     const going = this.letGo(lane);
     this.going.add(going);
     void going.finally(() => this.going.delete(going));
+    if (this.closing && this.lanes.size === 0) this.forgetOnceGone();
+  }
+
+  /**
+   * Leaves the transport once the channels being let go are closed: their acks must reach the
+   * broker before the connection closes (until then `shutdown`, which waits for them, runs at the
+   * transport's close). A lane's acks and its close share a channel, but the connection's close can
+   * overtake a channel's frames.
+   */
+  private forgetOnceGone(): void {
+    void Promise.allSettled([...this.going]).then(() => {
+      if (this.lanes.size === 0) this.transport.forget(this);
+    });
   }
 
   /** Closes a lane's channel, then (a partition) deletes its lock and tells the others. */
@@ -368,25 +370,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   }
 
   private scheduleTick(): void {
-    if (this.closing) return;
-    if (this.ticking !== undefined) {
-      this.tickAgain = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.ticking = this.rebalance()
-      .catch((error: unknown) => this.transport.logger.debug({ err: error }, `rebalance of ${this.queue} failed; trying again`))
-      .finally(() => {
-        this.ticking = undefined;
-        if (this.closing) return;
-        if (this.tickAgain) {
-          this.tickAgain = false;
-          this.scheduleTick();
-          return;
-        }
-        this.timer = setTimeout(() => this.scheduleTick(), TICK_MS + Math.random() * TICK_JITTER_MS);
-        this.timer.unref();
-      });
+    if (!this.closing) this.ticker.kick();
   }
 
   /** Owns at most ⌈partitions ÷ instances⌉: lets the surplus go, claims free ones up to the share. */

@@ -151,4 +151,19 @@ describe('rabbitmq topology', () => {
     await expect(t.send(`topo-${run}`, late, { notBefore: Date.now() + 50 * 86_400_000 })).rejects.toThrow(/at most 4200000000 ms/);
     await expect(t.publish('amq.mine', { id: 'x', type: 'x', body: Buffer.from('{}'), headers: {} })).rejects.toThrow(/reserved/);
   }, 60_000);
+
+  it("declares a type's exchange again when someone deleted it (the broker closed the publisher with 404)", async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const type = `topo-${randomBytes(4).toString('hex')}.gone`;
+    const t = new RabbitMqTransport({ url, publishTimeoutMs: 3_000 }, { logger: silentLogger });
+    await t.connect();
+    cleanup.push(() => t.close());
+    cleanup.push(() => t.deleteTopic(type));
+    await t.publish(type, { id: 'before', type, body: Buffer.from('{}'), headers: {} });
+    // Deleted behind the transport's back: it still believes the exchange exists.
+    await exists((channel) => channel.deleteExchange(type));
+    expect(await exchangeExists(type)).toBe(false);
+    await t.publish(type, { id: 'after', type, body: Buffer.from('{}'), headers: {} });
+    expect(await exchangeExists(type)).toBe(true);
+  });
 });

@@ -36,6 +36,22 @@ export const DELAY_EXCHANGE = 'missive.delay';
 export const RETURN_EXCHANGE = 'missive.delay.return';
 /** Messages sent to a queue with a partition key. */
 export const KEYED_EXCHANGE = 'missive.keyed';
+/** An endpoint's dead-letter queue is its name with this suffix. */
+export const DEAD_LETTER_SUFFIX = '.dead-letters';
+/** The longest delay (48.6 days): RabbitMQ's TTLs are 32-bit milliseconds, and a bucket rounds up. */
+export const MAX_DELAY_MS = 4_200_000_000;
+
+/** The queue that holds one cancellable scheduled message. */
+export function scheduledQueue(scheduleId: string): string {
+  return `missive.scheduled.${scheduleId}`;
+}
+
+/** The smallest bucket ≥ `ms` with two significant digits: at most ~10 % late, a bounded set of delay queues (`missive.delay.<bucket>`). */
+export function delayBucket(ms: number): number {
+  if (ms <= 10) return 10;
+  const magnitude = 10 ** (Math.floor(Math.log10(ms)) - 1);
+  return Math.ceil(ms / magnitude) * magnitude;
+}
 
 /** A message's place in routing keys: the partition of its key, or `none`. */
 export type Slot = number | 'none';

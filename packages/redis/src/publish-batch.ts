@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { TransportError } from '@missive/core';
+import { TransportError, UnroutableError } from '@missive/core';
 import type { RedisConnection } from './redis-connection.js';
 
 const MAX_BATCH = 500;
@@ -19,6 +19,8 @@ const MAX_BATCH = 500;
 interface Pending {
   readonly topic: string;
   readonly fields: readonly (string | Buffer)[];
+  /** Rejects with `UnroutableError` when no queue is bound (commands, queries). */
+  readonly mandatory: boolean;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -30,9 +32,9 @@ export class PublishBatch {
   constructor(private readonly transport: RedisConnection) {}
 
   /** Queues a publish for this turn's batch. */
-  add(topic: string, fields: readonly (string | Buffer)[]): Promise<void> {
+  add(topic: string, fields: readonly (string | Buffer)[], mandatory = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ topic, fields, resolve, reject });
+      this.pending.push({ topic, fields, mandatory, resolve, reject });
       if (this.pending.length === 1) process.nextTick(() => void this.flush());
     });
   }
@@ -42,8 +44,13 @@ export class PublishBatch {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, MAX_BATCH);
       try {
-        await this.send(batch);
-        for (const p of batch) p.resolve();
+        const routed = await this.send(batch);
+        for (let i = 0; i < batch.length; i++) {
+          const p = batch[i]!;
+          // No queue, checked against the routing version in the script: a binding made since counts.
+          if (p.mandatory && routed[i] === 0) p.reject(new UnroutableError(p.topic));
+          else p.resolve();
+        }
       } catch (error) {
         const failure = this.transport.failure('publish', error);
         for (const p of batch) p.reject(failure);
@@ -51,18 +58,22 @@ export class PublishBatch {
     }
   }
 
-  private async send(batch: readonly Pending[]): Promise<void> {
+  /** Writes the batch; resolves with how many queues each message went to. */
+  private async send(batch: readonly Pending[]): Promise<number[]> {
     const transport = this.transport;
     for (let attempt = 0; attempt < 10; attempt++) {
       const routes = await transport.currentRoutes();
       const args: (string | number | Buffer)[] = [routes.version];
+      const routed: number[] = [];
       for (const p of batch) {
-        const queues = transport.routeOf(routes, p.topic);
-        args.push(queues.length);
-        for (const queue of queues) args.push(transport.keys.stream(queue));
-        args.push(p.fields.length, ...p.fields);
+        const streams = transport.streamsOf(routes, p.topic);
+        routed.push(streams.length);
+        args.push(streams.length);
+        for (const stream of streams) args.push(stream);
+        args.push(p.fields.length);
+        for (const field of p.fields) args.push(field);
       }
-      if ((await transport.scripts.run('publishBatch', [transport.keys.version], args)) === null) return;
+      if ((await transport.scripts.run('publishBatch', [transport.keys.version], args)) === null) return routed;
       transport.staleRoutes();
     }
     throw new TransportError('publish: the queue bindings kept changing during 10 attempts');

@@ -21,10 +21,13 @@ export interface Routes {
   version: string;
   bindings: { queue: string; matches: (topic: string) => boolean }[];
   byTopic: Map<string, string[]>;
+  streamsByTopic: Map<string, string[]>;
 }
 
 /** The transport as its parts see it. */
 export interface RedisConnection {
+  /** This connection's id: the owner of its temporary queues. */
+  readonly connectionId: string;
   readonly options: ResolvedRedisOptions;
   readonly keys: Keys;
   readonly clock: Clock;
@@ -47,8 +50,8 @@ export interface RedisConnection {
   currentRoutes(): Promise<Routes> | Routes;
   /** The routes changed under us: read them again next time. */
   staleRoutes(): void;
-  /** The queues `topic` routes to. */
-  routeOf(routes: Routes, topic: string): string[];
+  /** The streams of the queues `topic` routes to (cached with the routes). */
+  streamsOf(routes: Routes, topic: string): string[];
   /** A delay is due at `at`: promote no later than then. */
   dueAt(at: number): void;
 }

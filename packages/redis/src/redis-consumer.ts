@@ -20,10 +20,18 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { BufferedConsumer, SettleOnceDelivery, type DeadLetterFailure, type Delivery, type NackOptions, type TransportMessage } from '@missive/core/transport';
+import {
+  BufferedConsumer,
+  SettleOnceDelivery,
+  type DeadLetterFailure,
+  type Delivery,
+  type NackOptions,
+  type TransportMessage,
+} from '@missive/core/transport';
 import { readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
+import { Scripts } from './scripts.js';
 
 type FetchedEntry = [Buffer, Buffer[], number];
 
@@ -60,19 +68,34 @@ class RedisDelivery extends SettleOnceDelivery {
   }
 }
 
+/** Orders two stream entry ids (`<ms>-<seq>`). */
+export function compareEntryIds(a: string, b: string): number {
+  const dashA = a.indexOf('-');
+  const dashB = b.indexOf('-');
+  const ms = Number(a.slice(0, dashA)) - Number(b.slice(0, dashB));
+  return ms !== 0 ? ms : Number(a.slice(dashA + 1)) - Number(b.slice(dashB + 1));
+}
+
 /** The consumer. */
 export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
-  /** This consumer's name in the group: unique per consumer, so settles can tell copies apart. */
-  readonly name = `${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  /**
+   * This consumer's name in the group: unique per consumer, so settles can tell copies apart. It
+   * starts with the connection's id: the consumer counts as attached while that connection lives.
+   */
+  readonly name: string;
   readonly ready: Promise<void>;
   /** Fetched and not settled (what `touch` keeps alive). */
   private readonly held = new Set<RedisDelivery>();
   private readonly giving = new Set<Promise<void>>();
-  private readonly acks: { delivery: RedisDelivery; resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Acked this turn, not yet sent. */
+  private readonly acks: RedisDelivery[] = [];
   private readonly stream: string;
   private blocker: Redis | undefined;
   private blockerId: number | undefined;
   private wakeRoom: (() => void) | undefined;
+  private wakeSoon = false;
+  /** The scripts defined on the reading connection (acks go out with the next read). */
+  private blockerScripts: Scripts | undefined;
   private lastClaim = 0;
   private loop: Promise<void> = Promise.resolve();
   private touchTimer: NodeJS.Timeout | undefined;
@@ -84,6 +107,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     prefetch: number,
   ) {
     super('redis', prefetch);
+    this.name = `${transport.connectionId}.${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
     this.stream = transport.keys.stream(queue);
     this.ready = transport.checkQueue(queue).then((ordered) => {
       if (this.buffer.closed) return;
@@ -118,7 +142,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       try {
         if (ordered || claim || script) {
           if (claim) this.lastClaim = now;
-          const reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0, ordered ? '1' : '0'])) as [Buffer, ...FetchedEntry[]];
+          const reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0, ordered ? '1' : '0', this.transport.clock.now()])) as [Buffer, ...FetchedEntry[]];
           const head = reply[0].toString();
           if (head === '!gone') {
             if (await this.transport.redeclare(this.queue)) continue;
@@ -146,6 +170,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     if (this.blocker === undefined) {
       this.blocker = this.transport.redis.duplicate({ connectionName: 'missive-wait' });
       this.blocker.on('error', () => undefined);
+      this.blockerScripts = new Scripts(this.blocker);
       this.blockerId = Number(await this.blocker.client('ID'));
       this.blocker.on('ready', () => {
         void this.blocker?.client('ID').then((id) => (this.blockerId = Number(id)), () => undefined);
@@ -154,11 +179,35 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     return this.blocker;
   }
 
-  /** Reads new entries of an unordered queue, waiting until one comes or the next reclaim is due. */
+  /**
+   * Reads new entries of an unordered queue, waiting until one comes or the next reclaim is due.
+   * The acks queued this turn go out first, in the same write (a pipeline on the reading connection):
+   * one socket write and one round trip per read, as a raw client that acks before reading again.
+   */
   private async readBlocking(room: number, claimIdle: number): Promise<void> {
     const timeout = Math.max(10, Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim)));
     const blocker = await this.connection();
-    const reply = (await blocker.callBuffer('XREADGROUP', 'GROUP', GROUP, this.name, 'COUNT', room, 'BLOCK', timeout, 'STREAMS', this.stream, '>')) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    const read = ['XREADGROUP', 'GROUP', GROUP, this.name, 'COUNT', room, 'BLOCK', timeout, 'STREAMS', this.stream, '>'] as const;
+    const acks = this.acks.splice(0);
+    let reply: [Buffer, [Buffer, Buffer[]][]][] | null;
+    if (acks.length === 0) {
+      reply = (await blocker.callBuffer(...read)) as typeof reply;
+    } else {
+      const pipeline = blocker.pipeline();
+      this.blockerScripts!.queue(pipeline, 'ack', [this.stream], this.ackArgs(acks));
+      pipeline.callBuffer(...read);
+      let results: [Error | null, unknown][] | null;
+      try {
+        results = await pipeline.exec();
+      } catch (error) {
+        this.reportAcks(acks.length, 0, error);
+        throw error;
+      }
+      const [[ackError, acked] = [null, 0], [readError, readReply] = [null, null]] = results ?? [];
+      this.reportAcks(acks.length, Number(acked), ackError ?? undefined);
+      if (readError !== null) throw readError;
+      reply = readReply as typeof reply;
+    }
     if (reply === null) return;
     for (const [id, fields] of reply[0]![1]) this.accept([id, fields, 1]);
   }
@@ -187,7 +236,20 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   override settled(delivery: RedisDelivery): void {
     this.held.delete(delivery);
     super.settled(delivery);
-    this.wakeRoom?.();
+    this.wake();
+  }
+
+  /**
+   * Wakes the loop once the handlers this turn started have run (a `setImmediate`): a loop woken
+   * at the first settle would read a slot or two at a time, a round trip each.
+   */
+  private wake(): void {
+    if (this.wakeRoom === undefined || this.wakeSoon) return;
+    this.wakeSoon = true;
+    setImmediate(() => {
+      this.wakeSoon = false;
+      this.wakeRoom?.();
+    });
   }
 
   /** The buffer's iterator; a read that empties the buffer wakes the loop (it reads when its reader is idle). */
@@ -196,7 +258,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     return {
       next: () => {
         const next = inner.next();
-        if (this.buffer.unread === 0) this.wakeRoom?.();
+        if (this.buffer.unread === 0) this.wake();
         return next;
       },
       return: () => inner.return?.() ?? Promise.resolve({ value: undefined, done: true }),
@@ -212,40 +274,52 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   }
 
   /**
-   * @internal Acks made in one event-loop turn go to Redis in one script call. An ack resolves
-   * once that call is written to the connection, as an AMQP ack does: later commands of this
-   * transport run after it, and a lost ack only means the message is delivered again. Waiting for
-   * the reply would hold the handler's concurrency slot for a round trip per message.
+   * @internal An ack joins this turn's batch and resolves at once, as an AMQP ack (amqplib's
+   * `channel.ack` returns nothing) and the RabbitMQ transport's do: a lost ack only means the
+   * message is delivered again. The batch goes to Redis in one script call, with the consumer's
+   * next read when the loop reads this turn (one write for both), else at the end of the turn
+   * (`setImmediate`). Waiting for the write would hold the handler's concurrency slot, and the
+   * consumer would read half its prefetch at a time.
    */
   ack(delivery: RedisDelivery): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.acks.push({ delivery, resolve, reject });
-      if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
-    });
+    this.acks.push(delivery);
+    if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+    return Promise.resolve();
   }
 
   private async flushAcks(): Promise<void> {
     const batch = this.acks.splice(0);
-    if (batch.length === 0) return;
-    if (!this.transport.open) {
-      for (const a of batch) a.resolve();
-      return;
-    }
-    const args: (string | number)[] = [this.transport.keys.prefix, this.queue, this.name];
-    for (const { delivery: d } of batch) args.push(d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token);
-    let reply: Promise<unknown>;
+    if (batch.length === 0 || !this.transport.open) return;
     try {
-      reply = this.transport.scripts.run('ack', [this.stream], args);
+      this.reportAcks(batch.length, Number(await this.transport.scripts.run('ack', [this.stream], this.ackArgs(batch))));
     } catch (error) {
-      for (const a of batch) a.reject(this.transport.failure('ack', error));
-      return;
+      this.reportAcks(batch.length, 0, error);
     }
-    for (const a of batch) a.resolve();
-    try {
-      const acked = Number(await reply);
-      if (acked < batch.length) this.transport.logger.warn(`${batch.length - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
-    } catch (error) {
-      this.transport.logger.warn({ err: error }, `${batch.length} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`);
+  }
+
+  /** The `ack` script's arguments for a batch (see the script). */
+  private ackArgs(batch: readonly RedisDelivery[]): (string | number)[] {
+    const keyed = batch.some((d) => d.message.partitionKey !== undefined);
+    let low = batch[0]!;
+    let high = low;
+    for (const d of batch) {
+      if (compareEntryIds(d.entryId, low.entryId) < 0) low = d;
+      if (compareEntryIds(d.entryId, high.entryId) > 0) high = d;
+    }
+    const args: (string | number)[] = [this.transport.keys.prefix, this.queue, this.name, keyed ? 4 : 2, low.entryId, high.entryId];
+    for (const d of batch) {
+      if (keyed) args.push(d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token);
+      else args.push(d.entryId, d.pelCount);
+    }
+    return args;
+  }
+
+  /** Logs what went wrong with an ack batch (acks resolve at once; see {@link ack}). */
+  private reportAcks(sent: number, acked: number, error?: unknown): void {
+    if (error !== undefined) {
+      this.transport.logger.warn({ err: error }, `${sent} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`);
+    } else if (acked < sent) {
+      this.transport.logger.warn(`${sent - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
     }
   }
 
@@ -310,7 +384,16 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     this.blocker?.disconnect();
     await this.loop;
     await Promise.all([...this.giving]);
+    await this.leave();
     this.transport.forget(this);
+  }
+
+  /** Leaves the group if this consumer holds nothing (else its acks would find no consumer); notes since when the queue has none. */
+  private async leave(): Promise<void> {
+    if (!this.transport.open) return;
+    await this.transport.scripts.run('leave', [this.stream], [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()]).catch((error: unknown) => {
+      this.transport.logger.debug?.(`redis consumer of ${this.queue} could not leave its group: ${(error as Error).message}`);
+    });
   }
 
   /** @internal The transport is closing: also give back what was yielded and not settled, and wait for it. */
@@ -320,5 +403,6 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     clearInterval(this.touchTimer);
     await this.flushAcks();
     await Promise.all([...this.giving]);
+    await this.leave();
   }
 }

@@ -6,8 +6,8 @@
  * with AOF) is in `redis-restart.integration.test.ts`.
  */
 import { describe, expect, it } from 'vitest';
-import { createBus, defineCommand, silentLogger } from '@missive/core';
-import { type Delivery } from '@missive/core/transport';
+import { consoleLogger, createBus, defineCommand, silentLogger } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { z } from 'zod';
 import { RedisTransport } from './redis-transport.js';
@@ -31,7 +31,8 @@ describe('redis faults', () => {
   it('a consumer cut off past claimIdle loses its delivery to another; its late ack settles nothing', async (ctx) => {
     if (!(await needRedis(ctx))) return;
     const { url, proxy, prefix } = await proxied();
-    const cutOff = new RedisTransport({ url, prefix, claimIdleMs: 300 }, { logger: silentLogger });
+    const warnings: string[] = [];
+    const cutOff = new RedisTransport({ url, prefix, claimIdleMs: 300 }, { logger: consoleLogger('warn', { write: (line) => void warnings.push(line) }) });
     const healthy = new RedisTransport({ url: redisUrl, prefix, claimIdleMs: 300 }, { logger: silentLogger });
     await cutOff.connect();
     await healthy.connect();
@@ -50,9 +51,10 @@ describe('redis faults', () => {
     expect(reclaimed.message.id).toBe('m-1');
     expect(reclaimed.deliveryCount).toBe(2);
 
-    await taken.ack(); // written into the frozen link
+    await taken.ack(); // goes into the frozen link
     proxy.cut(); // the link comes back: ioredis reconnects and sends the ack again
-    // A command on the same connection runs after the ack: once it answers, Redis has seen the late ack.
+    // The ack script's reply says the delivery is no longer this consumer's: Redis has seen the late ack, and refused it.
+    await waiter.until(() => warnings.some((line) => line.includes('found the delivery reclaimed by another consumer')), 'the late ack to be refused');
     const [info] = await cutOff.queues();
     expect(info).toMatchObject({ name: 'work', depth: 0, inFlight: 1 }); // the reclaimed copy is still held
 

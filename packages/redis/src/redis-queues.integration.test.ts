@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { silentLogger, type DeadLetterFailure } from '@missive/core';
-import { type Delivery } from '@missive/core/transport';
+import type { Delivery } from '@missive/core/transport';
 import { Redis } from 'ioredis';
 import { RedisTransport } from './redis-transport.js';
 import { createWaiter } from '@missive/testing';
@@ -38,16 +38,20 @@ describe('redis queue listing', () => {
     for (let i = 0; i < 3; i++) held.push((await iterator.next()).value as Delivery);
     // a (holds key k), c, d are held; b waits for k; 'later' is delayed
     expect(held.map((d) => d.message.id).sort()).toEqual(['a', 'c', 'd']);
-    expect(await transport.queues()).toEqual([{ name: 'listing', depth: 2, inFlight: 3, deadLetters: 0, topics: ['billing.paid', 'shop.#'] }]);
+    expect(await transport.queues()).toEqual([{ name: 'listing', depth: 2, inFlight: 3, deadLetters: 0, topics: ['billing.paid', 'shop.#'], consumers: 1 }]);
 
     await held.find((d) => d.message.id === 'c')!.deadLetter(failure);
     await held.find((d) => d.message.id === 'd')!.ack();
     await held.find((d) => d.message.id === 'a')!.ack(); // b takes the key and is delivered
     const b = (await iterator.next()).value as Delivery;
     expect(b.message.id).toBe('b');
-    expect(await transport.queues()).toEqual([{ name: 'listing', depth: 1, inFlight: 1, deadLetters: 1, topics: ['billing.paid', 'shop.#'] }]);
+    expect(await transport.queues()).toEqual([{ name: 'listing', depth: 1, inFlight: 1, deadLetters: 1, topics: ['billing.paid', 'shop.#'], consumers: 1 }]);
     await b.ack();
+    const closedAt = Date.now();
     await consumer.close();
+    const [idle] = await transport.queues();
+    expect(idle).toMatchObject({ consumers: 0 });
+    expect(idle!.idleSince).toBeGreaterThanOrEqual(closedAt);
 
     await transport.deleteQueue('listing');
     expect(await transport.queues()).toEqual([]);

@@ -4,9 +4,8 @@ import { deletePrefix, reachable, redisUrl, uniquePrefix } from './test-support/
 
 describeTransportConformance({
   name: 'redis',
-  // No command-owner record yet (Redis can keep one: a Lua script over HSETNX on one hash, see
-  // command-owners.ts in @missive/core), and queues() reports no consumers (XINFO CONSUMERS could).
-  features: { processes: true, commandOwners: false, consumerCounts: false, idleSince: false },
+  // Every ownership and consumer-count case runs: owners in one hash per prefix, consumers from XINFO CONSUMERS.
+  features: { processes: true, commandOwners: true, consumerCounts: true, idleSince: true },
   unavailable: async () => ((await reachable(redisUrl)) ? undefined : `Redis not reachable at ${new URL(redisUrl).host}`),
   setup(clock) {
     const prefix = uniquePrefix();

@@ -22,7 +22,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { BusStateError, ConfigurationError, ErrorCode, TransportError, UnroutableError, consoleLogger, redactUrl, systemClock, type Clock, type Logger } from '@missive/core';
+import {
+  BusStateError,
+  ConfigurationError,
+  ErrorCode,
+  TransportError,
+  UnroutableError,
+  consoleLogger,
+  redactUrl,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '@missive/core';
 import {
   topicMatcher,
   type Consumer,
@@ -35,6 +46,7 @@ import {
 } from '@missive/core/transport';
 import { entryFields } from './entry.js';
 import { Keys } from './keys.js';
+import { RedisCommandOwners } from './redis-command-owners.js';
 import type { RedisConnection, Routes } from './redis-connection.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
@@ -55,6 +67,8 @@ export class RedisTransport implements Transport, RedisConnection {
   readonly kind = 'redis';
   readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
   readonly deadLetters: RedisDeadLetters;
+  /** The broker-wide record of command owners under this prefix (see `redis-command-owners.ts`). */
+  readonly commandOwners: RedisCommandOwners;
   /** This connection's id: the owner of its temporary queues. */
   readonly connectionId = randomUUID();
   readonly options: ResolvedRedisOptions;
@@ -67,6 +81,8 @@ export class RedisTransport implements Transport, RedisConnection {
   private readonly consumers = new Set<RedisConsumer>();
   private readonly declared = new Map<string, QueueSpec>();
   private routes: Routes | undefined;
+  /** The read of the routes under way: concurrent publishes share it (10k at once made 10k reads). */
+  private routesLoading: Promise<Routes> | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
@@ -82,6 +98,7 @@ export class RedisTransport implements Transport, RedisConnection {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger('warn');
     this.deadLetters = new RedisDeadLetters(this);
+    this.commandOwners = new RedisCommandOwners(this);
   }
 
   /** Whether the transport is connected and not closed. */
@@ -177,36 +194,34 @@ export class RedisTransport implements Transport, RedisConnection {
 
   async declare(queue: QueueSpec): Promise<void> {
     for (const pattern of queue.topics) topicMatcher(pattern);
-    const added = Number(await this.run('declare', () => this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', queue.ordered === true ? '1' : '0', ...queue.topics])));
+    const [added, ...lost] = (await this.run('declare', () =>
+      this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', queue.ordered === true ? '1' : '0', this.clock.now(), ...queue.topics]),
+    )) as [number, ...string[]];
     const known = this.declared.get(queue.name);
-    this.declared.set(queue.name, { ...queue, ordered: queue.ordered === true || known?.ordered === true, topics: [...new Set([...(known?.topics ?? []), ...queue.topics])] });
-    if (added > 0) this.routes = undefined;
+    const topics = [...new Set([...(known?.topics ?? []), ...queue.topics])].filter((topic) => !lost.includes(topic));
+    this.declared.set(queue.name, { ...queue, ordered: queue.ordered === true || known?.ordered === true, topics });
+    if (lost.length > 0) this.logger.warn(`redis queue ${queue.name} is not bound to ${lost.join(', ')}: another endpoint owns them (takeOver)`);
+    if (Number(added) > 0) this.routes = undefined;
   }
 
   publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     if (!this.open) return Promise.reject(this.stateError());
     const fields = entryFields(message);
     const delayed = options?.notBefore !== undefined && options.notBefore > this.clock.now();
-    if (!delayed && options?.mandatory !== true) return this.batch.add(topic, fields);
-    return this.publishOne(topic, fields, delayed, options);
+    if (!delayed) return this.batch.add(topic, fields, options?.mandatory === true);
+    return this.publishOne(topic, fields, options);
   }
 
-  /** A delayed or mandatory publish, on its own. */
-  private async publishOne(topic: string, fields: (string | Buffer)[], delayed: boolean, options: EnqueueOptions): Promise<void> {
+  /** A delayed publish, on its own. */
+  private async publishOne(topic: string, fields: (string | Buffer)[], options: EnqueueOptions): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const routes = this.routes ?? (await this.loadRoutes());
+      const routes = await this.currentRoutes();
       const queues = this.route(routes, topic);
-      let stale: boolean;
-      if (delayed) {
-        const done = await this.run('publish', () =>
-          this.scripts.run('schedule', [], [this.keys.prefix, routes.version, options.notBefore!, options.scheduleId ?? '', queues.length, ...queues, ...fields]),
-        );
-        stale = Number(done) === -1;
-        if (!stale) this.dueAt(options.notBefore!);
-      } else {
-        const streams = queues.map((q) => this.keys.stream(q));
-        stale = (await this.run('publish', () => this.scripts.run('publish', [this.keys.version, ...streams], [routes.version, ...fields]))) !== null;
-      }
+      const done = await this.run('publish', () =>
+        this.scripts.run('schedule', [], [this.keys.prefix, routes.version, options.notBefore!, options.scheduleId ?? '', queues.length, ...queues, ...fields]),
+      );
+      const stale = Number(done) === -1;
+      if (!stale) this.dueAt(options.notBefore!);
       // Zero queues is checked against the version too: a binding made since the routes were read counts.
       if (!stale && queues.length === 0 && options.mandatory === true) throw new UnroutableError(topic);
       if (!stale) return;
@@ -248,10 +263,12 @@ export class RedisTransport implements Transport, RedisConnection {
       topics.set(binding.slice(0, tab), list);
     }
     const names = Object.keys(owners).sort();
-    const stats = await Promise.all(names.map((name) => this.scripts.run('stats', [], [this.keys.prefix, name]) as Promise<number[]>));
+    const now = this.clock.now();
+    const stats = await Promise.all(names.map((name) => this.scripts.run('stats', [], [this.keys.prefix, name, now]) as Promise<number[]>));
     return names.map((name, i) => {
-      const [length, pending, delayed, dead, waiting] = stats[i]!.map(Number) as [number, number, number, number, number];
-      return { name, depth: length - pending + delayed + waiting, inFlight: pending, deadLetters: dead, topics: (topics.get(name) ?? []).sort() };
+      const [length, pending, delayed, dead, waiting, consumers, idleSince] = stats[i]!.map(Number) as [number, number, number, number, number, number, number];
+      const info: QueueInfo = { name, depth: length - pending + delayed + waiting, inFlight: pending, deadLetters: dead, topics: (topics.get(name) ?? []).sort(), consumers };
+      return idleSince >= 0 ? { ...info, idleSince } : info;
     });
   }
 
@@ -284,6 +301,7 @@ export class RedisTransport implements Transport, RedisConnection {
   private async redeclareAll(): Promise<void> {
     if (!this.open) return;
     try {
+      await this.commandOwners.reclaim();
       for (const spec of this.declared.values()) await this.declare(spec);
       await this.heartbeat();
     } catch (error) {
@@ -310,19 +328,32 @@ export class RedisTransport implements Transport, RedisConnection {
     }
   }
 
-  /** @internal The routes, read from Redis when unknown or stale. */
+  /** @internal The routes, read from Redis when unknown or stale (one read at a time). */
   currentRoutes(): Promise<Routes> | Routes {
-    return this.routes ?? this.loadRoutes();
+    if (this.routes !== undefined) return this.routes;
+    if (this.routesLoading === undefined) {
+      const loading = this.loadRoutes().finally(() => {
+        if (this.routesLoading === loading) this.routesLoading = undefined;
+      });
+      this.routesLoading = loading;
+    }
+    return this.routesLoading;
   }
 
   /** @internal The routes changed under us: read them again next time. */
   staleRoutes(): void {
     this.routes = undefined;
+    this.routesLoading = undefined;
   }
 
-  /** @internal The queues `topic` routes to. */
-  routeOf(routes: Routes, topic: string): string[] {
-    return this.route(routes, topic);
+  /** @internal The streams of the queues `topic` routes to (cached with the routes). */
+  streamsOf(routes: Routes, topic: string): string[] {
+    let streams = routes.streamsByTopic.get(topic);
+    if (streams === undefined) {
+      streams = this.route(routes, topic).map((queue) => this.keys.stream(queue));
+      routes.streamsByTopic.set(topic, streams);
+    }
+    return streams;
   }
 
   private async loadRoutes(): Promise<Routes> {
@@ -332,8 +363,9 @@ export class RedisTransport implements Transport, RedisConnection {
       const tab = binding.indexOf('\t');
       return { queue: binding.slice(0, tab), matches: topicMatcher(binding.slice(tab + 1)) };
     });
-    this.routes = { version, bindings, byTopic: new Map() };
-    return this.routes;
+    const routes: Routes = { version, bindings, byTopic: new Map(), streamsByTopic: new Map() };
+    this.routes = routes;
+    return routes;
   }
 
   private route(routes: Routes, topic: string): string[] {

@@ -17,80 +17,31 @@
  * ```
  * @module
  */
-import type { Redis } from 'ioredis';
-
-/** Helpers shared by the settling scripts. */
-const COMMON = `
-local G = 'missive'
-local function mine(s, c, id, count)
-  local p = redis.call('XPENDING', s, G, id, id, 1, c)
-  return p[1] ~= nil and p[1][4] == tonumber(count)
-end
-local function release(P, q, k, token)
-  local locks = P..'l:'..q
-  if redis.call('HGET', locks, k) ~= token then return end
-  local wl = P..'w:'..q..'|'..k
-  local nxt = redis.call('LPOP', wl)
-  if nxt then
-    local id = redis.call('XADD', P..'q:'..q, '*', unpack(cmsgpack.unpack(nxt)))
-    redis.call('HSET', locks, k, id)
-    if redis.call('LLEN', wl) == 0 then redis.call('SREM', P..'wk:'..q, k) end
-  else
-    redis.call('HDEL', locks, k)
-  end
-end
-local function copy(f, skip)
-  local g = {}
-  for j = 1, #f, 2 do
-    if not skip[f[j]] then g[#g + 1] = f[j]; g[#g + 1] = f[j + 1] end
-  end
-  return g
-end
-local function field(f, name)
-  for j = 1, #f, 2 do if f[j] == name then return f[j + 1] end end
-  return nil
-end
-local function drop(P, q)
-  redis.call('DEL', P..'q:'..q, P..'l:'..q, P..'dl:'..q, P..'dli:'..q)
-  for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do redis.call('DEL', P..'w:'..q..'|'..k) end
-  for _, rid in ipairs(redis.call('SMEMBERS', P..'dq:'..q)) do
-    redis.call('ZREM', P..'delayed', rid)
-    redis.call('DEL', P..'d:'..rid)
-  end
-  redis.call('DEL', P..'wk:'..q, P..'dq:'..q)
-  redis.call('SREM', P..'ordered', q)
-  local existed = redis.call('HDEL', P..'queues', q)
-  local prefix = q..'\\t'
-  for _, b in ipairs(redis.call('SMEMBERS', P..'bindings')) do
-    if string.sub(b, 1, #prefix) == prefix then redis.call('SREM', P..'bindings', b) end
-  end
-  redis.call('INCR', P..'bver')
-  return existed
-end
-`;
+import type { ChainableCommander, Redis } from 'ioredis';
+import { COMMON } from './lua-common.js';
+import { LIVENESS, OWNER_SOURCES } from './scripts-owners.js';
 
 /** Each script: its Lua source. Keys are passed where a script has fixed ones; others derive from the prefix (single Redis, not Cluster). */
 const SOURCES = {
   /**
-   * ARGV: prefix, queue, owner ('' = durable), '1' when ordered, topic patterns... Creates the
-   * stream and its group; once ordered, a queue stays ordered. Returns bindings added.
+   * ARGV: prefix, queue, owner ('' = durable), '1' when ordered, now, topic patterns... Creates
+   * the stream and its group; once ordered, a queue stays ordered. A pattern that is a command type
+   * another queue owns is not bound (the queue lost it by a take-over). Returns {bindings added,
+   * types not bound...}.
    */
   declare: `${COMMON}
 local P, q = ARGV[1], ARGV[2]
-if redis.call('HEXISTS', P..'queues', q) == 0 then redis.call('HSET', P..'queues', q, ARGV[3]) end
+if redis.call('HSETNX', P..'queues', q, ARGV[3]) == 1 then redis.call('HSETNX', P..'idle', q, ARGV[5]) end
 if ARGV[4] == '1' then redis.call('SADD', P..'ordered', q) end
 pcall(redis.call, 'XGROUP', 'CREATE', P..'q:'..q, G, '0', 'MKSTREAM')
-local added = 0
-for i = 5, #ARGV do added = added + redis.call('SADD', P..'bindings', q..'\\t'..ARGV[i]) end
-if added > 0 then redis.call('INCR', P..'bver') end
-return added`,
-
-  /** KEYS: version, streams...; ARGV: expected version, fields... Nil when written to every stream, else the current version (routes are stale). */
-  publish: `
-local v = redis.call('GET', KEYS[1]) or '0'
-if v ~= ARGV[1] then return v end
-for i = 2, #KEYS do redis.call('XADD', KEYS[i], '*', unpack(ARGV, 2)) end
-return false`,
+local out = {0}
+for i = 6, #ARGV do
+  local owner = redis.call('HGET', P..'owners', ARGV[i])
+  if owner and string.match(owner, '^([^\\t]*)') ~= q then out[#out + 1] = ARGV[i]
+  else out[1] = out[1] + redis.call('SADD', P..'bindings', q..'\\t'..ARGV[i]) end
+end
+if out[1] > 0 then redis.call('INCR', P..'bver') end
+return out`,
 
   /**
    * KEYS: version; ARGV: expected version, then per message: stream count n, n streams, field
@@ -182,16 +133,18 @@ return n`,
 
   /**
    * KEYS: stream; ARGV: prefix, queue, consumer, room, claim idle ms (0 = no reclaim now), '1'
-   * when the queue is ordered. Reclaims idle pending entries (XAUTOCLAIM), then reads new ones
+   * when the queue is ordered, now. Makes sure the consumer is in the group; with a reclaim,
+   * deletes departed consumers that hold nothing. Reclaims idle pending entries (XAUTOCLAIM), then reads new ones
    * (XREADGROUP); on an ordered queue it takes each entry's partition key for it, or parks the
    * entry behind the key's holder. Returns
    * {last-delivered-id or '' , {id, fields, delivery count}...}, or {'!gone'} when the queue was deleted.
    */
-  fetch: `${COMMON}
+  fetch: `${COMMON}${LIVENESS}
 local P, q, c = ARGV[1], ARGV[2], ARGV[3]
 local s, room, locks = KEYS[1], tonumber(ARGV[4]), ARGV[1]..'l:'..ARGV[2]
 if redis.call('HEXISTS', P..'queues', q) == 0 then return {'!gone'} end
 if redis.call('EXISTS', s) == 0 then redis.call('XGROUP', 'CREATE', s, G, '0', 'MKSTREAM') end
+redis.call('XGROUP', 'CREATECONSUMER', s, G, c)
 local out = {''}
 local ordered = ARGV[6] == '1'
 local function take(id, f, count)
@@ -213,6 +166,7 @@ local function take(id, f, count)
   return true
 end
 local idle = tonumber(ARGV[5])
+if idle > 0 then consumers(P, q, s, tonumber(ARGV[7]), true) end
 if idle > 0 and room > 0 then
   local start = '0-0'
   repeat
@@ -236,14 +190,29 @@ if room > 0 then
 end
 return out`,
 
-  /** KEYS: stream; ARGV: prefix, queue, consumer, then (id, count, '=' .. key or '', token) per delivery. Returns how many were acked. */
+  /**
+   * KEYS: stream; ARGV: prefix, queue, consumer, stride (2, or 4 when any delivery is keyed), the
+   * lowest and the highest entry id of the batch, then per delivery (id, count) or (id, count,
+   * '=' .. key or '', token). Each delivery is checked against the pending-entries list, read once
+   * for the batch's id range and this consumer (one call, not one per delivery). Returns how many
+   * were acked.
+   */
   ack: `${COMMON}
 local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
+local stride = tonumber(ARGV[4])
+local want = (#ARGV - 6) / stride * 2 + 32
+local listed = redis.call('XPENDING', s, G, ARGV[5], ARGV[6], want, c)
+local have = {}
+for _, e in ipairs(listed) do have[e[1]] = e[4] end
+local complete = #listed < want
 local ids, keyed = {}, {}
-for i = 4, #ARGV, 4 do
-  if mine(s, c, ARGV[i], ARGV[i + 1]) then
-    ids[#ids + 1] = ARGV[i]
-    if ARGV[i + 2] ~= '' then keyed[#keyed + 1] = i end
+for i = 7, #ARGV, stride do
+  local id, count, ok = ARGV[i], tonumber(ARGV[i + 1]), false
+  if have[id] ~= nil then ok = have[id] == count
+  elseif not complete then ok = mine(s, c, id, count) end
+  if ok then
+    ids[#ids + 1] = id
+    if stride == 4 and ARGV[i + 2] ~= '' then keyed[#keyed + 1] = i end
   end
 end
 for j = 1, #ids, 1000 do
@@ -348,17 +317,7 @@ for j = 1, #all, 2 do
 end
 return n`,
 
-  /** ARGV: prefix, queue. Returns {stream length, pending, delayed, dead letters, waiting for a key}. */
-  stats: `
-local P, q = ARGV[1], ARGV[2]
-local s = P..'q:'..q
-local xlen, pending, parked = redis.call('XLEN', s), 0, 0
-if xlen > 0 then
-  local ok, p = pcall(redis.call, 'XPENDING', s, 'missive')
-  if ok then pending = p[1] end
-end
-for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do parked = parked + redis.call('LLEN', P..'w:'..q..'|'..k) end
-return {xlen, pending, redis.call('SCARD', P..'dq:'..q), redis.call('XLEN', P..'dl:'..q), parked}`,
+  ...OWNER_SOURCES,
 } as const;
 
 /** The name of a script. */
@@ -379,6 +338,11 @@ export class Scripts {
   /** Runs a script; replies as strings. */
   run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
     return this.commands[`missive_${name}`]!.call(this.commands, keys.length, ...keys, ...args);
+  }
+
+  /** Adds a script call to a pipeline of the client these scripts were defined on (replies as strings). */
+  queue(pipeline: ChainableCommander, name: ScriptName, keys: readonly string[], args: readonly Arg[]): void {
+    void (pipeline as unknown as Record<string, (...args: Arg[]) => unknown>)[`missive_${name}`]!.call(pipeline, keys.length, ...keys, ...args);
   }
 
   /** Runs a script; bulk replies as Buffers (for message bodies). */

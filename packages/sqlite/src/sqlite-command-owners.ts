@@ -18,12 +18,12 @@
  * @module
  */
 import { CommandOwnerConflictError, type CommandOwner } from '@missive/core';
-import { type CommandClaim, type CommandClaimResult, type CommandOwnership } from '@missive/core/transport';
-import type { SqliteTransport } from './sqlite-transport.js';
+import type { CommandClaim, CommandClaimResult, CommandOwnership } from '@missive/core/transport';
+import type { SqliteConnection } from './sqlite-link.js';
 
 /** The command owners of one SQLite file. */
 export class SqliteCommandOwners implements CommandOwnership {
-  constructor(private readonly transport: SqliteTransport) {}
+  constructor(private readonly transport: SqliteConnection) {}
 
   async claim(claim: CommandClaim): Promise<CommandClaimResult> {
     const t = this.transport;

@@ -13,7 +13,7 @@
  */
 import type { DeadLetterFailure, TransportMessage } from '@missive/core';
 import { BufferedConsumer, SettleOnceDelivery, readMessageRow, type NackOptions } from '@missive/core/transport';
-import type { SqliteTransport } from './sqlite-transport.js';
+import type { SqliteLink } from './sqlite-link.js';
 
 /** A leased row as the pump fetched it. */
 export interface FetchedRow {
@@ -44,30 +44,32 @@ class SqliteDelivery extends SettleOnceDelivery {
   }
 
   protected async onAck(): Promise<void> {
-    await this.consumer.transport.ack(this.row.seq, this.row.token);
+    await this.consumer.link.ack(this.row.seq, this.row.token);
   }
 
   protected async onNack(options: NackOptions): Promise<void> {
-    await this.consumer.transport.settle('nack', this.row.seq, this.row.token, { delayMs: options.delayMs, headers: options.headers });
+    await this.consumer.link.settle('nack', this.row.seq, this.row.token, { delayMs: options.delayMs, headers: options.headers });
   }
 
   protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
-    await this.consumer.transport.settle('dead', this.row.seq, this.row.token, { failure });
+    await this.consumer.link.settle('dead', this.row.seq, this.row.token, { failure });
   }
 
   /** Returns the message un-yielded (`undo` the delivery count) or after a lost connection. */
   giveBack(undo: boolean): void {
     if (!this.settleOnce()) return;
-    void this.consumer.transport.settle(undo ? 'release' : 'nack', this.row.seq, this.row.token).catch(() => undefined);
+    void this.consumer.link.settle(undo ? 'release' : 'nack', this.row.seq, this.row.token).catch(() => undefined);
   }
 }
 
 /** The consumer. */
 export class SqliteConsumer extends BufferedConsumer<SqliteDelivery> {
+  /** `onDetach` is called once the consumer stopped (the connection then forgets it). */
   constructor(
-    readonly transport: SqliteTransport,
+    readonly link: SqliteLink,
     readonly queue: string,
     prefetch: number,
+    private readonly onDetach: () => void,
   ) {
     super('sqlite', prefetch);
   }
@@ -88,7 +90,7 @@ export class SqliteConsumer extends BufferedConsumer<SqliteDelivery> {
   }
 
   protected detach(): void {
-    this.transport.forget(this);
+    this.onDetach();
   }
 
   protected giveBack(delivery: SqliteDelivery, unread: boolean): void {

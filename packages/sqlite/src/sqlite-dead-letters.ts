@@ -11,7 +11,7 @@
 import type { DeadLetter, DeadLetterFailure } from '@missive/core';
 import type { DeadLetterStore } from '@missive/core/transport';
 import { rowToMessage } from '@missive/core/transport'; // never throws: a dead letter may be there because its headers were unreadable
-import type { SqliteTransport } from './sqlite-transport.js';
+import type { SqliteConnection } from './sqlite-link.js';
 
 interface Row {
   seq: number;
@@ -34,7 +34,7 @@ function toDeadLetter(row: Row): DeadLetter {
 
 /** The store. */
 export class SqliteDeadLetters implements DeadLetterStore {
-  constructor(private readonly transport: SqliteTransport) {}
+  constructor(private readonly transport: SqliteConnection) {}
 
   private get db() {
     return this.transport.db;

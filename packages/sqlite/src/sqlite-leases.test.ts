@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBus, ConfigurationError } from '@missive/core';
-import { type Delivery } from '@missive/core/transport';
+import type { Delivery } from '@missive/core/transport';
 import { startProcess } from '@missive/testing';
 import { resolveSqliteOptions, sqliteOptionsFromUrl } from './sqlite-options.js';
 import { SqliteTransport } from './sqlite-transport.js';
@@ -42,8 +42,9 @@ describe('sqlite leases', () => {
     await a.declare({ name: 'q', topics: [] });
     await a.send('q', { id: 'm', type: 't', body: Buffer.from('x'), headers: {} });
     const stale = await first(a, 'q');
-    // Simulate a stalled process: its lease is not extended (heartbeat stopped) and runs out.
-    a.db.prepare('update missive_messages set lease_until = 0').run();
+    // Simulate a stalled process: its lease is not extended (heartbeat stopped) and runs out. (The
+    // owner is changed too, so this process's own heartbeat cannot extend it again meanwhile.)
+    a.db.prepare("update missive_messages set lease_until = 0, lease_owner = 'stalled'").run();
     const b = await db.connect();
     const fresh = await first(b, 'q');
     expect(fresh.deliveryCount).toBe(2);
@@ -59,11 +60,14 @@ describe('sqlite leases', () => {
     let runs = 0;
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
+    let begin!: () => void;
+    const begun = new Promise<void>((resolve) => (begin = resolve));
     const { defineCommand } = await import('@missive/core');
     const { z } = await import('zod');
     const Slow = defineCommand('t.slow', z.object({}));
     bus.endpoint('slow', (e) => e.on(Slow, async () => {
       runs++;
+      begin();
       await new Promise((resolve) => setTimeout(resolve, 700)); // over four leases
       finish();
     }));
@@ -71,6 +75,7 @@ describe('sqlite leases', () => {
     other.endpoint('slow', (e) => e.on(Slow, () => void runs++));
     await bus.start();
     await bus.send(Slow, {});
+    await begun; // the other instance competes from now on: it must not get the message while the handler runs
     await other.start();
     await finished;
     await bus.stop();

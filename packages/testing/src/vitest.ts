@@ -12,7 +12,7 @@
  */
 export { describeTransportConformance, caseRegistrar } from './conformance/transport-suite.js';
 export { describeFaultScenarios, faultScenarios, type FaultScenarioOptions } from './faults/fault-suite.js';
-export type { ConformanceTarget, ConformanceFixture, ConformanceFeatures, Environment } from './conformance/environment.js';
+export type { ConformanceTarget, ConformanceFixture, ConformanceFeatures, Environment, NetworkAccess } from './conformance/environment.js';
 export { gate, range, chaosEnabled, type Gate, type CaseRegistrar, type CaseOptions } from './conformance/case.js';
 export { describeStoreConformance, type StoreTarget } from './conformance/store-suite.js';
 export { describeSagaConformance, type SagaTarget } from './conformance/saga-suite.js';

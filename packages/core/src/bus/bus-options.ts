@@ -11,6 +11,8 @@
  * ```
  * @module
  */
+import type { HandledEvent } from '../observe/handled.js';
+import type { AnyContract } from '../contracts/contract.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { Codec } from '../message/codec.js';
@@ -85,6 +87,24 @@ export interface BusEvents {
    * (stop the bus and exit, alert, ...).
    */
   'consumer-failed': { readonly endpoint: string; readonly error: Error };
+  /** A delivery was settled: handled, retried later, dead-lettered or dropped, with its duration (a journal's feed). */
+  handled: HandledEvent;
+}
+
+/** What a bus is, for a service catalog: see `Bus.describe`. */
+export interface BusDescription {
+  readonly service: string;
+  readonly instanceId: string;
+  readonly host: string;
+  readonly endpoints: readonly {
+    readonly name: string;
+    /** The topic patterns its queue is bound to. */
+    readonly topics: readonly string[];
+    /** The contracts its handlers and responders take. */
+    readonly handles: readonly AnyContract[];
+  }[];
+  /** The contracts this bus has sent or published since it was created. */
+  readonly sends: readonly AnyContract[];
 }
 
 /** A snapshot of the bus's counters. */

@@ -35,7 +35,7 @@ import { MessageTracing } from '../observe/tracing.js';
 import { BusMetrics } from '../observe/metrics.js';
 import { healthReport, type EndpointHealth, type HealthReport } from '../observe/health.js';
 import type { BusComponent, BusCore, BusInternals, BusState } from './bus-core.js';
-import { nonNegative, serviceOf, transportSpecOf, type BusEvents, type BusOptions, type BusStats, type ScheduleOptions } from './bus-options.js';
+import { nonNegative, serviceOf, transportSpecOf, type BusDescription, type BusEvents, type BusOptions, type BusStats, type ScheduleOptions } from './bus-options.js';
 import { EndpointRuntime, type EndpointStats } from './endpoint-runtime.js';
 import { TypedEmitter } from './events.js';
 import { dueTime, Outgoing } from './outgoing.js';
@@ -43,7 +43,7 @@ import { Requests } from './request-reply.js';
 
 export type { BusComponent } from './bus-core.js';
 export type { PublishContext, PublishMiddleware } from './outgoing.js';
-export type { BusEvents, BusOptions, BusStats, ScheduleOptions } from './bus-options.js';
+export type { BusDescription, BusEvents, BusOptions, BusStats, ScheduleOptions } from './bus-options.js';
 
 /** The bus. Create it with {@link createBus}. */
 export class Bus implements Sender {
@@ -283,6 +283,23 @@ export class Bus implements Sender {
     return healthReport(this.state, status, endpoints, outbox);
   }
 
+  /**
+   * This bus's endpoints, the contracts they handle, and the contracts it has sent so far: what a
+   * service catalog announces.
+   * @example
+   * ```ts
+   * const { endpoints, sends } = bus.describe();
+   * ```
+   */
+  describe(): BusDescription {
+    const endpoints = this.definitions.map((d) => ({
+      name: d.name,
+      topics: [...d.topics],
+      handles: [...d.routes.values()].flatMap((r) => (r.contract === undefined ? [] : [r.contract])),
+    }));
+    return { service: this.service, instanceId: this.instanceId, host: this.host, endpoints, sends: this.outgoing.sentContracts() };
+  }
+
   /** The dead-letter queues of this bus's transport: list, inspect, replay, purge. */
   get deadLetters(): DeadLetterQueue {
     return new DeadLetterQueue(this.transport, this.clock);
@@ -361,6 +378,8 @@ export class Bus implements Sender {
       onDeadLettered: (event) => this.emitter.emit('dead-lettered', event),
       onExpired: (event) => this.emitter.emit('expired', event),
       onCircuit: (event) => this.emitter.emit('circuit', event),
+      observesHandled: () => this.emitter.has('handled'),
+      onHandled: (event) => this.emitter.emit('handled', event),
       publishFault: this.outgoing.publishFault,
       onConsumerFailed: (event) => this.consumerFailed(event),
     };

@@ -257,6 +257,7 @@ export class EndpointRuntime {
   /** Runs the pipeline and settles the delivery exactly once, then frees its slot. Never throws. */
   private async process(flight: InFlight): Promise<void> {
     const state = flight.state;
+    const startedAt = this.bus.observesHandled() ? performance.now() : -1;
     let error: Error | undefined;
     try {
       await this.pipeline(state);
@@ -267,6 +268,7 @@ export class EndpointRuntime {
       if (!state.handedBack) {
         await this.settle(state, error);
         if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
+        if (startedAt >= 0) this.reportHandled(state, error, startedAt);
       }
     } catch (settleError) {
       this.log.error({ ...messageLogFields(state), err: settleError }, 'could not settle a delivery; the broker will deliver it again');
@@ -275,6 +277,26 @@ export class EndpointRuntime {
       this.inFlight.remove(flight);
       this.wakeSlot();
     }
+  }
+
+  /** Emits the `handled` event of a settled delivery. */
+  private reportHandled(state: ConsumeState, error: Error | undefined, startedAt: number): void {
+    const settlement = state.settlement;
+    const envelope = state.envelope as Envelope | undefined;
+    const message = state.received.message;
+    this.bus.onHandled({
+      service: this.bus.service,
+      endpoint: this.definition.name,
+      messageId: envelope?.id ?? message.id,
+      type: envelope?.type ?? message.type,
+      envelope,
+      attempt: state.attempt,
+      outcome: error !== undefined ? 'dead-lettered' : settlement.kind === 'ack' ? 'handled' : settlement.kind === 'redeliver' ? 'retried' : 'dropped',
+      durationMs: performance.now() - startedAt,
+      error: error ?? (settlement.kind === 'redeliver' ? settlement.error : undefined),
+      reason: error !== undefined ? (error instanceof MissiveError ? error.code : 'HANDLER_FAILED') : settlement.kind === 'drop' ? settlement.reason : undefined,
+      replayed: message.headers[Header.ReplayedAt] !== undefined,
+    });
   }
 
   /** Dead-letters the delivery for `error`, or settles it as the pipeline decided. */

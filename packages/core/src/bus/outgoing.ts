@@ -69,6 +69,8 @@ const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The bus's outgoing side. */
 export class Outgoing {
+  /** The contracts sent so far, by name. */
+  private readonly sentTypes = new Map<string, AnyContract>();
   private readonly clock: Clock;
   private readonly codec: Codec;
   private readonly validateOutgoing: boolean;
@@ -116,6 +118,11 @@ export class Outgoing {
     return this.dispatch(parent, contract, 'command', payload, options, options?.to, undefined);
   }
 
+  /** The contracts sent so far, each once (see `Bus.describe`). */
+  sentContracts(): AnyContract[] {
+    return [...this.sentTypes.values()];
+  }
+
   /** Builds, validates, encodes and hands one message to the transport. */
   async dispatch(
     parent: Envelope | undefined,
@@ -131,6 +138,7 @@ export class Outgoing {
     if (state !== 'started' && state !== 'stopping') {
       throw new BusStateError(state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted, `bus ${this.options.service} is ${state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`);
     }
+    if (!this.sentTypes.has(contract.name)) this.sentTypes.set(contract.name, contract);
     let data = payload;
     if (this.validateOutgoing) {
       const result = validate(contract.schema, contract.name, payload);

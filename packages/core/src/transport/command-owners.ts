@@ -73,8 +73,8 @@ export interface CommandClaimResult {
  * - With `takeOver`, `claim.queue` becomes the owner of every type, and each previous owner's
  *   binding of that type is removed before `claim` resolves, so the previous owner receives no
  *   further messages of it; its queue and the messages already in it stay. A transport that can
- *   also bind the claimant's queue to the type in the same step does so (memory, SQLite); one that
- *   cannot (RabbitMQ: it does not know yet how the queue is declared) leaves a moment, until the
+ *   also bind the claimant's queue to the type in the same step does so (memory, SQLite,
+ *   PostgreSQL); one that cannot (RabbitMQ: it does not know yet how the queue is declared) leaves a moment, until the
  *   claimant's queue is declared right after `claim`, in which a message of the type reaches no
  *   queue and its sender gets `UnroutableError`: nothing is received twice.
  * - Claims outlive the process: they belong to the queue. `deleteQueue(name)` removes the claims of
@@ -82,9 +82,10 @@ export interface CommandClaimResult {
  * - `owners` lists every recorded owner, ordered by type.
  *
  * Where the record lives: memory (the broker object, shared by the buses of one process), SQLite
- * and PostgreSQL (a table, claims in a transaction), RabbitMQ (claim records in the
- * `missive.registry` stream: stream order decides a race). NATS (a JetStream KV bucket, `create`
- * fails when the key exists) and Redis (`HSETNX` on one hash) can implement it the same way.
+ * (a table, claims in a transaction), PostgreSQL (a table whose primary key is the type, each claim
+ * one statement), RabbitMQ (claim records in the `missive.registry` stream: stream order decides a
+ * race), NATS (a JetStream key-value bucket: a create-only put fails when the key exists). Redis
+ * (`HSETNX` on one hash) can implement it the same way.
  */
 export interface CommandOwnership {
   /** Records `claim.queue` as the owner of `claim.types`, or refuses (see the interface's contract). */

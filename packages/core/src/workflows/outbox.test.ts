@@ -36,6 +36,43 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it("the relay does not hold one destination's messages behind another's confirm; each destination keeps its order", async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let releaseCharges!: () => void;
+    const chargesHeld = new Promise<void>((resolve) => (releaseCharges = resolve));
+    const sent: string[] = [];
+    const bus = h.bus('shop', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            // The broker is slow to confirm the charges: they wait until the test lets them go.
+            if (ctx.destination.name === ChargeCard.name) await chargesHeld;
+            await next();
+            sent.push(`${ctx.destination.name}#${(ctx.envelope.data as { n?: number; amount?: number }).n ?? (ctx.envelope.data as { amount: number }).amount}`);
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('payment', (e) => e.on(ChargeCard, () => undefined));
+    await bus.start();
+    await outbox.transaction((tx) => {
+      for (let n = 0; n < 3; n++) {
+        tx.send(ChargeCard, { orderId: `o-${n}`, amount: n });
+        tx.publish(OrderPlaced, { orderId: `o-${n}`, n });
+      }
+    });
+    await h.until(() => sent.length === 3, 'the events, while the charges wait');
+    expect(sent).toEqual([`${OrderPlaced.name}#0`, `${OrderPlaced.name}#1`, `${OrderPlaced.name}#2`]);
+    releaseCharges();
+    await h.until(() => sent.length === 6, 'the charges');
+    expect(sent.slice(3)).toEqual([`${ChargeCard.name}#0`, `${ChargeCard.name}#1`, `${ChargeCard.name}#2`]);
+    await h.idle();
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
   it('a message delivered three times has its side effect once, and its messages go out once', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();

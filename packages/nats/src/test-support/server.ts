@@ -51,7 +51,7 @@ export async function needNats(ctx: { skip: (note?: string) => void }, url: stri
   return false;
 }
 
-/** Deletes every stream whose name starts with the prefix of `url` (upper-cased, as the transport names them). */
+/** Deletes every stream whose name starts with the prefix of `url` (upper-cased, as the transport names them), and its key-value buckets. */
 export async function removePrefix(url: string): Promise<void> {
   const parsed = new URL(url);
   const prefix = `${(parsed.searchParams.get('prefix') ?? 'missive').toUpperCase()}_`;
@@ -59,7 +59,7 @@ export async function removePrefix(url: string): Promise<void> {
   try {
     const jsm = await nc.jetstreamManager();
     for await (const info of jsm.streams.list()) {
-      if (info.config.name.startsWith(prefix)) await jsm.streams.delete(info.config.name).catch(() => undefined);
+      if (info.config.name.startsWith(prefix) || info.config.name.startsWith(`KV_${prefix}`)) await jsm.streams.delete(info.config.name).catch(() => undefined);
     }
   } finally {
     await nc.close();

@@ -21,6 +21,8 @@ export interface CaseOptions {
   readonly timeoutMs?: number;
   /** A heavy case: skipped (saying so) unless `MISSIVE_CHAOS=1`, as `npm run chaos` sets. */
   readonly heavy?: boolean;
+  /** A reason the case cannot run on this machine (no root to mount a tmpfs...), or undefined to run it. */
+  readonly unavailable?: () => string | undefined;
 }
 
 /** Whether heavy cases run (`MISSIVE_CHAOS=1`, set by `npm run chaos`). */

@@ -11,7 +11,7 @@
 import { expect } from 'vitest';
 import { z } from 'zod';
 import { Header, UnroutableError, type Envelope, type MessageContext } from '@missive/core';
-import { type Delivery } from '@missive/core/transport';
+import type { Delivery } from '@missive/core/transport';
 import { gate, range, type CaseRegistrar } from './case.js';
 
 const Num = z.object({ n: z.number().int() });

@@ -48,6 +48,18 @@ export interface ConformanceFeatures {
   readonly idleSince: boolean;
   /** The fixture's broker can be killed and started again (`fixture.broker`). Default false. */
   readonly brokerRestart: boolean;
+  /** Connections can go through a fault proxy (`fixture.network`): outages, cuts, a blackholed link. Default false. */
+  readonly networkFaults: boolean;
+  /** With `networkFaults`: the connection notices a link that drops every packet (heartbeats) and reconnects. Default false. */
+  readonly halfOpen: boolean;
+  /**
+   * A delivery held by a live process whose event loop is blocked moves to another instance (a
+   * lease or visibility timeout expires, or missed heartbeats drop the holder's connection). Needs
+   * `processes`. Default false.
+   */
+  readonly leases: boolean;
+  /** The queues live in a file the fixture can put in a folder of the test's (`fixture.onDisk`): a full disk. Default false. */
+  readonly diskFull: boolean;
 }
 
 /** The features a target has unless it says otherwise. */
@@ -59,7 +71,35 @@ export const DEFAULT_FEATURES: ConformanceFeatures = Object.freeze({
   consumerCounts: true,
   idleSince: true,
   brokerRestart: false,
+  networkFaults: false,
+  halfOpen: false,
+  leases: false,
+  diskFull: false,
 });
+
+/** How a fixture's connections can be sent through a fault proxy (feature `networkFaults`). */
+export interface NetworkAccess {
+  /** Where the broker listens (what a proxy forwards to). */
+  readonly host: string;
+  readonly port: number;
+  /**
+   * A new, not yet connected, connection to the broker through `127.0.0.1:<port>` (a fault proxy),
+   * with the options the network scenarios need (short heartbeats, a small publish buffer).
+   */
+  connect(port: number): Transport;
+  /** How often the connection checks the link (heartbeat, ping), ms: a dead link is noticed within about two. */
+  readonly heartbeatMs: number;
+  /** The longest pause between two reconnect attempts, ms (the backoff's cap, jitter excluded). */
+  readonly reconnectCapMs: number;
+  /** How many publishes may wait for a lost connection at once; more fail at once (undefined: no such bound). */
+  readonly maxBuffered?: number;
+  /**
+   * A known defect, stated: reconnect attempts are not bounded to one backoff per connection
+   * (each waiting operation retries on its own). The outage scenario then records the attempt
+   * rate without failing on it. Remove once fixed.
+   */
+  readonly unboundedReconnects?: string;
+}
 
 /** One broker for one case. */
 export interface ConformanceFixture {
@@ -73,6 +113,12 @@ export interface ConformanceFixture {
   activity?(): number;
   /** A broker of the case's own that it may crash: SIGKILL, and start again on the same data. */
   readonly broker?: { kill(): Promise<void>; start(): Promise<void> };
+  /** Feature `networkFaults`: connections through a fault proxy. */
+  readonly network?: NetworkAccess;
+  /** Feature `leases`: the URL a child process whose event loop will be blocked uses (default `url`). */
+  readonly blockedLoopUrl?: string;
+  /** Feature `diskFull`: connections to queues kept in `dir` (a small tmpfs the scenario fills). */
+  onDisk?(dir: string): { connect(): Transport };
   /** Called after the case, after its buses stopped and its queues were deleted. */
   teardown?(): Promise<void>;
 }
@@ -103,8 +149,8 @@ export interface Environment {
   query<S extends StandardSchemaV1, R extends StandardSchemaV1>(base: string, schema: S, reply: R): QueryContract<string, S, R>;
   /** The prefix of this run's message types (for tap patterns). */
   readonly prefix: string;
-  /** A bus on a new connection; stopped at cleanup. Retries default to none. */
-  bus(service: string, options?: Partial<Omit<BusOptions, 'service' | 'transport'>>): Bus;
+  /** A bus on a new connection (or on `transport`); stopped at cleanup. Retries default to none. */
+  bus(service: string, options?: Partial<Omit<BusOptions, 'service' | 'transport'>>, transport?: Transport): Bus;
   /** A connected raw transport; closed at cleanup. */
   transport(): Promise<Transport>;
   /** A topic name unique to this run (`<prefix>.<base>`), deleted at cleanup where topics leave something behind. */
@@ -123,6 +169,7 @@ export interface Environment {
   settle(): Promise<void>;
   /** Moves virtual time; a no-op under the real clock. */
   advance(ms: number): Promise<void>;
+  /** Stops the buses, deletes the queues, tears the fixture down; once, however often called. */
   cleanup(): Promise<void>;
 }
 
@@ -182,8 +229,8 @@ export async function createEnvironment(target: ConformanceTarget, options: { re
     command: (base, schema, options) => defineCommand(topic(base), schema, options),
     query: (base, schema, reply) => defineQuery(topic(base), schema, reply),
     topic,
-    bus(service, options = {}) {
-      const transport = fixture.connect();
+    bus(service, options = {}, given) {
+      const transport = given ?? fixture.connect();
       const bus = createBus({
         logger: silentLogger,
         retry: { immediate: 0, delayed: false },
@@ -213,21 +260,27 @@ export async function createEnvironment(target: ConformanceTarget, options: { re
     eventually: (probe, accept, what) => waiter.eventually(probe, accept, what),
     settle: () => waiter.settle(),
     advance: (ms) => waiter.advance(ms),
-    async cleanup() {
-      await Promise.allSettled(buses.map((b) => b.stop({ timeoutMs: 0 })));
-      await Promise.allSettled(transports.map((t) => t.close()));
-      if (queues.size > 0 || topics.size > 0) {
-        const admin = fixture.connect();
-        try {
-          await admin.connect();
-          for (const queue of queues) await admin.deleteQueue(queue);
-          if (admin.deleteTopic !== undefined) for (const name of topics) await admin.deleteTopic(name);
-        } finally {
-          await admin.close();
-        }
-      }
-      await fixture.teardown?.();
+    cleanup() {
+      cleaning ??= cleanUp();
+      return cleaning;
     },
   };
+  let cleaning: Promise<void> | undefined;
+  // Once, however often it is called (a scenario may clean up before closing its fault proxy).
+  async function cleanUp(): Promise<void> {
+    await Promise.allSettled(buses.map((b) => b.stop({ timeoutMs: 0 })));
+    await Promise.allSettled(transports.map((t) => t.close()));
+    if (queues.size > 0 || topics.size > 0) {
+      const admin = fixture.connect();
+      try {
+        await admin.connect();
+        for (const queue of queues) await admin.deleteQueue(queue);
+        if (admin.deleteTopic !== undefined) for (const name of topics) await admin.deleteTopic(name);
+      } finally {
+        await admin.close();
+      }
+    }
+    await fixture.teardown?.();
+  }
   return env;
 }

@@ -73,6 +73,12 @@ export function caseRegistrar(target: ConformanceTarget): CaseRegistrar {
             ctx.skip('heavy scenario: runs under `npm run chaos` (MISSIVE_CHAOS=1)');
             return;
           }
+          const cannot = options.unavailable?.();
+          if (cannot !== undefined) {
+            if (brokersRequired()) throw new Error(`${cannot} (MISSIVE_REQUIRE_BROKERS=1 makes this a failure)`);
+            ctx.skip(cannot);
+            return;
+          }
           const declared = { ...DEFAULT_FEATURES, ...target.features };
           const missing = (options.needs ?? []).filter((feature) => !declared[feature]);
           if (missing.length > 0) {

@@ -11,8 +11,53 @@
  * ```
  * @module
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { QueueCheck } from './queue-checker.js';
+
+let gcFunction: (() => void) | undefined;
+
+/** Runs a full garbage collection (exposing `gc` once if node was started without `--expose-gc`). */
+export function collectGarbage(): void {
+  if (gcFunction === undefined) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    if (exposed !== undefined) gcFunction = exposed;
+    else {
+      setFlagsFromString('--expose-gc');
+      gcFunction = runInNewContext('gc') as () => void;
+    }
+  }
+  gcFunction();
+}
+
+/** What a process holds that a leak would grow: heap (after a GC), file descriptors, handles, listeners. */
+export interface ResourceSample {
+  readonly heapMb: number;
+  /** Open file descriptors (`/proc/self/fd`; -1 where there is none). */
+  readonly fds: number;
+  /** Active handles and requests (sockets, timers, ...: `process.getActiveResourcesInfo()`). */
+  readonly handles: number;
+  /** Listeners on `process`, all events. */
+  readonly listeners: number;
+}
+
+/** Samples the process's resources after a GC. */
+export function sampleResources(): ResourceSample {
+  collectGarbage();
+  let fds = -1;
+  try {
+    fds = readdirSync('/proc/self/fd').length;
+  } catch {
+    // not Linux: no count
+  }
+  return {
+    heapMb: Math.round((process.memoryUsage().heapUsed / 1048576) * 10) / 10,
+    fds,
+    handles: process.getActiveResourcesInfo().length,
+    listeners: process.eventNames().reduce((sum, name) => sum + process.listenerCount(name), 0),
+  };
+}
 
 /** One row of the reliability table. */
 export interface ScenarioFigures {
@@ -31,17 +76,18 @@ export interface ScenarioFigures {
   /** Heap growth over the run, MB (after a GC when exposed). */
   readonly heapMb: number;
   readonly rssMb: number;
+  /** What else the scenario measured (recovery time, detection time, resource growth...). */
+  readonly notes?: Readonly<Record<string, number | string>>;
 }
 
 /** Measures time and memory of a run. */
 export function startMeter(): { stop(): { timeMs: number; heapMb: number; rssMb: number } } {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
+  collectGarbage();
   const start = performance.now();
   const heap = process.memoryUsage().heapUsed;
   return {
     stop() {
-      gc?.();
+      collectGarbage();
       const usage = process.memoryUsage();
       return {
         timeMs: Math.round(performance.now() - start),
@@ -53,7 +99,7 @@ export function startMeter(): { stop(): { timeMs: number; heapMb: number; rssMb:
 }
 
 /** The row for a check and its measurements; appended to `MISSIVE_FAULT_REPORT` when set. */
-export function recordScenario(row: { scenario: string; transport: string; check: QueueCheck; timeMs: number; heapMb: number; rssMb: number }): ScenarioFigures {
+export function recordScenario(row: { scenario: string; transport: string; check: QueueCheck; timeMs: number; heapMb: number; rssMb: number; notes?: Readonly<Record<string, number | string>> }): ScenarioFigures {
   const { check } = row;
   const figures: ScenarioFigures = {
     scenario: row.scenario,
@@ -68,6 +114,7 @@ export function recordScenario(row: { scenario: string; transport: string; check
     timeMs: row.timeMs,
     heapMb: row.heapMb,
     rssMb: row.rssMb,
+    ...(row.notes === undefined ? {} : { notes: row.notes }),
   };
   const file = process.env.MISSIVE_FAULT_REPORT;
   if (file !== undefined && file !== '') appendFileSync(file, `${JSON.stringify(figures)}\n`);

@@ -16,20 +16,16 @@
  * ```
  * @module
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect } from 'vitest';
-import { z } from 'zod';
-import type { Bus, CommandContract } from '@missive/core';
-import { startProcess, type TestProcess } from '../processes.js';
 import { range, type CaseRegistrar } from '../conformance/case.js';
-import type { ConformanceTarget, Environment } from '../conformance/environment.js';
+import type { ConformanceTarget } from '../conformance/environment.js';
 import { caseRegistrar } from '../conformance/transport-suite.js';
-import { recordScenario, startMeter } from './fault-report.js';
-import { checkQueue, describeCheck, QueueHistory, type QueueCheck } from './queue-checker.js';
-
-const childScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'conformance', 'child-consumer.ts');
-const Work = z.object({ n: z.number(), key: z.string().optional() });
+import { startMeter } from './fault-report.js';
+import { absorb, child, judge, recordingConsumer, sendAll, Work } from './fault-support.js';
+import { networkScenarios } from './network-scenarios.js';
+import { processScenarios } from './process-scenarios.js';
+import { describeCheck, QueueHistory } from './queue-checker.js';
+import { resourceScenarios } from './resource-scenarios.js';
 
 /** Options of {@link describeFaultScenarios}. */
 export interface FaultScenarioOptions {
@@ -44,56 +40,6 @@ export function describeFaultScenarios(target: ConformanceTarget, options: Fault
     const only = options.only;
     faultScenarios(only === undefined ? registrar : (name, body, caseOptions) => void (only(name) && registrar(name, body, caseOptions)), target.name);
   });
-}
-
-/** A consumer process of the conformance suite's child script. */
-function child(env: Environment, config: Record<string, unknown>): TestProcess {
-  const url = env.fixture.url;
-  if (url === undefined) throw new Error('the target declares processes but its fixture has no url');
-  return startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', childScript, JSON.stringify({ url, ...config })]);
-}
-
-/** Adds what a finished child process printed to the history (`got` = delivered, `done` = effect). */
-function absorb(history: QueueHistory, lines: readonly string[]): void {
-  for (const line of lines) {
-    const [kind, n] = line.split(' ');
-    if (kind === 'got') history.deliver(n!);
-    else if (kind === 'done') history.effect(n!);
-  }
-}
-
-/** Sends `count` jobs `0..count-1` with at most `parallel` publishes in flight, recording each. */
-async function sendAll(history: QueueHistory, count: number, parallel: number, send: (n: number) => Promise<unknown>, first = 0): Promise<void> {
-  let next = first;
-  const lane = async () => {
-    while (next < first + count) {
-      const n = next++;
-      await history.publish(String(n), () => send(n));
-    }
-  };
-  await Promise.all(range(Math.min(parallel, count)).map(lane));
-}
-
-/** A bus whose endpoint records every delivery and effect of `Job` in the history. */
-function recordingConsumer(env: Environment, service: string, endpoint: string, contract: CommandContract<string, typeof Work>, history: QueueHistory, options: { concurrency?: number; prefetch?: number } = {}): Bus {
-  const bus = env.bus(service);
-  bus.endpoint(
-    endpoint,
-    (e) =>
-      e.on(contract, (m) => {
-        history.deliver(String(m.n));
-        history.effect(String(m.n));
-      }),
-    options,
-  );
-  return bus;
-}
-
-function judge(name: string, transport: string, history: QueueHistory, meter: ReturnType<typeof startMeter>): QueueCheck {
-  const check = checkQueue(history);
-  recordScenario({ scenario: name, transport, check, ...meter.stop() });
-  expect(check.valid, describeCheck(check)).toBe(true);
-  return check;
 }
 
 /** Registers the scenarios with a case registrar. */
@@ -303,4 +249,8 @@ export function faultScenarios(test: CaseRegistrar, transport: string): void {
     const check = judge('10k from 100 publishers, broker SIGKILLed twice', transport, history, meter);
     expect(check.confirmed, describeCheck(check)).toBeGreaterThan(0);
   }, { needs: ['brokerRestart'], timeoutMs: 900_000, heavy: true });
+
+  networkScenarios(test, transport);
+  processScenarios(test, transport);
+  resourceScenarios(test, transport);
 }

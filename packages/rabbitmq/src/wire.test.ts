@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokerRedeliveries, republishedCount } from './rabbitmq-consumer.js';
+import { brokerRedeliveries, republishedCount } from './wire.js';
 
 describe('rabbitmq delivery counts from headers', () => {
   it('never reads a negative or unreadable count (it would switch off maxDeliveries)', () => {

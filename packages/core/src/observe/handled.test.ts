@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createTestHarness } from '@missive/testing';
+import { defineCommand, defineEvent } from '../contracts/contract.js';
+import { UnrecoverableError } from '../errors.js';
+import { silentLogger } from '../logger.js';
+import type { HandledEvent } from './handled.js';
+
+const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string(), fail: z.enum(['no', 'once', 'always']) }));
+const CardCharged = defineEvent('payment.card-charged', z.object({ orderId: z.string() }));
+
+describe('the handled event', () => {
+  it('reports each settled delivery once, with its outcome, attempt, envelope and duration', async () => {
+    const h = createTestHarness();
+    const bus = h.bus('payment', { logger: silentLogger, retry: { immediate: 0, delayed: { attempts: 1, initialMs: 10 } } });
+    const seen = new Set<string>();
+    bus.endpoint('payment', (e) =>
+      e.on(ChargeCard, async (cmd, ctx) => {
+        if (cmd.fail === 'always') throw new UnrecoverableError('card expired');
+        if (cmd.fail === 'once' && !seen.has(cmd.orderId)) {
+          seen.add(cmd.orderId);
+          throw new Error('gateway down');
+        }
+        await ctx.publish(CardCharged, { orderId: cmd.orderId });
+      }),
+    );
+    const events: HandledEvent[] = [];
+    bus.on('handled', (event) => events.push(event));
+    await bus.start();
+    await bus.send(ChargeCard, { orderId: 'o-1', fail: 'no' }, { correlationId: 'order-o-1' });
+    await bus.send(ChargeCard, { orderId: 'o-2', fail: 'once' });
+    await bus.send(ChargeCard, { orderId: 'o-3', fail: 'always' });
+    await h.until(() => events.length === 4, 'four settled deliveries');
+    await h.stop();
+    const of = (orderId: string) => events.filter((e) => (e.envelope?.data as { orderId: string }).orderId === orderId);
+    expect(of('o-1')).toMatchObject([{ service: 'payment', endpoint: 'payment', type: 'payment.charge-card', outcome: 'handled', attempt: 1, error: undefined, replayed: false }]);
+    expect(of('o-1')[0]!.envelope!.correlationid).toBe('order-o-1');
+    expect(of('o-2').map((e) => [e.outcome, e.attempt])).toEqual([
+      ['retried', 1],
+      ['handled', 2],
+    ]);
+    expect(of('o-2')[0]!.error?.message).toBe('gateway down');
+    expect(of('o-3')).toMatchObject([{ outcome: 'dead-lettered', reason: 'UNRECOVERABLE', attempt: 1 }]);
+    for (const event of events) expect(event.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('describe() names the endpoints, the contracts they handle, and the contracts sent so far', async () => {
+    const h = createTestHarness();
+    const bus = h.bus('payment', { logger: silentLogger });
+    bus.endpoint('payment', (e) => e.on(ChargeCard, (cmd, ctx) => ctx.publish(CardCharged, { orderId: cmd.orderId })));
+    expect(bus.describe()).toMatchObject({ service: 'payment', endpoints: [{ name: 'payment', handles: [ChargeCard] }], sends: [] });
+    await bus.start();
+    await bus.send(ChargeCard, { orderId: 'o-1', fail: 'no' });
+    await h.until(() => h.published.some((m) => m.type === CardCharged.name), 'the event');
+    await h.stop();
+    expect(bus.describe().sends.map((c) => c.name).sort()).toEqual([CardCharged.name, ChargeCard.name]);
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * The `handled` bus event: one per delivery that left an endpoint's consume pipeline, with how it
+ * ended and how long it took. It is what a message journal (an audit of what each endpoint
+ * handled) records; emitted only while someone listens, so it costs nothing otherwise.
+ *
+ * @example
+ * ```ts
+ * bus.on('handled', (e) => console.log(e.endpoint, e.type, e.outcome, e.durationMs));
+ * ```
+ * @module
+ */
+import type { Envelope } from '../message/envelope.js';
+
+/** How a delivery ended: acked after its handler, handed back for a delayed retry, dead-lettered, or dropped (expired). */
+export type HandledOutcome = 'handled' | 'retried' | 'dead-lettered' | 'dropped';
+
+/** What the `handled` event carries. */
+export interface HandledEvent {
+  readonly service: string;
+  readonly endpoint: string;
+  /** The transport message's id and type (the envelope's, once decoded). */
+  readonly messageId: string;
+  readonly type: string;
+  /** The decoded envelope; undefined when the message could not be decoded. */
+  readonly envelope: Envelope | undefined;
+  /** Handler invocations so far, across deliveries (0 when no handler ran). */
+  readonly attempt: number;
+  readonly outcome: HandledOutcome;
+  /** From the delivery's arrival at the pipeline to its settlement, ms (immediate retries included). */
+  readonly durationMs: number;
+  /** The failure: the dead-letter reason's error, or the error a delayed retry follows. */
+  readonly error: Error | undefined;
+  /** The dead-letter reason code, or the drop reason. */
+  readonly reason: string | undefined;
+  /** True when the message came back from the dead-letter queue by a replay. */
+  readonly replayed: boolean;
+}

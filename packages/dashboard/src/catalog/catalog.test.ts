@@ -1,0 +1,100 @@
+import { Parser } from '@asyncapi/parser';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createBus, defineCommand, defineEvent, defineQuery, MemoryBroker, silentLogger } from '@missive/core';
+import { asyncApiOf } from '../asyncapi.js';
+import { announce } from './announce.js';
+import { Catalog, watchCatalog } from './catalog.js';
+import type { Announcement } from './announcement.js';
+
+const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), total: z.number() }), { description: 'An order was accepted' });
+const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string(), amount: z.number() }));
+const GetBalance = defineQuery('payment.get-balance', z.object({ account: z.string() }), z.object({ balance: z.number() }));
+
+function services(broker: MemoryBroker) {
+  const order = createBus({ service: 'order', transport: broker.transport(), logger: silentLogger });
+  order.endpoint('order', (e) => e.on(OrderPlaced, (o, ctx) => ctx.send(ChargeCard, { orderId: o.orderId, amount: o.total })));
+  announce(order, { version: '1.2.0' });
+  const payment = createBus({ service: 'payment', transport: broker.transport(), logger: silentLogger });
+  payment.endpoint('payment', (e) => e.on(ChargeCard, () => undefined).reply(GetBalance, () => ({ balance: 3 })));
+  announce(payment, { version: '2.0.0' });
+  return { order, payment };
+}
+
+describe('the service catalog', () => {
+  it('lists live instances, who sends and who handles each contract with its JSON Schema; a stopped instance leaves', async () => {
+    const broker = new MemoryBroker();
+    const watcher = broker.transport();
+    await watcher.connect();
+    const { order, payment } = services(broker);
+    await order.start();
+    await payment.start();
+    const catalog = await watchCatalog(watcher); // its ping makes both announce again at once
+    await catalog.until((c) => c.instances().length === 2);
+    expect(catalog.instances().map((i) => [i.service, i.version, i.status, i.instance])).toEqual([
+      ['order', '1.2.0', 'live', order.instanceId],
+      ['payment', '2.0.0', 'live', payment.instanceId],
+    ]);
+    await order.publish(OrderPlaced, { orderId: 'o-1', total: 30 });
+    await catalog.ping();
+    await catalog.until((c) => c.contracts().some((x) => x.name === ChargeCard.name && x.sentBy.includes('order')));
+    const contracts = Object.fromEntries(catalog.contracts().map((c) => [c.name, c]));
+    expect(contracts[ChargeCard.name]).toMatchObject({ kind: 'command', sentBy: ['order'], handledBy: ['payment/payment'] });
+    expect(contracts[OrderPlaced.name]).toMatchObject({ kind: 'event', sentBy: ['order'], handledBy: ['order/order'], description: 'An order was accepted' });
+    expect(contracts[ChargeCard.name]!.schema).toMatchObject({ type: 'object', properties: { orderId: { type: 'string' }, amount: { type: 'number' } } });
+    expect(contracts[GetBalance.name]!.replySchema).toMatchObject({ properties: { balance: { type: 'number' } } });
+
+    await payment.stop();
+    await catalog.until((c) => c.instances().length === 1);
+    expect(catalog.instances()[0]!.service).toBe('order');
+    await order.stop();
+    await catalog.close();
+    await watcher.close();
+  });
+
+  it('counts an instance stale after three missed heartbeats', () => {
+    let now = 0;
+    const catalog = new Catalog(() => now);
+    const announcement: Announcement = { service: 's', instance: 'i', host: 'h', pid: 1, version: undefined, state: 'started', intervalMs: 1000, at: 0, startedAt: 0, endpoints: [], sends: [] };
+    catalog.receive(announcement);
+    now = 3000;
+    expect(catalog.instances()[0]!.status).toBe('live');
+    now = 3001;
+    expect(catalog.instances()[0]!.status).toBe('stale');
+    catalog.receive({ ...announcement, state: 'heartbeat' });
+    expect(catalog.instances()[0]!.status).toBe('live');
+  });
+
+  it('writes an AsyncAPI 3 document the official parser validates, of the catalog or of one service', async () => {
+    const broker = new MemoryBroker();
+    const watcher = broker.transport();
+    await watcher.connect();
+    const { order, payment } = services(broker);
+    await order.start();
+    await payment.start();
+    await order.publish(OrderPlaced, { orderId: 'o-1', total: 30 });
+    const catalog = await watchCatalog(watcher);
+    await catalog.until((c) => c.contracts().some((x) => x.name === ChargeCard.name && x.sentBy.includes('order')));
+    const parser = new Parser();
+    for (const doc of [asyncApiOf(catalog.instances(), { title: 'shop' }), asyncApiOf(catalog.instances(), { service: 'payment' })]) {
+      const { document, diagnostics } = await parser.parse(JSON.stringify(doc));
+      expect(diagnostics.filter((d) => Number(d.severity) === 0 /* Spectral's DiagnosticSeverity.Error */)).toEqual([]);
+      expect(document).toBeDefined();
+    }
+    const whole = asyncApiOf(catalog.instances(), { title: 'shop' });
+    expect(Object.keys(whole.operations as object).sort()).toEqual([
+      'order.receive.shop.order-placed.order',
+      'order.send.payment.charge-card',
+      'order.send.shop.order-placed',
+      'payment.receive.payment.charge-card.payment',
+      'payment.receive.payment.get-balance.payment',
+    ]);
+    const one = asyncApiOf(catalog.instances(), { service: 'payment' });
+    expect(Object.keys(one.channels as object).sort()).toEqual(['payment.charge-card', 'payment.get-balance']);
+    expect(one.info).toMatchObject({ title: 'payment', version: '2.0.0' });
+    await order.stop();
+    await payment.stop();
+    await catalog.close();
+    await watcher.close();
+  });
+});

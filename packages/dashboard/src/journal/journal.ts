@@ -1,0 +1,168 @@
+/**
+ * The message journal: an opt-in audit of what each endpoint of a bus handled, like an audit
+ * queue. It listens to core's `handled` event, turns each settled delivery into a
+ * {@link JournalEntry} (one object, pushed on an array: the only work on the handler's path) and
+ * writes them to the store in batches, off the hot path: every `flushMs`, or as soon as
+ * `batchSize` rows wait. It prunes by age and size every minute, and flushes on stop.
+ *
+ * A store that fails does not fail a handler: the batch is kept and retried at the next flush,
+ * up to `maxBuffered` rows, past which the oldest are dropped and counted (`journal.dropped`), with
+ * a warning in the bus's log.
+ *
+ * @example
+ * ```ts
+ * const bus = createBus({ service: 'payment', transport: 'sqlite://.missive/bus.db' });
+ * journal(bus, { store: 'sqlite://.missive/journal.db', payloads: { redact: ['cardNumber'] }, retention: { maxAgeMs: 7 * 86_400_000 } });
+ * ```
+ * @module
+ */
+import { ConfigurationError, consoleLogger, systemClock, type Bus, type BusComponent, type Clock, type HandledEvent, type Logger } from '@missive/core';
+import { defaultKeyFields, entryOf, type EntryOptions, type JournalEntry } from './journal-entry.js';
+import type { JournalStore } from './journal-store.js';
+import { openJournalStore } from './open-journal-store.js';
+
+/** Options of {@link journal}. */
+export interface JournalOptions {
+  /** A store, or its URL (`sqlite://path`, `postgres://…`). */
+  readonly store: JournalStore | string;
+  /** Keep payloads, with these field names (at any depth) redacted. Default: no payloads. */
+  readonly payloads?: { readonly redact?: readonly string[] } | boolean;
+  /** Payload fields whose values are business keys (searchable in the dashboard). Default: `id` and every field ending in `Id`. */
+  readonly keys?: readonly string[] | ((field: string) => boolean);
+  /** Delete rows older than `maxAgeMs`, and all but the newest `maxRows`. Default: 7 days, 1,000,000 rows. */
+  readonly retention?: { readonly maxAgeMs?: number; readonly maxRows?: number };
+  /** Write at least this often, ms. Default 250. */
+  readonly flushMs?: number;
+  /** Write as soon as this many rows wait. Default 1000. */
+  readonly batchSize?: number;
+  /** Rows kept while the store fails; past it the oldest are dropped. Default 100,000. */
+  readonly maxBuffered?: number;
+  /** How often retention runs, ms. Default 60 s. */
+  readonly pruneEveryMs?: number;
+  /** Where store failures are reported. Default: `consoleLogger('warn')`. */
+  readonly logger?: Logger;
+  /** The clock of the rows' times. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/** A running journal. */
+export interface Journal {
+  /** Writes what is buffered now. */
+  flush(): Promise<void>;
+  /** Rows written so far, and rows dropped because the store failed too long. */
+  readonly written: number;
+  readonly dropped: number;
+  /** The store (open once the bus started). */
+  readonly store: JournalStore | undefined;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const n = value ?? fallback;
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigurationError(`journal ${name} must be a positive number, got ${String(value)}`);
+  return n;
+}
+
+/**
+ * Journals what `bus` handles, from its start to its stop. Call before `bus.start()`.
+ */
+export function journal(bus: Bus, options: JournalOptions): Journal {
+  if (options?.store === undefined) throw new ConfigurationError('journal needs a store: a JournalStore or a URL (sqlite://path, postgres://…)');
+  const flushMs = positive(options.flushMs, 250, 'flushMs');
+  const batchSize = positive(options.batchSize, 1000, 'batchSize');
+  const maxBuffered = positive(options.maxBuffered, 100_000, 'maxBuffered');
+  const pruneEveryMs = positive(options.pruneEveryMs, 60_000, 'pruneEveryMs');
+  const maxAgeMs = positive(options.retention?.maxAgeMs, 7 * 86_400_000, 'retention.maxAgeMs');
+  const maxRows = positive(options.retention?.maxRows, 1_000_000, 'retention.maxRows');
+  const keys = options.keys;
+  const entryOptions: Omit<EntryOptions, 'at'> = {
+    instance: bus.instanceId,
+    payload: options.payloads === undefined || options.payloads === false ? undefined : { redact: options.payloads === true ? [] : (options.payloads.redact ?? []) },
+    keys: keys === undefined ? defaultKeyFields : typeof keys === 'function' ? keys : (field) => keys.includes(field),
+  };
+  const logger = options.logger ?? consoleLogger('warn');
+  const clock = options.clock ?? systemClock;
+  let buffer: JournalEntry[] = [];
+  let store: JournalStore | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> | undefined;
+  let soon = false;
+  let written = 0;
+  let dropped = 0;
+  let failing = false;
+
+  const write = async (): Promise<void> => {
+    while (buffer.length > 0 && store !== undefined) {
+      const batch = buffer.length <= batchSize ? buffer : buffer.slice(0, batchSize);
+      buffer = batch === buffer ? [] : buffer.slice(batch.length);
+      try {
+        await store.append(batch);
+        written += batch.length;
+        if (failing) logger.info({ rows: batch.length }, 'journal store writes again');
+        failing = false;
+      } catch (error) {
+        buffer = batch.concat(buffer);
+        if (buffer.length > maxBuffered) {
+          dropped += buffer.length - maxBuffered;
+          buffer = buffer.slice(buffer.length - maxBuffered);
+        }
+        if (!failing) logger.warn({ err: error, buffered: buffer.length }, 'journal store write failed; rows kept for the next flush');
+        failing = true;
+        return;
+      }
+    }
+  };
+  const flush = (): Promise<void> => {
+    soon = false;
+    if (writing !== undefined) return writing.then(() => (buffer.length > 0 ? flush() : undefined));
+    writing = write().finally(() => (writing = undefined));
+    return writing;
+  };
+  const onHandled = (event: HandledEvent): void => {
+    buffer.push(entryOf(event, { ...entryOptions, at: clock.now() }));
+    if (buffer.length >= batchSize && !soon) {
+      soon = true;
+      setImmediate(() => void flush());
+    }
+  };
+  const prune = async (): Promise<void> => {
+    try {
+      await store?.prune({ before: clock.now() - maxAgeMs, keep: maxRows });
+    } catch (error) {
+      logger.warn({ err: error }, 'journal retention failed');
+    }
+  };
+
+  const component: BusComponent = {
+    async start() {
+      store = typeof options.store === 'string' ? await openJournalStore(options.store) : options.store;
+      timer = setInterval(() => void flush(), flushMs);
+      timer.unref();
+      pruneTimer = setInterval(() => void prune(), pruneEveryMs);
+      pruneTimer.unref();
+      await prune();
+    },
+    async stop() {
+      clearInterval(timer);
+      clearInterval(pruneTimer);
+      unsubscribe();
+      await flush();
+      if (typeof options.store === 'string') await store?.close();
+    },
+  };
+  // Listening from now: deliveries settled between the endpoints' start and the component's are buffered too.
+  const unsubscribe = bus.on('handled', onHandled);
+  bus.attach(component);
+  return {
+    flush,
+    get written() {
+      return written;
+    },
+    get dropped() {
+      return dropped;
+    },
+    get store() {
+      return store;
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createBus, defineCommand, defineEvent, MemoryBroker, silentLogger, UnrecoverableError, type Bus, type Transport } from '@missive/core';
+import { announce } from '../catalog/announce.js';
+import { journal, type Journal } from '../journal/journal.js';
+import { SqliteJournalStore } from '../journal/sqlite-journal-store.js';
+import { startDashboard, type Dashboard } from './dashboard-server.js';
+
+const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), amount: z.number() }));
+const ChargePayment = defineCommand('payment.charge-payment', z.object({ orderId: z.string(), amount: z.number() }));
+const PaymentCharged = defineEvent('payment.payment-charged', z.object({ orderId: z.string() }));
+
+let broker: MemoryBroker;
+let transport: Transport;
+let store: SqliteJournalStore;
+let order: Bus;
+let payment: Bus;
+let journals: Journal[];
+let dashboard: Dashboard;
+let gatewayDown = true;
+let base: string;
+
+const get = (path: string, token = dashboard.token) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${dashboard.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = async <T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> => (await res).json() as Promise<T>;
+function handled(bus: Bus, predicate: (type: string, outcome: string) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const off = bus.on('handled', (e) => predicate(e.type, e.outcome) && (off(), resolve()));
+  });
+}
+
+beforeAll(async () => {
+  broker = new MemoryBroker();
+  store = new SqliteJournalStore({ path: ':memory:' });
+  order = createBus({ service: 'order', transport: broker.transport(), logger: silentLogger });
+  order.endpoint('order', (e) => e.on(OrderPlaced, (o, ctx) => ctx.send(ChargePayment, { orderId: o.orderId, amount: o.amount })).on(PaymentCharged, () => undefined));
+  payment = createBus({ service: 'payment', transport: broker.transport(), logger: silentLogger });
+  payment.endpoint('payment', (e) =>
+    e.on(ChargePayment, async (cmd, ctx) => {
+      if (cmd.orderId === 'o-bad' && gatewayDown) throw new UnrecoverableError('gateway refused');
+      await ctx.publish(PaymentCharged, { orderId: cmd.orderId });
+    }),
+  );
+  journals = [order, payment].map((bus) => journal(bus, { store, payloads: { redact: ['amount'] }, flushMs: 10 }));
+  for (const bus of [order, payment]) announce(bus, { version: '1.0.0' });
+  await order.start();
+  await payment.start();
+  const charged = handled(order, (type) => type === PaymentCharged.name);
+  const dead = handled(payment, (_, outcome) => outcome === 'dead-lettered');
+  await order.publish(OrderPlaced, { orderId: 'o-1', amount: 30 });
+  await order.publish(OrderPlaced, { orderId: 'o-bad', amount: 5 });
+  await Promise.all([charged, dead]);
+  for (const j of journals) await j.flush();
+  transport = broker.transport();
+  await transport.connect();
+  dashboard = await startDashboard({ transport, journal: store, traceUrl: 'http://jaeger.local/trace/{traceId}' });
+  base = dashboard.url.slice(0, dashboard.url.indexOf('/#'));
+});
+
+afterAll(async () => {
+  await dashboard?.close();
+  await order?.stop();
+  await payment?.stop();
+  await transport?.close();
+  await store?.close();
+});
+
+describe('the dashboard API', () => {
+  it('listens on 127.0.0.1 and needs the token for every API call; the page itself is public', async () => {
+    expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]{48}$/);
+    expect((await fetch(`${base}/api/services`)).status).toBe(401);
+    expect((await get('/api/services', 'x'.repeat(48))).status).toBe(401);
+    expect((await fetch(`${base}/api/dead-letters/payment/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"all":true,"confirm":true}' })).status).toBe(401);
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script type="module" src="/app.js">');
+    expect((await fetch(`${base}/../package.json`)).status).toBe(404);
+  });
+
+  it('lists the live services and who sends and handles each contract', async () => {
+    await dashboard.catalog.until((c) => c.instances().length === 2 && c.contracts().some((x) => x.name === ChargePayment.name && x.sentBy.length > 0));
+    const { instances, contracts } = await json<{ instances: { service: string; status: string }[]; contracts: { name: string; sentBy: string[]; handledBy: string[] }[] }>(get('/api/services'));
+    expect(instances.map((i) => [i.service, i.status])).toEqual([
+      ['order', 'live'],
+      ['payment', 'live'],
+    ]);
+    expect(contracts.find((c) => c.name === ChargePayment.name)).toMatchObject({ sentBy: ['order'], handledBy: ['payment/payment'] });
+    const asyncapi = await json(get('/api/asyncapi?service=payment'));
+    expect(asyncapi.asyncapi).toBe('3.0.0');
+  });
+
+  it('shows queues with depth, in flight and dead letters', async () => {
+    const { queues, history } = await json<{ queues: { name: string; deadLetters: number }[]; history: unknown[] }>(get('/api/queues'));
+    expect(queues.find((q) => q.name === 'payment')?.deadLetters).toBe(1);
+    expect(history.length).toBeGreaterThan(0);
+  });
+
+  it("draws an order's conversation as a sequence diagram, with Mermaid text, timings and the trace id", async () => {
+    const answer = await json<{ svg: string; mermaid: string; sequence: { lifelines: string[]; arrows: { type: string; outcome: string }[] }; entries: { payload?: string }[] }>(
+      get('/api/conversations?q=o-bad'),
+    );
+    expect(answer.sequence.lifelines).toEqual(['order', 'payment']);
+    expect(answer.sequence.arrows.map((a) => [a.type, a.outcome])).toEqual([
+      [OrderPlaced.name, 'handled'],
+      [ChargePayment.name, 'dead-lettered'],
+    ]);
+    expect(answer.svg).toMatch(/^<svg /);
+    expect(answer.svg).toContain('class="arrow outcome-dead-lettered"');
+    expect(answer.svg).toContain('dead-lettered: UNRECOVERABLE');
+    expect(answer.mermaid).toContain('sequenceDiagram');
+    expect(answer.mermaid).toContain('s0--xs1: payment.charge-payment');
+    expect(JSON.parse(answer.entries[0]!.payload!)).toEqual({ orderId: 'o-bad', amount: '[redacted]' });
+    expect((await get('/api/conversations')).status).toBe(400);
+  });
+
+  it('lists, shows and replays a dead letter (then it is handled), with the CLI selector rules', async () => {
+    const { deadLetters } = await json<{ deadLetters: { id: string; endpoint: string; reason: string; type: string }[] }>(get('/api/dead-letters?reason=UNRECOVERABLE'));
+    expect(deadLetters).toMatchObject([{ endpoint: 'payment', reason: 'UNRECOVERABLE', type: ChargePayment.name }]);
+    const [letter] = deadLetters;
+    expect((await json(get(`/api/dead-letters?type=nothing`))).total).toBe(0);
+    const shown = await json<{ envelope: { data: unknown }; failure: { errorMessage: string } }>(get(`/api/dead-letters/payment/${letter!.id}`));
+    expect(shown.envelope.data).toEqual({ orderId: 'o-bad', amount: 5 });
+    expect(shown.failure.errorMessage).toBe('gateway refused');
+
+    expect((await post('/api/dead-letters/payment/replay', { ids: [letter!.id], reason: 'X' })).status).toBe(400);
+    expect((await post('/api/dead-letters/payment/purge', { all: true })).status).toBe(400);
+    expect((await post('/api/dead-letters/nowhere/replay', { all: true })).status).toBe(404);
+
+    gatewayDown = false;
+    const charged = handled(payment, (type, outcome) => type === ChargePayment.name && outcome === 'handled');
+    expect(await json(post('/api/dead-letters/payment/replay', { ids: [letter!.id] }))).toEqual({ replayed: 1 });
+    await charged;
+    for (const j of journals) await j.flush();
+    const after = await json<{ sequence: { arrows: { type: string; outcome: string; replayed: boolean }[] } }>(get('/api/conversations?q=o-bad'));
+    expect(after.sequence.arrows.filter((a) => a.type === ChargePayment.name).map((a) => [a.outcome, a.replayed])).toEqual([
+      ['dead-lettered', false],
+      ['handled', true],
+    ]);
+    expect((await json(get('/api/dead-letters'))).total).toBe(0);
+  });
+
+  it('tails messages of a type pattern as server-sent events', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/tail?pattern=shop.%23&token=${dashboard.token}`, { signal: controller.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (until: string) => {
+      while (!text.includes(until)) text += new TextDecoder().decode((await reader.read()).value);
+    };
+    await read('event: ready');
+    await order.publish(OrderPlaced, { orderId: 'o-tail', amount: 1 });
+    await read('o-tail');
+    expect(text).toContain('"type":"shop.order-placed"');
+    controller.abort();
+  });
+});

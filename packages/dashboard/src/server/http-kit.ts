@@ -1,0 +1,72 @@
+/**
+ * The few HTTP helpers the dashboard's server needs on top of `node:http`: JSON answers, a
+ * size-limited JSON body, errors with a status, and the access-token check (constant time).
+ *
+ * @example
+ * ```ts
+ * if (!authorized(req, url, token)) return sendError(res, new HttpError(401, 'a valid token is required'));
+ * sendJson(res, 200, { ok: true });
+ * ```
+ * @module
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** An error with the HTTP status to answer with. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_BODY = 1 << 20;
+
+/** Answers with `value` as JSON. */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Answers with an error document; an unexpected error is a 500 whose message is still shown (it never holds credentials: URLs are redacted by core). */
+export function sendError(res: ServerResponse, error: unknown): void {
+  const status = error instanceof HttpError ? error.status : 500;
+  const { name, message } = error instanceof Error ? error : new Error(String(error));
+  if (!res.headersSent) sendJson(res, status, { error: { name, message } });
+  else res.end();
+}
+
+/** The request's JSON body (at most 1 MiB; `{}` when empty). */
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) throw new HttpError(415, 'send the body as application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, 'the body is larger than 1 MiB');
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'the body is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new HttpError(400, 'the body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Whether the request carries `token`: `Authorization: Bearer <token>`, or `?token=` (for EventSource, which sends no headers). */
+export function authorized(req: IncomingMessage, url: URL, token: string): boolean {
+  const header = req.headers.authorization;
+  const given = header?.startsWith('Bearer ') === true ? header.slice(7) : (url.searchParams.get('token') ?? '');
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

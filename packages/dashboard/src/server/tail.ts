@@ -1,0 +1,55 @@
+/**
+ * The live tail as server-sent events: a temporary queue bound to the type patterns (`*` one word,
+ * `#` any words), each message sent to the browser as one event, the queue deleted when the
+ * browser goes. It sees messages routed by topic (events and routed commands), as `missive tail`.
+ *
+ * @example
+ * ```ts
+ * await tail(transport, ['shop.#'], req, res); // text/event-stream until the client disconnects
+ * ```
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { jsonCodec, type Transport } from '@missive/core';
+import { checkTopicPattern } from '@missive/core/transport';
+import { HttpError } from './http-kit.js';
+
+/** Streams the messages of `patterns` to `res` until the request closes. */
+export async function tail(transport: Transport, patterns: readonly string[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (patterns.length === 0) throw new HttpError(400, 'tail needs a type pattern, for example shop.#');
+  for (const pattern of patterns) {
+    try {
+      checkTopicPattern(pattern);
+    } catch (error) {
+      throw new HttpError(400, (error as Error).message);
+    }
+  }
+  const queue = `missive-dashboard-tail-${randomBytes(4).toString('hex')}`;
+  await transport.declare({ name: queue, topics: [...patterns], temporary: true });
+  const consumer = transport.consume(queue, { prefetch: 64 });
+  await consumer.ready;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  res.write(`event: ready\ndata: ${JSON.stringify({ patterns })}\n\n`);
+  const closed = () => void consumer.close();
+  req.once('close', closed);
+  const codec = jsonCodec();
+  try {
+    for await (const delivery of consumer) {
+      let line: Record<string, unknown>;
+      try {
+        const e = codec.decode(delivery.message.body);
+        line = { time: e.time, type: e.type, id: e.id, source: e.source, correlationId: e.correlationid, data: e.data };
+      } catch (error) {
+        line = { type: delivery.message.type, id: delivery.message.id, undecodable: (error as Error).message };
+      }
+      res.write(`data: ${JSON.stringify(line)}\n\n`);
+      await delivery.ack();
+    }
+  } finally {
+    req.off('close', closed);
+    await consumer.close();
+    await transport.deleteQueue(queue).catch(() => undefined);
+    res.end();
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import type { TransportMessage } from '@missive/core';
+import type { Msg } from 'nats';
+import { decodeMessage, decodeReceived, encodeHeaders, wireHeaders } from './message-codec.js';
+
+const text = (h: { encode(): Uint8Array }) => new TextDecoder().decode(h.encode());
+
+const messages: TransportMessage[] = [
+  { id: '0b9c7c1e-2f7a-4a57-9d0e-6d1f3c1b2a10', type: 'shop.order-placed', body: new Uint8Array(), headers: {} },
+  { id: 'm-1', type: 'shop.charge-card', body: new Uint8Array(), headers: { 'missive-attempt': '2', note: 'a\r\nb' }, partitionKey: 'customer 7/ü' },
+];
+
+describe('wireHeaders', () => {
+  it('writes the same header block as nats.js headers() would', () => {
+    for (const message of messages) expect(text(wireHeaders(message))).toBe(text(encodeHeaders(message)));
+  });
+
+  it('leaves values nats.js must check or trim to nats.js', () => {
+    expect(() => wireHeaders({ ...messages[0]!, id: 'a\nb' })).toThrow(/\\r and \\n/);
+    expect(text(wireHeaders({ ...messages[0]!, type: ' padded ' }))).toContain('Missive-Type: padded\r\n');
+  });
+
+  it('decodes back to the message', () => {
+    const message = messages[1]!;
+    const decoded = decodeMessage(message.body, encodeHeaders(message));
+    expect(decoded).toEqual({ ...message, body: message.body });
+  });
+});
+
+/** A received message as nats.js keeps it: the header block and the body in one buffer, and where the block ends. */
+function received(message: TransportMessage, body: Uint8Array): Msg {
+  const block = wireHeaders(message).encode();
+  const raw = new Uint8Array(block.length + body.length);
+  raw.set(block);
+  raw.set(body, block.length);
+  return { _rdata: raw, _msg: { hdr: block.length }, data: raw.subarray(block.length), headers: encodeHeaders(message) } as unknown as Msg;
+}
+
+describe('decodeReceived', () => {
+  it('reads the header block from the bytes as nats.js would (values with colons, keys, ids)', () => {
+    const body = new TextEncoder().encode('{"specversion":"1.0"}');
+    for (const message of messages) {
+      const decoded = decodeReceived(received(message, body));
+      expect(decoded).toEqual(decodeMessage(body, encodeHeaders(message)));
+      expect(decoded.headers).toEqual(message.headers);
+      expect(new TextDecoder().decode(decoded.body)).toBe('{"specversion":"1.0"}');
+    }
+  });
+
+  it('falls back to nats.js when the message is kept another way', () => {
+    const message = messages[1]!;
+    const msg = { data: message.body, headers: encodeHeaders(message) } as unknown as Msg;
+    expect(decodeReceived(msg)).toEqual(decodeMessage(message.body, encodeHeaders(message)));
+  });
+});

@@ -1,0 +1,310 @@
+/**
+ * The transport's live connection to RabbitMQ: connecting (with failover across nodes), recovery,
+ * the publisher and admin channels, and the waiting of publishes during an outage or while the
+ * broker blocks publishing.
+ *
+ * amqplib reconnects with capped exponential backoff and jitter. Each new connection is set up
+ * exactly once (`setUp`): a new generation, a confirm channel, an admin channel, then the
+ * transport's own setup (declarations, registry, consumers, see {@link ConnectionHooks}); only then
+ * is the publisher channel made current and are waiting publishes released. A caller that needs a
+ * channel while that setup runs (a publish during the reconnect) waits for it, never starts a
+ * second one beside it. A failed setup is tried again (backoff up to 5 s) while the connection
+ * lasts: right after a broker restart its queues may not be ready yet.
+ *
+ * @example
+ * ```ts
+ * const link = new RabbitConnection(options, logger, hooks);
+ * await link.connect();
+ * const channel = await link.publisherChannel(true); // waits during an outage, within publishTimeout
+ * ```
+ * @module
+ */
+import * as amqp from 'amqplib';
+import { BusStateError, ErrorCode, TransportError, type Logger, type TransportStatus } from '@missive/core';
+import { connectError } from './connect-error.js';
+import { failoverTarget } from './failover.js';
+import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
+
+/**
+ * Messages the publisher channel buffers while the socket is full before `publish` reports
+ * backpressure (amqplib's default is 1,024, which for large messages is a lot of memory).
+ */
+const PUBLISH_BUFFER_MESSAGES = 64;
+
+/** What the transport does on each new connection and when one is lost. */
+export interface ConnectionHooks {
+  /** A new publisher channel, before it is used: the publisher attaches its listeners. */
+  preparePublisher(publisher: amqp.ConfirmChannel): void;
+  /** Declares what the transport needs on `connection`; throws to have the setup tried again. */
+  setUp(connection: amqp.ChannelModel, admin: amqp.Channel): Promise<void>;
+  /** The publisher channel is current: the consumers resume on `connection`. */
+  resume(connection: amqp.ChannelModel): Promise<void>;
+  /** The connection was lost: consumers drop what they held (the broker requeues it). */
+  lost(): void;
+}
+
+/** The live connection. */
+export class RabbitConnection {
+  /** Grows with every (re)connection; deliveries of older generations are stale. */
+  generation = 0;
+  private model: amqp.RecoveringChannelModel | undefined;
+  private connection: amqp.ChannelModel | undefined;
+  private publisher: amqp.ConfirmChannel | undefined;
+  private admin: amqp.Channel | undefined;
+  private state: 'new' | 'open' | 'closed' = 'new';
+  /** Why the connection was lost, while it is being re-established. */
+  private lostBecause: string | undefined;
+  private blockedBy: string | undefined;
+  private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
+  private ready: Promise<void> | undefined;
+  /** The setup of a new connection while it runs (see `onConnect`). */
+  private settingUp: { readonly connection: amqp.ChannelModel; readonly done: Promise<void> } | undefined;
+
+  constructor(
+    private readonly options: ResolvedRabbitMqOptions,
+    readonly safeUrl: string,
+    private readonly logger: Logger,
+    private readonly hooks: ConnectionHooks,
+  ) {}
+
+  /** Whether the transport is connected (or reconnecting), not new or closed. */
+  get open(): boolean {
+    return this.state === 'open';
+  }
+
+  /** The current connection, or undefined while it is down. */
+  get current(): amqp.ChannelModel | undefined {
+    return this.connection;
+  }
+
+  /** The publisher channel when it can be used at once (connected, not blocked), else undefined. */
+  get publisherNow(): amqp.ConfirmChannel | undefined {
+    return this.state === 'open' && this.blockedBy === undefined ? this.publisher : undefined;
+  }
+
+  /** Whether `channel` is the current publisher channel. */
+  isPublisher(channel: amqp.Channel): boolean {
+    return this.publisher === channel;
+  }
+
+  /** Whether `connection` is the current connection (not one that was lost). */
+  isConnection(connection: amqp.ChannelModel): boolean {
+    return this.connection === connection;
+  }
+
+  /**
+   * Why RabbitMQ blocks this connection's publishes (it raised a memory or disk alarm), or undefined.
+   * While it does, publishes wait like during an outage: up to `publishTimeout`, at most `maxBuffered`.
+   */
+  get blocked(): string | undefined {
+    return this.blockedBy;
+  }
+
+  async connect(): Promise<void> {
+    if (this.state === 'open') return;
+    if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'rabbitmq transport is closed');
+    this.state = 'open';
+    const nodes = this.options.nodes;
+    // Several nodes: each reconnection attempt goes to the next one (see failover.ts).
+    const failover = nodes.length > 1 ? failoverTarget(this.options.url, nodes) : undefined;
+    const model = await amqp.connect(failover?.target ?? this.options.url, {
+      ...this.options.socketOptions,
+      recovery: {
+        initialDelay: 100,
+        maxDelay: 10_000,
+        factor: 2,
+        jitter: 0.2,
+        initialMaxRetries: Math.max(2, nodes.length * 2 - 1),
+        maxRetries: Number.POSITIVE_INFINITY,
+        waitForConnect: false,
+        ...(failover === undefined ? {} : { calculateDelay: (attempt: number) => failover.advance(attempt) }),
+      },
+    });
+    this.model = model;
+    model.on('error', (error: Error) => {
+      if (this.state === 'open') this.logger.warn({ err: error.message }, 'rabbitmq connection error');
+    });
+    model.on('disconnect', (error: Error) => this.onDisconnect(error));
+    model.on('connect', (connection: amqp.ChannelModel) => this.setUp(connection, 0));
+    model.on('blocked', (reason: string) => {
+      this.blockedBy = reason === '' ? 'resource alarm' : reason;
+      this.logger.warn(`RabbitMQ blocks publishing on this connection (${this.blockedBy}); publishes wait up to ${this.options.publishTimeoutMs} ms`);
+    });
+    model.on('unblocked', () => {
+      this.blockedBy = undefined;
+      this.logger.info('RabbitMQ unblocked publishing');
+      this.releaseWaiters();
+    });
+    model.on('reconnect-scheduled', (info: { attempt: number; delay: number }) => this.logger.info(`rabbitmq reconnect ${info.attempt} in ${info.delay} ms`));
+    let connected = false;
+    // During the first connect, giving up is reported once, by the error connect() throws.
+    model.on('reconnect-failed', (error: Error) => {
+      if (connected) this.logger.error({ err: error }, 'rabbitmq gave up reconnecting');
+    });
+    try {
+      await model.waitForConnect();
+      await this.ready;
+      connected = true;
+    } catch (error) {
+      await model.close().catch(() => undefined);
+      this.state = 'closed';
+      throw connectError(error as Error, this.options.url, this.safeUrl);
+    }
+  }
+
+  /** Runs the setup of a new connection, and again (backoff up to 5 s) while it fails and the connection lasts. */
+  private setUp(connection: amqp.ChannelModel, failures: number): void {
+    this.ready = this.onConnect(connection);
+    this.ready.catch((error: unknown) => {
+      if (this.state !== 'open' || this.connection !== connection) return;
+      this.logger.warn(`rabbitmq setup after connect failed (${(error as Error).message}); trying again`);
+      setTimeout(() => {
+        if (this.state === 'open' && this.connection === connection && this.publisher === undefined) this.setUp(connection, failures + 1);
+      }, Math.min(5_000, 100 * 2 ** failures)).unref();
+    });
+  }
+
+  /**
+   * Sets `connection` up once: a caller that comes while its setup runs (a publish during the
+   * reconnect) waits for that setup instead of starting a second one beside it.
+   */
+  private onConnect(connection: amqp.ChannelModel): Promise<void> {
+    if (this.connection === connection && this.publisher !== undefined) return Promise.resolve();
+    if (this.settingUp?.connection === connection) return this.settingUp.done;
+    const done = this.setUpConnection(connection).finally(() => {
+      if (this.settingUp?.done === done) this.settingUp = undefined;
+    });
+    this.settingUp = { connection, done };
+    return done;
+  }
+
+  private async setUpConnection(connection: amqp.ChannelModel): Promise<void> {
+    this.connection = connection;
+    this.generation++;
+    const publisher = await connection.createConfirmChannel({ highWaterMark: PUBLISH_BUFFER_MESSAGES });
+    try {
+      this.hooks.preparePublisher(publisher);
+      publisher.on('close', () => {
+        if (this.publisher === publisher) this.publisher = undefined;
+      });
+      this.admin = await this.adminChannelOn(connection);
+      await this.hooks.setUp(connection, this.admin);
+    } catch (error) {
+      await publisher.close().catch(() => undefined);
+      throw error;
+    }
+    this.publisher = publisher;
+    await this.hooks.resume(connection);
+    if (this.lostBecause !== undefined) this.logger.info({ url: this.safeUrl }, 'rabbitmq connection recovered');
+    this.lostBecause = undefined;
+    this.releaseWaiters();
+  }
+
+  /** Connected and able to publish; else why not (see `Transport.status`). */
+  status(): TransportStatus {
+    if (this.state !== 'open') return { connected: false, reason: `the transport is ${this.state === 'new' ? 'not connected' : 'closed'}` };
+    if (this.publisher === undefined) return { connected: false, reason: `rabbitmq connection lost${this.lostBecause === undefined ? '' : ` (${this.lostBecause})`}; reconnecting` };
+    return { connected: true };
+  }
+
+  private async adminChannelOn(connection: amqp.ChannelModel): Promise<amqp.Channel> {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    channel.on('close', () => {
+      if (this.admin === channel) this.admin = undefined;
+    });
+    return channel;
+  }
+
+  private onDisconnect(error: Error): void {
+    if (this.state !== 'open') return;
+    this.logger.warn({ url: this.safeUrl, err: error }, `rabbitmq connection lost (${error.message}); reconnecting`);
+    this.lostBecause = error.message;
+    this.blockedBy = undefined; // a new connection starts unblocked; the broker blocks it again if its alarm is still on
+    this.publisher = undefined;
+    this.admin = undefined;
+    this.connection = undefined;
+    this.hooks.lost();
+  }
+
+  /**
+   * Waits for a usable publisher channel, within the outage limits. `publishing`: also wait while
+   * the broker blocks this connection's publishes (a resource alarm); declarations and reads need not.
+   */
+  async publisherChannel(publishing = false): Promise<amqp.ConfirmChannel> {
+    if (this.state !== 'open') throw new BusStateError(this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed, `rabbitmq transport is ${this.state === 'new' ? 'not connected' : 'closed'}`);
+    if (this.publisher !== undefined && (!publishing || this.blockedBy === undefined)) return this.publisher;
+    if (this.publisher === undefined && this.connection !== undefined) {
+      await this.onConnect(this.connection).catch(() => undefined);
+      if (this.publisher !== undefined) return this.publisher;
+    }
+    const outage = this.publisher === undefined ? 'rabbitmq connection is down' : `RabbitMQ is blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
+    if (this.waiters.length >= this.options.maxBuffered) {
+      throw new TransportError(`${outage} and ${this.waiters.length} publishes are already waiting (maxBuffered)`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        const what = this.publisher === undefined ? 'the connection did not come back' : `RabbitMQ kept blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
+        reject(new TransportError(`${what} within ${this.options.publishTimeoutMs} ms (publishTimeout); the message was not published`));
+      }, this.options.publishTimeoutMs);
+      this.waiters.push({ resolve, reject, timer });
+    });
+    return this.publisherChannel(publishing);
+  }
+
+  private releaseWaiters(): void {
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
+  }
+
+  /** The admin channel, recreated if a declaration closed it. */
+  async adminChannel(): Promise<amqp.Channel> {
+    if (this.admin !== undefined) return this.admin;
+    await this.publisherChannel();
+    this.admin ??= await this.adminChannelOn(this.connection!);
+    return this.admin;
+  }
+
+  /** A new admin channel on `connection`, replacing one a refused declaration closed during the setup. */
+  async reopenAdmin(connection: amqp.ChannelModel): Promise<amqp.Channel> {
+    this.admin = await this.adminChannelOn(connection);
+    return this.admin;
+  }
+
+  /** A failed declaration closed the admin channel: the next `adminChannel` opens another. */
+  dropAdmin(): void {
+    this.admin = undefined;
+  }
+
+  /** A fresh channel on the current connection. */
+  async newChannel(): Promise<amqp.Channel> {
+    await this.publisherChannel();
+    const channel = await this.connection!.createChannel();
+    channel.on('error', () => undefined);
+    return channel;
+  }
+
+  /** Marks the transport closed: waiting publishes fail, later calls are refused. False if it was not open. */
+  beginClose(): boolean {
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new BusStateError(ErrorCode.Closed, 'rabbitmq transport closed'));
+    }
+    return wasOpen;
+  }
+
+  /** Waits for the confirms still out, then closes the connection. */
+  async close(): Promise<void> {
+    try {
+      await this.publisher?.waitForConfirms();
+    } catch {
+      /* confirms of a dying channel */
+    }
+    await this.model?.close().catch(() => undefined);
+  }
+}

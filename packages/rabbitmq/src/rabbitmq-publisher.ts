@@ -1,0 +1,221 @@
+/**
+ * Publishing on the transport's confirm channel: to a type's exchange, to a queue, with a delay (a
+ * delay bucket, or a cancellable scheduled message's own queue).
+ *
+ * `confirmPublish` resolves when the broker confirmed; a nack rejects with `PublishRejectedError`,
+ * an unroutable mandatory message with `UnroutableError`. Messages are persistent. A publish during
+ * an outage waits for the reconnect, up to `publishTimeout` and `maxBuffered` waiting publishes,
+ * then fails with a `TransportError`. While the socket cannot take more, publishes wait for it to
+ * drain instead of piling up in memory.
+ *
+ * @example
+ * ```ts
+ * await publisher.publish('shop.order-placed', message);
+ * await publisher.send('billing', message, { notBefore: Date.now() + 5_000 });
+ * ```
+ * @module
+ */
+import type * as amqp from 'amqplib';
+import { ConfigurationError, PublishRejectedError, TransportError, UnroutableError, type TransportMessage } from '@missive/core';
+import { isExactTopic, TransportHeader, type EnqueueOptions } from '@missive/core/transport';
+import type { Republisher } from './consumer-host.js';
+import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
+import { ReplyCode, replyCode } from './reply-codes.js';
+import { DELAY_EXCHANGE, KEYED_EXCHANGE, MAX_DELAY_MS, RETURN_EXCHANGE, delayBucket, isTypeExchange, returnKey, scheduledQueue, sendKey, slotOf, typeKey } from './topology.js';
+import { CONTENT_TYPE, DELAY_HEADER } from './wire.js';
+
+/** How long a scheduled message's queue outlives the message, so a late `cancel` finds nothing instead of racing a new queue. */
+const SCHEDULED_GRACE_MS = 60_000;
+
+/** What publishing needs of the live connection. */
+export interface PublishLink {
+  readonly open: boolean;
+  /** The publisher channel when usable at once, else undefined. */
+  readonly publisherNow: amqp.ConfirmChannel | undefined;
+  /** Waits for a usable publisher channel (`publishing`: also while the broker blocks publishes). */
+  publisherChannel(publishing?: boolean): Promise<amqp.ConfirmChannel>;
+  isPublisher(channel: amqp.Channel): boolean;
+  adminChannel(): Promise<amqp.Channel>;
+}
+
+/** What publishing needs of the declarations: the type exchanges. */
+export interface TypeExchanges {
+  /** Resolves once the type's exchange exists; undefined when it is known to. */
+  typeExchange(type: string): Promise<void> | undefined;
+  forgetType(type: string): void;
+}
+
+/** The publisher. */
+export class RabbitPublisher implements Republisher {
+  private readonly returned = new Map<string, amqp.Message>();
+  /** Publisher channels the broker closed with 404: a publish to an exchange that no longer exists. */
+  private readonly closedByNotFound = new WeakSet<amqp.Channel>();
+  /** Delay queues declared on this connection. */
+  private readonly delayQueues = new Set<number>();
+  /** Set while the publisher's socket buffer is full (see `waitForDrain`). */
+  private draining: Promise<void> | undefined;
+
+  constructor(
+    private readonly link: PublishLink,
+    private readonly exchanges: TypeExchanges,
+    private readonly options: ResolvedRabbitMqOptions,
+  ) {}
+
+  /** A new publisher channel: returned messages and a 404 close are noted on it. Delay queues are declared again on it. */
+  prepare(publisher: amqp.ConfirmChannel): void {
+    this.delayQueues.clear();
+    publisher.on('return', (message: amqp.Message) => {
+      const id = message.properties.messageId as string | undefined;
+      if (id !== undefined) this.returned.set(id, message);
+    });
+    publisher.on('error', (error: Error) => {
+      // A publish to a type exchange someone deleted closes the channel: its publishes declare their exchanges again (`confirmPublish`).
+      if (replyCode(error) === ReplyCode.NotFound) this.closedByNotFound.add(publisher);
+    });
+  }
+
+  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    if (!isExactTopic(topic)) throw new ConfigurationError(`cannot publish to a wildcard topic "${topic}"`);
+    const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
+    const slot = slotOf(message.partitionKey);
+    if (delay > 0) return this.delayed(returnKey('t', slot, topic), message, delay, options?.scheduleId);
+    const declaring = this.exchanges.typeExchange(topic);
+    if (declaring !== undefined) await declaring;
+    await this.confirmPublish(topic, typeKey(slot, topic), message, message.headers, options?.mandatory === true, topic);
+  }
+
+  async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    const delay = options?.notBefore === undefined ? 0 : options.notBefore - Date.now();
+    const slot = slotOf(message.partitionKey);
+    if (delay > 0) return this.delayed(returnKey('q', slot, queue), message, delay, options?.scheduleId);
+    if (slot === 'none') await this.confirmPublish('', queue, message, message.headers, true, queue);
+    else await this.confirmPublish(KEYED_EXCHANGE, sendKey(slot, queue), message, message.headers, true, queue);
+  }
+
+  /** A message with a schedule id waits alone, so it can be cancelled; any other in its delay bucket. */
+  private delayed(routingKey: string, message: TransportMessage, delayMs: number, scheduleId: string | undefined): Promise<void> {
+    if (delayMs > MAX_DELAY_MS) {
+      throw new ConfigurationError(`RabbitMQ holds a message at most ${MAX_DELAY_MS} ms (48.6 days; its TTLs are 32-bit); ${message.id} was to wait ${Math.round(delayMs)} ms`);
+    }
+    return scheduleId === undefined ? this.publishDelayed(routingKey, message, delayMs) : this.publishScheduled(routingKey, message, delayMs, scheduleId);
+  }
+
+  /**
+   * Puts a scheduled message in a queue of its own, `missive.scheduled.<scheduleId>`, whose TTL is
+   * the delay (exact, not bucketed) and which dead-letters it to `missive.delay.return` with its
+   * routing key home. `cancelScheduled` deletes that queue. The queue deletes itself
+   * {@link SCHEDULED_GRACE_MS} after the message left.
+   */
+  private async publishScheduled(routingKey: string, message: TransportMessage, delayMs: number, scheduleId: string): Promise<void> {
+    const name = scheduledQueue(scheduleId);
+    const ttl = Math.max(1, Math.ceil(delayMs));
+    const channel = await this.link.adminChannel();
+    await channel.assertQueue(name, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'classic',
+        'x-message-ttl': ttl,
+        'x-dead-letter-exchange': RETURN_EXCHANGE,
+        'x-dead-letter-routing-key': routingKey,
+        'x-expires': ttl + SCHEDULED_GRACE_MS,
+      },
+    });
+    await this.confirmPublish('', name, message, message.headers, true, name);
+  }
+
+  /** Sends to the delay queue of the delay's bucket; it comes back through `missive.delay.return` by `routingKey`. */
+  async publishDelayed(routingKey: string, message: TransportMessage, delayMs: number, headers: Readonly<Record<string, string>> = message.headers): Promise<void> {
+    const bucket = delayBucket(delayMs);
+    if (!this.delayQueues.has(bucket)) {
+      const channel = await this.link.adminChannel();
+      const name = `${DELAY_EXCHANGE}.${bucket}`;
+      await channel.assertQueue(name, {
+        durable: true,
+        arguments: { 'x-message-ttl': bucket, 'x-dead-letter-exchange': RETURN_EXCHANGE, 'x-expires': bucket + 10 * 60_000 },
+      });
+      // Headers exchanges ignore binding arguments named x-…: the bucket header must not be one.
+      await channel.bindQueue(name, DELAY_EXCHANGE, '', { 'x-match': 'all', [DELAY_HEADER]: String(bucket) });
+      this.delayQueues.add(bucket);
+    }
+    await this.confirmPublish(DELAY_EXCHANGE, routingKey, message, { ...headers, [DELAY_HEADER]: String(bucket) }, false, routingKey);
+  }
+
+  /**
+   * Publishes with a confirm; rejects on return (mandatory), on channels that keep dying, and on a
+   * nack that lasts (each for `publishTimeout` after the first try): a broker nacks while a quorum
+   * queue elects a new leader (its old one's node died), so a nacked publish is tried again with
+   * backoff (50 ms doubling to 1 s) until `publishTimeout` has passed since the first try, then
+   * fails with `PublishRejectedError`.
+   */
+  async confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
+    const body = Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    // amqplib reads the headers without changing them (it layers its own on top), so they are passed as they are.
+    const properties = {
+      persistent: true,
+      mandatory,
+      messageId: message.id,
+      type: message.type,
+      contentType: CONTENT_TYPE,
+      headers: message.partitionKey === undefined ? headers : { ...headers, [TransportHeader.PartitionKey]: message.partitionKey },
+    };
+    const started = Date.now();
+    let refusals = 0;
+    let previous: amqp.ConfirmChannel | undefined;
+    for (let attempt = 1; ; attempt++) {
+      while (this.draining !== undefined) await this.draining; // a drain lets waiters go one buffer-full at a time
+      const channel = this.link.publisherNow ?? (await this.link.publisherChannel(true));
+      if (attempt > 1 && isTypeExchange(exchange)) {
+        // The channel may have died of a publish to a type exchange deleted under us: declare it again.
+        if (previous !== undefined && this.closedByNotFound.has(previous)) this.exchanges.forgetType(exchange);
+        const declaring = this.exchanges.typeExchange(exchange);
+        if (declaring !== undefined) await declaring;
+      }
+      previous = channel;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const accepted = channel.publish(exchange, routingKey, body, properties, (error: unknown) => {
+            if (error !== null && error !== undefined) reject(new PublishRejectedError(`RabbitMQ refused message ${message.id} to ${destination}`, { cause: error }));
+            else resolve();
+          });
+          if (!accepted) this.waitForDrain(channel);
+        });
+      } catch (error) {
+        if (error instanceof PublishRejectedError && this.link.isPublisher(channel)) {
+          const pause = Math.min(1000, 50 * 2 ** refusals++);
+          if (Date.now() + pause - started > this.options.publishTimeoutMs || !this.link.open) throw error;
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          attempt--; // a refusal is not a dead channel
+          continue;
+        }
+        // The channel died before the confirm: publish again on the next one (at least once). In a
+        // cluster losing a node, channels can die several times in a row: keep trying, with backoff
+        // from the third try, until publishTimeout has passed since the first.
+        if (attempt >= 3 && (Date.now() - started >= this.options.publishTimeoutMs || !this.link.open)) {
+          throw new TransportError(`publish of ${message.id} to ${destination} failed: ${(error as Error).message}`, { cause: error });
+        }
+        if (attempt >= 3) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** (attempt - 3))));
+        continue;
+      }
+      if (this.returned.delete(message.id)) throw new UnroutableError(destination);
+      return;
+    }
+  }
+
+  /**
+   * The socket's write buffer is full: later publishes wait until the channel drains (or dies), so
+   * a fast publisher cannot pile messages up in memory faster than the network takes them.
+   */
+  private waitForDrain(channel: amqp.ConfirmChannel): void {
+    if (this.draining !== undefined) return;
+    this.draining = new Promise<void>((resolve) => {
+      const done = (): void => {
+        channel.off('drain', done);
+        channel.off('close', done);
+        this.draining = undefined;
+        resolve();
+      };
+      channel.on('drain', done);
+      channel.on('close', done);
+    });
+  }
+}

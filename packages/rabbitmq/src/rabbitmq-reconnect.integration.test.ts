@@ -1,0 +1,71 @@
+/**
+ * A reconnect sets the new connection up exactly once, whatever publishes meanwhile: a publish that
+ * arrives while the setup after a reconnect is still running waits for that setup instead of
+ * starting a second one (which counted the generation up twice and resumed every consumer twice,
+ * leaving an orphan channel on the broker that kept taking messages no one could ack).
+ */
+import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@missive/core';
+import { createWaiter, startFaultProxy } from '@missive/testing';
+import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
+import { RabbitMqTransport } from './rabbitmq-transport.js';
+
+const url = new URL(rabbitUrl);
+const cleanup = cleanupAfterEach();
+const waiter = createWaiter({ timeoutMs: 30_000 });
+
+/** amqplib's recovering connection model inside the transport: the test listens to its `connect` event. */
+function modelOf(transport: RabbitMqTransport): EventEmitter {
+  return (transport as unknown as { link: { model: EventEmitter } }).link.model;
+}
+
+describe('rabbitmq reconnect', () => {
+  it('a publish while the new connection is being set up does not set it up a second time', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
+    cleanup.push(() => proxy.close());
+    const proxied = new URL(url.href);
+    proxied.port = String(proxy.port);
+    const transport = new RabbitMqTransport({ url: proxied.href, publishTimeoutMs: 20_000 }, { logger: silentLogger });
+    await transport.connect();
+    cleanup.push(() => transport.close());
+    const queue = `reconnect-${randomBytes(4).toString('hex')}`;
+    cleanup.push(() => transport.deleteQueue(queue));
+    await transport.declare({ name: queue, topics: [] });
+    const consumer = transport.consume(queue, { prefetch: 10 });
+    await consumer.ready;
+    const received: string[] = [];
+    const loop = (async () => {
+      for await (const delivery of consumer) {
+        received.push(delivery.message.id);
+        await delivery.ack();
+        waiter.notify();
+      }
+    })();
+
+    // The transport's own listener runs first and starts the setup; this one publishes right
+    // after, while that setup is still at its first await.
+    let racing: Promise<void> | undefined;
+    modelOf(transport).on('connect', () => {
+      racing ??= transport.send(queue, { id: 'during-setup', type: 't', body: Buffer.from('{}'), headers: {} });
+    });
+    const generation = transport.generation;
+    proxy.cut();
+    await waiter.until(() => racing !== undefined, 'the reconnect');
+    await racing;
+    expect(transport.generation).toBe(generation + 1);
+    // One consumer on the broker: no second channel resumed beside the first.
+    const info = (await transport.queues()).find((q) => q.name === queue);
+    expect(info?.consumers).toBe(1);
+    // Everything sent is handed out and acked on the live channel: nothing stuck on an orphan.
+    const after = Array.from({ length: 20 }, (_, i) => `after-${i}`);
+    await Promise.all(after.map((id) => transport.send(queue, { id, type: 't', body: Buffer.from('{}'), headers: {} })));
+    await waiter.until(() => ['during-setup', ...after].every((id) => received.includes(id)), 'every message after the reconnect');
+    await consumer.close();
+    await loop;
+    const drained = (await transport.queues()).find((q) => q.name === queue);
+    expect(drained?.depth).toBe(0);
+  }, 60_000);
+});

@@ -1,0 +1,113 @@
+/**
+ * The transport's side of the queue registry (`missive.registry`, a stream; records in
+ * `queue-registry.ts`): declaring it once, following it on every connection, reading it up to a
+ * marker of one's own, and appending this transport's records again every day so they outlive the
+ * stream's retention. Where the broker refuses the stream, the registry is unavailable: `queues()`
+ * lists only this connection's queues and every type's exchange feeds `missive.topics`.
+ *
+ * @example
+ * ```ts
+ * const registry = new RabbitRegistry(link, logger, (channel) => appendOwnRecords(channel));
+ * const { types } = await registry.readAfter(channel, typesRecord(['shop.order-placed']));
+ * ```
+ * @module
+ */
+import type * as amqp from 'amqplib';
+import { TransportError, type Logger } from '@missive/core';
+import { REGISTRY_QUEUE, REGISTRY_REFRESH_MS, RegistryFollower, appendRecord, assertRegistry, type Registry } from './queue-registry.js';
+
+/** What the registry needs of the live connection. */
+export interface RegistryLink {
+  readonly open: boolean;
+  isConnection(connection: amqp.ChannelModel): boolean;
+  adminChannel(): Promise<amqp.Channel>;
+}
+
+/** The registry on the transport's connection. */
+export class RabbitRegistry {
+  /** The stream exists (declared on the first connection). */
+  available = false;
+  /** This transport's live reader of the registry. */
+  readonly view = new RegistryFollower();
+  /** Settles once the view follows the stream on the current connection. */
+  private following: Promise<void> | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly link: RegistryLink,
+    private readonly logger: Logger,
+    /** Appends this transport's own records (queues, types, claims) again. */
+    private readonly appendOwn: (channel: amqp.Channel) => void,
+  ) {}
+
+  /**
+   * On a new connection: declares the stream (once) and starts following it. Returns the admin
+   * channel to go on with: a refused declaration closes the one it was given, so it opens another.
+   */
+  async setUp(connection: amqp.ChannelModel, admin: amqp.Channel, reopen: () => Promise<amqp.Channel>): Promise<amqp.Channel> {
+    if (!this.available) {
+      try {
+        await assertRegistry(admin);
+        this.available = true;
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, `cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues and every type's exchange feeds missive.topics`);
+        return reopen();
+      }
+    }
+    this.following = this.follow(connection, 0);
+    this.following.catch(() => undefined);
+    if (this.refreshTimer === undefined) {
+      this.refreshTimer = setInterval(() => void this.refresh().catch((error: unknown) => this.logger.warn({ err: error }, 'could not refresh the queue registry')), REGISTRY_REFRESH_MS);
+      this.refreshTimer.unref();
+    }
+    return admin;
+  }
+
+  /** Settles once the view follows the stream on the current connection (rejects if it could not). */
+  get followed(): Promise<void> | undefined {
+    return this.following;
+  }
+
+  /** Appends `record` on `channel`, then waits until the view has read everything up to a marker after it. */
+  async readAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
+    await this.following;
+    appendRecord(channel, record);
+    // Same channel as the record: the marker lands after it in the stream.
+    await this.view.sync((marker) => appendRecord(channel, marker));
+    return this.view;
+  }
+
+  /** Waits until the view has read everything appended so far (by anyone). */
+  async catchUp(): Promise<Registry> {
+    await this.following;
+    const channel = await this.link.adminChannel();
+    await this.view.sync((marker) => appendRecord(channel, marker));
+    return this.view;
+  }
+
+  /**
+   * Appends the records of this transport's queues and types to the registry again, so they outlive
+   * its retention while the transport lives. Runs every day by itself.
+   */
+  async refresh(): Promise<void> {
+    if (!this.available) return;
+    this.appendOwn(await this.link.adminChannel());
+  }
+
+  stop(): void {
+    clearInterval(this.refreshTimer);
+  }
+
+  /** Starts following the registry on `connection`, trying again (backoff up to 5 s, about a minute in all) while the stream is not ready. */
+  private async follow(connection: amqp.ChannelModel, failures: number): Promise<void> {
+    try {
+      const reader = await connection.createChannel();
+      reader.on('error', () => undefined);
+      await this.view.follow(reader);
+    } catch (error) {
+      if (!this.link.open || !this.link.isConnection(connection) || failures >= 15) throw new TransportError(`cannot read the queue registry (${REGISTRY_QUEUE}): ${(error as Error).message}`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
+      return this.follow(connection, failures + 1);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Lua helpers shared by the transport's scripts (`G`, the group name; `mine`, whether a delivery is
+ * still this consumer's; `release` of a partition key; `copy` and `field` of entry fields; `drop`
+ * of a whole queue).
+ *
+ * @example
+ * ```ts
+ * const lua = `${COMMON}\nreturn drop(ARGV[1], ARGV[2])`;
+ * ```
+ * @module
+ */
+
+/** Helpers shared by the settling scripts. */
+export const COMMON = `
+local G = 'missive'
+local function mine(s, c, id, count)
+  local p = redis.call('XPENDING', s, G, id, id, 1, c)
+  return p[1] ~= nil and p[1][4] == tonumber(count)
+end
+local function release(P, q, k, token)
+  local locks = P..'l:'..q
+  if redis.call('HGET', locks, k) ~= token then return end
+  local wl = P..'w:'..q..'|'..k
+  local nxt = redis.call('LPOP', wl)
+  if nxt then
+    local id = redis.call('XADD', P..'q:'..q, '*', unpack(cmsgpack.unpack(nxt)))
+    redis.call('HSET', locks, k, id)
+    if redis.call('LLEN', wl) == 0 then redis.call('SREM', P..'wk:'..q, k) end
+  else
+    redis.call('HDEL', locks, k)
+  end
+end
+local function copy(f, skip)
+  local g = {}
+  for j = 1, #f, 2 do
+    if not skip[f[j]] then g[#g + 1] = f[j]; g[#g + 1] = f[j + 1] end
+  end
+  return g
+end
+local function field(f, name)
+  for j = 1, #f, 2 do if f[j] == name then return f[j + 1] end end
+  return nil
+end
+local function drop(P, q)
+  redis.call('DEL', P..'q:'..q, P..'l:'..q, P..'dl:'..q, P..'dli:'..q)
+  for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do redis.call('DEL', P..'w:'..q..'|'..k) end
+  for _, rid in ipairs(redis.call('SMEMBERS', P..'dq:'..q)) do
+    redis.call('ZREM', P..'delayed', rid)
+    redis.call('DEL', P..'d:'..rid)
+  end
+  redis.call('DEL', P..'wk:'..q, P..'dq:'..q)
+  redis.call('SREM', P..'ordered', q)
+  redis.call('HDEL', P..'idle', q)
+  local existed = redis.call('HDEL', P..'queues', q)
+  local prefix = q..'\\t'
+  for _, b in ipairs(redis.call('SMEMBERS', P..'bindings')) do
+    if string.sub(b, 1, #prefix) == prefix then redis.call('SREM', P..'bindings', b) end
+  end
+  local owners = redis.call('HGETALL', P..'owners')
+  for j = 1, #owners, 2 do
+    if string.sub(owners[j + 1], 1, #prefix) == prefix then redis.call('HDEL', P..'owners', owners[j]) end
+  end
+  redis.call('INCR', P..'bver')
+  return existed
+end
+`;
+
