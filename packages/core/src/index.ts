@@ -77,7 +77,7 @@ export type { RateLimitOptions } from './policies/rate-limiter.js';
 export { Bus, createBus } from './bus/bus.js';
 export type { BusOptions, BusEvents, BusStats, BusDescription, BusComponent, PublishContext, PublishMiddleware, ScheduleOptions } from './bus/bus.js';
 export { stopOnSignals, type StopOnSignalsOptions, type Stoppable } from './bus/stop-on-signals.js';
-export type { EndpointStats } from './bus/endpoint-runtime.js';
+export type { EndpointStats } from './bus/bus-options.js';
 export type { EndpointBuilder, EndpointOptions, HandlerOptions, ConsumeMiddleware, ExpiredAction } from './consume/endpoint.js';
 export type {
   PublishOptions,
