@@ -20,12 +20,14 @@ import { redis } from './scenarios/redis.js';
 import { sqlite } from './scenarios/sqlite.js';
 import { peers } from './scenarios/peers.js';
 import { postgres } from './scenarios/postgres.js';
+import { postgresLatency } from './scenarios/postgres-latency.js';
 import { scale } from './scenarios/scale.js';
 import { nats } from './scenarios/nats.js';
 import { telemetry } from './scenarios/telemetry.js';
 import { journalScenario } from './scenarios/journal.js';
+import { startup } from './scenarios/startup.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, nats, peers, scale, telemetry, journalScenario];
+const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, postgresLatency, nats, peers, scale, telemetry, journalScenario, startup];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {

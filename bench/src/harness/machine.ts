@@ -11,7 +11,8 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 
-const require = createRequire(import.meta.url);
+/** The bench's own packages first, then the peers' (`bench/peers`, installed by `npm run bench`). */
+const requires = [createRequire(import.meta.url), createRequire(new URL('../../peers/package.json', import.meta.url))];
 
 export interface FactsWanted {
   readonly rabbitmq?: boolean;
@@ -24,13 +25,13 @@ export const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-/** Resolves from `bench/peers`, where `npm run bench` installs the peer frameworks. */
-const peersRequire = createRequire(new URL('../../peers/package.json', import.meta.url));
-
-/** `name@version` of an installed package as this package (or, failing that, `bench/peers`) resolves it, or `name: not installed`. */
+/** `name@version` of an installed package as the bench (or its peers) resolves it, or `name: not installed`. */
 export function packageVersion(name: string): string {
-  const found = versionFrom(require, name);
-  return found === undefined ? (versionFrom(peersRequire, name) ?? `${name}: not installed`) : found;
+  for (const require of requires) {
+    const found = versionFrom(require, name);
+    if (found !== undefined) return found;
+  }
+  return `${name}: not installed`;
 }
 
 function versionFrom(require: NodeJS.Require, name: string): string | undefined {

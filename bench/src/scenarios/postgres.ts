@@ -74,7 +74,7 @@ export const postgres: Scenario = {
   name: 'postgres',
   title: 'postgres: Missive vs a raw pg SKIP LOCKED queue (and pg-boss)',
   budgetMs: 420_000,
-  facts: { packages: ['zod', 'pg'] },
+  facts: { packages: ['zod', 'pg', 'pg-boss'] },
   async run(ctx) {
     const id = runId().replace(/[^a-z0-9]/gi, '').toLowerCase();
     const common = { prefetch: 32, concurrency: 16 };
@@ -84,7 +84,7 @@ export const postgres: Scenario = {
       { label: 'raw pg (SKIP LOCKED, same pattern)', module: 'subjects/raw-pg.js', args: { ...common, name: 'queue', url: PG_URL, schema: `bench_raw_${id}` } },
       {
         label: 'pg-boss 10',
-        module: 'subjects/pg-boss.js',
+        module: '../peers/dist/subjects/pg-boss.js',
         args: { ...common, name: `bench-${id}`, url: PG_URL, schema: `bench_pgboss_${id}` },
         note: 'polls every 0.5 s (its minimum; no LISTEN wake-up in version 10, the last for Node 20), batch of 32 per fetch, completes per batch, maintenance off',
       },

@@ -2,7 +2,8 @@
  * The raw `pg` baseline with the PostgreSQL transport's guarantees and the same statement pattern:
  * one auto-committed insert per publish (durable when it resolves), a `NOTIFY` per event-loop turn
  * in its own statement, claims of up to the free prefetch with `FOR UPDATE SKIP LOCKED` and a lease
- * token in one statement, acks batched per turn in one token-checked delete, a `LISTEN` wake-up and
+ * token in one statement, acks batched per turn in one token-checked delete (claims and acks commit
+ * asynchronously, `synchronous_commit = off` on the consumer's sessions), a `LISTEN` wake-up and
  * a 1 s fallback poll. No envelope, no validation, no ordering keys, no delays, no dead letters.
  *
  * Subject args: `url` (a postgres:// URL), `schema` (created, dropped by cleanup).
@@ -54,6 +55,8 @@ export const createPublisher: CreatePublisher = async (args) => {
 
 export const createConsumer: CreateConsumer = async (args, onMessage) => {
   const pool = new pg.Pool({ connectionString: String(args['url']), max: 4 });
+  // As the transport's consume pool: claims and acks commit without waiting for the WAL flush.
+  pool.on('connect', (client) => void client.query('set synchronous_commit = off').catch(() => undefined));
   await setup(pool, args);
   const listener = new pg.Client({ connectionString: String(args['url']) });
   await listener.connect();

@@ -34,6 +34,8 @@ export interface Outcome {
   readonly timedOut: boolean;
   readonly killed: string | undefined;
   readonly elapsedMs: number;
+  /** Orders in flight, once a second while orders were placed (see `saturation.ts`). */
+  readonly inFlightSamples: readonly number[];
   /** The trace id of the first order placed (when tracing is on: `--otlp`). */
   readonly sampleTraceId: string | undefined;
 }
@@ -105,6 +107,8 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
   };
 
   const requests: Promise<void>[] = [];
+  const inFlightSamples: number[] = [];
+  const sampler = setInterval(() => inFlightSamples.push(placed.size - final.size), 1000);
   const interval = 1000 / options.rate;
   for (let i = 0; i < options.orders; i++) {
     const due = started + i * interval;
@@ -117,6 +121,8 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
     }
   }
   await Promise.all(requests);
+  clearInterval(sampler);
+  inFlightSamples.push(placed.size - final.size);
 
   const deadline = started + options.timeoutS * 1000;
   await new Promise<void>((resolve) => {
@@ -139,5 +145,5 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
   await cleanup.start();
   await cleanup.transport.deleteQueue(endpoint).catch(() => undefined);
   await cleanup.stop();
-  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started, sampleTraceId };
+  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started, inFlightSamples, sampleTraceId };
 }

@@ -8,11 +8,14 @@ import Database from 'better-sqlite3';
 import { redactUrl } from '@missive/core';
 import type { Launched } from './launcher.js';
 import type { Outcome } from './monitor.js';
+import { saturation, saturationLine, type Saturation } from './saturation.js';
 
 /** What verify needs of the run's options. */
 export interface VerifyOptions {
   readonly stock: number;
   readonly paymentInstances: number;
+  /** Orders placed per second. */
+  readonly rate: number;
 }
 
 /** The report. */
@@ -27,6 +30,10 @@ export interface Report {
   readonly chargedButCancelled: string[];
   readonly stockProblems: string[];
   readonly latencyMs: { readonly p50: number; readonly p99: number };
+  /** Whether in flight kept growing while orders were placed (see `saturation.ts`). */
+  readonly saturation: Saturation;
+  /** Seconds from the first order placed to the last one final. */
+  readonly elapsedS: number;
   readonly retries: number;
   readonly deadLetters: number;
   readonly cancelReasons: Record<string, number>;
@@ -106,6 +113,7 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     chargedButCancelled.length > 0 ? `${chargedButCancelled.length} cancelled order(s) charged` : '',
     ...stockProblems.slice(0, 3),
   ].filter((p) => p !== '');
+  const saturated = saturation(outcome.inFlightSamples, options.rate);
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
   const reasons = Object.entries(cancelReasons).map(([r, n]) => `${r} ${n}`).join(', ');
@@ -116,6 +124,7 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     `  cancelled    ${outcome.final.size - confirmed}${reasons === '' ? '' : ` (${reasons})`}`,
     `  retries      ${retries}    dead letters ${deadLetters}`,
     `  completion   p50 ${p50} ms   p99 ${p99} ms   (order placed → confirmed or cancelled)`,
+    saturationLine(saturated, options.rate),
     ...(outcome.sampleTraceId === undefined ? [] : [`  trace        ${outcome.sampleTraceId}   (the first order, in your tracing backend)`]),
     ok
       ? `check: OK: all ${outcome.placed.size} orders reached a final state; none lost or stuck; no double charge; stock consistent`
@@ -133,6 +142,8 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     chargedButCancelled,
     stockProblems,
     latencyMs: { p50, p99 },
+    saturation: saturated,
+    elapsedS: outcome.elapsedMs / 1000,
     retries,
     deadLetters,
     cancelReasons,

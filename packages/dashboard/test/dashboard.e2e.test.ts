@@ -116,7 +116,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium (skipped witho
     await page.screenshot({ path: join(shots, 'dashboard-conversation.png'), fullPage: true });
     await page.click('#copy-mermaid');
     await page.locator('#copied').getByText('copied', { exact: true }).waitFor();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toMatch(/^sequenceDiagram\n {2}participant s0 as gateway\n/);
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toMatch(/^sequenceDiagram\n {2}participant s0 as gateway\n/);
   });
 
   it('replays a dead letter from the dashboard and sees it handled in the conversation', async () => {

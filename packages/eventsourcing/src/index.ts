@@ -2,7 +2,8 @@
  * `@missive/eventsourcing`: aggregates with typed events in the decide/apply shape, the event
  * store contract (append at an expected version, streams per aggregate id, snapshots, checkpoints),
  * an in-memory store, and projections (catch-up subscriptions) that publish to the bus. Durable
- * stores live with their database: `SqliteEventStore` in `@missive/sqlite`.
+ * stores live with their database: `SqliteEventStore` in `@missive/sqlite`, `PostgresEventStore` in
+ * `@missive/postgres`.
  *
  * @example
  * ```ts

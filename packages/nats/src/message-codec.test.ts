@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { TransportMessage } from '@missive/core';
-import type { Msg } from 'nats';
+import type { Msg, MsgHdrs } from 'nats';
 import { decodeMessage, decodeReceived, encodeHeaders, wireHeaders } from './message-codec.js';
 
-const text = (h: { encode(): Uint8Array }) => new TextDecoder().decode(h.encode());
+/** The header block as nats.js publishes it: both kinds of headers have `encode()`, which `MsgHdrs` does not declare. */
+const bytes = (h: MsgHdrs) => (h as unknown as { encode(): Uint8Array }).encode();
+const text = (h: MsgHdrs) => new TextDecoder().decode(bytes(h));
 
 const messages: TransportMessage[] = [
   { id: '0b9c7c1e-2f7a-4a57-9d0e-6d1f3c1b2a10', type: 'shop.order-placed', body: new Uint8Array(), headers: {} },
@@ -29,7 +31,7 @@ describe('wireHeaders', () => {
 
 /** A received message as nats.js keeps it: the header block and the body in one buffer, and where the block ends. */
 function received(message: TransportMessage, body: Uint8Array): Msg {
-  const block = wireHeaders(message).encode();
+  const block = bytes(wireHeaders(message));
   const raw = new Uint8Array(block.length + body.length);
   raw.set(block);
   raw.set(body, block.length);

@@ -44,6 +44,15 @@ const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 500;
 const HANDBACK = `-NAK {"delay":${HANDBACK_DELAY_MS * 1_000_000}}`;
 const WPI = new TextEncoder().encode('+WPI');
 
+/**
+ * How long after its last extension a delivery is still surely held by this process: the ack wait
+ * less a fifth (the server's clock started when it sent the delivery or received the `+WPI`, a
+ * little before this process's).
+ */
+function leaseMs(ackWaitMs: number): number {
+  return ackWaitMs - ackWaitMs / 5;
+}
+
 /** An ack the server answers with "no responders": the lane (consumer) was deleted, and its hold on the message with it. */
 function goneIsDone(error: unknown): void {
   if ((error as { code?: string }).code !== ErrorCode.Unroutable) throw error;
@@ -90,6 +99,9 @@ function ackTokens(reply: string): { consumer: string; delivered: number; stream
 
 class NatsDelivery extends SettleOnceDelivery {
   hadStoredHeaders = false;
+  /** When the server last started this delivery's ack wait: its arrival, then each `+WPI` sent. */
+  private extendedAt = Date.now();
+  private lapsed = false;
 
   constructor(
     private readonly consumer: NatsConsumer,
@@ -102,18 +114,44 @@ class NatsDelivery extends SettleOnceDelivery {
     super(consumer);
   }
 
+  /**
+   * Whether the delivery's ack wait may have run out at the server (this process did not extend it
+   * in time: its event loop was blocked, or it was suspended). JetStream then hands the message to
+   * another instance, and an ack, nack or dead letter sent now under this delivery's reply subject
+   * would settle *that* copy: a late ack of a copy that is being retried elsewhere loses it. So a
+   * lapsed delivery is not settled at all: the other copy (or, if there is none, a redelivery after
+   * the ack wait) carries on. At least once: the handler may run twice, nothing is lost.
+   */
+  private lapsedNow(): boolean {
+    this.lapsed ||= Date.now() - this.extendedAt > leaseMs(this.consumer.host.ackWaitMs);
+    return this.lapsed;
+  }
+
+  /** Logs that a lapsed delivery was not settled. */
+  private skip(what: string): boolean {
+    if (!this.lapsedNow()) return false;
+    this.consumer.host.logger.warn(
+      { queue: this.lane.info.queue, messageId: this.message.id, streamSeq: this.streamSeq },
+      `nats: ${what} not sent: the delivery's ack wait ran out before (event loop blocked?); JetStream redelivers the message`,
+    );
+    return true;
+  }
+
   protected async onAck(): Promise<void> {
+    if (this.skip('ack')) return;
     await this.consumer.host.confirmer.ack(this.reply, this.consumer.host.confirmAcks).catch(goneIsDone);
     if (this.hadStoredHeaders) this.consumer.host.forgetHeaders(this.lane.info.name, this.streamSeq);
   }
 
   protected async onNack(options: NackOptions): Promise<void> {
+    if (this.skip('nack')) return;
     if (options.headers !== undefined) await this.consumer.host.storeHeaders(this.lane.info.name, this.streamSeq, options.headers);
     const delay = Math.max(this.consumer.closed ? HANDBACK_DELAY_MS : 0, Math.round(options.delayMs ?? 0));
     this.consumer.host.confirmer.send(this.reply, delay > 0 ? `-NAK {"delay":${delay * 1_000_000}}` : '-NAK');
   }
 
   protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (this.skip('dead letter')) return;
     const host = this.consumer.host;
     await host.deadLetter(this.lane.info.queue, this.message, failure, `dlq:${this.lane.info.name}:${this.streamSeq}`);
     await host.confirmer.settle(this.reply, '+ACK').catch(goneIsDone); // confirmed: the dead letter is stored, the original must go
@@ -122,7 +160,7 @@ class NatsDelivery extends SettleOnceDelivery {
 
   /** Hands the message back (its consumer closed before it was settled). */
   giveBack(): void {
-    if (!this.settleOnce()) return;
+    if (!this.settleOnce() || this.lapsedNow()) return;
     try {
       this.consumer.host.nc.publish(this.reply, HANDBACK);
     } catch {
@@ -130,7 +168,10 @@ class NatsDelivery extends SettleOnceDelivery {
     }
   }
 
+  /** Extends the ack wait (`+WPI`), unless it may have run out already (see {@link lapsedNow}). */
   working(): void {
+    if (this.lapsedNow()) return;
+    this.extendedAt = Date.now();
     this.consumer.host.confirmer.send(this.reply, WPI);
   }
 }

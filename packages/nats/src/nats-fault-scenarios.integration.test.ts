@@ -4,14 +4,13 @@ import { startOwnServer } from './test-support/own-server.js';
 import { natsUrl, natsUrlFor, reachable, removePrefix, uniquePrefix } from './test-support/server.js';
 
 // The shared server. Not claimed: a full disk (the shared server's store is not the test's to
-// fill), and leases: with them declared, the blocked-loop scenario FAILS on NATS (run on
-// 2026-11-29): the blocked process's late ack settled the copy JetStream had redelivered to
-// another instance after ackWait, and that instance's failed first try never came back (a lost
-// message). Left unclaimed until the transport ties an ack to its delivery (see
-// docs/RELIABILITY.md); `MISSIVE_NATS_CLAIM_LEASES=1` runs it.
+// fill). Leases: the blocked-loop scenario failed on NATS before the consumer stopped settling a
+// delivery whose ack wait may have run out (the blocked process's late ack settled the copy
+// JetStream had redelivered to another instance, whose failed first try then never came back);
+// see `lapsedNow` in nats-consumer.ts.
 describeFaultScenarios({
   name: 'nats',
-  features: { processes: true, networkFaults: true, halfOpen: true, leases: process.env.MISSIVE_NATS_CLAIM_LEASES === '1' },
+  features: { processes: true, networkFaults: true, halfOpen: true, leases: true },
   unavailable: async () => ((await reachable(natsUrl)) ? undefined : `NATS not reachable at ${new URL(natsUrl).host}`),
   setup: () => {
     const prefix = uniquePrefix();

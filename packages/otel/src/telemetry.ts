@@ -19,15 +19,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metrics, trace } from '@opentelemetry/api';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { ConfigurationError } from '@missive/core';
+import { otlpMetricExporter, otlpSpanExporter } from './otlp-exporters.js';
 
 /** Options of {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -62,7 +61,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.service });
 
   const spanExporters: SpanExporter[] = [];
-  if (base !== undefined) spanExporters.push(new OTLPTraceExporter({ url: new URL('v1/traces', base).href }));
+  if (base !== undefined) spanExporters.push(otlpSpanExporter(new URL('v1/traces', base).href));
   if (options.spanExporter !== undefined) spanExporters.push(options.spanExporter);
   let tracerProvider: NodeTracerProvider | undefined;
   if (spanExporters.length > 0) {
@@ -77,7 +76,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (base !== undefined) {
     readers.push(
       new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: new URL('v1/metrics', base).href }),
+        exporter: otlpMetricExporter(new URL('v1/metrics', base).href),
         exportIntervalMillis: options.metricIntervalMs ?? 10_000,
       }),
     );

@@ -22,3 +22,4 @@ export { SCHEMA_VERSION } from './schema.js';
 export const createTransport: TransportFactory = (url, options) => new PostgresTransport(postgresOptionsFromUrl(url), options);
 export { PostgresMessageStore, outboxValues, type PostgresMessageStoreOptions, type PgTx } from './pg-message-store.js';
 export { PostgresOutbox, type SqlExecutor } from './pg-outbox.js';
+export { PostgresEventStore, EVENT_STORE_MIGRATIONS, type PostgresEventStoreOptions } from './pg-event-store.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@missive/core';
 import { createTransport } from './index.js';
-import { postgresOptionsFromUrl, resolvePostgresOptions } from './pg-options.js';
+import { postgresOptionsFromUrl, resolvePostgresOptions, withSetting } from './pg-options.js';
 
 describe('postgres options', () => {
   it('takes its own parameters out of the URL and leaves the rest to pg', () => {
@@ -26,5 +26,10 @@ describe('postgres options', () => {
       expect(error).toBeInstanceOf(ConfigurationError);
     }
     expect(() => createTransport(new URL('postgres://u:hunter2@h/db?schema=1bad'), { clock: { now: () => 0 } as never, logger: console })).toThrow(ConfigurationError);
+  });
+
+  it('sets a session setting through startup options, keeping the URL\'s own', () => {
+    expect(withSetting('postgres://u@h/db?sslmode=require', 'synchronous_commit=off')).toEqual({ connectionString: 'postgres://u@h/db?sslmode=require', options: '-c synchronous_commit=off' });
+    expect(withSetting('postgres://u@h/db?options=-c%20search_path%3Dapp', 'synchronous_commit=off')).toEqual({ connectionString: 'postgres://u@h/db', options: '-c search_path=app -c synchronous_commit=off' });
   });
 });

@@ -87,3 +87,15 @@ export function postgresOptionsFromUrl(url: URL): ResolvedPostgresOptions {
   if (rest.hostname === '' ) throw new ConfigurationError(`postgres URL ${redactUrl(url)} has no host: use postgres://user@host:5432/database`);
   return resolvePostgresOptions({ connectionString: rest.href, ...picked });
 }
+
+/**
+ * The connection string and startup `options` of sessions that run with `setting` (`name=value`),
+ * keeping the URL's own `options` (a connection string's parameters override `pg`'s config, so they
+ * are moved into one `options`).
+ */
+export function withSetting(connectionString: string, setting: string): { connectionString: string; options: string } {
+  const url = new URL(connectionString);
+  const own = url.searchParams.get('options');
+  url.searchParams.delete('options');
+  return { connectionString: url.href, options: `${own === null ? '' : `${own} `}-c ${setting}` };
+}

@@ -7,7 +7,8 @@
  * The only thing asked of the application's transaction is a {@link SqlExecutor}: a `query(text,
  * values)` that runs parameterised SQL on the transaction's connection and reports the rows it
  * changed. A `pg` `Client` or `PoolClient` is one as it is; the package README shows the
- * one-line adapters for Drizzle, Kysely and Prisma. Every value is sent as text (bodies as
+ * one-line adapters for Drizzle, Kysely (both tested, `pg-outbox-orm.integration.test.ts`) and
+ * Prisma (untested here). Every value is sent as text (bodies as
  * base64), so any driver can bind them.
  *
  * @example

@@ -126,6 +126,8 @@ export class RegistryFollower implements Registry {
   readonly claims = new ClaimBook();
   private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   private channel: amqp.Channel | undefined;
+  private lastRead: amqp.ConsumeMessage | undefined;
+  private ackScheduled = false;
 
   /** Reads the registry from the start on `channel`, its own (after a reconnect: a new one, from the start again). */
   async follow(channel: amqp.Channel): Promise<void> {
@@ -135,6 +137,7 @@ export class RegistryFollower implements Registry {
     this.types.clear();
     this.claims.clear();
     this.channel = channel;
+    this.lastRead = undefined;
     await channel.prefetch(1000);
     await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), { noAck: false, arguments: { 'x-stream-offset': 'first' } });
   }
@@ -156,9 +159,31 @@ export class RegistryFollower implements Registry {
     }
   }
 
+  /**
+   * Acks what was read so far, once per event-loop turn: a stream keeps its records, the ack only
+   * lets more come, and one `multiple` ack for a turn's records lets the first read of a long
+   * registry go several times faster than an ack per record.
+   */
+  private ackLater(channel: amqp.Channel, message: amqp.ConsumeMessage): void {
+    this.lastRead = message;
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      const last = this.lastRead;
+      this.lastRead = undefined;
+      if (last === undefined || channel !== this.channel) return;
+      try {
+        channel.ack(last, true);
+      } catch {
+        /* the channel is closing: a new reader starts from the first record */
+      }
+    });
+  }
+
   private take(channel: amqp.Channel, message: amqp.ConsumeMessage | null): void {
     if (message === null || channel !== this.channel) return;
-    channel.ack(message); // a stream keeps it: the ack only lets more come
+    this.ackLater(channel, message);
     const record = parseRecord(message.content);
     if (record === undefined) return;
     if ('marker' in record) {

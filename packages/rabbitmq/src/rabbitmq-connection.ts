@@ -30,6 +30,8 @@ import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
  * backpressure (amqplib's default is 1,024, which for large messages is a lot of memory).
  */
 const PUBLISH_BUFFER_MESSAGES = 64;
+/** Channels of the pool for declarations many callers make at once (see `rpcChannel`). */
+const RPC_CHANNELS = 8;
 
 /** What the transport does on each new connection and when one is lost. */
 export interface ConnectionHooks {
@@ -59,6 +61,8 @@ export class RabbitConnection {
   private ready: Promise<void> | undefined;
   /** The setup of a new connection while it runs (see `onConnect`). */
   private settingUp: { readonly connection: amqp.ChannelModel; readonly done: Promise<void> } | undefined;
+  private readonly rpcPool: (amqp.Channel | undefined)[] = [];
+  private nextRpc = 0;
 
   constructor(
     private readonly options: ResolvedRabbitMqOptions,
@@ -223,6 +227,7 @@ export class RabbitConnection {
     this.blockedBy = undefined; // a new connection starts unblocked; the broker blocks it again if its alarm is still on
     this.publisher = undefined;
     this.admin = undefined;
+    this.rpcPool.length = 0;
     this.connection = undefined;
     this.hooks.lost();
   }
@@ -272,6 +277,31 @@ export class RabbitConnection {
   async reopenAdmin(connection: amqp.ChannelModel): Promise<amqp.Channel> {
     this.admin = await this.adminChannelOn(connection);
     return this.admin;
+  }
+
+  /**
+   * One of a few channels, in turn, for declarations that many callers make at once (a scheduled
+   * message's own queue, its cancellation). AMQP runs one operation at a time on a channel: on the
+   * one admin channel they waited in line behind each other, one round trip each (under load, the
+   * shop's sagas spent seconds there). A channel the broker closes is replaced on next use.
+   */
+  async rpcChannel(): Promise<amqp.Channel> {
+    const slot = this.nextRpc++ % RPC_CHANNELS;
+    const pooled = this.rpcPool[slot];
+    if (pooled !== undefined) return pooled;
+    await this.publisherChannel();
+    const connection = this.connection!;
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    channel.on('close', () => {
+      if (this.rpcPool[slot] === channel) this.rpcPool[slot] = undefined;
+    });
+    if (this.rpcPool[slot] !== undefined || !this.isConnection(connection)) {
+      void channel.close().catch(() => undefined); // another caller filled the slot first
+      return this.rpcPool[slot] ?? this.adminChannel();
+    }
+    this.rpcPool[slot] = channel;
+    return channel;
   }
 
   /** A failed declaration closed the admin channel: the next `adminChannel` opens another. */

@@ -36,6 +36,8 @@ export interface PublishLink {
   publisherChannel(publishing?: boolean): Promise<amqp.ConfirmChannel>;
   isPublisher(channel: amqp.Channel): boolean;
   adminChannel(): Promise<amqp.Channel>;
+  /** One of a pool of channels, for declarations many callers make at once. */
+  rpcChannel(): Promise<amqp.Channel>;
 }
 
 /** What publishing needs of the declarations: the type exchanges. */
@@ -109,7 +111,7 @@ export class RabbitPublisher implements Republisher {
   private async publishScheduled(routingKey: string, message: TransportMessage, delayMs: number, scheduleId: string): Promise<void> {
     const name = scheduledQueue(scheduleId);
     const ttl = Math.max(1, Math.ceil(delayMs));
-    const channel = await this.link.adminChannel();
+    const channel = await this.link.rpcChannel();
     await channel.assertQueue(name, {
       durable: true,
       arguments: {

@@ -31,6 +31,10 @@ export class RabbitRegistry {
   readonly view = new RegistryFollower();
   /** Settles once the view follows the stream on the current connection. */
   private following: Promise<void> | undefined;
+  /** The connection the registry was set up on. */
+  private connection: amqp.ChannelModel | undefined;
+  /** Someone needed the view: it follows on every connection from then on. */
+  private wanted = false;
   private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -41,7 +45,7 @@ export class RabbitRegistry {
   ) {}
 
   /**
-   * On a new connection: declares the stream (once) and starts following it. Returns the admin
+   * On a new connection: declares the stream (once), and follows it again if it was followed. Returns the admin
    * channel to go on with: a refused declaration closes the one it was given, so it opens another.
    */
   async setUp(connection: amqp.ChannelModel, admin: amqp.Channel, reopen: () => Promise<amqp.Channel>): Promise<amqp.Channel> {
@@ -54,8 +58,9 @@ export class RabbitRegistry {
         return reopen();
       }
     }
-    this.following = this.follow(connection, 0);
-    this.following.catch(() => undefined);
+    this.connection = connection;
+    this.following = undefined;
+    if (this.wanted) void this.ensureFollowing();
     if (this.refreshTimer === undefined) {
       this.refreshTimer = setInterval(() => void this.refresh().catch((error: unknown) => this.logger.warn({ err: error }, 'could not refresh the queue registry')), REGISTRY_REFRESH_MS);
       this.refreshTimer.unref();
@@ -63,14 +68,25 @@ export class RabbitRegistry {
     return admin;
   }
 
-  /** Settles once the view follows the stream on the current connection (rejects if it could not). */
-  get followed(): Promise<void> | undefined {
-    return this.following;
+  /**
+   * Settles once the view follows the stream on the current connection (rejects if it could not).
+   * The view starts following on first need, not at connect: reading a long registry from its first
+   * record is the slowest part of a connection, and a transport that only sends, deletes or lists
+   * dead letters never needs it. Once it did, it follows again on every new connection.
+   */
+  ensureFollowing(): Promise<void> {
+    this.wanted = true;
+    const connection = this.connection;
+    if (this.following === undefined && connection !== undefined) {
+      this.following = this.follow(connection, 0);
+      this.following.catch(() => undefined);
+    }
+    return this.following ?? Promise.resolve();
   }
 
   /** Appends `record` on `channel`, then waits until the view has read everything up to a marker after it. */
   async readAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
-    await this.following;
+    await this.ensureFollowing();
     appendRecord(channel, record);
     // Same channel as the record: the marker lands after it in the stream.
     await this.view.sync((marker) => appendRecord(channel, marker));
@@ -79,7 +95,7 @@ export class RabbitRegistry {
 
   /** Waits until the view has read everything appended so far (by anyone). */
   async catchUp(): Promise<Registry> {
-    await this.following;
+    await this.ensureFollowing();
     const channel = await this.link.adminChannel();
     await this.view.sync((marker) => appendRecord(channel, marker));
     return this.view;

@@ -122,7 +122,8 @@ export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHos
       registry: this.registry.view,
       logger: this.logger,
       readRegistryAfter: (channel, record) => this.registry.readAfter(channel, record),
-      adminChannelNow: () => this.adminChannelNow(),
+      // The view follows before a claim expects its outcome (following starts with an empty book).
+      adminChannelNow: () => this.registry.ensureFollowing().then(() => this.adminChannelNow()),
       newChannel: () => this.newChannel(),
       queueExists: (name) => this.queueExists(name),
       dropTopic: (queue, topic) => this.declarations.dropTopic(queue, topic),
@@ -166,8 +167,9 @@ export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHos
     const channel = await this.registry.setUp(connection, admin, () => this.link.reopenAdmin(connection));
     if (this.registry.available && this.declarations.declared.size > 0) {
       // Bindings are declared again below; those of commands taken over meanwhile go again once the registry is read.
-      void this.registry.followed
-        ?.then(() => this.owners.enforce())
+      void this.registry
+        .ensureFollowing()
+        .then(() => this.owners.enforce())
         .catch((error: unknown) => this.logger.warn(`could not check command ownership after reconnecting: ${(error as Error).message}`));
     }
     await this.declarations.redeclare(channel);
@@ -249,7 +251,7 @@ export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHos
    * expiring are one step in the queue, so a message is either cancelled or delivered, never both.
    */
   async cancelScheduled(scheduleId: string): Promise<boolean> {
-    const { messageCount } = await (await this.adminChannelNow()).deleteQueue(scheduledQueue(scheduleId));
+    const { messageCount } = await (await this.link.rpcChannel()).deleteQueue(scheduledQueue(scheduleId));
     return messageCount > 0;
   }
 

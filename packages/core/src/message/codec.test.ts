@@ -50,6 +50,17 @@ describe('json codec', () => {
     expect(codec.decode(harmless).data).toEqual({ constructor: 'a shop builder' });
   });
 
+  it('refuses the keys when their letters are escaped, and reads a body with a byte-order mark', () => {
+    const codec = jsonCodec();
+    const escaped = Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"\\u005f_pr\\u006fto__":{"polluted":1}}}');
+    expect(() => codec.decode(escaped)).toThrow(DecodeError);
+    const ctor = Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"c\\u006fnstructor":{"prototype":{"polluted":1}}}}');
+    expect(() => codec.decode(ctor)).toThrow(DecodeError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const bom = Buffer.from('\uFEFF{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"a":1}}');
+    expect(codec.decode(bom).data).toEqual({ a: 1 });
+  });
+
   it('refuses bodies that are not envelopes, naming the fault', () => {
     const codec = jsonCodec();
     expect(() => codec.decode(Buffer.from('[1,2]'))).toThrow(/not a JSON object/);

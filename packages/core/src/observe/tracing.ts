@@ -74,6 +74,9 @@ export function errorType(error: Error): string {
   return error instanceof MissiveError ? error.code : error.name;
 }
 
+const PRODUCER = Object.freeze({ kind: SpanKind.PRODUCER });
+const CONSUMER = Object.freeze({ kind: SpanKind.CONSUMER });
+
 /** The span of a message sent while no provider is registered (a no-op). */
 const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
@@ -86,6 +89,16 @@ export class MessageTracing {
   system = 'missive';
   /** Set once a tracer provider is registered (it stays so: the check is then skipped). */
   private enabled = false;
+  /** Span names (`publish shop.order-placed`, `process billing`) by operation and destination, built once each. */
+  private readonly names = new Map<string, Map<string, string>>();
+
+  private spanName(operation: string, destination: string): string {
+    let byDestination = this.names.get(operation);
+    if (byDestination === undefined) this.names.set(operation, (byDestination = new Map()));
+    let name = byDestination.get(destination);
+    if (name === undefined) byDestination.set(destination, (name = `${operation} ${destination}`));
+    return name;
+  }
 
   /**
    * Whether a tracer provider is registered. Without one, producer spans only carry the parent's
@@ -116,7 +129,7 @@ export class MessageTracing {
   startProducer(operation: ProducerOperation, destination: string, parent: Envelope | undefined, parentContext?: Context): ProducerSpan {
     const startedAt = performance.now();
     if (!this.tracingOn()) return { span: NO_SPAN, operation, destination, startedAt, traceparent: parent?.traceparent, tracestate: parent?.tracestate };
-    const span = this.tracer.startSpan(`${operation} ${destination}`, { kind: SpanKind.PRODUCER }, parentContext ?? this.parentContext(parent));
+    const span = this.tracer.startSpan(this.spanName(operation, destination), PRODUCER, parentContext ?? this.parentContext(parent));
     if (span.isRecording()) {
       span.setAttributes({
         [Attr.System]: this.system,
@@ -160,7 +173,7 @@ export class MessageTracing {
       if (replayed) links = [{ context: remote, attributes: { 'missive.link': 'replayed-from' } }];
       else parent = trace.setSpanContext(ROOT_CONTEXT, remote);
     }
-    const span = this.tracer.startSpan(`process ${queue}`, { kind: SpanKind.CONSUMER, links }, parent);
+    const span = this.tracer.startSpan(this.spanName('process', queue), links === undefined ? CONSUMER : { kind: SpanKind.CONSUMER, links }, parent);
     // Not recorded (no provider, or not sampled): what the handler sends carries the message's own
     // trace context forward (see parentContext), and nothing else needs doing.
     if (!span.isRecording()) return run();

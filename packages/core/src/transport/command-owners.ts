@@ -84,8 +84,8 @@ export interface CommandClaimResult {
  * Where the record lives: memory (the broker object, shared by the buses of one process), SQLite
  * (a table, claims in a transaction), PostgreSQL (a table whose primary key is the type, each claim
  * one statement), RabbitMQ (claim records in the `missive.registry` stream: stream order decides a
- * race), NATS (a JetStream key-value bucket: a create-only put fails when the key exists). Redis
- * (`HSETNX` on one hash) can implement it the same way.
+ * race), NATS (a JetStream key-value bucket: a create-only put fails when the key exists), Redis
+ * (one hash per key prefix, each claim one Lua script: Redis runs one script at a time).
  */
 export interface CommandOwnership {
   /** Records `claim.queue` as the owner of `claim.types`, or refuses (see the interface's contract). */

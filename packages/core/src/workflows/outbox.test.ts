@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
 import { defineCommand, defineEvent } from '../contracts/contract.js';
+import type { MessageContext } from '../consume/context.js';
+import { jsonCodec } from '../message/codec.js';
 import { MemoryMessageStore } from './memory-store.js';
 
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), n: z.number() }));
@@ -70,6 +72,43 @@ describe('outbox and inbox', () => {
     expect(sent.slice(3)).toEqual([`${ChargeCard.name}#0`, `${ChargeCard.name}#1`, `${ChargeCard.name}#2`]);
     await h.idle();
     expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
+  it("one conversation's messages to a destination keep their order; another conversation's do not wait for them", async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const sent: string[] = [];
+    const bus = h.bus('shop', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            const data = ctx.envelope.data as { orderId?: string; n?: number };
+            if (ctx.destination.name === OrderPlaced.name && data.orderId === 'first' && data.n === 0) await firstHeld;
+            await next();
+            if (ctx.destination.name === OrderPlaced.name) sent.push(`${data.orderId}#${data.n}`);
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    // Two conversations' messages, committed before the relay starts: one batch.
+    const codec = jsonCodec();
+    const records = ['first', 'second'].flatMap((orderId) => {
+      // The parent each conversation's messages were caused by (what a handler's context carries).
+      const parent = { envelope: codec.decode(outbox.record(ChargeCard, { orderId, amount: 1 }).message.body) } as MessageContext;
+      return [0, 1].map((n) => outbox.record(OrderPlaced, { orderId, n }, undefined, parent));
+    });
+    await outbox.commit({ work: () => undefined, outbox: () => records });
+    await bus.start();
+    await h.until(() => sent.length === 2, 'the second conversation, while the first waits');
+    expect(sent).toEqual(['second#0', 'second#1']);
+    releaseFirst();
+    await h.until(() => sent.length === 4, 'the first conversation');
+    expect(sent.slice(2)).toEqual(['first#0', 'first#1']);
     await h.stop();
   });
 

@@ -1,7 +1,7 @@
 /**
  * The transactional outbox and inbox. Business writes and the messages they cause commit in one
  * transaction of a `MessageStore`; a relay publishes the messages after the commit, in commit order
- * for each destination (different destinations at once), and removes them once the broker has them.
+ * for each destination and conversation (the others at once), and removes them once the broker has them.
  * Inside a handler, `outbox.handler` adds the inbox: the message id is recorded in the same
  * transaction, so a message delivered several times has its effect once.
  *
@@ -28,6 +28,7 @@
  */
 import type { BusComponent, BusCore } from '../bus/bus-core.js';
 import type { Clock, TimerHandle } from '../clock.js';
+import type { Codec } from '../message/codec.js';
 import type { Handler, MessageContext, PublishOptions, SendOptions } from '../consume/context.js';
 import type { CommandContract, EventContract, Payload, PayloadInput } from '../contracts/contract.js';
 import type { Envelope } from '../message/envelope.js';
@@ -138,11 +139,18 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
   };
 }
 
-/** The records of a batch by destination, each in commit order. */
-function chainsOf(batch: readonly OutboxRecord[]): Map<string, OutboxRecord[]> {
+/**
+ * The records of a batch that must go out one after the other, each chain in commit order: those
+ * to one destination in one conversation (a message's consequences share its correlation id). A
+ * record without a parent message (`outbox.transaction` outside a handler) chains with every such
+ * record to its destination.
+ */
+function chainsOf(batch: readonly OutboxRecord[], codec: Codec): Map<string, OutboxRecord[]> {
   const chains = new Map<string, OutboxRecord[]>();
   for (const record of batch) {
-    const key = `${record.destination.kind}:${record.destination.name}`;
+    const envelope = codec.decode(record.message.body);
+    const conversation = envelope.causationid === undefined ? '' : envelope.correlationid;
+    const key = `${record.destination.kind}:${record.destination.name}:${conversation}`;
     const chain = chains.get(key);
     if (chain === undefined) chains.set(key, [record]);
     else chain.push(record);
@@ -150,7 +158,7 @@ function chainsOf(batch: readonly OutboxRecord[]): Map<string, OutboxRecord[]> {
   return chains;
 }
 
-/** Publishes committed outbox messages, in order for each destination, and removes them. */
+/** Publishes committed outbox messages, in order for each destination and conversation, and removes them. */
 class OutboxRelay<Tx> implements BusComponent {
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
@@ -223,11 +231,11 @@ class OutboxRelay<Tx> implements BusComponent {
         if (batch.length === 0) break;
         const done: string[] = [];
         const failures: unknown[] = [];
-        // One chain per destination, all at once: a destination's messages go out one after the
-        // other, in order; different destinations do not wait for each other's confirms (one round
-        // trip per message, one message at a time, was the relay's whole throughput).
+        // Chains at once (see `chainsOf`): a destination's messages of one conversation go out one
+        // after the other, in order; the others do not wait for their confirms (one round trip per
+        // message, one message at a time, was the relay's whole throughput).
         await Promise.all(
-          [...chainsOf(batch).values()].map(async (chain) => {
+          [...chainsOf(batch, this.bus.environment.codec).values()].map(async (chain) => {
             for (const record of chain) {
               try {
                 await this.bus.dispatchPrepared(record);

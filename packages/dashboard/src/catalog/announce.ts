@@ -2,8 +2,8 @@
  * Makes a bus announce itself to the live catalog: on start, every `intervalMs` (a heartbeat), on
  * stop, and whenever a catalog asks (a ping, so `missive services` answers at once). Announcements
  * go straight to the transport from a component, so they need no endpoint of the application's and
- * reach every catalog on any transport; the bus's own queue for pings is temporary (deleted when
- * the bus stops, or by the broker when its connection goes).
+ * reach every catalog on any transport; the bus's own queue for pings is deleted when the bus stops
+ * (and by the broker with the connection, where the transport has temporary queues with topics).
  *
  * @example
  * ```ts
@@ -28,6 +28,7 @@ import {
 } from '@missive/core';
 import type { Consumer } from '@missive/core/transport';
 import { ANNOUNCED, announcementOf, PING, type Announcement } from './announcement.js';
+import { declareListenerQueue } from './listener-queue.js';
 
 /** Options of {@link announce}. */
 export interface AnnounceOptions {
@@ -53,7 +54,7 @@ export function announce(bus: Bus, options: AnnounceOptions = {}): void {
   let loop: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let startedAt = 0;
-  const pingQueue = `missive.catalog.${bus.service}.${bus.instanceId}`;
+  const pingQueue = `missive-catalog.${bus.service}.${bus.instanceId}`;
 
   const send = async (state: Announcement['state']): Promise<void> => {
     if (transport === undefined) return;
@@ -67,7 +68,7 @@ export function announce(bus: Bus, options: AnnounceOptions = {}): void {
     async start(t) {
       transport = t;
       startedAt = clock.now();
-      await t.declare({ name: pingQueue, topics: [PING], temporary: true });
+      await declareListenerQueue(t, pingQueue, [PING]);
       consumer = t.consume(pingQueue, { prefetch: 4 });
       const pings = consumer;
       loop = (async () => {

@@ -1,8 +1,9 @@
 /**
  * What a bus announces about itself to the catalog, and the two catalog contracts: the
  * announcement (on start, by heartbeat, on stop) and the ping that asks every bus to announce at
- * once. They travel as ordinary Missive events on reserved topics (`missive.catalog.*`), so the
- * catalog works on every transport.
+ * once. They travel as ordinary Missive events on reserved topics (`missive-catalog.*`: not
+ * `missive.`, which RabbitMQ's topology keeps for its own exchanges), so the catalog works on every
+ * transport.
  *
  * @example
  * ```ts
@@ -13,9 +14,9 @@
 import type { AnyContract, BusDescription } from '@missive/core';
 
 /** The topic of announcements. */
-export const ANNOUNCED = 'missive.catalog.announced';
+export const ANNOUNCED = 'missive-catalog.announced';
 /** The topic of pings: every announcer answers with an announcement. */
-export const PING = 'missive.catalog.ping';
+export const PING = 'missive-catalog.ping';
 
 /** A contract as the catalog shows it. */
 export interface ContractInfo {
@@ -93,6 +94,6 @@ export function announcementOf(
     at: options.at,
     startedAt: options.startedAt,
     endpoints: description.endpoints.map((e) => ({ name: e.name, topics: e.topics, handles: e.handles.map(contractInfo) })),
-    sends: description.sends.filter((c) => !c.name.startsWith('missive.catalog.')).map(contractInfo),
+    sends: description.sends.filter((c) => !c.name.startsWith('missive-catalog.')).map(contractInfo),
   };
 }

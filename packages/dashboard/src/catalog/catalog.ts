@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { createEnvelope, jsonCodec, type Transport } from '@missive/core';
 import type { Consumer } from '@missive/core/transport';
 import { ANNOUNCED, PING, type Announcement, type ContractInfo } from './announcement.js';
+import { declareListenerQueue } from './listener-queue.js';
 
 /** An instance in the catalog. */
 export interface CatalogInstance extends Announcement {
@@ -117,7 +118,7 @@ export class WatchedCatalog extends Catalog {
 
   /** Declares the catalog's queue and starts listening. */
   async open(): Promise<void> {
-    await this.transport.declare({ name: this.queue, topics: [ANNOUNCED], temporary: true });
+    await declareListenerQueue(this.transport, this.queue, [ANNOUNCED]);
     const consumer = (this.consumer = this.transport.consume(this.queue, { prefetch: 64 }));
     this.loop = (async () => {
       for await (const delivery of consumer) {

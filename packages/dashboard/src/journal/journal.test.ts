@@ -36,6 +36,18 @@ function shop(broker: MemoryBroker): Bus {
   return bus;
 }
 
+/** `inner`, whose appends fail while `down()` says so. */
+function failing(inner: JournalStore, down: () => boolean): JournalStore {
+  return {
+    append: (entries) => (down() ? Promise.reject(new Error('disk full')) : inner.append(entries)),
+    conversation: (q, o) => inner.conversation(q, o),
+    recent: (q) => inner.recent(q),
+    prune: (o) => inner.prune(o),
+    count: () => inner.count(),
+    close: () => inner.close(),
+  };
+}
+
 describe('the journal', () => {
   it('records each settled delivery with its ids, outcome and redacted payload, found by message id, correlation id and business key', async () => {
     const store = new SqliteJournalStore({ path: ':memory:' });
@@ -91,16 +103,8 @@ describe('the journal', () => {
   it('keeps rows while the store fails and writes them when it recovers; handlers never see the failure', async () => {
     const inner = new SqliteJournalStore({ path: ':memory:' });
     let down = true;
-    const store: JournalStore = {
-      append: (entries) => (down ? Promise.reject(new Error('disk full')) : inner.append(entries)),
-      conversation: (q, o) => inner.conversation(q, o),
-      recent: (q) => inner.recent(q),
-      prune: (o) => inner.prune(o),
-      count: () => inner.count(),
-      close: () => inner.close(),
-    };
     const bus = shop(new MemoryBroker());
-    const j = journal(bus, { store });
+    const j = journal(bus, { store: failing(inner, () => down), logger: silentLogger });
     const settled = handledCount(bus, 2);
     await bus.start();
     await bus.send(PlaceOrder, { orderId: 'o-4', card: { number: '1' }, fail: 'no' });
@@ -111,6 +115,25 @@ describe('the journal', () => {
     await j.flush();
     expect(await inner.count()).toBe(2);
     expect(bus.stats().endpoints.order!.handled).toBe(1);
+    await bus.stop();
+    await inner.close();
+  });
+
+  it('past maxBuffered rows while the store fails, drops the oldest and counts them', async () => {
+    const inner = new SqliteJournalStore({ path: ':memory:' });
+    let down = true;
+    const bus = shop(new MemoryBroker());
+    const j = journal(bus, { store: failing(inner, () => down), maxBuffered: 1, logger: silentLogger });
+    const settled = handledCount(bus, 2);
+    await bus.start();
+    await bus.send(PlaceOrder, { orderId: 'o-6', card: { number: '1' }, fail: 'no' });
+    await settled;
+    await j.flush();
+    expect(j.dropped).toBe(1);
+    down = false;
+    await j.flush();
+    expect(await inner.count()).toBe(1);
+    expect(j.written).toBe(1);
     await bus.stop();
     await inner.close();
   });

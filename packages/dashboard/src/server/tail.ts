@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonCodec, type Transport } from '@missive/core';
 import { checkTopicPattern } from '@missive/core/transport';
+import { declareListenerQueue } from '../catalog/listener-queue.js';
 import { HttpError } from './http-kit.js';
 
 /** Streams the messages of `patterns` to `res` until the request closes. */
@@ -26,7 +27,7 @@ export async function tail(transport: Transport, patterns: readonly string[], re
     }
   }
   const queue = `missive-dashboard-tail-${randomBytes(4).toString('hex')}`;
-  await transport.declare({ name: queue, topics: [...patterns], temporary: true });
+  await declareListenerQueue(transport, queue, patterns);
   const consumer = transport.consume(queue, { prefetch: 64 });
   await consumer.ready;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });

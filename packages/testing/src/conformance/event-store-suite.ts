@@ -1,6 +1,6 @@
 /**
- * The event store conformance suite: what every `EventStore` must do (memory, SQLite, and
- * PostgreSQL when it lands). Registered with vitest by {@link describeEventStoreConformance}.
+ * The event store conformance suite: what every `EventStore` must do (memory, SQLite,
+ * PostgreSQL). Registered with vitest by {@link describeEventStoreConformance}.
  *
  * @example
  * ```ts

@@ -38,7 +38,7 @@ function sparkline(values: readonly number[]): SVGSVGElement {
 /** Renders the view into `view`. */
 export async function queuesView(view: HTMLElement): Promise<void> {
   const { queues, history } = await api<{ queues: QueueInfo[]; history: Sample[] }>('/api/queues');
-  const visible = queues.filter((q) => !q.name.startsWith('missive-') && !q.name.startsWith('missive.catalog.'));
+  const visible = queues.filter((q) => !q.name.startsWith('missive-')); // the catalog's, the tails' and the dashboard's own
   view.replaceChildren(
     h('h2', {}, `Queues (${visible.length})`),
     h(

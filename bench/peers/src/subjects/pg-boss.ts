@@ -3,13 +3,14 @@
  * worker per consumer fetching batches of the prefetch size (`work` with `batchSize`), polling every
  * 0.5 s (its minimum; it has no LISTEN wake-up in this version), jobs completed per batch.
  *
+ * A peer: installed by `npm run bench` in `bench/peers`, never by the workspace's `npm install`.
  * Subject args: `url` (a postgres:// URL), `schema` (pg-boss's own, dropped by cleanup).
  * @module
  */
 import PgBoss from 'pg-boss';
 import pg from 'pg';
-import type { Order } from '../harness/payload.js';
-import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
+import type { Order } from '../../../dist/harness/payload.js';
+import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../../../dist/harness/subject.js';
 
 async function boss(args: SubjectArgs): Promise<PgBoss> {
   const b = new PgBoss({ connectionString: String(args['url']), schema: String(args['schema']), supervise: false, schedule: false, max: 10 });
