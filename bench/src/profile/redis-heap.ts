@@ -11,7 +11,8 @@
  * @module
  */
 import { pathToFileURL } from 'node:url';
-import { createBus, defineCommand, silentLogger, type TransportFactory } from '@missive/core';
+import { createBus, defineCommand, silentLogger } from '@missive/core';
+import type { TransportFactory } from '@missive/core/transport';
 import { z } from 'zod';
 import { REDIS_URL } from '../harness/machine.js';
 

@@ -7,7 +7,7 @@
  * ```
  * @module
  */
-import type { TransportFactory } from '@missive/core';
+import type { TransportFactory } from '@missive/core/transport';
 import { NatsTransport } from './nats-transport.js';
 
 export { NatsTransport, type NatsDeps } from './nats-transport.js';

@@ -5,7 +5,8 @@
  * client carries on through the other nodes.
  */
 import { describe, expect, it } from 'vitest';
-import { TransportError, silentLogger, type Delivery } from '@missive/core';
+import { TransportError, silentLogger } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { createWaiter } from '@missive/testing';
 import { NatsTransport } from './nats-transport.js';
 import { freePort, startOwnServer, type OwnServer } from './test-support/own-server.js';

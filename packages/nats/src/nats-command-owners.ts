@@ -25,7 +25,8 @@
  * @module
  */
 import { StorageType, type KV, type NatsConnection } from 'nats';
-import { CommandOwnerConflictError, TransportError, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership } from '@missive/core';
+import { CommandOwnerConflictError, TransportError, type CommandOwner } from '@missive/core';
+import type { CommandClaim, CommandClaimResult, CommandOwnership } from '@missive/core/transport';
 import { apiCode, ApiError } from './api-errors.js';
 
 /** How often a claim reads again after losing a race to another writer before giving up. */

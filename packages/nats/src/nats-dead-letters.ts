@@ -13,7 +13,8 @@
  * @module
  */
 import type { JetStreamManager, StoredMsg } from 'nats';
-import { UnroutableError, type DeadLetter, type DeadLetterFailure, type DeadLetterStore, type TransportMessage } from '@missive/core';
+import { UnroutableError, type DeadLetter, type DeadLetterFailure, type TransportMessage } from '@missive/core';
+import type { DeadLetterStore } from '@missive/core/transport';
 import { decodeMessage, encodeHeaders, NatsHeader } from './message-codec.js';
 import { queueToken, slotOf, type Naming } from './naming.js';
 import type { Confirmer } from './confirmer.js';

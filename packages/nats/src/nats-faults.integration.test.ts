@@ -7,7 +7,8 @@
  * cases (unordered and keyed).
  */
 import { describe, expect, it } from 'vitest';
-import { TransportError, silentLogger, type Delivery } from '@missive/core';
+import { TransportError, silentLogger } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { NatsTransport } from './nats-transport.js';
 import { startOwnServer } from './test-support/own-server.js';

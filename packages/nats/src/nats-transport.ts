@@ -23,18 +23,14 @@ import {
   silentLogger,
   TransportError,
   UnroutableError,
-  type CommandOwnership,
-  type Consumer,
-  type ConsumeOptions,
   type DeadLetterFailure,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import type { CommandOwnership, ConsumeOptions, Consumer, EnqueueOptions, QueueSpec } from '@missive/core/transport';
 import { apiCode, ApiError } from './api-errors.js';
 import { Bindings } from './bindings.js';
 import { Confirmer } from './confirmer.js';

@@ -12,7 +12,8 @@
  * @module
  */
 import { AckPolicy, DeliverPolicy, nanos, RetentionPolicy, StorageType, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type StreamConfig } from 'nats';
-import { checkTopicPattern, ConfigurationError, type QueueSpec } from '@missive/core';
+import { ConfigurationError } from '@missive/core';
+import { checkTopicPattern, type QueueSpec } from '@missive/core/transport';
 import { apiCode, ApiError } from './api-errors.js';
 import type { LaneInfo } from './bindings.js';
 import { patternSubjects, queueToken, shortHash, SLOTS, type Naming } from './naming.js';

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { TransportFactory } from '@missive/core';
+import type { TransportFactory } from '@missive/core/transport';
 import { postgresOptionsFromUrl } from './pg-options.js';
 import { PostgresTransport } from './pg-transport.js';
 

@@ -23,7 +23,8 @@
  * ```
  * @module
  */
-import { CommandOwnerConflictError, TransportError, isExactTopic, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership } from '@missive/core';
+import { CommandOwnerConflictError, TransportError, type CommandOwner } from '@missive/core';
+import { isExactTopic, type CommandClaim, type CommandClaimResult, type CommandOwnership } from '@missive/core/transport';
 import type pg from 'pg';
 import { patternRegex, type Statements } from './statements.js';
 

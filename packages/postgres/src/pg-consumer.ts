@@ -14,7 +14,7 @@
  */
 import type { DeadLetterFailure, TransportMessage } from '@missive/core';
 import { BufferedConsumer, SettleOnceDelivery, rowToMessage, type NackOptions } from '@missive/core/transport';
-import type { PostgresTransport } from './pg-transport.js';
+import type { Logger } from '@missive/core';
 
 /** A leased row as a claim returns it (`seq` is a bigint, as text). */
 export interface ClaimedRow {
@@ -26,6 +26,19 @@ export interface ClaimedRow {
   partition_key: string | null;
   delivery_count: number;
   lease_token: string;
+}
+
+/** What a consumer and its deliveries need from their transport (`PostgresTransport` is one). */
+export interface ConsumerConnection {
+  readonly logger: Logger;
+  /** Leases up to `room` claimable messages of `queue` to this connection. */
+  claim(queue: string, room: number): Promise<ClaimedRow[]>;
+  /** Removes a leased message (batched); false when the lease was lost. */
+  ack(seq: string, token: string): Promise<boolean>;
+  /** Returns (`nack`, `release`: un-yielded) or dead-letters a leased message; false when the lease was lost. */
+  settle(kind: 'nack' | 'release' | 'dead', seq: string, token: string, extra?: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown }): Promise<boolean>;
+  /** The consumer closed: stop waking it. */
+  forget(consumer: PostgresConsumer): void;
 }
 
 class PostgresDelivery extends SettleOnceDelivery {
@@ -77,7 +90,7 @@ export class PostgresConsumer extends BufferedConsumer<PostgresDelivery> {
   ready: Promise<void> = Promise.resolve();
 
   constructor(
-    readonly transport: PostgresTransport,
+    readonly transport: ConsumerConnection,
     readonly queue: string,
     prefetch: number,
   ) {

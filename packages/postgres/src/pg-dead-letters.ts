@@ -9,9 +9,9 @@
  * ```
  * @module
  */
-import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
-import { rowToMessage } from '@missive/core/transport';
-import type { PostgresTransport } from './pg-transport.js';
+import type { DeadLetter, DeadLetterFailure } from '@missive/core';
+import { rowToMessage, type DeadLetterStore } from '@missive/core/transport';
+import type pg from 'pg';
 import { ident } from './schema.js';
 
 interface Row {
@@ -28,12 +28,21 @@ function toDeadLetter(row: Row): DeadLetter {
   return { queue: row.queue, message: rowToMessage(row), failure: JSON.parse(row.failure) as DeadLetterFailure };
 }
 
+/** What the store needs from its transport (`PostgresTransport` is one). */
+export interface DeadLetterConnection {
+  readonly options: { readonly schema: string };
+  /** Runs one statement on the transport's pool. */
+  run<R extends pg.QueryResultRow>(statement: string, values: unknown[]): Promise<pg.QueryResult<R>>;
+  /** Wakes the consumers of `queue` (a replayed message is there). */
+  notify(queue: string): void;
+}
+
 /** The store. */
 export class PostgresDeadLetters implements DeadLetterStore {
   private readonly table: string;
   private readonly messages: string;
 
-  constructor(private readonly transport: PostgresTransport) {
+  constructor(private readonly transport: DeadLetterConnection) {
     this.table = `${ident(transport.options.schema)}.dead_letters`;
     this.messages = `${ident(transport.options.schema)}.messages`;
   }

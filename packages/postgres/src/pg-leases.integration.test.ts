@@ -1,7 +1,8 @@
 /** Leases and keys under concurrency on the PostgreSQL transport. */
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, silentLogger, type Delivery } from '@missive/core';
+import { createBus, defineCommand, silentLogger } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { range } from '@missive/testing/vitest';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, needPostgres, postgresUrl, sql, uniqueSchema } from './test-support/database.js';

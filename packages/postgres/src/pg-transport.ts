@@ -40,23 +40,25 @@ import {
   ErrorCode,
   TransportError,
   UnroutableError,
-  checkTopicPattern,
   consoleLogger,
-  isExactTopic,
   redactUrl,
   systemClock,
   type Clock,
-  type CommandOwnership,
-  type Consumer,
-  type DeadLetterStore,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import {
+  checkTopicPattern,
+  isExactTopic,
+  type CommandOwnership,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type QueueSpec,
+} from '@missive/core/transport';
 import { PostgresCommandOwners } from './pg-command-owners.js';
 import { PostgresConsumer, type ClaimedRow } from './pg-consumer.js';
 import { ConsumerRows } from './pg-consumer-rows.js';

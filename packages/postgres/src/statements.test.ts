@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { topicMatcher } from '@missive/core';
+import { topicMatcher } from '@missive/core/transport';
 import { patternRegex } from './statements.js';
 
 /** PostgreSQL's regular expressions agree with JavaScript's on these (anchors, classes, groups, `*`). */

@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import type { TransportFactory } from '@missive/core';
+import type { TransportFactory } from '@missive/core/transport';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
 export { RabbitMqTransport, delayBucket, type RabbitMqDeps } from './rabbitmq-transport.js';

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { TransportError, silentLogger, type TransportMessage } from '@missive/core';
+import { createWaiter } from '@missive/testing';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl, unavailable } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
@@ -33,13 +34,7 @@ async function needLocalBroker(ctx: { skip: (note?: string) => void }): Promise<
   return unavailable(ctx, 'rabbitmqctl cannot reach the local broker (these tests restart it)');
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = createWaiter({ timeoutMs: 60_000 }).until;
 
 const message = (id: string): TransportMessage => ({ id, type: 't', body: Buffer.from(`{"id":"${id}"}`), headers: {} });
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CommandOwnerConflictError, createBus, defineCommand, silentLogger, type Logger } from '@missive/core';
-import { startFaultProxy } from '@missive/testing';
+import { createWaiter, startFaultProxy } from '@missive/testing';
 import { z } from 'zod';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
@@ -17,13 +17,7 @@ import { REGISTRY_QUEUE } from './queue-registry.js';
 const cleanup = cleanupAfterEach();
 const Job = z.object({ n: z.number(), key: z.string().optional() });
 
-const until = async (condition: () => boolean, what: string, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
+const until = createWaiter({ timeoutMs: 30_000 }).until;
 
 function names() {
   const run = randomBytes(4).toString('hex');

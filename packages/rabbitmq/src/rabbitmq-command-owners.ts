@@ -25,7 +25,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { CommandOwnerConflictError, TransportError, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership, type Logger } from '@missive/core';
+import { CommandOwnerConflictError, TransportError, type CommandOwner, type Logger } from '@missive/core';
+import type { CommandClaim, CommandClaimResult, CommandOwnership } from '@missive/core/transport';
 import { claimRecord, type ClaimOutcome } from './command-claims.js';
 import { appendRecord, deletionRecord, type Registry } from './queue-registry.js';
 import { partitionQueue } from './partitions.js';

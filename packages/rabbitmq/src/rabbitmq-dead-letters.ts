@@ -13,8 +13,8 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
-import { TransportHeader } from '@missive/core/transport';
+import type { DeadLetter, DeadLetterFailure } from '@missive/core';
+import { TransportHeader, type DeadLetterStore } from '@missive/core/transport';
 import type { DeadLetterHost } from './consumer-host.js';
 import { DEAD_LETTER_SUFFIX } from './topology.js';
 import { transportMessage } from './wire.js';

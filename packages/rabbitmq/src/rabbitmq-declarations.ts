@@ -16,7 +16,8 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { ConfigurationError, TransportError, isExactTopic, topicMatcher, type Logger, type QueueSpec } from '@missive/core';
+import { ConfigurationError, TransportError, type Logger } from '@missive/core';
+import { isExactTopic, topicMatcher, type QueueSpec } from '@missive/core/transport';
 import { CONTROL_EXCHANGE, PARTITIONS, partitionQueue } from './partitions.js';
 import { checkQueues, deleteQueues } from './queue-probe.js';
 import { appendRecord, registryRecord, typesRecord } from './queue-registry.js';

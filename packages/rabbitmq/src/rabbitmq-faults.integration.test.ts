@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, TransportError, createBus, silentLogger } from '@missive/core';
-import { startFaultProxy, type FaultProxy } from '@missive/testing';
+import { createWaiter, startFaultProxy, type FaultProxy } from '@missive/testing';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
@@ -25,13 +25,7 @@ async function through(proxy: FaultProxy, options: { publishTimeoutMs?: number }
   return transport;
 }
 
-const until = async (condition: () => boolean, what: string, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
+const until = createWaiter({ timeoutMs: 30_000 }).until;
 
 describe('rabbitmq faults', () => {
   it('a connection cut mid-stream: reconnects, resumes the consumer, loses nothing that was confirmed', async (ctx) => {
@@ -107,7 +101,7 @@ describe('rabbitmq faults', () => {
     // With a 1 s heartbeat amqplib declares the connection dead after two silent intervals and
     // starts reconnecting; the refused attempts show it.
     const attempts = proxy.accepted;
-    await until(() => proxy.refused > 0, 'a reconnect attempt after the heartbeat timeout', 20_000);
+    await createWaiter({ timeoutMs: 20_000 }).until(() => proxy.refused > 0, 'a reconnect attempt after the heartbeat timeout');
     expect(proxy.accepted).toBe(attempts);
     proxy.refuse(false);
     await during;

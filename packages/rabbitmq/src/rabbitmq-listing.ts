@@ -11,7 +11,8 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import type { QueueInfo, QueueSpec } from '@missive/core';
+import type { QueueInfo } from '@missive/core';
+import type { QueueSpec } from '@missive/core/transport';
 import { PARTITIONS, partitionQueue } from './partitions.js';
 import type { RegisteredQueue } from './queue-registry.js';
 import type { RabbitRegistry } from './rabbitmq-registry.js';

@@ -32,8 +32,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { TransportError, type Consumer, type Delivery } from '@missive/core';
-import { DeliveryBuffer } from '@missive/core/transport';
+import { TransportError } from '@missive/core';
+import { DeliveryBuffer, type Consumer, type Delivery } from '@missive/core/transport';
 import { KeyLines } from './key-lines.js';
 import { Latch } from './latch.js';
 import { Ticker } from './ticker.js';

@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createBus, defineCommand, silentLogger, type Bus, type DeadLetterFailure, type Delivery, type TransportMessage } from '@missive/core';
+import { createBus, defineCommand, silentLogger, type Bus, type DeadLetterFailure, type TransportMessage } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { z } from 'zod';
 import { PARTITIONS, partitionOf } from './partitions.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';

@@ -16,8 +16,8 @@
  * @module
  */
 import type * as amqp from 'amqplib';
-import { ConfigurationError, PublishRejectedError, TransportError, UnroutableError, isExactTopic, type EnqueueOptions, type TransportMessage } from '@missive/core';
-import { TransportHeader } from '@missive/core/transport';
+import { ConfigurationError, PublishRejectedError, TransportError, UnroutableError, type TransportMessage } from '@missive/core';
+import { isExactTopic, TransportHeader, type EnqueueOptions } from '@missive/core/transport';
 import type { Republisher } from './consumer-host.js';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import { ReplyCode, replyCode } from './reply-codes.js';

@@ -7,19 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus, defineCommand, silentLogger } from '@missive/core';
+import { createWaiter } from '@missive/testing';
 import { gate, range } from '@missive/testing/vitest';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
 const cleanup = cleanupAfterEach();
 
-const until = async (condition: () => boolean, what: string, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
+const until = createWaiter({ timeoutMs: 30_000 }).until;
 
 describe('rabbitmq stop', () => {
   it('handlers that finish during bus.stop() are acked before the connection closes: the next instance never runs them again', async (ctx) => {

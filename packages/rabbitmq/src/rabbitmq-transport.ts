@@ -50,20 +50,22 @@ import {
   BusStateError,
   ErrorCode,
   consoleLogger,
-  isExactTopic,
   redactUrl,
-  type CommandOwnership,
-  type Consumer,
-  type DeadLetterStore,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
   type TransportStatus,
 } from '@missive/core';
+import {
+  isExactTopic,
+  type CommandOwnership,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type QueueSpec,
+} from '@missive/core/transport';
 import type { ConsumerHost, DeadLetterHost } from './consumer-host.js';
 import { PARTITIONS, partitionQueue } from './partitions.js';
 import { appendRecord, deletionRecord, registryRecord, typesRecord } from './queue-registry.js';

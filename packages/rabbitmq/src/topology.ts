@@ -24,7 +24,8 @@
  * ```
  * @module
  */
-import { ConfigurationError, isExactTopic } from '@missive/core';
+import { ConfigurationError } from '@missive/core';
+import { isExactTopic } from '@missive/core/transport';
 import { PARTITIONS, partitionOf, partitionQueue } from './partitions.js';
 
 /** Where wildcard subscriptions bind; every type's exchange feeds it. */

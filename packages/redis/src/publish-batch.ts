@@ -12,7 +12,7 @@
  * @module
  */
 import { TransportError, UnroutableError } from '@missive/core';
-import type { RedisTransport } from './redis-transport.js';
+import type { RedisConnection } from './redis-connection.js';
 
 const MAX_BATCH = 500;
 
@@ -29,7 +29,7 @@ interface Pending {
 export class PublishBatch {
   private pending: Pending[] = [];
 
-  constructor(private readonly transport: RedisTransport) {}
+  constructor(private readonly transport: RedisConnection) {}
 
   /** Queues a publish for this turn's batch. */
   add(topic: string, fields: readonly (string | Buffer)[], mandatory = false): Promise<void> {

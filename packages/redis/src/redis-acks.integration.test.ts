@@ -4,7 +4,8 @@
  * that range holds more of the consumer's entries than it read. Entry ids are ordered as numbers.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger, type Delivery } from '@missive/core';
+import { silentLogger } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { createWaiter } from '@missive/testing';
 import { compareEntryIds } from './redis-consumer.js';
 import { RedisTransport } from './redis-transport.js';

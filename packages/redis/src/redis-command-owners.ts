@@ -22,15 +22,16 @@
  * ```
  * @module
  */
-import { CommandOwnerConflictError, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership } from '@missive/core';
-import type { RedisTransport } from './redis-transport.js';
+import { CommandOwnerConflictError, type CommandOwner } from '@missive/core';
+import type { CommandClaim, CommandClaimResult, CommandOwnership } from '@missive/core/transport';
+import type { RedisConnection } from './redis-connection.js';
 
 /** The command owners of one key prefix. */
 export class RedisCommandOwners implements CommandOwnership {
   /** What this connection claimed, by queue: claimed again after a reconnect. */
   private readonly claimed = new Map<string, { service: string; types: Set<string> }>();
 
-  constructor(private readonly transport: RedisTransport) {}
+  constructor(private readonly transport: RedisConnection) {}
 
   async claim(claim: CommandClaim): Promise<CommandClaimResult> {
     const moved = await this.run(claim);

@@ -20,10 +20,17 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { BufferedConsumer, SettleOnceDelivery, type DeadLetterFailure, type Delivery, type NackOptions, type TransportMessage } from '@missive/core/transport';
+import {
+  BufferedConsumer,
+  SettleOnceDelivery,
+  type DeadLetterFailure,
+  type Delivery,
+  type NackOptions,
+  type TransportMessage,
+} from '@missive/core/transport';
 import { readEntry } from './entry.js';
 import { GROUP } from './keys.js';
-import type { RedisTransport } from './redis-transport.js';
+import type { RedisConnection } from './redis-connection.js';
 import { Scripts } from './scripts.js';
 
 type FetchedEntry = [Buffer, Buffer[], number];
@@ -95,7 +102,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   private closing: Promise<void> | undefined;
 
   constructor(
-    readonly transport: RedisTransport,
+    readonly transport: RedisConnection,
     readonly queue: string,
     prefetch: number,
   ) {

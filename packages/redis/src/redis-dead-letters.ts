@@ -12,11 +12,11 @@
  */
 import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core/transport';
 import { readEntry } from './entry.js';
-import type { RedisTransport } from './redis-transport.js';
+import type { RedisConnection } from './redis-connection.js';
 
 /** The store. */
 export class RedisDeadLetters implements DeadLetterStore {
-  constructor(private readonly transport: RedisTransport) {}
+  constructor(private readonly transport: RedisConnection) {}
 
   private letter(queue: string, fields: Buffer[]): DeadLetter {
     const read = readEntry(fields);

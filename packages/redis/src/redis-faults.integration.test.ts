@@ -6,7 +6,8 @@
  * with AOF) is in `redis-restart.integration.test.ts`.
  */
 import { describe, expect, it } from 'vitest';
-import { consoleLogger, createBus, defineCommand, silentLogger, type Delivery } from '@missive/core';
+import { consoleLogger, createBus, defineCommand, silentLogger } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { z } from 'zod';
 import { RedisTransport } from './redis-transport.js';

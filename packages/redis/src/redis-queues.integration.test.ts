@@ -4,7 +4,8 @@
  * hold; dead letters and topics are the queue's own; a deleted queue leaves no key behind.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger, type DeadLetterFailure, type Delivery } from '@missive/core';
+import { silentLogger, type DeadLetterFailure } from '@missive/core';
+import type { Delivery } from '@missive/core/transport';
 import { Redis } from 'ioredis';
 import { RedisTransport } from './redis-transport.js';
 import { createWaiter } from '@missive/testing';

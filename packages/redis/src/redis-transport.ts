@@ -22,7 +22,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { BusStateError, ConfigurationError, ErrorCode, TransportError, UnroutableError, consoleLogger, redactUrl, systemClock, type Clock, type Logger } from '@missive/core';
+import {
+  BusStateError,
+  ConfigurationError,
+  ErrorCode,
+  TransportError,
+  UnroutableError,
+  consoleLogger,
+  redactUrl,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '@missive/core';
 import {
   topicMatcher,
   type Consumer,
@@ -36,6 +47,7 @@ import {
 import { entryFields } from './entry.js';
 import { Keys } from './keys.js';
 import { RedisCommandOwners } from './redis-command-owners.js';
+import type { RedisConnection, Routes } from './redis-connection.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
@@ -50,16 +62,8 @@ export interface RedisTransportDeps {
 
 const HEARTBEAT_MS = 5000;
 
-/** @internal The bindings as of one routing version. */
-export interface Routes {
-  version: string;
-  bindings: { queue: string; matches: (topic: string) => boolean }[];
-  byTopic: Map<string, string[]>;
-  streamsByTopic: Map<string, string[]>;
-}
-
 /** The Redis transport. */
-export class RedisTransport implements Transport {
+export class RedisTransport implements Transport, RedisConnection {
   readonly kind = 'redis';
   readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
   readonly deadLetters: RedisDeadLetters;

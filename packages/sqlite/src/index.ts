@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { TransportFactory } from '@missive/core';
+import type { TransportFactory } from '@missive/core/transport';
 import { sqliteOptionsFromUrl } from './sqlite-options.js';
 import { SqliteTransport } from './sqlite-transport.js';
 

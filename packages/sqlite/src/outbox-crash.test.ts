@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBus, defineEvent, silentLogger, type Bus } from '@missive/core';
-import { startProcess } from '@missive/testing';
+import { createWaiter, startProcess } from '@missive/testing';
 import { z } from 'zod';
 import { SqliteMessageStore } from './sqlite-message-store.js';
 import { SqliteTransport } from './sqlite-transport.js';
@@ -60,13 +60,7 @@ async function consumer(busPath: string) {
     await store.close();
   });
   const effects = (orderId: string) => (store.db.prepare('select count(*) n from effects where order_id = ?').get(orderId) as { n: number }).n;
-  const until = async (condition: () => boolean, what: string) => {
-    const deadline = Date.now() + 20_000;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
+  const until = createWaiter().until;
   return { seen, effects, until };
 }
 

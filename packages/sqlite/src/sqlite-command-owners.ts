@@ -17,7 +17,8 @@
  * ```
  * @module
  */
-import { CommandOwnerConflictError, type CommandClaim, type CommandClaimResult, type CommandOwner, type CommandOwnership } from '@missive/core';
+import { CommandOwnerConflictError, type CommandOwner } from '@missive/core';
+import type { CommandClaim, CommandClaimResult, CommandOwnership } from '@missive/core/transport';
 import type { SqliteConnection } from './sqlite-link.js';
 
 /** The command owners of one SQLite file. */

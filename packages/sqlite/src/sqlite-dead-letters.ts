@@ -8,7 +8,8 @@
  * ```
  * @module
  */
-import type { DeadLetter, DeadLetterFailure, DeadLetterStore } from '@missive/core';
+import type { DeadLetter, DeadLetterFailure } from '@missive/core';
+import type { DeadLetterStore } from '@missive/core/transport';
 import { rowToMessage } from '@missive/core/transport'; // never throws: a dead letter may be there because its headers were unreadable
 import type { SqliteConnection } from './sqlite-link.js';
 

@@ -18,7 +18,8 @@
  * ```
  * @module
  */
-import { UnroutableError, topicMatcher, type EnqueueOptions, type TransportMessage } from '@missive/core';
+import { UnroutableError, type TransportMessage } from '@missive/core';
+import { topicMatcher, type EnqueueOptions } from '@missive/core/transport';
 import type { SqliteConnection } from './sqlite-link.js';
 
 interface PendingWrite {

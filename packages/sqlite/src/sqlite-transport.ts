@@ -40,19 +40,21 @@ import {
   UnroutableError,
   consoleLogger,
   systemClock,
-  topicMatcher,
   type Clock,
-  type CommandOwnership,
-  type Consumer,
-  type DeadLetterStore,
-  type EnqueueOptions,
   type Logger,
   type QueueInfo,
-  type QueueSpec,
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core';
+import {
+  topicMatcher,
+  type CommandOwnership,
+  type Consumer,
+  type DeadLetterStore,
+  type EnqueueOptions,
+  type QueueSpec,
+} from '@missive/core/transport';
 import { applySchema } from './schema.js';
 import { isBusy, retryWhileBusy } from './sqlite-busy.js';
 import { SqliteCommandOwners } from './sqlite-command-owners.js';

@@ -5,6 +5,11 @@
  * condition whenever `notify()` is called (handlers call it) and on a short interval, and fails
  * after an overall limit with the description of what it was waiting for.
  *
+ * `settle` is what a "this did not happen" check waits for. Virtual: nothing is left that needs
+ * no time. Real: a quiet period measured on the system, not a few event-loop turns: `busy()` (the
+ * broker holds messages of the case, a handler runs) has said no, and neither `activity()` nor
+ * `notify()` has moved, for `quietMs` in a row.
+ *
  * @example
  * ```ts
  * const waiter = createWaiter({ clock, quiet: () => broker.isQuiet() });
@@ -12,7 +17,7 @@
  * ```
  * @module
  */
-import { setImmediate as turn } from 'node:timers/promises';
+import { setImmediate as turn, setTimeout as pause } from 'node:timers/promises';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** Options of {@link createWaiter}. */
@@ -21,8 +26,12 @@ export interface WaiterOptions {
   readonly clock?: VirtualClock | undefined;
   /** Whether the system has no work ready to run (virtual mode). Default: always. */
   readonly quiet?: () => boolean;
-  /** A counter that grows whenever the system makes progress; quiet needs it unchanged over several turns. */
+  /** A counter that grows whenever the system makes progress; quiet needs it unchanged over several turns (virtual) or `quietMs` (real). */
   readonly activity?: () => number;
+  /** Real mode: whether work is still under way (messages waiting or being handled); `settle` waits for no. Default: never busy. */
+  readonly busy?: () => boolean | Promise<boolean>;
+  /** Real mode: how long `settle` needs `busy()` false and no progress, ms. Default 100. */
+  readonly quietMs?: number;
   /** Real-time limit of one wait, ms. Default 20 s. */
   readonly timeoutMs?: number;
   /** Virtual-time limit of one wait, ms. Default 1 day. */
@@ -35,7 +44,10 @@ export interface Waiter {
   until(condition: () => boolean, what: string): Promise<void>;
   /** Like `until`, for a condition that must be read asynchronously (a store): resolves with the accepted value. */
   eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T>;
-  /** Lets all work that needs no time passing finish (virtual mode), or a few event-loop turns (real). */
+  /**
+   * Lets work in progress finish: everything that needs no time passing (virtual mode), or until
+   * the system has been quiet for `quietMs`: `busy()` false, no progress, no `notify()` (real).
+   */
   settle(): Promise<void>;
   /** Moves virtual time forward by `ms`, settling after each timer. Real mode: resolves at once. */
   advance(ms: number): Promise<void>;
@@ -51,13 +63,33 @@ export function createWaiter(options: WaiterOptions = {}): Waiter {
   const activity = options.activity ?? (() => 0);
   const timeoutMs = options.timeoutMs ?? 20_000;
   const virtualLimitMs = options.virtualLimitMs ?? 24 * 60 * 60 * 1000;
+  const busy = options.busy ?? (() => false);
+  const quietMs = options.quietMs ?? 100;
   const wakers = new Set<() => void>();
+  /** Grows with every `notify()`: a handler that ran is progress. */
+  let notified = 0;
+
+  /** Real mode: polls until `busy()` has been false and nothing has moved for `quietMs`. */
+  async function quietPeriod(): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = activity() + notified;
+    let quietSince = Date.now();
+    for (;;) {
+      await pause(Math.min(20, quietMs));
+      const isBusy = await busy();
+      const now = activity() + notified;
+      if (isBusy || now !== seen) {
+        seen = now;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= quietMs) {
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`the system did not become quiet within ${timeoutMs} ms (${isBusy ? 'still busy' : 'still making progress'})`);
+    }
+  }
 
   async function settle(): Promise<void> {
-    if (clock === undefined) {
-      for (let i = 0; i < 3; i++) await turn();
-      return;
-    }
+    if (clock === undefined) return quietPeriod();
     let stable = 0;
     let seen = activity();
     for (let i = 0; i < 100_000; i++) {
@@ -140,6 +172,7 @@ export function createWaiter(options: WaiterOptions = {}): Waiter {
     settle,
     advance,
     notify: () => {
+      notified++;
       for (const wake of [...wakers]) wake();
     },
     virtual: clock !== undefined,

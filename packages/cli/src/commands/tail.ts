@@ -11,7 +11,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { checkTopicPattern, jsonCodec, type Transport } from '@missive/core';
+import { jsonCodec, type Transport } from '@missive/core';
+import { checkTopicPattern } from '@missive/core/transport';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess } from '@missive/testing';
+import { createWaiter, startProcess } from '@missive/testing';
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 export const missiveMain = join(repositoryRoot, 'packages', 'cli', 'dist', 'main.js');
@@ -27,11 +27,9 @@ export async function runMissive(url: string, args: readonly string[], input?: s
   return { code, out: child.lines.join('\n'), err: child.stderr() };
 }
 
-/** Polls `condition` every 10 ms for up to 20 s. */
+const waiter = createWaiter();
+
+/** Waits (the harness's waiter, up to 20 s) until `condition`, which may be read asynchronously, holds. */
 export async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waiter.eventually(async () => condition(), (holds) => holds, what);
 }

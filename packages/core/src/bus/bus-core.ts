@@ -70,6 +70,20 @@ export interface BusCore {
   endpoint(name: string, configure: (e: EndpointBuilder) => void, options?: EndpointOptions): void;
 }
 
+/** The core a bus hands its outbox and sagas: its environment, its transport (read when used), and `ops`. */
+export function busCore(environment: BusEnvironment, transport: () => Transport, ops: Pick<BusCore, 'prepare' | 'dispatchPrepared' | 'attach' | 'endpoint'>): BusCore {
+  return {
+    environment,
+    get transport() {
+      return transport();
+    },
+    prepare: ops.prepare,
+    dispatchPrepared: ops.dispatchPrepared,
+    attach: ops.attach,
+    endpoint: ops.endpoint,
+  };
+}
+
 /** What an endpoint runtime needs from its bus. */
 export interface BusInternals {
   readonly service: string;

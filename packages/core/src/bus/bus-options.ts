@@ -25,7 +25,6 @@ import type { RetryEvent } from '../consume/steps/retry.js';
 import type { Transport } from '../transport/transport.js';
 import { parseTransportUrl, type TransportFactories } from '../transport/transport-url.js';
 import { ConfigurationError } from '../errors.js';
-import type { EndpointStats } from './endpoint-runtime.js';
 import type { PublishMiddleware } from './outgoing.js';
 
 /** Options of {@link createBus}. */
@@ -105,6 +104,23 @@ export interface BusDescription {
   }[];
   /** The contracts this bus has sent or published since it was created. */
   readonly sends: readonly AnyContract[];
+}
+
+/** Counters of one endpoint. */
+export interface EndpointStats {
+  /** Messages handled successfully (acked after the handler). */
+  handled: number;
+  /** Handler invocations that threw. */
+  failed: number;
+  /** Immediate retries. */
+  retried: number;
+  /** Delayed redeliveries asked for. */
+  redelivered: number;
+  deadLettered: number;
+  expired: number;
+  /** Deliveries being handled now. */
+  inFlight: number;
+  circuit: CircuitState;
 }
 
 /** A snapshot of the bus's counters. */

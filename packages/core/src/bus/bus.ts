@@ -34,9 +34,9 @@ import { installSaga, type SagaOptions } from '../workflows/saga-runtime.js';
 import { MessageTracing } from '../observe/tracing.js';
 import { BusMetrics } from '../observe/metrics.js';
 import { healthReport, type EndpointHealth, type HealthReport } from '../observe/health.js';
-import type { BusComponent, BusCore, BusInternals, BusState } from './bus-core.js';
-import { nonNegative, serviceOf, transportSpecOf, type BusDescription, type BusEvents, type BusOptions, type BusStats, type ScheduleOptions } from './bus-options.js';
-import { EndpointRuntime, type EndpointStats } from './endpoint-runtime.js';
+import { busCore, type BusComponent, type BusCore, type BusInternals, type BusState } from './bus-core.js';
+import { nonNegative, serviceOf, transportSpecOf, type BusDescription, type BusEvents, type BusOptions, type BusStats, type EndpointStats, type ScheduleOptions } from './bus-options.js';
+import { EndpointRuntime } from './endpoint-runtime.js';
 import { TypedEmitter } from './events.js';
 import { dueTime, Outgoing } from './outgoing.js';
 import { Requests } from './request-reply.js';
@@ -114,7 +114,12 @@ export class Bus implements Sender {
       state,
     });
     this.internals = this.makeInternals();
-    this.core = this.makeCore();
+    this.core = busCore({ logger: this.logger, clock: this.clock, codec: this.codec }, transport, {
+      prepare: (parent, contract, payload, prepareOptions) => this.outgoing.prepare(parent, contract, payload, prepareOptions),
+      dispatchPrepared: (record) => this.outgoing.dispatchPrepared(record),
+      attach: (component) => void this.attach(component),
+      endpoint: (name, configure, endpointOptions) => void this.endpoint(name, configure, endpointOptions),
+    });
   }
 
   /** The connected transport. Throws before `start`. */
@@ -382,21 +387,6 @@ export class Bus implements Sender {
       onHandled: (event) => this.emitter.emit('handled', event),
       publishFault: this.outgoing.publishFault,
       onConsumerFailed: (event) => this.consumerFailed(event),
-    };
-  }
-
-  private makeCore(): BusCore {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const bus = this;
-    return {
-      environment: { logger: this.logger, clock: this.clock, codec: this.codec },
-      get transport() {
-        return bus.transport;
-      },
-      prepare: (parent, contract, payload, options) => this.outgoing.prepare(parent, contract, payload, options),
-      dispatchPrepared: (record) => this.outgoing.dispatchPrepared(record),
-      attach: (component) => void this.attach(component),
-      endpoint: (name, configure, options) => void this.endpoint(name, configure, options),
     };
   }
 }

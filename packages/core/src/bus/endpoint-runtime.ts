@@ -27,24 +27,8 @@ import { messageLogFields } from '../observe/message-log.js';
 import type { EndpointHealth } from '../observe/health.js';
 import type { Fault } from '../observe/fault-events.js';
 import type { BusInternals } from './bus-core.js';
+import type { EndpointStats } from './bus-options.js';
 import { HandlerContext } from './handler-context.js';
-
-/** Counters of one endpoint. */
-export interface EndpointStats {
-  /** Messages handled successfully (acked after the handler). */
-  handled: number;
-  /** Handler invocations that threw. */
-  failed: number;
-  /** Immediate retries. */
-  retried: number;
-  /** Delayed redeliveries asked for. */
-  redelivered: number;
-  deadLettered: number;
-  expired: number;
-  /** Deliveries being handled now. */
-  inFlight: number;
-  circuit: CircuitState;
-}
 
 interface InFlight {
   readonly state: ConsumeState;

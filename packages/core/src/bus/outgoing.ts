@@ -118,12 +118,12 @@ export class Outgoing {
     return this.dispatch(parent, contract, 'command', payload, options, options?.to, undefined);
   }
 
-  /** Builds, validates, encodes and hands one message to the transport. */
   /** The contracts sent so far, each once (see `Bus.describe`). */
   sentContracts(): AnyContract[] {
     return [...this.sentTypes.values()];
   }
 
+  /** Builds, validates, encodes and hands one message to the transport. */
   async dispatch(
     parent: Envelope | undefined,
     contract: AnyContract,

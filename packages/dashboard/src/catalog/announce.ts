@@ -13,7 +13,20 @@
  * ```
  * @module
  */
-import { ConfigurationError, consoleLogger, createEnvelope, jsonCodec, sourceOf, systemClock, type Bus, type BusComponent, type Clock, type Consumer, type Logger, type Transport } from '@missive/core';
+import {
+  ConfigurationError,
+  consoleLogger,
+  createEnvelope,
+  jsonCodec,
+  sourceOf,
+  systemClock,
+  type Bus,
+  type BusComponent,
+  type Clock,
+  type Logger,
+  type Transport,
+} from '@missive/core';
+import type { Consumer } from '@missive/core/transport';
 import { ANNOUNCED, announcementOf, PING, type Announcement } from './announcement.js';
 import { declareListenerQueue } from './listener-queue.js';
 

@@ -14,7 +14,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { createEnvelope, jsonCodec, type Consumer, type Transport } from '@missive/core';
+import { createEnvelope, jsonCodec, type Transport } from '@missive/core';
+import type { Consumer } from '@missive/core/transport';
 import { ANNOUNCED, PING, type Announcement, type ContractInfo } from './announcement.js';
 import { declareListenerQueue } from './listener-queue.js';
 

@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkTopicPattern, jsonCodec, type Transport } from '@missive/core';
+import { jsonCodec, type Transport } from '@missive/core';
+import { checkTopicPattern } from '@missive/core/transport';
 import { declareListenerQueue } from '../catalog/listener-queue.js';
 import { HttpError } from './http-kit.js';
 

@@ -12,7 +12,8 @@
  */
 import { expect } from 'vitest';
 import { z } from 'zod';
-import { CommandOwnerConflictError, ConfigurationError, type CommandOwnership, type Transport } from '@missive/core';
+import { CommandOwnerConflictError, ConfigurationError, type Transport } from '@missive/core';
+import type { CommandOwnership } from '@missive/core/transport';
 import { range, type CaseRegistrar } from './case.js';
 import { child } from './cases-processes.js';
 import type { Environment } from './environment.js';

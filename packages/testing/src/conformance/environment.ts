@@ -160,7 +160,12 @@ export interface Environment {
   until(condition: () => boolean, what: string): Promise<void>;
   /** Waits until an asynchronously read value is accepted; resolves with it. */
   eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T>;
-  /** Lets in-flight work finish (virtual: everything that needs no time; real: a few turns). */
+  /**
+   * Lets in-flight work finish before a "this did not happen" check. Virtual: everything that needs
+   * no time. Real: a quiet period measured on the broker: the case's queues hold nothing (waiting or
+   * in flight, as `queues()` reports), no bus of the case handles a message, and nothing was handled
+   * for 100 ms (see `Waiter.settle`).
+   */
   settle(): Promise<void>;
   /** Moves virtual time; a no-op under the real clock. */
   advance(ms: number): Promise<void>;
@@ -173,12 +178,38 @@ export async function createEnvironment(target: ConformanceTarget, options: { re
   const virtual = target.virtualClock === true ? new VirtualClock() : undefined;
   const clock: Clock = virtual ?? systemClock;
   const fixture = await target.setup(clock);
-  const waiter = createWaiter({ clock: virtual, quiet: () => fixture.quiet?.() ?? true, activity: () => fixture.activity?.() ?? 0, timeoutMs: options.waitTimeoutMs });
+  const buses: Bus[] = [];
+  const queues = new Set<string>();
+  let observer: Promise<Transport> | undefined;
+  /** Real clock: whether the broker holds messages of this case's queues, or a bus of it handles one. */
+  const busy = async (): Promise<boolean> => {
+    for (const bus of buses) {
+      if (bus.started && Object.values(bus.stats().endpoints).some((e) => e.inFlight > 0)) return true;
+    }
+    if (queues.size === 0) return false;
+    observer ??= env.transport();
+    const infos = await (await observer).queues();
+    return infos.some((q) => queues.has(q.name) && (q.depth > 0 || q.inFlight > 0));
+  };
+  /** Real clock: grows with every message a bus of this case handled, failed, retried or dead-lettered. */
+  const progress = (): number => {
+    let n = 0;
+    for (const bus of buses) {
+      if (!bus.started) continue;
+      for (const e of Object.values(bus.stats().endpoints)) n += e.handled + e.failed + e.retried + e.redelivered + e.deadLettered + e.expired;
+    }
+    return n;
+  };
+  const waiter = createWaiter({
+    clock: virtual,
+    quiet: () => fixture.quiet?.() ?? true,
+    activity: virtual === undefined ? progress : () => fixture.activity?.() ?? 0,
+    busy,
+    timeoutMs: options.waitTimeoutMs,
+  });
   const run = randomBytes(4).toString('hex');
   const prefix = `t${run}`;
-  const buses: Bus[] = [];
   const transports: Transport[] = [];
-  const queues = new Set<string>();
   const topics = new Set<string>();
   const topic = (base: string) => {
     const name = `${prefix}.${base}`;

@@ -4,7 +4,8 @@
  * as its argument it listens to the bus's `consumer-failed` event (and prints it) instead of leaving
  * the failure to the bus's default.
  */
-import { consoleLogger, createBus, defineCommand, MemoryBroker, type Consumer, type Delivery } from '../../index.js';
+import { consoleLogger, createBus, defineCommand, MemoryBroker } from '../../index.js';
+import type { Consumer, Delivery } from '../../transport/index.js';
 import { z } from 'zod';
 
 const Job = defineCommand('failing.job', z.object({ n: z.number() }));
