@@ -1,4 +1,4 @@
-import { describeFaultScenarios } from '@missive/testing/vitest';
+import { chaosEnabled, describeFaultScenarios } from '@missive/testing/vitest';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema, urlWith } from './test-support/database.js';
 import { ownServerUnavailable, startOwnServer } from './test-support/own-server.js';
@@ -33,10 +33,15 @@ describeFaultScenarios({
       teardown: () => dropSchema(schema),
     };
   },
+}, {
+  // npm test: the poison message, competing workers, the outage, the idle restart, the half-open
+  // link and the blocked loop (the process cases of the conformance suite run here too); the rest under npm run chaos.
+  ci: (name) => /poison|x 400 jobs|broker down|restarted while idle|half-open|blocking/.test(name),
 });
 
-// A server of its own to crash (immediate shutdown) and start again: the restart of an idle server.
-describeFaultScenarios(
+// A server of its own to crash (immediate shutdown) and start again: the restart of an idle server
+// (under npm run chaos: starting a server costs CI time).
+if (chaosEnabled()) describeFaultScenarios(
   {
     name: 'postgres (own server)',
     features: { brokerRestart: true },
@@ -51,5 +56,5 @@ describeFaultScenarios(
       };
     },
   },
-  { only: (name) => name.includes('broker SIGKILLed') || name.includes('(SIGKILL, started again)') },
+  { only: (name) => name.includes('(SIGKILL, started again)') },
 );
