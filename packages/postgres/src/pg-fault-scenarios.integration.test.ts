@@ -7,7 +7,9 @@ import { ownServerUnavailable, startOwnServer } from './test-support/own-server.
 // fill). leases: a blocked process's lease (2 s) expires and another instance claims the row.
 describeFaultScenarios({
   name: 'postgres',
-  features: { processes: true, networkFaults: true, halfOpen: true, leases: true },
+  // halfOpen under npm run chaos only: it passed in npm test runs (2.3-2.7 s) but timed out once in a
+  // chaos run on a loaded machine (not yet explained; see docs/RELIABILITY.md).
+  features: { processes: true, networkFaults: true, halfOpen: chaosEnabled(), leases: true },
   unavailable: () => postgresUnavailable(),
   setup(clock) {
     const schema = uniqueSchema('faults');
@@ -34,9 +36,9 @@ describeFaultScenarios({
     };
   },
 }, {
-  // npm test: the poison message, competing workers, the outage, the idle restart, the half-open
-  // link and the blocked loop (the process cases of the conformance suite run here too); the rest under npm run chaos.
-  ci: (name) => /poison|x 400 jobs|broker down|restarted while idle|half-open|blocking/.test(name),
+  // npm test: the poison message, competing workers, the outage, the idle restart and the blocked
+  // loop (the process cases of the conformance suite run here too); the rest under npm run chaos.
+  ci: (name) => /poison|x 400 jobs|broker down|restarted while idle|blocking/.test(name),
 });
 
 // A server of its own to crash (immediate shutdown) and start again: the restart of an idle server
