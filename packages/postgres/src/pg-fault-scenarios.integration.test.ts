@@ -1,4 +1,4 @@
-import { describeFaultScenarios } from '@missive/testing/vitest';
+import { chaosEnabled, describeFaultScenarios } from '@missive/testing/vitest';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema, urlWith } from './test-support/database.js';
 import { ownServerUnavailable, startOwnServer } from './test-support/own-server.js';
@@ -7,7 +7,9 @@ import { ownServerUnavailable, startOwnServer } from './test-support/own-server.
 // fill). leases: a blocked process's lease (2 s) expires and another instance claims the row.
 describeFaultScenarios({
   name: 'postgres',
-  features: { processes: true, networkFaults: true, halfOpen: true, leases: true },
+  // halfOpen under npm run chaos only: it passed in npm test runs (2.3-2.7 s) but timed out once in a
+  // chaos run on a loaded machine (not yet explained; see docs/RELIABILITY.md).
+  features: { processes: true, networkFaults: true, halfOpen: chaosEnabled(), leases: true },
   unavailable: () => postgresUnavailable(),
   setup(clock) {
     const schema = uniqueSchema('faults');
@@ -27,16 +29,21 @@ describeFaultScenarios({
         heartbeatMs: 1000,
         reconnectCapMs: 2000,
         // Found by the outage scenario (2026-11-29): each waiting publish retries on a new connection
-        // with its own backoff, so 1,000 waiting publishes made 873 connection attempts in 3 s.
-        unboundedReconnects: 'each waiting operation retries on its own connection attempt (873 attempts in a 3 s outage with 1,000 waiting publishes)',
+        // with its own backoff: 1,000 waiting publishes made 873 connection attempts in 3 s, 300 made 982 in 2 s.
+        unboundedReconnects: 'each waiting operation makes its own connection attempts (hundreds a second while publishes wait)',
       },
       teardown: () => dropSchema(schema),
     };
   },
+}, {
+  // npm test: the poison message, competing workers, the outage, the idle restart and the blocked
+  // loop (the process cases of the conformance suite run here too); the rest under npm run chaos.
+  ci: (name) => /poison|x 400 jobs|broker down|restarted while idle|blocking/.test(name),
 });
 
-// A server of its own to crash (immediate shutdown) and start again: the restart of an idle server.
-describeFaultScenarios(
+// A server of its own to crash (immediate shutdown) and start again: the restart of an idle server
+// (under npm run chaos: starting a server costs CI time).
+if (chaosEnabled()) describeFaultScenarios(
   {
     name: 'postgres (own server)',
     features: { brokerRestart: true },
@@ -51,5 +58,5 @@ describeFaultScenarios(
       };
     },
   },
-  { only: (name) => name.includes('broker SIGKILLed') || name.includes('(SIGKILL, started again)') },
+  { only: (name) => name.includes('(SIGKILL, started again)') },
 );

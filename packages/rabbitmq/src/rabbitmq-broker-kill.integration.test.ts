@@ -4,7 +4,7 @@
  * Heavy: runs under `npm run chaos`. Needs root to start the node; skipped saying so otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { describeFaultScenarios } from '@missive/testing/vitest';
+import { chaosEnabled, describeFaultScenarios } from '@missive/testing/vitest';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 import { privateNodeUnavailable, startPrivateNode } from './test-support/private-node.js';
 
@@ -24,5 +24,6 @@ describeFaultScenarios(
       };
     },
   },
-  { only: (name) => name.includes('broker SIGKILLed') },
+  // The broker kill (heavy) and, under npm run chaos, the restart of an idle broker.
+  { only: (name) => name.includes('broker SIGKILLed') || (chaosEnabled() && name.includes('(SIGKILL, started again)')) },
 );

@@ -31,14 +31,23 @@ import { resourceScenarios } from './resource-scenarios.js';
 export interface FaultScenarioOptions {
   /** Registers only the scenarios whose name this accepts (a target made for one scenario). */
   readonly only?: (scenario: string) => boolean;
+  /**
+   * The target's share of `npm test`: scenarios this rejects run only under `npm run chaos`
+   * (skipped in `npm test` saying so). Default: every scenario not heavy. CI time is shared by
+   * every transport: a target with slow connections picks a representative few.
+   */
+  readonly ci?: (scenario: string) => boolean;
 }
 
 /** Registers the fault scenarios for `target` with vitest. */
 export function describeFaultScenarios(target: ConformanceTarget, options: FaultScenarioOptions = {}): void {
   describe(`fault scenarios: ${target.name}`, () => {
     const registrar = caseRegistrar(target);
-    const only = options.only;
-    faultScenarios(only === undefined ? registrar : (name, body, caseOptions) => void (only(name) && registrar(name, body, caseOptions)), target.name);
+    const { only, ci } = options;
+    faultScenarios((name, body, caseOptions = {}) => {
+      if (only !== undefined && !only(name)) return;
+      registrar(name, body, ci === undefined || ci(name) ? caseOptions : { ...caseOptions, heavy: true });
+    }, target.name);
   });
 }
 

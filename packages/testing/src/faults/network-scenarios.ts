@@ -85,8 +85,8 @@ export function networkScenarios(test: CaseRegistrar, transport: string): void {
         const publisher = env.bus('down-publisher', {}, network.connect(proxy.port));
         await consumer.start();
         await publisher.start();
-        await sendAll(history, 100, 10, (n) => publisher.send(Job, { n }));
-        await env.until(() => history.allConfirmedDone(), 'the first 100 done');
+        await sendAll(history, 20, 10, (n) => publisher.send(Job, { n }));
+        await env.until(() => history.allConfirmedDone(), 'the first 20 done');
         const before = sampleResources();
 
         const rejected = new Map<string, number>();
@@ -111,9 +111,9 @@ export function networkScenarios(test: CaseRegistrar, transport: string): void {
         proxy.refuse(true);
         proxy.cut();
         const downAt = performance.now();
-        let next = 100;
+        let next = 20;
         // A burst larger than the publish buffer (where the transport has one), all at once...
-        const burst = network.maxBuffered === undefined ? 1000 : network.maxBuffered + 100;
+        const burst = network.maxBuffered === undefined ? (heavy ? 1000 : 300) : network.maxBuffered + 100;
         let failedWhileDown = 0;
         const bursting = range(burst).map(() => publish(next++).then((ok) => void (ok || up || failedWhileDown++)));
         // ...and four publishers that keep trying, one publish at a time, while it is down (a
@@ -160,7 +160,7 @@ export function networkScenarios(test: CaseRegistrar, transport: string): void {
         if (network.maxBuffered !== undefined) expect(failedWhileDown, summary).toBeGreaterThanOrEqual(100); // the excess fails at once
         expect(after.heapMb - before.heapMb, summary).toBeLessThan(48); // flat: the buffer is bounded
       }), { needs: ['networkFaults'], timeoutMs: heavy ? 300_000 : 90_000, heavy });
-  outage(3000, false);
+  outage(2000, false);
   outage(30_000, true);
 
   test('broker restarted while idle (every connection dropped): consumers resume', (env) =>

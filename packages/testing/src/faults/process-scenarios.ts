@@ -19,7 +19,7 @@ import { startMeter } from './fault-report.js';
 import { absorb, child, judge, recordingConsumer, Work } from './fault-support.js';
 import { describeCheck, QueueHistory } from './queue-checker.js';
 
-/** Registers scenarios 13 and 14 and the publishing process kill. */
+/** Registers scenarios 13 and 14 (320 messages in `npm test`, 1,000 under chaos) and the publishing process kill. */
 export function processScenarios(test: CaseRegistrar, transport: string): void {
   test('a handler blocking the event loop past its lease: its late ack never settles the copy another instance took', async (env) => {
     const Job = env.command('fault-blocked', Work);
@@ -72,7 +72,7 @@ export function processScenarios(test: CaseRegistrar, transport: string): void {
     }
   }, { needs: ['processes', 'leases'], timeoutMs: 120_000 });
 
-  test('1,000 messages, 16 keys, concurrency 8, two instances: per-key order kept', async (env) => {
+  const keyed = (count: number, heavy: boolean) => test(`${count.toLocaleString('en')} messages, 16 keys, concurrency 8, two instances: per-key order kept`, async (env) => {
     const Job = env.command('fault-keys', Work, { partitionKey: (m) => m.key ?? '' });
     const endpoint = env.name('fault-keys');
     const history = new QueueHistory();
@@ -104,18 +104,20 @@ export function processScenarios(test: CaseRegistrar, transport: string): void {
     await sender.start();
     // One publisher per key, each awaiting its publishes in order: that is the order to keep.
     await Promise.all(keys.map(async (key, k) => {
-      for (let seq = 0; seq < 1000 / keys.length; seq++) {
+      for (let seq = 0; seq < count / keys.length; seq++) {
         const n = seq * keys.length + k;
-        if (n >= 1000) break;
+        if (n >= count) break;
         await history.publish(String(n), () => sender.send(Job, { n, key }));
       }
     }));
-    await env.until(() => history.allConfirmedDone(), 'all 1,000 keyed messages done');
-    const check = judge('1,000 messages, 16 keys, concurrency 8, two instances', transport, history, meter, { violations: violations.length });
+    await env.until(() => history.allConfirmedDone(), `all ${count} keyed messages done`);
+    const check = judge(`${count.toLocaleString('en')} messages, 16 keys, concurrency 8, two instances`, transport, history, meter, { violations: violations.length });
     expect(violations.slice(0, 10), describeCheck(check)).toEqual([]);
-    expect(check.confirmed).toBe(1000);
+    expect(check.confirmed).toBe(count);
     expect(check.duplicated).toEqual([]);
-  }, { needs: ['orderingKeys'], timeoutMs: 120_000 });
+  }, { needs: ['orderingKeys'], timeoutMs: 120_000, heavy });
+  keyed(320, false);
+  keyed(1000, true);
 
   test('a process publishing and consuming SIGKILLed mid-stream: every publish it saw confirmed is delivered', async (env) => {
     const Job = env.command('fault-publisher-kill', Work);
@@ -123,12 +125,12 @@ export function processScenarios(test: CaseRegistrar, transport: string): void {
     env.track(endpoint);
     const history = new QueueHistory();
     const meter = startMeter();
-    const count = 2000;
+    const count = 1000;
     for (const n of range(count)) history.attempt(String(n)); // what the process may have sent
     const doomed = child(env, { service: 'publisher-doomed', endpoint, type: Job.name, prefetch: 10, concurrency: 5, publish: count });
     try {
       await doomed.waitFor(/^ready$/, 60_000);
-      await doomed.waitFor(/^sent (3\d\d|[4-9]\d\d|\d{4})$/, 60_000); // some hundreds confirmed, more in flight
+      await doomed.waitFor(/^sent ([2-9]\d\d)$/, 60_000); // some hundreds confirmed, more in flight
       doomed.kill('SIGKILL');
       await doomed.exited;
       absorb(history, doomed.lines);
@@ -137,7 +139,7 @@ export function processScenarios(test: CaseRegistrar, transport: string): void {
       await survivor.start();
       await env.until(() => history.allConfirmedDone(), 'every publish the killed process saw confirmed to be done');
       const check = judge('publishing and consuming process SIGKILLed', transport, history, meter, { confirmedBeforeKill: history.confirmed.size });
-      expect(check.confirmed, describeCheck(check)).toBeGreaterThanOrEqual(100);
+      expect(check.confirmed, describeCheck(check)).toBeGreaterThanOrEqual(50);
     } finally {
       doomed.kill('SIGKILL');
       await doomed.exited;

@@ -189,6 +189,6 @@ export function resourceScenarios(test: CaseRegistrar, transport: string): void 
         await proxy?.close();
       }
     }, { timeoutMs: heavy ? 3_600_000 : 90_000, heavy });
-  soak(4, 200, false);
+  soak(3, 100, false);
   soak(100, 1000, true);
 }
