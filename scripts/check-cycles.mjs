@@ -34,7 +34,9 @@ for (const name of packages) {
   console.error(`import cycles in ${src}:\n${prettyCircular(circles, '  ')}`);
 }
 if (failed > 0) {
-  console.error(`${failed} package(s) with import cycles: make one side depend on an interface the other implements, or move the shared part below both.`);
+  console.error(
+    `${failed} package(s) with import cycles: make one side depend on an interface the other implements, or move the shared part below both.`,
+  );
   process.exitCode = 1;
 } else {
   console.log(`no import cycles in ${packages.join(', ')}`);

@@ -40,7 +40,10 @@ function run(command: string, args: readonly string[], cwd: string): string {
 /** The README's fenced blocks whose first line is `// <path>` (a path ending in .ts or .json). */
 function readmeFiles(): Map<string, string> {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Install in your project'), readme.indexOf('\n## ', readme.indexOf('## Install in your project') + 1));
+  const section = readme.slice(
+    readme.indexOf('## Install in your project'),
+    readme.indexOf('\n## ', readme.indexOf('## Install in your project') + 1),
+  );
   const files = new Map<string, string>();
   for (const [, body] of section.matchAll(/```(?:ts|jsonc)\n([\s\S]*?)```/g)) {
     const path = /^\/\/ ([\w./-]+\.(?:ts|json))\b/.exec(body!)?.[1];
@@ -69,7 +72,8 @@ beforeAll(() => {
   mkdirSync(tarballs);
   const workspaces = packages.flatMap((p) => ['-w', `packages/${p}`]);
   packed = JSON.parse(run('npm', ['pack', ...workspaces, '--pack-destination', tarballs, '--json'], root)) as Packed[];
-  const version = (name: string) => (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (name: string) =>
+    (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
   const dependencies = Object.fromEntries(packed.map((p) => [p.name, `file:tarballs/${p.filename}`]));
   writeFileSync(
     join(project, 'package.json'),
@@ -112,9 +116,16 @@ describe('installing the packed packages in a new project', () => {
     for (const p of packed) {
       const paths = p.files.map((f) => f.path);
       expect(paths, p.name).toContain('LICENSE');
-      expect(paths.filter((f) => /\.test\.|test-support|test-fixtures|tsbuildinfo/.test(f)), p.name).toEqual([]);
+      expect(
+        paths.filter((f) => /\.test\.|test-support|test-fixtures|tsbuildinfo/.test(f)),
+        p.name,
+      ).toEqual([]);
       const manifest = JSON.parse(readFileSync(join(project, 'node_modules', p.name, 'package.json'), 'utf8')) as Record<string, unknown>;
-      expect(manifest, p.name).toMatchObject({ license: 'MIT', publishConfig: { access: 'public' }, engines: { node: '^20.19.0 || >=22.12.0' } });
+      expect(manifest, p.name).toMatchObject({
+        license: 'MIT',
+        publishConfig: { access: 'public' },
+        engines: { node: '^20.19.0 || >=22.12.0' },
+      });
       expect(manifest.repository, p.name).toMatchObject({ type: 'git', directory: `packages/${p.name.slice('@missive/'.length)}` });
       expect(manifest.homepage, p.name).toEqual(expect.any(String));
       expect(manifest.bugs, p.name).toEqual({ url: expect.any(String) });
@@ -122,12 +133,19 @@ describe('installing the packed packages in a new project', () => {
   });
 
   it('compiles the README files against the packages, whose .d.ts need only what they declare', () => {
-    expect([...readmeFiles().keys()].sort()).toEqual(['cjs/src/main.ts', 'src/billing.ts', 'src/contracts.ts', 'src/shop.ts', 'tsconfig.json']);
+    expect([...readmeFiles().keys()].sort()).toEqual([
+      'cjs/src/main.ts',
+      'src/billing.ts',
+      'src/contracts.ts',
+      'src/shop.ts',
+      'tsconfig.json',
+    ]);
     // Every entry's types (but @missive/testing/vitest, whose vitest is an optional peer), checked with
     // no skipLibCheck: @types/node comes only from the packages' own peers.
     writeFileSync(
       join(project, 'src', 'entries.ts'),
-      packed.map((p) => `export type * as ${p.name.slice('@missive/'.length)} from '${p.name}';\n`).join('') + "export type * as kit from '@missive/core/transport';\n",
+      packed.map((p) => `export type * as ${p.name.slice('@missive/'.length)} from '${p.name}';\n`).join('') +
+        "export type * as kit from '@missive/core/transport';\n",
     );
     expect(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'))).not.toHaveProperty('devDependencies');
     run(process.execPath, [tsc, '-p', '.'], project);
@@ -142,7 +160,9 @@ describe('installing the packed packages in a new project', () => {
     expect(shop.lines).toContain('shop: invoice inv-o-1 for 30');
     const help = run('npx', ['--no', '--', 'missive', '--help'], project);
     expect(help).toContain('usage: missive <command>');
-    const queues = JSON.parse(run('npx', ['--no', '--', 'missive', 'queues', '--url', 'sqlite://.missive/bus.db', '--json'], project)) as { name: string }[];
+    const queues = JSON.parse(run('npx', ['--no', '--', 'missive', 'queues', '--url', 'sqlite://.missive/bus.db', '--json'], project)) as {
+      name: string;
+    }[];
     expect(queues.map((q) => q.name)).toEqual(expect.arrayContaining(['billing', 'shop']));
     billing.kill('SIGTERM');
     expect(await billing.exited, billing.stderr()).toBe(0);
@@ -176,7 +196,9 @@ describe('installing the packed packages in a new project', () => {
   });
 
   it('runs the CommonJS program (require of the ES modules) under module nodenext and module commonjs', () => {
-    const base = JSON.parse(readFileSync(join(project, 'tsconfig.json'), 'utf8').replace(/^\/\/.*\n/, '')) as { compilerOptions: Record<string, unknown> };
+    const base = JSON.parse(readFileSync(join(project, 'tsconfig.json'), 'utf8').replace(/^\/\/.*\n/, '')) as {
+      compilerOptions: Record<string, unknown>;
+    };
     const variants = {
       nodenext: { module: 'nodenext' },
       commonjs: { module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0' },
@@ -184,7 +206,10 @@ describe('installing the packed packages in a new project', () => {
     for (const [name, options] of Object.entries(variants)) {
       const outDir = `dist-${name}`;
       // The ES module compile above checked the packages' .d.ts files; here only the program is.
-      const config = { compilerOptions: { ...base.compilerOptions, ...options, outDir, rootDir: 'src', skipLibCheck: true }, include: ['src'] };
+      const config = {
+        compilerOptions: { ...base.compilerOptions, ...options, outDir, rootDir: 'src', skipLibCheck: true },
+        include: ['src'],
+      };
       writeFileSync(join(project, 'cjs', `tsconfig.${name}.json`), JSON.stringify(config));
       run(process.execPath, [tsc, '-p', `tsconfig.${name}.json`], join(project, 'cjs'));
       expect(readFileSync(join(project, 'cjs', outDir, 'main.js'), 'utf8'), name).toContain('require("@missive/core")');

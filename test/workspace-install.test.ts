@@ -18,7 +18,9 @@ describe('the workspace install', () => {
     const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
     const installed = Object.keys(lock.packages).filter((path) => PEERS.some((name) => path.endsWith(`node_modules/${name}`)));
     expect(installed).toEqual([]);
-    const peers = JSON.parse(readFileSync(join(root, 'bench', 'peers', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const peers = JSON.parse(readFileSync(join(root, 'bench', 'peers', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     expect(Object.keys(peers.dependencies)).toEqual(expect.arrayContaining(PEERS));
     expect(existsSync(join(root, 'bench', 'peers', 'package-lock.json'))).toBe(true);
   });

@@ -27,7 +27,20 @@ import { telemetry } from './scenarios/telemetry.js';
 import { journalScenario } from './scenarios/journal.js';
 import { startup } from './scenarios/startup.js';
 
-const SCENARIOS: readonly Scenario[] = [memory, rabbitmq, redis, sqlite, postgres, postgresLatency, nats, peers, scale, telemetry, journalScenario, startup];
+const SCENARIOS: readonly Scenario[] = [
+  memory,
+  rabbitmq,
+  redis,
+  sqlite,
+  postgres,
+  postgresLatency,
+  nats,
+  peers,
+  scale,
+  telemetry,
+  journalScenario,
+  startup,
+];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
 function usage(): never {
@@ -46,7 +59,8 @@ async function main(): Promise<void> {
     if (argv[i] === '--rounds') i++;
     else if (!argv[i]!.startsWith('--')) names.push(argv[i]!);
   }
-  const wanted = names.length === 0 ? usage() : names.includes('all') ? SCENARIOS : names.map((n) => SCENARIOS.find((s) => s.name === n) ?? usage());
+  const wanted =
+    names.length === 0 ? usage() : names.includes('all') ? SCENARIOS : names.map((n) => SCENARIOS.find((s) => s.name === n) ?? usage());
   const command = `npm run bench -- ${argv.join(' ')}`;
   mkdirSync(RESULTS, { recursive: true });
   const startedAll = Date.now();

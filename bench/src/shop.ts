@@ -55,7 +55,10 @@ function runShop(url: string | undefined, orders: number, rate: number): Promise
     const env = { ...process.env };
     if (url === undefined) delete env.MISSIVE_URL;
     else env.MISSIVE_URL = url;
-    const child = spawn(process.execPath, [SHOP, '--orders', String(orders), '--rate', String(rate), '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SHOP, '--orders', String(orders), '--rate', String(rate), '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
@@ -90,7 +93,9 @@ async function main(): Promise<void> {
   const rates = list(values.rates, '25,50,100').map(Number);
   const orders = Number(values.orders);
   if (!rates.every((r) => Number.isFinite(r) && r > 0) || !(orders > 0)) {
-    console.error('usage: node bench/dist/shop.js [--transports sqlite,rabbitmq,postgres,nats,redis|<url>,…] [--rates 25,50,100] [--orders 200]');
+    console.error(
+      'usage: node bench/dist/shop.js [--transports sqlite,rabbitmq,postgres,nats,redis|<url>,…] [--rates 25,50,100] [--orders 200]',
+    );
     process.exit(2);
   }
   const rows: Row[] = [];

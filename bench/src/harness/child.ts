@@ -74,7 +74,9 @@ export function spawnChild<R = unknown>(module: string, fn: string, args: unknow
       clearTimeout(timer);
       resolve(data as ChildOutcome<R>);
     });
-    void mailbox.next('error').then((data) => fail(`failed: ${(data as { stack?: string; message: string }).stack ?? (data as { message: string }).message}`));
+    void mailbox
+      .next('error')
+      .then((data) => fail(`failed: ${(data as { stack?: string; message: string }).stack ?? (data as { message: string }).message}`));
     child.on('exit', (code, signal) => setTimeout(() => fail(`exited (${signal ?? code}) before sending a result`), 100));
     child.on('error', (error) => fail(`could not run: ${error.message}`));
     if (options.timeoutMs !== undefined) {
@@ -96,7 +98,9 @@ export function spawnChild<R = unknown>(module: string, fn: string, args: unknow
           () => Promise.reject(new Error(`${name} finished before sending "${type}"`)),
           (error: unknown) => Promise.reject(error as Error),
         ),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name}: no "${type}" within ${timeoutMs} ms`)), timeoutMs).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`${name}: no "${type}" within ${timeoutMs} ms`)), timeoutMs).unref(),
+        ),
       ]),
     latest: (type) => mailbox.latest(type),
     send: (type, data = {}) => {

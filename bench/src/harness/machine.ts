@@ -102,6 +102,7 @@ export async function machineFacts(wanted: FactsWanted = {}): Promise<string> {
   if (wanted.rabbitmq === true) lines.push(await rabbitmqVersion());
   if (wanted.redis === true) lines.push(await redisVersion());
   if (wanted.sqlite === true) lines.push(await sqliteVersion());
-  if (wanted.packages !== undefined && wanted.packages.length > 0) lines.push(`packages: ${wanted.packages.map(packageVersion).join(', ')}`);
+  if (wanted.packages !== undefined && wanted.packages.length > 0)
+    lines.push(`packages: ${wanted.packages.map(packageVersion).join(', ')}`);
   return lines.map((l) => `- ${l}`).join('\n');
 }

@@ -39,5 +39,13 @@ export const orderSchema = z.object({
 export const ORDER_TOPIC = 'bench.order-placed';
 
 export function makeOrder(n: number, phase: Phase): Order {
-  return { orderId: `o-${n}`, customer: 'c-4711-benchmark-customer', amount: 42.5 + (n % 100), currency: 'EUR', lines: 3, phase, sentAt: nowUs() };
+  return {
+    orderId: `o-${n}`,
+    customer: 'c-4711-benchmark-customer',
+    amount: 42.5 + (n % 100),
+    currency: 'EUR',
+    lines: 3,
+    phase,
+    sentAt: nowUs(),
+  };
 }

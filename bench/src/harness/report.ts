@@ -33,7 +33,8 @@ export function recordRss(row: Row, role: string, bytes: number): void {
 }
 
 export const fmtRate = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
-export const fmtMs = (us: number): string => (Number.isFinite(us) ? (us / 1000 < 1 ? (us / 1000).toFixed(3) : (us / 1000).toFixed(2)) : '–');
+export const fmtMs = (us: number): string =>
+  Number.isFinite(us) ? (us / 1000 < 1 ? (us / 1000).toFixed(3) : (us / 1000).toFixed(2)) : '–';
 export const fmtMb = (bytes: number): string => (Number.isFinite(bytes) && bytes > 0 ? (bytes / 2 ** 20).toFixed(0) : '–');
 const fmtRatio = (r: number): string => (Number.isFinite(r) && r > 0 ? `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×` : '–');
 
@@ -66,6 +67,10 @@ export function comparisonTable(rows: readonly Row[], missive: string, options: 
     );
   }
   const notes = rows.filter((r) => r.note !== undefined || (r.error !== undefined && r.throughput.length > 0));
-  for (const r of notes) out.push('', `- ${r.label}: ${[r.note, r.error === undefined || r.throughput.length === 0 ? undefined : `some rounds failed: ${r.error}`].filter(Boolean).join('; ')}`);
+  for (const r of notes)
+    out.push(
+      '',
+      `- ${r.label}: ${[r.note, r.error === undefined || r.throughput.length === 0 ? undefined : `some rounds failed: ${r.error}`].filter(Boolean).join('; ')}`,
+    );
   return out.join('\n');
 }

@@ -58,7 +58,7 @@ export function publishWindowed(publisher: Publisher, count: number, window: num
  */
 export async function publishBounded(publisher: Publisher, tally: Tally, count: number, batch: number, phase: Phase): Promise<void> {
   const base = tally.counts[phase];
-  for (let sent = 0; sent < count; ) {
+  for (let sent = 0; sent < count;) {
     const n = Math.min(batch, count - sent);
     await publishWindowed(publisher, n, n, phase, sent);
     sent += n;
@@ -183,10 +183,13 @@ export async function consumerRole({ subject, args }: RoleArgs, ipc: Ipc): Promi
   const subscription = await mod.createConsumer!(args, onMessage);
   const readyAfterMs = performance.now() - started;
   const rssSamples: number[] = [];
-  const progress = setInterval(() => {
-    if (args['sampleRss'] === true) rssSamples.push(process.memoryUsage.rss());
-    ipc.send('progress', { counts: tally.counts, lastAt: tally.lastAt });
-  }, args['sampleRss'] === true ? 250 : 100);
+  const progress = setInterval(
+    () => {
+      if (args['sampleRss'] === true) rssSamples.push(process.memoryUsage.rss());
+      ipc.send('progress', { counts: tally.counts, lastAt: tally.lastAt });
+    },
+    args['sampleRss'] === true ? 250 : 100,
+  );
   ipc.send('ready', { readyAfterMs });
   await ipc.next('stop');
   clearInterval(progress);

@@ -38,7 +38,11 @@ export interface AlternateOptions {
 }
 
 /** Runs `once` for every subject in every round, rotating the order; returns one row per subject. */
-export async function alternate(subjects: readonly Subject[], options: AlternateOptions, once: (subject: Subject, row: Row, round: number) => Promise<void>): Promise<{ rows: Row[]; rounds: number }> {
+export async function alternate(
+  subjects: readonly Subject[],
+  options: AlternateOptions,
+  once: (subject: Subject, row: Row, round: number) => Promise<void>,
+): Promise<{ rows: Row[]; rounds: number }> {
   const rows = subjects.map((s) => newRow(s.label, s.note));
   const failed = new Set<number>();
   let rounds = 0;
@@ -56,7 +60,9 @@ export async function alternate(subjects: readonly Subject[], options: Alternate
       const started = Date.now();
       try {
         await once(subject, row, round);
-        options.log(`  round ${round + 1} ${subject.label}: ${Math.round(row.throughput[row.throughput.length - 1] ?? 0).toLocaleString('en-US')} msg/s (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        options.log(
+          `  round ${round + 1} ${subject.label}: ${Math.round(row.throughput[row.throughput.length - 1] ?? 0).toLocaleString('en-US')} msg/s (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        );
       } catch (error) {
         const message = (error as Error).message;
         (row as { error?: string }).error = firstLine(message);
@@ -86,7 +92,10 @@ export interface PairPlan {
 /** One round of an in-process subject: one child runs warm-up, throughput and latency. */
 export async function runPair(subject: Subject, row: Row, plan: PairPlan): Promise<void> {
   const args: PairArgs = { subject: subject.module, args: subject.args, ...plan };
-  const child = spawnChild<PairResult>('harness/roles.js', 'pairRole', args, { timeoutMs: plan.timeoutMs + 10_000, execArgv: plan.execArgv });
+  const child = spawnChild<PairResult>('harness/roles.js', 'pairRole', args, {
+    timeoutMs: plan.timeoutMs + 10_000,
+    execArgv: plan.execArgv,
+  });
   const { result, maxRss } = await child.done;
   row.throughput.push(result.throughput);
   row.latencies.push(...result.latencies);
@@ -116,7 +125,9 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
   const deadline = Date.now() + plan.timeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
   const role = { subject: subject.module, args: subject.args };
-  const consumers = Array.from({ length: plan.consumers }, () => spawnChild<ConsumerResult>('harness/roles.js', 'consumerRole', role, { timeoutMs: plan.timeoutMs + 15_000 }));
+  const consumers = Array.from({ length: plan.consumers }, () =>
+    spawnChild<ConsumerResult>('harness/roles.js', 'consumerRole', role, { timeoutMs: plan.timeoutMs + 15_000 }),
+  );
   const publisher = spawnChild('harness/roles.js', 'publisherRole', role, { timeoutMs: plan.timeoutMs + 15_000 });
   const all = [...consumers, publisher];
   try {
@@ -131,7 +142,8 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
         });
         const total = progress.reduce((sum, p) => sum + p.counts[phase], 0);
         if (total >= count) return;
-        if (Date.now() > deadline) throw new Error(`round time cap: ${total} of ${count} "${phase}" messages handled in ${Math.round(plan.timeoutMs / 1000)} s`);
+        if (Date.now() > deadline)
+          throw new Error(`round time cap: ${total} of ${count} "${phase}" messages handled in ${Math.round(plan.timeoutMs / 1000)} s`);
         await sleep(20);
       }
     };

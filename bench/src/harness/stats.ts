@@ -41,7 +41,12 @@ export interface LatencySummary {
 
 export function latencySummary(samplesUs: readonly number[]): LatencySummary {
   const sorted = Float64Array.from(samplesUs).sort();
-  return { p50: percentileOfSorted(sorted, 50), p99: percentileOfSorted(sorted, 99), max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!, count: sorted.length };
+  return {
+    p50: percentileOfSorted(sorted, 50),
+    p99: percentileOfSorted(sorted, 99),
+    max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!,
+    count: sorted.length,
+  };
 }
 
 /** Keeps at most `limit` samples, evenly spaced (latency lists cross process boundaries). */

@@ -68,7 +68,10 @@ async function bestOfBatches(pair: Parameters<typeof publishBounded>[0], tally: 
 
 async function busNs(count: number, validateOutgoing: boolean): Promise<number> {
   const tally = new Tally();
-  const pair = await createPair({ name: `breakdown-${randomUUID().slice(0, 8)}`, prefetch: 16, concurrency: 8, validateOutgoing }, tally.onMessage);
+  const pair = await createPair(
+    { name: `breakdown-${randomUUID().slice(0, 8)}`, prefetch: 16, concurrency: 8, validateOutgoing },
+    tally.onMessage,
+  );
   const best = await bestOfBatches(pair, tally, count);
   await pair.close();
   return best;
@@ -127,14 +130,44 @@ export async function breakdown(args: { quick?: boolean } = {}): Promise<Breakdo
   const bytes = codec.encode(envelope);
   const text = Buffer.from(bytes).toString('utf8');
   const steps: Step[] = [
-    { step: 'schema check (zod, via Standard Schema)', ns: time(() => validate(orderSchema, ORDER_TOPIC, order), n), perMessage: 2, note: 'once on publish (validateOutgoing), once on receipt' },
-    { step: 'createEnvelope (uuid + RFC 3339 time)', ns: time(() => createEnvelope({ type: ORDER_TOPIC, source: '/missive/bench', data: order, time: timestamps.format(Date.now()) }), n), perMessage: 1, note: 'as the bus builds it' },
+    {
+      step: 'schema check (zod, via Standard Schema)',
+      ns: time(() => validate(orderSchema, ORDER_TOPIC, order), n),
+      perMessage: 2,
+      note: 'once on publish (validateOutgoing), once on receipt',
+    },
+    {
+      step: 'createEnvelope (uuid + RFC 3339 time)',
+      ns: time(() => createEnvelope({ type: ORDER_TOPIC, source: '/missive/bench', data: order, time: timestamps.format(Date.now()) }), n),
+      perMessage: 1,
+      note: 'as the bus builds it',
+    },
     { step: '  of which randomUUID()', ns: time(() => randomUUID(), n), perMessage: 1, note: 'node:crypto, pooled' },
-    { step: '  of which Timestamps.format(Date.now())', ns: time(() => timestamps.format(Date.now()), n), perMessage: 1, note: 'toISOString once per second' },
-    { step: '  new Date().toISOString(), for comparison', ns: time(() => new Date().toISOString(), n), perMessage: 0, note: 'not on the path' },
-    { step: 'encode (JSON.stringify + Buffer.from)', ns: time(() => codec.encode(envelope), n), perMessage: 1, note: `${bytes.byteLength} bytes` },
+    {
+      step: '  of which Timestamps.format(Date.now())',
+      ns: time(() => timestamps.format(Date.now()), n),
+      perMessage: 1,
+      note: 'toISOString once per second',
+    },
+    {
+      step: '  new Date().toISOString(), for comparison',
+      ns: time(() => new Date().toISOString(), n),
+      perMessage: 0,
+      note: 'not on the path',
+    },
+    {
+      step: 'encode (JSON.stringify + Buffer.from)',
+      ns: time(() => codec.encode(envelope), n),
+      perMessage: 1,
+      note: `${bytes.byteLength} bytes`,
+    },
     { step: 'decode (secure-json-parse + envelope check)', ns: time(() => codec.decode(bytes), n), perMessage: 1, note: '' },
-    { step: '  of which secure-json-parse', ns: time(() => sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }), n), perMessage: 1, note: '' },
+    {
+      step: '  of which secure-json-parse',
+      ns: time(() => sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }), n),
+      perMessage: 1,
+      note: '',
+    },
     { step: '  plain JSON.parse, for comparison', ns: time(() => JSON.parse(text) as unknown, n), perMessage: 0, note: 'not on the path' },
   ];
   void sink;

@@ -133,7 +133,12 @@ for (let round = 0; round < rounds; round++) {
 }
 for (const s of subjects) await s.close();
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-console.log(`mode ${mode}, ${rounds} rounds of ${count} messages, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `mode ${mode}, ${rounds} rounds of ${count} messages, load average ${(await import('node:os'))
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 for (const [label, values] of results) {
   console.log(`${label.padEnd(12)} CPU µs/message: median ${median(values).toFixed(2)}  (${values.map((v) => v.toFixed(2)).join(', ')})`);
 }

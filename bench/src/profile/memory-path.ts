@@ -23,4 +23,6 @@ await tally.reach('t', count, 120_000);
 const seconds = (tally.lastAt.t - t0) / 1e6;
 await pair.close();
 const heap = process.memoryUsage();
-console.log(`${count} messages in ${seconds.toFixed(2)} s: ${Math.round(count / seconds)} msg/s; rss ${(heap.rss / 2 ** 20).toFixed(0)} MB, heap used ${(heap.heapUsed / 2 ** 20).toFixed(0)} MB, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+console.log(
+  `${count} messages in ${seconds.toFixed(2)} s: ${Math.round(count / seconds)} msg/s; rss ${(heap.rss / 2 ** 20).toFixed(0)} MB, heap used ${(heap.heapUsed / 2 ** 20).toFixed(0)} MB, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+);

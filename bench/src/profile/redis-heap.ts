@@ -21,7 +21,10 @@ const rounds = 3;
 const modulePath = process.argv[3];
 const gcNow = (globalThis as { gc?: () => void }).gc;
 if (gcNow === undefined) throw new Error('run with node --expose-gc');
-const transports = modulePath === undefined ? undefined : { 'redis:': ((await import(pathToFileURL(modulePath).href)) as { createTransport: TransportFactory }).createTransport };
+const transports =
+  modulePath === undefined
+    ? undefined
+    : { 'redis:': ((await import(pathToFileURL(modulePath).href)) as { createTransport: TransportFactory }).createTransport };
 const name = `heap-${process.pid}`;
 const url = `${REDIS_URL}?prefix=bench-${name}`;
 const Job = defineCommand(`bench.${name}`, z.object({ n: z.number() }));
@@ -42,7 +45,9 @@ consumer.endpoint(name, (e) => e.on(Job, () => void handled++), { prefetch: 64, 
 await consumer.start();
 await collect();
 const start = heap();
-console.log(`${count.toLocaleString('en-US')} parallel sends per round, ${rounds} rounds${modulePath === undefined ? '' : ` (transport from ${modulePath})`}; heap MB over the start`);
+console.log(
+  `${count.toLocaleString('en-US')} parallel sends per round, ${rounds} rounds${modulePath === undefined ? '' : ` (transport from ${modulePath})`}; heap MB over the start`,
+);
 console.log('| round | peak | when all were handled | after GC |');
 console.log('| ---: | ---: | ---: | ---: |');
 try {

@@ -31,7 +31,10 @@ for (const file of files) {
   profile.samples.forEach((id, i) => {
     const dt = profile.timeDeltas[i] ?? 0;
     const frame = nodes.get(id)!.callFrame;
-    const where = frame.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'node_modules/').replace(/.*\/(packages|bench)\//, '$1/');
+    const where = frame.url
+      .replace(/^file:\/\//, '')
+      .replace(/.*\/node_modules\//, 'node_modules/')
+      .replace(/.*\/(packages|bench)\//, '$1/');
     const fn = `${frame.functionName || '(anonymous)'} ${where}:${frame.lineNumber + 1}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + dt);
     const fileKey = where === '' ? `(${frame.functionName})` : where;
@@ -41,7 +44,8 @@ for (const file of files) {
 }
 const show = (title: string, map: Map<string, number>) => {
   console.log(`\n${title}`);
-  for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${key}`);
+  for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${key}`);
 };
 show('self time by function', byFunction);
 show('self time by file', byFile);

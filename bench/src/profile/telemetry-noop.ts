@@ -40,7 +40,12 @@ const tracing = new MessageTracing();
 const metrics = new BusMetrics();
 metrics.start('memory', { queues: () => Promise.resolve([]), endpoints: () => [] });
 const envelope = createEnvelope({ type: 'bench.order-placed', source: '/missive/bench', data: { n: 1 } });
-const traced = createEnvelope({ type: 'bench.order-placed', source: '/missive/bench', data: { n: 1 }, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+const traced = createEnvelope({
+  type: 'bench.order-placed',
+  source: '/missive/bench',
+  data: { n: 1 },
+  traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+});
 const handler = () => Promise.resolve();
 
 async function bare(): Promise<number> {
@@ -69,5 +74,7 @@ for (let round = 1; round <= 3; round++) {
   const plain = await instrumented(envelope);
   const withContext = await instrumented(traced);
   const ns = (ms: number) => ((ms * 1e6) / N).toFixed(0);
-  console.log(`round ${round}: bare loop ${ns(base)} ns/message; instrumented ${ns(plain)} ns (+${ns(plain - base)}); with a traceparent to carry ${ns(withContext)} ns (+${ns(withContext - base)})`);
+  console.log(
+    `round ${round}: bare loop ${ns(base)} ns/message; instrumented ${ns(plain)} ns (+${ns(plain - base)}); with a traceparent to carry ${ns(withContext)} ns (+${ns(withContext - base)})`,
+  );
 }

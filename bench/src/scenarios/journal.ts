@@ -19,7 +19,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { createBus, createEnvelope, defineEvent, MemoryBroker, silentLogger, type HandledEvent, type Transport } from '@missive/core';
-import { defaultKeyFields, entryOf, journal, openJournalStore, SqliteJournalStore, startDashboard, type JournalEntry } from '@missive/dashboard';
+import {
+  defaultKeyFields,
+  entryOf,
+  journal,
+  openJournalStore,
+  SqliteJournalStore,
+  startDashboard,
+  type JournalEntry,
+} from '@missive/dashboard';
 import { z } from 'zod';
 import type { Scenario } from '../harness/scenario.js';
 import { latencySummary, spread } from '../harness/stats.js';
@@ -55,7 +63,8 @@ async function round(mode: 'none' | 'worker' | 'inline', count: number, rate: nu
   );
   const path = join(dir, `journal-${randomUUID()}.db`);
   // worker: the default for a sqlite:// URL (inserts on a worker thread); inline: the store on the bus's own thread.
-  const j = mode === 'none' ? undefined : journal(bus, { store: mode === 'worker' ? `sqlite://${path}` : new SqliteJournalStore({ path }) });
+  const j =
+    mode === 'none' ? undefined : journal(bus, { store: mode === 'worker' ? `sqlite://${path}` : new SqliteJournalStore({ path }) });
   await bus.start();
   const until = (n: number) =>
     new Promise<void>((resolve) => {
@@ -91,7 +100,8 @@ async function round(mode: 'none' | 'worker' | 'inline', count: number, rate: nu
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const batch: Promise<void>[] = [];
-    for (let k = 0; k < perTick && sent < rateCount; k++, sent++) batch.push(bus.publish(Tick, { orderId: `r-${sent}`, sentAt: performance.now() }));
+    for (let k = 0; k < perTick && sent < rateCount; k++, sent++)
+      batch.push(bus.publish(Tick, { orderId: `r-${sent}`, sentAt: performance.now() }));
     await Promise.all(batch);
   }
   await rated;
@@ -110,8 +120,26 @@ async function round(mode: 'none' | 'worker' | 'inline', count: number, rate: nu
 
 /** The journal's own work on the bus thread per message, µs: building the row, and handing it to the worker (structured clone in postMessage). */
 async function busThreadCost(n: number): Promise<{ readonly entryUs: number; readonly handOverUs: number }> {
-  const envelope = createEnvelope({ type: 'shop.order-placed', source: '/missive/gateway', data: { orderId: 'o-123456', sku: 'sku-7', qty: 2, amount: 30.5 }, kind: 'event', traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` });
-  const event: HandledEvent = { service: 'order', endpoint: 'order', messageId: envelope.id, type: envelope.type, envelope, attempt: 1, outcome: 'handled', durationMs: 0.42, error: undefined, reason: undefined, replayed: false };
+  const envelope = createEnvelope({
+    type: 'shop.order-placed',
+    source: '/missive/gateway',
+    data: { orderId: 'o-123456', sku: 'sku-7', qty: 2, amount: 30.5 },
+    kind: 'event',
+    traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+  });
+  const event: HandledEvent = {
+    service: 'order',
+    endpoint: 'order',
+    messageId: envelope.id,
+    type: envelope.type,
+    envelope,
+    attempt: 1,
+    outcome: 'handled',
+    durationMs: 0.42,
+    error: undefined,
+    reason: undefined,
+    replayed: false,
+  };
   const options = { instance: 'i-1', payload: undefined, keys: defaultKeyFields };
   const rows: JournalEntry[] = [];
   let t = performance.now();
@@ -214,7 +242,9 @@ export const journalScenario: Scenario = {
         ];
         for (const [kind, q] of queries) {
           const t = performance.now();
-          const res = await fetch(`${base}/api/conversations?q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${dashboard.token}` } });
+          const res = await fetch(`${base}/api/conversations?q=${encodeURIComponent(q)}`, {
+            headers: { authorization: `Bearer ${dashboard.token}` },
+          });
           const body = (await res.json()) as { entries: unknown[] };
           if (body.entries.length !== 10) throw new Error(`${kind} ${q}: ${body.entries.length} rows, expected 10`);
           lookups[kind]!.push((performance.now() - t) * 1000);

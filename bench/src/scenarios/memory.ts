@@ -22,15 +22,30 @@ export const memory: Scenario = {
     const id = runId();
     const base = { name: `bench-memory-${id}`, prefetch: 16, concurrency: 8 };
     const subjects: Subject[] = [
-      { label: 'Missive (memory://)', module: 'subjects/missive-memory.js', args: base, note: 'endpoint concurrency 8, prefetch 16 (the defaults); schema checked on publish and on receipt; JSON-encoded envelope' },
+      {
+        label: 'Missive (memory://)',
+        module: 'subjects/missive-memory.js',
+        args: base,
+        note: 'endpoint concurrency 8, prefetch 16 (the defaults); schema checked on publish and on receipt; JSON-encoded envelope',
+      },
       {
         label: 'Missive (memory://), no backlog',
         module: 'subjects/missive-memory.js',
         args: { ...base, name: `bench-memory-nb-${id}`, bounded: true },
         note: 'the same, but the publisher sends 100, waits until they are handled, and repeats: no backlog builds up in the queue (see the profile below)',
       },
-      { label: 'bare handoff (ceiling)', module: 'subjects/bare-handoff.js', args: base, note: 'array push + one microtask drain; the object itself is handed over' },
-      { label: 'Moleculer local events', module: '../peers/dist/subjects/moleculer-local.js', args: base, note: 'ServiceBroker without transporter, `broker.emit`; the object itself is handed over, no schema' },
+      {
+        label: 'bare handoff (ceiling)',
+        module: 'subjects/bare-handoff.js',
+        args: base,
+        note: 'array push + one microtask drain; the object itself is handed over',
+      },
+      {
+        label: 'Moleculer local events',
+        module: '../peers/dist/subjects/moleculer-local.js',
+        args: base,
+        note: 'ServiceBroker without transporter, `broker.emit`; the object itself is handed over, no schema',
+      },
     ];
     const rounds = ctx.rounds ?? (ctx.quick ? 2 : 5);
     const plan = {
@@ -41,7 +56,9 @@ export const memory: Scenario = {
       rate: 10_000,
       timeoutMs: 30_000,
     };
-    const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 10_000, log: ctx.log }, (subject, row) => runPair(subject, row, plan));
+    const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 10_000, log: ctx.log }, (subject, row) =>
+      runPair(subject, row, plan),
+    );
     ctx.log('  cost breakdown of the Missive path');
     let breakdown: string;
     try {
@@ -55,7 +72,7 @@ export const memory: Scenario = {
       '',
       comparisonTable(rows, 'Missive (memory://)', { rate: `${plan.rate / 1000}k/s` }),
       '',
-      '### Where Missive\'s per-message time goes (memory transport)',
+      "### Where Missive's per-message time goes (memory transport)",
       '',
       breakdown,
     ].join('\n');

@@ -20,7 +20,15 @@ import { runId } from '../harness/time.js';
 import { cleanupAll } from './cleanup.js';
 
 export function natsPlan(quick: boolean): BrokerPlan {
-  return { consumers: 1, warmup: quick ? 500 : 2_000, count: quick ? 5_000 : 20_000, window: 100, latencyCount: quick ? 1_000 : 3_000, rate: 1_000, timeoutMs: 60_000 };
+  return {
+    consumers: 1,
+    warmup: quick ? 500 : 2_000,
+    count: quick ? 5_000 : 20_000,
+    window: 100,
+    latencyCount: quick ? 1_000 : 3_000,
+    rate: 1_000,
+    timeoutMs: 60_000,
+  };
 }
 
 async function natsVersion(): Promise<string> {
@@ -39,7 +47,8 @@ async function removeStreams(prefix: string): Promise<void> {
   const nc = await connect({ servers: new URL(NATS_URL).host });
   try {
     const jsm = await nc.jetstreamManager();
-    for await (const info of jsm.streams.list()) if (info.config.name.startsWith(prefix) || info.config.name.startsWith(`KV_${prefix}`)) await jsm.streams.delete(info.config.name);
+    for await (const info of jsm.streams.list())
+      if (info.config.name.startsWith(prefix) || info.config.name.startsWith(`KV_${prefix}`)) await jsm.streams.delete(info.config.name);
   } finally {
     await nc.close();
   }
@@ -54,8 +63,17 @@ export const nats: Scenario = {
     const id = runId().replace(/[^A-Za-z0-9]/g, '');
     const common = { prefetch: 32, concurrency: 16 };
     const subjects: Subject[] = [
-      { label: 'Missive', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: `${NATS_URL}?prefix=bm${id}` }, note: 'endpoint concurrency 16; acks sent without waiting for the server, as raw' },
-      { label: 'raw JetStream (core publish + PubAck, pull, ack)', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `br${id}` } },
+      {
+        label: 'Missive',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `bench-${id}`, url: `${NATS_URL}?prefix=bm${id}` },
+        note: 'endpoint concurrency 16; acks sent without waiting for the server, as raw',
+      },
+      {
+        label: 'raw JetStream (core publish + PubAck, pull, ack)',
+        module: 'subjects/raw-nats.js',
+        args: { ...common, name: `raw-${id}`, prefix: `br${id}` },
+      },
       { label: 'nats.js js.publish / consume', module: 'subjects/natsjs.js', args: { ...common, name: `js-${id}`, prefix: `bj${id}` } },
       {
         label: 'Moleculer + @moleculer/channels (NATS JetStream)',
@@ -76,7 +94,9 @@ export const nats: Scenario = {
     const plan = natsPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
-      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) =>
+        runBroker(s, row, plan),
+      );
       return [
         `${await natsVersion()}. ${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency: publish call in one process to handler entry in the other). Prefetch ${common.prefetch} on all; file streams, publishes resolved on their PubAck with Nats-Msg-Id, explicit ack after the handler.`,
         '',
@@ -85,7 +105,9 @@ export const nats: Scenario = {
     } finally {
       await cleanupAll(subjects, ctx.log);
       if (baseline !== undefined && baseline !== '') await removeStreams(`BB${id.toUpperCase()}_`).catch(() => undefined);
-      await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) => ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`));
+      await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) =>
+        ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`),
+      );
     }
   },
 };

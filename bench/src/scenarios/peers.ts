@@ -18,13 +18,27 @@ export const peers: Scenario = {
   name: 'peers',
   title: 'peers: Missive vs peer frameworks',
   budgetMs: 200_000,
-  facts: { rabbitmq: true, redis: true, packages: ['amqplib', 'rascal', '@node-ts/bus-core', '@node-ts/bus-rabbitmq', 'moleculer', '@moleculer/channels', 'bullmq', 'zod'] },
+  facts: {
+    rabbitmq: true,
+    redis: true,
+    packages: ['amqplib', 'rascal', '@node-ts/bus-core', '@node-ts/bus-rabbitmq', 'moleculer', '@moleculer/channels', 'bullmq', 'zod'],
+  },
   async run(ctx) {
     const id = runId();
     const common = { prefetch: 32, concurrency: 16 };
     const subjects: Subject[] = [
-      { label: 'Missive (RabbitMQ, classic queue)', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-peer-missive-${id}`, url: `${AMQP_URL}?queueType=classic` }, note: 'confirms, persistent, manual ack; schema checked both ways' },
-      { label: 'Rascal (RabbitMQ)', module: '../peers/dist/subjects/rascal.js', args: { ...common, name: `bench-peer-rascal-${id}` }, note: 'confirms, persistent, manual ack (its defaults); no schema' },
+      {
+        label: 'Missive (RabbitMQ, classic queue)',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `bench-peer-missive-${id}`, url: `${AMQP_URL}?queueType=classic` },
+        note: 'confirms, persistent, manual ack; schema checked both ways',
+      },
+      {
+        label: 'Rascal (RabbitMQ)',
+        module: '../peers/dist/subjects/rascal.js',
+        args: { ...common, name: `bench-peer-rascal-${id}` },
+        note: 'confirms, persistent, manual ack (its defaults); no schema',
+      },
       {
         label: '@node-ts/bus (RabbitMQ)',
         module: '../peers/dist/subjects/node-ts-bus.js',
@@ -49,7 +63,9 @@ export const peers: Scenario = {
     const plan = { ...rabbitPlan(ctx.quick), count: ctx.quick ? 3_000 : 10_000, latencyCount: ctx.quick ? 500 : 2_000, timeoutMs: 45_000 };
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
-      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 30_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 30_000, log: ctx.log }, (s, row) =>
+        runBroker(s, row, plan),
+      );
       return [
         `${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency). Prefetch 32 (or its equivalent) everywhere.`,
         '',

@@ -54,7 +54,10 @@ async function floor(schema: string): Promise<string> {
     await a.query(`create table "${schema}".t (id bigserial primary key, body text)`);
     const rows: [string, number[]][] = [];
     rows.push(['round trip (`select 1`)', await timed(300, async () => void (await a.query('select 1')))]);
-    rows.push(['durable commit (an insert, `synchronous_commit = on`)', await timed(300, async () => void (await a.query(`insert into "${schema}".t (body) values ('x')`)))]);
+    rows.push([
+      'durable commit (an insert, `synchronous_commit = on`)',
+      await timed(300, async () => void (await a.query(`insert into "${schema}".t (body) values ('x')`))),
+    ]);
     await b.query('listen floor_probe');
     let arrived: () => void = () => undefined;
     b.on('notification', () => arrived());
@@ -99,7 +102,10 @@ async function floor(schema: string): Promise<string> {
     return [
       '| step (300 samples, 2 ms apart) | p50 ms | p90 ms | p99 ms |',
       '| --- | ---: | ---: | ---: |',
-      ...rows.map(([what, ms]) => `| ${what} | ${fmtMs(percentile(ms, 50) * 1000)} | ${fmtMs(percentile(ms, 90) * 1000)} | ${fmtMs(percentile(ms, 99) * 1000)} |`),
+      ...rows.map(
+        ([what, ms]) =>
+          `| ${what} | ${fmtMs(percentile(ms, 50) * 1000)} | ${fmtMs(percentile(ms, 90) * 1000)} | ${fmtMs(percentile(ms, 99) * 1000)} |`,
+      ),
     ].join('\n');
   } finally {
     await a.query(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
@@ -114,22 +120,47 @@ export const postgresLatency: Scenario = {
   budgetMs: 240_000,
   facts: { packages: ['pg'] },
   async run(ctx) {
-    const id = runId().replace(/[^a-z0-9]/gi, '').toLowerCase();
+    const id = runId()
+      .replace(/[^a-z0-9]/gi, '')
+      .toLowerCase();
     const common = { prefetch: 32, concurrency: 16 };
     const subjects: Subject[] = [];
-    for (const [mode, extra] of [['', {}], [', commits async', { options: ASYNC_COMMIT }]] as const) {
+    for (const [mode, extra] of [
+      ['', {}],
+      [', commits async', { options: ASYNC_COMMIT }],
+    ] as const) {
       const tag = mode === '' ? 'sync' : 'async';
       subjects.push(
-        { label: `Missive (postgres://)${mode}`, module: 'subjects/missive-bus.js', args: { ...common, name: `lat-${id}`, url: urlWith({ ...extra, schema: `bench_lat_m_${tag}_${id}` }) } },
-        { label: `raw pg (same pattern)${mode}`, module: 'subjects/raw-pg.js', args: { ...common, name: 'queue', url: urlWith(extra), schema: `bench_lat_r_${tag}_${id}` } },
+        {
+          label: `Missive (postgres://)${mode}`,
+          module: 'subjects/missive-bus.js',
+          args: { ...common, name: `lat-${id}`, url: urlWith({ ...extra, schema: `bench_lat_m_${tag}_${id}` }) },
+        },
+        {
+          label: `raw pg (same pattern)${mode}`,
+          module: 'subjects/raw-pg.js',
+          args: { ...common, name: 'queue', url: urlWith(extra), schema: `bench_lat_r_${tag}_${id}` },
+        },
       );
     }
-    const plan: BrokerPlan = { consumers: 1, warmup: ctx.quick ? 200 : 500, count: ctx.quick ? 500 : 1_000, window: 32, latencyCount: ctx.quick ? 600 : 2_000, rate: 200, timeoutMs: 90_000 };
+    const plan: BrokerPlan = {
+      consumers: 1,
+      warmup: ctx.quick ? 200 : 500,
+      count: ctx.quick ? 500 : 1_000,
+      window: 32,
+      latencyCount: ctx.quick ? 600 : 2_000,
+      rate: 200,
+      timeoutMs: 90_000,
+    };
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 2);
-    const missiveSchemas = subjects.filter((s) => s.module === 'subjects/missive-bus.js').map((s) => new URL(String(s.args['url'])).searchParams.get('schema')!);
+    const missiveSchemas = subjects
+      .filter((s) => s.module === 'subjects/missive-bus.js')
+      .map((s) => new URL(String(s.args['url'])).searchParams.get('schema')!);
     try {
       const floorTable = await floor(`bench_lat_floor_${id}`);
-      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 30_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 30_000, log: ctx.log }, (s, row) =>
+        runBroker(s, row, plan),
+      );
       const latencyRows = rows.map((row) => {
         const ms = row.latencies;
         return `| ${row.label} | ${row.error === undefined ? '' : `${row.error} `}${fmtMs(percentile(ms, 50))} | ${fmtMs(percentile(ms, 90))} | ${fmtMs(percentile(ms, 99))} | ${ms.length.toLocaleString('en-US')} |`;
@@ -146,7 +177,10 @@ export const postgresLatency: Scenario = {
         ...latencyRows,
       ].join('\n');
     } finally {
-      await cleanupAll(subjects.filter((s) => s.module !== 'subjects/missive-bus.js'), ctx.log);
+      await cleanupAll(
+        subjects.filter((s) => s.module !== 'subjects/missive-bus.js'),
+        ctx.log,
+      );
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
       for (const schema of missiveSchemas) await client.query(`drop schema if exists "${schema}" cascade`).catch(() => undefined);

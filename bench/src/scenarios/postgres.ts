@@ -50,7 +50,12 @@ async function competing(url: string, name: string, workers: number, jobs: numbe
   await spawnChild('subjects/fill.js', 'fill', { url, name, count: jobs }, { timeoutMs: 120_000 }).done;
   log(`  competing: ${jobs} jobs queued; starting ${workers} workers`);
   const children = Array.from({ length: workers }, () =>
-    spawnChild<{ ids: string[] }>('subjects/pg-jobs.js', 'jobsWorker', { url, name, prefetch: 16, concurrency: 8, workMs: 1 }, { timeoutMs: 180_000 }),
+    spawnChild<{ ids: string[] }>(
+      'subjects/pg-jobs.js',
+      'jobsWorker',
+      { url, name, prefetch: 16, concurrency: 8, workMs: 1 },
+      { timeoutMs: 180_000 },
+    ),
   );
   await Promise.all(children.map((c) => c.next('ready', 60_000)));
   const started = Date.now();
@@ -67,7 +72,15 @@ async function competing(url: string, name: string, workers: number, jobs: numbe
   const twice = [...seen.values()].filter((n) => n > 1).length;
   let missing = 0;
   for (let n = 0; n < jobs; n++) if (!seen.has(`o-${n}`)) missing++;
-  return { workers, jobs, seconds, handled: results.reduce((sum, r) => sum + r.result.ids.length, 0), twice, missing, perWorker: results.map((r) => r.result.ids.length) };
+  return {
+    workers,
+    jobs,
+    seconds,
+    handled: results.reduce((sum, r) => sum + r.result.ids.length, 0),
+    twice,
+    missing,
+    perWorker: results.map((r) => r.result.ids.length),
+  };
 }
 
 export const postgres: Scenario = {
@@ -76,12 +89,23 @@ export const postgres: Scenario = {
   budgetMs: 420_000,
   facts: { packages: ['zod', 'pg', 'pg-boss'] },
   async run(ctx) {
-    const id = runId().replace(/[^a-z0-9]/gi, '').toLowerCase();
+    const id = runId()
+      .replace(/[^a-z0-9]/gi, '')
+      .toLowerCase();
     const common = { prefetch: 32, concurrency: 16 };
     const missiveSchema = `bench_missive_${id}`;
     const subjects: Subject[] = [
-      { label: 'Missive (postgres://)', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-${id}`, url: urlWith({ schema: missiveSchema }) }, note: 'endpoint concurrency 16 per consumer' },
-      { label: 'raw pg (SKIP LOCKED, same pattern)', module: 'subjects/raw-pg.js', args: { ...common, name: 'queue', url: PG_URL, schema: `bench_raw_${id}` } },
+      {
+        label: 'Missive (postgres://)',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `bench-${id}`, url: urlWith({ schema: missiveSchema }) },
+        note: 'endpoint concurrency 16 per consumer',
+      },
+      {
+        label: 'raw pg (SKIP LOCKED, same pattern)',
+        module: 'subjects/raw-pg.js',
+        args: { ...common, name: 'queue', url: PG_URL, schema: `bench_raw_${id}` },
+      },
       {
         label: 'pg-boss 10',
         module: '../peers/dist/subjects/pg-boss.js',
@@ -89,11 +113,21 @@ export const postgres: Scenario = {
         note: 'polls every 0.5 s (its minimum; no LISTEN wake-up in version 10, the last for Node 20), batch of 32 per fetch, completes per batch, maintenance off',
       },
     ];
-    const plan: BrokerPlan = { consumers: 2, warmup: ctx.quick ? 300 : 1_000, count: ctx.quick ? 3_000 : 10_000, window: 32, latencyCount: ctx.quick ? 500 : 2_000, rate: 200, timeoutMs: 120_000 };
+    const plan: BrokerPlan = {
+      consumers: 2,
+      warmup: ctx.quick ? 300 : 1_000,
+      count: ctx.quick ? 3_000 : 10_000,
+      window: 32,
+      latencyCount: ctx.quick ? 500 : 2_000,
+      rate: 200,
+      timeoutMs: 120_000,
+    };
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     const schemas = [missiveSchema, `bench_jobs_${id}`];
     try {
-      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 200_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 200_000, log: ctx.log }, (s, row) =>
+        runBroker(s, row, plan),
+      );
       const parts = [
         `${ran} rounds, alternating; per round and system one publisher process and two consumer processes: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate} msg/s (latency across processes, publish → handler, woken by NOTIFY). Prefetch ${common.prefetch} per consumer on both sides; every publish is its own durable commit.`,
         '',
@@ -118,13 +152,20 @@ export const postgres: Scenario = {
       for (const count of ctx.quick ? [20_000, 100_000] : [100_000, 1_000_000]) {
         const schema = `bench_backlog_${count}_${id}`;
         schemas.push(schema);
-        const subject: Subject = { label: 'Missive (postgres://)', module: 'subjects/missive-bus.js', args: { ...common, name: `backlog-${id}`, url: urlWith({ schema }) } };
+        const subject: Subject = {
+          label: 'Missive (postgres://)',
+          module: 'subjects/missive-bus.js',
+          args: { ...common, name: `backlog-${id}`, url: urlWith({ schema }) },
+        };
         backlogs.push(await backlog(`postgres, ${count.toLocaleString('en-US')} waiting`, subject, count, ctx.quick ? 5 : 10, ctx.log));
       }
       parts.push('#### One consumer with a backlog: the rate must not fall as the backlog grows', '', backlogTable(backlogs), '');
       return parts.join('\n');
     } finally {
-      await cleanupAll(subjects.filter((s) => s.module !== 'subjects/missive-bus.js'), ctx.log);
+      await cleanupAll(
+        subjects.filter((s) => s.module !== 'subjects/missive-bus.js'),
+        ctx.log,
+      );
       await dropSchemas(schemas).catch((error: unknown) => ctx.log(`  dropping schemas failed: ${(error as Error).message}`));
     }
   },

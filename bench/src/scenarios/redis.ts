@@ -45,7 +45,12 @@ export const redis: Scenario = {
             {
               label: 'Missive before (Redis Streams)',
               module: 'subjects/missive-bus.js',
-              args: { ...common, name: `bench-redis-base-${id}`, url: `${REDIS_URL}?prefix=${prefix}`, transportModule: join(baselineDir, 'packages', 'redis', 'dist', 'index.js') },
+              args: {
+                ...common,
+                name: `bench-redis-base-${id}`,
+                url: `${REDIS_URL}?prefix=${prefix}`,
+                transportModule: join(baselineDir, 'packages', 'redis', 'dist', 'index.js'),
+              },
               note: `the @missive/redis of the build in ${baselineDir}, with this checkout's core`,
             },
           ];
@@ -57,13 +62,25 @@ export const redis: Scenario = {
         args: { ...common, name: `bench-redis-${id}`, url: `${REDIS_URL}?prefix=${prefix}` },
         note: 'publish routed by topic in a script; ack checks the pending entry and deletes it; schema checked both ways; endpoint concurrency 16',
       },
-      { label: 'raw ioredis (XADD / XREADGROUP / XACK + XDEL)', module: 'subjects/raw-redis.js', args: { ...common, name: `bench-raw-${id}` }, note: 'one read of up to 32 entries, handled, acked and deleted in one XACK and one XDEL' },
-      { label: 'BullMQ', module: '../peers/dist/subjects/bullmq.js', args: { ...common, name: `bench-bullmq-${id}` }, note: 'job queue; worker concurrency 16, jobs removed on completion' },
+      {
+        label: 'raw ioredis (XADD / XREADGROUP / XACK + XDEL)',
+        module: 'subjects/raw-redis.js',
+        args: { ...common, name: `bench-raw-${id}` },
+        note: 'one read of up to 32 entries, handled, acked and deleted in one XACK and one XDEL',
+      },
+      {
+        label: 'BullMQ',
+        module: '../peers/dist/subjects/bullmq.js',
+        args: { ...common, name: `bench-bullmq-${id}` },
+        note: 'job queue; worker concurrency 16, jobs removed on completion',
+      },
     ];
     const plan = rabbitPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
-      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) =>
+        runBroker(s, row, plan),
+      );
       return [
         `${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency: publish call in one process to handler entry in the other). Prefetch 32 everywhere.`,
         '',

@@ -29,7 +29,13 @@ interface Backlog {
 }
 
 /** Fills `count` messages, consumes for `seconds` sampling RSS, then times a fresh consumer's start. */
-export async function backlog(transport: string, subject: Subject, count: number, seconds: number, log: (line: string) => void): Promise<Backlog> {
+export async function backlog(
+  transport: string,
+  subject: Subject,
+  count: number,
+  seconds: number,
+  log: (line: string) => void,
+): Promise<Backlog> {
   const fillArgs = { url: String(subject.args['url']), name: subject.args.name, count };
   try {
     log(`  backlog ${transport}: filling ${count.toLocaleString('en-US')} messages`);
@@ -42,7 +48,12 @@ export async function backlog(transport: string, subject: Subject, count: number
     consumer.send('stop');
     const { result } = await consumer.done;
     log(`  backlog ${transport}: consumed ${result.counts.w.toLocaleString('en-US')}; timing a fresh consumer's start`);
-    const fresh = spawnChild<ConsumerResult>('harness/roles.js', 'consumerRole', { subject: subject.module, args: subject.args }, { timeoutMs: 60_000 });
+    const fresh = spawnChild<ConsumerResult>(
+      'harness/roles.js',
+      'consumerRole',
+      { subject: subject.module, args: subject.args },
+      { timeoutMs: 60_000 },
+    );
     await fresh.next('ready', 30_000);
     for (let i = 0; i < 100; i++) {
       const p = fresh.latest('progress') as { counts: { w: number } } | undefined;
@@ -53,7 +64,16 @@ export async function backlog(transport: string, subject: Subject, count: number
     const startup = (await fresh.done).result;
     return { transport, count, fillSeconds: filled.result.seconds, consumed: result.counts.w, seconds, rss: result.rssSamples, startup };
   } catch (error) {
-    return { transport, count, fillSeconds: Number.NaN, consumed: 0, seconds, rss: [], startup: undefined, error: (error as Error).message.split('\n')[0] };
+    return {
+      transport,
+      count,
+      fillSeconds: Number.NaN,
+      consumed: 0,
+      seconds,
+      rss: [],
+      startup: undefined,
+      error: (error as Error).message.split('\n')[0],
+    };
   }
 }
 
@@ -80,11 +100,16 @@ export function backlogTable(rows: readonly Backlog[]): string {
 }
 
 function startupTable(rows: readonly Backlog[]): string {
-  const out = ['| transport | createBus → first message handled, ms | process start → first message handled, ms | role start → subscribed, ms |', '| --- | ---: | ---: | ---: |'];
+  const out = [
+    '| transport | createBus → first message handled, ms | process start → first message handled, ms | role start → subscribed, ms |',
+    '| --- | ---: | ---: | ---: |',
+  ];
   for (const r of rows) {
     const s = r.startup;
     if (s === undefined) continue;
-    out.push(`| ${r.transport} | ${s.createToFirstMessageMs.toFixed(0)} | ${s.processToFirstMessageMs.toFixed(0)} | ${s.readyAfterMs.toFixed(0)} |`);
+    out.push(
+      `| ${r.transport} | ${s.createToFirstMessageMs.toFixed(0)} | ${s.processToFirstMessageMs.toFixed(0)} | ${s.readyAfterMs.toFixed(0)} |`,
+    );
   }
   return out.join('\n');
 }
@@ -106,10 +131,23 @@ export const scale: Scenario = {
     const subjects: Subject[] = [];
     for (const t of transports) {
       for (const consumers of [1, 2, 4]) {
-        subjects.push({ label: `${t.label}, ${consumers} consumer${consumers > 1 ? 's' : ''}`, module: 'subjects/missive-bus.js', args: { ...common, name: `bench-scale-${consumers}-${id}`, url: t.url }, plan: { ...t.plan, consumers } });
+        subjects.push({
+          label: `${t.label}, ${consumers} consumer${consumers > 1 ? 's' : ''}`,
+          module: 'subjects/missive-bus.js',
+          args: { ...common, name: `bench-scale-${consumers}-${id}`, url: t.url },
+          plan: { ...t.plan, consumers },
+        });
       }
     }
-    const plan: BrokerPlan = { consumers: 1, warmup: ctx.quick ? 300 : 1_000, count: 0, window: 100, latencyCount: 0, rate: 0, timeoutMs: 60_000 };
+    const plan: BrokerPlan = {
+      consumers: 1,
+      warmup: ctx.quick ? 300 : 1_000,
+      count: 0,
+      window: 100,
+      latencyCount: 0,
+      rate: 0,
+      timeoutMs: 60_000,
+    };
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 2);
     const backlogCount = ctx.quick ? 100_000 : 1_000_000;
     // RabbitMQ fills at about 20k msg/s here, so the million costs ~50 s; the 15 s window consumes a
@@ -119,8 +157,15 @@ export const scale: Scenario = {
     const sections: string[] = [];
     try {
       const budgetForScale = ctx.deadline - Date.now() - (ctx.quick ? 40_000 : 130_000);
-      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: Date.now() + budgetForScale / 2, log: ctx.log }, (s, row) => runBroker(s, row, plan));
-      const table = ['| transport, consumers | msg/s median | min | max | × of 1 consumer | peak RSS per consumer MB |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
+      const { rows, rounds: ran } = await alternate(
+        subjects,
+        { rounds, deadline: Date.now() + budgetForScale / 2, log: ctx.log },
+        (s, row) => runBroker(s, row, plan),
+      );
+      const table = [
+        '| transport, consumers | msg/s median | min | max | × of 1 consumer | peak RSS per consumer MB |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ];
       for (const t of transports) {
         const one = spread(rows.find((r) => r.label.startsWith(`${t.label}, 1 `))?.throughput ?? []).median;
         for (const row of rows.filter((r) => r.label.startsWith(t.label))) {
@@ -129,7 +174,15 @@ export const scale: Scenario = {
             continue;
           }
           const s = spread(row.throughput);
-          table.push(`| ${row.label} | ${fmtRate(s.median)} | ${fmtRate(s.min)} | ${fmtRate(s.max)} | ${(s.median / one).toFixed(2)} | ${fmtMb(Math.max(...Object.entries(row.rss).filter(([k]) => k !== 'publisher').map(([, v]) => v)))} |`);
+          table.push(
+            `| ${row.label} | ${fmtRate(s.median)} | ${fmtRate(s.min)} | ${fmtRate(s.max)} | ${(s.median / one).toFixed(2)} | ${fmtMb(
+              Math.max(
+                ...Object.entries(row.rss)
+                  .filter(([k]) => k !== 'publisher')
+                  .map(([, v]) => v),
+              ),
+            )} |`,
+          );
         }
       }
       sections.push(
@@ -143,8 +196,24 @@ export const scale: Scenario = {
       const backlogs: Backlog[] = [];
       const classicUrl = `${AMQP_URL}?queueType=classic`;
       const backlogSubjects: [string, Subject, number][] = [
-        ['RabbitMQ (classic queue)', { label: 'backlog rabbitmq', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-backlog-${id}`, url: classicUrl } }, rabbitBacklog],
-        ['SQLite (FULL)', { label: 'backlog sqlite', module: 'subjects/missive-bus.js', args: { ...common, name: `bench-backlog-${id}`, url: `sqlite://${DB_DIR}backlog-${id}.db` } }, backlogCount],
+        [
+          'RabbitMQ (classic queue)',
+          {
+            label: 'backlog rabbitmq',
+            module: 'subjects/missive-bus.js',
+            args: { ...common, name: `bench-backlog-${id}`, url: classicUrl },
+          },
+          rabbitBacklog,
+        ],
+        [
+          'SQLite (FULL)',
+          {
+            label: 'backlog sqlite',
+            module: 'subjects/missive-bus.js',
+            args: { ...common, name: `bench-backlog-${id}`, url: `sqlite://${DB_DIR}backlog-${id}.db` },
+          },
+          backlogCount,
+        ],
       ];
       for (const [label, subject, count] of backlogSubjects) {
         backlogs.push(await backlog(label, subject, count, backlogSeconds, ctx.log));

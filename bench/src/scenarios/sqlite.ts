@@ -37,20 +37,45 @@ export const sqlite: Scenario = {
         {
           label: `Missive (synchronous=${synchronous})`,
           module: 'subjects/missive-bus.js',
-          args: { ...common, name: `bench-${synchronous.toLowerCase()}-${id}`, url: `sqlite://${missivePath}?synchronous=${synchronous.toLowerCase()}`, path: missivePath },
+          args: {
+            ...common,
+            name: `bench-${synchronous.toLowerCase()}-${id}`,
+            url: `sqlite://${missivePath}?synchronous=${synchronous.toLowerCase()}`,
+            path: missivePath,
+          },
           note: synchronous === 'FULL' ? 'the transport default; endpoint concurrency 16 per consumer' : undefined,
         },
-        { label: `raw better-sqlite3 (synchronous=${synchronous})`, module: 'subjects/raw-sqlite.js', args: { ...common, name: 'queue', path: `${DB_DIR}raw-${synchronous}-${id}.db`, synchronous } },
+        {
+          label: `raw better-sqlite3 (synchronous=${synchronous})`,
+          module: 'subjects/raw-sqlite.js',
+          args: { ...common, name: 'queue', path: `${DB_DIR}raw-${synchronous}-${id}.db`, synchronous },
+        },
       );
     }
-    const plan: BrokerPlan = { consumers: 2, warmup: ctx.quick ? 300 : 1_000, count: ctx.quick ? 3_000 : 10_000, window: 32, latencyCount: ctx.quick ? 500 : 2_000, rate: 500, timeoutMs: 60_000 };
+    const plan: BrokerPlan = {
+      consumers: 2,
+      warmup: ctx.quick ? 300 : 1_000,
+      count: ctx.quick ? 3_000 : 10_000,
+      window: 32,
+      latencyCount: ctx.quick ? 500 : 2_000,
+      rate: 500,
+      timeoutMs: 60_000,
+    };
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
-      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 15_000, log: ctx.log }, (s, row) => runBroker(s, row, plan));
+      const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 15_000, log: ctx.log }, (s, row) =>
+        runBroker(s, row, plan),
+      );
       const tables: string[] = [];
       for (const synchronous of ['FULL', 'NORMAL']) {
         const mine = rows.filter((r) => r.label.includes(`synchronous=${synchronous}`));
-        if (mine.length > 0) tables.push(`#### synchronous=${synchronous}`, '', comparisonTable(mine, `Missive (synchronous=${synchronous})`, { rate: `${plan.rate}/s` }), '');
+        if (mine.length > 0)
+          tables.push(
+            `#### synchronous=${synchronous}`,
+            '',
+            comparisonTable(mine, `Missive (synchronous=${synchronous})`, { rate: `${plan.rate}/s` }),
+            '',
+          );
       }
       return [
         `${ran} rounds, alternating; per round and system one publisher process and two consumer processes on one database file (ext4, WAL): ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate} msg/s (latency across processes). Prefetch ${common.prefetch} per consumer on both sides.`,
@@ -58,7 +83,10 @@ export const sqlite: Scenario = {
         ...tables,
       ].join('\n');
     } finally {
-      await cleanupAll(subjects.filter((s) => s.module !== 'subjects/missive-bus.js'), ctx.log);
+      await cleanupAll(
+        subjects.filter((s) => s.module !== 'subjects/missive-bus.js'),
+        ctx.log,
+      );
       for (const s of subjects) if (typeof s.args['path'] === 'string') removeDb(s.args['path']);
     }
   },

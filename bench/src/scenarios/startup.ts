@@ -75,13 +75,19 @@ export const startup: Scenario = {
         }
         ctx.log(`  ${t.label}: consuming after ${ms(median(marks.map((m) => m.consuming)))} ms (median of ${marks.length})`);
         const col = (pick: (m: Marks) => number) => ms(median(marks.map(pick)));
-        lines.push(`| ${t.label} | ${col((m) => m.begun)} | ${col((m) => m.imported)} | ${col((m) => m.consuming)} | ${col((m) => m.firstHandled)} | ${ms(median(walls))} |`);
+        lines.push(
+          `| ${t.label} | ${col((m) => m.begun)} | ${col((m) => m.imported)} | ${col((m) => m.consuming)} | ${col((m) => m.firstHandled)} | ${ms(median(walls))} |`,
+        );
       }
       const shopRounds = ctx.quick ? 1 : 3;
       const shop: { wallMs: number; latencyMs: number }[] = [];
       for (let i = 0; i < shopRounds && Date.now() < ctx.deadline - 30_000; i++) {
         try {
-          const { stdout, wallMs } = await run(SHOP, ['--orders', '1', '--rate', '1', '--decline-rate', '0', '--fail-rate', '0', '--slow-ms', '0', '--json'], 120_000);
+          const { stdout, wallMs } = await run(
+            SHOP,
+            ['--orders', '1', '--rate', '1', '--decline-rate', '0', '--fail-rate', '0', '--slow-ms', '0', '--json'],
+            120_000,
+          );
           const report = JSON.parse(stdout.trim().split('\n').pop()!) as { latencyMs: { p50: number }; ok: boolean };
           if (!report.ok) throw new Error('the shop reported a problem');
           shop.push({ wallMs, latencyMs: report.latencyMs.p50 });

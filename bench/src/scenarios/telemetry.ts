@@ -42,14 +42,27 @@ export const telemetry: Scenario = {
       module: MODULE,
       args: { name: `bench-tr-${v.key}-${id}`, prefetch: 32, concurrency: 16, url: AMQP_URL, ...v.extra },
     }));
-    const memoryPlan = { warmup: ctx.quick ? 5_000 : 20_000, count: ctx.quick ? 30_000 : 100_000, window: 100, latencyCount: ctx.quick ? 2_000 : 10_000, rate: 10_000, timeoutMs: 60_000 };
+    const memoryPlan = {
+      warmup: ctx.quick ? 5_000 : 20_000,
+      count: ctx.quick ? 30_000 : 100_000,
+      window: 100,
+      latencyCount: ctx.quick ? 2_000 : 10_000,
+      rate: 10_000,
+      timeoutMs: 60_000,
+    };
     const brokerPlan = rabbitPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 2 : 5);
     ctx.log('  memory');
-    const mem = await alternate(memory, { rounds, deadline: ctx.deadline - 200_000, log: ctx.log }, (s, row) => runPair(s, row, memoryPlan));
+    const mem = await alternate(memory, { rounds, deadline: ctx.deadline - 200_000, log: ctx.log }, (s, row) =>
+      runPair(s, row, memoryPlan),
+    );
     ctx.log('  rabbitmq');
     try {
-      const mq = await alternate(rabbit, { rounds: ctx.rounds ?? (ctx.quick ? 1 : 3), deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) => runBroker(s, row, brokerPlan));
+      const mq = await alternate(
+        rabbit,
+        { rounds: ctx.rounds ?? (ctx.quick ? 1 : 3), deadline: ctx.deadline - 20_000, log: ctx.log },
+        (s, row) => runBroker(s, row, brokerPlan),
+      );
       const reference = (rows: readonly { label: string }[]) => rows.find((r) => r.label.endsWith(variants[0]!.label))!.label;
       return [
         `Missive alone, three ways (${variants.map((v) => v.label).join(' / ')}), alternating in rounds, a fresh process per round and variant. The SDK variant registers a NodeTracerProvider with a BatchSpanProcessor (default batching) and a MeterProvider with the Prometheus reader, through \`startTelemetry\` of @missive/otel; its span exporter discards (the cost of a collector is not Missive's).`,

@@ -43,7 +43,13 @@ export async function fill(args: FillArgs): Promise<{ seconds: number }> {
     const connection = await amqp.connect(args.url.replace(/\?.*$/, ''));
     const channel = await connection.createConfirmChannel();
     for (const m of messages(args)) {
-      const ok = channel.sendToQueue(args.name, m.body, { persistent: process.env.BENCH_FILL_PERSISTENT === '1', messageId: m.id, type: m.type, contentType: 'application/cloudevents+json', headers: {} });
+      const ok = channel.sendToQueue(args.name, m.body, {
+        persistent: process.env.BENCH_FILL_PERSISTENT === '1',
+        messageId: m.id,
+        type: m.type,
+        contentType: 'application/cloudevents+json',
+        headers: {},
+      });
       if (!ok) await once(channel, 'drain');
     }
     await channel.waitForConfirms();

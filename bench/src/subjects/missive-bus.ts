@@ -36,7 +36,10 @@ export const createPublisher: CreatePublisher = async (args) => {
 export const createConsumer: CreateConsumer = async (args, onMessage) => {
   const contract = contractOf(args);
   const bus = createBus({ service: 'bench-consumer', transport: String(args['url']), stopTimeoutMs: 2000, ...(await transportsOf(args)) });
-  bus.endpoint(args.name, (e) => e.on(contract, (order) => onMessage(order as Order)), { concurrency: args.concurrency, prefetch: args.prefetch });
+  bus.endpoint(args.name, (e) => e.on(contract, (order) => onMessage(order as Order)), {
+    concurrency: args.concurrency,
+    prefetch: args.prefetch,
+  });
   await bus.start();
   return { close: () => bus.stop() };
 };

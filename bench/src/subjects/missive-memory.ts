@@ -13,7 +13,10 @@ export const OrderPlaced = defineEvent(ORDER_TOPIC, orderSchema);
 
 export const createPair: CreatePair = async (args, onMessage) => {
   const bus = createBus({ service: 'bench', transport: 'memory://', validateOutgoing: args['validateOutgoing'] !== false });
-  bus.endpoint(args.name, (e) => e.on(OrderPlaced, (order) => onMessage(order as Order)), { concurrency: args.concurrency, prefetch: args.prefetch });
+  bus.endpoint(args.name, (e) => e.on(OrderPlaced, (order) => onMessage(order as Order)), {
+    concurrency: args.concurrency,
+    prefetch: args.prefetch,
+  });
   await bus.start();
   return {
     publish: (order) => bus.publish(OrderPlaced, order),

@@ -30,7 +30,8 @@ class DiscardingExporter implements SpanExporter {
 }
 
 async function setUp(args: SubjectArgs, service: string): Promise<{ core: Core; stop: () => Promise<void> }> {
-  const telemetry = args['sdk'] === true ? startTelemetry({ service, spanExporter: new DiscardingExporter(), prometheus: true }) : undefined;
+  const telemetry =
+    args['sdk'] === true ? startTelemetry({ service, spanExporter: new DiscardingExporter(), prometheus: true }) : undefined;
   const path = args['core'];
   const core = (typeof path === 'string' ? await import(pathToFileURL(path).href) : await import('@missive/core')) as Core;
   return { core, stop: async () => telemetry?.shutdown() };
@@ -40,7 +41,10 @@ export const createPair: CreatePair = async (args, onMessage) => {
   const { core, stop } = await setUp(args, 'bench');
   const OrderPlaced = core.defineEvent(ORDER_TOPIC, orderSchema);
   const bus = core.createBus({ service: 'bench', transport: 'memory://' });
-  bus.endpoint(args.name, (e) => e.on(OrderPlaced, (order) => onMessage(order as Order)), { concurrency: args.concurrency, prefetch: args.prefetch });
+  bus.endpoint(args.name, (e) => e.on(OrderPlaced, (order) => onMessage(order as Order)), {
+    concurrency: args.concurrency,
+    prefetch: args.prefetch,
+  });
   await bus.start();
   return {
     publish: (order) => bus.publish(OrderPlaced, order),
@@ -69,7 +73,10 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   const { core, stop } = await setUp(args, 'bench-consumer');
   const contract = core.defineEvent(`bench.${args.name}`, orderSchema);
   const bus = core.createBus({ service: 'bench-consumer', transport: String(args['url']), stopTimeoutMs: 2000 });
-  bus.endpoint(args.name, (e) => e.on(contract, (order) => onMessage(order as Order)), { concurrency: args.concurrency, prefetch: args.prefetch });
+  bus.endpoint(args.name, (e) => e.on(contract, (order) => onMessage(order as Order)), {
+    concurrency: args.concurrency,
+    prefetch: args.prefetch,
+  });
   await bus.start();
   return {
     close: async () => {

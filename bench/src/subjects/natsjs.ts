@@ -21,7 +21,9 @@ export const createPublisher: CreatePublisher = async (args) => {
   const { stream, subject } = names(args);
   const nc = await connect({ servers: servers() });
   const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest }).catch(() => undefined);
+  await jsm.streams
+    .add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest })
+    .catch(() => undefined);
   const js = nc.jetstream();
   let n = 0;
   const run = randomUUID(); // message ids unique across rounds: the duplicate window would drop repeats
@@ -37,7 +39,9 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   const { stream, subject } = names(args);
   const nc = await connect({ servers: servers() });
   const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest }).catch(() => undefined);
+  await jsm.streams
+    .add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest })
+    .catch(() => undefined);
   await jsm.consumers.add(stream, { durable_name: 'js', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) });
   const consumer = await nc.jetstream().consumers.get(stream, 'js');
   const messages = await consumer.consume({ max_messages: args.prefetch });

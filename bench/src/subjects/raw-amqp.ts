@@ -25,8 +25,12 @@ export const createPublisher: CreatePublisher = async (args) => {
   return {
     publish: (order) =>
       new Promise<void>((resolve, reject) => {
-        channel.publish(EXCHANGE, routingKey, Buffer.from(JSON.stringify(order)), { persistent: true, contentType: 'application/json', messageId: String(++n) }, (error: unknown) =>
-          error === null || error === undefined ? resolve() : reject(new Error('nacked by the broker')),
+        channel.publish(
+          EXCHANGE,
+          routingKey,
+          Buffer.from(JSON.stringify(order)),
+          { persistent: true, contentType: 'application/json', messageId: String(++n) },
+          (error: unknown) => (error === null || error === undefined ? resolve() : reject(new Error('nacked by the broker'))),
         );
       }),
     close: async () => {
@@ -40,7 +44,10 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   const connection = await amqp.connect(AMQP_URL);
   const channel = await connection.createChannel();
   await channel.assertExchange(EXCHANGE, 'topic', { durable: true });
-  await channel.assertQueue(args.name, { durable: true, arguments: { 'x-queue-type': args['queueType'] === 'classic' ? 'classic' : 'quorum' } });
+  await channel.assertQueue(args.name, {
+    durable: true,
+    arguments: { 'x-queue-type': args['queueType'] === 'classic' ? 'classic' : 'quorum' },
+  });
   await channel.bindQueue(args.name, EXCHANGE, `bench.${args.name}`);
   await channel.prefetch(args.prefetch);
   // With `ackPerTurn`, the acks of one event-loop turn go out as one `multiple` ack, as Missive's do:

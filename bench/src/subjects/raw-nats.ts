@@ -23,7 +23,9 @@ export const createPublisher: CreatePublisher = async (args) => {
   const { stream, subject } = names(args);
   const nc = await connect({ servers: servers() });
   const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest }).catch(() => undefined);
+  await jsm.streams
+    .add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest })
+    .catch(() => undefined);
   const inbox = createInbox();
   const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   nc.subscribe(`${inbox}.*`, {
@@ -56,14 +58,18 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   const { stream, subject } = names(args);
   const nc = await connect({ servers: servers() });
   const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest }).catch(() => undefined);
+  await jsm.streams
+    .add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest })
+    .catch(() => undefined);
   await jsm.consumers.add(stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) });
   const inbox = createInbox();
   let requested = 0;
   const pull = () => {
     const batch = args.prefetch - requested;
     requested += batch;
-    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.raw`, encoder.encode(JSON.stringify({ batch, expires: nanos(5_000) })), { reply: inbox });
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.raw`, encoder.encode(JSON.stringify({ batch, expires: nanos(5_000) })), {
+      reply: inbox,
+    });
   };
   nc.subscribe(inbox, {
     callback: (_e, m) => {

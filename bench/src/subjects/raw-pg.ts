@@ -25,7 +25,9 @@ async function setup(pool: pg.Pool, args: SubjectArgs): Promise<void> {
     await client.query('begin');
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [String(args['schema'])]);
     await client.query(`create schema if not exists "${String(args['schema'])}"`);
-    await client.query(`create table if not exists ${table(args)} (seq bigserial primary key, body bytea not null, lease_token uuid, lease_until bigint) with (fillfactor = 80)`);
+    await client.query(
+      `create table if not exists ${table(args)} (seq bigserial primary key, body bytea not null, lease_token uuid, lease_until bigint) with (fillfactor = 80)`,
+    );
     await client.query('commit');
   } finally {
     client.release();
@@ -66,7 +68,10 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
     text: `with c as (select seq from ${table(args)} where lease_until is null or lease_until <= $1 order by seq limit $2 for update skip locked)
            update ${table(args)} q set lease_token = gen_random_uuid(), lease_until = $3 from c where q.seq = c.seq returning q.seq, q.body, q.lease_token`,
   };
-  const ack = { name: 'raw-ack', text: `delete from ${table(args)} q using unnest($1::bigint[], $2::uuid[]) a(seq, token) where q.seq = a.seq and q.lease_token = a.token` };
+  const ack = {
+    name: 'raw-ack',
+    text: `delete from ${table(args)} q using unnest($1::bigint[], $2::uuid[]) a(seq, token) where q.seq = a.seq and q.lease_token = a.token`,
+  };
   let closed = false;
   let running = false;
   let again = false;
@@ -81,7 +86,10 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
         again = false;
         for (;;) {
           const now = Date.now();
-          const { rows } = await pool.query<{ seq: string; body: Buffer; lease_token: string }>({ ...claim, values: [now, args.prefetch, now + LEASE_MS] });
+          const { rows } = await pool.query<{ seq: string; body: Buffer; lease_token: string }>({
+            ...claim,
+            values: [now, args.prefetch, now + LEASE_MS],
+          });
           if (rows.length === 0 || closed) break;
           rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
           for (const row of rows) onMessage(JSON.parse(row.body.toString('utf8')) as Order);

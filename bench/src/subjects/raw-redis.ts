@@ -45,7 +45,8 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const reply = (await redis.xreadgroup('GROUP', GROUP, 'raw', 'COUNT', args.prefetch, 'BLOCK', 200, 'STREAMS', stream, '>')) as [string, [string, string[]][]][] | null;
+      const reply = (await redis.xreadgroup('GROUP', GROUP, 'raw', 'COUNT', args.prefetch, 'BLOCK', 200, 'STREAMS', stream, '>')) as
+        [string, [string, string[]][]][] | null;
       if (reply === null) continue;
       const ids: string[] = [];
       for (const [id, fields] of reply[0]![1]) {

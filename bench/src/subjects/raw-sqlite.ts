@@ -21,7 +21,9 @@ function open(args: SubjectArgs): Database.Database {
   db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${args['synchronous'] === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-  db.exec('create table if not exists queue (seq integer primary key autoincrement, body blob not null, lease_token text, lease_until integer)');
+  db.exec(
+    'create table if not exists queue (seq integer primary key autoincrement, body blob not null, lease_token text, lease_until integer)',
+  );
   return db;
 }
 

@@ -32,9 +32,11 @@ export function checkMaintenance(deliveries: ReadonlyMap<string, Seen>, changes:
     intervals.set(change.droneId, list);
     const open = list.at(-1);
     if (change.phase === 'started') {
-      if (open !== undefined && open.to === Number.POSITIVE_INFINITY) problems.push(`${change.droneId}: maintenance started twice without ending`);
+      if (open !== undefined && open.to === Number.POSITIVE_INFINITY)
+        problems.push(`${change.droneId}: maintenance started twice without ending`);
       list.push({ from: change.at, to: Number.POSITIVE_INFINITY, reason: change.reason });
-    } else if (open === undefined || open.to !== Number.POSITIVE_INFINITY) problems.push(`${change.droneId}: maintenance ended without starting`);
+    } else if (open === undefined || open.to !== Number.POSITIVE_INFINITY)
+      problems.push(`${change.droneId}: maintenance ended without starting`);
     else open.to = change.at;
   }
   const delivered = new Map<string, number>();
@@ -49,7 +51,8 @@ export function checkMaintenance(deliveries: ReadonlyMap<string, Seen>, changes:
   }
   if (after > 0) {
     for (const [droneId, count] of delivered) {
-      if (count >= after && !(intervals.get(droneId) ?? []).some((i) => i.reason.startsWith('after '))) problems.push(`${droneId} made ${count} deliveries and never went into maintenance (due after ${after})`);
+      if (count >= after && !(intervals.get(droneId) ?? []).some((i) => i.reason.startsWith('after ')))
+        problems.push(`${droneId} made ${count} deliveries and never went into maintenance (due after ${after})`);
     }
   }
   const all = [...intervals.values()].flat();

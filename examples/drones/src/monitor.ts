@@ -61,18 +61,27 @@ const PLACES = [
 function post(port: number, body: unknown): Promise<{ status: number; deliveryId?: string }> {
   return new Promise((resolve, reject) => {
     const text = JSON.stringify(body);
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/deliveries', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (data += c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, ...(JSON.parse(data) as { deliveryId?: string }) });
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/deliveries',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+      },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, ...(JSON.parse(data) as { deliveryId?: string }) });
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -93,17 +102,22 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
   const stats: Outcome['stats'] = new Map();
   const bus = createBus({ service: 'drones-monitor', transport: system.url, logger: consoleLogger('error') });
   const started = Date.now();
-  bus.endpoint(`drones-monitor-${randomBytes(3).toString('hex')}`, (e) => {
-    e.on(DeliveryUpdated, (m) => {
-      const s = seen(m.deliveryId);
-      s.steps.set(m.seq, { status: m.status, droneId: m.droneId, reason: m.reason, at: m.at });
-      if ((m.status === 'delivered' || m.status === 'failed') && s.final === undefined) s.final = { status: m.status, reason: m.reason, atMs: Date.now() - started };
-    });
-    e.on(DeliveryArchived, (m) => void (seen(m.deliveryId).archived = { status: m.status, events: m.events }));
-    e.on(FleetStatus, (m) => void (fleet = m));
-    e.on(DroneMaintenance, (m) => void maintenance.push(m));
-    e.on(ServiceStats, (m) => void stats.set(m.service, m));
-  }, { concurrency: 8 });
+  bus.endpoint(
+    `drones-monitor-${randomBytes(3).toString('hex')}`,
+    (e) => {
+      e.on(DeliveryUpdated, (m) => {
+        const s = seen(m.deliveryId);
+        s.steps.set(m.seq, { status: m.status, droneId: m.droneId, reason: m.reason, at: m.at });
+        if ((m.status === 'delivered' || m.status === 'failed') && s.final === undefined)
+          s.final = { status: m.status, reason: m.reason, atMs: Date.now() - started };
+      });
+      e.on(DeliveryArchived, (m) => void (seen(m.deliveryId).archived = { status: m.status, events: m.events }));
+      e.on(FleetStatus, (m) => void (fleet = m));
+      e.on(DroneMaintenance, (m) => void maintenance.push(m));
+      e.on(ServiceStats, (m) => void stats.set(m.service, m));
+    },
+    { concurrency: 8 },
+  );
   await bus.start();
 
   const requested = new Set<string>();
@@ -137,7 +151,9 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
       f === undefined
         ? 'fleet       (waiting for fleet management)'
         : `fleet       idle ${f.idle}  busy ${f.busy}  charging ${f.charging}  maintenance ${f.maintenance}  lost ${f.lost}  unseen ${f.unseen}`,
-      f === undefined ? 'telemetry   -' : `telemetry   ${f.telemetryPerSecond.toFixed(0)}/s  lag p50 ${f.lagP50Ms} ms  max ${f.lagMaxMs} ms  bad ${f.rejected}`,
+      f === undefined
+        ? 'telemetry   -'
+        : `telemetry   ${f.telemetryPerSecond.toFixed(0)}/s  lag p50 ${f.lagP50Ms} ms  max ${f.lagMaxMs} ms  bad ${f.rejected}`,
       `bus         retries ${retries}  dead letters ${dead}${killed ? '  delivery killed' : ''}${mqttRestarted ? '  mqtt restarted' : ''}`,
       `last note   ${system.notes.at(-1) ?? '-'}`,
     ].map((l) => l.slice(0, 80).padEnd(80));
@@ -167,7 +183,12 @@ export async function monitor(system: Launched, options: MonitorOptions): Promis
         killed = true;
         await system.killAndRestart('delivery');
       }
-      if (options.restartMqttAt !== undefined && options.restartMqtt !== undefined && !mqttRestarted && requested.size >= options.restartMqttAt) {
+      if (
+        options.restartMqttAt !== undefined &&
+        options.restartMqtt !== undefined &&
+        !mqttRestarted &&
+        requested.size >= options.restartMqttAt
+      ) {
         mqttRestarted = true;
         system.notes.push('launcher: restarting mosquitto');
         await options.restartMqtt();

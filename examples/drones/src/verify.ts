@@ -62,12 +62,17 @@ export async function verify(system: Launched, outcome: Outcome, options: Verify
       const n = seen.steps.size;
       const seqs = [...seen.steps.keys()].sort((a, b) => a - b);
       if (seqs.some((s, i) => s !== i + 1)) problem(`${id}: steps ${seqs.join(',')} have a gap`);
-      if (seen.steps.get(n)?.status !== seen.final.status) problem(`${id}: last step is ${seen.steps.get(n)?.status ?? '?'}, final ${seen.final.status}`);
+      if (seen.steps.get(n)?.status !== seen.final.status)
+        problem(`${id}: last step is ${seen.steps.get(n)?.status ?? '?'}, final ${seen.final.status}`);
       const recorded = summary.get(id);
       if (recorded === undefined) problem(`${id}: not in history`);
-      else if (recorded.status !== seen.final.status || recorded.events !== n) problem(`${id}: history says ${recorded.status} after ${recorded.events} events, the saga ${seen.final.status} after ${n}`);
-      if (seen.archived?.status !== seen.final.status) problem(`${id}: archived as ${seen.archived?.status ?? 'nothing'}, ended ${seen.final.status}`);
-      const lossReasons = [...seen.steps.values()].filter((s) => s.status === 'reassigning' && /stopped reporting|no progress/.test(s.reason ?? ''));
+      else if (recorded.status !== seen.final.status || recorded.events !== n)
+        problem(`${id}: history says ${recorded.status} after ${recorded.events} events, the saga ${seen.final.status} after ${n}`);
+      if (seen.archived?.status !== seen.final.status)
+        problem(`${id}: archived as ${seen.archived?.status ?? 'nothing'}, ended ${seen.final.status}`);
+      const lossReasons = [...seen.steps.values()].filter(
+        (s) => s.status === 'reassigning' && /stopped reporting|no progress/.test(s.reason ?? ''),
+      );
       if (lossReasons.length > 0) {
         reassignedAfterLoss++;
         // The stream itself, step by step, for the deliveries that were reassigned.
@@ -81,7 +86,8 @@ export async function verify(system: Launched, outcome: Outcome, options: Verify
     const rejected = outcome.fleet?.rejected ?? 0;
     const expectLosses = Math.min(options.lose, outcome.deliveries.size);
     if (lost < expectLosses) problem(`fleet detected ${lost} lost drones, ${expectLosses} went silent`);
-    if (reassignedAfterLoss < expectLosses) problem(`${reassignedAfterLoss} deliveries reassigned after a drone was lost, expected ${expectLosses}`);
+    if (reassignedAfterLoss < expectLosses)
+      problem(`${reassignedAfterLoss} deliveries reassigned after a drone was lost, expected ${expectLosses}`);
     if (rejected !== options.malformed) problem(`${rejected} malformed device messages rejected, ${options.malformed} sent`);
     const serviced = checkMaintenance(outcome.deliveries, outcome.maintenance, options.maintenanceAfter);
     for (const text of serviced.problems) problem(text);

@@ -52,9 +52,13 @@ interface Report {
 async function runDrones(args: string[]): Promise<{ report: Report; code: number | string }> {
   const root = mkdtempSync(join(tmpdir(), 'missive-drones-'));
   roots.push(root);
-  const run = startProcess(process.execPath, [main, '--drones', '8', '--hz', '2', '--deliveries', '8', '--rate', '4', '--json', '--timeout-s', '120', ...args], {
-    env: { DRONES_DATA_ROOT: root, DRONES_MQTT_URL: mqttUrl, DRONES_LOST_AFTER_MS: '4000', DRONES_MAINTENANCE_MS: '1500' },
-  });
+  const run = startProcess(
+    process.execPath,
+    [main, '--drones', '8', '--hz', '2', '--deliveries', '8', '--rate', '4', '--json', '--timeout-s', '120', ...args],
+    {
+      env: { DRONES_DATA_ROOT: root, DRONES_MQTT_URL: mqttUrl, DRONES_LOST_AFTER_MS: '4000', DRONES_MAINTENANCE_MS: '1500' },
+    },
+  );
   const code = await run.exited;
   const json = run.lines.find((l) => l.startsWith('{'));
   if (json === undefined) throw new Error(`drones printed no report (exit ${String(code)}): ${run.stderr().slice(-3000)}`);

@@ -61,19 +61,36 @@ describe('fleet maintenance', () => {
 });
 
 describe('the maintenance check', () => {
-  const seen = (droneId: string, at: number, status = 'assigned'): Seen => ({ steps: new Map([[1, { status, droneId, at }]]), requestedAt: 0 });
+  const seen = (droneId: string, at: number, status = 'assigned'): Seen => ({
+    steps: new Map([[1, { status, droneId, at }]]),
+    requestedAt: 0,
+  });
   const changes: Maintenance[] = [
     { droneId: 'd1', phase: 'started', reason: 'after 2 deliveries', at: 100 },
     { droneId: 'd1', phase: 'done', reason: 'after 2 deliveries', at: 200 },
   ];
 
   it('passes assignments outside maintenance and reports one inside it', () => {
-    expect(checkMaintenance(new Map([['a', seen('d1', 99)], ['b', seen('d1', 200)]]), changes, 2).problems).toEqual([]);
-    expect(checkMaintenance(new Map([['c', seen('d1', 150)]]), changes, 2).problems).toEqual(['c: assigned to d1 while it was in maintenance (after 2 deliveries)']);
+    expect(
+      checkMaintenance(
+        new Map([
+          ['a', seen('d1', 99)],
+          ['b', seen('d1', 200)],
+        ]),
+        changes,
+        2,
+      ).problems,
+    ).toEqual([]);
+    expect(checkMaintenance(new Map([['c', seen('d1', 150)]]), changes, 2).problems).toEqual([
+      'c: assigned to d1 while it was in maintenance (after 2 deliveries)',
+    ]);
   });
 
   it('reports a drone that made its deliveries and never went into maintenance', () => {
-    const deliveries = new Map([['a', seen('d2', 10, 'delivered')], ['b', seen('d2', 20, 'delivered')]]);
+    const deliveries = new Map([
+      ['a', seen('d2', 10, 'delivered')],
+      ['b', seen('d2', 20, 'delivered')],
+    ]);
     expect(checkMaintenance(deliveries, [], 2).problems).toEqual(['d2 made 2 deliveries and never went into maintenance (due after 2)']);
     expect(checkMaintenance(deliveries, [], 0).problems).toEqual([]);
   });

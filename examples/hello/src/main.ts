@@ -28,12 +28,15 @@ email.endpoint('email', (e) =>
 // Two instances of the shipping service share one queue: each command is handled once (competing consumers).
 const shipping = [1, 2].map((instance) => {
   const bus = createBus({ service: 'shipping', transport: broker.transport() });
-  bus.endpoint('shipping', (e) =>
-    e.on(ShipOrder, (cmd, ctx) => {
-      log(`shipping#${instance}`, `ships ${cmd.orderId} (correlation ${ctx.correlationId.slice(0, 8)})`);
-      if (++shipped.total === 4) shipped.done();
-    }),
-  { concurrency: 1, prefetch: 1 });
+  bus.endpoint(
+    'shipping',
+    (e) =>
+      e.on(ShipOrder, (cmd, ctx) => {
+        log(`shipping#${instance}`, `ships ${cmd.orderId} (correlation ${ctx.correlationId.slice(0, 8)})`);
+        if (++shipped.total === 4) shipped.done();
+      }),
+    { concurrency: 1, prefetch: 1 },
+  );
   return bus;
 });
 
@@ -49,7 +52,12 @@ for (const sku of ['book', 'lamp']) {
   const { available } = await shop.request(GetStock, { sku }, { timeoutMs: 2000 });
   log('shop', `asked inventory for ${sku}: ${available} available`);
 }
-for (const [orderId, total] of [['o-1', 30], ['o-2', 12.5], ['o-3', 99], ['o-4', 5]] as const) {
+for (const [orderId, total] of [
+  ['o-1', 30],
+  ['o-2', 12.5],
+  ['o-3', 99],
+  ['o-4', 5],
+] as const) {
   await shop.publish(OrderPlaced, { orderId, total });
   log('shop', `published OrderPlaced ${orderId}`);
 }

@@ -9,7 +9,13 @@ bus.endpoint('invoice', (e) =>
   e.on(CreateInvoice, async (cmd, ctx) => {
     const invoiceNumber = `INV-${process.pid}-${++next}`;
     console.log(`invoice: created ${invoiceNumber} for ${cmd.customer}, ${cmd.amountDue.toFixed(2)} due ${cmd.dueDate}`);
-    await ctx.publish(InvoiceCreated, { requestId: cmd.requestId, invoiceNumber, customer: cmd.customer, amountDue: cmd.amountDue, dueDate: cmd.dueDate });
+    await ctx.publish(InvoiceCreated, {
+      requestId: cmd.requestId,
+      invoiceNumber,
+      customer: cmd.customer,
+      amountDue: cmd.amountDue,
+      dueDate: cmd.dueDate,
+    });
   }),
 );
 stopOnSignals(bus);

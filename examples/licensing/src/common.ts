@@ -11,7 +11,12 @@ export function dataDir(): string {
 }
 
 export function licensingBus(service: string): Bus {
-  return createBus({ service, transport: process.env.MISSIVE_URL ?? `sqlite://${join(dataDir(), 'bus.db')}`, logger: consoleLogger('error'), requestTimeoutMs: 2000 });
+  return createBus({
+    service,
+    transport: process.env.MISSIVE_URL ?? `sqlite://${join(dataDir(), 'bus.db')}`,
+    logger: consoleLogger('error'),
+    requestTimeoutMs: 2000,
+  });
 }
 
 export async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -24,4 +29,3 @@ export function send(res: ServerResponse, status: number, value: unknown): void 
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(value));
 }
-

@@ -26,7 +26,14 @@ const server = createServer((req, res) => {
     if (req.method !== 'GET' || match === null) return send(res, 404, { error: 'GET /licenses/:organizationId' });
     const organizationId = match[1]!;
     const cached = await cache.get(organizationId);
-    if (cached !== undefined) return send(res, 200, { organizationId, product: 'Missive Pro', seats: 25, organization: JSON.parse(cached) as unknown, source: 'cache' });
+    if (cached !== undefined)
+      return send(res, 200, {
+        organizationId,
+        product: 'Missive Pro',
+        seats: 25,
+        organization: JSON.parse(cached) as unknown,
+        source: 'cache',
+      });
     try {
       const { organization } = await bus.request(GetOrganization, { id: organizationId });
       if (organization === null) return send(res, 404, { error: `no organization ${organizationId}` });

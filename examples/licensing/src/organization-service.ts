@@ -15,12 +15,16 @@ import { dataDir, licensingBus, readJson, send } from './common.js';
 const store = new SqliteMessageStore({ path: join(dataDir(), 'organization.db') });
 store.db.exec('create table if not exists organizations (id text primary key, name text not null, contact_email text not null)');
 const find = store.db.prepare('select id, name, contact_email as contactEmail from organizations where id = ?');
-const upsert = store.db.prepare('insert into organizations (id, name, contact_email) values (?, ?, ?) on conflict (id) do update set name = excluded.name, contact_email = excluded.contact_email');
+const upsert = store.db.prepare(
+  'insert into organizations (id, name, contact_email) values (?, ?, ?) on conflict (id) do update set name = excluded.name, contact_email = excluded.contact_email',
+);
 const remove = store.db.prepare('delete from organizations where id = ?');
 
 const bus = licensingBus('organization');
 const outbox = bus.outbox(store, { pollIntervalMs: 200 });
-bus.endpoint('organization', (e) => e.reply(GetOrganization, (q) => ({ organization: (find.get(q.id) as OrganizationRow | undefined) ?? null })));
+bus.endpoint('organization', (e) =>
+  e.reply(GetOrganization, (q) => ({ organization: (find.get(q.id) as OrganizationRow | undefined) ?? null })),
+);
 const Body = Organization.omit({ id: true });
 type OrganizationRow = z.infer<typeof Organization>;
 

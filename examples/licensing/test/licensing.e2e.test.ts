@@ -32,7 +32,12 @@ async function scenario(extraEnv: Record<string, string>): Promise<void> {
     const [, licPort] = await licensing.waitFor(/^ready licensing port=(\d+)/);
     const org = `http://127.0.0.1:${orgPort}/organizations/acme`;
     const license = `http://127.0.0.1:${licPort}/licenses/acme`;
-    const put = (name: string) => fetch(org, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, contactEmail: 'ops@acme.test' }) });
+    const put = (name: string) =>
+      fetch(org, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, contactEmail: 'ops@acme.test' }),
+      });
     const read = async () => (await (await fetch(license)).json()) as { source: string; organization: { name: string } };
 
     expect((await put('ACME')).status).toBe(200);

@@ -9,11 +9,21 @@ const OrderRef = z.object({ orderId: z.string() });
 const Line = z.object({ orderId: z.string(), sku: z.string(), qty: z.number().int().positive() });
 
 /** The gateway accepted an order. Starts the order saga. */
-export const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), sku: z.string(), qty: z.number().int().positive(), amount: z.number().positive(), placedAt: z.number() }), {
-  partitionKey: (m) => m.orderId,
-});
-export const OrderConfirmed = defineEvent('shop.order-confirmed', z.object({ orderId: z.string(), amount: z.number(), placedAt: z.number() }));
-export const OrderCancelled = defineEvent('shop.order-cancelled', z.object({ orderId: z.string(), reason: z.string(), placedAt: z.number() }));
+export const OrderPlaced = defineEvent(
+  'shop.order-placed',
+  z.object({ orderId: z.string(), sku: z.string(), qty: z.number().int().positive(), amount: z.number().positive(), placedAt: z.number() }),
+  {
+    partitionKey: (m) => m.orderId,
+  },
+);
+export const OrderConfirmed = defineEvent(
+  'shop.order-confirmed',
+  z.object({ orderId: z.string(), amount: z.number(), placedAt: z.number() }),
+);
+export const OrderCancelled = defineEvent(
+  'shop.order-cancelled',
+  z.object({ orderId: z.string(), reason: z.string(), placedAt: z.number() }),
+);
 
 export const ReserveStock = defineCommand('inventory.reserve-stock', Line);
 export const ReleaseStock = defineCommand('inventory.release-stock', Line);
@@ -26,14 +36,21 @@ export const VoidPayment = defineCommand('payment.void-payment', z.object({ orde
 export const PaymentCharged = defineEvent('payment.payment-charged', z.object({ orderId: z.string(), amount: z.number() }));
 export const PaymentDeclined = defineEvent('payment.payment-declined', z.object({ orderId: z.string(), reason: z.string() }));
 
-export const GetOrderStatus = defineQuery('shop.get-order-status', OrderRef, z.object({ orderId: z.string(), status: z.string(), reason: z.string().optional() }));
+export const GetOrderStatus = defineQuery(
+  'shop.get-order-status',
+  OrderRef,
+  z.object({ orderId: z.string(), status: z.string(), reason: z.string().optional() }),
+);
 
 /** Each service reports its bus counters every half second; `npm start` shows them. */
-export const ServiceStats = defineEvent('shop.service-stats', z.object({
-  service: z.string(),
-  instance: z.string(),
-  handled: z.number(),
-  retried: z.number(),
-  redelivered: z.number(),
-  deadLettered: z.number(),
-}));
+export const ServiceStats = defineEvent(
+  'shop.service-stats',
+  z.object({
+    service: z.string(),
+    instance: z.string(),
+    handled: z.number(),
+    retried: z.number(),
+    redelivered: z.number(),
+    deadLettered: z.number(),
+  }),
+);

@@ -61,7 +61,10 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
 
   const start = (name: string, script: string, extra: Record<string, string> = {}) =>
     new Promise<{ service: Service; ready: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(here, 'services', `${script}.js`)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [join(here, 'services', `${script}.js`)], {
+        env: { ...env, ...extra },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const service: Service = { name, child, exited: false };
       services.push(service);
       const lines = createInterface({ input: child.stdout });

@@ -55,11 +55,15 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
     if (start === undefined) early.set(orderId, { status, reason, at });
     else if (!final.has(orderId)) final.set(orderId, { status, reason, latencyMs: at - start });
   };
-  bus.endpoint(endpoint, (e) => {
-    e.on(OrderConfirmed, (m) => settle(m.orderId, 'confirmed'));
-    e.on(OrderCancelled, (m) => settle(m.orderId, 'cancelled', m.reason));
-    e.on(ServiceStats, (m) => void stats.set(`${m.service}#${m.instance}`, m));
-  }, { concurrency: 16 });
+  bus.endpoint(
+    endpoint,
+    (e) => {
+      e.on(OrderConfirmed, (m) => settle(m.orderId, 'confirmed'));
+      e.on(OrderCancelled, (m) => settle(m.orderId, 'cancelled', m.reason));
+      e.on(ServiceStats, (m) => void stats.set(`${m.service}#${m.instance}`, m));
+    },
+    { concurrency: 16 },
+  );
   await bus.start();
 
   const started = Date.now();
@@ -80,7 +84,16 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
       dead += s.deadLettered;
     }
     const confirmed = [...final.values()].filter((f) => f.status === 'confirmed').length;
-    const counts = { placed: placed.size, orders: options.orders, confirmed, cancelled: final.size - confirmed, inFlight: placed.size - final.size, retries, deadLetters: dead, killed };
+    const counts = {
+      placed: placed.size,
+      orders: options.orders,
+      confirmed,
+      cancelled: final.size - confirmed,
+      inFlight: placed.size - final.size,
+      retries,
+      deadLetters: dead,
+      killed,
+    };
     // On a terminal: one row that fits its width, rewritten in place (\x1b[K clears what a longer line left).
     process.stdout.write(tty ? `\r${progressLine(counts, process.stdout.columns)}\x1b[K` : `${progressLine(counts, 1000)}\n`);
   };
@@ -91,7 +104,11 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
     const order = { sku, qty: 1 + (i % 3), amount: Math.round(500 + ((i * 7919) % 19_500)) / 100 };
     const at = Date.now();
     try {
-      const res = await fetch(`http://127.0.0.1:${shop.gatewayPort}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(order) });
+      const res = await fetch(`http://127.0.0.1:${shop.gatewayPort}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(order),
+      });
       if (res.status !== 202) {
         rejected++;
         return;
@@ -145,5 +162,15 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
   await cleanup.start();
   await cleanup.transport.deleteQueue(endpoint).catch(() => undefined);
   await cleanup.stop();
-  return { placed, final, rejected, stats, timedOut: final.size < placed.size, killed, elapsedMs: Date.now() - started, inFlightSamples, sampleTraceId };
+  return {
+    placed,
+    final,
+    rejected,
+    stats,
+    timedOut: final.size < placed.size,
+    killed,
+    elapsedMs: Date.now() - started,
+    inFlightSamples,
+    sampleTraceId,
+  };
 }

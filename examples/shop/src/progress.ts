@@ -26,9 +26,33 @@ export function progressLine(c: ProgressCounts, columns: number | undefined): st
   const width = Math.max(1, (columns ?? 80) - 1);
   const killed = c.killed === undefined ? [] : [`killed ${c.killed}`];
   const wordings = [
-    [`placed ${c.placed}/${c.orders}`, `confirmed ${c.confirmed}`, `cancelled ${c.cancelled}`, `in flight ${c.inFlight}`, `retries ${c.retries}`, `dead letters ${c.deadLetters}`, ...killed].join(' · '),
-    [`${c.placed}/${c.orders} placed`, `${c.confirmed} ok`, `${c.cancelled} cancelled`, `${c.inFlight} in flight`, `${c.retries} retries`, `${c.deadLetters} dead`, ...killed].join(' · '),
-    [`${c.placed}/${c.orders}`, `ok ${c.confirmed}`, `cancel ${c.cancelled}`, `fly ${c.inFlight}`, `retry ${c.retries}`, `dead ${c.deadLetters}`, ...(c.killed === undefined ? [] : ['killed'])].join(' '),
+    [
+      `placed ${c.placed}/${c.orders}`,
+      `confirmed ${c.confirmed}`,
+      `cancelled ${c.cancelled}`,
+      `in flight ${c.inFlight}`,
+      `retries ${c.retries}`,
+      `dead letters ${c.deadLetters}`,
+      ...killed,
+    ].join(' · '),
+    [
+      `${c.placed}/${c.orders} placed`,
+      `${c.confirmed} ok`,
+      `${c.cancelled} cancelled`,
+      `${c.inFlight} in flight`,
+      `${c.retries} retries`,
+      `${c.deadLetters} dead`,
+      ...killed,
+    ].join(' · '),
+    [
+      `${c.placed}/${c.orders}`,
+      `ok ${c.confirmed}`,
+      `cancel ${c.cancelled}`,
+      `fly ${c.inFlight}`,
+      `retry ${c.retries}`,
+      `dead ${c.deadLetters}`,
+      ...(c.killed === undefined ? [] : ['killed']),
+    ].join(' '),
   ];
   return wordings.find((w) => w.length <= width) ?? wordings[wordings.length - 1]!.slice(0, width);
 }

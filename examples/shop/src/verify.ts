@@ -53,13 +53,21 @@ function readFacts(shop: Launched, outcome: Outcome, options: VerifyOptions): Fa
   const inventory = new Database(join(shop.dataDir, 'inventory.db'), { readonly: true });
   const stockProblems: string[] = [];
   try {
-    const doubleCharged = (payments.prepare('select order_id from charges group by order_id having count(*) > 1').all() as { order_id: string }[]).map((r) => r.order_id);
+    const doubleCharged = (
+      payments.prepare('select order_id from charges group by order_id having count(*) > 1').all() as { order_id: string }[]
+    ).map((r) => r.order_id);
     const charged = new Set((payments.prepare('select order_id from charges').all() as { order_id: string }[]).map((r) => r.order_id));
     const refunded = new Set((payments.prepare('select order_id from refunds').all() as { order_id: string }[]).map((r) => r.order_id));
     const chargedButCancelled = [...charged].filter((id) => outcome.final.get(id)?.status === 'cancelled' && !refunded.has(id));
     for (const id of refunded) if (outcome.final.get(id)?.status === 'confirmed') stockProblems.push(`confirmed order ${id} was refunded`);
-    for (const [id, f] of outcome.final) if (f.status === 'confirmed' && !charged.has(id)) stockProblems.push(`order ${id} confirmed without a charge`);
-    const reserved = new Map((inventory.prepare('select sku, sum(qty) qty from reservations group by sku').all() as { sku: string; qty: number }[]).map((r) => [r.sku, r.qty]));
+    for (const [id, f] of outcome.final)
+      if (f.status === 'confirmed' && !charged.has(id)) stockProblems.push(`order ${id} confirmed without a charge`);
+    const reserved = new Map(
+      (inventory.prepare('select sku, sum(qty) qty from reservations group by sku').all() as { sku: string; qty: number }[]).map((r) => [
+        r.sku,
+        r.qty,
+      ]),
+    );
     for (const row of inventory.prepare('select sku, available from stock').all() as { sku: string; available: number }[]) {
       const initial = row.sku === 'limited' ? Number(process.env.SHOP_LIMITED_STOCK ?? 10) : options.stock;
       const held = reserved.get(row.sku) ?? 0;
@@ -68,7 +76,12 @@ function readFacts(shop: Launched, outcome: Outcome, options: VerifyOptions): Fa
     for (const r of inventory.prepare('select order_id from reservations').all() as { order_id: string }[]) {
       if (outcome.final.get(r.order_id)?.status === 'cancelled') stockProblems.push(`cancelled order ${r.order_id} still holds stock`);
     }
-    return { doubleCharged, chargedButCancelled, stockProblems, problems: doubleCharged.length + chargedButCancelled.length + stockProblems.length };
+    return {
+      doubleCharged,
+      chargedButCancelled,
+      stockProblems,
+      problems: doubleCharged.length + chargedButCancelled.length + stockProblems.length,
+    };
   } finally {
     payments.close();
     inventory.close();
@@ -105,7 +118,12 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     retries += s.retried + s.redelivered;
     deadLetters += s.deadLettered;
   }
-  const ok = lostOrStuck.length === 0 && doubleCharged.length === 0 && chargedButCancelled.length === 0 && stockProblems.length === 0 && outcome.rejected === 0;
+  const ok =
+    lostOrStuck.length === 0 &&
+    doubleCharged.length === 0 &&
+    chargedButCancelled.length === 0 &&
+    stockProblems.length === 0 &&
+    outcome.rejected === 0;
   const problems = [
     lostOrStuck.length > 0 ? `${lostOrStuck.length} order(s) lost or stuck (${lostOrStuck.slice(0, 3).join(', ')})` : '',
     outcome.rejected > 0 ? `${outcome.rejected} order(s) refused by the gateway` : '',
@@ -116,7 +134,9 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
   const saturated = saturation(outcome.inFlightSamples, options.rate);
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
-  const reasons = Object.entries(cancelReasons).map(([r, n]) => `${r} ${n}`).join(', ');
+  const reasons = Object.entries(cancelReasons)
+    .map(([r, n]) => `${r} ${n}`)
+    .join(', ');
   const text = [
     '',
     `Missive shop: ${outcome.placed.size} orders in ${(outcome.elapsedMs / 1000).toFixed(1)} s on ${redactUrl(shop.url)}, ${options.paymentInstances} payment instances${outcome.killed === undefined ? '' : ` (${outcome.killed} killed with SIGKILL mid-run)`}`,
@@ -125,7 +145,9 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     `  retries      ${retries}    dead letters ${deadLetters}`,
     `  completion   p50 ${p50} ms   p99 ${p99} ms   (order placed → confirmed or cancelled)`,
     saturationLine(saturated, options.rate),
-    ...(outcome.sampleTraceId === undefined ? [] : [`  trace        ${outcome.sampleTraceId}   (the first order, in your tracing backend)`]),
+    ...(outcome.sampleTraceId === undefined
+      ? []
+      : [`  trace        ${outcome.sampleTraceId}   (the first order, in your tracing backend)`]),
     ok
       ? `check: OK: all ${outcome.placed.size} orders reached a final state; none lost or stuck; no double charge; stock consistent`
       : `check: FAILED: ${problems.join('; ')}`,

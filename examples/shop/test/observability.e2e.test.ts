@@ -42,7 +42,11 @@ describe('shop observability end to end', () => {
 
       const traceIds: string[] = [];
       for (let i = 0; i < 6; i++) {
-        const res = await fetch(`http://127.0.0.1:${shop.gatewayPort}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sku: 'book', qty: 1, amount: 10 + i }) });
+        const res = await fetch(`http://127.0.0.1:${shop.gatewayPort}/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ sku: 'book', qty: 1, amount: 10 + i }),
+        });
         expect(res.status).toBe(202);
         const { traceId } = (await res.json()) as { traceId?: string };
         expect(traceId).toMatch(/^[0-9a-f]{32}$/);
@@ -51,7 +55,10 @@ describe('shop observability end to end', () => {
       const of = (traceId: string) => receiver.spans.filter((s) => s.traceId === traceId);
       const complete = (spans: ReceivedSpan[]) => {
         const ids = new Set(spans.map((s) => s.spanId));
-        return spans.some((s) => s.name === 'publish shop.order-confirmed' || s.name === 'publish shop.order-cancelled') && spans.every((s) => s.parentSpanId === undefined || ids.has(s.parentSpanId));
+        return (
+          spans.some((s) => s.name === 'publish shop.order-confirmed' || s.name === 'publish shop.order-cancelled') &&
+          spans.every((s) => s.parentSpanId === undefined || ids.has(s.parentSpanId))
+        );
       };
       const waiter = createWaiter({ timeoutMs: 90_000 });
       await waiter.until(() => traceIds.every((t) => complete(of(t))), 'every order trace to end with all its parents exported');

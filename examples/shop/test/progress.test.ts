@@ -6,7 +6,9 @@ const busy = { placed: 200, orders: 200, confirmed: 180, cancelled: 20, inFlight
 
 describe('progressLine', () => {
   it('uses the full wording on a wide terminal', () => {
-    expect(progressLine(busy, 200)).toBe('placed 200/200 · confirmed 180 · cancelled 20 · in flight 0 · retries 1234 · dead letters 12 · killed payment#1');
+    expect(progressLine(busy, 200)).toBe(
+      'placed 200/200 · confirmed 180 · cancelled 20 · in flight 0 · retries 1234 · dead letters 12 · killed payment#1',
+    );
   });
 
   it('fits every width, shortest wording last, keeping the numbers while it can', () => {

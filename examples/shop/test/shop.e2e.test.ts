@@ -34,9 +34,13 @@ interface Report {
 async function runShop(env: Record<string, string>): Promise<Report> {
   const root = mkdtempSync(join(tmpdir(), 'missive-shop-'));
   roots.push(root);
-  const shop = startProcess(process.execPath, [main, '--orders', '80', '--rate', '40', '--kill-payment-at', '25', '--fail-rate', '0.2', '--json', '--timeout-s', '90'], {
-    env: { SHOP_DATA_ROOT: root, SHOP_PAYMENT_TIMEOUT_MS: '15000', ...env },
-  });
+  const shop = startProcess(
+    process.execPath,
+    [main, '--orders', '80', '--rate', '40', '--kill-payment-at', '25', '--fail-rate', '0.2', '--json', '--timeout-s', '90'],
+    {
+      env: { SHOP_DATA_ROOT: root, SHOP_PAYMENT_TIMEOUT_MS: '15000', ...env },
+    },
+  );
   const code = await shop.exited;
   const json = shop.lines.find((l) => l.startsWith('{'));
   if (json === undefined) throw new Error(`shop printed no report (exit ${String(code)}): ${shop.stderr().slice(-3000)}`);

@@ -48,7 +48,10 @@ describe('missive services, asyncapi and dashboard (built command)', () => {
   it('lists the live services and who sends and handles each contract', async () => {
     const { code, out: text } = await runMissive(url, ['services', '--json', '--wait', '1000']);
     expect(code).toBe(0);
-    const { instances, contracts } = JSON.parse(text) as { instances: { service: string; version?: string }[]; contracts: { name: string; sentBy: string[]; handledBy: string[] }[] };
+    const { instances, contracts } = JSON.parse(text) as {
+      instances: { service: string; version?: string }[];
+      contracts: { name: string; sentBy: string[]; handledBy: string[] }[];
+    };
     expect(instances.map((i) => [i.service, i.version])).toEqual([
       ['audit', undefined],
       ['payment', '3.1.0'],
@@ -64,15 +67,25 @@ describe('missive services, asyncapi and dashboard (built command)', () => {
     const { code, out: text } = await runMissive(url, ['asyncapi', '--service', 'payment', '--out', out, '--wait', '1000']);
     expect(code).toBe(0);
     expect(text).toContain(`wrote ${out}`);
-    const doc = JSON.parse(readFileSync(out, 'utf8')) as { asyncapi: string; info: { title: string; version: string }; channels: Record<string, { address: string }> };
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as {
+      asyncapi: string;
+      info: { title: string; version: string };
+      channels: Record<string, { address: string }>;
+    };
     expect(doc.asyncapi).toBe('3.0.0');
     expect(doc.info).toMatchObject({ title: 'payment', version: '3.1.0' });
-    expect(Object.values(doc.channels).map((c) => c.address).sort()).toEqual([Charge.name, Charged.name]);
+    expect(
+      Object.values(doc.channels)
+        .map((c) => c.address)
+        .sort(),
+    ).toEqual([Charge.name, Charged.name]);
   });
 
   it('serves the dashboard on 127.0.0.1 with the printed token, and stops on SIGTERM', async () => {
-    const child = startProcess(process.execPath, [missiveMain, 'dashboard', '--token', 'a-long-enough-test-token'], { env: { MISSIVE_URL: url } });
-    const [, address] = (await child.waitFor(/^dashboard: (http:\/\/127\.0\.0\.1:\d+)\/#token=a-long-enough-test-token$/));
+    const child = startProcess(process.execPath, [missiveMain, 'dashboard', '--token', 'a-long-enough-test-token'], {
+      env: { MISSIVE_URL: url },
+    });
+    const [, address] = await child.waitFor(/^dashboard: (http:\/\/127\.0\.0\.1:\d+)\/#token=a-long-enough-test-token$/);
     expect((await fetch(`${address}/api/services`)).status).toBe(401);
     const res = await fetch(`${address}/api/services`, { headers: { authorization: 'Bearer a-long-enough-test-token' } });
     expect(res.status).toBe(200);

@@ -55,7 +55,10 @@ describe('missive on RabbitMQ (built command)', () => {
     const listed = (JSON.parse(queues.out) as { name: string; deadLetters: number; topics: string[] }[]).find((q) => q.name === endpoint);
     expect(listed).toMatchObject({ deadLetters: 2, topics: [Charge.name], owns: [Charge.name], consumers: 1, stale: false });
     const commands = await runMissive(url, ['commands', '--json']);
-    expect((JSON.parse(commands.out) as { type: string; owner: string }[]).find((c) => c.type === Charge.name)).toMatchObject({ owner: endpoint, service: 'payment' });
+    expect((JSON.parse(commands.out) as { type: string; owner: string }[]).find((c) => c.type === Charge.name)).toMatchObject({
+      owner: endpoint,
+      service: 'payment',
+    });
 
     const list = await runMissive(url, ['dlq', 'list', endpoint, '--json']);
     expect(list.code).toBe(0);

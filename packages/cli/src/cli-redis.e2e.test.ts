@@ -64,7 +64,9 @@ describe('missive on Redis (built command)', () => {
     if (unavailable !== undefined) return ctx.skip(unavailable);
     const queues = await runMissive(url, ['queues', '--json']);
     expect(queues.code).toBe(0);
-    const listed = (JSON.parse(queues.out) as { name: string; depth: number; deadLetters: number; topics: string[] }[]).find((q) => q.name === endpoint);
+    const listed = (JSON.parse(queues.out) as { name: string; depth: number; deadLetters: number; topics: string[] }[]).find(
+      (q) => q.name === endpoint,
+    );
     expect(listed).toMatchObject({ depth: 0, deadLetters: 2, topics: [Charge.name] });
 
     const list = await runMissive(url, ['dlq', 'list', endpoint, '--json']);

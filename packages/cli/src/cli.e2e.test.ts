@@ -58,7 +58,9 @@ describe('missive (built command)', () => {
   it('shows which endpoint owns each command, and flags a queue with messages and no consumer', async () => {
     const commands = await missive(['commands', '--json']);
     expect(commands.code).toBe(0);
-    expect(JSON.parse(commands.out)).toEqual([expect.objectContaining({ type: 'cli.charge', owner: 'payment', service: 'payment', alsoBound: [] })]);
+    expect(JSON.parse(commands.out)).toEqual([
+      expect.objectContaining({ type: 'cli.charge', owner: 'payment', service: 'payment', alsoBound: [] }),
+    ]);
     // An endpoint of an earlier deployment: it owns cli.refund, is stopped, and commands keep coming.
     const leftover = createBus({ service: 'refunds', transport: url, logger: silentLogger });
     leftover.endpoint('refunds-v1', (e) => e.on(Refund, () => undefined));
@@ -90,14 +92,23 @@ describe('missive (built command)', () => {
   it('lists and shows dead letters', async () => {
     const list = await missive(['dlq', 'list', 'payment', '--json']);
     expect(list.code).toBe(0);
-    const page = JSON.parse(list.out) as { total: number; offset: number; limit: number; deadLetters: { id: string; reason: string; error: string; time: string }[] };
+    const page = JSON.parse(list.out) as {
+      total: number;
+      offset: number;
+      limit: number;
+      deadLetters: { id: string; reason: string; error: string; time: string }[];
+    };
     expect(page).toMatchObject({ total: 3, offset: 0, limit: 50 });
     expect(page.deadLetters.map((r) => r.id)).toEqual(['m-1', 'm-2', 'm-3']);
     expect(page.deadLetters[0]).toMatchObject({ reason: 'HANDLER_FAILED', error: 'Error: card gateway down for o-1' });
     const limited = await missive(['dlq', 'list', 'payment', '--limit', '2']);
     expect(limited.out).toContain('1-2 of 3 dead letter(s); --offset 2 for the next 1');
     const show = await missive(['dlq', 'show', 'payment', 'm-2', '--json']);
-    const letter = JSON.parse(show.out) as { failure: { attempts: number; endpoint: string; time: string }; headers: Record<string, string>; envelope: { data: unknown; type: string } };
+    const letter = JSON.parse(show.out) as {
+      failure: { attempts: number; endpoint: string; time: string };
+      headers: Record<string, string>;
+      envelope: { data: unknown; type: string };
+    };
     expect(letter.failure).toMatchObject({ attempts: 1, endpoint: 'payment' });
     // One attempt count (the failure's) and one time format (ISO, as in `list`).
     expect(letter.headers).not.toHaveProperty('missive-attempts');
@@ -184,7 +195,9 @@ describe('missive (built command)', () => {
   it('with --json, errors are JSON documents on stderr too', async () => {
     const noQueue = await missive(['dlq', 'list', 'nowhere', '--json']);
     expect(noQueue.code).toBe(2);
-    expect(JSON.parse(noQueue.err)).toEqual({ error: { name: 'UsageError', message: 'no queue named "nowhere"; `missive queues` lists them', exitCode: 2 } });
+    expect(JSON.parse(noQueue.err)).toEqual({
+      error: { name: 'UsageError', message: 'no queue named "nowhere"; `missive queues` lists them', exitCode: 2 },
+    });
     const badFlag = await missive(['queues', '--json', '--frobnicate']);
     expect(badFlag.code).toBe(2);
     expect(JSON.parse(badFlag.err)).toMatchObject({ error: { name: 'UsageError', exitCode: 2 } });

@@ -92,7 +92,13 @@ function wholeNumber(value: string | undefined, name: string, fallback: number |
 }
 
 /** Runs the CLI; resolves with the exit code. */
-export async function runCli(argv: readonly string[], write: { out: (t: string) => void; err: (t: string) => void } = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) }): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  write: { out: (t: string) => void; err: (t: string) => void } = {
+    out: (t) => void process.stdout.write(t),
+    err: (t) => void process.stderr.write(t),
+  },
+): Promise<number> {
   let transport: Transport | undefined;
   try {
     let parsed;
@@ -112,8 +118,10 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
       return command === undefined && !values.help ? ExitCode.Usage : ExitCode.Ok;
     }
     const out = createOutput(values.json, write.out);
-    if (!['queues', 'commands', 'dlq', 'publish', 'tail', 'services', 'asyncapi', 'dashboard'].includes(command)) throw new UsageError(`unknown command "${command}"; \`missive help\` lists them`);
-    if (command === 'dlq' && !['list', 'show', 'replay', 'purge'].includes(rest[0] ?? '')) throw new UsageError('dlq needs an action: list, show, replay or purge');
+    if (!['queues', 'commands', 'dlq', 'publish', 'tail', 'services', 'asyncapi', 'dashboard'].includes(command))
+      throw new UsageError(`unknown command "${command}"; \`missive help\` lists them`);
+    if (command === 'dlq' && !['list', 'show', 'replay', 'purge'].includes(rest[0] ?? ''))
+      throw new UsageError('dlq needs an action: list, show, replay or purge');
     transport = await openTransport(values.url);
     switch (command) {
       case 'queues':
@@ -145,7 +153,18 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
         );
         break;
       case 'publish':
-        await publishCommand(transport, { type: rest[0], json: rest[1], kind: values.kind, to: values.to, correlationId: values['correlation-id'], partitionKey: values['partition-key'] }, out);
+        await publishCommand(
+          transport,
+          {
+            type: rest[0],
+            json: rest[1],
+            kind: values.kind,
+            to: values.to,
+            correlationId: values['correlation-id'],
+            partitionKey: values['partition-key'],
+          },
+          out,
+        );
         break;
       case 'tail':
         await tailCommand(transport, rest, wholeNumber(values.count, 'count', undefined), out);
@@ -154,12 +173,23 @@ export async function runCli(argv: readonly string[], write: { out: (t: string) 
         await servicesCommand(transport, { waitMs: wholeNumber(values.wait, 'wait', CATALOG_WAIT_MS)! }, out);
         break;
       case 'asyncapi':
-        await asyncApiCommand(transport, { waitMs: wholeNumber(values.wait, 'wait', CATALOG_WAIT_MS)!, service: values.service, title: values.title, out: values.out }, out);
+        await asyncApiCommand(
+          transport,
+          { waitMs: wholeNumber(values.wait, 'wait', CATALOG_WAIT_MS)!, service: values.service, title: values.title, out: values.out },
+          out,
+        );
         break;
       case 'dashboard':
         await dashboardCommand(
           transport,
-          { url: values.url, host: values.host, port: wholeNumber(values.port, 'port', 0)!, token: values.token, journal: values.journal, traceUrl: values['trace-url'] },
+          {
+            url: values.url,
+            host: values.host,
+            port: wholeNumber(values.port, 'port', 0)!,
+            token: values.token,
+            journal: values.journal,
+            traceUrl: values['trace-url'],
+          },
           out,
         );
         break;

@@ -16,7 +16,8 @@ import { UsageError } from './errors.js';
 /** Connects the transport of `url` (or `MISSIVE_URL`). */
 export async function openTransport(url: string | undefined): Promise<Transport> {
   const target = url ?? process.env.MISSIVE_URL;
-  if (target === undefined || target === '') throw new UsageError('no transport URL: pass --url or set MISSIVE_URL (for example sqlite://.missive/bus.db)');
+  if (target === undefined || target === '')
+    throw new UsageError('no transport URL: pass --url or set MISSIVE_URL (for example sqlite://.missive/bus.db)');
   let transport: Transport | undefined;
   try {
     // openExisting: the CLI operates a bus; it never creates one (a mistyped sqlite path fails here).

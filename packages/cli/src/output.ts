@@ -50,7 +50,11 @@ export function createOutput(json: boolean, write: (text: string) => void = (t) 
         return;
       }
       const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-      const render = (values: readonly string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+      const render = (values: readonly string[]) =>
+        values
+          .map((v, i) => v.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd();
       write(`${render(columns.map((c) => c.toUpperCase()))}\n`);
       for (const row of rows) write(`${render(columns.map((c) => cell(row[c])))}\n`);
     },

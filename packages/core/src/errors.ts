@@ -178,7 +178,10 @@ export class MessageTooLargeError extends MissiveError {
 export class PoisonMessageError extends MissiveError {
   override name = 'PoisonMessageError';
   constructor(messageId: string, deliveries: number, limit: number) {
-    super(ErrorCode.MaxDeliveries, `message ${messageId} was delivered ${deliveries} times, over the limit of ${limit}; its consumer probably crashed handling it`);
+    super(
+      ErrorCode.MaxDeliveries,
+      `message ${messageId} was delivered ${deliveries} times, over the limit of ${limit}; its consumer probably crashed handling it`,
+    );
   }
 }
 

@@ -43,7 +43,17 @@ export {
   type ValidationIssue,
 } from './errors.js';
 export { systemClock, sleep, type Clock, type TimerHandle } from './clock.js';
-export { consoleLogger, silentLogger, childLogger, redactUrl, type Logger, type LogLevel, type LogFields, type LogMethod, type ConsoleLoggerOptions } from './logger.js';
+export {
+  consoleLogger,
+  silentLogger,
+  childLogger,
+  redactUrl,
+  type Logger,
+  type LogLevel,
+  type LogFields,
+  type LogMethod,
+  type ConsoleLoggerOptions,
+} from './logger.js';
 
 // Messages: contracts, the envelope, the codec.
 export {
@@ -75,7 +85,16 @@ export type { RateLimitOptions } from './policies/rate-limiter.js';
 
 // The bus, endpoints, handlers and middleware.
 export { Bus, createBus } from './bus/bus.js';
-export type { BusOptions, BusEvents, BusStats, BusDescription, BusComponent, PublishContext, PublishMiddleware, ScheduleOptions } from './bus/bus.js';
+export type {
+  BusOptions,
+  BusEvents,
+  BusStats,
+  BusDescription,
+  BusComponent,
+  PublishContext,
+  PublishMiddleware,
+  ScheduleOptions,
+} from './bus/bus.js';
 export { stopOnSignals, type StopOnSignalsOptions, type Stoppable } from './bus/stop-on-signals.js';
 export type { EndpointStats } from './bus/bus-options.js';
 export type { EndpointBuilder, EndpointOptions, HandlerOptions, ConsumeMiddleware, ExpiredAction } from './consume/endpoint.js';
@@ -96,7 +115,15 @@ export type { Middleware } from './consume/pipeline.js';
 export type { RetryEvent } from './consume/steps/retry.js';
 
 // What a bus's transport reports, and its dead letters.
-export type { Transport, TransportMessage, TransportCapabilities, TransportStatus, QueueInfo, DeadLetter, DeadLetterFailure } from './transport/transport.js';
+export type {
+  Transport,
+  TransportMessage,
+  TransportCapabilities,
+  TransportStatus,
+  QueueInfo,
+  DeadLetter,
+  DeadLetterFailure,
+} from './transport/transport.js';
 export { CommandOwnerConflictError, type CommandOwner } from './transport/command-owners.js';
 export { DeadLetterQueue, type DeadLetterSelector } from './transport/dead-letter-queue.js';
 export type { TransportFactories } from './transport/transport-url.js';
@@ -117,7 +144,14 @@ export type {
 } from './workflows/message-store.js';
 export { MemoryMessageStore, type MemoryTx } from './workflows/memory-store.js';
 export type { Outbox, OutboxOptions, OutboxTransaction } from './workflows/outbox.js';
-export { defineSaga, type SagaContext, type SagaDefinition, type SagaStep, type SagaStartStep, type MissingInstanceRule } from './workflows/saga.js';
+export {
+  defineSaga,
+  type SagaContext,
+  type SagaDefinition,
+  type SagaStep,
+  type SagaStartStep,
+  type MissingInstanceRule,
+} from './workflows/saga.js';
 export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from './workflows/saga-runtime.js';
 
 // Observability.

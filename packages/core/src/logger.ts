@@ -53,13 +53,14 @@ const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 export function consoleLogger(level: LogLevel = 'warn', options: ConsoleLoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const make = (bindings: LogFields | undefined): Logger => {
-    const method = (at: LogLevel): LogMethod =>
-      ((first: LogFields | string, message?: string) => {
+    const method =
+      (at: LogLevel): LogMethod =>
+      (first: LogFields | string, message?: string) => {
         if (order[at] < order[level]) return;
         const [fields, text] = typeof first === 'string' ? [undefined, first] : [first, message ?? ''];
         const tail = formatFields(bindings, fields);
         write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${text}${tail === '' ? '' : ` ${tail}`}\n`);
-      });
+      };
     return {
       debug: method('debug'),
       info: method('info'),
@@ -79,12 +80,19 @@ export const silentLogger: Logger = Object.freeze({ debug: noop, info: noop, war
 /** `logger.child(bindings)`, or a wrapper that adds `bindings` when the logger has no `child`. */
 export function childLogger(logger: Logger, bindings: LogFields): Logger {
   if (typeof logger.child === 'function') return logger.child(bindings);
-  const method = (at: LogLevel): LogMethod =>
-    ((first: LogFields | string, message?: string) => {
+  const method =
+    (at: LogLevel): LogMethod =>
+    (first: LogFields | string, message?: string) => {
       if (typeof first === 'string') logger[at]({ ...bindings }, first);
       else logger[at]({ ...bindings, ...first }, message);
-    });
-  return { debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error'), child: (more) => childLogger(logger, { ...bindings, ...more }) };
+    };
+  return {
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    child: (more) => childLogger(logger, { ...bindings, ...more }),
+  };
 }
 
 /** `key=value` pairs; strings with spaces are quoted, errors print as `Name: message`. */

@@ -34,7 +34,8 @@ function idOf(name: string): string {
 
 /** A JSON Schema as an AsyncAPI (draft-07 based) schema: without `$schema`, which it does not take at the root. */
 function payloadOf(contract: ContractInfo): Json {
-  if (contract.schema === undefined || contract.schema === null || typeof contract.schema !== 'object') return { description: 'schema not available from the schema library' };
+  if (contract.schema === undefined || contract.schema === null || typeof contract.schema !== 'object')
+    return { description: 'schema not available from the schema library' };
   const { $schema: _dialect, ...rest } = contract.schema as Json;
   return rest;
 }
@@ -51,7 +52,13 @@ export function asyncApiOf(instances: readonly CatalogInstance[], options: Async
     // The first announcement with a schema wins (instances of older versions may lack one).
     if (messages[id] === undefined || (contract.schema !== undefined && !withSchema.has(id))) {
       if (contract.schema !== undefined) withSchema.add(id);
-      const message: Json = { name: contract.name, title: contract.name, contentType: 'application/json', payload: payloadOf(contract), tags: [{ name: contract.kind }] };
+      const message: Json = {
+        name: contract.name,
+        title: contract.name,
+        contentType: 'application/json',
+        payload: payloadOf(contract),
+        tags: [{ name: contract.kind }],
+      };
       if (contract.description !== undefined) message.summary = contract.description;
       messages[id] = message;
     }
@@ -69,12 +76,14 @@ export function asyncApiOf(instances: readonly CatalogInstance[], options: Async
       action,
       channel: { $ref: `#/channels/${id}` },
       messages: [{ $ref: `#/channels/${id}/messages/${id}` }],
-      summary: action === 'send' ? `${service} sends ${contract.name}` : `${service} handles ${contract.name} on endpoint ${endpoint ?? ''}`,
+      summary:
+        action === 'send' ? `${service} sends ${contract.name}` : `${service} handles ${contract.name} on endpoint ${endpoint ?? ''}`,
       tags: [{ name: service }],
     };
   };
   for (const instance of live) {
-    for (const endpoint of instance.endpoints) for (const contract of endpoint.handles) operation(instance.service, 'receive', contract, endpoint.name);
+    for (const endpoint of instance.endpoints)
+      for (const contract of endpoint.handles) operation(instance.service, 'receive', contract, endpoint.name);
     for (const contract of instance.sends) operation(instance.service, 'send', contract);
   }
   const title = options.title ?? options.service ?? 'Missive catalog';

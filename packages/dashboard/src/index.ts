@@ -30,8 +30,23 @@ export { WorkerJournalStore, JournalWorkerError } from './journal/worker-journal
 export { PostgresJournalStore, type PostgresJournalStoreOptions, type PgPool } from './journal/postgres-journal-store.js';
 export { openJournalStore } from './journal/open-journal-store.js';
 export { announce, type AnnounceOptions } from './catalog/announce.js';
-export { ANNOUNCED, PING, announcementOf, contractInfo, jsonSchemaOf, type Announcement, type ContractInfo } from './catalog/announcement.js';
-export { Catalog, WatchedCatalog, watchCatalog, STALE_AFTER_HEARTBEATS, type CatalogContract, type CatalogInstance } from './catalog/catalog.js';
+export {
+  ANNOUNCED,
+  PING,
+  announcementOf,
+  contractInfo,
+  jsonSchemaOf,
+  type Announcement,
+  type ContractInfo,
+} from './catalog/announcement.js';
+export {
+  Catalog,
+  WatchedCatalog,
+  watchCatalog,
+  STALE_AFTER_HEARTBEATS,
+  type CatalogContract,
+  type CatalogInstance,
+} from './catalog/catalog.js';
 export { asyncApiOf, type AsyncApiOptions } from './asyncapi.js';
 export { startDashboard, type Dashboard, type DashboardOptions } from './server/dashboard-server.js';
 export { sequenceOf, formatMs, noteOf, DEFAULT_COMPENSATION, type Arrow, type Sequence } from './conversation/sequence.js';

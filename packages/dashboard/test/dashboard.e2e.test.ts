@@ -20,7 +20,15 @@ import { startDashboard, type Dashboard } from '../src/server/dashboard-server.j
 import { ChargePayment, OrderPlaced, startShopLike, type ShopLike } from './shop-like.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const root = mkdtempSync(join(tmpdir(), 'missive-dashboard-e2e-'));
 const shots = process.env.DASHBOARD_SCREENSHOTS ?? join(root, 'screenshots');
 const url = `sqlite://${join(root, 'bus.db')}`;
@@ -67,7 +75,12 @@ beforeAll(async () => {
   transport = await loadTransport(parseTransportUrl(url), { clock: systemClock, logger: silentLogger });
   await transport.connect();
   dashboard = await startDashboard({ transport, journal: store, traceUrl: 'http://127.0.0.1:16686/trace/{traceId}' });
-  context = await chromium.launchPersistentContext(join(root, 'chromium-profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } });
+  context = await chromium.launchPersistentContext(join(root, 'chromium-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1400, height: 900 },
+  });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: dashboard.url.slice(0, dashboard.url.indexOf('/#')) });
   page = await context.newPage();
 }, 60_000);
@@ -86,7 +99,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium (skipped witho
     await page.goto(dashboard.url);
     await page.locator('#instances tr[data-service="payment"] td.live').waitFor();
     expect(page.url()).not.toContain('token='); // taken out of the address bar
-    for (const service of ['analytics', 'gateway', 'inventory', 'order', 'payment']) await page.locator(`#instances tr[data-service="${service}"]`).waitFor();
+    for (const service of ['analytics', 'gateway', 'inventory', 'order', 'payment'])
+      await page.locator(`#instances tr[data-service="${service}"]`).waitFor();
     await page.locator('#contracts tr[data-contract="payment.charge-payment"]').getByText('payment/payment').waitFor();
     await page.screenshot({ path: join(shots, 'dashboard-services.png'), fullPage: true });
     await tab('queues');

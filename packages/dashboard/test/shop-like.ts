@@ -16,10 +16,19 @@ export const OrderConfirmed = defineEvent('shop.order-confirmed', z.object({ ord
 export const OrderCancelled = defineEvent('shop.order-cancelled', z.object({ orderId: z.string(), reason: z.string() }));
 export const ReserveStock = defineCommand('inventory.reserve-stock', z.object({ orderId: z.string(), sku: z.string() }));
 export const ReleaseStock = defineCommand('inventory.release-stock', z.object({ orderId: z.string(), sku: z.string() }));
-export const StockReserved = defineEvent('inventory.stock-reserved', z.object({ orderId: z.string(), sku: z.string(), amount: z.number() }));
-export const ChargePayment = defineCommand('payment.charge-payment', z.object({ orderId: z.string(), sku: z.string(), amount: z.number(), cardNumber: z.string() }));
+export const StockReserved = defineEvent(
+  'inventory.stock-reserved',
+  z.object({ orderId: z.string(), sku: z.string(), amount: z.number() }),
+);
+export const ChargePayment = defineCommand(
+  'payment.charge-payment',
+  z.object({ orderId: z.string(), sku: z.string(), amount: z.number(), cardNumber: z.string() }),
+);
 export const PaymentCharged = defineEvent('payment.payment-charged', z.object({ orderId: z.string() }));
-export const PaymentDeclined = defineEvent('payment.payment-declined', z.object({ orderId: z.string(), sku: z.string(), reason: z.string() }));
+export const PaymentDeclined = defineEvent(
+  'payment.payment-declined',
+  z.object({ orderId: z.string(), sku: z.string(), reason: z.string() }),
+);
 
 /** The running services. */
 export interface ShopLike {
@@ -41,7 +50,9 @@ export async function startShopLike(url: string, store: JournalStore): Promise<S
   order.endpoint('order', (e) =>
     e
       .on(OrderPlaced, (o, ctx) => ctx.send(ReserveStock, { orderId: o.orderId, sku: o.sku }))
-      .on(StockReserved, (s, ctx) => ctx.send(ChargePayment, { orderId: s.orderId, sku: s.sku, amount: s.amount, cardNumber: '4111 1111 1111 1111' }))
+      .on(StockReserved, (s, ctx) =>
+        ctx.send(ChargePayment, { orderId: s.orderId, sku: s.sku, amount: s.amount, cardNumber: '4111 1111 1111 1111' }),
+      )
       .on(PaymentCharged, (p, ctx) => ctx.publish(OrderConfirmed, { orderId: p.orderId }))
       .on(PaymentDeclined, async (p, ctx) => {
         await ctx.send(ReleaseStock, { orderId: p.orderId, sku: p.sku });
@@ -50,7 +61,9 @@ export async function startShopLike(url: string, store: JournalStore): Promise<S
   );
   const inventory = bus('inventory');
   inventory.endpoint('inventory', (e) =>
-    e.on(ReserveStock, (r, ctx) => ctx.publish(StockReserved, { orderId: r.orderId, sku: r.sku, amount: 30 })).on(ReleaseStock, () => undefined),
+    e
+      .on(ReserveStock, (r, ctx) => ctx.publish(StockReserved, { orderId: r.orderId, sku: r.sku, amount: 30 }))
+      .on(ReleaseStock, () => undefined),
   );
   const payment = bus('payment');
   payment.endpoint('payment', (e) =>

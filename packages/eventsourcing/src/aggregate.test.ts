@@ -4,7 +4,11 @@ import { ConcurrencyError, type EventStore } from './event-store.js';
 import { MemoryEventStore } from './memory-event-store.js';
 
 type Events = { opened: { owner: string }; deposited: { amount: number }; closed: { reason: string } };
-interface State { readonly owner?: string; readonly balance: number; readonly open: boolean }
+interface State {
+  readonly owner?: string;
+  readonly balance: number;
+  readonly open: boolean;
+}
 type Command = { kind: 'open'; owner: string } | { kind: 'deposit'; amount: number } | { kind: 'close' };
 
 const Account = defineAggregate<State, Events, Command>({
@@ -12,9 +16,12 @@ const Account = defineAggregate<State, Events, Command>({
   initial: () => ({ balance: 0, open: false }),
   apply(state, event) {
     switch (event.type) {
-      case 'opened': return { ...state, owner: event.data.owner, open: true };
-      case 'deposited': return { ...state, balance: state.balance + event.data.amount };
-      case 'closed': return { ...state, open: false };
+      case 'opened':
+        return { ...state, owner: event.data.owner, open: true };
+      case 'deposited':
+        return { ...state, balance: state.balance + event.data.amount };
+      case 'closed':
+        return { ...state, open: false };
     }
   },
   decide(state, command) {
@@ -29,7 +36,9 @@ const Account = defineAggregate<State, Events, Command>({
 describe('aggregate', () => {
   it('types events from the map', () => {
     expectTypeOf<EventOf<Events>>().toEqualTypeOf<
-      { readonly type: 'opened'; readonly data: { owner: string } } | { readonly type: 'deposited'; readonly data: { amount: number } } | { readonly type: 'closed'; readonly data: { reason: string } }
+      | { readonly type: 'opened'; readonly data: { owner: string } }
+      | { readonly type: 'deposited'; readonly data: { amount: number } }
+      | { readonly type: 'closed'; readonly data: { reason: string } }
     >();
   });
 

@@ -77,9 +77,11 @@ export interface Aggregate<State, Events extends Record<string, unknown>, Comman
 export function defineAggregate<State, Events extends Record<string, unknown>, Command>(
   definition: AggregateDefinition<State, Events, Command>,
 ): Aggregate<State, Events, Command> {
-  if (definition.name === '' || /\s/.test(definition.name)) throw new ConfigurationError(`aggregate name must be a non-empty word, got ${JSON.stringify(definition.name)}`);
+  if (definition.name === '' || /\s/.test(definition.name))
+    throw new ConfigurationError(`aggregate name must be a non-empty word, got ${JSON.stringify(definition.name)}`);
   const every = definition.snapshotEvery;
-  if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new ConfigurationError(`snapshotEvery must be an integer >= 1, got ${String(every)}`);
+  if (every !== undefined && (!Number.isInteger(every) || every < 1))
+    throw new ConfigurationError(`snapshotEvery must be an integer >= 1, got ${String(every)}`);
   const stream = (id: string) => `${definition.name}-${id}`;
   const fold = (events: readonly RecordedEvent[], from = definition.initial()) =>
     events.reduce((state, e) => definition.apply(state, { type: e.type, data: e.data } as EventOf<Events>), from);
@@ -92,7 +94,12 @@ export function defineAggregate<State, Events extends Record<string, unknown>, C
     return { state: fold(events, from), version: events.at(-1)?.version ?? snapshot?.version ?? 0 };
   };
 
-  const execute = async (store: EventStore, id: string, command: Command, options: ExecuteOptions = {}): Promise<Executed<State, Events>> => {
+  const execute = async (
+    store: EventStore,
+    id: string,
+    command: Command,
+    options: ExecuteOptions = {},
+  ): Promise<Executed<State, Events>> => {
     const attempts = options.attempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       const loaded = await load(store, id);

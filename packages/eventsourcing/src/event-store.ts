@@ -127,5 +127,6 @@ export function checkAppend(stream: string, events: readonly NewEvent[], expecte
   if (expectedVersion !== 'any' && (!Number.isInteger(expectedVersion) || expectedVersion < 0)) {
     throw new ConfigurationError(`expectedVersion must be 'any' or an integer >= 0, got ${String(expectedVersion)}`);
   }
-  for (const e of events) if (typeof e.type !== 'string' || e.type === '') throw new ConfigurationError(`every event needs a type (stream ${stream})`);
+  for (const e of events)
+    if (typeof e.type !== 'string' || e.type === '') throw new ConfigurationError(`every event needs a type (stream ${stream})`);
 }

@@ -35,4 +35,11 @@ export {
   type ExecuteOptions,
   type Loaded,
 } from './aggregate.js';
-export { createProjection, publishEvents, type Projection, type ProjectionOptions, type Publisher, type EventToMessage } from './projection.js';
+export {
+  createProjection,
+  publishEvents,
+  type Projection,
+  type ProjectionOptions,
+  type Publisher,
+  type EventToMessage,
+} from './projection.js';

@@ -39,7 +39,8 @@ export class MemoryEventStore implements EventStore {
     checkAppend(stream, events, options.expectedVersion);
     const list = this.streams.get(stream) ?? [];
     const current = list.length;
-    if (options.expectedVersion !== 'any' && options.expectedVersion !== current) throw new ConcurrencyError(stream, options.expectedVersion, current);
+    if (options.expectedVersion !== 'any' && options.expectedVersion !== current)
+      throw new ConcurrencyError(stream, options.expectedVersion, current);
     const at = this.now();
     for (const e of events) {
       const recorded: RecordedEvent = {

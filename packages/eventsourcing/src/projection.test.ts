@@ -28,7 +28,9 @@ describe('projection', () => {
     let fail = true;
     const seen: number[] = [];
     const projection = createProjection({
-      name: 'r', store, handle: (e) => {
+      name: 'r',
+      store,
+      handle: (e) => {
         const n = (e.data as { n: number }).n;
         if (n === 2 && fail) throw new Error('broken');
         seen.push(n);
@@ -51,7 +53,11 @@ describe('projection', () => {
     let failures = 2;
     const waiter = createWaiter();
     const projection = createProjection({
-      name: 'q', store, streamPrefix: 'keep-', pollMs: 10, retryMs: 5,
+      name: 'q',
+      store,
+      streamPrefix: 'keep-',
+      pollMs: 10,
+      retryMs: 5,
       handle: (e: RecordedEvent) => {
         const n = (e.data as { n: number }).n;
         if (n === 3 && failures-- > 0) throw new Error(`not yet ${failures}`);
@@ -73,7 +79,12 @@ describe('projection', () => {
     const got: { n: number; id: string }[] = [];
     const waiter = createWaiter();
     bus.endpoint('listener', (e) => e.on(Stepped, (m, ctx) => void got.push({ n: m.n, id: ctx.envelope.id })));
-    const projection = publishEvents(bus, { name: 'to-bus', store, pollMs: 10, map: (e) => (e.type === 'step' ? { contract: Stepped, payload: e.data } : undefined) });
+    const projection = publishEvents(bus, {
+      name: 'to-bus',
+      store,
+      pollMs: 10,
+      map: (e) => (e.type === 'step' ? { contract: Stepped, payload: e.data } : undefined),
+    });
     bus.attach(projection);
     await bus.start();
     await store.append('x', [ev(1), { type: 'ignored', data: {} }, { id: 'fixed-id', ...ev(2) }], { expectedVersion: 0 });

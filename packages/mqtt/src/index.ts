@@ -9,6 +9,14 @@
  * ```
  * @module
  */
-export { createMqttBridge, mqttRoute, type MqttBridge, type MqttBridgeOptions, type MqttBridgeStats, type MqttRoute, type BridgeBus } from './mqtt-bridge.js';
+export {
+  createMqttBridge,
+  mqttRoute,
+  type MqttBridge,
+  type MqttBridgeOptions,
+  type MqttBridgeStats,
+  type MqttRoute,
+  type BridgeBus,
+} from './mqtt-bridge.js';
 export { MqttMessageRejected, type MqttRejection } from './dead-letter.js';
 export { topicFilter } from './topic-filter.js';

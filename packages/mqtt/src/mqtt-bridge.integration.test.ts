@@ -1,13 +1,24 @@
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigurationError, TransportError, createBus, defineEvent, type EventContract, type PayloadInput, type PublishOptions } from '@missive/core';
+import {
+  ConfigurationError,
+  TransportError,
+  createBus,
+  defineEvent,
+  type EventContract,
+  type PayloadInput,
+  type PublishOptions,
+} from '@missive/core';
 import { createWaiter } from '@missive/testing';
 import { MqttMessageRejected, type MqttRejection } from './dead-letter.js';
 import { createMqttBridge, type BridgeBus, type MqttBridge } from './mqtt-bridge.js';
 import { mqttUrl, needMosquitto, runPrefix, startOwnMosquitto, type OwnMosquitto } from './test-support/mosquitto.js';
 
-const Telemetry = defineEvent('test.telemetry', z.object({ droneId: z.string(), seq: z.number().int(), battery: z.number().min(0).max(100) }));
+const Telemetry = defineEvent(
+  'test.telemetry',
+  z.object({ droneId: z.string(), seq: z.number().int(), battery: z.number().min(0).max(100) }),
+);
 type Reading = z.infer<typeof Telemetry.schema>;
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -41,12 +52,14 @@ function bridgeOf(bus: BridgeBus, prefix: string, clientId: string, extra: { gro
     bus,
     clientId,
     group: extra.group,
-    routes: [{
-      filter: `${prefix}/drones/+/telemetry`,
-      contract: Telemetry,
-      map: (p, topic) => ({ ...(p as object), droneId: topic.split('/').at(-2)! }),
-      messageId: (p) => `${(p as { seq?: number }).seq ?? 'none'}`,
-    }],
+    routes: [
+      {
+        filter: `${prefix}/drones/+/telemetry`,
+        contract: Telemetry,
+        map: (p, topic) => ({ ...(p as object), droneId: topic.split('/').at(-2)! }),
+        messageId: (p) => `${(p as { seq?: number }).seq ?? 'none'}`,
+      },
+    ],
     reconnectMs: 200,
     sessionExpirySeconds: 120, // the broker forgets a test's session soon after the run
   });
@@ -54,7 +67,8 @@ function bridgeOf(bus: BridgeBus, prefix: string, clientId: string, extra: { gro
   return bridge;
 }
 
-const send = (client: MqttClient, topic: string, body: unknown) => client.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
+const send = (client: MqttClient, topic: string, body: unknown) =>
+  client.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
 const waiter = createWaiter({ timeoutMs: 20_000 });
 
 describe('mqtt bridge (Mosquitto)', () => {
@@ -187,10 +201,15 @@ describe('mqtt bridge (Mosquitto)', () => {
     const bus: BridgeBus = { publish: () => Promise.resolve() };
     const route = { filter: 'a/+/b', contract: Telemetry };
     expect(() => createMqttBridge({ url: 'http://x', bus, clientId: 'c', routes: [route] })).toThrow(ConfigurationError);
-    expect(() => createMqttBridge({ url: 'mqtt://x', bus, clientId: 'c', routes: [{ filter: 'a/b+/c', contract: Telemetry }] })).toThrow(/whole level/);
+    expect(() => createMqttBridge({ url: 'mqtt://x', bus, clientId: 'c', routes: [{ filter: 'a/b+/c', contract: Telemetry }] })).toThrow(
+      /whole level/,
+    );
     expect(() => createMqttBridge({ url: 'mqtt://x', bus, clientId: 'c', routes: [] })).toThrow(/at least one route/);
     const bridge = createMqttBridge({ url: 'mqtt://user:s3cret@127.0.0.1:1', bus, clientId: 'c', routes: [route], connectTimeoutMs: 1500 });
-    const failure = await bridge.start().then(() => undefined, (e: unknown) => e as Error);
+    const failure = await bridge.start().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     await bridge.stop();
     expect(failure).toBeInstanceOf(TransportError);
     expect(failure?.message).toContain('127.0.0.1:1');

@@ -134,9 +134,12 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
   } catch {
     throw new ConfigurationError('MQTT bridge url is not a URL: use mqtt://host:1883');
   }
-  if (!SCHEMES.has(parsed.protocol)) throw new ConfigurationError(`MQTT bridge url must be mqtt://, mqtts://, ws:// or wss://, got ${parsed.protocol}//`);
-  if (options.clientId === '' || options.clientId.includes('/')) throw new ConfigurationError('MQTT bridge clientId must be non-empty and contain no /');
-  if (options.group !== undefined && !/^[^/+#]+$/.test(options.group)) throw new ConfigurationError('MQTT bridge group must be non-empty and contain no /, + or #');
+  if (!SCHEMES.has(parsed.protocol))
+    throw new ConfigurationError(`MQTT bridge url must be mqtt://, mqtts://, ws:// or wss://, got ${parsed.protocol}//`);
+  if (options.clientId === '' || options.clientId.includes('/'))
+    throw new ConfigurationError('MQTT bridge clientId must be non-empty and contain no /');
+  if (options.group !== undefined && !/^[^/+#]+$/.test(options.group))
+    throw new ConfigurationError('MQTT bridge group must be non-empty and contain no /, + or #');
   if (options.routes.length === 0) throw new ConfigurationError('MQTT bridge needs at least one route');
   const routes = options.routes.map((route) => ({ route, matches: topicFilter(route.filter) }));
   const where = describeUrl(options.url);
@@ -147,13 +150,17 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
   const counters = { forwarded: 0, rejected: 0, retried: 0, connects: 0 };
 
   const reject = async (topic: string, payload: Buffer, reason: string) => {
-    await publishWithRetry(MqttMessageRejected, {
-      bridge: options.clientId,
-      topic,
-      payload: payload.toString('base64'),
-      reason,
-      at: new Date().toISOString(),
-    }, { partitionKey: topic });
+    await publishWithRetry(
+      MqttMessageRejected,
+      {
+        bridge: options.clientId,
+        topic,
+        payload: payload.toString('base64'),
+        reason,
+        at: new Date().toISOString(),
+      },
+      { partitionKey: topic },
+    );
     counters.rejected++;
   };
 
@@ -229,17 +236,25 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
       c.on('error', (error) => log?.warn({ error: error.message, broker: where }, 'mqtt bridge: connection error'));
       try {
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new TransportError(`MQTT broker at ${where} did not accept a connection within ${timeoutMs} ms`)), timeoutMs);
+          const timer = setTimeout(
+            () => reject(new TransportError(`MQTT broker at ${where} did not accept a connection within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
           c.once('connect', () => {
             clearTimeout(timer);
             resolve();
           });
         });
         const share = (filter: string) => (options.group === undefined ? filter : `$share/${options.group}/${filter}`);
-        await c.subscribeAsync(routes.map((r) => share(r.route.filter)), { qos: 1 });
+        await c.subscribeAsync(
+          routes.map((r) => share(r.route.filter)),
+          { qos: 1 },
+        );
       } catch (error) {
         await c.endAsync(true);
-        throw error instanceof TransportError ? error : new TransportError(`could not subscribe at the MQTT broker at ${where}: ${(error as Error).message}`);
+        throw error instanceof TransportError
+          ? error
+          : new TransportError(`could not subscribe at the MQTT broker at ${where}: ${(error as Error).message}`);
       }
       client = c;
     },

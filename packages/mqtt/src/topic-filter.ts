@@ -13,11 +13,14 @@ import { ConfigurationError } from '@missive/core';
 
 /** Checks `filter` and returns a matcher for topics. Throws a `ConfigurationError` for a filter MQTT would refuse. */
 export function topicFilter(filter: string): (topic: string) => boolean {
-  if (filter === '' || filter.startsWith('$')) throw new ConfigurationError(`MQTT topic filter must be non-empty and not start with $, got ${JSON.stringify(filter)}`);
+  if (filter === '' || filter.startsWith('$'))
+    throw new ConfigurationError(`MQTT topic filter must be non-empty and not start with $, got ${JSON.stringify(filter)}`);
   const levels = filter.split('/');
   levels.forEach((level, i) => {
     if ((level.includes('+') && level !== '+') || (level.includes('#') && (level !== '#' || i !== levels.length - 1))) {
-      throw new ConfigurationError(`MQTT topic filter ${JSON.stringify(filter)}: + and # must fill a whole level, and # must be the last one`);
+      throw new ConfigurationError(
+        `MQTT topic filter ${JSON.stringify(filter)}: + and # must fill a whole level, and # must be the last one`,
+      );
     }
   });
   return (topic) => {

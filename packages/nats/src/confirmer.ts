@@ -79,7 +79,12 @@ export class Confirmer {
   }
 
   /** Publishes `data` on `subject` and resolves on its PubAck (the stream stored it, or had it under the same `Nats-Msg-Id`). */
-  publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, silence: 'unroutable' | 'unavailable' = 'unavailable'): Promise<void> {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined,
+    silence: 'unroutable' | 'unavailable' = 'unavailable',
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const id = this.next++;
       this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence, data, headers, retries: 0 });
@@ -186,7 +191,11 @@ export class Confirmer {
     }
     if (answer.error !== undefined) {
       const { code: status, err_code: errCode, description } = answer.error;
-      return p.reject(new PublishRejectedError(`JetStream refused ${p.subject}: ${description ?? 'no description'} (status ${status ?? '?'}, err_code ${errCode ?? '?'})`));
+      return p.reject(
+        new PublishRejectedError(
+          `JetStream refused ${p.subject}: ${description ?? 'no description'} (status ${status ?? '?'}, err_code ${errCode ?? '?'})`,
+        ),
+      );
     }
     p.resolve();
   }
@@ -214,7 +223,11 @@ export class Confirmer {
     for (const [id, p] of this.pending) {
       if (p.deadline > now) break; // deadlines grow with insertion order
       this.pending.delete(id);
-      p.reject(new TransportError(`no confirmation for ${p.subject} within ${this.timeoutMs} ms (it may still be stored: retrying with the same message id stores it once)`));
+      p.reject(
+        new TransportError(
+          `no confirmation for ${p.subject} within ${this.timeoutMs} ms (it may still be stored: retrying with the same message id stores it once)`,
+        ),
+      );
     }
   }
 }

@@ -93,7 +93,10 @@ export class Handovers {
         });
         await jsm.consumers.delete(names.messages, lane.name);
       } catch (error) {
-        throw new TransportError(`endpoint ${to} took ${type} over, but the lane of ${from} for it could not be moved aside: ${(error as Error).message}`, { cause: error });
+        throw new TransportError(
+          `endpoint ${to} took ${type} over, but the lane of ${from} for it could not be moved aside: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       bindings.removeLane(lane.name);
       holders.push({ name, from, type });
@@ -111,7 +114,10 @@ export class Handovers {
 
   /** At close: holders whose new owner was not declared here give everything back to the previous owner. */
   async finishAll(): Promise<void> {
-    for (const queue of [...this.waiting.keys()]) await this.finish(queue, []).catch((error: unknown) => this.host.logger.warn({ queue, err: error }, 'nats: a take-over could not be finished'));
+    for (const queue of [...this.waiting.keys()])
+      await this.finish(queue, []).catch((error: unknown) =>
+        this.host.logger.warn({ queue, err: error }, 'nats: a take-over could not be finished'),
+      );
   }
 
   private async drain(holder: Holder, starts: LaneStarts): Promise<void> {
@@ -126,7 +132,11 @@ export class Handovers {
         const lane = starts.find((s) => subjectMatches(s.filter, msg.subject));
         if (lane === undefined || msg.seq <= lane.after) {
           const slot = msg.subject.slice(names.prefix.length + 1).split('.', 1)[0] ?? '_';
-          await this.host.confirmer.publish(names.queueSubject(holder.from, slot), msg.data, moved(msg.headers, `moved:${holder.name}:${msg.seq}`));
+          await this.host.confirmer.publish(
+            names.queueSubject(holder.from, slot),
+            msg.data,
+            moved(msg.headers, `moved:${holder.name}:${msg.seq}`),
+          );
           copied++;
         }
         msg.ack();
@@ -138,7 +148,11 @@ export class Handovers {
     } catch (error) {
       if (apiCode(error) !== ApiError.ConsumerNotFound) throw error;
     }
-    if (copied > 0) this.host.logger.info({ queue: holder.from, type: holder.type, copied }, 'nats: messages of a command type taken over stay in the previous owner\'s queue');
+    if (copied > 0)
+      this.host.logger.info(
+        { queue: holder.from, type: holder.type, copied },
+        "nats: messages of a command type taken over stay in the previous owner's queue",
+      );
   }
 }
 

@@ -9,7 +9,13 @@ const text = (h: MsgHdrs) => new TextDecoder().decode(bytes(h));
 
 const messages: TransportMessage[] = [
   { id: '0b9c7c1e-2f7a-4a57-9d0e-6d1f3c1b2a10', type: 'shop.order-placed', body: new Uint8Array(), headers: {} },
-  { id: 'm-1', type: 'shop.charge-card', body: new Uint8Array(), headers: { 'missive-attempt': '2', note: 'a\r\nb' }, partitionKey: 'customer 7/ü' },
+  {
+    id: 'm-1',
+    type: 'shop.charge-card',
+    body: new Uint8Array(),
+    headers: { 'missive-attempt': '2', note: 'a\r\nb' },
+    partitionKey: 'customer 7/ü',
+  },
 ];
 
 describe('wireHeaders', () => {

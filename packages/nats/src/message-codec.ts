@@ -35,7 +35,11 @@ export const NatsHeader = {
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Headers for a message; `dedupId` overrides the `Nats-Msg-Id` (then the id goes in `Missive-Id`). */
-export function encodeHeaders(message: TransportMessage, dedupId?: string, headers: Readonly<Record<string, string>> = message.headers): MsgHdrs {
+export function encodeHeaders(
+  message: TransportMessage,
+  dedupId?: string,
+  headers: Readonly<Record<string, string>> = message.headers,
+): MsgHdrs {
   const h = natsHeaders();
   if (dedupId === undefined) {
     h.set(NatsHeader.MsgId, message.id);

@@ -17,7 +17,11 @@ const waiter = createWaiter({ timeoutMs: 90_000 });
 async function startCluster(): Promise<OwnServer[]> {
   const clusterPorts = [await freePort(), await freePort(), await freePort()];
   const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`);
-  return Promise.all(clusterPorts.map((clusterPort, i) => startOwnServer({ cluster: { name: `n${i}`, clusterPort, routes: routes.filter((_, j) => j !== i) } })));
+  return Promise.all(
+    clusterPorts.map((clusterPort, i) =>
+      startOwnServer({ cluster: { name: `n${i}`, clusterPort, routes: routes.filter((_, j) => j !== i) } }),
+    ),
+  );
 }
 
 describe('nats cluster', () => {
@@ -30,7 +34,11 @@ describe('nats cluster', () => {
     try {
       // JetStream in a fresh cluster answers once its meta leader is elected.
       await waiter.eventually(
-        () => transport.connect().then(() => true, () => false),
+        () =>
+          transport.connect().then(
+            () => true,
+            () => false,
+          ),
         (ok) => ok,
         'the cluster to accept JetStream requests',
       );
@@ -80,15 +88,31 @@ describe('nats cluster', () => {
       // same message id, so it is stored once) is acknowledged again.
       const later = { id: 'c-after', type: 't', body: Buffer.from('after'), headers: {} };
       await waiter.eventually(
-        () => transport.publish('cluster.topic', later).then(() => true, () => false),
+        () =>
+          transport.publish('cluster.topic', later).then(
+            () => true,
+            () => false,
+          ),
         (ok) => ok,
         'a publish acknowledged by the cluster after the leader died',
       );
       confirmed.push(later.id);
       const resumedMs = (firstAfterKill || Date.now()) - killedAt;
-      await waiter.until(() => confirmed.every((id) => received.has(id)), `all ${confirmed.length} acknowledged messages after the leader's death`);
+      await waiter.until(
+        () => confirmed.every((id) => received.has(id)),
+        `all ${confirmed.length} acknowledged messages after the leader's death`,
+      );
       expect(confirmed.length + failed).toBe(401);
-      const figures = { sent: 401, confirmed: confirmed.length, failedTyped: failed, delivered: received.size, lost: confirmed.filter((id) => !received.has(id)).length, redelivered: deliveries - received.size, firstPublishAcknowledgedAfterKillMs: resumedMs, totalMs: Date.now() - started };
+      const figures = {
+        sent: 401,
+        confirmed: confirmed.length,
+        failedTyped: failed,
+        delivered: received.size,
+        lost: confirmed.filter((id) => !received.has(id)).length,
+        redelivered: deliveries - received.size,
+        firstPublishAcknowledgedAfterKillMs: resumedMs,
+        totalMs: Date.now() - started,
+      };
       process.stdout.write(`nats cluster failover: ${JSON.stringify({ ...figures, leader: leaderName })}\n`);
       const after = await transport.jsm().streams.info(transport.names.messages);
       expect(after.cluster?.leader).not.toBe(leaderName);

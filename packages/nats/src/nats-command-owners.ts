@@ -69,7 +69,8 @@ export class NatsCommandOwners implements CommandOwnership {
       // Refuse before writing anything when an owner is already known.
       for (const type of claim.types) {
         const current = await this.read(kv, type);
-        if (current !== undefined && current.owner.queue !== claim.queue) throw new CommandOwnerConflictError(type, current.owner.queue, claim.queue);
+        if (current !== undefined && current.owner.queue !== claim.queue)
+          throw new CommandOwnerConflictError(type, current.owner.queue, claim.queue);
       }
     }
     const created: { type: string; revision: number }[] = [];
@@ -122,12 +123,17 @@ export class NatsCommandOwners implements CommandOwnership {
       const current = await this.read(kv, type);
       if (current?.owner.queue === claim.queue) return undefined;
       if (current !== undefined && claim.takeOver !== true) throw new CommandOwnerConflictError(type, current.owner.queue, claim.queue);
-      const value = encoder.encode(JSON.stringify({ type, queue: claim.queue, service: claim.service, since: Date.now() } satisfies CommandOwner));
+      const value = encoder.encode(
+        JSON.stringify({ type, queue: claim.queue, service: claim.service, since: Date.now() } satisfies CommandOwner),
+      );
       try {
         const revision = current === undefined ? await kv.create(key, value) : await kv.update(key, value, current.revision);
         return { revision, from: current?.owner.queue };
       } catch (error) {
-        if (apiCode(error) !== ApiError.WrongLastSequence) throw new TransportError(`the claim of ${type} by ${claim.queue} could not be written: ${(error as Error).message}`, { cause: error });
+        if (apiCode(error) !== ApiError.WrongLastSequence)
+          throw new TransportError(`the claim of ${type} by ${claim.queue} could not be written: ${(error as Error).message}`, {
+            cause: error,
+          });
         // Another writer got there first: read what it wrote and decide again.
       }
     }
@@ -172,7 +178,9 @@ export class NatsCommandOwners implements CommandOwnership {
       .views.kv(this.bucketName, { history: 1, replicas: this.host.replicas, storage: StorageType.File })
       .catch((error: unknown) => {
         this.bucket = undefined;
-        throw new TransportError(`the command owners bucket ${this.bucketName} could not be opened: ${(error as Error).message}`, { cause: error });
+        throw new TransportError(`the command owners bucket ${this.bucketName} could not be opened: ${(error as Error).message}`, {
+          cause: error,
+        });
       });
     return this.bucket;
   }

@@ -262,9 +262,14 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     if (lane.requested === batch) lane.heardAt = Date.now();
     // A batch expires soon (its room goes elsewhere if the lane goes quiet); a single-message request
     // waits longer, with heartbeats that tell a lost request from a quiet lane.
-    const body = batch > 1 ? `{"batch":${batch},"expires":${BATCH_EXPIRES_MS * 1_000_000}}` : `{"batch":1,"expires":${PULL_EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
+    const body =
+      batch > 1
+        ? `{"batch":${batch},"expires":${BATCH_EXPIRES_MS * 1_000_000}}`
+        : `{"batch":1,"expires":${PULL_EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
     try {
-      this.host.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.host.stream}.${lane.info.name}`, encoder.encode(body), { reply: `${this.inbox}.${lane.index}` });
+      this.host.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.host.stream}.${lane.info.name}`, encoder.encode(body), {
+        reply: `${this.inbox}.${lane.index}`,
+      });
     } catch (error) {
       lane.requested -= batch;
       this.host.logger.debug({ queue: this.queue, err: error }, 'nats: a pull request could not be sent');
@@ -301,7 +306,15 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     }
     if (delivered > 1) {
       void this.host.storedHeaders(lane.info.name, streamSeq).then(
-        (stored) => this.hand(lane, reply, streamSeq, delivered, stored === undefined ? message : { ...message, headers: stored }, stored !== undefined),
+        (stored) =>
+          this.hand(
+            lane,
+            reply,
+            streamSeq,
+            delivered,
+            stored === undefined ? message : { ...message, headers: stored },
+            stored !== undefined,
+          ),
         () => this.hand(lane, reply, streamSeq, delivered, message, false),
       );
       return;

@@ -80,7 +80,9 @@ export class NatsDeadLetters implements DeadLetterStore {
   }
 
   async count(queue: string): Promise<number> {
-    const info = await this.host.jsm().streams.info(this.host.names.deadLetters, { subjects_filter: this.host.names.deadLetterFilter(queue) });
+    const info = await this.host
+      .jsm()
+      .streams.info(this.host.names.deadLetters, { subjects_filter: this.host.names.deadLetterFilter(queue) });
     let n = 0;
     for (const count of Object.values(info.state.subjects ?? {})) n += count;
     return n;
@@ -100,7 +102,9 @@ export class NatsDeadLetters implements DeadLetterStore {
 
   private async last(queue: string, id: string): Promise<StoredMsg | undefined> {
     try {
-      return await this.host.jsm().streams.getMessage(this.host.names.deadLetters, { last_by_subj: this.host.names.deadLetterSubject(queue, id) });
+      return await this.host
+        .jsm()
+        .streams.getMessage(this.host.names.deadLetters, { last_by_subj: this.host.names.deadLetterSubject(queue, id) });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -119,7 +123,11 @@ export class NatsDeadLetters implements DeadLetterStore {
       const stored = await this.last(queue, id);
       if (stored === undefined) continue;
       const message = decodeMessage(stored.data, stored.header);
-      await this.host.confirmer.publish(this.host.names.queueSubject(queue, slotOf(message.partitionKey)), message.body, encodeHeaders(message, `replay:${queueToken(queue)}:${stored.seq}`, headers));
+      await this.host.confirmer.publish(
+        this.host.names.queueSubject(queue, slotOf(message.partitionKey)),
+        message.body,
+        encodeHeaders(message, `replay:${queueToken(queue)}:${stored.seq}`, headers),
+      );
       await this.purgeSubject(this.host.names.deadLetterSubject(queue, id));
       moved++;
     }

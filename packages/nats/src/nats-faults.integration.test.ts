@@ -35,7 +35,11 @@ function drain(transport: NatsTransport, queue: string, received: Set<string>): 
 }
 
 /** Publishes 20 batches of 20 at once, running `fault` before batch 7; returns the confirmed and failed ids. */
-async function publishThrough(transport: NatsTransport, topic: string, fault: () => Promise<void> | void): Promise<{ confirmed: string[]; failed: string[] }> {
+async function publishThrough(
+  transport: NatsTransport,
+  topic: string,
+  fault: () => Promise<void> | void,
+): Promise<{ confirmed: string[]; failed: string[] }> {
   const confirmed: string[] = [];
   const failed: string[] = [];
   for (let batch = 0; batch < 20; batch++) {

@@ -5,14 +5,28 @@ import { resolveNatsOptions } from './nats-options.js';
 describe('nats options', () => {
   it('reads the URL, with defaults', () => {
     const o = resolveNatsOptions({ url: 'nats://u:secret@127.0.0.1?prefix=shop&ackWait=3000&servers=127.0.0.1:4223,127.0.0.1:4224' });
-    expect(o).toMatchObject({ prefix: 'shop', ackWaitMs: 3000, user: 'u', pass: 'secret', servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223', 'nats://127.0.0.1:4224'], confirmAcks: false, tls: undefined });
+    expect(o).toMatchObject({
+      prefix: 'shop',
+      ackWaitMs: 3000,
+      user: 'u',
+      pass: 'secret',
+      servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223', 'nats://127.0.0.1:4224'],
+      confirmAcks: false,
+      tls: undefined,
+    });
     expect(resolveNatsOptions({ url: 'nats://tok@h:4222' }).token).toBe('tok');
     expect(resolveNatsOptions({ url: 'nats://h?tls=true' }).servers).toEqual(['tls://h:4222']);
     expect(resolveNatsOptions({ url: 'tls://h:4443' }).servers).toEqual(['tls://h:4443']);
   });
 
   it('refuses bad values saying what to fix, never showing the password', () => {
-    const bad = ['amqp://h', 'nats://u:secret@h?ackWait=soon', 'nats://u:secret@h?prefix=a.b', 'nats://u:secret@h?tls=yes', 'nats://u:secret@h?servers=nohost'];
+    const bad = [
+      'amqp://h',
+      'nats://u:secret@h?ackWait=soon',
+      'nats://u:secret@h?prefix=a.b',
+      'nats://u:secret@h?tls=yes',
+      'nats://u:secret@h?servers=nohost',
+    ];
     for (const url of bad) {
       let error: unknown;
       try {

@@ -67,18 +67,21 @@ export interface ResolvedNatsOptions {
 function int(value: string | number | null | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined || value === null) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`nats option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigurationError(`nats option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 function bool(value: string | null, name: string, fallback: boolean): boolean {
   if (value === null) return fallback;
-  if (value !== 'true' && value !== 'false') throw new ConfigurationError(`nats option ${name} must be "true" or "false", got ${JSON.stringify(value)}`);
+  if (value !== 'true' && value !== 'false')
+    throw new ConfigurationError(`nats option ${name} must be "true" or "false", got ${JSON.stringify(value)}`);
   return value === 'true';
 }
 
 function bucket(value: string | undefined): string | undefined {
-  if (value !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new ConfigurationError(`nats option ownersBucket must be 1-64 letters, digits, "-" or "_", got ${JSON.stringify(value)}`);
+  if (value !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(value))
+    throw new ConfigurationError(`nats option ownersBucket must be 1-64 letters, digits, "-" or "_", got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -91,17 +94,20 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
     throw new ConfigurationError('nats URL is not a URL: use nats://host:4222 (add ?tls=true for TLS)');
   }
   const shown = redactUrl(url);
-  if (url.protocol !== 'nats:' && url.protocol !== 'tls:') throw new ConfigurationError(`nats URL ${shown} must start with nats:// (or tls://)`);
+  if (url.protocol !== 'nats:' && url.protocol !== 'tls:')
+    throw new ConfigurationError(`nats URL ${shown} must start with nats:// (or tls://)`);
   if (url.hostname === '') throw new ConfigurationError(`nats URL ${shown} has no host`);
   const q = url.searchParams;
   const prefix = options.prefix ?? q.get('prefix') ?? 'missive';
-  if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) throw new ConfigurationError(`nats option prefix must be 1-32 letters, digits, "-" or "_", got ${JSON.stringify(prefix)}`);
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix))
+    throw new ConfigurationError(`nats option prefix must be 1-32 letters, digits, "-" or "_", got ${JSON.stringify(prefix)}`);
   const tlsOn = url.protocol === 'tls:' || bool(q.get('tls'), 'tls', false) || options.tls !== undefined;
   const port = url.port === '' ? '4222' : url.port;
   const scheme = tlsOn ? 'tls' : 'nats';
   const servers = [`${scheme}://${url.hostname}:${port}`];
   for (const extra of (q.get('servers') ?? '').split(',').filter((s) => s !== '')) {
-    if (!/^[A-Za-z0-9.[\]:-]+:\d+$/.test(extra)) throw new ConfigurationError(`nats option servers must be host:port entries separated by commas, got ${JSON.stringify(extra)}`);
+    if (!/^[A-Za-z0-9.[\]:-]+:\d+$/.test(extra))
+      throw new ConfigurationError(`nats option servers must be host:port entries separated by commas, got ${JSON.stringify(extra)}`);
     servers.push(`${scheme}://${extra}`);
   }
   const user = url.username === '' ? undefined : decodeURIComponent(url.username);

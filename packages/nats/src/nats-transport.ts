@@ -115,7 +115,8 @@ export class NatsTransport implements Transport, ConsumerHost {
   }
 
   get confirmer(): Confirmer {
-    if (this.confirmer_ === undefined) throw new BusStateError(ErrorCode.NotStarted, 'the nats transport is not connected: call connect() first');
+    if (this.confirmer_ === undefined)
+      throw new BusStateError(ErrorCode.NotStarted, 'the nats transport is not connected: call connect() first');
     return this.confirmer_;
   }
 
@@ -169,10 +170,18 @@ export class NatsTransport implements Transport, ConsumerHost {
     try {
       this.jsm_ = await this.nc_.jetstreamManager();
     } catch (error) {
-      throw new ConfigurationError(`NATS at ${o.shown} has no JetStream: start nats-server with -js (${(error as Error).message})`, { cause: error });
+      throw new ConfigurationError(`NATS at ${o.shown} has no JetStream: start nats-server with -js (${(error as Error).message})`, {
+        cause: error,
+      });
     }
     this.confirmer_ = new Confirmer(this.nc_, o.publishTimeoutMs);
-    this.scheduler = new Scheduler({ nc: this.nc_, confirmer: this.confirmer_, stream: this.names.scheduled, consumer: this.names.scheduler, logger: this.logger });
+    this.scheduler = new Scheduler({
+      nc: this.nc_,
+      confirmer: this.confirmer_,
+      stream: this.names.scheduled,
+      consumer: this.names.scheduler,
+      logger: this.logger,
+    });
     await this.ensureStreams();
     void this.watchStatus(this.nc_);
   }
@@ -220,8 +229,10 @@ export class NatsTransport implements Transport, ConsumerHost {
   async declare(spec: QueueSpec): Promise<void> {
     await this.connect();
     if (spec.temporary === true) {
-      if (spec.topics.length > 0) throw new ConfigurationError(`temporary queue ${spec.name} cannot take topics on NATS (it lives on core NATS only)`);
-      if (!this.temporary.has(spec.name)) this.temporary.set(spec.name, new TemporaryQueue(this.nc, this.names.temporarySubject(spec.name)));
+      if (spec.topics.length > 0)
+        throw new ConfigurationError(`temporary queue ${spec.name} cannot take topics on NATS (it lives on core NATS only)`);
+      if (!this.temporary.has(spec.name))
+        this.temporary.set(spec.name, new TemporaryQueue(this.nc, this.names.temporarySubject(spec.name)));
       return;
     }
     await this.bindings.refresh();
@@ -266,7 +277,8 @@ export class NatsTransport implements Transport, ConsumerHost {
       this.routed.clear();
       if (!this.routes(subject)) throw new UnroutableError(topic);
     }
-    if (options?.notBefore !== undefined && options.notBefore > Date.now()) return this.schedule(subject, message, options.notBefore, options.scheduleId);
+    if (options?.notBefore !== undefined && options.notBefore > Date.now())
+      return this.schedule(subject, message, options.notBefore, options.scheduleId);
     await this.confirmer.publish(subject, message.body, wireHeaders(message));
   }
 
@@ -284,7 +296,8 @@ export class NatsTransport implements Transport, ConsumerHost {
       if (!(await this.declared(queue))) throw new UnroutableError(queue, 'no such queue');
     }
     const subject = this.names.queueSubject(queue, slotOf(message.partitionKey));
-    if (options?.notBefore !== undefined && options.notBefore > Date.now()) return this.schedule(subject, message, options.notBefore, options.scheduleId);
+    if (options?.notBefore !== undefined && options.notBefore > Date.now())
+      return this.schedule(subject, message, options.notBefore, options.scheduleId);
     await this.confirmer.publish(subject, message.body, wireHeaders(message));
   }
 

@@ -102,7 +102,10 @@ export class Presence {
       const queue = unb64(key.slice(0, key.indexOf('.')));
       const at = record.at ?? 0;
       const before = seen.get(queue) ?? { consumers: 0, lastAt: 0 };
-      seen.set(queue, { consumers: before.consumers + (record.open === true && at > now - STALE_AFTER_MS ? 1 : 0), lastAt: Math.max(before.lastAt, at) });
+      seen.set(queue, {
+        consumers: before.consumers + (record.open === true && at > now - STALE_AFTER_MS ? 1 : 0),
+        lastAt: Math.max(before.lastAt, at),
+      });
     }
     return seen;
   }

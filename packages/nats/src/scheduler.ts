@@ -80,7 +80,9 @@ export class Scheduler {
     this.heardAt = Date.now();
     const body = `{"batch":${batch},"expires":${EXPIRES_MS * 1_000_000},"idle_heartbeat":${HEARTBEAT_MS * 1_000_000}}`;
     try {
-      this.host.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.host.stream}.${this.host.consumer}`, encoder.encode(body), { reply: this.inbox });
+      this.host.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.host.stream}.${this.host.consumer}`, encoder.encode(body), {
+        reply: this.inbox,
+      });
     } catch {
       this.requested -= batch;
     }
@@ -116,7 +118,12 @@ export class Scheduler {
       await this.host.confirmer.settle(reply, '+ACK');
     } catch (error) {
       const unroutable = (error as { code?: string }).code === 'UNROUTABLE';
-      this.host.logger.warn({ target, err: error }, unroutable ? 'nats: a scheduled message has no destination any more; dropped' : 'nats: forwarding a scheduled message failed; it is tried again');
+      this.host.logger.warn(
+        { target, err: error },
+        unroutable
+          ? 'nats: a scheduled message has no destination any more; dropped'
+          : 'nats: forwarding a scheduled message failed; it is tried again',
+      );
       try {
         this.host.nc.publish(reply, unroutable ? '+TERM' : '-NAK {"delay":1000000000}');
       } catch {

@@ -11,7 +11,17 @@
  * ```
  * @module
  */
-import { AckPolicy, DeliverPolicy, nanos, RetentionPolicy, StorageType, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type StreamConfig } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamManager,
+  type StreamConfig,
+} from 'nats';
 import { ConfigurationError } from '@missive/core';
 import { checkTopicPattern, type QueueSpec } from '@missive/core/transport';
 import { apiCode, ApiError } from './api-errors.js';
@@ -46,10 +56,31 @@ async function ensureStream(jsm: JetStreamManager, replicas: number, config: Par
 export async function ensureStreams(jsm: JetStreamManager, names: Naming, replicas: number): Promise<void> {
   const p = names.prefix;
   await Promise.all([
-    ensureStream(jsm, replicas, { name: names.messages, subjects: [`${p}.*.t.>`, `${p}.*.q.>`], retention: RetentionPolicy.Interest, duplicate_window: nanos(DUPLICATE_WINDOW_MS) }),
-    ensureStream(jsm, replicas, { name: names.deadLetters, subjects: [`${p}.x.dlq.>`], retention: RetentionPolicy.Limits, duplicate_window: nanos(DUPLICATE_WINDOW_MS) }),
-    ensureStream(jsm, replicas, { name: names.scheduled, subjects: [`${p}.x.sched.>`], retention: RetentionPolicy.Workqueue, duplicate_window: nanos(DUPLICATE_WINDOW_MS) }),
-    ensureStream(jsm, replicas, { name: names.retries, subjects: [`${p}.x.retry.>`], retention: RetentionPolicy.Limits, max_msgs_per_subject: 1, max_age: nanos(STORED_HEADERS_MAX_AGE_MS) }),
+    ensureStream(jsm, replicas, {
+      name: names.messages,
+      subjects: [`${p}.*.t.>`, `${p}.*.q.>`],
+      retention: RetentionPolicy.Interest,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    }),
+    ensureStream(jsm, replicas, {
+      name: names.deadLetters,
+      subjects: [`${p}.x.dlq.>`],
+      retention: RetentionPolicy.Limits,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    }),
+    ensureStream(jsm, replicas, {
+      name: names.scheduled,
+      subjects: [`${p}.x.sched.>`],
+      retention: RetentionPolicy.Workqueue,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    }),
+    ensureStream(jsm, replicas, {
+      name: names.retries,
+      subjects: [`${p}.x.retry.>`],
+      retention: RetentionPolicy.Limits,
+      max_msgs_per_subject: 1,
+      max_age: nanos(STORED_HEADERS_MAX_AGE_MS),
+    }),
   ]);
   await ensureConsumer(jsm, names.scheduled, {
     durable_name: names.scheduler,
@@ -72,14 +103,24 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
 }
 
 /** The lanes of a queue: their consumer configurations and what the binding table records of them. */
-export function lanesFor(spec: QueueSpec, ordered: boolean, names: Naming, options: { readonly ackWaitMs: number; readonly maxDeliver: number }): { config: DurableConfig; lane: LaneInfo }[] {
+export function lanesFor(
+  spec: QueueSpec,
+  ordered: boolean,
+  names: Naming,
+  options: { readonly ackWaitMs: number; readonly maxDeliver: number },
+): { config: DurableConfig; lane: LaneInfo }[] {
   const token = queueToken(spec.name);
   const out: { config: DurableConfig; lane: LaneInfo }[] = [];
-  const subjects: { kind: string; filter: (slot: string) => string; pattern: string | undefined }[] = [{ kind: 'd', filter: (slot) => names.queueSubject(spec.name, slot), pattern: undefined }];
+  const subjects: { kind: string; filter: (slot: string) => string; pattern: string | undefined }[] = [
+    { kind: 'd', filter: (slot) => names.queueSubject(spec.name, slot), pattern: undefined },
+  ];
   for (const pattern of spec.topics) {
     checkTopicPattern(pattern);
     const filters = patternSubjects(pattern);
-    if (filters === undefined) throw new ConfigurationError(`topic pattern "${pattern}" has "#" before its end, which NATS subjects cannot express: put "#" last or use "*"`);
+    if (filters === undefined)
+      throw new ConfigurationError(
+        `topic pattern "${pattern}" has "#" before its end, which NATS subjects cannot express: put "#" last or use "*"`,
+      );
     for (const f of filters) subjects.push({ kind: `t${shortHash(f)}`, filter: (slot) => names.topicSubject(f, slot), pattern });
   }
   for (const s of subjects) {

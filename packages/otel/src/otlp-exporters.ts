@@ -30,7 +30,10 @@ export function otlpSpanExporter(url: string): SpanExporter {
   loaded.catch(() => undefined); // reported by each export
   return {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-      loaded.then((exporter) => exporter.export(spans, done), (error: unknown) => done(failed(error)));
+      loaded.then(
+        (exporter) => exporter.export(spans, done),
+        (error: unknown) => done(failed(error)),
+      );
     },
     async shutdown() {
       await (await loaded).shutdown();
@@ -47,7 +50,10 @@ export function otlpMetricExporter(url: string): PushMetricExporter {
   loaded.catch(() => undefined);
   return {
     export(batch: ResourceMetrics, done: (result: ExportResult) => void): void {
-      loaded.then((exporter) => exporter.export(batch, done), (error: unknown) => done(failed(error)));
+      loaded.then(
+        (exporter) => exporter.export(batch, done),
+        (error: unknown) => done(failed(error)),
+      );
     },
     async forceFlush() {
       await (await loaded).forceFlush();

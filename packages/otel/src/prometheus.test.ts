@@ -45,15 +45,25 @@ describe('Prometheus metrics', () => {
       expect(response.status).toBe(200);
       const samples = parse(await response.text());
       const value = (name: string, labels: Record<string, string> = {}) =>
-        samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
-      expect(value('messaging_client_sent_messages_total', { messaging_system: 'memory', messaging_destination_name: 'shop.order-placed', messaging_operation_name: 'publish' })).toBe(4);
+        samples
+          .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+          .reduce((sum, s) => sum + s.value, 0);
+      expect(
+        value('messaging_client_sent_messages_total', {
+          messaging_system: 'memory',
+          messaging_destination_name: 'shop.order-placed',
+          messaging_operation_name: 'publish',
+        }),
+      ).toBe(4);
       expect(value('messaging_client_consumed_messages_total', { messaging_consumer_group_name: 'billing' })).toBe(4);
       expect(value('messaging_process_duration_count', { messaging_destination_name: 'billing' })).toBe(5); // 3 + the failing one twice
       expect(value('messaging_process_duration_count', { error_type: 'Error' })).toBe(2);
       expect(value('messaging_client_operation_duration_count', { messaging_operation_name: 'publish' })).toBe(4);
       expect(value('missive_retries_total', { missive_retry_mode: 'immediate' })).toBe(1);
       expect(value('missive_dead_letters_total', { missive_dead_letter_reason: 'HANDLER_FAILED' })).toBe(1);
-      expect(samples.find((s) => s.name === 'missive_dead_letter_depth' && s.labels.messaging_destination_name === 'billing')?.value).toBe(1);
+      expect(samples.find((s) => s.name === 'missive_dead_letter_depth' && s.labels.messaging_destination_name === 'billing')?.value).toBe(
+        1,
+      );
       expect(samples.find((s) => s.name === 'missive_queue_depth' && s.labels.messaging_destination_name === 'billing')?.value).toBe(0);
       expect(samples.find((s) => s.name === 'missive_circuit_state')?.value).toBe(0);
       expect(samples.find((s) => s.name === 'missive_in_flight')?.value).toBe(0);

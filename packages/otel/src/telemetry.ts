@@ -56,7 +56,8 @@ export interface Telemetry {
 
 /** Registers the OpenTelemetry SDK globally for this process. Call before `bus.start()`. */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
-  if (typeof options?.service !== 'string' || options.service === '') throw new ConfigurationError('startTelemetry needs { service }: the service name');
+  if (typeof options?.service !== 'string' || options.service === '')
+    throw new ConfigurationError('startTelemetry needs { service }: the service name');
   const base = options.otlp === undefined ? undefined : otlpBase(options.otlp);
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.service });
 
@@ -66,7 +67,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   let tracerProvider: NodeTracerProvider | undefined;
   if (spanExporters.length > 0) {
     const scheduledDelayMillis = options.spanDelayMs ?? 1000;
-    tracerProvider = new NodeTracerProvider({ resource, spanProcessors: spanExporters.map((e) => new BatchSpanProcessor(e, { scheduledDelayMillis })) });
+    tracerProvider = new NodeTracerProvider({
+      resource,
+      spanProcessors: spanExporters.map((e) => new BatchSpanProcessor(e, { scheduledDelayMillis })),
+    });
     tracerProvider.register();
   }
 
@@ -109,9 +113,12 @@ function otlpBase(url: string | URL): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigurationError(`otlp must be an http(s) URL of a collector, such as http://127.0.0.1:4318; got ${JSON.stringify(String(url))}`);
+    throw new ConfigurationError(
+      `otlp must be an http(s) URL of a collector, such as http://127.0.0.1:4318; got ${JSON.stringify(String(url))}`,
+    );
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigurationError(`otlp must be an http(s) URL (OTLP/HTTP), got ${parsed.protocol}`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new ConfigurationError(`otlp must be an http(s) URL (OTLP/HTTP), got ${parsed.protocol}`);
   if (!parsed.pathname.endsWith('/')) parsed.pathname += '/';
   return parsed;
 }

@@ -15,7 +15,12 @@ import { postgresOptionsFromUrl } from './pg-options.js';
 import { PostgresTransport } from './pg-transport.js';
 
 export { PostgresTransport, type PostgresTransportDeps } from './pg-transport.js';
-export { resolvePostgresOptions, postgresOptionsFromUrl, type PostgresTransportOptions, type ResolvedPostgresOptions } from './pg-options.js';
+export {
+  resolvePostgresOptions,
+  postgresOptionsFromUrl,
+  type PostgresTransportOptions,
+  type ResolvedPostgresOptions,
+} from './pg-options.js';
 export { SCHEMA_VERSION } from './schema.js';
 
 /** Creates the transport for a `postgres://` or `postgresql://` URL (what `createBus({ transport: 'postgres://…' })` calls). */

@@ -44,7 +44,11 @@ export class AckBatcher {
       );
       for (const a of batch) {
         const ok = deleted.has(a.seq);
-        if (!ok) this.logger.warn({ seq: a.seq }, 'an ack on the postgres transport found its lease lost (the message was redelivered); it was ignored');
+        if (!ok)
+          this.logger.warn(
+            { seq: a.seq },
+            'an ack on the postgres transport found its lease lost (the message was redelivered); it was ignored',
+          );
         a.resolve(ok);
       }
     } catch (error) {

@@ -57,7 +57,11 @@ export class PostgresCommandOwners implements CommandOwnership {
         const { rows } = await this.host.run<{ type: string; queue: string }>(this.host.sql.ownersOf, [types]);
         const taken = rows.find((r) => r.queue !== claim.queue);
         if (taken !== undefined) throw new CommandOwnerConflictError(taken.type, taken.queue, claim.queue);
-        if (attempt >= ATTEMPTS) throw new TransportError(`claiming ${types.join(', ')} for ${claim.queue} kept meeting concurrent claims`, { cause: error, retryable: true });
+        if (attempt >= ATTEMPTS)
+          throw new TransportError(`claiming ${types.join(', ')} for ${claim.queue} kept meeting concurrent claims`, {
+            cause: error,
+            retryable: true,
+          });
       }
     }
   }
@@ -65,7 +69,14 @@ export class PostgresCommandOwners implements CommandOwnership {
   private async takeOver(claim: CommandClaim, types: string[]): Promise<CommandClaimResult> {
     const exact = types.map((t) => (isExactTopic(t) ? t : null));
     const regex = types.map((t) => patternRegex(t));
-    const { rows } = await this.host.run<{ type: string; queue: string }>(this.host.sql.ownersTakeOver, [types, claim.queue, claim.service, this.host.now(), exact, regex]);
+    const { rows } = await this.host.run<{ type: string; queue: string }>(this.host.sql.ownersTakeOver, [
+      types,
+      claim.queue,
+      claim.service,
+      this.host.now(),
+      exact,
+      regex,
+    ]);
     return { moved: rows.map((r) => ({ type: r.type, from: r.queue })) };
   }
 

@@ -41,7 +41,13 @@ it('consumers of every transport are counted; a consumer process killed with SIG
   const consumers = [a.consume('counted', { prefetch: 1 }), a.consume('counted', { prefetch: 1 })];
   for (const c of consumers) await c.ready;
   const startedAt = Date.now();
-  const child = startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', script, JSON.stringify({ url: postgresUrl, schema, queue: 'counted' })]);
+  const child = startProcess(process.execPath, [
+    '--import',
+    'tsx',
+    '--conditions=@missive/source',
+    script,
+    JSON.stringify({ url: postgresUrl, schema, queue: 'counted' }),
+  ]);
   cleanups.push(async () => {
     child.kill('SIGKILL');
     await child.exited;
@@ -50,16 +56,28 @@ it('consumers of every transport are counted; a consumer process killed with SIG
   expect(await info(a, 'counted')).toMatchObject({ consumers: 3, idleSince: undefined });
 
   await consumers[0]!.close();
-  await waiter.eventually(() => info(a, 'counted'), (q) => q?.consumers === 2, 'one consumer fewer');
+  await waiter.eventually(
+    () => info(a, 'counted'),
+    (q) => q?.consumers === 2,
+    'one consumer fewer',
+  );
   await Promise.all(consumers.map((c) => c.close()));
-  await waiter.eventually(() => info(a, 'counted'), (q) => q?.consumers === 1, 'the child alone');
+  await waiter.eventually(
+    () => info(a, 'counted'),
+    (q) => q?.consumers === 1,
+    'the child alone',
+  );
   expect((await info(a, 'counted'))!.idleSince).toBeUndefined();
 
   const killedAt = Date.now();
   child.kill('SIGKILL');
   await child.exited;
   // The child's session is gone; transport a reaps it within a second (its poll) and counts none.
-  const idle = await waiter.eventually(() => info(a, 'counted'), (q) => q?.consumers === 0, 'the killed consumer reaped');
+  const idle = await waiter.eventually(
+    () => info(a, 'counted'),
+    (q) => q?.consumers === 0,
+    'the killed consumer reaped',
+  );
   expect(idle!.idleSince).toBeGreaterThanOrEqual(startedAt);
   expect(idle!.idleSince).toBeLessThanOrEqual(killedAt);
 }, 60_000);

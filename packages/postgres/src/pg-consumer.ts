@@ -36,7 +36,12 @@ export interface ConsumerConnection {
   /** Removes a leased message (batched); false when the lease was lost. */
   ack(seq: string, token: string): Promise<boolean>;
   /** Returns (`nack`, `release`: un-yielded) or dead-letters a leased message; false when the lease was lost. */
-  settle(kind: 'nack' | 'release' | 'dead', seq: string, token: string, extra?: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown }): Promise<boolean>;
+  settle(
+    kind: 'nack' | 'release' | 'dead',
+    seq: string,
+    token: string,
+    extra?: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown },
+  ): Promise<boolean>;
   /** The consumer closed: stop waking it. */
   forget(consumer: PostgresConsumer): void;
 }
@@ -59,7 +64,10 @@ class PostgresDelivery extends SettleOnceDelivery {
   }
 
   protected async onNack(options: NackOptions): Promise<void> {
-    await this.consumer.transport.settle('nack', this.row.seq, this.row.lease_token, { delayMs: options.delayMs, headers: options.headers });
+    await this.consumer.transport.settle('nack', this.row.seq, this.row.lease_token, {
+      delayMs: options.delayMs,
+      headers: options.headers,
+    });
   }
 
   protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {

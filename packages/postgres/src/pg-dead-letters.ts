@@ -48,7 +48,10 @@ export class PostgresDeadLetters implements DeadLetterStore {
   }
 
   async list(queue: string, options?: { readonly limit?: number; readonly offset?: number }): Promise<DeadLetter[]> {
-    const { rows } = await this.transport.run<Row>(`select * from ${this.table} where queue = $1 order by message_seq, seq limit $2 offset $3`, [queue, options?.limit ?? null, options?.offset ?? 0]);
+    const { rows } = await this.transport.run<Row>(
+      `select * from ${this.table} where queue = $1 order by message_seq, seq limit $2 offset $3`,
+      [queue, options?.limit ?? null, options?.offset ?? 0],
+    );
     return rows.map(toDeadLetter);
   }
 
@@ -58,7 +61,10 @@ export class PostgresDeadLetters implements DeadLetterStore {
   }
 
   async get(queue: string, id: string): Promise<DeadLetter | undefined> {
-    const { rows } = await this.transport.run<Row>(`select * from ${this.table} where queue = $1 and id = $2 order by message_seq, seq limit 1`, [queue, id]);
+    const { rows } = await this.transport.run<Row>(
+      `select * from ${this.table} where queue = $1 and id = $2 order by message_seq, seq limit 1`,
+      [queue, id],
+    );
     return rows[0] === undefined ? undefined : toDeadLetter(rows[0]);
   }
 

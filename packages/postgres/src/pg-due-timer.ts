@@ -58,16 +58,19 @@ export class DueTimer {
     if (!this.host.isOpen() || at >= this.at) return;
     clearTimeout(this.timer);
     this.at = at;
-    this.timer = setTimeout(() => {
-      this.at = Number.POSITIVE_INFINITY;
-      void this.promote()
-        .catch((error: unknown) => this.host.logger.warn({ err: error }, 'postgres transport could not move due messages'))
-        .then(() => {
-          this.host.wakeAll();
-          return this.armFromDatabase();
-        })
-        .catch(() => undefined);
-    }, Math.max(0, at - this.host.clock.now()) + 1);
+    this.timer = setTimeout(
+      () => {
+        this.at = Number.POSITIVE_INFINITY;
+        void this.promote()
+          .catch((error: unknown) => this.host.logger.warn({ err: error }, 'postgres transport could not move due messages'))
+          .then(() => {
+            this.host.wakeAll();
+            return this.armFromDatabase();
+          })
+          .catch(() => undefined);
+      },
+      Math.max(0, at - this.host.clock.now()) + 1,
+    );
     this.timer.unref();
   }
 

@@ -6,7 +6,8 @@ const serverError = (code: string) => Object.assign(new Error('x'), { code, seve
 
 describe('isConnectionError', () => {
   it('is true for a lost connection or server: SQLSTATE 08xxx, 57P01-57P03, 53300, socket errors, pg connection errors', () => {
-    for (const code of ['08000', '08003', '08006', '57P01', '57P02', '57P03', '53300', '40001', '40P01']) expect(isConnectionError(serverError(code)), code).toBe(true);
+    for (const code of ['08000', '08003', '08006', '57P01', '57P02', '57P03', '53300', '40001', '40P01'])
+      expect(isConnectionError(serverError(code)), code).toBe(true);
     for (const code of ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']) expect(isConnectionError(withCode(code)), code).toBe(true);
     expect(isConnectionError(new Error('Connection terminated unexpectedly'))).toBe(true);
   });

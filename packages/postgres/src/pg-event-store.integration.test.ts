@@ -43,7 +43,9 @@ it('two processes appending to one stream: every append lands once, in order, co
   const store = new PostgresEventStore({ connectionString: postgresUrl, schema });
   cleanups.push(() => store.close());
   await store.init(); // the tables, before the children race to create them
-  const children = ['a', 'b'].map((who) => startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', appender, postgresUrl, schema, '20', who]));
+  const children = ['a', 'b'].map((who) =>
+    startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', appender, postgresUrl, schema, '20', who]),
+  );
   const codes = await Promise.all(children.map((c) => c.exited));
   expect(codes, children.map((c) => c.stderr()).join('\n')).toEqual([0, 0]);
   const events = await store.readStream('counter-shared');
@@ -74,9 +76,11 @@ it('a readAll reader that checkpoints while four writers append to their own str
   const reading = (async () => {
     while (writing) await drain();
   })();
-  await Promise.all(writers.map(async (w, i) => {
-    for (const n of range(40)) await w.append(`w-${i}`, [{ id: `w${i}-${n}`, type: 'wrote', data: { n } }], { expectedVersion: n });
-  }));
+  await Promise.all(
+    writers.map(async (w, i) => {
+      for (const n of range(40)) await w.append(`w-${i}`, [{ id: `w${i}-${n}`, type: 'wrote', data: { n } }], { expectedVersion: n });
+    }),
+  );
   writing = false;
   await reading;
   await drain();

@@ -149,7 +149,8 @@ export class PostgresEventStore implements EventStore {
     } catch (error) {
       await client.query('rollback').catch((e: unknown) => (broken = e as Error)); // a lost connection: the pool drops it
       const { code, constraint } = error as { code?: unknown; constraint?: unknown };
-      if (code === UNIQUE_VIOLATION && constraint === 'events_stream_version_key') throw new ConcurrencyError(stream, after, await this.streamVersion(stream));
+      if (code === UNIQUE_VIOLATION && constraint === 'events_stream_version_key')
+        throw new ConcurrencyError(stream, after, await this.streamVersion(stream));
       throw error;
     } finally {
       client.release(broken);
@@ -187,7 +188,11 @@ export class PostgresEventStore implements EventStore {
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     await this.init();
-    const { rows } = await this.pool.query<EventRow>(this.sql.readStream, [stream, Math.max(1, options.fromVersion ?? 1), options.limit ?? null]);
+    const { rows } = await this.pool.query<EventRow>(this.sql.readStream, [
+      stream,
+      Math.max(1, options.fromVersion ?? 1),
+      options.limit ?? null,
+    ]);
     return rows.map(toEvent);
   }
 
@@ -260,5 +265,14 @@ function statements(schema: string) {
 }
 
 function toEvent(row: EventRow): RecordedEvent {
-  return { id: row.id, stream: row.stream, version: row.version, position: Number(row.position), type: row.type, data: row.data, metadata: row.metadata, at: Number(row.at) };
+  return {
+    id: row.id,
+    stream: row.stream,
+    version: row.version,
+    position: Number(row.position),
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    at: Number(row.at),
+  };
 }

@@ -23,16 +23,32 @@ afterEach(async () => {
 async function pair(url: string, schema: string, name: string) {
   const waiter = createWaiter({ timeoutMs: 60_000 });
   const got = new Set<number>();
-  const transport = () => new PostgresTransport({ connectionString: url, schema, pollMs: 200, leaseMs: 5000, poolSize: 3, applicationName: name }, { logger: silentLogger });
+  const transport = () =>
+    new PostgresTransport(
+      { connectionString: url, schema, pollMs: 200, leaseMs: 5000, poolSize: 3, applicationName: name },
+      { logger: silentLogger },
+    );
   const consumer: Bus = createBus({ service: `${name}-consumer`, transport: transport(), logger: silentLogger });
-  consumer.endpoint('fault-workers', (e) => e.on(Work, (m) => {
-    got.add(m.n);
-    waiter.notify();
-  }), { concurrency: 4 });
-  const sender: Bus = createBus({ service: `${name}-sender`, transport: new PostgresTransport({ connectionString: url, schema, pollMs: 200, poolSize: 2 }, { logger: silentLogger }), logger: silentLogger });
+  consumer.endpoint(
+    'fault-workers',
+    (e) =>
+      e.on(Work, (m) => {
+        got.add(m.n);
+        waiter.notify();
+      }),
+    { concurrency: 4 },
+  );
+  const sender: Bus = createBus({
+    service: `${name}-sender`,
+    transport: new PostgresTransport({ connectionString: url, schema, pollMs: 200, poolSize: 2 }, { logger: silentLogger }),
+    logger: silentLogger,
+  });
   await consumer.start();
   await sender.start();
-  cleanups.push(() => sender.stop(), () => consumer.stop());
+  cleanups.push(
+    () => sender.stop(),
+    () => consumer.stop(),
+  );
   return { got, waiter, consumer, sender };
 }
 
@@ -48,7 +64,9 @@ it('a consumer whose connections are killed with pg_terminate_backend mid-stream
     await sender.send(Work, { n });
     if (n === 100 || n === 200) {
       await waiter.until(() => got.size > n - 50, `the consumer to be working (${got.size})`);
-      const rows = await sql<{ ok: boolean }>('select pg_terminate_backend(pid) ok from pg_stat_activity where application_name = $1', [name]);
+      const rows = await sql<{ ok: boolean }>('select pg_terminate_backend(pid) ok from pg_stat_activity where application_name = $1', [
+        name,
+      ]);
       killed += rows.length;
     }
   }

@@ -18,7 +18,10 @@ function open(leaseMs: number) {
   return {
     schema,
     async connect(): Promise<PostgresTransport> {
-      const t = new PostgresTransport({ connectionString: postgresUrl, schema, leaseMs, pollMs: 50, poolSize: 3 }, { logger: silentLogger });
+      const t = new PostgresTransport(
+        { connectionString: postgresUrl, schema, leaseMs, pollMs: 50, poolSize: 3 },
+        { logger: silentLogger },
+      );
       cleanups.push(() => t.close());
       await t.connect();
       return t;
@@ -82,10 +85,16 @@ it('keyed messages written by many connections at once keep exactly one claimabl
   await writers[0]!.declare({ name: 'keyed', topics: ['t.keyed'], ordered: true });
   await Promise.all(
     writers.map((w, i) =>
-      Promise.all(range(25).map((n) => w.publish('t.keyed', { id: `w${i}-${n}`, type: 't.keyed', body: Buffer.from('x'), headers: {}, partitionKey: `k${n % 3}` }))),
+      Promise.all(
+        range(25).map((n) =>
+          w.publish('t.keyed', { id: `w${i}-${n}`, type: 't.keyed', body: Buffer.from('x'), headers: {}, partitionKey: `k${n % 3}` }),
+        ),
+      ),
     ),
   );
-  const heads = await sql<{ partition_key: string; n: string }>(`select partition_key, count(*) n from "${db.schema}".messages where not blocked group by partition_key order by 1`);
+  const heads = await sql<{ partition_key: string; n: string }>(
+    `select partition_key, count(*) n from "${db.schema}".messages where not blocked group by partition_key order by 1`,
+  );
   expect(heads).toEqual([
     { partition_key: 'k0', n: '1' },
     { partition_key: 'k1', n: '1' },

@@ -23,7 +23,8 @@ if (unavailable !== undefined && !brokersRequired()) {
       return store;
     },
     // Synchronous, as the suite writes it: the commit waits for the statements issued through tx.query.
-    write: (tx, key, value) => void tx.query('insert into kv (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value', [key, value]),
+    write: (tx, key, value) =>
+      void tx.query('insert into kv (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value', [key, value]),
     async read(store, key) {
       const { rows } = await pools.get(store)!.pool.query<{ value: string }>('select value from kv where key = $1', [key]);
       return rows[0]?.value;

@@ -202,8 +202,13 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
             [...values.slice(0, 8), ...values.slice(9), expectedVersion],
           );
     if (result.rowCount === 0) {
-      const current = await client.query<{ version: number }>(`select version from ${this.t.sagas} where saga = $1 and id = $2`, [record.saga, record.id]);
-      throw new ConcurrencyConflictError(`saga ${record.saga} instance ${record.id} is at version ${current.rows[0]?.version ?? 0}, expected ${expectedVersion}`);
+      const current = await client.query<{ version: number }>(`select version from ${this.t.sagas} where saga = $1 and id = $2`, [
+        record.saga,
+        record.id,
+      ]);
+      throw new ConcurrencyConflictError(
+        `saga ${record.saga} instance ${record.id} is at version ${current.rows[0]?.version ?? 0}, expected ${expectedVersion}`,
+      );
     }
   }
 
@@ -224,7 +229,10 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
 
   async deleteFinishedSagas(saga: string, finishedBefore: number): Promise<number> {
     await this.init();
-    const { rowCount } = await this.pool.query(`delete from ${this.t.sagas} where saga = $1 and status <> 'active' and finished_at is not null and finished_at < $2`, [saga, finishedBefore]);
+    const { rowCount } = await this.pool.query(
+      `delete from ${this.t.sagas} where saga = $1 and status <> 'active' and finished_at is not null and finished_at < $2`,
+      [saga, finishedBefore],
+    );
     return rowCount ?? 0;
   }
 
@@ -251,7 +259,10 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
 
   async processed(endpoint: string, messageId: string): Promise<boolean> {
     await this.init();
-    const { rowCount } = await this.pool.query(`select 1 from ${this.t.inbox} where endpoint = $1 and message_id = $2`, [endpoint, messageId]);
+    const { rowCount } = await this.pool.query(`select 1 from ${this.t.inbox} where endpoint = $1 and message_id = $2`, [
+      endpoint,
+      messageId,
+    ]);
     return (rowCount ?? 0) > 0;
   }
 

@@ -5,13 +5,22 @@ import { postgresOptionsFromUrl, resolvePostgresOptions, withSetting } from './p
 
 describe('postgres options', () => {
   it('takes its own parameters out of the URL and leaves the rest to pg', () => {
-    const options = postgresOptionsFromUrl(new URL('postgresql://app:secret@db.example:5433/shop?schema=bus&lease=5000&poll=250&pool=4&reconnect=1000&sslmode=require'));
+    const options = postgresOptionsFromUrl(
+      new URL('postgresql://app:secret@db.example:5433/shop?schema=bus&lease=5000&poll=250&pool=4&reconnect=1000&sslmode=require'),
+    );
     expect(options).toMatchObject({ schema: 'bus', leaseMs: 5000, pollMs: 250, poolSize: 4, reconnectMs: 1000 });
     expect(options.connectionString).toBe('postgresql://app:secret@db.example:5433/shop?sslmode=require');
   });
 
   it('fills in defaults', () => {
-    expect(postgresOptionsFromUrl(new URL('postgres://127.0.0.1/test'))).toMatchObject({ schema: 'missive', leaseMs: 30_000, pollMs: 1000, poolSize: 10, reconnectMs: 60_000, applicationName: 'missive' });
+    expect(postgresOptionsFromUrl(new URL('postgres://127.0.0.1/test'))).toMatchObject({
+      schema: 'missive',
+      leaseMs: 30_000,
+      pollMs: 1000,
+      poolSize: 10,
+      reconnectMs: 60_000,
+      applicationName: 'missive',
+    });
   });
 
   it('refuses bad values with what to fix, never showing the password', () => {
@@ -25,11 +34,19 @@ describe('postgres options', () => {
       expect((error as Error).message).not.toContain('hunter2');
       expect(error).toBeInstanceOf(ConfigurationError);
     }
-    expect(() => createTransport(new URL('postgres://u:hunter2@h/db?schema=1bad'), { clock: { now: () => 0 } as never, logger: console })).toThrow(ConfigurationError);
+    expect(() =>
+      createTransport(new URL('postgres://u:hunter2@h/db?schema=1bad'), { clock: { now: () => 0 } as never, logger: console }),
+    ).toThrow(ConfigurationError);
   });
 
-  it('sets a session setting through startup options, keeping the URL\'s own', () => {
-    expect(withSetting('postgres://u@h/db?sslmode=require', 'synchronous_commit=off')).toEqual({ connectionString: 'postgres://u@h/db?sslmode=require', options: '-c synchronous_commit=off' });
-    expect(withSetting('postgres://u@h/db?options=-c%20search_path%3Dapp', 'synchronous_commit=off')).toEqual({ connectionString: 'postgres://u@h/db', options: '-c search_path=app -c synchronous_commit=off' });
+  it("sets a session setting through startup options, keeping the URL's own", () => {
+    expect(withSetting('postgres://u@h/db?sslmode=require', 'synchronous_commit=off')).toEqual({
+      connectionString: 'postgres://u@h/db?sslmode=require',
+      options: '-c synchronous_commit=off',
+    });
+    expect(withSetting('postgres://u@h/db?options=-c%20search_path%3Dapp', 'synchronous_commit=off')).toEqual({
+      connectionString: 'postgres://u@h/db',
+      options: '-c search_path=app -c synchronous_commit=off',
+    });
   });
 });

@@ -42,14 +42,17 @@ const KNOWN = { schema: 'schema', lease: 'leaseMs', poll: 'pollMs', pool: 'poolS
 function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`postgres option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigurationError(`postgres option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 /** Checks a schema (or other identifier) name; returns it. */
 export function checkIdentifier(name: string, what: string): string {
   if (!/^[a-z_][a-z0-9_]{0,47}$/.test(name)) {
-    throw new ConfigurationError(`postgres ${what} ${JSON.stringify(name)} is not allowed: use lower-case letters, digits and _ (at most 48), starting with a letter or _`);
+    throw new ConfigurationError(
+      `postgres ${what} ${JSON.stringify(name)} is not allowed: use lower-case letters, digits and _ (at most 48), starting with a letter or _`,
+    );
   }
   return name;
 }
@@ -76,7 +79,8 @@ export function resolvePostgresOptions(options: PostgresTransportOptions): Resol
 
 /** Reads options from a `postgres:` or `postgresql:` URL; the rest of the URL goes to `pg`. */
 export function postgresOptionsFromUrl(url: URL): ResolvedPostgresOptions {
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new ConfigurationError(`not a postgres URL: scheme ${url.protocol}`);
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new ConfigurationError(`not a postgres URL: scheme ${url.protocol}`);
   const rest = new URL(url.href);
   const picked: Record<string, string> = {};
   for (const [param, option] of Object.entries(KNOWN)) {
@@ -84,7 +88,8 @@ export function postgresOptionsFromUrl(url: URL): ResolvedPostgresOptions {
     if (value !== null) picked[option] = value;
     rest.searchParams.delete(param);
   }
-  if (rest.hostname === '' ) throw new ConfigurationError(`postgres URL ${redactUrl(url)} has no host: use postgres://user@host:5432/database`);
+  if (rest.hostname === '')
+    throw new ConfigurationError(`postgres URL ${redactUrl(url)} has no host: use postgres://user@host:5432/database`);
   return resolvePostgresOptions({ connectionString: rest.href, ...picked });
 }
 

@@ -39,7 +39,11 @@ beforeEach(async (ctx) => {
   await pool.query(`create schema "${schema}"`);
   await pool.query(`create table "${schema}".orders (id text primary key)`);
   store = new PostgresMessageStore({ pool, schema });
-  bus = createBus({ service: 'orm-test', logger: silentLogger, transport: new PostgresTransport({ connectionString: postgresUrl, schema, pollMs: 200, poolSize: 3 }) });
+  bus = createBus({
+    service: 'orm-test',
+    logger: silentLogger,
+    transport: new PostgresTransport({ connectionString: postgresUrl, schema, pollMs: 200, poolSize: 3 }),
+  });
   outbox = new PostgresOutbox(bus, store, { pollIntervalMs: 100 });
   placed = [];
   bus.endpoint('orm-analytics', (e) =>

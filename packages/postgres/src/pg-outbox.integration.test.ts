@@ -79,7 +79,8 @@ beforeEach(async (ctx) => {
         await outbox.publish(client, CardCharged, { orderId: m.orderId }, undefined, ctx);
         if (m.failOnce === true && attempts.get(m.orderId) === 1) throw new Error('the transaction fails after its writes');
       });
-      if (m.orderId.startsWith('dup') && attempts.get(m.orderId) === 1) throw new Error('fails after the commit: the message is delivered again');
+      if (m.orderId.startsWith('dup') && attempts.get(m.orderId) === 1)
+        throw new Error('fails after the commit: the message is delivered again');
     }),
   );
   await bus.start();

@@ -31,7 +31,17 @@
  * ```
  * @module
  */
-import type { Bus, CommandContract, EventContract, MessageContext, Outbox, OutboxOptions, PayloadInput, PublishOptions, SendOptions } from '@missive/core';
+import type {
+  Bus,
+  CommandContract,
+  EventContract,
+  MessageContext,
+  Outbox,
+  OutboxOptions,
+  PayloadInput,
+  PublishOptions,
+  SendOptions,
+} from '@missive/core';
 import { outboxValues, type PgTx, type PostgresMessageStore } from './pg-message-store.js';
 
 /** Runs parameterised SQL (`$1`, `$2` …) in the application's open transaction. */
@@ -57,12 +67,24 @@ export class PostgresOutbox {
    * that transaction commits (at the relay's next run; {@link kick} runs it now), never if it rolls
    * back. Pass the handler's `ctx` as `parent` to carry correlation and causation.
    */
-  async publish<C extends EventContract>(db: SqlExecutor, contract: C, payload: PayloadInput<C>, options?: PublishOptions, parent?: MessageContext): Promise<void> {
+  async publish<C extends EventContract>(
+    db: SqlExecutor,
+    contract: C,
+    payload: PayloadInput<C>,
+    options?: PublishOptions,
+    parent?: MessageContext,
+  ): Promise<void> {
     await this.append(db, this.outbox.record(contract, payload, options, parent));
   }
 
   /** Appends a command to the outbox in the application's transaction on `db`; see {@link publish}. */
-  async send<C extends CommandContract>(db: SqlExecutor, contract: C, payload: PayloadInput<C>, options?: SendOptions, parent?: MessageContext): Promise<void> {
+  async send<C extends CommandContract>(
+    db: SqlExecutor,
+    contract: C,
+    payload: PayloadInput<C>,
+    options?: SendOptions,
+    parent?: MessageContext,
+  ): Promise<void> {
     await this.append(db, this.outbox.record(contract, payload, options, parent));
   }
 

@@ -35,11 +35,16 @@ export async function dropQueue(client: pg.ClientBase, sql: Statements, name: st
 /** Reaps every dead connection; resolves with how many. */
 export async function reapDeadConnections(deps: ReaperDeps): Promise<number> {
   const { sql } = deps;
-  const { rows } = await deps.run<{ id: string; lock_key: number; heartbeat: string }>(sql.deadConnections, [deps.connectionId, deps.lockSpace]);
+  const { rows } = await deps.run<{ id: string; lock_key: number; heartbeat: string }>(sql.deadConnections, [
+    deps.connectionId,
+    deps.lockSpace,
+  ]);
   let reaped = 0;
   for (const row of rows) {
     const gone = await deps.transaction(async (client) => {
-      const got = (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, $2) ok', [deps.lockSpace, row.lock_key])).rows[0]?.ok === true;
+      const got =
+        (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, $2) ok', [deps.lockSpace, row.lock_key])).rows[0]?.ok ===
+        true;
       if (!got) return false;
       await client.query(sql.releaseOwner, [row.id]);
       await client.query(sql.consumersLeft.text, [null, row.id, Number(row.heartbeat)]);

@@ -29,7 +29,11 @@ export async function retrying<T>(operation: () => Promise<T>, limits: RetryLimi
       return await operation();
     } catch (error) {
       if (!isConnectionError(error) || !limits.open()) throw error;
-      if (Date.now() - started >= limits.reconnectMs) throw new TransportError(`PostgreSQL stayed unreachable for ${limits.reconnectMs} ms: ${(error as Error).message}`, { cause: error, retryable: true });
+      if (Date.now() - started >= limits.reconnectMs)
+        throw new TransportError(`PostgreSQL stayed unreachable for ${limits.reconnectMs} ms: ${(error as Error).message}`, {
+          cause: error,
+          retryable: true,
+        });
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
     }
   }

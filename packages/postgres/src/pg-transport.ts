@@ -88,7 +88,12 @@ const REAP_MS = 1000;
 /** The PostgreSQL transport. */
 export class PostgresTransport implements Transport {
   readonly kind = 'postgres';
-  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
+  readonly capabilities: TransportCapabilities = Object.freeze({
+    delayedDelivery: true,
+    cancelScheduled: true,
+    orderingKeys: true,
+    multiProcess: true,
+  });
   readonly deadLetters: DeadLetterStore;
   /** One owner per command type, across every process on the schema (see `pg-command-owners.ts`). */
   readonly commandOwners: CommandOwnership;
@@ -123,17 +128,35 @@ export class PostgresTransport implements Transport {
     this.logger = deps.logger ?? consoleLogger('warn');
     this.sql = statements(this.options.schema, `missive:${this.options.schema}`);
     this.deadLetters = new PostgresDeadLetters(this);
-    const host = { sql: this.sql, connectionId: this.connectionId, clock: this.clock, logger: this.logger, now: () => this.clock.now(), run: this.run.bind(this) };
+    const host = {
+      sql: this.sql,
+      connectionId: this.connectionId,
+      clock: this.clock,
+      logger: this.logger,
+      now: () => this.clock.now(),
+      run: this.run.bind(this),
+    };
     this.commandOwners = new PostgresCommandOwners(host);
     this.consumerRows = new ConsumerRows(host);
-    this.due = new DueTimer({ ...host, isOpen: () => this.state === 'open', notify: (queue) => this.notify(queue), wakeAll: () => this.wakeAll() });
-    this.acks = new AckBatcher(async (seqs, tokens) => new Set((await this.run<{ seq: string }>(this.sql.ack, [seqs, tokens], 'consume')).rows.map((r) => r.seq)), this.logger);
+    this.due = new DueTimer({
+      ...host,
+      isOpen: () => this.state === 'open',
+      notify: (queue) => this.notify(queue),
+      wakeAll: () => this.wakeAll(),
+    });
+    this.acks = new AckBatcher(
+      async (seqs, tokens) => new Set((await this.run<{ seq: string }>(this.sql.ack, [seqs, tokens], 'consume')).rows.map((r) => r.seq)),
+      this.logger,
+    );
   }
 
   /** The pool (internal to the package). */
   get pool(): pg.Pool {
     if (this.state !== 'open' || this.pool_ === undefined) {
-      throw new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `postgres transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
+      throw new BusStateError(
+        this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted,
+        `postgres transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`,
+      );
     }
     return this.pool_;
   }
@@ -142,7 +165,11 @@ export class PostgresTransport implements Transport {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'postgres transport is closed');
     const where = redactUrl(this.options.connectionString);
-    const pool = new pg.Pool({ connectionString: this.options.connectionString, max: this.options.poolSize, application_name: this.options.applicationName });
+    const pool = new pg.Pool({
+      connectionString: this.options.connectionString,
+      max: this.options.poolSize,
+      application_name: this.options.applicationName,
+    });
     pool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
     try {
       const client = await pool.connect();
@@ -154,14 +181,21 @@ export class PostgresTransport implements Transport {
     } catch (error) {
       await pool.end().catch(() => undefined);
       if (error instanceof TransportError) throw error;
-      throw new TransportError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: isConnectionError(error) });
+      throw new TransportError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, {
+        cause: error,
+        retryable: isConnectionError(error),
+      });
     }
     this.pool_ = pool;
     // Claims and settles commit without waiting for the WAL flush: a claim's rows reach the handler
     // one fsync sooner. A crash of the server may forget the last of them: the messages are delivered
     // again, as after any crash (publishing, on the other pool, stays durable).
     const consumeMax = Math.max(2, Math.ceil(this.options.poolSize / 2));
-    this.consumePool = new pg.Pool({ ...withSetting(this.options.connectionString, 'synchronous_commit=off'), max: consumeMax, application_name: this.options.applicationName });
+    this.consumePool = new pg.Pool({
+      ...withSetting(this.options.connectionString, 'synchronous_commit=off'),
+      max: consumeMax,
+      application_name: this.options.applicationName,
+    });
     this.consumePool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
     this.state = 'open';
     const listener = new PgListener({
@@ -180,7 +214,10 @@ export class PostgresTransport implements Transport {
       this.state = 'closed';
       await pool.end().catch(() => undefined);
       await this.consumePool.end().catch(() => undefined);
-      throw new TransportError(`cannot open the listening connection to PostgreSQL at ${where}: ${(error as Error).message}`, { cause: error, retryable: true });
+      throw new TransportError(`cannot open the listening connection to PostgreSQL at ${where}: ${(error as Error).message}`, {
+        cause: error,
+        retryable: true,
+      });
     }
     this.startTimers();
   }
@@ -224,7 +261,8 @@ export class PostgresTransport implements Transport {
     try {
       await this.transaction(async (client) => {
         await client.query(this.sql.consumersLeft.text, [null, this.connectionId, this.clock.now()]);
-        for (const { name } of (await client.query<{ name: string }>(this.sql.ownedQueues, [this.connectionId])).rows) await dropQueue(client, this.sql, name);
+        for (const { name } of (await client.query<{ name: string }>(this.sql.ownedQueues, [this.connectionId])).rows)
+          await dropQueue(client, this.sql, name);
         await client.query(this.sql.connectionDelete, [this.connectionId]);
       }, 1000);
     } catch (error) {
@@ -242,7 +280,8 @@ export class PostgresTransport implements Transport {
     if (owner !== null) this.temporary.set(queue.name, queue);
     await this.transaction(async (client) => {
       await client.query(this.sql.queueInsert, [queue.name, owner, this.clock.now()]);
-      for (const pattern of queue.topics) await client.query(this.sql.bindingInsert, [queue.name, pattern, isExactTopic(pattern) ? pattern : null, patternRegex(pattern)]);
+      for (const pattern of queue.topics)
+        await client.query(this.sql.bindingInsert, [queue.name, pattern, isExactTopic(pattern) ? pattern : null, patternRegex(pattern)]);
     });
   }
 
@@ -256,13 +295,28 @@ export class PostgresTransport implements Transport {
     if (rows === 0) throw new UnroutableError(queue, 'no such queue');
   }
 
-  private async enqueue(target: string, message: TransportMessage, options: EnqueueOptions | undefined, later: Named, now: Named): Promise<number> {
+  private async enqueue(
+    target: string,
+    message: TransportMessage,
+    options: EnqueueOptions | undefined,
+    later: Named,
+    now: Named,
+  ): Promise<number> {
     const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     const headers = JSON.stringify(message.headers);
     const key = message.partitionKey ?? null;
     const notBefore = options?.notBefore;
     if (notBefore !== undefined && notBefore > this.clock.now()) {
-      const result = await this.run<{ queue: string }>(later, [target, notBefore, options?.scheduleId ?? null, message.id, message.type, body, headers, key]);
+      const result = await this.run<{ queue: string }>(later, [
+        target,
+        notBefore,
+        options?.scheduleId ?? null,
+        message.id,
+        message.type,
+        body,
+        headers,
+        key,
+      ]);
       this.due.arm(notBefore);
       if (result.rows.length > 0) this.notify('');
       return result.rows.length;
@@ -285,7 +339,9 @@ export class PostgresTransport implements Transport {
       this.toNotify.clear();
       if (this.state !== 'open') return;
       for (const q of queues) this.notified(q); // this process's consumers need no round trip
-      this.listener!.query(this.sql.notify, [this.sql.channel, queues]).catch((error: unknown) => this.logger.debug({ err: error }, 'postgres notify failed; the poll will find the work'));
+      this.listener!.query(this.sql.notify, [this.sql.channel, queues]).catch((error: unknown) =>
+        this.logger.debug({ err: error }, 'postgres notify failed; the poll will find the work'),
+      );
     });
   }
 
@@ -317,9 +373,16 @@ export class PostgresTransport implements Transport {
    * Runs one statement on the pool, retrying on a new connection with backoff while the
    * connection or server is gone, for up to `reconnectMs`.
    */
-  run<R extends pg.QueryResultRow = pg.QueryResultRow>(statement: Named | string, values: unknown[], lane: 'main' | 'consume' = 'main'): Promise<pg.QueryResult<R>> {
+  run<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    statement: Named | string,
+    values: unknown[],
+    lane: 'main' | 'consume' = 'main',
+  ): Promise<pg.QueryResult<R>> {
     const query = typeof statement === 'string' ? { text: statement, values } : { name: statement.name, text: statement.text, values };
-    return retrying(() => (lane === 'consume' ? this.consumePool! : this.pool).query<R>(query), { reconnectMs: this.options.reconnectMs, open: () => this.state === 'open' });
+    return retrying(() => (lane === 'consume' ? this.consumePool! : this.pool).query<R>(query), {
+      reconnectMs: this.options.reconnectMs,
+      open: () => this.state === 'open',
+    });
   }
 
   /** Runs `work` in one transaction on a pool client, retried as a whole like {@link run}. */
@@ -333,13 +396,22 @@ export class PostgresTransport implements Transport {
   forget(consumer: PostgresConsumer): void {
     this.consumers.delete(consumer);
     if (this.consumers.size === 0) this.pollTimer?.unref();
-    if (this.state === 'open') this.consumerRows.left(consumer.queue, consumer).catch((error: unknown) => this.logger.warn({ err: error, queue: consumer.queue }, 'postgres transport could not record a consumer leaving'));
+    if (this.state === 'open')
+      this.consumerRows
+        .left(consumer.queue, consumer)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, queue: consumer.queue }, 'postgres transport could not record a consumer leaving'),
+        );
   }
 
   /** @internal Claims up to `room` messages of `queue` for a consumer. */
   async claim(queue: string, room: number): Promise<ClaimedRow[]> {
     const now = this.clock.now();
-    const { rows } = await this.run<ClaimedRow>(this.sql.claim, [queue, now, room, this.connectionId, now + this.options.leaseMs], 'consume');
+    const { rows } = await this.run<ClaimedRow>(
+      this.sql.claim,
+      [queue, now, room, this.connectionId, now + this.options.leaseMs],
+      'consume',
+    );
     return rows.length > 1 ? rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)) : rows;
   }
 
@@ -377,7 +449,12 @@ export class PostgresTransport implements Transport {
   }
 
   /** @internal Settles a delivery by its lease token; false when the lease was lost. */
-  async settle(kind: 'nack' | 'release' | 'dead', seq: string, token: string, extra: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown } = {}): Promise<boolean> {
+  async settle(
+    kind: 'nack' | 'release' | 'dead',
+    seq: string,
+    token: string,
+    extra: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown } = {},
+  ): Promise<boolean> {
     if (this.state !== 'open') return false;
     let changed: number;
     if (kind === 'dead') {
@@ -385,12 +462,17 @@ export class PostgresTransport implements Transport {
     } else {
       const delay = kind === 'nack' ? (extra.delayMs ?? 0) : 0;
       const visible = delay > 0 ? this.clock.now() + delay : 0;
-      const { rows } = await this.run<{ queue: string }>(this.sql.nack, [seq, token, visible, extra.headers === undefined ? null : JSON.stringify(extra.headers), kind === 'release' ? 1 : 0], 'consume');
+      const { rows } = await this.run<{ queue: string }>(
+        this.sql.nack,
+        [seq, token, visible, extra.headers === undefined ? null : JSON.stringify(extra.headers), kind === 'release' ? 1 : 0],
+        'consume',
+      );
       changed = rows.length;
       if (delay > 0) this.due.arm(visible);
       else if (rows[0] !== undefined) this.notify(rows[0].queue);
     }
-    if (changed === 0) this.logger.warn({ seq }, `a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`);
+    if (changed === 0)
+      this.logger.warn({ seq }, `a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`);
     return changed > 0;
   }
 
@@ -399,17 +481,24 @@ export class PostgresTransport implements Transport {
   private startTimers(): void {
     this.pollTimer = setInterval(() => this.tick(), this.options.pollMs);
     this.pollTimer.unref();
-    this.heartbeatTimer = setInterval(() => {
-      const now = this.clock.now();
-      if (now - this.lastBeat >= CONNECTION_BEAT_MS) {
-        this.lastBeat = now;
-        this.run(this.sql.connectionBeat, [this.connectionId, now]).catch((error: unknown) => this.logger.debug({ err: error }, 'postgres connection heartbeat failed'));
-      }
-      const held = [...this.consumers].flatMap((c) => c.heldSeqs());
-      // Liveness is the advisory lock; the connection's beat only dates its death (a queue's idle time).
-      if (held.length === 0) return;
-      this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) => this.logger.warn({ err: error }, 'postgres lease extension failed'));
-    }, Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeatTimer = setInterval(
+      () => {
+        const now = this.clock.now();
+        if (now - this.lastBeat >= CONNECTION_BEAT_MS) {
+          this.lastBeat = now;
+          this.run(this.sql.connectionBeat, [this.connectionId, now]).catch((error: unknown) =>
+            this.logger.debug({ err: error }, 'postgres connection heartbeat failed'),
+          );
+        }
+        const held = [...this.consumers].flatMap((c) => c.heldSeqs());
+        // Liveness is the advisory lock; the connection's beat only dates its death (a queue's idle time).
+        if (held.length === 0) return;
+        this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'postgres lease extension failed'),
+        );
+      },
+      Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)),
+    );
     this.heartbeatTimer.unref();
   }
 

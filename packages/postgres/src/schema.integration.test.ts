@@ -35,7 +35,9 @@ it('an ordinary user (no superuser) creates and uses its schema', async (ctx) =>
     await delivery.ack();
     break;
   }
-  expect((await sql<{ version: number }>(`select max(version) version from "${schema}".schema_migrations`))[0]!.version).toBe(SCHEMA_VERSION);
+  expect((await sql<{ version: number }>(`select max(version) version from "${schema}".schema_migrations`))[0]!.version).toBe(
+    SCHEMA_VERSION,
+  );
 });
 
 it('a schema of a newer version is refused with a message that says what to do', async (ctx) => {
@@ -47,14 +49,22 @@ it('a schema of a newer version is refused with a message that says what to do',
   await first.close();
   await sql(`insert into "${schema}".schema_migrations (version) values ($1)`, [SCHEMA_VERSION + 1]);
   const second = new PostgresTransport({ connectionString: postgresUrl, schema, poolSize: 2 });
-  const failure = await second.connect().then(() => undefined, (error: unknown) => error as Error & { retryable: boolean });
-  expect(failure?.message).toMatch(new RegExp(`schema version ${SCHEMA_VERSION + 1}; this version of @missive/postgres knows up to ${SCHEMA_VERSION}: upgrade`));
+  const failure = await second.connect().then(
+    () => undefined,
+    (error: unknown) => error as Error & { retryable: boolean },
+  );
+  expect(failure?.message).toMatch(
+    new RegExp(`schema version ${SCHEMA_VERSION + 1}; this version of @missive/postgres knows up to ${SCHEMA_VERSION}: upgrade`),
+  );
   expect(failure?.retryable).toBe(false);
 });
 
 it('a database that cannot be reached fails connect with the host, not the password', async () => {
   const transport = new PostgresTransport({ connectionString: 'postgres://u:hunter2@127.0.0.1:1/db', poolSize: 1 });
-  const failure = await transport.connect().then(() => undefined, (error: unknown) => error as Error);
+  const failure = await transport.connect().then(
+    () => undefined,
+    (error: unknown) => error as Error,
+  );
   expect(failure?.message).toMatch(/cannot connect to PostgreSQL at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/db/);
   expect(failure?.message).not.toContain('hunter2');
 });

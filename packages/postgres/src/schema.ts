@@ -42,7 +42,8 @@ export interface Migration {
   readonly sql: (schema: string) => string;
 }
 
-const HOT_TABLE = 'with (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.02)';
+const HOT_TABLE =
+  'with (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.02)';
 
 /** The migrations, oldest first. Append only: a released step never changes. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -159,14 +160,20 @@ export async function migrate(client: ClientBase, schema: string, set: Migration
     const exists = await client.query('select 1 from pg_namespace where nspname = $1', [schema]);
     if (exists.rowCount === 0) {
       await client.query(`create schema ${s}`).catch((error: unknown) => {
-        throw new TransportError(`cannot create schema ${schema}: ${(error as Error).message}; create it and let this user use it, or choose another with ?schema=`, { cause: error, retryable: false });
+        throw new TransportError(
+          `cannot create schema ${schema}: ${(error as Error).message}; create it and let this user use it, or choose another with ?schema=`,
+          { cause: error, retryable: false },
+        );
       });
     }
     await client.query(`create table if not exists ${table} (version integer primary key, applied_at timestamptz not null default now())`);
     const { rows } = await client.query<{ v: number | null }>(`select max(version) v from ${table}`);
     const current = rows[0]?.v ?? 0;
     if (current > known) {
-      throw new TransportError(`PostgreSQL schema ${schema} holds Missive ${set.what} tables of schema version ${current}; this version of @missive/postgres knows up to ${known}: upgrade @missive/postgres, or use another schema`, { retryable: false });
+      throw new TransportError(
+        `PostgreSQL schema ${schema} holds Missive ${set.what} tables of schema version ${current}; this version of @missive/postgres knows up to ${known}: upgrade @missive/postgres, or use another schema`,
+        { retryable: false },
+      );
     }
     for (const step of set.migrations.filter((m) => m.version > current)) {
       await client.query(step.sql(s));

@@ -7,7 +7,21 @@ const pgMatch = (pattern: string, topic: string) => new RegExp(patternRegex(patt
 
 describe('patternRegex', () => {
   const patterns = ['shop.order-placed', 'shop.*', 'shop.#', '#', '*.order-placed', 'a.#.b', '#.b', 'a.*.#', 'a.b_c.*'];
-  const topics = ['shop.order-placed', 'shop.order', 'shop', 'shop.a.b', 'x.order-placed', 'a.b', 'a.x.b', 'a.x.y.b', 'b', 'a', 'a.b_c.d', 'a.bxc.d', 'shopx.order-placed'];
+  const topics = [
+    'shop.order-placed',
+    'shop.order',
+    'shop',
+    'shop.a.b',
+    'x.order-placed',
+    'a.b',
+    'a.x.b',
+    'a.x.y.b',
+    'b',
+    'a',
+    'a.b_c.d',
+    'a.bxc.d',
+    'shopx.order-placed',
+  ];
 
   it('matches exactly the topics the bus matcher matches (AMQP topic semantics)', () => {
     for (const pattern of patterns) {

@@ -68,7 +68,10 @@ export function statements(schema: string, channel: string) {
        returning m.seq, m.id, m.type, m.body, m.headers, m.partition_key, m.delivery_count, m.lease_token`,
     ),
     /** $1 seqs, $2 tokens (pairwise). Returns the seqs deleted. */
-    ack: named('ack', `delete from ${s}.messages m using unnest($1::bigint[], $2::uuid[]) a(seq, token) where m.seq = a.seq and m.lease_token = a.token returning m.seq`),
+    ack: named(
+      'ack',
+      `delete from ${s}.messages m using unnest($1::bigint[], $2::uuid[]) a(seq, token) where m.seq = a.seq and m.lease_token = a.token returning m.seq`,
+    ),
     /** $1 seq, $2 token, $3 visible at, $4 headers or null, $5 delivery count to undo. */
     nack: named(
       'nack',
@@ -83,7 +86,10 @@ export function statements(schema: string, channel: string) {
        insert into ${s}.dead_letters (queue, id, type, body, headers, partition_key, failure, message_seq) select queue, id, type, body, headers, partition_key, $3, seq from d`,
     ),
     /** $1 until, $2 seqs, $3 owner. */
-    extend: named('extend', `update ${s}.messages set lease_until = $1 where seq = any($2::bigint[]) and lease_owner = $3 and lease_token is not null`),
+    extend: named(
+      'extend',
+      `update ${s}.messages set lease_until = $1 where seq = any($2::bigint[]) and lease_owner = $3 and lease_token is not null`,
+    ),
     /** $1 now. Moves due scheduled messages into their queues (in due order) and wakes them. */
     promote: named(
       'promote',
@@ -93,7 +99,10 @@ export function statements(schema: string, channel: string) {
        select distinct queue from ins`,
     ),
     /** $1 now. The next time something becomes due (a scheduled message, a delayed nack). */
-    nextDue: named('next-due', `select least((select min(due) from ${s}.scheduled), (select min(visible_at) from ${s}.messages where visible_at > $1)) t`),
+    nextDue: named(
+      'next-due',
+      `select least((select min(due) from ${s}.scheduled), (select min(visible_at) from ${s}.messages where visible_at > $1)) t`,
+    ),
     connectionUpsert: `insert into ${s}.connections (id, lock_key, heartbeat) values ($1, $2, $3) on conflict (id) do update set heartbeat = excluded.heartbeat, lock_key = excluded.lock_key`,
     connectionDelete: `delete from ${s}.connections where id = $1`,
     /** $1 own id, $2 lock space. Connections whose lock is free: their session is gone. */

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { ClaimBook, claimRecord, type ClaimRecord } from './command-claims.js';
 import { parseRecord } from './queue-registry.js';
 
-const claim = (id: string, queue: string, types: string[], takeOver = false): ClaimRecord => ({ claim: id, queue, service: `svc-${queue}`, types, takeOver, at: 1000 });
+const claim = (id: string, queue: string, types: string[], takeOver = false): ClaimRecord => ({
+  claim: id,
+  queue,
+  service: `svc-${queue}`,
+  types,
+  takeOver,
+  at: 1000,
+});
 
 describe('command claims in stream order', () => {
   it('round-trips through the registry parser', () => {
@@ -18,7 +25,9 @@ describe('command claims in stream order', () => {
     book.apply(claim('b', 'gamma', ['other', 'do-thing']));
     book.apply(claim('c', 'alpha', ['do-thing']));
     expect(book.outcome('a')).toEqual({ moved: [] });
-    expect(book.outcome('b')).toEqual({ refused: { type: 'do-thing', owner: { type: 'do-thing', queue: 'alpha', service: 'svc-alpha', since: 1000 } } });
+    expect(book.outcome('b')).toEqual({
+      refused: { type: 'do-thing', owner: { type: 'do-thing', queue: 'alpha', service: 'svc-alpha', since: 1000 } },
+    });
     expect(book.outcome('c')).toEqual({ moved: [] });
     expect(book.ownerOf('other')).toBeUndefined(); // all or nothing
     expect(book.list().map((o) => [o.type, o.queue])).toEqual([['do-thing', 'alpha']]);

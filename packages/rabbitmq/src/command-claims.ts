@@ -49,8 +49,16 @@ export function claimRecord(claim: ClaimRecord): Buffer {
 /** Reads a claim record out of a parsed registry value; undefined if it is not one. */
 export function asClaimRecord(value: Record<string, unknown>): ClaimRecord | undefined {
   const { claim, queue, service, types, takeOver, at } = value;
-  if (typeof claim !== 'string' || typeof queue !== 'string' || !Array.isArray(types) || !types.every((t) => typeof t === 'string')) return undefined;
-  return { claim, queue, service: typeof service === 'string' ? service : '', types, takeOver: takeOver === true, at: typeof at === 'number' ? at : 0 };
+  if (typeof claim !== 'string' || typeof queue !== 'string' || !Array.isArray(types) || !types.every((t) => typeof t === 'string'))
+    return undefined;
+  return {
+    claim,
+    queue,
+    service: typeof service === 'string' ? service : '',
+    types,
+    takeOver: takeOver === true,
+    at: typeof at === 'number' ? at : 0,
+  };
 }
 
 /** Owners as the claim records read so far say. */

@@ -11,7 +11,8 @@ import { needRabbitMq, rabbitUrl } from './test-support/broker.js';
 
 function recordingLogger(): Logger & { readonly lines: string[] } {
   const lines: string[] = [];
-  const log = (level: string) => ((first: unknown, message?: string) => void lines.push(`${level} ${typeof first === 'string' ? first : (message ?? '')}`)) as LogMethod;
+  const log = (level: string) =>
+    ((first: unknown, message?: string) => void lines.push(`${level} ${typeof first === 'string' ? first : (message ?? '')}`)) as LogMethod;
   return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 

@@ -19,7 +19,14 @@ export interface Republisher {
    * (mandatory and returned), `PublishRejectedError` (nacked for longer than `publishTimeout`) or
    * `TransportError` (the connection did not come back in time).
    */
-  confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void>;
+  confirmPublish(
+    exchange: string,
+    routingKey: string,
+    message: TransportMessage,
+    headers: Readonly<Record<string, unknown>>,
+    mandatory: boolean,
+    destination: string,
+  ): Promise<void>;
   /** Sends to the delay queue of the delay's bucket; it comes back through `missive.delay.return` by `routingKey`. */
   publishDelayed(routingKey: string, message: TransportMessage, delayMs: number, headers?: Readonly<Record<string, string>>): Promise<void>;
 }

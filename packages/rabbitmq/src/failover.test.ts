@@ -12,7 +12,10 @@ describe('failover nodes', () => {
       { hostname: '10.0.0.3', port: 5672 },
     ]);
     expect(fromUrl.url).not.toContain('failover');
-    expect(resolveRabbitMqOptions({ url: 'amqp://h', failover: ['k:1'] }).nodes).toEqual([{ hostname: 'h', port: 5672 }, { hostname: 'k', port: 1 }]);
+    expect(resolveRabbitMqOptions({ url: 'amqp://h', failover: ['k:1'] }).nodes).toEqual([
+      { hostname: 'h', port: 5672 },
+      { hostname: 'k', port: 1 },
+    ]);
     expect(resolveRabbitMqOptions({ url: 'amqp://h' }).nodes).toHaveLength(1);
     expect(() => resolveRabbitMqOptions({ url: 'amqp://h?failover=u:p@k:1/x' })).toThrow(ConfigurationError);
   });
@@ -20,7 +23,15 @@ describe('failover nodes', () => {
   it('points the connect target at the next node before each attempt, with the credentials, vhost and heartbeat of the URL', () => {
     const { url, nodes } = resolveRabbitMqOptions({ url: 'amqp://us%40er:pa%3Ass@a:1/v%2Fh?failover=b:2,c:3' });
     const failover = failoverTarget(url, nodes);
-    expect(failover.target).toMatchObject({ protocol: 'amqp', hostname: 'a', port: 1, username: 'us@er', password: 'pa:ss', vhost: 'v/h', heartbeat: 10 });
+    expect(failover.target).toMatchObject({
+      protocol: 'amqp',
+      hostname: 'a',
+      port: 1,
+      username: 'us@er',
+      password: 'pa:ss',
+      vhost: 'v/h',
+      heartbeat: 10,
+    });
     expect(failover.advance(1)).toBe(0);
     expect(failover.target).toMatchObject({ hostname: 'b', port: 2 });
     expect(failover.advance(2)).toBe(0);

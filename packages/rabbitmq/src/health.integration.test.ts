@@ -24,7 +24,11 @@ describe('health over RabbitMQ', () => {
     const Ping = defineEvent(`health.ping-${run}`, z.object({ n: z.number() }));
     const proxied = new URL(url.href);
     proxied.port = String(proxy.port);
-    const bus = createBus({ service: 'health', transport: new RabbitMqTransport({ url: proxied.href }, { logger: silentLogger }), logger: silentLogger });
+    const bus = createBus({
+      service: 'health',
+      transport: new RabbitMqTransport({ url: proxied.href }, { logger: silentLogger }),
+      logger: silentLogger,
+    });
     const got: number[] = [];
     bus.endpoint(endpoint, (e) => e.on(Ping, (m) => void got.push(m.n)));
     await bus.start();
@@ -46,7 +50,13 @@ describe('health over RabbitMQ', () => {
 
     const before = await readyz();
     expect(before.status).toBe(200);
-    expect(before.report).toMatchObject({ live: true, ready: true, reasons: [], transport: { connected: true }, endpoints: { [endpoint]: { running: true, ready: true, circuit: 'closed' } } });
+    expect(before.report).toMatchObject({
+      live: true,
+      ready: true,
+      reasons: [],
+      transport: { connected: true },
+      endpoints: { [endpoint]: { running: true, ready: true, circuit: 'closed' } },
+    });
 
     proxy.refuse(true);
     proxy.cut();

@@ -29,7 +29,12 @@ describe('KeyLines', () => {
     lines.replace(a1, copy);
     expect(lines.done(a1)).toBeUndefined();
     // a's holder is running; b's holder left with its channel, b2 stays
-    expect(lines.withdraw((x) => x === copy || x === b1, (x) => x === copy)).toEqual([b2]);
+    expect(
+      lines.withdraw(
+        (x) => x === copy || x === b1,
+        (x) => x === copy,
+      ),
+    ).toEqual([b2]);
     lines.lost((x) => x === copy);
     expect(lines.done(b2)).toBeUndefined(); // b was dropped
     expect(lines.done(copy)).toBeUndefined(); // a2 was dropped by lost()

@@ -52,7 +52,12 @@ export interface RegisteredQueue {
 export async function assertRegistry(channel: amqp.Channel): Promise<void> {
   await channel.assertQueue(REGISTRY_QUEUE, {
     durable: true,
-    arguments: { 'x-queue-type': 'stream', 'x-max-age': REGISTRY_MAX_AGE, 'x-max-length-bytes': REGISTRY_MAX_BYTES, 'x-stream-max-segment-size-bytes': REGISTRY_SEGMENT_BYTES },
+    arguments: {
+      'x-queue-type': 'stream',
+      'x-max-age': REGISTRY_MAX_AGE,
+      'x-max-length-bytes': REGISTRY_MAX_BYTES,
+      'x-stream-max-segment-size-bytes': REGISTRY_SEGMENT_BYTES,
+    },
   });
 }
 
@@ -131,7 +136,8 @@ export class RegistryFollower implements Registry {
 
   /** Reads the registry from the start on `channel`, its own (after a reconnect: a new one, from the start again). */
   async follow(channel: amqp.Channel): Promise<void> {
-    for (const waiter of this.waiting.values()) waiter.reject(new TransportError('the connection was lost while reading the queue registry'));
+    for (const waiter of this.waiting.values())
+      waiter.reject(new TransportError('the connection was lost while reading the queue registry'));
     this.waiting.clear();
     this.queues.clear();
     this.types.clear();
@@ -139,7 +145,10 @@ export class RegistryFollower implements Registry {
     this.channel = channel;
     this.lastRead = undefined;
     await channel.prefetch(1000);
-    await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), { noAck: false, arguments: { 'x-stream-offset': 'first' } });
+    await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), {
+      noAck: false,
+      arguments: { 'x-stream-offset': 'first' },
+    });
   }
 
   /** Resolves once this reader has read up to a marker that `append` appends (after whatever the caller appended before). */
@@ -147,7 +156,13 @@ export class RegistryFollower implements Registry {
     const marker = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const reached = new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new TransportError(`the queue registry (${REGISTRY_QUEUE}) did not reach this reader's marker within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
+      timer = setTimeout(
+        () =>
+          reject(
+            new TransportError(`the queue registry (${REGISTRY_QUEUE}) did not reach this reader's marker within ${READ_TIMEOUT_MS} ms`),
+          ),
+        READ_TIMEOUT_MS,
+      );
       this.waiting.set(marker, { resolve, reject });
     });
     try {
@@ -204,6 +219,11 @@ export class RegistryFollower implements Registry {
       return;
     }
     const seen = this.queues.get(record.name);
-    this.queues.set(record.name, seen === undefined ? record : { name: record.name, topics: [...new Set([...seen.topics, ...record.topics])], ordered: seen.ordered || record.ordered });
+    this.queues.set(
+      record.name,
+      seen === undefined
+        ? record
+        : { name: record.name, topics: [...new Set([...seen.topics, ...record.topics])], ordered: seen.ordered || record.ordered },
+    );
   }
 }

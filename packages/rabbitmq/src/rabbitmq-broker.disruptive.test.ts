@@ -30,7 +30,13 @@ const rabbitmqctl = async (...args: string[]): Promise<string> => (await run('ra
 /** The broker must be reachable and on this machine, under our control. */
 async function needLocalBroker(ctx: { skip: (note?: string) => void }): Promise<boolean> {
   if (!(await needRabbitMq(ctx))) return false;
-  if (await rabbitmqctl('status').then(() => true, () => false)) return true;
+  if (
+    await rabbitmqctl('status').then(
+      () => true,
+      () => false,
+    )
+  )
+    return true;
   return unavailable(ctx, 'rabbitmqctl cannot reach the local broker (these tests restart it)');
 }
 
@@ -63,7 +69,8 @@ describe('rabbitmq broker disruptions', () => {
         await delivery.ack();
       }
     })();
-    const batch = (label: string) => Promise.all(Array.from({ length: 20 }, (_, i) => transport.send(name, message(`${label}-${i}`)).then(() => `${label}-${i}`)));
+    const batch = (label: string) =>
+      Promise.all(Array.from({ length: 20 }, (_, i) => transport.send(name, message(`${label}-${i}`)).then(() => `${label}-${i}`)));
     const confirmed = [...(await batch('before-a')), ...(await batch('before-b'))];
     for (let i = 0; i < 30; i++) await transport.send(`${name}-idle`, message(`idle-${i}`));
 
@@ -91,14 +98,20 @@ describe('rabbitmq broker disruptions', () => {
     const before = { timeout: await setting('consumer_timeout'), tick: await setting('channel_tick_interval') };
     const restoreOne = async (key: string, value: string) => {
       const kept = /^\{ok,(\d+)\}$/.exec(value)?.[1];
-      await rabbitmqctl('eval', kept === undefined ? `application:unset_env(rabbit, ${key}).` : `application:set_env(rabbit, ${key}, ${kept}).`);
+      await rabbitmqctl(
+        'eval',
+        kept === undefined ? `application:unset_env(rabbit, ${key}).` : `application:set_env(rabbit, ${key}, ${kept}).`,
+      );
     };
     cleanup.push(async () => {
       await restoreOne('consumer_timeout', before.timeout);
       await restoreOne('channel_tick_interval', before.tick);
     });
     // Channels opened from now on check every 200 ms for deliveries un-acked for more than 500 ms.
-    await rabbitmqctl('eval', 'application:set_env(rabbit, consumer_timeout, 500), application:set_env(rabbit, channel_tick_interval, 200).');
+    await rabbitmqctl(
+      'eval',
+      'application:set_env(rabbit, consumer_timeout, 500), application:set_env(rabbit, channel_tick_interval, 200).',
+    );
 
     const name = `timeout-${randomBytes(4).toString('hex')}`;
     const transport = await connected({ publishTimeoutMs: 10_000 });
@@ -145,7 +158,10 @@ describe('rabbitmq broker disruptions', () => {
     });
     await rabbitmqctl('set_vm_memory_high_watermark', '0.00001');
     // The broker blocks a publishing connection when it next publishes; these first publishes wait.
-    const first = impatient.send(name, message('first')).then(() => 'sent', (e: unknown) => e);
+    const first = impatient.send(name, message('first')).then(
+      () => 'sent',
+      (e: unknown) => e,
+    );
     const waiting = patient.send(name, message('waits'));
     await until(() => impatient.blocked !== undefined && patient.blocked !== undefined, 'both connections to be blocked');
     expect(impatient.blocked).toMatch(/memory/i);

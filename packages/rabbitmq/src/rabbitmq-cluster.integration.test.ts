@@ -56,9 +56,17 @@ describe('rabbitmq three-node cluster', () => {
     history.onChange(() => waiter.notify());
     const meter = startMeter();
 
-    const consumer = createBus({ service: 'cluster-consumer', transport: transport(), logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    const consumer = createBus({
+      service: 'cluster-consumer',
+      transport: transport(),
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: false },
+    });
     buses.push(consumer);
-    consumer.endpoint(queue, (e) => e.on(Job, ({ n }) => void (history.deliver(String(n)), history.effect(String(n)))), { concurrency: 16, prefetch: 32 });
+    consumer.endpoint(queue, (e) => e.on(Job, ({ n }) => void (history.deliver(String(n)), history.effect(String(n)))), {
+      concurrency: 16,
+      prefetch: 32,
+    });
     await consumer.start();
     const publisher = createBus({ service: 'cluster-publisher', transport: transport(), logger: silentLogger });
     buses.push(publisher);
@@ -97,7 +105,12 @@ describe('rabbitmq three-node cluster', () => {
     expect(history.confirmed.size + history.failed.size).toBe(next);
     await waiter.until(() => history.allConfirmedDone(), 'every confirmed publish consumed after the leader died');
     const check = checkQueue(history);
-    const figures = recordScenario({ scenario: `3-node cluster, queue leader (${leader.nodeName}) SIGKILLed under load`, transport: 'rabbitmq cluster', check, ...meter.stop() });
+    const figures = recordScenario({
+      scenario: `3-node cluster, queue leader (${leader.nodeName}) SIGKILLed under load`,
+      transport: 'rabbitmq cluster',
+      check,
+      ...meter.stop(),
+    });
     expect(check.valid, describeCheck(check)).toBe(true);
     expect(check.failed, `publishes that failed: ${JSON.stringify([...errors])}`).toBe(0);
     expect(resumedAt, 'a publish confirmed after the kill').toBeDefined();
@@ -106,7 +119,9 @@ describe('rabbitmq three-node cluster', () => {
     let stallMs = 0;
     for (let i = 1; i < times.length; i++) stallMs = Math.max(stallMs, times[i]! - times[i - 1]!);
     expect(stallMs).toBeLessThan(30_000);
-    process.stdout.write(`cluster failover: ${JSON.stringify({ ...figures, firstConfirmAfterKillMs: resumedAt! - killTime, stallMs, leader: leader.nodeName, publishedThroughTheKill: next })}\n`);
+    process.stdout.write(
+      `cluster failover: ${JSON.stringify({ ...figures, firstConfirmAfterKillMs: resumedAt! - killTime, stallMs, leader: leader.nodeName, publishedThroughTheKill: next })}\n`,
+    );
   }, 300_000);
 
   it('a rolling restart of all three nodes, one at a time, under load: nothing confirmed is lost', async (ctx) => {
@@ -120,9 +135,17 @@ describe('rabbitmq three-node cluster', () => {
     const waiter = createWaiter({ timeoutMs: 300_000 });
     history.onChange(() => waiter.notify());
     const meter = startMeter();
-    const consumer = createBus({ service: 'rolling-consumer', transport: transport(), logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    const consumer = createBus({
+      service: 'rolling-consumer',
+      transport: transport(),
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: false },
+    });
     buses.push(consumer);
-    consumer.endpoint(queue, (e) => e.on(Job, ({ n }) => void (history.deliver(String(n)), history.effect(String(n)))), { concurrency: 16, prefetch: 32 });
+    consumer.endpoint(queue, (e) => e.on(Job, ({ n }) => void (history.deliver(String(n)), history.effect(String(n)))), {
+      concurrency: 16,
+      prefetch: 32,
+    });
     await consumer.start();
     const publisher = createBus({ service: 'rolling-publisher', transport: transport(), logger: silentLogger });
     buses.push(publisher);

@@ -82,7 +82,10 @@ describe('rabbitmq command owners', () => {
     await after.start();
     cleanup.push(() => after.stop());
     proxy.cut(); // the deposed owner reconnects, declares its queue and bindings again
-    await until(() => lines.some((l) => l.includes(`endpoint ${old} lost ${Plain.name} to endpoint ${next}`)), 'the deposed owner to remove its bindings again');
+    await until(
+      () => lines.some((l) => l.includes(`endpoint ${old} lost ${Plain.name} to endpoint ${next}`)),
+      'the deposed owner to remove its bindings again',
+    );
     await stale.stop();
     for (let n = 0; n < 5; n++) await after.send(Plain, { n });
     await until(() => got.length === 5, 'five commands on the new owner');
@@ -100,13 +103,23 @@ describe('rabbitmq command owners', () => {
     cleanup.push(() => operator.deleteQueue(old));
     // Claims whose endpoint never declared its queue (or whose queue was deleted with rabbitmqctl).
     const channel = await operator.newChannel();
-    for (const [type, at] of [[Fresh.name, Date.now()], [Stale.name, Date.now() - ABANDONED_AFTER_MS - 1000]] as const) {
-      channel.sendToQueue(REGISTRY_QUEUE, claimRecord({ claim: `ghost-${type}`, queue: old, service: 'ghost', types: [type], takeOver: false, at }), { persistent: true });
+    for (const [type, at] of [
+      [Fresh.name, Date.now()],
+      [Stale.name, Date.now() - ABANDONED_AFTER_MS - 1000],
+    ] as const) {
+      channel.sendToQueue(
+        REGISTRY_QUEUE,
+        claimRecord({ claim: `ghost-${type}`, queue: old, service: 'ghost', types: [type], takeOver: false, at }),
+        { persistent: true },
+      );
     }
     await channel.close();
     const refused = createBus({ service: 'new', transport: rabbitUrl, logger: silentLogger });
     refused.endpoint(next, (e) => e.on(Fresh, () => undefined));
-    const error = await refused.start().then(() => undefined, (e: unknown) => e);
+    const error = await refused.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(CommandOwnerConflictError);
     expect((error as Error).message).toContain(`the queue of "${old}" no longer exists on the broker`);
     const got: number[] = [];

@@ -67,7 +67,9 @@ export class RabbitCommandOwners implements CommandOwnership {
       }
       if ('refused' in outcome) {
         const again = outcome.refused;
-        const detail = gone ? ` (the queue of "${again.owner.queue}" no longer exists on the broker: if that endpoint is gone for good, takeOver moves the type at no cost)` : '';
+        const detail = gone
+          ? ` (the queue of "${again.owner.queue}" no longer exists on the broker: if that endpoint is gone for good, takeOver moves the type at no cost)`
+          : '';
         throw new CommandOwnerConflictError(again.type, again.owner.queue, claim.queue, again.type === type ? detail : '');
       }
     }
@@ -104,7 +106,9 @@ export class RabbitCommandOwners implements CommandOwnership {
         types.delete(type);
         this.host.dropTopic(queue, type);
         await this.unbind(queue, type, owner.queue);
-        this.host.logger.info(`endpoint ${queue} lost ${type} to endpoint ${owner.queue} (takeOver) while disconnected: its bindings of the type were removed again`);
+        this.host.logger.info(
+          `endpoint ${queue} lost ${type} to endpoint ${owner.queue} (takeOver) while disconnected: its bindings of the type were removed again`,
+        );
       }
     }
   }
@@ -112,7 +116,14 @@ export class RabbitCommandOwners implements CommandOwnership {
   private async append(claim: CommandClaim): Promise<ClaimOutcome> {
     const id = randomUUID();
     const channel = await this.host.adminChannelNow();
-    const record = claimRecord({ claim: id, queue: claim.queue, service: claim.service, types: [...claim.types], takeOver: claim.takeOver === true, at: Date.now() });
+    const record = claimRecord({
+      claim: id,
+      queue: claim.queue,
+      service: claim.service,
+      types: [...claim.types],
+      takeOver: claim.takeOver === true,
+      at: Date.now(),
+    });
     // The book keeps the outcome only of the claims it expects.
     const book = this.host.registry.claims;
     book.expect(id);
@@ -122,7 +133,8 @@ export class RabbitCommandOwners implements CommandOwnership {
     } finally {
       outcome = book.outcome(id);
     }
-    if (outcome === undefined) throw new TransportError(`the claim of ${claim.types.join(', ')} by ${claim.queue} was not found in the registry after its marker`);
+    if (outcome === undefined)
+      throw new TransportError(`the claim of ${claim.types.join(', ')} by ${claim.queue} was not found in the registry after its marker`);
     return outcome;
   }
 
@@ -137,7 +149,10 @@ export class RabbitCommandOwners implements CommandOwnership {
         if (ofType) await channel.unbindQueue(binding.queue, binding.exchange, binding.key);
       }
     } catch (error) {
-      throw new TransportError(`endpoint ${to} took ${type} over, but the bindings of ${queue} to it could not be removed: ${(error as Error).message}`, { cause: error });
+      throw new TransportError(
+        `endpoint ${to} took ${type} over, but the bindings of ${queue} to it could not be removed: ${(error as Error).message}`,
+        { cause: error },
+      );
     } finally {
       await channel.close().catch(() => undefined);
     }

@@ -132,14 +132,18 @@ export class RabbitConnection {
     model.on('connect', (connection: amqp.ChannelModel) => this.setUp(connection, 0));
     model.on('blocked', (reason: string) => {
       this.blockedBy = reason === '' ? 'resource alarm' : reason;
-      this.logger.warn(`RabbitMQ blocks publishing on this connection (${this.blockedBy}); publishes wait up to ${this.options.publishTimeoutMs} ms`);
+      this.logger.warn(
+        `RabbitMQ blocks publishing on this connection (${this.blockedBy}); publishes wait up to ${this.options.publishTimeoutMs} ms`,
+      );
     });
     model.on('unblocked', () => {
       this.blockedBy = undefined;
       this.logger.info('RabbitMQ unblocked publishing');
       this.releaseWaiters();
     });
-    model.on('reconnect-scheduled', (info: { attempt: number; delay: number }) => this.logger.info(`rabbitmq reconnect ${info.attempt} in ${info.delay} ms`));
+    model.on('reconnect-scheduled', (info: { attempt: number; delay: number }) =>
+      this.logger.info(`rabbitmq reconnect ${info.attempt} in ${info.delay} ms`),
+    );
     let connected = false;
     // During the first connect, giving up is reported once, by the error connect() throws.
     model.on('reconnect-failed', (error: Error) => {
@@ -162,9 +166,12 @@ export class RabbitConnection {
     this.ready.catch((error: unknown) => {
       if (this.state !== 'open' || this.connection !== connection) return;
       this.logger.warn(`rabbitmq setup after connect failed (${(error as Error).message}); trying again`);
-      setTimeout(() => {
-        if (this.state === 'open' && this.connection === connection && this.publisher === undefined) this.setUp(connection, failures + 1);
-      }, Math.min(5_000, 100 * 2 ** failures)).unref();
+      setTimeout(
+        () => {
+          if (this.state === 'open' && this.connection === connection && this.publisher === undefined) this.setUp(connection, failures + 1);
+        },
+        Math.min(5_000, 100 * 2 ** failures),
+      ).unref();
     });
   }
 
@@ -207,7 +214,11 @@ export class RabbitConnection {
   /** Connected and able to publish; else why not (see `Transport.status`). */
   status(): TransportStatus {
     if (this.state !== 'open') return { connected: false, reason: `the transport is ${this.state === 'new' ? 'not connected' : 'closed'}` };
-    if (this.publisher === undefined) return { connected: false, reason: `rabbitmq connection lost${this.lostBecause === undefined ? '' : ` (${this.lostBecause})`}; reconnecting` };
+    if (this.publisher === undefined)
+      return {
+        connected: false,
+        reason: `rabbitmq connection lost${this.lostBecause === undefined ? '' : ` (${this.lostBecause})`}; reconnecting`,
+      };
     return { connected: true };
   }
 
@@ -237,20 +248,30 @@ export class RabbitConnection {
    * the broker blocks this connection's publishes (a resource alarm); declarations and reads need not.
    */
   async publisherChannel(publishing = false): Promise<amqp.ConfirmChannel> {
-    if (this.state !== 'open') throw new BusStateError(this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed, `rabbitmq transport is ${this.state === 'new' ? 'not connected' : 'closed'}`);
+    if (this.state !== 'open')
+      throw new BusStateError(
+        this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed,
+        `rabbitmq transport is ${this.state === 'new' ? 'not connected' : 'closed'}`,
+      );
     if (this.publisher !== undefined && (!publishing || this.blockedBy === undefined)) return this.publisher;
     if (this.publisher === undefined && this.connection !== undefined) {
       await this.onConnect(this.connection).catch(() => undefined);
       if (this.publisher !== undefined) return this.publisher;
     }
-    const outage = this.publisher === undefined ? 'rabbitmq connection is down' : `RabbitMQ is blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
+    const outage =
+      this.publisher === undefined
+        ? 'rabbitmq connection is down'
+        : `RabbitMQ is blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
     if (this.waiters.length >= this.options.maxBuffered) {
       throw new TransportError(`${outage} and ${this.waiters.length} publishes are already waiting (maxBuffered)`);
     }
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        const what = this.publisher === undefined ? 'the connection did not come back' : `RabbitMQ kept blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
+        const what =
+          this.publisher === undefined
+            ? 'the connection did not come back'
+            : `RabbitMQ kept blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
         reject(new TransportError(`${what} within ${this.options.publishTimeoutMs} ms (publishTimeout); the message was not published`));
       }, this.options.publishTimeoutMs);
       this.waiters.push({ resolve, reject, timer });

@@ -76,7 +76,9 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
       await channel.close().catch(() => undefined);
       return;
     }
-    channel.on('error', (error: Error) => this.transport.logger.warn({ err: error.message }, `rabbitmq consumer channel of ${this.queue} failed`));
+    channel.on('error', (error: Error) =>
+      this.transport.logger.warn({ err: error.message }, `rabbitmq consumer channel of ${this.queue} failed`),
+    );
     channel.on('close', () => {
       if (this.channel !== channel) return;
       this.lost();
@@ -124,7 +126,8 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
       if (this.buffer.closed || this.channel !== undefined || !this.transport.isConnection(connection)) return;
       this.transport.logger.warn(`the broker closed the channel of the consumer of ${this.queue}; consuming again on a new channel`);
       this.resume(connection).catch((error: unknown) => {
-        if (replyCode(error) === ReplyCode.NotFound) this.fail(error); // deleted; not a queue that is still starting
+        if (replyCode(error) === ReplyCode.NotFound)
+          this.fail(error); // deleted; not a queue that is still starting
         else this.reopen(connection);
       });
     }, delay);
@@ -145,7 +148,9 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
 
   fail(error: unknown): void {
     if (!this.buffer.closed) this.transport.logger.error({ err: error }, `cannot consume ${this.queue}`);
-    this.started.fail(new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }));
+    this.started.fail(
+      new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }),
+    );
     void this.close();
   }
 

@@ -24,7 +24,12 @@ describe('rabbitmq content type and encoding', () => {
     const waiter = createWaiter();
     const handled: number[] = [];
     const dead: string[] = [];
-    const bus = createBus({ service: 'content', transport: new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger }), logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    const bus = createBus({
+      service: 'content',
+      transport: new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger }),
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: false },
+    });
     bus.on('dead-lettered', (event) => void (dead.push(event.messageId), waiter.notify()));
     bus.endpoint(queue, (e) => e.on(Job, ({ n }) => void (handled.push(n), waiter.notify())));
     await bus.start();
@@ -43,7 +48,12 @@ describe('rabbitmq content type and encoding', () => {
     const channel = await connection.createConfirmChannel();
     const put = async (n: number, properties: amqp.Options.Publish) => {
       const envelope = createEnvelope({ type: Job.name, source: '/raw', kind: 'command', data: { n } });
-      channel.sendToQueue(queue, Buffer.from(codec.encode(envelope)), { persistent: true, messageId: envelope.id, type: Job.name, ...properties });
+      channel.sendToQueue(queue, Buffer.from(codec.encode(envelope)), {
+        persistent: true,
+        messageId: envelope.id,
+        type: Job.name,
+        ...properties,
+      });
       await channel.waitForConfirms();
       return envelope.id;
     };
@@ -54,7 +64,11 @@ describe('rabbitmq content type and encoding', () => {
     await waiter.until(() => handled.length === 2 && dead.length === 2, 'two handled and two dead-lettered');
     expect(handled.sort()).toEqual([3, 4]);
     let letters: DeadLetter[] = [];
-    await waiter.eventually(async () => (letters = await bus.deadLetters.list(queue)), (l) => l.length === 2, 'the two dead letters');
+    await waiter.eventually(
+      async () => (letters = await bus.deadLetters.list(queue)),
+      (l) => l.length === 2,
+      'the two dead letters',
+    );
     const byId = new Map(letters.map((l) => [l.message.id, l.failure]));
     expect(byId.get(gzipped)).toMatchObject({ reason: 'DECODE', errorMessage: expect.stringContaining('gzip') as unknown });
     expect(byId.get(plain)).toMatchObject({ reason: 'DECODE', errorMessage: expect.stringContaining('text/plain') as unknown });

@@ -25,7 +25,11 @@ const BROWSE_LIMIT = 10_000;
 export class RabbitDeadLetters implements DeadLetterStore {
   constructor(private readonly transport: DeadLetterHost) {}
 
-  private async browse<T>(queue: string, limit: number, visit: (channel: amqp.Channel, messages: amqp.GetMessage[]) => Promise<T>): Promise<T> {
+  private async browse<T>(
+    queue: string,
+    limit: number,
+    visit: (channel: amqp.Channel, messages: amqp.GetMessage[]) => Promise<T>,
+  ): Promise<T> {
     const channel = await this.transport.newChannel();
     try {
       const messages: amqp.GetMessage[] = [];
@@ -50,7 +54,9 @@ export class RabbitDeadLetters implements DeadLetterStore {
   async list(queue: string, options?: { readonly limit?: number; readonly offset?: number }): Promise<DeadLetter[]> {
     const offset = options?.offset ?? 0;
     const limit = options?.limit ?? BROWSE_LIMIT;
-    return this.browse(queue, offset + limit, async (_channel, messages) => messages.slice(offset, offset + limit).map((m) => this.letter(queue, m)));
+    return this.browse(queue, offset + limit, async (_channel, messages) =>
+      messages.slice(offset, offset + limit).map((m) => this.letter(queue, m)),
+    );
   }
 
   async count(queue: string): Promise<number> {

@@ -24,7 +24,16 @@ import { appendRecord, registryRecord, typesRecord } from './queue-registry.js';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import type { RabbitRegistry } from './rabbitmq-registry.js';
 import { ReplyCode, replyCode } from './reply-codes.js';
-import { DEAD_LETTER_SUFFIX, DELAY_EXCHANGE, KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, typeExchangesOf } from './topology.js';
+import {
+  DEAD_LETTER_SUFFIX,
+  DELAY_EXCHANGE,
+  KEYED_EXCHANGE,
+  RETURN_EXCHANGE,
+  TOPICS_EXCHANGE,
+  bindingsOf,
+  checkTypeExchange,
+  typeExchangesOf,
+} from './topology.js';
 
 /** What declaring needs of the live connection. */
 export interface DeclarationLink {
@@ -83,7 +92,13 @@ export class RabbitDeclarations {
     for (const pattern of spec.topics) topicMatcher(pattern);
     const previous = this.declared.get(spec.name);
     const merged: QueueSpec =
-      previous === undefined ? spec : { ...spec, topics: [...new Set([...previous.topics, ...spec.topics])], ordered: previous.ordered === true || spec.ordered === true };
+      previous === undefined
+        ? spec
+        : {
+            ...spec,
+            topics: [...new Set([...previous.topics, ...spec.topics])],
+            ordered: previous.ordered === true || spec.ordered === true,
+          };
     await this.declareOn(await this.link.adminChannel(), merged);
     this.declared.set(spec.name, merged);
   }
@@ -156,7 +171,9 @@ export class RabbitDeclarations {
         const created = existed === undefined ? [] : queues.map(([n]) => n).filter((n) => !existed.has(n));
         const connection = this.link.current;
         if (created.length > 0 && connection !== undefined) {
-          await deleteQueues(connection, created).catch((cleanup: unknown) => this.logger.warn({ err: cleanup }, `could not delete the queues of a failed declaration (${created.join(', ')})`));
+          await deleteQueues(connection, created).catch((cleanup: unknown) =>
+            this.logger.warn({ err: cleanup }, `could not delete the queues of a failed declaration (${created.join(', ')})`),
+          );
         }
         if (replyCode(error) === ReplyCode.PreconditionFailed) {
           throw new ConfigurationError(
@@ -213,7 +230,10 @@ export class RabbitDeclarations {
       } catch (error) {
         this.link.dropAdmin();
         if (replyCode(error) === ReplyCode.PreconditionFailed) {
-          throw new ConfigurationError(`exchange "${type}" already exists on ${this.link.safeUrl} with different settings: ${replyText(error)}. Missive needs a durable topic exchange there; delete it`, { cause: error });
+          throw new ConfigurationError(
+            `exchange "${type}" already exists on ${this.link.safeUrl} with different settings: ${replyText(error)}. Missive needs a durable topic exchange there; delete it`,
+            { cause: error },
+          );
         }
         throw new TransportError(`cannot declare the exchange of type "${type}": ${(error as Error).message}`, { cause: error });
       }
@@ -228,7 +248,9 @@ export class RabbitDeclarations {
       }
     } catch (error) {
       this.link.dropAdmin();
-      throw new TransportError(`cannot connect the exchanges of ${types.join(', ')} to the wire taps: ${(error as Error).message}`, { cause: error });
+      throw new TransportError(`cannot connect the exchanges of ${types.join(', ')} to the wire taps: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     for (const type of types) this.typeExchanges.add(type);
   }

@@ -81,7 +81,10 @@ export class RabbitDelivery extends SettleOnceDelivery {
 
   /** The same un-acked message, handed out again in-process (ordered consumers). */
   again(headers: Readonly<Record<string, string>> | undefined): RabbitDelivery {
-    return new RabbitDelivery(this.consumer, this.channel, this.raw, this.generation, { headers: headers ?? this.message.headers, deliveryCount: this.deliveryCount + 1 });
+    return new RabbitDelivery(this.consumer, this.channel, this.raw, this.generation, {
+      headers: headers ?? this.message.headers,
+      deliveryCount: this.deliveryCount + 1,
+    });
   }
 
   /** Whether this delivery's channel is still the one that can settle it (checked once settled). */

@@ -15,7 +15,6 @@ import { RabbitMqTransport } from './rabbitmq-transport.js';
 const url = new URL(rabbitUrl);
 const cleanup = cleanupAfterEach();
 
-
 async function through(proxy: FaultProxy, options: { publishTimeoutMs?: number } = {}): Promise<RabbitMqTransport> {
   const proxied = new URL(url.href);
   proxied.port = String(proxy.port);
@@ -42,7 +41,7 @@ describe('rabbitmq faults', () => {
     const loop = (async () => {
       for await (const delivery of consumer) {
         received.add(delivery.message.id);
-        await (delivery).ack();
+        await delivery.ack();
       }
     })();
     const confirmed: string[] = [];

@@ -34,7 +34,12 @@ export async function listQueues(declarations: ListedDeclarations, registry: Rab
   // Main queues first: a queue deleted behind Missive's back costs one failed check, not eighteen.
   const mains = await declarations.checkQueues([...known.keys()]);
   const live = [...known.values()].filter((q) => mains.has(q.name));
-  const counts = await declarations.checkQueues(live.flatMap((q) => [q.name + DEAD_LETTER_SUFFIX, ...(q.ordered ? Array.from({ length: PARTITIONS }, (_, i) => partitionQueue(q.name, i)) : [])]));
+  const counts = await declarations.checkQueues(
+    live.flatMap((q) => [
+      q.name + DEAD_LETTER_SUFFIX,
+      ...(q.ordered ? Array.from({ length: PARTITIONS }, (_, i) => partitionQueue(q.name, i)) : []),
+    ]),
+  );
   const out: QueueInfo[] = [];
   for (const queue of live) {
     const main = mains.get(queue.name)!;
@@ -42,7 +47,14 @@ export async function listQueues(declarations: ListedDeclarations, registry: Rab
     if (queue.ordered) for (let i = 0; i < PARTITIONS; i++) depth += counts.get(partitionQueue(queue.name, i))?.messageCount ?? 0;
     // A command type another queue took over is no longer bound here, though the queue's old record names it.
     const topics = queue.topics.filter((t) => !registry.view.claims.lostBy(queue.name, t));
-    out.push({ name: queue.name, depth, inFlight: 0, deadLetters: counts.get(queue.name + DEAD_LETTER_SUFFIX)?.messageCount ?? 0, topics, consumers: main.consumerCount });
+    out.push({
+      name: queue.name,
+      depth,
+      inFlight: 0,
+      deadLetters: counts.get(queue.name + DEAD_LETTER_SUFFIX)?.messageCount ?? 0,
+      topics,
+      consumers: main.consumerCount,
+    });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }

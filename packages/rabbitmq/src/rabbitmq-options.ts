@@ -58,14 +58,19 @@ function nodeAddress(text: string, protocol: string): NodeAddress {
   } catch {
     throw new ConfigurationError(`rabbitmq failover node ${JSON.stringify(text)} is not host:port`);
   }
-  if (url.hostname === '' || url.pathname !== '' && url.pathname !== '/' || url.username !== '') throw new ConfigurationError(`rabbitmq failover node ${JSON.stringify(text)} is not host:port`);
-  return { hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port === '' ? (protocol === 'amqps:' ? 5671 : 5672) : Number(url.port) };
+  if (url.hostname === '' || (url.pathname !== '' && url.pathname !== '/') || url.username !== '')
+    throw new ConfigurationError(`rabbitmq failover node ${JSON.stringify(text)} is not host:port`);
+  return {
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? (protocol === 'amqps:' ? 5671 : 5672) : Number(url.port),
+  };
 }
 
 function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined || value === null) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`rabbitmq option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigurationError(`rabbitmq option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -77,13 +82,26 @@ export function resolveRabbitMqOptions(options: RabbitMqOptions): ResolvedRabbit
   } catch {
     throw new ConfigurationError('rabbitmq URL is not a URL: use amqp://user:password@host:5672/vhost');
   }
-  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') throw new ConfigurationError(`rabbitmq URL ${redactUrl(url)} must start with amqp:// or amqps://`);
+  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:')
+    throw new ConfigurationError(`rabbitmq URL ${redactUrl(url)} must start with amqp:// or amqps://`);
   if (url.hostname === '') throw new ConfigurationError(`rabbitmq URL ${redactUrl(url)} has no host`);
   const queueType = options.queueType ?? (url.searchParams.get('queueType') as 'quorum' | 'classic' | null) ?? 'quorum';
-  if (queueType !== 'quorum' && queueType !== 'classic') throw new ConfigurationError(`rabbitmq queueType must be "quorum" or "classic", got ${JSON.stringify(queueType)}`);
-  const publishTimeoutMs = int(options.publishTimeoutMs ?? url.searchParams.get('publishTimeout') ?? undefined, 'publishTimeout', 10_000, 0);
+  if (queueType !== 'quorum' && queueType !== 'classic')
+    throw new ConfigurationError(`rabbitmq queueType must be "quorum" or "classic", got ${JSON.stringify(queueType)}`);
+  const publishTimeoutMs = int(
+    options.publishTimeoutMs ?? url.searchParams.get('publishTimeout') ?? undefined,
+    'publishTimeout',
+    10_000,
+    0,
+  );
   const maxBuffered = int(options.maxBuffered ?? url.searchParams.get('maxBuffered') ?? undefined, 'maxBuffered', 10_000, 0);
-  const failoverText = options.failover ?? (url.searchParams.get('failover')?.split(',').filter((n) => n.trim() !== '') ?? []);
+  const failoverText =
+    options.failover ??
+    url.searchParams
+      .get('failover')
+      ?.split(',')
+      .filter((n) => n.trim() !== '') ??
+    [];
   const nodes = [nodeAddress(url.host, url.protocol), ...failoverText.map((n) => nodeAddress(n, url.protocol))];
   for (const key of OWN) url.searchParams.delete(key);
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '10');

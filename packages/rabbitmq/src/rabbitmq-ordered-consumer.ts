@@ -91,7 +91,9 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   ) {
     setTimeout(() => {
       if (this.started.settled) return;
-      this.transport.logger.info(`${this.queue}: partitions still moving after ${READY_TIMEOUT_MS} ms; starting with ${this.owned.size} of them`);
+      this.transport.logger.info(
+        `${this.queue}: partitions still moving after ${READY_TIMEOUT_MS} ms; starting with ${this.owned.size} of them`,
+      );
       this.started.open();
     }, READY_TIMEOUT_MS).unref();
   }
@@ -118,9 +120,13 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     control.on('error', () => undefined);
     const { queue } = await control.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
     await control.bindQueue(queue, CONTROL_EXCHANGE, this.queue);
-    await control.consume(queue, (message) => {
-      if (message !== null && message.content.toString() !== this.id) this.scheduleTick();
-    }, { noAck: true });
+    await control.consume(
+      queue,
+      (message) => {
+        if (message !== null && message.content.toString() !== this.id) this.scheduleTick();
+      },
+      { noAck: true },
+    );
     if (this.closing || this.connection !== connection) {
       await control.close().catch(() => undefined);
       return;
@@ -146,7 +152,9 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
 
   fail(error: unknown): void {
     if (!this.closing) this.transport.logger.error({ err: error }, `cannot consume ${this.queue}`);
-    this.started.fail(new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }));
+    this.started.fail(
+      new TransportError(`cannot consume queue "${this.queue}": ${(error as Error).message}`, { cause: error, retryable: false }),
+    );
     void this.close();
   }
 
@@ -195,10 +203,13 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
       this.settleCheck(lane);
       return true;
     }
-    const timer = setTimeout(() => {
-      this.pending.delete(copy);
-      this.push(copy);
-    }, Math.max(0, delayMs));
+    const timer = setTimeout(
+      () => {
+        this.pending.delete(copy);
+        this.push(copy);
+      },
+      Math.max(0, delayMs),
+    );
     this.pending.set(copy, timer);
     return true;
   }
@@ -293,7 +304,11 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
       clearTimeout(timer);
       this.pending.delete(copy);
     }
-    for (const next of this.keys.withdraw((d) => d.channel === lane.channel, (d) => this.buffer.isYielded(d))) this.push(next);
+    for (const next of this.keys.withdraw(
+      (d) => d.channel === lane.channel,
+      (d) => this.buffer.isYielded(d),
+    ))
+      this.push(next);
   }
 
   /** Lets a partition go (see the module comment): stop handing out, wait for its running handlers, close. */
@@ -344,7 +359,10 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     try {
       await (await this.transport.adminChannelNow()).deleteQueue(partitionLock(this.queue, lane.partition));
     } catch (error) {
-      this.transport.logger.debug({ err: error }, `could not delete the lock of ${partitionQueue(this.queue, lane.partition)}; it goes with the connection`);
+      this.transport.logger.debug(
+        { err: error },
+        `could not delete the lock of ${partitionQueue(this.queue, lane.partition)}; it goes with the connection`,
+      );
     }
   }
 

@@ -16,7 +16,6 @@ import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker
 const url = rabbitUrl;
 const cleanup = cleanupAfterEach();
 
-
 /** One key per partition: `keys[p]` hashes to partition p. */
 function keyPerPartition(): string[] {
   const keys: (string | undefined)[] = new Array<string | undefined>(PARTITIONS).fill(undefined);
@@ -42,10 +41,15 @@ describe('rabbitmq ordered endpoints', () => {
       const bus = createBus({ service: `ordered-ready-${name}`, transport: url, logger: silentLogger });
       // Handlers hold their message until the end: an owner cannot hand a busy partition over, so
       // whatever each instance owns when the messages arrive is what it keeps.
-      bus.endpoint(endpoint, (e) => e.on(Work, async (m) => {
-        started[name]!.push(m.key);
-        await hold;
-      }), { prefetch: PARTITIONS, concurrency: PARTITIONS });
+      bus.endpoint(
+        endpoint,
+        (e) =>
+          e.on(Work, async (m) => {
+            started[name]!.push(m.key);
+            await hold;
+          }),
+        { prefetch: PARTITIONS, concurrency: PARTITIONS },
+      );
       return bus;
     };
     cleanup.push(async () => {
@@ -66,7 +70,8 @@ describe('rabbitmq ordered endpoints', () => {
     });
     await Promise.all(keyPerPartition().map((key) => second.send(Work, { key })));
     const deadline = Date.now() + 20_000;
-    while (started.first!.length + started.second!.length < PARTITIONS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (started.first!.length + started.second!.length < PARTITIONS && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(started.first!.length + started.second!.length).toBe(PARTITIONS);
     expect(started.first).toHaveLength(PARTITIONS / 2);
     expect(started.second).toHaveLength(PARTITIONS / 2);

@@ -21,7 +21,19 @@ import { isExactTopic, TransportHeader, type EnqueueOptions } from '@missive/cor
 import type { Republisher } from './consumer-host.js';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import { ReplyCode, replyCode } from './reply-codes.js';
-import { DELAY_EXCHANGE, KEYED_EXCHANGE, MAX_DELAY_MS, RETURN_EXCHANGE, delayBucket, isTypeExchange, returnKey, scheduledQueue, sendKey, slotOf, typeKey } from './topology.js';
+import {
+  DELAY_EXCHANGE,
+  KEYED_EXCHANGE,
+  MAX_DELAY_MS,
+  RETURN_EXCHANGE,
+  delayBucket,
+  isTypeExchange,
+  returnKey,
+  scheduledQueue,
+  sendKey,
+  slotOf,
+  typeKey,
+} from './topology.js';
 import { CONTENT_TYPE, DELAY_HEADER } from './wire.js';
 
 /** How long a scheduled message's queue outlives the message, so a late `cancel` finds nothing instead of racing a new queue. */
@@ -97,9 +109,13 @@ export class RabbitPublisher implements Republisher {
   /** A message with a schedule id waits alone, so it can be cancelled; any other in its delay bucket. */
   private delayed(routingKey: string, message: TransportMessage, delayMs: number, scheduleId: string | undefined): Promise<void> {
     if (delayMs > MAX_DELAY_MS) {
-      throw new ConfigurationError(`RabbitMQ holds a message at most ${MAX_DELAY_MS} ms (48.6 days; its TTLs are 32-bit); ${message.id} was to wait ${Math.round(delayMs)} ms`);
+      throw new ConfigurationError(
+        `RabbitMQ holds a message at most ${MAX_DELAY_MS} ms (48.6 days; its TTLs are 32-bit); ${message.id} was to wait ${Math.round(delayMs)} ms`,
+      );
     }
-    return scheduleId === undefined ? this.publishDelayed(routingKey, message, delayMs) : this.publishScheduled(routingKey, message, delayMs, scheduleId);
+    return scheduleId === undefined
+      ? this.publishDelayed(routingKey, message, delayMs)
+      : this.publishScheduled(routingKey, message, delayMs, scheduleId);
   }
 
   /**
@@ -126,7 +142,12 @@ export class RabbitPublisher implements Republisher {
   }
 
   /** Sends to the delay queue of the delay's bucket; it comes back through `missive.delay.return` by `routingKey`. */
-  async publishDelayed(routingKey: string, message: TransportMessage, delayMs: number, headers: Readonly<Record<string, string>> = message.headers): Promise<void> {
+  async publishDelayed(
+    routingKey: string,
+    message: TransportMessage,
+    delayMs: number,
+    headers: Readonly<Record<string, string>> = message.headers,
+  ): Promise<void> {
     const bucket = delayBucket(delayMs);
     if (!this.delayQueues.has(bucket)) {
       const channel = await this.link.adminChannel();
@@ -149,8 +170,17 @@ export class RabbitPublisher implements Republisher {
    * backoff (50 ms doubling to 1 s) until `publishTimeout` has passed since the first try, then
    * fails with `PublishRejectedError`.
    */
-  async confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
-    const body = Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+  async confirmPublish(
+    exchange: string,
+    routingKey: string,
+    message: TransportMessage,
+    headers: Readonly<Record<string, unknown>>,
+    mandatory: boolean,
+    destination: string,
+  ): Promise<void> {
+    const body = Buffer.isBuffer(message.body)
+      ? message.body
+      : Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     // amqplib reads the headers without changing them (it layers its own on top), so they are passed as they are.
     const properties = {
       persistent: true,
@@ -176,7 +206,8 @@ export class RabbitPublisher implements Republisher {
       try {
         await new Promise<void>((resolve, reject) => {
           const accepted = channel.publish(exchange, routingKey, body, properties, (error: unknown) => {
-            if (error !== null && error !== undefined) reject(new PublishRejectedError(`RabbitMQ refused message ${message.id} to ${destination}`, { cause: error }));
+            if (error !== null && error !== undefined)
+              reject(new PublishRejectedError(`RabbitMQ refused message ${message.id} to ${destination}`, { cause: error }));
             else resolve();
           });
           if (!accepted) this.waitForDrain(channel);

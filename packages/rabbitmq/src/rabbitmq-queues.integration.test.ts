@@ -20,7 +20,13 @@ async function transport(): Promise<RabbitMqTransport> {
   return t;
 }
 
-const message = (id: string, partitionKey?: string): TransportMessage => ({ id, type: 't', body: Buffer.from('{}'), headers: {}, partitionKey });
+const message = (id: string, partitionKey?: string): TransportMessage => ({
+  id,
+  type: 't',
+  body: Buffer.from('{}'),
+  headers: {},
+  partitionKey,
+});
 
 describe('rabbitmq queues()', () => {
   it('lists queues another connection declared, with depth and dead letters, until they are deleted', async (ctx) => {
@@ -59,13 +65,17 @@ async function recordsOf(queue: string): Promise<number> {
     const marker = randomUUID();
     let count = 0;
     const reached = new Promise<void>((resolve) => {
-      void reader.consume(REGISTRY_QUEUE, (message) => {
-        if (message === null) return;
-        reader.ack(message);
-        const body = message.content.toString('utf8');
-        if (body.includes(marker)) resolve();
-        else if ((JSON.parse(body) as { name?: string }).name === queue) count++;
-      }, { arguments: { 'x-stream-offset': 'first' } });
+      void reader.consume(
+        REGISTRY_QUEUE,
+        (message) => {
+          if (message === null) return;
+          reader.ack(message);
+          const body = message.content.toString('utf8');
+          if (body.includes(marker)) resolve();
+          else if ((JSON.parse(body) as { name?: string }).name === queue) count++;
+        },
+        { arguments: { 'x-stream-offset': 'first' } },
+      );
     });
     writer.sendToQueue(REGISTRY_QUEUE, Buffer.from(JSON.stringify({ marker })));
     await reached;

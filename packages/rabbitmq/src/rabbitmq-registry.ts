@@ -54,7 +54,10 @@ export class RabbitRegistry {
         await assertRegistry(admin);
         this.available = true;
       } catch (error) {
-        this.logger.warn({ err: (error as Error).message }, `cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues and every type's exchange feeds missive.topics`);
+        this.logger.warn(
+          { err: (error as Error).message },
+          `cannot declare the queue registry (${REGISTRY_QUEUE}, a stream); queues() lists only this connection's queues and every type's exchange feeds missive.topics`,
+        );
         return reopen();
       }
     }
@@ -62,7 +65,10 @@ export class RabbitRegistry {
     this.following = undefined;
     if (this.wanted) void this.ensureFollowing();
     if (this.refreshTimer === undefined) {
-      this.refreshTimer = setInterval(() => void this.refresh().catch((error: unknown) => this.logger.warn({ err: error }, 'could not refresh the queue registry')), REGISTRY_REFRESH_MS);
+      this.refreshTimer = setInterval(
+        () => void this.refresh().catch((error: unknown) => this.logger.warn({ err: error }, 'could not refresh the queue registry')),
+        REGISTRY_REFRESH_MS,
+      );
       this.refreshTimer.unref();
     }
     return admin;
@@ -121,7 +127,8 @@ export class RabbitRegistry {
       reader.on('error', () => undefined);
       await this.view.follow(reader);
     } catch (error) {
-      if (!this.link.open || !this.link.isConnection(connection) || failures >= 15) throw new TransportError(`cannot read the queue registry (${REGISTRY_QUEUE}): ${(error as Error).message}`, { cause: error });
+      if (!this.link.open || !this.link.isConnection(connection) || failures >= 15)
+        throw new TransportError(`cannot read the queue registry (${REGISTRY_QUEUE}): ${(error as Error).message}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
       return this.follow(connection, failures + 1);
     }

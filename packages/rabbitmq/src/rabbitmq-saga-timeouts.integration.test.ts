@@ -27,7 +27,11 @@ describe('saga timeouts on RabbitMQ', () => {
     const Extend = defineCommand(`sagat${run}.extend`, Order);
     const Pay = defineCommand(`sagat${run}.pay`, Order);
     const saga = defineSaga(`sagat${run}.order`, z.object({ orderId: z.string() }))
-      .startedBy(Place, { correlate: (m) => m.orderId, initial: (m) => ({ orderId: m.orderId }), handle: (_m, s) => void s.scheduleTimeout('payment', { delayMs: HOUR }) })
+      .startedBy(Place, {
+        correlate: (m) => m.orderId,
+        initial: (m) => ({ orderId: m.orderId }),
+        handle: (_m, s) => void s.scheduleTimeout('payment', { delayMs: HOUR }),
+      })
       .on(Extend, { correlate: (m) => m.orderId, handle: (_m, s) => void s.scheduleTimeout('payment', { delayMs: 2 * HOUR }) })
       .on(Pay, { correlate: (m) => m.orderId, handle: (_m, s) => s.complete() })
       .onTimeout('payment', (s) => s.fail('payment timed out'));
@@ -48,17 +52,37 @@ describe('saga timeouts on RabbitMQ', () => {
     await bus.send(Place, { orderId: 'o-1' });
     const first = (await waiter.eventually(load, (r) => r?.timeouts.length === 1, 'the first timeout'))!.timeouts[0]!;
     cleanup.push(() => deleteQueues(connection, [scheduledQueue(first.id)]));
-    expect(await waiter.eventually(() => scheduled(first.id), (n) => n === 1, 'the first timeout on the broker (its queue holding it)')).toBe(1);
+    expect(
+      await waiter.eventually(
+        () => scheduled(first.id),
+        (n) => n === 1,
+        'the first timeout on the broker (its queue holding it)',
+      ),
+    ).toBe(1);
 
     await bus.send(Extend, { orderId: 'o-1' });
     const second = (await waiter.eventually(load, (r) => r?.timeouts[0]?.id !== first.id, 'the rescheduled timeout'))!.timeouts[0]!;
     cleanup.push(() => deleteQueues(connection, [scheduledQueue(second.id)]));
-    expect(await waiter.eventually(() => scheduled(second.id), (n) => n === 1, 'the second timeout on the broker (its queue holding it)')).toBe(1);
-    await waiter.eventually(() => scheduled(first.id), (n) => n === undefined, 'the first timeout cancelled on the broker');
+    expect(
+      await waiter.eventually(
+        () => scheduled(second.id),
+        (n) => n === 1,
+        'the second timeout on the broker (its queue holding it)',
+      ),
+    ).toBe(1);
+    await waiter.eventually(
+      () => scheduled(first.id),
+      (n) => n === undefined,
+      'the first timeout cancelled on the broker',
+    );
 
     await bus.send(Pay, { orderId: 'o-1' });
     await waiter.eventually(load, (r) => r?.status === 'completed', 'the saga to complete');
-    await waiter.eventually(() => scheduled(second.id), (n) => n === undefined, 'the second timeout cancelled on the broker');
+    await waiter.eventually(
+      () => scheduled(second.id),
+      (n) => n === undefined,
+      'the second timeout cancelled on the broker',
+    );
     expect((await bus.transport.queues()).find((q) => q.name === endpoint)?.depth ?? 0).toBe(0);
   });
 });

@@ -48,12 +48,14 @@ describe('rabbitmq stop', () => {
       return consumer;
     };
     const first = createBus({ service: 'stop-a', transport, logger: silentLogger, retry: { immediate: 0, delayed: false } });
-    first.endpoint(queue, (e) =>
-      e.on(Job, async ({ n }) => {
-        started.push(n);
-        await release.promise;
-        completed.add(n);
-      }),
+    first.endpoint(
+      queue,
+      (e) =>
+        e.on(Job, async ({ n }) => {
+          started.push(n);
+          await release.promise;
+          completed.add(n);
+        }),
       { concurrency: 8, prefetch: 16 },
     );
     await first.start();
@@ -66,7 +68,12 @@ describe('rabbitmq stop', () => {
     expect(completed.size).toBe(8);
 
     // The next instance takes the rest; a sentinel sent last marks the end of the queue.
-    const second = createBus({ service: 'stop-b', transport: new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger }), logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    const second = createBus({
+      service: 'stop-b',
+      transport: new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger }),
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: false },
+    });
     const again: number[] = [];
     second.endpoint(queue, (e) => e.on(Job, ({ n }) => void again.push(n)), { concurrency: 1, prefetch: 1 });
     await second.start();

@@ -92,7 +92,12 @@ export interface RabbitMqDeps {
 /** The RabbitMQ transport. */
 export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHost {
   readonly kind = 'rabbitmq';
-  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
+  readonly capabilities: TransportCapabilities = Object.freeze({
+    delayedDelivery: true,
+    cancelScheduled: true,
+    orderingKeys: true,
+    multiProcess: true,
+  });
   readonly deadLetters: DeadLetterStore;
   readonly options: ResolvedRabbitMqOptions;
   readonly logger: Logger;
@@ -177,7 +182,10 @@ export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHos
 
   /** The publisher channel is current: every consumer resumes on the new connection. */
   private async resume(connection: amqp.ChannelModel): Promise<void> {
-    for (const consumer of this.consumers) await consumer.resume(connection).catch((error: unknown) => this.logger.error({ err: error }, `cannot resume the consumer of ${consumer.queue}`));
+    for (const consumer of this.consumers)
+      await consumer
+        .resume(connection)
+        .catch((error: unknown) => this.logger.error({ err: error }, `cannot resume the consumer of ${consumer.queue}`));
   }
 
   /** Connected and able to publish; else why not (see `Transport.status`). */
@@ -198,19 +206,33 @@ export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHos
   }
 
   /** Sends to the delay queue of the delay's bucket (see `RabbitPublisher.publishDelayed`). */
-  publishDelayed(routingKey: string, message: TransportMessage, delayMs: number, headers?: Readonly<Record<string, string>>): Promise<void> {
+  publishDelayed(
+    routingKey: string,
+    message: TransportMessage,
+    delayMs: number,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<void> {
     return this.publisher.publishDelayed(routingKey, message, delayMs, headers);
   }
 
   /** Publishes with a confirm (see `RabbitPublisher.confirmPublish`). */
-  confirmPublish(exchange: string, routingKey: string, message: TransportMessage, headers: Readonly<Record<string, unknown>>, mandatory: boolean, destination: string): Promise<void> {
+  confirmPublish(
+    exchange: string,
+    routingKey: string,
+    message: TransportMessage,
+    headers: Readonly<Record<string, unknown>>,
+    mandatory: boolean,
+    destination: string,
+  ): Promise<void> {
     return this.publisher.confirmPublish(exchange, routingKey, message, headers, mandatory, destination);
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
     if (!this.link.open) throw new BusStateError(ErrorCode.NotStarted, 'rabbitmq transport is not connected');
     const prefetch = Math.max(1, Math.floor(options.prefetch));
-    const consumer = this.declarations.isOrdered(queue) ? new OrderedConsumer(this, queue, prefetch) : new RabbitConsumer(this, queue, prefetch);
+    const consumer = this.declarations.isOrdered(queue)
+      ? new OrderedConsumer(this, queue, prefetch)
+      : new RabbitConsumer(this, queue, prefetch);
     this.consumers.add(consumer);
     // During a connection's setup this starts it early; the setup's resume is then a no-op (once per connection).
     const connection = this.link.current;

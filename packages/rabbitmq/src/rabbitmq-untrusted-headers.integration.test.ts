@@ -31,11 +31,13 @@ describe('rabbitmq headers the transport cannot trust', () => {
       retry: { immediate: 0, delayed: { attempts: 100, initialMs: 1, jitter: 0 } },
     });
     bus.on('dead-lettered', (event) => void (reasons.push(event.reason), waiter.notify()));
-    bus.endpoint(queue, (e) =>
-      e.on(Job, () => {
-        runs++;
-        throw new Error('always fails');
-      }),
+    bus.endpoint(
+      queue,
+      (e) =>
+        e.on(Job, () => {
+          runs++;
+          throw new Error('always fails');
+        }),
       { maxDeliveries: 3 },
     );
     await bus.start();

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@missive/core';
 import { partitionOf } from './partitions.js';
-import { KEYED_EXCHANGE, RETURN_EXCHANGE, TOPICS_EXCHANGE, bindingsOf, checkTypeExchange, isTypeExchange, returnKey, sendKey, slotOf, typeExchangesOf, typeKey } from './topology.js';
+import {
+  KEYED_EXCHANGE,
+  RETURN_EXCHANGE,
+  TOPICS_EXCHANGE,
+  bindingsOf,
+  checkTypeExchange,
+  isTypeExchange,
+  returnKey,
+  sendKey,
+  slotOf,
+  typeExchangesOf,
+  typeKey,
+} from './topology.js';
 
 describe('topology', () => {
   it('puts the slot (partition of the key, or none) in front of the name in routing keys', () => {

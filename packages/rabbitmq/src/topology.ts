@@ -86,7 +86,9 @@ export function sendKey(slot: SlotPattern, queue: string): string {
  */
 export function checkTypeExchange(type: string): void {
   if (type.startsWith('amq.') || type.startsWith('missive.')) {
-    throw new ConfigurationError(`message type "${type}" cannot be used on RabbitMQ: exchange names starting with "amq." or "missive." are reserved; rename the type`);
+    throw new ConfigurationError(
+      `message type "${type}" cannot be used on RabbitMQ: exchange names starting with "amq." or "missive." are reserved; rename the type`,
+    );
   }
 }
 
@@ -121,7 +123,10 @@ export function typeExchangesOf(spec: BoundQueue): string[] {
 export function bindingsOf(spec: BoundQueue): Binding[] {
   const targets: { queue: string; slot: SlotPattern }[] =
     spec.ordered === true
-      ? [{ queue: spec.name, slot: 'none' }, ...Array.from({ length: PARTITIONS }, (_, p) => ({ queue: partitionQueue(spec.name, p), slot: p }))]
+      ? [
+          { queue: spec.name, slot: 'none' },
+          ...Array.from({ length: PARTITIONS }, (_, p) => ({ queue: partitionQueue(spec.name, p), slot: p })),
+        ]
       : [{ queue: spec.name, slot: '*' }];
   const out: Binding[] = [];
   for (const { queue, slot } of targets) {

@@ -28,7 +28,8 @@ export function missiveHeaders(message: amqp.Message): Record<string, string> {
   for (const key in headers) {
     if (!Object.hasOwn(headers, key)) continue;
     const value = headers[key];
-    if (!isTransportHeader(key) && key !== DELAY_HEADER && value !== undefined && value !== null) out[key] = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+    if (!isTransportHeader(key) && key !== DELAY_HEADER && value !== undefined && value !== null)
+      out[key] = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   }
   return out;
 }

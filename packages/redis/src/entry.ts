@@ -29,7 +29,14 @@ function parseHeaders(value: Buffer): Readonly<Record<string, string>> {
 export function entryFields(message: TransportMessage): (string | Buffer)[] {
   const body = message.body;
   // ioredis sends a Buffer as bytes but turns any other Uint8Array into "1,2,3": wrap, never copy.
-  const fields: (string | Buffer)[] = ['i', message.id, 't', message.type, 'b', Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
+  const fields: (string | Buffer)[] = [
+    'i',
+    message.id,
+    't',
+    message.type,
+    'b',
+    Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+  ];
   for (const _ in message.headers) {
     fields.push('h', JSON.stringify(message.headers));
     break;

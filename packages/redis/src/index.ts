@@ -13,7 +13,13 @@ import type { TransportFactory } from '@missive/core/transport';
 import { RedisTransport } from './redis-transport.js';
 
 export { RedisTransport, type RedisTransportDeps } from './redis-transport.js';
-export { resolveRedisOptions, redisOptionsFromUrl, type RedisTransportOptions, type ResolvedRedisOptions, type RedisDurability } from './redis-options.js';
+export {
+  resolveRedisOptions,
+  redisOptionsFromUrl,
+  type RedisTransportOptions,
+  type ResolvedRedisOptions,
+  type RedisDurability,
+} from './redis-options.js';
 
 /** Creates the transport for a `redis://` or `rediss://` URL (what `createBus({ transport: 'redis://…' })` calls). */
 export const createTransport: TransportFactory = (url, options) => new RedisTransport({ url: url.href }, options);

@@ -64,4 +64,3 @@ local function drop(P, q)
   return existed
 end
 `;
-

@@ -39,7 +39,11 @@ describe('redis ack batches', () => {
     const [first, last] = [held.find((d) => d.message.id === 'm-0')!, held.find((d) => d.message.id === 'm-99')!];
     void first.ack();
     void last.ack();
-    const [info] = await waiter.eventually(() => transport.queues(), ([q]) => q?.inFlight === 98, 'the two acks');
+    const [info] = await waiter.eventually(
+      () => transport.queues(),
+      ([q]) => q?.inFlight === 98,
+      'the two acks',
+    );
     expect(info).toMatchObject({ depth: 0, inFlight: 98 });
     const left = await transport.redis.xrange(`${prefix}:q:held`, '-', '+');
     expect(left.map(([, fields]) => fields[1])).toEqual(held.map((d) => d.message.id).filter((id) => id !== 'm-0' && id !== 'm-99'));

@@ -35,7 +35,9 @@ describe('redis command owners', () => {
     const [old, next] = [await connected(prefix), await connected(prefix)];
     await old.commandOwners.claim({ queue: 'payment', service: 'pay', types: ['shop.charge-card'] });
     await old.declare({ name: 'payment', topics: ['shop.charge-card', 'shop.order-placed'] });
-    expect(await next.commandOwners.claim({ queue: 'billing', service: 'bill', types: ['shop.charge-card'], takeOver: true })).toEqual({ moved: [{ type: 'shop.charge-card', from: 'payment' }] });
+    expect(await next.commandOwners.claim({ queue: 'billing', service: 'bill', types: ['shop.charge-card'], takeOver: true })).toEqual({
+      moved: [{ type: 'shop.charge-card', from: 'payment' }],
+    });
     // The claimant is bound by the claim itself, before it declares anything.
     await old.publish('shop.charge-card', message('1'), { mandatory: true });
     await old.declare({ name: 'payment', topics: ['shop.charge-card', 'shop.order-placed'] }); // as after a reconnect
@@ -43,7 +45,9 @@ describe('redis command owners', () => {
     const queues = await next.queues();
     expect(queues.find((q) => q.name === 'payment')).toMatchObject({ depth: 0, topics: ['shop.order-placed'] });
     expect(queues.find((q) => q.name === 'billing')).toMatchObject({ depth: 2, topics: ['shop.charge-card'] });
-    expect(await old.commandOwners.owners()).toEqual([expect.objectContaining({ type: 'shop.charge-card', queue: 'billing', service: 'bill' })]);
+    expect(await old.commandOwners.owners()).toEqual([
+      expect.objectContaining({ type: 'shop.charge-card', queue: 'billing', service: 'bill' }),
+    ]);
   });
 
   it('claims the server forgot are made again on reconnect, and a claim made meanwhile by another endpoint stays', async (ctx) => {
@@ -57,14 +61,24 @@ describe('redis command owners', () => {
     const other = await connected(prefix);
     await other.commandOwners.claim({ queue: 'refunds', service: 'refund', types: ['shop.refund'] });
     owner.redis.disconnect(true);
-    const owners = await waiter.eventually(() => other.commandOwners.owners(), (list) => list.length === 2, 'the claims made again');
+    const owners = await waiter.eventually(
+      () => other.commandOwners.owners(),
+      (list) => list.length === 2,
+      'the claims made again',
+    );
     expect(owners.map((o) => [o.type, o.queue])).toEqual([
       ['shop.charge-card', 'payment'],
       ['shop.refund', 'refunds'],
     ]);
-    const payment = await waiter.eventually(() => other.queues(), (qs) => qs.some((q) => q.name === 'payment'), 'the queue declared again');
+    const payment = await waiter.eventually(
+      () => other.queues(),
+      (qs) => qs.some((q) => q.name === 'payment'),
+      'the queue declared again',
+    );
     expect(payment.find((q) => q.name === 'payment')!.topics).toEqual(['shop.charge-card']);
-    await expect(other.commandOwners.claim({ queue: 'elsewhere', service: 'x', types: ['shop.charge-card'] })).rejects.toThrow(CommandOwnerConflictError);
+    await expect(other.commandOwners.claim({ queue: 'elsewhere', service: 'x', types: ['shop.charge-card'] })).rejects.toThrow(
+      CommandOwnerConflictError,
+    );
   });
 
   it('deleting a queue releases its claims; a command with no owner bound is unroutable', async (ctx) => {
@@ -87,7 +101,11 @@ describe('redis consumer counts', () => {
     await killed.declare({ name: 'work', topics: [] });
     const consumer = killed.consume('work', { prefetch: 1 });
     cleanup.push(() => consumer.close());
-    const [live] = await waiter.eventually(() => admin.queues(), (qs) => qs[0]?.consumers === 1, 'the consumer in the group');
+    const [live] = await waiter.eventually(
+      () => admin.queues(),
+      (qs) => qs[0]?.consumers === 1,
+      'the consumer in the group',
+    );
     expect(live!.idleSince).toBeUndefined();
     // As a process killed: its liveness key expires (here: deleted) and it never leaves the group.
     const before = Date.now();

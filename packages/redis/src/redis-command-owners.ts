@@ -65,7 +65,10 @@ export class RedisCommandOwners implements CommandOwnership {
           break;
         } catch (error) {
           if (!(error instanceof CommandOwnerConflictError)) throw error;
-          this.transport.logger.error({ err: error }, `endpoint ${queue} lost ${error.messageType} to endpoint ${error.owner} while disconnected: it is not bound to it again`);
+          this.transport.logger.error(
+            { err: error },
+            `endpoint ${queue} lost ${error.messageType} to endpoint ${error.owner} while disconnected: it is not bound to it again`,
+          );
           types.delete(error.messageType);
         }
       }
@@ -77,7 +80,11 @@ export class RedisCommandOwners implements CommandOwnership {
     if (claim.types.length === 0) return [];
     let reply: (string | number)[];
     try {
-      reply = (await t.scripts.run('claim', [], [t.keys.prefix, claim.queue, claim.service, t.clock.now(), claim.takeOver === true ? '1' : '0', ...claim.types])) as (string | number)[];
+      reply = (await t.scripts.run(
+        'claim',
+        [],
+        [t.keys.prefix, claim.queue, claim.service, t.clock.now(), claim.takeOver === true ? '1' : '0', ...claim.types],
+      )) as (string | number)[];
     } catch (error) {
       throw t.failure('claim', error);
     }

@@ -142,7 +142,19 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       try {
         if (ordered || claim || script) {
           if (claim) this.lastClaim = now;
-          const reply = (await this.transport.scripts.runBuffer('fetch', [this.stream], [this.transport.keys.prefix, this.queue, this.name, room, claim ? claimIdle : 0, ordered ? '1' : '0', this.transport.clock.now()])) as [Buffer, ...FetchedEntry[]];
+          const reply = (await this.transport.scripts.runBuffer(
+            'fetch',
+            [this.stream],
+            [
+              this.transport.keys.prefix,
+              this.queue,
+              this.name,
+              room,
+              claim ? claimIdle : 0,
+              ordered ? '1' : '0',
+              this.transport.clock.now(),
+            ],
+          )) as [Buffer, ...FetchedEntry[]];
           const head = reply[0].toString();
           if (head === '!gone') {
             if (await this.transport.redeclare(this.queue)) continue;
@@ -173,7 +185,10 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
       this.blockerScripts = new Scripts(this.blocker);
       this.blockerId = Number(await this.blocker.client('ID'));
       this.blocker.on('ready', () => {
-        void this.blocker?.client('ID').then((id) => (this.blockerId = Number(id)), () => undefined);
+        void this.blocker?.client('ID').then(
+          (id) => (this.blockerId = Number(id)),
+          () => undefined,
+        );
       });
     }
     return this.blocker;
@@ -222,7 +237,14 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   private accept([id, fields, count]: FetchedEntry): void {
     const entryId = id.toString();
     const read = readEntry(fields);
-    const delivery = new RedisDelivery(this, entryId, Number(count), read.message, read.priorDeliveries + Number(count), read.token ?? entryId);
+    const delivery = new RedisDelivery(
+      this,
+      entryId,
+      Number(count),
+      read.message,
+      read.priorDeliveries + Number(count),
+      read.token ?? entryId,
+    );
     this.held.add(delivery);
     this.offer(delivery);
   }
@@ -317,9 +339,14 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   /** Logs what went wrong with an ack batch (acks resolve at once; see {@link ack}). */
   private reportAcks(sent: number, acked: number, error?: unknown): void {
     if (error !== undefined) {
-      this.transport.logger.warn({ err: error }, `${sent} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`);
+      this.transport.logger.warn(
+        { err: error },
+        `${sent} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`,
+      );
     } else if (acked < sent) {
-      this.transport.logger.warn(`${sent - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
+      this.transport.logger.warn(
+        `${sent - acked} ack(s) on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`,
+      );
     }
   }
 
@@ -328,10 +355,27 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     if (!this.transport.open) return;
     const headerArg = headers === undefined ? '-' : Object.keys(headers).length === 0 ? '' : JSON.stringify(headers);
     try {
-      const done = await this.transport.scripts.run('nack', [this.stream], [
-        this.transport.keys.prefix, this.queue, this.name, d.entryId, d.pelCount, Math.max(0, Math.floor(delayMs)), d.deliveryCount - (undo ? 1 : 0), headerArg, d.token, this.transport.clock.now(),
-      ]);
-      if (Number(done) === 0) this.transport.logger.warn({ messageId: d.message.id }, `a nack on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
+      const done = await this.transport.scripts.run(
+        'nack',
+        [this.stream],
+        [
+          this.transport.keys.prefix,
+          this.queue,
+          this.name,
+          d.entryId,
+          d.pelCount,
+          Math.max(0, Math.floor(delayMs)),
+          d.deliveryCount - (undo ? 1 : 0),
+          headerArg,
+          d.token,
+          this.transport.clock.now(),
+        ],
+      );
+      if (Number(done) === 0)
+        this.transport.logger.warn(
+          { messageId: d.message.id },
+          `a nack on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`,
+        );
       if (delayMs > 0) this.transport.dueAt(this.transport.clock.now() + delayMs);
     } catch (error) {
       throw this.transport.failure('nack', error);
@@ -342,10 +386,25 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   async deadLetter(d: RedisDelivery, failure: DeadLetterFailure): Promise<void> {
     if (!this.transport.open) return;
     try {
-      const done = await this.transport.scripts.run('deadLetter', [this.stream], [
-        this.transport.keys.prefix, this.queue, this.name, d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token, JSON.stringify(failure),
-      ]);
-      if (Number(done) === 0) this.transport.logger.warn({ messageId: d.message.id }, `a dead-letter on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`);
+      const done = await this.transport.scripts.run(
+        'deadLetter',
+        [this.stream],
+        [
+          this.transport.keys.prefix,
+          this.queue,
+          this.name,
+          d.entryId,
+          d.pelCount,
+          d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`,
+          d.token,
+          JSON.stringify(failure),
+        ],
+      );
+      if (Number(done) === 0)
+        this.transport.logger.warn(
+          { messageId: d.message.id },
+          `a dead-letter on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`,
+        );
     } catch (error) {
       throw this.transport.failure('dead-letter', error);
     }
@@ -391,9 +450,11 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   /** Leaves the group if this consumer holds nothing (else its acks would find no consumer); notes since when the queue has none. */
   private async leave(): Promise<void> {
     if (!this.transport.open) return;
-    await this.transport.scripts.run('leave', [this.stream], [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()]).catch((error: unknown) => {
-      this.transport.logger.debug?.(`redis consumer of ${this.queue} could not leave its group: ${(error as Error).message}`);
-    });
+    await this.transport.scripts
+      .run('leave', [this.stream], [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()])
+      .catch((error: unknown) => {
+        this.transport.logger.debug?.(`redis consumer of ${this.queue} could not leave its group: ${(error as Error).message}`);
+      });
   }
 
   /** @internal The transport is closing: also give back what was yielded and not settled, and wait for it. */

@@ -26,9 +26,10 @@ export class RedisDeadLetters implements DeadLetterStore {
   async list(queue: string, options?: { readonly limit?: number; readonly offset?: number }): Promise<DeadLetter[]> {
     const offset = options?.offset ?? 0;
     const key = this.transport.keys.deadLetters(queue);
-    const entries = options?.limit === undefined
-      ? await this.transport.redis.xrangeBuffer(key, '-', '+')
-      : await this.transport.redis.xrangeBuffer(key, '-', '+', 'COUNT', offset + options.limit);
+    const entries =
+      options?.limit === undefined
+        ? await this.transport.redis.xrangeBuffer(key, '-', '+')
+        : await this.transport.redis.xrangeBuffer(key, '-', '+', 'COUNT', offset + options.limit);
     return entries.slice(offset).map(([, fields]) => this.letter(queue, fields));
   }
 

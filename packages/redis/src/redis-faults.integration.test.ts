@@ -32,7 +32,10 @@ describe('redis faults', () => {
     if (!(await needRedis(ctx))) return;
     const { url, proxy, prefix } = await proxied();
     const warnings: string[] = [];
-    const cutOff = new RedisTransport({ url, prefix, claimIdleMs: 300 }, { logger: consoleLogger('warn', { write: (line) => void warnings.push(line) }) });
+    const cutOff = new RedisTransport(
+      { url, prefix, claimIdleMs: 300 },
+      { logger: consoleLogger('warn', { write: (line) => void warnings.push(line) }) },
+    );
     const healthy = new RedisTransport({ url: redisUrl, prefix, claimIdleMs: 300 }, { logger: silentLogger });
     await cutOff.connect();
     await healthy.connect();
@@ -54,12 +57,19 @@ describe('redis faults', () => {
     await taken.ack(); // goes into the frozen link
     proxy.cut(); // the link comes back: ioredis reconnects and sends the ack again
     // The ack script's reply says the delivery is no longer this consumer's: Redis has seen the late ack, and refused it.
-    await waiter.until(() => warnings.some((line) => line.includes('found the delivery reclaimed by another consumer')), 'the late ack to be refused');
+    await waiter.until(
+      () => warnings.some((line) => line.includes('found the delivery reclaimed by another consumer')),
+      'the late ack to be refused',
+    );
     const [info] = await cutOff.queues();
     expect(info).toMatchObject({ name: 'work', depth: 0, inFlight: 1 }); // the reclaimed copy is still held
 
     await reclaimed.ack();
-    await waiter.eventually(() => healthy.queues(), ([q]) => q?.inFlight === 0 && q.depth === 0, 'the reclaimed copy to be acked');
+    await waiter.eventually(
+      () => healthy.queues(),
+      ([q]) => q?.inFlight === 0 && q.depth === 0,
+      'the reclaimed copy to be acked',
+    );
     await first.close();
     await second.close();
   });
@@ -69,18 +79,27 @@ describe('redis faults', () => {
     const { url, proxy, prefix } = await proxied();
     const Work = defineCommand('faults.work', z.object({ n: z.number() }));
     const transportUrl = `${url}?prefix=${prefix}&claimIdle=1000`;
-    const consumer = createBus({ service: 'consumer', transport: transportUrl, logger: silentLogger, retry: { immediate: 0, delayed: false } });
+    const consumer = createBus({
+      service: 'consumer',
+      transport: transportUrl,
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: false },
+    });
     const handled = new Set<number>();
     let cut = false;
-    consumer.endpoint('faults-work', (e) =>
-      e.on(Work, async (m) => {
-        handled.add(m.n);
-        if (handled.size === 100 && !cut) {
-          cut = true;
-          proxy.cut();
-        }
-        waiter.notify();
-      }), { concurrency: 8 });
+    consumer.endpoint(
+      'faults-work',
+      (e) =>
+        e.on(Work, async (m) => {
+          handled.add(m.n);
+          if (handled.size === 100 && !cut) {
+            cut = true;
+            proxy.cut();
+          }
+          waiter.notify();
+        }),
+      { concurrency: 8 },
+    );
     await consumer.start();
     cleanup.push(() => consumer.stop());
     const publisher = createBus({ service: 'publisher', transport: transportUrl, logger: silentLogger });

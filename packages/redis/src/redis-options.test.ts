@@ -5,13 +5,20 @@ import { RedisTransport } from './redis-transport.js';
 
 describe('redis options', () => {
   it('reads Missive parameters from the URL and leaves the rest to ioredis', () => {
-    const options = resolveRedisOptions({ url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&family=4' });
+    const options = resolveRedisOptions({
+      url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&family=4',
+    });
     expect(options).toMatchObject({ prefix: 'shop:', claimIdleMs: 5000, durability: 'aof', pollMs: 100 });
     expect(options.url).toBe('redis://:secret@127.0.0.1:6380/2?family=4');
   });
 
   it('has defaults', () => {
-    expect(resolveRedisOptions({ url: 'rediss://cache.internal' })).toMatchObject({ prefix: 'missive:', claimIdleMs: 30_000, durability: 'memory', pollMs: 250 });
+    expect(resolveRedisOptions({ url: 'rediss://cache.internal' })).toMatchObject({
+      prefix: 'missive:',
+      claimIdleMs: 30_000,
+      durability: 'memory',
+      pollMs: 250,
+    });
   });
 
   it.each([

@@ -62,7 +62,8 @@ const OWN = ['prefix', 'claimIdle', 'durability', 'poll'];
 function int(value: string | number | undefined | null, name: string, fallback: number, min: number): number {
   if (value === undefined || value === null) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`redis option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigurationError(`redis option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -74,12 +75,15 @@ export function resolveRedisOptions(options: RedisTransportOptions): ResolvedRed
   } catch {
     throw new ConfigurationError('redis URL is not a URL: use redis://[:password@]host:6379/db or rediss://… for TLS');
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigurationError(`redis URL ${redactUrl(url)} must start with redis:// or rediss://`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new ConfigurationError(`redis URL ${redactUrl(url)} must start with redis:// or rediss://`);
   if (url.hostname === '') throw new ConfigurationError(`redis URL ${redactUrl(url)} has no host`);
   const db = url.pathname.replace(/^\//, '');
-  if (db !== '' && !/^\d+$/.test(db)) throw new ConfigurationError(`redis URL ${redactUrl(url)}: the path must be a database number, got "${db}"`);
+  if (db !== '' && !/^\d+$/.test(db))
+    throw new ConfigurationError(`redis URL ${redactUrl(url)}: the path must be a database number, got "${db}"`);
   const prefix = options.prefix ?? url.searchParams.get('prefix') ?? 'missive';
-  if (!/^[A-Za-z0-9._:-]+$/.test(prefix)) throw new ConfigurationError(`redis option prefix must be letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(prefix)}`);
+  if (!/^[A-Za-z0-9._:-]+$/.test(prefix))
+    throw new ConfigurationError(`redis option prefix must be letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(prefix)}`);
   const claimIdleMs = int(options.claimIdleMs ?? url.searchParams.get('claimIdle'), 'claimIdle', 30_000, 100);
   const pollMs = int(options.pollMs ?? url.searchParams.get('poll'), 'poll', 250, 10);
   const durability = options.durability ?? url.searchParams.get('durability') ?? 'memory';

@@ -14,7 +14,16 @@ import { cleanupAfterEach, deletePrefix, needRedis, redisUrl, uniquePrefix } fro
 const cleanup = cleanupAfterEach();
 const waiter = createWaiter({ timeoutMs: 20_000 });
 
-const failure: DeadLetterFailure = { reason: 'HANDLER_FAILED', errorName: 'Error', errorMessage: 'no', attempts: 1, endpoint: 'listing', service: 'test', host: 'h', time: 1 };
+const failure: DeadLetterFailure = {
+  reason: 'HANDLER_FAILED',
+  errorName: 'Error',
+  errorMessage: 'no',
+  attempts: 1,
+  endpoint: 'listing',
+  service: 'test',
+  host: 'h',
+  time: 1,
+};
 const message = (id: string, partitionKey?: string) => ({ id, type: 't', body: Buffer.from(id), headers: {}, partitionKey });
 
 describe('redis queue listing', () => {
@@ -38,14 +47,18 @@ describe('redis queue listing', () => {
     for (let i = 0; i < 3; i++) held.push((await iterator.next()).value as Delivery);
     // a (holds key k), c, d are held; b waits for k; 'later' is delayed
     expect(held.map((d) => d.message.id).sort()).toEqual(['a', 'c', 'd']);
-    expect(await transport.queues()).toEqual([{ name: 'listing', depth: 2, inFlight: 3, deadLetters: 0, topics: ['billing.paid', 'shop.#'], consumers: 1 }]);
+    expect(await transport.queues()).toEqual([
+      { name: 'listing', depth: 2, inFlight: 3, deadLetters: 0, topics: ['billing.paid', 'shop.#'], consumers: 1 },
+    ]);
 
     await held.find((d) => d.message.id === 'c')!.deadLetter(failure);
     await held.find((d) => d.message.id === 'd')!.ack();
     await held.find((d) => d.message.id === 'a')!.ack(); // b takes the key and is delivered
     const b = (await iterator.next()).value as Delivery;
     expect(b.message.id).toBe('b');
-    expect(await transport.queues()).toEqual([{ name: 'listing', depth: 1, inFlight: 1, deadLetters: 1, topics: ['billing.paid', 'shop.#'], consumers: 1 }]);
+    expect(await transport.queues()).toEqual([
+      { name: 'listing', depth: 1, inFlight: 1, deadLetters: 1, topics: ['billing.paid', 'shop.#'], consumers: 1 },
+    ]);
     await b.ack();
     const closedAt = Date.now();
     await consumer.close();
@@ -57,7 +70,9 @@ describe('redis queue listing', () => {
     expect(await transport.queues()).toEqual([]);
     const redis = new Redis(redisUrl);
     try {
-      const left = (await redis.scan('0', 'MATCH', `${prefix}:*`, 'COUNT', 1000))[1].filter((key) => !key.endsWith(':bver') && !key.includes(':conn:') && !key.endsWith(':rid'));
+      const left = (await redis.scan('0', 'MATCH', `${prefix}:*`, 'COUNT', 1000))[1].filter(
+        (key) => !key.endsWith(':bver') && !key.includes(':conn:') && !key.endsWith(':rid'),
+      );
       expect(left).toEqual([]);
     } finally {
       redis.disconnect();
@@ -80,7 +95,11 @@ describe('redis queue listing', () => {
     cleanup.push(() => other.close());
     expect((await other.queues()).map((q) => q.name)).toEqual(['durable-1']);
 
-    await waiter.eventually(() => other.queues(), (qs) => qs.some((q) => q.name === 'replies-1'), "the owner's heartbeat to declare its reply queue again");
+    await waiter.eventually(
+      () => other.queues(),
+      (qs) => qs.some((q) => q.name === 'replies-1'),
+      "the owner's heartbeat to declare its reply queue again",
+    );
     await owner.close();
     expect((await other.queues()).map((q) => q.name)).toEqual(['durable-1']);
   });

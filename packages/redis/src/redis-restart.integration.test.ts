@@ -32,7 +32,20 @@ function freePort(): Promise<number> {
 }
 
 async function startRedis(dir: string, port: number): Promise<TestProcess> {
-  const server = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '']);
+  const server = startProcess('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--save',
+    '',
+  ]);
   await server.waitFor(/Ready to accept connections/, 15_000);
   return server;
 }
@@ -56,12 +69,16 @@ describe('redis restart', () => {
     const Work = defineCommand('restart.work', z.object({ n: z.number() }));
     const handled = new Set<number>();
     const consumer = createBus({ service: 'consumer', transport: url, logger: silentLogger, retry: { immediate: 0, delayed: false } });
-    consumer.endpoint('restart-work', (e) =>
-      e.on(Work, async (m) => {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        handled.add(m.n);
-        waiter.notify();
-      }), { concurrency: 4, prefetch: 8 });
+    consumer.endpoint(
+      'restart-work',
+      (e) =>
+        e.on(Work, async (m) => {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          handled.add(m.n);
+          waiter.notify();
+        }),
+      { concurrency: 4, prefetch: 8 },
+    );
     await consumer.start();
     cleanup.push(() => consumer.stop());
     const publisher = createBus({ service: 'publisher', transport: url, logger: silentLogger });

@@ -65,7 +65,12 @@ const HEARTBEAT_MS = 5000;
 /** The Redis transport. */
 export class RedisTransport implements Transport, RedisConnection {
   readonly kind = 'redis';
-  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
+  readonly capabilities: TransportCapabilities = Object.freeze({
+    delayedDelivery: true,
+    cancelScheduled: true,
+    orderingKeys: true,
+    multiProcess: true,
+  });
   readonly deadLetters: RedisDeadLetters;
   /** The broker-wide record of command owners under this prefix (see `redis-command-owners.ts`). */
   readonly commandOwners: RedisCommandOwners;
@@ -113,7 +118,10 @@ export class RedisTransport implements Transport, RedisConnection {
   }
 
   private stateError(): BusStateError {
-    return new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `redis transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
+    return new BusStateError(
+      this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted,
+      `redis transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`,
+    );
   }
 
   /** The scripts, defined on the command connection. */
@@ -153,16 +161,24 @@ export class RedisTransport implements Transport, RedisConnection {
     if (this.options.durability === 'memory') return;
     const info = await redis.info('persistence');
     if (!/^aof_enabled:1\s*$/m.test(info)) {
-      throw new ConfigurationError(`redis durability=${this.options.durability} needs AOF on the server at ${where}: set "appendonly yes" (or use durability=memory and accept losing everything on restart)`);
+      throw new ConfigurationError(
+        `redis durability=${this.options.durability} needs AOF on the server at ${where}: set "appendonly yes" (or use durability=memory and accept losing everything on restart)`,
+      );
     }
     if (this.options.durability === 'fsync') {
       let policy: string | undefined;
       try {
         policy = ((await redis.config('GET', 'appendfsync')) as string[])[1];
       } catch (error) {
-        throw new ConfigurationError(`redis durability=fsync could not read appendfsync at ${where} (CONFIG is disabled?): ${(error as Error).message}`, { cause: error });
+        throw new ConfigurationError(
+          `redis durability=fsync could not read appendfsync at ${where} (CONFIG is disabled?): ${(error as Error).message}`,
+          { cause: error },
+        );
       }
-      if (policy !== 'always') throw new ConfigurationError(`redis durability=fsync needs "appendfsync always" at ${where}, found "${policy}"; with "${policy}" use durability=aof`);
+      if (policy !== 'always')
+        throw new ConfigurationError(
+          `redis durability=fsync needs "appendfsync always" at ${where}, found "${policy}"; with "${policy}" use durability=aof`,
+        );
     }
   }
 
@@ -195,12 +211,24 @@ export class RedisTransport implements Transport, RedisConnection {
   async declare(queue: QueueSpec): Promise<void> {
     for (const pattern of queue.topics) topicMatcher(pattern);
     const [added, ...lost] = (await this.run('declare', () =>
-      this.scripts.run('declare', [], [this.keys.prefix, queue.name, queue.temporary === true ? this.connectionId : '', queue.ordered === true ? '1' : '0', this.clock.now(), ...queue.topics]),
+      this.scripts.run(
+        'declare',
+        [],
+        [
+          this.keys.prefix,
+          queue.name,
+          queue.temporary === true ? this.connectionId : '',
+          queue.ordered === true ? '1' : '0',
+          this.clock.now(),
+          ...queue.topics,
+        ],
+      ),
     )) as [number, ...string[]];
     const known = this.declared.get(queue.name);
     const topics = [...new Set([...(known?.topics ?? []), ...queue.topics])].filter((topic) => !lost.includes(topic));
     this.declared.set(queue.name, { ...queue, ordered: queue.ordered === true || known?.ordered === true, topics });
-    if (lost.length > 0) this.logger.warn(`redis queue ${queue.name} is not bound to ${lost.join(', ')}: another endpoint owns them (takeOver)`);
+    if (lost.length > 0)
+      this.logger.warn(`redis queue ${queue.name} is not bound to ${lost.join(', ')}: another endpoint owns them (takeOver)`);
     if (Number(added) > 0) this.routes = undefined;
   }
 
@@ -218,7 +246,11 @@ export class RedisTransport implements Transport, RedisConnection {
       const routes = await this.currentRoutes();
       const queues = this.route(routes, topic);
       const done = await this.run('publish', () =>
-        this.scripts.run('schedule', [], [this.keys.prefix, routes.version, options.notBefore!, options.scheduleId ?? '', queues.length, ...queues, ...fields]),
+        this.scripts.run(
+          'schedule',
+          [],
+          [this.keys.prefix, routes.version, options.notBefore!, options.scheduleId ?? '', queues.length, ...queues, ...fields],
+        ),
       );
       const stale = Number(done) === -1;
       if (!stale) this.dueAt(options.notBefore!);
@@ -234,7 +266,9 @@ export class RedisTransport implements Transport, RedisConnection {
     const fields = entryFields(message);
     let done: unknown;
     if (options?.notBefore !== undefined && options.notBefore > this.clock.now()) {
-      done = await this.run('send', () => this.scripts.run('schedule', [], [this.keys.prefix, '', options.notBefore!, options.scheduleId ?? '', 1, queue, ...fields]));
+      done = await this.run('send', () =>
+        this.scripts.run('schedule', [], [this.keys.prefix, '', options.notBefore!, options.scheduleId ?? '', 1, queue, ...fields]),
+      );
       if (Number(done) === 1) this.dueAt(options.notBefore);
     } else {
       done = await this.run('send', () => this.scripts.run('send', [this.keys.queues, this.keys.stream(queue)], [queue, ...fields]));
@@ -266,8 +300,23 @@ export class RedisTransport implements Transport, RedisConnection {
     const now = this.clock.now();
     const stats = await Promise.all(names.map((name) => this.scripts.run('stats', [], [this.keys.prefix, name, now]) as Promise<number[]>));
     return names.map((name, i) => {
-      const [length, pending, delayed, dead, waiting, consumers, idleSince] = stats[i]!.map(Number) as [number, number, number, number, number, number, number];
-      const info: QueueInfo = { name, depth: length - pending + delayed + waiting, inFlight: pending, deadLetters: dead, topics: (topics.get(name) ?? []).sort(), consumers };
+      const [length, pending, delayed, dead, waiting, consumers, idleSince] = stats[i]!.map(Number) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const info: QueueInfo = {
+        name,
+        depth: length - pending + delayed + waiting,
+        inFlight: pending,
+        deadLetters: dead,
+        topics: (topics.get(name) ?? []).sort(),
+        consumers,
+      };
       return idleSince >= 0 ? { ...info, idleSince } : info;
     });
   }
@@ -284,7 +333,10 @@ export class RedisTransport implements Transport, RedisConnection {
   async checkQueue(queue: string): Promise<boolean> {
     const known = this.declared.get(queue);
     if (known?.ordered === true) return true;
-    const [exists, ordered] = await Promise.all([this.redis.hexists(this.keys.queues, queue), this.redis.sismember(`${this.keys.prefix}ordered`, queue)]);
+    const [exists, ordered] = await Promise.all([
+      this.redis.hexists(this.keys.queues, queue),
+      this.redis.sismember(`${this.keys.prefix}ordered`, queue),
+    ]);
     if (exists === 0 && known === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
     return ordered === 1;
   }
@@ -382,10 +434,13 @@ export class RedisTransport implements Transport, RedisConnection {
     if (!this.open || at >= this.nextDue) return;
     clearTimeout(this.dueTimer);
     this.nextDue = at;
-    this.dueTimer = setTimeout(() => {
-      this.nextDue = Number.POSITIVE_INFINITY;
-      void this.promote();
-    }, Math.max(0, at - this.clock.now()) + 1);
+    this.dueTimer = setTimeout(
+      () => {
+        this.nextDue = Number.POSITIVE_INFINITY;
+        void this.promote();
+      },
+      Math.max(0, at - this.clock.now()) + 1,
+    );
     this.dueTimer.unref();
   }
 

@@ -342,7 +342,12 @@ export class Scripts {
 
   /** Adds a script call to a pipeline of the client these scripts were defined on (replies as strings). */
   queue(pipeline: ChainableCommander, name: ScriptName, keys: readonly string[], args: readonly Arg[]): void {
-    void (pipeline as unknown as Record<string, (...args: Arg[]) => unknown>)[`missive_${name}`]!.call(pipeline, keys.length, ...keys, ...args);
+    void (pipeline as unknown as Record<string, (...args: Arg[]) => unknown>)[`missive_${name}`]!.call(
+      pipeline,
+      keys.length,
+      ...keys,
+      ...args,
+    );
   }
 
   /** Runs a script; bulk replies as Buffers (for message bodies). */

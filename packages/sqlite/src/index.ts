@@ -20,4 +20,5 @@ export { SqliteMessageStore, type SqliteMessageStoreOptions } from './sqlite-mes
 export { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-store.js';
 
 /** Creates the transport for a `sqlite://` URL (what `createBus({ transport: 'sqlite://…' })` calls). */
-export const createTransport: TransportFactory = (url, options) => new SqliteTransport({ ...sqliteOptionsFromUrl(url), ...(options.openExisting === true ? { create: false } : {}) }, options);
+export const createTransport: TransportFactory = (url, options) =>
+  new SqliteTransport({ ...sqliteOptionsFromUrl(url), ...(options.openExisting === true ? { create: false } : {}) }, options);

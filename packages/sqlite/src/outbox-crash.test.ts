@@ -33,7 +33,16 @@ function tempPath(name: string): string {
 }
 
 async function run(busPath: string, storePath: string, mode: string, orderId: string): Promise<number | string> {
-  const child = startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', crasher, busPath, storePath, mode, orderId]);
+  const child = startProcess(process.execPath, [
+    '--import',
+    'tsx',
+    '--conditions=@missive/source',
+    crasher,
+    busPath,
+    storePath,
+    mode,
+    orderId,
+  ]);
   const code = await child.exited;
   if (mode === 'recover') expect(child.lines).toContain('recovered');
   return code;
@@ -46,7 +55,9 @@ async function consumer(busPath: string) {
   const bus: Bus = createBus({ service: 'consumer', transport: new SqliteTransport({ path: busPath, pollMs: 20 }), logger: silentLogger });
   const outbox = bus.outbox(store);
   const seen = { deliveries: 0, markers: new Set<string>() };
-  const record = outbox.handler<typeof OrderPlaced>((m, tx) => void tx.db.prepare('insert into effects (order_id) values (?)').run(m.orderId));
+  const record = outbox.handler<typeof OrderPlaced>(
+    (m, tx) => void tx.db.prepare('insert into effects (order_id) values (?)').run(m.orderId),
+  );
   bus.endpoint('effects', (e) => {
     e.on(OrderPlaced, async (m, ctx) => {
       seen.deliveries++;
@@ -59,7 +70,8 @@ async function consumer(busPath: string) {
     await bus.stop();
     await store.close();
   });
-  const effects = (orderId: string) => (store.db.prepare('select count(*) n from effects where order_id = ?').get(orderId) as { n: number }).n;
+  const effects = (orderId: string) =>
+    (store.db.prepare('select count(*) n from effects where order_id = ?').get(orderId) as { n: number }).n;
   const until = createWaiter().until;
   return { seen, effects, until };
 }

@@ -23,7 +23,11 @@ afterEach(() => {
 
 /** The seqs a fetch may hand out, per queue and key: exactly the earliest message of each key. */
 function unblocked(db: Database.Database): { queue: string; key: string | null; seq: number }[] {
-  return db.prepare('select queue, partition_key key, seq from missive_messages where blocked = 0 order by seq').all() as { queue: string; key: string | null; seq: number }[];
+  return db.prepare('select queue, partition_key key, seq from missive_messages where blocked = 0 order by seq').all() as {
+    queue: string;
+    key: string | null;
+    seq: number;
+  }[];
 }
 
 describe('sqlite schema', () => {
@@ -31,13 +35,17 @@ describe('sqlite schema', () => {
     const db = open();
     applySchema(db);
     applySchema(db); // a second process opening the file
-    const insert = db.prepare("insert into missive_messages (queue, id, type, body, headers, partition_key) values (?, ?, 't', x'', '{}', ?)");
+    const insert = db.prepare(
+      "insert into missive_messages (queue, id, type, body, headers, partition_key) values (?, ?, 't', x'', '{}', ?)",
+    );
     insert.run('a', '1', 'k'); // seq 1
     insert.run('a', '2', 'k'); // seq 2, behind 1
     insert.run('a', '3', null); // seq 3, no key: never blocked
     insert.run('b', '4', 'k'); // seq 4, same key in another queue: not blocked
     insert.run('a', '5', 'j'); // seq 5
-    db.exec("insert into missive_messages (queue, id, type, body, headers, partition_key) select 'a', '6', 't', x'', '{}', 'j' union all select 'a', '7', 't', x'', '{}', 'j'");
+    db.exec(
+      "insert into missive_messages (queue, id, type, body, headers, partition_key) select 'a', '6', 't', x'', '{}', 'j' union all select 'a', '7', 't', x'', '{}', 'j'",
+    );
     expect(unblocked(db).map((r) => r.seq)).toEqual([1, 3, 4, 5]);
 
     db.prepare('delete from missive_messages where seq = ?').run(6); // a waiting message leaves: nothing moves
@@ -52,7 +60,9 @@ describe('sqlite schema', () => {
 
   it('refuses a file holding tables of an older version, without retrying', () => {
     const db = open();
-    db.exec('create table missive_meta (key text primary key, value integer not null) without rowid; create table missive_messages (seq integer primary key, queue text)');
+    db.exec(
+      'create table missive_meta (key text primary key, value integer not null) without rowid; create table missive_messages (seq integer primary key, queue text)',
+    );
     let thrown: unknown;
     try {
       applySchema(db);

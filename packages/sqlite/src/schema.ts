@@ -128,12 +128,21 @@ create index if not exists missive_consumers_connection on missive_consumers (co
  */
 export function applySchema(db: Database.Database): void {
   db.transaction(() => {
-    const tables = (db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\'").all() as { name: string }[]).map((t) => t.name);
+    const tables = (
+      db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\'").all() as {
+        name: string;
+      }[]
+    ).map((t) => t.name);
     if (tables.includes('missive_messages')) {
-      const row = tables.includes('missive_meta') ? (db.prepare("select value from missive_meta where key = 'schema_version'").get() as { value: number } | undefined) : undefined;
+      const row = tables.includes('missive_meta')
+        ? (db.prepare("select value from missive_meta where key = 'schema_version'").get() as { value: number } | undefined)
+        : undefined;
       const version = row?.value ?? 1;
       if (version !== SCHEMA_VERSION) {
-        throw new TransportError(`SQLite database ${db.name} has transport tables of schema version ${version}; this version of Missive needs ${SCHEMA_VERSION} and does not migrate them: drain the file and delete it, or use a new one`, { retryable: false });
+        throw new TransportError(
+          `SQLite database ${db.name} has transport tables of schema version ${version}; this version of Missive needs ${SCHEMA_VERSION} and does not migrate them: drain the file and delete it, or use a new one`,
+          { retryable: false },
+        );
       }
       checkShape(db, tables);
     } else {
@@ -157,7 +166,9 @@ function checkShape(db: Database.Database, tables: readonly string[]): void {
   const reference = new Database(':memory:');
   try {
     reference.exec(SCHEMA);
-    const expected = (reference.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map((t) => t.name);
+    const expected = (reference.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map(
+      (t) => t.name,
+    );
     for (const table of expected) {
       if (!tables.includes(table)) continue; // created below
       const want = columns(reference, table);

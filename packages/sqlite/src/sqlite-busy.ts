@@ -31,7 +31,8 @@ export async function retryWhileBusy<T>(write: () => T, path: string, doing = 'w
       return write();
     } catch (error) {
       if (!isBusy(error)) throw sqliteFailure(error, path, doing);
-      if (attempt >= BUSY_ATTEMPTS) throw new TransportError(`the SQLite database stayed locked through ${attempt} attempts`, { cause: error });
+      if (attempt >= BUSY_ATTEMPTS)
+        throw new TransportError(`the SQLite database stayed locked through ${attempt} attempts`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random())));
     }
   }

@@ -63,6 +63,8 @@ export class SqliteCommandOwners implements CommandOwnership {
   }
 
   async owners(): Promise<CommandOwner[]> {
-    return this.transport.db.prepare('select type, queue, service, since from missive_command_owners order by type').all() as CommandOwner[];
+    return this.transport.db
+      .prepare('select type, queue, service, since from missive_command_owners order by type')
+      .all() as CommandOwner[];
   }
 }

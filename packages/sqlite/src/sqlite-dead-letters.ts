@@ -41,7 +41,9 @@ export class SqliteDeadLetters implements DeadLetterStore {
   }
 
   async list(queue: string, options?: { readonly limit?: number; readonly offset?: number }): Promise<DeadLetter[]> {
-    const rows = this.db.prepare('select * from missive_dead_letters where queue = ? order by seq limit ? offset ?').all(queue, options?.limit ?? -1, options?.offset ?? 0) as Row[];
+    const rows = this.db
+      .prepare('select * from missive_dead_letters where queue = ? order by seq limit ? offset ?')
+      .all(queue, options?.limit ?? -1, options?.offset ?? 0) as Row[];
     return rows.map(toDeadLetter);
   }
 
@@ -50,7 +52,8 @@ export class SqliteDeadLetters implements DeadLetterStore {
   }
 
   async get(queue: string, id: string): Promise<DeadLetter | undefined> {
-    const row = this.db.prepare('select * from missive_dead_letters where queue = ? and id = ? order by seq limit 1').get(queue, id) as Row | undefined;
+    const row = this.db.prepare('select * from missive_dead_letters where queue = ? and id = ? order by seq limit 1').get(queue, id) as
+      Row | undefined;
     return row === undefined ? undefined : toDeadLetter(row);
   }
 
@@ -63,11 +66,13 @@ export class SqliteDeadLetters implements DeadLetterStore {
     let moved = 0;
     for (const id of ids) {
       moved += await this.transport.withBusyRetry(() =>
-        this.db.transaction(() => {
-          const n = insert.run(text, queue, id).changes;
-          if (n > 0) remove.run(queue, id);
-          return n;
-        }).immediate(),
+        this.db
+          .transaction(() => {
+            const n = insert.run(text, queue, id).changes;
+            if (n > 0) remove.run(queue, id);
+            return n;
+          })
+          .immediate(),
       );
     }
     this.transport.wake();

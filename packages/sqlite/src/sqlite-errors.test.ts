@@ -96,7 +96,11 @@ describe('sqlite errors users see', () => {
     await bus.publish(Big, { blob: 'x'.repeat(1000) });
     const filler = fill(disk.dir);
     let error: unknown;
-    for (let i = 0; i < 200 && error === undefined; i++) error = await bus.publish(Big, { blob: 'y'.repeat(60_000) }).then(() => undefined, (e: unknown) => e);
+    for (let i = 0; i < 200 && error === undefined; i++)
+      error = await bus.publish(Big, { blob: 'y'.repeat(60_000) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(TransportError);
     expect(error).toMatchObject({ code: 'TRANSPORT', retryable: true });
     expect((error as Error).message).toContain(path);
@@ -129,7 +133,7 @@ describe('sqlite errors users see', () => {
   it("an application's database with tables of its own is refused, and left untouched", async () => {
     const path = tempPath();
     const app = new Database(path);
-    app.exec("create table orders (id integer primary key, total real); insert into orders (total) values (30)");
+    app.exec('create table orders (id integer primary key, total real); insert into orders (total) values (30)');
     app.close();
     const error = await caught(new SqliteTransport({ path }).connect());
     expect(error).toBeInstanceOf(ConfigurationError);
@@ -137,7 +141,9 @@ describe('sqlite errors users see', () => {
     expect((error as Error).message).toContain('orders');
     const after = new Database(path);
     cleanups.push(() => void after.close());
-    expect((after.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map((r) => r.name)).toEqual(['orders']);
+    expect((after.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map((r) => r.name)).toEqual([
+      'orders',
+    ]);
   });
 
   it('Missive tables of another shape under the current version label: a non-retryable TransportError naming the table', async () => {

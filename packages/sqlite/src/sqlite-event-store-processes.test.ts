@@ -20,7 +20,9 @@ afterAll(() => {
 
 it('four processes appending to one stream: every append lands once, in order, conflicts retried', async () => {
   new SqliteEventStore({ path }).db.close(); // the schema, before the children race to create it
-  const children = ['a', 'b', 'c', 'd'].map((who) => startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', appender, path, '40', who]));
+  const children = ['a', 'b', 'c', 'd'].map((who) =>
+    startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', appender, path, '40', who]),
+  );
   const codes = await Promise.all(children.map((c) => c.exited));
   expect(codes, children.map((c) => c.stderr()).join('\n')).toEqual([0, 0, 0, 0]);
   const store = new SqliteEventStore({ path });

@@ -82,7 +82,8 @@ export class SqliteEventStore implements EventStore {
       throw new ConfigurationError('SqliteEventStore needs exactly one of { path } and { database }');
     }
     const synchronous = options.synchronous ?? 'FULL';
-    if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new ConfigurationError(`synchronous must be FULL or NORMAL, got ${String(synchronous)}`);
+    if (synchronous !== 'FULL' && synchronous !== 'NORMAL')
+      throw new ConfigurationError(`synchronous must be FULL or NORMAL, got ${String(synchronous)}`);
     this.owned = options.database === undefined;
     this.db = options.database ?? new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
@@ -102,9 +103,13 @@ export class SqliteEventStore implements EventStore {
       insert: db.prepare('insert into missive_events (id, stream, version, type, data, metadata, at) values (?, ?, ?, ?, ?, ?, ?)'),
       readStream: db.prepare('select * from missive_events where stream = ? and version >= ? order by version limit ?'),
       readAll: db.prepare('select * from missive_events where position > ? order by position limit ?'),
-      snapshotPut: db.prepare('insert into missive_snapshots (stream, version, state) values (?, ?, ?) on conflict (stream) do update set version = excluded.version, state = excluded.state'),
+      snapshotPut: db.prepare(
+        'insert into missive_snapshots (stream, version, state) values (?, ?, ?) on conflict (stream) do update set version = excluded.version, state = excluded.state',
+      ),
       snapshotGet: db.prepare('select version, state from missive_snapshots where stream = ?'),
-      checkpointPut: db.prepare('insert into missive_checkpoints (name, position) values (?, ?) on conflict (name) do update set position = excluded.position'),
+      checkpointPut: db.prepare(
+        'insert into missive_checkpoints (name, position) values (?, ?) on conflict (name) do update set position = excluded.position',
+      ),
       checkpointGet: db.prepare('select position from missive_checkpoints where name = ?'),
     };
   }
@@ -115,13 +120,16 @@ export class SqliteEventStore implements EventStore {
     const at = this.now();
     const run = this.db.transaction((): AppendResult => {
       const current = s.version.get(stream) as { v: number; p: number };
-      if (options.expectedVersion !== 'any' && options.expectedVersion !== current.v) throw new ConcurrencyError(stream, options.expectedVersion, current.v);
+      if (options.expectedVersion !== 'any' && options.expectedVersion !== current.v)
+        throw new ConcurrencyError(stream, options.expectedVersion, current.v);
       let version = current.v;
       let position = current.p;
       for (const e of events) {
         version++;
         const data = JSON.stringify(e.data ?? null);
-        position = Number(s.insert.run(e.id ?? randomUUID(), stream, version, e.type, data, JSON.stringify(e.metadata ?? {}), at).lastInsertRowid);
+        position = Number(
+          s.insert.run(e.id ?? randomUUID(), stream, version, e.type, data, JSON.stringify(e.metadata ?? {}), at).lastInsertRowid,
+        );
       }
       return { version, position };
     });
@@ -169,7 +177,8 @@ export class SqliteEventStore implements EventStore {
       } catch (error) {
         const code = (error as { code?: string }).code;
         if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || attempt >= BUSY_RETRIES) {
-          if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new TransportError(`the database stayed locked through ${attempt} attempts`, { cause: error });
+          if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
+            throw new TransportError(`the database stayed locked through ${attempt} attempts`, { cause: error });
           throw error;
         }
       }

@@ -19,16 +19,28 @@ export function sqliteFailure(error: unknown, path: string, doing: string): Miss
   const detail = (error as Error).message ?? String(error);
   const options = (retryable: boolean) => ({ cause: error, retryable });
   if (code === 'SQLITE_FULL') {
-    return new TransportError(`cannot ${doing}: the disk holding SQLite database ${path} is full (${detail}); free space there and Missive goes on`, options(true));
+    return new TransportError(
+      `cannot ${doing}: the disk holding SQLite database ${path} is full (${detail}); free space there and Missive goes on`,
+      options(true),
+    );
   }
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-    return new TransportError(`cannot ${doing}: ${path} is not a SQLite database or is damaged (${detail}); restore it from a backup, or point the transport at a new file`, options(false));
+    return new TransportError(
+      `cannot ${doing}: ${path} is not a SQLite database or is damaged (${detail}); restore it from a backup, or point the transport at a new file`,
+      options(false),
+    );
   }
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
-    return new TransportError(`cannot ${doing}: SQLite database ${path} cannot be written (${detail}); check the permissions of the file and its directory, and that the file system is not read-only`, options(false));
+    return new TransportError(
+      `cannot ${doing}: SQLite database ${path} cannot be written (${detail}); check the permissions of the file and its directory, and that the file system is not read-only`,
+      options(false),
+    );
   }
   if (code.startsWith('SQLITE_CANTOPEN')) {
-    return new TransportError(`cannot ${doing}: SQLite database ${path} cannot be opened (${detail}); check that its directory exists and can be written`, options(false));
+    return new TransportError(
+      `cannot ${doing}: SQLite database ${path} cannot be opened (${detail}); check that its directory exists and can be written`,
+      options(false),
+    );
   }
   if (code.startsWith('SQLITE_IOERR')) {
     return new TransportError(`cannot ${doing}: I/O error on SQLite database ${path} (${detail}); check the disk`, options(true));

@@ -17,7 +17,9 @@ describeFaultScenarios({
       url: `sqlite://${path}?lease=2000`,
       connect: () => new SqliteTransport({ path, leaseMs: 2000, pollMs: 50 }, { clock }),
       // A full disk makes the transport log every failed fetch and heartbeat: quiet here.
-      onDisk: (dir) => ({ connect: () => new SqliteTransport({ path: join(dir, 'queues.db'), leaseMs: 2000, pollMs: 50 }, { clock, logger: silentLogger }) }),
+      onDisk: (dir) => ({
+        connect: () => new SqliteTransport({ path: join(dir, 'queues.db'), leaseMs: 2000, pollMs: 50 }, { clock, logger: silentLogger }),
+      }),
       async teardown() {
         for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
       },

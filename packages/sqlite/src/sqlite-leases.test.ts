@@ -65,12 +65,14 @@ describe('sqlite leases', () => {
     const { defineCommand } = await import('@missive/core');
     const { z } = await import('zod');
     const Slow = defineCommand('t.slow', z.object({}));
-    bus.endpoint('slow', (e) => e.on(Slow, async () => {
-      runs++;
-      begin();
-      await new Promise((resolve) => setTimeout(resolve, 700)); // over four leases
-      finish();
-    }));
+    bus.endpoint('slow', (e) =>
+      e.on(Slow, async () => {
+        runs++;
+        begin();
+        await new Promise((resolve) => setTimeout(resolve, 700)); // over four leases
+        finish();
+      }),
+    );
     const other = createBus({ service: 'other', transport: await db.connect() });
     other.endpoint('slow', (e) => e.on(Slow, () => void runs++));
     await bus.start();
@@ -88,7 +90,9 @@ describe('sqlite leases', () => {
     const t = await db.connect();
     await t.declare({ name: 'stress', topics: ['stress.topic'] });
     const writer = join(dirname(fileURLToPath(import.meta.url)), 'test-fixtures', 'writer.ts');
-    const writers = [0, 1, 2].map((i) => startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', writer, db.path, 'stress.topic', `w${i}`, '300']));
+    const writers = [0, 1, 2].map((i) =>
+      startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', writer, db.path, 'stress.topic', `w${i}`, '300']),
+    );
     await Promise.all(writers.map((w) => w.waitFor(/^done$/, 60_000)));
     expect((await t.queues()).find((q) => q.name === 'stress')?.depth).toBe(900);
     const ids = new Set((t.db.prepare('select id from missive_messages').all() as { id: string }[]).map((r) => r.id));
@@ -101,7 +105,10 @@ describe('sqlite leases', () => {
     expect(() => sqliteOptionsFromUrl(new URL('sqlite://bus.db?synchronous=off'))).toThrow(/full" or "normal/);
     expect(() => resolveSqliteOptions({ path: ':memory:' })).toThrow(ConfigurationError);
     expect(() => createBus({ service: 's', transport: 'sqlite://:memory:' })).toThrow(ConfigurationError);
-    expect(sqliteOptionsFromUrl(new URL('sqlite://.missive/bus.db?synchronous=normal&lease=5000'))).toMatchObject({ synchronous: 'NORMAL', leaseMs: 5000 });
+    expect(sqliteOptionsFromUrl(new URL('sqlite://.missive/bus.db?synchronous=normal&lease=5000'))).toMatchObject({
+      synchronous: 'NORMAL',
+      leaseMs: 5000,
+    });
     expect(sqliteOptionsFromUrl(new URL('sqlite:///tmp/x/bus.db')).path).toBe('/tmp/x/bus.db');
   });
 

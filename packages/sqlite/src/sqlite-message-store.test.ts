@@ -17,8 +17,10 @@ describeStoreConformance<Database.Database>({
     files.set(store, path);
     return store;
   },
-  write: (tx, key, value) => void tx.prepare('insert into kv (key, value) values (?, ?) on conflict (key) do update set value = excluded.value').run(key, value),
-  read: (store, key) => ((store as SqliteMessageStore).db.prepare('select value from kv where key = ?').get(key) as { value: string } | undefined)?.value,
+  write: (tx, key, value) =>
+    void tx.prepare('insert into kv (key, value) values (?, ?) on conflict (key) do update set value = excluded.value').run(key, value),
+  read: (store, key) =>
+    ((store as SqliteMessageStore).db.prepare('select value from kv where key = ?').get(key) as { value: string } | undefined)?.value,
   async destroy(store) {
     const path = files.get(store as SqliteMessageStore)!;
     for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });

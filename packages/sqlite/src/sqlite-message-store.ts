@@ -126,7 +126,8 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
       throw new ConfigurationError('SqliteMessageStore needs exactly one of { path } and { database }');
     }
     const synchronous = options.synchronous ?? 'FULL';
-    if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new ConfigurationError(`synchronous must be FULL or NORMAL, got ${String(synchronous)}`);
+    if (synchronous !== 'FULL' && synchronous !== 'NORMAL')
+      throw new ConfigurationError(`synchronous must be FULL or NORMAL, got ${String(synchronous)}`);
     this.owned = options.database === undefined;
     this.db = options.database ?? new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
@@ -156,8 +157,12 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
       ),
       sagaGet: db.prepare('select * from missive_sagas where saga = ? and id = ?'),
       sagaVersion: db.prepare('select version from missive_sagas where saga = ? and id = ?'),
-      sagaList: db.prepare('select * from missive_sagas where saga = @saga and (@status is null or status = @status) order by created_at, id limit @limit offset @offset'),
-      sagaDelete: db.prepare("delete from missive_sagas where saga = ? and status != 'active' and finished_at is not null and finished_at < ?"),
+      sagaList: db.prepare(
+        'select * from missive_sagas where saga = @saga and (@status is null or status = @status) order by created_at, id limit @limit offset @offset',
+      ),
+      sagaDelete: db.prepare(
+        "delete from missive_sagas where saga = ? and status != 'active' and finished_at is not null and finished_at < ?",
+      ),
       outboxInsert: db.prepare(
         `insert into missive_outbox (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at)
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
@@ -216,7 +221,9 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
     const changes = expectedVersion === 0 ? s.sagaInsert.run(row).changes : s.sagaUpdate.run({ ...row, expected: expectedVersion }).changes;
     if (changes === 0) {
       const current = s.sagaVersion.get(record.saga, record.id) as { version: number } | undefined;
-      throw new ConcurrencyConflictError(`saga ${record.saga} instance ${record.id} is at version ${current?.version ?? 0}, expected ${expectedVersion}`);
+      throw new ConcurrencyConflictError(
+        `saga ${record.saga} instance ${record.id} is at version ${current?.version ?? 0}, expected ${expectedVersion}`,
+      );
     }
   }
 
@@ -226,7 +233,12 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
   }
 
   async listSagas(saga: string, options: SagaListOptions = {}): Promise<SagaRecord[]> {
-    const rows = this.statements.sagaList.all({ saga, status: options.status ?? null, limit: options.limit ?? -1, offset: options.offset ?? 0 }) as SagaRow[];
+    const rows = this.statements.sagaList.all({
+      saga,
+      status: options.status ?? null,
+      limit: options.limit ?? -1,
+      offset: options.offset ?? 0,
+    }) as SagaRow[];
     return rows.map(toSaga);
   }
 
@@ -265,7 +277,8 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
       } catch (error) {
         const code = (error as { code?: string }).code;
         if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || attempt >= BUSY_RETRIES) {
-          if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new TransportError(`the database stayed locked through ${attempt} attempts`, { cause: error });
+          if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
+            throw new TransportError(`the database stayed locked through ${attempt} attempts`, { cause: error });
           throw error;
         }
       }

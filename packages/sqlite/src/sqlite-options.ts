@@ -42,16 +42,20 @@ const KNOWN = new Set(['synchronous', 'lease', 'poll', 'busyTimeout']);
 function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < min) throw new ConfigurationError(`sqlite option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigurationError(`sqlite option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 /** Checks options and fills in defaults. */
 export function resolveSqliteOptions(options: SqliteTransportOptions): ResolvedSqliteOptions {
-  if (typeof options.path !== 'string' || options.path === '') throw new ConfigurationError('sqlite transport needs a database path, as in sqlite://.missive/bus.db');
-  if (options.path === ':memory:') throw new ConfigurationError('sqlite://:memory: cannot be shared by processes; use a file path, or memory:// for one process');
+  if (typeof options.path !== 'string' || options.path === '')
+    throw new ConfigurationError('sqlite transport needs a database path, as in sqlite://.missive/bus.db');
+  if (options.path === ':memory:')
+    throw new ConfigurationError('sqlite://:memory: cannot be shared by processes; use a file path, or memory:// for one process');
   const synchronous = (options.synchronous ?? 'FULL').toUpperCase();
-  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new ConfigurationError(`sqlite option synchronous must be "full" or "normal", got ${JSON.stringify(options.synchronous)}`);
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL')
+    throw new ConfigurationError(`sqlite option synchronous must be "full" or "normal", got ${JSON.stringify(options.synchronous)}`);
   return {
     path: resolve(options.path),
     create: options.create ?? true,
@@ -69,7 +73,8 @@ export function sqliteOptionsFromUrl(url: URL): ResolvedSqliteOptions {
     if (!KNOWN.has(key)) throw new ConfigurationError(`unknown sqlite URL parameter "${key}"; known: ${[...KNOWN].join(', ')}`);
   }
   const path = decodeURIComponent(url.host + url.pathname);
-  if (path === '' || path === '/') throw new ConfigurationError('sqlite URL has no file path: use sqlite://relative/path.db or sqlite:///absolute/path.db');
+  if (path === '' || path === '/')
+    throw new ConfigurationError('sqlite URL has no file path: use sqlite://relative/path.db or sqlite:///absolute/path.db');
   return resolveSqliteOptions({
     path,
     synchronous: (url.searchParams.get('synchronous') ?? undefined) as 'FULL' | undefined,

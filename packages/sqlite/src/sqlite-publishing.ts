@@ -106,15 +106,18 @@ export class SqlitePublishing {
     const c = this.connection;
     const refused: (Error | undefined)[] = [];
     try {
-      await c.withBusyRetry(() => {
-        refused.length = 0;
-        this.routesChecked = false;
-        c.db
-          .transaction(() => {
-            for (const item of batch) refused.push(refuses(item.write));
-          })
-          .immediate();
-      }, batch.length === 1 ? batch[0]!.doing : `${batch[0]!.doing} and ${batch.length - 1} more`);
+      await c.withBusyRetry(
+        () => {
+          refused.length = 0;
+          this.routesChecked = false;
+          c.db
+            .transaction(() => {
+              for (const item of batch) refused.push(refuses(item.write));
+            })
+            .immediate();
+        },
+        batch.length === 1 ? batch[0]!.doing : `${batch[0]!.doing} and ${batch.length - 1} more`,
+      );
     } catch (error) {
       if (batch.length === 1) batch[0]!.reject(error as Error);
       else for (const item of batch) await this.writeAlone(item);
@@ -149,7 +152,16 @@ export class SqlitePublishing {
     const notBefore = options?.notBefore;
     if (notBefore !== undefined && notBefore > this.connection.clock.now()) {
       this.scheduled();
-      s.scheduledInsert.run(queue, options?.scheduleId ?? null, notBefore, message.id, message.type, body, headers, message.partitionKey ?? null);
+      s.scheduledInsert.run(
+        queue,
+        options?.scheduleId ?? null,
+        notBefore,
+        message.id,
+        message.type,
+        body,
+        headers,
+        message.partitionKey ?? null,
+      );
     } else {
       s.messageInsert.run(queue, message.id, message.type, body, headers, message.partitionKey ?? null);
     }
@@ -163,7 +175,10 @@ export class SqlitePublishing {
       if (version !== this.routes.version) {
         this.routes = {
           version,
-          bindings: (s.bindings.all() as { queue: string; pattern: string }[]).map((b) => ({ queue: b.queue, matches: topicMatcher(b.pattern) })),
+          bindings: (s.bindings.all() as { queue: string; pattern: string }[]).map((b) => ({
+            queue: b.queue,
+            matches: topicMatcher(b.pattern),
+          })),
         };
       }
       this.routesChecked = true;

@@ -66,7 +66,11 @@ export class SqliteSettlement {
       refilled?.();
       for (let i = 0; i < batch.length; i++) {
         const a = batch[i]!;
-        if (results[i] === 0) c.logger.warn({ seq: a.seq }, 'an ack on the sqlite transport found its lease lost (the message was redelivered); it was ignored');
+        if (results[i] === 0)
+          c.logger.warn(
+            { seq: a.seq },
+            'an ack on the sqlite transport found its lease lost (the message was redelivered); it was ignored',
+          );
         a.resolve(results[i]! > 0);
       }
     } catch (error) {
@@ -83,7 +87,11 @@ export class SqliteSettlement {
       const s = c.statements;
       let changed: number;
       if (kind === 'dead') {
-        changed = c.db.transaction(() => (s.deadLetterCopy.run(JSON.stringify(extra.failure), seq, token).changes === 1 ? s.ack.run(seq, token).changes : 0)).immediate();
+        changed = c.db
+          .transaction(() =>
+            s.deadLetterCopy.run(JSON.stringify(extra.failure), seq, token).changes === 1 ? s.ack.run(seq, token).changes : 0,
+          )
+          .immediate();
       } else {
         const delayMs = kind === 'nack' ? (extra.delayMs ?? 0) : 0;
         if (delayMs > 0) this.delayed();
@@ -95,7 +103,8 @@ export class SqliteSettlement {
           undo: kind === 'release' ? 1 : 0,
         }).changes;
       }
-      if (changed === 0) c.logger.warn({ seq }, `a ${kind} on the sqlite transport found its lease lost (the message was redelivered); it was ignored`);
+      if (changed === 0)
+        c.logger.warn({ seq }, `a ${kind} on the sqlite transport found its lease lost (the message was redelivered); it was ignored`);
       c.wake();
       return changed > 0;
     });

@@ -59,7 +59,9 @@ export interface SqliteStatements {
 export function prepareStatements(db: Database.Database): SqliteStatements {
   const prepare = (sql: string): Statement => db.prepare(sql);
   return {
-    connectionUpsert: prepare('insert into missive_connections (id, pid, heartbeat) values (?, ?, ?) on conflict (id) do update set heartbeat = excluded.heartbeat'),
+    connectionUpsert: prepare(
+      'insert into missive_connections (id, pid, heartbeat) values (?, ?, ?) on conflict (id) do update set heartbeat = excluded.heartbeat',
+    ),
     connectionDelete: prepare('delete from missive_connections where id = ?'),
     connections: prepare('select id, pid, heartbeat from missive_connections'),
     releaseOwner: prepare('update missive_messages set lease_owner = null, lease_token = null, lease_until = null where lease_owner = ?'),
@@ -71,7 +73,9 @@ export function prepareStatements(db: Database.Database): SqliteStatements {
     queueGet: prepare('select name, owner from missive_queues where name = ?'),
     bindingInsert: prepare('insert into missive_bindings (queue, pattern) values (?, ?) on conflict do nothing'),
     messageInsert: prepare('insert into missive_messages (queue, id, type, body, headers, partition_key) values (?, ?, ?, ?, ?, ?)'),
-    scheduledInsert: prepare('insert into missive_scheduled (queue, schedule_id, due, id, type, body, headers, partition_key) values (?, ?, ?, ?, ?, ?, ?, ?)'),
+    scheduledInsert: prepare(
+      'insert into missive_scheduled (queue, schedule_id, due, id, type, body, headers, partition_key) values (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
     scheduledCancel: prepare('delete from missive_scheduled where schedule_id = ?'),
     promoteDue: prepare(
       'insert into missive_messages (queue, id, type, body, headers, partition_key) select queue, id, type, body, headers, partition_key from missive_scheduled where due <= ? order by due, seq',
@@ -118,7 +122,9 @@ export function prepareStatements(db: Database.Database): SqliteStatements {
     consumersHeartbeat: prepare('update missive_consumers set seen_at = ? where connection = ? and active = 1'),
     consumersGone: prepare('update missive_consumers set active = 0 where connection = ?'),
     consumersLeft: prepare('update missive_consumers set active = 0, seen_at = ? where connection = ? and active = 1'),
-    consumerCounts: prepare('select queue, sum(case when active = 1 and seen_at > ? then 1 else 0 end) n, max(seen_at) seen from missive_consumers group by queue'),
+    consumerCounts: prepare(
+      'select queue, sum(case when active = 1 and seen_at > ? then 1 else 0 end) n, max(seen_at) seen from missive_consumers group by queue',
+    ),
     queueCounts: prepare(
       `select queue, sum(case when lease_token is not null and lease_until > ? then 1 else 0 end) held, count(*) total from missive_messages group by queue`,
     ),

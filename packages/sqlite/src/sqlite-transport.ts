@@ -79,7 +79,12 @@ const bySeq = (a: FetchedRow, b: FetchedRow) => a.seq - b.seq;
 /** The SQLite transport. */
 export class SqliteTransport implements Transport, SqliteLink {
   readonly kind = 'sqlite';
-  readonly capabilities: TransportCapabilities = Object.freeze({ delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true });
+  readonly capabilities: TransportCapabilities = Object.freeze({
+    delayedDelivery: true,
+    cancelScheduled: true,
+    orderingKeys: true,
+    multiProcess: true,
+  });
   readonly deadLetters: DeadLetterStore;
   readonly commandOwners: CommandOwnership = new SqliteCommandOwners(this);
   /** This connection's id: the owner of its leases and temporary queues. */
@@ -118,7 +123,10 @@ export class SqliteTransport implements Transport, SqliteLink {
   /** The open database. */
   get db(): Database.Database {
     if (this.state !== 'open' || this.db_ === undefined) {
-      throw new BusStateError(this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted, `sqlite transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`);
+      throw new BusStateError(
+        this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted,
+        `sqlite transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`,
+      );
     }
     return this.db_;
   }
@@ -137,12 +145,17 @@ export class SqliteTransport implements Transport, SqliteLink {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'sqlite transport is closed');
     if (!this.options.create && !existsSync(this.options.path)) {
-      throw new ConfigurationError(`no Missive bus at ${this.options.path}: the file does not exist (it is not created here; check the path, or start a service on it first)`);
+      throw new ConfigurationError(
+        `no Missive bus at ${this.options.path}: the file does not exist (it is not created here; check the path, or start a service on it first)`,
+      );
     }
     try {
       if (this.options.create) mkdirSync(dirname(this.options.path), { recursive: true });
     } catch (error) {
-      throw new TransportError(`cannot create the directory of ${this.options.path}: ${(error as Error).message}`, { cause: error, retryable: false });
+      throw new TransportError(`cannot create the directory of ${this.options.path}: ${(error as Error).message}`, {
+        cause: error,
+        retryable: false,
+      });
     }
     let db: Database.Database;
     try {
@@ -152,7 +165,10 @@ export class SqliteTransport implements Transport, SqliteLink {
     }
     try {
       db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
-      if (!this.options.create && db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() === undefined) {
+      if (
+        !this.options.create &&
+        db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() === undefined
+      ) {
         throw new ConfigurationError(`${this.options.path} is not a Missive bus: it has no transport tables (they are not created here)`);
       }
       await this.withBusyRetry(() => {
@@ -169,10 +185,7 @@ export class SqliteTransport implements Transport, SqliteLink {
     this.s = prepareStatements(db);
     try {
       await this.withBusyRetry(
-        () =>
-          this.db
-            .transaction(() => this.presence.register(this.clock.now()))
-            .immediate(),
+        () => this.db.transaction(() => this.presence.register(this.clock.now())).immediate(),
         'register the connection',
       );
     } catch (error) {
@@ -203,11 +216,13 @@ export class SqliteTransport implements Transport, SqliteLink {
     clearTimeout(this.dueTimer);
     try {
       await this.withBusyRetry(() =>
-        this.db.transaction(() => {
-          for (const { name } of this.s.ownedQueues.all(this.connectionId) as { name: string }[]) this.dropQueue(name);
-          this.s.releaseOwner.run(this.connectionId);
-          this.presence.leave(this.clock.now());
-        }).immediate(),
+        this.db
+          .transaction(() => {
+            for (const { name } of this.s.ownedQueues.all(this.connectionId) as { name: string }[]) this.dropQueue(name);
+            this.s.releaseOwner.run(this.connectionId);
+            this.presence.leave(this.clock.now());
+          })
+          .immediate(),
       );
     } catch (error) {
       this.logger.warn({ err: error }, 'sqlite transport could not clean up on close; another process will reap it');
@@ -222,16 +237,19 @@ export class SqliteTransport implements Transport, SqliteLink {
   async declare(queue: QueueSpec): Promise<void> {
     await this.publishing.flush();
     const now = this.clock.now();
-    await this.withBusyRetry(() =>
-      this.db.transaction(() => {
-        this.s.queueInsert.run(queue.name, queue.temporary === true ? this.connectionId : null, now);
-        let added = 0;
-        for (const pattern of queue.topics) {
-          topicMatcher(pattern);
-          added += this.s.bindingInsert.run(queue.name, pattern).changes;
-        }
-        if (added > 0) this.s.bumpBindings.run();
-      }).immediate(),
+    await this.withBusyRetry(
+      () =>
+        this.db
+          .transaction(() => {
+            this.s.queueInsert.run(queue.name, queue.temporary === true ? this.connectionId : null, now);
+            let added = 0;
+            for (const pattern of queue.topics) {
+              topicMatcher(pattern);
+              added += this.s.bindingInsert.run(queue.name, pattern).changes;
+            }
+            if (added > 0) this.s.bumpBindings.run();
+          })
+          .immediate(),
       `declare queue ${queue.name}`,
     );
   }
@@ -246,7 +264,9 @@ export class SqliteTransport implements Transport, SqliteLink {
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
     if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
-    const consumer: SqliteConsumer = new SqliteConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)), () => this.forget(consumer));
+    const consumer: SqliteConsumer = new SqliteConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)), () =>
+      this.forget(consumer),
+    );
     this.consumers.add(consumer);
     this.presence.markConsumer(queue, true);
     this.presence.holdProcess(true);
@@ -261,12 +281,18 @@ export class SqliteTransport implements Transport, SqliteLink {
 
   async queues(): Promise<QueueInfo[]> {
     const now = this.clock.now();
-    const consumers = new Map((this.s.consumerCounts.all(now - this.presence.staleAfterMs()) as { queue: string; n: number; seen: number }[]).map((r) => [r.queue, r]));
+    const consumers = new Map(
+      (this.s.consumerCounts.all(now - this.presence.staleAfterMs()) as { queue: string; n: number; seen: number }[]).map((r) => [
+        r.queue,
+        r,
+      ]),
+    );
     const counts = new Map((this.s.queueCounts.all(now) as { queue: string; held: number; total: number }[]).map((r) => [r.queue, r]));
     const scheduled = new Map((this.s.scheduledCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
     const dead = new Map((this.s.deadCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
     const topics = new Map<string, string[]>();
-    for (const b of this.s.bindings.all() as { queue: string; pattern: string }[]) topics.set(b.queue, [...(topics.get(b.queue) ?? []), b.pattern]);
+    for (const b of this.s.bindings.all() as { queue: string; pattern: string }[])
+      topics.set(b.queue, [...(topics.get(b.queue) ?? []), b.pattern]);
     return (this.s.queueRows.all() as { name: string; created_at: number }[]).map(({ name, created_at }) => {
       const c = counts.get(name);
       const active = consumers.get(name);
@@ -318,13 +344,16 @@ export class SqliteTransport implements Transport, SqliteLink {
     // Look first with plain reads (WAL readers never wait); take the write lock only to lease.
     const now = this.clock.now();
     const due = this.s.anyDue.get(now) !== undefined;
-    const hungry = [...this.consumers].filter((c) => c.wantsFetch() && (due || this.s.anyCandidate.get({ queue: c.queue, now }) !== undefined));
+    const hungry = [...this.consumers].filter(
+      (c) => c.wantsFetch() && (due || this.s.anyCandidate.get({ queue: c.queue, now }) !== undefined),
+    );
     if (hungry.length > 0) {
       try {
         const fetched = this.db.transaction(() => this.fetchFor(hungry)).immediate();
         hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
       } catch (error) {
-        if (!isBusy(error)) this.logger.error({ err: sqliteFailure(error, this.options.path, 'fetch messages') }, 'sqlite fetch failed; retrying');
+        if (!isBusy(error))
+          this.logger.error({ err: sqliteFailure(error, this.options.path, 'fetch messages') }, 'sqlite fetch failed; retrying');
         setTimeout(() => this.wake(), 20 + Math.random() * 50).unref();
         return;
       }
@@ -355,7 +384,14 @@ export class SqliteTransport implements Transport, SqliteLink {
    */
   private fetch(consumer: SqliteConsumer, now: number): FetchedRow[] {
     const token = randomUUID();
-    const rows = this.s.lease.all({ queue: consumer.queue, now, limit: consumer.room(), owner: this.connectionId, token, until: now + this.options.leaseMs }) as FetchedRow[];
+    const rows = this.s.lease.all({
+      queue: consumer.queue,
+      now,
+      limit: consumer.room(),
+      owner: this.connectionId,
+      token,
+      until: now + this.options.leaseMs,
+    }) as FetchedRow[];
     for (const row of rows) row.token = token;
     return rows.length > 1 ? rows.sort(bySeq) : rows;
   }
@@ -375,10 +411,13 @@ export class SqliteTransport implements Transport, SqliteLink {
     if (next === Number.POSITIVE_INFINITY || next >= this.dueAt) return;
     clearTimeout(this.dueTimer);
     this.dueAt = next;
-    this.dueTimer = setTimeout(() => {
-      this.dueAt = Number.POSITIVE_INFINITY;
-      this.wake();
-    }, Math.max(0, next - now) + 1);
+    this.dueTimer = setTimeout(
+      () => {
+        this.dueAt = Number.POSITIVE_INFINITY;
+        this.wake();
+      },
+      Math.max(0, next - now) + 1,
+    );
     this.dueTimer.unref();
   }
 

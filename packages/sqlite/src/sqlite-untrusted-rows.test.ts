@@ -40,7 +40,13 @@ function file(): { path: string; raw: () => Database.Database } {
 }
 
 function bus(path: string, options: Partial<Parameters<typeof createBus>[0]> = {}): Bus {
-  const b = createBus({ service: 'rows', transport: new SqliteTransport({ path, leaseMs: 2000, pollMs: 20 }), logger: silentLogger, retry: { immediate: 0, delayed: false }, ...options });
+  const b = createBus({
+    service: 'rows',
+    transport: new SqliteTransport({ path, leaseMs: 2000, pollMs: 20 }),
+    logger: silentLogger,
+    retry: { immediate: 0, delayed: false },
+    ...options,
+  });
   buses.push(b);
   return b;
 }
@@ -63,7 +69,9 @@ describe('sqlite rows the transport cannot trust', () => {
     await setup.stop();
     await enqueue(path, 'work', [0, 1, 2, 3, 4]);
     const db = raw();
-    const ids = (db.prepare("select id from missive_messages where queue = 'work' order by seq").all() as { id: string }[]).map((r) => r.id);
+    const ids = (db.prepare("select id from missive_messages where queue = 'work' order by seq").all() as { id: string }[]).map(
+      (r) => r.id,
+    );
     db.prepare('update missive_messages set headers = ? where id = ?').run('null', ids[1]);
     db.prepare('update missive_messages set headers = ? where id = ?').run('{not json', ids[3]);
 
@@ -79,7 +87,11 @@ describe('sqlite rows the transport cannot trust', () => {
     expect(handled.sort()).toEqual([0, 2, 4, 5]);
 
     let dead: DeadLetter[] = [];
-    await waiter.eventually(async () => (dead = await consumer.deadLetters.list('work')), (d) => d.length === 2, 'two dead letters');
+    await waiter.eventually(
+      async () => (dead = await consumer.deadLetters.list('work')),
+      (d) => d.length === 2,
+      'two dead letters',
+    );
     expect(dead.map((d) => d.message.id).sort()).toEqual([ids[1], ids[3]].sort());
     for (const d of dead) {
       expect(d.failure.reason).toBe('DECODE');
@@ -101,11 +113,13 @@ describe('sqlite rows the transport cannot trust', () => {
     const consumer = bus(path, { retry: { immediate: 0, delayed: { attempts: 100, initialMs: 0, jitter: 0 } } });
     const reasons: string[] = [];
     consumer.on('dead-lettered', (event) => void (reasons.push(event.reason), waiter.notify()));
-    consumer.endpoint('guarded', (e) =>
-      e.on(Job, () => {
-        runs++;
-        throw new Error('always fails');
-      }),
+    consumer.endpoint(
+      'guarded',
+      (e) =>
+        e.on(Job, () => {
+          runs++;
+          throw new Error('always fails');
+        }),
       { maxDeliveries: 3 },
     );
     await consumer.start();
@@ -134,11 +148,13 @@ describe('sqlite rows the transport cannot trust', () => {
     const dead: string[] = [];
     const consumer = bus(path, { retry: { immediate: 0, delayed: { attempts: 5, initialMs: 0, jitter: 0 } } });
     consumer.on('dead-lettered', () => void (dead.push('x'), waiter.notify()));
-    consumer.endpoint('counted', (e) =>
-      e.on(Job, ({ n }, ctx) => {
-        attempts.set(n, [...(attempts.get(n) ?? []), ctx.attempt]);
-        throw new Error('fails');
-      }),
+    consumer.endpoint(
+      'counted',
+      (e) =>
+        e.on(Job, ({ n }, ctx) => {
+          attempts.set(n, [...(attempts.get(n) ?? []), ctx.attempt]);
+          throw new Error('fails');
+        }),
       { maxDeliveries: 50 },
     );
     await consumer.start();

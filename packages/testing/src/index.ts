@@ -17,7 +17,14 @@ export { createWaiter, type Waiter, type WaiterOptions } from './wait.js';
 export { createTestHarness, type TestHarness, type DeadLetterRecord } from './harness.js';
 export { brokersRequired } from './brokers-required.js';
 export { QueueHistory, checkQueue, describeCheck, type QueueCheck } from './faults/queue-checker.js';
-export { recordScenario, startMeter, sampleResources, collectGarbage, type ScenarioFigures, type ResourceSample } from './faults/fault-report.js';
+export {
+  recordScenario,
+  startMeter,
+  sampleResources,
+  collectGarbage,
+  type ScenarioFigures,
+  type ResourceSample,
+} from './faults/fault-report.js';
 export { startProcess, type TestProcess } from './processes.js';
 export { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 export { captureSpans, type SpanCapture } from './span-capture.js';

@@ -82,7 +82,11 @@ export function startProcess(
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`no line matching ${String(pattern)} within ${timeoutMs} ms; stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-1000)}`));
+          reject(
+            new Error(
+              `no line matching ${String(pattern)} within ${timeoutMs} ms; stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-1000)}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(onLine);
         void exited.then((code) => {

@@ -84,7 +84,8 @@ export function createWaiter(options: WaiterOptions = {}): Waiter {
       } else if (Date.now() - quietSince >= quietMs) {
         return;
       }
-      if (Date.now() > deadline) throw new Error(`the system did not become quiet within ${timeoutMs} ms (${isBusy ? 'still busy' : 'still making progress'})`);
+      if (Date.now() > deadline)
+        throw new Error(`the system did not become quiet within ${timeoutMs} ms (${isBusy ? 'still busy' : 'still making progress'})`);
     }
   }
 
@@ -119,7 +120,9 @@ export function createWaiter(options: WaiterOptions = {}): Waiter {
         if (condition()) return;
         const due = clock.nextDue();
         if (due === undefined || due > limit) {
-          throw new Error(`waited for ${what}, but nothing more can happen (${due === undefined ? 'no timers left' : 'next timer beyond the limit'})`);
+          throw new Error(
+            `waited for ${what}, but nothing more can happen (${due === undefined ? 'no timers left' : 'next timer beyond the limit'})`,
+          );
         }
         clock.fireNext(due);
       }

@@ -28,7 +28,12 @@ function brokerFor(args: SubjectArgs, role: string) {
         adapter: {
           type: 'AMQP',
           options: {
-            amqp: { url: AMQP_URL, exchangeOptions: { durable: true }, queueOptions: { durable: true }, messageOptions: { persistent: true } },
+            amqp: {
+              url: AMQP_URL,
+              exchangeOptions: { durable: true },
+              queueOptions: { durable: true },
+              messageOptions: { persistent: true },
+            },
             maxInFlight: args.prefetch,
           },
         },
@@ -43,7 +48,10 @@ export const createPublisher: CreatePublisher = async (args) => {
   const broker = brokerFor(args, 'publisher');
   await broker.start();
   const channel = channelOf(args);
-  const b = broker as unknown as { sendToChannel: (name: string, payload: unknown) => Promise<void>; channelAdapter: { channel: EventEmitter } };
+  const b = broker as unknown as {
+    sendToChannel: (name: string, payload: unknown) => Promise<void>;
+    channelAdapter: { channel: EventEmitter };
+  };
   return {
     // The adapter throws "Write buffer is full" when amqplib's publish returns false, but amqplib has
     // already buffered that message: wait for the channel to drain and count it as sent.

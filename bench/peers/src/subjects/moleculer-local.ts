@@ -10,7 +10,13 @@ import { ORDER_TOPIC, type Order } from '../../../dist/harness/payload.js';
 import type { CreatePair } from '../../../dist/harness/subject.js';
 
 export const createPair: CreatePair = async (args, onMessage) => {
-  const broker = new Moleculer.ServiceBroker({ nodeID: `bench-${args.name}`, logger: false, transporter: null, metrics: false, tracing: false });
+  const broker = new Moleculer.ServiceBroker({
+    nodeID: `bench-${args.name}`,
+    logger: false,
+    transporter: null,
+    metrics: false,
+    tracing: false,
+  });
   broker.createService({
     name: 'bench',
     events: {

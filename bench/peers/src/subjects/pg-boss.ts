@@ -13,7 +13,13 @@ import type { Order } from '../../../dist/harness/payload.js';
 import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../../../dist/harness/subject.js';
 
 async function boss(args: SubjectArgs): Promise<PgBoss> {
-  const b = new PgBoss({ connectionString: String(args['url']), schema: String(args['schema']), supervise: false, schedule: false, max: 10 });
+  const b = new PgBoss({
+    connectionString: String(args['url']),
+    schema: String(args['schema']),
+    supervise: false,
+    schedule: false,
+    max: 10,
+  });
   b.on('error', () => undefined);
   await b.start();
   await b.createQueue(args.name);

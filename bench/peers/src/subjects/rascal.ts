@@ -35,7 +35,10 @@ export const createPublisher: CreatePublisher = async (args) => {
     publish: async (order) => {
       const publication = await broker.publish('orders', order);
       await new Promise<void>((resolve, reject) => {
-        publication.on('success', () => resolve()).on('error', (error: Error) => reject(error)).on('return', () => reject(new Error('returned')));
+        publication
+          .on('success', () => resolve())
+          .on('error', (error: Error) => reject(error))
+          .on('return', () => reject(new Error('returned')));
       });
     },
     close: () => broker.shutdown(),

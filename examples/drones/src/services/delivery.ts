@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import { defineSaga, type SagaContext } from '@missive/core';
 import { SqliteMessageStore } from '@missive/sqlite';
 import { z } from 'zod';
-import { AssignDrone, DeliveryNeedsDrone, DeliveryRequested, DeliveryUpdated, DispatchDrone, DroneLost, DroneReported, ReleaseDrone } from '../contracts.js';
+import {
+  AssignDrone,
+  DeliveryNeedsDrone,
+  DeliveryRequested,
+  DeliveryUpdated,
+  DispatchDrone,
+  DroneLost,
+  DroneReported,
+  ReleaseDrone,
+} from '../contracts.js';
 import { envNumber, run, serviceBus, settings } from '../runtime.js';
 
 const config = settings();
@@ -37,7 +46,14 @@ const byDelivery = (m: { deliveryId: string }) => m.deliveryId;
 function step(saga: Saga, status: State['status'], reason?: string): void {
   saga.state.status = status;
   saga.state.seq++;
-  saga.publish(DeliveryUpdated, { deliveryId: saga.state.deliveryId, seq: saga.state.seq, status, droneId: saga.state.droneId, reason, at: Date.now() });
+  saga.publish(DeliveryUpdated, {
+    deliveryId: saga.state.deliveryId,
+    seq: saga.state.seq,
+    status,
+    droneId: saga.state.droneId,
+    reason,
+    at: Date.now(),
+  });
 }
 
 function reassign(saga: Saga, reason: string): void {
@@ -74,7 +90,8 @@ export const DeliverySaga = defineSaga('drones.delivery', State)
     handle: (m, saga) => {
       if (saga.state.status !== 'requested' && saga.state.status !== 'reassigning') {
         // A late answer to an earlier request: the drone goes back to the fleet.
-        if (m.droneId !== saga.state.droneId) saga.send(ReleaseDrone, { droneId: m.droneId, deliveryId: m.deliveryId, reason: 'not needed' });
+        if (m.droneId !== saga.state.droneId)
+          saga.send(ReleaseDrone, { droneId: m.droneId, deliveryId: m.deliveryId, reason: 'not needed' });
         return;
       }
       saga.cancelTimeout('assign');

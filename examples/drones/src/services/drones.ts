@@ -22,7 +22,11 @@ let toLose = envNumber('DRONES_LOSE', 0);
 const malformed = envNumber('DRONES_MALFORMED', 0);
 
 type State = 'idle' | 'to-pickup' | 'en-route' | 'charging';
-interface Dispatch { readonly kind: 'dispatch'; readonly deliveryId: string; readonly to: { lat: number; lon: number } }
+interface Dispatch {
+  readonly kind: 'dispatch';
+  readonly deliveryId: string;
+  readonly to: { lat: number; lon: number };
+}
 
 class SimDrone {
   seq = 0;
@@ -34,7 +38,11 @@ class SimDrone {
   private readonly timers = new Set<NodeJS.Timeout>();
   private ticker: NodeJS.Timeout | undefined;
 
-  constructor(readonly id: string, readonly client: MqttClient, public battery: number) {}
+  constructor(
+    readonly id: string,
+    readonly client: MqttClient,
+    public battery: number,
+  ) {}
 
   private topic(kind: string) {
     return `${config.topicPrefix}/${this.id}/${kind}`;
@@ -75,7 +83,15 @@ class SimDrone {
       this.lat += (Math.random() - 0.5) * 0.001;
       this.lon += (Math.random() - 0.5) * 0.001;
     }
-    const body = { seq: this.seq++, battery: Math.round(this.battery * 10) / 10, state: this.state, lat: this.lat, lon: this.lon, deliveryId: this.deliveryId, at: Date.now() };
+    const body = {
+      seq: this.seq++,
+      battery: Math.round(this.battery * 10) / 10,
+      state: this.state,
+      lat: this.lat,
+      lon: this.lon,
+      deliveryId: this.deliveryId,
+      at: Date.now(),
+    };
     this.client.publish(this.topic('telemetry'), JSON.stringify(body), { qos: 1 });
   }
 
@@ -121,13 +137,25 @@ const fleet: SimDrone[] = [];
 const ids = Array.from({ length: size }, (_, i) => `d-${String(i + 1).padStart(3, '0')}`);
 for (let i = 0; i < ids.length; i += 20) {
   const batch = ids.slice(i, i + 20);
-  const clients = await Promise.all(batch.map((id) => connectAsync(config.mqttUrl, { protocolVersion: 5, clientId: `${config.topicPrefix.replace(/\//g, '-')}-${id}`, reconnectPeriod: 500 })));
+  const clients = await Promise.all(
+    batch.map((id) =>
+      connectAsync(config.mqttUrl, {
+        protocolVersion: 5,
+        clientId: `${config.topicPrefix.replace(/\//g, '-')}-${id}`,
+        reconnectPeriod: 500,
+      }),
+    ),
+  );
   clients.forEach((client, j) => fleet.push(new SimDrone(batch[j]!, client, 60 + Math.random() * 40)));
 }
 for (const d of fleet) d.start();
 const first = fleet[0];
 for (let i = 0; i < malformed && first !== undefined; i++) {
-  await first.client.publishAsync(`${config.topicPrefix}/${first.id}/telemetry`, i % 2 === 0 ? '{"seq": 1, "battery": ' : JSON.stringify({ seq: -1, battery: 'full' }), { qos: 1 });
+  await first.client.publishAsync(
+    `${config.topicPrefix}/${first.id}/telemetry`,
+    i % 2 === 0 ? '{"seq": 1, "battery": ' : JSON.stringify({ seq: -1, battery: 'full' }),
+    { qos: 1 },
+  );
 }
 
 let stopping = false;

@@ -85,7 +85,17 @@ export class FleetState {
   telemetry(reading: Reading, now: number): void {
     let drone = this.drones.get(reading.droneId);
     if (drone === undefined) {
-      drone = { id: reading.droneId, battery: reading.battery, state: reading.state, lastSeen: 0, lastSeq: -1, reservedFor: null, lost: false, deliveries: 0, maintenance: null };
+      drone = {
+        id: reading.droneId,
+        battery: reading.battery,
+        state: reading.state,
+        lastSeen: 0,
+        lastSeq: -1,
+        reservedFor: null,
+        lost: false,
+        deliveries: 0,
+        maintenance: null,
+      };
       this.drones.set(reading.droneId, drone);
     }
     if (reading.seq <= drone.lastSeq) return;
@@ -102,7 +112,14 @@ export class FleetState {
     const already = [...this.drones.values()].find((d) => d.reservedFor === deliveryId && available(d));
     if (already !== undefined) return already.id;
     const free = [...this.drones.values()]
-      .filter((d) => available(d) && d.reservedFor === null && d.state === 'idle' && d.battery >= this.policy.minBattery && now - d.lastSeen < this.policy.lostAfterMs)
+      .filter(
+        (d) =>
+          available(d) &&
+          d.reservedFor === null &&
+          d.state === 'idle' &&
+          d.battery >= this.policy.minBattery &&
+          now - d.lastSeen < this.policy.lostAfterMs,
+      )
       .sort((a, b) => b.battery - a.battery);
     const pick = free[0];
     if (pick === undefined) return null;
@@ -128,7 +145,8 @@ export class FleetState {
     let why: string | undefined;
     if (reason === 'delivered') {
       drone.deliveries++;
-      if (this.policy.maintenanceAfter > 0 && drone.deliveries >= this.policy.maintenanceAfter) why = `after ${drone.deliveries} deliveries`;
+      if (this.policy.maintenanceAfter > 0 && drone.deliveries >= this.policy.maintenanceAfter)
+        why = `after ${drone.deliveries} deliveries`;
     } else if (!ROUTINE.has(reason)) why = `fault: ${reason}`;
     if (why === undefined) return undefined;
     drone.maintenance = { since: now, reason: why };

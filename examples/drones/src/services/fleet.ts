@@ -15,7 +15,16 @@
 import { connectAsync } from 'mqtt';
 import { createMqttBridge, mqttRoute, MqttMessageRejected } from '@missive/mqtt';
 import type { z } from 'zod';
-import { DispatchDrone, DroneLost, DroneMaintenance, DroneReported, DroneTelemetry, FleetStatus, ReleaseDrone, ReserveDrone } from '../contracts.js';
+import {
+  DispatchDrone,
+  DroneLost,
+  DroneMaintenance,
+  DroneReported,
+  DroneTelemetry,
+  FleetStatus,
+  ReleaseDrone,
+  ReserveDrone,
+} from '../contracts.js';
 import { envNumber, run, serviceBus, settings } from '../runtime.js';
 import { FleetState, type MaintenanceChange } from './fleet-state.js';
 
@@ -46,7 +55,11 @@ const bridge = createMqttBridge({
   sessionExpirySeconds: envNumber('DRONES_SESSION_EXPIRY_S', 300),
   routes: [
     // The payload is checked against the contract's schema by the bus; the map only adds the id from the topic.
-    mqttRoute({ filter: `${config.topicPrefix}/+/telemetry`, contract: DroneTelemetry, map: (p, topic) => ({ ...(p as Reading), droneId: droneOf(topic) }) }),
+    mqttRoute({
+      filter: `${config.topicPrefix}/+/telemetry`,
+      contract: DroneTelemetry,
+      map: (p, topic) => ({ ...(p as Reading), droneId: droneOf(topic) }),
+    }),
     mqttRoute({
       filter: `${config.topicPrefix}/+/events`,
       contract: DroneReported,
@@ -56,26 +69,38 @@ const bridge = createMqttBridge({
   ],
 });
 bus.attach(bridge);
-const commands = await connectAsync(config.mqttUrl, { protocolVersion: 5, clientId: `${config.topicPrefix.replace(/\//g, '-')}-fleet-commands`, reconnectPeriod: 500 });
+const commands = await connectAsync(config.mqttUrl, {
+  protocolVersion: 5,
+  clientId: `${config.topicPrefix.replace(/\//g, '-')}-fleet-commands`,
+  reconnectPeriod: 500,
+});
 
-bus.endpoint('fleet', (e) => {
-  e.on(DroneTelemetry, (t) => {
-    telemetryTotal++;
-    windowCount++;
-    lags.push(Date.now() - t.at);
-    fleet.telemetry(t, Date.now());
-  });
-  e.on(MqttMessageRejected, () => void rejected++);
-  e.reply(ReserveDrone, (q) => ({ droneId: fleet.reserve(q.deliveryId, q.exclude, Date.now()) }));
-  e.on(DispatchDrone, async (c) => {
-    fleet.dispatched(c.droneId, c.deliveryId);
-    await commands.publishAsync(`${config.topicPrefix}/${c.droneId}/commands`, JSON.stringify({ kind: 'dispatch', deliveryId: c.deliveryId, from: c.from, to: c.to }), { qos: 1 });
-  });
-  e.on(ReleaseDrone, async (c) => {
-    const change = fleet.release(c.droneId, c.deliveryId, c.reason, Date.now());
-    if (change !== undefined) await announce(change);
-  });
-}, { concurrency: 8 });
+bus.endpoint(
+  'fleet',
+  (e) => {
+    e.on(DroneTelemetry, (t) => {
+      telemetryTotal++;
+      windowCount++;
+      lags.push(Date.now() - t.at);
+      fleet.telemetry(t, Date.now());
+    });
+    e.on(MqttMessageRejected, () => void rejected++);
+    e.reply(ReserveDrone, (q) => ({ droneId: fleet.reserve(q.deliveryId, q.exclude, Date.now()) }));
+    e.on(DispatchDrone, async (c) => {
+      fleet.dispatched(c.droneId, c.deliveryId);
+      await commands.publishAsync(
+        `${config.topicPrefix}/${c.droneId}/commands`,
+        JSON.stringify({ kind: 'dispatch', deliveryId: c.deliveryId, from: c.from, to: c.to }),
+        { qos: 1 },
+      );
+    });
+    e.on(ReleaseDrone, async (c) => {
+      const change = fleet.release(c.droneId, c.deliveryId, c.reason, Date.now());
+      if (change !== undefined) await announce(change);
+    });
+  },
+  { concurrency: 8 },
+);
 
 /** Publishes a maintenance change (the monitor and the check follow them). */
 function announce(change: MaintenanceChange): Promise<void> {
@@ -85,19 +110,22 @@ function announce(change: MaintenanceChange): Promise<void> {
 const watch = setInterval(() => {
   const now = Date.now();
   const { lost, serviced } = fleet.tick(now);
-  for (const d of lost) bus.publish(DroneLost, { droneId: d.id, deliveryId: d.reservedFor, silentMs: now - d.lastSeen }).catch(() => (d.lost = false));
+  for (const d of lost)
+    bus.publish(DroneLost, { droneId: d.id, deliveryId: d.reservedFor, silentMs: now - d.lastSeen }).catch(() => (d.lost = false));
   for (const change of serviced) announce(change).catch(() => undefined);
   const elapsed = (now - windowStart) / 1000;
   const sorted = lags.splice(0).sort((a, b) => a - b);
-  bus.publish(FleetStatus, {
-    ...fleet.counts(),
-    unseen: Math.max(0, envNumber('DRONES_FLEET_SIZE', fleet.drones.size) - fleet.drones.size),
-    telemetryPerSecond: elapsed > 0 ? Math.round((windowCount / elapsed) * 10) / 10 : 0,
-    lagP50Ms: sorted[Math.floor(sorted.length / 2)] ?? 0,
-    lagMaxMs: sorted.at(-1) ?? 0,
-    telemetryTotal,
-    rejected,
-  }).catch(() => undefined);
+  bus
+    .publish(FleetStatus, {
+      ...fleet.counts(),
+      unseen: Math.max(0, envNumber('DRONES_FLEET_SIZE', fleet.drones.size) - fleet.drones.size),
+      telemetryPerSecond: elapsed > 0 ? Math.round((windowCount / elapsed) * 10) / 10 : 0,
+      lagP50Ms: sorted[Math.floor(sorted.length / 2)] ?? 0,
+      lagMaxMs: sorted.at(-1) ?? 0,
+      telemetryTotal,
+      rejected,
+    })
+    .catch(() => undefined);
   windowStart = now;
   windowCount = 0;
 }, 500);

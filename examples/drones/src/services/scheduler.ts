@@ -16,15 +16,27 @@ class NoDroneFree extends Error {
   override name = 'NoDroneFree';
 }
 
-bus.endpoint('scheduler', (e) => {
-  e.on(DeliveryNeedsDrone, async (m, ctx) => {
-    const { droneId } = await ctx.request(ReserveDrone, { deliveryId: m.deliveryId, exclude: m.exclude }, { timeoutMs: 5000 });
-    if (droneId === null) throw new NoDroneFree(`no drone free for ${m.deliveryId}`);
-    await ctx.send(AssignDrone, { deliveryId: m.deliveryId, droneId });
-  }, { retry: { immediate: 0, delayed: { attempts: 200, initialMs: 300, factor: 1.3, maxMs: 2000 } } });
-}, { concurrency: 4 });
+bus.endpoint(
+  'scheduler',
+  (e) => {
+    e.on(
+      DeliveryNeedsDrone,
+      async (m, ctx) => {
+        const { droneId } = await ctx.request(ReserveDrone, { deliveryId: m.deliveryId, exclude: m.exclude }, { timeoutMs: 5000 });
+        if (droneId === null) throw new NoDroneFree(`no drone free for ${m.deliveryId}`);
+        await ctx.send(AssignDrone, { deliveryId: m.deliveryId, droneId });
+      },
+      { retry: { immediate: 0, delayed: { attempts: 200, initialMs: 300, factor: 1.3, maxMs: 2000 } } },
+    );
+  },
+  { concurrency: 4 },
+);
 
-const Place = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as { lat?: unknown }).lat === 'number' && typeof (v as { lon?: unknown }).lon === 'number';
+const Place = (v: unknown) =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { lat?: unknown }).lat === 'number' &&
+  typeof (v as { lon?: unknown }).lon === 'number';
 
 const server = createServer((req, res) => {
   const reply = (status: number, body: unknown) => {
@@ -45,8 +57,16 @@ const server = createServer((req, res) => {
     if (!Place(body.from) || !Place(body.to)) return reply(400, { error: 'from and to must be { lat, lon }' });
     const deliveryId = `dl-${randomUUID().slice(0, 8)}`;
     bus
-      .publish(DeliveryRequested, { deliveryId, from: body.from as { lat: number; lon: number }, to: body.to as { lat: number; lon: number }, requestedAt: Date.now() })
-      .then(() => reply(202, { deliveryId }), (error: unknown) => reply(503, { error: (error as Error).message }));
+      .publish(DeliveryRequested, {
+        deliveryId,
+        from: body.from as { lat: number; lon: number },
+        to: body.to as { lat: number; lon: number },
+        requestedAt: Date.now(),
+      })
+      .then(
+        () => reply(202, { deliveryId }),
+        (error: unknown) => reply(503, { error: (error as Error).message }),
+      );
   });
 });
 

@@ -34,14 +34,18 @@ const server = createServer((req, res) => {
         if (!parsed.success) return reply(res, 400, { error: 'expected { sku, qty, amount }', issues: parsed.error.issues });
         const orderId = randomUUID();
         // The span an instrumented HTTP server would make: the order's trace starts here.
-        const traceId = await tracer.startActiveSpan('POST /orders', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': '/orders' } }, async (span) => {
-          try {
-            await bus.publish(OrderPlaced, { orderId, ...parsed.data, placedAt: Date.now() });
-            return span.isRecording() ? span.spanContext().traceId : undefined;
-          } finally {
-            span.end();
-          }
-        });
+        const traceId = await tracer.startActiveSpan(
+          'POST /orders',
+          { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': '/orders' } },
+          async (span) => {
+            try {
+              await bus.publish(OrderPlaced, { orderId, ...parsed.data, placedAt: Date.now() });
+              return span.isRecording() ? span.spanContext().traceId : undefined;
+            } finally {
+              span.end();
+            }
+          },
+        );
         return reply(res, 202, { orderId, traceId });
       }
       const match = /^\/orders\/([\w-]+)$/.exec(req.url ?? '');

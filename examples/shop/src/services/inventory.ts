@@ -31,24 +31,30 @@ const outbox = bus.outbox(store);
 bus.endpoint(
   'inventory',
   (e) => {
-    e.on(ReserveStock, outbox.handler((cmd, tx) => {
-      if (reservation.get(cmd.orderId) === undefined) {
-        const row = available.get(cmd.sku) as { available: number } | undefined;
-        if (row === undefined || row.available < cmd.qty) {
-          tx.publish(StockUnavailable, { orderId: cmd.orderId });
-          return;
+    e.on(
+      ReserveStock,
+      outbox.handler((cmd, tx) => {
+        if (reservation.get(cmd.orderId) === undefined) {
+          const row = available.get(cmd.sku) as { available: number } | undefined;
+          if (row === undefined || row.available < cmd.qty) {
+            tx.publish(StockUnavailable, { orderId: cmd.orderId });
+            return;
+          }
+          take.run(cmd.qty, cmd.sku);
+          reserve.run(cmd.orderId, cmd.sku, cmd.qty);
         }
-        take.run(cmd.qty, cmd.sku);
-        reserve.run(cmd.orderId, cmd.sku, cmd.qty);
-      }
-      tx.publish(StockReserved, { orderId: cmd.orderId });
-    }));
-    e.on(ReleaseStock, outbox.handler((cmd) => {
-      const row = reservation.get(cmd.orderId) as { sku: string; qty: number } | undefined;
-      if (row === undefined) return;
-      give.run(row.qty, row.sku);
-      unreserve.run(cmd.orderId);
-    }));
+        tx.publish(StockReserved, { orderId: cmd.orderId });
+      }),
+    );
+    e.on(
+      ReleaseStock,
+      outbox.handler((cmd) => {
+        const row = reservation.get(cmd.orderId) as { sku: string; qty: number } | undefined;
+        if (row === undefined) return;
+        give.run(row.qty, row.sku);
+        unreserve.run(cmd.orderId);
+      }),
+    );
   },
   { concurrency: 4 },
 );

@@ -29,10 +29,14 @@ import { run, serviceBus, settings } from '../runtime.js';
 const config = settings();
 const paymentTimeoutMs = Number(process.env.SHOP_PAYMENT_TIMEOUT_MS ?? 20_000);
 // On PostgreSQL the saga instances, outbox and inbox live in the same database, a schema per run.
-const store: MessageStore =
-  config.url.startsWith('postgres')
-    ? new PostgresMessageStore({ connectionString: postgresOptionsFromUrl(new URL(config.url)).connectionString, schema: `shop_order_${basename(config.dataDir).replace(/[^0-9a-z]/gi, '_').toLowerCase()}` })
-    : new SqliteMessageStore({ path: join(config.dataDir, 'order.db') });
+const store: MessageStore = config.url.startsWith('postgres')
+  ? new PostgresMessageStore({
+      connectionString: postgresOptionsFromUrl(new URL(config.url)).connectionString,
+      schema: `shop_order_${basename(config.dataDir)
+        .replace(/[^0-9a-z]/gi, '_')
+        .toLowerCase()}`,
+    })
+  : new SqliteMessageStore({ path: join(config.dataDir, 'order.db') });
 
 const State = z.object({
   orderId: z.string(),

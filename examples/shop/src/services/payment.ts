@@ -53,11 +53,13 @@ const voidPayment = outbox.handler<typeof VoidPayment>((cmd) => {
 bus.endpoint(
   'payment',
   (e) =>
-    e.on(ChargePayment, async (cmd, ctx) => {
-      if (slowMs > 0) await sleep(slowMs);
-      if (Math.random() < failRate) throw new GatewayUnavailable(`card gateway unavailable (attempt ${ctx.attempt})`);
-      await charge(cmd, ctx);
-    }).on(VoidPayment, voidPayment),
+    e
+      .on(ChargePayment, async (cmd, ctx) => {
+        if (slowMs > 0) await sleep(slowMs);
+        if (Math.random() < failRate) throw new GatewayUnavailable(`card gateway unavailable (attempt ${ctx.attempt})`);
+        await charge(cmd, ctx);
+      })
+      .on(VoidPayment, voidPayment),
   { concurrency: 4, retry: { immediate: 1, delayed: { attempts: 4, initialMs: 100, factor: 2, jitter: 0.2 } } },
 );
 await run(bus, `payment#${config.instance}`, '', () => store.close());

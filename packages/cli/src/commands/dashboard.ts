@@ -42,7 +42,14 @@ export async function dashboardCommand(transport: Transport, args: DashboardArgs
   const journalUrl = journalUrlOf(args);
   let journal: JournalStore | undefined;
   if (journalUrl !== undefined) journal = await openJournalStore(journalUrl);
-  const dashboard = await startDashboard({ transport, journal, host: args.host, port: args.port, token: args.token, traceUrl: args.traceUrl });
+  const dashboard = await startDashboard({
+    transport,
+    journal,
+    host: args.host,
+    port: args.port,
+    token: args.token,
+    traceUrl: args.traceUrl,
+  });
   if (out.json) out.document({ url: dashboard.url, token: dashboard.token, journal: journalUrl !== undefined });
   else {
     out.line(`dashboard: ${dashboard.url}`);

@@ -102,7 +102,8 @@ export async function dlqCommand(transport: Transport, args: DlqArgs, out: Outpu
     }
     case 'purge': {
       const chosen = selector(args);
-      if (chosen === 'all' && !args.yes) throw new UsageError('dlq purge --all deletes every dead letter of the endpoint: add --yes to confirm');
+      if (chosen === 'all' && !args.yes)
+        throw new UsageError('dlq purge --all deletes every dead letter of the endpoint: add --yes to confirm');
       const purged = await dlq.purge(args.endpoint, chosen);
       if (out.json) out.document({ purged });
       else out.line(`purged ${purged} dead letter(s) of ${args.endpoint}`);

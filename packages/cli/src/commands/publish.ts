@@ -50,7 +50,13 @@ export async function publishCommand(transport: Transport, args: PublishArgs, ou
     correlationId: args.correlationId,
     partitionKey: args.partitionKey,
   });
-  const message = { id: envelope.id, type: envelope.type, body: jsonCodec().encode(envelope), headers: {}, partitionKey: envelope.partitionkey };
+  const message = {
+    id: envelope.id,
+    type: envelope.type,
+    body: jsonCodec().encode(envelope),
+    headers: {},
+    partitionKey: envelope.partitionkey,
+  };
   if (args.to !== undefined) await transport.send(args.to, message);
   else await transport.publish(args.type, message, { mandatory: args.kind === 'command' });
   if (out.json) out.document({ id: envelope.id, type: envelope.type });

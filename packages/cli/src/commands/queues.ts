@@ -65,7 +65,11 @@ export async function queuesCommand(transport: Transport, options: { readonly st
  * `missive queues delete <name> --yes`: deletes a queue with its messages, dead letters and the
  * command types it owns (a leftover endpoint). Refused without `--yes`, or for an unknown queue.
  */
-export async function deleteQueueCommand(transport: Transport, args: { readonly name: string | undefined; readonly yes: boolean }, out: Output): Promise<void> {
+export async function deleteQueueCommand(
+  transport: Transport,
+  args: { readonly name: string | undefined; readonly yes: boolean },
+  out: Output,
+): Promise<void> {
   if (args.name === undefined) throw new UsageError('queues delete needs a queue: missive queues delete <name> --yes');
   if (!args.yes) throw new UsageError(`queues delete ${args.name} deletes its messages, dead letters and command claims: add --yes`);
   await requireQueue(transport, args.name);

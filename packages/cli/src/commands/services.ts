@@ -37,7 +37,14 @@ export async function servicesCommand(transport: Transport, options: { readonly 
     return;
   }
   out.table(
-    instances.map((i) => ({ service: i.service, instance: i.instance, status: i.status, version: i.version, host: i.host, endpoints: i.endpoints.map((e) => e.name) })),
+    instances.map((i) => ({
+      service: i.service,
+      instance: i.instance,
+      status: i.status,
+      version: i.version,
+      host: i.host,
+      endpoints: i.endpoints.map((e) => e.name),
+    })),
     ['service', 'instance', 'status', 'version', 'host', 'endpoints'],
   );
   out.line('');
@@ -49,7 +56,12 @@ export async function servicesCommand(transport: Transport, options: { readonly 
 
 export async function asyncApiCommand(
   transport: Transport,
-  options: { readonly waitMs: number; readonly service: string | undefined; readonly title: string | undefined; readonly out: string | undefined },
+  options: {
+    readonly waitMs: number;
+    readonly service: string | undefined;
+    readonly title: string | undefined;
+    readonly out: string | undefined;
+  },
   out: Output,
 ): Promise<void> {
   const catalog = await gather(transport, options.waitMs);
@@ -60,5 +72,7 @@ export async function asyncApiCommand(
     return;
   }
   writeFileSync(options.out, text);
-  out.line(`wrote ${options.out} (${Object.keys(document.channels as object).length} channels, ${Object.keys(document.operations as object).length} operations)`);
+  out.line(
+    `wrote ${options.out} (${Object.keys(document.channels as object).length} channels, ${Object.keys(document.operations as object).length} operations)`,
+  );
 }

@@ -16,7 +16,12 @@ import { checkTopicPattern } from '@missive/core/transport';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
 
-export async function tailCommand(transport: Transport, patterns: readonly string[], count: number | undefined, out: Output): Promise<void> {
+export async function tailCommand(
+  transport: Transport,
+  patterns: readonly string[],
+  count: number | undefined,
+  out: Output,
+): Promise<void> {
   if (patterns.length === 0) throw new UsageError('tail needs at least one topic pattern, for example: missive tail "shop.#"');
   for (const pattern of patterns) {
     try {
@@ -45,7 +50,10 @@ export async function tailCommand(transport: Transport, patterns: readonly strin
         line = { type: delivery.message.type, id: delivery.message.id, undecodable: (error as Error).message };
       }
       if (out.json) out.line(JSON.stringify(line));
-      else out.line(`${line.time ?? ''} ${line.type} ${line.id} corr=${line.correlationId ?? ''} ${JSON.stringify(line.data ?? line.undecodable)}`);
+      else
+        out.line(
+          `${line.time ?? ''} ${line.type} ${line.id} corr=${line.correlationId ?? ''} ${JSON.stringify(line.data ?? line.undecodable)}`,
+        );
       await delivery.ack();
       seen++;
       if (count !== undefined && seen >= count) break;

@@ -17,11 +17,18 @@ export const missiveMain = join(repositoryRoot, 'packages', 'cli', 'dist', 'main
 
 /** Builds the command (and what it imports), so the tests run what users run. */
 export function buildCli(): void {
-  execFileSync('npx', ['tsc', '-b', 'packages/cli', 'packages/rabbitmq', 'packages/redis', 'packages/sqlite'], { cwd: repositoryRoot, stdio: 'ignore' });
+  execFileSync('npx', ['tsc', '-b', 'packages/cli', 'packages/rabbitmq', 'packages/redis', 'packages/sqlite'], {
+    cwd: repositoryRoot,
+    stdio: 'ignore',
+  });
 }
 
 /** Runs `missive <args>` with `MISSIVE_URL=url`; its exit code, stdout lines joined, and stderr. */
-export async function runMissive(url: string, args: readonly string[], input?: string): Promise<{ code: number | string; out: string; err: string }> {
+export async function runMissive(
+  url: string,
+  args: readonly string[],
+  input?: string,
+): Promise<{ code: number | string; out: string; err: string }> {
   const child = startProcess(process.execPath, [missiveMain, ...args], { env: { MISSIVE_URL: url }, stdin: input });
   const code = await child.exited;
   return { code, out: child.lines.join('\n'), err: child.stderr() };
@@ -31,5 +38,9 @@ const waiter = createWaiter();
 
 /** Waits (the harness's waiter, up to 20 s) until `condition`, which may be read asynchronously, holds. */
 export async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  await waiter.eventually(async () => condition(), (holds) => holds, what);
+  await waiter.eventually(
+    async () => condition(),
+    (holds) => holds,
+    what,
+  );
 }

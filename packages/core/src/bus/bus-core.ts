@@ -58,7 +58,12 @@ export interface BusCore {
    * Builds an outgoing message synchronously, for the outbox: validated (synchronous schemas
    * only), encoded, with its destination. Nothing is sent.
    */
-  prepare(parent: Envelope | undefined, contract: EventContract | CommandContract, payload: unknown, options: (SendOptions & { readonly scheduleId?: string }) | undefined): OutboxRecord;
+  prepare(
+    parent: Envelope | undefined,
+    contract: EventContract | CommandContract,
+    payload: unknown,
+    options: (SendOptions & { readonly scheduleId?: string }) | undefined,
+  ): OutboxRecord;
   /**
    * Hands a prepared message to the transport. Resolves when the broker has it durably. Publish
    * middleware sees it (decoded) on the way; the bytes sent are the ones committed.
@@ -71,7 +76,11 @@ export interface BusCore {
 }
 
 /** The core a bus hands its outbox and sagas: its environment, its transport (read when used), and `ops`. */
-export function busCore(environment: BusEnvironment, transport: () => Transport, ops: Pick<BusCore, 'prepare' | 'dispatchPrepared' | 'attach' | 'endpoint'>): BusCore {
+export function busCore(
+  environment: BusEnvironment,
+  transport: () => Transport,
+  ops: Pick<BusCore, 'prepare' | 'dispatchPrepared' | 'attach' | 'endpoint'>,
+): BusCore {
   return {
     environment,
     get transport() {

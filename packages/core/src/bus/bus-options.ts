@@ -75,7 +75,13 @@ export interface ScheduleOptions {
 /** The bus's events. */
 export interface BusEvents {
   circuit: { readonly endpoint: string; readonly state: CircuitState; readonly previous: CircuitState };
-  'dead-lettered': { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly reason: string; readonly error: Error };
+  'dead-lettered': {
+    readonly endpoint: string;
+    readonly messageId: string;
+    readonly type: string;
+    readonly reason: string;
+    readonly error: Error;
+  };
   retry: RetryEvent;
   expired: { readonly endpoint: string; readonly messageId: string; readonly type: string; readonly action: ExpiredAction };
   /**
@@ -133,9 +139,12 @@ const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** The service name of `options`, checked (and `options` checked to be an object). */
 export function serviceOf(options: BusOptions): string {
-  if (options === null || typeof options !== 'object') throw new ConfigurationError('createBus needs an options object: { service, transport }');
+  if (options === null || typeof options !== 'object')
+    throw new ConfigurationError('createBus needs an options object: { service, transport }');
   if (typeof options.service !== 'string' || !SERVICE_NAME.test(options.service)) {
-    throw new ConfigurationError(`service name ${JSON.stringify(options.service)} is not valid: use letters, digits, ".", "-", "_" (at most 100)`);
+    throw new ConfigurationError(
+      `service name ${JSON.stringify(options.service)} is not valid: use letters, digits, ".", "-", "_" (at most 100)`,
+    );
   }
   return options.service;
 }
@@ -149,6 +158,7 @@ export function transportSpecOf(transport: BusOptions['transport']): URL | Trans
 
 /** `value` if it is a number of 0 or more; else a `ConfigurationError` naming `what`. */
 export function nonNegative(value: number, what: string): number {
-  if (typeof value !== 'number' || !(value >= 0)) throw new ConfigurationError(`${what} must be a number of 0 or more, got ${String(value)}`);
+  if (typeof value !== 'number' || !(value >= 0))
+    throw new ConfigurationError(`${what} must be a number of 0 or more, got ${String(value)}`);
   return value;
 }

@@ -35,7 +35,17 @@ import { MessageTracing } from '../observe/tracing.js';
 import { BusMetrics } from '../observe/metrics.js';
 import { healthReport, type EndpointHealth, type HealthReport } from '../observe/health.js';
 import { busCore, type BusComponent, type BusCore, type BusInternals, type BusState } from './bus-core.js';
-import { nonNegative, serviceOf, transportSpecOf, type BusDescription, type BusEvents, type BusOptions, type BusStats, type EndpointStats, type ScheduleOptions } from './bus-options.js';
+import {
+  nonNegative,
+  serviceOf,
+  transportSpecOf,
+  type BusDescription,
+  type BusEvents,
+  type BusOptions,
+  type BusStats,
+  type EndpointStats,
+  type ScheduleOptions,
+} from './bus-options.js';
 import { EndpointRuntime } from './endpoint-runtime.js';
 import { TypedEmitter } from './events.js';
 import { dueTime, Outgoing } from './outgoing.js';
@@ -124,7 +134,8 @@ export class Bus implements Sender {
 
   /** The connected transport. Throws before `start`. */
   get transport(): Transport {
-    if (this.transport_ === undefined) throw new BusStateError(ErrorCode.NotStarted, `bus ${this.service} is not started: call bus.start() first`);
+    if (this.transport_ === undefined)
+      throw new BusStateError(ErrorCode.NotStarted, `bus ${this.service} is not started: call bus.start() first`);
     return this.transport_;
   }
 
@@ -172,7 +183,8 @@ export class Bus implements Sender {
    * ```
    */
   saga<State, Tx>(definition: SagaDefinition<State>, options: SagaOptions<Tx>): this {
-    if (options?.store === undefined) throw new ConfigurationError(`saga ${definition?.name}: options.store is required (MemoryMessageStore, SqliteMessageStore ...)`);
+    if (options?.store === undefined)
+      throw new ConfigurationError(`saga ${definition?.name}: options.store is required (MemoryMessageStore, SqliteMessageStore ...)`);
     installSaga(this.core, definition, this.outbox(options.store, options.outbox), options);
     return this;
   }
@@ -203,11 +215,15 @@ export class Bus implements Sender {
     try {
       checkOwnersInProcess(this.definitions);
       const transport =
-        this.transportSpec instanceof URL ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }, this.transports) : this.transportSpec;
+        this.transportSpec instanceof URL
+          ? await loadTransport(this.transportSpec, { clock: this.clock, logger: this.logger }, this.transports)
+          : this.transportSpec;
       await transport.connect();
       this.transport_ = transport;
       if (transport.commandOwners === undefined && this.definitions.some((d) => d.commands.length > 0)) {
-        this.logger.warn(`the ${transport.kind} transport cannot record command owners: only this bus's endpoints are checked for a second handler of a command`);
+        this.logger.warn(
+          `the ${transport.kind} transport cannot record command owners: only this bus's endpoints are checked for a second handler of a command`,
+        );
       }
       this.tracing.system = transport.kind;
       this.meters.start(transport.kind, {
@@ -280,7 +296,10 @@ export class Bus implements Sender {
   health(): HealthReport {
     const transport = this.transport_;
     const active = this.state === 'started' || this.state === 'stopping';
-    const status = transport === undefined || !active ? { connected: false, reason: `the bus is ${this.state}` } : (transport.status?.() ?? { connected: true });
+    const status =
+      transport === undefined || !active
+        ? { connected: false, reason: `the bus is ${this.state}` }
+        : (transport.status?.() ?? { connected: true });
     const endpoints: Record<string, EndpointHealth> = {};
     for (const runtime of this.runtimes) endpoints[runtime.definition.name] = runtime.health();
     const relay = this.outgoing.lastRelay;
@@ -330,7 +349,11 @@ export class Bus implements Sender {
    * await bus.cancel(id);
    * ```
    */
-  async schedule<C extends EventContract | CommandContract>(contract: C, payload: PayloadInput<C>, options: ScheduleOptions): Promise<string> {
+  async schedule<C extends EventContract | CommandContract>(
+    contract: C,
+    payload: PayloadInput<C>,
+    options: ScheduleOptions,
+  ): Promise<string> {
     const notBefore = dueTime(this.clock, options.at, options.delayMs);
     if (notBefore === undefined) throw new ConfigurationError(`schedule ${contract.name}: give "at" or "delayMs"`);
     const scheduleId = randomUUID();

@@ -40,7 +40,16 @@ const DONE: Promise<void> = Promise.resolve();
 
 /** The runtime of one endpoint. */
 export class EndpointRuntime {
-  readonly stats: EndpointStats = { handled: 0, failed: 0, retried: 0, redelivered: 0, deadLettered: 0, expired: 0, inFlight: 0, circuit: 'closed' };
+  readonly stats: EndpointStats = {
+    handled: 0,
+    failed: 0,
+    retried: 0,
+    redelivered: 0,
+    deadLettered: 0,
+    expired: 0,
+    inFlight: 0,
+    circuit: 'closed',
+  };
   private readonly pipeline: (state: ConsumeState) => Promise<void>;
   private readonly inFlight = new InFlightList<InFlight>();
   private readonly breaker: CircuitBreaker | undefined;
@@ -80,7 +89,10 @@ export class EndpointRuntime {
         if (event.mode === 'immediate') this.stats.retried++;
         else {
           this.stats.redelivered++;
-          this.log.info({ ...messageLogFields(state), delayMs: event.delayMs, err: event.error }, `redelivery in ${event.delayMs} ms scheduled`);
+          this.log.info(
+            { ...messageLogFields(state), delayMs: event.delayMs, err: event.error },
+            `redelivery in ${event.delayMs} ms scheduled`,
+          );
         }
         bus.onRetry(event);
       },
@@ -99,7 +111,11 @@ export class EndpointRuntime {
   /** Claims the endpoint's command types (see `command-owners.ts`), declares the queue and starts consuming. */
   async start(): Promise<void> {
     const { name, commands, takeOver } = this.definition;
-    await claimCommands(this.bus.transport.commandOwners, { queue: name, service: this.bus.service, types: commands, takeOver }, this.bus.logger);
+    await claimCommands(
+      this.bus.transport.commandOwners,
+      { queue: name, service: this.bus.service, types: commands, takeOver },
+      this.bus.logger,
+    );
     await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics, ordered: this.definition.ordered });
     this.open(this.definition.prefetch, this.definition.concurrency);
     await this.consumer?.ready;
@@ -125,7 +141,9 @@ export class EndpointRuntime {
     }
     for (const flight of this.inFlight.toArray()) {
       flight.state.handedBack = true;
-      flight.state.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
+      flight.state.abort(
+        new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`),
+      );
       try {
         await flight.state.received.nack();
       } catch (error) {
@@ -184,7 +202,8 @@ export class EndpointRuntime {
           await this.handBack(delivery);
           break;
         }
-        while (this.inFlight.size >= this.limit && this.consumer === consumer) await new Promise<void>((resolve) => (this.slotWaiter = resolve));
+        while (this.inFlight.size >= this.limit && this.consumer === consumer)
+          await new Promise<void>((resolve) => (this.slotWaiter = resolve));
         if (this.limiter !== undefined && this.consumer === consumer) {
           try {
             await this.limiter.take(this.stopController.signal);
@@ -275,10 +294,24 @@ export class EndpointRuntime {
       type: envelope?.type ?? message.type,
       envelope,
       attempt: state.attempt,
-      outcome: error !== undefined ? 'dead-lettered' : settlement.kind === 'ack' ? 'handled' : settlement.kind === 'redeliver' ? 'retried' : 'dropped',
+      outcome:
+        error !== undefined
+          ? 'dead-lettered'
+          : settlement.kind === 'ack'
+            ? 'handled'
+            : settlement.kind === 'redeliver'
+              ? 'retried'
+              : 'dropped',
       durationMs: performance.now() - startedAt,
       error: error ?? (settlement.kind === 'redeliver' ? settlement.error : undefined),
-      reason: error !== undefined ? (error instanceof MissiveError ? error.code : 'HANDLER_FAILED') : settlement.kind === 'drop' ? settlement.reason : undefined,
+      reason:
+        error !== undefined
+          ? error instanceof MissiveError
+            ? error.code
+            : 'HANDLER_FAILED'
+          : settlement.kind === 'drop'
+            ? settlement.reason
+            : undefined,
       replayed: message.headers[Header.ReplayedAt] !== undefined,
     });
   }
@@ -310,7 +343,13 @@ export class EndpointRuntime {
     this.bus.tracing.deadLettered(envelope, state.received.message.id, this.definition.name, reason, error);
     this.bus.metrics.deadLettered(this.definition.name, reason);
     if (this.bus.publishFault !== undefined) await this.publishFault(state, envelope, reason, error);
-    this.bus.onDeadLettered({ endpoint: this.definition.name, messageId: state.received.message.id, type: state.received.message.type, reason, error });
+    this.bus.onDeadLettered({
+      endpoint: this.definition.name,
+      messageId: state.received.message.id,
+      type: state.received.message.type,
+      reason,
+      error,
+    });
     if (envelope?.messagekind === 'query' && envelope.replyto !== undefined) {
       await this.bus
         .replyTo(envelope, undefined, { name: error.name, message: error.message }, 'error')
@@ -346,7 +385,13 @@ export class EndpointRuntime {
       const tracing = this.bus.tracing;
       // Without a tracer provider there is no span to run in: no closure, no header lookup.
       if (tracing.tracingOn()) {
-        await tracing.process(state.envelope, this.definition.name, state.attempt, state.received.message.headers[Header.ReplayedAt] !== undefined, () => attempt(state));
+        await tracing.process(
+          state.envelope,
+          this.definition.name,
+          state.attempt,
+          state.received.message.headers[Header.ReplayedAt] !== undefined,
+          () => attempt(state),
+        );
       } else await attempt(state);
       this.bus.metrics.processed(this.definition.name, startedAt, undefined);
       this.breaker?.record(true);
@@ -367,7 +412,8 @@ export class EndpointRuntime {
     if (route.kind === 'responder') {
       const result = await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
       if (!ctx.replied) {
-        if (result === undefined) throw new UnrecoverableError(`responder of ${state.envelope.type} returned no reply and did not call ctx.reply`);
+        if (result === undefined)
+          throw new UnrecoverableError(`responder of ${state.envelope.type} returned no reply and did not call ctx.reply`);
         await ctx.reply(result);
       }
       return;

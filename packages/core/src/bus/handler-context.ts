@@ -74,7 +74,8 @@ export class HandlerContext implements MessageContext {
   }
 
   async reply(payload: ReplyInput<QueryContract>): Promise<void> {
-    if (this.state.envelope.replyto === undefined) throw new UnrecoverableError(`${this.state.envelope.type} has no reply-to address; nothing to reply to`);
+    if (this.state.envelope.replyto === undefined)
+      throw new UnrecoverableError(`${this.state.envelope.type} has no reply-to address; nothing to reply to`);
     if (this.replied) throw new UnrecoverableError(`${this.state.envelope.type} was already replied to`);
     this.replied = true;
     await this.bus.replyTo(this.state.envelope, this.state.route.contract as QueryContract, payload, 'ok');

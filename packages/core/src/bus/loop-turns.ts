@@ -40,6 +40,8 @@ export class LoopTurns {
     }
     if (now - this.turnedAt < this.everyMs) return undefined;
     // Timers run in the next loop iteration: wait for the marker's turn and one more.
-    return nextTurn().then(() => nextTurn()).then(() => undefined);
+    return nextTurn()
+      .then(() => nextTurn())
+      .then(() => undefined);
   }
 }

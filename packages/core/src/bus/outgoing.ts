@@ -109,12 +109,16 @@ export class Outgoing {
   }
 
   publishFrom(parent: Envelope | undefined, contract: EventContract, payload: unknown, options?: PublishOptions): Promise<void> {
-    if (contract?.kind !== 'event') return Promise.reject(new ConfigurationError(`publish takes an event contract; ${describe(contract)} is not one (use send for commands)`));
+    if (contract?.kind !== 'event')
+      return Promise.reject(
+        new ConfigurationError(`publish takes an event contract; ${describe(contract)} is not one (use send for commands)`),
+      );
     return this.dispatch(parent, contract, 'event', payload, options, undefined, undefined);
   }
 
   sendFrom(parent: Envelope | undefined, contract: CommandContract, payload: unknown, options?: SendOptions): Promise<void> {
-    if (contract?.kind !== 'command') return Promise.reject(new ConfigurationError(`send takes a command contract; ${describe(contract)} is not one`));
+    if (contract?.kind !== 'command')
+      return Promise.reject(new ConfigurationError(`send takes a command contract; ${describe(contract)} is not one`));
     return this.dispatch(parent, contract, 'command', payload, options, options?.to, undefined);
   }
 
@@ -136,7 +140,10 @@ export class Outgoing {
   ): Promise<void> {
     const state = this.options.state();
     if (state !== 'started' && state !== 'stopping') {
-      throw new BusStateError(state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted, `bus ${this.options.service} is ${state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`);
+      throw new BusStateError(
+        state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted,
+        `bus ${this.options.service} is ${state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`,
+      );
     }
     if (!this.sentTypes.has(contract.name)) this.sentTypes.set(contract.name, contract);
     let data = payload;
@@ -228,7 +235,9 @@ export class Outgoing {
       const result = validate(contract.schema, contract.name, payload);
       if (result instanceof Promise) {
         result.catch(() => undefined);
-        throw new ConfigurationError(`${contract.name} has an asynchronous schema; outbox messages are built inside a synchronous transaction`);
+        throw new ConfigurationError(
+          `${contract.name} has an asynchronous schema; outbox messages are built inside a synchronous transaction`,
+        );
       }
       data = result;
     }
@@ -239,8 +248,17 @@ export class Outgoing {
     this.tracing.end(producer.span);
     return {
       id: envelope.id,
-      destination: to === undefined ? { kind: 'topic', name: contract.name, mandatory: contract.kind === 'command' } : { kind: 'queue', name: to, mandatory: true },
-      message: { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS, partitionKey: envelope.partitionkey },
+      destination:
+        to === undefined
+          ? { kind: 'topic', name: contract.name, mandatory: contract.kind === 'command' }
+          : { kind: 'queue', name: to, mandatory: true },
+      message: {
+        id: envelope.id,
+        type: envelope.type,
+        body: this.codec.encode(envelope),
+        headers: EMPTY_HEADERS,
+        partitionKey: envelope.partitionkey,
+      },
       notBefore: dueTime(this.clock, options?.at, options?.delayMs),
       scheduleId: options?.scheduleId,
       createdAt: this.clock.now(),
@@ -277,7 +295,12 @@ export class Outgoing {
     this.tracing.message(producer.span, envelope);
     try {
       if (record.destination.kind === 'queue') await transport.send(record.destination.name, record.message, options);
-      else await transport.publish(record.destination.name, record.message, record.destination.mandatory ? { ...options, mandatory: true } : options);
+      else
+        await transport.publish(
+          record.destination.name,
+          record.message,
+          record.destination.mandatory ? { ...options, mandatory: true } : options,
+        );
       this.sent(producer);
       this.meters.relayed(this.clock.now() - record.createdAt);
       this.lastRelay_ = { at: this.clock.now(), lagMs: this.clock.now() - record.createdAt };
@@ -298,11 +321,23 @@ export class Outgoing {
   private async deliver(ctx: PublishContext): Promise<void> {
     const prepared = ctx.items.get(PREPARED) as OutboxRecord | undefined;
     if (prepared !== undefined) return this.sendPrepared(prepared, ctx.envelope);
-    await this.enqueue(ctx.envelope, ctx.destination.kind, ctx.destination.name, ctx.notBefore, ctx.items.get(SCHEDULE_ID) as string | undefined);
+    await this.enqueue(
+      ctx.envelope,
+      ctx.destination.kind,
+      ctx.destination.name,
+      ctx.notBefore,
+      ctx.items.get(SCHEDULE_ID) as string | undefined,
+    );
   }
 
   /** Encodes the envelope and hands it to the transport. Throws (rather than rejects) what it refuses. */
-  private enqueue(envelope: Envelope, kind: 'topic' | 'queue', name: string, notBefore: number | undefined, scheduleId: string | undefined): Promise<void> {
+  private enqueue(
+    envelope: Envelope,
+    kind: 'topic' | 'queue',
+    name: string,
+    notBefore: number | undefined,
+    scheduleId: string | undefined,
+  ): Promise<void> {
     const message: TransportMessage = {
       id: envelope.id,
       type: envelope.type,
@@ -359,7 +394,9 @@ export class Outgoing {
     });
     this.tracing.message(producer.span, envelope);
     try {
-      await this.options.transport().send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
+      await this.options
+        .transport()
+        .send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
       this.sent(producer);
     } catch (error) {
       this.sent(producer, error);

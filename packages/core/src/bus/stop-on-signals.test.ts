@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { startProcess } from '@missive/testing';
 
 const fixture = fileURLToPath(new URL('./test-fixtures/signal-service.ts', import.meta.url));
-const start = (release: 'on-signal' | 'never') => startProcess(process.execPath, ['--conditions=@missive/source', '--import', 'tsx', fixture, release]);
+const start = (release: 'on-signal' | 'never') =>
+  startProcess(process.execPath, ['--conditions=@missive/source', '--import', 'tsx', fixture, release]);
 
 describe('stopOnSignals', () => {
   it('drains the in-flight handler on SIGTERM, runs onStop, and exits 0', async () => {

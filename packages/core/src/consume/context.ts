@@ -11,7 +11,16 @@
  * ```
  * @module
  */
-import type { AnyContract, CommandContract, EventContract, Payload, PayloadInput, QueryContract, Reply, ReplyInput } from '../contracts/contract.js';
+import type {
+  AnyContract,
+  CommandContract,
+  EventContract,
+  Payload,
+  PayloadInput,
+  QueryContract,
+  Reply,
+  ReplyInput,
+} from '../contracts/contract.js';
 import type { Envelope } from '../message/envelope.js';
 
 /** Options of `publish`. */

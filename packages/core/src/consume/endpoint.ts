@@ -127,18 +127,24 @@ export function defineEndpoint(
   defaultRetry: RetryOptions,
 ): EndpointDefinition {
   if (typeof name !== 'string' || !ENDPOINT_NAME.test(name)) {
-    throw new ConfigurationError(`endpoint name ${JSON.stringify(name)} is not valid: use letters, digits, ".", "-", "_", ":" (at most 200)`);
+    throw new ConfigurationError(
+      `endpoint name ${JSON.stringify(name)} is not valid: use letters, digits, ".", "-", "_", ":" (at most 200)`,
+    );
   }
   const concurrency = positiveInt(options.concurrency ?? 8, `endpoint ${name}: concurrency`);
   const prefetch = positiveInt(options.prefetch ?? concurrency * 2, `endpoint ${name}: prefetch`);
-  if (prefetch < concurrency) throw new ConfigurationError(`endpoint ${name}: prefetch (${prefetch}) must be at least concurrency (${concurrency})`);
+  if (prefetch < concurrency)
+    throw new ConfigurationError(`endpoint ${name}: prefetch (${prefetch}) must be at least concurrency (${concurrency})`);
   const maxDeliveries = positiveInt(options.maxDeliveries ?? 20, `endpoint ${name}: maxDeliveries`);
-  if (options.takeOver !== undefined && typeof options.takeOver !== 'boolean') throw new ConfigurationError(`endpoint ${name}: takeOver must be true or false`);
+  if (options.takeOver !== undefined && typeof options.takeOver !== 'boolean')
+    throw new ConfigurationError(`endpoint ${name}: takeOver must be true or false`);
   const expired = options.expired ?? 'dead-letter';
-  if (expired !== 'drop' && expired !== 'dead-letter') throw new ConfigurationError(`endpoint ${name}: expired must be "drop" or "dead-letter"`);
+  if (expired !== 'drop' && expired !== 'dead-letter')
+    throw new ConfigurationError(`endpoint ${name}: expired must be "drop" or "dead-letter"`);
   const endpointRetry = options.retry ?? defaultRetry;
   retryPolicy(endpointRetry); // checks it now
-  if (options.circuitBreaker !== undefined && options.circuitBreaker !== false) new CircuitBreaker(options.circuitBreaker, { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} });
+  if (options.circuitBreaker !== undefined && options.circuitBreaker !== false)
+    new CircuitBreaker(options.circuitBreaker, { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} });
   if (options.rateLimit !== undefined) new RateLimiter(options.rateLimit, { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} });
 
   const routes = new Map<string, Route>();
@@ -147,7 +153,8 @@ export function defineEndpoint(
   const middleware: ConsumeMiddleware[] = [];
   const policyOf = (handlerOptions?: HandlerOptions) => retryPolicy(handlerOptions?.retry ?? endpointRetry);
   const add = (contract: AnyContract, route: Route) => {
-    if (routes.has(contract.name)) throw new ConfigurationError(`endpoint ${name}: ${contract.name} has two handlers; an endpoint handles each message type once`);
+    if (routes.has(contract.name))
+      throw new ConfigurationError(`endpoint ${name}: ${contract.name} has two handlers; an endpoint handles each message type once`);
     routes.set(contract.name, route);
     topics.add(contract.name);
   };
@@ -155,15 +162,19 @@ export function defineEndpoint(
   const builder: EndpointBuilder = {
     on(contract, handler, handlerOptions) {
       if (contract?.kind !== 'event' && contract?.kind !== 'command') {
-        throw new ConfigurationError(`endpoint ${name}: e.on takes an event or command contract${(contract as AnyContract | undefined)?.kind === 'query' ? '; answer queries with e.reply' : ''}`);
+        throw new ConfigurationError(
+          `endpoint ${name}: e.on takes an event or command contract${(contract as AnyContract | undefined)?.kind === 'query' ? '; answer queries with e.reply' : ''}`,
+        );
       }
-      if (typeof handler !== 'function') throw new ConfigurationError(`endpoint ${name}: the handler of ${contract.name} is not a function`);
+      if (typeof handler !== 'function')
+        throw new ConfigurationError(`endpoint ${name}: the handler of ${contract.name} is not a function`);
       add(contract, { kind: 'handler', contract, run: handler, retry: policyOf(handlerOptions) });
       return builder;
     },
     reply(query, responder, handlerOptions) {
       if (query?.kind !== 'query') throw new ConfigurationError(`endpoint ${name}: e.reply takes a query contract`);
-      if (typeof responder !== 'function') throw new ConfigurationError(`endpoint ${name}: the responder of ${query.name} is not a function`);
+      if (typeof responder !== 'function')
+        throw new ConfigurationError(`endpoint ${name}: the responder of ${query.name} is not a function`);
       add(query, { kind: 'responder', contract: query, run: responder, retry: policyOf(handlerOptions) });
       return builder;
     },

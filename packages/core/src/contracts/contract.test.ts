@@ -6,7 +6,10 @@ import { defineCommand, defineEvent, defineQuery, type Payload, type PayloadInpu
 import type { EndpointBuilder } from '../consume/endpoint.js';
 import { ConfigurationError } from '../errors.js';
 
-const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), total: z.number(), at: z.string().transform((s) => new Date(s)) }));
+const OrderPlaced = defineEvent(
+  'shop.order-placed',
+  z.object({ orderId: z.string(), total: z.number(), at: z.string().transform((s) => new Date(s)) }),
+);
 const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string(), amount: z.number() }));
 const GetStock = defineQuery('inventory.get-stock', z.object({ sku: z.string() }), z.object({ available: z.number().int() }));
 

@@ -42,7 +42,11 @@ export interface ContractOptions<Output> {
 }
 
 /** What every contract has. */
-export interface MessageContract<Kind extends ContractKind = ContractKind, Name extends string = string, Schema extends StandardSchemaV1 = StandardSchemaV1> {
+export interface MessageContract<
+  Kind extends ContractKind = ContractKind,
+  Name extends string = string,
+  Schema extends StandardSchemaV1 = StandardSchemaV1,
+> {
   readonly kind: Kind;
   /** The message type on the wire. */
   readonly name: Name;
@@ -57,14 +61,25 @@ export interface MessageContract<Kind extends ContractKind = ContractKind, Name 
 }
 
 /** An event: published to a topic, every subscribed endpoint gets a copy. */
-export type EventContract<Name extends string = string, Schema extends StandardSchemaV1 = StandardSchemaV1> = MessageContract<'event', Name, Schema>;
+export type EventContract<Name extends string = string, Schema extends StandardSchemaV1 = StandardSchemaV1> = MessageContract<
+  'event',
+  Name,
+  Schema
+>;
 
 /** A command: sent to the one endpoint that handles it; its instances compete. */
-export type CommandContract<Name extends string = string, Schema extends StandardSchemaV1 = StandardSchemaV1> = MessageContract<'command', Name, Schema>;
+export type CommandContract<Name extends string = string, Schema extends StandardSchemaV1 = StandardSchemaV1> = MessageContract<
+  'command',
+  Name,
+  Schema
+>;
 
 /** A query: sent like a command, answered with a reply of `ReplySchema`. */
-export interface QueryContract<Name extends string = string, Schema extends StandardSchemaV1 = StandardSchemaV1, ReplySchema extends StandardSchemaV1 = StandardSchemaV1>
-  extends MessageContract<'query', Name, Schema> {
+export interface QueryContract<
+  Name extends string = string,
+  Schema extends StandardSchemaV1 = StandardSchemaV1,
+  ReplySchema extends StandardSchemaV1 = StandardSchemaV1,
+> extends MessageContract<'query', Name, Schema> {
   readonly reply: ReplySchema;
 }
 
@@ -103,7 +118,9 @@ function build<Kind extends ContractKind, Name extends string, Schema extends St
   const upcasters = new Map<number, (previous: unknown) => unknown>();
   let oldestVersion = version;
   if (options.upcast !== undefined) {
-    const froms = Object.keys(options.upcast).map(Number).sort((a, b) => a - b);
+    const froms = Object.keys(options.upcast)
+      .map(Number)
+      .sort((a, b) => a - b);
     for (const from of froms) {
       if (!Number.isInteger(from) || from < 1 || from >= version) {
         throw new ConfigurationError(`contract ${name}: upcaster key ${from} must be a version below the current version ${version}`);

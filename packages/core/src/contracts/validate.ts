@@ -12,7 +12,11 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ValidationError } from '../errors.js';
 
 /** Returns the validated (possibly transformed) value, or a promise of it; throws `ValidationError`. */
-export function validate<S extends StandardSchemaV1>(schema: S, messageType: string, value: unknown): StandardSchemaV1.InferOutput<S> | Promise<StandardSchemaV1.InferOutput<S>> {
+export function validate<S extends StandardSchemaV1>(
+  schema: S,
+  messageType: string,
+  value: unknown,
+): StandardSchemaV1.InferOutput<S> | Promise<StandardSchemaV1.InferOutput<S>> {
   const result = schema['~standard'].validate(value);
   if (result instanceof Promise) return result.then((r) => unwrap(r, messageType));
   return unwrap(result, messageType);

@@ -54,7 +54,9 @@ describe('json codec', () => {
     const codec = jsonCodec();
     const escaped = Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"\\u005f_pr\\u006fto__":{"polluted":1}}}');
     expect(() => codec.decode(escaped)).toThrow(DecodeError);
-    const ctor = Buffer.from('{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"c\\u006fnstructor":{"prototype":{"polluted":1}}}}');
+    const ctor = Buffer.from(
+      '{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"c\\u006fnstructor":{"prototype":{"polluted":1}}}}',
+    );
     expect(() => codec.decode(ctor)).toThrow(DecodeError);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const bom = Buffer.from('\uFEFF{"specversion":"1.0","id":"1","type":"t","source":"/s","data":{"a":1}}');

@@ -5,7 +5,24 @@ describe('Timestamps', () => {
   it('writes what toISOString writes, within a second, across seconds and at the edges', () => {
     const timestamps = new Timestamps();
     const base = Date.UTC(2026, 10, 23, 23, 59, 58, 990);
-    const times = [0, 1, 999, 1000, base, base + 5, base + 9, base + 10, base + 99, base + 100, base + 1009, base + 2010, base - 1, 253402300799999, 253402300800000, 8.64e15];
+    const times = [
+      0,
+      1,
+      999,
+      1000,
+      base,
+      base + 5,
+      base + 9,
+      base + 10,
+      base + 99,
+      base + 100,
+      base + 1009,
+      base + 2010,
+      base - 1,
+      253402300799999,
+      253402300800000,
+      8.64e15,
+    ];
     for (const ms of times) expect(timestamps.format(ms)).toBe(new Date(ms).toISOString());
   });
 

@@ -77,7 +77,9 @@ const contracts = new WeakMap<MessageContract, EventContract>();
  * e.on(faultOf(ChargeCard), (fault, ctx) => ctx.send(CancelOrder, { orderId: fault.message.orderId }));
  * ```
  */
-export function faultOf<C extends MessageContract>(contract: C): EventContract<string, StandardSchemaV1<Fault<Payload<C>>, Fault<Payload<C>>>> {
+export function faultOf<C extends MessageContract>(
+  contract: C,
+): EventContract<string, StandardSchemaV1<Fault<Payload<C>>, Fault<Payload<C>>>> {
   let fault = contracts.get(contract);
   if (fault === undefined) {
     fault = defineEvent(faultTypeOf(contract.name), faultSchema<Payload<C>>());

@@ -33,7 +33,17 @@ describe('the handled event', () => {
     await h.until(() => events.length === 4, 'four settled deliveries');
     await h.stop();
     const of = (orderId: string) => events.filter((e) => (e.envelope?.data as { orderId: string }).orderId === orderId);
-    expect(of('o-1')).toMatchObject([{ service: 'payment', endpoint: 'payment', type: 'payment.charge-card', outcome: 'handled', attempt: 1, error: undefined, replayed: false }]);
+    expect(of('o-1')).toMatchObject([
+      {
+        service: 'payment',
+        endpoint: 'payment',
+        type: 'payment.charge-card',
+        outcome: 'handled',
+        attempt: 1,
+        error: undefined,
+        replayed: false,
+      },
+    ]);
     expect(of('o-1')[0]!.envelope!.correlationid).toBe('order-o-1');
     expect(of('o-2').map((e) => [e.outcome, e.attempt])).toEqual([
       ['retried', 1],
@@ -53,6 +63,11 @@ describe('the handled event', () => {
     await bus.send(ChargeCard, { orderId: 'o-1', fail: 'no' });
     await h.until(() => h.published.some((m) => m.type === CardCharged.name), 'the event');
     await h.stop();
-    expect(bus.describe().sends.map((c) => c.name).sort()).toEqual([CardCharged.name, ChargeCard.name]);
+    expect(
+      bus
+        .describe()
+        .sends.map((c) => c.name)
+        .sort(),
+    ).toEqual([CardCharged.name, ChargeCard.name]);
   });
 });

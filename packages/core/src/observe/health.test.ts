@@ -66,7 +66,10 @@ describe('bus.health() and the health server', () => {
       await bus.start();
       const ok = await fetch(new URL('readyz', server.url));
       expect(ok.status).toBe(200);
-      expect(await ok.json()).toMatchObject({ ready: true, endpoints: { billing: { running: true, ready: true, circuit: 'closed', inFlight: 0 } } });
+      expect(await ok.json()).toMatchObject({
+        ready: true,
+        endpoints: { billing: { running: true, ready: true, circuit: 'closed', inFlight: 0 } },
+      });
 
       breakConsumers(new Error('channel closed by the broker'));
       await createWaiter().until(() => !bus.health().ready, 'readiness turns false');

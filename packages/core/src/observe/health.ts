@@ -55,7 +55,8 @@ export function healthReport(
   if (state !== 'started') reasons.push(`bus is ${state}`);
   if (!transport.connected) reasons.push(`transport: ${transport.reason ?? 'not connected'}`);
   for (const [name, endpoint] of Object.entries(endpoints)) {
-    if (!endpoint.running) reasons.push(`endpoint ${name}: consumer stopped${endpoint.stoppedBecause === undefined ? '' : ` (${endpoint.stoppedBecause})`}`);
+    if (!endpoint.running)
+      reasons.push(`endpoint ${name}: consumer stopped${endpoint.stoppedBecause === undefined ? '' : ` (${endpoint.stoppedBecause})`}`);
     else if (!endpoint.ready) reasons.push(`endpoint ${name}: consumer not ready yet`);
   }
   return { live: state === 'starting' || state === 'started', ready: reasons.length === 0, reasons, state, transport, endpoints, outbox };

@@ -36,14 +36,25 @@ describe('logs by default', () => {
     const warn = lines.filter((l) => l.level === 40 && l.msg === 'handler failed');
     // Attempt 1 and its immediate retry, then the delayed redelivery and its immediate retry.
     expect(warn.map((l) => l.attempt)).toEqual([1, 2, 3, 4]);
-    expect(warn[0]).toMatchObject({ endpoint: 'billing', type: 'shop.order-placed', correlationId: 'corr-1', err: { message: 'card service down', type: 'Error' } });
+    expect(warn[0]).toMatchObject({
+      endpoint: 'billing',
+      type: 'shop.order-placed',
+      correlationId: 'corr-1',
+      err: { message: 'card service down', type: 'Error' },
+    });
     expect(typeof warn[0]!.messageId).toBe('string');
     const info = lines.filter((l) => l.level === 30 && String(l.msg).startsWith('redelivery in 1000 ms'));
     expect(info).toHaveLength(1);
     expect(info[0]).toMatchObject({ endpoint: 'billing', delayMs: 1000, attempt: 2, correlationId: 'corr-1' });
     const error = lines.filter((l) => l.level === 50);
     expect(error).toHaveLength(1);
-    expect(error[0]).toMatchObject({ endpoint: 'billing', reason: 'HANDLER_FAILED', msg: 'message dead-lettered: HANDLER_FAILED', attempt: 4, correlationId: 'corr-1' });
+    expect(error[0]).toMatchObject({
+      endpoint: 'billing',
+      reason: 'HANDLER_FAILED',
+      msg: 'message dead-lettered: HANDLER_FAILED',
+      attempt: 4,
+      correlationId: 'corr-1',
+    });
   });
 
   it('lines carry the trace id of the message', async () => {
@@ -56,13 +67,26 @@ describe('logs by default', () => {
     const raw = h.broker.transport();
     await raw.connect();
     await raw.publish(OrderPlaced.name, {
-        id: 'm-1',
-        type: OrderPlaced.name,
-        headers: {},
-        body: new TextEncoder().encode(
-          JSON.stringify({ specversion: '1.0', id: 'm-1', type: OrderPlaced.name, source: '/missive/gateway', time: new Date(0).toISOString(), datacontenttype: 'application/json', data: { orderId: 'o-2' }, messagekind: 'event', dataversion: 1, correlationid: 'corr-2', conversationid: 'corr-2', traceparent: TRACEPARENT }),
-        ),
-      });
+      id: 'm-1',
+      type: OrderPlaced.name,
+      headers: {},
+      body: new TextEncoder().encode(
+        JSON.stringify({
+          specversion: '1.0',
+          id: 'm-1',
+          type: OrderPlaced.name,
+          source: '/missive/gateway',
+          time: new Date(0).toISOString(),
+          datacontenttype: 'application/json',
+          data: { orderId: 'o-2' },
+          messagekind: 'event',
+          dataversion: 1,
+          correlationid: 'corr-2',
+          conversationid: 'corr-2',
+          traceparent: TRACEPARENT,
+        }),
+      ),
+    });
     await h.until(() => h.deadLettered.length === 1, 'the message is dead-lettered');
     await h.stop();
     await raw.close();
@@ -78,7 +102,9 @@ describe('logs by default', () => {
     logger.child!({ endpoint: 'billing' }).warn({ attempt: 2, err: new Error('boom'), note: 'two words' }, 'handler failed');
     logger.info('plain message');
     expect(out).toHaveLength(2);
-    expect(out[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z WARN {2}handler failed endpoint=billing attempt=2 err="Error: boom" note="two words"\n$/);
+    expect(out[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z WARN {2}handler failed endpoint=billing attempt=2 err="Error: boom" note="two words"\n$/,
+    );
     expect(out[1]).toMatch(/INFO {2}plain message\n$/);
   });
 });

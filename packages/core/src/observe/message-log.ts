@@ -17,7 +17,8 @@ import { traceIdOf } from './trace-context.js';
 /** Log fields of a delivery being handled (what is known before decoding: id and type). */
 export function messageLogFields(state: ConsumeState): LogFields {
   const envelope = state.envelope as Envelope | undefined;
-  if (envelope === undefined) return { type: state.received.message.type, messageId: state.received.message.id, attempt: state.totalAttempts };
+  if (envelope === undefined)
+    return { type: state.received.message.type, messageId: state.received.message.id, attempt: state.totalAttempts };
   return {
     type: envelope.type,
     messageId: envelope.id,

@@ -15,7 +15,17 @@
  * ```
  * @module
  */
-import { createNoopMeter, metrics, ValueType, type Attributes, type BatchObservableCallback, type Counter, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
+import {
+  createNoopMeter,
+  metrics,
+  ValueType,
+  type Attributes,
+  type BatchObservableCallback,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type Observable,
+} from '@opentelemetry/api';
 import type { CircuitState } from '../policies/circuit-breaker.js';
 import type { QueueInfo } from '../transport/transport.js';
 import { Attr, errorType, INSTRUMENTATION_SCOPE, type ProducerOperation, type ProducerSpan } from './tracing.js';
@@ -83,10 +93,13 @@ export class BusMetrics {
    * Attributes per destination and operation, made once. Few on purpose: the SDK hashes a
    * measurement's attributes each time it is recorded (the service is on the resource already).
    */
-  private readonly producers: Record<ProducerOperation, Map<string, Attributes>> = { publish: new Map(), send: new Map(), create: new Map() };
+  private readonly producers: Record<ProducerOperation, Map<string, Attributes>> = {
+    publish: new Map(),
+    send: new Map(),
+    create: new Map(),
+  };
   private readonly endpoints = new Map<string, Attributes>();
   private system = 'missive';
-
 
   /** Makes the instruments from the global meter provider and starts observing `sources`. */
   start(system: string, sources: MetricSources): void {
@@ -96,17 +109,54 @@ export class BusMetrics {
     if (meter.createCounter('missive.probe') === NOOP_COUNTER) return;
     this.meter = meter;
     const seconds = { unit: 's', advice: { explicitBucketBoundaries: DURATION_BUCKETS } };
-    this.sentCounter = meter.createCounter(Metric.SentMessages, { unit: '{message}', description: 'Messages the bus handed to the broker', valueType: ValueType.INT });
-    this.operationDuration = meter.createHistogram(Metric.OperationDuration, { ...seconds, description: 'Duration of publish and send operations' });
-    this.consumedCounter = meter.createCounter(Metric.ConsumedMessages, { unit: '{message}', description: 'Messages delivered to the bus by the broker', valueType: ValueType.INT });
+    this.sentCounter = meter.createCounter(Metric.SentMessages, {
+      unit: '{message}',
+      description: 'Messages the bus handed to the broker',
+      valueType: ValueType.INT,
+    });
+    this.operationDuration = meter.createHistogram(Metric.OperationDuration, {
+      ...seconds,
+      description: 'Duration of publish and send operations',
+    });
+    this.consumedCounter = meter.createCounter(Metric.ConsumedMessages, {
+      unit: '{message}',
+      description: 'Messages delivered to the bus by the broker',
+      valueType: ValueType.INT,
+    });
     this.processDuration = meter.createHistogram(Metric.ProcessDuration, { ...seconds, description: 'Duration of handler attempts' });
-    this.retriesCounter = meter.createCounter(Metric.Retries, { unit: '{retry}', description: 'Retries asked for, immediate or delayed', valueType: ValueType.INT });
-    this.deadLetterCounter = meter.createCounter(Metric.DeadLetters, { unit: '{message}', description: 'Messages dead-lettered, by reason', valueType: ValueType.INT });
-    this.outboxLag = meter.createHistogram(Metric.OutboxLag, { ...seconds, description: 'Time from an outbox commit to the broker having the message' });
-    const inFlight = meter.createObservableUpDownCounter(Metric.InFlight, { unit: '{message}', description: 'Handlers running now', valueType: ValueType.INT });
-    const circuit = meter.createObservableGauge(Metric.CircuitState, { description: 'Circuit breaker state: 0 closed, 1 half-open, 2 open', valueType: ValueType.INT });
-    const depth = meter.createObservableGauge(Metric.QueueDepth, { unit: '{message}', description: 'Messages waiting in the queue', valueType: ValueType.INT });
-    const dead = meter.createObservableGauge(Metric.DeadLetterDepth, { unit: '{message}', description: 'Messages in the dead-letter queue', valueType: ValueType.INT });
+    this.retriesCounter = meter.createCounter(Metric.Retries, {
+      unit: '{retry}',
+      description: 'Retries asked for, immediate or delayed',
+      valueType: ValueType.INT,
+    });
+    this.deadLetterCounter = meter.createCounter(Metric.DeadLetters, {
+      unit: '{message}',
+      description: 'Messages dead-lettered, by reason',
+      valueType: ValueType.INT,
+    });
+    this.outboxLag = meter.createHistogram(Metric.OutboxLag, {
+      ...seconds,
+      description: 'Time from an outbox commit to the broker having the message',
+    });
+    const inFlight = meter.createObservableUpDownCounter(Metric.InFlight, {
+      unit: '{message}',
+      description: 'Handlers running now',
+      valueType: ValueType.INT,
+    });
+    const circuit = meter.createObservableGauge(Metric.CircuitState, {
+      description: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
+      valueType: ValueType.INT,
+    });
+    const depth = meter.createObservableGauge(Metric.QueueDepth, {
+      unit: '{message}',
+      description: 'Messages waiting in the queue',
+      valueType: ValueType.INT,
+    });
+    const dead = meter.createObservableGauge(Metric.DeadLetterDepth, {
+      unit: '{message}',
+      description: 'Messages in the dead-letter queue',
+      valueType: ValueType.INT,
+    });
     this.observables = [inFlight, circuit, depth, dead];
     this.observe = async (result) => {
       const endpoints = sources.endpoints();
@@ -137,7 +187,10 @@ export class BusMetrics {
   sent(producer: ProducerSpan, error: Error | undefined): void {
     if (this.sentCounter === undefined) return;
     const { operation, destination, startedAt } = producer;
-    const attributes = error === undefined ? this.producerAttributes(operation, destination) : { ...this.producerAttributes(operation, destination), [Attr.ErrorType]: errorType(error) };
+    const attributes =
+      error === undefined
+        ? this.producerAttributes(operation, destination)
+        : { ...this.producerAttributes(operation, destination), [Attr.ErrorType]: errorType(error) };
     this.sentCounter.add(1, attributes);
     this.operationDuration!.record((performance.now() - startedAt) / 1000, attributes);
   }
@@ -152,7 +205,10 @@ export class BusMetrics {
   processed(queue: string, startedAt: number, error: Error | undefined): void {
     if (this.processDuration === undefined) return;
     const base = this.endpointAttributes(queue);
-    this.processDuration.record((performance.now() - startedAt) / 1000, error === undefined ? base : { ...base, [Attr.ErrorType]: errorType(error) });
+    this.processDuration.record(
+      (performance.now() - startedAt) / 1000,
+      error === undefined ? base : { ...base, [Attr.ErrorType]: errorType(error) },
+    );
   }
 
   /** A retry was asked for. */

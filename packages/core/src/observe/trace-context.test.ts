@@ -6,7 +6,12 @@ const SPAN = '00f067aa0ba902b7';
 
 describe('spanContextOf', () => {
   it('reads the ids, the sampled flag and the trace state of a traceparent', () => {
-    expect(spanContextOf(`00-${TRACE}-${SPAN}-01`, 'vendor=a')).toMatchObject({ traceId: TRACE, spanId: SPAN, traceFlags: 1, isRemote: true });
+    expect(spanContextOf(`00-${TRACE}-${SPAN}-01`, 'vendor=a')).toMatchObject({
+      traceId: TRACE,
+      spanId: SPAN,
+      traceFlags: 1,
+      isRemote: true,
+    });
     expect(spanContextOf(`00-${TRACE}-${SPAN}-01`, 'vendor=a')?.traceState?.get('vendor')).toBe('a');
     expect(spanContextOf(`00-${TRACE}-${SPAN}-02`)).toMatchObject({ traceFlags: 0, traceState: undefined });
   });

@@ -17,7 +17,8 @@ const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** The remote span context a `traceparent` (and `tracestate`) names, or undefined when absent or malformed. */
 export function spanContextOf(traceparent: string | undefined, tracestate?: string): SpanContext | undefined {
-  if (traceparent === undefined || traceparent.length !== 55 || !TRACEPARENT.test(traceparent) || traceparent.startsWith('ff')) return undefined;
+  if (traceparent === undefined || traceparent.length !== 55 || !TRACEPARENT.test(traceparent) || traceparent.startsWith('ff'))
+    return undefined;
   const traceId = traceparent.slice(3, 35);
   const spanId = traceparent.slice(36, 52);
   // All-zero ids are invalid (W3C trace context); the format is checked above.

@@ -19,8 +19,19 @@ describe('tracing with no provider registered', () => {
     await bus.publish(OrderPlaced, { orderId: 'o-1' });
     const raw = h.broker.transport();
     await raw.connect();
-    const traced = createEnvelope({ type: OrderPlaced.name, source: '/missive/gateway', data: { orderId: 'o-2' }, traceparent: TRACEPARENT, tracestate: 'vendor=x' });
-    await raw.publish(OrderPlaced.name, { id: traced.id, type: traced.type, headers: {}, body: new TextEncoder().encode(JSON.stringify(traced)) });
+    const traced = createEnvelope({
+      type: OrderPlaced.name,
+      source: '/missive/gateway',
+      data: { orderId: 'o-2' },
+      traceparent: TRACEPARENT,
+      tracestate: 'vendor=x',
+    });
+    await raw.publish(OrderPlaced.name, {
+      id: traced.id,
+      type: traced.type,
+      headers: {},
+      body: new TextEncoder().encode(JSON.stringify(traced)),
+    });
     await h.until(() => charged === 2, 'both commands handled');
     await h.stop();
     await raw.close();

@@ -17,7 +17,13 @@ beforeEach(() => capture.reset());
 const named = (name: string) => capture.spans().filter((s) => s.name === name);
 const one = (name: string): ReadableSpan => {
   const found = named(name);
-  expect(found, `spans named ${name} among ${capture.spans().map((s) => s.name).join(', ')}`).toHaveLength(1);
+  expect(
+    found,
+    `spans named ${name} among ${capture
+      .spans()
+      .map((s) => s.name)
+      .join(', ')}`,
+  ).toHaveLength(1);
   return found[0]!;
 };
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
@@ -60,7 +66,11 @@ describe('tracing (OpenTelemetry messaging conventions)', () => {
       'messaging.operation.name': 'publish',
     });
     const sent = h.published.find((m) => m.type === ChargeCard.name)!;
-    expect(send.attributes).toMatchObject({ 'messaging.operation.name': 'send', 'messaging.message.id': sent.id, 'messaging.message.conversation_id': sent.conversationid });
+    expect(send.attributes).toMatchObject({
+      'messaging.operation.name': 'send',
+      'messaging.message.id': sent.id,
+      'messaging.message.conversation_id': sent.conversationid,
+    });
     expect(processPayment.kind).toBe(SpanKind.CONSUMER);
     expect(processPayment.attributes).toMatchObject({
       'messaging.system': 'memory',
@@ -144,7 +154,11 @@ describe('tracing (OpenTelemetry messaging conventions)', () => {
     await h.until(() => h.deadLettered.length === 1, 'dead-lettered');
     const first = one('process billing');
     const settle = one('dead_letter billing');
-    expect(settle.attributes).toMatchObject({ 'messaging.operation.type': 'settle', 'missive.dead_letter.reason': 'HANDLER_FAILED', 'error.type': 'Error' });
+    expect(settle.attributes).toMatchObject({
+      'messaging.operation.type': 'settle',
+      'missive.dead_letter.reason': 'HANDLER_FAILED',
+      'error.type': 'Error',
+    });
     expect(settle.spanContext().traceId).toBe(first.spanContext().traceId);
     capture.reset();
     fail = false;

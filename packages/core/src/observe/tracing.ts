@@ -118,7 +118,9 @@ export class MessageTracing {
   tracingOn(): boolean {
     if (this.enabled) return true;
     const provider = trace.getTracerProvider();
-    this.enabled = !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) !== undefined;
+    this.enabled =
+      !(provider instanceof ProxyTracerProvider) ||
+      provider.getDelegateTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) !== undefined;
     return this.enabled;
   }
 
@@ -139,19 +141,31 @@ export class MessageTracing {
   /** Starts a producer span for a message to `destination`; end it with {@link MessageTracing.end}. */
   startProducer(operation: ProducerOperation, destination: string, parent: Envelope | undefined, parentContext?: Context): ProducerSpan {
     const startedAt = performance.now();
-    if (!this.tracingOn()) return { span: NO_SPAN, operation, destination, startedAt, traceparent: parent?.traceparent, tracestate: parent?.tracestate };
+    if (!this.tracingOn())
+      return { span: NO_SPAN, operation, destination, startedAt, traceparent: parent?.traceparent, tracestate: parent?.tracestate };
     const span = this.tracer.startSpan(this.spanName(operation, destination), PRODUCER, parentContext ?? this.parentContext(parent));
     if (span.isRecording()) span.setAttributes(this.producerAttributes(operation, destination));
     const spanContext = span.spanContext();
     const traceparent = traceparentOf(spanContext);
     const tracestate = traceparent === undefined ? parent?.tracestate : spanContext.traceState?.serialize();
-    return { span, operation, destination, startedAt, traceparent: traceparent ?? parent?.traceparent, tracestate: tracestate === '' ? undefined : tracestate };
+    return {
+      span,
+      operation,
+      destination,
+      startedAt,
+      traceparent: traceparent ?? parent?.traceparent,
+      tracestate: tracestate === '' ? undefined : tracestate,
+    };
   }
 
   /** Notes the message a producer span sent. */
   message(span: Span, envelope: Envelope): void {
     if (!span.isRecording()) return;
-    span.setAttributes({ [Attr.MessageId]: envelope.id, [Attr.ConversationId]: envelope.conversationid, [Attr.MessageType]: envelope.type });
+    span.setAttributes({
+      [Attr.MessageId]: envelope.id,
+      [Attr.ConversationId]: envelope.conversationid,
+      [Attr.MessageType]: envelope.type,
+    });
   }
 
   /** Ends a span, marking it failed when `error` is given. */
@@ -177,7 +191,11 @@ export class MessageTracing {
       if (replayed) links = [{ context: remote, attributes: { 'missive.link': 'replayed-from' } }];
       else parent = trace.setSpanContext(ROOT_CONTEXT, remote);
     }
-    const span = this.tracer.startSpan(this.spanName('process', queue), links === undefined ? CONSUMER : { kind: SpanKind.CONSUMER, links }, parent);
+    const span = this.tracer.startSpan(
+      this.spanName('process', queue),
+      links === undefined ? CONSUMER : { kind: SpanKind.CONSUMER, links },
+      parent,
+    );
     // Not recorded (no provider, or not sampled): what the handler sends carries the message's own
     // trace context forward (see parentContext), and nothing else needs doing.
     if (!span.isRecording()) return run();

@@ -45,8 +45,10 @@ function check(options: CircuitBreakerOptions): Checked {
   const minimumCalls = options.minimumCalls ?? 10;
   const windowMs = options.windowMs ?? 60_000;
   const cooldownMs = options.cooldownMs ?? 30_000;
-  if (!(failureRatio > 0 && failureRatio <= 1)) throw new ConfigurationError(`circuitBreaker.failureRatio must be in (0, 1], got ${failureRatio}`);
-  if (!Number.isInteger(minimumCalls) || minimumCalls < 1) throw new ConfigurationError(`circuitBreaker.minimumCalls must be a whole number ≥ 1, got ${minimumCalls}`);
+  if (!(failureRatio > 0 && failureRatio <= 1))
+    throw new ConfigurationError(`circuitBreaker.failureRatio must be in (0, 1], got ${failureRatio}`);
+  if (!Number.isInteger(minimumCalls) || minimumCalls < 1)
+    throw new ConfigurationError(`circuitBreaker.minimumCalls must be a whole number ≥ 1, got ${minimumCalls}`);
   if (!(windowMs > 0)) throw new ConfigurationError(`circuitBreaker.windowMs must be > 0, got ${windowMs}`);
   if (!(cooldownMs >= 0)) throw new ConfigurationError(`circuitBreaker.cooldownMs must be ≥ 0, got ${cooldownMs}`);
   return { failureRatio, minimumCalls, windowMs, cooldownMs };

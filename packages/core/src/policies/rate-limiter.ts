@@ -34,7 +34,8 @@ export class RateLimiter {
   ) {
     if (!(options.perSecond > 0)) throw new ConfigurationError(`rateLimit.perSecond must be > 0, got ${options.perSecond}`);
     this.burst = options.burst ?? 1;
-    if (!Number.isInteger(this.burst) || this.burst < 1) throw new ConfigurationError(`rateLimit.burst must be a whole number ≥ 1, got ${options.burst}`);
+    if (!Number.isInteger(this.burst) || this.burst < 1)
+      throw new ConfigurationError(`rateLimit.burst must be a whole number ≥ 1, got ${options.burst}`);
     this.perMs = options.perSecond / 1000;
     this.tokens = this.burst;
     this.last = clock.now();

@@ -66,9 +66,12 @@ export function retryPolicy(options: RetryOptions = defaultRetryOptions, random:
   const factor = delayed.factor ?? 2;
   const maxMs = delayed.maxMs ?? 60 * 60 * 1000;
   const jitter = delayed.jitter ?? 0.2;
-  if (typeof factor !== 'number' || !(factor >= 1)) throw new ConfigurationError(`retry delayed.factor must be 1 or more, got ${String(factor)}`);
-  if (typeof maxMs !== 'number' || !(maxMs >= initialMs)) throw new ConfigurationError(`retry delayed.maxMs must be at least initialMs (${initialMs}), got ${String(maxMs)}`);
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new ConfigurationError(`retry delayed.jitter must be between 0 and 1, got ${String(jitter)}`);
+  if (typeof factor !== 'number' || !(factor >= 1))
+    throw new ConfigurationError(`retry delayed.factor must be 1 or more, got ${String(factor)}`);
+  if (typeof maxMs !== 'number' || !(maxMs >= initialMs))
+    throw new ConfigurationError(`retry delayed.maxMs must be at least initialMs (${initialMs}), got ${String(maxMs)}`);
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
+    throw new ConfigurationError(`retry delayed.jitter must be between 0 and 1, got ${String(jitter)}`);
   return {
     immediate,
     delayedAttempts: attempts,

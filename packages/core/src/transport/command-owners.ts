@@ -134,7 +134,8 @@ export function checkOwnersInProcess(endpoints: readonly OwningEndpoint[]): void
   for (const endpoint of endpoints) {
     for (const type of endpoint.commands) {
       const owner = owners.get(type);
-      if (owner !== undefined && owner !== endpoint.name) throw new CommandOwnerConflictError(type, owner, endpoint.name, ' (both are endpoints of this bus)');
+      if (owner !== undefined && owner !== endpoint.name)
+        throw new CommandOwnerConflictError(type, owner, endpoint.name, ' (both are endpoints of this bus)');
       owners.set(type, endpoint.name);
     }
   }
@@ -149,7 +150,9 @@ export async function claimCommands(ownership: CommandOwnership | undefined, cla
   if (ownership === undefined) return false;
   const { moved } = await ownership.claim(claim);
   for (const { type, from } of moved) {
-    logger.warn(`endpoint ${claim.queue} took ${type} over from endpoint ${from} (takeOver): ${from} no longer receives it; drain or delete its queue`);
+    logger.warn(
+      `endpoint ${claim.queue} took ${type} over from endpoint ${from} (takeOver): ${from} no longer receives it; drain or delete its queue`,
+    );
   }
   return true;
 }

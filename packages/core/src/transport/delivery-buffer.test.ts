@@ -5,7 +5,13 @@ import { DeliveryBuffer } from './delivery-buffer.js';
 
 function delivery(id: string): Delivery {
   const settle = async (): Promise<void> => undefined;
-  return { message: { id, type: 't', body: new Uint8Array(0), headers: {} }, deliveryCount: 1, ack: settle, nack: settle, deadLetter: settle };
+  return {
+    message: { id, type: 't', body: new Uint8Array(0), headers: {} },
+    deliveryCount: 1,
+    ack: settle,
+    nack: settle,
+    deadLetter: settle,
+  };
 }
 
 describe('DeliveryBuffer', () => {

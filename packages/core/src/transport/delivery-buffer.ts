@@ -105,7 +105,8 @@ export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Deliver
           return Promise.resolve({ value: next, done: false });
         }
         if (this.closed_) return Promise.resolve({ value: undefined, done: true });
-        if (this.waiter !== undefined) return Promise.reject(new BusStateError(ErrorCode.Closed, `a ${this.kind} consumer supports one reader at a time`));
+        if (this.waiter !== undefined)
+          return Promise.reject(new BusStateError(ErrorCode.Closed, `a ${this.kind} consumer supports one reader at a time`));
         return new Promise((resolve) => (this.waiter = resolve));
       },
       return: async () => {

@@ -24,6 +24,19 @@ export { TransportHeader, isTransportHeader } from './transport-headers.js';
 export { Header } from '../message/headers.js';
 export { rowToMessage, readMessageRow, bytesView, type MessageRow } from './message-row.js';
 export { checkTopicPattern, isExactTopic, topicMatcher } from './topic-pattern.js';
-export { checkTransportFactories, loadTransport, parseTransportUrl, schemeAliases, transportPackage, type TransportFactories } from './transport-url.js';
+export {
+  checkTransportFactories,
+  loadTransport,
+  parseTransportUrl,
+  schemeAliases,
+  transportPackage,
+  type TransportFactories,
+} from './transport-url.js';
 export { Timestamps } from '../message/timestamps.js';
-export { CommandOwnerConflictError, type CommandOwnership, type CommandOwner, type CommandClaim, type CommandClaimResult } from './command-owners.js';
+export {
+  CommandOwnerConflictError,
+  type CommandOwnership,
+  type CommandOwner,
+  type CommandClaim,
+  type CommandClaimResult,
+} from './command-owners.js';

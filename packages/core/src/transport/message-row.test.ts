@@ -6,7 +6,13 @@ describe('rowToMessage', () => {
     const pool = Buffer.from('xxhelloyy');
     const body = pool.subarray(2, 7);
     const message = rowToMessage({ id: 'm', type: 't', body, headers: '{"missive-attempts":"2"}', partition_key: null });
-    expect(message).toEqual({ id: 'm', type: 't', body: new Uint8Array(Buffer.from('hello')), headers: { 'missive-attempts': '2' }, partitionKey: undefined });
+    expect(message).toEqual({
+      id: 'm',
+      type: 't',
+      body: new Uint8Array(Buffer.from('hello')),
+      headers: { 'missive-attempts': '2' },
+      partitionKey: undefined,
+    });
     expect(Buffer.isBuffer(message.body)).toBe(false);
     pool[2] = 'H'.charCodeAt(0);
     expect(message.body[0]).toBe('H'.charCodeAt(0));
@@ -34,6 +40,8 @@ describe('rowToMessage', () => {
       expect(() => rowToMessage({ ...base, headers: headers as string })).not.toThrow();
     }
     expect(readMessageRow({ ...base, body: null as unknown as Uint8Array, headers: '{}' }).unreadable).toMatch(/body is not bytes/);
-    expect(readMessageRow({ ...base, headers: '{"a":"b"}' })).toEqual({ message: { id: 'm', type: 't', body: new Uint8Array(Buffer.from('x')), headers: { a: 'b' }, partitionKey: undefined } });
+    expect(readMessageRow({ ...base, headers: '{"a":"b"}' })).toEqual({
+      message: { id: 'm', type: 't', body: new Uint8Array(Buffer.from('x')), headers: { a: 'b' }, partitionKey: undefined },
+    });
   });
 });

@@ -3,7 +3,16 @@ import type { DeadLetterFailure, TransportMessage } from './transport.js';
 import { SettleOnceDelivery, type NackOptions, type SettleOwner } from './settle-once-delivery.js';
 
 const message: TransportMessage = { id: 'm-1', type: 't', body: new Uint8Array([1]), headers: {} };
-const failure: DeadLetterFailure = { reason: 'HANDLER_FAILED', errorName: 'Error', errorMessage: 'x', attempts: 1, endpoint: 'e', service: 's', host: 'h', time: 0 };
+const failure: DeadLetterFailure = {
+  reason: 'HANDLER_FAILED',
+  errorName: 'Error',
+  errorMessage: 'x',
+  attempts: 1,
+  endpoint: 'e',
+  service: 's',
+  host: 'h',
+  time: 0,
+};
 
 /** Records what reached the broker and what the owner heard. */
 class Recorded extends SettleOnceDelivery {
@@ -12,7 +21,10 @@ class Recorded extends SettleOnceDelivery {
   readonly calls: string[] = [];
   held = true;
 
-  constructor(owner: SettleOwner<Recorded>, private readonly fail = false) {
+  constructor(
+    owner: SettleOwner<Recorded>,
+    private readonly fail = false,
+  ) {
     super(owner);
   }
 

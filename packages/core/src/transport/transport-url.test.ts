@@ -83,10 +83,20 @@ describe('transport URLs', () => {
       urls.push(url.href);
       return broker.transport();
     };
-    const server = createBus({ service: 'server', transport: 'custom://queue-host/x', transports: { custom: factory }, logger: silentLogger });
+    const server = createBus({
+      service: 'server',
+      transport: 'custom://queue-host/x',
+      transports: { custom: factory },
+      logger: silentLogger,
+    });
     server.endpoint('echo', (e) => e.reply(Echo, (q) => ({ text: q.text })));
     // `sqlite:` with its colon, to show the option wins over the package of the same scheme.
-    const client = createBus({ service: 'client', transport: 'sqlite://ignored.db', transports: { 'sqlite:': factory }, logger: silentLogger });
+    const client = createBus({
+      service: 'client',
+      transport: 'sqlite://ignored.db',
+      transports: { 'sqlite:': factory },
+      logger: silentLogger,
+    });
     await server.start();
     await client.start();
     try {
@@ -100,13 +110,19 @@ describe('transport URLs', () => {
   });
 
   it('refuse a bad transports option at createBus', () => {
-    expect(() => createBus({ service: 's', transport: 'memory://', transports: { redis: 'ioredis' as never } })).toThrow(/transports.redis must be/);
-    expect(() => createBus({ service: 's', transport: 'memory://', transports: { 'not a scheme': (() => undefined) as never } })).toThrow(/is not a URL scheme/);
+    expect(() => createBus({ service: 's', transport: 'memory://', transports: { redis: 'ioredis' as never } })).toThrow(
+      /transports.redis must be/,
+    );
+    expect(() => createBus({ service: 's', transport: 'memory://', transports: { 'not a scheme': (() => undefined) as never } })).toThrow(
+      /is not a URL scheme/,
+    );
     expect(() => createBus({ service: 's', transport: 'memory://', transports: 42 as never })).toThrow(/transports must be an object/);
   });
 
   it('redact passwords and secret parameters', () => {
-    expect(redactUrl('amqp://guest:secret@host:5672/vh?password=x&heartbeat=5')).toBe('amqp://guest:***@host:5672/vh?password=***&heartbeat=5');
+    expect(redactUrl('amqp://guest:secret@host:5672/vh?password=x&heartbeat=5')).toBe(
+      'amqp://guest:***@host:5672/vh?password=***&heartbeat=5',
+    );
     expect(redactUrl('nonsense')).toBe('<unparseable URL>');
   });
 

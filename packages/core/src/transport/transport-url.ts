@@ -40,7 +40,8 @@ export const schemeAliases: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** For error messages: the transports this repository ships (a new package adds itself here only as documentation). */
-const SHIPPED = 'memory:// (built in), sqlite://path/to/bus.db (@missive/sqlite), amqp://user:pass@host:5672/vhost or amqps:// (@missive/rabbitmq), postgres://user@host:5432/db or postgresql:// (@missive/postgres), nats://host:4222 (@missive/nats), redis://host:6379 or rediss:// (@missive/redis)';
+const SHIPPED =
+  'memory:// (built in), sqlite://path/to/bus.db (@missive/sqlite), amqp://user:pass@host:5672/vhost or amqps:// (@missive/rabbitmq), postgres://user@host:5432/db or postgresql:// (@missive/postgres), nats://host:4222 (@missive/nats), redis://host:6379 or rediss:// (@missive/redis)';
 
 /** A scheme as written in URLs and in `transports` keys: lower case, without the colon. */
 function schemeOf(protocol: string): string {
@@ -56,12 +57,15 @@ export function transportPackage(scheme: string): string {
 /** Checks a `transports` option; throws a `ConfigurationError` that says what to fix. */
 export function checkTransportFactories(transports: unknown): TransportFactories {
   if (transports === undefined) return {};
-  if (typeof transports !== 'object' || transports === null) throw new ConfigurationError('transports must be an object of transport factories by URL scheme, like { redis: createTransport }');
+  if (typeof transports !== 'object' || transports === null)
+    throw new ConfigurationError('transports must be an object of transport factories by URL scheme, like { redis: createTransport }');
   const out: Record<string, TransportFactory> = {};
   for (const [key, factory] of Object.entries(transports)) {
     const scheme = schemeOf(key);
-    if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new ConfigurationError(`transports: "${key}" is not a URL scheme; write it like "redis" (for redis://)`);
-    if (typeof factory !== 'function') throw new ConfigurationError(`transports.${key} must be a transport package's createTransport function`);
+    if (!/^[a-z][a-z0-9+.-]*$/.test(scheme))
+      throw new ConfigurationError(`transports: "${key}" is not a URL scheme; write it like "redis" (for redis://)`);
+    if (typeof factory !== 'function')
+      throw new ConfigurationError(`transports.${key} must be a transport package's createTransport function`);
     out[scheme] = factory as TransportFactory;
   }
   return out;
@@ -115,6 +119,7 @@ export async function loadTransport(url: URL, options: TransportFactoryOptions, 
     }
     throw error;
   }
-  if (typeof module.createTransport !== 'function') throw new ConfigurationError(`package ${name} (for ${scheme}://) does not export createTransport`);
+  if (typeof module.createTransport !== 'function')
+    throw new ConfigurationError(`package ${name} (for ${scheme}://) does not export createTransport`);
   return module.createTransport(url, options);
 }

@@ -41,7 +41,9 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
       const current = this.sagas.get(key);
       const actual = current?.version ?? 0;
       if (actual !== expectedVersion) {
-        throw new ConcurrencyConflictError(`saga ${record.saga} instance ${record.id} is at version ${actual}, expected ${expectedVersion}`);
+        throw new ConcurrencyConflictError(
+          `saga ${record.saga} instance ${record.id} is at version ${actual}, expected ${expectedVersion}`,
+        );
       }
       sagas = new Map(this.sagas);
       sagas.set(key, structuredClone(record));

@@ -51,7 +51,9 @@ describe('outbox and inbox', () => {
             // The broker is slow to confirm the charges: they wait until the test lets them go.
             if (ctx.destination.name === ChargeCard.name) await chargesHeld;
             await next();
-            sent.push(`${ctx.destination.name}#${(ctx.envelope.data as { n?: number; amount?: number }).n ?? (ctx.envelope.data as { amount: number }).amount}`);
+            sent.push(
+              `${ctx.destination.name}#${(ctx.envelope.data as { n?: number; amount?: number }).n ?? (ctx.envelope.data as { amount: number }).amount}`,
+            );
           },
         ],
       },
@@ -119,12 +121,15 @@ describe('outbox and inbox', () => {
     const outbox = bus.outbox(store);
     let handlerRuns = 0;
     bus.endpoint('payment', (e) =>
-      e.on(ChargeCard, outbox.handler((cmd, tx) => {
-        handlerRuns++;
-        const key = `charged:${cmd.orderId}`;
-        tx.db.data.set(key, ((tx.db.data.get(key) as number | undefined) ?? 0) + cmd.amount);
-        tx.publish(Charged, { orderId: cmd.orderId });
-      })),
+      e.on(
+        ChargeCard,
+        outbox.handler((cmd, tx) => {
+          handlerRuns++;
+          const key = `charged:${cmd.orderId}`;
+          tx.db.data.set(key, ((tx.db.data.get(key) as number | undefined) ?? 0) + cmd.amount);
+          tx.publish(Charged, { orderId: cmd.orderId });
+        }),
+      ),
     );
     const charged: string[] = [];
     bus.endpoint('notify', (e) => e.on(Charged, (m) => void charged.push(m.orderId)));

@@ -67,7 +67,9 @@ export interface Outbox<Tx> {
    * Wraps a handler for effectively-once processing: inbox check, the handler's writes and its
    * messages commit together; a duplicate delivery is acked without running `fn`.
    */
-  handler<C extends EventContract | CommandContract>(fn: (payload: Payload<C>, tx: OutboxTransaction<Tx>, ctx: MessageContext) => void): Handler<C>;
+  handler<C extends EventContract | CommandContract>(
+    fn: (payload: Payload<C>, tx: OutboxTransaction<Tx>, ctx: MessageContext) => void,
+  ): Handler<C>;
   /** Commits prepared records (sagas use this); kicks the relay. */
   commit: MessageStore<Tx>['commit'];
   /**
@@ -111,7 +113,8 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
       const result = await commit({
         work: (db) => {
           const value = work(transactionFor(records, parent?.envelope, db));
-          if (value instanceof Promise) throw new ConfigurationError('outbox work must be synchronous: do async work before the transaction');
+          if (value instanceof Promise)
+            throw new ConfigurationError('outbox work must be synchronous: do async work before the transaction');
           return value;
         },
         outbox: () => records,
@@ -126,7 +129,8 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
           inbox: { endpoint: ctx.endpoint, messageId: ctx.messageId, at: clock.now() },
           work: (db) => {
             const value = fn(payload, transactionFor(records, ctx.envelope, db), ctx) as unknown;
-            if (value instanceof Promise) throw new ConfigurationError('outbox handlers must be synchronous: do async work before, or use a plain handler');
+            if (value instanceof Promise)
+              throw new ConfigurationError('outbox handlers must be synchronous: do async work before, or use a plain handler');
           },
           outbox: () => records,
         });
@@ -182,7 +186,8 @@ class OutboxRelay<Tx> implements BusComponent {
     this.batchSize = options.batchSize ?? 100;
     this.retentionMs = options.inboxRetentionMs ?? 7 * 24 * 60 * 60 * 1000;
     if (!(this.pollIntervalMs > 0)) throw new ConfigurationError(`outbox pollIntervalMs must be > 0, got ${this.pollIntervalMs}`);
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new ConfigurationError(`outbox batchSize must be a whole number ≥ 1, got ${this.batchSize}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+      throw new ConfigurationError(`outbox batchSize must be a whole number ≥ 1, got ${this.batchSize}`);
     this.clock = bus.environment.clock;
     this.logger = bus.environment.logger;
   }

@@ -76,9 +76,15 @@ export function sagaTimeoutContract(saga: string): CommandContract<string, typeo
 }
 
 /** Installs a saga on a bus (what `bus.saga` calls). */
-export function installSaga<State, Tx>(bus: BusCore, definition: SagaDefinition<State>, outbox: Outbox<Tx>, options: SagaOptions<Tx>): void {
+export function installSaga<State, Tx>(
+  bus: BusCore,
+  definition: SagaDefinition<State>,
+  outbox: Outbox<Tx>,
+  options: SagaOptions<Tx>,
+): void {
   if (definition.messages.size === 0) throw new ConfigurationError(`saga ${definition.name} has no messages: add startedBy and on steps`);
-  if (![...definition.messages.values()].some((m) => m.starts)) throw new ConfigurationError(`saga ${definition.name} has no startedBy step: nothing can create an instance`);
+  if (![...definition.messages.values()].some((m) => m.starts))
+    throw new ConfigurationError(`saga ${definition.name} has no startedBy step: nothing can create an instance`);
   const endpoint = options.endpoint ?? definition.name;
   const Timeout = sagaTimeoutContract(definition.name);
   const runtime = new SagaRuntime(bus, definition, outbox, endpoint, Timeout);
@@ -107,11 +113,15 @@ class SagaRuntime<State, Tx> {
   async handle(type: string, payload: unknown, ctx: MessageContext): Promise<void> {
     const step = this.definition.messages.get(type)!;
     const id = step.correlate(payload);
-    if (typeof id !== 'string' || id === '') throw new UnrecoverableError(`saga ${this.definition.name}: correlate(${type}) returned no id`);
+    if (typeof id !== 'string' || id === '')
+      throw new UnrecoverableError(`saga ${this.definition.name}: correlate(${type}) returned no id`);
     const record = await this.outbox.store.loadSaga(this.definition.name, id);
     if (record === undefined && !step.starts) {
       if (step.missing === 'ignore') {
-        this.bus.environment.logger.info({ messageId: ctx.messageId }, `saga ${this.definition.name}: no instance ${id} for ${type}; ignored by rule`);
+        this.bus.environment.logger.info(
+          { messageId: ctx.messageId },
+          `saga ${this.definition.name}: no instance ${id} for ${type}; ignored by rule`,
+        );
         return;
       }
       throw new UnrecoverableError(`saga ${this.definition.name} has no instance ${id} for ${type} (missing rule: dead-letter)`);
@@ -138,7 +148,12 @@ class SagaRuntime<State, Tx> {
     await this.save(draft, record.version, ctx, timeout.timeoutId);
   }
 
-  prepare(parent: MessageContext, contract: EventContract | CommandContract, payload: unknown, options?: SendOptions & { scheduleId?: string }): OutboxRecord {
+  prepare(
+    parent: MessageContext,
+    contract: EventContract | CommandContract,
+    payload: unknown,
+    options?: SendOptions & { scheduleId?: string },
+  ): OutboxRecord {
     return this.bus.prepare(parent.envelope, contract, payload, options);
   }
 
@@ -146,7 +161,11 @@ class SagaRuntime<State, Tx> {
     const payload: SagaTimeoutPayload = { sagaId, timeoutId: timeout.id, name: timeout.name, data: timeout.data };
     // Scheduled under its id where the transport can cancel it (see the module comment).
     const scheduleId = this.cancellable() ? timeout.id : undefined;
-    return this.prepare(parent, this.timeoutContract, payload, { to: this.endpoint, at: timeout.due, ...(scheduleId === undefined ? {} : { scheduleId }) });
+    return this.prepare(parent, this.timeoutContract, payload, {
+      to: this.endpoint,
+      at: timeout.due,
+      ...(scheduleId === undefined ? {} : { scheduleId }),
+    });
   }
 
   private cancellable(): boolean {
@@ -165,7 +184,10 @@ class SagaRuntime<State, Tx> {
     const dropped = draft.base.timeouts.map((t) => t.id).filter((id) => id !== fired && !keep.has(id));
     for (const id of dropped) {
       await this.bus.transport.cancelScheduled(id).catch((error: unknown) => {
-        this.bus.environment.logger.debug({ err: (error as Error).message }, `saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`);
+        this.bus.environment.logger.debug(
+          { err: (error as Error).message },
+          `saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`,
+        );
       });
     }
   }
@@ -182,7 +204,17 @@ class SagaRuntime<State, Tx> {
 
   private newRecord(id: string, state: State): SagaRecord {
     const now = this.now();
-    return { saga: this.definition.name, id, state, status: 'active', version: 0, timeouts: [], compensations: [], createdAt: now, updatedAt: now };
+    return {
+      saga: this.definition.name,
+      id,
+      state,
+      status: 'active',
+      version: 0,
+      timeouts: [],
+      compensations: [],
+      createdAt: now,
+      updatedAt: now,
+    };
   }
 
   private async save(draft: SagaDraft<State, Tx>, expectedVersion: number, ctx: MessageContext, fired?: string): Promise<void> {

@@ -125,7 +125,8 @@ const SAGA_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$/;
  */
 export function defineSaga<S extends StandardSchemaV1>(name: string, stateSchema: S): SagaDefinition<StandardSchemaV1.InferOutput<S>> {
   type State = StandardSchemaV1.InferOutput<S>;
-  if (typeof name !== 'string' || !SAGA_NAME.test(name)) throw new ConfigurationError(`saga name ${JSON.stringify(name)} is not valid: use dot-separated words`);
+  if (typeof name !== 'string' || !SAGA_NAME.test(name))
+    throw new ConfigurationError(`saga name ${JSON.stringify(name)} is not valid: use dot-separated words`);
   if (typeof stateSchema !== 'object' || stateSchema === null || !('~standard' in stateSchema)) {
     throw new ConfigurationError(`saga ${name}: the state schema is not a Standard Schema`);
   }
@@ -133,7 +134,8 @@ export function defineSaga<S extends StandardSchemaV1>(name: string, stateSchema
   const timeouts = new Map<string, (saga: SagaContext<State>, data: unknown) => void | Promise<void>>();
   const compensations = new Map<string, (data: unknown, saga: SagaContext<State>) => void>();
   const add = (contract: EventContract | CommandContract, message: Omit<SagaMessage<State>, 'contract'>) => {
-    if (contract?.kind !== 'event' && contract?.kind !== 'command') throw new ConfigurationError(`saga ${name}: steps take event or command contracts`);
+    if (contract?.kind !== 'event' && contract?.kind !== 'command')
+      throw new ConfigurationError(`saga ${name}: steps take event or command contracts`);
     if (messages.has(contract.name)) throw new ConfigurationError(`saga ${name}: ${contract.name} is handled twice`);
     if (typeof message.correlate !== 'function') throw new ConfigurationError(`saga ${name}: ${contract.name} needs a correlate function`);
     messages.set(contract.name, { contract, ...message });
@@ -145,7 +147,8 @@ export function defineSaga<S extends StandardSchemaV1>(name: string, stateSchema
     timeouts,
     compensations,
     startedBy(contract, step) {
-      if (typeof step.initial !== 'function') throw new ConfigurationError(`saga ${name}: startedBy(${contract.name}) needs an initial state function`);
+      if (typeof step.initial !== 'function')
+        throw new ConfigurationError(`saga ${name}: startedBy(${contract.name}) needs an initial state function`);
       add(contract, {
         starts: true,
         correlate: step.correlate,
@@ -158,7 +161,8 @@ export function defineSaga<S extends StandardSchemaV1>(name: string, stateSchema
     on(contract, step) {
       if (typeof step.handle !== 'function') throw new ConfigurationError(`saga ${name}: on(${contract.name}) needs a handle function`);
       const missing = step.missing ?? 'dead-letter';
-      if (missing !== 'dead-letter' && missing !== 'ignore') throw new ConfigurationError(`saga ${name}: missing must be "dead-letter" or "ignore"`);
+      if (missing !== 'dead-letter' && missing !== 'ignore')
+        throw new ConfigurationError(`saga ${name}: missing must be "dead-letter" or "ignore"`);
       add(contract, { starts: false, correlate: step.correlate, handle: step.handle, missing });
       return definition;
     },
@@ -168,7 +172,8 @@ export function defineSaga<S extends StandardSchemaV1>(name: string, stateSchema
       return definition;
     },
     compensation(compensationName, run) {
-      if (compensations.has(compensationName)) throw new ConfigurationError(`saga ${name}: compensation ${compensationName} is defined twice`);
+      if (compensations.has(compensationName))
+        throw new ConfigurationError(`saga ${name}: compensation ${compensationName} is defined twice`);
       compensations.set(compensationName, run as (data: unknown, saga: SagaContext<State>) => void);
       return definition;
     },

@@ -44,7 +44,8 @@ export interface AnnounceOptions {
 /** Announces `bus` to the catalog while it runs. Call before `bus.start()`. */
 export function announce(bus: Bus, options: AnnounceOptions = {}): void {
   const intervalMs = options.intervalMs ?? 10_000;
-  if (!Number.isFinite(intervalMs) || intervalMs < 100) throw new ConfigurationError(`announce intervalMs must be at least 100, got ${String(options.intervalMs)}`);
+  if (!Number.isFinite(intervalMs) || intervalMs < 100)
+    throw new ConfigurationError(`announce intervalMs must be at least 100, got ${String(options.intervalMs)}`);
   const logger = options.logger ?? consoleLogger('warn');
   const clock = options.clock ?? systemClock;
   // Always JSON, whatever the bus's codec: every catalog reads announcements the same way.
@@ -62,7 +63,8 @@ export function announce(bus: Bus, options: AnnounceOptions = {}): void {
     const envelope = createEnvelope({ type: ANNOUNCED, source: sourceOf(bus.service), data, kind: 'event', time: new Date(clock.now()) });
     await transport.publish(ANNOUNCED, { id: envelope.id, type: ANNOUNCED, body: codec.encode(envelope), headers: {} });
   };
-  const sendLogged = (state: Announcement['state']) => send(state).catch((error: unknown) => logger.warn({ err: error }, 'could not announce to the service catalog'));
+  const sendLogged = (state: Announcement['state']) =>
+    send(state).catch((error: unknown) => logger.warn({ err: error }, 'could not announce to the service catalog'));
 
   const component: BusComponent = {
     async start(t) {

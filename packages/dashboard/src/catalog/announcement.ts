@@ -67,7 +67,11 @@ export function jsonSchemaOf(schema: unknown): unknown {
 
 /** How the catalog shows a contract. */
 export function contractInfo(contract: AnyContract): ContractInfo {
-  const info: { -readonly [K in keyof ContractInfo]: ContractInfo[K] } = { name: contract.name, kind: contract.kind, version: contract.version };
+  const info: { -readonly [K in keyof ContractInfo]: ContractInfo[K] } = {
+    name: contract.name,
+    kind: contract.kind,
+    version: contract.version,
+  };
   if (contract.description !== undefined) info.description = contract.description;
   const schema = jsonSchemaOf(contract.schema);
   if (schema !== undefined) info.schema = schema;
@@ -81,7 +85,13 @@ export function contractInfo(contract: AnyContract): ContractInfo {
 /** The announcement of a bus. */
 export function announcementOf(
   description: BusDescription,
-  options: { readonly state: Announcement['state']; readonly version: string | undefined; readonly intervalMs: number; readonly at: number; readonly startedAt: number },
+  options: {
+    readonly state: Announcement['state'];
+    readonly version: string | undefined;
+    readonly intervalMs: number;
+    readonly at: number;
+    readonly startedAt: number;
+  },
 ): Announcement {
   return {
     service: description.service,

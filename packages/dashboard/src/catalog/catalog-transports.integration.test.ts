@@ -36,7 +36,9 @@ const transports: [string, string, number | undefined][] = [
   ['redis', 'redis://127.0.0.1:6379', 6379],
   ['nats', 'nats://127.0.0.1:4222', 4222],
 ];
-const available = await Promise.all(transports.map(async ([, , port]) => port === undefined || (await reachable(port)) || brokersRequired()));
+const available = await Promise.all(
+  transports.map(async ([, , port]) => port === undefined || (await reachable(port)) || brokersRequired()),
+);
 
 describe.each(transports.filter((_, i) => available[i]))('the catalog on %s', (_, url) => {
   it('sees both services and who sends and handles each contract; a stopped one leaves', async () => {
@@ -55,12 +57,18 @@ describe.each(transports.filter((_, i) => available[i]))('the catalog on %s', (_
       await order.send(Charge, { orderId: 'o-1' });
       const catalog = await watchCatalog(watcher);
       const ours = () => catalog.instances().filter((i) => i.service.endsWith(run));
-      await catalog.until(() => ours().length === 2 && catalog.contracts().some((c) => c.name === Charge.name && c.sentBy.length > 0), 20_000);
+      await catalog.until(
+        () => ours().length === 2 && catalog.contracts().some((c) => c.name === Charge.name && c.sentBy.length > 0),
+        20_000,
+      );
       expect(ours().map((i) => [i.service, i.version, i.status])).toEqual([
         [`order-${run}`, '1.0.0', 'live'],
         [`payment-${run}`, '2.0.0', 'live'],
       ]);
-      expect(catalog.contracts().find((c) => c.name === Charge.name)).toMatchObject({ sentBy: [`order-${run}`], handledBy: [`payment-${run}/payment-${run}`] });
+      expect(catalog.contracts().find((c) => c.name === Charge.name)).toMatchObject({
+        sentBy: [`order-${run}`],
+        handledBy: [`payment-${run}/payment-${run}`],
+      });
       await payment.stop();
       await catalog.until(() => ours().length === 1, 20_000);
       await catalog.close();

@@ -7,7 +7,9 @@ import { announce } from './announce.js';
 import { Catalog, watchCatalog } from './catalog.js';
 import type { Announcement } from './announcement.js';
 
-const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), total: z.number() }), { description: 'An order was accepted' });
+const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), total: z.number() }), {
+  description: 'An order was accepted',
+});
 const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string(), amount: z.number() }));
 const GetBalance = defineQuery('payment.get-balance', z.object({ account: z.string() }), z.object({ balance: z.number() }));
 
@@ -40,8 +42,16 @@ describe('the service catalog', () => {
     await catalog.until((c) => c.contracts().some((x) => x.name === ChargeCard.name && x.sentBy.includes('order')));
     const contracts = Object.fromEntries(catalog.contracts().map((c) => [c.name, c]));
     expect(contracts[ChargeCard.name]).toMatchObject({ kind: 'command', sentBy: ['order'], handledBy: ['payment/payment'] });
-    expect(contracts[OrderPlaced.name]).toMatchObject({ kind: 'event', sentBy: ['order'], handledBy: ['order/order'], description: 'An order was accepted' });
-    expect(contracts[ChargeCard.name]!.schema).toMatchObject({ type: 'object', properties: { orderId: { type: 'string' }, amount: { type: 'number' } } });
+    expect(contracts[OrderPlaced.name]).toMatchObject({
+      kind: 'event',
+      sentBy: ['order'],
+      handledBy: ['order/order'],
+      description: 'An order was accepted',
+    });
+    expect(contracts[ChargeCard.name]!.schema).toMatchObject({
+      type: 'object',
+      properties: { orderId: { type: 'string' }, amount: { type: 'number' } },
+    });
     expect(contracts[GetBalance.name]!.replySchema).toMatchObject({ properties: { balance: { type: 'number' } } });
 
     await payment.stop();
@@ -55,7 +65,19 @@ describe('the service catalog', () => {
   it('counts an instance stale after three missed heartbeats', () => {
     let now = 0;
     const catalog = new Catalog(() => now);
-    const announcement: Announcement = { service: 's', instance: 'i', host: 'h', pid: 1, version: undefined, state: 'started', intervalMs: 1000, at: 0, startedAt: 0, endpoints: [], sends: [] };
+    const announcement: Announcement = {
+      service: 's',
+      instance: 'i',
+      host: 'h',
+      pid: 1,
+      version: undefined,
+      state: 'started',
+      intervalMs: 1000,
+      at: 0,
+      startedAt: 0,
+      endpoints: [],
+      sends: [],
+    };
     catalog.receive(announcement);
     now = 3000;
     expect(catalog.instances()[0]!.status).toBe('live');

@@ -61,7 +61,9 @@ export class Catalog {
         lastSeen,
         status: now - lastSeen > STALE_AFTER_HEARTBEATS * announcement.intervalMs ? ('stale' as const) : ('live' as const),
       }))
-      .sort((a, b) => (a.status === b.status ? a.service.localeCompare(b.service) || a.instance.localeCompare(b.instance) : a.status === 'live' ? -1 : 1));
+      .sort((a, b) =>
+        a.status === b.status ? a.service.localeCompare(b.service) || a.instance.localeCompare(b.instance) : a.status === 'live' ? -1 : 1,
+      );
   }
 
   /** Every contract any live instance sends or handles, with who does which. */
@@ -75,7 +77,8 @@ export class Catalog {
     };
     for (const instance of this.instances()) {
       if (instance.status !== 'live' || (service !== undefined && instance.service !== service)) continue;
-      for (const endpoint of instance.endpoints) for (const c of endpoint.handles) entry(c).handledBy.add(`${instance.service}/${endpoint.name}`);
+      for (const endpoint of instance.endpoints)
+        for (const c of endpoint.handles) entry(c).handledBy.add(`${instance.service}/${endpoint.name}`);
       for (const c of instance.sends) entry(c).sentBy.add(instance.service);
     }
     return [...byName.values()]

@@ -62,26 +62,24 @@ export function sequenceOf(entries: readonly JournalEntry[], options: { readonly
     return name;
   };
   const startedAt = ordered.length === 0 ? 0 : Math.min(...ordered.map((e) => e.sentAt ?? e.at));
-  const arrows = ordered.map(
-    (e): Arrow => ({
-      from: line(e.source ?? '?'),
-      to: line(e.service),
-      type: e.type,
-      kind: e.kind,
-      endpoint: e.endpoint,
-      messageId: e.messageId,
-      correlationId: e.correlationId,
-      traceId: e.traceId,
-      outcome: e.outcome,
-      attempt: e.attempt,
-      compensation: compensation.test(e.type),
-      replayed: e.replayed,
-      offsetMs: Math.max(0, (e.sentAt ?? e.at) - startedAt),
-      durationMs: e.durationMs,
-      reason: e.reason,
-      error: e.error,
-    }),
-  );
+  const arrows = ordered.map((e): Arrow => ({
+    from: line(e.source ?? '?'),
+    to: line(e.service),
+    type: e.type,
+    kind: e.kind,
+    endpoint: e.endpoint,
+    messageId: e.messageId,
+    correlationId: e.correlationId,
+    traceId: e.traceId,
+    outcome: e.outcome,
+    attempt: e.attempt,
+    compensation: compensation.test(e.type),
+    replayed: e.replayed,
+    offsetMs: Math.max(0, (e.sentAt ?? e.at) - startedAt),
+    durationMs: e.durationMs,
+    reason: e.reason,
+    error: e.error,
+  }));
   const unique = (values: readonly (string | undefined)[]) => [...new Set(values.filter((v): v is string => v !== undefined))];
   return {
     lifelines,

@@ -39,7 +39,8 @@ export function svgOf(sequence: Sequence): string {
     `<svg xmlns="http://www.w3.org/2000/svg" class="sequence" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
     '<defs>',
     ...['#1f3b57', '#ef6c00', '#c62828', '#6a1b9a'].map(
-      (c) => `<marker id="head-${c.slice(1)}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`,
+      (c) =>
+        `<marker id="head-${c.slice(1)}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`,
     ),
     '</defs>',
     `<text x="8" y="20" fill="#555">time (+sent · took)</text>`,
@@ -59,18 +60,32 @@ export function svgOf(sequence: Sequence): string {
     const to = x(arrow.to);
     const dash = arrow.outcome === 'handled' ? '' : ' stroke-dasharray="6 3"';
     const note = noteOf(arrow);
-    const title = escapeXml(`${arrow.type} ${arrow.messageId} → ${arrow.to}/${arrow.endpoint}${arrow.error === undefined ? '' : `\n${arrow.error}`}`);
-    parts.push(`<g class="arrow outcome-${arrow.outcome}${arrow.compensation ? ' compensation' : ''}" data-message-id="${escapeXml(arrow.messageId)}" data-type="${escapeXml(arrow.type)}"><title>${title}</title>`);
-    parts.push(`<text x="8" y="${y + 4}" fill="#555">+${escapeXml(formatMs(arrow.offsetMs))} · ${escapeXml(formatMs(arrow.durationMs))}</text>`);
+    const title = escapeXml(
+      `${arrow.type} ${arrow.messageId} → ${arrow.to}/${arrow.endpoint}${arrow.error === undefined ? '' : `\n${arrow.error}`}`,
+    );
+    parts.push(
+      `<g class="arrow outcome-${arrow.outcome}${arrow.compensation ? ' compensation' : ''}" data-message-id="${escapeXml(arrow.messageId)}" data-type="${escapeXml(arrow.type)}"><title>${title}</title>`,
+    );
+    parts.push(
+      `<text x="8" y="${y + 4}" fill="#555">+${escapeXml(formatMs(arrow.offsetMs))} · ${escapeXml(formatMs(arrow.durationMs))}</text>`,
+    );
     if (from === to) {
-      parts.push(`<path d="M${from},${y} h40 v14 h-40" fill="none" stroke="${color}" stroke-width="1.6"${dash} marker-end="url(#head-${color.slice(1)})"/>`);
+      parts.push(
+        `<path d="M${from},${y} h40 v14 h-40" fill="none" stroke="${color}" stroke-width="1.6"${dash} marker-end="url(#head-${color.slice(1)})"/>`,
+      );
       parts.push(`<text x="${from + 46}" y="${y + 4}" fill="${color}">${escapeXml(arrow.type)}</text>`);
     } else {
-      parts.push(`<line x1="${from}" y1="${y}" x2="${to}" y2="${y}" stroke="${color}" stroke-width="1.6"${dash} marker-end="url(#head-${color.slice(1)})"/>`);
+      parts.push(
+        `<line x1="${from}" y1="${y}" x2="${to}" y2="${y}" stroke="${color}" stroke-width="1.6"${dash} marker-end="url(#head-${color.slice(1)})"/>`,
+      );
       parts.push(`<text x="${(from + to) / 2}" y="${y - 5}" text-anchor="middle" fill="${color}">${escapeXml(arrow.type)}</text>`);
     }
-    if (arrow.outcome === 'dead-lettered') parts.push(`<text x="${to + 6}" y="${y + 5}" fill="${color}" font-size="16" font-weight="700">✕</text>`);
-    if (note !== '') parts.push(`<text x="${from === to ? from + 46 : (from + to) / 2}" y="${y + 15}" text-anchor="${from === to ? 'start' : 'middle'}" fill="${color}" font-size="11" font-style="italic">${escapeXml(note)}</text>`);
+    if (arrow.outcome === 'dead-lettered')
+      parts.push(`<text x="${to + 6}" y="${y + 5}" fill="${color}" font-size="16" font-weight="700">✕</text>`);
+    if (note !== '')
+      parts.push(
+        `<text x="${from === to ? from + 46 : (from + to) / 2}" y="${y + 15}" text-anchor="${from === to ? 'start' : 'middle'}" fill="${color}" font-size="11" font-style="italic">${escapeXml(note)}</text>`,
+      );
     parts.push('</g>');
   });
   parts.push('</svg>');

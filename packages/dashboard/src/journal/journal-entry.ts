@@ -104,7 +104,8 @@ export function entryOf(event: HandledEvent, options: EntryOptions): JournalEntr
     reason: event.reason,
     error,
     replayed: event.replayed,
-    payload: options.payload === undefined || envelope === undefined ? undefined : JSON.stringify(redact(envelope.data, options.payload.redact)),
+    payload:
+      options.payload === undefined || envelope === undefined ? undefined : JSON.stringify(redact(envelope.data, options.payload.redact)),
     keys: envelope === undefined ? [] : keysOf(envelope.data, options.keys),
   };
 }

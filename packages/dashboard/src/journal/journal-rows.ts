@@ -69,7 +69,8 @@ export function valuesOf(entry: JournalEntry): (string | number | null)[] {
 /** A row as a driver returns it. */
 export type Row = Record<string, unknown>;
 
-const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : value === null || value === undefined ? undefined : JSON.stringify(value));
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : value === null || value === undefined ? undefined : JSON.stringify(value);
 
 /** The entry of a stored row (keys are not read back). */
 export function entryFromRow(row: Row): JournalEntry {

@@ -37,10 +37,28 @@ async function postgresUnavailable(): Promise<string | undefined> {
 
 function row(at: number, conversation: string, step: number, keys: string[], outcome: JournalEntry['outcome'] = 'handled'): JournalEntry {
   return {
-    seq: 0, at, sentAt: at - 1, messageId: `m-${conversation}-${step}`, type: `t.step-${step}`, kind: 'event', source: 'a', service: 'b', endpoint: 'b', instance: 'i',
-    correlationId: `c-${conversation}`, causationId: step === 0 ? undefined : `m-${conversation}-${step - 1}`, conversationId: `v-${conversation}`, traceId: 'f'.repeat(32),
-    attempt: 1, outcome, durationMs: 2.5, reason: outcome === 'dead-lettered' ? 'HANDLER_FAILED' : undefined, error: outcome === 'handled' ? undefined : 'Error: boom',
-    replayed: false, payload: `{"orderId":"${keys[0] ?? ''}"}`, keys,
+    seq: 0,
+    at,
+    sentAt: at - 1,
+    messageId: `m-${conversation}-${step}`,
+    type: `t.step-${step}`,
+    kind: 'event',
+    source: 'a',
+    service: 'b',
+    endpoint: 'b',
+    instance: 'i',
+    correlationId: `c-${conversation}`,
+    causationId: step === 0 ? undefined : `m-${conversation}-${step - 1}`,
+    conversationId: `v-${conversation}`,
+    traceId: 'f'.repeat(32),
+    attempt: 1,
+    outcome,
+    durationMs: 2.5,
+    reason: outcome === 'dead-lettered' ? 'HANDLER_FAILED' : undefined,
+    error: outcome === 'handled' ? undefined : 'Error: boom',
+    replayed: false,
+    payload: `{"orderId":"${keys[0] ?? ''}"}`,
+    keys,
   };
 }
 
@@ -69,11 +87,25 @@ if (unavailable === undefined || brokersRequired()) {
 describe.each(stores)('journal store: %s', (_, create) => {
   it('finds a conversation by business key, message id, correlation id and conversation id, oldest first', async () => {
     const store = await create();
-    await store.append([row(10, 'x', 0, ['order-1']), row(20, 'x', 1, []), row(30, 'x', 2, [], 'dead-lettered'), row(15, 'y', 0, ['order-2', 'cust-9'])]);
-    for (const q of ['order-1', 'm-x-1', 'c-x', 'v-x']) expect((await store.conversation(q)).map((e) => e.messageId)).toEqual(['m-x-0', 'm-x-1', 'm-x-2']);
+    await store.append([
+      row(10, 'x', 0, ['order-1']),
+      row(20, 'x', 1, []),
+      row(30, 'x', 2, [], 'dead-lettered'),
+      row(15, 'y', 0, ['order-2', 'cust-9']),
+    ]);
+    for (const q of ['order-1', 'm-x-1', 'c-x', 'v-x'])
+      expect((await store.conversation(q)).map((e) => e.messageId)).toEqual(['m-x-0', 'm-x-1', 'm-x-2']);
     expect((await store.conversation('cust-9')).map((e) => e.messageId)).toEqual(['m-y-0']);
     const [, , dead] = await store.conversation('order-1');
-    expect(dead).toMatchObject({ outcome: 'dead-lettered', reason: 'HANDLER_FAILED', error: 'Error: boom', traceId: 'f'.repeat(32), causationId: 'm-x-1', durationMs: 2.5, replayed: false });
+    expect(dead).toMatchObject({
+      outcome: 'dead-lettered',
+      reason: 'HANDLER_FAILED',
+      error: 'Error: boom',
+      traceId: 'f'.repeat(32),
+      causationId: 'm-x-1',
+      durationMs: 2.5,
+      replayed: false,
+    });
     expect(await store.conversation('none')).toEqual([]);
     expect((await store.conversation('c-x', { limit: 2 })).length).toBe(2);
     expect(await store.count()).toBe(4);

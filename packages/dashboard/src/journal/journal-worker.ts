@@ -38,6 +38,10 @@ port.on('message', (request: Request) => {
   };
   run().then(
     (value) => port.postMessage({ id: request.id, value }),
-    (error: unknown) => port.postMessage({ id: request.id, error: error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) } }),
+    (error: unknown) =>
+      port.postMessage({
+        id: request.id,
+        error: error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) },
+      }),
   );
 });

@@ -11,7 +11,10 @@ import type { JournalStore } from './journal-store.js';
 import { SqliteJournalStore } from './sqlite-journal-store.js';
 import { WorkerJournalStore } from './worker-journal-store.js';
 
-const PlaceOrder = defineCommand('shop.place-order', z.object({ orderId: z.string(), card: z.object({ number: z.string() }), fail: z.enum(['no', 'once', 'always']) }));
+const PlaceOrder = defineCommand(
+  'shop.place-order',
+  z.object({ orderId: z.string(), card: z.object({ number: z.string() }), fail: z.enum(['no', 'once', 'always']) }),
+);
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string() }));
 
 function handledCount(bus: Bus, n: number): Promise<void> {
@@ -20,7 +23,12 @@ function handledCount(bus: Bus, n: number): Promise<void> {
 }
 
 function shop(broker: MemoryBroker): Bus {
-  const bus = createBus({ service: 'order', transport: broker.transport(), logger: silentLogger, retry: { immediate: 0, delayed: { attempts: 1, initialMs: 1 } } });
+  const bus = createBus({
+    service: 'order',
+    transport: broker.transport(),
+    logger: silentLogger,
+    retry: { immediate: 0, delayed: { attempts: 1, initialMs: 1 } },
+  });
   const failed = new Set<string>();
   bus.endpoint('order', (e) =>
     e.on(PlaceOrder, async (cmd, ctx) => {
@@ -96,7 +104,12 @@ describe('the journal', () => {
     expect(await store.count()).toBe(0); // not flushed yet
     await bus.stop();
     const [row] = await store.conversation('o-3');
-    expect(row).toMatchObject({ outcome: 'dead-lettered', reason: 'UNRECOVERABLE', error: 'UnrecoverableError: card refused', payload: undefined });
+    expect(row).toMatchObject({
+      outcome: 'dead-lettered',
+      reason: 'UNRECOVERABLE',
+      error: 'UnrecoverableError: card refused',
+      payload: undefined,
+    });
     await store.close();
   });
 
@@ -158,9 +171,28 @@ describe('the journal', () => {
   it('prunes by age and by size', async () => {
     const store = new SqliteJournalStore({ path: ':memory:' });
     const row = (at: number, key: string): JournalEntry => ({
-      seq: 0, at, sentAt: at, messageId: `m-${at}`, type: 't', kind: 'event', source: 's', service: 's', endpoint: 'e', instance: 'i',
-      correlationId: `c-${at}`, causationId: undefined, conversationId: `c-${at}`, traceId: undefined, attempt: 1, outcome: 'handled',
-      durationMs: 1, reason: undefined, error: undefined, replayed: false, payload: undefined, keys: [key],
+      seq: 0,
+      at,
+      sentAt: at,
+      messageId: `m-${at}`,
+      type: 't',
+      kind: 'event',
+      source: 's',
+      service: 's',
+      endpoint: 'e',
+      instance: 'i',
+      correlationId: `c-${at}`,
+      causationId: undefined,
+      conversationId: `c-${at}`,
+      traceId: undefined,
+      attempt: 1,
+      outcome: 'handled',
+      durationMs: 1,
+      reason: undefined,
+      error: undefined,
+      replayed: false,
+      payload: undefined,
+      keys: [key],
     });
     await store.append([1, 2, 3, 4, 5].map((at) => row(at, `k-${at}`)));
     expect(await store.prune({ before: 2 })).toBe(1);

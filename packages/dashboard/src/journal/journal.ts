@@ -16,7 +16,16 @@
  * ```
  * @module
  */
-import { ConfigurationError, consoleLogger, systemClock, type Bus, type BusComponent, type Clock, type HandledEvent, type Logger } from '@missive/core';
+import {
+  ConfigurationError,
+  consoleLogger,
+  systemClock,
+  type Bus,
+  type BusComponent,
+  type Clock,
+  type HandledEvent,
+  type Logger,
+} from '@missive/core';
 import { defaultKeyFields, entryOf, type EntryOptions, type JournalEntry } from './journal-entry.js';
 import type { JournalStore } from './journal-store.js';
 import { openJournalStore } from './open-journal-store.js';
@@ -66,7 +75,8 @@ function positive(value: number | undefined, fallback: number, name: string): nu
  * Journals what `bus` handles, from its start to its stop. Call before `bus.start()`.
  */
 export function journal(bus: Bus, options: JournalOptions): Journal {
-  if (options?.store === undefined) throw new ConfigurationError('journal needs a store: a JournalStore or a URL (sqlite://path, postgres://…)');
+  if (options?.store === undefined)
+    throw new ConfigurationError('journal needs a store: a JournalStore or a URL (sqlite://path, postgres://…)');
   const flushMs = positive(options.flushMs, 250, 'flushMs');
   const batchSize = positive(options.batchSize, 1000, 'batchSize');
   const maxBuffered = positive(options.maxBuffered, 100_000, 'maxBuffered');
@@ -76,7 +86,10 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   const keys = options.keys;
   const entryOptions: Omit<EntryOptions, 'at'> = {
     instance: bus.instanceId,
-    payload: options.payloads === undefined || options.payloads === false ? undefined : { redact: options.payloads === true ? [] : (options.payloads.redact ?? []) },
+    payload:
+      options.payloads === undefined || options.payloads === false
+        ? undefined
+        : { redact: options.payloads === true ? [] : (options.payloads.redact ?? []) },
     keys: keys === undefined ? defaultKeyFields : typeof keys === 'function' ? keys : (field) => keys.includes(field),
   };
   const logger = options.logger ?? consoleLogger('warn');

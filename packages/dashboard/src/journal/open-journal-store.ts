@@ -21,7 +21,8 @@ import { WorkerJournalStore } from './worker-journal-store.js';
 export async function openJournalStore(url: string): Promise<JournalStore> {
   if (/^postgres(ql)?:\/\//.test(url)) return PostgresJournalStore.open({ url });
   const path = url.startsWith('sqlite://') ? url.slice('sqlite://'.length) : url;
-  if (path === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) throw new ConfigurationError('a journal store URL is sqlite://path or postgres://…');
+  if (path === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(path))
+    throw new ConfigurationError('a journal store URL is sqlite://path or postgres://…');
   if (path === ':memory:') return new SqliteJournalStore({ path }); // one connection: a worker would see another database
   mkdirSync(dirname(path), { recursive: true });
   return new WorkerJournalStore({ path });

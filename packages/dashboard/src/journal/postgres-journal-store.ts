@@ -44,7 +44,8 @@ export class PostgresJournalStore implements JournalStore {
   /** Connects (with `pg` when given a URL) and creates the tables and indexes when missing. */
   static async open(options: PostgresJournalStoreOptions): Promise<PostgresJournalStore> {
     const table = options.table ?? 'missive_journal';
-    if (!NAME.test(table)) throw new ConfigurationError(`journal table name ${JSON.stringify(table)} is not valid: lower-case letters, digits and _`);
+    if (!NAME.test(table))
+      throw new ConfigurationError(`journal table name ${JSON.stringify(table)} is not valid: lower-case letters, digits and _`);
     let pool = options.pool;
     if (pool === undefined) {
       if (options.url === undefined) throw new ConfigurationError('PostgresJournalStore needs a url or a pool');

@@ -102,7 +102,8 @@ export class SqliteJournalStore implements JournalStore {
     const prune = this.db.transaction(() => {
       if (options.before !== undefined) removed += this.db.prepare('delete from missive_journal where at < ?').run(options.before).changes;
       if (options.keep !== undefined) {
-        const cut = this.db.prepare('select seq from missive_journal order by seq desc limit 1 offset ?').get(options.keep) as { seq: number } | undefined;
+        const cut = this.db.prepare('select seq from missive_journal order by seq desc limit 1 offset ?').get(options.keep) as
+          { seq: number } | undefined;
         if (cut !== undefined) removed += this.db.prepare('delete from missive_journal where seq <= ?').run(cut.seq).changes;
       }
       // The keys table is one b-tree on (value, seq), the cheapest to insert into; this delete scans it, once per retention run.

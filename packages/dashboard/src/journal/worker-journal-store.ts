@@ -48,7 +48,8 @@ export class WorkerJournalStore implements JournalStore {
       else waiter.reject(new JournalWorkerError(`${reply.error.name}: ${reply.error.message}`));
     });
     const fail = (error: Error) => {
-      for (const waiter of this.pending.values()) waiter.reject(new JournalWorkerError(`the journal worker stopped: ${error.message}`, { cause: error }));
+      for (const waiter of this.pending.values())
+        waiter.reject(new JournalWorkerError(`the journal worker stopped: ${error.message}`, { cause: error }));
       this.pending.clear();
       this.worker.unref();
     };

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, defineEvent, MemoryBroker, silentLogger, UnrecoverableError, type Bus, type Transport } from '@missive/core';
+import {
+  createBus,
+  defineCommand,
+  defineEvent,
+  MemoryBroker,
+  silentLogger,
+  UnrecoverableError,
+  type Bus,
+  type Transport,
+} from '@missive/core';
 import { announce } from '../catalog/announce.js';
 import { journal, type Journal } from '../journal/journal.js';
 import { SqliteJournalStore } from '../journal/sqlite-journal-store.js';
@@ -21,7 +30,12 @@ let gatewayDown = true;
 let base: string;
 
 const get = (path: string, token = dashboard.token) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${dashboard.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${dashboard.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 const json = async <T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> => (await res).json() as Promise<T>;
 function handled(bus: Bus, predicate: (type: string, outcome: string) => boolean): Promise<void> {
   return new Promise((resolve) => {
@@ -33,7 +47,9 @@ beforeAll(async () => {
   broker = new MemoryBroker();
   store = new SqliteJournalStore({ path: ':memory:' });
   order = createBus({ service: 'order', transport: broker.transport(), logger: silentLogger });
-  order.endpoint('order', (e) => e.on(OrderPlaced, (o, ctx) => ctx.send(ChargePayment, { orderId: o.orderId, amount: o.amount })).on(PaymentCharged, () => undefined));
+  order.endpoint('order', (e) =>
+    e.on(OrderPlaced, (o, ctx) => ctx.send(ChargePayment, { orderId: o.orderId, amount: o.amount })).on(PaymentCharged, () => undefined),
+  );
   payment = createBus({ service: 'payment', transport: broker.transport(), logger: silentLogger });
   payment.endpoint('payment', (e) =>
     e.on(ChargePayment, async (cmd, ctx) => {
@@ -70,7 +86,15 @@ describe('the dashboard API', () => {
     expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]{48}$/);
     expect((await fetch(`${base}/api/services`)).status).toBe(401);
     expect((await get('/api/services', 'x'.repeat(48))).status).toBe(401);
-    expect((await fetch(`${base}/api/dead-letters/payment/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"all":true,"confirm":true}' })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${base}/api/dead-letters/payment/purge`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"all":true,"confirm":true}',
+        })
+      ).status,
+    ).toBe(401);
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script type="module" src="/app.js">');
@@ -78,8 +102,13 @@ describe('the dashboard API', () => {
   });
 
   it('lists the live services and who sends and handles each contract', async () => {
-    await dashboard.catalog.until((c) => c.instances().length === 2 && c.contracts().some((x) => x.name === ChargePayment.name && x.sentBy.length > 0));
-    const { instances, contracts } = await json<{ instances: { service: string; status: string }[]; contracts: { name: string; sentBy: string[]; handledBy: string[] }[] }>(get('/api/services'));
+    await dashboard.catalog.until(
+      (c) => c.instances().length === 2 && c.contracts().some((x) => x.name === ChargePayment.name && x.sentBy.length > 0),
+    );
+    const { instances, contracts } = await json<{
+      instances: { service: string; status: string }[];
+      contracts: { name: string; sentBy: string[]; handledBy: string[] }[];
+    }>(get('/api/services'));
     expect(instances.map((i) => [i.service, i.status])).toEqual([
       ['order', 'live'],
       ['payment', 'live'],
@@ -96,9 +125,12 @@ describe('the dashboard API', () => {
   });
 
   it("draws an order's conversation as a sequence diagram, with Mermaid text, timings and the trace id", async () => {
-    const answer = await json<{ svg: string; mermaid: string; sequence: { lifelines: string[]; arrows: { type: string; outcome: string }[] }; entries: { payload?: string }[] }>(
-      get('/api/conversations?q=o-bad'),
-    );
+    const answer = await json<{
+      svg: string;
+      mermaid: string;
+      sequence: { lifelines: string[]; arrows: { type: string; outcome: string }[] };
+      entries: { payload?: string }[];
+    }>(get('/api/conversations?q=o-bad'));
     expect(answer.sequence.lifelines).toEqual(['order', 'payment']);
     expect(answer.sequence.arrows.map((a) => [a.type, a.outcome])).toEqual([
       [OrderPlaced.name, 'handled'],
@@ -114,11 +146,15 @@ describe('the dashboard API', () => {
   });
 
   it('lists, shows and replays a dead letter (then it is handled), with the CLI selector rules', async () => {
-    const { deadLetters } = await json<{ deadLetters: { id: string; endpoint: string; reason: string; type: string }[] }>(get('/api/dead-letters?reason=UNRECOVERABLE'));
+    const { deadLetters } = await json<{ deadLetters: { id: string; endpoint: string; reason: string; type: string }[] }>(
+      get('/api/dead-letters?reason=UNRECOVERABLE'),
+    );
     expect(deadLetters).toMatchObject([{ endpoint: 'payment', reason: 'UNRECOVERABLE', type: ChargePayment.name }]);
     const [letter] = deadLetters;
     expect((await json(get(`/api/dead-letters?type=nothing`))).total).toBe(0);
-    const shown = await json<{ envelope: { data: unknown }; failure: { errorMessage: string } }>(get(`/api/dead-letters/payment/${letter!.id}`));
+    const shown = await json<{ envelope: { data: unknown }; failure: { errorMessage: string } }>(
+      get(`/api/dead-letters/payment/${letter!.id}`),
+    );
     expect(shown.envelope.data).toEqual({ orderId: 'o-bad', amount: 5 });
     expect(shown.failure.errorMessage).toBe('gateway refused');
 
@@ -131,7 +167,9 @@ describe('the dashboard API', () => {
     expect(await json(post('/api/dead-letters/payment/replay', { ids: [letter!.id] }))).toEqual({ replayed: 1 });
     await charged;
     for (const j of journals) await j.flush();
-    const after = await json<{ sequence: { arrows: { type: string; outcome: string; replayed: boolean }[] } }>(get('/api/conversations?q=o-bad'));
+    const after = await json<{ sequence: { arrows: { type: string; outcome: string; replayed: boolean }[] } }>(
+      get('/api/conversations?q=o-bad'),
+    );
     expect(after.sequence.arrows.filter((a) => a.type === ChargePayment.name).map((a) => [a.outcome, a.replayed])).toEqual([
       ['dead-lettered', false],
       ['handled', true],

@@ -108,13 +108,20 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       await catalog.ping().catch(() => undefined);
       return sendJson(res, 200, { instances: catalog.instances(), contracts: catalog.contracts() });
     }
-    if (method === 'GET' && path === '/api/asyncapi') return sendJson(res, 200, asyncApiOf(catalog.instances(), { service: param(url, 'service') }));
+    if (method === 'GET' && path === '/api/asyncapi')
+      return sendJson(res, 200, asyncApiOf(catalog.instances(), { service: param(url, 'service') }));
     if (method === 'GET' && path === '/api/queues') {
       await history.sample();
       return sendJson(res, 200, { queues: await transport.queues(), history: history.samples() });
     }
     if (method === 'GET' && path === '/api/dead-letters') {
-      const filter = { endpoint: param(url, 'endpoint'), reason: param(url, 'reason'), type: param(url, 'type'), since: numberParam(url, 'since'), until: numberParam(url, 'until') };
+      const filter = {
+        endpoint: param(url, 'endpoint'),
+        reason: param(url, 'reason'),
+        type: param(url, 'type'),
+        since: numberParam(url, 'since'),
+        until: numberParam(url, 'until'),
+      };
       return sendJson(res, 200, await listDeadLetters(transport, filter));
     }
     const letter = /^\/api\/dead-letters\/([^/]+)\/(replay|purge)$/.exec(path);
@@ -123,21 +130,32 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return sendJson(res, 200, await replayOrPurge(transport, letter[2] as 'replay' | 'purge', decodeURIComponent(letter[1]!), body));
     }
     const one = /^\/api\/dead-letters\/([^/]+)\/([^/]+)$/.exec(path);
-    if (method === 'GET' && one !== null) return sendJson(res, 200, await showDeadLetter(transport, decodeURIComponent(one[1]!), decodeURIComponent(one[2]!)));
+    if (method === 'GET' && one !== null)
+      return sendJson(res, 200, await showDeadLetter(transport, decodeURIComponent(one[1]!), decodeURIComponent(one[2]!)));
     if (method === 'GET' && path === '/api/conversations') {
-      if (journal === undefined) throw new HttpError(409, 'no journal: start the dashboard with --journal, and the services with journal()');
+      if (journal === undefined)
+        throw new HttpError(409, 'no journal: start the dashboard with --journal, and the services with journal()');
       const q = param(url, 'q');
       if (q === undefined) throw new HttpError(400, 'give q: a message id, a correlation id or a business key');
       const started = performance.now();
       const entries = await journal.conversation(q.trim());
       const sequence = sequenceOf(entries, { compensation: options.compensation });
       const svg = svgOf(sequence);
-      return sendJson(res, 200, { query: q, sequence, svg, mermaid: mermaidOf(sequence), entries, tookMs: Math.round((performance.now() - started) * 10) / 10 });
+      return sendJson(res, 200, {
+        query: q,
+        sequence,
+        svg,
+        mermaid: mermaidOf(sequence),
+        entries,
+        tookMs: Math.round((performance.now() - started) * 10) / 10,
+      });
     }
     if (method === 'GET' && path === '/api/journal') {
       if (journal === undefined) throw new HttpError(409, 'no journal');
       const limit = Math.min(numberParam(url, 'limit') ?? 100, 1000);
-      return sendJson(res, 200, { entries: await journal.recent({ limit, outcome: param(url, 'outcome'), afterSeq: numberParam(url, 'after') }) });
+      return sendJson(res, 200, {
+        entries: await journal.recent({ limit, outcome: param(url, 'outcome'), afterSeq: numberParam(url, 'after') }),
+      });
     }
     if (method === 'GET' && path === '/api/tail') {
       const patterns = (url.searchParams.get('pattern') ?? '').split(/[\s,]+/).filter((p) => p !== '');
@@ -163,7 +181,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const body = await readFile(file.file).catch(() => {
         throw new HttpError(500, `${url.pathname} is missing: run npm run build`);
       });
-      res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'" });
+      res.writeHead(200, {
+        'content-type': file.type,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+      });
       res.end(body);
     };
     handle().catch((error: unknown) => sendError(res, error));

@@ -51,8 +51,13 @@ function summaryOf(letter: DeadLetter, endpoint: string): DeadLetterSummary {
 }
 
 /** Dead letters matching `filter`, newest first, at most 500. */
-export async function listDeadLetters(transport: Transport, filter: DeadLetterFilter): Promise<{ readonly total: number; readonly deadLetters: DeadLetterSummary[] }> {
-  const queues = (await transport.queues()).filter((q) => q.deadLetters > 0 && (filter.endpoint === undefined || q.name === filter.endpoint));
+export async function listDeadLetters(
+  transport: Transport,
+  filter: DeadLetterFilter,
+): Promise<{ readonly total: number; readonly deadLetters: DeadLetterSummary[] }> {
+  const queues = (await transport.queues()).filter(
+    (q) => q.deadLetters > 0 && (filter.endpoint === undefined || q.name === filter.endpoint),
+  );
   const dlq = new DeadLetterQueue(transport);
   const rows: DeadLetterSummary[] = [];
   let total = 0;
@@ -81,7 +86,12 @@ export async function showDeadLetter(transport: Transport, endpoint: string, id:
     envelope = { undecodable: (error as Error).message, raw: Buffer.from(letter.message.body).toString('utf8').slice(0, 2000) };
   }
   const { [Header.Attempts]: _before, ...headers } = letter.message.headers;
-  return { ...summaryOf(letter, endpoint), failure: { ...letter.failure, time: new Date(letter.failure.time).toISOString() }, headers, envelope };
+  return {
+    ...summaryOf(letter, endpoint),
+    failure: { ...letter.failure, time: new Date(letter.failure.time).toISOString() },
+    headers,
+    envelope,
+  };
 }
 
 /** The selector of a replay or purge body: exactly one of ids, all, reason, type. */
@@ -94,7 +104,8 @@ export function selectorOf(body: Record<string, unknown>, action: 'replay' | 'pu
   if (ways !== 1) throw new HttpError(400, `${action} needs exactly one of: ids, all, reason, type`);
   if (ids.length > 0) return { ids };
   if (all) {
-    if (action === 'purge' && body.confirm !== true) throw new HttpError(400, 'purging every dead letter of an endpoint needs "confirm": true');
+    if (action === 'purge' && body.confirm !== true)
+      throw new HttpError(400, 'purging every dead letter of an endpoint needs "confirm": true');
     return 'all';
   }
   if (reason !== undefined) return { filter: (l) => l.failure.reason === reason };
@@ -102,7 +113,12 @@ export function selectorOf(body: Record<string, unknown>, action: 'replay' | 'pu
 }
 
 /** Replays or purges the selected dead letters of `endpoint`. */
-export async function replayOrPurge(transport: Transport, action: 'replay' | 'purge', endpoint: string, body: Record<string, unknown>): Promise<Record<string, number>> {
+export async function replayOrPurge(
+  transport: Transport,
+  action: 'replay' | 'purge',
+  endpoint: string,
+  body: Record<string, unknown>,
+): Promise<Record<string, number>> {
   const selector = selectorOf(body, action);
   if (!(await transport.queues()).some((q) => q.name === endpoint)) throw new HttpError(404, `no queue named "${endpoint}"`);
   const dlq = new DeadLetterQueue(transport);

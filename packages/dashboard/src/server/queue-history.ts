@@ -41,7 +41,10 @@ export class QueueHistory {
   sample(): Promise<void> {
     this.sampling ??= this.list()
       .then((queues) => {
-        const sample: QueueSample = { at: Date.now(), queues: Object.fromEntries(queues.map((q) => [q.name, { depth: q.depth, inFlight: q.inFlight, deadLetters: q.deadLetters }])) };
+        const sample: QueueSample = {
+          at: Date.now(),
+          queues: Object.fromEntries(queues.map((q) => [q.name, { depth: q.depth, inFlight: q.inFlight, deadLetters: q.deadLetters }])),
+        };
         this.ring.push(sample);
         if (this.ring.length > this.keep) this.ring.shift();
       })

@@ -27,7 +27,14 @@ async function show(name: string, arg?: string): Promise<void> {
     else if (name === 'conversations') conversationsView(view, traceUrl, arg);
     else if (name === 'tail') tailView(view);
   } catch (error) {
-    view.replaceChildren(message('error', error instanceof ApiError && error.status === 401 ? 'The access token is missing or wrong: open the URL the dashboard printed.' : (error as Error).message));
+    view.replaceChildren(
+      message(
+        'error',
+        error instanceof ApiError && error.status === 401
+          ? 'The access token is missing or wrong: open the URL the dashboard printed.'
+          : (error as Error).message,
+      ),
+    );
   }
 }
 
@@ -39,7 +46,8 @@ function route(): void {
 
 async function main(): Promise<void> {
   token(); // takes it from the fragment before anything else reads the hash
-  for (const b of document.querySelectorAll<HTMLButtonElement>('#tabs button')) b.addEventListener('click', () => (location.hash = b.dataset.view ?? ''));
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#tabs button'))
+    b.addEventListener('click', () => (location.hash = b.dataset.view ?? ''));
   window.addEventListener('hashchange', route);
   try {
     const overview = await api<{ transport: string; journal: boolean; traceUrl?: string }>('/api/overview');

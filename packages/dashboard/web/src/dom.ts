@@ -16,7 +16,11 @@ type Child = Node | string | number | null | undefined | false;
 type Attr = string | number | boolean | null | undefined | ((event: never) => unknown);
 
 /** An element with attributes (`on…` functions become listeners) and children. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, Attr> = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, Attr> = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
@@ -41,7 +45,10 @@ export function token(): string {
   const match = /([#?&])token=([^&]*)/.exec(location.hash);
   if (match !== null) {
     sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[2]!));
-    const rest = location.hash.replace(/[?&]?token=[^&]*/, '').replace(/^#[?&]?/, '#').replace(/\?&/, '?');
+    const rest = location.hash
+      .replace(/[?&]?token=[^&]*/, '')
+      .replace(/^#[?&]?/, '#')
+      .replace(/\?&/, '?');
     history.replaceState(null, '', location.pathname + location.search + (rest === '#' ? '' : rest));
   }
   return sessionStorage.getItem(TOKEN_KEY) ?? '';

@@ -64,7 +64,10 @@ export async function startOwnMosquitto(): Promise<OwnMosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'missive-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
-  writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\n`);
+  writeFileSync(
+    config,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\n`,
+  );
   const url = `mqtt://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const up = async () => {

@@ -60,7 +60,16 @@ export async function startOwnServer(options: { readonly port?: number; readonly
   const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir];
   if (options.cluster !== undefined) {
     const c = options.cluster;
-    args.push('-n', c.name, '--cluster_name', 'missive-test', '--cluster', `nats://127.0.0.1:${c.clusterPort}`, '--routes', c.routes.join(','));
+    args.push(
+      '-n',
+      c.name,
+      '--cluster_name',
+      'missive-test',
+      '--cluster',
+      `nats://127.0.0.1:${c.clusterPort}`,
+      '--routes',
+      c.routes.join(','),
+    );
   }
   const server: OwnServer = {
     port,

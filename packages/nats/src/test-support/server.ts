@@ -59,7 +59,8 @@ export async function removePrefix(url: string): Promise<void> {
   try {
     const jsm = await nc.jetstreamManager();
     for await (const info of jsm.streams.list()) {
-      if (info.config.name.startsWith(prefix) || info.config.name.startsWith(`KV_${prefix}`)) await jsm.streams.delete(info.config.name).catch(() => undefined);
+      if (info.config.name.startsWith(prefix) || info.config.name.startsWith(`KV_${prefix}`))
+        await jsm.streams.delete(info.config.name).catch(() => undefined);
     }
   } finally {
     await nc.close();

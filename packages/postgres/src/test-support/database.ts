@@ -53,7 +53,11 @@ export async function needPostgres(ctx: { skip: (note?: string) => void }, url =
 }
 
 /** Runs SQL on a fresh connection. */
-export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = [], url = postgresUrl): Promise<R[]> {
+export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  text: string,
+  values: unknown[] = [],
+  url = postgresUrl,
+): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

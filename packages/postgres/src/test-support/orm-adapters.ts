@@ -15,7 +15,8 @@ import type { SqlExecutor } from '../pg-outbox.js';
 
 /** Drizzle (node-postgres driver): `db.transaction(async (tx) => { … outbox.publish(drizzleSql(tx), …) })`. */
 export const drizzleSql = (tx: { execute(query: SQL): Promise<{ rowCount: number | null }> }): SqlExecutor => ({
-  query: (text, values) => tx.execute(sql.join(text.split(/\$(\d+)/).map((part, i) => (i % 2 === 0 ? sql.raw(part) : sql`${values[Number(part) - 1]}`)))),
+  query: (text, values) =>
+    tx.execute(sql.join(text.split(/\$(\d+)/).map((part, i) => (i % 2 === 0 ? sql.raw(part) : sql`${values[Number(part) - 1]}`)))),
 });
 
 /** Kysely: `db.transaction().execute(async (trx) => { … outbox.publish(kyselySql(trx), …) })`. */

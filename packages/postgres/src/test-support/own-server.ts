@@ -68,7 +68,17 @@ export async function startOwnServer(): Promise<OwnServer> {
   const port = await freePort();
   if (asRoot) await run('chown', ['postgres', dir]);
   await as('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-  const start = () => as('pg_ctl', ['start', '-w', '-D', data, '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`]);
+  const start = () =>
+    as('pg_ctl', [
+      'start',
+      '-w',
+      '-D',
+      data,
+      '-l',
+      join(dir, 'log'),
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    ]);
   const stop = (mode: 'fast' | 'immediate' = 'fast') => as('pg_ctl', ['stop', '-w', '-D', data, '-m', mode]);
   await start();
   return {

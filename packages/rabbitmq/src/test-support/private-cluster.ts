@@ -51,11 +51,18 @@ export async function startPrivateCluster(options: { readonly name: string }): P
   const ports = nodes.map((n) => n.port);
   return {
     nodes,
-    url: `amqp://guest:guest@127.0.0.1:${ports[0]}?failover=${ports.slice(1).map((p) => `127.0.0.1:${p}`).join(',')}`,
+    url: `amqp://guest:guest@127.0.0.1:${ports[0]}?failover=${ports
+      .slice(1)
+      .map((p) => `127.0.0.1:${p}`)
+      .join(',')}`,
     async leaderOf(queue) {
       for (const node of nodes) {
         try {
-          const { stdout } = await run('rabbitmqctl', ['-n', node.nodeName, '--quiet', '--no-table-headers', 'list_queues', 'name', 'leader'], { timeout: 60_000 });
+          const { stdout } = await run(
+            'rabbitmqctl',
+            ['-n', node.nodeName, '--quiet', '--no-table-headers', 'list_queues', 'name', 'leader'],
+            { timeout: 60_000 },
+          );
           for (const line of stdout.split('\n')) {
             const [name, leader] = line.trim().split(/\s+/);
             if (name === queue) {

@@ -46,7 +46,8 @@ export async function privateNodeUnavailable(): Promise<string | undefined> {
   } catch {
     return 'no rabbitmq user: rabbitmq-server is not installed';
   }
-  if (!existsSync('/usr/sbin/rabbitmq-server') && !existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server')) return 'rabbitmq-server is not installed';
+  if (!existsSync('/usr/sbin/rabbitmq-server') && !existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server'))
+    return 'rabbitmq-server is not installed';
   return undefined;
 }
 

@@ -29,7 +29,11 @@ export interface OwnRedis {
 
 /** Why a private server cannot run here, or undefined. */
 export function ownRedisUnavailable(): Promise<string | undefined> {
-  return Promise.resolve(spawnSync('redis-server', ['--version']).error === undefined ? undefined : 'redis-server is not installed; the broker kill starts its own');
+  return Promise.resolve(
+    spawnSync('redis-server', ['--version']).error === undefined
+      ? undefined
+      : 'redis-server is not installed; the broker kill starts its own',
+  );
 }
 
 function freePort(): Promise<number> {
@@ -49,7 +53,20 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
   let server: TestProcess | undefined;
   const start = async () => {
-    server = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '']);
+    server = startProcess('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--save',
+      '',
+    ]);
     await server.waitFor(/Ready to accept connections/, 15_000);
   };
   const kill = async () => {

@@ -19,7 +19,10 @@ const Num = z.object({ n: z.number().int() });
 /** Registers the delivery cases. */
 export function deliveryCases(test: CaseRegistrar): void {
   test('payload and envelope attributes arrive intact', async (env) => {
-    const Placed = env.event('order-placed', z.object({ orderId: z.string(), lines: z.array(z.object({ sku: z.string(), qty: z.number() })), note: z.string().nullable() }));
+    const Placed = env.event(
+      'order-placed',
+      z.object({ orderId: z.string(), lines: z.array(z.object({ sku: z.string(), qty: z.number() })), note: z.string().nullable() }),
+    );
     const bus = env.bus('shop');
     const seen: { payload: unknown; ctx: MessageContext }[] = [];
     bus.endpoint(env.name('billing'), (e) => e.on(Placed, (payload, ctx) => void seen.push({ payload, ctx })));
@@ -121,15 +124,24 @@ export function deliveryCases(test: CaseRegistrar): void {
     const bus = env.bus('serial');
     const started: number[] = [];
     const release = gate();
-    bus.endpoint(endpoint, (e) => e.on(Job, async (m) => {
-      started.push(m.n);
-      if (m.n === 0) await release.promise;
-    }), { concurrency: 1, prefetch: 1 });
+    bus.endpoint(
+      endpoint,
+      (e) =>
+        e.on(Job, async (m) => {
+          started.push(m.n);
+          if (m.n === 0) await release.promise;
+        }),
+      { concurrency: 1, prefetch: 1 },
+    );
     await bus.start();
     for (const n of range(3)) await bus.send(Job, { n });
     await env.until(() => started.length === 1, 'the first job to start');
     // The broker holds the other two back while the first is unacked: measured there, not by waiting.
-    const info = await env.eventually(async () => (await bus.transport.queues()).find((q) => q.name === endpoint), (q) => q?.depth === 2, 'two jobs waiting in the queue');
+    const info = await env.eventually(
+      async () => (await bus.transport.queues()).find((q) => q.name === endpoint),
+      (q) => q?.depth === 2,
+      'two jobs waiting in the queue',
+    );
     expect(info?.depth).toBe(2);
     expect(started).toEqual([0]);
     release.open();
@@ -182,13 +194,18 @@ export function deliveryCases(test: CaseRegistrar): void {
     const bus = env.bus('flaky', { retry: { immediate: 3, delayed: { attempts: 3, initialMs: 20, factor: 1, jitter: 0 } } });
     const failedOnce = new Set<number>();
     const done = new Set<number>();
-    bus.endpoint(env.name('flaky'), (e) => e.on(Flaky, (m) => {
-      if (m.n % 2 === 0 && !failedOnce.has(m.n)) {
-        failedOnce.add(m.n);
-        throw new Error(`transient failure of ${m.n}`);
-      }
-      done.add(m.n);
-    }), { concurrency: 4 });
+    bus.endpoint(
+      env.name('flaky'),
+      (e) =>
+        e.on(Flaky, (m) => {
+          if (m.n % 2 === 0 && !failedOnce.has(m.n)) {
+            failedOnce.add(m.n);
+            throw new Error(`transient failure of ${m.n}`);
+          }
+          done.add(m.n);
+        }),
+      { concurrency: 4 },
+    );
     await bus.start();
     await Promise.all(range(100).map((n) => bus.send(Flaky, { n })));
     await env.until(() => done.size === 100, 'all 100 handled');
@@ -217,9 +234,14 @@ export function deliveryCases(test: CaseRegistrar): void {
     const byInstance: number[][] = [[], [], []];
     const instances = byInstance.map((list, i) => {
       const bus = env.bus(`instance-${i}`);
-      bus.endpoint(endpoint, (e) => e.on(Task, async (m) => {
-        list.push(m.n);
-      }), { concurrency: 2, prefetch: 2 });
+      bus.endpoint(
+        endpoint,
+        (e) =>
+          e.on(Task, async (m) => {
+            list.push(m.n);
+          }),
+        { concurrency: 2, prefetch: 2 },
+      );
       return bus;
     });
     await Promise.all(instances.map((b) => b.start()));
@@ -324,10 +346,12 @@ export function deliveryCases(test: CaseRegistrar): void {
     expect(replies).toEqual([{ available: 10 }, { available: 20 }, { available: 30 }]);
     const silent = env.bus('silent');
     const hold = gate();
-    silent.endpoint(env.name('silent'), (e) => e.reply(Never, async () => {
-      await hold.promise;
-      return { ok: true };
-    }));
+    silent.endpoint(env.name('silent'), (e) =>
+      e.reply(Never, async () => {
+        await hold.promise;
+        return { ok: true };
+      }),
+    );
     await silent.start();
     const pending = client.request(Never, {}, { timeoutMs: 150 }).then(
       () => undefined,
@@ -345,9 +369,11 @@ export function deliveryCases(test: CaseRegistrar): void {
   test('a failing responder fails the request at once with the remote error', async (env) => {
     const Q = env.query('broken', z.object({ x: z.number() }), z.object({ y: z.number() }));
     const server = env.bus('broken-server');
-    server.endpoint(env.name('broken'), (e) => e.reply(Q, () => {
-      throw new Error('database is gone');
-    }));
+    server.endpoint(env.name('broken'), (e) =>
+      e.reply(Q, () => {
+        throw new Error('database is gone');
+      }),
+    );
     await server.start();
     const client = env.bus('broken-client');
     await client.start();
@@ -373,11 +399,37 @@ export function deliveryCases(test: CaseRegistrar): void {
     await bus.start();
     const raw = await env.transport();
     const encode = (type: string, data: unknown, id: string) =>
-      Buffer.from(JSON.stringify({ specversion: '1.0', id, type, source: '/test', time: new Date().toISOString(), datacontenttype: 'application/json', messagekind: 'event', dataversion: 1, correlationid: id, conversationid: id, data }));
-    await raw.send(endpoint, { id: 'bad-payload', type: Good.name, body: encode(Good.name, { n: 'not a number' }, 'bad-payload'), headers: {} });
+      Buffer.from(
+        JSON.stringify({
+          specversion: '1.0',
+          id,
+          type,
+          source: '/test',
+          time: new Date().toISOString(),
+          datacontenttype: 'application/json',
+          messagekind: 'event',
+          dataversion: 1,
+          correlationid: id,
+          conversationid: id,
+          data,
+        }),
+      );
+    await raw.send(endpoint, {
+      id: 'bad-payload',
+      type: Good.name,
+      body: encode(Good.name, { n: 'not a number' }, 'bad-payload'),
+      headers: {},
+    });
     await raw.send(endpoint, { id: 'unknown-type', type: 'nobody.knows', body: encode('nobody.knows', {}, 'unknown-type'), headers: {} });
     await raw.send(endpoint, { id: 'not-json', type: 'x', body: Buffer.from('{"oops'), headers: {} });
-    await raw.send(endpoint, { id: 'proto', type: Good.name, body: Buffer.from(`{"specversion":"1.0","id":"proto","type":"${Good.name}","source":"/t","data":{"n":1,"__proto__":{"polluted":true}}}`), headers: {} });
+    await raw.send(endpoint, {
+      id: 'proto',
+      type: Good.name,
+      body: Buffer.from(
+        `{"specversion":"1.0","id":"proto","type":"${Good.name}","source":"/t","data":{"n":1,"__proto__":{"polluted":true}}}`,
+      ),
+      headers: {},
+    });
     await bus.publish(Good, { n: 7 });
     await env.until(() => got.length === 1, 'the good message');
     let letters = await bus.deadLetters.list(endpoint);

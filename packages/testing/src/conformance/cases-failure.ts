@@ -28,10 +28,12 @@ export function failureCases(test: CaseRegistrar): void {
     const endpoint = env.name('retrying');
     const bus = env.bus('retrying', { retry: { immediate: 2, delayed: { attempts: 2, initialMs: 100, factor: 3, jitter: 0 } } });
     const attempts: { attempt: number; at: number }[] = [];
-    bus.endpoint(endpoint, (e) => e.on(Fail, (_m, ctx) => {
-      attempts.push({ attempt: ctx.attempt, at: env.clock.now() });
-      throw new Error(`boom ${ctx.attempt}`);
-    }));
+    bus.endpoint(endpoint, (e) =>
+      e.on(Fail, (_m, ctx) => {
+        attempts.push({ attempt: ctx.attempt, at: env.clock.now() });
+        throw new Error(`boom ${ctx.attempt}`);
+      }),
+    );
     await bus.start();
     await bus.send(Fail, { n: 1 });
     await env.until(() => bus.stats().endpoints[endpoint]!.deadLettered === 1, 'the dead letter');
@@ -40,7 +42,14 @@ export function failureCases(test: CaseRegistrar): void {
     expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(100);
     expect(at[6]! - at[5]!).toBeGreaterThanOrEqual(300);
     const [letter] = await bus.deadLetters.list(endpoint);
-    expect(letter?.failure).toMatchObject({ reason: 'HANDLER_FAILED', errorName: 'Error', errorMessage: 'boom 9', attempts: 9, endpoint, service: 'retrying' });
+    expect(letter?.failure).toMatchObject({
+      reason: 'HANDLER_FAILED',
+      errorName: 'Error',
+      errorMessage: 'boom 9',
+      attempts: 9,
+      endpoint,
+      service: 'retrying',
+    });
     expect(letter?.failure.stack).toContain('boom 9');
     expect(typeof letter?.failure.host).toBe('string');
     expect(letter?.failure.time).toBeGreaterThan(0);
@@ -53,11 +62,13 @@ export function failureCases(test: CaseRegistrar): void {
     const endpoint = env.name('hopeless');
     const bus = env.bus('hopeless', { retry: { immediate: 3, delayed: { attempts: 3, initialMs: 50 } } });
     let calls = 0;
-    bus.endpoint(endpoint, (e) => e.on(Cmd, (m) => {
-      calls++;
-      if (m.n === 0) throw new UnrecoverableError('card refused');
-      throw new NotRetryable('nope');
-    }));
+    bus.endpoint(endpoint, (e) =>
+      e.on(Cmd, (m) => {
+        calls++;
+        if (m.n === 0) throw new UnrecoverableError('card refused');
+        throw new NotRetryable('nope');
+      }),
+    );
     await bus.start();
     await bus.send(Cmd, { n: 0 });
     await bus.send(Cmd, { n: 1 });
@@ -73,10 +84,15 @@ export function failureCases(test: CaseRegistrar): void {
     // The delay must outlast sending and handling the other five on a loaded machine and a networked broker.
     const bus = env.bus('mixed', { retry: { immediate: 0, delayed: { attempts: 2, initialMs: 1000, factor: 1, jitter: 0 } } });
     const order: string[] = [];
-    bus.endpoint(endpoint, (e) => e.on(Cmd, (m, ctx) => {
-      order.push(`${m.n}@${ctx.attempt}`);
-      if (m.n === 0) throw new Error('slow dependency');
-    }), { concurrency: 1, prefetch: 1 });
+    bus.endpoint(
+      endpoint,
+      (e) =>
+        e.on(Cmd, (m, ctx) => {
+          order.push(`${m.n}@${ctx.attempt}`);
+          if (m.n === 0) throw new Error('slow dependency');
+        }),
+      { concurrency: 1, prefetch: 1 },
+    );
     await bus.start();
     for (const n of range(6)) await bus.send(Cmd, { n });
     await env.until(() => bus.stats().endpoints[endpoint]!.deadLettered === 1, 'the failing message to be dead-lettered');
@@ -102,23 +118,27 @@ export function failureCases(test: CaseRegistrar): void {
     expect(got[2]!.at - start).toBeGreaterThanOrEqual(600);
   });
 
-  test('a scheduled message can be cancelled until it is due', async (env) => {
-    const Reminder = env.event('cancellable', Num);
-    const endpoint = env.name('cancellable');
-    const bus = env.bus('cancellable');
-    const got: number[] = [];
-    bus.endpoint(endpoint, (e) => e.on(Reminder, (m) => void got.push(m.n)));
-    await bus.start();
-    const start = env.clock.now();
-    const drop = await bus.schedule(Reminder, { n: 1 }, { at: start + 150 });
-    await bus.schedule(Reminder, { n: 2 }, { delayMs: 300 });
-    expect(await bus.cancel(drop)).toBe(true);
-    expect(await bus.cancel(drop)).toBe(false);
-    await env.until(() => got.length === 1, 'the kept reminder');
-    await env.advance(400);
-    await env.settle();
-    expect(got).toEqual([2]);
-  }, { needs: ['cancelScheduled'] });
+  test(
+    'a scheduled message can be cancelled until it is due',
+    async (env) => {
+      const Reminder = env.event('cancellable', Num);
+      const endpoint = env.name('cancellable');
+      const bus = env.bus('cancellable');
+      const got: number[] = [];
+      bus.endpoint(endpoint, (e) => e.on(Reminder, (m) => void got.push(m.n)));
+      await bus.start();
+      const start = env.clock.now();
+      const drop = await bus.schedule(Reminder, { n: 1 }, { at: start + 150 });
+      await bus.schedule(Reminder, { n: 2 }, { delayMs: 300 });
+      expect(await bus.cancel(drop)).toBe(true);
+      expect(await bus.cancel(drop)).toBe(false);
+      await env.until(() => got.length === 1, 'the kept reminder');
+      await env.advance(400);
+      await env.settle();
+      expect(got).toEqual([2]);
+    },
+    { needs: ['cancelScheduled'] },
+  );
 
   test('dead letters can be listed, inspected, replayed (one, by filter, all) and purged', async (env) => {
     const Cmd = env.command('replayable', Num);
@@ -126,10 +146,12 @@ export function failureCases(test: CaseRegistrar): void {
     const bus = env.bus('replayable');
     let healthy = false;
     const handled: { n: number; attempt: number; replayed: boolean }[] = [];
-    bus.endpoint(endpoint, (e) => e.on(Cmd, (m, ctx) => {
-      if (!healthy) throw new Error(`down for ${m.n}`);
-      handled.push({ n: m.n, attempt: ctx.attempt, replayed: ctx.replayed });
-    }));
+    bus.endpoint(endpoint, (e) =>
+      e.on(Cmd, (m, ctx) => {
+        if (!healthy) throw new Error(`down for ${m.n}`);
+        handled.push({ n: m.n, attempt: ctx.attempt, replayed: ctx.replayed });
+      }),
+    );
     await bus.start();
     for (const n of range(6)) await bus.send(Cmd, { n }, { messageId: `msg-${n}` });
     await env.until(() => bus.stats().endpoints[endpoint]!.deadLettered === 6, 'six dead letters');
@@ -144,7 +166,9 @@ export function failureCases(test: CaseRegistrar): void {
     expect(await dlq.replay(endpoint, { ids: ['msg-0'] })).toBe(1);
     await env.until(() => handled.length === 1, 'the replayed message');
     expect(handled[0]).toEqual({ n: 0, attempt: 1, replayed: true });
-    expect(await dlq.replay(endpoint, { filter: (l) => l.failure.errorMessage.endsWith('1') || l.failure.errorMessage.endsWith('2') })).toBe(2);
+    expect(
+      await dlq.replay(endpoint, { filter: (l) => l.failure.errorMessage.endsWith('1') || l.failure.errorMessage.endsWith('2') }),
+    ).toBe(2);
     await env.until(() => handled.length === 3, 'two more');
     expect(await dlq.purge(endpoint, { ids: ['msg-5'] })).toBe(1);
     expect(await dlq.replay(endpoint, 'all')).toBe(2);
@@ -168,14 +192,19 @@ export function failureCases(test: CaseRegistrar): void {
     for (let cycle = 0; cycle < 4; cycle++) {
       const hang = gate();
       const bus = env.bus(`poison-consumer-${cycle}`);
-      bus.endpoint(endpoint, (e) => e.on(Cmd, async (m) => {
-        if (m.n === 0) {
-          poisonCalls++;
-          await hang.promise; // "crashes": never finishes before the stop deadline
-        } else {
-          handled.push(m.n);
-        }
-      }), { maxDeliveries: 3, concurrency: 2 });
+      bus.endpoint(
+        endpoint,
+        (e) =>
+          e.on(Cmd, async (m) => {
+            if (m.n === 0) {
+              poisonCalls++;
+              await hang.promise; // "crashes": never finishes before the stop deadline
+            } else {
+              handled.push(m.n);
+            }
+          }),
+        { maxDeliveries: 3, concurrency: 2 },
+      );
       await bus.start();
       if (cycle === 0) for (const n of range(4)) await sender.send(Cmd, { n });
       if (cycle < 3) {
@@ -200,13 +229,18 @@ export function failureCases(test: CaseRegistrar): void {
     let running = 0;
     let peak = 0;
     let done = 0;
-    bus.endpoint(endpoint, (e) => e.on(Job, async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise<void>((resolve) => env.clock.setTimeout(resolve, 20));
-      running--;
-      done++;
-    }), { concurrency: 3, prefetch: 6 });
+    bus.endpoint(
+      endpoint,
+      (e) =>
+        e.on(Job, async () => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise<void>((resolve) => env.clock.setTimeout(resolve, 20));
+          running--;
+          done++;
+        }),
+      { concurrency: 3, prefetch: 6 },
+    );
     await bus.start();
     await Promise.all(range(12).map((n) => bus.send(Job, { n })));
     await env.until(() => done === 12, 'all jobs');
@@ -234,11 +268,16 @@ export function failureCases(test: CaseRegistrar): void {
     const done = new Set<number>();
     const changes: BusEvents['circuit'][] = [];
     bus.on('circuit', (event) => changes.push(event));
-    bus.endpoint(endpoint, (e) => e.on(Call, (m) => {
-      calls.push({ n: m.n, state: bus.stats().endpoints[endpoint]!.circuit });
-      if (down) throw new Error('dependency down');
-      done.add(m.n);
-    }), { concurrency: 1, prefetch: 1, circuitBreaker: { failureRatio: 0.5, minimumCalls: 4, windowMs: 60_000, cooldownMs: 400 } });
+    bus.endpoint(
+      endpoint,
+      (e) =>
+        e.on(Call, (m) => {
+          calls.push({ n: m.n, state: bus.stats().endpoints[endpoint]!.circuit });
+          if (down) throw new Error('dependency down');
+          done.add(m.n);
+        }),
+      { concurrency: 1, prefetch: 1, circuitBreaker: { failureRatio: 0.5, minimumCalls: 4, windowMs: 60_000, cooldownMs: 400 } },
+    );
     await bus.start();
     for (const n of range(8)) await bus.send(Call, { n });
     await env.until(() => changes.some((c) => c.state === 'open'), 'the circuit to open');
@@ -277,7 +316,10 @@ export function failureCases(test: CaseRegistrar): void {
     bus.endpoint(lax, (e) => e.on(Offer, (m) => void handled.push(`lax:${m.n}`)), { expired: 'drop' });
     await bus.start();
     // The expiry event comes before the dead-letter round trip ends; wait for that too.
-    await env.until(() => handled.length === 2 && expired.length === 2 && bus.stats().endpoints[strict]?.deadLettered === 1, 'the live offers and the expiries');
+    await env.until(
+      () => handled.length === 2 && expired.length === 2 && bus.stats().endpoints[strict]?.deadLettered === 1,
+      'the live offers and the expiries',
+    );
     expect(handled.sort()).toEqual(['lax:2', 'strict:2']);
     expect(bus.stats().endpoints[strict]).toMatchObject({ expired: 1, deadLettered: 1 });
     expect(bus.stats().endpoints[lax]).toMatchObject({ expired: 1, deadLettered: 0 });
@@ -293,11 +335,16 @@ export function failureCases(test: CaseRegistrar): void {
     const stuck = gate();
     const completed: number[] = [];
     let started = 0;
-    first.endpoint(endpoint, (e) => e.on(Job, async (m) => {
-      started++;
-      await (m.n === 0 ? quick.promise : stuck.promise);
-      completed.push(m.n);
-    }), { concurrency: 2, prefetch: 2 });
+    first.endpoint(
+      endpoint,
+      (e) =>
+        e.on(Job, async (m) => {
+          started++;
+          await (m.n === 0 ? quick.promise : stuck.promise);
+          completed.push(m.n);
+        }),
+      { concurrency: 2, prefetch: 2 },
+    );
     await first.start();
     await first.send(Job, { n: 0 });
     await first.send(Job, { n: 1 });

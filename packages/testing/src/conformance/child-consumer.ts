@@ -34,7 +34,11 @@ interface Config {
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
 const now = () => (performance.timeOrigin + performance.now()).toFixed(3);
-const Work = defineCommand(config.type, z.object({ n: z.number(), key: z.string().optional() }), config.keyed === true ? { partitionKey: (m) => m.key ?? '' } : {});
+const Work = defineCommand(
+  config.type,
+  z.object({ n: z.number(), key: z.string().optional() }),
+  config.keyed === true ? { partitionKey: (m) => m.key ?? '' } : {},
+);
 let blocked = false;
 
 /** Blocks the event loop, not only this handler, until `file` exists: a handler stuck in synchronous work. */

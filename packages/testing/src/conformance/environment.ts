@@ -144,8 +144,16 @@ export interface Environment {
   readonly fixture: ConformanceFixture;
   /** A run-unique name (for endpoints and queues). */
   name(base: string): string;
-  event<S extends StandardSchemaV1>(base: string, schema: S, options?: ContractOptions<StandardSchemaV1.InferOutput<S>>): EventContract<string, S>;
-  command<S extends StandardSchemaV1>(base: string, schema: S, options?: ContractOptions<StandardSchemaV1.InferOutput<S>>): CommandContract<string, S>;
+  event<S extends StandardSchemaV1>(
+    base: string,
+    schema: S,
+    options?: ContractOptions<StandardSchemaV1.InferOutput<S>>,
+  ): EventContract<string, S>;
+  command<S extends StandardSchemaV1>(
+    base: string,
+    schema: S,
+    options?: ContractOptions<StandardSchemaV1.InferOutput<S>>,
+  ): CommandContract<string, S>;
   query<S extends StandardSchemaV1, R extends StandardSchemaV1>(base: string, schema: S, reply: R): QueryContract<string, S, R>;
   /** The prefix of this run's message types (for tap patterns). */
   readonly prefix: string;
@@ -174,7 +182,10 @@ export interface Environment {
 }
 
 /** Builds the environment of one case; `waitTimeoutMs` limits each real-time wait (default 20 s). */
-export async function createEnvironment(target: ConformanceTarget, options: { readonly waitTimeoutMs?: number } = {}): Promise<Environment> {
+export async function createEnvironment(
+  target: ConformanceTarget,
+  options: { readonly waitTimeoutMs?: number } = {},
+): Promise<Environment> {
   const virtual = target.virtualClock === true ? new VirtualClock() : undefined;
   const clock: Clock = virtual ?? systemClock;
   const fixture = await target.setup(clock);
@@ -196,7 +207,8 @@ export async function createEnvironment(target: ConformanceTarget, options: { re
     let n = 0;
     for (const bus of buses) {
       if (!bus.started) continue;
-      for (const e of Object.values(bus.stats().endpoints)) n += e.handled + e.failed + e.retried + e.redelivered + e.deadLettered + e.expired;
+      for (const e of Object.values(bus.stats().endpoints))
+        n += e.handled + e.failed + e.retried + e.redelivered + e.deadLettered + e.expired;
     }
     return n;
   };
@@ -242,10 +254,10 @@ export async function createEnvironment(target: ConformanceTarget, options: { re
         transport,
       });
       const endpoint = bus.endpoint.bind(bus);
-      bus.endpoint = ((name: string, configure: never, endpointOptions?: never) => {
+      bus.endpoint = (name: string, configure: never, endpointOptions?: never) => {
         queues.add(name);
         return endpoint(name, configure, endpointOptions);
-      });
+      };
       buses.push(bus);
       return bus;
     },

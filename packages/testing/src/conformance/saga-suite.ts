@@ -186,27 +186,41 @@ export function describeSagaConformance(saga: SagaTarget): void {
   const { target } = saga;
   describe(`saga conformance: ${target.name}`, () => {
     const run = (name: string, body: (env: Environment, store: MessageStore) => Promise<void>) =>
-      it(name, async (ctx) => {
-        const unavailable = await target.unavailable?.();
-        if (unavailable !== undefined) {
-          if (brokersRequired()) throw new Error(`${unavailable} (MISSIVE_REQUIRE_BROKERS=1 makes this a failure)`);
-          ctx.skip(`${unavailable}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
-          return;
-        }
-        const env = await createEnvironment(target);
-        const store = await saga.createStore();
-        try {
-          await body(env, store);
-        } finally {
-          await env.cleanup();
-          await store.close();
-          await saga.destroyStore?.(store);
-        }
-      }, 60_000);
+      it(
+        name,
+        async (ctx) => {
+          const unavailable = await target.unavailable?.();
+          if (unavailable !== undefined) {
+            if (brokersRequired()) throw new Error(`${unavailable} (MISSIVE_REQUIRE_BROKERS=1 makes this a failure)`);
+            ctx.skip(`${unavailable}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead`);
+            return;
+          }
+          const env = await createEnvironment(target);
+          const store = await saga.createStore();
+          try {
+            await body(env, store);
+          } finally {
+            await env.cleanup();
+            await store.close();
+            await saga.destroyStore?.(store);
+          }
+        },
+        60_000,
+      );
 
     run('every order ends consistent: completed, or compensated in reverse order at whichever step failed', async (env, store) => {
       const c = contracts(env);
-      const world: World = { stock: new Map([['book', 1000], ['rare', 0]]), reserved: new Map(), charged: new Map(), refunded: new Map(), shipped: new Set(), log: [] };
+      const world: World = {
+        stock: new Map([
+          ['book', 1000],
+          ['rare', 0],
+        ]),
+        reserved: new Map(),
+        charged: new Map(),
+        refunded: new Map(),
+        shipped: new Set(),
+        log: [],
+      };
       const buses = services(env, c, world);
       const sent: { type: string; orderId: string }[] = [];
       const orders = env.bus('orders', {
@@ -241,7 +255,11 @@ export function describeSagaConformance(saga: SagaTarget): void {
       const finished = async () => (await store.listSagas(sagaName)).filter((r) => r.status !== 'active').length;
       await env.eventually(finished, (n) => n === placed.length, `all ${placed.length} orders to finish`);
       // A saga is compensated once its compensating commands are committed; wait for them to be handled.
-      const compensated = () => placed.every(({ orderId, kind }) => kind === 'ok' || (!world.reserved.has(orderId) && (!world.charged.has(orderId) || world.refunded.has(orderId))));
+      const compensated = () =>
+        placed.every(
+          ({ orderId, kind }) =>
+            kind === 'ok' || (!world.reserved.has(orderId) && (!world.charged.has(orderId) || world.refunded.has(orderId))),
+        );
       await env.until(compensated, 'every compensating command handled');
       await env.settle();
       const records = new Map((await store.listSagas(sagaName)).map((r) => [r.id, r]));
@@ -259,15 +277,21 @@ export function describeSagaConformance(saga: SagaTarget): void {
           expect(record.status, orderId).toBe('compensated');
           expect(state.status).toBe('cancelled');
           expect(world.reserved.has(orderId), `${orderId} stock released`).toBe(false);
-          expect(world.charged.has(orderId) ? world.refunded.get(orderId) : 0, `${orderId} net charge`).toBe(world.charged.get(orderId) ?? 0);
+          expect(world.charged.has(orderId) ? world.refunded.get(orderId) : 0, `${orderId} net charge`).toBe(
+            world.charged.get(orderId) ?? 0,
+          );
           expect(world.shipped.has(orderId)).toBe(false);
-          expect(record.reason).toBe({ 'out-of-stock': 'out of stock', declined: 'payment declined', noship: 'shipment failed', timeout: 'payment timed out' }[kind]);
+          expect(record.reason).toBe(
+            { 'out-of-stock': 'out of stock', declined: 'payment declined', noship: 'shipment failed', timeout: 'payment timed out' }[kind],
+          );
           expect(record.timeouts).toEqual([]);
         }
       }
       // Reverse order: for a failed shipment the saga sends the refund before the stock release
       // (the two services then handle them independently), and both are handled.
-      const undo = sent.filter((m) => m.orderId === 'noship-0' && (m.type === c.RefundPayment.name || m.type === c.ReleaseStock.name)).map((m) => m.type);
+      const undo = sent
+        .filter((m) => m.orderId === 'noship-0' && (m.type === c.RefundPayment.name || m.type === c.ReleaseStock.name))
+        .map((m) => m.type);
       expect(undo).toEqual([c.RefundPayment.name, c.ReleaseStock.name]);
       await env.until(() => world.log.filter((l) => l.endsWith('noship-0')).length === 2, 'both compensations of noship-0 handled');
       expect(world.stock.get('book')).toBe(1000 - 2 * 8);
@@ -278,16 +302,31 @@ export function describeSagaConformance(saga: SagaTarget): void {
       const c = contracts(env);
       const orders = env.bus('orders');
       orders.saga(orderSaga(env, c, 60_000), { store, endpoint: env.name('order-saga'), concurrency: 8, prefetch: 16 });
-      const world: World = { stock: new Map([['book', 10]]), reserved: new Map(), charged: new Map(), refunded: new Map(), shipped: new Set(), log: [] };
+      const world: World = {
+        stock: new Map([['book', 10]]),
+        reserved: new Map(),
+        charged: new Map(),
+        refunded: new Map(),
+        shipped: new Set(),
+        log: [],
+      };
       const buses = services(env, c, world);
       await Promise.all([...buses, orders].map((b) => b.start()));
       await orders.publish(c.OrderPlaced, { orderId: 'busy', sku: 'book', qty: 1, amount: 777 });
       const sagaName = `${env.prefix}.order`;
-      await env.eventually(() => store.loadSaga(sagaName, 'busy'), (r) => r !== undefined, 'the instance');
+      await env.eventually(
+        () => store.loadSaga(sagaName, 'busy'),
+        (r) => r !== undefined,
+        'the instance',
+      );
       await Promise.all(range(20).map((n) => orders.publish(c.OrderNoted, { orderId: 'busy', note: `n${n}` })));
       const notesOf = async () => ((await store.loadSaga(sagaName, 'busy'))?.state as { notes: string[] }).notes;
       const notes = await env.eventually(notesOf, (n) => n.length === 20, 'twenty notes');
-      expect([...notes].sort()).toEqual(range(20).map((n) => `n${n}`).sort());
+      expect([...notes].sort()).toEqual(
+        range(20)
+          .map((n) => `n${n}`)
+          .sort(),
+      );
     });
 
     run('a message for a missing instance is dead-lettered or ignored by rule, never lost silently', async (env, store) => {
@@ -298,7 +337,10 @@ export function describeSagaConformance(saga: SagaTarget): void {
       await orders.start();
       await orders.publish(c.Orphan, { orderId: 'nobody' });
       await orders.publish(c.Stray, { orderId: 'nobody' });
-      await env.until(() => (orders.stats().endpoints[endpoint]?.handled ?? 0) + (orders.stats().endpoints[endpoint]?.deadLettered ?? 0) === 2, 'both messages settled');
+      await env.until(
+        () => (orders.stats().endpoints[endpoint]?.handled ?? 0) + (orders.stats().endpoints[endpoint]?.deadLettered ?? 0) === 2,
+        'both messages settled',
+      );
       const letters = await orders.deadLetters.list(endpoint);
       expect(letters.map((l) => l.message.type)).toEqual([c.Orphan.name]);
       expect(letters[0]!.failure.reason).toBe('UNRECOVERABLE');
@@ -307,7 +349,14 @@ export function describeSagaConformance(saga: SagaTarget): void {
 
     run('timeouts are listed with the instance, rescheduled, cancelled, and finished instances cleaned up', async (env, store) => {
       const c = contracts(env);
-      const world: World = { stock: new Map([['book', 10]]), reserved: new Map(), charged: new Map(), refunded: new Map(), shipped: new Set(), log: [] };
+      const world: World = {
+        stock: new Map([['book', 10]]),
+        reserved: new Map(),
+        charged: new Map(),
+        refunded: new Map(),
+        shipped: new Set(),
+        log: [],
+      };
       const buses = services(env, c, world);
       const timeoutsDelivered: string[] = [];
       const orders = env.bus('orders', {
@@ -329,7 +378,11 @@ export function describeSagaConformance(saga: SagaTarget): void {
       await orders.publish(c.OrderPlaced, { orderId: 'slow', sku: 'book', qty: 1, amount: 777 });
       await orders.publish(c.OrderPlaced, { orderId: 'fast', sku: 'book', qty: 1, amount: 10 });
       const load = (id: string) => () => store.loadSaga(sagaName, id);
-      let slow = await env.eventually(load('slow'), (r) => r?.status === 'active' && r.timeouts.length === 1, 'the payment timeout of "slow"');
+      let slow = await env.eventually(
+        load('slow'),
+        (r) => r?.status === 'active' && r.timeouts.length === 1,
+        'the payment timeout of "slow"',
+      );
       expect(slow!.timeouts[0]!.name).toBe('payment');
       const first = slow!.timeouts[0]!;
       await orders.publish(c.OrderNoted, { orderId: 'slow', note: 'extend payment' });

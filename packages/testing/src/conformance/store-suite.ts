@@ -35,7 +35,13 @@ function outboxRecord(n: number): OutboxRecord {
   return {
     id: `out-${n}`,
     destination: { kind: 'topic', name: 'test.thing-happened', mandatory: false },
-    message: { id: `out-${n}`, type: 'test.thing-happened', body: Buffer.from(`{"n":${n}}`), headers: { h: String(n) }, partitionKey: n % 2 === 0 ? 'even' : undefined },
+    message: {
+      id: `out-${n}`,
+      type: 'test.thing-happened',
+      body: Buffer.from(`{"n":${n}}`),
+      headers: { h: String(n) },
+      partitionKey: n % 2 === 0 ? 'even' : undefined,
+    },
     notBefore: n === 3 ? 1_900_000_000_000 : undefined,
     scheduleId: n === 3 ? 'sched-3' : undefined,
     createdAt: 1_800_000_000_000 + n,
@@ -70,107 +76,144 @@ export function describeStoreConformance<Tx>(target: StoreTarget<Tx>): void {
       }
     };
 
-    it('commits business writes, the inbox entry, the saga and the outbox together', withStore(async (store) => {
-      const result = await store.commit({
-        inbox: { endpoint: 'payment', messageId: 'm-1', at: 1000 },
-        work: (tx) => {
-          target.write(tx, 'balance', '90');
-          return 'done';
-        },
-        saga: { record: sagaRecord('o-1', 1), expectedVersion: 0 },
-        outbox: [outboxRecord(1), outboxRecord(2)],
-      });
-      expect(result).toEqual({ duplicate: false, value: 'done' });
-      expect(await target.read(store, 'balance')).toBe('90');
-      expect(await store.processed('payment', 'm-1')).toBe(true);
-      expect(await store.processed('billing', 'm-1')).toBe(false);
-      expect(await store.loadSaga('order', 'o-1')).toEqual(sagaRecord('o-1', 1));
-      const pending = await store.pendingOutbox(10);
-      expect(pending.map((r) => r.id)).toEqual(['out-1', 'out-2']);
-      const bytes = (r: OutboxRecord) => ({ ...r, message: { ...r.message, body: [...r.message.body] } });
-      expect(bytes(pending[1]!)).toEqual(bytes(outboxRecord(2)));
-      expect(Buffer.from(pending[0]!.message.body).toString()).toBe('{"n":1}');
-    }));
+    it(
+      'commits business writes, the inbox entry, the saga and the outbox together',
+      withStore(async (store) => {
+        const result = await store.commit({
+          inbox: { endpoint: 'payment', messageId: 'm-1', at: 1000 },
+          work: (tx) => {
+            target.write(tx, 'balance', '90');
+            return 'done';
+          },
+          saga: { record: sagaRecord('o-1', 1), expectedVersion: 0 },
+          outbox: [outboxRecord(1), outboxRecord(2)],
+        });
+        expect(result).toEqual({ duplicate: false, value: 'done' });
+        expect(await target.read(store, 'balance')).toBe('90');
+        expect(await store.processed('payment', 'm-1')).toBe(true);
+        expect(await store.processed('billing', 'm-1')).toBe(false);
+        expect(await store.loadSaga('order', 'o-1')).toEqual(sagaRecord('o-1', 1));
+        const pending = await store.pendingOutbox(10);
+        expect(pending.map((r) => r.id)).toEqual(['out-1', 'out-2']);
+        const bytes = (r: OutboxRecord) => ({ ...r, message: { ...r.message, body: [...r.message.body] } });
+        expect(bytes(pending[1]!)).toEqual(bytes(outboxRecord(2)));
+        expect(Buffer.from(pending[0]!.message.body).toString()).toBe('{"n":1}');
+      }),
+    );
 
-    it('writes nothing when any part fails', withStore(async (store) => {
-      await expect(store.commit({
-        inbox: { endpoint: 'payment', messageId: 'm-2', at: 1000 },
-        work: (tx) => {
-          target.write(tx, 'balance', 'lost');
-          throw new Error('business rule broken');
-        },
-        outbox: [outboxRecord(1)],
-      })).rejects.toThrow('business rule broken');
-      await expect(store.commit({
-        inbox: { endpoint: 'payment', messageId: 'm-3', at: 1000 },
-        work: (tx) => target.write(tx, 'balance', 'lost too'),
-        saga: { record: sagaRecord('o-9', 5), expectedVersion: 4 },
-        outbox: [outboxRecord(2)],
-      })).rejects.toBeInstanceOf(ConcurrencyConflictError);
-      expect(await target.read(store, 'balance')).toBeUndefined();
-      expect(await store.processed('payment', 'm-2')).toBe(false);
-      expect(await store.processed('payment', 'm-3')).toBe(false);
-      expect(await store.loadSaga('order', 'o-9')).toBeUndefined();
-      expect(await store.pendingOutbox(10)).toEqual([]);
-    }));
+    it(
+      'writes nothing when any part fails',
+      withStore(async (store) => {
+        await expect(
+          store.commit({
+            inbox: { endpoint: 'payment', messageId: 'm-2', at: 1000 },
+            work: (tx) => {
+              target.write(tx, 'balance', 'lost');
+              throw new Error('business rule broken');
+            },
+            outbox: [outboxRecord(1)],
+          }),
+        ).rejects.toThrow('business rule broken');
+        await expect(
+          store.commit({
+            inbox: { endpoint: 'payment', messageId: 'm-3', at: 1000 },
+            work: (tx) => target.write(tx, 'balance', 'lost too'),
+            saga: { record: sagaRecord('o-9', 5), expectedVersion: 4 },
+            outbox: [outboxRecord(2)],
+          }),
+        ).rejects.toBeInstanceOf(ConcurrencyConflictError);
+        expect(await target.read(store, 'balance')).toBeUndefined();
+        expect(await store.processed('payment', 'm-2')).toBe(false);
+        expect(await store.processed('payment', 'm-3')).toBe(false);
+        expect(await store.loadSaga('order', 'o-9')).toBeUndefined();
+        expect(await store.pendingOutbox(10)).toEqual([]);
+      }),
+    );
 
-    it('a message already in the inbox changes nothing', withStore(async (store) => {
-      let runs = 0;
-      const commit = () => store.commit({
-        inbox: { endpoint: 'payment', messageId: 'dup', at: 1000 },
-        work: (tx) => {
-          runs++;
-          target.write(tx, 'charges', String(runs));
-        },
-        outbox: [outboxRecord(runs + 10)],
-      });
-      expect((await commit()).duplicate).toBe(false);
-      expect((await commit()).duplicate).toBe(true);
-      expect((await commit()).duplicate).toBe(true);
-      expect(runs).toBe(1);
-      expect(await target.read(store, 'charges')).toBe('1');
-      expect((await store.pendingOutbox(10)).length).toBe(1);
-    }));
+    it(
+      'a message already in the inbox changes nothing',
+      withStore(async (store) => {
+        let runs = 0;
+        const commit = () =>
+          store.commit({
+            inbox: { endpoint: 'payment', messageId: 'dup', at: 1000 },
+            work: (tx) => {
+              runs++;
+              target.write(tx, 'charges', String(runs));
+            },
+            outbox: [outboxRecord(runs + 10)],
+          });
+        expect((await commit()).duplicate).toBe(false);
+        expect((await commit()).duplicate).toBe(true);
+        expect((await commit()).duplicate).toBe(true);
+        expect(runs).toBe(1);
+        expect(await target.read(store, 'charges')).toBe('1');
+        expect((await store.pendingOutbox(10)).length).toBe(1);
+      }),
+    );
 
-    it('saves sagas with optimistic concurrency: a stale version loses, nothing is lost', withStore(async (store) => {
-      await store.commit({ saga: { record: sagaRecord('o-1', 1), expectedVersion: 0 } });
-      await expect(store.commit({ saga: { record: sagaRecord('o-1', 1), expectedVersion: 0 } })).rejects.toBeInstanceOf(ConcurrencyConflictError);
-      await store.commit({ saga: { record: sagaRecord('o-1', 2), expectedVersion: 1 } });
-      const racers = await Promise.allSettled(range(5).map(() => store.commit({ saga: { record: sagaRecord('o-1', 3), expectedVersion: 2 } })));
-      expect(racers.filter((r) => r.status === 'fulfilled').length).toBe(1);
-      for (const r of racers) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConcurrencyConflictError);
-      expect((await store.loadSaga('order', 'o-1'))?.version).toBe(3);
-    }));
+    it(
+      'saves sagas with optimistic concurrency: a stale version loses, nothing is lost',
+      withStore(async (store) => {
+        await store.commit({ saga: { record: sagaRecord('o-1', 1), expectedVersion: 0 } });
+        await expect(store.commit({ saga: { record: sagaRecord('o-1', 1), expectedVersion: 0 } })).rejects.toBeInstanceOf(
+          ConcurrencyConflictError,
+        );
+        await store.commit({ saga: { record: sagaRecord('o-1', 2), expectedVersion: 1 } });
+        const racers = await Promise.allSettled(
+          range(5).map(() => store.commit({ saga: { record: sagaRecord('o-1', 3), expectedVersion: 2 } })),
+        );
+        expect(racers.filter((r) => r.status === 'fulfilled').length).toBe(1);
+        for (const r of racers) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConcurrencyConflictError);
+        expect((await store.loadSaga('order', 'o-1'))?.version).toBe(3);
+      }),
+    );
 
-    it('keeps outbox order across commits and removes dispatched messages', withStore(async (store) => {
-      for (const n of range(25)) await store.commit({ outbox: [outboxRecord(n)] });
-      expect((await store.pendingOutbox(10)).map((r) => r.id)).toEqual(range(10).map((n) => `out-${n}`));
-      await store.removeOutbox(range(10).map((n) => `out-${n}`));
-      expect((await store.pendingOutbox(100)).map((r) => r.id)).toEqual(range(15).map((n) => `out-${n + 10}`));
-      await store.removeOutbox(['out-12', 'unknown']);
-      expect((await store.pendingOutbox(3)).map((r) => r.id)).toEqual(['out-10', 'out-11', 'out-13']);
-    }));
+    it(
+      'keeps outbox order across commits and removes dispatched messages',
+      withStore(async (store) => {
+        for (const n of range(25)) await store.commit({ outbox: [outboxRecord(n)] });
+        expect((await store.pendingOutbox(10)).map((r) => r.id)).toEqual(range(10).map((n) => `out-${n}`));
+        await store.removeOutbox(range(10).map((n) => `out-${n}`));
+        expect((await store.pendingOutbox(100)).map((r) => r.id)).toEqual(range(15).map((n) => `out-${n + 10}`));
+        await store.removeOutbox(['out-12', 'unknown']);
+        expect((await store.pendingOutbox(3)).map((r) => r.id)).toEqual(['out-10', 'out-11', 'out-13']);
+      }),
+    );
 
-    it('lists saga instances by status and deletes finished ones', withStore(async (store) => {
-      await store.commit({ saga: { record: sagaRecord('a', 1), expectedVersion: 0 } });
-      await store.commit({ saga: { record: sagaRecord('b', 1, { status: 'completed', finishedAt: 5000, createdAt: 1_800_000_000_001 }), expectedVersion: 0 } });
-      await store.commit({ saga: { record: sagaRecord('c', 1, { status: 'compensated', reason: 'declined', finishedAt: 9000, createdAt: 1_800_000_000_002 }), expectedVersion: 0 } });
-      await store.commit({ saga: { record: { ...sagaRecord('x', 1), saga: 'other' }, expectedVersion: 0 } });
-      expect((await store.listSagas('order')).map((r) => r.id)).toEqual(['a', 'b', 'c']);
-      expect((await store.listSagas('order', { status: 'active' })).map((r) => r.id)).toEqual(['a']);
-      expect((await store.listSagas('order', { limit: 1, offset: 1 })).map((r) => r.id)).toEqual(['b']);
-      expect((await store.listSagas('order', { status: 'compensated' }))[0]?.reason).toBe('declined');
-      expect(await store.deleteFinishedSagas('order', 6000)).toBe(1);
-      expect((await store.listSagas('order')).map((r) => r.id)).toEqual(['a', 'c']);
-      expect(await store.deleteFinishedSagas('order', 10_000)).toBe(1);
-      expect((await store.listSagas('other')).length).toBe(1);
-    }));
+    it(
+      'lists saga instances by status and deletes finished ones',
+      withStore(async (store) => {
+        await store.commit({ saga: { record: sagaRecord('a', 1), expectedVersion: 0 } });
+        await store.commit({
+          saga: { record: sagaRecord('b', 1, { status: 'completed', finishedAt: 5000, createdAt: 1_800_000_000_001 }), expectedVersion: 0 },
+        });
+        await store.commit({
+          saga: {
+            record: sagaRecord('c', 1, { status: 'compensated', reason: 'declined', finishedAt: 9000, createdAt: 1_800_000_000_002 }),
+            expectedVersion: 0,
+          },
+        });
+        await store.commit({ saga: { record: { ...sagaRecord('x', 1), saga: 'other' }, expectedVersion: 0 } });
+        expect((await store.listSagas('order')).map((r) => r.id)).toEqual(['a', 'b', 'c']);
+        expect((await store.listSagas('order', { status: 'active' })).map((r) => r.id)).toEqual(['a']);
+        expect((await store.listSagas('order', { limit: 1, offset: 1 })).map((r) => r.id)).toEqual(['b']);
+        expect((await store.listSagas('order', { status: 'compensated' }))[0]?.reason).toBe('declined');
+        expect(await store.deleteFinishedSagas('order', 6000)).toBe(1);
+        expect((await store.listSagas('order')).map((r) => r.id)).toEqual(['a', 'c']);
+        expect(await store.deleteFinishedSagas('order', 10_000)).toBe(1);
+        expect((await store.listSagas('other')).length).toBe(1);
+      }),
+    );
 
-    it('purges inbox entries older than the retention', withStore(async (store) => {
-      for (const n of range(4)) await store.commit({ inbox: { endpoint: 'e', messageId: `m-${n}`, at: n * 1000 } });
-      expect(await store.purgeInbox(2000)).toBe(2);
-      expect(await store.processed('e', 'm-1')).toBe(false);
-      expect(await store.processed('e', 'm-2')).toBe(true);
-    }));
+    it(
+      'purges inbox entries older than the retention',
+      withStore(async (store) => {
+        for (const n of range(4)) await store.commit({ inbox: { endpoint: 'e', messageId: `m-${n}`, at: n * 1000 } });
+        expect(await store.purgeInbox(2000)).toBe(2);
+        expect(await store.processed('e', 'm-1')).toBe(false);
+        expect(await store.processed('e', 'm-2')).toBe(true);
+      }),
+    );
   });
 }

@@ -99,7 +99,15 @@ export function startMeter(): { stop(): { timeMs: number; heapMb: number; rssMb:
 }
 
 /** The row for a check and its measurements; appended to `MISSIVE_FAULT_REPORT` when set. */
-export function recordScenario(row: { scenario: string; transport: string; check: QueueCheck; timeMs: number; heapMb: number; rssMb: number; notes?: Readonly<Record<string, number | string>> }): ScenarioFigures {
+export function recordScenario(row: {
+  scenario: string;
+  transport: string;
+  check: QueueCheck;
+  timeMs: number;
+  heapMb: number;
+  rssMb: number;
+  notes?: Readonly<Record<string, number | string>>;
+}): ScenarioFigures {
   const { check } = row;
   const figures: ScenarioFigures = {
     scenario: row.scenario,

@@ -32,7 +32,13 @@ export type WorkContract = CommandContract<string, typeof Work>;
 /** A consumer process of the conformance suite's child script (see `child-consumer.ts` for `config`). */
 export function child(env: Environment, config: Record<string, unknown>, url = env.fixture.url): TestProcess {
   if (url === undefined) throw new Error('the target declares processes but its fixture has no url');
-  return startProcess(process.execPath, ['--import', 'tsx', '--conditions=@missive/source', childScript, JSON.stringify({ url, ...config })]);
+  return startProcess(process.execPath, [
+    '--import',
+    'tsx',
+    '--conditions=@missive/source',
+    childScript,
+    JSON.stringify({ url, ...config }),
+  ]);
 }
 
 /** Adds what a finished child process printed to the history (`got` = delivered, `done` = effect, `sent` = confirmed). */
@@ -46,7 +52,13 @@ export function absorb(history: QueueHistory, lines: readonly string[]): void {
 }
 
 /** Sends `count` jobs `first..first+count-1` with at most `parallel` publishes in flight, recording each. */
-export async function sendAll(history: QueueHistory, count: number, parallel: number, send: (n: number) => Promise<unknown>, first = 0): Promise<void> {
+export async function sendAll(
+  history: QueueHistory,
+  count: number,
+  parallel: number,
+  send: (n: number) => Promise<unknown>,
+  first = 0,
+): Promise<void> {
   let next = first;
   const lane = async () => {
     while (next < first + count) {
@@ -81,7 +93,13 @@ export function recordingConsumer(
 }
 
 /** Checks the history, records the figures (with `notes`), and fails the test unless it is valid. */
-export function judge(name: string, transport: string, history: QueueHistory, meter: ReturnType<typeof startMeter>, notes?: Record<string, number | string>): QueueCheck {
+export function judge(
+  name: string,
+  transport: string,
+  history: QueueHistory,
+  meter: ReturnType<typeof startMeter>,
+  notes?: Record<string, number | string>,
+): QueueCheck {
   const check = checkQueue(history);
   recordScenario({ scenario: name, transport, check, ...meter.stop(), notes });
   expect(check.valid, describeCheck(check)).toBe(true);

@@ -13,7 +13,18 @@ describe('total-queue checker', () => {
     h.effect('a');
     h.deliver('c'); // failed publish that arrived anyway: allowed
     h.deliver('d');
-    expect(checkQueue(h)).toMatchObject({ attempted: 4, confirmed: 2, failed: 1, delivered: 3, deliveries: 4, lost: ['b'], unexpected: [], duplicated: ['a'], recovered: 2, valid: false });
+    expect(checkQueue(h)).toMatchObject({
+      attempted: 4,
+      confirmed: 2,
+      failed: 1,
+      delivered: 3,
+      deliveries: 4,
+      lost: ['b'],
+      unexpected: [],
+      duplicated: ['a'],
+      recovered: 2,
+      valid: false,
+    });
     h.deliver('b');
     h.deliver('zz');
     expect(checkQueue(h)).toMatchObject({ lost: [], unexpected: ['zz'], valid: false });

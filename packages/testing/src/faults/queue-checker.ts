@@ -138,6 +138,7 @@ export function checkQueue(history: QueueHistory): QueueCheck {
 
 /** A one-line summary for failure messages and reports. */
 export function describeCheck(check: QueueCheck): string {
-  const sample = (ids: readonly string[]) => (ids.length === 0 ? '0' : `${ids.length} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''})`);
+  const sample = (ids: readonly string[]) =>
+    ids.length === 0 ? '0' : `${ids.length} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''})`;
   return `attempted ${check.attempted}, confirmed ${check.confirmed}, failed ${check.failed}, delivered ${check.delivered} (${check.deliveries} deliveries), lost ${sample(check.lost)}, unexpected ${sample(check.unexpected)}, duplicated ${sample(check.duplicated)}, duplicated effects ${sample(check.duplicatedEffects)}`;
 }

@@ -57,138 +57,168 @@ function sumChecks(checks: readonly QueueCheck[]): QueueCheck {
 
 /** Registers scenarios 16 and 17. */
 export function resourceScenarios(test: CaseRegistrar, transport: string): void {
-  test('disk full: publishes fail with a clear typed error, nothing crashes, publishing recovers once space is freed', async (env) => {
-    const fixture = env.fixture;
-    if (fixture.onDisk === undefined) throw new Error('the target declares diskFull but its fixture has no onDisk');
-    const dir = join(tmpdir(), `missive-disk-full-${randomBytes(4).toString('hex')}`);
-    mkdirSync(dir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' });
-    try {
-      const disk = fixture.onDisk(dir);
-      const Job = env.command('fault-disk', Work);
-      const endpoint = env.name('fault-disk');
-      const history = new QueueHistory();
-      const meter = startMeter();
-      history.onChange(() => env.waiter.notify());
-      // Most of the disk is a file to delete later (6 of 8 MB): the queues fill the rest.
-      const filler = join(dir, 'filler');
-      writeFileSync(filler, Buffer.alloc(6 * 1024 * 1024, 1));
-      // The consumer takes one message and holds it, so the rest piles up on the disk.
-      const hold = gate();
-      const consumer = env.bus('disk-consumer', {}, disk.connect());
-      consumer.endpoint(endpoint, (e) =>
-        e.on(Job, async (m) => {
-          history.deliver(String(m.n));
-          await hold.promise;
-          history.effect(String(m.n));
-        }), { concurrency: 1, prefetch: 1 });
-      const publisher: Bus = env.bus('disk-publisher', {}, disk.connect());
-      await consumer.start();
-      await publisher.start();
-      const padding = 'x'.repeat(4096);
-      const errors: unknown[] = [];
-      let n = 0;
-      // Fill the disk: 4 KB messages until publishing fails (2 MB cannot take 1,000 of them).
-      while (errors.length < 3 && n < 1000) {
-        const id = n++;
-        history.attempt(String(id));
-        try {
-          await publisher.send(Job, { n: id, key: padding });
-          history.confirm(String(id));
-        } catch (error) {
-          history.fail(String(id));
-          errors.push(error);
-        }
-      }
-      expect(errors.length, `published ${history.confirmed.size} of ${n} without the disk filling up`).toBe(3);
-      for (const error of errors) {
-        expect(error).toBeInstanceOf(TransportError);
-        expect((error as Error).message).toMatch(/full/i);
-        expect((error as TransportError).retryable).toBe(true);
-      }
-      const fullAt = history.confirmed.size;
-      // Space is freed: publishing works again (the first tries may still meet a full journal).
-      rmSync(filler);
-      let recovered = false;
-      for (let tries = 0; tries < 20 && !recovered; tries++) recovered = await history.publish(String(n++), () => publisher.send(Job, { n: n - 1 }));
-      expect(recovered, 'a publish to succeed once space was freed').toBe(true);
-      await sendAll(history, 20, 4, (k) => publisher.send(Job, { n: k }), n);
-      hold.open();
-      await env.until(() => history.allConfirmedDone(), 'every confirmed publish done after space was freed');
-      const check = checkQueue(history);
-      recordScenario({ scenario: 'disk full (8 MB tmpfs, 6 MB freed)', transport, check, ...meter.stop(), notes: { confirmedBeforeFull: fullAt, error: (errors[0] as Error).name } });
-      expect(check.valid, describeCheck(check)).toBe(true);
-      await env.cleanup(); // close the files before the unmount
-    } finally {
-      await env.cleanup();
-      execFileSync('umount', ['-l', dir]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, { needs: ['diskFull'], unavailable: noTmpfs, timeoutMs: 60_000 });
-
-  const soak = (cycles: number, perCycle: number, heavy: boolean) =>
-    test(`soak: ${cycles * perCycle} messages over ${cycles} reconnect cycles: heap, file descriptors, handles and listeners flat`, async (env) => {
-      const network = env.features.networkFaults ? env.fixture.network : undefined;
-      const proxy: FaultProxy | undefined = network === undefined ? undefined : await startFaultProxy({ host: network.host, port: network.port });
+  test(
+    'disk full: publishes fail with a clear typed error, nothing crashes, publishing recovers once space is freed',
+    async (env) => {
+      const fixture = env.fixture;
+      if (fixture.onDisk === undefined) throw new Error('the target declares diskFull but its fixture has no onDisk');
+      const dir = join(tmpdir(), `missive-disk-full-${randomBytes(4).toString('hex')}`);
+      mkdirSync(dir);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' });
       try {
-        const Job = env.command('fault-soak', Work);
-        const endpoint = env.name('fault-soak');
+        const disk = fixture.onDisk(dir);
+        const Job = env.command('fault-disk', Work);
+        const endpoint = env.name('fault-disk');
+        const history = new QueueHistory();
         const meter = startMeter();
-        const connect = () => (network === undefined || proxy === undefined ? undefined : network.connect(proxy.port));
-        let history = new QueueHistory();
-        const notify = () => env.waiter.notify();
-        // Handlers record into whichever history is current: one per cycle.
-        const consumerOn = (i: number) => {
-          const bus = env.bus(`soak-consumer-${i}`, {}, connect());
-          bus.endpoint(endpoint, (e) => e.on(Job, (m) => void (history.deliver(String(m.n)), history.effect(String(m.n)))), { concurrency: 8, prefetch: 32 });
-          return bus;
-        };
-        let consumer = consumerOn(0);
-        const publisher = env.bus('soak-publisher', {}, connect());
+        history.onChange(() => env.waiter.notify());
+        // Most of the disk is a file to delete later (6 of 8 MB): the queues fill the rest.
+        const filler = join(dir, 'filler');
+        writeFileSync(filler, Buffer.alloc(6 * 1024 * 1024, 1));
+        // The consumer takes one message and holds it, so the rest piles up on the disk.
+        const hold = gate();
+        const consumer = env.bus('disk-consumer', {}, disk.connect());
+        consumer.endpoint(
+          endpoint,
+          (e) =>
+            e.on(Job, async (m) => {
+              history.deliver(String(m.n));
+              await hold.promise;
+              history.effect(String(m.n));
+            }),
+          { concurrency: 1, prefetch: 1 },
+        );
+        const publisher: Bus = env.bus('disk-publisher', {}, disk.connect());
         await consumer.start();
         await publisher.start();
-        const checks: QueueCheck[] = [];
-        let warm: ResourceSample | undefined;
-        for (let cycle = 0; cycle < cycles; cycle++) {
-          history = new QueueHistory();
-          const off = history.onChange(notify);
-          const first = cycle * perCycle;
-          const sending = sendAll(history, perCycle, 16, (k) => publisher.send(Job, { n: k }), first);
-          await env.until(() => history.effects.size >= perCycle / 2, `half of cycle ${cycle} done`);
-          if (proxy !== undefined) proxy.cut();
-          else {
-            await consumer.stop();
-            consumer = consumerOn(cycle + 1);
-            await consumer.start();
+        const padding = 'x'.repeat(4096);
+        const errors: unknown[] = [];
+        let n = 0;
+        // Fill the disk: 4 KB messages until publishing fails (2 MB cannot take 1,000 of them).
+        while (errors.length < 3 && n < 1000) {
+          const id = n++;
+          history.attempt(String(id));
+          try {
+            await publisher.send(Job, { n: id, key: padding });
+            history.confirm(String(id));
+          } catch (error) {
+            history.fail(String(id));
+            errors.push(error);
           }
-          await sending;
-          await env.until(() => history.allConfirmedDone(), `every confirmed message of cycle ${cycle} done`);
-          off();
-          checks.push(checkQueue(history));
-          expect(checks.at(-1)!.valid, `cycle ${cycle}: ${describeCheck(checks.at(-1)!)}`).toBe(true);
-          if (cycle === 0) warm = sampleResources(); // after the first cycle: connections, pools and caches exist
         }
-        const end = sampleResources();
-        const grew = {
-          heapMb: Math.round((end.heapMb - warm!.heapMb) * 10) / 10,
-          fds: end.fds - warm!.fds,
-          handles: end.handles - warm!.handles,
-          listeners: end.listeners - warm!.listeners,
-        };
-        const check = sumChecks(checks);
-        const notes = { cycles, heapGrowthMb: grew.heapMb, fdGrowth: grew.fds, handleGrowth: grew.handles, listenerGrowth: grew.listeners, reconnects: proxy?.accepted ?? cycles };
-        recordScenario({ scenario: `soak ${cycles} reconnect cycles`, transport, check, ...meter.stop(), notes });
-        const summary = `${describeCheck(check)}; ${JSON.stringify(notes)}`;
-        expect(check.valid, summary).toBe(true);
-        expect(grew.fds, summary).toBeLessThanOrEqual(8);
-        expect(grew.handles, summary).toBeLessThanOrEqual(8);
-        expect(grew.listeners, summary).toBeLessThanOrEqual(2);
-        expect(grew.heapMb, summary).toBeLessThan(heavy ? 32 : 16);
+        expect(errors.length, `published ${history.confirmed.size} of ${n} without the disk filling up`).toBe(3);
+        for (const error of errors) {
+          expect(error).toBeInstanceOf(TransportError);
+          expect((error as Error).message).toMatch(/full/i);
+          expect((error as TransportError).retryable).toBe(true);
+        }
+        const fullAt = history.confirmed.size;
+        // Space is freed: publishing works again (the first tries may still meet a full journal).
+        rmSync(filler);
+        let recovered = false;
+        for (let tries = 0; tries < 20 && !recovered; tries++)
+          recovered = await history.publish(String(n++), () => publisher.send(Job, { n: n - 1 }));
+        expect(recovered, 'a publish to succeed once space was freed').toBe(true);
+        await sendAll(history, 20, 4, (k) => publisher.send(Job, { n: k }), n);
+        hold.open();
+        await env.until(() => history.allConfirmedDone(), 'every confirmed publish done after space was freed');
+        const check = checkQueue(history);
+        recordScenario({
+          scenario: 'disk full (8 MB tmpfs, 6 MB freed)',
+          transport,
+          check,
+          ...meter.stop(),
+          notes: { confirmedBeforeFull: fullAt, error: (errors[0] as Error).name },
+        });
+        expect(check.valid, describeCheck(check)).toBe(true);
+        await env.cleanup(); // close the files before the unmount
       } finally {
         await env.cleanup();
-        await proxy?.close();
+        execFileSync('umount', ['-l', dir]);
+        rmSync(dir, { recursive: true, force: true });
       }
-    }, { timeoutMs: heavy ? 3_600_000 : 90_000, heavy });
+    },
+    { needs: ['diskFull'], unavailable: noTmpfs, timeoutMs: 60_000 },
+  );
+
+  const soak = (cycles: number, perCycle: number, heavy: boolean) =>
+    test(
+      `soak: ${cycles * perCycle} messages over ${cycles} reconnect cycles: heap, file descriptors, handles and listeners flat`,
+      async (env) => {
+        const network = env.features.networkFaults ? env.fixture.network : undefined;
+        const proxy: FaultProxy | undefined =
+          network === undefined ? undefined : await startFaultProxy({ host: network.host, port: network.port });
+        try {
+          const Job = env.command('fault-soak', Work);
+          const endpoint = env.name('fault-soak');
+          const meter = startMeter();
+          const connect = () => (network === undefined || proxy === undefined ? undefined : network.connect(proxy.port));
+          let history = new QueueHistory();
+          const notify = () => env.waiter.notify();
+          // Handlers record into whichever history is current: one per cycle.
+          const consumerOn = (i: number) => {
+            const bus = env.bus(`soak-consumer-${i}`, {}, connect());
+            bus.endpoint(endpoint, (e) => e.on(Job, (m) => void (history.deliver(String(m.n)), history.effect(String(m.n)))), {
+              concurrency: 8,
+              prefetch: 32,
+            });
+            return bus;
+          };
+          let consumer = consumerOn(0);
+          const publisher = env.bus('soak-publisher', {}, connect());
+          await consumer.start();
+          await publisher.start();
+          const checks: QueueCheck[] = [];
+          let warm: ResourceSample | undefined;
+          for (let cycle = 0; cycle < cycles; cycle++) {
+            history = new QueueHistory();
+            const off = history.onChange(notify);
+            const first = cycle * perCycle;
+            const sending = sendAll(history, perCycle, 16, (k) => publisher.send(Job, { n: k }), first);
+            await env.until(() => history.effects.size >= perCycle / 2, `half of cycle ${cycle} done`);
+            if (proxy !== undefined) proxy.cut();
+            else {
+              await consumer.stop();
+              consumer = consumerOn(cycle + 1);
+              await consumer.start();
+            }
+            await sending;
+            await env.until(() => history.allConfirmedDone(), `every confirmed message of cycle ${cycle} done`);
+            off();
+            checks.push(checkQueue(history));
+            expect(checks.at(-1)!.valid, `cycle ${cycle}: ${describeCheck(checks.at(-1)!)}`).toBe(true);
+            if (cycle === 0) warm = sampleResources(); // after the first cycle: connections, pools and caches exist
+          }
+          const end = sampleResources();
+          const grew = {
+            heapMb: Math.round((end.heapMb - warm!.heapMb) * 10) / 10,
+            fds: end.fds - warm!.fds,
+            handles: end.handles - warm!.handles,
+            listeners: end.listeners - warm!.listeners,
+          };
+          const check = sumChecks(checks);
+          const notes = {
+            cycles,
+            heapGrowthMb: grew.heapMb,
+            fdGrowth: grew.fds,
+            handleGrowth: grew.handles,
+            listenerGrowth: grew.listeners,
+            reconnects: proxy?.accepted ?? cycles,
+          };
+          recordScenario({ scenario: `soak ${cycles} reconnect cycles`, transport, check, ...meter.stop(), notes });
+          const summary = `${describeCheck(check)}; ${JSON.stringify(notes)}`;
+          expect(check.valid, summary).toBe(true);
+          expect(grew.fds, summary).toBeLessThanOrEqual(8);
+          expect(grew.handles, summary).toBeLessThanOrEqual(8);
+          expect(grew.listeners, summary).toBeLessThanOrEqual(2);
+          expect(grew.heapMb, summary).toBeLessThan(heavy ? 32 : 16);
+        } finally {
+          await env.cleanup();
+          await proxy?.close();
+        }
+      },
+      { timeoutMs: heavy ? 3_600_000 : 90_000, heavy },
+    );
   soak(3, 100, false);
   soak(100, 1000, true);
 }

@@ -24,10 +24,16 @@ function consume(queue: string, options: { readonly prefetch: number }): Consume
   };
 }
 const transport = new Proxy(inner, {
-  get: (target, key) => (key === 'consume' ? consume : (Reflect.get(target, key) as unknown) instanceof Function ? (Reflect.get(target, key) as (...a: unknown[]) => unknown).bind(target) : Reflect.get(target, key)),
+  get: (target, key) =>
+    key === 'consume'
+      ? consume
+      : (Reflect.get(target, key) as unknown) instanceof Function
+        ? (Reflect.get(target, key) as (...a: unknown[]) => unknown).bind(target)
+        : Reflect.get(target, key),
 });
 const bus = createBus({ service: 'failing', transport, logger: consoleLogger('error') });
-if (process.argv[2] === 'listen') bus.on('consumer-failed', ({ endpoint, error }) => process.stdout.write(`failed ${endpoint} ${error.message}\n`));
+if (process.argv[2] === 'listen')
+  bus.on('consumer-failed', ({ endpoint, error }) => process.stdout.write(`failed ${endpoint} ${error.message}\n`));
 bus.endpoint('jobs', (e) => e.on(Job, ({ n }) => void process.stdout.write(`handled ${n}\n`)));
 await bus.start();
 process.stdout.write('ready\n');

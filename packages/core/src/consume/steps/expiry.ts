@@ -20,7 +20,11 @@ import { MessageExpiredError } from '../../errors.js';
  * and is to be dropped (its settlement is set), false when it may be handled, and throws
  * `MessageExpiredError` when it expired and is to be dead-lettered.
  */
-export function expiry(clock: Clock, action: ExpiredAction, onExpired: (state: ConsumeState, action: ExpiredAction) => void): (state: ConsumeState) => boolean {
+export function expiry(
+  clock: Clock,
+  action: ExpiredAction,
+  onExpired: (state: ConsumeState, action: ExpiredAction) => void,
+): (state: ConsumeState) => boolean {
   return function expired(state) {
     const expiresAt = state.envelope.expiresat;
     if (expiresAt === undefined) return false;

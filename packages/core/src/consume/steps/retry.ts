@@ -33,7 +33,9 @@ export interface RetryEvent {
  * The step: runs `attempt` (the rest of the pipeline) for the state as the route's policy says.
  * `attempt` is the same function for every delivery, so a retry costs no closure per message.
  */
-export function retry(onRetry: (event: RetryEvent, state: ConsumeState) => void): (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void> {
+export function retry(
+  onRetry: (event: RetryEvent, state: ConsumeState) => void,
+): (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void> {
   return async function retrying(state, attempt) {
     const policy = state.route.retry;
     // No more attempts than the policy makes per delivery can have run before (an untrusted header).

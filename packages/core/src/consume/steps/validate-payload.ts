@@ -19,10 +19,17 @@ import { validate } from '../../contracts/validate.js';
 export function upcast(contract: MessageContract, data: unknown, version: number): unknown {
   if (version === contract.version) return data;
   if (version > contract.version) {
-    throw new ValidationError(contract.name, [{ message: `payload version ${version} is newer than this consumer's version ${contract.version}; deploy the newer contract`, path: [] }]);
+    throw new ValidationError(contract.name, [
+      {
+        message: `payload version ${version} is newer than this consumer's version ${contract.version}; deploy the newer contract`,
+        path: [],
+      },
+    ]);
   }
   if (version < contract.oldestVersion) {
-    throw new ValidationError(contract.name, [{ message: `payload version ${version} is older than the oldest version this consumer reads (${contract.oldestVersion})`, path: [] }]);
+    throw new ValidationError(contract.name, [
+      { message: `payload version ${version} is older than the oldest version this consumer reads (${contract.oldestVersion})`, path: [] },
+    ]);
   }
   let value = data;
   for (let v = version; v < contract.version; v++) value = contract.upcasters.get(v)!(value);

@@ -21,7 +21,16 @@ import { MemoryCommandOwners } from './memory-command-owners.js';
 import type { EnqueueOptions, QueueSpec, Transport, TransportMessage } from '../transport.js';
 import { MemoryConnection } from './memory-connection.js';
 import { MemoryConsumer } from './memory-consumer.js';
-import { GONE, liveItems, MemoryQueue, type BrokerOps, type Item, type QueueConsumer, type QueueOwner, type Scheduled } from './memory-queue.js';
+import {
+  GONE,
+  liveItems,
+  MemoryQueue,
+  type BrokerOps,
+  type Item,
+  type QueueConsumer,
+  type QueueOwner,
+  type Scheduled,
+} from './memory-queue.js';
 
 /** The broker: queues, bindings, timers. */
 export class MemoryBroker implements BrokerOps {

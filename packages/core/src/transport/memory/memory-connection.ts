@@ -4,7 +4,16 @@
  */
 import { BusStateError, ErrorCode } from '../../errors.js';
 import type { CommandOwnership } from '../command-owners.js';
-import type { Consumer, DeadLetterStore, EnqueueOptions, QueueInfo, QueueSpec, Transport, TransportCapabilities, TransportMessage } from '../transport.js';
+import type {
+  Consumer,
+  DeadLetterStore,
+  EnqueueOptions,
+  QueueInfo,
+  QueueSpec,
+  Transport,
+  TransportCapabilities,
+  TransportMessage,
+} from '../transport.js';
 import { MemoryDeadLetters } from './memory-dead-letters.js';
 import { liveItems, type BrokerOps, type QueueConsumer } from './memory-queue.js';
 
@@ -48,7 +57,10 @@ export class MemoryConnection implements Transport {
 
   private open(): void {
     if (this.state !== 'open') {
-      throw new BusStateError(this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed, `memory transport is ${this.state === 'new' ? 'not connected' : 'closed'}`);
+      throw new BusStateError(
+        this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed,
+        `memory transport is ${this.state === 'new' ? 'not connected' : 'closed'}`,
+      );
     }
   }
 

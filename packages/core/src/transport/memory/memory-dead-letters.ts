@@ -32,7 +32,7 @@ export class MemoryDeadLetters implements DeadLetterStore {
     if (queue === undefined) return 0;
     const wanted = new Set(ids);
     let moved = 0;
-    for (let i = 0; i < queue.deadLetters.length; ) {
+    for (let i = 0; i < queue.deadLetters.length;) {
       const dead = queue.deadLetters[i]!;
       if (wanted.has(dead.message.id)) {
         queue.deadLetters.splice(i, 1);

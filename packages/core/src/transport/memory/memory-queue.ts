@@ -101,7 +101,15 @@ export class MemoryQueue {
 }
 
 /** What a dead slot of `order` below `start` holds instead of the removed item. */
-export const GONE: Item = { message: { id: '', type: '', body: new Uint8Array(0), headers: {} }, deliveryCount: 0, visibleAt: 0, holder: undefined, delayToken: 0, delayed: false, gone: true };
+export const GONE: Item = {
+  message: { id: '', type: '', body: new Uint8Array(0), headers: {} },
+  deliveryCount: 0,
+  visibleAt: 0,
+  holder: undefined,
+  delayToken: 0,
+  delayed: false,
+  gone: true,
+};
 
 /** The items of a queue that are not gone, in order. */
 export function* liveItems(queue: MemoryQueue): Generator<Item> {

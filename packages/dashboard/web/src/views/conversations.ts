@@ -19,7 +19,13 @@ interface Entry {
   readonly error?: string;
 }
 interface Answer {
-  readonly sequence: { readonly lifelines: string[]; readonly arrows: unknown[]; readonly elapsedMs: number; readonly traceIds: string[]; readonly correlationIds: string[] };
+  readonly sequence: {
+    readonly lifelines: string[];
+    readonly arrows: unknown[];
+    readonly elapsedMs: number;
+    readonly traceIds: string[];
+    readonly correlationIds: string[];
+  };
   readonly svg: string;
   readonly mermaid: string;
   readonly entries: Entry[];
@@ -31,7 +37,13 @@ let last = '';
 /** Renders the view into `view`; `traceUrl` has `{traceId}` in it. */
 export function conversationsView(view: HTMLElement, traceUrl: string | undefined, initial?: string): void {
   const result = h('div', { id: 'conversation' });
-  const search = h('input', { type: 'search', name: 'q', id: 'conversation-query', placeholder: 'message id, correlation id or business key (an order id)', value: initial ?? last });
+  const search = h('input', {
+    type: 'search',
+    name: 'q',
+    id: 'conversation-query',
+    placeholder: 'message id, correlation id or business key (an order id)',
+    value: initial ?? last,
+  });
   const run = async () => {
     last = search.value.trim();
     if (last === '') return;
@@ -74,7 +86,9 @@ function render(result: HTMLElement, answer: Answer, traceUrl: string | undefine
   diagram.append(document.importNode(svg, true));
   const copied = h('span', { class: 'muted', id: 'copied' });
   const traces = sequence.traceIds.map((id) =>
-    traceUrl === undefined ? h('code', { class: 'tag' }, id) : h('a', { href: traceUrl.replace('{traceId}', encodeURIComponent(id)), target: '_blank', rel: 'noopener' }, id),
+    traceUrl === undefined
+      ? h('code', { class: 'tag' }, id)
+      : h('a', { href: traceUrl.replace('{traceId}', encodeURIComponent(id)), target: '_blank', rel: 'noopener' }, id),
   );
   result.replaceChildren(
     h(
@@ -82,7 +96,14 @@ function render(result: HTMLElement, answer: Answer, traceUrl: string | undefine
       { id: 'conversation-summary' },
       `${answer.entries.length} deliveries across ${sequence.lifelines.length} services in ${Math.round(sequence.elapsedMs)} ms · correlation ${sequence.correlationIds.join(', ')} · found in ${answer.tookMs} ms`,
     ),
-    h('div', { class: 'bar' }, h('span', {}, 'trace:'), ...(traces.length > 0 ? traces : [h('span', { class: 'muted' }, 'none recorded (no OpenTelemetry provider registered in the services)')])),
+    h(
+      'div',
+      { class: 'bar' },
+      h('span', {}, 'trace:'),
+      ...(traces.length > 0
+        ? traces
+        : [h('span', { class: 'muted' }, 'none recorded (no OpenTelemetry provider registered in the services)')]),
+    ),
     h(
       'div',
       { class: 'bar' },

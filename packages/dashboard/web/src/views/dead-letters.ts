@@ -43,13 +43,23 @@ export async function deadLettersView(view: HTMLElement, notice?: HTMLElement): 
     if (action === 'purge' && !confirm(`Purge dead letters of ${endpoint}? This cannot be undone.`)) return;
     try {
       const result = await api<Record<string, number>>(`/api/dead-letters/${encodeURIComponent(endpoint)}/${action}`, body);
-      await deadLettersView(view, message('info', action === 'replay' ? `replayed ${result.replayed} message(s) to ${endpoint}` : `purged ${result.purged} dead letter(s) of ${endpoint}`));
+      await deadLettersView(
+        view,
+        message(
+          'info',
+          action === 'replay'
+            ? `replayed ${result.replayed} message(s) to ${endpoint}`
+            : `purged ${result.purged} dead letter(s) of ${endpoint}`,
+        ),
+      );
     } catch (error) {
       view.prepend(message('error', (error as Error).message));
     }
   };
   const show = async (letter: Summary) => {
-    const full = await api<Record<string, unknown>>(`/api/dead-letters/${encodeURIComponent(letter.endpoint)}/${encodeURIComponent(letter.id)}`);
+    const full = await api<Record<string, unknown>>(
+      `/api/dead-letters/${encodeURIComponent(letter.endpoint)}/${encodeURIComponent(letter.id)}`,
+    );
     detail.replaceChildren(
       h(
         'div',
@@ -59,7 +69,11 @@ export async function deadLettersView(view: HTMLElement, notice?: HTMLElement): 
           'div',
           { class: 'bar' },
           h('button', { class: 'action', id: 'replay-one', onclick: () => act('replay', letter.endpoint, { ids: [letter.id] }) }, 'Replay'),
-          h('button', { class: 'action danger', id: 'purge-one', onclick: () => act('purge', letter.endpoint, { ids: [letter.id] }) }, 'Purge'),
+          h(
+            'button',
+            { class: 'action danger', id: 'purge-one', onclick: () => act('purge', letter.endpoint, { ids: [letter.id] }) },
+            'Purge',
+          ),
         ),
         h('pre', {}, JSON.stringify(full, null, 2)),
       ),
@@ -69,7 +83,13 @@ export async function deadLettersView(view: HTMLElement, notice?: HTMLElement): 
   const bulkEndpoint = filter.endpoint !== '' ? filter.endpoint : endpoints.length === 1 ? endpoints[0] : undefined;
   const byFilter = filter.reason !== '' ? { reason: filter.reason } : filter.type !== '' ? { type: filter.type } : undefined;
   const input = (name: keyof Filter, placeholder: string, type = 'text') =>
-    h('input', { name, placeholder, type, value: filter[name], onchange: (e: Event) => (filter[name] = (e.target as HTMLInputElement).value) });
+    h('input', {
+      name,
+      placeholder,
+      type,
+      value: filter[name],
+      onchange: (e: Event) => (filter[name] = (e.target as HTMLInputElement).value),
+    });
   const parts: (HTMLElement | null)[] = [
     notice ?? null,
     h('h2', {}, `Dead letters (${total})`),
@@ -110,15 +130,22 @@ export async function deadLettersView(view: HTMLElement, notice?: HTMLElement): 
           class: 'action danger',
           onclick: () => {
             const ids = deadLetters.filter((d) => selected.has(d.id));
-            for (const end of new Set(ids.map((d) => d.endpoint))) void act('purge', end, { ids: ids.filter((d) => d.endpoint === end).map((d) => d.id) });
+            for (const end of new Set(ids.map((d) => d.endpoint)))
+              void act('purge', end, { ids: ids.filter((d) => d.endpoint === end).map((d) => d.id) });
           },
         },
         'Purge selected',
       ),
       bulkEndpoint !== undefined && byFilter !== undefined
-        ? h('button', { class: 'action', onclick: () => act('replay', bulkEndpoint, byFilter) }, `Replay all of ${bulkEndpoint} with this ${'reason' in byFilter ? 'reason' : 'type'}`)
+        ? h(
+            'button',
+            { class: 'action', onclick: () => act('replay', bulkEndpoint, byFilter) },
+            `Replay all of ${bulkEndpoint} with this ${'reason' in byFilter ? 'reason' : 'type'}`,
+          )
         : h('span', { class: 'muted' }, 'Filter by endpoint and a reason or type to replay or purge them all at once.'),
-      bulkEndpoint !== undefined && byFilter !== undefined ? h('button', { class: 'action danger', onclick: () => act('purge', bulkEndpoint, byFilter) }, 'Purge all matching') : null,
+      bulkEndpoint !== undefined && byFilter !== undefined
+        ? h('button', { class: 'action danger', onclick: () => act('purge', bulkEndpoint, byFilter) }, 'Purge all matching')
+        : null,
     ),
     h(
       'table',
@@ -128,7 +155,17 @@ export async function deadLettersView(view: HTMLElement, notice?: HTMLElement): 
         h(
           'tr',
           { class: 'clickable', 'data-id': d.id, onclick: () => void show(d) },
-          h('td', {}, h('input', { type: 'checkbox', onclick: (e: Event) => (e.stopPropagation(), (e.target as HTMLInputElement).checked ? selected.add(d.id) : selected.delete(d.id)) })),
+          h(
+            'td',
+            {},
+            h('input', {
+              type: 'checkbox',
+              onclick: (e: Event) => (
+                e.stopPropagation(),
+                (e.target as HTMLInputElement).checked ? selected.add(d.id) : selected.delete(d.id)
+              ),
+            }),
+          ),
           h('td', {}, d.time.replace('T', ' ').slice(0, 19)),
           h('td', {}, d.endpoint),
           h('td', {}, h('code', {}, d.type)),

@@ -60,7 +60,13 @@ export async function servicesView(view: HTMLElement): Promise<void> {
           h('td', {}, c.kind),
           h('td', {}, ...(c.sentBy ?? []).map((s) => h('span', { class: 'tag' }, s))),
           h('td', {}, ...(c.handledBy ?? []).map((s) => h('span', { class: 'tag' }, s))),
-          h('td', {}, c.schema === undefined ? h('span', { class: 'muted' }, 'none') : h('details', {}, h('summary', {}, 'JSON Schema'), h('pre', {}, JSON.stringify(c.schema, null, 2)))),
+          h(
+            'td',
+            {},
+            c.schema === undefined
+              ? h('span', { class: 'muted' }, 'none')
+              : h('details', {}, h('summary', {}, 'JSON Schema'), h('pre', {}, JSON.stringify(c.schema, null, 2))),
+          ),
         ),
       ),
     ),

@@ -26,8 +26,21 @@ export function tailView(view: HTMLElement): void {
     state.textContent = 'connecting…';
     es.addEventListener('ready', () => (state.textContent = `tailing ${pattern.value}`));
     es.onmessage = (event: MessageEvent<string>) => {
-      const m = JSON.parse(event.data) as { time?: string; type: string; id: string; source?: string; correlationId?: string; data?: unknown };
-      lines.prepend(h('div', { class: 'tail-line' }, `${(m.time ?? '').slice(11, 23)}  ${m.type}  from ${m.source ?? '?'}  corr=${m.correlationId ?? ''}  ${JSON.stringify(m.data)}`));
+      const m = JSON.parse(event.data) as {
+        time?: string;
+        type: string;
+        id: string;
+        source?: string;
+        correlationId?: string;
+        data?: unknown;
+      };
+      lines.prepend(
+        h(
+          'div',
+          { class: 'tail-line' },
+          `${(m.time ?? '').slice(11, 23)}  ${m.type}  from ${m.source ?? '?'}  corr=${m.correlationId ?? ''}  ${JSON.stringify(m.data)}`,
+        ),
+      );
       while (lines.childElementCount > 500) lines.lastElementChild?.remove();
     };
     es.onerror = () => {
