@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 /**
+ * Two workers on every machine: most test time is waiting on brokers, child processes and timers,
+ * so two files at once nearly halve the wall time even on two cores (vitest's default there is one).
+ *
  * Two groups: everything that can share the machine runs in parallel first; then the disruptive
  * tests (`*.disruptive.test.ts`: they restart a broker or raise its alarms, which every other test
  * using that broker would feel) run one file at a time, alone.
@@ -13,6 +16,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    maxWorkers: 2,
     reporters: ['default'],
     projects: [
       {

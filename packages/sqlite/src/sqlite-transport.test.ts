@@ -11,8 +11,8 @@ describeTransportConformance({
   setup(clock) {
     const path = join(tmpdir(), `missive-conformance-${randomUUID()}.db`);
     return {
-      url: `sqlite://${path}?lease=1000`,
-      connect: () => new SqliteTransport({ path, leaseMs: 1000, pollMs: 50 }, { clock }),
+      url: `sqlite://${path}?lease=3000`,
+      connect: () => new SqliteTransport({ path, leaseMs: 3000, pollMs: 50 }, { clock }),
       async teardown() {
         for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
       },
