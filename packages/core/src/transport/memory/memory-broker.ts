@@ -159,6 +159,10 @@ export class MemoryBroker implements BrokerOps {
         item.delayed = true;
         this.clock.setTimeout(() => {
           if (!item.gone && item.holder === undefined && item.delayToken === token && item.delayed) {
+            // The timer is the authority that the delay is over: node's timers run on the loop's
+            // cached clock and can fire a millisecond or two before `clock.now()` reaches
+            // `visibleAt`, and a pump that then found the item not yet due left it waiting forever.
+            item.visibleAt = Math.min(item.visibleAt, this.clock.now());
             item.delayed = false;
             queue.ready++;
             this.schedulePump(queue);
