@@ -25,7 +25,7 @@ import type { RetryEvent } from '../consume/steps/retry.js';
 import type { Transport } from '../transport/transport.js';
 import { parseTransportUrl, type TransportFactories } from '../transport/transport-url.js';
 import { ConfigurationError } from '../errors.js';
-import type { PublishMiddleware } from './outgoing.js';
+import type { PublishMiddleware } from './publish-context.js';
 
 /** Options of {@link createBus}. */
 export interface BusOptions {

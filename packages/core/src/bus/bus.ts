@@ -33,8 +33,9 @@ import type { SagaDefinition } from '../workflows/saga.js';
 import { installSaga, type SagaOptions } from '../workflows/saga-runtime.js';
 import { MessageTracing } from '../observe/tracing.js';
 import { BusMetrics } from '../observe/metrics.js';
-import { healthReport, type EndpointHealth, type HealthReport } from '../observe/health.js';
+import type { HealthReport } from '../observe/health.js';
 import { busCore, type BusComponent, type BusCore, type BusInternals, type BusState } from './bus-core.js';
+import { busInternals } from './bus-internals.js';
 import {
   nonNegative,
   serviceOf,
@@ -43,16 +44,17 @@ import {
   type BusEvents,
   type BusOptions,
   type BusStats,
-  type EndpointStats,
   type ScheduleOptions,
 } from './bus-options.js';
+import { busDescription, busHealth, busStats } from './bus-reports.js';
 import { EndpointRuntime } from './endpoint-runtime.js';
 import { TypedEmitter } from './events.js';
-import { dueTime, Outgoing } from './outgoing.js';
+import { Outgoing } from './outgoing.js';
+import { dueTime } from './outgoing-checks.js';
 import { Requests } from './request-reply.js';
 
 export type { BusComponent } from './bus-core.js';
-export type { PublishContext, PublishMiddleware } from './outgoing.js';
+export type { PublishContext, PublishMiddleware } from './publish-context.js';
 export type { BusDescription, BusEvents, BusOptions, BusStats, ScheduleOptions } from './bus-options.js';
 
 /** The bus. Create it with {@link createBus}. */
@@ -123,7 +125,20 @@ export class Bus implements Sender {
       transport,
       state,
     });
-    this.internals = this.makeInternals();
+    this.internals = busInternals({
+      service: this.service,
+      host: this.host,
+      codec: this.codec,
+      clock: this.clock,
+      logger: this.logger,
+      tracing: this.tracing,
+      metrics: this.meters,
+      middleware: this.consumeMiddleware,
+      outgoing: this.outgoing,
+      requests: this.requests,
+      emitter: this.emitter,
+      transport,
+    });
     this.core = busCore({ logger: this.logger, clock: this.clock, codec: this.codec }, transport, {
       prepare: (parent, contract, payload, prepareOptions) => this.outgoing.prepare(parent, contract, payload, prepareOptions),
       dispatchPrepared: (record) => this.outgoing.dispatchPrepared(record),
@@ -273,20 +288,9 @@ export class Bus implements Sender {
     return this.state === 'started' && this.runtimes.every((runtime) => runtime.failure === undefined);
   }
 
-  private consumerFailed(event: { readonly endpoint: string; readonly error: Error }): void {
-    this.logger.error({ endpoint: event.endpoint, err: event.error }, 'consumer failed; the endpoint consumes no more messages');
-    if (this.emitter.has('consumer-failed')) {
-      this.emitter.emit('consumer-failed', event);
-      return;
-    }
-    if (!process.exitCode) process.exitCode = 1;
-  }
-
   /** Counters per endpoint. */
   stats(): BusStats {
-    const endpoints: Record<string, EndpointStats> = {};
-    for (const runtime of this.runtimes) endpoints[runtime.definition.name] = { ...runtime.stats };
-    return { endpoints, pendingRequests: this.requests.size };
+    return busStats(this.runtimes, this.requests.size);
   }
 
   /**
@@ -294,17 +298,7 @@ export class Bus implements Sender {
    * running and ready, circuits, last handler errors, outbox relay lag. See `serveHealth`.
    */
   health(): HealthReport {
-    const transport = this.transport_;
-    const active = this.state === 'started' || this.state === 'stopping';
-    const status =
-      transport === undefined || !active
-        ? { connected: false, reason: `the bus is ${this.state}` }
-        : (transport.status?.() ?? { connected: true });
-    const endpoints: Record<string, EndpointHealth> = {};
-    for (const runtime of this.runtimes) endpoints[runtime.definition.name] = runtime.health();
-    const relay = this.outgoing.lastRelay;
-    const outbox = relay === undefined ? undefined : { lastRelayAt: new Date(relay.at).toISOString(), lastRelayLagMs: relay.lagMs };
-    return healthReport(this.state, status, endpoints, outbox);
+    return busHealth(this.state, this.transport_, this.runtimes, this.outgoing.lastRelay);
   }
 
   /**
@@ -316,12 +310,8 @@ export class Bus implements Sender {
    * ```
    */
   describe(): BusDescription {
-    const endpoints = this.definitions.map((d) => ({
-      name: d.name,
-      topics: [...d.topics],
-      handles: [...d.routes.values()].flatMap((r) => (r.contract === undefined ? [] : [r.contract])),
-    }));
-    return { service: this.service, instanceId: this.instanceId, host: this.host, endpoints, sends: this.outgoing.sentContracts() };
+    const bus = { service: this.service, instanceId: this.instanceId, host: this.host };
+    return busDescription(bus, this.definitions, this.outgoing.sentContracts());
   }
 
   /** The dead-letter queues of this bus's transport: list, inspect, replay, purge. */
@@ -381,36 +371,6 @@ export class Bus implements Sender {
       await component.stop().catch((error: unknown) => this.logger.error({ err: error }, 'a bus component failed to stop'));
     }
     await this.transport_?.close();
-  }
-
-  private makeInternals(): BusInternals {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const bus = this;
-    return {
-      service: this.service,
-      host: this.host,
-      codec: this.codec,
-      clock: this.clock,
-      logger: this.logger,
-      tracing: this.tracing,
-      metrics: this.meters,
-      get transport() {
-        return bus.transport;
-      },
-      middleware: this.consumeMiddleware,
-      publishFrom: (parent, contract, payload, options) => this.outgoing.publishFrom(parent, contract, payload, options),
-      sendFrom: (parent, contract, payload, options) => this.outgoing.sendFrom(parent, contract, payload, options),
-      requestFrom: (parent, query, payload, options) => this.requests.request(parent, query, payload, options),
-      replyTo: (request, query, payload, status) => this.outgoing.sendReply(request, query, payload, status),
-      onRetry: (event) => this.emitter.emit('retry', event),
-      onDeadLettered: (event) => this.emitter.emit('dead-lettered', event),
-      onExpired: (event) => this.emitter.emit('expired', event),
-      onCircuit: (event) => this.emitter.emit('circuit', event),
-      observesHandled: () => this.emitter.has('handled'),
-      onHandled: (event) => this.emitter.emit('handled', event),
-      publishFault: this.outgoing.publishFault,
-      onConsumerFailed: (event) => this.consumerFailed(event),
-    };
   }
 }
 

@@ -25,9 +25,9 @@ import { isRetryable, MissiveError, toError, UnrecoverableError } from '../error
 import { childLogger, type Logger } from '../logger.js';
 import { messageLogFields } from '../observe/message-log.js';
 import type { EndpointHealth } from '../observe/health.js';
-import type { Fault } from '../observe/fault-events.js';
 import type { BusInternals } from './bus-core.js';
 import type { EndpointStats } from './bus-options.js';
+import { deadLetterFailure, faultOf, handledEvent } from './delivery-reports.js';
 import { HandlerContext } from './handler-context.js';
 
 interface InFlight {
@@ -284,36 +284,7 @@ export class EndpointRuntime {
 
   /** Emits the `handled` event of a settled delivery. */
   private reportHandled(state: ConsumeState, error: Error | undefined, startedAt: number): void {
-    const settlement = state.settlement;
-    const envelope = state.envelope as Envelope | undefined;
-    const message = state.received.message;
-    this.bus.onHandled({
-      service: this.bus.service,
-      endpoint: this.definition.name,
-      messageId: envelope?.id ?? message.id,
-      type: envelope?.type ?? message.type,
-      envelope,
-      attempt: state.attempt,
-      outcome:
-        error !== undefined
-          ? 'dead-lettered'
-          : settlement.kind === 'ack'
-            ? 'handled'
-            : settlement.kind === 'redeliver'
-              ? 'retried'
-              : 'dropped',
-      durationMs: performance.now() - startedAt,
-      error: error ?? (settlement.kind === 'redeliver' ? settlement.error : undefined),
-      reason:
-        error !== undefined
-          ? error instanceof MissiveError
-            ? error.code
-            : 'HANDLER_FAILED'
-          : settlement.kind === 'drop'
-            ? settlement.reason
-            : undefined,
-      replayed: message.headers[Header.ReplayedAt] !== undefined,
-    });
+    this.bus.onHandled(handledEvent(state, error, startedAt, this.bus.service, this.definition.name));
   }
 
   /** Dead-letters the delivery for `error`, or settles it as the pipeline decided. */
@@ -327,17 +298,7 @@ export class EndpointRuntime {
   private async deadLetter(state: ConsumeState, error: Error): Promise<void> {
     const envelope = state.envelope as Envelope | undefined;
     const reason = error instanceof MissiveError ? error.code : 'HANDLER_FAILED';
-    await state.received.deadLetter({
-      reason,
-      errorName: error.name,
-      errorMessage: error.message,
-      stack: error.stack,
-      attempts: state.totalAttempts,
-      endpoint: this.definition.name,
-      service: this.bus.service,
-      host: this.bus.host,
-      time: this.bus.clock.now(),
-    });
+    await state.received.deadLetter(deadLetterFailure(state, error, reason, this.definition.name, this.bus));
     this.stats.deadLettered++;
     this.log.error({ ...messageLogFields(state), reason, err: error }, `message dead-lettered: ${reason}`);
     this.bus.tracing.deadLettered(envelope, state.received.message.id, this.definition.name, reason, error);
@@ -359,18 +320,7 @@ export class EndpointRuntime {
 
   /** Publishes the fault event of a dead letter; a failure to publish it is logged, never thrown. */
   private async publishFault(state: ConsumeState, envelope: Envelope | undefined, reason: string, error: Error): Promise<void> {
-    const fault: Fault = {
-      message: envelope?.data,
-      messageId: state.received.message.id,
-      messageType: envelope?.type ?? state.received.message.type,
-      reason,
-      exception: { name: error.name, message: error.message },
-      attempts: state.totalAttempts,
-      endpoint: this.definition.name,
-      service: this.bus.service,
-      host: this.bus.host,
-      failedAt: new Date(this.bus.clock.now()).toISOString(),
-    };
+    const fault = faultOf(state, envelope, reason, error, this.definition.name, this.bus);
     try {
       await this.bus.publishFault!(envelope, fault);
     } catch (publishError) {

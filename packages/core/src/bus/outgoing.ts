@@ -21,7 +21,7 @@ import { Timestamps } from '../message/timestamps.js';
 import { replyTypeOf, type AnyContract, type CommandContract, type EventContract, type QueryContract } from '../contracts/contract.js';
 import { validate } from '../contracts/validate.js';
 import type { PublishOptions, SendOptions } from '../consume/context.js';
-import { compose, type Middleware } from '../consume/pipeline.js';
+import { compose } from '../consume/pipeline.js';
 import { InFlightList } from '../transport/in-flight-list.js';
 import type { Transport, TransportMessage } from '../transport/transport.js';
 import type { OutboxRecord } from '../workflows/message-store.js';
@@ -31,19 +31,8 @@ import { spanContextOf } from '../observe/trace-context.js';
 import type { MessageTracing, ProducerSpan } from '../observe/tracing.js';
 import type { BusState } from './bus-core.js';
 import { LoopTurns } from './loop-turns.js';
-
-/** A message on its way out, as publish middleware sees it. */
-export interface PublishContext {
-  readonly envelope: Envelope;
-  /** `topic` for events, commands and queries routed by name; `queue` for direct sends and replies. */
-  readonly destination: { readonly kind: 'topic' | 'queue'; readonly name: string };
-  /** Epoch ms before which it is not delivered. */
-  readonly notBefore: number | undefined;
-  readonly items: Map<unknown, unknown>;
-}
-
-/** A publish middleware. */
-export type PublishMiddleware = Middleware<PublishContext>;
+import { describe, dueTime } from './outgoing-checks.js';
+import type { PublishContext, PublishMiddleware } from './publish-context.js';
 
 /** What the outgoing side takes from its bus. */
 export interface OutgoingOptions {
@@ -407,24 +396,4 @@ export class Outgoing {
       throw error;
     }
   }
-}
-
-/** A contract's kind and name for an error message, whatever was passed. */
-export function describe(contract: unknown): string {
-  const c = contract as { kind?: unknown; name?: unknown } | undefined;
-  return c !== null && typeof c === 'object' ? `${String(c.kind)} ${String(c.name)}` : String(contract);
-}
-
-/** When a message given `at` or `delayMs` is due (epoch ms), or undefined for now. */
-export function dueTime(clock: Clock, at: Date | number | undefined, delayMs: number | undefined): number | undefined {
-  if (at !== undefined) {
-    const t = at instanceof Date ? at.getTime() : at;
-    if (!Number.isFinite(t)) throw new ConfigurationError(`"at" is not a valid time: ${String(at)}`);
-    return t;
-  }
-  if (delayMs !== undefined) {
-    if (!(delayMs >= 0)) throw new ConfigurationError(`delayMs must be 0 or more, got ${String(delayMs)}`);
-    return delayMs === 0 ? undefined : clock.now() + delayMs;
-  }
-  return undefined;
 }

@@ -22,7 +22,8 @@ import { validate } from '../contracts/validate.js';
 import type { RequestOptions } from '../consume/context.js';
 import type { Consumer, Transport } from '../transport/transport.js';
 import type { BusState } from './bus-core.js';
-import { describe, type Outgoing } from './outgoing.js';
+import type { Outgoing } from './outgoing.js';
+import { describe } from './outgoing-checks.js';
 
 /** What request/reply takes from its bus. */
 export interface RequestsOptions {

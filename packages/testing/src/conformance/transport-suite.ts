@@ -19,6 +19,7 @@
 import { describe, it } from 'vitest';
 import { chaosEnabled, type CaseOptions, type CaseRegistrar } from './case.js';
 import { deliveryCases } from './cases-delivery.js';
+import { routingCases } from './cases-routing.js';
 import { failureCases } from './cases-failure.js';
 import { orderingCases } from './cases-ordering.js';
 import { processCases } from './cases-processes.js';
@@ -35,6 +36,7 @@ export function describeTransportConformance(target: ConformanceTarget): void {
   describe(`transport conformance: ${target.name}`, () => {
     const test = caseRegistrar(target);
     deliveryCases(test);
+    routingCases(test);
     failureCases(test);
     orderingCases(test);
     processCases(test);
