@@ -34,12 +34,11 @@
  * @module
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   BusStateError,
   ErrorCode,
   TransportError,
-  UnroutableError,
   consoleLogger,
   redactUrl,
   systemClock,
@@ -64,14 +63,17 @@ import { PostgresConsumer, type ClaimedRow } from './pg-consumer.js';
 import { ConsumerRows } from './pg-consumer-rows.js';
 import { DueTimer } from './pg-due-timer.js';
 import { PostgresDeadLetters } from './pg-dead-letters.js';
-import { isConnectionError } from './pg-errors.js';
-import { AckBatcher } from './pg-acks.js';
+import { Heartbeat } from './pg-heartbeat.js';
 import { PgListener } from './pg-listener.js';
+import { Notifier } from './pg-notifier.js';
+import { openPools } from './pg-pools.js';
+import { PostgresPublishing } from './pg-publishing.js';
 import { listQueues } from './pg-queue-listing.js';
-import { dropQueue, reapDeadConnections } from './pg-reaper.js';
+import { Poll } from './pg-poll.js';
+import { dropQueue } from './pg-reaper.js';
 import { inTransaction, retrying } from './pg-run.js';
-import { resolvePostgresOptions, withSetting, type PostgresTransportOptions, type ResolvedPostgresOptions } from './pg-options.js';
-import { migrate } from './schema.js';
+import { PostgresSettlement, type SettleExtra } from './pg-settlement.js';
+import { resolvePostgresOptions, type PostgresTransportOptions, type ResolvedPostgresOptions } from './pg-options.js';
 import { patternRegex, statements, type Named, type Statements } from './statements.js';
 
 /** Dependencies a transport factory passes in. */
@@ -79,11 +81,6 @@ export interface PostgresTransportDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
-
-const HEARTBEAT_MS = 2000;
-/** How often the connection's row records that it is alive (the idle time of a queue whose consumers died). */
-const CONNECTION_BEAT_MS = 10_000;
-const REAP_MS = 1000;
 
 /** The PostgreSQL transport. */
 export class PostgresTransport implements Transport {
@@ -112,15 +109,14 @@ export class PostgresTransport implements Transport {
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly consumers = new Set<PostgresConsumer>();
   private readonly temporary = new Map<string, QueueSpec>();
-  private pollTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly poll: Poll;
+  private readonly heartbeat: Heartbeat;
   private readonly due: DueTimer;
   private readonly consumerRows: ConsumerRows;
-  private lastReap = 0;
-  private lastBeat = 0;
   private closing: Promise<void> | undefined;
-  private readonly toNotify = new Set<string>();
-  private readonly acks: AckBatcher;
+  private readonly notifier: Notifier;
+  private readonly publishing: PostgresPublishing;
+  private readonly settlement: PostgresSettlement;
 
   constructor(options: PostgresTransportOptions, deps: PostgresTransportDeps = {}) {
     this.options = resolvePostgresOptions(options);
@@ -136,18 +132,41 @@ export class PostgresTransport implements Transport {
       now: () => this.clock.now(),
       run: this.run.bind(this),
     };
+    const isOpen = () => this.state === 'open';
+    const notify = (queue: string) => this.notify(queue);
+    const armDue = (at: number) => this.due.arm(at);
     this.commandOwners = new PostgresCommandOwners(host);
     this.consumerRows = new ConsumerRows(host);
-    this.due = new DueTimer({
+    this.due = new DueTimer({ ...host, isOpen, notify, wakeAll: () => this.wakeAll() });
+    this.notifier = new Notifier({
+      logger: this.logger,
+      isOpen,
+      notified: (queue) => this.notified(queue),
+      send: (queues) => this.listener!.query(this.sql.notify, [this.sql.channel, queues]),
+    });
+    this.publishing = new PostgresPublishing({ ...host, armDue, notify });
+    this.settlement = new PostgresSettlement({
       ...host,
-      isOpen: () => this.state === 'open',
-      notify: (queue) => this.notify(queue),
+      run: (statement, values) => this.run(statement, values, 'consume'),
+      isOpen,
+      armDue,
+      notify,
+    });
+    this.heartbeat = new Heartbeat({
+      ...host,
+      leaseMs: this.options.leaseMs,
+      heldSeqs: () => [...this.consumers].flatMap((c) => c.heldSeqs()),
+    });
+    this.poll = new Poll({
+      ...host,
+      run: (statement, values) => this.run(statement, values),
+      transaction: (work) => this.transaction(work),
+      pollMs: this.options.pollMs,
+      lockSpace: this.lockSpace(),
+      due: this.due,
+      isOpen,
       wakeAll: () => this.wakeAll(),
     });
-    this.acks = new AckBatcher(
-      async (seqs, tokens) => new Set((await this.run<{ seq: string }>(this.sql.ack, [seqs, tokens], 'consume')).rows.map((r) => r.seq)),
-      this.logger,
-    );
   }
 
   /** The pool (internal to the package). */
@@ -164,39 +183,9 @@ export class PostgresTransport implements Transport {
   async connect(): Promise<void> {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'postgres transport is closed');
-    const where = redactUrl(this.options.connectionString);
-    const pool = new pg.Pool({
-      connectionString: this.options.connectionString,
-      max: this.options.poolSize,
-      application_name: this.options.applicationName,
-    });
-    pool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
-    try {
-      const client = await pool.connect();
-      try {
-        await migrate(client, this.options.schema);
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      await pool.end().catch(() => undefined);
-      if (error instanceof TransportError) throw error;
-      throw new TransportError(`cannot connect to PostgreSQL at ${where}: ${(error as Error).message}`, {
-        cause: error,
-        retryable: isConnectionError(error),
-      });
-    }
+    const { main: pool, consume } = await openPools(this.options, this.logger);
     this.pool_ = pool;
-    // Claims and settles commit without waiting for the WAL flush: a claim's rows reach the handler
-    // one fsync sooner. A crash of the server may forget the last of them: the messages are delivered
-    // again, as after any crash (publishing, on the other pool, stays durable).
-    const consumeMax = Math.max(2, Math.ceil(this.options.poolSize / 2));
-    this.consumePool = new pg.Pool({
-      ...withSetting(this.options.connectionString, 'synchronous_commit=off'),
-      max: consumeMax,
-      application_name: this.options.applicationName,
-    });
-    this.consumePool.on('error', (error) => this.logger.warn({ err: error }, 'postgres pool connection lost'));
+    this.consumePool = consume; // claims and settles commit without waiting for the WAL flush (see `pg-pools.ts`)
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
@@ -213,13 +202,15 @@ export class PostgresTransport implements Transport {
     } catch (error) {
       this.state = 'closed';
       await pool.end().catch(() => undefined);
-      await this.consumePool.end().catch(() => undefined);
+      await consume.end().catch(() => undefined);
+      const where = redactUrl(this.options.connectionString);
       throw new TransportError(`cannot open the listening connection to PostgreSQL at ${where}: ${(error as Error).message}`, {
         cause: error,
         retryable: true,
       });
     }
-    this.startTimers();
+    this.poll.start();
+    this.heartbeat.start();
   }
 
   /** The first key of the connection locks: one space per schema. */
@@ -234,8 +225,8 @@ export class PostgresTransport implements Transport {
     await this.run(this.sql.connectionUpsert, [this.connectionId, this.lockKey, this.clock.now()]);
     await this.consumerRows.rewrite();
     for (const spec of this.temporary.values()) await this.declare(spec);
-    await this.reap(true);
-    this.tick();
+    await this.poll.reap(true);
+    this.poll.tick();
   }
 
   close(): Promise<void> {
@@ -248,15 +239,15 @@ export class PostgresTransport implements Transport {
       this.state = 'closed';
       return;
     }
-    await this.acks.flush();
+    await this.settlement.flush();
     const consumers = [...this.consumers];
     for (const consumer of consumers) consumer.drop();
     this.consumers.clear();
     await Promise.all(consumers.map((c) => c.handedBack()));
     await this.consumerRows.idle();
     this.consumerRows.clear();
-    clearInterval(this.pollTimer);
-    clearInterval(this.heartbeatTimer);
+    this.poll.stop();
+    this.heartbeat.stop();
     this.due.close();
     try {
       await this.transaction(async (client) => {
@@ -285,70 +276,23 @@ export class PostgresTransport implements Transport {
     });
   }
 
-  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
-    const rows = await this.enqueue(topic, message, options, this.sql.publishLater, this.sql.publish);
-    if (rows === 0 && options?.mandatory === true) throw new UnroutableError(topic);
+  publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    return this.publishing.publish(topic, message, options);
   }
 
-  async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
-    const rows = await this.enqueue(queue, message, options, this.sql.sendLater, this.sql.send);
-    if (rows === 0) throw new UnroutableError(queue, 'no such queue');
+  send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    return this.publishing.send(queue, message, options);
   }
 
-  private async enqueue(
-    target: string,
-    message: TransportMessage,
-    options: EnqueueOptions | undefined,
-    later: Named,
-    now: Named,
-  ): Promise<number> {
-    const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
-    const headers = JSON.stringify(message.headers);
-    const key = message.partitionKey ?? null;
-    const notBefore = options?.notBefore;
-    if (notBefore !== undefined && notBefore > this.clock.now()) {
-      const result = await this.run<{ queue: string }>(later, [
-        target,
-        notBefore,
-        options?.scheduleId ?? null,
-        message.id,
-        message.type,
-        body,
-        headers,
-        key,
-      ]);
-      this.due.arm(notBefore);
-      if (result.rows.length > 0) this.notify('');
-      return result.rows.length;
-    }
-    const { rows } = await this.run<{ queue: string }>(now, [target, message.id, message.type, body, headers, key]);
-    for (const row of rows) this.notify(row.queue);
-    return rows.length;
-  }
-
-  /**
-   * @internal Tells every transport that `queue` has work ('' : the schedule changed). Coalesced per
-   * event-loop turn into one statement of its own (no writes, so no WAL flush under the notify
-   * lock). Fire and forget: a lost notification is made up by the poll.
-   */
+  /** @internal Tells every transport that `queue` has work ('' : the schedule changed); see `pg-notifier.ts`. */
   notify(queue: string): void {
-    this.toNotify.add(queue);
-    if (this.toNotify.size > 1) return;
-    setImmediate(() => {
-      const queues = [...this.toNotify];
-      this.toNotify.clear();
-      if (this.state !== 'open') return;
-      for (const q of queues) this.notified(q); // this process's consumers need no round trip
-      this.listener!.query(this.sql.notify, [this.sql.channel, queues]).catch((error: unknown) =>
-        this.logger.debug({ err: error }, 'postgres notify failed; the poll will find the work'),
-      );
-    });
+    this.notifier.notify(queue);
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
     const consumer = new PostgresConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
     this.consumers.add(consumer);
-    this.pollTimer?.ref(); // a process with consumers stays alive, as it would on a broker's socket
+    this.poll.hold(true); // a process with consumers stays alive, as it would on a broker's socket
     consumer.start(this.consumerRows.joined(queue, consumer));
     return consumer;
   }
@@ -395,7 +339,7 @@ export class PostgresTransport implements Transport {
   /** @internal Removes a consumer. */
   forget(consumer: PostgresConsumer): void {
     this.consumers.delete(consumer);
-    if (this.consumers.size === 0) this.pollTimer?.unref();
+    if (this.consumers.size === 0) this.poll.hold(false);
     if (this.state === 'open')
       this.consumerRows
         .left(consumer.queue, consumer)
@@ -428,95 +372,13 @@ export class PostgresTransport implements Transport {
     for (const consumer of this.consumers) consumer.signal();
   }
 
-  /** The poll: promote due messages, reap dead connections, wake everyone, re-arm the due timer. */
-  private tick(): void {
-    if (this.state !== 'open') return;
-    void (async () => {
-      try {
-        await this.due.promote();
-        await this.reap(false);
-        this.wakeAll();
-        await this.due.armFromDatabase();
-      } catch (error) {
-        this.logger.warn({ err: error }, 'postgres transport poll failed; it will try again');
-      }
-    })();
-  }
-
   /** @internal Acks a delivery by its lease token (batched per turn); false when the lease was lost. */
   ack(seq: string, token: string): Promise<boolean> {
-    return this.acks.ack(seq, token);
+    return this.settlement.ack(seq, token);
   }
 
   /** @internal Settles a delivery by its lease token; false when the lease was lost. */
-  async settle(
-    kind: 'nack' | 'release' | 'dead',
-    seq: string,
-    token: string,
-    extra: { delayMs?: number; headers?: Readonly<Record<string, string>>; failure?: unknown } = {},
-  ): Promise<boolean> {
-    if (this.state !== 'open') return false;
-    let changed: number;
-    if (kind === 'dead') {
-      changed = (await this.run(this.sql.deadLetter, [seq, token, JSON.stringify(extra.failure)], 'consume')).rowCount ?? 0;
-    } else {
-      const delay = kind === 'nack' ? (extra.delayMs ?? 0) : 0;
-      const visible = delay > 0 ? this.clock.now() + delay : 0;
-      const { rows } = await this.run<{ queue: string }>(
-        this.sql.nack,
-        [seq, token, visible, extra.headers === undefined ? null : JSON.stringify(extra.headers), kind === 'release' ? 1 : 0],
-        'consume',
-      );
-      changed = rows.length;
-      if (delay > 0) this.due.arm(visible);
-      else if (rows[0] !== undefined) this.notify(rows[0].queue);
-    }
-    if (changed === 0)
-      this.logger.warn({ seq }, `a ${kind} on the postgres transport found its lease lost (the message was redelivered); it was ignored`);
-    return changed > 0;
-  }
-
-  // --- heartbeat and reaping ----------------------------------------------------------------
-
-  private startTimers(): void {
-    this.pollTimer = setInterval(() => this.tick(), this.options.pollMs);
-    this.pollTimer.unref();
-    this.heartbeatTimer = setInterval(
-      () => {
-        const now = this.clock.now();
-        if (now - this.lastBeat >= CONNECTION_BEAT_MS) {
-          this.lastBeat = now;
-          this.run(this.sql.connectionBeat, [this.connectionId, now]).catch((error: unknown) =>
-            this.logger.debug({ err: error }, 'postgres connection heartbeat failed'),
-          );
-        }
-        const held = [...this.consumers].flatMap((c) => c.heldSeqs());
-        // Liveness is the advisory lock; the connection's beat only dates its death (a queue's idle time).
-        if (held.length === 0) return;
-        this.run(this.sql.extend, [now + this.options.leaseMs, held, this.connectionId], 'consume').catch((error: unknown) =>
-          this.logger.warn({ err: error }, 'postgres lease extension failed'),
-        );
-      },
-      Math.min(HEARTBEAT_MS, Math.floor(this.options.leaseMs / 3)),
-    );
-    this.heartbeatTimer.unref();
-  }
-
-  /** Reaps dead transports (see `pg-reaper.ts`), at most once a second unless forced. */
-  private async reap(force: boolean): Promise<void> {
-    const now = Date.now();
-    if (!force && now - this.lastReap < REAP_MS) return;
-    this.lastReap = now;
-    const reaped = await reapDeadConnections({
-      sql: this.sql,
-      connectionId: this.connectionId,
-      lockSpace: this.lockSpace(),
-      run: (statement, values) => this.run(statement, values),
-      transaction: (work) => this.transaction(work),
-    });
-    if (reaped > 0) {
-      this.logger.info(`postgres transport reaped ${reaped} dead connection(s)`);
-      this.wakeAll();
-    }
+  settle(kind: 'nack' | 'release' | 'dead', seq: string, token: string, extra?: SettleExtra): Promise<boolean> {
+    return this.settlement.settle(kind, seq, token, extra);
   }
 }

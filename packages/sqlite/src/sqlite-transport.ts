@@ -29,14 +29,10 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   BusStateError,
-  ConfigurationError,
   ErrorCode,
-  TransportError,
   UnroutableError,
   consoleLogger,
   systemClock,
@@ -55,16 +51,17 @@ import {
   type EnqueueOptions,
   type QueueSpec,
 } from '@missive/core/transport';
-import { applySchema } from './schema.js';
 import { isBusy, retryWhileBusy } from './sqlite-busy.js';
 import { SqliteCommandOwners } from './sqlite-command-owners.js';
 import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
 import { sqliteFailure } from './sqlite-failure.js';
 import type { SettleExtra, SettleKind, SqliteLink } from './sqlite-link.js';
+import { openDatabase } from './sqlite-open.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteTransportOptions } from './sqlite-options.js';
 import { SqlitePresence } from './sqlite-presence.js';
 import { SqlitePublishing } from './sqlite-publishing.js';
+import { listQueues } from './sqlite-queue-listing.js';
 import { SqliteSettlement } from './sqlite-settlement.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 
@@ -144,42 +141,7 @@ export class SqliteTransport implements Transport, SqliteLink {
   async connect(): Promise<void> {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'sqlite transport is closed');
-    if (!this.options.create && !existsSync(this.options.path)) {
-      throw new ConfigurationError(
-        `no Missive bus at ${this.options.path}: the file does not exist (it is not created here; check the path, or start a service on it first)`,
-      );
-    }
-    try {
-      if (this.options.create) mkdirSync(dirname(this.options.path), { recursive: true });
-    } catch (error) {
-      throw new TransportError(`cannot create the directory of ${this.options.path}: ${(error as Error).message}`, {
-        cause: error,
-        retryable: false,
-      });
-    }
-    let db: Database.Database;
-    try {
-      db = new Database(this.options.path, { fileMustExist: !this.options.create });
-    } catch (error) {
-      throw sqliteFailure(error, this.options.path, 'open the database');
-    }
-    try {
-      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
-      if (
-        !this.options.create &&
-        db.prepare("select 1 from sqlite_master where type = 'table' and name = 'missive_messages'").get() === undefined
-      ) {
-        throw new ConfigurationError(`${this.options.path} is not a Missive bus: it has no transport tables (they are not created here)`);
-      }
-      await this.withBusyRetry(() => {
-        db.pragma('journal_mode = WAL');
-        applySchema(db);
-      }, 'create the transport tables');
-      db.pragma(`synchronous = ${this.options.synchronous}`);
-    } catch (error) {
-      db.close();
-      throw sqliteFailure(error, this.options.path, 'open the database');
-    }
+    const db = await openDatabase(this.options);
     this.db_ = db;
     this.state = 'open';
     this.s = prepareStatements(db);
@@ -280,32 +242,7 @@ export class SqliteTransport implements Transport, SqliteLink {
   }
 
   async queues(): Promise<QueueInfo[]> {
-    const now = this.clock.now();
-    const consumers = new Map(
-      (this.s.consumerCounts.all(now - this.presence.staleAfterMs()) as { queue: string; n: number; seen: number }[]).map((r) => [
-        r.queue,
-        r,
-      ]),
-    );
-    const counts = new Map((this.s.queueCounts.all(now) as { queue: string; held: number; total: number }[]).map((r) => [r.queue, r]));
-    const scheduled = new Map((this.s.scheduledCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
-    const dead = new Map((this.s.deadCounts.all() as { queue: string; n: number }[]).map((r) => [r.queue, r.n]));
-    const topics = new Map<string, string[]>();
-    for (const b of this.s.bindings.all() as { queue: string; pattern: string }[])
-      topics.set(b.queue, [...(topics.get(b.queue) ?? []), b.pattern]);
-    return (this.s.queueRows.all() as { name: string; created_at: number }[]).map(({ name, created_at }) => {
-      const c = counts.get(name);
-      const active = consumers.get(name);
-      return {
-        name,
-        depth: (c?.total ?? 0) - (c?.held ?? 0) + (scheduled.get(name) ?? 0),
-        inFlight: c?.held ?? 0,
-        deadLetters: dead.get(name) ?? 0,
-        topics: topics.get(name) ?? [],
-        consumers: active?.n ?? 0,
-        idleSince: (active?.n ?? 0) > 0 ? undefined : Math.max(created_at, active?.seen ?? 0),
-      };
-    });
+    return listQueues(this.s, this.clock.now(), this.presence.staleAfterMs());
   }
 
   async deleteQueue(name: string): Promise<void> {

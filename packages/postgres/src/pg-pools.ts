@@ -1,0 +1,60 @@
+/**
+ * The transport's two connection pools, opened together: the main pool (publishing, declarations,
+ * listings), on which the schema is migrated first, and the consume pool, through which claims and
+ * settles go so that a burst of publishes never delays an ack past its lease. The consume pool
+ * commits without waiting for the WAL flush (`synchronous_commit=off`): a claim's rows reach the
+ * handler one fsync sooner; a crash of the server may forget the last of them, and the messages are
+ * delivered again, as after any crash (publishing, on the main pool, stays durable).
+ *
+ * @example
+ * ```ts
+ * const { main, consume } = await openPools(options, logger);
+ * ```
+ * @module
+ */
+import pg from 'pg';
+import { TransportError, redactUrl, type Logger } from '@missive/core';
+import { isConnectionError } from './pg-errors.js';
+import { withSetting, type ResolvedPostgresOptions } from './pg-options.js';
+import { migrate } from './schema.js';
+
+/** The opened pools. */
+export interface PostgresPools {
+  readonly main: pg.Pool;
+  readonly consume: pg.Pool;
+}
+
+/**
+ * Opens the pools and migrates the schema; throws `TransportError` (retryable when the server could
+ * not be reached) with the connection string's password redacted.
+ */
+export async function openPools(options: ResolvedPostgresOptions, logger: Logger): Promise<PostgresPools> {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    application_name: options.applicationName,
+  });
+  pool.on('error', (error) => logger.warn({ err: error }, 'postgres pool connection lost'));
+  try {
+    const client = await pool.connect();
+    try {
+      await migrate(client, options.schema);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    if (error instanceof TransportError) throw error;
+    throw new TransportError(`cannot connect to PostgreSQL at ${redactUrl(options.connectionString)}: ${(error as Error).message}`, {
+      cause: error,
+      retryable: isConnectionError(error),
+    });
+  }
+  const consume = new pg.Pool({
+    ...withSetting(options.connectionString, 'synchronous_commit=off'),
+    max: Math.max(2, Math.ceil(options.poolSize / 2)),
+    application_name: options.applicationName,
+  });
+  consume.on('error', (error) => logger.warn({ err: error }, 'postgres pool connection lost'));
+  return { main: pool, consume };
+}

@@ -1,0 +1,76 @@
+/**
+ * Publishing and sending on the PostgreSQL transport. A topic is routed to every bound queue and
+ * the copies inserted in one statement (one implicit transaction); `publish` resolves after the
+ * commit. A message with a future `notBefore` goes to the `scheduled` table instead, and the due
+ * timer is armed for it. The queues written are then notified (see `pg-notifier.ts`).
+ *
+ * @example
+ * ```ts
+ * const publishing = new PostgresPublishing(host);
+ * await publishing.publish('orders.placed', message);
+ * ```
+ * @module
+ */
+import type pg from 'pg';
+import { UnroutableError, type Clock, type TransportMessage } from '@missive/core';
+import type { EnqueueOptions } from '@missive/core/transport';
+import type { Named, Statements } from './statements.js';
+
+/** What publishing needs of the transport. */
+export interface PublishingHost {
+  readonly sql: Statements;
+  readonly clock: Clock;
+  run<R extends pg.QueryResultRow>(statement: Named | string, values: unknown[]): Promise<pg.QueryResult<R>>;
+  /** Arms the due timer for a scheduled message due at `at`. */
+  armDue(at: number): void;
+  /** Tells every transport that `queue` has work ('' : the schedule changed). */
+  notify(queue: string): void;
+}
+
+/** Publishes to topics and sends to queues. */
+export class PostgresPublishing {
+  constructor(private readonly host: PublishingHost) {}
+
+  /** Publishes to every queue bound to `topic`; with `mandatory`, throws `UnroutableError` when none is. */
+  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    const rows = await this.enqueue(topic, message, options, this.host.sql.publishLater, this.host.sql.publish);
+    if (rows === 0 && options?.mandatory === true) throw new UnroutableError(topic);
+  }
+
+  /** Sends to one queue; throws `UnroutableError` when it does not exist. */
+  async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    const rows = await this.enqueue(queue, message, options, this.host.sql.sendLater, this.host.sql.send);
+    if (rows === 0) throw new UnroutableError(queue, 'no such queue');
+  }
+
+  private async enqueue(
+    target: string,
+    message: TransportMessage,
+    options: EnqueueOptions | undefined,
+    later: Named,
+    now: Named,
+  ): Promise<number> {
+    const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    const headers = JSON.stringify(message.headers);
+    const key = message.partitionKey ?? null;
+    const notBefore = options?.notBefore;
+    if (notBefore !== undefined && notBefore > this.host.clock.now()) {
+      const result = await this.host.run<{ queue: string }>(later, [
+        target,
+        notBefore,
+        options?.scheduleId ?? null,
+        message.id,
+        message.type,
+        body,
+        headers,
+        key,
+      ]);
+      this.host.armDue(notBefore);
+      if (result.rows.length > 0) this.host.notify('');
+      return result.rows.length;
+    }
+    const { rows } = await this.host.run<{ queue: string }>(now, [target, message.id, message.type, body, headers, key]);
+    for (const row of rows) this.host.notify(row.queue);
+    return rows.length;
+  }
+}
