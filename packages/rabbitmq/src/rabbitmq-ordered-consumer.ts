@@ -39,21 +39,9 @@ import { Latch } from './latch.js';
 import { Ticker } from './ticker.js';
 import type { ConsumerHost } from './consumer-host.js';
 import { RabbitDelivery, onChannel, type DeliveryOwner } from './rabbitmq-delivery.js';
-import { CONTROL_EXCHANGE, PARTITIONS, partitionLock, partitionQueue } from './partitions.js';
-
-/** A consumer on one channel: the main queue or one owned partition. */
-interface Lane {
-  /** The partition, or undefined for the main queue. */
-  readonly partition: number | undefined;
-  readonly channel: amqp.Channel;
-  tag: string | undefined;
-  /** Letting go: nothing more handed out; waiting for its running handlers before closing. */
-  releasing: boolean;
-  /** This connection holds the partition's lock (and must delete it when it lets go). */
-  locked: boolean;
-  /** Every delivery of this channel the broker still holds un-acked (running, waiting, parked, held for a retry). */
-  readonly held: Set<RabbitDelivery>;
-}
+import { PARTITIONS, partitionLock, partitionQueue } from './partitions.js';
+import { ControlChannel } from './ordered-control.js';
+import type { Lane } from './ordered-lane.js';
 
 /** Milliseconds between rebalance checks: a base and a random extra, so instances do not tick together. */
 const TICK_MS = 1000;
@@ -73,7 +61,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
   private readonly pending = new Map<RabbitDelivery, NodeJS.Timeout>();
   private readonly id = randomUUID();
   private main: Lane | undefined;
-  private control: amqp.Channel | undefined;
+  private control: ControlChannel | undefined;
   private connection: amqp.ChannelModel | undefined;
   private closing = false;
   private readonly started = new Latch();
@@ -116,23 +104,13 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     if (this.closing || this.connection === connection) return; // once per connection
     this.connection = connection;
     this.main = await this.openLane(connection, undefined);
-    const control = await connection.createChannel();
-    control.on('error', () => undefined);
-    const { queue } = await control.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
-    await control.bindQueue(queue, CONTROL_EXCHANGE, this.queue);
-    await control.consume(
-      queue,
-      (message) => {
-        if (message !== null && message.content.toString() !== this.id) this.scheduleTick();
-      },
-      { noAck: true },
-    );
+    const control = await ControlChannel.open(connection, this.queue, this.id, () => this.scheduleTick());
     if (this.closing || this.connection !== connection) {
-      await control.close().catch(() => undefined);
+      await control.close();
       return;
     }
     this.control = control;
-    this.announce();
+    this.control.announce();
     this.scheduleTick();
   }
 
@@ -238,7 +216,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     this.pending.clear();
     this.keys.clear();
     for (const lane of [...this.lanes.values()]) this.settleCheck(lane);
-    await this.control?.close().catch(() => undefined);
+    await this.control?.close();
   }
 
   private async openLane(connection: amqp.ChannelModel, partition: number | undefined): Promise<Lane | undefined> {
@@ -350,7 +328,7 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     if (lane.partition === undefined) return;
     await this.unlock(lane);
     if (this.owned.get(lane.partition) === lane) this.owned.delete(lane.partition);
-    if (!this.closing) this.announce();
+    if (!this.closing) this.control?.announce();
   }
 
   private async unlock(lane: Lane): Promise<void> {
@@ -376,15 +354,6 @@ export class OrderedConsumer implements Consumer, DeliveryOwner {
     if (this.main === lane) this.main = undefined;
     if (this.connection !== undefined) void this.unlock(lane);
     if (!this.closing && this.connection !== undefined) this.scheduleTick();
-  }
-
-  /** Tells the endpoint's other instances to rebalance now. */
-  private announce(): void {
-    try {
-      this.control?.publish(CONTROL_EXCHANGE, this.queue, Buffer.from(this.id));
-    } catch {
-      /* the control channel is closing: the others rebalance on their timers */
-    }
   }
 
   private scheduleTick(): void {

@@ -20,64 +20,20 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import {
-  BufferedConsumer,
-  SettleOnceDelivery,
-  type DeadLetterFailure,
-  type Delivery,
-  type NackOptions,
-  type TransportMessage,
-} from '@missive/core/transport';
+import { BufferedConsumer, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
 import { readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
+import { RedisDelivery, type RedisSettler } from './redis-delivery.js';
+import { ackArgs, deadLetterEntry, requeueEntry, type SettleSite } from './redis-settles.js';
 import { Scripts } from './scripts.js';
+
+export { compareEntryIds } from './redis-delivery.js';
 
 type FetchedEntry = [Buffer, Buffer[], number];
 
-class RedisDelivery extends SettleOnceDelivery {
-  constructor(
-    private readonly consumer: RedisConsumer,
-    readonly entryId: string,
-    /** The delivery count in the pending-entries list when fetched (what settles check). */
-    readonly pelCount: number,
-    readonly message: TransportMessage,
-    readonly deliveryCount: number,
-    /** What holds the message's key: the token it was re-written with, else its entry id. */
-    readonly token: string,
-  ) {
-    super(consumer);
-  }
-
-  protected onAck(): Promise<void> {
-    return this.consumer.ack(this);
-  }
-
-  protected onNack(options: NackOptions): Promise<void> {
-    return this.consumer.requeue(this, options.delayMs ?? 0, options.headers, false);
-  }
-
-  protected onDeadLetter(failure: DeadLetterFailure): Promise<void> {
-    return this.consumer.deadLetter(this, failure);
-  }
-
-  /** Returns the message to its queue: `undo` when it was never yielded (its count goes back). */
-  giveBack(undo: boolean): Promise<void> {
-    if (!this.settleOnce()) return Promise.resolve();
-    return this.consumer.requeue(this, 0, undefined, undo).catch(() => undefined);
-  }
-}
-
-/** Orders two stream entry ids (`<ms>-<seq>`). */
-export function compareEntryIds(a: string, b: string): number {
-  const dashA = a.indexOf('-');
-  const dashB = b.indexOf('-');
-  const ms = Number(a.slice(0, dashA)) - Number(b.slice(0, dashB));
-  return ms !== 0 ? ms : Number(a.slice(dashA + 1)) - Number(b.slice(dashB + 1));
-}
-
 /** The consumer. */
-export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
+export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements RedisSettler {
   /**
    * This consumer's name in the group: unique per consumer, so settles can tell copies apart. It
    * starts with the connection's id: the consumer counts as attached while that connection lives.
@@ -90,6 +46,8 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   /** Acked this turn, not yet sent. */
   private readonly acks: RedisDelivery[] = [];
   private readonly stream: string;
+  /** Where this consumer's deliveries come from (what the settle scripts check). */
+  private readonly site: SettleSite;
   private blocker: Redis | undefined;
   private blockerId: number | undefined;
   private wakeRoom: (() => void) | undefined;
@@ -109,6 +67,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
     super('redis', prefetch);
     this.name = `${transport.connectionId}.${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
     this.stream = transport.keys.stream(queue);
+    this.site = { queue, stream: this.stream, consumer: this.name };
     this.ready = transport.checkQueue(queue).then((ordered) => {
       if (this.buffer.closed) return;
       this.loop = this.run(ordered);
@@ -321,19 +280,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
 
   /** The `ack` script's arguments for a batch (see the script). */
   private ackArgs(batch: readonly RedisDelivery[]): (string | number)[] {
-    const keyed = batch.some((d) => d.message.partitionKey !== undefined);
-    let low = batch[0]!;
-    let high = low;
-    for (const d of batch) {
-      if (compareEntryIds(d.entryId, low.entryId) < 0) low = d;
-      if (compareEntryIds(d.entryId, high.entryId) > 0) high = d;
-    }
-    const args: (string | number)[] = [this.transport.keys.prefix, this.queue, this.name, keyed ? 4 : 2, low.entryId, high.entryId];
-    for (const d of batch) {
-      if (keyed) args.push(d.entryId, d.pelCount, d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`, d.token);
-      else args.push(d.entryId, d.pelCount);
-    }
-    return args;
+    return ackArgs(this.transport.keys.prefix, this.site, batch);
   }
 
   /** Logs what went wrong with an ack batch (acks resolve at once; see {@link ack}). */
@@ -351,63 +298,13 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> {
   }
 
   /** @internal Writes the message again (now or after `delayMs`), keeping its key; `undo` takes back this delivery's count. */
-  async requeue(d: RedisDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined, undo: boolean): Promise<void> {
-    if (!this.transport.open) return;
-    const headerArg = headers === undefined ? '-' : Object.keys(headers).length === 0 ? '' : JSON.stringify(headers);
-    try {
-      const done = await this.transport.scripts.run(
-        'nack',
-        [this.stream],
-        [
-          this.transport.keys.prefix,
-          this.queue,
-          this.name,
-          d.entryId,
-          d.pelCount,
-          Math.max(0, Math.floor(delayMs)),
-          d.deliveryCount - (undo ? 1 : 0),
-          headerArg,
-          d.token,
-          this.transport.clock.now(),
-        ],
-      );
-      if (Number(done) === 0)
-        this.transport.logger.warn(
-          { messageId: d.message.id },
-          `a nack on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`,
-        );
-      if (delayMs > 0) this.transport.dueAt(this.transport.clock.now() + delayMs);
-    } catch (error) {
-      throw this.transport.failure('nack', error);
-    }
+  requeue(d: RedisDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined, undo: boolean): Promise<void> {
+    return requeueEntry(this.transport, this.site, d, delayMs, headers, undo);
   }
 
   /** @internal Moves the delivery with its failure to the dead-letter stream, in one script. */
-  async deadLetter(d: RedisDelivery, failure: DeadLetterFailure): Promise<void> {
-    if (!this.transport.open) return;
-    try {
-      const done = await this.transport.scripts.run(
-        'deadLetter',
-        [this.stream],
-        [
-          this.transport.keys.prefix,
-          this.queue,
-          this.name,
-          d.entryId,
-          d.pelCount,
-          d.message.partitionKey === undefined ? '' : `=${d.message.partitionKey}`,
-          d.token,
-          JSON.stringify(failure),
-        ],
-      );
-      if (Number(done) === 0)
-        this.transport.logger.warn(
-          { messageId: d.message.id },
-          `a dead-letter on redis queue ${this.queue} found the delivery reclaimed by another consumer; ignored`,
-        );
-    } catch (error) {
-      throw this.transport.failure('dead-letter', error);
-    }
+  deadLetter(d: RedisDelivery, failure: DeadLetterFailure): Promise<void> {
+    return deadLetterEntry(this.transport, this.site, d, failure);
   }
 
   /** Resets the idle time of everything held, so live deliveries are never reclaimed. */

@@ -50,6 +50,9 @@ import { RedisCommandOwners } from './redis-command-owners.js';
 import type { RedisConnection, Routes } from './redis-connection.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { RedisDeadLetters } from './redis-dead-letters.js';
+import { DelayPromoter } from './redis-delays.js';
+import { checkDurability } from './redis-durability.js';
+import { listQueues } from './redis-listing.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
 import { PublishBatch } from './publish-batch.js';
 import { Scripts } from './scripts.js';
@@ -90,11 +93,9 @@ export class RedisTransport implements Transport, RedisConnection {
   private routesLoading: Promise<Routes> | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private dueTimer: NodeJS.Timeout | undefined;
-  private nextDue = Number.POSITIVE_INFINITY;
-  private promoting = false;
   private closing: Promise<void> | undefined;
   private readonly batch = new PublishBatch(this);
+  private readonly delays = new DelayPromoter(this);
 
   /** Checks the options at once: a bad URL or option throws a `ConfigurationError` saying what to fix. */
   constructor(options: RedisTransportOptions, deps: RedisTransportDeps = {}) {
@@ -138,7 +139,7 @@ export class RedisTransport implements Transport, RedisConnection {
     redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
     try {
       await redis.connect();
-      await this.checkDurability(redis, where);
+      await checkDurability(redis, this.options.durability, where);
     } catch (error) {
       redis.disconnect();
       if (error instanceof ConfigurationError) throw error;
@@ -151,35 +152,10 @@ export class RedisTransport implements Transport, RedisConnection {
     // persistence has forgotten it (its messages are gone; the queues need not be).
     redis.on('ready', () => void this.redeclareAll());
     await this.heartbeat();
-    this.pollTimer = setInterval(() => void this.promote(), this.options.pollMs);
+    this.pollTimer = setInterval(() => void this.delays.promote(), this.options.pollMs);
     this.pollTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_MS);
     this.heartbeatTimer.unref();
-  }
-
-  private async checkDurability(redis: Redis, where: string): Promise<void> {
-    if (this.options.durability === 'memory') return;
-    const info = await redis.info('persistence');
-    if (!/^aof_enabled:1\s*$/m.test(info)) {
-      throw new ConfigurationError(
-        `redis durability=${this.options.durability} needs AOF on the server at ${where}: set "appendonly yes" (or use durability=memory and accept losing everything on restart)`,
-      );
-    }
-    if (this.options.durability === 'fsync') {
-      let policy: string | undefined;
-      try {
-        policy = ((await redis.config('GET', 'appendfsync')) as string[])[1];
-      } catch (error) {
-        throw new ConfigurationError(
-          `redis durability=fsync could not read appendfsync at ${where} (CONFIG is disabled?): ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-      if (policy !== 'always')
-        throw new ConfigurationError(
-          `redis durability=fsync needs "appendfsync always" at ${where}, found "${policy}"; with "${policy}" use durability=aof`,
-        );
-    }
   }
 
   close(): Promise<void> {
@@ -194,7 +170,7 @@ export class RedisTransport implements Transport, RedisConnection {
     }
     clearInterval(this.pollTimer);
     clearInterval(this.heartbeatTimer);
-    clearTimeout(this.dueTimer);
+    this.delays.stop();
     await this.batch.flush();
     await Promise.all([...this.consumers].map((c) => c.shutdown()));
     try {
@@ -287,38 +263,8 @@ export class RedisTransport implements Transport, RedisConnection {
     return Number(await this.run('cancel', () => this.scripts.run('cancel', [], [this.keys.prefix, scheduleId]))) > 0;
   }
 
-  async queues(): Promise<QueueInfo[]> {
-    const [owners, bindings] = await Promise.all([this.redis.hgetall(this.keys.queues), this.redis.smembers(this.keys.bindings)]);
-    const topics = new Map<string, string[]>();
-    for (const binding of bindings) {
-      const tab = binding.indexOf('\t');
-      const list = topics.get(binding.slice(0, tab)) ?? [];
-      list.push(binding.slice(tab + 1));
-      topics.set(binding.slice(0, tab), list);
-    }
-    const names = Object.keys(owners).sort();
-    const now = this.clock.now();
-    const stats = await Promise.all(names.map((name) => this.scripts.run('stats', [], [this.keys.prefix, name, now]) as Promise<number[]>));
-    return names.map((name, i) => {
-      const [length, pending, delayed, dead, waiting, consumers, idleSince] = stats[i]!.map(Number) as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-      ];
-      const info: QueueInfo = {
-        name,
-        depth: length - pending + delayed + waiting,
-        inFlight: pending,
-        deadLetters: dead,
-        topics: (topics.get(name) ?? []).sort(),
-        consumers,
-      };
-      return idleSince >= 0 ? { ...info, idleSince } : info;
-    });
+  queues(): Promise<QueueInfo[]> {
+    return listQueues(this);
   }
 
   async deleteQueue(name: string): Promise<void> {
@@ -431,34 +377,7 @@ export class RedisTransport implements Transport, RedisConnection {
 
   /** @internal A delay is due at `at`: promote no later than then. */
   dueAt(at: number): void {
-    if (!this.open || at >= this.nextDue) return;
-    clearTimeout(this.dueTimer);
-    this.nextDue = at;
-    this.dueTimer = setTimeout(
-      () => {
-        this.nextDue = Number.POSITIVE_INFINITY;
-        void this.promote();
-      },
-      Math.max(0, at - this.clock.now()) + 1,
-    );
-    this.dueTimer.unref();
-  }
-
-  /** Moves due delays into their queues (any connection may; the script makes it happen once). */
-  private async promote(): Promise<void> {
-    if (this.promoting || !this.open) return;
-    this.promoting = true;
-    try {
-      for (;;) {
-        const [moved, next] = (await this.scripts.run('promote', [], [this.keys.prefix, this.clock.now(), 200])) as [number, string];
-        if (Number(next) >= 0) this.dueAt(Number(next));
-        if (moved < 200) break;
-      }
-    } catch (error) {
-      if (this.open) this.logger.warn({ err: error }, 'redis transport could not promote due delays; retrying');
-    } finally {
-      this.promoting = false;
-    }
+    this.delays.dueAt(at);
   }
 
   /** Marks this connection alive (owner of its temporary queues) and reaps the temporary queues of dead ones. */
