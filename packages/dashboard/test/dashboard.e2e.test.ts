@@ -15,6 +15,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTransport, parseTransportUrl } from '@missive/core/transport';
 import { silentLogger, systemClock, type Bus, type Transport } from '@missive/core';
+import { brokersRequired } from '@missive/testing';
 import { SqliteJournalStore } from '../src/journal/sqlite-journal-store.js';
 import { startDashboard, type Dashboard } from '../src/server/dashboard-server.js';
 import { ChargePayment, OrderPlaced, startShopLike, type ShopLike } from './shop-like.js';
@@ -93,6 +94,10 @@ afterAll(async () => {
   await store?.close();
   rmSync(root, { recursive: true, force: true });
 });
+
+if (!existsSync(CHROMIUM) && brokersRequired()) {
+  throw new Error(`${CHROMIUM} is missing (MISSIVE_REQUIRE_BROKERS=1 makes it required): apt-get install chromium, as .ci/run does`);
+}
 
 describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium (skipped without /usr/bin/chromium; .ci/run installs it)', () => {
   it('shows the live services and their contracts', async () => {

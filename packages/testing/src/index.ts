@@ -28,3 +28,4 @@ export {
 export { startProcess, type TestProcess } from './processes.js';
 export { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 export { captureSpans, type SpanCapture } from './span-capture.js';
+export { appendIncrements } from './event-appender.js';
