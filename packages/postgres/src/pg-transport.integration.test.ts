@@ -2,7 +2,7 @@ import { describeTransportConformance } from '@missive/testing/vitest';
 import { PostgresTransport } from './pg-transport.js';
 import { dropSchema, postgresUnavailable, postgresUrl, uniqueSchema, urlWith } from './test-support/database.js';
 
-const LEASE = Number(process.env.LEASE ?? 1000);
+const LEASE = Number(process.env.LEASE ?? 3000);
 describeTransportConformance({
   name: 'postgres',
   features: { processes: true },
