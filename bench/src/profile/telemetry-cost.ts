@@ -14,17 +14,22 @@
  * ```sh
  * node bench/dist/profile/telemetry-cost.js --rounds 5 --memory 20000 --rabbitmq 5000
  * ```
+ *
+ * `--baseline path/to/core/dist/index.js` adds a third mode: the SDK with that build of
+ * @missive/core (an earlier commit's, built apart), so before and after are measured in the same run.
  * @module
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as CoreModule from '@missive/core';
 import { AMQP_URL } from '../harness/machine.js';
 import { makeOrder, orderSchema } from '../harness/payload.js';
 import { cleanup } from '../subjects/missive-bus.js';
 
-type Mode = 'none' | 'sdk';
+/** `base`: the SDK, with the build of @missive/core that `--baseline` names (before/after in one run). */
+type Mode = 'none' | 'sdk' | 'base';
 type Path = 'memory' | 'rabbitmq';
 
 /** What one child run reports. */
@@ -64,18 +69,20 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
   const spans = new Discard();
   const metrics = new Discard();
   let shutdown = (): Promise<void> => Promise.resolve();
-  if (mode === 'sdk') {
+  if (mode !== 'none') {
     const { startTelemetry } = await import('@missive/otel');
     const telemetry = startTelemetry({
       service: 'bench',
-      spanExporter: spans as never,
-      metricExporter: metrics as never,
+      spanExporter: spans,
+      metricExporter: metrics,
       metricIntervalMs: 1000,
       prometheus: false,
     });
     shutdown = () => telemetry.shutdown();
   }
-  const core = (await import('@missive/core')) as typeof CoreModule;
+  const core = (
+    mode === 'base' ? await import(pathToFileURL(resolve(option('baseline', ''))).href) : await import('@missive/core')
+  ) as typeof CoreModule;
   const Placed = core.defineEvent(`bench.${name}`, orderSchema);
   const url = path === 'memory' ? 'memory://' : AMQP_URL;
   const bus = core.createBus({ service: 'bench', transport: url, logger: core.consoleLogger('error'), stopTimeoutMs: 2000 });
@@ -128,6 +135,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
 
 function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const args = [fileURLToPath(import.meta.url), '--child', path, '--mode', mode, '--count', String(count), '--name', name];
+  if (mode === 'base') args.push('--baseline', option('baseline', ''));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: 300_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`${path} ${mode}: ${error.message}\n${stderr}`));
@@ -158,7 +166,8 @@ async function parent(): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadBefore = load();
   for (let round = 0; round < rounds; round++) {
-    const modes: Mode[] = round % 2 === 0 ? ['none', 'sdk'] : ['sdk', 'none'];
+    const all: Mode[] = process.argv.includes('--baseline') ? ['none', 'sdk', 'base'] : ['none', 'sdk'];
+    const modes = all.map((_, i) => all[(i + round) % all.length]!);
     for (const path of paths) {
       for (const mode of modes) {
         const result = await spawnRun(path, mode, counts[path], `bench-tc-${mode}-${id}-${round}`);
@@ -186,6 +195,15 @@ async function parent(): Promise<void> {
     console.log(
       `| ${path} | ${counts[path].toLocaleString('en-US')} | ${median(noneCpu).toFixed(1)} (${range(noneCpu, 1)}) | ${median(sdkCpu).toFixed(1)} (${range(sdkCpu, 1)}) | ${median(cpuRatios).toFixed(2)}× (${range(cpuRatios, 2)}) | ${median(rateRatios).toFixed(2)}× (${range(rateRatios, 2)}) | +${(median(sdkCpu) - median(noneCpu)).toFixed(1)} |`,
     );
+    const base = results.get(`${path} base`);
+    if (base !== undefined) {
+      const baseCpu = base.map((r) => r.cpuUsPerMessage);
+      const gain = base.map((b, i) => b.cpuUsPerMessage / sdk[i]!.cpuUsPerMessage);
+      const baseRatios = base.map((b, i) => b.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
+      console.log(
+        `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} |`,
+      );
+    }
   }
 }
 
