@@ -10,6 +10,9 @@
  * them: one producer span, one `process` span and four measurements per message. The figure is CPU
  * time per message of that process (`process.cpuUsage()`, which the machine's load barely moves),
  * and its throughput. On RabbitMQ the process's CPU includes amqplib's; the broker's is not counted.
+ * After an SDK run the same process times the SDK alone doing the least those conventions ask
+ * (two spans with their attributes, one context switch, two histogram records): the floor no
+ * instrumentation through the SDK can go under.
  *
  * ```sh
  * node bench/dist/profile/telemetry-cost.js --rounds 5 --memory 20000 --rabbitmq 5000
@@ -40,6 +43,69 @@ interface RunResult {
   readonly spansExported: number;
   /** Metric exports the discarding exporter received. */
   readonly metricExports: number;
+  /** With the SDK: CPU µs of {@link sdkMinimum} per message, measured in the same process after the run. */
+  readonly sdkMinimumUs?: number;
+}
+
+/**
+ * The least the SDK itself costs per message under the conventions Missive follows, with no bus:
+ * a producer span with its 7 attributes, a consumer span with its 9, one `context.with` around an
+ * async function, and two histogram records. Missive's extra cost above this is its own.
+ */
+async function sdkMinimum(count: number): Promise<number> {
+  const { context, metrics, trace, ROOT_CONTEXT, SpanKind } = await import('@opentelemetry/api');
+  const tracer = trace.getTracer('bench.minimum');
+  const meter = metrics.getMeter('bench.minimum');
+  const operation = meter.createHistogram('bench.operation.duration', { unit: 's' });
+  const processing = meter.createHistogram('bench.process.duration', { unit: 's' });
+  const producerFixed = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench.topic',
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'publish',
+  });
+  const consumerFixed = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench',
+    'messaging.consumer.group.name': 'bench',
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': 'process',
+  });
+  const sentAttributes = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench.topic',
+    'messaging.operation.name': 'publish',
+  });
+  const processAttributes = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench',
+    'messaging.consumer.group.name': 'bench',
+  });
+  const handler = async (): Promise<void> => undefined;
+  const once = async (i: number): Promise<void> => {
+    const id = `m-${i}`;
+    const producer = tracer.startSpan('publish bench.topic', { kind: SpanKind.PRODUCER });
+    producer.setAttributes(producerFixed);
+    producer.setAttribute('messaging.message.id', id);
+    producer.setAttribute('messaging.message.conversation_id', id);
+    producer.setAttribute('missive.message.type', 'bench.topic');
+    producer.end();
+    operation.record(0.0001, sentAttributes);
+    const consumer = tracer.startSpan('process bench', { kind: SpanKind.CONSUMER }, trace.setSpan(ROOT_CONTEXT, producer));
+    consumer.setAttributes(consumerFixed);
+    consumer.setAttribute('messaging.message.id', id);
+    consumer.setAttribute('messaging.message.conversation_id', id);
+    consumer.setAttribute('missive.message.type', 'bench.topic');
+    consumer.setAttribute('missive.attempt', 1);
+    await context.with(trace.setSpan(ROOT_CONTEXT, consumer), handler);
+    consumer.end();
+    processing.record(0.0001, processAttributes);
+  };
+  for (let i = 0; i < 5000; i++) await once(i);
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) await once(i);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count;
 }
 
 function option(name: string, fallback: string): string {
@@ -120,12 +186,14 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     await run(count);
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(before);
+    const minimum = mode === 'sdk' ? await sdkMinimum(count) : undefined;
     await shutdown();
     return {
       cpuUsPerMessage: (used.user + used.system) / count,
       messagesPerSecond: count / seconds,
       spansExported: spans.spans,
       metricExports: metrics.exports,
+      ...(minimum === undefined ? {} : { sdkMinimumUs: minimum }),
     };
   } finally {
     await bus.stop();
@@ -151,6 +219,10 @@ const median = (values: readonly number[]): number => {
 };
 const range = (values: readonly number[], digits: number): string =>
   `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+const minimumOf = (runs: readonly RunResult[]): string => {
+  const values = runs.map((r) => r.sdkMinimumUs).filter((v): v is number => v !== undefined);
+  return values.length === 0 ? '' : `${median(values).toFixed(1)} (${range(values, 1)})`;
+};
 const load = (): string =>
   os
     .loadavg()
@@ -174,7 +246,7 @@ async function parent(): Promise<void> {
         const key = `${path} ${mode}`;
         results.set(key, [...(results.get(key) ?? []), result]);
         console.error(
-          `round ${round + 1} ${key.padEnd(13)} ${result.cpuUsPerMessage.toFixed(1)} µs/msg  ${Math.round(result.messagesPerSecond)} msg/s  spans ${result.spansExported}  metric exports ${result.metricExports}  load ${load()}`,
+          `round ${round + 1} ${key.padEnd(13)} ${result.cpuUsPerMessage.toFixed(1)} µs/msg${result.sdkMinimumUs === undefined ? '' : ` (SDK minimum ${result.sdkMinimumUs.toFixed(1)})`}  ${Math.round(result.messagesPerSecond)} msg/s  spans ${result.spansExported}  metric exports ${result.metricExports}  load ${load()}`,
         );
       }
     }
@@ -193,7 +265,7 @@ async function parent(): Promise<void> {
     const noneCpu = none.map((r) => r.cpuUsPerMessage);
     const sdkCpu = sdk.map((r) => r.cpuUsPerMessage);
     console.log(
-      `| ${path} | ${counts[path].toLocaleString('en-US')} | ${median(noneCpu).toFixed(1)} (${range(noneCpu, 1)}) | ${median(sdkCpu).toFixed(1)} (${range(sdkCpu, 1)}) | ${median(cpuRatios).toFixed(2)}× (${range(cpuRatios, 2)}) | ${median(rateRatios).toFixed(2)}× (${range(rateRatios, 2)}) | +${(median(sdkCpu) - median(noneCpu)).toFixed(1)} |`,
+      `| ${path} | ${counts[path].toLocaleString('en-US')} | ${median(noneCpu).toFixed(1)} (${range(noneCpu, 1)}) | ${median(sdkCpu).toFixed(1)} (${range(sdkCpu, 1)}) | ${median(cpuRatios).toFixed(2)}× (${range(cpuRatios, 2)}) | ${median(rateRatios).toFixed(2)}× (${range(rateRatios, 2)}) | +${(median(sdkCpu) - median(noneCpu)).toFixed(1)} | ${minimumOf(sdk)} |`,
     );
     const base = results.get(`${path} base`);
     if (base !== undefined) {
@@ -201,7 +273,7 @@ async function parent(): Promise<void> {
       const gain = base.map((b, i) => b.cpuUsPerMessage / sdk[i]!.cpuUsPerMessage);
       const baseRatios = base.map((b, i) => b.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
       console.log(
-        `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} |`,
+        `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} | |`,
       );
     }
   }
