@@ -18,21 +18,30 @@
  * node bench/dist/profile/telemetry-cost.js --rounds 5 --memory 20000 --rabbitmq 5000
  * ```
  *
- * `--baseline path/to/core/dist/index.js` adds a third mode: the SDK with that build of
- * @missive/core (an earlier commit's, built apart), so before and after are measured in the same run.
+ * `--context` adds a mode with no provider and only an async-hooks context manager turned on, to
+ * show what that costs by itself. `--baseline path/to/core/dist/index.js` adds a mode: the SDK
+ * with that build of @missive/core (an earlier commit's, built apart), so before and after are
+ * measured in the same run.
  * @module
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROOT_CONTEXT as ROOT, type Context, type ContextManager } from '@opentelemetry/api';
 import type * as CoreModule from '@missive/core';
 import { AMQP_URL } from '../harness/machine.js';
 import { makeOrder, orderSchema } from '../harness/payload.js';
 import { cleanup } from '../subjects/missive-bus.js';
 
-/** `base`: the SDK, with the build of @missive/core that `--baseline` names (before/after in one run). */
-type Mode = 'none' | 'sdk' | 'base';
+/**
+ * `base`: the SDK, with the build of @missive/core that `--baseline` names (before/after in one run).
+ * `context` (with `--context`): no provider, only the SDK's async-hooks context manager, enabled as
+ * an instrumented HTTP server would (one `context.with`): the tax every async operation of the
+ * process pays once it is on, whoever turned it on.
+ */
+type Mode = 'none' | 'sdk' | 'base' | 'context';
 type Path = 'memory' | 'rabbitmq';
 
 /** What one child run reports. */
@@ -130,12 +139,32 @@ class Discard {
   }
 }
 
+/** A context manager on `AsyncLocalStorage`, as the SDK's for Node (`@opentelemetry/context-async-hooks`) is. */
+function asyncLocalStorageContextManager(): ContextManager {
+  const storage = new AsyncLocalStorage<Context>();
+  const manager: ContextManager = {
+    active: () => storage.getStore() ?? ROOT,
+    with: (ctx, fn, thisArg, ...args) => storage.run(ctx, () => fn.call(thisArg, ...args)),
+    bind: (_ctx, target) => target,
+    enable: () => manager,
+    disable: () => {
+      storage.disable();
+      return manager;
+    },
+  };
+  return manager;
+}
+
 /** One measured run in this process. */
 async function child(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const spans = new Discard();
   const metrics = new Discard();
   let shutdown = (): Promise<void> => Promise.resolve();
-  if (mode !== 'none') {
+  if (mode === 'context') {
+    const { context, ROOT_CONTEXT } = await import('@opentelemetry/api');
+    context.setGlobalContextManager(asyncLocalStorageContextManager());
+    context.with(ROOT_CONTEXT, () => undefined);
+  } else if (mode !== 'none') {
     const { startTelemetry } = await import('@missive/otel');
     const telemetry = startTelemetry({
       service: 'bench',
@@ -238,7 +267,9 @@ async function parent(): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadBefore = load();
   for (let round = 0; round < rounds; round++) {
-    const all: Mode[] = process.argv.includes('--baseline') ? ['none', 'sdk', 'base'] : ['none', 'sdk'];
+    const all: Mode[] = ['none', 'sdk'];
+    if (process.argv.includes('--baseline')) all.push('base');
+    if (process.argv.includes('--context')) all.push('context');
     const modes = all.map((_, i) => all[(i + round) % all.length]!);
     for (const path of paths) {
       for (const mode of modes) {
@@ -254,9 +285,9 @@ async function parent(): Promise<void> {
   console.log(`telemetry-cost, ${startedAt}, ${rounds} rounds alternating, load average ${loadBefore} at the start, ${load()} at the end`);
   console.log('');
   console.log(
-    '| path | messages per run | CPU µs/msg, no provider | CPU µs/msg, SDK | SDK ÷ none, CPU (median; per round) | throughput none ÷ SDK (median; per round) | SDK extra µs/msg |',
+    "| path | messages per run | CPU µs/msg, no provider | CPU µs/msg, SDK | SDK ÷ none, CPU (median; per round) | throughput none ÷ SDK (median; per round) | SDK extra µs/msg | the SDK's own minimum, µs/msg |",
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const path of paths) {
     const none = results.get(`${path} none`)!;
     const sdk = results.get(`${path} sdk`)!;
@@ -274,6 +305,15 @@ async function parent(): Promise<void> {
       const baseRatios = base.map((b, i) => b.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
       console.log(
         `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} | |`,
+      );
+    }
+    const onlyContext = results.get(`${path} context`);
+    if (onlyContext !== undefined) {
+      const cpu = onlyContext.map((r) => r.cpuUsPerMessage);
+      const ratios = onlyContext.map((c, i) => c.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
+      const rates = onlyContext.map((c, i) => none[i]!.messagesPerSecond / c.messagesPerSecond);
+      console.log(
+        `| ${path}, no provider, the async-hooks context manager on | | | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) | ${median(ratios).toFixed(2)}× (${range(ratios, 2)}) | ${median(rates).toFixed(2)}× (${range(rates, 2)}) | +${(median(cpu) - median(noneCpu)).toFixed(1)} | |`,
       );
     }
   }
