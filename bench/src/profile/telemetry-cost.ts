@@ -10,26 +10,38 @@
  * them: one producer span, one `process` span and four measurements per message. The figure is CPU
  * time per message of that process (`process.cpuUsage()`, which the machine's load barely moves),
  * and its throughput. On RabbitMQ the process's CPU includes amqplib's; the broker's is not counted.
+ * After an SDK run the same process times the SDK alone doing the least those conventions ask
+ * (two spans with their attributes, one context switch, two histogram records): the floor no
+ * instrumentation through the SDK can go under.
  *
  * ```sh
  * node bench/dist/profile/telemetry-cost.js --rounds 5 --memory 20000 --rabbitmq 5000
  * ```
  *
- * `--baseline path/to/core/dist/index.js` adds a third mode: the SDK with that build of
- * @missive/core (an earlier commit's, built apart), so before and after are measured in the same run.
+ * `--context` adds a mode with no provider and only an async-hooks context manager turned on, to
+ * show what that costs by itself. `--baseline path/to/core/dist/index.js` adds a mode: the SDK
+ * with that build of @missive/core (an earlier commit's, built apart), so before and after are
+ * measured in the same run.
  * @module
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROOT_CONTEXT as ROOT, type Context, type ContextManager } from '@opentelemetry/api';
 import type * as CoreModule from '@missive/core';
 import { AMQP_URL } from '../harness/machine.js';
 import { makeOrder, orderSchema } from '../harness/payload.js';
 import { cleanup } from '../subjects/missive-bus.js';
 
-/** `base`: the SDK, with the build of @missive/core that `--baseline` names (before/after in one run). */
-type Mode = 'none' | 'sdk' | 'base';
+/**
+ * `base`: the SDK, with the build of @missive/core that `--baseline` names (before/after in one run).
+ * `context` (with `--context`): no provider, only the SDK's async-hooks context manager, enabled as
+ * an instrumented HTTP server would (one `context.with`): the tax every async operation of the
+ * process pays once it is on, whoever turned it on.
+ */
+type Mode = 'none' | 'sdk' | 'base' | 'context';
 type Path = 'memory' | 'rabbitmq';
 
 /** What one child run reports. */
@@ -40,6 +52,69 @@ interface RunResult {
   readonly spansExported: number;
   /** Metric exports the discarding exporter received. */
   readonly metricExports: number;
+  /** With the SDK: CPU µs of {@link sdkMinimum} per message, measured in the same process after the run. */
+  readonly sdkMinimumUs?: number;
+}
+
+/**
+ * The least the SDK itself costs per message under the conventions Missive follows, with no bus:
+ * a producer span with its 7 attributes, a consumer span with its 9, one `context.with` around an
+ * async function, and two histogram records. Missive's extra cost above this is its own.
+ */
+async function sdkMinimum(count: number): Promise<number> {
+  const { context, metrics, trace, ROOT_CONTEXT, SpanKind } = await import('@opentelemetry/api');
+  const tracer = trace.getTracer('bench.minimum');
+  const meter = metrics.getMeter('bench.minimum');
+  const operation = meter.createHistogram('bench.operation.duration', { unit: 's' });
+  const processing = meter.createHistogram('bench.process.duration', { unit: 's' });
+  const producerFixed = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench.topic',
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'publish',
+  });
+  const consumerFixed = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench',
+    'messaging.consumer.group.name': 'bench',
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': 'process',
+  });
+  const sentAttributes = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench.topic',
+    'messaging.operation.name': 'publish',
+  });
+  const processAttributes = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench',
+    'messaging.consumer.group.name': 'bench',
+  });
+  const handler = async (): Promise<void> => undefined;
+  const once = async (i: number): Promise<void> => {
+    const id = `m-${i}`;
+    const producer = tracer.startSpan('publish bench.topic', { kind: SpanKind.PRODUCER });
+    producer.setAttributes(producerFixed);
+    producer.setAttribute('messaging.message.id', id);
+    producer.setAttribute('messaging.message.conversation_id', id);
+    producer.setAttribute('missive.message.type', 'bench.topic');
+    producer.end();
+    operation.record(0.0001, sentAttributes);
+    const consumer = tracer.startSpan('process bench', { kind: SpanKind.CONSUMER }, trace.setSpan(ROOT_CONTEXT, producer));
+    consumer.setAttributes(consumerFixed);
+    consumer.setAttribute('messaging.message.id', id);
+    consumer.setAttribute('messaging.message.conversation_id', id);
+    consumer.setAttribute('missive.message.type', 'bench.topic');
+    consumer.setAttribute('missive.attempt', 1);
+    await context.with(trace.setSpan(ROOT_CONTEXT, consumer), handler);
+    consumer.end();
+    processing.record(0.0001, processAttributes);
+  };
+  for (let i = 0; i < 5000; i++) await once(i);
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) await once(i);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count;
 }
 
 function option(name: string, fallback: string): string {
@@ -64,12 +139,32 @@ class Discard {
   }
 }
 
+/** A context manager on `AsyncLocalStorage`, as the SDK's for Node (`@opentelemetry/context-async-hooks`) is. */
+function asyncLocalStorageContextManager(): ContextManager {
+  const storage = new AsyncLocalStorage<Context>();
+  const manager: ContextManager = {
+    active: () => storage.getStore() ?? ROOT,
+    with: (ctx, fn, thisArg, ...args) => storage.run(ctx, () => fn.call(thisArg, ...args)),
+    bind: (_ctx, target) => target,
+    enable: () => manager,
+    disable: () => {
+      storage.disable();
+      return manager;
+    },
+  };
+  return manager;
+}
+
 /** One measured run in this process. */
 async function child(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const spans = new Discard();
   const metrics = new Discard();
   let shutdown = (): Promise<void> => Promise.resolve();
-  if (mode !== 'none') {
+  if (mode === 'context') {
+    const { context, ROOT_CONTEXT } = await import('@opentelemetry/api');
+    context.setGlobalContextManager(asyncLocalStorageContextManager());
+    context.with(ROOT_CONTEXT, () => undefined);
+  } else if (mode !== 'none') {
     const { startTelemetry } = await import('@missive/otel');
     const telemetry = startTelemetry({
       service: 'bench',
@@ -120,12 +215,14 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     await run(count);
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(before);
+    const minimum = mode === 'sdk' ? await sdkMinimum(count) : undefined;
     await shutdown();
     return {
       cpuUsPerMessage: (used.user + used.system) / count,
       messagesPerSecond: count / seconds,
       spansExported: spans.spans,
       metricExports: metrics.exports,
+      ...(minimum === undefined ? {} : { sdkMinimumUs: minimum }),
     };
   } finally {
     await bus.stop();
@@ -151,6 +248,10 @@ const median = (values: readonly number[]): number => {
 };
 const range = (values: readonly number[], digits: number): string =>
   `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+const minimumOf = (runs: readonly RunResult[]): string => {
+  const values = runs.map((r) => r.sdkMinimumUs).filter((v): v is number => v !== undefined);
+  return values.length === 0 ? '' : `${median(values).toFixed(1)} (${range(values, 1)})`;
+};
 const load = (): string =>
   os
     .loadavg()
@@ -166,7 +267,9 @@ async function parent(): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadBefore = load();
   for (let round = 0; round < rounds; round++) {
-    const all: Mode[] = process.argv.includes('--baseline') ? ['none', 'sdk', 'base'] : ['none', 'sdk'];
+    const all: Mode[] = ['none', 'sdk'];
+    if (process.argv.includes('--baseline')) all.push('base');
+    if (process.argv.includes('--context')) all.push('context');
     const modes = all.map((_, i) => all[(i + round) % all.length]!);
     for (const path of paths) {
       for (const mode of modes) {
@@ -174,7 +277,7 @@ async function parent(): Promise<void> {
         const key = `${path} ${mode}`;
         results.set(key, [...(results.get(key) ?? []), result]);
         console.error(
-          `round ${round + 1} ${key.padEnd(13)} ${result.cpuUsPerMessage.toFixed(1)} µs/msg  ${Math.round(result.messagesPerSecond)} msg/s  spans ${result.spansExported}  metric exports ${result.metricExports}  load ${load()}`,
+          `round ${round + 1} ${key.padEnd(13)} ${result.cpuUsPerMessage.toFixed(1)} µs/msg${result.sdkMinimumUs === undefined ? '' : ` (SDK minimum ${result.sdkMinimumUs.toFixed(1)})`}  ${Math.round(result.messagesPerSecond)} msg/s  spans ${result.spansExported}  metric exports ${result.metricExports}  load ${load()}`,
         );
       }
     }
@@ -182,9 +285,9 @@ async function parent(): Promise<void> {
   console.log(`telemetry-cost, ${startedAt}, ${rounds} rounds alternating, load average ${loadBefore} at the start, ${load()} at the end`);
   console.log('');
   console.log(
-    '| path | messages per run | CPU µs/msg, no provider | CPU µs/msg, SDK | SDK ÷ none, CPU (median; per round) | throughput none ÷ SDK (median; per round) | SDK extra µs/msg |',
+    "| path | messages per run | CPU µs/msg, no provider | CPU µs/msg, SDK | SDK ÷ none, CPU (median; per round) | throughput none ÷ SDK (median; per round) | SDK extra µs/msg | the SDK's own minimum, µs/msg |",
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const path of paths) {
     const none = results.get(`${path} none`)!;
     const sdk = results.get(`${path} sdk`)!;
@@ -193,7 +296,7 @@ async function parent(): Promise<void> {
     const noneCpu = none.map((r) => r.cpuUsPerMessage);
     const sdkCpu = sdk.map((r) => r.cpuUsPerMessage);
     console.log(
-      `| ${path} | ${counts[path].toLocaleString('en-US')} | ${median(noneCpu).toFixed(1)} (${range(noneCpu, 1)}) | ${median(sdkCpu).toFixed(1)} (${range(sdkCpu, 1)}) | ${median(cpuRatios).toFixed(2)}× (${range(cpuRatios, 2)}) | ${median(rateRatios).toFixed(2)}× (${range(rateRatios, 2)}) | +${(median(sdkCpu) - median(noneCpu)).toFixed(1)} |`,
+      `| ${path} | ${counts[path].toLocaleString('en-US')} | ${median(noneCpu).toFixed(1)} (${range(noneCpu, 1)}) | ${median(sdkCpu).toFixed(1)} (${range(sdkCpu, 1)}) | ${median(cpuRatios).toFixed(2)}× (${range(cpuRatios, 2)}) | ${median(rateRatios).toFixed(2)}× (${range(rateRatios, 2)}) | +${(median(sdkCpu) - median(noneCpu)).toFixed(1)} | ${minimumOf(sdk)} |`,
     );
     const base = results.get(`${path} base`);
     if (base !== undefined) {
@@ -201,7 +304,16 @@ async function parent(): Promise<void> {
       const gain = base.map((b, i) => b.cpuUsPerMessage / sdk[i]!.cpuUsPerMessage);
       const baseRatios = base.map((b, i) => b.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
       console.log(
-        `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} |`,
+        `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} | |`,
+      );
+    }
+    const onlyContext = results.get(`${path} context`);
+    if (onlyContext !== undefined) {
+      const cpu = onlyContext.map((r) => r.cpuUsPerMessage);
+      const ratios = onlyContext.map((c, i) => c.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
+      const rates = onlyContext.map((c, i) => none[i]!.messagesPerSecond / c.messagesPerSecond);
+      console.log(
+        `| ${path}, no provider, the async-hooks context manager on | | | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) | ${median(ratios).toFixed(2)}× (${range(ratios, 2)}) | ${median(rates).toFixed(2)}× (${range(rates, 2)}) | +${(median(cpu) - median(noneCpu)).toFixed(1)} | |`,
       );
     }
   }
