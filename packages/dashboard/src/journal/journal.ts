@@ -102,7 +102,7 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   let events: HandledEvent[] = [];
   let times: number[] = [];
   // Packed, not yet written (a failing store's rows wait here), oldest first.
-  let packed: PackedBatch[] = [];
+  const packed: PackedBatch[] = [];
   let store: JournalStore | undefined;
   let timer: NodeJS.Timeout | undefined;
   let pruneTimer: NodeJS.Timeout | undefined;
