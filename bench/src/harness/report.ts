@@ -18,6 +18,8 @@ export interface Row {
   readonly latencies: number[];
   /** Peak RSS per process role, bytes (max over rounds). */
   readonly rss: Record<string, number>;
+  /** CPU µs per message of the throughput phase per process role, one per round (broker scenarios). */
+  readonly cpu?: Record<string, number[]>;
   /** Why the row has no figures, when it has none. */
   readonly error?: string | undefined;
   readonly note?: string | undefined;
@@ -30,6 +32,30 @@ export function newRow(label: string, note?: string): Row {
 export function recordRss(row: Row, role: string, bytes: number): void {
   if (!Number.isFinite(bytes)) return;
   row.rss[role] = Math.max(row.rss[role] ?? 0, bytes);
+}
+
+/** Records a role's CPU µs per message for one round. */
+export function recordCpu(row: Row, role: string, usPerMessage: number): void {
+  if (!Number.isFinite(usPerMessage) || usPerMessage <= 0) return;
+  const cpu = ((row as { cpu?: Record<string, number[]> }).cpu ??= {});
+  (cpu[role] ??= []).push(usPerMessage);
+}
+
+/**
+ * One line per row with CPU figures: each role's CPU µs per message over the throughput phase,
+ * median of the rounds with the rounds in brackets (the load of a shared machine moves CPU time far
+ * less than throughput).
+ */
+export function cpuLines(rows: readonly Row[]): string {
+  const out: string[] = [];
+  for (const row of rows) {
+    if (row.cpu === undefined) continue;
+    const roles = Object.entries(row.cpu).map(
+      ([role, values]) => `${role} ${spread(values).median.toFixed(1)} (${values.map((v) => v.toFixed(1)).join(', ')})`,
+    );
+    out.push(`- ${row.label}: ${roles.join('; ')}`);
+  }
+  return out.length === 0 ? '' : ['CPU µs per message, throughput phase (median of rounds, rounds in brackets):', '', ...out].join('\n');
 }
 
 export const fmtRate = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');

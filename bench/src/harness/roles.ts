@@ -133,7 +133,7 @@ export interface RoleArgs {
   readonly args: SubjectArgs;
 }
 
-/** Publisher process: `ready`, then runs `publish` commands until `stop`, answering each with `published` {t0, t1}. */
+/** Publisher process: `ready`, then runs `publish` commands until `stop`, answering each with `published` {t0, t1, cpuUs}. */
 export async function publisherRole({ subject, args }: RoleArgs, ipc: Ipc): Promise<unknown> {
   const mod = await loadSubject(subject);
   const publisher = await mod.createPublisher!(args);
@@ -142,9 +142,11 @@ export async function publisherRole({ subject, args }: RoleArgs, ipc: Ipc): Prom
     const command = (await ipc.next('publish')) as PublishCommand;
     if (command.mode === 'stop') break;
     const t0 = nowUs();
+    const cpu0 = process.cpuUsage();
     if (command.mode === 'window') await publishWindowed(publisher, command.count, command.window, command.phase, command.first);
     else await publishPaced(publisher, command.count, command.rate, command.phase, command.first);
-    ipc.send('published', { t0, t1: nowUs() });
+    const cpu = process.cpuUsage(cpu0);
+    ipc.send('published', { t0, t1: nowUs(), cpuUs: cpu.user + cpu.system });
   }
   await publisher.close();
   return {};
@@ -167,7 +169,7 @@ export interface ConsumerResult {
 }
 
 /**
- * Consumer process: subscribes, sends `ready`, reports `progress` (counts) every 100 ms, and on `stop`
+ * Consumer process: subscribes, sends `ready`, reports `progress` (counts, CPU µs used so far) every 100 ms, and on `stop`
  * closes and returns its tally. With `args.sampleRss` it samples its own RSS every 250 ms.
  */
 export async function consumerRole({ subject, args }: RoleArgs, ipc: Ipc): Promise<ConsumerResult> {
@@ -186,7 +188,8 @@ export async function consumerRole({ subject, args }: RoleArgs, ipc: Ipc): Promi
   const progress = setInterval(
     () => {
       if (args['sampleRss'] === true) rssSamples.push(process.memoryUsage.rss());
-      ipc.send('progress', { counts: tally.counts, lastAt: tally.lastAt });
+      const cpu = process.cpuUsage();
+      ipc.send('progress', { counts: tally.counts, lastAt: tally.lastAt, cpuUs: cpu.user + cpu.system });
     },
     args['sampleRss'] === true ? 250 : 100,
   );

@@ -13,7 +13,7 @@
 import { spawnChild } from './child.js';
 import type { PairArgs, PairResult, PublishCommand } from './roles.js';
 import type { ConsumerResult } from './roles.js';
-import { newRow, recordRss, type Row } from './report.js';
+import { newRow, recordCpu, recordRss, type Row } from './report.js';
 import type { SubjectArgs } from './subject.js';
 import { sleep } from './time.js';
 
@@ -113,7 +113,7 @@ export interface BrokerPlan {
   readonly timeoutMs: number;
 }
 
-type Progress = { counts: { w: number; t: number; l: number }; lastAt: { w: number; t: number; l: number } };
+type Progress = { counts: { w: number; t: number; l: number }; lastAt: { w: number; t: number; l: number }; cpuUs?: number };
 
 /**
  * One round of a broker subject: `plan.consumers` consumer processes and one publisher process.
@@ -149,14 +149,32 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
     };
     const publish = async (command: PublishCommand) => {
       publisher.send('publish', command);
-      return (await publisher.next('published', left())) as { t0: number; t1: number };
+      return (await publisher.next('published', left())) as { t0: number; t1: number; cpuUs: number };
     };
     if (plan.warmup > 0) {
       await publish({ mode: 'window', count: plan.warmup, window: plan.window, phase: 'w', first: 0 });
       await waitFor('w', plan.warmup);
     }
-    const { t0 } = await publish({ mode: 'window', count: plan.count, window: plan.window, phase: 't', first: plan.warmup });
+    // Consumer CPU over the throughput phase: from its last report before it to its first report after
+    // it (reports every 100 ms, so both ends lag alike).
+    const cpuBefore = progress.map((p) => p.cpuUs ?? Number.NaN);
+    const { t0, cpuUs: publisherCpu } = await publish({
+      mode: 'window',
+      count: plan.count,
+      window: plan.window,
+      phase: 't',
+      first: plan.warmup,
+    });
     await waitFor('t', plan.count);
+    recordCpu(row, 'publisher', publisherCpu / plan.count);
+    const counted = progress.length;
+    await sleep(150); // one more report, taken after the last message
+    consumers.forEach((c, i) => {
+      const p = c.latest('progress') as Progress | undefined;
+      if (p !== undefined) progress[i] = p;
+    });
+    const consumerCpu = progress.slice(0, counted).reduce((sum, p, i) => sum + ((p.cpuUs ?? Number.NaN) - cpuBefore[i]!), 0);
+    recordCpu(row, plan.consumers > 1 ? 'consumers' : 'consumer', consumerCpu / plan.count);
     const lastAt = Math.max(...progress.map((p) => p.lastAt.t));
     row.throughput.push(plan.count / ((lastAt - t0) / 1e6));
     if (plan.latencyCount > 0) {

@@ -8,12 +8,14 @@
  *
  * With `MISSIVE_NATS_BASELINE` naming the `index.js` of another build of `@missive/nats` (an earlier
  * commit's, built apart), that build runs too, as "Missive, baseline build": before and after in one run.
+ * With `MISSIVE_BENCH_FULL_ENVELOPE=1`, Missive writing the whole envelope (the wire form before
+ * 2026-11-30) runs too, as "Missive, full envelope": the lean envelope's effect in one run.
  *
  * @module
  */
 import { connect } from 'nats';
 import { NATS_URL } from '../harness/machine.js';
-import { comparisonTable } from '../harness/report.js';
+import { comparisonTable, cpuLines } from '../harness/report.js';
 import { alternate, runBroker, type BrokerPlan, type Subject } from '../harness/rounds.js';
 import type { Scenario } from '../harness/scenario.js';
 import { runId } from '../harness/time.js';
@@ -57,7 +59,7 @@ async function removeStreams(prefix: string): Promise<void> {
 export const nats: Scenario = {
   name: 'nats',
   title: 'nats: Missive vs the raw JetStream pattern, nats.js js.publish/consume and Moleculer over NATS',
-  budgetMs: 240_000,
+  budgetMs: process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1' ? 420_000 : 240_000,
   facts: { packages: ['nats', 'moleculer', '@moleculer/channels', 'zod'] },
   async run(ctx) {
     const id = runId().replace(/[^A-Za-z0-9]/g, '');
@@ -91,6 +93,14 @@ export const nats: Scenario = {
         note: `the @missive/nats build at ${baseline}, same core`,
       });
     }
+    if (process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1') {
+      subjects.splice(1, 0, {
+        label: 'Missive, full envelope',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `full-${id}`, url: `${NATS_URL}?prefix=bf${id}`, fullEnvelope: true },
+        note: 'every envelope attribute written, as before 2026-11-30; same build otherwise',
+      });
+    }
     const plan = natsPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
@@ -101,10 +111,13 @@ export const nats: Scenario = {
         `${await natsVersion()}. ${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency: publish call in one process to handler entry in the other). Prefetch ${common.prefetch} on all; file streams, publishes resolved on their PubAck with Nats-Msg-Id, explicit ack after the handler.`,
         '',
         comparisonTable(rows, 'Missive', { rate: `${plan.rate / 1000}k/s` }),
+        '',
+        cpuLines(rows),
       ].join('\n');
     } finally {
       await cleanupAll(subjects, ctx.log);
       if (baseline !== undefined && baseline !== '') await removeStreams(`BB${id.toUpperCase()}_`).catch(() => undefined);
+      if (process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1') await removeStreams(`BF${id.toUpperCase()}_`).catch(() => undefined);
       await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) =>
         ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`),
       );
