@@ -36,6 +36,7 @@ import {
   newestSnapshot,
   REGISTRY_MAX_AGE_MS,
   SNAPSHOT_AFTER_RECORDS,
+  SNAPSHOT_LEAD_MS,
   snapshotRecord,
   type RegistrySnapshot,
 } from './registry-snapshot.js';
@@ -180,9 +181,12 @@ export class RegistryFollower implements Registry {
     this.snapshotDue = snapshot === undefined;
     this.expected = snapshot === undefined ? undefined : snapshot.upTo + 1;
     this.consumerTag = undefined;
+    // From a minute before the snapshot's last record, by time (broker and client clocks may differ a little).
+    const from =
+      snapshot === undefined ? 'first' : { '!': 'timestamp', value: Math.max(0, Math.floor((snapshot.upToAt - SNAPSHOT_LEAD_MS) / 1000)) };
     const { consumerTag } = await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), {
       noAck: false,
-      arguments: { 'x-stream-offset': this.expected ?? 'first' },
+      arguments: { 'x-stream-offset': from },
     });
     this.consumerTag ??= consumerTag;
   }
@@ -211,11 +215,12 @@ export class RegistryFollower implements Registry {
   }
 
   /** What this reader knows after the record at `upTo`. */
-  snapshot(upTo: number): RegistrySnapshot {
+  snapshot(upTo: number, upToAt: number): RegistrySnapshot {
     const seen = (key: string) => this.seen.get(key) ?? Date.now();
     const claims = this.claims.state();
     return {
       upTo,
+      upToAt,
       at: Date.now(),
       queues: [...this.queues.values()].map((q) => ({ ...q, seen: seen(`q\0${q.name}`) })),
       types: [...this.types].map((type) => ({ type, seen: seen(`t\0${type}`) })),
@@ -252,17 +257,21 @@ export class RegistryFollower implements Registry {
     if (this.consumerTag !== undefined && message.fields.consumerTag !== this.consumerTag) return; // a read given up
     this.consumerTag ??= message.fields.consumerTag;
     const offset = streamOffset(message);
+    const record = parseRecord(message.content);
     if (this.expected !== undefined) {
-      if (offset < this.expected) return; // delivery starts at the chunk holding the offset asked for
+      // The read starts a little before the snapshot's last record: records up to it are skipped. But
+      // a marker this reader waits for before it means the stream is younger than the snapshot (it
+      // was deleted and declared again), and a first record past it that the retention dropped the
+      // records after the snapshot: either way, read from the first record instead.
+      const reset = offset < this.expected && record !== undefined && 'marker' in record && this.waiting.has(record.marker);
+      if (offset < this.expected && !reset) return;
       const gap = offset > this.expected;
       this.expected = undefined;
-      if (gap) {
-        // The retention dropped records after the snapshot: read from the first record instead.
+      if (gap || reset) {
         this.restartFromFirst(channel);
         return;
       }
     }
-    const record = parseRecord(message.content);
     if (record === undefined) return;
     if (!('marker' in record)) {
       this.apply(record, recordTime(message));
@@ -275,7 +284,7 @@ export class RegistryFollower implements Registry {
       this.starting = undefined;
       if (this.snapshotDue || this.applied > SNAPSHOT_AFTER_RECORDS) {
         this.snapshotDue = false;
-        appendSnapshot(channel, snapshotRecord(this.snapshot(offset)));
+        appendSnapshot(channel, snapshotRecord(this.snapshot(offset, recordTime(message))));
       }
     }
     waiter.resolve();

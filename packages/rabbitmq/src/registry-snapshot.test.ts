@@ -4,6 +4,7 @@ import { parseSnapshot, snapshotRecord, type RegistrySnapshot } from './registry
 
 const snapshot: RegistrySnapshot = {
   upTo: 41,
+  upToAt: 1_699_999_999_000,
   at: 1_700_000_000_000,
   queues: [{ name: 'billing', topics: ['shop.#'], ordered: false, seen: 1_700_000_000_000 }],
   types: [{ type: 'shop.order-placed', seen: 1_700_000_000_000 }],

@@ -7,8 +7,11 @@
  * snapshots never see one, and their records are read by new readers as before.
  *
  * A new reader reads the snapshot stream to a marker of its own and takes the newest snapshot, then
- * reads the registry from offset `upTo + 1`. When there is none, or the registry's retention has
- * dropped records after it (the first offset delivered is past `upTo + 1`), it reads from the first
+ * reads the registry from a minute before the record at `upTo` was appended (a timestamp offset: an
+ * offset number past the stream's end would wait for it), skipping records up to `upTo`. When there
+ * is none, or the registry's retention has dropped records after it (the first offset delivered is
+ * past `upTo + 1`), or the registry is younger than the snapshot (deleted and declared again: its
+ * own marker comes at an offset before `upTo`), it reads from the first
  * record as before. After reading from the first record, or more than {@link SNAPSHOT_AFTER_RECORDS}
  * records past a snapshot, it appends a new snapshot at its first marker. An entry not seen for
  * {@link REGISTRY_MAX_AGE_MS} (a record of it that old would have been dropped) is left out when a
@@ -33,6 +36,8 @@ const SNAPSHOT_MAX_BYTES = 8_000_000;
 const SNAPSHOT_SEGMENT_BYTES = 2_000_000;
 /** How long a reader looks for the newest snapshot before it reads the registry from its first record. */
 const SNAPSHOT_READ_TIMEOUT_MS = 10_000;
+/** How long before a snapshot's last record a reader starts reading. */
+export const SNAPSHOT_LEAD_MS = 60_000;
 /** A reader that applied more records than this after its snapshot appends a new one. */
 export const SNAPSHOT_AFTER_RECORDS = 2_000;
 /** The stream's retention (`REGISTRY_MAX_AGE`, 7 days) in milliseconds. */
@@ -42,6 +47,8 @@ export const REGISTRY_MAX_AGE_MS = 7 * 24 * 60 * 60_000;
 export interface RegistrySnapshot {
   /** The stream offset of the last record it includes. */
   readonly upTo: number;
+  /** When that record was appended (epoch ms, the appender's clock): a reader starts its read shortly before. */
+  readonly upToAt: number;
   /** When it was taken (epoch ms, the writer's clock). */
   readonly at: number;
   readonly queues: readonly {
@@ -67,8 +74,16 @@ const isStrings = (value: unknown): value is string[] => Array.isArray(value) &&
 /** A snapshot out of a parsed record's `snapshot` field; undefined when it is not a well-formed one (then it is skipped). */
 export function parseSnapshot(value: unknown): RegistrySnapshot | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { upTo, at, queues, types, owners, lost } = value as Record<string, unknown>;
-  if (!isNumber(upTo) || !isNumber(at) || !Array.isArray(queues) || !Array.isArray(types) || !Array.isArray(owners) || !isStrings(lost))
+  const { upTo, upToAt, at, queues, types, owners, lost } = value as Record<string, unknown>;
+  if (
+    !isNumber(upTo) ||
+    !isNumber(upToAt) ||
+    !isNumber(at) ||
+    !Array.isArray(queues) ||
+    !Array.isArray(types) ||
+    !Array.isArray(owners) ||
+    !isStrings(lost)
+  )
     return undefined;
   const q = queues as Record<string, unknown>[];
   const t = types as Record<string, unknown>[];
