@@ -3,7 +3,9 @@
  * run: (a) no provider registered (Missive's instrumentation calls are API no-ops) against (b) the
  * SDK as an application registers it through `startTelemetry` of @missive/otel (a NodeTracerProvider
  * with its async-hooks context manager and a BatchSpanProcessor, a MeterProvider with a periodic
- * reader every second), both exporting to sinks that discard (a collector's cost is not Missive's).
+ * reader, every `--metric-interval` ms: default 10 000, `startTelemetry`'s), both exporting to sinks
+ * that discard (a collector's cost is not Missive's). Each collection also reads the transport's
+ * queue listing for the depth gauges: on RabbitMQ that costs milliseconds (see docs/BENCHMARKS.md).
  *
  * Rounds alternate the modes (none, sdk / sdk, none ...); every measured run is a fresh process
  * whose bus publishes `count` messages (at most 100 unconfirmed) to its own endpoint and handles
@@ -170,7 +172,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
       service: 'bench',
       spanExporter: spans,
       metricExporter: metrics,
-      metricIntervalMs: 1000,
+      metricIntervalMs: Number(option('metric-interval', '10000')),
       prometheus: false,
     });
     shutdown = () => telemetry.shutdown();
@@ -233,6 +235,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
 function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const args = [fileURLToPath(import.meta.url), '--child', path, '--mode', mode, '--count', String(count), '--name', name];
   if (mode === 'base') args.push('--baseline', option('baseline', ''));
+  args.push('--metric-interval', option('metric-interval', '10000'));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: 300_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`${path} ${mode}: ${error.message}\n${stderr}`));
