@@ -183,6 +183,12 @@ export interface TransportCapabilities {
   readonly orderingKeys: boolean;
   /** Several processes can share the broker (false for the in-process memory transport). */
   readonly multiProcess: boolean;
+  /**
+   * Consumers receive the very `TransportMessage` objects given to `publish`/`send` (in this
+   * process; headers may be replaced through `withHeaders`), so the bus may give an
+   * `InProcessMessage`, whose body is encoded only if read. Absent: false.
+   */
+  readonly inProcess?: boolean;
 }
 
 /** A queue as an operator sees it. */
