@@ -29,7 +29,7 @@ export interface HeartbeatHost {
   run<R extends pg.QueryResultRow>(statement: Named | string, values: unknown[], lane?: 'main' | 'consume'): Promise<pg.QueryResult<R>>;
   /** The seqs of the deliveries this transport's consumers hold unsettled. */
   heldSeqs(): string[];
-  /** Whether the link is up (while it is not, there is nothing to beat through: skipped, not queued). */
+  /** Whether the link is not lost (while it is, there is nothing to beat through: skipped, not queued). */
   isUp(): boolean;
 }
 

@@ -81,6 +81,11 @@ export class Link {
     return this.state === 'up';
   }
 
+  /** Whether the link is down (not merely being checked): background work (poll, lease extension) skips its turn. */
+  get lost(): boolean {
+    return this.state === 'down' || this.state === 'closed';
+  }
+
   /** Operations waiting for the link now. */
   get waiting(): number {
     return this.waiters.size;

@@ -29,9 +29,9 @@ export interface PostgresPools {
   readonly consume: Lane;
 }
 
-/** How long opening a connection may take: two heartbeats, at least 5 s. */
+/** How long opening a connection may take: two heartbeats, at least 10 s (a loaded server may take seconds). */
 export function connectTimeoutMs(options: ResolvedPostgresOptions): number {
-  return Math.max(5000, 2 * options.heartbeatMs);
+  return Math.max(10_000, 2 * options.heartbeatMs);
 }
 
 /**

@@ -159,7 +159,7 @@ export class PostgresTransport implements Transport {
     });
     this.heartbeat = new Heartbeat({
       ...host,
-      isUp: () => this.link?.up === true,
+      isUp: () => this.link?.lost === false, // checking: the extension waits for the check
       leaseMs: this.options.leaseMs,
       heldSeqs: () => [...this.consumers].flatMap((c) => c.heldSeqs()),
     });
@@ -170,7 +170,7 @@ export class PostgresTransport implements Transport {
       pollMs: this.options.pollMs,
       lockSpace: this.lockSpace(),
       due: this.due,
-      isOpen: () => isOpen() && this.link?.up === true, // while the link is down, the reconnect looks for work
+      isOpen: () => isOpen() && this.link?.lost === false, // while the link is down, the reconnect looks for work
       wakeAll: () => this.wakeAll(),
     });
   }

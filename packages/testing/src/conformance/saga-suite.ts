@@ -56,7 +56,11 @@ function contracts(env: Environment) {
   };
 }
 
-function orderSaga(env: Environment, c: ReturnType<typeof contracts>, paymentTimeoutMs: number) {
+/**
+ * The order saga. The payment timeout is `paymentTimeoutMs` for an order the payment provider never
+ * answers (amount 777), `answeredTimeoutMs` (default the same) for the others.
+ */
+function orderSaga(env: Environment, c: ReturnType<typeof contracts>, paymentTimeoutMs: number, answeredTimeoutMs = paymentTimeoutMs) {
   const byOrder = (m: { orderId: string }) => m.orderId;
   return defineSaga(`${env.prefix}.order`, OrderState)
     .startedBy(c.OrderPlaced, {
@@ -70,7 +74,7 @@ function orderSaga(env: Environment, c: ReturnType<typeof contracts>, paymentTim
         saga.addCompensation('release-stock', { orderId: m.orderId, sku: saga.state.sku, qty: saga.state.qty });
         saga.state.status = 'charging';
         saga.send(c.ChargePayment, { orderId: m.orderId, amount: saga.state.amount });
-        saga.scheduleTimeout('payment', { delayMs: paymentTimeoutMs });
+        saga.scheduleTimeout('payment', { delayMs: saga.state.amount === 777 ? paymentTimeoutMs : answeredTimeoutMs });
       },
     })
     .on(c.StockUnavailable, {
@@ -185,7 +189,7 @@ function services(env: Environment, c: ReturnType<typeof contracts>, world: Worl
 export function describeSagaConformance(saga: SagaTarget): void {
   const { target } = saga;
   describe(`saga conformance: ${target.name}`, () => {
-    const run = (name: string, body: (env: Environment, store: MessageStore) => Promise<void>) =>
+    const run = (name: string, body: (env: Environment, store: MessageStore) => Promise<void>, timeoutMs?: number) =>
       it(
         name,
         async (ctx) => {
@@ -205,98 +209,113 @@ export function describeSagaConformance(saga: SagaTarget): void {
             await saga.destroyStore?.(store);
           }
         },
-        60_000,
+        timeoutMs ?? 60_000,
       );
 
-    run('every order ends consistent: completed, or compensated in reverse order at whichever step failed', async (env, store) => {
-      const c = contracts(env);
-      const world: World = {
-        stock: new Map([
-          ['book', 1000],
-          ['rare', 0],
-        ]),
-        reserved: new Map(),
-        charged: new Map(),
-        refunded: new Map(),
-        shipped: new Set(),
-        log: [],
-      };
-      const buses = services(env, c, world);
-      const sent: { type: string; orderId: string }[] = [];
-      const orders = env.bus('orders', {
-        middleware: {
-          publish: [
-            async (ctx, next) => {
-              await next();
-              sent.push({ type: ctx.envelope.type, orderId: (ctx.envelope.data as { orderId: string }).orderId });
-            },
-          ],
-        },
-      });
-      // The payment timeout leaves room for a loaded machine and a networked broker: a charge answered
-      // late must not turn into a timeout (the 'timeout' orders wait it out).
-      orders.saga(orderSaga(env, c, 2000), { store, endpoint: env.name('order-saga'), concurrency: 4 });
-      await Promise.all([...buses, orders].map((b) => b.start()));
-      const kinds = ['ok', 'out-of-stock', 'declined', 'noship', 'timeout'] as const;
-      const placed: { orderId: string; kind: (typeof kinds)[number] }[] = [];
-      for (const i of range(8)) {
-        for (const kind of kinds) {
-          const orderId = `${kind}-${i}`;
-          placed.push({ orderId, kind });
-          await orders.publish(c.OrderPlaced, {
-            orderId,
-            sku: kind === 'out-of-stock' ? 'rare' : 'book',
-            qty: 2,
-            amount: kind === 'declined' ? 5000 : kind === 'timeout' ? 777 : 25,
-          });
+    run(
+      'every order ends consistent: completed, or compensated in reverse order at whichever step failed',
+      async (env, store) => {
+        const c = contracts(env);
+        const world: World = {
+          stock: new Map([
+            ['book', 1000],
+            ['rare', 0],
+          ]),
+          reserved: new Map(),
+          charged: new Map(),
+          refunded: new Map(),
+          shipped: new Set(),
+          log: [],
+        };
+        const buses = services(env, c, world);
+        const sent: { type: string; orderId: string }[] = [];
+        const orders = env.bus('orders', {
+          middleware: {
+            publish: [
+              // Recorded as the saga's messages go out, in its order: the outbox sends to different
+              // destinations at once, so the order the sends complete in is the broker's (on a loaded
+              // machine the stock release was confirmed before the refund sent just ahead of it).
+              async (ctx, next) => {
+                sent.push({ type: ctx.envelope.type, orderId: (ctx.envelope.data as { orderId: string }).orderId });
+                await next();
+              },
+            ],
+          },
+        });
+        // Only the orders the provider never answers wait out a payment timeout (2 s); an answered one
+        // has a minute, so a charge answered late on a loaded machine (40 orders through five services
+        // on two cores took longer than 2 s) never races its timeout.
+        orders.saga(orderSaga(env, c, 2000, 60_000), { store, endpoint: env.name('order-saga'), concurrency: 4 });
+        await Promise.all([...buses, orders].map((b) => b.start()));
+        const kinds = ['ok', 'out-of-stock', 'declined', 'noship', 'timeout'] as const;
+        const placed: { orderId: string; kind: (typeof kinds)[number] }[] = [];
+        for (const i of range(8)) {
+          for (const kind of kinds) {
+            const orderId = `${kind}-${i}`;
+            placed.push({ orderId, kind });
+            await orders.publish(c.OrderPlaced, {
+              orderId,
+              sku: kind === 'out-of-stock' ? 'rare' : 'book',
+              qty: 2,
+              amount: kind === 'declined' ? 5000 : kind === 'timeout' ? 777 : 25,
+            });
+          }
         }
-      }
-      const sagaName = `${env.prefix}.order`;
-      const finished = async () => (await store.listSagas(sagaName)).filter((r) => r.status !== 'active').length;
-      await env.eventually(finished, (n) => n === placed.length, `all ${placed.length} orders to finish`);
-      // A saga is compensated once its compensating commands are committed; wait for them to be handled.
-      const compensated = () =>
-        placed.every(
-          ({ orderId, kind }) =>
-            kind === 'ok' || (!world.reserved.has(orderId) && (!world.charged.has(orderId) || world.refunded.has(orderId))),
-        );
-      await env.until(compensated, 'every compensating command handled');
-      await env.settle();
-      const records = new Map((await store.listSagas(sagaName)).map((r) => [r.id, r]));
-      for (const { orderId, kind } of placed) {
-        const record = records.get(orderId)!;
-        const state = record.state as z.infer<typeof OrderState>;
-        if (kind === 'ok') {
-          expect(record.status, orderId).toBe('completed');
-          expect(state.status).toBe('done');
-          expect(world.reserved.get(orderId)).toBe(2);
-          expect(world.charged.get(orderId)).toBe(25);
-          expect(world.refunded.has(orderId)).toBe(false);
-          expect(world.shipped.has(orderId)).toBe(true);
-        } else {
-          expect(record.status, orderId).toBe('compensated');
-          expect(state.status).toBe('cancelled');
-          expect(world.reserved.has(orderId), `${orderId} stock released`).toBe(false);
-          expect(world.charged.has(orderId) ? world.refunded.get(orderId) : 0, `${orderId} net charge`).toBe(
-            world.charged.get(orderId) ?? 0,
-          );
-          expect(world.shipped.has(orderId)).toBe(false);
-          expect(record.reason).toBe(
-            { 'out-of-stock': 'out of stock', declined: 'payment declined', noship: 'shipment failed', timeout: 'payment timed out' }[kind],
-          );
-          expect(record.timeouts).toEqual([]);
+        const sagaName = `${env.prefix}.order`;
+        const finished = async () => (await store.listSagas(sagaName)).filter((r) => r.status !== 'active').length;
+        // Waits on progress, not for a fixed time: 40 orders through five services took longer than one
+        // wait (20 s) with two test files on two cores; each wait must see more orders finish.
+        for (let done = 0; done < placed.length;) {
+          const before = done;
+          done = await env.eventually(finished, (n) => n > before, `more of the ${placed.length} orders to finish (${before} so far)`);
         }
-      }
-      // Reverse order: for a failed shipment the saga sends the refund before the stock release
-      // (the two services then handle them independently), and both are handled.
-      const undo = sent
-        .filter((m) => m.orderId === 'noship-0' && (m.type === c.RefundPayment.name || m.type === c.ReleaseStock.name))
-        .map((m) => m.type);
-      expect(undo).toEqual([c.RefundPayment.name, c.ReleaseStock.name]);
-      await env.until(() => world.log.filter((l) => l.endsWith('noship-0')).length === 2, 'both compensations of noship-0 handled');
-      expect(world.stock.get('book')).toBe(1000 - 2 * 8);
-      expect(await store.pendingOutbox(10)).toEqual([]);
-    });
+        // A saga is compensated once its compensating commands are committed; wait for them to be handled.
+        const compensated = () =>
+          placed.every(
+            ({ orderId, kind }) =>
+              kind === 'ok' || (!world.reserved.has(orderId) && (!world.charged.has(orderId) || world.refunded.has(orderId))),
+          );
+        await env.until(compensated, 'every compensating command handled');
+        await env.settle();
+        const records = new Map((await store.listSagas(sagaName)).map((r) => [r.id, r]));
+        for (const { orderId, kind } of placed) {
+          const record = records.get(orderId)!;
+          const state = record.state as z.infer<typeof OrderState>;
+          if (kind === 'ok') {
+            expect(record.status, orderId).toBe('completed');
+            expect(state.status).toBe('done');
+            expect(world.reserved.get(orderId)).toBe(2);
+            expect(world.charged.get(orderId)).toBe(25);
+            expect(world.refunded.has(orderId)).toBe(false);
+            expect(world.shipped.has(orderId)).toBe(true);
+          } else {
+            expect(record.status, orderId).toBe('compensated');
+            expect(state.status).toBe('cancelled');
+            expect(world.reserved.has(orderId), `${orderId} stock released`).toBe(false);
+            expect(world.charged.has(orderId) ? world.refunded.get(orderId) : 0, `${orderId} net charge`).toBe(
+              world.charged.get(orderId) ?? 0,
+            );
+            expect(world.shipped.has(orderId)).toBe(false);
+            expect(record.reason).toBe(
+              { 'out-of-stock': 'out of stock', declined: 'payment declined', noship: 'shipment failed', timeout: 'payment timed out' }[
+                kind
+              ],
+            );
+            expect(record.timeouts).toEqual([]);
+          }
+        }
+        // Reverse order: for a failed shipment the saga sends the refund before the stock release
+        // (the two services then handle them independently), and both are handled.
+        const undo = sent
+          .filter((m) => m.orderId === 'noship-0' && (m.type === c.RefundPayment.name || m.type === c.ReleaseStock.name))
+          .map((m) => m.type);
+        expect(undo).toEqual([c.RefundPayment.name, c.ReleaseStock.name]);
+        await env.until(() => world.log.filter((l) => l.endsWith('noship-0')).length === 2, 'both compensations of noship-0 handled');
+        expect(world.stock.get('book')).toBe(1000 - 2 * 8);
+        expect(await store.pendingOutbox(10)).toEqual([]);
+      },
+      180_000,
+    );
 
     run('concurrent messages for one instance never lose an update', async (env, store) => {
       const c = contracts(env);
@@ -359,11 +378,16 @@ export function describeSagaConformance(saga: SagaTarget): void {
       };
       const buses = services(env, c, world);
       const timeoutsDelivered: string[] = [];
+      const seenTimeouts = new Set<string>();
       const orders = env.bus('orders', {
         middleware: {
           consume: [
             async (ctx, next) => {
-              if (ctx.envelope.type.endsWith('.timeout')) timeoutsDelivered.push((ctx.envelope.data as { sagaId: string }).sagaId);
+              // Each timeout message once (at least once: a redelivered copy is the same timeout).
+              if (ctx.envelope.type.endsWith('.timeout') && !seenTimeouts.has(ctx.envelope.id)) {
+                seenTimeouts.add(ctx.envelope.id);
+                timeoutsDelivered.push((ctx.envelope.data as { sagaId: string }).sagaId);
+              }
               await next();
             },
           ],
@@ -389,6 +413,7 @@ export function describeSagaConformance(saga: SagaTarget): void {
       slow = await env.eventually(load('slow'), (r) => r?.timeouts[0]?.id !== first.id, 'the rescheduled timeout');
       expect(slow!.timeouts.length).toBe(1);
       expect(slow!.timeouts[0]!.due).toBeGreaterThan(first.due);
+      const rescheduledAt = slow!.updatedAt;
       const fast = await env.eventually(load('fast'), (r) => r?.status === 'completed', '"fast" to complete (its timeout cancelled)');
       expect(fast!.timeouts).toEqual([]);
       slow = await env.eventually(load('slow'), (r) => r?.status === 'compensated', '"slow" to time out');
@@ -397,8 +422,21 @@ export function describeSagaConformance(saga: SagaTarget): void {
       // Where the transport cancels scheduled messages, dropped timeouts (fast's on completion, slow's
       // first on rescheduling) are cancelled for real: only the one that fired is delivered. Elsewhere
       // they are delivered when due (before slow's second) and ignored.
+      // A cancel can only beat a timeout it reaches before it is due: on a loaded machine the reschedule
+      // (or fast's completion) may commit after the timeout was due (2 workers on 2 cores: slow's first
+      // was delivered), and then the delivery is right. The case insists on the cancel where it came
+      // at least half the timeout before the due time.
       const cancels = orders.transport.capabilities.cancelScheduled;
-      expect(timeoutsDelivered.sort()).toEqual(cancels ? ['slow'] : ['fast', 'slow', 'slow']);
+      const late = (committedAt: number, due: number) => committedAt > due - timeoutMs / 2;
+      const count = (id: string) => timeoutsDelivered.filter((d) => d === id).length;
+      if (cancels) {
+        expect(count('slow')).toBeGreaterThanOrEqual(1);
+        expect(count('slow'), 'slow: its first timeout was cancelled').toBeLessThanOrEqual(late(rescheduledAt, first.due) ? 2 : 1);
+        expect(count('fast'), 'fast: its timeout was cancelled').toBeLessThanOrEqual(
+          late(fast!.finishedAt!, fast!.createdAt + timeoutMs) ? 1 : 0,
+        );
+        expect(timeoutsDelivered.length).toBe(count('slow') + count('fast'));
+      } else expect(timeoutsDelivered.sort()).toEqual(['fast', 'slow', 'slow']);
       expect(await store.deleteFinishedSagas(sagaName, env.clock.now() + 1)).toBe(2);
       expect(await store.listSagas(sagaName)).toEqual([]);
     });
