@@ -118,7 +118,9 @@ type Progress = { counts: { w: number; t: number; l: number }; lastAt: { w: numb
 /**
  * One round of a broker subject: `plan.consumers` consumer processes and one publisher process.
  * Throughput is the count over the time from the publisher's first publish to the last consumer's
- * last handled message; latency is measured at `plan.rate` in a second phase.
+ * last handled message; latency is measured at `plan.rate` in a second phase. CPU per message of
+ * the throughput phase is recorded for the publisher (its publishing) and each consumer (from just
+ * before the phase to just after its last message: progress reports, 100 ms apart, bracket it).
  */
 export async function runBroker(subject: Subject, row: Row, scenarioPlan: BrokerPlan): Promise<void> {
   const plan = { ...scenarioPlan, ...subject.plan };
@@ -149,34 +151,26 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
     };
     const publish = async (command: PublishCommand) => {
       publisher.send('publish', command);
-      return (await publisher.next('published', left())) as { t0: number; t1: number; cpuUs: number };
+      return (await publisher.next('published', left())) as { t0: number; t1: number; cpuUs?: number };
     };
     if (plan.warmup > 0) {
       await publish({ mode: 'window', count: plan.warmup, window: plan.window, phase: 'w', first: 0 });
       await waitFor('w', plan.warmup);
     }
-    // Consumer CPU over the throughput phase: from its last report before it to its first report after
-    // it (reports every 100 ms, so both ends lag alike).
-    const cpuBefore = progress.map((p) => p.cpuUs ?? Number.NaN);
-    const { t0, cpuUs: publisherCpu } = await publish({
-      mode: 'window',
-      count: plan.count,
-      window: plan.window,
-      phase: 't',
-      first: plan.warmup,
-    });
+    const consumerCpu = async () => {
+      await sleep(150); // a progress report sent after what came before
+      return consumers.reduce((sum, c) => sum + ((c.latest('progress') as Progress | undefined)?.cpuUs ?? Number.NaN), 0);
+    };
+    const cpuBefore = await consumerCpu();
+    const { t0, cpuUs } = (await publish({ mode: 'window', count: plan.count, window: plan.window, phase: 't', first: plan.warmup })) as {
+      t0: number;
+      cpuUs?: number;
+    };
     await waitFor('t', plan.count);
-    recordCpu(row, 'publisher', publisherCpu / plan.count);
-    const counted = progress.length;
-    await sleep(150); // one more report, taken after the last message
-    consumers.forEach((c, i) => {
-      const p = c.latest('progress') as Progress | undefined;
-      if (p !== undefined) progress[i] = p;
-    });
-    const consumerCpu = progress.slice(0, counted).reduce((sum, p, i) => sum + ((p.cpuUs ?? Number.NaN) - cpuBefore[i]!), 0);
-    recordCpu(row, plan.consumers > 1 ? 'consumers' : 'consumer', consumerCpu / plan.count);
     const lastAt = Math.max(...progress.map((p) => p.lastAt.t));
     row.throughput.push(plan.count / ((lastAt - t0) / 1e6));
+    recordCpu(row, plan.consumers > 1 ? 'consumers' : 'consumer', ((await consumerCpu()) - cpuBefore) / plan.count);
+    recordCpu(row, 'publisher', (cpuUs ?? Number.NaN) / plan.count);
     if (plan.latencyCount > 0) {
       await publish({ mode: 'paced', count: plan.latencyCount, rate: plan.rate, phase: 'l', first: plan.warmup + plan.count });
       await waitFor('l', plan.latencyCount);

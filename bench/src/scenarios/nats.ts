@@ -15,7 +15,7 @@
  */
 import { connect } from 'nats';
 import { NATS_URL } from '../harness/machine.js';
-import { comparisonTable, cpuLines } from '../harness/report.js';
+import { comparisonTable } from '../harness/report.js';
 import { alternate, runBroker, type BrokerPlan, type Subject } from '../harness/rounds.js';
 import type { Scenario } from '../harness/scenario.js';
 import { runId } from '../harness/time.js';
@@ -111,8 +111,6 @@ export const nats: Scenario = {
         `${await natsVersion()}. ${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency: publish call in one process to handler entry in the other). Prefetch ${common.prefetch} on all; file streams, publishes resolved on their PubAck with Nats-Msg-Id, explicit ack after the handler.`,
         '',
         comparisonTable(rows, 'Missive', { rate: `${plan.rate / 1000}k/s` }),
-        '',
-        cpuLines(rows),
       ].join('\n');
     } finally {
       await cleanupAll(subjects, ctx.log);
