@@ -37,7 +37,9 @@ export interface Codec {
    * an envelope equal to `decode(encode(envelope))` and sharing no object with `envelope`, made
    * without bytes. Undefined when only the round trip can tell what it gives (a value the encoding
    * changes, one `decode` would refuse, a size near the limit): then the caller encodes, and the
-   * reader decodes, as on a broker.
+   * reader decodes, as on a broker. A codec that wraps another and changes what `encode` or `decode`
+   * do must not pass the other's `copy` on; the JSON codec's answers only when called on itself, so
+   * a spread of it (`{ ...jsonCodec(), encode }`) falls back to encoding.
    */
   copy?(envelope: Envelope): Envelope | undefined;
 }
@@ -56,7 +58,7 @@ export function jsonCodec(options: JsonCodecOptions = {}): Codec {
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) {
     throw new ConfigurationError(`codec maxBytes must be a positive integer, got ${String(options.maxBytes)}`);
   }
-  return {
+  const codec: Codec = {
     contentType: 'application/cloudevents+json',
     accepts: ['application/json'],
     encode(envelope) {
@@ -75,7 +77,8 @@ export function jsonCodec(options: JsonCodecOptions = {}): Codec {
       }
       return fillDefaults(checkEnvelope(value));
     },
-    copy(envelope) {
+    copy(this: unknown, envelope: Envelope) {
+      if (this !== codec) return undefined; // a codec built from this one may encode otherwise
       const copied = jsonCopy(envelope, maxBytes);
       if (copied === NOT_PLAIN) return undefined;
       try {
@@ -85,6 +88,7 @@ export function jsonCodec(options: JsonCodecOptions = {}): Codec {
       }
     },
   };
+  return codec;
 }
 
 const UTF8 = new TextDecoder();

@@ -23,6 +23,7 @@ function countingCodec(): Codec & { encodes: number; decodes: number } {
       codec.decodes++;
       return inner.decode(bytes);
     },
+    copy: (envelope: Envelope) => inner.copy!(envelope), // vouched for: encode and decode are the inner codec's
   };
   return codec;
 }
@@ -42,7 +43,7 @@ describe('in-process messages (memory transport)', () => {
           order.lines[0]!.sku = 'changed by billing';
           if (ctx.attempt === 1) throw new Error('once');
         },
-        { retry: { immediate: 0, delayed: { attempts: 1, initialMs: 10 } } },
+        { retry: { immediate: 0, delayed: { attempts: 1, initialMs: 10, jitter: 0 } } },
       ),
     );
     bus.endpoint('audit', (e) => e.on(Placed, (order) => void seen.push({ endpoint: 'audit', sku: order.lines[0]!.sku, attempt: 1 })));
@@ -50,8 +51,7 @@ describe('in-process messages (memory transport)', () => {
     const order = { orderId: 'o-1', lines: [{ sku: 'a-1' }] };
     await bus.publish(Placed, order);
     order.lines[0]!.sku = 'changed by the publisher';
-    await h.idle();
-    await h.advance(10);
+    await h.waiter.until(() => seen.length === 3, "both endpoints' deliveries and billing's redelivery");
     await h.idle();
     expect(seen.sort((a, b) => a.endpoint.localeCompare(b.endpoint) || a.attempt - b.attempt)).toEqual([
       { endpoint: 'audit', sku: 'a-1', attempt: 1 },
@@ -73,6 +73,21 @@ describe('in-process messages (memory transport)', () => {
     await h.idle();
     expect(received).toEqual([{ at: '1970-01-01T00:00:00.000Z', list: [1, null] }]);
     expect({ encodes: codec.encodes, decodes: codec.decodes }).toEqual({ encodes: 1, decodes: 1 });
+    await h.stop();
+  });
+
+  it('are encoded when the codec is built from the JSON codec without vouching for its copy', async () => {
+    const h = createTestHarness();
+    let encodes = 0;
+    const inner = jsonCodec();
+    const codec: Codec = { ...inner, encode: (envelope) => (encodes++, inner.encode(envelope)) };
+    const bus = h.bus('shop', { codec });
+    const received: unknown[] = [];
+    bus.endpoint('store', (e) => e.on(Placed, (order) => void received.push(order)));
+    await bus.start();
+    await bus.publish(Placed, { orderId: 'o-3', lines: [] });
+    await h.idle();
+    expect({ encodes, received }).toEqual({ encodes: 1, received: [{ orderId: 'o-3', lines: [] }] });
     await h.stop();
   });
 
