@@ -155,8 +155,12 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
       await publish({ mode: 'window', count: plan.warmup, window: plan.window, phase: 'w', first: 0 });
       await waitFor('w', plan.warmup);
     }
+    const cpuNow = () => all.reduce((sum, c) => sum + c.cpuUs(), 0);
+    const cpuBefore = cpuNow();
     const { t0 } = await publish({ mode: 'window', count: plan.count, window: plan.window, phase: 't', first: plan.warmup });
     await waitFor('t', plan.count);
+    const cpuUsed = cpuNow() - cpuBefore;
+    if (Number.isFinite(cpuUsed)) row.cpuUs.push(cpuUsed / plan.count);
     const lastAt = Math.max(...progress.map((p) => p.lastAt.t));
     row.throughput.push(plan.count / ((lastAt - t0) / 1e6));
     if (plan.latencyCount > 0) {
