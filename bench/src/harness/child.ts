@@ -32,8 +32,6 @@ export interface ChildHandle<R> {
   send(type: string, data?: unknown): void;
   /** Current resident set, bytes (from /proc), or NaN once gone. */
   rss(): number;
-  /** CPU time used so far (user + system), µs (from /proc, 10 ms resolution), or NaN once gone. */
-  cpuUs(): number;
   kill(): void;
 }
 
@@ -109,7 +107,6 @@ export function spawnChild<R = unknown>(module: string, fn: string, args: unknow
       if (child.connected) child.send({ type, data });
     },
     rss: () => rssOf(child.pid),
-    cpuUs: () => cpuUsOf(child.pid),
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
@@ -123,19 +120,6 @@ export function rssOf(pid: number | undefined): number {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /VmRSS:\s+(\d+) kB/.exec(status);
     return match === null ? Number.NaN : Number(match[1]) * 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU time (user + system) of a process from /proc, µs; NaN if unknown. Clock ticks of 10 ms (USER_HZ 100). */
-export function cpuUsOf(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command (which may hold spaces, inside parentheses): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
   } catch {
     return Number.NaN;
   }

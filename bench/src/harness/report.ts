@@ -18,15 +18,15 @@ export interface Row {
   readonly latencies: number[];
   /** Peak RSS per process role, bytes (max over rounds). */
   readonly rss: Record<string, number>;
-  /** CPU µs per message of the throughput phase, all the round's processes together, one per round (broker subjects). */
-  readonly cpuUs: number[];
+  /** CPU time per message of each process role (user + system, µs), one per round (broker rounds only). */
+  readonly cpu: Record<string, number[]>;
   /** Why the row has no figures, when it has none. */
   readonly error?: string | undefined;
   readonly note?: string | undefined;
 }
 
 export function newRow(label: string, note?: string): Row {
-  return { label, throughput: [], latencies: [], rss: {}, cpuUs: [], note };
+  return { label, throughput: [], latencies: [], rss: {}, cpu: {}, note };
 }
 
 export function recordRss(row: Row, role: string, bytes: number): void {
@@ -34,15 +34,15 @@ export function recordRss(row: Row, role: string, bytes: number): void {
   row.rss[role] = Math.max(row.rss[role] ?? 0, bytes);
 }
 
+export function recordCpu(row: Row, role: string, usPerMessage: number): void {
+  if (!Number.isFinite(usPerMessage)) return;
+  (row.cpu[role] ??= []).push(usPerMessage);
+}
+
 export const fmtRate = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 export const fmtMs = (us: number): string =>
   Number.isFinite(us) ? (us / 1000 < 1 ? (us / 1000).toFixed(3) : (us / 1000).toFixed(2)) : '–';
 export const fmtMb = (bytes: number): string => (Number.isFinite(bytes) && bytes > 0 ? (bytes / 2 ** 20).toFixed(0) : '–');
-const fmtCpu = (samples: readonly number[]): string => {
-  if (samples.length === 0) return '–';
-  const s = spread(samples);
-  return `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
-};
 const fmtRatio = (r: number): string => (Number.isFinite(r) && r > 0 ? `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×` : '–');
 
 /**
@@ -54,14 +54,14 @@ export function comparisonTable(rows: readonly Row[], missive: string, options: 
   const m = rows.find((r) => r.label === missive);
   const mThroughput = m === undefined ? Number.NaN : spread(m.throughput).median;
   const mLatency = m === undefined ? Number.NaN : latencySummary(m.latencies).p50;
-  const cpu = rows.some((r) => r.cpuUs.length > 0);
+  const withCpu = rows.some((r) => Object.keys(r.cpu).length > 0);
   const out = [
-    `| system | msg/s median | min | max | p50 ms${options.rate === undefined ? '' : ` @ ${options.rate}`} | p99 ms | peak RSS MB | Missive ÷ this, msg/s | Missive ÷ this, p50 |${cpu ? ' CPU µs/msg, all processes (median, min–max) |' : ''}`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${cpu ? ' ---: |' : ''}`,
+    `| system | msg/s median | min | max | p50 ms${options.rate === undefined ? '' : ` @ ${options.rate}`} | p99 ms | peak RSS MB |${withCpu ? ' CPU µs/msg, median (min–max) |' : ''} Missive ÷ this, msg/s | Missive ÷ this, p50 |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: |${withCpu ? ' ---: |' : ''} ---: | ---: |`,
   ];
   for (const row of rows) {
     if (row.error !== undefined && row.throughput.length === 0) {
-      out.push(`| ${row.label} | ${row.error.replace(/\|/g, '/').replace(/\n/g, ' ')} | | | | | | | |${cpu ? ' |' : ''}`);
+      out.push(`| ${row.label} | ${row.error.replace(/\|/g, '/').replace(/\n/g, ' ')} | | | | | | |${withCpu ? ' |' : ''} |`);
       continue;
     }
     const t = spread(row.throughput);
@@ -69,9 +69,15 @@ export function comparisonTable(rows: readonly Row[], missive: string, options: 
     const rss = Object.entries(row.rss)
       .map(([role, bytes]) => (Object.keys(row.rss).length === 1 ? fmtMb(bytes) : `${role} ${fmtMb(bytes)}`))
       .join(', ');
+    const cpu = Object.entries(row.cpu)
+      .map(([role, values]) => {
+        const s = spread(values);
+        return `${role} ${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+      })
+      .join(', ');
     const self = row.label === missive;
     out.push(
-      `| ${row.label} | ${fmtRate(t.median)} | ${fmtRate(t.min)} | ${fmtRate(t.max)} | ${fmtMs(l.p50)} | ${fmtMs(l.p99)} | ${rss || '–'} | ${self ? '1' : fmtRatio(mThroughput / t.median)} | ${self ? '1' : fmtRatio(mLatency / l.p50)} |${cpu ? ` ${fmtCpu(row.cpuUs)} |` : ''}`,
+      `| ${row.label} | ${fmtRate(t.median)} | ${fmtRate(t.min)} | ${fmtRate(t.max)} | ${fmtMs(l.p50)} | ${fmtMs(l.p99)} | ${rss || '–'} |${withCpu ? ` ${cpu || '–'} |` : ''} ${self ? '1' : fmtRatio(mThroughput / t.median)} | ${self ? '1' : fmtRatio(mLatency / l.p50)} |`,
     );
   }
   const notes = rows.filter((r) => r.note !== undefined || (r.error !== undefined && r.throughput.length > 0));
