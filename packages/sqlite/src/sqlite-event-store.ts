@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { ConfigurationError, TransportError } from '@missive/core';
+import { ConfigurationError } from '@missive/core';
 import {
   ConcurrencyError,
   checkAppend,
@@ -29,6 +29,7 @@ import {
   type RecordedEvent,
   type Snapshot,
 } from '@missive/eventsourcing';
+import { retryWhileBusy } from './sqlite-busy.js';
 import type { SqliteMessageStoreOptions } from './sqlite-message-store.js';
 
 /** Options of {@link SqliteEventStore}: the same as the message store's (one of `path` and `database`). */
@@ -67,8 +68,6 @@ create table if not exists missive_checkpoints (
   position integer not null
 ) without rowid;
 `;
-
-const BUSY_RETRIES = 20;
 
 /** The SQLite event store. */
 export class SqliteEventStore implements EventStore {
@@ -149,7 +148,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async saveSnapshot(stream: string, snapshot: Snapshot): Promise<void> {
-    this.withBusyRetry(() => this.statements.snapshotPut.run(stream, snapshot.version, JSON.stringify(snapshot.state ?? null)));
+    await this.withBusyRetry(() => this.statements.snapshotPut.run(stream, snapshot.version, JSON.stringify(snapshot.state ?? null)));
   }
 
   async loadSnapshot(stream: string): Promise<Snapshot | undefined> {
@@ -162,27 +161,16 @@ export class SqliteEventStore implements EventStore {
   }
 
   async saveCheckpoint(projection: string, position: number): Promise<void> {
-    this.withBusyRetry(() => this.statements.checkpointPut.run(projection, position));
+    await this.withBusyRetry(() => this.statements.checkpointPut.run(projection, position));
   }
 
   async close(): Promise<void> {
     if (this.owned && this.db.open) this.db.close();
   }
 
-  /** Runs a write, retrying while another process holds the lock past the busy timeout. */
-  private withBusyRetry<T>(write: () => T): T {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return write();
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || attempt >= BUSY_RETRIES) {
-          if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
-            throw new TransportError(`the database stayed locked through ${attempt} attempts`, { cause: error });
-          throw error;
-        }
-      }
-    }
+  /** Runs a write, retrying with backoff while another process holds the lock past the busy timeout (see `retryWhileBusy`). */
+  private withBusyRetry<T>(write: () => T): Promise<T> {
+    return retryWhileBusy(write, this.db.name, 'write to the event store', { nameErrors: false });
   }
 }
 

@@ -48,9 +48,9 @@ async function open(path: string, logger: Logger, queue: string): Promise<Sqlite
   return transport;
 }
 
-/** Counts the lease statement's runs: one per fetch attempt that got as far as leasing. */
+/** Counts the runs of the lease's read: one per fetch attempt that got as far as leasing. */
 function countLeases(transport: SqliteTransport): { readonly attempts: number } {
-  const lease = transport.statements.lease;
+  const lease = transport.statements.leaseRows;
   const all = lease.all.bind(lease);
   const counter = { attempts: 0 };
   lease.all = (...args: Parameters<typeof all>) => {

@@ -22,7 +22,6 @@ import Database from 'better-sqlite3';
 import {
   ConcurrencyConflictError,
   ConfigurationError,
-  TransportError,
   type Commit,
   type CommitResult,
   type MessageStore,
@@ -32,6 +31,7 @@ import {
   type SagaStatus,
 } from '@missive/core';
 import { rowToMessage } from '@missive/core/transport';
+import { retryWhileBusy } from './sqlite-busy.js';
 
 /** Options of {@link SqliteMessageStore}: one of `path` and `database`. */
 export interface SqliteMessageStoreOptions {
@@ -111,8 +111,6 @@ create table if not exists missive_inbox (
 ) without rowid;
 create index if not exists missive_inbox_at on missive_inbox (at);
 `;
-
-const BUSY_RETRIES = 20;
 
 /** The SQLite store. Its transaction handle (`Tx`) is the better-sqlite3 database. */
 export class SqliteMessageStore implements MessageStore<Database.Database> {
@@ -254,7 +252,7 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
     const remove = this.db.transaction((list: readonly string[]) => {
       for (const id of list) this.statements.outboxDelete.run(id);
     });
-    this.withBusyRetry(() => remove.immediate(ids));
+    await this.withBusyRetry(() => remove.immediate(ids));
   }
 
   async purgeInbox(before: number): Promise<number> {
@@ -269,20 +267,9 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
     if (this.owned && this.db.open) this.db.close();
   }
 
-  /** Runs a write, retrying while another process holds the lock past the busy timeout. */
-  private withBusyRetry<T>(write: () => T): T {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return write();
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || attempt >= BUSY_RETRIES) {
-          if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
-            throw new TransportError(`the database stayed locked through ${attempt} attempts`, { cause: error });
-          throw error;
-        }
-      }
-    }
+  /** Runs a write, retrying with backoff while another process holds the lock past the busy timeout (see `retryWhileBusy`). */
+  private withBusyRetry<T>(write: () => T): Promise<T> {
+    return retryWhileBusy(write, this.db.name, 'write to the message store', { nameErrors: false });
   }
 }
 

@@ -57,6 +57,7 @@ import { isBusy, retryWhileBusy } from './sqlite-busy.js';
 import { SqliteCommandOwners } from './sqlite-command-owners.js';
 import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
+import { lease } from './sqlite-lease.js';
 import { FetchBackoff } from './sqlite-fetch-backoff.js';
 import { sqliteFailure } from './sqlite-failure.js';
 import type { SettleExtra, SettleKind, SqliteLink } from './sqlite-link.js';
@@ -73,8 +74,6 @@ export interface SqliteTransportDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
-
-const bySeq = (a: FetchedRow, b: FetchedRow) => a.seq - b.seq;
 
 /** The SQLite transport. */
 export class SqliteTransport implements Transport, SqliteLink {
@@ -333,7 +332,10 @@ export class SqliteTransport implements Transport, SqliteLink {
   private fetchFor(consumers: readonly SqliteConsumer[], expired: number): FetchedRow[][] {
     const now = this.clock.now();
     if (this.s.promoteDue.run(now).changes > 0) this.s.deleteDue.run(now);
-    return consumers.map((consumer) => this.fetch(consumer, now, Math.min(expired, now)));
+    const until = now + this.options.leaseMs;
+    return consumers.map((c) =>
+      lease(this.s, { queue: c.queue, limit: c.room(), now, expired: Math.min(expired, now), owner: this.connectionId, until }),
+    );
   }
 
   /** Inside the acks' transaction: leases for the consumers whose slots the acks freed (see `SqliteSettlement`). */
@@ -343,26 +345,6 @@ export class SqliteTransport implements Transport, SqliteLink {
     if (hungry.length === 0) return undefined;
     const fetched = this.fetchFor(hungry, 0);
     return () => hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
-  }
-
-  /**
-   * Leases up to the consumer's free room with one statement and one token for the fetch: a
-   * redelivered copy is leased by another fetch, with another token, so settling still never
-   * touches someone else's copy. Leases that ran out at or before `expired` are taken over too (0: none).
-   */
-  private fetch(consumer: SqliteConsumer, now: number, expired: number): FetchedRow[] {
-    const token = randomUUID();
-    const rows = this.s.lease.all({
-      queue: consumer.queue,
-      now,
-      expired,
-      limit: consumer.room(),
-      owner: this.connectionId,
-      token,
-      until: now + this.options.leaseMs,
-    }) as FetchedRow[];
-    for (const row of rows) row.token = token;
-    return rows.length > 1 ? rows.sort(bySeq) : rows;
   }
 
   private armDueTimer(): void {
