@@ -22,7 +22,8 @@ export interface PgListenerOptions {
   readonly channel: string;
   /** The session advisory lock (two int4 keys) held while connected. */
   readonly lock: readonly [number, number];
-  readonly onNotify: (payload: string) => void;
+  /** A notification from another session; `processId` is the server process that sent it. */
+  readonly onNotify: (payload: string, processId: number) => void;
   /** After every successful (re)connect, before notifications are trusted again. */
   readonly onUp: () => Promise<void>;
   readonly logger: Logger;
@@ -51,7 +52,7 @@ export class PgListener {
     client.on('end', () => this.lost(client, undefined));
     // Its own notifications (sent on this connection) were already handled in-process.
     client.on('notification', (n) => {
-      if (n.processId !== (client as unknown as { processID?: number }).processID) this.options.onNotify(n.payload ?? '');
+      if (n.processId !== (client as unknown as { processID?: number }).processID) this.options.onNotify(n.payload ?? '', n.processId);
     });
     try {
       await client.connect();

@@ -65,7 +65,7 @@ import { DueTimer } from './pg-due-timer.js';
 import { PostgresDeadLetters } from './pg-dead-letters.js';
 import { Heartbeat } from './pg-heartbeat.js';
 import { PgListener } from './pg-listener.js';
-import { Notifier } from './pg-notifier.js';
+import { Notifier, notifyOnPool } from './pg-notifier.js';
 import { openPools } from './pg-pools.js';
 import { PostgresPublishing } from './pg-publishing.js';
 import { listQueues } from './pg-queue-listing.js';
@@ -117,6 +117,8 @@ export class PostgresTransport implements Transport {
   private readonly notifier: Notifier;
   private readonly publishing: PostgresPublishing;
   private readonly settlement: PostgresSettlement;
+  /** Server processes of the pool connections that sent this transport's notifications. */
+  private readonly notifyingBackends = new Set<number>();
 
   constructor(options: PostgresTransportOptions, deps: PostgresTransportDeps = {}) {
     this.options = resolvePostgresOptions(options);
@@ -142,7 +144,7 @@ export class PostgresTransport implements Transport {
       logger: this.logger,
       isOpen,
       notified: (queue) => this.notified(queue),
-      send: (queues) => this.listener!.query(this.sql.notify, [this.sql.channel, queues]),
+      send: (queues) => notifyOnPool(this.pool, this.sql.notify, [this.sql.channel, queues], this.notifyingBackends),
     });
     this.publishing = new PostgresPublishing({ ...host, armDue, notify });
     this.settlement = new PostgresSettlement({
@@ -186,6 +188,7 @@ export class PostgresTransport implements Transport {
     const { main: pool, consume } = await openPools(this.options, this.logger);
     this.pool_ = pool;
     this.consumePool = consume; // claims and settles commit without waiting for the WAL flush (see `pg-pools.ts`)
+    pool.on('remove', (client) => this.notifyingBackends.delete((client as unknown as { processID: number }).processID));
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
@@ -193,7 +196,9 @@ export class PostgresTransport implements Transport {
       channel: this.sql.channel,
       lock: [this.lockSpace(), this.lockKey],
       logger: this.logger,
-      onNotify: (queue) => this.notified(queue),
+      onNotify: (queue, processId) => {
+        if (!this.notifyingBackends.has(processId)) this.notified(queue); // its own came back: handled already
+      },
       onUp: () => this.registered(),
     });
     this.listener = listener;
