@@ -27,24 +27,29 @@ function host() {
 }
 
 describe('Notifier', () => {
-  it('keeps one NOTIFY in flight and sends what came meanwhile together in the next one', async () => {
+  it('keeps at most two NOTIFY statements in flight and sends what came meanwhile together in the next one', async () => {
     const h = host();
     const notifier = new Notifier(h.host);
+    notifier.notify('a');
     notifier.notify('a');
     await turn();
     expect(h.sent).toEqual([['a']]);
     notifier.notify('b');
+    await turn();
+    expect(h.sent).toEqual([['a'], ['b']]);
+    notifier.notify('c');
+    notifier.notify('d');
+    await turn();
     notifier.notify('c');
     await turn();
-    notifier.notify('b');
-    await turn();
-    expect(h.sent).toEqual([['a']]); // the first is still in flight
+    expect(h.sent).toEqual([['a'], ['b']]); // two are still in flight
     h.complete();
     await turn();
-    expect(h.sent).toEqual([['a'], ['b', 'c']]);
+    expect(h.sent).toEqual([['a'], ['b'], ['c', 'd']]);
+    h.complete();
     h.complete();
     await notifier.idle();
-    expect(h.sent.length).toBe(2);
+    expect(h.sent.length).toBe(3);
   });
 
   it("wakes this process's consumers on the next turn, even while a NOTIFY is in flight", async () => {
@@ -54,11 +59,14 @@ describe('Notifier', () => {
     await turn();
     notifier.notify('b');
     await turn();
-    expect(h.woken).toEqual(['a', 'b']);
-    expect(h.sent).toEqual([['a']]);
+    notifier.notify('c');
+    await turn();
+    expect(h.woken).toEqual(['a', 'b', 'c']);
+    expect(h.sent).toEqual([['a'], ['b']]);
     h.complete();
     await turn();
-    expect(h.sent).toEqual([['a'], ['b']]);
+    expect(h.sent).toEqual([['a'], ['b'], ['c']]);
+    h.complete();
     h.complete();
     await notifier.idle();
   });

@@ -4,10 +4,10 @@
  * commit's WAL flush, serializing every publisher's commit. This process's own consumers are woken
  * at once, without the round trip.
  *
- * At most one `NOTIFY` statement is in flight: the first queue is sent on the next event-loop turn;
- * queues that get work while a statement is in flight wait for it and then go together in the next
- * one. A moderate rate so pays no wait, and a burst costs one statement per round trip rather than
- * one per write (fewer statements, and fewer wake-ups for the consumers). Fire and forget: a lost
+ * The queues of one event-loop turn go in one statement on the next turn, with at most two
+ * statements in flight: queues that get work while two are in flight wait for one of them and then
+ * go together in the next. A moderate rate so pays no wait, and a burst costs two statements per
+ * round trip rather than one per write (fewer statements, and fewer wake-ups for the consumers). Fire and forget: a lost
  * notification is made up by the poll.
  *
  * @example
@@ -31,14 +31,18 @@ export interface NotifierHost {
   send(queues: string[]): Promise<unknown>;
 }
 
-/** Coalesces notifications: one statement in flight, the rest gathered for the next. */
+/** Statements in flight at most: a second one spares a moderate rate the wait for the first on a slow server. */
+const MAX_IN_FLIGHT = 2;
+
+/** Coalesces notifications: at most {@link MAX_IN_FLIGHT} statements in flight, the rest gathered for the next. */
 export class Notifier {
   /** Queues for the next statement. */
   private readonly toNotify = new Set<string>();
   /** Queues whose local consumers are woken on the next turn. */
   private readonly toWake = new Set<string>();
-  /** A send is scheduled or in flight; new queues join {@link toNotify} for the next one. */
-  private busy = false;
+  /** A flush is scheduled for the next turn. */
+  private scheduled = false;
+  private inFlight = 0;
 
   constructor(private readonly host: NotifierHost) {}
 
@@ -46,10 +50,18 @@ export class Notifier {
   notify(queue: string): void {
     this.toNotify.add(queue);
     this.toWake.add(queue);
-    if (this.toWake.size === 1) setImmediate(() => this.wakeLocal());
-    if (this.busy) return;
-    this.busy = true;
-    setImmediate(() => this.sendPending());
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.wakeLocal();
+      this.flush();
+    });
+  }
+
+  /** Resolves once nothing is pending or in flight (for tests and closing). */
+  async idle(): Promise<void> {
+    while (this.scheduled || this.inFlight > 0 || this.toNotify.size > 0) await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** This process's consumers need no round trip. */
@@ -59,22 +71,20 @@ export class Notifier {
     if (this.host.isOpen()) for (const q of queues) this.host.notified(q);
   }
 
-  /** Resolves once nothing is pending or in flight (for tests and closing). */
-  async idle(): Promise<void> {
-    while (this.busy) await new Promise((resolve) => setImmediate(resolve));
-  }
-
-  private sendPending(): void {
+  /** Sends what is pending, unless enough statements are in flight (then the next to finish sends it). */
+  private flush(): void {
+    if (this.toNotify.size === 0 || this.inFlight >= MAX_IN_FLIGHT) return;
     const queues = [...this.toNotify];
     this.toNotify.clear();
-    if (queues.length === 0 || !this.host.isOpen()) {
-      this.busy = false;
-      return;
-    }
+    if (!this.host.isOpen()) return;
+    this.inFlight++;
     this.host
       .send(queues)
       .catch((error: unknown) => this.host.logger.debug({ err: error }, 'postgres notify failed; the poll will find the work'))
-      .finally(() => this.sendPending());
+      .finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
   }
 }
 
