@@ -78,8 +78,8 @@ export class Notifier {
     this.toNotify.clear();
     if (!this.host.isOpen()) return;
     this.inFlight++;
-    this.host
-      .send(queues)
+    Promise.resolve()
+      .then(() => this.host.send(queues))
       .catch((error: unknown) => this.host.logger.debug({ err: error }, 'postgres notify failed; the poll will find the work'))
       .finally(() => {
         this.inFlight--;
