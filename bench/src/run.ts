@@ -25,6 +25,7 @@ import { scale } from './scenarios/scale.js';
 import { nats } from './scenarios/nats.js';
 import { telemetry } from './scenarios/telemetry.js';
 import { journalScenario } from './scenarios/journal.js';
+import { journalLookup } from './scenarios/journal-lookup.js';
 import { startup } from './scenarios/startup.js';
 
 const SCENARIOS: readonly Scenario[] = [
@@ -39,6 +40,7 @@ const SCENARIOS: readonly Scenario[] = [
   scale,
   telemetry,
   journalScenario,
+  journalLookup,
   startup,
 ];
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));

@@ -23,6 +23,8 @@
  */
 export { journal, type Journal, type JournalOptions } from './journal/journal.js';
 export { entryOf, defaultKeyFields, type JournalEntry, type EntryOptions } from './journal/journal-entry.js';
+export { unpackBatch, sliceBatch, type PackedBatch } from './journal/journal-batch.js';
+export { packBatch } from './journal/journal-pack.js';
 export { redact, REDACTED } from './journal/redact.js';
 export type { JournalStore, RecentQuery } from './journal/journal-store.js';
 export { SqliteJournalStore, type SqliteJournalStoreOptions } from './journal/sqlite-journal-store.js';

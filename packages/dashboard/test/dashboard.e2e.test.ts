@@ -100,9 +100,10 @@ if (!existsSync(CHROMIUM) && brokersRequired()) {
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium (skipped without /usr/bin/chromium; .ci/run installs it)', () => {
-  it('shows the live services and their contracts', async () => {
+  it('shows the live services, their health and their contracts', async () => {
     await page.goto(dashboard.url);
     await page.locator('#instances tr[data-service="payment"] td.live').waitFor();
+    await page.locator('#instances tr[data-service="payment"] td[data-health="ready"]').waitFor();
     expect(page.url()).not.toContain('token='); // taken out of the address bar
     for (const service of ['analytics', 'gateway', 'inventory', 'order', 'payment'])
       await page.locator(`#instances tr[data-service="${service}"]`).waitFor();

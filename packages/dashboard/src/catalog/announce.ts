@@ -59,7 +59,8 @@ export function announce(bus: Bus, options: AnnounceOptions = {}): void {
 
   const send = async (state: Announcement['state']): Promise<void> => {
     if (transport === undefined) return;
-    const data = announcementOf(bus.describe(), { state, version: options.version, intervalMs, at: clock.now(), startedAt });
+    const health = bus.health();
+    const data = announcementOf(bus.describe(), { state, version: options.version, intervalMs, at: clock.now(), startedAt, health });
     const envelope = createEnvelope({ type: ANNOUNCED, source: sourceOf(bus.service), data, kind: 'event', time: new Date(clock.now()) });
     await transport.publish(ANNOUNCED, { id: envelope.id, type: ANNOUNCED, body: codec.encode(envelope), headers: {} });
   };

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { AnyContract, BusDescription } from '@missive/core';
+import type { AnyContract, BusDescription, HealthReport } from '@missive/core';
 
 /** The topic of announcements. */
 export const ANNOUNCED = 'missive-catalog.announced';
@@ -45,6 +45,13 @@ export interface Announcement {
   readonly startedAt: number;
   readonly endpoints: readonly { readonly name: string; readonly topics: readonly string[]; readonly handles: readonly ContractInfo[] }[];
   readonly sends: readonly ContractInfo[];
+  /**
+   * The bus's health when it announced (`Bus.health()`): ready, or why not (a transport not
+   * connected, an endpoint whose consumer stopped or is not ready). The bus's lifecycle is in
+   * `state`, not here: the first announcement is sent as the bus's last start step. Absent in a
+   * `stopped` announcement, and from announcers older than this field.
+   */
+  readonly health?: { readonly ready: boolean; readonly reasons: readonly string[] } | undefined;
 }
 
 interface StandardJsonSchema {
@@ -91,8 +98,12 @@ export function announcementOf(
     readonly intervalMs: number;
     readonly at: number;
     readonly startedAt: number;
+    /** The bus's health report, if any. */
+    readonly health?: HealthReport | undefined;
   },
 ): Announcement {
+  // The lifecycle reason ("bus is starting") is what `state` says already.
+  const reasons = options.health?.reasons.filter((reason) => reason !== `bus is ${options.health!.state}`);
   return {
     service: description.service,
     instance: description.instanceId,
@@ -105,5 +116,6 @@ export function announcementOf(
     startedAt: options.startedAt,
     endpoints: description.endpoints.map((e) => ({ name: e.name, topics: e.topics, handles: e.handles.map(contractInfo) })),
     sends: description.sends.filter((c) => !c.name.startsWith('missive-catalog.')).map(contractInfo),
+    health: reasons === undefined || options.state === 'stopped' ? undefined : { ready: reasons.length === 0, reasons },
   };
 }

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import type { PackedBatch } from './journal-batch.js';
 import type { JournalEntry } from './journal-entry.js';
 
 /** Which recent rows to read. */
@@ -24,6 +25,12 @@ export interface RecentQuery {
 export interface JournalStore {
   /** Stores the rows in one transaction (all or none). */
   append(entries: readonly JournalEntry[]): Promise<void>;
+  /**
+   * Optional: stores a packed batch, as `append(unpackBatch(batch))` would. A store whose writes run
+   * on another thread implements it, so the bus thread hands over three flat arrays and the rows
+   * are built on that thread; the journal uses it when present.
+   */
+  appendPacked?(batch: PackedBatch): Promise<void>;
   /**
    * Every row of the business transactions that `query` names — a message id, a correlation id, a
    * conversation id, or a business key in a payload — oldest first, at most `limit` rows

@@ -7,11 +7,12 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { unpackBatch, type PackedBatch } from './journal-batch.js';
 import { SqliteJournalStore } from './sqlite-journal-store.js';
 
 interface Request {
   readonly id: number;
-  readonly op: 'append' | 'prune' | 'count' | 'conversation' | 'recent' | 'close';
+  readonly op: 'append' | 'appendPacked' | 'prune' | 'count' | 'conversation' | 'recent' | 'close';
   readonly args: unknown[];
 }
 
@@ -23,6 +24,8 @@ port.on('message', (request: Request) => {
     switch (request.op) {
       case 'append':
         return store.append(request.args[0] as Parameters<SqliteJournalStore['append']>[0]);
+      case 'appendPacked':
+        return store.append(unpackBatch(request.args[0] as PackedBatch));
       case 'prune':
         return store.prune(request.args[0] as Parameters<SqliteJournalStore['prune']>[0]);
       case 'count':

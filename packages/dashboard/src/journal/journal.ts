@@ -1,9 +1,11 @@
 /**
  * The message journal: an opt-in audit of what each endpoint of a bus handled, like an audit
- * queue. It listens to core's `handled` event, turns each settled delivery into a
- * {@link JournalEntry} (one object, pushed on an array: the only work on the handler's path) and
- * writes them to the store in batches, off the hot path: every `flushMs`, or as soon as
- * `batchSize` rows wait. It prunes by age and size every minute, and flushes on stop.
+ * queue. It listens to core's `handled` event and keeps the event and the time (two pushes on
+ * arrays: the only work on the handler's path). At flush time — every `flushMs`, or as soon as
+ * `batchSize` events wait — it packs them into flat arrays (`journal-batch.ts`) and hands each
+ * batch to the store: the SQLite store's worker thread builds the rows and inserts them, so the bus
+ * thread never builds a row object or clones one. It prunes by age and size every minute, and
+ * flushes on stop.
  *
  * A store that fails does not fail a handler: the batch is kept and retried at the next flush,
  * up to `maxBuffered` rows, past which the oldest are dropped and counted (`journal.dropped`), with
@@ -26,7 +28,9 @@ import {
   type HandledEvent,
   type Logger,
 } from '@missive/core';
-import { defaultKeyFields, entryOf, type EntryOptions, type JournalEntry } from './journal-entry.js';
+import { sliceBatch, unpackBatch, type PackedBatch } from './journal-batch.js';
+import { defaultKeyFields, type EntryOptions } from './journal-entry.js';
+import { packBatch } from './journal-pack.js';
 import type { JournalStore } from './journal-store.js';
 import { openJournalStore } from './open-journal-store.js';
 
@@ -94,7 +98,11 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   };
   const logger = options.logger ?? consoleLogger('warn');
   const clock = options.clock ?? systemClock;
-  let buffer: JournalEntry[] = [];
+  // The handler's path only pushes the event and its time here; rows are packed at flush time.
+  let events: HandledEvent[] = [];
+  let times: number[] = [];
+  // Packed, not yet written (a failing store's rows wait here), oldest first.
+  const packed: PackedBatch[] = [];
   let store: JournalStore | undefined;
   let timer: NodeJS.Timeout | undefined;
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -104,22 +112,42 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   let dropped = 0;
   let failing = false;
 
+  /** Packs every waiting event, in batches of at most `batchSize`. */
+  const packAll = (): void => {
+    const taken = events;
+    const at = times;
+    events = [];
+    times = [];
+    for (let from = 0; from < taken.length; from += batchSize)
+      packed.push(packBatch(taken, at, from, Math.min(taken.length, from + batchSize), entryOptions));
+  };
+  /** Drops the oldest packed rows past `maxBuffered`, counting them. */
+  const bound = (): void => {
+    let excess = packed.reduce((n, batch) => n + batch.count, 0) - maxBuffered;
+    while (excess > 0 && packed.length > 0) {
+      const oldest = packed[0]!;
+      const cut = Math.min(excess, oldest.count);
+      dropped += cut;
+      excess -= cut;
+      if (cut === oldest.count) packed.shift();
+      else packed[0] = sliceBatch(oldest, cut);
+    }
+  };
   const write = async (): Promise<void> => {
-    while (buffer.length > 0 && store !== undefined) {
-      const batch = buffer.length <= batchSize ? buffer : buffer.slice(0, batchSize);
-      buffer = batch === buffer ? [] : buffer.slice(batch.length);
+    while (store !== undefined && (packed.length > 0 || events.length > 0)) {
+      if (packed.length === 0) packAll();
+      const batch = packed[0]!;
       try {
-        await store.append(batch);
-        written += batch.length;
-        if (failing) logger.info({ rows: batch.length }, 'journal store writes again');
+        await (store.appendPacked !== undefined ? store.appendPacked(batch) : store.append(unpackBatch(batch)));
+        packed.shift();
+        written += batch.count;
+        if (failing) logger.info({ rows: batch.count }, 'journal store writes again');
         failing = false;
       } catch (error) {
-        buffer = batch.concat(buffer);
-        if (buffer.length > maxBuffered) {
-          dropped += buffer.length - maxBuffered;
-          buffer = buffer.slice(buffer.length - maxBuffered);
-        }
-        if (!failing) logger.warn({ err: error, buffered: buffer.length }, 'journal store write failed; rows kept for the next flush');
+        packAll();
+        bound();
+        const buffered = packed.reduce((n, b) => n + b.count, 0);
+        if (!failing) logger.warn({ err: error, buffered }, 'journal store write failed; rows kept for the next flush');
         failing = true;
         return;
       }
@@ -127,13 +155,14 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   };
   const flush = (): Promise<void> => {
     soon = false;
-    if (writing !== undefined) return writing.then(() => (buffer.length > 0 ? flush() : undefined));
+    if (writing !== undefined) return writing.then(() => (events.length > 0 || packed.length > 0 ? flush() : undefined));
     writing = write().finally(() => (writing = undefined));
     return writing;
   };
   const onHandled = (event: HandledEvent): void => {
-    buffer.push(entryOf(event, { ...entryOptions, at: clock.now() }));
-    if (buffer.length >= batchSize && !soon) {
+    events.push(event);
+    times.push(clock.now());
+    if (events.length >= batchSize && !soon) {
       soon = true;
       setImmediate(() => void flush());
     }

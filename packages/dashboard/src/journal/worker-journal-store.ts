@@ -1,7 +1,8 @@
 /**
  * A SQLite journal store whose writes run on a worker thread ({@link openJournalStore} uses it for
- * `sqlite://` URLs): the service's event loop only hands each batch over (a structured clone), and
- * the inserts and index updates run beside it. Every method is the SQLite store's, asked of the
+ * `sqlite://` URLs): the service's event loop only hands each batch over — packed in three flat
+ * arrays ({@link appendPacked}, what the journal uses) or as rows — and building the rows, the
+ * inserts and the index updates run beside it. Every method is the SQLite store's, asked of the
  * worker.
  *
  * @example
@@ -15,6 +16,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { PackedBatch } from './journal-batch.js';
 import type { JournalEntry } from './journal-entry.js';
 import type { JournalStore, RecentQuery } from './journal-store.js';
 
@@ -71,6 +73,11 @@ export class WorkerJournalStore implements JournalStore {
 
   append(entries: readonly JournalEntry[]): Promise<void> {
     return entries.length === 0 ? Promise.resolve() : this.ask('append', entries);
+  }
+
+  /** Hands the packed batch over (one structured clone of its three arrays); the worker builds the rows and inserts them. */
+  appendPacked(batch: PackedBatch): Promise<void> {
+    return batch.count === 0 ? Promise.resolve() : this.ask('appendPacked', batch);
   }
 
   conversation(query: string, options?: { readonly limit?: number }): Promise<JournalEntry[]> {

@@ -1,5 +1,5 @@
 /**
- * The Services view: live instances (endpoints, version, host, last heartbeat, live or stale) and
+ * The Services view: live instances (endpoints, version, host, last heartbeat, live or stale, health) and
  * every contract with who sends it and who handles it, its JSON Schema on demand.
  * @module
  */
@@ -21,6 +21,7 @@ interface Instance {
   readonly version?: string;
   readonly status: 'live' | 'stale';
   readonly lastSeen: number;
+  readonly health?: { readonly ready: boolean; readonly reasons: readonly string[] };
   readonly endpoints: readonly { readonly name: string; readonly handles: readonly ContractInfo[] }[];
 }
 
@@ -32,7 +33,7 @@ export async function servicesView(view: HTMLElement): Promise<void> {
     h(
       'table',
       { id: 'instances' },
-      h('tr', {}, ...['service', 'instance', 'status', 'version', 'host', 'endpoints', 'last heard'].map((c) => h('th', {}, c))),
+      h('tr', {}, ...['service', 'instance', 'status', 'health', 'version', 'host', 'endpoints', 'last heard'].map((c) => h('th', {}, c))),
       ...instances.map((i) =>
         h(
           'tr',
@@ -40,6 +41,11 @@ export async function servicesView(view: HTMLElement): Promise<void> {
           h('td', {}, h('strong', {}, i.service)),
           h('td', {}, i.instance),
           h('td', { class: i.status }, i.status),
+          i.health === undefined
+            ? h('td', { class: 'muted' }, 'not reported')
+            : i.health.ready
+              ? h('td', { class: 'ready', 'data-health': 'ready' }, 'ready')
+              : h('td', { class: 'not-ready', 'data-health': 'not-ready' }, `not ready: ${i.health.reasons.join('; ')}`),
           h('td', {}, i.version ?? ''),
           h('td', {}, `${i.host} (pid ${i.pid})`),
           h('td', {}, ...i.endpoints.map((e) => h('span', { class: 'tag' }, `${e.name} (${e.handles.length})`))),
