@@ -117,7 +117,7 @@ async function floor(schema: string): Promise<string> {
 export const postgresLatency: Scenario = {
   name: 'postgres-latency',
   title: 'postgres-latency: publish → handler across processes at 200 msg/s, woken by NOTIFY',
-  budgetMs: 240_000,
+  budgetMs: 480_000,
   facts: { packages: ['pg'] },
   async run(ctx) {
     const id = runId()
@@ -145,8 +145,8 @@ export const postgresLatency: Scenario = {
     }
     const plan: BrokerPlan = {
       consumers: 1,
-      warmup: ctx.quick ? 200 : 500,
-      count: ctx.quick ? 500 : 1_000,
+      warmup: ctx.quick ? 200 : 300,
+      count: ctx.quick ? 300 : 500,
       window: 32,
       latencyCount: ctx.quick ? 600 : 2_000,
       rate: 200,

@@ -75,16 +75,24 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   let closed = false;
   let running = false;
   let again = false;
-  const loop = async () => {
+  /** The claim loop under way (close waits for it: a claim after the pool ended would throw). */
+  let current: Promise<void> = Promise.resolve();
+  const loop = () => {
+    if (closed) return;
     if (running) {
       again = true;
       return;
     }
+    current = claimLoop().catch((error: unknown) => {
+      if (!closed) throw error;
+    });
+  };
+  const claimLoop = async () => {
     running = true;
     try {
       do {
         again = false;
-        for (;;) {
+        while (!closed) {
           const now = Date.now();
           const { rows } = await pool.query<{ seq: string; body: Buffer; lease_token: string }>({
             ...claim,
@@ -100,13 +108,14 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
       running = false;
     }
   };
-  listener.on('notification', () => void loop());
-  const poll = setInterval(() => void loop(), 1000);
-  void loop();
+  listener.on('notification', loop);
+  const poll = setInterval(loop, 1000);
+  loop();
   return {
     close: async () => {
       closed = true;
       clearInterval(poll);
+      await current;
       await listener.end();
       await pool.end();
     },

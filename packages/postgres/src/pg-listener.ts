@@ -32,7 +32,8 @@ export interface PgListenerOptions {
   readonly channel: string;
   /** The session advisory lock (two int4 keys) held while connected. */
   readonly lock: readonly [number, number];
-  readonly onNotify: (payload: string) => void;
+  /** A notification from another session; `processId` is the server process that sent it. */
+  readonly onNotify: (payload: string, processId: number) => void;
   /** The connection was lost (`silent`: it stopped answering pings). Not called after `close`. */
   readonly onLost: (error: Error, silent: boolean) => void;
   /** The ping interval; unanswered for one more interval, the link is dead. */
@@ -74,7 +75,7 @@ export class PgListener {
     // Its own notifications (sent on this connection) were already handled in-process.
     client.on('notification', (n) => {
       this.lastHeard = Date.now();
-      if (n.processId !== (client as unknown as { processID?: number }).processID) this.options.onNotify(n.payload ?? '');
+      if (n.processId !== (client as unknown as { processID?: number }).processID) this.options.onNotify(n.payload ?? '', n.processId);
     });
     try {
       await client.connect();
