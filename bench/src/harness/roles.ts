@@ -17,6 +17,12 @@ import { thin } from './stats.js';
 import type { SubjectArgs, SubjectModule, Publisher } from './subject.js';
 import { nowUs, sleep } from './time.js';
 
+/** This process's CPU time so far (user + system), µs. */
+export function cpuNowUs(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
 /** How many latency samples a consumer sends back at most. */
 const MAX_SAMPLES = 50_000;
 
@@ -142,9 +148,10 @@ export async function publisherRole({ subject, args }: RoleArgs, ipc: Ipc): Prom
     const command = (await ipc.next('publish')) as PublishCommand;
     if (command.mode === 'stop') break;
     const t0 = nowUs();
+    const cpu0 = cpuNowUs();
     if (command.mode === 'window') await publishWindowed(publisher, command.count, command.window, command.phase, command.first);
     else await publishPaced(publisher, command.count, command.rate, command.phase, command.first);
-    ipc.send('published', { t0, t1: nowUs() });
+    ipc.send('published', { t0, t1: nowUs(), cpuUs: cpuNowUs() - cpu0 });
   }
   await publisher.close();
   return {};
@@ -167,7 +174,7 @@ export interface ConsumerResult {
 }
 
 /**
- * Consumer process: subscribes, sends `ready`, reports `progress` (counts) every 100 ms, and on `stop`
+ * Consumer process: subscribes, sends `ready`, reports `progress` (counts, CPU time) every 100 ms, and on `stop`
  * closes and returns its tally. With `args.sampleRss` it samples its own RSS every 250 ms.
  */
 export async function consumerRole({ subject, args }: RoleArgs, ipc: Ipc): Promise<ConsumerResult> {
@@ -186,7 +193,7 @@ export async function consumerRole({ subject, args }: RoleArgs, ipc: Ipc): Promi
   const progress = setInterval(
     () => {
       if (args['sampleRss'] === true) rssSamples.push(process.memoryUsage.rss());
-      ipc.send('progress', { counts: tally.counts, lastAt: tally.lastAt });
+      ipc.send('progress', { counts: tally.counts, lastAt: tally.lastAt, cpuUs: cpuNowUs() });
     },
     args['sampleRss'] === true ? 250 : 100,
   );

@@ -13,7 +13,7 @@
 import { spawnChild } from './child.js';
 import type { PairArgs, PairResult, PublishCommand } from './roles.js';
 import type { ConsumerResult } from './roles.js';
-import { newRow, recordRss, type Row } from './report.js';
+import { newRow, recordCpu, recordRss, type Row } from './report.js';
 import type { SubjectArgs } from './subject.js';
 import { sleep } from './time.js';
 
@@ -113,12 +113,14 @@ export interface BrokerPlan {
   readonly timeoutMs: number;
 }
 
-type Progress = { counts: { w: number; t: number; l: number }; lastAt: { w: number; t: number; l: number } };
+type Progress = { counts: { w: number; t: number; l: number }; lastAt: { w: number; t: number; l: number }; cpuUs?: number };
 
 /**
  * One round of a broker subject: `plan.consumers` consumer processes and one publisher process.
  * Throughput is the count over the time from the publisher's first publish to the last consumer's
- * last handled message; latency is measured at `plan.rate` in a second phase.
+ * last handled message; latency is measured at `plan.rate` in a second phase. CPU per message of
+ * the throughput phase is recorded for the publisher (its publishing) and each consumer (from just
+ * before the phase to just after its last message: progress reports, 100 ms apart, bracket it).
  */
 export async function runBroker(subject: Subject, row: Row, scenarioPlan: BrokerPlan): Promise<void> {
   const plan = { ...scenarioPlan, ...subject.plan };
@@ -149,16 +151,26 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
     };
     const publish = async (command: PublishCommand) => {
       publisher.send('publish', command);
-      return (await publisher.next('published', left())) as { t0: number; t1: number };
+      return (await publisher.next('published', left())) as { t0: number; t1: number; cpuUs?: number };
     };
     if (plan.warmup > 0) {
       await publish({ mode: 'window', count: plan.warmup, window: plan.window, phase: 'w', first: 0 });
       await waitFor('w', plan.warmup);
     }
-    const { t0 } = await publish({ mode: 'window', count: plan.count, window: plan.window, phase: 't', first: plan.warmup });
+    const consumerCpu = async () => {
+      await sleep(150); // a progress report sent after what came before
+      return consumers.reduce((sum, c) => sum + ((c.latest('progress') as Progress | undefined)?.cpuUs ?? Number.NaN), 0);
+    };
+    const cpuBefore = await consumerCpu();
+    const { t0, cpuUs } = (await publish({ mode: 'window', count: plan.count, window: plan.window, phase: 't', first: plan.warmup })) as {
+      t0: number;
+      cpuUs?: number;
+    };
     await waitFor('t', plan.count);
     const lastAt = Math.max(...progress.map((p) => p.lastAt.t));
     row.throughput.push(plan.count / ((lastAt - t0) / 1e6));
+    recordCpu(row, plan.consumers > 1 ? 'consumers' : 'consumer', ((await consumerCpu()) - cpuBefore) / plan.count);
+    recordCpu(row, 'publisher', (cpuUs ?? Number.NaN) / plan.count);
     if (plan.latencyCount > 0) {
       await publish({ mode: 'paced', count: plan.latencyCount, rate: plan.rate, phase: 'l', first: plan.warmup + plan.count });
       await waitFor('l', plan.latencyCount);

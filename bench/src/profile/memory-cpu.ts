@@ -4,7 +4,8 @@
  * of messages in one process. CPU time barely moves with the machine's load, unlike throughput, so
  * this compares builds and telemetry modes on a busy machine.
  *
- * Each argument `label=path` names a build of `@missive/core` (the path of its `dist/index.js`); the
+ * It prints, per build, the median CPU µs per message and the median messages per second (wall
+ * clock, which the machine's load moves far more than CPU time). Each argument `label=path` names a build of `@missive/core` (the path of its `dist/index.js`); the
  * builds run in alternating rounds in this one process. `--mode` picks the telemetry mode:
  * `none` (no provider registered, the default), `sdk` (a tracer provider with a batching span
  * processor exporting to a sink that discards, and a meter provider with a periodic reader), or
@@ -123,11 +124,14 @@ for (const build of builds) {
 }
 for (const s of subjects) await s.run(20_000); // warm-up
 const results = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
+const rates = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
 for (let round = 0; round < rounds; round++) {
   for (const s of round % 2 === 0 ? subjects : [...subjects].reverse()) {
     const before = process.cpuUsage();
+    const startedAt = performance.now();
     await s.run(count);
     const used = process.cpuUsage(before);
+    rates.get(s.label)!.push(count / ((performance.now() - startedAt) / 1000));
     results.get(s.label)!.push((used.user + used.system) / count);
   }
 }
@@ -140,6 +144,10 @@ console.log(
     .join(' ')}`,
 );
 for (const [label, values] of results) {
-  console.log(`${label.padEnd(12)} CPU µs/message: median ${median(values).toFixed(2)}  (${values.map((v) => v.toFixed(2)).join(', ')})`);
+  const rate = rates.get(label)!;
+  console.log(
+    `${label.padEnd(12)} CPU µs/message: median ${median(values).toFixed(2)}  (${values.map((v) => v.toFixed(2)).join(', ')});` +
+      `  msg/s (wall): median ${Math.round(median(rate))}  (${rate.map((v) => Math.round(v)).join(', ')})`,
+  );
 }
 process.exit(0);

@@ -8,6 +8,8 @@
  *
  * With `MISSIVE_NATS_BASELINE` naming the `index.js` of another build of `@missive/nats` (an earlier
  * commit's, built apart), that build runs too, as "Missive, baseline build": before and after in one run.
+ * With `MISSIVE_BENCH_FULL_ENVELOPE=1`, Missive writing the whole envelope (the wire form before
+ * 2026-11-30) runs too, as "Missive, full envelope": the lean envelope's effect in one run.
  *
  * @module
  */
@@ -57,7 +59,7 @@ async function removeStreams(prefix: string): Promise<void> {
 export const nats: Scenario = {
   name: 'nats',
   title: 'nats: Missive vs the raw JetStream pattern, nats.js js.publish/consume and Moleculer over NATS',
-  budgetMs: 240_000,
+  budgetMs: process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1' ? 420_000 : 240_000,
   facts: { packages: ['nats', 'moleculer', '@moleculer/channels', 'zod'] },
   async run(ctx) {
     const id = runId().replace(/[^A-Za-z0-9]/g, '');
@@ -91,6 +93,14 @@ export const nats: Scenario = {
         note: `the @missive/nats build at ${baseline}, same core`,
       });
     }
+    if (process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1') {
+      subjects.splice(1, 0, {
+        label: 'Missive, full envelope',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `full-${id}`, url: `${NATS_URL}?prefix=bf${id}`, fullEnvelope: true },
+        note: 'every envelope attribute written, as before 2026-11-30; same build otherwise',
+      });
+    }
     const plan = natsPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
@@ -105,6 +115,7 @@ export const nats: Scenario = {
     } finally {
       await cleanupAll(subjects, ctx.log);
       if (baseline !== undefined && baseline !== '') await removeStreams(`BB${id.toUpperCase()}_`).catch(() => undefined);
+      if (process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1') await removeStreams(`BF${id.toUpperCase()}_`).catch(() => undefined);
       await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) =>
         ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`),
       );

@@ -5,11 +5,13 @@
  *
  * Subject args: `url` (transport URL); the endpoint is `args.name`, the event type `bench.<name>`;
  * `transportModule` (optional): a file path to another build of the URL scheme's transport package
- * (its `createTransport`), to measure an earlier build side by side.
+ * (its `createTransport`), to measure an earlier build side by side; `fullEnvelope` (optional): write
+ * every envelope attribute, as the codec did before the lean wire form (2026-11-30), to measure the
+ * envelope's size side by side (readers read both).
  * @module
  */
 import { pathToFileURL } from 'node:url';
-import { createBus, defineEvent, type TransportFactories } from '@missive/core';
+import { createBus, defineEvent, jsonCodec, type Codec, type TransportFactories } from '@missive/core';
 import { orderSchema, type Order } from '../harness/payload.js';
 import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
 
@@ -23,9 +25,16 @@ async function transportsOf(args: SubjectArgs): Promise<{ transports?: Transport
   return { transports: { [scheme]: mod.createTransport } };
 }
 
+/** The `codec` option for `args.fullEnvelope`: the JSON codec writing the whole envelope. */
+function codecOf(args: SubjectArgs): { codec?: Codec } {
+  if (args['fullEnvelope'] !== true) return {};
+  const codec = jsonCodec();
+  return { codec: { ...codec, encode: (envelope) => Buffer.from(JSON.stringify(envelope), 'utf8') } };
+}
+
 export const createPublisher: CreatePublisher = async (args) => {
   const contract = contractOf(args);
-  const bus = createBus({ service: 'bench-publisher', transport: String(args['url']), ...(await transportsOf(args)) });
+  const bus = createBus({ service: 'bench-publisher', transport: String(args['url']), ...(await transportsOf(args)), ...codecOf(args) });
   await bus.start();
   return {
     publish: (order) => bus.publish(contract, order),

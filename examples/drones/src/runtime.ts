@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { consoleLogger, createBus, type Bus, type BusComponent } from '@missive/core';
+import { consoleLogger, createBus, stopOnSignals, type Bus, type BusComponent } from '@missive/core';
 import { ServiceStats } from './contracts.js';
 
 /** Settings every service reads. */
@@ -63,18 +63,9 @@ export function serviceBus(service: string, config: ServiceSettings): Bus {
   return bus;
 }
 
-/** Starts the bus, prints `ready <service>` (and extra words) for the launcher, and stops on signals. */
+/** Starts the bus, prints `ready <service>` (and extra words) for the launcher, and stops on signals (a second signal exits at once). */
 export async function run(bus: Bus, service: string, extra = '', onStop?: () => void | Promise<void>): Promise<void> {
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await bus.stop();
-    await onStop?.();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  stopOnSignals(bus, { onStop });
   await bus.start();
   process.stdout.write(`ready ${service}${extra === '' ? '' : ` ${extra}`}\n`);
 }

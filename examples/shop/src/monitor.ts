@@ -30,6 +30,8 @@ export interface Outcome {
   readonly placed: Map<string, number>;
   readonly final: Map<string, Final>;
   readonly rejected: number;
+  /** Why the gateway refused orders: reason → count (an HTTP status with the gateway's error, or a failed request). */
+  readonly rejections: ReadonlyMap<string, number>;
   readonly stats: Map<string, { retried: number; redelivered: number; deadLettered: number; handled: number }>;
   readonly timedOut: boolean;
   readonly killed: string | undefined;
@@ -68,6 +70,11 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
 
   const started = Date.now();
   let rejected = 0;
+  const rejections = new Map<string, number>();
+  const refuse = (reason: string) => {
+    rejected++;
+    rejections.set(reason, (rejections.get(reason) ?? 0) + 1);
+  };
   let sampleTraceId: string | undefined;
   let killed: string | undefined;
   const tty = process.stdout.isTTY && !options.json;
@@ -110,7 +117,11 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
         body: JSON.stringify(order),
       });
       if (res.status !== 202) {
-        rejected++;
+        const error = await res
+          .json()
+          .then((b: unknown) => (b as { error?: unknown }).error)
+          .catch(() => undefined);
+        refuse(`HTTP ${res.status}${typeof error === 'string' ? `: ${error}` : ''}`);
         return;
       }
       const { orderId, traceId } = (await res.json()) as { orderId: string; traceId?: string };
@@ -118,8 +129,8 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
       placed.set(orderId, at);
       const seen = early.get(orderId);
       if (seen !== undefined) final.set(orderId, { status: seen.status, reason: seen.reason, latencyMs: seen.at - at });
-    } catch {
-      rejected++;
+    } catch (error) {
+      refuse(`request failed: ${(error as Error).message}`);
     }
   };
 
@@ -166,6 +177,7 @@ export async function monitor(shop: Launched, options: MonitorOptions): Promise<
     placed,
     final,
     rejected,
+    rejections,
     stats,
     timedOut: final.size < placed.size,
     killed,

@@ -126,7 +126,9 @@ export async function verify(shop: Launched, outcome: Outcome, options: VerifyOp
     outcome.rejected === 0;
   const problems = [
     lostOrStuck.length > 0 ? `${lostOrStuck.length} order(s) lost or stuck (${lostOrStuck.slice(0, 3).join(', ')})` : '',
-    outcome.rejected > 0 ? `${outcome.rejected} order(s) refused by the gateway` : '',
+    outcome.rejected > 0
+      ? `${outcome.rejected} order(s) refused by the gateway (${[...outcome.rejections].map(([reason, n]) => `${n}× ${reason}`).join('; ')})`
+      : '',
     doubleCharged.length > 0 ? `${doubleCharged.length} double charge(s)` : '',
     chargedButCancelled.length > 0 ? `${chargedButCancelled.length} cancelled order(s) charged` : '',
     ...stockProblems.slice(0, 3),

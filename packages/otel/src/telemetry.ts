@@ -21,7 +21,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metrics, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
@@ -36,9 +36,11 @@ export interface TelemetryOptions {
   readonly otlp?: string | URL | undefined;
   /** Spans go here instead of (or, without `otlp`, as well as nowhere else than) the OTLP exporter. */
   readonly spanExporter?: SpanExporter;
+  /** Metrics are also pushed here, every `metricIntervalMs` (a test's in-memory exporter, another backend). */
+  readonly metricExporter?: PushMetricExporter;
   /** Serve Prometheus text through {@link Telemetry.metrics}. Default true. */
   readonly prometheus?: boolean;
-  /** How often metrics are pushed over OTLP, ms. Default 10 000. */
+  /** How often metrics are pushed over OTLP and to `metricExporter`, ms. Default 10 000. */
   readonly metricIntervalMs?: number;
   /** Batching of spans: the longest a span waits before it is exported, ms. Default 1000. */
   readonly spanDelayMs?: number;
@@ -83,6 +85,11 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
         exporter: otlpMetricExporter(new URL('v1/metrics', base).href),
         exportIntervalMillis: options.metricIntervalMs ?? 10_000,
       }),
+    );
+  }
+  if (options.metricExporter !== undefined) {
+    readers.push(
+      new PeriodicExportingMetricReader({ exporter: options.metricExporter, exportIntervalMillis: options.metricIntervalMs ?? 10_000 }),
     );
   }
   const meterProvider = new MeterProvider({ resource, readers });

@@ -22,6 +22,7 @@ export {
   type ResolvedPostgresOptions,
 } from './pg-options.js';
 export { SCHEMA_VERSION } from './schema.js';
+export { PostgresBacklogFullError, PostgresUnavailableError } from './pg-link.js';
 
 /** Creates the transport for a `postgres://` or `postgresql://` URL (what `createBus({ transport: 'postgres://…' })` calls). */
 export const createTransport: TransportFactory = (url, options) => new PostgresTransport(postgresOptionsFromUrl(url), options);

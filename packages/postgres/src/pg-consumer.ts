@@ -74,6 +74,11 @@ class PostgresDelivery extends SettleOnceDelivery {
     await this.consumer.transport.settle('dead', this.row.seq, this.row.lease_token, { failure });
   }
 
+  /** Returns the message without counting this delivery: no handler started (see `Delivery.release`). */
+  async release(): Promise<void> {
+    if (this.settleOnce()) await this.consumer.transport.settle('release', this.row.seq, this.row.lease_token);
+  }
+
   /** Returns the message un-yielded (`undo` the delivery count) or after a lost connection. */
   giveBack(undo: boolean): Promise<void> | undefined {
     if (!this.settleOnce()) return undefined;

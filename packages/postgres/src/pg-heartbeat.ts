@@ -29,6 +29,8 @@ export interface HeartbeatHost {
   run<R extends pg.QueryResultRow>(statement: Named | string, values: unknown[], lane?: 'main' | 'consume'): Promise<pg.QueryResult<R>>;
   /** The seqs of the deliveries this transport's consumers hold unsettled. */
   heldSeqs(): string[];
+  /** Whether the link is up (while it is not, there is nothing to beat through: skipped, not queued). */
+  isUp(): boolean;
 }
 
 /** The heartbeat timer. */
@@ -50,6 +52,7 @@ export class Heartbeat {
   }
 
   private beat(): void {
+    if (!this.host.isUp()) return;
     const { sql, connectionId, logger } = this.host;
     const now = this.host.clock.now();
     if (now - this.lastBeat >= CONNECTION_BEAT_MS) {

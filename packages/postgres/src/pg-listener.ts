@@ -1,18 +1,28 @@
 /**
- * The transport's own connection outside the pool: it `LISTEN`s for wake-ups and holds a session
- * advisory lock that tells other transports this one is alive. It reconnects with backoff when
- * the connection is lost (a terminated backend, a restarted server); after each (re)connect it
- * calls `onUp`, so the transport re-registers itself and looks for work it was not told about.
+ * The transport's own connection outside the pool: it `LISTEN`s for wake-ups, holds a session
+ * advisory lock that tells other transports this one is alive, and is the transport's canary for
+ * the link (`pg-link.ts`):
+ *
+ * - **Lost**: an error or end of the connection calls `onLost`; the link then reconnects through
+ *   {@link PgListener.open}, one attempt at a time.
+ * - **Silent** (a half-open link: nothing arrives, nothing closes): the listener pings the server
+ *   (`select 1`) every `heartbeatMs`; when a ping is still unanswered a whole interval later and
+ *   nothing at all came from the server for an interval (a busy link whose `NOTIFY`s are answered
+ *   is alive, its ping only queued), once the turn's input was read, the connection is dropped and
+ *   `onLost` called with `silent`. A dead link is therefore noticed within two intervals (plus a
+ *   late timer on a starved event loop). TCP keepalive is on too (after 10 s idle), for links no
+ *   ping crosses.
+ * - **Connecting** gives up after `connectTimeoutMs` (a blackholed server accepts and never answers).
  *
  * @example
  * ```ts
- * const listener = new PgListener({ connectionString, channel: 'missive:missive', lock: [k1, k2], onNotify: wake, onUp, logger });
- * await listener.start();
+ * const listener = new PgListener({ connectionString, channel: 'missive:missive', lock: [k1, k2], onNotify: wake, onLost, heartbeatMs: 5000, logger });
+ * await listener.open();
  * ```
  * @module
  */
 import pg from 'pg';
-import type { Logger } from '@missive/core';
+import { TransportError, type Logger } from '@missive/core';
 
 /** What the listener needs. */
 export interface PgListenerOptions {
@@ -23,8 +33,12 @@ export interface PgListenerOptions {
   /** The session advisory lock (two int4 keys) held while connected. */
   readonly lock: readonly [number, number];
   readonly onNotify: (payload: string) => void;
-  /** After every successful (re)connect, before notifications are trusted again. */
-  readonly onUp: () => Promise<void>;
+  /** The connection was lost (`silent`: it stopped answering pings). Not called after `close`. */
+  readonly onLost: (error: Error, silent: boolean) => void;
+  /** The ping interval; unanswered for one more interval, the link is dead. */
+  readonly heartbeatMs: number;
+  /** How long a connection attempt may take. */
+  readonly connectTimeoutMs: number;
   readonly logger: Logger;
 }
 
@@ -32,25 +46,34 @@ export interface PgListenerOptions {
 export class PgListener {
   private client: pg.Client | undefined;
   private closed = false;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
   private last: Promise<void> = Promise.resolve();
-  /** Whether the connection is up now. */
-  up = false;
+  private pingTimer: NodeJS.Timeout | undefined;
+  /** When the unanswered ping was sent (0: none is). */
+  private pingSent = 0;
+  /** When the server last answered a statement or sent a notification. */
+  private lastHeard = 0;
 
   constructor(private readonly options: PgListenerOptions) {}
 
-  /** Connects the first time; rejects when that fails (the caller reports the configuration fault). */
-  async start(): Promise<void> {
-    await this.open();
+  /** Whether the connection is up now. */
+  get up(): boolean {
+    return this.client !== undefined;
   }
 
-  private async open(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.connectionString, application_name: this.options.applicationName });
-    client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client, undefined));
+  /** One connection attempt: connect, take the lock, listen. Rejects when it fails. */
+  async open(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      application_name: this.options.applicationName,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    client.on('error', (error) => this.lost(client, error, false));
+    client.on('end', () => this.lost(client, new Error('the listening connection ended'), false));
     // Its own notifications (sent on this connection) were already handled in-process.
     client.on('notification', (n) => {
+      this.lastHeard = Date.now();
       if (n.processId !== (client as unknown as { processID?: number }).processID) this.options.onNotify(n.payload ?? '');
     });
     try {
@@ -59,6 +82,8 @@ export class PgListener {
       await client.query(`listen "${this.options.channel}"`);
     } catch (error) {
       client.removeAllListeners('end');
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
       await client.end().catch(() => undefined);
       throw error;
     }
@@ -68,43 +93,92 @@ export class PgListener {
       return;
     }
     this.client = client;
-    this.up = true;
-    this.attempt = 0;
-    await this.options.onUp();
+    this.last = Promise.resolve();
+    this.pingSent = 0;
+    this.lastHeard = Date.now();
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.beat(client), this.options.heartbeatMs);
+    this.pingTimer.unref();
   }
 
-  private lost(client: pg.Client, error: Error | undefined): void {
-    if (client !== this.client) return;
-    this.client = undefined;
-    this.up = false;
-    client.removeAllListeners('end');
-    void client.end().catch(() => undefined);
-    if (this.closed) return;
-    this.options.logger.warn({ err: error }, 'postgres listening connection lost; reconnecting');
-    this.retry();
+  /** Pings; or, when the last ping is still unanswered a whole interval later, drops the connection. */
+  private beat(client: pg.Client): void {
+    if (this.client !== client) return;
+    if (this.pingSent === 0) {
+      void this.ping(client).catch(() => undefined);
+      return;
+    }
+    // Decide after this turn's input was read: on a starved event loop the answer may be waiting in the socket.
+    setImmediate(() => {
+      if (this.client !== client || this.pingSent === 0 || !this.silent()) return;
+      const silentMs = Date.now() - this.lastHeard;
+      this.lost(client, new TransportError(`PostgreSQL did not answer on the listening connection for ${silentMs} ms (ping)`), true);
+    });
   }
 
-  private retry(): void {
-    if (this.closed) return;
-    const delay = Math.min(2000, 50 * 2 ** Math.min(this.attempt++, 6));
-    this.retryTimer = setTimeout(() => {
-      this.open().catch((error: unknown) => {
-        this.options.logger.debug({ err: error }, 'postgres reconnect failed; trying again');
-        this.retry();
-      });
-    }, delay);
-    this.retryTimer.unref();
+  /** Nothing came from the server for a whole interval. */
+  private silent(): boolean {
+    return Date.now() - Math.max(this.lastHeard, this.pingSent) >= this.options.heartbeatMs;
+  }
+
+  private async ping(client: pg.Client): Promise<void> {
+    this.pingSent = Date.now();
+    await this.run(client, { text: 'select 1' });
+    if (this.client === client) this.pingSent = 0;
   }
 
   /**
-   * Runs a statement on the listening connection (idle but for notifications, so it never waits for
-   * a pool slot). Rejects when the connection is down.
+   * Checks the link now: resolves when the server answers a ping within `heartbeatMs` (or, its ping
+   * queued behind other statements, was heard from within the last interval); otherwise drops the
+   * connection (calling `onLost`) and rejects.
+   */
+  async check(): Promise<void> {
+    const client = this.client;
+    if (client === undefined) throw new TransportError('the listening connection is down');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        if (this.client === client && Date.now() - this.lastHeard < this.options.heartbeatMs) return resolve(); // busy, not dead
+        const error = new TransportError(`PostgreSQL did not answer a ping within ${this.options.heartbeatMs} ms`);
+        this.lost(client, error, true);
+        reject(error);
+      }, this.options.heartbeatMs);
+    });
+    try {
+      await Promise.race([this.run(client, { text: 'select 1' }), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private lost(client: pg.Client, error: Error, silent: boolean): void {
+    if (client !== this.client) return;
+    this.client = undefined;
+    clearInterval(this.pingTimer);
+    client.removeAllListeners('end');
+    client.removeAllListeners('error');
+    client.on('error', () => undefined);
+    void client.end().catch(() => undefined); // with a statement under way (a ping), pg destroys the socket
+    if (!this.closed) this.options.onLost(error, silent);
+  }
+
+  /**
+   * Runs a statement on the listening connection (idle but for notifications and pings, so it never
+   * waits for a pool slot). Rejects when the connection is down.
    */
   async query(statement: { readonly name: string; readonly text: string }, values: unknown[]): Promise<void> {
     const client = this.client;
     if (client === undefined) throw new Error('the listening connection is down');
-    // One statement at a time on this connection (pg deprecates queueing on a busy client).
-    const run = this.last.then(() => client.query({ name: statement.name, text: statement.text, values }));
+    await this.run(client, { name: statement.name, text: statement.text, values });
+  }
+
+  /** One statement at a time on this connection (pg deprecates queueing on a busy client). */
+  private async run(client: pg.Client, query: pg.QueryConfig): Promise<void> {
+    const run = this.last
+      .then(() => client.query(query))
+      .then(() => {
+        this.lastHeard = Date.now();
+      });
     this.last = run.then(
       () => undefined,
       () => undefined,
@@ -112,11 +186,10 @@ export class PgListener {
     await run;
   }
 
-  /** Closes the connection (releasing the lock) and stops reconnecting. */
+  /** Closes the connection (releasing the lock). */
   async close(): Promise<void> {
     this.closed = true;
-    this.up = false;
-    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
     const client = this.client;
     this.client = undefined;
     if (client !== undefined) {

@@ -6,9 +6,19 @@ import { postgresOptionsFromUrl, resolvePostgresOptions, withSetting } from './p
 describe('postgres options', () => {
   it('takes its own parameters out of the URL and leaves the rest to pg', () => {
     const options = postgresOptionsFromUrl(
-      new URL('postgresql://app:secret@db.example:5433/shop?schema=bus&lease=5000&poll=250&pool=4&reconnect=1000&sslmode=require'),
+      new URL(
+        'postgresql://app:secret@db.example:5433/shop?schema=bus&lease=5000&poll=250&pool=4&reconnect=1000&maxBuffered=50&heartbeat=1000&sslmode=require',
+      ),
     );
-    expect(options).toMatchObject({ schema: 'bus', leaseMs: 5000, pollMs: 250, poolSize: 4, reconnectMs: 1000 });
+    expect(options).toMatchObject({
+      schema: 'bus',
+      leaseMs: 5000,
+      pollMs: 250,
+      poolSize: 4,
+      reconnectMs: 1000,
+      maxBuffered: 50,
+      heartbeatMs: 1000,
+    });
     expect(options.connectionString).toBe('postgresql://app:secret@db.example:5433/shop?sslmode=require');
   });
 
@@ -19,6 +29,8 @@ describe('postgres options', () => {
       pollMs: 1000,
       poolSize: 10,
       reconnectMs: 60_000,
+      maxBuffered: 10_000,
+      heartbeatMs: 5000,
       applicationName: 'missive',
     });
   });

@@ -10,7 +10,9 @@
  * | `lease` | visibility timeout of a delivery, ms; extended while the handler runs | 30000 |
  * | `poll` | fallback wake-up interval, ms (`LISTEN/NOTIFY` is the main one) | 1000 |
  * | `pool` | connections in the pool (the listening connection is one more) | 10 |
- * | `reconnect` | how long an operation keeps retrying while the database is unreachable, ms | 60000 |
+ * | `reconnect` | how long an operation waits for the database while it is unreachable, ms (then `PostgresUnavailableError`) | 60000 |
+ * | `maxBuffered` | operations that may wait for an unreachable database at once (one more: `PostgresBacklogFullError`) | 10000 |
+ * | `heartbeat` | ping interval of the listening connection, ms; a dead link is noticed within two | 5000 |
  *
  * @example
  * ```ts
@@ -29,7 +31,12 @@ export interface PostgresTransportOptions {
   readonly leaseMs?: number;
   readonly pollMs?: number;
   readonly poolSize?: number;
+  /** How long an operation waits for an unreachable database, ms (then `PostgresUnavailableError`). */
   readonly reconnectMs?: number;
+  /** Operations that may wait for an unreachable database at once (one more fails with `PostgresBacklogFullError`). */
+  readonly maxBuffered?: number;
+  /** Ping interval of the listening connection, ms: a link that stops answering is dropped within two intervals. */
+  readonly heartbeatMs?: number;
   /** `application_name` of the transport's connections (shown in `pg_stat_activity`). Default `missive`. */
   readonly applicationName?: string;
 }
@@ -37,7 +44,15 @@ export interface PostgresTransportOptions {
 /** Options with every default filled in. */
 export type ResolvedPostgresOptions = Required<PostgresTransportOptions>;
 
-const KNOWN = { schema: 'schema', lease: 'leaseMs', poll: 'pollMs', pool: 'poolSize', reconnect: 'reconnectMs' } as const;
+const KNOWN = {
+  schema: 'schema',
+  lease: 'leaseMs',
+  poll: 'pollMs',
+  pool: 'poolSize',
+  reconnect: 'reconnectMs',
+  maxBuffered: 'maxBuffered',
+  heartbeat: 'heartbeatMs',
+} as const;
 
 function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -73,6 +88,8 @@ export function resolvePostgresOptions(options: PostgresTransportOptions): Resol
     pollMs: int(options.pollMs, 'poll', 1000, 5),
     poolSize: int(options.poolSize, 'pool', 10, 1),
     reconnectMs: int(options.reconnectMs, 'reconnect', 60_000, 0),
+    maxBuffered: int(options.maxBuffered, 'maxBuffered', 10_000, 0),
+    heartbeatMs: int(options.heartbeatMs, 'heartbeat', 5000, 100),
     applicationName: options.applicationName ?? url.searchParams.get('application_name') ?? 'missive',
   };
 }

@@ -6,35 +6,48 @@
  * handler one fsync sooner; a crash of the server may forget the last of them, and the messages are
  * delivered again, as after any crash (publishing, on the main pool, stays durable).
  *
+ * Each pool is behind a {@link Lane} (at most its size of operations inside it). A connection attempt
+ * gives up after `connectTimeoutMs` (a blackholed server accepts and never answers), and TCP
+ * keepalive is on.
+ *
  * @example
  * ```ts
- * const { main, consume } = await openPools(options, logger);
+ * const { main, consume } = await openPools(options, logger, () => link.up);
  * ```
  * @module
  */
 import pg from 'pg';
 import { TransportError, redactUrl, type Logger } from '@missive/core';
 import { isConnectionError } from './pg-errors.js';
+import { Lane } from './pg-lane.js';
 import { withSetting, type ResolvedPostgresOptions } from './pg-options.js';
 import { migrate } from './schema.js';
 
-/** The opened pools. */
+/** The opened pools, each in its lane. */
 export interface PostgresPools {
-  readonly main: pg.Pool;
-  readonly consume: pg.Pool;
+  readonly main: Lane;
+  readonly consume: Lane;
+}
+
+/** How long opening a connection may take: two heartbeats, at least 5 s. */
+export function connectTimeoutMs(options: ResolvedPostgresOptions): number {
+  return Math.max(5000, 2 * options.heartbeatMs);
 }
 
 /**
  * Opens the pools and migrates the schema; throws `TransportError` (retryable when the server could
  * not be reached) with the connection string's password redacted.
  */
-export async function openPools(options: ResolvedPostgresOptions, logger: Logger): Promise<PostgresPools> {
+export async function openPools(options: ResolvedPostgresOptions, logger: Logger, linkUp: () => boolean): Promise<PostgresPools> {
+  const connection = { connectionTimeoutMillis: connectTimeoutMs(options), keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize,
     application_name: options.applicationName,
+    ...connection,
   });
-  pool.on('error', (error) => logger.warn({ err: error }, 'postgres pool connection lost'));
+  // An idle connection lost (the link reports the outage once, see pg-link.ts).
+  pool.on('error', (error) => logger.debug({ err: error }, 'postgres pool connection lost'));
   try {
     const client = await pool.connect();
     try {
@@ -50,11 +63,13 @@ export async function openPools(options: ResolvedPostgresOptions, logger: Logger
       retryable: isConnectionError(error),
     });
   }
+  const consumeSize = Math.max(2, Math.ceil(options.poolSize / 2));
   const consume = new pg.Pool({
     ...withSetting(options.connectionString, 'synchronous_commit=off'),
-    max: Math.max(2, Math.ceil(options.poolSize / 2)),
+    max: consumeSize,
     application_name: options.applicationName,
+    ...connection,
   });
-  consume.on('error', (error) => logger.warn({ err: error }, 'postgres pool connection lost'));
-  return { main: pool, consume };
+  consume.on('error', (error) => logger.debug({ err: error }, 'postgres pool connection lost'));
+  return { main: new Lane(pool, options.poolSize, linkUp), consume: new Lane(consume, consumeSize, linkUp) };
 }

@@ -22,9 +22,11 @@
  *   timer wakes them for the next due message; a slow poll (`pollMs`) is the fallback.
  * - **One owner per command type**: `command_owners`, claimed in one statement (`pg-command-owners.ts`);
  *   `queues()` counts every live transport's consumers (`pg-consumer-rows.ts`).
- * - **Lost connections**: operations that fail because the connection or server went away are
- *   retried on a new connection with backoff for up to `reconnectMs`; the listener reconnects and
- *   then looks for work it was not told about.
+ * - **Lost connections** (`pg-link.ts`): one reconnect loop per transport, with capped backoff and
+ *   jitter, through the listening connection, which also pings the server every `heartbeatMs` (a
+ *   silent link is dropped within two intervals). Operations wait for the link (at most
+ *   `maxBuffered` of them, each until `reconnectMs` after it began), then run; after a reconnect
+ *   the transport re-registers and looks for work it was not told about.
  *
  * @example
  * ```ts
@@ -65,8 +67,10 @@ import { DueTimer } from './pg-due-timer.js';
 import { PostgresDeadLetters } from './pg-dead-letters.js';
 import { Heartbeat } from './pg-heartbeat.js';
 import { PgListener } from './pg-listener.js';
+import type { Lane } from './pg-lane.js';
+import { Link } from './pg-link.js';
 import { Notifier } from './pg-notifier.js';
-import { openPools } from './pg-pools.js';
+import { connectTimeoutMs, openPools } from './pg-pools.js';
 import { PostgresPublishing } from './pg-publishing.js';
 import { listQueues } from './pg-queue-listing.js';
 import { Poll } from './pg-poll.js';
@@ -102,10 +106,11 @@ export class PostgresTransport implements Transport {
   /** The statements of the configured schema. */
   readonly sql: Statements;
   private readonly lockKey = randomInt(1, 2 ** 31 - 1);
-  private pool_: pg.Pool | undefined;
+  private main: Lane | undefined;
   /** Claims and settles go through their own pool, so a burst of publishes never delays an ack past its lease. */
-  private consumePool: pg.Pool | undefined;
+  private consumeLane: Lane | undefined;
   private listener: PgListener | undefined;
+  private link: Link | undefined;
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly consumers = new Set<PostgresConsumer>();
   private readonly temporary = new Map<string, QueueSpec>();
@@ -154,6 +159,7 @@ export class PostgresTransport implements Transport {
     });
     this.heartbeat = new Heartbeat({
       ...host,
+      isUp: () => this.link?.up === true,
       leaseMs: this.options.leaseMs,
       heldSeqs: () => [...this.consumers].flatMap((c) => c.heldSeqs()),
     });
@@ -164,28 +170,33 @@ export class PostgresTransport implements Transport {
       pollMs: this.options.pollMs,
       lockSpace: this.lockSpace(),
       due: this.due,
-      isOpen,
+      isOpen: () => isOpen() && this.link?.up === true, // while the link is down, the reconnect looks for work
       wakeAll: () => this.wakeAll(),
     });
   }
 
-  /** The pool (internal to the package). */
-  get pool(): pg.Pool {
-    if (this.state !== 'open' || this.pool_ === undefined) {
+  /** The main pool's lane (internal to the package). */
+  private get lane(): Lane {
+    if (this.state !== 'open' || this.main === undefined) {
       throw new BusStateError(
         this.state === 'closed' ? ErrorCode.Closed : ErrorCode.NotStarted,
         `postgres transport is ${this.state === 'closed' ? 'closed' : 'not connected'}`,
       );
     }
-    return this.pool_;
+    return this.main;
+  }
+
+  /** Connection attempts the reconnect loop made, and outages, since the transport opened (for health and tests). */
+  get reconnects(): { readonly attempts: number; readonly outages: number } {
+    return { attempts: this.link?.attempts ?? 0, outages: this.link?.outages ?? 0 };
   }
 
   async connect(): Promise<void> {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'postgres transport is closed');
-    const { main: pool, consume } = await openPools(this.options, this.logger);
-    this.pool_ = pool;
-    this.consumePool = consume; // claims and settles commit without waiting for the WAL flush (see `pg-pools.ts`)
+    const { main, consume } = await openPools(this.options, this.logger, () => this.link?.up !== false);
+    this.main = main;
+    this.consumeLane = consume; // claims and settles commit without waiting for the WAL flush (see `pg-pools.ts`)
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
@@ -193,16 +204,35 @@ export class PostgresTransport implements Transport {
       channel: this.sql.channel,
       lock: [this.lockSpace(), this.lockKey],
       logger: this.logger,
+      heartbeatMs: this.options.heartbeatMs,
+      connectTimeoutMs: connectTimeoutMs(this.options),
       onNotify: (queue) => this.notified(queue),
-      onUp: () => this.registered(),
+      onLost: (error, silent) => {
+        // A silent link: statements under way on it would wait forever; drop every connection.
+        if (silent) for (const lane of [main, consume]) lane.dropAll(error);
+        this.link?.down(error);
+      },
     });
     this.listener = listener;
+    this.link = new Link({
+      logger: this.logger,
+      maxBuffered: this.options.maxBuffered,
+      reconnect: () => listener.open(),
+      check: () => listener.check(),
+      onUp: () =>
+        void this.registered().catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'postgres transport could not register again after reconnecting'),
+        ),
+    });
     try {
-      await listener.start();
+      await listener.open();
+      await this.registered();
     } catch (error) {
       this.state = 'closed';
-      await pool.end().catch(() => undefined);
-      await consume.end().catch(() => undefined);
+      this.link.close();
+      await listener.close();
+      await main.pool.end().catch(() => undefined);
+      await consume.pool.end().catch(() => undefined);
       const where = redactUrl(this.options.connectionString);
       throw new TransportError(`cannot open the listening connection to PostgreSQL at ${where}: ${(error as Error).message}`, {
         cause: error,
@@ -260,9 +290,10 @@ export class PostgresTransport implements Transport {
       this.logger.warn({ err: error }, 'postgres transport could not clean up on close; another transport will reap it');
     }
     this.state = 'closed';
+    this.link?.close();
     await this.listener?.close();
-    await this.pool_?.end().catch(() => undefined);
-    await this.consumePool?.end().catch(() => undefined);
+    await this.main?.pool.end().catch(() => undefined);
+    await this.consumeLane?.pool.end().catch(() => undefined);
   }
 
   async declare(queue: QueueSpec): Promise<void> {
@@ -314,8 +345,8 @@ export class PostgresTransport implements Transport {
   // --- running statements -------------------------------------------------------------------
 
   /**
-   * Runs one statement on the pool, retrying on a new connection with backoff while the
-   * connection or server is gone, for up to `reconnectMs`.
+   * Runs one statement on a pool once the link is up, again after a lost connection, waiting for
+   * the link for up to `reconnectMs` (see `pg-run.ts`).
    */
   run<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Named | string,
@@ -323,15 +354,22 @@ export class PostgresTransport implements Transport {
     lane: 'main' | 'consume' = 'main',
   ): Promise<pg.QueryResult<R>> {
     const query = typeof statement === 'string' ? { text: statement, values } : { name: statement.name, text: statement.text, values };
-    return retrying(() => (lane === 'consume' ? this.consumePool! : this.pool).query<R>(query), {
+    const gate = lane === 'consume' ? this.consumeLane! : this.lane;
+    return retrying(() => gate.use((pool) => pool.query<R>(query)), {
       reconnectMs: this.options.reconnectMs,
       open: () => this.state === 'open',
+      link: this.link!,
     });
   }
 
   /** Runs `work` in one transaction on a pool client, retried as a whole like {@link run}. */
   transaction<T>(work: (client: pg.PoolClient) => Promise<T>, reconnectMs = this.options.reconnectMs): Promise<T> {
-    return retrying(() => inTransaction(this.pool, work), { reconnectMs, open: () => this.state === 'open' });
+    const gate = this.lane;
+    return retrying(() => gate.use((pool) => inTransaction(pool, work)), {
+      reconnectMs,
+      open: () => this.state === 'open',
+      link: this.link!,
+    });
   }
 
   // --- consuming ----------------------------------------------------------------------------

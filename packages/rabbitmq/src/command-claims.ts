@@ -128,6 +128,19 @@ export class ClaimBook {
     return outcome;
   }
 
+  /** What the book holds, for a registry snapshot (`registry-snapshot.ts`). */
+  state(): { readonly owners: CommandOwner[]; readonly lost: string[] } {
+    return { owners: [...this.byType.values()], lost: [...this.lost] };
+  }
+
+  /** Takes the state of a snapshot, as if its records had been applied (waiting claims stay expected). */
+  restore(state: { readonly owners: readonly CommandOwner[]; readonly lost: readonly string[] }): void {
+    this.byType.clear();
+    this.lost.clear();
+    for (const owner of state.owners) this.byType.set(owner.type, owner);
+    for (const key of state.lost) this.lost.add(key);
+  }
+
   /** Forgets everything (a reader that starts again from the first record). Waiting claims stay expected. */
   clear(): void {
     this.byType.clear();

@@ -11,8 +11,9 @@
  * `deleteQueue` appends a deletion record, after which readers forget the queue (and its command
  * ownerships). Claim records say which queue owns each command type (`command-claims.ts`).
  *
- * Each transport follows the stream (`RegistryFollower`): it reads it from the first record once, then
- * gets new records as they are appended. To see everything appended so far, it appends a marker of
+ * Each transport follows the stream (`RegistryFollower`): it starts after the newest snapshot
+ * (`registry-snapshot.ts`), or from the first record, then gets new records as they are appended.
+ * To see everything appended so far, it appends a marker of
  * its own and waits until it reads it. `queues()` then checks each queue on the broker, so a deleted
  * queue drops out of the list while its record lingers. Readers do not disturb each other.
  *
@@ -29,6 +30,15 @@ import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import { TransportError } from '@missive/core';
 import { asClaimRecord, ClaimBook, type ClaimRecord } from './command-claims.js';
+import {
+  appendSnapshot,
+  assertSnapshots,
+  newestSnapshot,
+  REGISTRY_MAX_AGE_MS,
+  SNAPSHOT_AFTER_RECORDS,
+  snapshotRecord,
+  type RegistrySnapshot,
+} from './registry-snapshot.js';
 
 export const REGISTRY_QUEUE = 'missive.registry';
 /** How long the stream keeps records (RabbitMQ drops whole segments once their newest record is older). */
@@ -59,6 +69,7 @@ export async function assertRegistry(channel: amqp.Channel): Promise<void> {
       'x-stream-max-segment-size-bytes': REGISTRY_SEGMENT_BYTES,
     },
   });
+  await assertSnapshots(channel);
 }
 
 /**
@@ -66,7 +77,7 @@ export async function assertRegistry(channel: amqp.Channel): Promise<void> {
  * refresh, and what one channel appends lands in the stream in order, which is all `sync` needs.
  */
 export function appendRecord(channel: amqp.Channel, body: Buffer): void {
-  channel.sendToQueue(REGISTRY_QUEUE, body, { persistent: true });
+  channel.sendToQueue(REGISTRY_QUEUE, body, { persistent: true, timestamp: Math.floor(Date.now() / 1000) });
 }
 
 /** The record of a queue. */
@@ -121,34 +132,59 @@ export interface Registry {
 }
 
 /**
- * A live reader of the registry: reads it from its first record, then follows it as records are
- * appended. `sync` appends a marker and resolves once the reader has come to it, so everything
- * appended before the marker (by anyone) is in `queues` and `types` by then.
+ * A live reader of the registry: starts after the newest snapshot (`registry-snapshot.ts`), or from
+ * the first record, then follows the stream as records are appended. `sync` appends a marker and
+ * resolves once the reader has come to it, so everything appended before the marker (by anyone) is
+ * in `queues` and `types` by then.
  */
 export class RegistryFollower implements Registry {
   readonly queues = new Map<string, RegisteredQueue>();
   readonly types = new Set<string>();
   readonly claims = new ClaimBook();
+  /** How each start went: after a snapshot, or from the first record, and how many records it applied to catch up. */
+  readonly starts: { from: 'snapshot' | 'first'; records: number }[] = [];
   private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  /** When each entry was last seen (epoch ms): `q\0name`, `t\0type`, `c\0type`. */
+  private readonly seen = new Map<string, number>();
   private channel: amqp.Channel | undefined;
+  private consumerTag: string | undefined;
   private lastRead: amqp.ConsumeMessage | undefined;
   private ackScheduled = false;
+  /** The offset the read began at (after a snapshot), until the first record shows nothing is missing. */
+  private expected: number | undefined;
+  private snapshotDue = false;
+  private applied = 0;
+  /** Where the current read began, until its first marker is reached. */
+  private starting: 'snapshot' | 'first' | undefined;
 
-  /** Reads the registry from the start on `channel`, its own (after a reconnect: a new one, from the start again). */
+  /** Reads the registry on `channel`, its own (after a reconnect: a new one, from the start again): after the newest snapshot, if any. */
   async follow(channel: amqp.Channel): Promise<void> {
     for (const waiter of this.waiting.values())
       waiter.reject(new TransportError('the connection was lost while reading the queue registry'));
     this.waiting.clear();
-    this.queues.clear();
-    this.types.clear();
-    this.claims.clear();
     this.channel = channel;
     this.lastRead = undefined;
     await channel.prefetch(1000);
-    await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), {
+    await this.consumeAfter(channel, await newestSnapshot(channel));
+  }
+
+  /** Consumes the stream after `snapshot` (its state taken), or from the first record. */
+  private async consumeAfter(channel: amqp.Channel, snapshot: RegistrySnapshot | undefined): Promise<void> {
+    this.queues.clear();
+    this.types.clear();
+    this.claims.clear();
+    this.seen.clear();
+    this.applied = 0;
+    if (snapshot !== undefined) this.load(snapshot);
+    this.starting = snapshot === undefined ? 'first' : 'snapshot';
+    this.snapshotDue = snapshot === undefined;
+    this.expected = snapshot === undefined ? undefined : snapshot.upTo + 1;
+    this.consumerTag = undefined;
+    const { consumerTag } = await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), {
       noAck: false,
-      arguments: { 'x-stream-offset': 'first' },
+      arguments: { 'x-stream-offset': this.expected ?? 'first' },
     });
+    this.consumerTag ??= consumerTag;
   }
 
   /** Resolves once this reader has read up to a marker that `append` appends (after whatever the caller appended before). */
@@ -172,6 +208,20 @@ export class RegistryFollower implements Registry {
       clearTimeout(timer);
       this.waiting.delete(marker);
     }
+  }
+
+  /** What this reader knows after the record at `upTo`. */
+  snapshot(upTo: number): RegistrySnapshot {
+    const seen = (key: string) => this.seen.get(key) ?? Date.now();
+    const claims = this.claims.state();
+    return {
+      upTo,
+      at: Date.now(),
+      queues: [...this.queues.values()].map((q) => ({ ...q, seen: seen(`q\0${q.name}`) })),
+      types: [...this.types].map((type) => ({ type, seen: seen(`t\0${type}`) })),
+      owners: claims.owners.map((o) => ({ ...o, seen: seen(`c\0${o.type}`) })),
+      lost: claims.lost,
+    };
   }
 
   /**
@@ -199,18 +249,80 @@ export class RegistryFollower implements Registry {
   private take(channel: amqp.Channel, message: amqp.ConsumeMessage | null): void {
     if (message === null || channel !== this.channel) return;
     this.ackLater(channel, message);
+    if (this.consumerTag !== undefined && message.fields.consumerTag !== this.consumerTag) return; // a read given up
+    this.consumerTag ??= message.fields.consumerTag;
+    const offset = streamOffset(message);
+    if (this.expected !== undefined) {
+      if (offset < this.expected) return; // delivery starts at the chunk holding the offset asked for
+      const gap = offset > this.expected;
+      this.expected = undefined;
+      if (gap) {
+        // The retention dropped records after the snapshot: read from the first record instead.
+        this.restartFromFirst(channel);
+        return;
+      }
+    }
     const record = parseRecord(message.content);
     if (record === undefined) return;
-    if ('marker' in record) {
-      this.waiting.get(record.marker)?.resolve();
+    if (!('marker' in record)) {
+      this.apply(record, recordTime(message));
       return;
     }
+    const waiter = this.waiting.get(record.marker);
+    if (waiter === undefined) return;
+    if (this.starting !== undefined) {
+      this.starts.push({ from: this.starting, records: this.applied });
+      this.starting = undefined;
+      if (this.snapshotDue || this.applied > SNAPSHOT_AFTER_RECORDS) {
+        this.snapshotDue = false;
+        appendSnapshot(channel, snapshotRecord(this.snapshot(offset)));
+      }
+    }
+    waiter.resolve();
+  }
+
+  private restartFromFirst(channel: amqp.Channel): void {
+    const tag = this.consumerTag;
+    this.consumerTag = ''; // what the old consumer still delivers is skipped
+    void (async () => {
+      if (tag !== undefined) await channel.cancel(tag);
+      await this.consumeAfter(channel, undefined);
+    })().catch(() => undefined); // the channel was lost: the registry follows again on the next connection
+  }
+
+  /** Takes a snapshot's state, without the entries the retention would have dropped by now. */
+  private load(snapshot: RegistrySnapshot): void {
+    const oldest = Date.now() - REGISTRY_MAX_AGE_MS;
+    for (const q of snapshot.queues) {
+      if (q.seen < oldest) continue;
+      this.queues.set(q.name, { name: q.name, topics: q.topics, ordered: q.ordered === true });
+      this.seen.set(`q\0${q.name}`, q.seen);
+    }
+    for (const t of snapshot.types) {
+      if (t.seen < oldest) continue;
+      this.types.add(t.type);
+      this.seen.set(`t\0${t.type}`, t.seen);
+    }
+    const owners = snapshot.owners.filter((o) => o.seen >= oldest);
+    for (const o of owners) this.seen.set(`c\0${o.type}`, o.seen);
+    this.claims.restore({
+      owners: owners.map(({ type, queue, service, since }) => ({ type, queue, service, since })),
+      lost: snapshot.lost,
+    });
+  }
+
+  private apply(record: Exclude<RegistryRecord, { readonly marker: string }>, seen: number): void {
+    this.applied++;
     if ('types' in record) {
-      for (const type of record.types) this.types.add(type);
+      for (const type of record.types) {
+        this.types.add(type);
+        this.seen.set(`t\0${type}`, seen);
+      }
       return;
     }
     if ('claimed' in record) {
       this.claims.apply(record.claimed);
+      for (const type of record.claimed.types) this.seen.set(`c\0${type}`, seen);
       return;
     }
     if ('deleted' in record) {
@@ -218,12 +330,24 @@ export class RegistryFollower implements Registry {
       this.claims.release(record.name);
       return;
     }
-    const seen = this.queues.get(record.name);
+    this.seen.set(`q\0${record.name}`, seen);
+    const known = this.queues.get(record.name);
     this.queues.set(
       record.name,
-      seen === undefined
+      known === undefined
         ? record
-        : { name: record.name, topics: [...new Set([...seen.topics, ...record.topics])], ordered: seen.ordered || record.ordered },
+        : { name: record.name, topics: [...new Set([...known.topics, ...record.topics])], ordered: known.ordered || record.ordered },
     );
   }
+}
+
+/** A delivered stream message's offset. */
+function streamOffset(message: amqp.ConsumeMessage): number {
+  return Number(message.properties.headers?.['x-stream-offset'] ?? -1);
+}
+
+/** When a record was appended (its timestamp; writers before snapshots set none: then now). */
+function recordTime(message: amqp.ConsumeMessage): number {
+  const stamp = message.properties.timestamp as number | undefined;
+  return typeof stamp === 'number' && stamp > 0 ? stamp * 1000 : Date.now();
 }

@@ -33,6 +33,8 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
   /** Acks waiting for the end of this turn, sent as one `multiple` ack where they are contiguous. */
   private acks: RabbitDelivery[] = [];
   private flushScheduled = false;
+  /** Handed-out deliveries settled but whose broker work (ack, dead letter, delayed retry) is not done yet. */
+  private readonly settling = new Set<RabbitDelivery>();
   private reopenTimer: NodeJS.Timeout | undefined;
   private reopenDelayMs = REOPEN_MIN_MS;
   private readonly started = new Latch();
@@ -161,15 +163,29 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
 
   /** @internal */
   override settled(delivery: RabbitDelivery): void {
+    // A handed-out delivery's settle may still have broker work to do (a dead letter or a delayed
+    // retry is published and confirmed before the original is acked): see `finished`.
+    if (this.buffer.isYielded(delivery)) this.settling.add(delivery);
     super.settled(delivery);
-    if (this.buffer.closed && this.buffer.yielded.length === 0) {
+  }
+
+  /** @internal The settle's broker work is done: once closed with nothing left to settle, the channel closes. */
+  finished(delivery: RabbitDelivery): void {
+    this.settling.delete(delivery);
+    if (this.buffer.closed && this.idle()) {
       // After this turn, so the ack of the delivery being settled goes out before the channel closes.
       setImmediate(() => {
+        if (this.settling.size > 0) return;
         this.transport.forget(this);
         this.flushAcks();
         void this.channel?.close().catch(() => undefined);
       });
     }
+  }
+
+  /** Nothing handed out is waiting to be settled, or still settling at the broker. */
+  private idle(): boolean {
+    return this.buffer.yielded.length === 0 && this.settling.size === 0;
   }
 
   /**
@@ -230,11 +246,11 @@ export class RabbitConsumer extends BufferedConsumer<RabbitDelivery> implements 
     if (channel !== undefined && this.tag !== undefined) await channel.cancel(this.tag).catch(() => undefined);
     for (const delivery of this.buffer.close()) delivery.requeue();
     this.flushAcks();
-    if (this.buffer.yielded.length === 0) {
+    if (this.idle()) {
       this.transport.forget(this);
       await channel?.close().catch(() => undefined);
     }
-    // Otherwise the transport keeps it until the last yielded delivery is settled, or until
+    // Otherwise the transport keeps it until the last yielded delivery's settle is done, or until
     // `shutdown`, so the acks of handlers that finish during a drain reach the broker.
   }
 

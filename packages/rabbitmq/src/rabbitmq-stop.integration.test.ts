@@ -1,12 +1,14 @@
 /**
  * `bus.stop()` on RabbitMQ drains without re-running completed work: the acks of the handlers that
  * finish during the drain reach the broker before the connection closes, so the next instance never
- * sees those messages again (the README's "completed work is never redelivered").
+ * sees those messages again (the README's "completed work is never redelivered"). A handler that
+ * fails during the drain is completed work too: its dead letter or delayed retry is published and
+ * confirmed before the original is acked, and the channel must not close in between.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, silentLogger } from '@missive/core';
+import { createBus, defineCommand, silentLogger, UnrecoverableError } from '@missive/core';
 import { createWaiter } from '@missive/testing';
 import { gate, range } from '@missive/testing/vitest';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
@@ -83,5 +85,79 @@ describe('rabbitmq stop', () => {
     const rerun = again.filter((n) => completed.has(n));
     expect(rerun, `completed on the first instance, run again on the second`).toEqual([]);
     expect(new Set([...completed, ...again]).size).toBe(41);
+  }, 60_000);
+  it('handlers that fail during bus.stop() are dead-lettered or retried later, never also left in the queue for the next instance', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const run = randomBytes(4).toString('hex');
+    const queue = `stop-fail-${run}`;
+    const Job = defineCommand(`stop.fail-${run}`, z.object({ n: z.number() }));
+    cleanup.push(async () => {
+      const admin = new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger });
+      await admin.connect();
+      await admin.deleteQueue(queue);
+      await admin.deleteTopic(Job.name);
+      await admin.close();
+    });
+
+    // 8 handlers wait on a gate, opened once stop() closed the consumer; then the even ones are
+    // dead-lettered and the odd ones fail into a delayed retry (a republish to a delay queue).
+    const release = gate();
+    const started: number[] = [];
+    const deadLettered: string[] = [];
+    const transport = new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger });
+    const consume = transport.consume.bind(transport);
+    transport.consume = (name, options) => {
+      const consumer = consume(name, options);
+      const close = consumer.close.bind(consumer);
+      consumer.close = async () => {
+        await close();
+        release.open();
+      };
+      return consumer;
+    };
+    const first = createBus({
+      service: 'stop-fail-a',
+      transport,
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: { attempts: 1, initialMs: 60_000, factor: 1, jitter: 0 } },
+    });
+    first.endpoint(
+      queue,
+      (e) =>
+        e.on(Job, async ({ n }, { messageId }) => {
+          started.push(n);
+          if (n % 2 === 0) deadLettered.push(messageId);
+          await release.promise;
+          if (n % 2 === 0) throw new UnrecoverableError(`job ${n} dead-lettered during the drain`);
+          throw new Error(`job ${n} retried in a minute`);
+        }),
+      { concurrency: 8, prefetch: 16 },
+    );
+    await first.start();
+    cleanup.push(() => first.stop({ timeoutMs: 0 }));
+    for (const n of range(40)) await first.send(Job, { n });
+    await until(() => started.length === 8, 'eight handlers running');
+    const failed = new Set(started);
+    await first.stop({ timeoutMs: 10_000 });
+
+    const second = createBus({
+      service: 'stop-fail-b',
+      transport: new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger }),
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: false },
+    });
+    const again: number[] = [];
+    second.endpoint(queue, (e) => e.on(Job, ({ n }) => void again.push(n)), { concurrency: 1, prefetch: 1 });
+    await second.start();
+    cleanup.push(() => second.stop({ timeoutMs: 0 }));
+    await second.send(Job, { n: -1 });
+    await until(() => again.includes(-1), 'the sentinel on the second instance');
+    expect(
+      again.filter((n) => failed.has(n)),
+      'failed (dead-lettered or retried later) on the first instance, handled at once on the second',
+    ).toEqual([]);
+    expect(new Set([...failed, ...again]).size).toBe(41);
+    const letters = await second.deadLetters.list(queue);
+    expect(letters.map((l) => l.message.id).sort()).toEqual([...deadLettered].sort());
   }, 60_000);
 });

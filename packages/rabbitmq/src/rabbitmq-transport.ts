@@ -18,6 +18,7 @@
  * | `missive.control` | direct exchange | an ordered endpoint's instances ask each other to rebalance |
  * | `missive.scheduled.<id>` | classic queue, TTL = the delay | one cancellable scheduled message; `cancelScheduled` deletes it |
  * | `missive.registry` | stream | records of endpoint queues, for `queues()` (`queue-registry.ts`), and command claims (`rabbitmq-command-owners.ts`) |
+ * | `missive.registry.snapshots` | stream | snapshots of the registry, so a new reader starts near its end (`registry-snapshot.ts`) |
  *
  * The transport puts its parts together, one file each:
  *

@@ -57,7 +57,10 @@ describe('topology', () => {
   it('refuses type names whose exchanges RabbitMQ or Missive reserve', () => {
     expect(() => checkTypeExchange('amq.order')).toThrow(ConfigurationError);
     expect(() => checkTypeExchange('missive.topics')).toThrow(/reserved; rename the type/);
+    expect(() => checkTypeExchange('missive.delay.return')).toThrow(/reserved; rename the type/);
     expect(() => checkTypeExchange('shop.order-placed')).not.toThrow();
+    // Missive's own message types (fault events) may use the prefix; only its exchanges' names are taken.
+    expect(() => checkTypeExchange('missive.fault.shop.order-placed')).not.toThrow();
     expect(isTypeExchange('shop.order-placed')).toBe(true);
     expect([isTypeExchange(''), isTypeExchange(KEYED_EXCHANGE), isTypeExchange('amq.topic')]).toEqual([false, false, false]);
   });

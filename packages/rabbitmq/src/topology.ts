@@ -26,7 +26,7 @@
  */
 import { ConfigurationError } from '@missive/core';
 import { isExactTopic } from '@missive/core/transport';
-import { PARTITIONS, partitionOf, partitionQueue } from './partitions.js';
+import { CONTROL_EXCHANGE, PARTITIONS, partitionOf, partitionQueue } from './partitions.js';
 
 /** Where wildcard subscriptions bind; every type's exchange feeds it. */
 export const TOPICS_EXCHANGE = 'missive.topics';
@@ -80,21 +80,40 @@ export function sendKey(slot: SlotPattern, queue: string): string {
 }
 
 /**
- * Refuses a type whose exchange name RabbitMQ reserves (`amq.`) or Missive uses (`missive.`).
+ * The exchanges Missive declares for itself. No message type may take one of these names; any
+ * other name is free, `missive.` names included (Missive's own message types, such as the fault
+ * events `missive.fault.<type>`, use that prefix).
+ */
+export const MISSIVE_EXCHANGES: ReadonlySet<string> = new Set([
+  TOPICS_EXCHANGE,
+  DELAY_EXCHANGE,
+  RETURN_EXCHANGE,
+  KEYED_EXCHANGE,
+  CONTROL_EXCHANGE,
+]);
+
+/**
+ * Refuses a type whose exchange name RabbitMQ reserves (`amq.`: the broker refuses to declare it)
+ * or one of {@link MISSIVE_EXCHANGES}.
  *
  * @throws ConfigurationError naming the type.
  */
 export function checkTypeExchange(type: string): void {
-  if (type.startsWith('amq.') || type.startsWith('missive.')) {
+  if (type.startsWith('amq.')) {
     throw new ConfigurationError(
-      `message type "${type}" cannot be used on RabbitMQ: exchange names starting with "amq." or "missive." are reserved; rename the type`,
+      `message type "${type}" cannot be used on RabbitMQ: exchange names starting with "amq." are reserved; rename the type`,
+    );
+  }
+  if (MISSIVE_EXCHANGES.has(type)) {
+    throw new ConfigurationError(
+      `message type "${type}" cannot be used on RabbitMQ: the name of Missive's own exchange is reserved; rename the type`,
     );
   }
 }
 
 /** Whether `exchange` is a message type's exchange (not the default exchange, not one of Missive's). */
 export function isTypeExchange(exchange: string): boolean {
-  return exchange !== '' && !exchange.startsWith('missive.') && !exchange.startsWith('amq.');
+  return exchange !== '' && !MISSIVE_EXCHANGES.has(exchange) && !exchange.startsWith('amq.');
 }
 
 /** One queue binding. */

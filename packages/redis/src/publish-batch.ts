@@ -12,6 +12,7 @@
  * @module
  */
 import { TransportError, UnroutableError } from '@missive/core';
+import { Packer } from './pack.js';
 import type { RedisConnection } from './redis-connection.js';
 
 const MAX_BATCH = 500;
@@ -63,16 +64,21 @@ export class PublishBatch {
     const transport = this.transport;
     for (let attempt = 0; attempt < 10; attempt++) {
       const routes = await transport.currentRoutes();
-      const args: (string | number | Buffer)[] = [routes.version];
+      // One packed argument for the whole batch: ioredis's cost is per argument (see pack.ts).
+      const packer = new Packer();
       const routed: number[] = [];
       for (const p of batch) {
         const streams = transport.streamsOf(routes, p.topic);
         routed.push(streams.length);
-        args.push(streams.length);
-        for (const stream of streams) args.push(stream);
-        args.push(p.fields.length);
-        for (const field of p.fields) args.push(field);
+        packer.number(streams.length);
+        for (const stream of streams) packer.string(stream);
+        packer.number(p.fields.length);
+        for (const field of p.fields) {
+          if (typeof field === 'string') packer.string(field);
+          else packer.bytes(field);
+        }
       }
+      const args = [routes.version, packer.finish()];
       if ((await transport.scripts.run('publishBatch', [transport.keys.version], args)) === null) return routed;
       transport.staleRoutes();
     }

@@ -25,6 +25,7 @@ import { readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
 import { RedisDelivery, type RedisSettler } from './redis-delivery.js';
+import { blockLimitMs } from './redis-liveness.js';
 import { ackArgs, deadLetterEntry, requeueEntry, type SettleSite } from './redis-settles.js';
 import { Scripts } from './scripts.js';
 
@@ -159,7 +160,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
    * one socket write and one round trip per read, as a raw client that acks before reading again.
    */
   private async readBlocking(room: number, claimIdle: number): Promise<void> {
-    const timeout = Math.max(10, Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim)));
+    const timeout = this.blockFor(claimIdle);
     const blocker = await this.connection();
     const read = ['XREADGROUP', 'GROUP', GROUP, this.name, 'COUNT', room, 'BLOCK', timeout, 'STREAMS', this.stream, '>'] as const;
     const acks = this.acks.splice(0);
@@ -186,9 +187,17 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     for (const [id, fields] of reply[0]![1]) this.accept([id, fields, 1]);
   }
 
+  /**
+   * How long a blocking read may wait: until the next reclaim is due, and at most half the liveness
+   * timeout (a read that waits longer would trip it: see `redis-liveness.ts`).
+   */
+  private blockFor(claimIdle: number): number {
+    return Math.max(10, Math.min(blockLimitMs(this.transport.options), Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim))));
+  }
+
   /** Ordered queues: waits until the stream has an entry after `lastId`, or until the next reclaim is due. */
   private async waitForNew(lastId: string, claimIdle: number): Promise<void> {
-    const timeout = Math.max(10, Math.ceil(claimIdle / 2 - (Date.now() - this.lastClaim)));
+    const timeout = this.blockFor(claimIdle);
     const blocker = await this.connection();
     await blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId);
   }

@@ -11,19 +11,20 @@ function urlAt(base: string, port: number | undefined, params: Record<string, st
   return u.href;
 }
 
-// The shared server (no persistence). Not claimed: a full disk (the shared server is in memory),
-// and a half-open connection: neither ioredis nor the transport times out a command on a link that
-// drops every packet (the transport's 5 s heartbeat waits forever), so nothing notices it; the
-// scenario waited 120 s without a reconnect attempt (see docs/RELIABILITY.md). leases: a blocked
-// process's pending entries are claimed by another after claimIdle (3 s).
+// The shared server (no persistence). Not claimed: a full disk (the shared server is in memory).
+// leases: a blocked process's pending entries are claimed by another after claimIdle (3 s).
+// halfOpen: with timeout=3000 a connection is pinged every 750 ms and taken for dead after 3 s
+// without a byte received, so a blackholed link is noticed within 3.75 s (see redis-liveness.ts).
+// Not shorter: a test process flooded after the 30 s outage stalled its event loop past 2 s under
+// load, which a 2 s timeout took for a dead link (a reconnect, and resent publishes delivered twice).
 describeFaultScenarios(
   {
     name: 'redis',
-    features: { processes: true, networkFaults: true, leases: true },
+    features: { processes: true, networkFaults: true, halfOpen: true, leases: true },
     unavailable: async () => ((await reachable(redisUrl)) ? undefined : `Redis not reachable at ${new URL(redisUrl).host}`),
     setup(clock) {
       const prefix = uniquePrefix();
-      const url = `${redisUrl}?prefix=${prefix}&claimIdle=3000&poll=50`;
+      const url = `${redisUrl}?prefix=${prefix}&claimIdle=3000&poll=50&timeout=3000`;
       const target = new URL(redisUrl);
       return {
         url,
@@ -31,9 +32,11 @@ describeFaultScenarios(
         network: {
           host: target.hostname,
           port: Number(target.port || 6379),
-          connect: (port) => new RedisTransport({ url: urlAt(redisUrl, port, { prefix, claimIdle: '3000', poll: '50' }) }, { clock }),
-          // The transport's own heartbeat (a key it refreshes every 5 s; no timeout); ioredis reconnects after 50 ms x attempt, at most 2 s.
-          heartbeatMs: 5000,
+          connect: (port) =>
+            new RedisTransport({ url: urlAt(redisUrl, port, { prefix, claimIdle: '3000', poll: '50', timeout: '3000' }) }, { clock }),
+          // Pings every 750 ms, dead after 3 s of silence (noticed within 3.75 s): counted as a 1.5 s heartbeat, so the
+          // scenario's limit (three heartbeats and 2 s: 6.5 s) is well above the bound. Reconnects back off from 50 ms to 2 s, with jitter.
+          heartbeatMs: 1500,
           reconnectCapMs: 2000,
         },
         teardown: () => deletePrefix(redisUrl, prefix),

@@ -6,9 +6,9 @@ import { RedisTransport } from './redis-transport.js';
 describe('redis options', () => {
   it('reads Missive parameters from the URL and leaves the rest to ioredis', () => {
     const options = resolveRedisOptions({
-      url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&family=4',
+      url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&timeout=2000&family=4',
     });
-    expect(options).toMatchObject({ prefix: 'shop:', claimIdleMs: 5000, durability: 'aof', pollMs: 100 });
+    expect(options).toMatchObject({ prefix: 'shop:', claimIdleMs: 5000, durability: 'aof', pollMs: 100, timeoutMs: 2000 });
     expect(options.url).toBe('redis://:secret@127.0.0.1:6380/2?family=4');
   });
 
@@ -18,6 +18,7 @@ describe('redis options', () => {
       claimIdleMs: 30_000,
       durability: 'memory',
       pollMs: 250,
+      timeoutMs: 5000,
     });
   });
 
@@ -26,6 +27,7 @@ describe('redis options', () => {
     ['amqp://127.0.0.1', /must start with redis:\/\/ or rediss:\/\//],
     ['redis://127.0.0.1/zero', /database number/],
     ['redis://127.0.0.1?claimIdle=soon', /claimIdle must be a whole number/],
+    ['redis://127.0.0.1?timeout=50', /timeout must be a whole number of at least 200/],
     ['redis://127.0.0.1?durability=disk', /durability must be "memory", "aof" or "fsync"/],
     ['redis://127.0.0.1?prefix=a%20b', /prefix must be letters/],
   ])('refuses %s, saying what to fix', (url, message) => {

@@ -10,6 +10,7 @@
  * | `claimIdle` | a delivery not touched for this long (its consumer died) is reclaimed by another consumer, ms | 30000 |
  * | `durability` | what `connect` demands of the server: `memory`, `aof` or `fsync` (see the README) | `memory` |
  * | `poll` | how often delays are promoted and dead connections reaped when nothing wakes the transport, ms | 250 |
+ * | `timeout` | a connection that answers nothing for this long while a command waits is dead: dropped and reconnected, ms | 5000 |
  *
  * @example
  * ```ts
@@ -43,6 +44,14 @@ export interface RedisTransportOptions {
   readonly durability?: RedisDurability;
   /** Fallback poll for due delays and dead connections, ms. Default 250. */
   readonly pollMs?: number;
+  /**
+   * Liveness: a connection on which a command has waited this long with nothing received is taken
+   * for dead (a half-open link: a crashed host, a dropped route), dropped and reconnected. The
+   * transport pings every quarter of it and blocks in reads for at most half of it, so a dead link
+   * is noticed within 1.25 × `timeoutMs`. A Redis busy longer than this (a script running that
+   * long) also counts as dead. Default 5000.
+   */
+  readonly timeoutMs?: number;
   /** Extra ioredis options (TLS certificates, timeouts). */
   readonly redisOptions?: Record<string, unknown>;
 }
@@ -54,10 +63,11 @@ export interface ResolvedRedisOptions {
   readonly claimIdleMs: number;
   readonly durability: RedisDurability;
   readonly pollMs: number;
+  readonly timeoutMs: number;
   readonly redisOptions: Record<string, unknown>;
 }
 
-const OWN = ['prefix', 'claimIdle', 'durability', 'poll'];
+const OWN = ['prefix', 'claimIdle', 'durability', 'poll', 'timeout'];
 
 function int(value: string | number | undefined | null, name: string, fallback: number, min: number): number {
   if (value === undefined || value === null) return fallback;
@@ -86,12 +96,13 @@ export function resolveRedisOptions(options: RedisTransportOptions): ResolvedRed
     throw new ConfigurationError(`redis option prefix must be letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(prefix)}`);
   const claimIdleMs = int(options.claimIdleMs ?? url.searchParams.get('claimIdle'), 'claimIdle', 30_000, 100);
   const pollMs = int(options.pollMs ?? url.searchParams.get('poll'), 'poll', 250, 10);
+  const timeoutMs = int(options.timeoutMs ?? url.searchParams.get('timeout'), 'timeout', 5000, 200);
   const durability = options.durability ?? url.searchParams.get('durability') ?? 'memory';
   if (durability !== 'memory' && durability !== 'aof' && durability !== 'fsync') {
     throw new ConfigurationError(`redis option durability must be "memory", "aof" or "fsync", got ${JSON.stringify(durability)}`);
   }
   for (const key of OWN) url.searchParams.delete(key);
-  return { url: url.href, prefix: `${prefix}:`, claimIdleMs, durability, pollMs, redisOptions: options.redisOptions ?? {} };
+  return { url: url.href, prefix: `${prefix}:`, claimIdleMs, durability, pollMs, timeoutMs, redisOptions: options.redisOptions ?? {} };
 }
 
 /** Options from a transport URL (what `createBus({ transport: 'redis://…' })` uses). */

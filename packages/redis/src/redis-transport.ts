@@ -53,6 +53,7 @@ import { RedisDeadLetters } from './redis-dead-letters.js';
 import { DelayPromoter } from './redis-delays.js';
 import { checkDurability } from './redis-durability.js';
 import { listQueues } from './redis-listing.js';
+import { clientOptions, LinkWatch } from './redis-liveness.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
 import { PublishBatch } from './publish-batch.js';
 import { Scripts } from './scripts.js';
@@ -93,6 +94,7 @@ export class RedisTransport implements Transport, RedisConnection {
   private routesLoading: Promise<Routes> | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private watch: LinkWatch | undefined;
   private closing: Promise<void> | undefined;
   private readonly batch = new PublishBatch(this);
   private readonly delays = new DelayPromoter(this);
@@ -135,7 +137,7 @@ export class RedisTransport implements Transport, RedisConnection {
     if (this.state === 'open') return;
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'redis transport is closed');
     const where = redactUrl(this.options.url);
-    const redis = new Redis(this.options.url, { lazyConnect: true, connectionName: 'missive', ...this.options.redisOptions });
+    const redis = new Redis(this.options.url, clientOptions(this.options));
     redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
     try {
       await redis.connect();
@@ -156,6 +158,8 @@ export class RedisTransport implements Transport, RedisConnection {
     this.pollTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_MS);
     this.heartbeatTimer.unref();
+    this.watch = new LinkWatch(redis, this.options.timeoutMs, this.logger, where);
+    this.watch.start();
   }
 
   close(): Promise<void> {
@@ -170,6 +174,7 @@ export class RedisTransport implements Transport, RedisConnection {
     }
     clearInterval(this.pollTimer);
     clearInterval(this.heartbeatTimer);
+    this.watch?.stop();
     this.delays.stop();
     await this.batch.flush();
     await Promise.all([...this.consumers].map((c) => c.shutdown()));

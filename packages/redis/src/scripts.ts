@@ -44,22 +44,23 @@ if out[1] > 0 then redis.call('INCR', P..'bver') end
 return out`,
 
   /**
-   * KEYS: version; ARGV: expected version, then per message: stream count n, n streams, field
-   * count m, m fields. Nil when every message was written to its streams, else the current version
-   * (routes are stale; nothing was written).
+   * KEYS: version; ARGV: expected version, the batch packed with MessagePack (`pack.ts`): per
+   * message, stream count n, n streams, field count m, m fields. Nil when every message was written
+   * to its streams, else the current version (routes are stale; nothing was written).
    */
   publishBatch: `
 local v = redis.call('GET', KEYS[1]) or '0'
 if v ~= ARGV[1] then return v end
-local i = 2
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
+local a = cmsgpack.unpack(ARGV[2])
+local i = 1
+while i <= #a do
+  local n = a[i]
   local s0 = i + 1
   i = i + 1 + n
-  local m = tonumber(ARGV[i])
+  local m = a[i]
   local f0 = i + 1
   i = i + 1 + m
-  for j = s0, s0 + n - 1 do redis.call('XADD', ARGV[j], '*', unpack(ARGV, f0, f0 + m - 1)) end
+  for j = s0, s0 + n - 1 do redis.call('XADD', a[j], '*', unpack(a, f0, f0 + m - 1)) end
 end
 return false`,
 

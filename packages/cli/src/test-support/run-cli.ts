@@ -17,10 +17,14 @@ export const missiveMain = join(repositoryRoot, 'packages', 'cli', 'dist', 'main
 
 /** Builds the command (and what it imports), so the tests run what users run. */
 export function buildCli(): void {
-  execFileSync('npx', ['tsc', '-b', 'packages/cli', 'packages/rabbitmq', 'packages/redis', 'packages/sqlite'], {
-    cwd: repositoryRoot,
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'npx',
+    ['tsc', '-b', 'packages/cli', 'packages/rabbitmq', 'packages/redis', 'packages/sqlite', 'packages/postgres', 'packages/nats'],
+    {
+      cwd: repositoryRoot,
+      stdio: 'ignore',
+    },
+  );
 }
 
 /** Runs `missive <args>` with `MISSIVE_URL=url`; its exit code, stdout lines joined, and stderr. */

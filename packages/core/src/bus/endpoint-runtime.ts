@@ -232,10 +232,13 @@ export class EndpointRuntime {
     }
   }
 
-  /** Returns a delivery the loop took but will not run; a failure is logged (the broker redelivers it). */
+  /**
+   * Returns a delivery the loop took but will not run, without counting it where the transport can
+   * (`release`: its handler never started); a failure is logged (the broker redelivers it).
+   */
   private async handBack(delivery: Delivery): Promise<void> {
     try {
-      await delivery.nack();
+      await (delivery.release === undefined ? delivery.nack() : delivery.release());
     } catch (error) {
       this.log.warn({ messageId: delivery.message.id, err: error }, 'could not hand a delivery back; the broker will redeliver it');
     }

@@ -23,6 +23,7 @@ import { validate } from '../contracts/validate.js';
 import type { PublishOptions, SendOptions } from '../consume/context.js';
 import { compose } from '../consume/pipeline.js';
 import { InFlightList } from '../transport/in-flight-list.js';
+import { InProcessMessage } from '../transport/in-process-message.js';
 import type { Transport, TransportMessage } from '../transport/transport.js';
 import type { OutboxRecord } from '../workflows/message-store.js';
 import { faultContractOf, type Fault } from '../observe/fault-events.js';
@@ -319,7 +320,10 @@ export class Outgoing {
     );
   }
 
-  /** Encodes the envelope and hands it to the transport. Throws (rather than rejects) what it refuses. */
+  /**
+   * Encodes the envelope and hands it to the transport. Throws (rather than rejects) what it refuses.
+   * An in-process transport gets the codec's copy of the envelope instead (see `InProcessMessage`).
+   */
   private enqueue(
     envelope: Envelope,
     kind: 'topic' | 'queue',
@@ -327,14 +331,18 @@ export class Outgoing {
     notBefore: number | undefined,
     scheduleId: string | undefined,
   ): Promise<void> {
-    const message: TransportMessage = {
-      id: envelope.id,
-      type: envelope.type,
-      body: this.codec.encode(envelope),
-      headers: EMPTY_HEADERS,
-      partitionKey: envelope.partitionkey,
-    };
     const transport = this.options.transport();
+    const held = transport.capabilities.inProcess === true ? this.codec.copy?.(envelope) : undefined;
+    const message: TransportMessage =
+      held !== undefined
+        ? new InProcessMessage(held, this.codec, EMPTY_HEADERS, envelope.partitionkey)
+        : {
+            id: envelope.id,
+            type: envelope.type,
+            body: this.codec.encode(envelope),
+            headers: EMPTY_HEADERS,
+            partitionKey: envelope.partitionkey,
+          };
     if (notBefore !== undefined && !transport.capabilities.delayedDelivery) {
       throw new ConfigurationError(`the ${transport.kind} transport has no delayed delivery; ${envelope.type} cannot be scheduled`);
     }

@@ -7,6 +7,11 @@
  * (attempt counters, replay marks) travels in transport headers instead (see `Header`), so a
  * dead letter holds the original envelope untouched.
  *
+ * On the wire the JSON codec leaves out the attributes that hold their default or repeat another
+ * (`datacontenttype`, `messagekind` `event`, `dataversion` 1, a `correlationid` equal to `id`, a
+ * `conversationid` equal to `correlationid`) and puts them back on reading, so an `Envelope` in
+ * code always has them; envelopes written in full are read as before (see `wire-form.ts`).
+ *
  * @example
  * ```ts
  * const envelope = createEnvelope({ type: 'shop.order-placed', source: '/missive/shop', data: { orderId: 'o-1' } });

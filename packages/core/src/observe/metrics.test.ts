@@ -1,5 +1,5 @@
 import { metrics } from '@opentelemetry/api';
-import { MeterProvider, MetricReader, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, MetricReader, type HistogramMetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus } from '../bus/bus.js';
@@ -22,15 +22,69 @@ const provider = new MeterProvider({ readers: [reader] });
 metrics.setGlobalMeterProvider(provider);
 afterAll(() => provider.shutdown());
 
-async function histogram(name: string): Promise<HistogramMetricData | undefined> {
+async function collected(name: string): Promise<unknown> {
   const { resourceMetrics } = await reader.collect();
   for (const scope of resourceMetrics.scopeMetrics) {
-    for (const metric of scope.metrics) if (metric.descriptor.name === name) return metric as HistogramMetricData;
+    for (const metric of scope.metrics) if (metric.descriptor.name === name) return metric;
   }
   return undefined;
 }
+const histogram = async (name: string) => (await collected(name)) as HistogramMetricData | undefined;
+
+/** The data points of a sum metric, as `destination → value` (only those whose attributes match `where`). */
+async function sums(name: string, where: Record<string, string> = {}): Promise<Record<string, number>> {
+  const metric = (await collected(name)) as SumMetricData | undefined;
+  const values: Record<string, number> = {};
+  for (const point of metric?.dataPoints ?? []) {
+    if (Object.entries(where).some(([k, v]) => point.attributes[k] !== v)) continue;
+    values[String(point.attributes['messaging.destination.name'])] = point.value;
+  }
+  return values;
+}
 
 describe('metrics', () => {
+  it('the message counters report the exact running totals at every collection, by destination, and keep them after the bus stops', async () => {
+    const bus = createBus({ service: 'shop', transport: 'memory://', logger: silentLogger });
+    let handled = 0;
+    let wake: (() => void) | undefined;
+    bus.endpoint('counted', (e) =>
+      e.on(OrderPlaced, () => {
+        if (++handled === target) wake?.();
+      }),
+    );
+    let target = 0;
+    const publish = async (n: number) => {
+      target += n;
+      const done = new Promise<void>((resolve) => (wake = resolve));
+      for (let i = 0; i < n; i++) await bus.publish(OrderPlaced, { orderId: `o-${i}` });
+      await done;
+    };
+    await bus.start();
+    await publish(2);
+    const publishes = { 'messaging.operation.name': 'publish', 'messaging.system': 'memory' };
+    expect((await sums(Metric.SentMessages, publishes))['shop.order-placed']).toBe(2);
+    expect((await sums(Metric.ConsumedMessages, { 'messaging.consumer.group.name': 'counted' }))['counted']).toBe(2);
+    await publish(3);
+    expect((await sums(Metric.SentMessages, publishes))['shop.order-placed']).toBe(5);
+    expect((await sums(Metric.ConsumedMessages))['counted']).toBe(5);
+    const durations = await histogram(Metric.ProcessDuration);
+    expect(durations?.dataPoints.find((p) => p.attributes['messaging.destination.name'] === 'counted')?.value.count).toBe(5);
+    await bus.stop();
+    expect((await sums(Metric.SentMessages, publishes))['shop.order-placed']).toBe(5);
+    expect((await sums(Metric.ConsumedMessages))['counted']).toBe(5);
+  });
+
+  it('the counts of two buses of one process that share attributes add up, as a synchronous counter would', async () => {
+    const Shipped = defineEvent('shop.order-shipped', z.object({ orderId: z.string() }));
+    const buses = [1, 2].map(() => createBus({ service: 'shop', transport: 'memory://', logger: silentLogger }));
+    for (const bus of buses) await bus.start();
+    await buses[0]!.publish(Shipped, { orderId: 'o-1' });
+    await buses[1]!.publish(Shipped, { orderId: 'o-2' });
+    await buses[1]!.publish(Shipped, { orderId: 'o-3' });
+    expect((await sums(Metric.SentMessages, { 'messaging.system': 'memory' }))['shop.order-shipped']).toBe(3);
+    for (const bus of buses) await bus.stop();
+  });
+
   it('missive.outbox.relay.lag records the time from the outbox commit to the broker having the message, in seconds', async () => {
     let now = 1_700_000_000_000;
     const clock: Clock = { ...systemClock, now: () => now };

@@ -8,10 +8,16 @@
  * Instruments are made at `bus.start()` from the global meter provider: register the SDK's
  * MeterProvider before starting the bus. Without one, every instrument is a no-op.
  *
+ * The counters (sent, consumed, retries, dead letters) are counted by the bus and reported through
+ * observable counters when the provider collects (see counts.ts): same names, attributes and
+ * totals, without the SDK hashing attributes on every message. The durations are histograms
+ * recorded per message (the metrics API has no observable histogram).
+ *
  * @example
  * ```ts
- * const meters = new BusMetrics('shop', 'rabbitmq');
- * meters.sent('publish', 'shop.order-placed', startedAt, undefined);
+ * const meters = new BusMetrics();
+ * meters.start('rabbitmq', { queues: () => transport.queues(), endpoints: () => [] });
+ * meters.consumed('billing');
  * ```
  * @module
  */
@@ -21,29 +27,17 @@ import {
   ValueType,
   type Attributes,
   type BatchObservableCallback,
-  type Counter,
   type Histogram,
   type Meter,
   type Observable,
 } from '@opentelemetry/api';
 import type { CircuitState } from '../policies/circuit-breaker.js';
 import type { QueueInfo } from '../transport/transport.js';
+import { MessageCounts, type CountCell, type SystemCounts } from './counts.js';
+import { Metric } from './metric-names.js';
 import { Attr, errorType, INSTRUMENTATION_SCOPE, type ProducerOperation, type ProducerSpan } from './tracing.js';
 
-/** Metric names. */
-export const Metric = {
-  SentMessages: 'messaging.client.sent.messages',
-  OperationDuration: 'messaging.client.operation.duration',
-  ConsumedMessages: 'messaging.client.consumed.messages',
-  ProcessDuration: 'messaging.process.duration',
-  Retries: 'missive.retries',
-  DeadLetters: 'missive.dead_letters',
-  InFlight: 'missive.in_flight',
-  QueueDepth: 'missive.queue.depth',
-  DeadLetterDepth: 'missive.dead_letter.depth',
-  CircuitState: 'missive.circuit.state',
-  OutboxLag: 'missive.outbox.relay.lag',
-} as const;
+export { Metric };
 
 /** Circuit states as the `missive.circuit.state` gauge reports them. */
 export const CIRCUIT_VALUE: Readonly<Record<CircuitState, number>> = { closed: 0, 'half-open': 1, open: 2 };
@@ -80,60 +74,61 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
 /** The metrics of one bus. */
 export class BusMetrics {
   private meter: Meter | undefined;
-  private sentCounter: Counter | undefined;
+  /** Set once the instruments are made (a provider was registered at start): the per-message methods return at once until then. */
+  private on = false;
   private operationDuration: Histogram | undefined;
-  private consumedCounter: Counter | undefined;
   private processDuration: Histogram | undefined;
-  private retriesCounter: Counter | undefined;
-  private deadLetterCounter: Counter | undefined;
   private outboxLag: Histogram | undefined;
   private observables: Observable[] = [];
   private observe: BatchObservableCallback | undefined;
   /**
-   * Attributes per destination and operation, made once. Few on purpose: the SDK hashes a
-   * measurement's attributes each time it is recorded (the service is on the resource already).
+   * The counters, kept by the buses and reported by observable counters at collection (see
+   * counts.ts): the SDK hashes a synchronous measurement's attributes each time it is recorded.
    */
-  private readonly producers: Record<ProducerOperation, Map<string, Attributes>> = {
-    publish: new Map(),
-    send: new Map(),
-    create: new Map(),
-  };
+  private counts: SystemCounts | undefined;
+  /** Attributes per endpoint (the histograms' and gauges'), made once. */
   private readonly endpoints = new Map<string, Attributes>();
   private system = 'missive';
 
-  /** Makes the instruments from the global meter provider and starts observing `sources`. */
+  /** Makes the instruments from the global meter provider (once) and starts observing `sources`. */
   start(system: string, sources: MetricSources): void {
     this.system = system;
-    const meter = metrics.getMeter(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
-    // No meter provider registered: leave every instrument out (the per-message calls return at once).
-    if (meter.createCounter('missive.probe') === NOOP_COUNTER) return;
-    this.meter = meter;
+    if (this.meter === undefined) {
+      const meter = metrics.getMeter(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
+      // No meter provider registered: leave every instrument out (the per-message calls return at once).
+      if (meter.createCounter('missive.probe') === NOOP_COUNTER) return;
+      this.meter = meter;
+      this.makeInstruments(meter);
+    }
+    // The counts stay reported after the bus stops, as a synchronous counter's would.
+    this.counts = MessageCounts.of(this.meter).of(system);
+    const [inFlight, circuit, depth, dead] = this.observables as [Observable, Observable, Observable, Observable];
+    this.observe = async (result) => {
+      const endpoints = sources.endpoints();
+      for (const endpoint of endpoints) {
+        const attributes = this.endpointAttributes(endpoint.name);
+        result.observe(inFlight, endpoint.inFlight, attributes);
+        result.observe(circuit, CIRCUIT_VALUE[endpoint.circuit], attributes);
+      }
+      if (endpoints.length === 0) return;
+      const names = new Set(endpoints.map((e) => e.name));
+      for (const queue of await listQueues(sources)) {
+        if (!names.has(queue.name)) continue;
+        const attributes = this.endpointAttributes(queue.name);
+        result.observe(depth, queue.depth, attributes);
+        result.observe(dead, queue.deadLetters, attributes);
+      }
+    };
+    this.meter.addBatchObservableCallback(this.observe, this.observables);
+  }
+
+  private makeInstruments(meter: Meter): void {
     const seconds = { unit: 's', advice: { explicitBucketBoundaries: DURATION_BUCKETS } };
-    this.sentCounter = meter.createCounter(Metric.SentMessages, {
-      unit: '{message}',
-      description: 'Messages the bus handed to the broker',
-      valueType: ValueType.INT,
-    });
     this.operationDuration = meter.createHistogram(Metric.OperationDuration, {
       ...seconds,
       description: 'Duration of publish and send operations',
     });
-    this.consumedCounter = meter.createCounter(Metric.ConsumedMessages, {
-      unit: '{message}',
-      description: 'Messages delivered to the bus by the broker',
-      valueType: ValueType.INT,
-    });
     this.processDuration = meter.createHistogram(Metric.ProcessDuration, { ...seconds, description: 'Duration of handler attempts' });
-    this.retriesCounter = meter.createCounter(Metric.Retries, {
-      unit: '{retry}',
-      description: 'Retries asked for, immediate or delayed',
-      valueType: ValueType.INT,
-    });
-    this.deadLetterCounter = meter.createCounter(Metric.DeadLetters, {
-      unit: '{message}',
-      description: 'Messages dead-lettered, by reason',
-      valueType: ValueType.INT,
-    });
     this.outboxLag = meter.createHistogram(Metric.OutboxLag, {
       ...seconds,
       description: 'Time from an outbox commit to the broker having the message',
@@ -158,23 +153,7 @@ export class BusMetrics {
       valueType: ValueType.INT,
     });
     this.observables = [inFlight, circuit, depth, dead];
-    this.observe = async (result) => {
-      const endpoints = sources.endpoints();
-      for (const endpoint of endpoints) {
-        const attributes = this.endpointAttributes(endpoint.name);
-        result.observe(inFlight, endpoint.inFlight, attributes);
-        result.observe(circuit, CIRCUIT_VALUE[endpoint.circuit], attributes);
-      }
-      if (endpoints.length === 0) return;
-      const names = new Set(endpoints.map((e) => e.name));
-      for (const queue of await listQueues(sources)) {
-        if (!names.has(queue.name)) continue;
-        const attributes = this.endpointAttributes(queue.name);
-        result.observe(depth, queue.depth, attributes);
-        result.observe(dead, queue.deadLetters, attributes);
-      }
-    };
-    meter.addBatchObservableCallback(this.observe, this.observables);
+    this.on = true;
   }
 
   /** Stops observing (the instruments stay, idle). */
@@ -185,27 +164,31 @@ export class BusMetrics {
 
   /** A publish or send finished (`error` when it failed). */
   sent(producer: ProducerSpan, error: Error | undefined): void {
-    if (this.sentCounter === undefined) return;
+    if (!this.on) return;
     const { operation, destination, startedAt } = producer;
-    const attributes =
-      error === undefined
-        ? this.producerAttributes(operation, destination)
-        : { ...this.producerAttributes(operation, destination), [Attr.ErrorType]: errorType(error) };
-    this.sentCounter.add(1, attributes);
-    this.operationDuration!.record((performance.now() - startedAt) / 1000, attributes);
+    const cells = this.counts!.sent[operation];
+    let cell = cells.get(destination);
+    if (cell === undefined) {
+      cell = cells.add(destination, { [Attr.System]: this.system, [Attr.Destination]: destination, [Attr.OperationName]: operation });
+    }
+    if (error !== undefined) cell = this.failedSend(cell, operation, destination, errorType(error));
+    cell.value++;
+    this.operationDuration!.record((performance.now() - startedAt) / 1000, cell.attributes);
   }
 
   /** A delivery was taken from `queue`. */
   consumed(queue: string): void {
-    if (this.consumedCounter === undefined) return;
-    this.consumedCounter.add(1, this.endpointAttributes(queue));
+    if (!this.on) return;
+    const consumed = this.counts!.consumed;
+    const cell = consumed.get(queue) ?? consumed.add(queue, this.endpointAttributes(queue));
+    cell.value++;
   }
 
   /** A handler attempt on `queue` ended (`error` when it threw). */
   processed(queue: string, startedAt: number, error: Error | undefined): void {
-    if (this.processDuration === undefined) return;
+    if (!this.on) return;
     const base = this.endpointAttributes(queue);
-    this.processDuration.record(
+    this.processDuration!.record(
       (performance.now() - startedAt) / 1000,
       error === undefined ? base : { ...base, [Attr.ErrorType]: errorType(error) },
     );
@@ -213,14 +196,20 @@ export class BusMetrics {
 
   /** A retry was asked for. */
   retried(queue: string, mode: 'immediate' | 'delayed'): void {
-    if (this.retriesCounter === undefined) return;
-    this.retriesCounter.add(1, { ...this.endpointAttributes(queue), 'missive.retry.mode': mode });
+    if (!this.on) return;
+    const key = `${queue}\u0000${mode}`;
+    const retries = this.counts!.retries;
+    const cell = retries.get(key) ?? retries.add(key, { ...this.endpointAttributes(queue), 'missive.retry.mode': mode });
+    cell.value++;
   }
 
   /** A message was dead-lettered for `reason`. */
   deadLettered(queue: string, reason: string): void {
-    if (this.deadLetterCounter === undefined) return;
-    this.deadLetterCounter.add(1, { ...this.endpointAttributes(queue), [Attr.DeadLetterReason]: reason });
+    if (!this.on) return;
+    const key = `${queue}\u0000${reason}`;
+    const dead = this.counts!.deadLetters;
+    const cell = dead.get(key) ?? dead.add(key, { ...this.endpointAttributes(queue), [Attr.DeadLetterReason]: reason });
+    cell.value++;
   }
 
   /** An outbox message reached the broker `lagMs` after its commit. */
@@ -228,21 +217,17 @@ export class BusMetrics {
     this.outboxLag?.record(Math.max(0, lagMs) / 1000, { [Attr.System]: this.system });
   }
 
-  private producerAttributes(operation: ProducerOperation, destination: string): Attributes {
-    // Keyed by the destination string itself (the contract's name: its hash is cached), one map per operation.
-    const byDestination = this.producers[operation];
-    let attributes = byDestination.get(destination);
-    if (attributes === undefined) {
-      attributes = { [Attr.System]: this.system, [Attr.Destination]: destination, [Attr.OperationName]: operation };
-      byDestination.set(destination, attributes);
-    }
-    return attributes;
+  /** The cell of a failed send: the send's attributes and `error.type`. */
+  private failedSend(ok: CountCell, operation: ProducerOperation, destination: string, type: string): CountCell {
+    const key = `${operation}\u0000${destination}\u0000${type}`;
+    const failed = this.counts!.failedSends;
+    return failed.get(key) ?? failed.add(key, { ...ok.attributes, [Attr.ErrorType]: type });
   }
 
   private endpointAttributes(queue: string): Attributes {
     let attributes = this.endpoints.get(queue);
     if (attributes === undefined) {
-      attributes = { [Attr.System]: this.system, [Attr.Destination]: queue, [Attr.ConsumerGroup]: queue };
+      attributes = Object.freeze({ [Attr.System]: this.system, [Attr.Destination]: queue, [Attr.ConsumerGroup]: queue });
       this.endpoints.set(queue, attributes);
     }
     return attributes;

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { createTraceState, INVALID_SPANID, INVALID_TRACEID, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import { createTraceState, INVALID_SPANID, INVALID_TRACEID, type SpanContext } from '@opentelemetry/api';
 
 /** Version, trace id, span id and flags, lower-case hex. One test, no captures: the parts are sliced out. */
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -32,10 +32,15 @@ export function spanContextOf(traceparent: string | undefined, tracestate?: stri
   };
 }
 
-/** The `traceparent` of a span context, or undefined for an invalid one (no provider, no parent). */
+/**
+ * The `traceparent` of a span context, or undefined for an invalid one (no provider, no parent).
+ * The ids' lengths are checked, not their digits (a tracer makes them; the receiving side checks
+ * the whole `traceparent` and drops a malformed one, see {@link spanContextOf}).
+ */
 export function traceparentOf(context: SpanContext): string | undefined {
-  if (context.spanId === INVALID_SPANID || context.traceId === INVALID_TRACEID || !isSpanContextValid(context)) return undefined;
-  return `00-${context.traceId}-${context.spanId}-0${(context.traceFlags & 1).toString(16)}`;
+  const { traceId, spanId } = context;
+  if (traceId.length !== 32 || spanId.length !== 16 || spanId === INVALID_SPANID || traceId === INVALID_TRACEID) return undefined;
+  return `00-${traceId}-${spanId}-${(context.traceFlags & 1) === 1 ? '01' : '00'}`;
 }
 
 /** The trace id in a `traceparent`, for log lines; undefined when absent or malformed. */

@@ -20,6 +20,7 @@
  */
 import {
   context,
+  createContextKey,
   INVALID_SPAN_CONTEXT,
   ProxyTracerProvider,
   ROOT_CONTEXT,
@@ -74,6 +75,9 @@ export function errorType(error: Error): string {
   return error instanceof MissiveError ? error.code : error.name;
 }
 
+/** The key of the value that tells whether a context manager is registered. */
+const PROBE = createContextKey('missive.context-probe');
+
 const PRODUCER = Object.freeze({ kind: SpanKind.PRODUCER });
 const CONSUMER = Object.freeze({ kind: SpanKind.CONSUMER });
 
@@ -95,6 +99,7 @@ export class MessageTracing {
   set system(system: string) {
     this.system_ = system;
     this.producerAttributeSets.clear();
+    this.processAttributeSets.clear();
   }
   /** Set once a tracer provider is registered (it stays so: the check is then skipped). */
   private enabled = false;
@@ -102,6 +107,10 @@ export class MessageTracing {
   private readonly names = new Map<string, Map<string, string>>();
   /** Producer span attributes by operation and destination (see producerAttributes). */
   private readonly producerAttributeSets = new Map<ProducerOperation, Map<string, Attributes>>();
+  /** Process span attributes by queue (see processAttributes). */
+  private readonly processAttributeSets = new Map<string, Attributes>();
+  /** Whether a context manager carries the active context into handlers (see contextPropagates); undefined until checked. */
+  private propagates: boolean | undefined;
 
   private spanName(operation: string, destination: string): string {
     let byDestination = this.names.get(operation);
@@ -161,11 +170,10 @@ export class MessageTracing {
   /** Notes the message a producer span sent. */
   message(span: Span, envelope: Envelope): void {
     if (!span.isRecording()) return;
-    span.setAttributes({
-      [Attr.MessageId]: envelope.id,
-      [Attr.ConversationId]: envelope.conversationid,
-      [Attr.MessageType]: envelope.type,
-    });
+    // One by one: the SDK copies the attributes of an object key by key anyway, and no object is made per message.
+    span.setAttribute(Attr.MessageId, envelope.id);
+    span.setAttribute(Attr.ConversationId, envelope.conversationid);
+    span.setAttribute(Attr.MessageType, envelope.type);
   }
 
   /** Ends a span, marking it failed when `error` is given. */
@@ -199,10 +207,28 @@ export class MessageTracing {
     // Not recorded (no provider, or not sampled): what the handler sends carries the message's own
     // trace context forward (see parentContext), and nothing else needs doing.
     if (!span.isRecording()) return run();
-    span.setAttributes(this.processAttributes(envelope, queue, attempt));
-    const active = trace.setSpan(parent, span);
-    this.handling.set(envelope, active);
+    span.setAttributes(this.processAttributes(queue));
+    span.setAttribute(Attr.MessageId, envelope.id);
+    span.setAttribute(Attr.ConversationId, envelope.conversationid);
+    span.setAttribute(Attr.MessageType, envelope.type);
+    span.setAttribute(Attr.Attempt, attempt);
+    // The parent is in the span already: the handler's context needs only the span.
+    const active = trace.setSpan(ROOT_CONTEXT, span);
+    if (!this.contextPropagates()) this.handling.set(envelope, active);
     return this.runIn(active, span, run);
+  }
+
+  /**
+   * Whether a context manager is registered (the Node SDK's async-hooks one): then what a handler
+   * sends finds its process span as the active context, and the bus need not remember it per
+   * message. Checked once tracing is on.
+   */
+  private contextPropagates(): boolean {
+    if (this.propagates === undefined) {
+      const probe = ROOT_CONTEXT.setValue(PROBE, true);
+      this.propagates = context.with(probe, () => context.active() === probe);
+    }
+    return this.propagates;
   }
 
   private async runIn<T>(active: Context, span: Span, run: () => Promise<T>): Promise<T> {
@@ -255,17 +281,19 @@ export class MessageTracing {
     return attributes;
   }
 
-  private processAttributes(envelope: Envelope, queue: string, attempt: number): Attributes {
-    return {
-      [Attr.System]: this.system,
-      [Attr.Destination]: queue,
-      [Attr.ConsumerGroup]: queue,
-      [Attr.OperationType]: 'process',
-      [Attr.OperationName]: 'process',
-      [Attr.MessageId]: envelope.id,
-      [Attr.ConversationId]: envelope.conversationid,
-      [Attr.MessageType]: envelope.type,
-      [Attr.Attempt]: attempt,
-    };
+  /** The attributes every process span on `queue` has, made once each (the per-message ones are set one by one). */
+  private processAttributes(queue: string): Attributes {
+    let attributes = this.processAttributeSets.get(queue);
+    if (attributes === undefined) {
+      attributes = Object.freeze({
+        [Attr.System]: this.system,
+        [Attr.Destination]: queue,
+        [Attr.ConsumerGroup]: queue,
+        [Attr.OperationType]: 'process',
+        [Attr.OperationName]: 'process',
+      });
+      this.processAttributeSets.set(queue, attributes);
+    }
+    return attributes;
   }
 }

@@ -139,6 +139,13 @@ export interface Delivery {
    * step: it is never both in the queue and dead-lettered, and never in neither.
    */
   deadLetter(failure: DeadLetterFailure): Promise<void>;
+  /**
+   * Returns the message to its queue without counting this delivery: the consumer took it but no
+   * handler ever started (a stopping endpoint hands back the delivery it held for a free slot), so
+   * it must not bring the message closer to `maxDeliveries`. Settles it like `nack`. Optional: where
+   * a transport cannot undo the count, the bus calls `nack()`.
+   */
+  release?(): Promise<void>;
 }
 
 /**
@@ -176,6 +183,12 @@ export interface TransportCapabilities {
   readonly orderingKeys: boolean;
   /** Several processes can share the broker (false for the in-process memory transport). */
   readonly multiProcess: boolean;
+  /**
+   * Consumers receive the very `TransportMessage` objects given to `publish`/`send` (in this
+   * process; headers may be replaced through `withHeaders`), so the bus may give an
+   * `InProcessMessage`, whose body is encoded only if read. Absent: false.
+   */
+  readonly inProcess?: boolean;
 }
 
 /** A queue as an operator sees it. */

@@ -2,7 +2,7 @@
  * Routing cases: replies find their requester (typed, timing out naming the query, failing with
  * the remote error), a command nobody handles is refused as unroutable, and a message no handler
  * can take (invalid payload, unknown type, undecodable body) is dead-lettered with its reason
- * while the others flow.
+ * while the others flow; an envelope written in the full format of before the lean wire form is read.
  *
  * @example
  * ```ts
@@ -73,6 +73,31 @@ export function routingCases(test: CaseRegistrar): void {
     const bus = env.bus('lonely');
     await bus.start();
     await expect(bus.send(Lost, { n: 1 })).rejects.toBeInstanceOf(UnroutableError);
+  });
+
+  test('an envelope written in full, as before the lean wire form, is handled as written', async (env) => {
+    const Good = env.event('full-format', Num);
+    const endpoint = env.name('full-format');
+    const bus = env.bus('full-format');
+    const got: { n: number; correlationId: string; version: number; kind: string }[] = [];
+    bus.endpoint(endpoint, (e) =>
+      e.on(
+        Good,
+        (m, ctx) =>
+          void got.push({ n: m.n, correlationId: ctx.correlationId, version: ctx.envelope.dataversion, kind: ctx.envelope.messagekind }),
+      ),
+    );
+    await bus.start();
+    const raw = await env.transport();
+    // Byte for byte what the JSON codec wrote before 2026-11-30: every attribute, defaults included.
+    const body = Buffer.from(
+      `{"specversion":"1.0","id":"full-1","type":"${Good.name}","source":"/missive/old","time":"2026-11-29T23:00:00.000Z",` +
+        `"datacontenttype":"application/json","messagekind":"event","dataversion":1,"correlationid":"corr-old",` +
+        `"conversationid":"corr-old","data":{"n":41}}`,
+    );
+    await raw.send(endpoint, { id: 'full-1', type: Good.name, body, headers: {} });
+    await env.until(() => got.length === 1, 'the message in the full format');
+    expect(got).toEqual([{ n: 41, correlationId: 'corr-old', version: 1, kind: 'event' }]);
   });
 
   test('an invalid payload and an unknown type are dead-lettered with the reason, others flow', async (env) => {

@@ -2,7 +2,8 @@
  * Decodes the delivery's body into the envelope and picks the endpoint's route for its type. A body
  * declared (content-type and content-encoding headers) as something the codec does not read, or
  * that is not an envelope, fails with `DecodeError`, a type no handler or tap of the endpoint knows
- * with `UnknownMessageTypeError`: both are dead-lettered at once.
+ * with `UnknownMessageTypeError`: both are dead-lettered at once. A message handed over in process
+ * (`InProcessMessage`) is copied by the codec instead of decoded.
  *
  * @example
  * ```ts
@@ -15,6 +16,7 @@ import type { ConsumeState } from '../consume-state.js';
 import { routeOf, type EndpointDefinition } from '../endpoint.js';
 import { DecodeError, UnknownMessageTypeError } from '../../errors.js';
 import { Header } from '../../message/headers.js';
+import { InProcessMessage } from '../../transport/in-process-message.js';
 
 /** The step: sets `state.envelope` and `state.route`, or throws. */
 export function decodeDelivery(state: ConsumeState, codec: Codec, definition: EndpointDefinition): void {
@@ -25,7 +27,7 @@ export function decodeDelivery(state: ConsumeState, codec: Codec, definition: En
     const reason = unreadableContent(codec, contentType, contentEncoding);
     if (reason !== undefined) throw new DecodeError(reason);
   }
-  state.envelope = codec.decode(message.body);
+  state.envelope = (message instanceof InProcessMessage ? message.envelopeFor(codec) : undefined) ?? codec.decode(message.body);
   const route = routeOf(definition, state.envelope.type);
   if (route === undefined) throw new UnknownMessageTypeError(state.envelope.type, definition.name);
   state.route = route;

@@ -25,6 +25,7 @@ export class MemoryConnection implements Transport {
     cancelScheduled: true,
     orderingKeys: true,
     multiProcess: false,
+    inProcess: true,
   });
   readonly deadLetters: DeadLetterStore;
   readonly commandOwners: CommandOwnership;

@@ -4,6 +4,7 @@
  * @module
  */
 import { BufferedConsumer } from '../buffered-consumer.js';
+import { withHeaders } from '../in-process-message.js';
 import { SettleOnceDelivery, type NackOptions } from '../settle-once-delivery.js';
 import type { DeadLetterFailure, TransportMessage } from '../transport.js';
 import type { BrokerOps, Item, MemoryQueue, QueueConsumer, QueueOwner } from './memory-queue.js';
@@ -38,7 +39,7 @@ export class MemoryDelivery extends SettleOnceDelivery {
   }
 
   protected async onNack(options: NackOptions): Promise<void> {
-    if (options.headers !== undefined) this.item.message = { ...this.item.message, headers: { ...options.headers } };
+    if (options.headers !== undefined) this.item.message = withHeaders(this.item.message, { ...options.headers });
     this.broker.release(this.item, this.queue, 'return', Math.max(0, options.delayMs ?? 0));
   }
 

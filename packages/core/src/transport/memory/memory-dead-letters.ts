@@ -2,6 +2,7 @@
  * The dead-letter store of a memory broker: each queue keeps its dead letters in memory.
  * @module
  */
+import { withHeaders } from '../in-process-message.js';
 import type { DeadLetter, DeadLetterStore } from '../transport.js';
 import type { BrokerOps } from './memory-queue.js';
 
@@ -36,7 +37,7 @@ export class MemoryDeadLetters implements DeadLetterStore {
       const dead = queue.deadLetters[i]!;
       if (wanted.has(dead.message.id)) {
         queue.deadLetters.splice(i, 1);
-        this.broker.enqueue(queue, { ...dead.message, headers: { ...headers } });
+        this.broker.enqueue(queue, withHeaders(dead.message, { ...headers }));
         moved++;
       } else {
         i++;

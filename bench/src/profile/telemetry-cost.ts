@@ -1,0 +1,333 @@
+/**
+ * What the OpenTelemetry SDK costs Missive per message, on the memory path and on RabbitMQ, in one
+ * run: (a) no provider registered (Missive's instrumentation calls are API no-ops) against (b) the
+ * SDK as an application registers it through `startTelemetry` of @missive/otel (a NodeTracerProvider
+ * with its async-hooks context manager and a BatchSpanProcessor, a MeterProvider with a periodic
+ * reader every second), both exporting to sinks that discard (a collector's cost is not Missive's).
+ *
+ * Rounds alternate the modes (none, sdk / sdk, none ...); every measured run is a fresh process
+ * whose bus publishes `count` messages (at most 100 unconfirmed) to its own endpoint and handles
+ * them: one producer span, one `process` span and four measurements per message. The figure is CPU
+ * time per message of that process (`process.cpuUsage()`, which the machine's load barely moves),
+ * and its throughput. On RabbitMQ the process's CPU includes amqplib's; the broker's is not counted.
+ * After an SDK run the same process times the SDK alone doing the least those conventions ask
+ * (two spans with their attributes, one context switch, two histogram records): the floor no
+ * instrumentation through the SDK can go under.
+ *
+ * ```sh
+ * node bench/dist/profile/telemetry-cost.js --rounds 5 --memory 20000 --rabbitmq 5000
+ * ```
+ *
+ * `--context` adds a mode with no provider and only an async-hooks context manager turned on, to
+ * show what that costs by itself. `--baseline path/to/core/dist/index.js` adds a mode: the SDK
+ * with that build of @missive/core (an earlier commit's, built apart), so before and after are
+ * measured in the same run.
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROOT_CONTEXT as ROOT, type Context, type ContextManager } from '@opentelemetry/api';
+import type * as CoreModule from '@missive/core';
+import { AMQP_URL } from '../harness/machine.js';
+import { makeOrder, orderSchema } from '../harness/payload.js';
+import { cleanup } from '../subjects/missive-bus.js';
+
+/**
+ * `base`: the SDK, with the build of @missive/core that `--baseline` names (before/after in one run).
+ * `context` (with `--context`): no provider, only the SDK's async-hooks context manager, enabled as
+ * an instrumented HTTP server would (one `context.with`): the tax every async operation of the
+ * process pays once it is on, whoever turned it on.
+ */
+type Mode = 'none' | 'sdk' | 'base' | 'context';
+type Path = 'memory' | 'rabbitmq';
+
+/** What one child run reports. */
+interface RunResult {
+  readonly cpuUsPerMessage: number;
+  readonly messagesPerSecond: number;
+  /** Spans the discarding exporter received (0 without the SDK): proves the SDK recorded them. */
+  readonly spansExported: number;
+  /** Metric exports the discarding exporter received. */
+  readonly metricExports: number;
+  /** With the SDK: CPU µs of {@link sdkMinimum} per message, measured in the same process after the run. */
+  readonly sdkMinimumUs?: number;
+}
+
+/**
+ * The least the SDK itself costs per message under the conventions Missive follows, with no bus:
+ * a producer span with its 7 attributes, a consumer span with its 9, one `context.with` around an
+ * async function, and two histogram records. Missive's extra cost above this is its own.
+ */
+async function sdkMinimum(count: number): Promise<number> {
+  const { context, metrics, trace, ROOT_CONTEXT, SpanKind } = await import('@opentelemetry/api');
+  const tracer = trace.getTracer('bench.minimum');
+  const meter = metrics.getMeter('bench.minimum');
+  const operation = meter.createHistogram('bench.operation.duration', { unit: 's' });
+  const processing = meter.createHistogram('bench.process.duration', { unit: 's' });
+  const producerFixed = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench.topic',
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'publish',
+  });
+  const consumerFixed = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench',
+    'messaging.consumer.group.name': 'bench',
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': 'process',
+  });
+  const sentAttributes = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench.topic',
+    'messaging.operation.name': 'publish',
+  });
+  const processAttributes = Object.freeze({
+    'messaging.system': 'memory',
+    'messaging.destination.name': 'bench',
+    'messaging.consumer.group.name': 'bench',
+  });
+  const handler = async (): Promise<void> => undefined;
+  const once = async (i: number): Promise<void> => {
+    const id = `m-${i}`;
+    const producer = tracer.startSpan('publish bench.topic', { kind: SpanKind.PRODUCER });
+    producer.setAttributes(producerFixed);
+    producer.setAttribute('messaging.message.id', id);
+    producer.setAttribute('messaging.message.conversation_id', id);
+    producer.setAttribute('missive.message.type', 'bench.topic');
+    producer.end();
+    operation.record(0.0001, sentAttributes);
+    const consumer = tracer.startSpan('process bench', { kind: SpanKind.CONSUMER }, trace.setSpan(ROOT_CONTEXT, producer));
+    consumer.setAttributes(consumerFixed);
+    consumer.setAttribute('messaging.message.id', id);
+    consumer.setAttribute('messaging.message.conversation_id', id);
+    consumer.setAttribute('missive.message.type', 'bench.topic');
+    consumer.setAttribute('missive.attempt', 1);
+    await context.with(trace.setSpan(ROOT_CONTEXT, consumer), handler);
+    consumer.end();
+    processing.record(0.0001, processAttributes);
+  };
+  for (let i = 0; i < 5000; i++) await once(i);
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) await once(i);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count;
+}
+
+function option(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1]! : fallback;
+}
+
+/** A span and metric exporter that counts what it gets and drops it. */
+class Discard {
+  spans = 0;
+  exports = 0;
+  export(items: unknown, done: (result: { code: number }) => void): void {
+    if (Array.isArray(items)) this.spans += items.length;
+    else this.exports++;
+    done({ code: 0 });
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A context manager on `AsyncLocalStorage`, as the SDK's for Node (`@opentelemetry/context-async-hooks`) is. */
+function asyncLocalStorageContextManager(): ContextManager {
+  const storage = new AsyncLocalStorage<Context>();
+  const manager: ContextManager = {
+    active: () => storage.getStore() ?? ROOT,
+    with: (ctx, fn, thisArg, ...args) => storage.run(ctx, () => fn.call(thisArg, ...args)),
+    bind: (_ctx, target) => target,
+    enable: () => manager,
+    disable: () => {
+      storage.disable();
+      return manager;
+    },
+  };
+  return manager;
+}
+
+/** One measured run in this process. */
+async function child(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
+  const spans = new Discard();
+  const metrics = new Discard();
+  let shutdown = (): Promise<void> => Promise.resolve();
+  if (mode === 'context') {
+    const { context, ROOT_CONTEXT } = await import('@opentelemetry/api');
+    context.setGlobalContextManager(asyncLocalStorageContextManager());
+    context.with(ROOT_CONTEXT, () => undefined);
+  } else if (mode !== 'none') {
+    const { startTelemetry } = await import('@missive/otel');
+    const telemetry = startTelemetry({
+      service: 'bench',
+      spanExporter: spans,
+      metricExporter: metrics,
+      metricIntervalMs: 1000,
+      prometheus: false,
+    });
+    shutdown = () => telemetry.shutdown();
+  }
+  const core = (
+    mode === 'base' ? await import(pathToFileURL(resolve(option('baseline', ''))).href) : await import('@missive/core')
+  ) as typeof CoreModule;
+  const Placed = core.defineEvent(`bench.${name}`, orderSchema);
+  const url = path === 'memory' ? 'memory://' : AMQP_URL;
+  const bus = core.createBus({ service: 'bench', transport: url, logger: core.consoleLogger('error'), stopTimeoutMs: 2000 });
+  let handled = 0;
+  let target = 0;
+  let wake: (() => void) | undefined;
+  bus.endpoint(
+    name,
+    (e) =>
+      e.on(Placed, () => {
+        handled++;
+        if (handled >= target) wake?.();
+      }),
+    path === 'memory' ? {} : { concurrency: 16, prefetch: 32 },
+  );
+  await bus.start();
+  const run = async (n: number): Promise<void> => {
+    target = handled + n;
+    const done = new Promise<void>((resolve) => (wake = resolve));
+    let inFlight: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      inFlight.push(bus.publish(Placed, makeOrder(i, 't')));
+      if (inFlight.length === 100) {
+        await Promise.all(inFlight);
+        inFlight = [];
+      }
+    }
+    await Promise.all(inFlight);
+    await done;
+  };
+  try {
+    await run(Math.min(count, path === 'memory' ? 10_000 : 2_000)); // warm-up
+    const before = process.cpuUsage();
+    const started = performance.now();
+    await run(count);
+    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(before);
+    const minimum = mode === 'sdk' ? await sdkMinimum(count) : undefined;
+    await shutdown();
+    return {
+      cpuUsPerMessage: (used.user + used.system) / count,
+      messagesPerSecond: count / seconds,
+      spansExported: spans.spans,
+      metricExports: metrics.exports,
+      ...(minimum === undefined ? {} : { sdkMinimumUs: minimum }),
+    };
+  } finally {
+    await bus.stop();
+    if (path === 'rabbitmq') await cleanup({ url, name, prefetch: 32, concurrency: 16 });
+  }
+}
+
+function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
+  const args = [fileURLToPath(import.meta.url), '--child', path, '--mode', mode, '--count', String(count), '--name', name];
+  if (mode === 'base') args.push('--baseline', option('baseline', ''));
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { timeout: 300_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`${path} ${mode}: ${error.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as RunResult);
+    });
+  });
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const range = (values: readonly number[], digits: number): string =>
+  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+const minimumOf = (runs: readonly RunResult[]): string => {
+  const values = runs.map((r) => r.sdkMinimumUs).filter((v): v is number => v !== undefined);
+  return values.length === 0 ? '' : `${median(values).toFixed(1)} (${range(values, 1)})`;
+};
+const load = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+async function parent(): Promise<void> {
+  const rounds = Number(option('rounds', '5'));
+  const counts: Record<Path, number> = { memory: Number(option('memory', '20000')), rabbitmq: Number(option('rabbitmq', '5000')) };
+  const paths = (['memory', 'rabbitmq'] as const).filter((p) => counts[p] > 0);
+  const id = `${process.pid}-${Date.now().toString(36)}`;
+  const results = new Map<string, RunResult[]>();
+  const startedAt = new Date().toISOString();
+  const loadBefore = load();
+  for (let round = 0; round < rounds; round++) {
+    const all: Mode[] = ['none', 'sdk'];
+    if (process.argv.includes('--baseline')) all.push('base');
+    if (process.argv.includes('--context')) all.push('context');
+    const modes = all.map((_, i) => all[(i + round) % all.length]!);
+    for (const path of paths) {
+      for (const mode of modes) {
+        const result = await spawnRun(path, mode, counts[path], `bench-tc-${mode}-${id}-${round}`);
+        const key = `${path} ${mode}`;
+        results.set(key, [...(results.get(key) ?? []), result]);
+        console.error(
+          `round ${round + 1} ${key.padEnd(13)} ${result.cpuUsPerMessage.toFixed(1)} µs/msg${result.sdkMinimumUs === undefined ? '' : ` (SDK minimum ${result.sdkMinimumUs.toFixed(1)})`}  ${Math.round(result.messagesPerSecond)} msg/s  spans ${result.spansExported}  metric exports ${result.metricExports}  load ${load()}`,
+        );
+      }
+    }
+  }
+  console.log(`telemetry-cost, ${startedAt}, ${rounds} rounds alternating, load average ${loadBefore} at the start, ${load()} at the end`);
+  console.log('');
+  console.log(
+    "| path | messages per run | CPU µs/msg, no provider | CPU µs/msg, SDK | SDK ÷ none, CPU (median; per round) | throughput none ÷ SDK (median; per round) | SDK extra µs/msg | the SDK's own minimum, µs/msg |",
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const path of paths) {
+    const none = results.get(`${path} none`)!;
+    const sdk = results.get(`${path} sdk`)!;
+    const cpuRatios = sdk.map((s, i) => s.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
+    const rateRatios = sdk.map((s, i) => none[i]!.messagesPerSecond / s.messagesPerSecond);
+    const noneCpu = none.map((r) => r.cpuUsPerMessage);
+    const sdkCpu = sdk.map((r) => r.cpuUsPerMessage);
+    console.log(
+      `| ${path} | ${counts[path].toLocaleString('en-US')} | ${median(noneCpu).toFixed(1)} (${range(noneCpu, 1)}) | ${median(sdkCpu).toFixed(1)} (${range(sdkCpu, 1)}) | ${median(cpuRatios).toFixed(2)}× (${range(cpuRatios, 2)}) | ${median(rateRatios).toFixed(2)}× (${range(rateRatios, 2)}) | +${(median(sdkCpu) - median(noneCpu)).toFixed(1)} | ${minimumOf(sdk)} |`,
+    );
+    const base = results.get(`${path} base`);
+    if (base !== undefined) {
+      const baseCpu = base.map((r) => r.cpuUsPerMessage);
+      const gain = base.map((b, i) => b.cpuUsPerMessage / sdk[i]!.cpuUsPerMessage);
+      const baseRatios = base.map((b, i) => b.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
+      console.log(
+        `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} | |`,
+      );
+    }
+    const onlyContext = results.get(`${path} context`);
+    if (onlyContext !== undefined) {
+      const cpu = onlyContext.map((r) => r.cpuUsPerMessage);
+      const ratios = onlyContext.map((c, i) => c.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
+      const rates = onlyContext.map((c, i) => none[i]!.messagesPerSecond / c.messagesPerSecond);
+      console.log(
+        `| ${path}, no provider, the async-hooks context manager on | | | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) | ${median(ratios).toFixed(2)}× (${range(ratios, 2)}) | ${median(rates).toFixed(2)}× (${range(rates, 2)}) | +${(median(cpu) - median(noneCpu)).toFixed(1)} | |`,
+      );
+    }
+  }
+}
+
+if (process.argv.includes('--child')) {
+  const result = await child(
+    option('child', 'memory') as Path,
+    option('mode', 'none') as Mode,
+    Number(option('count', '20000')),
+    option('name', 'bench-tc'),
+  );
+  console.log(JSON.stringify(result));
+  process.exit(0);
+} else {
+  await parent();
+}
