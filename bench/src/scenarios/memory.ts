@@ -26,7 +26,7 @@ export const memory: Scenario = {
         label: 'Missive (memory://)',
         module: 'subjects/missive-memory.js',
         args: base,
-        note: 'endpoint concurrency 8, prefetch 16 (the defaults); schema checked on publish and on receipt; the envelope copied as JSON would carry it (the codec\'s copy, no bytes: see the core README)',
+        note: "endpoint concurrency 8, prefetch 16 (the defaults); schema checked on publish and on receipt; the envelope copied as JSON would carry it (the codec's copy, no bytes: see the core README)",
       },
       {
         label: 'Missive (memory://), no backlog',
