@@ -4,9 +4,8 @@
  * works again once space is freed), a file that is not a database, a file of the application's own
  * tables, and Missive's tables in a shape this version did not make.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigurationError, createBus, defineEvent, silentLogger, TransportError, type Bus } from '@missive/core';
 import { SqliteTransport } from './sqlite-transport.js';
+import { fill, smallDisk as mountSmallDisk } from './test-fixtures/small-disk.js';
 
 const Big = defineEvent('errors.big', z.object({ blob: z.string() }));
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -44,44 +44,8 @@ async function caught(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-/** A small tmpfs of its own (root only; the reason is returned otherwise). */
 function smallDisk(sizeKb: number): { dir: string } | { reason: string } {
-  const dir = join(tmpdir(), `missive-full-${randomUUID()}`);
-  mkdirSync(dir);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKb}k`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    return { reason: `cannot mount a tmpfs to fill (needs root): ${(error as Error).message.split('\n')[0]}` };
-  }
-  cleanups.push(() => {
-    execFileSync('umount', ['-l', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir };
-}
-
-/** Fills the file system of `dir` with a file, leaving nothing free. */
-function fill(dir: string): string {
-  const filler = join(dir, 'filler');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  let size = 0;
-  for (;;) {
-    try {
-      writeFileSync(filler, chunk, { flag: size === 0 ? 'w' : 'a' });
-      size += chunk.length;
-    } catch {
-      break;
-    }
-  }
-  const one = Buffer.alloc(1024, 1);
-  for (;;) {
-    try {
-      writeFileSync(filler, one, { flag: 'a' });
-    } catch {
-      return filler;
-    }
-  }
+  return mountSmallDisk(sizeKb, (step) => cleanups.push(step));
 }
 
 describe('sqlite errors users see', () => {

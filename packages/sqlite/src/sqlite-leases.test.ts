@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, stat } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,35 @@ describe('sqlite leases', () => {
     await bus.stop();
     await other.stop();
     expect(runs).toBe(1);
+  });
+
+  it('a stall of the whole process does not let its other connection take a lease whose handler still runs', async () => {
+    const leaseMs = 300;
+    const db = open(leaseMs);
+    const a = await db.connect();
+    const b = await db.connect(); // the second instance of the same process, as in the keyed chaos case
+    await a.declare({ name: 'q', topics: [] });
+    await a.send('q', { id: 'm', type: 't', body: Buffer.from('x'), headers: {} });
+    const held = await first(a, 'q');
+    const taken: Delivery[] = [];
+    void (async () => {
+      for await (const delivery of b.consume('q', { prefetch: 1 })) taken.push(delivery);
+    })();
+    // The event loop stalls for three leases inside an I/O callback (a starved process); right
+    // after it, something wakes the other connection (a file-system event, an ack) before any
+    // timer, so before the heartbeat that renews the held lease.
+    await new Promise<void>((resolve) =>
+      stat(db.path, () => {
+        const until = Date.now() + 3 * leaseMs;
+        while (Date.now() < until); // the stall
+        b.wake();
+        resolve();
+      }),
+    );
+    await held.ack();
+    // Had the other connection taken the message, this late ack would have been refused and the row kept.
+    expect(a.db.prepare('select count(*) n from missive_messages').get()).toEqual({ n: 0 });
+    expect(taken).toEqual([]);
   });
 
   it('several processes writing at once lose nothing', async () => {

@@ -35,8 +35,11 @@ export interface SqliteConnection {
   readonly logger: Logger;
   /** Runs a write, retrying while the database is busy (see `retryWhileBusy`). */
   withBusyRetry<T>(write: () => T, doing?: string): Promise<T>;
-  /** Asks for a fetch on the next turn (something became deliverable). */
-  wake(): void;
+  /**
+   * Asks for a fetch on the next turn (something became deliverable). `fromTimer`: the caller is a
+   * timer, so the fetch may also take over leases that ran out (see `SqliteTransport.pump`).
+   */
+  wake(fromTimer?: boolean): void;
 }
 
 /** A connection that also settles deliveries: what a consumer needs. */

@@ -79,7 +79,7 @@ export class SqlitePresence {
     }
     this.pollTimer = setInterval(() => {
       this.reap(false);
-      this.connection.wake();
+      this.connection.wake(true);
     }, pollMs);
     this.pollTimer.unref();
     this.heartbeatTimer = setInterval(() => void this.beat(), Math.min(HEARTBEAT_MS, Math.floor(leaseMs / 3)));

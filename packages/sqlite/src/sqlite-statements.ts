@@ -83,14 +83,15 @@ export function prepareStatements(db: Database.Database): SqliteStatements {
     deleteDue: prepare('delete from missive_scheduled where due <= ?'),
     // Leases up to @limit messages with one statement: the candidates are walked on un-blocked
     // rows only (missive_messages_ready), so the rows skipped are the held and the delayed ones,
-    // never the messages queued behind a key. A count that is not a whole number from 0 (written
+    // never the messages queued behind a key. A lease that ran out at or before @expired is taken
+    // over (0: none; see SqliteTransport.pump). A count that is not a whole number from 0 (written
     // by something else) starts again from 0. RETURNING gives no order: the caller sorts by seq.
     lease: prepare(
       `update missive_messages set lease_owner = @owner, lease_token = @token, lease_until = @until,
          delivery_count = (case when delivery_count >= 0 then delivery_count else 0 end) + 1
        where seq in (
          select seq from missive_messages
-         where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @now)
+         where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @expired)
          order by seq limit @limit)
        returning seq, id, type, body, headers, partition_key, delivery_count`,
     ),
@@ -105,7 +106,7 @@ export function prepareStatements(db: Database.Database): SqliteStatements {
     anyDue: prepare('select 1 from missive_scheduled where due <= ? limit 1'),
     anyCandidate: prepare(
       `select 1 from missive_messages
-       where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @now)
+       where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @expired)
        order by seq limit 1`,
     ),
     // `visible_at > 0` selects the partial index missive_messages_delayed (no table scan).

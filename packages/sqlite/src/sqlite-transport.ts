@@ -19,7 +19,8 @@
  *   process commits; a timer wakes them for the next due message; a slow poll is the fallback
  *   (`sqlite-presence.ts`, with the heartbeat and the reaping of dead processes).
  * - **Busy database**: statements wait for the write lock (`busyTimeout`), then are retried with
- *   backoff; a busy database is never reported as a lost message.
+ *   backoff; a busy database is never reported as a lost message. A fetch that keeps failing (a
+ *   full disk) backs off too, logs once per outage and reports it in `status()` (`sqlite-fetch-backoff.ts`).
  *
  * @example
  * ```ts
@@ -42,6 +43,7 @@ import {
   type Transport,
   type TransportCapabilities,
   type TransportMessage,
+  type TransportStatus,
 } from '@missive/core';
 import {
   topicMatcher,
@@ -55,6 +57,7 @@ import { isBusy, retryWhileBusy } from './sqlite-busy.js';
 import { SqliteCommandOwners } from './sqlite-command-owners.js';
 import { SqliteConsumer, type FetchedRow } from './sqlite-consumer.js';
 import { SqliteDeadLetters } from './sqlite-dead-letters.js';
+import { FetchBackoff } from './sqlite-fetch-backoff.js';
 import { sqliteFailure } from './sqlite-failure.js';
 import type { SettleExtra, SettleKind, SqliteLink } from './sqlite-link.js';
 import { openDatabase } from './sqlite-open.js';
@@ -99,6 +102,9 @@ export class SqliteTransport implements Transport, SqliteLink {
   private dueTimer: NodeJS.Timeout | undefined;
   private dueAt = Number.POSITIVE_INFINITY;
   private pumpQueued = false;
+  /** When a timer last asked for a pump (0: not since the last pump): leases that ran out by then may be taken over (see `pump`). */
+  private takeoverAskedAt = 0;
+  private readonly fetchBackoff: FetchBackoff;
   /** When the due timer was last re-armed from the database, and whether this process made a delay since. */
   private dueCheckedAt = 0;
   private dueDirty = true;
@@ -109,6 +115,7 @@ export class SqliteTransport implements Transport, SqliteLink {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger('warn');
     this.deadLetters = new SqliteDeadLetters(this);
+    this.fetchBackoff = new FetchBackoff(this.logger, this.clock);
     const delayed = () => {
       this.dueDirty = true;
     };
@@ -265,9 +272,15 @@ export class SqliteTransport implements Transport, SqliteLink {
     if (![...this.consumers].some((c) => c.queue === consumer.queue)) this.presence.markConsumer(consumer.queue, false);
   }
 
-  /** Schedules a pump on the next turn (coalesced). */
-  wake(): void {
-    if (this.pumpQueued || this.state !== 'open') return;
+  /**
+   * Schedules a pump on the next turn (coalesced). `fromTimer`: a timer asked for it (the due timer,
+   * the poll, the backoff), so that pump may also take over leases that ran out (see `pump`). While
+   * the fetch backs off after failures, only the backoff's own timer pumps.
+   */
+  wake(fromTimer = false): void {
+    if (this.state !== 'open') return;
+    if (fromTimer) this.takeoverAskedAt = this.clock.now();
+    if (this.pumpQueued || this.fetchBackoff.waiting()) return;
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
@@ -275,34 +288,52 @@ export class SqliteTransport implements Transport, SqliteLink {
     });
   }
 
-  /** Fetches for every consumer with free slots, then arms the timer for the next due message. */
+  /**
+   * Fetches for every consumer with free slots, then arms the timer for the next due message.
+   *
+   * Leases that ran out are taken over only by a pump a timer asked for, and only those that had
+   * run out when the timer fired. After a stall of the whole event loop (a starved or paused
+   * process) every lease this process holds looks expired; its heartbeat timer is then overdue and
+   * runs in the same timers phase as the timer that asks, before the pump, so a holder that is alive
+   * renews first. A pump woken otherwise (a file-system event, an ack) can run right after a stall,
+   * before the heartbeat, and took messages whose handlers were still running in this very process
+   * (the duplicates of issue 13's keyed chaos case).
+   */
   private pump(): void {
-    if (this.state !== 'open') return;
-    // Look first with plain reads (WAL readers never wait); take the write lock only to lease.
-    const now = this.clock.now();
-    const due = this.s.anyDue.get(now) !== undefined;
-    const hungry = [...this.consumers].filter(
-      (c) => c.wantsFetch() && (due || this.s.anyCandidate.get({ queue: c.queue, now }) !== undefined),
-    );
-    if (hungry.length > 0) {
-      try {
-        const fetched = this.db.transaction(() => this.fetchFor(hungry)).immediate();
+    if (this.state !== 'open' || this.fetchBackoff.waiting()) return;
+    const expired = this.takeoverAskedAt;
+    this.takeoverAskedAt = 0;
+    try {
+      // Look first with plain reads (WAL readers never wait); take the write lock only to lease.
+      const now = this.clock.now();
+      const due = this.s.anyDue.get(now) !== undefined;
+      const hungry = [...this.consumers].filter(
+        (c) => c.wantsFetch() && (due || this.s.anyCandidate.get({ queue: c.queue, now, expired }) !== undefined),
+      );
+      if (hungry.length > 0) {
+        const fetched = this.db.transaction(() => this.fetchFor(hungry, expired)).immediate();
         hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
-      } catch (error) {
-        if (!isBusy(error))
-          this.logger.error({ err: sqliteFailure(error, this.options.path, 'fetch messages') }, 'sqlite fetch failed; retrying');
-        setTimeout(() => this.wake(), 20 + Math.random() * 50).unref();
-        return;
       }
+      this.fetchBackoff.succeeded();
+      this.armDueTimer();
+    } catch (error) {
+      const delay = isBusy(error)
+        ? 20 + Math.random() * 50
+        : this.fetchBackoff.failed(sqliteFailure(error, this.options.path, 'fetch messages'));
+      setTimeout(() => {
+        this.pumpQueued = false;
+        this.fetchBackoff.retryNow();
+        this.wake(true);
+      }, delay).unref();
+      this.pumpQueued = true; // wake-ups wait for this retry
     }
-    this.armDueTimer();
   }
 
   /** Inside a write transaction: moves due scheduled messages into their queues, then leases for each of `consumers`. */
-  private fetchFor(consumers: readonly SqliteConsumer[]): FetchedRow[][] {
+  private fetchFor(consumers: readonly SqliteConsumer[], expired: number): FetchedRow[][] {
     const now = this.clock.now();
     if (this.s.promoteDue.run(now).changes > 0) this.s.deleteDue.run(now);
-    return consumers.map((consumer) => this.fetch(consumer, now));
+    return consumers.map((consumer) => this.fetch(consumer, now, Math.min(expired, now)));
   }
 
   /** Inside the acks' transaction: leases for the consumers whose slots the acks freed (see `SqliteSettlement`). */
@@ -310,20 +341,21 @@ export class SqliteTransport implements Transport, SqliteLink {
     if (this.state !== 'open') return undefined;
     const hungry = [...this.consumers].filter((c) => c.wantsFetch());
     if (hungry.length === 0) return undefined;
-    const fetched = this.fetchFor(hungry);
+    const fetched = this.fetchFor(hungry, 0);
     return () => hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
   }
 
   /**
    * Leases up to the consumer's free room with one statement and one token for the fetch: a
    * redelivered copy is leased by another fetch, with another token, so settling still never
-   * touches someone else's copy.
+   * touches someone else's copy. Leases that ran out at or before `expired` are taken over too (0: none).
    */
-  private fetch(consumer: SqliteConsumer, now: number): FetchedRow[] {
+  private fetch(consumer: SqliteConsumer, now: number, expired: number): FetchedRow[] {
     const token = randomUUID();
     const rows = this.s.lease.all({
       queue: consumer.queue,
       now,
+      expired,
       limit: consumer.room(),
       owner: this.connectionId,
       token,
@@ -351,11 +383,17 @@ export class SqliteTransport implements Transport, SqliteLink {
     this.dueTimer = setTimeout(
       () => {
         this.dueAt = Number.POSITIVE_INFINITY;
-        this.wake();
+        this.wake(true);
       },
       Math.max(0, next - now) + 1,
     );
     this.dueTimer.unref();
+  }
+
+  /** Not connected while fetching keeps failing (a full disk...): readiness goes false, with the reason. */
+  status(): TransportStatus {
+    const failing = this.state === 'open' ? this.fetchBackoff.failing() : undefined;
+    return failing === undefined ? { connected: this.state === 'open' } : { connected: false, reason: failing };
   }
 
   /** Acks made in one event-loop turn commit together (see `SqliteSettlement`). */

@@ -21,8 +21,11 @@ export interface TestProcess {
   readonly lines: readonly string[];
   /** Stderr so far (for failure messages). */
   readonly stderr: () => string;
-  /** Resolves with the first line (already seen or coming) that matches; rejects on exit or timeout. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /**
+   * Resolves with the `count`-th line (default the first; lines already seen count) that matches;
+   * rejects on exit or timeout.
+   */
+  waitFor(pattern: RegExp, timeoutMs?: number, count?: number): Promise<RegExpExecArray>;
   kill(signal?: NodeJS.Signals): void;
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<number | string>;
@@ -64,10 +67,11 @@ export function startProcess(
     child,
     lines,
     stderr: () => stderr,
-    waitFor(pattern, timeoutMs = 30_000) {
+    waitFor(pattern, timeoutMs = 30_000, count = 1) {
+      let matched = 0;
       for (const line of lines) {
         const match = pattern.exec(line);
-        if (match !== null) return Promise.resolve(match);
+        if (match !== null && ++matched >= count) return Promise.resolve(match);
       }
       return new Promise((resolve, reject) => {
         const done = () => {
@@ -76,7 +80,7 @@ export function startProcess(
         };
         const onLine = (line: string) => {
           const match = pattern.exec(line);
-          if (match === null) return;
+          if (match === null || ++matched < count) return;
           done();
           resolve(match);
         };
@@ -84,7 +88,7 @@ export function startProcess(
           done();
           reject(
             new Error(
-              `no line matching ${String(pattern)} within ${timeoutMs} ms; stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-1000)}`,
+              `${count === 1 ? 'no line' : `${matched} of ${count} lines`} matching ${String(pattern)} within ${timeoutMs} ms; stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-1000)}`,
             ),
           );
         }, timeoutMs);

@@ -162,7 +162,7 @@ export function processScenarios(test: CaseRegistrar, transport: string): void {
         // A child's start is slow on a loaded machine (tsx compiles the sources; several transports'
         // suites start processes at once): the waits take most of the case's time, not a fixed minute.
         await doomed.waitFor(/^ready$/, 150_000);
-        await doomed.waitFor(/^sent ([5-9]\d|\d{3})$/, 60_000); // at least 50 confirmed, more in flight
+        await doomed.waitFor(/^sent \d+$/, 60_000, 50); // 50 confirmed (any 50: publishes run in parallel), more in flight
         doomed.kill('SIGKILL');
         await doomed.exited;
         absorb(history, doomed.lines);
