@@ -42,6 +42,7 @@ import {
 } from '@missive/eventsourcing';
 import { checkIdentifier } from './pg-options.js';
 import { ident, migrate, type MigrationSet } from './schema.js';
+import { guardClientErrors } from './pg-client-errors.js';
 
 /** Options of {@link PostgresEventStore}: one of `pool` and `connectionString`. */
 export interface PostgresEventStoreOptions {
@@ -111,7 +112,7 @@ export class PostgresEventStore implements EventStore {
     this.schema = checkIdentifier(options.schema ?? 'missive', 'schema');
     this.owned = options.pool === undefined;
     this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 5 });
-    if (this.owned) this.pool.on('error', () => undefined); // a lost idle connection; the next query gets a new one
+    if (this.owned) guardClientErrors(this.pool).on('error', () => undefined); // a lost idle connection; the next query gets a new one
     this.now = options.now ?? Date.now;
     this.sql = statements(this.schema);
   }

@@ -37,6 +37,7 @@ import { rowToMessage } from '@missive/core/transport';
 import { checkIdentifier } from './pg-options.js';
 import { ident, migrate } from './schema.js';
 import { STORE_MIGRATIONS } from './store-schema.js';
+import { guardClientErrors } from './pg-client-errors.js';
 
 /** What business writes receive inside a commit: the transaction's connection. */
 export interface PgTx {
@@ -101,7 +102,7 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
     this.schema = checkIdentifier(options.schema ?? 'missive', 'schema');
     this.owned = options.pool === undefined;
     this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 5 });
-    if (this.owned) this.pool.on('error', () => undefined); // a lost idle connection; the next query gets a new one
+    if (this.owned) guardClientErrors(this.pool).on('error', () => undefined); // a lost idle connection; the next query gets a new one
     const s = ident(this.schema);
     this.t = { sagas: `${s}.sagas`, outbox: `${s}.outbox`, inbox: `${s}.inbox` };
   }

@@ -18,6 +18,7 @@
  */
 import pg from 'pg';
 import { TransportError, redactUrl, type Logger } from '@missive/core';
+import { guardClientErrors } from './pg-client-errors.js';
 import { isConnectionError } from './pg-errors.js';
 import { Lane } from './pg-lane.js';
 import { withSetting, type ResolvedPostgresOptions } from './pg-options.js';
@@ -48,6 +49,7 @@ export async function openPools(options: ResolvedPostgresOptions, logger: Logger
   });
   // An idle connection lost (the link reports the outage once, see pg-link.ts).
   pool.on('error', (error) => logger.debug({ err: error }, 'postgres pool connection lost'));
+  guardClientErrors(pool);
   try {
     const client = await pool.connect();
     try {
@@ -71,5 +73,6 @@ export async function openPools(options: ResolvedPostgresOptions, logger: Logger
     ...connection,
   });
   consume.on('error', (error) => logger.debug({ err: error }, 'postgres pool connection lost'));
+  guardClientErrors(consume);
   return { main: new Lane(pool, options.poolSize, linkUp), consume: new Lane(consume, consumeSize, linkUp) };
 }

@@ -50,7 +50,11 @@ export class PostgresJournalStore implements JournalStore {
     if (pool === undefined) {
       if (options.url === undefined) throw new ConfigurationError('PostgresJournalStore needs a url or a pool');
       const pg = (await import('pg')).default;
-      pool = new pg.Pool({ connectionString: options.url, max: 4 });
+      const owned = new pg.Pool({ connectionString: options.url, max: 4 });
+      // An idle connection lost (a server restart): the pool emits `error`, which with no listener
+      // crashes the process; the next write gets a new connection, and a failing write is retried.
+      owned.on('error', () => undefined);
+      pool = owned;
     }
     const store = new PostgresJournalStore(pool, table, options.pool === undefined);
     await store.migrate();
