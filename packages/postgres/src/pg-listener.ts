@@ -163,16 +163,6 @@ export class PgListener {
     if (!this.closed) this.options.onLost(error, silent);
   }
 
-  /**
-   * Runs a statement on the listening connection (idle but for notifications and pings, so it never
-   * waits for a pool slot). Rejects when the connection is down.
-   */
-  async query(statement: { readonly name: string; readonly text: string }, values: unknown[]): Promise<void> {
-    const client = this.client;
-    if (client === undefined) throw new Error('the listening connection is down');
-    await this.run(client, { name: statement.name, text: statement.text, values });
-  }
-
   /** One statement at a time on this connection (pg deprecates queueing on a busy client). */
   private async run(client: pg.Client, query: pg.QueryConfig): Promise<void> {
     const run = this.last
