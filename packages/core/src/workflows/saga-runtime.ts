@@ -15,8 +15,9 @@
  * transport can cancel a scheduled message (`capabilities.cancelScheduled`: memory, SQLite,
  * RabbitMQ), a timeout is scheduled under its id and cancelled for real once the instance has
  * dropped it (cancelled, rescheduled, or the saga finished) and that is committed, so no stale
- * timeout waits in the queue. Where it cannot, or when the cancel fails or loses a race with the
- * outbox relay, the stale timeout is delivered when due and ignored.
+ * timeout waits in the queue (one the relay had not yet sent is cancelled after a flush of the
+ * outbox). Where it cannot, or when the cancel fails, or the timeout was due before its cancel, the
+ * stale timeout is delivered and ignored.
  *
  * @example
  * ```ts
@@ -175,21 +176,32 @@ class SagaRuntime<State, Tx> {
   /**
    * Cancels on the transport the timeouts `draft` dropped, after its commit: those the instance had
    * before this step (the fired one aside) that the saved record no longer holds. (One scheduled and
-   * dropped within the step is never sent: see `SagaDraft.outgoing`.) Best effort: one not cancelled
-   * arrives when due and is ignored.
+   * dropped within the step is never sent: see `SagaDraft.outgoing`.) A timeout the transport does
+   * not hold may still wait in the outbox (the relay had not sent it when this step committed): the
+   * outbox is flushed and the cancel tried again, so the race with the relay cannot let a dropped
+   * timeout through. Best effort beyond that: one not cancelled arrives when due and is ignored.
    */
   private async cancelDropped(draft: SagaDraft<State, Tx>, kept: readonly SagaTimeoutRecord[], fired: string | undefined): Promise<void> {
     if (!this.cancellable()) return;
     const keep = new Set(kept.map((t) => t.id));
     const dropped = draft.base.timeouts.map((t) => t.id).filter((id) => id !== fired && !keep.has(id));
-    for (const id of dropped) {
-      await this.bus.transport.cancelScheduled(id).catch((error: unknown) => {
-        this.bus.environment.logger.debug(
-          { err: (error as Error).message },
-          `saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`,
-        );
-      });
-    }
+    if (dropped.length === 0) return;
+    const missed: string[] = [];
+    for (const id of dropped) if (!(await this.cancel(id))) missed.push(id);
+    if (missed.length === 0) return;
+    await this.outbox.flush().catch(() => 0); // a failed relay run is logged by the relay
+    for (const id of missed) await this.cancel(id);
+  }
+
+  /** Cancels one scheduled timeout: true if the transport held it. */
+  private async cancel(id: string): Promise<boolean> {
+    return this.bus.transport.cancelScheduled(id).catch((error: unknown) => {
+      this.bus.environment.logger.debug(
+        { err: (error as Error).message },
+        `saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`,
+      );
+      return true; // not a miss: flushing the outbox would not help
+    });
   }
 
   compensation(name: string): (data: unknown, saga: SagaContext<State>) => void {

@@ -440,5 +440,55 @@ export function describeSagaConformance(saga: SagaTarget): void {
       expect(await store.deleteFinishedSagas(sagaName, env.clock.now() + 1)).toBe(2);
       expect(await store.listSagas(sagaName)).toEqual([]);
     });
+
+    run('a timeout dropped before the outbox relay sent it is cancelled all the same', async (env, store) => {
+      const c = contracts(env);
+      const world: World = { stock: new Map([['book', 10]]), reserved: new Map(), charged: new Map(), refunded: new Map(), shipped: new Set(), log: [] };
+      const buses = services(env, c, world);
+      // The relay is held from the moment the saga handles StockReserved (which schedules the first
+      // timeout) until the reschedule has committed: the reschedule's cancel finds nothing on the transport.
+      let release!: () => void;
+      let gate: Promise<void> | undefined;
+      const held = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property === 'pendingOutbox')
+            return async (limit: number) => {
+              await gate;
+              return target.pendingOutbox(limit);
+            };
+          const value = Reflect.get(target, property, receiver) as unknown;
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const timeoutsDelivered = new Set<string>();
+      const orders = env.bus('orders', {
+        middleware: {
+          consume: [
+            async (ctx, next) => {
+              if (ctx.envelope.type === c.StockReserved.name && gate === undefined) gate = new Promise((resolve) => (release = resolve));
+              if (ctx.envelope.type.endsWith('.timeout')) timeoutsDelivered.add(ctx.envelope.id);
+              await next();
+            },
+          ],
+        },
+      });
+      const timeoutMs = 1000;
+      orders.saga(orderSaga(env, c, timeoutMs), { store: held, endpoint: env.name('order-saga') });
+      await Promise.all([...buses, orders].map((b) => b.start()));
+      const sagaName = `${env.prefix}.order`;
+      await orders.publish(c.OrderPlaced, { orderId: 'held', sku: 'book', qty: 1, amount: 777 });
+      const load = () => store.loadSaga(sagaName, 'held');
+      const first = (await env.eventually(load, (r) => r?.timeouts.length === 1, 'the payment timeout'))!.timeouts[0]!;
+      await orders.publish(c.OrderNoted, { orderId: 'held', note: 'extend payment' });
+      await env.eventually(load, (r) => r?.timeouts[0]?.id !== first.id, 'the rescheduled timeout');
+      const releasedAt = env.clock.now();
+      release();
+      const done = await env.eventually(load, (r) => r?.status === 'compensated', 'the rescheduled timeout to fire');
+      expect(done!.finishedAt! - done!.createdAt).toBeGreaterThanOrEqual(2 * timeoutMs);
+      // Where the transport cancels, the first timeout never arrives, unless the relay was released so
+      // late that it was due before its cancel could run (a loaded machine).
+      if (orders.transport.capabilities.cancelScheduled && releasedAt < first.due - timeoutMs / 2) expect(timeoutsDelivered.size).toBe(1);
+      else expect(timeoutsDelivered.size).toBeGreaterThanOrEqual(1);
+    });
   });
 }
