@@ -113,6 +113,12 @@ export class PostgresTransport implements Transport {
   private link: Link | undefined;
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly consumers = new Set<PostgresConsumer>();
+  /**
+   * Consumers closed whose claim under way or hand-backs may not have reached the database yet:
+   * closing waits for them, since a settle after the close is a no-op (rows a late claim brings
+   * back would otherwise stay leased to a gone connection, counted as a delivery no handler saw).
+   */
+  private readonly leaving = new Set<PostgresConsumer>();
   private readonly temporary = new Map<string, QueueSpec>();
   private readonly poll: Poll;
   private readonly heartbeat: Heartbeat;
@@ -275,10 +281,8 @@ export class PostgresTransport implements Transport {
       return;
     }
     await this.settlement.flush();
-    const consumers = [...this.consumers];
-    for (const consumer of consumers) consumer.drop();
-    this.consumers.clear();
-    await Promise.all(consumers.map((c) => c.handedBack()));
+    for (const consumer of [...this.consumers]) consumer.drop(); // each leaves (`forget`)
+    await Promise.all([...this.leaving].map((c) => c.handedBack()));
     await this.consumerRows.idle();
     this.consumerRows.clear();
     this.poll.stop();
@@ -382,6 +386,8 @@ export class PostgresTransport implements Transport {
   /** @internal Removes a consumer. */
   forget(consumer: PostgresConsumer): void {
     this.consumers.delete(consumer);
+    this.leaving.add(consumer);
+    void consumer.handedBack().then(() => this.leaving.delete(consumer));
     if (this.consumers.size === 0) this.poll.hold(false);
     if (this.state === 'open')
       this.consumerRows
