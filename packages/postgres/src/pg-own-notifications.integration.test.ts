@@ -1,7 +1,8 @@
 /**
  * A transport does not act on the `NOTIFY` it sent itself: its own consumers were woken without the
  * round trip when it wrote (`pg-notifier.ts`), so the notification coming back through its listener
- * is skipped (by the server process that sent it) rather than costing them a second claim. Another
+ * is skipped (sent by one of its main pool's server processes) rather than costing them a second
+ * claim; with `commit: 'async'` the insert's own statement notifies, and the same holds. Another
  * connection's notification of the same queue still wakes them.
  */
 import { afterEach, expect, it } from 'vitest';
@@ -16,34 +17,40 @@ afterEach(async () => {
   for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
 });
 
-it('a transport skips its own notifications and takes everyone else’s', async (ctx) => {
-  if (!(await needPostgres(ctx))) return;
-  const schema = uniqueSchema('own');
-  cleanups.push(() => dropSchema(schema));
-  const waiter = createWaiter({ timeoutMs: 30_000 });
-  const transport = new PostgresTransport({ connectionString: postgresUrl, schema, pollMs: 60_000 }, { logger: silentLogger });
-  cleanups.push(() => transport.close());
-  await transport.connect();
-  await transport.declare({ name: 'work', topics: [] });
+it.each(['durable', 'async'] as const)(
+  'a transport skips its own notifications and takes everyone else’s (commit %s)',
+  async (commit, ctx) => {
+    if (!(await needPostgres(ctx))) return;
+    const schema = uniqueSchema('own');
+    cleanups.push(() => dropSchema(schema));
+    const waiter = createWaiter({ timeoutMs: 30_000 });
+    const transport = new PostgresTransport({ connectionString: postgresUrl, schema, pollMs: 60_000, commit }, { logger: silentLogger });
+    cleanups.push(() => transport.close());
+    await transport.connect();
+    await transport.declare({ name: 'work', topics: [] });
+    const setting = (await transport.run<{ synchronous_commit: string }>('show synchronous_commit', [])).rows[0]?.synchronous_commit;
+    expect(setting).toBe(commit === 'async' ? 'off' : 'on');
 
-  // Every wake-up of a queue's consumers, local or from the listener, goes through `notified`.
-  const woken: string[] = [];
-  const inside = transport as unknown as { notified(queue: string): void; notifier: Notifier };
-  const notified = inside.notified.bind(transport);
-  inside.notified = (queue) => {
-    woken.push(queue);
-    waiter.notify();
-    notified(queue);
-  };
+    // Every wake-up of a queue's consumers, local or from the listener, goes through `notified`.
+    const woken: string[] = [];
+    const inside = transport as unknown as { notified(queue: string): void; notifier: Notifier };
+    const notified = inside.notified.bind(transport);
+    inside.notified = (queue) => {
+      woken.push(queue);
+      waiter.notify();
+      notified(queue);
+    };
 
-  await transport.send('work', { id: 'm-1', type: 'own.work', body: Buffer.from('{}'), headers: {} });
-  await inside.notifier.idle(); // its NOTIFY committed
-  // Committed after it, so the listener gets this one after its own: once it is here, the own one came too.
-  await sql(`select pg_notify($1, 'marker')`, [transport.sql.channel]);
-  await waiter.until(() => woken.includes('marker'), 'the marker notification');
-  expect(woken).toEqual(['work', 'marker']); // 'work' once: the local wake-up, not the notification
+    await transport.send('work', { id: 'm-1', type: 'own.work', body: Buffer.from('{}'), headers: {} });
+    await inside.notifier.idle(); // its NOTIFY committed (with commits async, in the insert's own statement)
+    // Committed after it, so the listener gets this one after its own: once it is here, the own one came too.
+    await sql(`select pg_notify($1, 'marker')`, [transport.sql.channel]);
+    await waiter.until(() => woken.includes('marker'), 'the marker notification');
+    expect(woken).toEqual(['work', 'marker']); // 'work' once: the local wake-up, not the notification
 
-  await sql(`select pg_notify($1, 'work')`, [transport.sql.channel]);
-  await waiter.until(() => woken.length === 3, "another connection's notification");
-  expect(woken).toEqual(['work', 'marker', 'work']);
-}, 60_000);
+    await sql(`select pg_notify($1, 'work')`, [transport.sql.channel]);
+    await waiter.until(() => woken.length === 3, "another connection's notification");
+    expect(woken).toEqual(['work', 'marker', 'work']);
+  },
+  60_000,
+);

@@ -2,7 +2,10 @@
  * Publishing and sending on the PostgreSQL transport. A topic is routed to every bound queue and
  * the copies inserted in one statement (one implicit transaction); `publish` resolves after the
  * commit. A message with a future `notBefore` goes to the `scheduled` table instead, and the due
- * timer is armed for it. The queues written are then notified (see `pg-notifier.ts`).
+ * timer is armed for it. The queues written are then notified (see `pg-notifier.ts`), or, with
+ * commits asynchronous (`commit: 'async'`), the insert notifies them in the same statement, one
+ * round trip less (a `NOTIFY` in the writing transaction holds PostgreSQL's notify lock through its
+ * commit, which then does not wait for the disk), and this process's consumers are woken at once.
  *
  * @example
  * ```ts
@@ -25,6 +28,10 @@ export interface PublishingHost {
   armDue(at: number): void;
   /** Tells every transport that `queue` has work ('' : the schedule changed). */
   notify(queue: string): void;
+  /** Wakes this process's consumers of `queue` (the statement that wrote it notified the others). */
+  wakeLocal(queue: string): void;
+  /** Whether inserts notify in their own statement (commits asynchronous). */
+  readonly notifyInStatement: boolean;
 }
 
 /** Publishes to topics and sends to queues. */
@@ -33,13 +40,15 @@ export class PostgresPublishing {
 
   /** Publishes to every queue bound to `topic`; with `mandatory`, throws `UnroutableError` when none is. */
   async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
-    const rows = await this.enqueue(topic, message, options, this.host.sql.publishLater, this.host.sql.publish);
+    const { sql, notifyInStatement } = this.host;
+    const rows = await this.enqueue(topic, message, options, sql.publishLater, notifyInStatement ? sql.publishNotifying : sql.publish);
     if (rows === 0 && options?.mandatory === true) throw new UnroutableError(topic);
   }
 
   /** Sends to one queue; throws `UnroutableError` when it does not exist. */
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
-    const rows = await this.enqueue(queue, message, options, this.host.sql.sendLater, this.host.sql.send);
+    const { sql, notifyInStatement } = this.host;
+    const rows = await this.enqueue(queue, message, options, sql.sendLater, notifyInStatement ? sql.sendNotifying : sql.send);
     if (rows === 0) throw new UnroutableError(queue, 'no such queue');
   }
 
@@ -70,7 +79,8 @@ export class PostgresPublishing {
       return result.rows.length;
     }
     const { rows } = await this.host.run<{ queue: string }>(now, [target, message.id, message.type, body, headers, key]);
-    for (const row of rows) this.host.notify(row.queue);
+    if (this.host.notifyInStatement) for (const row of rows) this.host.wakeLocal(row.queue);
+    else for (const row of rows) this.host.notify(row.queue);
     return rows.length;
   }
 }

@@ -69,7 +69,7 @@ import { Heartbeat } from './pg-heartbeat.js';
 import { PgListener } from './pg-listener.js';
 import type { Lane } from './pg-lane.js';
 import { Link } from './pg-link.js';
-import { Notifier, notifyOnPool } from './pg-notifier.js';
+import { Notifier } from './pg-notifier.js';
 import { connectTimeoutMs, openPools } from './pg-pools.js';
 import { PostgresPublishing } from './pg-publishing.js';
 import { listQueues } from './pg-queue-listing.js';
@@ -128,8 +128,6 @@ export class PostgresTransport implements Transport {
   private readonly notifier: Notifier;
   private readonly publishing: PostgresPublishing;
   private readonly settlement: PostgresSettlement;
-  /** Server processes of the pool connections that sent this transport's notifications. */
-  private readonly notifyingBackends = new Set<number>();
 
   constructor(options: PostgresTransportOptions, deps: PostgresTransportDeps = {}) {
     this.options = resolvePostgresOptions(options);
@@ -155,9 +153,15 @@ export class PostgresTransport implements Transport {
       logger: this.logger,
       isOpen,
       notified: (queue) => this.notified(queue),
-      send: (queues) => this.lane.use((pool) => notifyOnPool(pool, this.sql.notify, [this.sql.channel, queues], this.notifyingBackends)),
+      send: (queues) => this.lane.use((pool) => pool.query({ ...this.sql.notify, values: [this.sql.channel, queues] })),
     });
-    this.publishing = new PostgresPublishing({ ...host, armDue, notify });
+    this.publishing = new PostgresPublishing({
+      ...host,
+      armDue,
+      notify,
+      wakeLocal: (queue) => this.notifier.wake(queue),
+      notifyInStatement: this.options.commit === 'async',
+    });
     this.settlement = new PostgresSettlement({
       ...host,
       run: (statement, values) => this.run(statement, values, 'consume'),
@@ -205,7 +209,6 @@ export class PostgresTransport implements Transport {
     const { main, consume } = await openPools(this.options, this.logger, () => this.link?.up !== false);
     this.main = main;
     this.consumeLane = consume; // claims and settles commit without waiting for the WAL flush (see `pg-pools.ts`)
-    main.pool.on('remove', (client) => this.notifyingBackends.delete((client as unknown as { processID: number }).processID));
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
@@ -216,7 +219,8 @@ export class PostgresTransport implements Transport {
       heartbeatMs: this.options.heartbeatMs,
       connectTimeoutMs: connectTimeoutMs(this.options),
       onNotify: (queue, processId) => {
-        if (!this.notifyingBackends.has(processId)) this.notified(queue); // its own came back: handled already
+        // Sent by its own main pool (a NOTIFY, or an insert that notified): its consumers were woken in-process then.
+        if (!main.hasBackend(processId)) this.notified(queue);
       },
       onLost: (error, silent) => {
         // A silent link: statements under way on it would wait forever; drop every connection.
