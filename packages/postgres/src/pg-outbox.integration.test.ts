@@ -127,7 +127,11 @@ it('a rolled-back transaction publishes nothing and writes nothing', async () =>
   expect(placed).toEqual(['o-marker']);
   expect((await pool.query(`select id from "${schema}".orders`)).rowCount).toBe(0);
   handled();
-  await waiter.eventually(() => store.pendingOutbox(10), (rows) => rows.length === 0, 'the relay to remove the marker it sent');
+  await waiter.eventually(
+    () => store.pendingOutbox(10),
+    (rows) => rows.length === 0,
+    'the relay to remove the marker it sent',
+  );
 });
 
 it('a handler redelivered after its commit does its work once: the inbox mark committed with it', async () => {
