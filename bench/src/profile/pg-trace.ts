@@ -11,6 +11,8 @@
  *   into steps: publish call → insert sent, the insert and its commit, → `NOTIFY` sent, its
  *   delivery to the consumer, → claim sent, the claim, → handler.
  *
+ * `--notify-ab` runs Missive alone, commits asynchronous both ways: every session through the URL's
+ * `options` with the `NOTIFY` in a statement of its own, against `commit=async`.
  * `--async` also runs both with commits asynchronous: Missive with `commit=async`, the raw queue with
  * `synchronous_commit = off` for every session (through the URL) and the insert notifying.
  *
@@ -34,6 +36,8 @@ const COUNT = opt('count', 3000);
 const LATENCY = opt('latency', 1000);
 const RATE = opt('rate', 200);
 const ASYNC = argv.includes('--async');
+/** Missive only, async both ways: every session through the URL (the `NOTIFY` apart) vs `commit=async` (the insert notifies). */
+const NOTIFY_AB = argv.includes('--notify-ab');
 const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 
 function urlWith(params: Record<string, string>): string {
@@ -51,7 +55,17 @@ interface TraceSubject {
 const id = runId().toLowerCase();
 const common = { prefetch: 32, concurrency: 16 };
 const subjects: TraceSubject[] = [];
-for (const mode of ASYNC ? ['sync', 'async'] : ['sync']) {
+if (NOTIFY_AB)
+  for (const [label, params] of [
+    ['Missive, sessions async (URL options), NOTIFY apart', { options: '-c synchronous_commit=off' }],
+    ['Missive, commit=async (insert notifies)', { commit: 'async' }],
+  ] as const)
+    subjects.push({
+      label,
+      module: 'subjects/missive-bus.js',
+      args: { ...common, name: `trace-${id}`, url: urlWith({ ...params, schema: `bench_trace_ab_${subjects.length}_${id}` }) },
+    });
+for (const mode of NOTIFY_AB ? [] : ASYNC ? ['sync', 'async'] : ['sync']) {
   // Async: Missive's `commit=async` (its own sessions; the insert notifies), the raw queue the same by hand.
   const missive: Record<string, string> = mode === 'async' ? { commit: 'async' } : {};
   const raw: Record<string, string> = mode === 'async' ? { options: '-c synchronous_commit=off' } : {};
