@@ -44,8 +44,8 @@ export interface PostgresTransportOptions {
    * When a publish (and a send, a schedule, a dead letter) resolves. `durable` (the default): after
    * its commit reached the disk. `async`: after its commit, without waiting for the WAL flush, for
    * the transport's own sessions only (`synchronous_commit = off`; an application's own transaction
-   * through the outbox keeps its setting), and the `NOTIFY` goes in the same statement, one round
-   * trip less. What it risks: a PostgreSQL crash or a power loss can lose the last few hundred
+   * through the outbox keeps its setting), and the `NOTIFY` goes in the insert's statement, one
+   * round trip less (unless a burst has four or more inserts under way). What it risks: a PostgreSQL crash or a power loss can lose the last few hundred
    * milliseconds (up to three times `wal_writer_delay`) of publishes that resolved, and of acks
    * (their messages are delivered again: the inbox drops the copies). Never corruption, never a
    * partial message; a crash of a Missive process loses nothing either way. Claims and acks commit

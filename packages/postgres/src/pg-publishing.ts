@@ -3,10 +3,10 @@
  * the copies inserted in one statement (one implicit transaction); `publish` resolves after the
  * commit. A message with a future `notBefore` goes to the `scheduled` table instead, and the due
  * timer is armed for it. The queues written are then notified (see `pg-notifier.ts`), or, with
- * commits asynchronous (`commit: 'async'`) and no other insert of this transport under way, the
- * insert notifies them in the same statement, one round trip less (a `NOTIFY` in the writing
+ * commits asynchronous (`commit: 'async'`) and fewer than four other inserts of this transport
+ * under way, the insert notifies them in the same statement, one round trip less (a `NOTIFY` in the writing
  * transaction holds PostgreSQL's notify lock through its commit, which then does not wait for the
- * disk), and this process's consumers are woken at once. Inserts that overlap (a burst) go the
+ * disk), and this process's consumers are woken at once. Inserts beyond those (a burst) go the
  * first way, so their notifications are gathered: one per insert would wake every listener and
  * every consumer's claim once per message (traced: 2.3× the claims and 1.5× the consumer's CPU
  * per message in a window of 32).
@@ -34,9 +34,15 @@ export interface PublishingHost {
   notify(queue: string): void;
   /** Wakes this process's consumers of `queue` (the statement that wrote it notified the others). */
   wakeLocal(queue: string): void;
-  /** Whether an insert with no other under way notifies in its own statement (commits asynchronous). */
+  /** Whether an insert with few others under way notifies in its own statement (commits asynchronous). */
   readonly notifyInStatement: boolean;
 }
+
+/**
+ * With commits asynchronous, an insert notifies in its own statement while fewer than this many
+ * others are under way: a moderate rate on a loaded machine overlaps a few; a burst overlaps many.
+ */
+const NOTIFY_IN_STATEMENT_BELOW = 4;
 
 /** Publishes to topics and sends to queues. */
 export class PostgresPublishing {
@@ -86,7 +92,7 @@ export class PostgresPublishing {
       if (result.rows.length > 0) this.host.notify('');
       return result.rows.length;
     }
-    const notifying = this.host.notifyInStatement && this.inserting === 0;
+    const notifying = this.host.notifyInStatement && this.inserting < NOTIFY_IN_STATEMENT_BELOW;
     this.inserting++;
     let rows: { queue: string }[];
     try {

@@ -6,8 +6,9 @@
  *   event-loop turn are then `NOTIFY`d together in a separate statement: a `NOTIFY` inside the
  *   writing transaction would hold PostgreSQL's global notify lock through that commit's WAL
  *   flush, serializing every publisher's commit (no group commit). With `commit: 'async'` the
- *   transport's sessions commit without waiting for the flush, and the insert notifies in its own
- *   statement (one round trip less; see `PostgresTransportOptions.commit` for what it risks).
+ *   transport's sessions commit without waiting for the flush, and an insert notifies in its own
+ *   statement unless a burst is under way (one round trip less; see `pg-publishing.ts`, and
+ *   `PostgresTransportOptions.commit` for what it risks).
  * - **Consuming** claims in batches: `SELECT … FOR UPDATE SKIP LOCKED` up to the consumer's free
  *   prefetch, leased with a per-delivery token and an expiry, in one statement. Competing
  *   consumers never wait for each other's rows. The lease is extended while the delivery is

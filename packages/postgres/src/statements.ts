@@ -2,7 +2,7 @@
  * The SQL the transport runs, built once per schema. Each hot statement is one round trip and one
  * implicit transaction (a data-modifying CTE), named so `pg` prepares it once per connection.
  * Writes return the queues they touched; the transport notifies them in a separate statement
- * (with `commit: 'async'`, a publish or send notifies in its own statement).
+ * (with `commit: 'async'`, a publish or send outside a burst notifies in its own statement).
  *
  * @example
  * ```ts
