@@ -1,6 +1,7 @@
 /**
  * Leasing messages for a consumer, inside the fetch's write transaction: up to `limit` candidates
- * of the queue are read in `seq` order, then marked with one token for the fetch, the owner and the
+ * of the queue are read in `seq` order (the free ones, and the held ones whose lease ran out when
+ * `expired` allows), then marked with one token for the fetch, the owner and the
  * lease's end. A redelivered copy is leased by another fetch, with another token, so settling never
  * touches someone else's copy. Leases that ran out at or before `expired` are taken over too (0:
  * none; see `SqliteTransport.pump`). The write transaction keeps any other process from leasing
@@ -32,7 +33,15 @@ export interface LeaseRequest {
 /** Leases up to `request.limit` messages (inside the caller's write transaction); rows in `seq` order. */
 export function lease(s: SqliteStatements, request: LeaseRequest): FetchedRow[] {
   const { queue, limit, now, expired, owner, until } = request;
-  const rows = s.leaseRows.all({ queue, now, expired, limit }) as FetchedRow[];
+  let rows = s.leaseRows.all({ queue, now, limit }) as FetchedRow[];
+  if (expired > 0) {
+    const taken = s.leaseExpired.all({ queue, now, expired, limit }) as FetchedRow[];
+    if (taken.length > 0)
+      rows = rows
+        .concat(taken)
+        .sort((a, b) => a.seq - b.seq)
+        .slice(0, limit);
+  }
   if (rows.length === 0) return rows;
   const token = randomUUID();
   let seqs = '[';
