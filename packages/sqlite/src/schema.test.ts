@@ -128,4 +128,16 @@ describe('sqlite schema', () => {
     );
     expect(db.prepare("select value from missive_meta where key = 'schema_version'").get()).toEqual({ value: SCHEMA_VERSION + 1 });
   });
+
+  it('opening a file that already holds this version writes nothing and waits for no write lock', () => {
+    const first = open();
+    first.pragma('journal_mode = WAL');
+    applySchema(first);
+    first.exec('begin immediate'); // another process holds the write lock
+    const second = new Database(first.name);
+    dbs.push({ db: second, path: first.name });
+    second.pragma('busy_timeout = 0');
+    expect(() => applySchema(second)).not.toThrow();
+    first.exec('rollback');
+  });
 });

@@ -161,6 +161,7 @@ create index if not exists missive_consumers_connection on missive_consumers (co
  * process), of a version too old to upgrade, or of another shape.
  */
 export function applySchema(db: Database.Database): void {
+  if (isCurrent(db)) return;
   db.transaction(() => {
     const tables = (
       db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite\\_%' escape '\\'").all() as {
@@ -203,31 +204,71 @@ export function applySchema(db: Database.Database): void {
 }
 
 /**
+ * Whether the file already holds this version's tables, indexes and triggers, with their columns:
+ * read in a read transaction, so the usual open of an existing bus takes no write lock (which the
+ * processes already running keep busy) and writes nothing. Throws as {@link applySchema} does for a
+ * file of this version with tables of another shape.
+ */
+function isCurrent(db: Database.Database): boolean {
+  return db.transaction(() => {
+    const present = new Set(
+      (db.prepare("select name from sqlite_master where name not like 'sqlite\\_%' escape '\\'").all() as { name: string }[]).map(
+        (o) => o.name,
+      ),
+    );
+    const reference = schemaReference();
+    if (!reference.objects.every((name) => present.has(name))) return false;
+    const row = db.prepare("select value from missive_meta where key = 'schema_version'").get() as { value: number } | undefined;
+    if (row?.value !== SCHEMA_VERSION) return false;
+    checkShape(db, [...present]);
+    return true;
+  })();
+}
+
+/** What {@link SCHEMA} creates: the names of its tables, indexes and triggers, and each table's columns. */
+interface SchemaReference {
+  readonly objects: readonly string[];
+  readonly columns: ReadonlyMap<string, readonly string[]>;
+}
+
+let reference: SchemaReference | undefined;
+
+/** {@link SchemaReference}, read once per process from {@link SCHEMA} applied to an in-memory database. */
+function schemaReference(): SchemaReference {
+  if (reference !== undefined) return reference;
+  const memory = new Database(':memory:');
+  try {
+    memory.exec(SCHEMA);
+    const objects = memory.prepare("select name, type from sqlite_master where name not like 'sqlite\\_%' escape '\\'").all() as {
+      name: string;
+      type: string;
+    }[];
+    reference = {
+      objects: objects.map((o) => o.name),
+      columns: new Map(objects.filter((o) => o.type === 'table').map((o) => [o.name, columns(memory, o.name)])),
+    };
+    return reference;
+  } finally {
+    memory.close();
+  }
+}
+
+/**
  * Refuses Missive tables whose columns are not the ones this version creates (a file made by
  * something else, or edited by hand, under the current version label): queries would fail later
  * with "no such column", far from the cause.
  */
 function checkShape(db: Database.Database, tables: readonly string[]): void {
-  const reference = new Database(':memory:');
-  try {
-    reference.exec(SCHEMA);
-    const expected = (reference.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[]).map(
-      (t) => t.name,
-    );
-    for (const table of expected) {
-      if (!tables.includes(table)) continue; // created below
-      const want = columns(reference, table);
-      const have = columns(db, table);
-      const missing = want.filter((c) => !have.includes(c));
-      if (missing.length > 0) {
-        throw new TransportError(
-          `SQLite database ${db.name} has a ${table} table without the column(s) ${missing.join(', ')} that schema version ${SCHEMA_VERSION} has (it has ${have.join(', ')}): it was not made by this version of Missive; drain the file and delete it, or use a new one`,
-          { retryable: false },
-        );
-      }
+  for (const [table, want] of schemaReference().columns) {
+    if (!tables.includes(table)) continue; // created below
+    const have = columns(db, table);
+    const missing = want.filter((c) => !have.includes(c));
+    if (missing.length > 0) {
+      throw new TransportError(
+        `SQLite database ${db.name} has a ${table} table without the column(s) ${missing.join(', ')} that schema version ${SCHEMA_VERSION} has (it has ${have.join(', ')}): it was not made by this version of Missive; drain the file and delete it, or use a new one`,
+        { retryable: false },
+      );
     }
-  } finally {
-    reference.close();
   }
 }
 

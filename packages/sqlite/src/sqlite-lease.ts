@@ -30,25 +30,29 @@ export interface LeaseRequest {
   readonly until: number;
 }
 
+/** A row of `leaseRows` or `leaseExpired`, in their column order. */
+type RawRow = [seq: number, id: string, type: string, body: Buffer, headers: string, partitionKey: string | null, deliveryCount: number];
+
 /** Leases up to `request.limit` messages (inside the caller's write transaction); rows in `seq` order. */
 export function lease(s: SqliteStatements, request: LeaseRequest): FetchedRow[] {
   const { queue, limit, now, expired, owner, until } = request;
-  let rows = s.leaseRows.all({ queue, now, limit }) as FetchedRow[];
+  let read = s.leaseRows.all({ queue, now, limit }) as RawRow[];
   if (expired > 0) {
-    const taken = s.leaseExpired.all({ queue, now, expired, limit }) as FetchedRow[];
+    const taken = s.leaseExpired.all({ queue, now, expired, limit }) as RawRow[];
     if (taken.length > 0)
-      rows = rows
+      read = read
         .concat(taken)
-        .sort((a, b) => a.seq - b.seq)
+        .sort((a, b) => a[0] - b[0])
         .slice(0, limit);
   }
-  if (rows.length === 0) return rows;
+  if (read.length === 0) return [];
   const token = randomUUID();
+  const rows = new Array<FetchedRow>(read.length);
   let seqs = '[';
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    row.token = token;
-    seqs += i === 0 ? String(row.seq) : `,${row.seq}`;
+  for (let i = 0; i < read.length; i++) {
+    const [seq, id, type, body, headers, partition_key, delivery_count] = read[i]!;
+    rows[i] = { seq, id, type, body, headers, partition_key, delivery_count, token };
+    seqs += i === 0 ? String(seq) : `,${seq}`;
   }
   s.leaseMark.run({ seqs: `${seqs}]`, owner, token, until });
   return rows;
