@@ -11,6 +11,7 @@
  * node --cpu-prof bench/dist/profile/redis-cpu.js missive consume 40000 run1
  * node bench/dist/profile/redis-cpu.js raw publish 40000 run1 && node bench/dist/profile/redis-cpu.js raw consume 40000 run1
  * node bench/dist/profile/redis-cpu.js missive clean 0 run1
+ * node bench/dist/profile/redis-cpu.js transport publish 40000 run3   # the transport without the bus
  * MISSIVE_BASELINE_DIR=<build> node bench/dist/profile/redis-cpu.js before publish 40000 run2   # an earlier build
  * ```
  * @module
@@ -24,7 +25,7 @@ import type { SubjectArgs } from '../harness/subject.js';
 
 const [which = 'missive', phase = 'publish', countText = '40000', id = String(process.pid)] = process.argv.slice(2);
 const count = Number(countText);
-const subject = which === 'raw' ? 'subjects/raw-redis.js' : 'subjects/missive-bus.js';
+const subject = which === 'raw' ? 'subjects/raw-redis.js' : which === 'transport' ? 'subjects/redis-transport-bare.js' : 'subjects/missive-bus.js';
 const baseline = process.env.MISSIVE_BASELINE_DIR;
 const args: SubjectArgs = {
   name: `cpu-${which}-${id}`,

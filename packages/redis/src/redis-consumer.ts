@@ -273,9 +273,19 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
    */
   ack(delivery: RedisDelivery): Promise<void> {
     this.acks.push(delivery);
-    if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+    if (this.acks.length === 1) setImmediate(this.flushSoon);
     return Promise.resolve();
   }
+
+  /**
+   * The end-of-turn flush of the acks. When a wake of the loop is queued behind it (the first
+   * settles of a turn can run before the loop waits for room, so its wake comes after the first
+   * ack), it steps behind that wake: the loop's read takes the acks, in one write with the read.
+   */
+  private readonly flushSoon = (): void => {
+    if (this.wakeSoon) setImmediate(this.flushSoon);
+    else void this.flushAcks();
+  };
 
   private async flushAcks(): Promise<void> {
     const batch = this.acks.splice(0);
