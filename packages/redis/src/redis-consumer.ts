@@ -119,7 +119,10 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
             void this.close();
             break;
           }
-          for (let i = 2; i < reply.length; i++) this.accept(reply[i] as FetchedEntry);
+          for (let i = 2; i < reply.length; i++) {
+            const [id, fields, count] = reply[i] as FetchedEntry;
+            this.accept(id, fields, Number(count));
+          }
           if (Number(reply[1]) === 1) this.lastClaim = 0; // more idle entries to reclaim: next read
           script = false;
           if (head !== '' && ordered) await this.waitForNew(head, claimIdle);
@@ -184,7 +187,8 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       reply = readReply as typeof reply;
     }
     if (reply === null) return;
-    for (const [id, fields] of reply[0]![1]) this.accept([id, fields, 1]);
+    const entries = reply[0]![1];
+    for (let i = 0; i < entries.length; i++) this.accept(entries[i]![0], entries[i]![1], 1);
   }
 
   /**
@@ -202,17 +206,10 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     await blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId);
   }
 
-  private accept([id, fields, count]: FetchedEntry): void {
+  private accept(id: Buffer, fields: Buffer[], count: number): void {
     const entryId = id.toString();
     const read = readEntry(fields);
-    const delivery = new RedisDelivery(
-      this,
-      entryId,
-      Number(count),
-      read.message,
-      read.priorDeliveries + Number(count),
-      read.token ?? entryId,
-    );
+    const delivery = new RedisDelivery(this, entryId, count, read.message, read.priorDeliveries + count, read.token ?? entryId);
     this.held.add(delivery);
     this.offer(delivery);
   }
