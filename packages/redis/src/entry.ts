@@ -14,6 +14,8 @@
 import type { TransportMessage } from '@missive/core/transport';
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+/** The body of an entry without `b` (shared: a Buffer of no bytes cannot be written to). */
+const NO_BODY = Buffer.alloc(0);
 
 /** Headers JSON; an unreadable value (not written by Missive) reads as no headers rather than stopping the consumer. */
 function parseHeaders(value: Buffer): Readonly<Record<string, string>> {
@@ -60,7 +62,7 @@ export interface ReadEntry {
 export function readEntry(fields: readonly Buffer[]): ReadEntry {
   let id = '';
   let type = '';
-  let body: Buffer = Buffer.alloc(0);
+  let body: Buffer = NO_BODY;
   let headers = EMPTY;
   let partitionKey: string | undefined;
   let priorDeliveries = 0;
