@@ -6,9 +6,11 @@
  * entry (a publish, a nack, a promoted delay, a released key) wakes it.
  *
  * What it holds is touched every third of `claimIdle` (its idle time reset), so only a dead
- * consumer's entries go idle long enough to be reclaimed. Each delivery is settled by a script
- * that checks the pending-entries list still names this consumer and this delivery count: an ack
- * that arrives after the entry was reclaimed is ignored (logged), never applied to the new copy.
+ * consumer's entries go idle long enough to be reclaimed. A reclaim writes the message again
+ * under a new id, so an ack (`XACK` + `XDEL`, in the write of the next read) that arrives after the
+ * entry was reclaimed finds its id no longer pending: it is ignored (logged), never applied to the
+ * new copy. Nacks, dead-letters and the acks of keyed deliveries go through scripts that also check
+ * the pending-entries list still names this consumer and this delivery count.
  *
  * @example
  * ```ts

@@ -6,9 +6,10 @@
  * Stream entries carry `i` (message id), `t` (type), `b` (body), and when set `h` (headers as
  * JSON), `k` (partition key), `dc` (deliveries before this entry was written: a nacked message is
  * written again, and its count goes on) and `o` (the token with which a re-written message still
- * holds its key). A settle names the delivery by entry id, consumer and delivery count; a script
- * settles it only if the pending-entries list still says so, so an ack arriving after the entry
- * was reclaimed by another consumer is ignored.
+ * holds its key). An entry id is delivered once: a reclaim writes the message again under a new id
+ * (see `fetch`), so a plain `XACK` of a reclaimed id acks nothing. A settle script names the
+ * delivery by entry id, consumer and delivery count, and settles it only if the pending-entries
+ * list still says so, so a settle arriving after the entry was reclaimed is ignored.
  *
  * @example
  * ```ts
@@ -209,6 +210,7 @@ end
 return out`,
 
   /**
+   * The acks of a batch holding a keyed delivery (others are plain `XACK` + `XDEL`).
    * KEYS: stream; ARGV: prefix, queue, consumer, stride (2, or 4 when any delivery is keyed), the
    * lowest and the highest entry id of the batch, then per delivery (id, count) or (id, count,
    * '=' .. key or '', token). Each delivery is checked against the pending-entries list, read once
