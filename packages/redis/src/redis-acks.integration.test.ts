@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@missive/core';
 import type { Delivery } from '@missive/core/transport';
 import { createWaiter } from '@missive/testing';
+import { readEntry } from './entry.js';
 import { compareEntryIds } from './redis-consumer.js';
 import { RedisTransport } from './redis-transport.js';
 import { cleanupAfterEach, deletePrefix, needRedis, redisUrl, uniquePrefix } from './test-support/redis.js';
@@ -48,7 +49,9 @@ describe('redis ack batches', () => {
       'the two acks',
     );
     expect(info).toMatchObject({ depth: 0, inFlight: 98 });
-    const left = await transport.redis.xrange(`${prefix}:q:held`, '-', '+');
-    expect(left.map(([, fields]) => fields[1])).toEqual(held.map((d) => d.message.id).filter((id) => id !== 'm-0' && id !== 'm-99'));
+    const left = await transport.redis.xrangeBuffer(`${prefix}:q:held`, '-', '+');
+    expect(left.map(([, fields]) => readEntry(fields).message.id)).toEqual(
+      held.map((d) => d.message.id).filter((id) => id !== 'm-0' && id !== 'm-99'),
+    );
   });
 });

@@ -3,8 +3,8 @@
  * a script alone, so no other client sees a half-done step (a message both dead-lettered and
  * queued, a key held by nobody while its next message waits, a delay promoted twice).
  *
- * Stream entries carry `i` (message id), `t` (type), `b` (body), and when set `h` (headers as
- * JSON), `k` (partition key), `dc` (deliveries before this entry was written: a nacked message is
+ * Stream entries carry `m` (message id, type and body in one value, see `entry.ts`; `i`, `t` and
+ * `b` in entries written before), and when set `h` (headers as JSON), `k` (partition key), `dc` (deliveries before this entry was written: a nacked message is
  * written again, and its count goes on) and `o` (the token with which a re-written message still
  * holds its key). An entry id is delivered once: a reclaim writes the message again under a new id
  * (see `fetch`), so a plain `XACK` of a reclaimed id acks nothing. A settle script names the
@@ -280,7 +280,7 @@ if e then
   local g = copy(e[2], {dc = true, o = true})
   g[#g + 1] = 'f'; g[#g + 1] = ARGV[8]
   local dl = redis.call('XADD', P..'dl:'..q, '*', unpack(g))
-  redis.call('HSET', P..'dli:'..q, field(g, 'i'), dl)
+  redis.call('HSET', P..'dli:'..q, messageId(g), dl)
 end
 redis.call('XACK', s, G, id)
 redis.call('XDEL', s, id)
