@@ -303,10 +303,18 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       if (ids === undefined) {
         acked = await this.transport.scripts.run('ack', [this.stream], ackArgs(this.transport.keys.prefix, this.site, batch));
       } else {
-        const results = await this.transport.redis.pipeline().xack(this.stream, GROUP, ...ids).xdel(this.stream, ...ids).exec();
-        const [[error, count] = [null, 0]] = results ?? [];
-        if (error !== null) throw error;
-        acked = count;
+        // Two commands in one socket write. Not a pipeline: ioredis copies every script defined on
+        // the connection into each pipeline it makes (about 7 µs here, per batch).
+        const redis = this.transport.redis;
+        redis.stream.cork();
+        let deleted: Promise<unknown>;
+        try {
+          acked = redis.xack(this.stream, GROUP, ...ids);
+          deleted = redis.xdel(this.stream, ...ids);
+        } finally {
+          redis.stream.uncork();
+        }
+        [acked] = await Promise.all([acked, deleted]);
       }
       this.reportAcks(batch.length, Number(acked));
     } catch (error) {
