@@ -25,7 +25,8 @@ import type { SubjectArgs } from '../harness/subject.js';
 
 const [which = 'missive', phase = 'publish', countText = '40000', id = String(process.pid)] = process.argv.slice(2);
 const count = Number(countText);
-const subject = which === 'raw' ? 'subjects/raw-redis.js' : which === 'transport' ? 'subjects/redis-transport-bare.js' : 'subjects/missive-bus.js';
+const subject =
+  which === 'raw' ? 'subjects/raw-redis.js' : which === 'transport' ? 'subjects/redis-transport-bare.js' : 'subjects/missive-bus.js';
 const baseline = process.env.MISSIVE_BASELINE_DIR;
 const args: SubjectArgs = {
   name: `cpu-${which}-${id}`,

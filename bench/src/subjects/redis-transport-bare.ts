@@ -26,8 +26,7 @@ export const createPublisher: CreatePublisher = async (args) => {
   const transport = await connected(args);
   const topic = topicOf(args);
   return {
-    publish: (order) =>
-      transport.publish(topic, { id: randomUUID(), type: topic, body: Buffer.from(JSON.stringify(order)), headers: {} }),
+    publish: (order) => transport.publish(topic, { id: randomUUID(), type: topic, body: Buffer.from(JSON.stringify(order)), headers: {} }),
     close: () => transport.close(),
   };
 };

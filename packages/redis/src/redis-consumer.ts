@@ -174,7 +174,10 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       if (acks.length > 0) void this.sendAcks(acks);
       reply = (await blocker.callBuffer(...read)) as typeof reply;
     } else {
-      const pipeline = blocker.pipeline().xack(this.stream, GROUP, ...ids).xdel(this.stream, ...ids);
+      const pipeline = blocker
+        .pipeline()
+        .xack(this.stream, GROUP, ...ids)
+        .xdel(this.stream, ...ids);
       pipeline.callBuffer(...read);
       let results: [Error | null, unknown][] | null;
       try {
