@@ -25,7 +25,7 @@ function stateFor(n: unknown): ConsumeState {
   return new ConsumeState('test', 'pipeline', delivery);
 }
 
-function pipelineOf(handler: (payload: unknown) => unknown, middleware: Middleware<ConsumeState>[] = []) {
+function pipelineOf(handler: (payload: unknown) => void | Promise<void>, middleware: Middleware<ConsumeState>[] = []) {
   const definition = defineEndpoint('pipeline', (e) => e.on(Placed, (payload) => handler(payload)), {}, { immediate: 1, delayed: false });
   return consumePipeline({
     definition,
