@@ -11,8 +11,11 @@
  * path: about 2 MB of messages promoted per young collection with a `Map` and a `Set`, 0.4 MB with
  * this (the rest is elsewhere).
  *
- * `remove` and `has` search from the oldest member: cheap at the sizes and order above. Removing
- * the oldest member is `Array.prototype.shift`, which V8 does without moving the others.
+ * `remove` and `has` search from the oldest member: cheap at the sizes and order above. A removed
+ * member's slot is emptied (so the list lets go of it at once) and, when it was the oldest, the
+ * start moves past it; the array is cut down to its members when half of it is empty slots. Not
+ * `Array.prototype.shift`: at a hundred members (a batch of sends awaited together) it cost about
+ * 0.4 µs per removal, ten times this.
  *
  * @example
  * ```ts
@@ -24,37 +27,61 @@
  */
 
 /** An insertion-ordered list of distinct object references. */
-export class InFlightList<T> {
-  private readonly items: T[] = [];
+export class InFlightList<T extends object> {
+  /** Members from `head` on (removed ones in between are `undefined`); the slots before `head` are empty. */
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  private count = 0;
 
   get size(): number {
-    return this.items.length;
+    return this.count;
   }
 
   /** Appends `item`, which must not be in the list (it is not looked for). */
   add(item: T): void {
     this.items.push(item);
+    this.count++;
   }
 
   /** Removes `item`; false if it was not in the list. */
   remove(item: T): boolean {
-    const index = this.items.indexOf(item);
+    const items = this.items;
+    const index = items[this.head] === item ? this.head : items.indexOf(item, this.head);
     if (index < 0) return false;
-    if (index === 0) this.items.shift();
-    else this.items.splice(index, 1);
+    items[index] = undefined;
+    this.count--;
+    if (index === this.head) {
+      let head = index + 1;
+      while (head < items.length && items[head] === undefined) head++;
+      this.head = head;
+      if (head === items.length) {
+        items.length = 0;
+        this.head = 0;
+      } else if (head >= 32 && head * 2 >= items.length) {
+        this.items = items.slice(head);
+        this.head = 0;
+      }
+    }
     return true;
   }
 
   has(item: T): boolean {
-    return this.items.includes(item);
+    return this.items.indexOf(item, this.head) >= 0;
   }
 
   clear(): void {
-    this.items.length = 0;
+    this.items = [];
+    this.head = 0;
+    this.count = 0;
   }
 
   /** The items, oldest first, as a new array. */
   toArray(): T[] {
-    return this.items.slice();
+    const out: T[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i];
+      if (item !== undefined) out.push(item);
+    }
+    return out;
   }
 }
