@@ -13,7 +13,8 @@
  *
  * `remove` and `has` search from the oldest member: cheap at the sizes and order above. A removed
  * member's slot is emptied (so the list lets go of it at once) and, when it was the oldest, the
- * start moves past it; the array is cut down to its members when half of it is empty slots. Not
+ * start moves past it; the members are moved back to the front when half the slots before the end
+ * are empty. Not
  * `Array.prototype.shift`: at a hundred members (a batch of sends awaited together) it cost about
  * 0.4 µs per removal, ten times this.
  *
@@ -28,9 +29,14 @@
 
 /** An insertion-ordered list of distinct object references. */
 export class InFlightList<T extends object> {
-  /** Members from `head` on (removed ones in between are `undefined`); the slots before `head` are empty. */
-  private items: (T | undefined)[] = [];
+  /**
+   * Members in `[head, tail)`, removed ones there `undefined`; every slot outside is `undefined`.
+   * The array never shrinks: emptying it or giving its store back would cost an allocation at the
+   * next add, and a list that empties after every message does that once per message.
+   */
+  private readonly items: (T | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   private count = 0;
 
   get size(): number {
@@ -39,7 +45,9 @@ export class InFlightList<T extends object> {
 
   /** Appends `item`, which must not be in the list (it is not looked for). */
   add(item: T): void {
-    this.items.push(item);
+    if (this.tail === this.items.length) this.items.push(item);
+    else this.items[this.tail] = item;
+    this.tail++;
     this.count++;
   }
 
@@ -50,17 +58,18 @@ export class InFlightList<T extends object> {
     if (index < 0) return false;
     items[index] = undefined;
     this.count--;
-    if (index === this.head) {
-      let head = index + 1;
-      while (head < items.length && items[head] === undefined) head++;
+    if (index !== this.head) return true;
+    let head = index + 1;
+    while (head < this.tail && items[head] === undefined) head++;
+    if (head === this.tail) {
+      this.head = this.tail = 0;
+    } else if (head >= 32 && head * 2 >= this.tail) {
+      items.copyWithin(0, head, this.tail);
+      items.fill(undefined, this.tail - head, this.tail);
+      this.tail -= head;
+      this.head = 0;
+    } else {
       this.head = head;
-      if (head === items.length) {
-        items.length = 0;
-        this.head = 0;
-      } else if (head >= 32 && head * 2 >= items.length) {
-        this.items = items.slice(head);
-        this.head = 0;
-      }
     }
     return true;
   }
@@ -70,15 +79,14 @@ export class InFlightList<T extends object> {
   }
 
   clear(): void {
-    this.items = [];
-    this.head = 0;
-    this.count = 0;
+    this.items.fill(undefined, this.head, this.tail);
+    this.head = this.tail = this.count = 0;
   }
 
   /** The items, oldest first, as a new array. */
   toArray(): T[] {
     const out: T[] = [];
-    for (let i = this.head; i < this.items.length; i++) {
+    for (let i = this.head; i < this.tail; i++) {
       const item = this.items[i];
       if (item !== undefined) out.push(item);
     }
