@@ -14,6 +14,7 @@
 import { CircuitBreaker, type CircuitState } from '../policies/circuit-breaker.js';
 import { RateLimiter } from '../policies/rate-limiter.js';
 import { claimCommands } from '../transport/command-owners.js';
+import { BufferedConsumer } from '../transport/buffered-consumer.js';
 import { InFlightList } from '../transport/in-flight-list.js';
 import type { Consumer, Delivery } from '../transport/transport.js';
 import { consumePipeline } from '../consume/consume-pipeline.js';
@@ -204,26 +205,33 @@ export class EndpointRuntime {
    * ends it, and that is reported (`onConsumerFailed`), never a silent stop.
    */
   private async run(consumer: Consumer): Promise<void> {
+    // A consumer of the transport kit hands over the deliveries already waiting without a turn of
+    // the iterator (a promise and a result object) for each.
+    const waiting = consumer instanceof BufferedConsumer ? consumer : undefined;
     try {
-      for await (const delivery of consumer) {
-        if (this.consumer !== consumer) {
-          await this.handBack(delivery);
-          break;
-        }
-        while (this.inFlight.size >= this.limit && this.consumer === consumer)
-          await new Promise<void>((resolve) => (this.slotWaiter = resolve));
-        if (this.limiter !== undefined && this.consumer === consumer) {
-          try {
-            await this.limiter.take(this.stopController.signal);
-          } catch {
-            /* stopping */
+      consuming: for await (const first of consumer) {
+        let delivery: Delivery | undefined = first;
+        while (delivery !== undefined) {
+          if (this.consumer !== consumer) {
+            await this.handBack(delivery);
+            break consuming;
           }
+          while (this.inFlight.size >= this.limit && this.consumer === consumer)
+            await new Promise<void>((resolve) => (this.slotWaiter = resolve));
+          if (this.limiter !== undefined && this.consumer === consumer) {
+            try {
+              await this.limiter.take(this.stopController.signal);
+            } catch {
+              /* stopping */
+            }
+          }
+          if (this.consumer !== consumer) {
+            await this.handBack(delivery);
+            break consuming;
+          }
+          this.track(delivery);
+          delivery = waiting?.takeWaiting();
         }
-        if (this.consumer !== consumer) {
-          await this.handBack(delivery);
-          break;
-        }
-        this.track(delivery);
       }
       if (!this.stopping && this.consumer === consumer) {
         this.stoppedBecause = 'the transport ended its deliveries';
