@@ -11,7 +11,10 @@
  *   into steps: publish call → insert sent, the insert and its commit, → `NOTIFY` sent, its
  *   delivery to the consumer, → claim sent, the claim, → handler.
  *
- * `--async` also runs both with `synchronous_commit = off` for every session (through the URL).
+ * `--notify-ab` runs Missive alone, commits asynchronous both ways: every session through the URL's
+ * `options` with the `NOTIFY` in a statement of its own, against `commit=async`.
+ * `--async` also runs both with commits asynchronous: Missive with `commit=async`, the raw queue with
+ * `synchronous_commit = off` for every session (through the URL) and the insert notifying.
  *
  * Run: `node bench/dist/profile/pg-trace.js [--rounds 2] [--count 3000] [--latency 1000] [--rate 200] [--async]`
  * @module
@@ -33,6 +36,8 @@ const COUNT = opt('count', 3000);
 const LATENCY = opt('latency', 1000);
 const RATE = opt('rate', 200);
 const ASYNC = argv.includes('--async');
+/** Missive only, async both ways: every session through the URL (the `NOTIFY` apart) vs `commit=async` (the insert notifies). */
+const NOTIFY_AB = argv.includes('--notify-ab');
 const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 
 function urlWith(params: Record<string, string>): string {
@@ -50,19 +55,31 @@ interface TraceSubject {
 const id = runId().toLowerCase();
 const common = { prefetch: 32, concurrency: 16 };
 const subjects: TraceSubject[] = [];
-for (const mode of ASYNC ? ['sync', 'async'] : ['sync']) {
-  const extra: Record<string, string> = mode === 'async' ? { options: '-c synchronous_commit=off' } : {};
+if (NOTIFY_AB)
+  for (const [label, params] of [
+    ['Missive, sessions async (URL options), NOTIFY apart', { options: '-c synchronous_commit=off' }],
+    ['Missive, commit=async (insert notifies)', { commit: 'async' }],
+  ] as const)
+    subjects.push({
+      label,
+      module: 'subjects/missive-bus.js',
+      args: { ...common, name: `trace-${id}`, url: urlWith({ ...params, schema: `bench_trace_ab_${subjects.length}_${id}` }) },
+    });
+for (const mode of NOTIFY_AB ? [] : ASYNC ? ['sync', 'async'] : ['sync']) {
+  // Async: Missive's `commit=async` (its own sessions; the insert notifies), the raw queue the same by hand.
+  const missive: Record<string, string> = mode === 'async' ? { commit: 'async' } : {};
+  const raw: Record<string, string> = mode === 'async' ? { options: '-c synchronous_commit=off' } : {};
   const tag = mode === 'async' ? ', commits async' : '';
   subjects.push(
     {
       label: `Missive${tag}`,
       module: 'subjects/missive-bus.js',
-      args: { ...common, name: `trace-${id}`, url: urlWith({ ...extra, schema: `bench_trace_m_${mode}_${id}` }) },
+      args: { ...common, name: `trace-${id}`, url: urlWith({ ...missive, schema: `bench_trace_m_${mode}_${id}` }) },
     },
     {
       label: `raw pg${tag}`,
       module: 'subjects/raw-pg.js',
-      args: { ...common, name: 'queue', url: urlWith(extra), schema: `bench_trace_r_${mode}_${id}` },
+      args: { ...common, name: 'queue', url: urlWith(raw), schema: `bench_trace_r_${mode}_${id}`, notifyInInsert: mode === 'async' },
     },
   );
 }
@@ -110,6 +127,7 @@ const STEPS = [
   'commit → NOTIFY sent',
   'NOTIFY statement round trip',
   'NOTIFY sent → received',
+  'insert sent → received (insert notifies)',
   'received → claim sent',
   'claim round trip',
   'claim returned → handler',
@@ -120,8 +138,14 @@ const STEPS = [
 function steps(run: Run): { samples: Map<string, number[]>; claimsPerMessage: number; emptyClaims: number; notifies: number } {
   const samples = new Map<string, number[]>(STEPS.map((s) => [s, []]));
   const inserts = new Map<string, { t0: number; t1: number }>();
-  const notifies = run.publisher.statements.filter((s) => s.what.includes('notify')).sort((a, b) => a.t0 - b.t0);
-  for (const s of run.publisher.statements) if (!s.what.includes('notify')) for (const id of s.ids) inserts.set(id, s);
+  // A statement that carries message ids is an insert, even one that notifies in itself (commits async).
+  const notifies = run.publisher.statements.filter((s) => s.what.includes('notify') && s.ids.length === 0).sort((a, b) => a.t0 - b.t0);
+  const notifying = new Set<{ t0: number; t1: number }>();
+  for (const s of run.publisher.statements)
+    if (s.ids.length > 0) {
+      if (s.what.includes('notify')) notifying.add(s);
+      for (const id of s.ids) inserts.set(id, s);
+    }
   const claims = run.consumer.statements.filter((s) => s.what.includes('claim'));
   const claimOf = new Map<string, { t0: number; t1: number }>();
   for (const s of claims) for (const id of s.ids) claimOf.set(id, s);
@@ -131,8 +155,13 @@ function steps(run: Run): { samples: Map<string, number[]>; claimsPerMessage: nu
     const ins = inserts.get(orderId);
     const claim = claimOf.get(orderId);
     if (ins === undefined || claim === undefined || Number.isNaN(ins.t1) || Number.isNaN(claim.t1)) continue;
-    const notify = firstAtOrAfter(notifies, ins.t1, (n) => n.t0);
-    const got = notify === undefined ? undefined : firstAtOrAfter(received, notify.t0, (n) => n);
+    const inInsert = notifying.has(ins);
+    const notify = inInsert ? undefined : firstAtOrAfter(notifies, ins.t1, (n) => n.t0);
+    const got = inInsert
+      ? firstAtOrAfter(received, ins.t0, (n) => n)
+      : notify === undefined
+        ? undefined
+        : firstAtOrAfter(received, notify.t0, (n) => n);
     const add = (step: (typeof STEPS)[number], us: number | undefined) => {
       if (us !== undefined && !Number.isNaN(us)) samples.get(step)!.push(us);
     };
@@ -141,6 +170,7 @@ function steps(run: Run): { samples: Map<string, number[]>; claimsPerMessage: nu
     add('commit → NOTIFY sent', notify === undefined ? undefined : notify.t0 - ins.t1);
     add('NOTIFY statement round trip', notify === undefined ? undefined : notify.t1 - notify.t0);
     add('NOTIFY sent → received', notify === undefined || got === undefined ? undefined : got - notify.t0);
+    add('insert sent → received (insert notifies)', inInsert && got !== undefined ? got - ins.t0 : undefined);
     add('received → claim sent', got === undefined ? undefined : claim.t0 - got);
     add('claim round trip', claim.t1 - claim.t0);
     add('claim returned → handler', handler - claim.t1);

@@ -6,7 +6,10 @@
  * asynchronously, `synchronous_commit = off` on the consumer's sessions), a `LISTEN` wake-up and
  * a 1 s fallback poll. No envelope, no validation, no ordering keys, no delays, no dead letters.
  *
- * Subject args: `url` (a postgres:// URL), `schema` (created, dropped by cleanup).
+ * With `notifyInInsert` (for commits asynchronous, as the transport's `commit=async`), each insert
+ * notifies in its own statement instead.
+ *
+ * Subject args: `url` (a postgres:// URL), `schema` (created, dropped by cleanup), `notifyInInsert`.
  * @module
  */
 import pg from 'pg';
@@ -40,6 +43,16 @@ export const createPublisher: CreatePublisher = async (args) => {
   const pool = new pg.Pool({ connectionString: String(args['url']), max: 10 });
   await setup(pool, args);
   const insert = { name: 'raw-insert', text: `insert into ${table(args)} (body) values ($1)` };
+  if (args['notifyInInsert'] === true) {
+    const notifying = {
+      name: 'raw-insert-notify',
+      text: `with i as (insert into ${table(args)} (body) values ($1) returning 1) select pg_notify($2, '') from i`,
+    };
+    return {
+      publish: async (order) => void (await pool.query({ ...notifying, values: [Buffer.from(JSON.stringify(order)), channel(args)] })),
+      close: () => pool.end(),
+    };
+  }
   let notifying = false;
   return {
     publish: async (order) => {

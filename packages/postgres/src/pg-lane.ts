@@ -36,6 +36,15 @@ export class Lane {
     pool.on('remove', (client) => this.clients.delete(client));
   }
 
+  /**
+   * Whether `processId` is the server process of one of this pool's connections (a notification
+   * it sent is this transport's own).
+   */
+  hasBackend(processId: number): boolean {
+    for (const client of this.clients) if ((client as unknown as { processID: number }).processID === processId) return true;
+    return false;
+  }
+
   /** Runs `work` on the pool once fewer than `size` operations are inside it. */
   async use<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
     if (this.active < this.size) this.active++;

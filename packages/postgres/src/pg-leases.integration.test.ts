@@ -59,10 +59,13 @@ it('a handler that runs longer than several leases keeps its lease', async (ctx)
   let runs = 0;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
   const bus = createBus({ service: 'slow', transport: await db.connect(), logger: silentLogger });
   bus.endpoint('slow', (e) =>
     e.on(Slow, async () => {
       runs++;
+      started();
       await new Promise((resolve) => setTimeout(resolve, 1500)); // simulated work over five leases
       finish();
     }),
@@ -71,6 +74,9 @@ it('a handler that runs longer than several leases keeps its lease', async (ctx)
   other.endpoint('slow', (e) => e.on(Slow, () => void runs++));
   await bus.start();
   await bus.send(Slow, {});
+  // The first bus holds the message before the other one competes (under load the other's first
+  // claim could come first: it handled the message and this one never ran, a 30 s timeout).
+  await running;
   await other.start();
   await finished;
   await bus.stop();

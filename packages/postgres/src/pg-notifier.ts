@@ -10,6 +10,13 @@
  * round trip rather than one per write (fewer statements, and fewer wake-ups for the consumers). Fire and forget: a lost
  * notification is made up by the poll.
  *
+ * The statement runs on a main pool connection, not the listening one: traced under load, a
+ * notification sent from the listening session reached the other sessions about 10 ms after its
+ * statement returned, one sent from a pool connection before it returned
+ * (`bench/src/profile/pg-trace.ts`, docs/BENCHMARKS.md). The listener skips what the main pool's
+ * connections sent (`Lane.hasBackend`): those wake-ups were handled here already. With commits
+ * asynchronous a publish notifies in its own statement and only wakes this process ({@link Notifier.wake}).
+ *
  * @example
  * ```ts
  * const notifier = new Notifier(host);
@@ -17,9 +24,7 @@
  * ```
  * @module
  */
-import type pg from 'pg';
 import type { Logger } from '@missive/core';
-import { isConnectionError } from './pg-errors.js';
 
 /** What the notifier needs of the transport. */
 export interface NotifierHost {
@@ -49,6 +54,11 @@ export class Notifier {
   /** Tells every transport that `queue` has work ('' : the schedule changed). */
   notify(queue: string): void {
     this.toNotify.add(queue);
+    this.wake(queue);
+  }
+
+  /** Wakes this process's consumers of `queue` on the next turn, without a `NOTIFY` (one was sent). */
+  wake(queue: string): void {
     this.toWake.add(queue);
     if (this.scheduled) return;
     this.scheduled = true;
@@ -85,31 +95,5 @@ export class Notifier {
         this.inFlight--;
         this.flush();
       });
-  }
-}
-
-/**
- * Runs the `NOTIFY` statement on a connection of `pool` and adds its server process to `backends`,
- * so the listener can tell this transport's own notifications when they come back. Not on the
- * listening connection: traced under load, a notification sent from the listening session reached
- * the other sessions about 10 ms after its statement returned, one sent from a pool connection
- * before it returned (`bench/src/profile/pg-trace.ts`, docs/BENCHMARKS.md).
- */
-export async function notifyOnPool(
-  pool: pg.Pool,
-  statement: { readonly name: string; readonly text: string },
-  values: unknown[],
-  backends: Set<number>,
-): Promise<void> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    backends.add((client as unknown as { processID: number }).processID);
-    await client.query({ name: statement.name, text: statement.text, values });
-  } catch (error) {
-    if (isConnectionError(error)) broken = error as Error;
-    throw error;
-  } finally {
-    client.release(broken);
   }
 }

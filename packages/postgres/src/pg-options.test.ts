@@ -22,6 +22,12 @@ describe('postgres options', () => {
     expect(options.connectionString).toBe('postgresql://app:secret@db.example:5433/shop?sslmode=require');
   });
 
+  it('takes commit=async, and nothing else but durable', () => {
+    expect(postgresOptionsFromUrl(new URL('postgres://h/db?commit=async')).commit).toBe('async');
+    expect(postgresOptionsFromUrl(new URL('postgres://h/db?commit=async')).connectionString).toBe('postgres://h/db');
+    expect(() => postgresOptionsFromUrl(new URL('postgres://h/db?commit=off'))).toThrow(/commit must be durable or async/);
+  });
+
   it('fills in defaults', () => {
     expect(postgresOptionsFromUrl(new URL('postgres://127.0.0.1/test'))).toMatchObject({
       schema: 'missive',
@@ -32,6 +38,7 @@ describe('postgres options', () => {
       maxBuffered: 10_000,
       heartbeatMs: 5000,
       applicationName: 'missive',
+      commit: 'durable',
     });
   });
 

@@ -61,7 +61,8 @@ export class Poll {
         this.host.wakeAll();
         await this.host.due.armFromDatabase();
       } catch (error) {
-        this.host.logger.warn({ err: error }, 'postgres transport poll failed; it will try again');
+        // A tick under way when the transport closed (or lost its link: that is logged once) fails quietly.
+        if (this.host.isOpen()) this.host.logger.warn({ err: error }, 'postgres transport poll failed; it will try again');
       }
     })();
   }

@@ -4,7 +4,8 @@
  * settles go so that a burst of publishes never delays an ack past its lease. The consume pool
  * commits without waiting for the WAL flush (`synchronous_commit=off`): a claim's rows reach the
  * handler one fsync sooner; a crash of the server may forget the last of them, and the messages are
- * delivered again, as after any crash (publishing, on the main pool, stays durable).
+ * delivered again, as after any crash (publishing, on the main pool, stays durable, unless the
+ * option `commit: 'async'` sets the main pool's sessions the same way).
  *
  * Each pool is behind a {@link Lane} (at most its size of operations inside it). A connection attempt
  * gives up after `connectTimeoutMs` (a blackholed server accepts and never answers), and TCP
@@ -42,7 +43,9 @@ export function connectTimeoutMs(options: ResolvedPostgresOptions): number {
 export async function openPools(options: ResolvedPostgresOptions, logger: Logger, linkUp: () => boolean): Promise<PostgresPools> {
   const connection = { connectionTimeoutMillis: connectTimeoutMs(options), keepAlive: true, keepAliveInitialDelayMillis: 10_000 };
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    ...(options.commit === 'async'
+      ? withSetting(options.connectionString, 'synchronous_commit=off')
+      : { connectionString: options.connectionString }),
     max: options.poolSize,
     application_name: options.applicationName,
     ...connection,
@@ -50,6 +53,7 @@ export async function openPools(options: ResolvedPostgresOptions, logger: Logger
   // An idle connection lost (the link reports the outage once, see pg-link.ts).
   pool.on('error', (error) => logger.debug({ err: error }, 'postgres pool connection lost'));
   guardClientErrors(pool);
+  const main = new Lane(pool, options.poolSize, linkUp); // before the first connection: the lane knows them all
   try {
     const client = await pool.connect();
     try {
@@ -74,5 +78,5 @@ export async function openPools(options: ResolvedPostgresOptions, logger: Logger
   });
   consume.on('error', (error) => logger.debug({ err: error }, 'postgres pool connection lost'));
   guardClientErrors(consume);
-  return { main: new Lane(pool, options.poolSize, linkUp), consume: new Lane(consume, consumeSize, linkUp) };
+  return { main, consume: new Lane(consume, consumeSize, linkUp) };
 }

@@ -1,7 +1,8 @@
 /**
  * Stopping a PostgreSQL consumer: what it claimed and never started goes back without counting as
  * a delivery (it must not bring a message closer to `maxDeliveries`), including the delivery the
- * endpoint's loop held while it waited for a free handler slot (`Delivery.release`).
+ * endpoint's loop held while it waited for a free handler slot (`Delivery.release`), and what a
+ * claim still under way when the consumer closed brings back, even if the transport closes next.
  */
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -9,8 +10,9 @@ import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core'
 import type { Delivery } from '@missive/core/transport';
 import { createWaiter } from '@missive/testing';
 import { gate, range } from '@missive/testing/vitest';
+import type { ClaimedRow, PostgresConsumer } from './pg-consumer.js';
 import { PostgresTransport } from './pg-transport.js';
-import { dropSchema, needPostgres, postgresUrl, uniqueSchema } from './test-support/database.js';
+import { dropSchema, needPostgres, postgresUrl, sql, uniqueSchema } from './test-support/database.js';
 
 const Work = defineCommand('stop.work', z.object({ n: z.number() }));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -67,4 +69,55 @@ it('a stopping consumer hands back what it claimed and never started without cou
     await delivery.ack();
   }
   expect(Object.values(counts)).toEqual([1, 1, 1]);
+}, 60_000);
+
+/** A transport whose first claim that finds rows holds them on their way back until `held` opens. */
+class HeldClaim extends PostgresTransport {
+  readonly claimed = gate();
+  readonly held = gate();
+  private holding = true;
+
+  override async claim(queue: string, room: number): Promise<ClaimedRow[]> {
+    const rows = await super.claim(queue, room);
+    if (rows.length > 0 && this.holding) {
+      this.holding = false;
+      this.claimed.open();
+      await this.held.promise;
+    }
+    return rows;
+  }
+}
+
+// The conformance case "a message that keeps killing its consumer" stops its bus with a claim (the
+// poll's) under way: the consumer closed first, so the transport's close did not wait for that claim,
+// and its rows came back after the transport closed, when giving them back was a no-op. They stayed
+// leased to a gone connection, counted as a delivery no handler saw (one too many: the poison message
+// was dead-lettered before its third run).
+it('a claim under way when its consumer closes goes back, uncounted, before the transport closes', async (ctx) => {
+  if (!(await needPostgres(ctx))) return;
+  const schema = uniqueSchema('stop');
+  cleanups.push(() => dropSchema(schema));
+  const transport = new HeldClaim(
+    { connectionString: postgresUrl, schema, pollMs: 60_000, leaseMs: 60_000, poolSize: 2 },
+    { logger: silentLogger },
+  );
+  cleanups.push(() => transport.close());
+  await transport.connect();
+  await transport.declare({ name: 'held', topics: [] });
+  await transport.send('held', { id: 'm-1', type: 'stop.work', body: Buffer.from('{}'), headers: {} });
+  const consumer = transport.consume('held', { prefetch: 2 }) as PostgresConsumer;
+  await transport.claimed.promise; // leased and counted in the database; the rows are on their way back
+  await consumer.close();
+
+  // The rows arrive once the transport's close asks the consumer for what it hands back, or after that close.
+  const handedBack = consumer.handedBack.bind(consumer);
+  consumer.handedBack = () => {
+    transport.held.open();
+    return handedBack();
+  };
+  await transport.close();
+  transport.held.open();
+  await handedBack();
+
+  expect(await sql(`select delivery_count, lease_token from "${schema}".messages`)).toEqual([{ delivery_count: 0, lease_token: null }]);
 }, 60_000);

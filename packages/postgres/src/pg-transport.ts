@@ -5,7 +5,10 @@
  *   implicit transaction); `publish` resolves after the commit. The queues written in one
  *   event-loop turn are then `NOTIFY`d together in a separate statement: a `NOTIFY` inside the
  *   writing transaction would hold PostgreSQL's global notify lock through that commit's WAL
- *   flush, serializing every publisher's commit (no group commit).
+ *   flush, serializing every publisher's commit (no group commit). With `commit: 'async'` the
+ *   transport's sessions commit without waiting for the flush, and an insert notifies in its own
+ *   statement unless a burst is under way (one round trip less; see `pg-publishing.ts`, and
+ *   `PostgresTransportOptions.commit` for what it risks).
  * - **Consuming** claims in batches: `SELECT … FOR UPDATE SKIP LOCKED` up to the consumer's free
  *   prefetch, leased with a per-delivery token and an expiry, in one statement. Competing
  *   consumers never wait for each other's rows. The lease is extended while the delivery is
@@ -69,7 +72,7 @@ import { Heartbeat } from './pg-heartbeat.js';
 import { PgListener } from './pg-listener.js';
 import type { Lane } from './pg-lane.js';
 import { Link } from './pg-link.js';
-import { Notifier, notifyOnPool } from './pg-notifier.js';
+import { Notifier } from './pg-notifier.js';
 import { connectTimeoutMs, openPools } from './pg-pools.js';
 import { PostgresPublishing } from './pg-publishing.js';
 import { listQueues } from './pg-queue-listing.js';
@@ -113,6 +116,12 @@ export class PostgresTransport implements Transport {
   private link: Link | undefined;
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly consumers = new Set<PostgresConsumer>();
+  /**
+   * Consumers closed whose claim under way or hand-backs may not have reached the database yet:
+   * closing waits for them, since a settle after the close is a no-op (rows a late claim brings
+   * back would otherwise stay leased to a gone connection, counted as a delivery no handler saw).
+   */
+  private readonly leaving = new Set<PostgresConsumer>();
   private readonly temporary = new Map<string, QueueSpec>();
   private readonly poll: Poll;
   private readonly heartbeat: Heartbeat;
@@ -122,8 +131,6 @@ export class PostgresTransport implements Transport {
   private readonly notifier: Notifier;
   private readonly publishing: PostgresPublishing;
   private readonly settlement: PostgresSettlement;
-  /** Server processes of the pool connections that sent this transport's notifications. */
-  private readonly notifyingBackends = new Set<number>();
 
   constructor(options: PostgresTransportOptions, deps: PostgresTransportDeps = {}) {
     this.options = resolvePostgresOptions(options);
@@ -149,9 +156,15 @@ export class PostgresTransport implements Transport {
       logger: this.logger,
       isOpen,
       notified: (queue) => this.notified(queue),
-      send: (queues) => this.lane.use((pool) => notifyOnPool(pool, this.sql.notify, [this.sql.channel, queues], this.notifyingBackends)),
+      send: (queues) => this.lane.use((pool) => pool.query({ ...this.sql.notify, values: [this.sql.channel, queues] })),
     });
-    this.publishing = new PostgresPublishing({ ...host, armDue, notify });
+    this.publishing = new PostgresPublishing({
+      ...host,
+      armDue,
+      notify,
+      wakeLocal: (queue) => this.notifier.wake(queue),
+      notifyInStatement: this.options.commit === 'async',
+    });
     this.settlement = new PostgresSettlement({
       ...host,
       run: (statement, values) => this.run(statement, values, 'consume'),
@@ -199,7 +212,6 @@ export class PostgresTransport implements Transport {
     const { main, consume } = await openPools(this.options, this.logger, () => this.link?.up !== false);
     this.main = main;
     this.consumeLane = consume; // claims and settles commit without waiting for the WAL flush (see `pg-pools.ts`)
-    main.pool.on('remove', (client) => this.notifyingBackends.delete((client as unknown as { processID: number }).processID));
     this.state = 'open';
     const listener = new PgListener({
       connectionString: this.options.connectionString,
@@ -210,7 +222,8 @@ export class PostgresTransport implements Transport {
       heartbeatMs: this.options.heartbeatMs,
       connectTimeoutMs: connectTimeoutMs(this.options),
       onNotify: (queue, processId) => {
-        if (!this.notifyingBackends.has(processId)) this.notified(queue); // its own came back: handled already
+        // Sent by its own main pool (a NOTIFY, or an insert that notified): its consumers were woken in-process then.
+        if (!main.hasBackend(processId)) this.notified(queue);
       },
       onLost: (error, silent) => {
         // A silent link: statements under way on it would wait forever; drop every connection.
@@ -275,10 +288,8 @@ export class PostgresTransport implements Transport {
       return;
     }
     await this.settlement.flush();
-    const consumers = [...this.consumers];
-    for (const consumer of consumers) consumer.drop();
-    this.consumers.clear();
-    await Promise.all(consumers.map((c) => c.handedBack()));
+    for (const consumer of [...this.consumers]) consumer.drop(); // each leaves (`forget`)
+    await Promise.all([...this.leaving].map((c) => c.handedBack()));
     await this.consumerRows.idle();
     this.consumerRows.clear();
     this.poll.stop();
@@ -382,6 +393,8 @@ export class PostgresTransport implements Transport {
   /** @internal Removes a consumer. */
   forget(consumer: PostgresConsumer): void {
     this.consumers.delete(consumer);
+    this.leaving.add(consumer);
+    void consumer.handedBack().then(() => this.leaving.delete(consumer));
     if (this.consumers.size === 0) this.poll.hold(false);
     if (this.state === 'open')
       this.consumerRows

@@ -1,7 +1,8 @@
 /**
  * The SQL the transport runs, built once per schema. Each hot statement is one round trip and one
  * implicit transaction (a data-modifying CTE), named so `pg` prepares it once per connection.
- * Writes return the queues they touched; the transport notifies them in a separate statement.
+ * Writes return the queues they touched; the transport notifies them in a separate statement
+ * (with `commit: 'async'`, a publish or send outside a burst notifies in its own statement).
  *
  * @example
  * ```ts
@@ -16,6 +17,11 @@ import { ident } from './schema.js';
 export interface Named {
   readonly name: string;
   readonly text: string;
+}
+
+/** A SQL string literal. */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /** The statements of one schema. */
@@ -36,6 +42,13 @@ export function statements(schema: string, channel: string) {
        ins as (insert into ${s}.messages (queue, id, type, body, headers, partition_key) select queue, $2, $3, $4, $5, $6 from q order by queue returning queue)
        select queue from ins`,
     ),
+    /** As publish, with the `NOTIFY` of each queue in the same statement (commits asynchronous: no WAL flush holds the notify lock). */
+    publishNotifying: named(
+      'publish-notifying',
+      `with q as (select distinct queue from ${s}.bindings where exact = $1 or (exact is null and '.' || $1 ~ regex)),
+       ins as (insert into ${s}.messages (queue, id, type, body, headers, partition_key) select queue, $2, $3, $4, $5, $6 from q order by queue returning queue)
+       select queue, pg_notify(${literal(channel)}, queue) from ins`,
+    ),
     /** $1 topic, $2 due, $3 schedule id, then as publish. */
     publishLater: named(
       'publish-later',
@@ -49,6 +62,13 @@ export function statements(schema: string, channel: string) {
       `with q as (select name from ${s}.queues where name = $1),
        ins as (insert into ${s}.messages (queue, id, type, body, headers, partition_key) select name, $2, $3, $4, $5, $6 from q returning queue)
        select queue from ins`,
+    ),
+    /** As send, with the `NOTIFY` in the same statement (see publishNotifying). */
+    sendNotifying: named(
+      'send-notifying',
+      `with q as (select name from ${s}.queues where name = $1),
+       ins as (insert into ${s}.messages (queue, id, type, body, headers, partition_key) select name, $2, $3, $4, $5, $6 from q returning queue)
+       select queue, pg_notify(${literal(channel)}, queue) from ins`,
     ),
     sendLater: named(
       'send-later',
