@@ -7,7 +7,11 @@
  *
  * The operations of one event-loop turn go out together at its end (`setImmediate`): nats.js
  * writes to the socket once per microtask turn in which something was published, and the bus
- * publishes and settles from separate microtasks, so without this each message cost a write.
+ * publishes and settles from separate microtasks, so without this each message cost a write. The
+ * acks of a turn (and nacks, "working") are written as one string of `PUB` lines handed to nats.js's
+ * protocol handler at once, instead of one `nc.publish` each (its checks, a `TextEncoder` call and
+ * buffer entries per message: about half a microsecond of CPU per ack); where nats.js does not have
+ * that handler (another version), each goes through `nc.publish`.
  *
  * The promises keep JetStream's meaning: a publish resolves on the PubAck (the stream stored the
  * message, or had it already under the same `Nats-Msg-Id` within its duplicate window); it rejects
@@ -58,13 +62,41 @@ function stored(data: Uint8Array): boolean {
   return true;
 }
 
+/** What goes out at the end of a turn: a publish, or protocol lines written out (a turn's acks). */
+type Outgoing =
+  | { subject: string; data: Uint8Array; reply: string | undefined; headers: MsgHdrs | undefined }
+  | { lines: string; count: number; bytes: number };
+
+/** nats.js's protocol handler (not in its typings): `sendCommand` queues bytes for the next write, as its `publish` does. */
+interface Protocol {
+  sendCommand(command: string | Uint8Array, ...payloads: Uint8Array[]): void;
+  noMorePublishing: boolean;
+  outMsgs: number;
+  outBytes: number;
+}
+
+/** The protocol handler of `nc`, if it is the nats.js this was written against. */
+function protocolOf(nc: NatsConnection): Protocol | undefined {
+  const protocol = (nc as unknown as { protocol?: Partial<Protocol> }).protocol;
+  return typeof protocol?.sendCommand === 'function' &&
+    typeof protocol.outMsgs === 'number' &&
+    typeof protocol.noMorePublishing === 'boolean'
+    ? (protocol as Protocol)
+    : undefined;
+}
+
 /** The confirmed operations of one connection. */
 export class Confirmer {
   private readonly pending = new Map<number, Pending>();
   private readonly inbox = createInbox();
   private next = 0;
   private subscription: Subscription | undefined;
-  private queued: { subject: string; data: Uint8Array; reply: string | undefined; headers: MsgHdrs | undefined }[] = [];
+  private readonly protocol: Protocol | undefined;
+  private queued: Outgoing[] = [];
+  /** Acks of this turn not yet in {@link queued}, as `PUB` lines (with how many), so that one string goes out for them. */
+  private lines = '';
+  private lineCount = 0;
+  private lineBytes = 0;
   private hooks: (() => void)[] = [];
   private scheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -73,6 +105,7 @@ export class Confirmer {
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
   ) {
+    this.protocol = protocolOf(nc);
     this.subscription = nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.answer(msg) });
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, timeoutMs / 4)));
     this.sweeper.unref();
@@ -88,15 +121,38 @@ export class Confirmer {
     return new Promise<void>((resolve, reject) => {
       const id = this.next++;
       this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence, data, headers, retries: 0 });
-      this.schedule();
-      this.queued.push({ subject, data, reply: `${this.inbox}.${id}`, headers });
+      this.enqueue({ subject, data, reply: `${this.inbox}.${id}`, headers });
     });
   }
 
-  /** Sends `data` on `subject` at the end of this turn, with no answer expected (acks, nacks, "working"). */
-  send(subject: string, data: Uint8Array | string): void {
+  /**
+   * Sends an ack-protocol `body` (`+ACK`, `-NAK …`, `+WPI`, `+TERM`: ASCII) on `subject` at the end
+   * of this turn, with no answer expected.
+   */
+  send(subject: string, body: string): void {
     this.schedule();
-    this.queued.push({ subject, data: typeof data === 'string' ? encoder.encode(data) : data, reply: undefined, headers: undefined });
+    if (this.protocol === undefined) {
+      this.queued.push({ subject, data: encoder.encode(body), reply: undefined, headers: undefined });
+      return;
+    }
+    this.lines += `PUB ${subject} ${body.length}\r\n${body}\r\n`;
+    this.lineCount++;
+    this.lineBytes += body.length;
+  }
+
+  /** Queues a publish, after the lines written so far (the order of one turn is kept). */
+  private enqueue(out: Outgoing): void {
+    this.schedule();
+    this.cutLines();
+    this.queued.push(out);
+  }
+
+  private cutLines(): void {
+    if (this.lineCount === 0) return;
+    this.queued.push({ lines: this.lines, count: this.lineCount, bytes: this.lineBytes });
+    this.lines = '';
+    this.lineCount = 0;
+    this.lineBytes = 0;
   }
 
   /**
@@ -118,6 +174,7 @@ export class Confirmer {
   /** Sends what this turn queued, in one go (also at close, before the connection flushes). */
   flush(): void {
     this.scheduled = false;
+    this.cutLines();
     const queued = this.queued;
     this.queued = [];
     const hooks = this.hooks;
@@ -126,8 +183,12 @@ export class Confirmer {
     for (const hook of hooks) hook();
   }
 
-  private publishAll(queued: typeof this.queued): void {
+  private publishAll(queued: Outgoing[]): void {
     for (const q of queued) {
+      if ('lines' in q) {
+        this.write(q);
+        continue;
+      }
       try {
         if (q.reply === undefined) this.nc.publish(q.subject, q.data);
         else this.nc.publish(q.subject, q.data, q.headers === undefined ? { reply: q.reply } : { reply: q.reply, headers: q.headers });
@@ -141,6 +202,15 @@ export class Confirmer {
     }
   }
 
+  /** Hands protocol lines to nats.js, where `nc.publish` would have put them; dropped as `nc.publish` would refuse them (closed, draining): the ack wait brings the messages back. */
+  private write(out: { lines: string; count: number; bytes: number }): void {
+    const protocol = this.protocol!;
+    if (this.nc.isClosed() || protocol.noMorePublishing) return;
+    protocol.outMsgs += out.count; // as nats.js's publish counts them (its `stats()`)
+    protocol.outBytes += out.bytes;
+    protocol.sendCommand(out.lines);
+  }
+
   /** Sends an ack-protocol body (`+ACK`, `+TERM`, `-NAK …`) to a delivery's reply subject and waits for the server's confirmation. */
   async settle(reply: string, body: string): Promise<void> {
     await this.publish(reply, body === '+ACK' ? ACK : encoder.encode(body), undefined, 'unroutable');
@@ -149,7 +219,7 @@ export class Confirmer {
   /** `+ACK` to a delivery's reply subject: confirmed by the server, or only sent. */
   ack(reply: string, confirm: boolean): Promise<void> {
     if (confirm) return this.settle(reply, '+ACK');
-    this.send(reply, ACK);
+    this.send(reply, '+ACK');
     return Promise.resolve();
   }
 
@@ -212,8 +282,7 @@ export class Confirmer {
     p.retries++;
     setTimeout(() => {
       if (this.pending.get(id) !== p || this.subscription === undefined) return;
-      this.schedule();
-      this.queued.push({ subject: p.subject, data: p.data, reply: `${this.inbox}.${id}`, headers: p.headers });
+      this.enqueue({ subject: p.subject, data: p.data, reply: `${this.inbox}.${id}`, headers: p.headers });
     }, pause).unref();
     return true;
   }

@@ -91,10 +91,17 @@ interface RawMsg {
   readonly _msg?: { readonly hdr?: unknown };
 }
 
+/** Whether a header value starts or ends here: nats.js trims spaces and tabs around values. */
+function blank(code: number): boolean {
+  return code === 32 || code === 9;
+}
+
 /**
  * The message in a received NATS message, its header block read straight from the bytes: nats.js's
  * `msg.headers` parses every header through `MsgHdrsImpl` (a regex check and key search per value),
- * about a tenth of a consumer's CPU. Falls back to `msg.headers` when nats.js keeps the message another way.
+ * about a tenth of a consumer's CPU. One pass over the block: a header Missive reads is recognised by
+ * its name in place, and only its value is cut out. Falls back to `msg.headers` when nats.js keeps the
+ * message another way.
  */
 export function decodeReceived(msg: Msg): TransportMessage {
   const raw = msg as unknown as RawMsg;
@@ -102,18 +109,34 @@ export function decodeReceived(msg: Msg): TransportMessage {
   const end = raw._msg?.hdr;
   if (!(data instanceof Uint8Array) || typeof end !== 'number') return decodeMessage(msg.data, msg.headers);
   if (end < 0) return decodeFields(data, undefined);
-  const block = Buffer.from(data.buffer, data.byteOffset, end).toString('utf8');
+  const block = (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, end)).toString('utf8', 0, end);
   if (!block.startsWith('NATS/1.0\r\n')) return decodeMessage(msg.data, msg.headers); // a status line with a code: not a stored message
-  const fields: [string, string][] = [];
-  let at = block.indexOf('\r\n') + 2;
+  let id = '';
+  let msgId = '';
+  let type = '';
+  let key = '';
+  let json = '';
+  let at = 10; // after the status line
   while (at < block.length) {
-    const next = block.indexOf('\r\n', at);
-    const line = block.slice(at, next === -1 ? block.length : next);
-    at = next === -1 ? block.length : next + 2;
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+    let next = block.indexOf('\r\n', at);
+    if (next === -1) next = block.length;
+    const colon = block.indexOf(':', at);
+    if (colon > at && colon < next) {
+      let from = colon + 1;
+      let to = next;
+      while (from < to && blank(block.charCodeAt(from))) from++;
+      while (to > from && blank(block.charCodeAt(to - 1))) to--;
+      // The names as Missive writes them (nats.js keeps a name as written, and so did the reading before).
+      const length = colon - at;
+      if (length === 11 && msgId === '' && block.startsWith(NatsHeader.MsgId, at)) msgId = block.slice(from, to);
+      else if (length === 12 && type === '' && block.startsWith(NatsHeader.Type, at)) type = block.slice(from, to);
+      else if (length === 10 && id === '' && block.startsWith(NatsHeader.Id, at)) id = block.slice(from, to);
+      else if (length === 11 && key === '' && block.startsWith(NatsHeader.Key, at)) key = block.slice(from, to);
+      else if (length === 15 && json === '' && block.startsWith(NatsHeader.Headers, at)) json = block.slice(from, to);
+    }
+    at = next + 2;
   }
-  return decodeFields(data.subarray(end), fields);
+  return message(data.subarray(end), id || msgId, type, key, json);
 }
 
 /** The message in a NATS message (the headers read in one pass). */
@@ -134,6 +157,10 @@ function decodeFields(data: Uint8Array, fields: readonly [string, string][] | un
     else if (name === NatsHeader.Key) key ||= value;
     else if (name === NatsHeader.Headers) json ||= value;
   }
+  return message(data, id || msgId, type, key, json);
+}
+
+function message(body: Uint8Array, id: string, type: string, key: string, json: string): TransportMessage {
   let headers = NO_HEADERS;
   if (json) {
     try {
@@ -142,5 +169,5 @@ function decodeFields(data: Uint8Array, fields: readonly [string, string][] | un
       headers = NO_HEADERS; // a foreign writer: the body is still delivered (and dead-lettered by the bus if unreadable)
     }
   }
-  return { id: id || msgId, type, body: data, headers, partitionKey: key ? decodeURIComponent(key) : undefined };
+  return { id, type, body, headers, partitionKey: key ? decodeURIComponent(key) : undefined };
 }
