@@ -23,6 +23,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -105,6 +106,17 @@ function chunks(n: number, sid: number, missive: boolean): Uint8Array[] {
     }
   }
   return out;
+}
+
+/** Socket writes so far (every write of this process: the connection's). */
+let writes = 0;
+{
+  const proto = Socket.prototype as unknown as Record<'write', (this: Socket, ...args: unknown[]) => boolean>;
+  const write = proto.write;
+  proto.write = function (this: Socket, ...args: unknown[]): boolean {
+    writes++;
+    return write.apply(this, args);
+  };
 }
 
 const cpuNow = () => {
@@ -230,6 +242,8 @@ async function openPath(build: Build, nc: NatsConnection, onMessage: () => void)
   return { sid: sid(), missive: true, close: () => bus.stop() };
 }
 
+const writesPerMessage = new Map<string, number>();
+
 async function runOnce(build: Build, nc: NatsConnection): Promise<number> {
   let handled = 0;
   const path = await openPath(build, nc, () => handled++);
@@ -237,14 +251,17 @@ async function runOnce(build: Build, nc: NatsConnection): Promise<number> {
   const parser = parserOf(nc);
   (globalThis as { gc?: () => void }).gc?.();
   const c0 = cpuNow();
+  const w0 = writes;
   for (let i = 0; i * PREFETCH < count; i++) {
     parser.parse(all[i % all.length]!);
     const end = Math.min(count, (i + 1) * PREFETCH);
     // The reader takes them and acks; the acks' write goes out at the end of the turn, as after a socket read.
-    while (handled < end) await turn();
+    do await turn();
+    while (handled < end);
   }
   await nc.flush();
   const us = (cpuNow() - c0) / count;
+  writesPerMessage.set(build.label, (writes - w0) / count);
   all = undefined;
   await path.close();
   return us;
@@ -265,10 +282,12 @@ await nc.close();
 console.log(
   `\n${rounds} rounds of ${count} messages, alternating; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}\n`,
 );
-console.log('| consumer path | CPU µs/msg, median (min–max) |');
-console.log('| --- | ---: |');
+console.log('| consumer path | CPU µs/msg, median (min–max) | socket writes per message |');
+console.log('| --- | ---: | ---: |');
 for (const build of builds) {
   const s = spread(results.get(build.label)!);
-  console.log(`| ${build.label} | ${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)}) |`);
+  console.log(
+    `| ${build.label} | ${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)}) | ${writesPerMessage.get(build.label)!.toFixed(3)} |`,
+  );
 }
 process.exit(0);

@@ -18,6 +18,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
@@ -57,6 +58,19 @@ async function profile(file: string | undefined): Promise<() => Promise<void>> {
   if (file === undefined) return async () => undefined;
   const session = new Session();
   session.connect();
+  if (process.env.NATS_CPU_HEAP === '1') {
+    // Allocations instead of time: every sampled allocation, collected or not (`.heapprofile`).
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    } as never);
+    return async () => {
+      const { profile: p } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(file.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(p));
+      session.disconnect();
+    };
+  }
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   await session.post('Profiler.start');
@@ -68,7 +82,7 @@ async function profile(file: string | undefined): Promise<() => Promise<void>> {
 }
 
 /** What the process wrote to its sockets: writes, bytes, and protocol lines by kind; reads; context switches (at the end). */
-const wrote = { writes: 0, bytes: 0, pulls: 0, acks: 0, wpis: 0, pubs: 0, reads: 0, switches: 0 };
+const wrote = { writes: 0, bytes: 0, pulls: 0, acks: 0, wpis: 0, pubs: 0, reads: 0, switches: 0, gcUs: 0, scavenges: 0, marks: 0 };
 
 /** This process's context switches so far (voluntary and not), from `/proc/self/status`. */
 function switches(): number {
@@ -78,8 +92,16 @@ function switches(): number {
   return n;
 }
 
-/** Counts socket writes (`--trace`; the scan costs CPU, so CPU figures of a traced run are not comparable). */
+/** Counts socket writes and garbage collections (`--trace`; the scan costs CPU, so CPU figures of a traced run are not comparable). */
 function traceWrites(): void {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      wrote.gcUs += entry.duration * 1000;
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) wrote.scavenges++;
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) wrote.marks++;
+    }
+  }).observe({ entryTypes: ['gc'] });
   const proto = Socket.prototype as unknown as Record<'write' | 'push', (this: Socket, ...args: unknown[]) => boolean>;
   const write = proto.write;
   const count = (text: string, what: string) => text.split(what).length - 1;

@@ -57,8 +57,8 @@ export function encodeHeaders(
 }
 
 /** A NATS header block already written out: what nats.js's publish needs of a `MsgHdrs` (its `encode()`). */
-class WireHeaders {
-  constructor(private readonly block: string) {}
+export class WireHeaders {
+  constructor(readonly block: string) {}
 
   encode(): Uint8Array {
     return Buffer.from(this.block, 'utf8'); // from Node's pool: cheaper than a TextEncoder's own buffer per call
@@ -67,7 +67,15 @@ class WireHeaders {
 
 /** A value nats.js would publish as it is: no CR or LF (they would end the header), no surrounding space (nats.js trims it). */
 function plain(value: string): boolean {
-  return value !== '' && value.trim() === value && !value.includes('\r') && !value.includes('\n');
+  const n = value.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 10 || c === 13) return false;
+  }
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(n - 1);
+  return (first > 32 && first < 127 && last > 32 && last < 127) || value.trim() === value; // printable ASCII at both ends: nothing to trim
 }
 
 /**

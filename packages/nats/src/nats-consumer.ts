@@ -28,6 +28,7 @@ import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage }
 import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
+import { numberAt, readAckSubject } from './ack-subject.js';
 import { decodeReceived } from './message-codec.js';
 
 /** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
@@ -92,26 +93,6 @@ interface Lane {
   messageAt: number;
 }
 
-/** Where `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…` puts the counters (v1: 9 tokens, v2 with domain and account: 12). */
-function ackTokens(reply: string): { consumer: string; delivered: number; streamSeq: number } {
-  const t = reply.split('.');
-  const at = t.length === 9 ? 3 : 5;
-  return { consumer: t[at] ?? '', delivered: Number(t[at + 1]) || 0, streamSeq: Number(t[at + 2]) || 0 };
-}
-
-/** The decimal number in `text` from `from` to the next dot (or the end); NaN if there is none. */
-function numberAt(text: string, from: number): number {
-  let n = 0;
-  let i = from;
-  for (; i < text.length; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    n = n * 10 + digit;
-  }
-  return i > from && (i === text.length || text.charCodeAt(i) === 46) ? n : Number.NaN;
-}
-
-const ACK_API = '$JS.ACK.';
 const RESOLVED = Promise.resolve();
 
 class NatsDelivery extends SettleOnceDelivery {
@@ -164,6 +145,17 @@ class NatsDelivery extends SettleOnceDelivery {
       `nats: ${what} not sent: the delivery's ack wait ran out before (event loop blocked?); JetStream redelivers the message`,
     );
     return true;
+  }
+
+  /**
+   * An ack that is only sent (`confirmAcks` off, no stored headers to forget: the usual case) takes
+   * the same steps as `SettleOnceDelivery.ack` (settle once, then {@link onAck}) without its async
+   * frame and promises: one ack per message, on the hot path.
+   */
+  override ack(): Promise<void> {
+    if (this.consumer.host.confirmAcks || this.hadStoredHeaders) return super.ack();
+    if (this.settleOnce()) void this.onAck(); // only queues the ack: nothing to wait for, nothing that throws
+    return RESOLVED;
   }
 
   protected onAck(): Promise<void> {
@@ -234,7 +226,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     lanes: Promise<readonly LaneInfo[]>,
   ) {
     super('nats', prefetch);
-    this.ackPrefix = `${ACK_API}${host.stream}.`;
+    this.ackPrefix = `$JS.ACK.${host.stream}.`;
     this.ready = lanes.then((infos) => this.start(infos));
     this.ready.catch(() => undefined);
   }
@@ -333,23 +325,11 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
       this.pump();
       return;
     }
-    // A message: its subject is its own, its reply (the ack subject) names the lane and counts:
-    // `$JS.ACK.<stream>.<lane>.<delivered>.<stream seq>.…`, read in place (the stream sequence only
-    // when needed); another form (a domain and account in it) token by token.
+    // A message: its subject is its own, its reply (the ack subject) names the lane and counts.
     const now = Date.now();
-    const prefix = this.ackPrefix;
-    const laneEnd = reply.startsWith(prefix) ? reply.indexOf('.', prefix.length) : -1;
-    let lane = laneEnd > 0 ? this.byName.get(reply.slice(prefix.length, laneEnd)) : undefined;
-    let delivered = lane === undefined ? Number.NaN : numberAt(reply, laneEnd + 1);
-    let seqAt = -1;
-    let streamSeq = -1;
-    if (delivered > 0) seqAt = reply.indexOf('.', laneEnd + 1) + 1;
-    if (!(seqAt > 0)) {
-      const tokens = ackTokens(reply);
-      lane = this.byName.get(tokens.consumer);
-      delivered = tokens.delivered;
-      streamSeq = tokens.streamSeq;
-    }
+    const ack = readAckSubject(reply, this.ackPrefix);
+    const lane = this.byName.get(ack.consumer);
+    const delivered = ack.delivered;
     if (lane === undefined) return;
     lane.heardAt = lane.messageAt = now;
     if (lane.requested > 0) lane.requested--;
@@ -361,7 +341,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     if (delivered > 1) {
       // A redelivery: headers a nack stored for it replace the published ones.
       const at = lane;
-      const seq = seqAt > 0 ? numberAt(reply, seqAt) || 0 : streamSeq;
+      const seq = ack.streamSeq >= 0 ? ack.streamSeq : numberAt(reply, ack.streamSeqAt) || 0;
       void this.host.storedHeaders(lane.info.name, seq).then(
         (stored) => {
           const delivery = new NatsDelivery(
@@ -381,7 +361,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
       );
       return;
     }
-    this.hand(lane, new NatsDelivery(this, lane, reply, seqAt, streamSeq, delivered, message, now));
+    this.hand(lane, new NatsDelivery(this, lane, reply, ack.streamSeqAt, ack.streamSeq, delivered, message, now));
   }
 
   private hand(lane: Lane, delivery: NatsDelivery): void {
