@@ -147,17 +147,6 @@ class NatsDelivery extends SettleOnceDelivery {
     return true;
   }
 
-  /**
-   * An ack that is only sent (`confirmAcks` off, no stored headers to forget: the usual case) takes
-   * the same steps as `SettleOnceDelivery.ack` (settle once, then {@link onAck}) without its async
-   * frame and promises: one ack per message, on the hot path.
-   */
-  override ack(): Promise<void> {
-    if (this.consumer.host.confirmAcks || this.hadStoredHeaders) return super.ack();
-    if (this.settleOnce()) void this.onAck(); // only queues the ack: nothing to wait for, nothing that throws
-    return RESOLVED;
-  }
-
   protected onAck(): Promise<void> {
     if (this.skip('ack')) return RESOLVED;
     const host = this.consumer.host;
