@@ -33,6 +33,8 @@ export interface ChildHandle<R> {
   /** Current resident set, bytes (from /proc), or NaN once gone. */
   rss(): number;
   kill(): void;
+  /** Resolves when the process has exited (a `--cpu-prof` profile is written at exit). */
+  readonly exited: Promise<void>;
 }
 
 export interface SpawnOptions {
@@ -87,6 +89,7 @@ export function spawnChild<R = unknown>(module: string, fn: string, args: unknow
     }
   });
   done.catch(() => undefined);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.send({ type: 'start', data: { module: `./${module}`, fn, args } });
   return {
     pid: child.pid ?? -1,
@@ -106,6 +109,7 @@ export function spawnChild<R = unknown>(module: string, fn: string, args: unknow
     send: (type, data = {}) => {
       if (child.connected) child.send({ type, data });
     },
+    exited,
     rss: () => rssOf(child.pid),
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

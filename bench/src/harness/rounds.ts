@@ -111,6 +111,8 @@ export interface BrokerPlan {
   readonly rate: number;
   /** Cap of one round, ms. */
   readonly timeoutMs: number;
+  /** Node options of the consumer processes and of the publisher process (`--cpu-prof`, …). */
+  readonly execArgv?: { readonly consumer: readonly string[]; readonly publisher: readonly string[] };
 }
 
 type Progress = { counts: { w: number; t: number; l: number }; lastAt: { w: number; t: number; l: number }; cpuUs?: number };
@@ -128,9 +130,15 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
   const left = () => Math.max(1000, deadline - Date.now());
   const role = { subject: subject.module, args: subject.args };
   const consumers = Array.from({ length: plan.consumers }, () =>
-    spawnChild<ConsumerResult>('harness/roles.js', 'consumerRole', role, { timeoutMs: plan.timeoutMs + 15_000 }),
+    spawnChild<ConsumerResult>('harness/roles.js', 'consumerRole', role, {
+      timeoutMs: plan.timeoutMs + 15_000,
+      execArgv: plan.execArgv?.consumer,
+    }),
   );
-  const publisher = spawnChild('harness/roles.js', 'publisherRole', role, { timeoutMs: plan.timeoutMs + 15_000 });
+  const publisher = spawnChild('harness/roles.js', 'publisherRole', role, {
+    timeoutMs: plan.timeoutMs + 15_000,
+    execArgv: plan.execArgv?.publisher,
+  });
   const all = [...consumers, publisher];
   try {
     await Promise.all(consumers.map((c) => c.next('ready', left())));
@@ -184,6 +192,7 @@ export async function runBroker(subject: Subject, row: Row, scenarioPlan: Broker
       recordRss(row, plan.consumers > 1 ? 'each consumer' : 'consumer', maxRss);
     }
     recordRss(row, 'publisher', published.maxRss);
+    if (plan.execArgv !== undefined) await Promise.race([Promise.all(all.map((c) => c.exited)), sleep(10_000)]); // profiles written at exit
   } finally {
     for (const c of all) c.kill();
   }

@@ -10,6 +10,10 @@
  * commit's, built apart), that build runs too, as "Missive, baseline build": before and after in one run.
  * With `MISSIVE_BENCH_FULL_ENVELOPE=1`, Missive writing the whole envelope (the wire form before
  * 2026-11-30) runs too, as "Missive, full envelope": the lean envelope's effect in one run.
+ * With `MISSIVE_BENCH_NATS_ONLY` a comma-separated list of `missive`, `baseline`, `full`, `raw`,
+ * `natsjs`, `moleculer`, only those run (`missive,raw`: the ratio alone, more rounds in the time cap).
+ * With `MISSIVE_BENCH_CPU_PROF` naming a directory, every consumer and publisher process runs with
+ * `node --cpu-prof`, its profile in `<dir>/<system>/consumer` or `…/publisher`.
  *
  * @module
  */
@@ -101,11 +105,40 @@ export const nats: Scenario = {
         note: 'every envelope attribute written, as before 2026-11-30; same build otherwise',
       });
     }
+    const only = process.env.MISSIVE_BENCH_NATS_ONLY;
+    if (only !== undefined && only !== '') {
+      const keys = new Set(only.split(',').map((k) => k.trim()));
+      const keyOf = (s: Subject): string =>
+        s.label.startsWith('Missive, baseline')
+          ? 'baseline'
+          : s.label.startsWith('Missive, full')
+            ? 'full'
+            : s.label === 'Missive'
+              ? 'missive'
+              : s.label.startsWith('raw')
+                ? 'raw'
+                : s.label.startsWith('nats.js')
+                  ? 'natsjs'
+                  : 'moleculer';
+      for (let i = subjects.length - 1; i >= 0; i--) if (!keys.has(keyOf(subjects[i]!))) subjects.splice(i, 1);
+    }
     const plan = natsPlan(ctx.quick);
     const rounds = ctx.rounds ?? (ctx.quick ? 1 : 3);
     try {
+      const profiles = process.env.MISSIVE_BENCH_CPU_PROF;
+      const profiled = (s: Subject): BrokerPlan => {
+        if (profiles === undefined || profiles === '') return plan;
+        const dir = `${profiles}/${s.label.replace(/[^A-Za-z0-9]+/g, '-')}`;
+        return {
+          ...plan,
+          execArgv: {
+            consumer: ['--cpu-prof', `--cpu-prof-dir=${dir}/consumer`],
+            publisher: ['--cpu-prof', `--cpu-prof-dir=${dir}/publisher`],
+          },
+        };
+      };
       const { rows, rounds: ran } = await alternate(subjects, { rounds, deadline: ctx.deadline - 20_000, log: ctx.log }, (s, row) =>
-        runBroker(s, row, plan),
+        runBroker(s, row, profiled(s)),
       );
       return [
         `${await natsVersion()}. ${ran} rounds, alternating; per round and system a fresh publisher process and consumer process: ${plan.warmup.toLocaleString('en-US')} warm-up messages, ${plan.count.toLocaleString('en-US')} published with at most ${plan.window} unconfirmed (throughput: first publish to last handled), then ${plan.latencyCount.toLocaleString('en-US')} at ${plan.rate.toLocaleString('en-US')} msg/s (latency: publish call in one process to handler entry in the other). Prefetch ${common.prefetch} on all; file streams, publishes resolved on their PubAck with Nats-Msg-Id, explicit ack after the handler.`,

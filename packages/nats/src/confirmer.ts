@@ -7,7 +7,12 @@
  *
  * The operations of one event-loop turn go out together at its end (`setImmediate`): nats.js
  * writes to the socket once per microtask turn in which something was published, and the bus
- * publishes and settles from separate microtasks, so without this each message cost a write.
+ * publishes and settles from separate microtasks, so without this each message cost a write. The
+ * acks of a turn (and nacks, "working") are written as one string of `PUB` lines, and its publishes
+ * as one buffer of `HPUB` frames, handed to nats.js's protocol handler at once, instead of one
+ * `nc.publish` each (its checks, `TextEncoder` calls and buffer entries per message: about half a
+ * microsecond of CPU per ack); where nats.js does not have that handler (another version), each
+ * goes through `nc.publish`.
  *
  * The promises keep JetStream's meaning: a publish resolves on the PubAck (the stream stored the
  * message, or had it already under the same `Nats-Msg-Id` within its duplicate window); it rejects
@@ -26,6 +31,7 @@
  */
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { PublishRejectedError, TransportError, UnroutableError } from '@missive/core';
+import { WireHeaders } from './message-codec.js';
 
 interface Pending {
   readonly resolve: () => void;
@@ -58,13 +64,47 @@ function stored(data: Uint8Array): boolean {
   return true;
 }
 
+/** What goes out at the end of a turn: a publish, or protocol lines written out (a turn's acks). */
+interface Publish {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly reply: string | undefined;
+  readonly headers: MsgHdrs | undefined;
+}
+type Outgoing = Publish | { lines: string; count: number; bytes: number };
+
+/** nats.js's protocol handler (not in its typings): `sendCommand` queues bytes for the next write, as its `publish` does. */
+interface Protocol {
+  sendCommand(command: string | Uint8Array, ...payloads: Uint8Array[]): void;
+  noMorePublishing: boolean;
+  outMsgs: number;
+  outBytes: number;
+  /** The server's INFO (its `max_payload`), once connected. */
+  info?: { readonly max_payload?: number };
+}
+
+/** The protocol handler of `nc`, if it is the nats.js this was written against. */
+function protocolOf(nc: NatsConnection): Protocol | undefined {
+  const protocol = (nc as unknown as { protocol?: Partial<Protocol> }).protocol;
+  return typeof protocol?.sendCommand === 'function' &&
+    typeof protocol.outMsgs === 'number' &&
+    typeof protocol.noMorePublishing === 'boolean'
+    ? (protocol as Protocol)
+    : undefined;
+}
+
 /** The confirmed operations of one connection. */
 export class Confirmer {
   private readonly pending = new Map<number, Pending>();
   private readonly inbox = createInbox();
   private next = 0;
   private subscription: Subscription | undefined;
-  private queued: { subject: string; data: Uint8Array; reply: string | undefined; headers: MsgHdrs | undefined }[] = [];
+  private readonly protocol: Protocol | undefined;
+  private queued: Outgoing[] = [];
+  /** Acks of this turn not yet in {@link queued}, as `PUB` lines (with how many), so that one string goes out for them. */
+  private lines = '';
+  private lineCount = 0;
+  private lineBytes = 0;
   private hooks: (() => void)[] = [];
   private scheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -73,6 +113,7 @@ export class Confirmer {
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
   ) {
+    this.protocol = protocolOf(nc);
     this.subscription = nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.answer(msg) });
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, timeoutMs / 4)));
     this.sweeper.unref();
@@ -88,15 +129,38 @@ export class Confirmer {
     return new Promise<void>((resolve, reject) => {
       const id = this.next++;
       this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, silence, data, headers, retries: 0 });
-      this.schedule();
-      this.queued.push({ subject, data, reply: `${this.inbox}.${id}`, headers });
+      this.enqueue({ subject, data, reply: `${this.inbox}.${id}`, headers });
     });
   }
 
-  /** Sends `data` on `subject` at the end of this turn, with no answer expected (acks, nacks, "working"). */
-  send(subject: string, data: Uint8Array | string): void {
+  /**
+   * Sends an ack-protocol `body` (`+ACK`, `-NAK …`, `+WPI`, `+TERM`: ASCII) on `subject` at the end
+   * of this turn, with no answer expected.
+   */
+  send(subject: string, body: string): void {
     this.schedule();
-    this.queued.push({ subject, data: typeof data === 'string' ? encoder.encode(data) : data, reply: undefined, headers: undefined });
+    if (this.protocol === undefined) {
+      this.queued.push({ subject, data: encoder.encode(body), reply: undefined, headers: undefined });
+      return;
+    }
+    this.lines += `PUB ${subject} ${body.length}\r\n${body}\r\n`;
+    this.lineCount++;
+    this.lineBytes += body.length;
+  }
+
+  /** Queues a publish, after the lines written so far (the order of one turn is kept). */
+  private enqueue(out: Outgoing): void {
+    this.schedule();
+    this.cutLines();
+    this.queued.push(out);
+  }
+
+  private cutLines(): void {
+    if (this.lineCount === 0) return;
+    this.queued.push({ lines: this.lines, count: this.lineCount, bytes: this.lineBytes });
+    this.lines = '';
+    this.lineCount = 0;
+    this.lineBytes = 0;
   }
 
   /**
@@ -118,6 +182,7 @@ export class Confirmer {
   /** Sends what this turn queued, in one go (also at close, before the connection flushes). */
   flush(): void {
     this.scheduled = false;
+    this.cutLines();
     const queued = this.queued;
     this.queued = [];
     const hooks = this.hooks;
@@ -126,19 +191,102 @@ export class Confirmer {
     for (const hook of hooks) hook();
   }
 
-  private publishAll(queued: typeof this.queued): void {
+  private publishAll(queued: Outgoing[]): void {
+    let run: Publish[] = [];
     for (const q of queued) {
-      try {
-        if (q.reply === undefined) this.nc.publish(q.subject, q.data);
-        else this.nc.publish(q.subject, q.data, q.headers === undefined ? { reply: q.reply } : { reply: q.reply, headers: q.headers });
-      } catch (error) {
-        if (q.reply === undefined) continue; // an ack that cannot go out: the ack wait brings the message back
-        const id = Number(q.reply.slice(q.reply.lastIndexOf('.') + 1));
-        const p = this.pending.get(id);
-        this.pending.delete(id);
-        p?.reject(new TransportError(`publish to ${q.subject} failed: ${(error as Error).message}`, { cause: error }));
+      if ('lines' in q) {
+        run = this.writeRun(run);
+        this.write(q);
+      } else if (this.protocol !== undefined && q.reply !== undefined && (q.headers === undefined || q.headers instanceof WireHeaders)) {
+        run.push(q);
+      } else {
+        run = this.writeRun(run);
+        this.publishOne(q);
       }
     }
+    this.writeRun(run);
+  }
+
+  private publishOne(q: Publish): void {
+    try {
+      if (q.reply === undefined) this.nc.publish(q.subject, q.data);
+      else this.nc.publish(q.subject, q.data, q.headers === undefined ? { reply: q.reply } : { reply: q.reply, headers: q.headers });
+    } catch (error) {
+      if (q.reply === undefined) return; // an ack that cannot go out: the ack wait brings the message back
+      this.fail(q, new TransportError(`publish to ${q.subject} failed: ${(error as Error).message}`, { cause: error }));
+    }
+  }
+
+  /** Rejects the pending publish `q` answers. */
+  private fail(q: Publish, error: Error): void {
+    const reply = q.reply ?? '';
+    const id = Number(reply.slice(reply.lastIndexOf('.') + 1));
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    p?.reject(error);
+  }
+
+  /**
+   * Writes a turn's publishes (each with its reply subject, its header block written out) as one
+   * buffer of `HPUB` frames handed to nats.js's protocol handler, instead of one `nc.publish` each
+   * (per message it encodes the command line and the header block apart, and copies them into its
+   * buffer once more); refused as `nc.publish` would refuse them (closed, draining, above the
+   * server's `max_payload`). Returns a new empty run.
+   */
+  private writeRun(run: Publish[]): Publish[] {
+    if (run.length === 0) return run;
+    const protocol = this.protocol!;
+    if (this.nc.isClosed() || protocol.noMorePublishing) {
+      for (const q of run) this.fail(q, new TransportError(`publish to ${q.subject} failed: the NATS connection is closed or draining`));
+      return [];
+    }
+    const max = protocol.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    const heads: string[] = [];
+    let size = 0;
+    let messages = 0;
+    let bytes = 0;
+    for (const q of run) {
+      const block = q.headers === undefined ? undefined : (q.headers as unknown as WireHeaders).block;
+      const hlen = block === undefined ? 0 : Buffer.byteLength(block);
+      const length = hlen + q.data.length;
+      if (length > max) {
+        heads.push('');
+        this.fail(q, new TransportError(`publish to ${q.subject} failed: ${length} bytes, above the server's max_payload of ${max}`));
+        continue;
+      }
+      const head =
+        block === undefined ? `PUB ${q.subject} ${q.reply} ${length}\r\n` : `HPUB ${q.subject} ${q.reply} ${hlen} ${length}\r\n${block}`;
+      heads.push(head);
+      size += head.length * 3 + q.data.length + 2; // a UTF-16 unit is at most 3 bytes of UTF-8
+      messages++;
+      bytes += length;
+    }
+    if (messages === 0) return [];
+    const frames = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < run.length; i++) {
+      const head = heads[i]!;
+      if (head === '') continue;
+      at += frames.write(head, at, 'utf8');
+      const data = run[i]!.data;
+      frames.set(data, at);
+      at += data.length;
+      frames[at++] = 13;
+      frames[at++] = 10;
+    }
+    protocol.outMsgs += messages; // as nats.js's publish counts them (its `stats()`)
+    protocol.outBytes += bytes;
+    protocol.sendCommand(frames.subarray(0, at));
+    return [];
+  }
+
+  /** Hands protocol lines to nats.js, where `nc.publish` would have put them; dropped where `nc.publish` would refuse them (closed, draining): the ack wait brings the messages back. */
+  private write(out: { lines: string; count: number; bytes: number }): void {
+    const protocol = this.protocol!;
+    if (this.nc.isClosed() || protocol.noMorePublishing) return;
+    protocol.outMsgs += out.count; // as nats.js's publish counts them (its `stats()`)
+    protocol.outBytes += out.bytes;
+    protocol.sendCommand(out.lines);
   }
 
   /** Sends an ack-protocol body (`+ACK`, `+TERM`, `-NAK …`) to a delivery's reply subject and waits for the server's confirmation. */
@@ -149,7 +297,7 @@ export class Confirmer {
   /** `+ACK` to a delivery's reply subject: confirmed by the server, or only sent. */
   ack(reply: string, confirm: boolean): Promise<void> {
     if (confirm) return this.settle(reply, '+ACK');
-    this.send(reply, ACK);
+    this.send(reply, '+ACK');
     return Promise.resolve();
   }
 
@@ -212,8 +360,7 @@ export class Confirmer {
     p.retries++;
     setTimeout(() => {
       if (this.pending.get(id) !== p || this.subscription === undefined) return;
-      this.schedule();
-      this.queued.push({ subject: p.subject, data: p.data, reply: `${this.inbox}.${id}`, headers: p.headers });
+      this.enqueue({ subject: p.subject, data: p.data, reply: `${this.inbox}.${id}`, headers: p.headers });
     }, pause).unref();
     return true;
   }

@@ -55,6 +55,19 @@ describe('decodeReceived', () => {
     }
   });
 
+  it('reads a hand-written block: values trimmed, the first of a repeated header, other headers skipped', () => {
+    const block = new TextEncoder().encode(
+      'NATS/1.0\r\nX-Other: 1\r\nNats-Msg-Id:  \tm-7 \r\nMissive-Type:shop.a\r\nMissive-Type: shop.b\r\nMissive-Key: k%2F1\r\nbroken line\r\n\r\n',
+    );
+    const body = new TextEncoder().encode('{}');
+    const raw = new Uint8Array(block.length + body.length);
+    raw.set(block);
+    raw.set(body, block.length);
+    const decoded = decodeReceived({ _rdata: raw, _msg: { hdr: block.length } } as unknown as Msg);
+    expect(decoded).toMatchObject({ id: 'm-7', type: 'shop.a', partitionKey: 'k/1', headers: {} });
+    expect(new TextDecoder().decode(decoded.body)).toBe('{}');
+  });
+
   it('falls back to nats.js when the message is kept another way', () => {
     const message = messages[1]!;
     const msg = { data: message.body, headers: encodeHeaders(message) } as unknown as Msg;

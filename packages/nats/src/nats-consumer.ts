@@ -11,8 +11,9 @@
  * messages out one at a time, in order, across every instance.
  *
  * Un-settled deliveries are kept alive with `+WPI` (JetStream's "working") every third of the ack
- * wait, so a long handler keeps its message while a crashed process's messages come back after
- * one ack wait. A pull request carries an idle heartbeat; a lane that hears nothing for three
+ * wait, or every two seconds if that is sooner (one timer for the consumer, not one per delivery),
+ * so a long handler keeps its message while a crashed process's messages come back after one ack
+ * wait. A pull request carries an idle heartbeat; a lane that hears nothing for three
  * heartbeats (the server restarted, the connection was cut) asks again.
  *
  * @example
@@ -27,6 +28,7 @@ import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage }
 import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
+import { numberAt, readAckSubject } from './ack-subject.js';
 import { decodeReceived } from './message-codec.js';
 
 /** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
@@ -42,7 +44,8 @@ const BATCH_EXPIRES_MS = 1_000;
  */
 const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 500;
 const HANDBACK = `-NAK {"delay":${HANDBACK_DELAY_MS * 1_000_000}}`;
-const WPI = new TextEncoder().encode('+WPI');
+const WPI = '+WPI';
+const ACK = '+ACK';
 
 /**
  * How long after its last extension a delivery is still surely held by this process: the ack wait
@@ -90,28 +93,35 @@ interface Lane {
   messageAt: number;
 }
 
-/** Where `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…` puts the counters (v1: 9 tokens, v2 with domain and account: 12). */
-function ackTokens(reply: string): { consumer: string; delivered: number; streamSeq: number } {
-  const t = reply.split('.');
-  const at = t.length === 9 ? 3 : 5;
-  return { consumer: t[at] ?? '', delivered: Number(t[at + 1]), streamSeq: Number(t[at + 2]) };
-}
+const RESOLVED = Promise.resolve();
 
 class NatsDelivery extends SettleOnceDelivery {
   hadStoredHeaders = false;
   /** When the server last started this delivery's ack wait: its arrival, then each `+WPI` sent. */
-  private extendedAt = Date.now();
+  private extendedAt: number;
   private lapsed = false;
+  private streamSeq_: number;
 
+  /** `streamSeqAt`: where the stream sequence begins in `reply`, or -1 with `streamSeq` given (read lazily: only a retry, a nack with headers or a dead letter needs it). */
   constructor(
     private readonly consumer: NatsConsumer,
     readonly lane: Lane,
     readonly reply: string,
-    readonly streamSeq: number,
+    private readonly streamSeqAt: number,
+    streamSeq: number,
     readonly deliveryCount: number,
     readonly message: TransportMessage,
+    now: number,
   ) {
     super(consumer);
+    this.extendedAt = now;
+    this.streamSeq_ = streamSeq;
+  }
+
+  /** The message's sequence in the stream (from the ack subject). */
+  get streamSeq(): number {
+    if (this.streamSeq_ < 0) this.streamSeq_ = numberAt(this.reply, this.streamSeqAt) || 0;
+    return this.streamSeq_;
   }
 
   /**
@@ -137,10 +147,18 @@ class NatsDelivery extends SettleOnceDelivery {
     return true;
   }
 
-  protected async onAck(): Promise<void> {
-    if (this.skip('ack')) return;
-    await this.consumer.host.confirmer.ack(this.reply, this.consumer.host.confirmAcks).catch(goneIsDone);
-    if (this.hadStoredHeaders) this.consumer.host.forgetHeaders(this.lane.info.name, this.streamSeq);
+  protected onAck(): Promise<void> {
+    if (this.skip('ack')) return RESOLVED;
+    const host = this.consumer.host;
+    if (host.confirmAcks || this.hadStoredHeaders) return this.ackConfirmed();
+    host.confirmer.send(this.reply, ACK); // goes out at the end of the turn, with the turn's other acks
+    return RESOLVED;
+  }
+
+  private async ackConfirmed(): Promise<void> {
+    const host = this.consumer.host;
+    await host.confirmer.ack(this.reply, host.confirmAcks).catch(goneIsDone);
+    if (this.hadStoredHeaders) host.forgetHeaders(this.lane.info.name, this.streamSeq);
   }
 
   protected async onNack(options: NackOptions): Promise<void> {
@@ -181,6 +199,8 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
   readonly ready: Promise<void>;
   private readonly held = new Set<NatsDelivery>();
   private readonly inbox = createInbox();
+  /** How the ack subjects of this consumer's deliveries begin: `$JS.ACK.<stream>.`. */
+  private readonly ackPrefix: string;
   private lanes: Lane[] = [];
   private pumpQueued = false;
   private readonly byName = new Map<string, Lane>();
@@ -195,6 +215,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     lanes: Promise<readonly LaneInfo[]>,
   ) {
     super('nats', prefetch);
+    this.ackPrefix = `$JS.ACK.${host.stream}.`;
     this.ready = lanes.then((infos) => this.start(infos));
     this.ready.catch(() => undefined);
   }
@@ -293,38 +314,46 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
       this.pump();
       return;
     }
-    // A message: its subject is its own, its reply (the ack subject) names the lane.
-    const { consumer, delivered, streamSeq } = ackTokens(reply);
-    const lane = this.byName.get(consumer);
+    // A message: its subject is its own, its reply (the ack subject) names the lane and counts.
+    const now = Date.now();
+    const ack = readAckSubject(reply, this.ackPrefix);
+    const lane = this.byName.get(ack.consumer);
+    const delivered = ack.delivered;
     if (lane === undefined) return;
-    lane.heardAt = lane.messageAt = Date.now();
-    lane.requested = Math.max(0, lane.requested - 1);
+    lane.heardAt = lane.messageAt = now;
+    if (lane.requested > 0) lane.requested--;
     const message = decodeReceived(msg);
     if (this.buffer.closed) {
       this.host.nc.publish(reply, HANDBACK);
       return;
     }
     if (delivered > 1) {
-      void this.host.storedHeaders(lane.info.name, streamSeq).then(
-        (stored) =>
-          this.hand(
-            lane,
+      // A redelivery: headers a nack stored for it replace the published ones.
+      const at = lane;
+      const seq = ack.streamSeq >= 0 ? ack.streamSeq : numberAt(reply, ack.streamSeqAt) || 0;
+      void this.host.storedHeaders(lane.info.name, seq).then(
+        (stored) => {
+          const delivery = new NatsDelivery(
+            this,
+            at,
             reply,
-            streamSeq,
+            -1,
+            seq,
             delivered,
             stored === undefined ? message : { ...message, headers: stored },
-            stored !== undefined,
-          ),
-        () => this.hand(lane, reply, streamSeq, delivered, message, false),
+            now,
+          );
+          delivery.hadStoredHeaders = stored !== undefined;
+          this.hand(at, delivery);
+        },
+        () => this.hand(at, new NatsDelivery(this, at, reply, -1, seq, delivered, message, now)),
       );
       return;
     }
-    this.hand(lane, reply, streamSeq, delivered, message, false);
+    this.hand(lane, new NatsDelivery(this, lane, reply, ack.streamSeqAt, ack.streamSeq, delivered, message, now));
   }
 
-  private hand(lane: Lane, reply: string, streamSeq: number, delivered: number, message: TransportMessage, stored: boolean): void {
-    const delivery = new NatsDelivery(this, lane, reply, streamSeq, delivered, message);
-    delivery.hadStoredHeaders = stored;
+  private hand(lane: Lane, delivery: NatsDelivery): void {
     lane.holding++;
     this.held.add(delivery);
     this.offer(delivery);
@@ -338,6 +367,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     this.later();
   }
 
+  /** The keep-alive round (one timer for all deliveries): extends every held delivery, and asks again for lanes whose request went silent. */
   private tick(): void {
     for (const delivery of this.held) delivery.working();
     const silent = Date.now() - HEARTBEAT_MS * 3;

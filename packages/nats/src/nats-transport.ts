@@ -75,6 +75,8 @@ export class NatsTransport implements Transport, ConsumerHost {
   private readonly consumers = new Set<NatsConsumer>();
   private readonly temporary = new Map<string, TemporaryQueue>();
   private readonly routed = new Map<string, boolean>();
+  /** The subject of each topic for unkeyed messages (see {@link topicSubject}). */
+  private readonly unkeyed = new Map<string, string>();
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -269,9 +271,33 @@ export class NatsTransport implements Transport, ConsumerHost {
     return this.bindings.has(queue);
   }
 
-  async publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+  publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    // An event published now (the usual case): straight to the confirmer, no async frame of its own.
+    if (this.confirmer_ !== undefined && options?.mandatory !== true && options?.notBefore === undefined) {
+      try {
+        return this.confirmer_.publish(this.topicSubject(topic, message.partitionKey), message.body, wireHeaders(message));
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error))); // a header value nats.js refuses: a rejection, as from the checked path
+      }
+    }
+    return this.publishChecked(topic, message, options);
+  }
+
+  /** The subject of `topic` for a message with `partitionKey` (the unkeyed one kept per topic). */
+  private topicSubject(topic: string, partitionKey: string | undefined): string {
+    if (partitionKey !== undefined) return this.names.topicSubject(topic, slotOf(partitionKey));
+    let subject = this.unkeyed.get(topic);
+    if (subject === undefined) {
+      subject = this.names.topicSubject(topic, slotOf(undefined));
+      if (this.unkeyed.size >= 10_000) this.unkeyed.clear(); // topics are the application's message types: a few; bounded all the same
+      this.unkeyed.set(topic, subject);
+    }
+    return subject;
+  }
+
+  private async publishChecked(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     if (this.confirmer_ === undefined) await this.connect();
-    const subject = this.names.topicSubject(topic, slotOf(message.partitionKey));
+    const subject = this.topicSubject(topic, message.partitionKey);
     if (options?.mandatory === true && !this.routes(subject)) {
       await this.bindings.refresh();
       this.routed.clear();
