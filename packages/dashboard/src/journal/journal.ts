@@ -53,7 +53,10 @@ export interface JournalOptions {
   readonly pruneEveryMs?: number;
   /** Where store failures are reported. Default: `consoleLogger('warn')`. */
   readonly logger?: Logger;
-  /** The clock of the rows' times. Default: the system clock. */
+  /**
+   * The clock of the rows' times, read once per row. Default: the system clock, read once per
+   * batch: a row's time is the event's `settledAt` (monotonic) plus the batch's offset to it.
+   */
   readonly clock?: Clock;
 }
 
@@ -97,6 +100,9 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   };
   const logger = options.logger ?? consoleLogger('warn');
   const clock = options.clock ?? systemClock;
+  const perRowClock = options.clock;
+  /** Epoch ms minus `performance.now()`, read when a batch starts: a row's time is its `settledAt` plus this. */
+  let offset = 0;
   // The handler's path packs each event into the current batch here.
   const packer = new BatchPacker(batchSize, entryOptions);
   // Full batches, and batches not yet written (a failing store's rows wait here), oldest first.
@@ -153,7 +159,11 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
     return writing;
   };
   const onHandled = (event: HandledEvent): void => {
-    packer.add(event, clock.now());
+    if (perRowClock !== undefined) packer.add(event, perRowClock.now());
+    else {
+      if (packer.count === 0) offset = Date.now() - performance.now();
+      packer.add(event, Math.round(event.settledAt + offset));
+    }
     if (packer.full) {
       packed.push(packer.take());
       // A failing store's batches are bounded at its next flush; these, while it keeps failing, here.
