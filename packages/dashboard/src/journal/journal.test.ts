@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, defineEvent, MemoryBroker, silentLogger, UnrecoverableError, type Bus } from '@missive/core';
+import {
+  createBus,
+  defineCommand,
+  defineEvent,
+  MemoryBroker,
+  silentLogger,
+  systemClock,
+  UnrecoverableError,
+  type Bus,
+} from '@missive/core';
 import { causalOrder } from '../conversation/causal-order.js';
 import type { JournalEntry } from './journal-entry.js';
 import { journal } from './journal.js';
@@ -94,7 +103,7 @@ describe('the journal', () => {
   });
 
   it("stamps each row with its settlement time: the system clock's, read once per batch, or the given clock's", async () => {
-    for (const clock of [undefined, { now: () => 42_000, setTimeout, clearTimeout }]) {
+    for (const clock of [undefined, { ...systemClock, now: () => 42_000 }]) {
       const store = new SqliteJournalStore({ path: ':memory:' });
       const bus = shop(new MemoryBroker());
       const j = journal(bus, { store, ...(clock === undefined ? {} : { clock }) });
