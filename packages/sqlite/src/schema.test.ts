@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TransportError } from '@missive/core';
-import { applySchema } from './schema.js';
+import { SCHEMA, SCHEMA_VERSION, applySchema } from './schema.js';
 
 const dbs: { db: Database.Database; path: string }[] = [];
 function open(): Database.Database {
@@ -71,5 +71,73 @@ describe('sqlite schema', () => {
     }
     expect(thrown).toBeInstanceOf(TransportError);
     expect(thrown).toMatchObject({ retryable: false, message: expect.stringContaining('schema version 1') as unknown });
+  });
+
+  it('upgrades a file of version 2 in place: its messages and leases kept, the fetch reading the ready index', () => {
+    const db = open();
+    // A version 2 file: the same tables, the ready index over every row and the owner index.
+    db.exec(SCHEMA);
+    db.exec(`drop index missive_messages_ready; drop index missive_messages_held;
+      create index missive_messages_ready on missive_messages (queue, blocked, seq);
+      create index missive_messages_owner on missive_messages (lease_owner) where lease_owner is not null;
+      update missive_meta set value = 2 where key = 'schema_version';`);
+    const insert = db.prepare("insert into missive_messages (queue, id, type, body, headers) values ('a', ?, 't', x'', '{}')");
+    for (const id of ['1', '2', '3']) insert.run(id);
+    db.prepare("update missive_messages set lease_owner = 'c', lease_token = 'k', lease_until = 5 where seq = 1").run();
+
+    applySchema(db);
+
+    expect(db.prepare("select value from missive_meta where key = 'schema_version'").get()).toEqual({ value: SCHEMA_VERSION });
+    const indexes = db
+      .prepare("select name, sql from sqlite_master where type = 'index' and tbl_name = 'missive_messages' and sql is not null")
+      .all() as {
+      name: string;
+      sql: string;
+    }[];
+    expect(indexes.map((i) => i.name).sort()).toEqual([
+      'missive_messages_delayed',
+      'missive_messages_held',
+      'missive_messages_key',
+      'missive_messages_ready',
+    ]);
+    expect(indexes.find((i) => i.name === 'missive_messages_ready')!.sql).toContain('lease_token is null');
+    // The free rows are in the ready index, the held one in the held index.
+    expect(
+      db
+        .prepare(
+          "select seq from missive_messages indexed by missive_messages_ready where queue = 'a' and blocked = 0 and lease_token is null order by seq",
+        )
+        .all(),
+    ).toEqual([{ seq: 2 }, { seq: 3 }]);
+    expect(
+      db
+        .prepare('select seq from missive_messages indexed by missive_messages_held where lease_token is not null and lease_until <= 5')
+        .all(),
+    ).toEqual([{ seq: 1 }]);
+    applySchema(db); // opened again: nothing more to do
+    expect(db.prepare("select value from missive_meta where key = 'schema_version'").get()).toEqual({ value: SCHEMA_VERSION });
+  });
+
+  it('refuses a file of a newer version, saying to upgrade, without retrying or changing it', () => {
+    const db = open();
+    applySchema(db);
+    db.prepare("update missive_meta set value = ? where key = 'schema_version'").run(SCHEMA_VERSION + 1);
+    expect(() => applySchema(db)).toThrow(TransportError);
+    expect(() => applySchema(db)).toThrow(
+      new RegExp(`schema version ${SCHEMA_VERSION + 1}; this version of Missive knows up to ${SCHEMA_VERSION}: upgrade`),
+    );
+    expect(db.prepare("select value from missive_meta where key = 'schema_version'").get()).toEqual({ value: SCHEMA_VERSION + 1 });
+  });
+
+  it('opening a file that already holds this version writes nothing and waits for no write lock', () => {
+    const first = open();
+    first.pragma('journal_mode = WAL');
+    applySchema(first);
+    first.exec('begin immediate'); // another process holds the write lock
+    const second = new Database(first.name);
+    dbs.push({ db: second, path: first.name });
+    second.pragma('busy_timeout = 0');
+    expect(() => applySchema(second)).not.toThrow();
+    first.exec('rollback');
   });
 });

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigurationError, createBus, defineEvent, silentLogger, TransportError, type Bus } from '@missive/core';
+import { SCHEMA_VERSION } from './schema.js';
 import { SqliteTransport } from './sqlite-transport.js';
 import { fill, smallDisk as mountSmallDisk } from './test-fixtures/small-disk.js';
 
@@ -114,7 +115,7 @@ describe('sqlite errors users see', () => {
     const path = tempPath();
     const db = new Database(path);
     db.exec(`create table missive_meta (key text primary key, value integer not null) without rowid;
-      insert into missive_meta values ('schema_version', 2), ('bindings_version', 0);
+      insert into missive_meta values ('schema_version', ${SCHEMA_VERSION}), ('bindings_version', 0);
       create table missive_messages (seq integer primary key, queue text, payload blob)`);
     db.close();
     const error = await caught(new SqliteTransport({ path }).connect());

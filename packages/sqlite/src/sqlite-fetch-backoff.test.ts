@@ -121,7 +121,7 @@ describe('sqlite fetch backoff', () => {
       recordingLogger(lines, () => waiter.notify()),
       'q',
     );
-    const candidate = transport.statements.anyCandidate;
+    const candidate = transport.statements.look;
     const get = candidate.get.bind(candidate);
     let failures = 0;
     candidate.get = (...args: Parameters<typeof get>) => {

@@ -32,13 +32,13 @@ export interface SqliteStatements {
   readonly promoteDue: Statement;
   readonly deleteDue: Statement;
   readonly leaseRows: Statement;
+  readonly leaseExpired: Statement;
   readonly leaseMark: Statement;
   readonly extend: Statement;
   readonly ack: Statement;
   readonly nack: Statement;
   readonly deadLetterCopy: Statement;
-  readonly anyDue: Statement;
-  readonly anyCandidate: Statement;
+  readonly look: Statement;
   readonly nextVisible: Statement;
   readonly nextLease: Statement;
   readonly nextDue: Statement;
@@ -59,13 +59,17 @@ export interface SqliteStatements {
 /** Prepares the transport's statements on `db`. */
 export function prepareStatements(db: Database.Database): SqliteStatements {
   const prepare = (sql: string): Statement => db.prepare(sql);
+  const raw = (sql: string): Statement => db.prepare(sql).raw(true);
   return {
     connectionUpsert: prepare(
       'insert into missive_connections (id, pid, heartbeat) values (?, ?, ?) on conflict (id) do update set heartbeat = excluded.heartbeat',
     ),
     connectionDelete: prepare('delete from missive_connections where id = ?'),
     connections: prepare('select id, pid, heartbeat from missive_connections'),
-    releaseOwner: prepare('update missive_messages set lease_owner = null, lease_token = null, lease_until = null where lease_owner = ?'),
+    // Held rows are found through missive_messages_held (a few per consumer), never by a table scan.
+    releaseOwner: prepare(
+      'update missive_messages indexed by missive_messages_held set lease_owner = null, lease_token = null, lease_until = null where lease_token is not null and lease_owner = ?',
+    ),
     ownedQueues: prepare('select name from missive_queues where owner = ?'),
     bindingsVersion: prepare("select value from missive_meta where key = 'bindings_version'"),
     bumpBindings: prepare("update missive_meta set value = value + 1 where key = 'bindings_version'"),
@@ -83,17 +87,25 @@ export function prepareStatements(db: Database.Database): SqliteStatements {
     ),
     deleteDue: prepare('delete from missive_scheduled where due <= ?'),
     // A lease is two statements in the fetch's write transaction: `leaseRows` reads up to @limit
-    // candidates, walking un-blocked rows only (missive_messages_ready), so the rows skipped are the
-    // held and the delayed ones, never the messages queued behind a key; `leaseMark` then marks them
-    // by seq (@seqs: a JSON array). (One UPDATE ... RETURNING cost 25% more CPU per row: RETURNING
-    // copies every row, its body included, before handing it out.) A lease that ran out at or
-    // before @expired is taken over (0: none; see SqliteTransport.pump). A count that is not a whole
-    // number from 0 (written by something else) starts again from 0: `delivery_count` is read as
-    // the count the mark writes.
-    leaseRows: prepare(
+    // candidates from missive_messages_ready, which holds the un-blocked rows no one holds, so the
+    // only rows it skips are delayed ones (never the messages queued behind a key or held by other
+    // consumers); `leaseMark` then marks them by seq (@seqs: a JSON array). (One UPDATE ...
+    // RETURNING cost 25% more CPU per row: RETURNING copies every row, its body included, before
+    // handing it out.) `leaseExpired` reads held rows whose lease ran out at or before @expired, to
+    // take them over (only when a timer asked: see SqliteTransport.pump). A count that is not a
+    // whole number from 0 (written by something else) starts again from 0: `delivery_count` is read
+    // as the count the mark writes.
+    // Both read rows as arrays (\`raw\`): \`lease\` makes the objects, cheaper than better-sqlite3 does.
+    leaseRows: raw(
       `select seq, id, type, body, headers, partition_key, (case when delivery_count >= 0 then delivery_count else 0 end) + 1 delivery_count
        from missive_messages
-       where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @expired)
+       where queue = @queue and blocked = 0 and lease_token is null and visible_at <= @now
+       order by seq limit @limit`,
+    ),
+    leaseExpired: raw(
+      `select seq, id, type, body, headers, partition_key, (case when delivery_count >= 0 then delivery_count else 0 end) + 1 delivery_count
+       from missive_messages indexed by missive_messages_held
+       where lease_token is not null and lease_until <= @expired and queue = @queue and blocked = 0 and visible_at <= @now
        order by seq limit @limit`,
     ),
     leaseMark: prepare(
@@ -101,7 +113,9 @@ export function prepareStatements(db: Database.Database): SqliteStatements {
          delivery_count = (case when delivery_count >= 0 then delivery_count else 0 end) + 1
        where seq in (select value from json_each(@seqs))`,
     ),
-    extend: prepare('update missive_messages set lease_until = ? where lease_owner = ? and lease_token is not null'),
+    extend: prepare(
+      'update missive_messages indexed by missive_messages_held set lease_until = ? where lease_token is not null and lease_owner = ?',
+    ),
     ack: prepare('delete from missive_messages where seq = ? and lease_token = ?'),
     nack: prepare(
       'update missive_messages set lease_owner = null, lease_token = null, lease_until = null, visible_at = @visible, headers = coalesce(@headers, headers), delivery_count = delivery_count - @undo where seq = @seq and lease_token = @token',
@@ -109,15 +123,19 @@ export function prepareStatements(db: Database.Database): SqliteStatements {
     deadLetterCopy: prepare(
       'insert into missive_dead_letters (queue, id, type, body, headers, partition_key, failure) select queue, id, type, body, headers, partition_key, ? from missive_messages where seq = ? and lease_token = ?',
     ),
-    anyDue: prepare('select 1 from missive_scheduled where due <= ? limit 1'),
-    anyCandidate: prepare(
-      `select 1 from missive_messages
-       where queue = @queue and blocked = 0 and visible_at <= @now and (lease_token is null or lease_until <= @expired)
-       order by seq limit 1`,
+    // Before a fetch, with plain reads (one statement): whether a scheduled message is due, and
+    // whether @queue has a message to lease (one held past @expired counts when @expired > 0).
+    look: prepare(
+      `select exists (select 1 from missive_scheduled where due <= @now) due,
+         exists (select 1 from missive_messages where queue = @queue and blocked = 0 and lease_token is null and visible_at <= @now)
+         or (@expired > 0 and exists (select 1 from missive_messages indexed by missive_messages_held
+           where lease_token is not null and lease_until <= @expired and queue = @queue and blocked = 0 and visible_at <= @now)) ready`,
     ),
     // `visible_at > 0` selects the partial index missive_messages_delayed (no table scan).
     nextVisible: prepare('select min(visible_at) t from missive_messages where visible_at > 0 and visible_at > ? and lease_token is null'),
-    nextLease: prepare('select min(lease_until) t from missive_messages where lease_token is not null and lease_owner != ?'),
+    nextLease: prepare(
+      'select min(lease_until) t from missive_messages indexed by missive_messages_held where lease_token is not null and lease_owner != ?',
+    ),
     nextDue: prepare('select min(due) t from missive_scheduled'),
     queueRows: prepare('select name, created_at from missive_queues order by name'),
     consumerSeen: prepare(

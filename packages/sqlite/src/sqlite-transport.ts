@@ -305,12 +305,19 @@ export class SqliteTransport implements Transport, SqliteLink {
     try {
       // Look first with plain reads (WAL readers never wait); take the write lock only to lease.
       const now = this.clock.now();
-      const due = this.s.anyDue.get(now) !== undefined;
-      const hungry = [...this.consumers].filter(
-        (c) => c.wantsFetch() && (due || this.s.anyCandidate.get({ queue: c.queue, now, expired }) !== undefined),
-      );
+      let due = false;
+      const wanting: SqliteConsumer[] = [];
+      const ready: boolean[] = [];
+      for (const c of this.consumers) {
+        if (!c.wantsFetch()) continue;
+        const look = this.s.look.get({ queue: c.queue, now, expired }) as { due: number; ready: number };
+        if (look.due === 1) due = true;
+        wanting.push(c);
+        ready.push(look.ready === 1);
+      }
+      const hungry = due ? wanting : wanting.filter((_c, i) => ready[i]);
       if (hungry.length > 0) {
-        const fetched = this.db.transaction(() => this.fetchFor(hungry, expired)).immediate();
+        const fetched = this.db.transaction(() => this.fetchFor(hungry, expired, due)).immediate();
         hungry.forEach((consumer, i) => consumer.push(fetched[i]!));
       }
       this.fetchBackoff.succeeded();
@@ -328,10 +335,13 @@ export class SqliteTransport implements Transport, SqliteLink {
     }
   }
 
-  /** Inside a write transaction: moves due scheduled messages into their queues, then leases for each of `consumers`. */
-  private fetchFor(consumers: readonly SqliteConsumer[], expired: number): FetchedRow[][] {
+  /**
+   * Inside a write transaction: moves due scheduled messages into their queues (unless the pump's
+   * look just saw none due: `promote` false), then leases for each of `consumers`.
+   */
+  private fetchFor(consumers: readonly SqliteConsumer[], expired: number, promote = true): FetchedRow[][] {
     const now = this.clock.now();
-    if (this.s.promoteDue.run(now).changes > 0) this.s.deleteDue.run(now);
+    if (promote && this.s.promoteDue.run(now).changes > 0) this.s.deleteDue.run(now);
     const until = now + this.options.leaseMs;
     return consumers.map((c) =>
       lease(this.s, { queue: c.queue, limit: c.room(), now, expired: Math.min(expired, now), owner: this.connectionId, until }),
