@@ -45,9 +45,12 @@ function busOf(path: OverheadPath, dir: string): Bus {
   return createBus({ service: 'bench', transport, logger: silentLogger });
 }
 
-/** One round on `path`, with the journal (SQLite file, writes on its worker thread: the default) or without. */
-/** Without the journal; with it (SQLite file, worker thread: the default); with it and a store that discards (no worker: the bus thread's part alone). */
-export type JournalMode = 'off' | 'on' | 'discard';
+/**
+ * Without the journal; with it (SQLite file, worker thread: the default); with it and a store that
+ * discards (no worker: the bus thread's part alone); or only an empty `handled` listener (core's
+ * part alone: the event built and emitted).
+ */
+export type JournalMode = 'off' | 'on' | 'discard' | 'listener';
 
 /** A store that keeps nothing: the journal's bus-thread work without a worker thread beside it. */
 const discarding: JournalStore = {
@@ -60,7 +63,21 @@ const discarding: JournalStore = {
   close: () => Promise.resolve(),
 };
 
-export async function overheadRound(path: OverheadPath, mode: JournalMode, count: number, dir: string): Promise<OverheadRound> {
+/** Options of a round: its warm-up, and hooks called right before and right after the measured messages (the callgrind driver zeroes and dumps its counts there). */
+export interface RoundOptions {
+  /** Messages before the measured ones. Default: a quarter of `count`, at most 5,000. */
+  readonly warmUp?: number;
+  readonly start?: () => void;
+  readonly end?: () => void;
+}
+
+export async function overheadRound(
+  path: OverheadPath,
+  mode: JournalMode,
+  count: number,
+  dir: string,
+  options: RoundOptions = {},
+): Promise<OverheadRound> {
   const bus = busOf(path, dir);
   let handled = 0;
   let target = 0;
@@ -71,7 +88,9 @@ export async function overheadRound(path: OverheadPath, mode: JournalMode, count
     }),
   );
   const file = join(dir, `journal-${randomUUID()}.db`);
-  const j: Journal | undefined = mode === 'off' ? undefined : journal(bus, { store: mode === 'on' ? `sqlite://${file}` : discarding });
+  const j: Journal | undefined =
+    mode === 'off' || mode === 'listener' ? undefined : journal(bus, { store: mode === 'on' ? `sqlite://${file}` : discarding });
+  if (mode === 'listener') bus.on('handled', () => undefined);
   await bus.start();
   const run = async (n: number): Promise<void> => {
     target = handled + n;
@@ -88,8 +107,9 @@ export async function overheadRound(path: OverheadPath, mode: JournalMode, count
     if (handled < target) await done;
     await j?.flush();
   };
-  const warmUp = Math.min(5_000, Math.ceil(count / 4));
+  const warmUp = options.warmUp ?? Math.min(5_000, Math.ceil(count / 4));
   await run(warmUp);
+  options.start?.();
   const bus0 = mainThreadCpuUs();
   const process0 = processCpuUs();
   const started = performance.now();
@@ -97,6 +117,7 @@ export async function overheadRound(path: OverheadPath, mode: JournalMode, count
   const seconds = (performance.now() - started) / 1000;
   const busUs = (mainThreadCpuUs() - bus0) / count;
   const processUs = (processCpuUs() - process0) / count;
+  options.end?.();
   await bus.stop();
   let rows = 0;
   if (mode === 'on') {
@@ -117,7 +138,7 @@ export async function overheadRounds(
   log: (line: string) => void,
   modes: readonly JournalMode[] = ['off', 'on'],
 ): Promise<Record<JournalMode, OverheadRound[]>> {
-  const results: Record<JournalMode, OverheadRound[]> = { off: [], on: [], discard: [] };
+  const results: Record<JournalMode, OverheadRound[]> = { off: [], on: [], discard: [], listener: [] };
   for (let r = 0; r < rounds && (r < 2 || Date.now() < deadline); r++) {
     log(`  ${path} round ${r + 1}/${rounds}`);
     for (const mode of r % 2 === 0 ? modes : [...modes].reverse()) results[mode].push(await overheadRound(path, mode, count, dir));
@@ -235,7 +256,7 @@ const pct = (n: number): string => `${n >= 0 ? '+' : ''}${(n * 100).toFixed(1)}%
 
 /** The markdown rows of one path: medians, spreads, and the on/off ratios of each round pair. */
 export function overheadTable(path: OverheadPath, result: Record<JournalMode, OverheadRound[]> & { count: number }): string[] {
-  const { off, on, discard, count } = result;
+  const { off, on, discard, listener, count } = result;
   const pairs = (with_: OverheadRound[]) => Math.min(off.length, with_.length);
   const ratio = (with_: OverheadRound[], k: 'busUs' | 'processUs' | 'perSecond') =>
     spread(Array.from({ length: pairs(with_) }, (_, i) => with_[i]![k] / off[i]![k] - 1));
@@ -260,7 +281,12 @@ export function overheadTable(path: OverheadPath, result: Record<JournalMode, Ov
     lines.push(
       `| ${path}, journal on, a store that discards (no worker) | ${cell(discard, 'busUs')} | ${cell(discard, 'processUs')} | ${cell(discard, 'perSecond')} | — |`,
     );
+  if (listener.length > 0)
+    lines.push(
+      `| ${path}, an empty \`handled\` listener, no journal (core's part) | ${cell(listener, 'busUs')} | ${cell(listener, 'processUs')} | ${cell(listener, 'perSecond')} | — |`,
+    );
   lines.push(vs('on', on));
   if (discard.length > 0) lines.push(vs('on (discarding store)', discard));
+  if (listener.length > 0) lines.push(vs('empty listener', listener));
   return lines;
 }

@@ -37,7 +37,7 @@ export const journalScenario: Scenario = {
       const counts: Record<OverheadPath, number> = { memory: ctx.quick ? 10_000 : 20_000, sqlite: ctx.quick ? 1_000 : 3_000 };
       const overhead: string[] = [];
       for (const path of ['memory', 'sqlite'] as const) {
-        const modes = path === 'memory' ? (['off', 'on', 'discard'] as const) : (['off', 'on'] as const);
+        const modes = path === 'memory' ? (['off', 'on', 'discard', 'listener'] as const) : (['off', 'on'] as const);
         const result = await overheadRounds(path, counts[path], rounds, dir, ctx.deadline - 60_000, ctx.log, modes);
         overhead.push(...overheadTable(path, { ...result, count: counts[path] }));
       }
@@ -52,7 +52,7 @@ export const journalScenario: Scenario = {
       const loadAfter = load();
 
       const lines = [
-        `Journal off and on in alternating rounds in this one process (${rounds} rounds of each, in one order in even rounds and the reverse in odd ones; on the memory path a third mode, the journal with a store that discards its batches, shows the bus thread's part without a worker thread beside it), each round a fresh bus with one endpoint whose handler does nothing, ${counts.memory.toLocaleString('en-US')} messages a round on the memory transport and ${counts.sqlite.toLocaleString('en-US')} on the SQLite transport (a \`sqlite://\` file, its defaults), at most 100 unconfirmed publishes, after a warm-up; the journal writes to a SQLite file (its worker thread, the default) and each round ends when its last row is written. Load average ${loadBefore} before, ${loadAfter} after (1, 5, 15 min). Medians, with min–max:`,
+        `Journal off and on in alternating rounds in this one process (${rounds} rounds of each, in one order in even rounds and the reverse in odd ones; on the memory path a third mode, the journal with a store that discards its batches, shows the bus thread's part without a worker thread beside it, and a fourth, an empty \`handled\` listener and no journal, core's part: the event built and emitted), each round a fresh bus with one endpoint whose handler does nothing, ${counts.memory.toLocaleString('en-US')} messages a round on the memory transport and ${counts.sqlite.toLocaleString('en-US')} on the SQLite transport (a \`sqlite://\` file, its defaults), at most 100 unconfirmed publishes, after a warm-up; the journal writes to a SQLite file (its worker thread, the default) and each round ends when its last row is written. Load average ${loadBefore} before, ${loadAfter} after (1, 5, 15 min). Medians, with min–max:`,
         '',
         '| | bus thread CPU µs/message | process CPU µs/message (worker included) | handled/s | rows journaled |',
         '| --- | ---: | ---: | ---: | ---: |',

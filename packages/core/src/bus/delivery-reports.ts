@@ -29,6 +29,7 @@ export function handledEvent(
   const settlement = state.settlement;
   const envelope = state.envelope as Envelope | undefined;
   const message = state.received.message;
+  const settledAt = performance.now();
   return {
     service,
     endpoint,
@@ -44,7 +45,8 @@ export function handledEvent(
           : settlement.kind === 'redeliver'
             ? 'retried'
             : 'dropped',
-    durationMs: performance.now() - startedAt,
+    durationMs: settledAt - startedAt,
+    settledAt,
     error: error ?? (settlement.kind === 'redeliver' ? settlement.error : undefined),
     reason:
       error !== undefined

@@ -25,7 +25,12 @@ describe('the handled event', () => {
       }),
     );
     const events: HandledEvent[] = [];
-    bus.on('handled', (event) => events.push(event));
+    const heard: number[] = [];
+    bus.on('handled', (event) => {
+      events.push(event);
+      heard.push(performance.now());
+    });
+    const started = performance.now();
     await bus.start();
     await bus.send(ChargeCard, { orderId: 'o-1', fail: 'no' }, { correlationId: 'order-o-1' });
     await bus.send(ChargeCard, { orderId: 'o-2', fail: 'once' });
@@ -52,6 +57,11 @@ describe('the handled event', () => {
     expect(of('o-2')[0]!.error?.message).toBe('gateway down');
     expect(of('o-3')).toMatchObject([{ outcome: 'dead-lettered', reason: 'UNRECOVERABLE', attempt: 1 }]);
     for (const event of events) expect(event.durationMs).toBeGreaterThanOrEqual(0);
+    // settledAt: the monotonic end of durationMs, taken before the listener heard of it.
+    events.forEach((event, i) => {
+      expect(event.settledAt - event.durationMs).toBeGreaterThanOrEqual(started);
+      expect(event.settledAt).toBeLessThanOrEqual(heard[i]!);
+    });
   });
 
   it('describe() names the endpoints, the contracts they handle, and the contracts sent so far', async () => {

@@ -28,6 +28,12 @@ export interface HandledEvent {
   readonly outcome: HandledOutcome;
   /** From the delivery's arrival at the pipeline to its settlement, ms (immediate retries included). */
   readonly durationMs: number;
+  /**
+   * When the delivery was settled, as `performance.now()` (ms on this process's monotonic clock):
+   * the end of `durationMs`. A listener that needs wall-clock times of many events adds one offset
+   * (`Date.now() - performance.now()`) instead of reading the clock per event.
+   */
+  readonly settledAt: number;
   /** The failure: the dead-letter reason's error, or the error a delayed retry follows. */
   readonly error: Error | undefined;
   /** The dead-letter reason code, or the drop reason. */

@@ -22,6 +22,7 @@ function handled(overrides: Partial<HandledEvent>, init: Partial<Parameters<type
     attempt: 1,
     outcome: 'handled',
     durationMs: 0.123456,
+    settledAt: 1234.5,
     error: undefined,
     reason: undefined,
     replayed: false,

@@ -1,13 +1,13 @@
 /**
- * Journal rows packed for a hand-over to another thread. The journal keeps only references to
- * `handled` events on the handler's path; at flush time `packBatch` (`journal-pack.ts`) reads the fields a row
- * needs into three flat arrays — the numbers in one `Float64Array`, the strings that differ per
- * message (ids, time, trace context, error, payload, business keys) in one array, and the strings
- * that repeat (types, services, endpoints, sources, outcomes, reasons) once each in a dictionary —
- * so the hand-over to the SQLite worker is one structured clone of three arrays instead of one
- * clone of an object per row. The receiver builds the rows with {@link unpackBatch}: parsing the
- * time, cutting the source prefix and allocating the row objects happen there, off the bus thread.
- * This module loads no runtime code of `@missive/core` (the worker imports it).
+ * Journal rows packed for a hand-over to another thread. The journal packs each `handled` event
+ * as it arrives (`journal-pack.ts`: the event is not kept) into three flat arrays per batch — the
+ * numbers in one `Float64Array`, the strings that differ per message (ids, time, trace context,
+ * error, payload, business keys) in one array, only those present, and the strings that repeat
+ * (types, services, endpoints, sources, outcomes, reasons) once each in a dictionary — so the
+ * hand-over to the SQLite worker is one structured clone of three arrays instead of one clone of an
+ * object per row. The receiver builds the rows with {@link unpackBatch}: parsing the time, reading
+ * the trace id, cutting the source prefix and allocating the row objects happen there, off the bus
+ * thread. This module loads no runtime code of `@missive/core` (the worker imports it).
  *
  * `unpackBatch(packBatch(events, times, options))` equals `events.map((e, i) => entryOf(e, { ...options, at: times[i] }))`.
  *
@@ -19,7 +19,7 @@
  * @module
  */
 import type { HandledOutcome } from '@missive/core';
-import { rowOf, type JournalEntry } from './journal-row.js';
+import { rowOf, traceIdOf, type JournalEntry } from './journal-row.js';
 
 /** Rows packed by {@link packBatch}. Plain data: survives a structured clone. */
 export interface PackedBatch {
@@ -27,7 +27,7 @@ export interface PackedBatch {
   readonly instance: string;
   /** {@link NUMBERS} per row. */
   readonly numbers: Float64Array;
-  /** {@link STRINGS} per row, then the row's business keys (as many as its key count). */
+  /** Per row, in order, those of its strings that are present (its flags say which), then its business keys (as many as its key count). */
   readonly strings: readonly (string | undefined)[];
   /** The repeated strings, indexed from `numbers`; -1 there is undefined. */
   readonly dictionary: readonly string[];
@@ -47,67 +47,87 @@ export const SOURCE = 9;
 export const REASON = 10;
 export const KEY_COUNT = 11;
 export const NUMBERS = 12;
-// The strings of a row, in order.
-export const MESSAGE_ID = 0;
-export const TIME = 1;
-export const CORRELATION = 2;
-export const CAUSATION = 3;
-export const CONVERSATION = 4;
-export const TRACE_ID = 5;
-export const ERROR = 6;
-export const PAYLOAD = 7;
-export const STRINGS = 8;
 // Flag bits.
 export const REPLAYED = 1;
 export const DECODED = 2;
 /** The conversation id is the correlation id (most messages): not repeated in the strings. */
 export const SAME_CONVERSATION = 4;
+/** The correlation id is the message id (the first message of a business transaction): not repeated. */
+export const CORRELATION_IS_ID = 8;
+// The strings of a row, in this order after its message id (always there), each only when its bit is set.
+export const HAS_TIME = 16;
+export const HAS_CORRELATION = 32;
+export const HAS_CAUSATION = 64;
+export const HAS_CONVERSATION = 128;
+/** The envelope's `traceparent`: the worker reads the trace id from it. */
+export const HAS_TRACEPARENT = 256;
+export const HAS_ERROR = 512;
+export const HAS_PAYLOAD = 1024;
 
 /** The rows of a packed batch. */
 export function unpackBatch(batch: PackedBatch): JournalEntry[] {
   const { numbers, strings, dictionary } = batch;
   const word = (at: number): string | undefined => (numbers[at]! < 0 ? undefined : dictionary[numbers[at]!]);
   const entries: JournalEntry[] = [];
-  for (let row = 0, n = 0, s = 0; row < batch.count; row++, n += NUMBERS) {
+  let s = 0;
+  const next = (flags: number, bit: number): string | undefined => ((flags & bit) === 0 ? undefined : strings[s++]);
+  for (let row = 0, n = 0; row < batch.count; row++, n += NUMBERS) {
     const flags = numbers[n + FLAGS]!;
     const keyCount = numbers[n + KEY_COUNT]!;
-    const correlationId = strings[s + CORRELATION];
+    const messageId = strings[s++]!;
+    const time = next(flags, HAS_TIME);
+    const correlationId = (flags & CORRELATION_IS_ID) !== 0 ? messageId : next(flags, HAS_CORRELATION);
+    const causationId = next(flags, HAS_CAUSATION);
+    const conversationId = (flags & SAME_CONVERSATION) !== 0 ? correlationId : next(flags, HAS_CONVERSATION);
+    const traceparent = next(flags, HAS_TRACEPARENT);
+    const error = next(flags, HAS_ERROR);
+    const payload = next(flags, HAS_PAYLOAD);
+    const keys = strings.slice(s, s + keyCount) as string[];
+    s += keyCount;
     entries.push(
       rowOf({
         at: numbers[n + AT]!,
-        messageId: strings[s + MESSAGE_ID]!,
+        messageId,
         type: word(n + TYPE)!,
         service: word(n + SERVICE)!,
         endpoint: word(n + ENDPOINT)!,
         instance: batch.instance,
         decoded: (flags & DECODED) !== 0,
-        time: strings[s + TIME],
+        time,
         kind: word(n + KIND),
         source: word(n + SOURCE),
         correlationId,
-        causationId: strings[s + CAUSATION],
-        conversationId: (flags & SAME_CONVERSATION) !== 0 ? correlationId : strings[s + CONVERSATION],
-        traceId: strings[s + TRACE_ID],
+        causationId,
+        conversationId,
+        traceId: traceIdOf(traceparent),
         attempt: numbers[n + ATTEMPT]!,
         outcome: word(n + OUTCOME) as HandledOutcome,
         durationMs: numbers[n + DURATION]!,
         reason: word(n + REASON),
-        error: strings[s + ERROR],
+        error,
         replayed: (flags & REPLAYED) !== 0,
-        payload: strings[s + PAYLOAD],
-        keys: strings.slice(s + STRINGS, s + STRINGS + keyCount) as string[],
+        payload,
+        keys,
       }),
     );
-    s += STRINGS + keyCount;
   }
   return entries;
+}
+
+/** How many strings row `n` (its numbers' offset) has: its message id, those its flags name, and its keys. */
+function stringsOf(numbers: Float64Array, n: number): number {
+  const flags = numbers[n + FLAGS]!;
+  let count = 1 + numbers[n + KEY_COUNT]!;
+  for (const bit of [HAS_TIME, HAS_CORRELATION, HAS_CAUSATION, HAS_CONVERSATION, HAS_TRACEPARENT, HAS_ERROR, HAS_PAYLOAD])
+    if ((flags & bit) !== 0) count++;
+  return count;
 }
 
 /** The rows of `batch` from row `from` on (what is left when the oldest rows are dropped). */
 export function sliceBatch(batch: PackedBatch, from: number): PackedBatch {
   if (from <= 0) return batch;
   let s = 0;
-  for (let row = 0; row < from && row < batch.count; row++) s += STRINGS + batch.numbers[row * NUMBERS + KEY_COUNT]!;
+  for (let row = 0; row < from && row < batch.count; row++) s += stringsOf(batch.numbers, row * NUMBERS);
   const count = Math.max(0, batch.count - from);
   return {
     count,

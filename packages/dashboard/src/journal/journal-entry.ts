@@ -24,8 +24,18 @@ export interface EntryOptions {
   readonly keys: (field: string) => boolean;
 }
 
-/** By default, a business key is a top-level field named `id` or ending in `Id` (orderId, customerId). */
-export const defaultKeyFields = (field: string): boolean => field === 'id' || field.endsWith('Id');
+const CHAR_I = 73;
+const CHAR_D = 100;
+
+/**
+ * By default, a business key is a top-level field named `id` or ending in `Id` (orderId, customerId).
+ * Two character codes rather than `endsWith`: V8 inlines them, while `endsWith` is a builtin call
+ * for every field of every payload journaled.
+ */
+export const defaultKeyFields = (field: string): boolean => {
+  const n = field.length;
+  return field === 'id' || (n >= 2 && field.charCodeAt(n - 1) === CHAR_D && field.charCodeAt(n - 2) === CHAR_I);
+};
 
 /** The journal row of a `handled` event. The journal itself builds the same rows from a packed batch (`journal-batch.ts`). */
 export function entryOf(event: HandledEvent, options: EntryOptions): JournalEntry {

@@ -1,22 +1,35 @@
 /**
- * Packing `handled` events into a {@link PackedBatch} at flush time, on the bus thread: reading
- * each event's fields into the batch's flat arrays, and nothing more (no row objects, no time
- * parsing). The payload, when the journal keeps payloads, is redacted and serialized here.
+ * Packing `handled` events into a {@link PackedBatch} on the bus thread, one event as it arrives
+ * ({@link BatchPacker}): its fields are read into the batch's flat arrays and the event is not kept,
+ * so a batch waiting for its write holds a few strings and numbers per row instead of every
+ * envelope and payload (which the garbage collector would otherwise copy and promote). Nothing
+ * more happens here: no row objects, no time parsing, no trace id parsing. The payload, when the
+ * journal keeps payloads, is redacted and serialized here.
  *
  * @example
  * ```ts
- * const batch = packBatch(events, times, 0, events.length, { instance, payload: undefined, keys: defaultKeyFields });
+ * const packer = new BatchPacker(1000, { instance, payload: undefined, keys: defaultKeyFields });
+ * bus.on('handled', (event) => packer.add(event, Date.now()));
+ * const batch = packer.take(); // to the store; the packer starts a new batch
  * ```
  * @module
  */
-import { traceIdOf, type HandledEvent } from '@missive/core';
+import type { HandledEvent } from '@missive/core';
 import {
   AT,
   ATTEMPT,
+  CORRELATION_IS_ID,
   DECODED,
   DURATION,
   ENDPOINT,
   FLAGS,
+  HAS_CAUSATION,
+  HAS_CONVERSATION,
+  HAS_CORRELATION,
+  HAS_ERROR,
+  HAS_PAYLOAD,
+  HAS_TIME,
+  HAS_TRACEPARENT,
   KEY_COUNT,
   KIND,
   NUMBERS,
@@ -33,7 +46,138 @@ import type { EntryOptions } from './journal-entry.js';
 import { errorSummary, keysOf } from './journal-row.js';
 import { redact } from './redact.js';
 
-/** Packs rows `from` to `to` (exclusive) of `events`, settled at `times`. */
+/** The dictionary slots, in the order of their last-word cache. */
+const WORDS = [TYPE, SERVICE, ENDPOINT, OUTCOME, KIND, SOURCE, REASON] as const;
+
+/** Packs events one at a time into a batch of at most `capacity` rows. */
+export class BatchPacker {
+  private numbers: Float64Array;
+  private strings: string[] = [];
+  private dictionary: string[] = [];
+  private indexes = new Map<string, number>();
+  /** Per dictionary slot, the last word and its index: most rows repeat the previous row's type, service and endpoint. */
+  private readonly lastWord: (string | undefined)[] = WORDS.map(() => undefined);
+  private readonly lastIndex: number[] = WORDS.map(() => -1);
+  private count_ = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly options: Omit<EntryOptions, 'at'>,
+  ) {
+    this.numbers = new Float64Array(capacity * NUMBERS);
+  }
+
+  /** Rows in the batch being packed. */
+  get count(): number {
+    return this.count_;
+  }
+
+  /** Whether the batch is full (then {@link take} it before the next {@link add}). */
+  get full(): boolean {
+    return this.count_ >= this.capacity;
+  }
+
+  /** Packs `event`, settled at `at` (epoch ms). */
+  add(event: HandledEvent, at: number): void {
+    const numbers = this.numbers;
+    const strings = this.strings;
+    const n = this.count_++ * NUMBERS;
+    const envelope = event.envelope;
+    const messageId = event.messageId;
+    let flags = event.replayed ? REPLAYED : 0;
+    strings.push(messageId);
+    if (envelope !== undefined) {
+      flags |= DECODED;
+      const correlation = envelope.correlationid;
+      const conversation = envelope.conversationid;
+      if (conversation === correlation) flags |= SAME_CONVERSATION;
+      if (envelope.time !== undefined) {
+        flags |= HAS_TIME;
+        strings.push(envelope.time);
+      }
+      if (correlation === messageId) flags |= CORRELATION_IS_ID;
+      else if (correlation !== undefined) {
+        flags |= HAS_CORRELATION;
+        strings.push(correlation);
+      }
+      if (envelope.causationid !== undefined) {
+        flags |= HAS_CAUSATION;
+        strings.push(envelope.causationid);
+      }
+      if (conversation !== correlation && conversation !== undefined) {
+        flags |= HAS_CONVERSATION;
+        strings.push(conversation);
+      }
+      if (envelope.traceparent !== undefined) {
+        flags |= HAS_TRACEPARENT;
+        strings.push(envelope.traceparent);
+      }
+    }
+    if (event.error !== undefined) {
+      flags |= HAS_ERROR;
+      strings.push(errorSummary(event.error)!);
+    }
+    const payload = this.options.payload;
+    if (payload !== undefined && envelope !== undefined) {
+      const json = JSON.stringify(redact(envelope.data, payload.redact)) as string | undefined;
+      if (json !== undefined) {
+        flags |= HAS_PAYLOAD;
+        strings.push(json);
+      }
+    }
+    numbers[n + AT] = at;
+    numbers[n + ATTEMPT] = event.attempt;
+    numbers[n + DURATION] = event.durationMs;
+    numbers[n + FLAGS] = flags;
+    numbers[n + TYPE] = this.word(0, event.type);
+    numbers[n + SERVICE] = this.word(1, event.service);
+    numbers[n + ENDPOINT] = this.word(2, event.endpoint);
+    numbers[n + OUTCOME] = this.word(3, event.outcome);
+    numbers[n + KIND] = this.word(4, envelope?.messagekind);
+    numbers[n + SOURCE] = this.word(5, envelope?.source);
+    numbers[n + REASON] = this.word(6, event.reason);
+    const before = strings.length;
+    if (envelope !== undefined) keysOf(envelope.data, this.options.keys, strings);
+    numbers[n + KEY_COUNT] = strings.length - before;
+  }
+
+  /** The batch packed so far; the packer starts an empty one. */
+  take(): PackedBatch {
+    const count = this.count_;
+    const batch: PackedBatch = {
+      count,
+      instance: this.options.instance,
+      numbers: count === this.capacity ? this.numbers : this.numbers.slice(0, count * NUMBERS),
+      strings: this.strings,
+      dictionary: this.dictionary,
+    };
+    if (count === this.capacity) this.numbers = new Float64Array(this.capacity * NUMBERS);
+    else this.numbers.fill(0, 0, count * NUMBERS);
+    this.strings = [];
+    this.dictionary = [];
+    this.indexes = new Map();
+    this.lastWord.fill(undefined);
+    this.lastIndex.fill(-1);
+    this.count_ = 0;
+    return batch;
+  }
+
+  /** The dictionary index of `text` (-1 for undefined), for dictionary slot `slot`. */
+  private word(slot: number, text: string | undefined): number {
+    if (text === undefined) return -1;
+    if (text === this.lastWord[slot]) return this.lastIndex[slot]!;
+    let at = this.indexes.get(text);
+    if (at === undefined) {
+      at = this.dictionary.push(text) - 1;
+      this.indexes.set(text, at);
+    }
+    this.lastWord[slot] = text;
+    this.lastIndex[slot] = at;
+    return at;
+  }
+}
+
+/** Packs rows `from` to `to` (exclusive) of `events`, settled at `times`, in one batch. */
 export function packBatch(
   events: readonly HandledEvent[],
   times: readonly number[],
@@ -41,50 +185,7 @@ export function packBatch(
   to: number,
   options: Omit<EntryOptions, 'at'>,
 ): PackedBatch {
-  const count = to - from;
-  const numbers = new Float64Array(count * NUMBERS);
-  const strings: (string | undefined)[] = [];
-  const dictionary: string[] = [];
-  const indexes = new Map<string, number>();
-  const index = (text: string | undefined): number => {
-    if (text === undefined) return -1;
-    let at = indexes.get(text);
-    if (at === undefined) {
-      at = dictionary.push(text) - 1;
-      indexes.set(text, at);
-    }
-    return at;
-  };
-  const payload = options.payload;
-  for (let i = from, n = 0; i < to; i++, n += NUMBERS) {
-    const event = events[i]!;
-    const envelope = event.envelope;
-    const sameConversation = envelope !== undefined && envelope.conversationid === envelope.correlationid;
-    numbers[n + AT] = times[i]!;
-    numbers[n + ATTEMPT] = event.attempt;
-    numbers[n + DURATION] = event.durationMs;
-    numbers[n + FLAGS] =
-      (event.replayed ? REPLAYED : 0) | (envelope === undefined ? 0 : DECODED) | (sameConversation ? SAME_CONVERSATION : 0);
-    numbers[n + TYPE] = index(event.type);
-    numbers[n + SERVICE] = index(event.service);
-    numbers[n + ENDPOINT] = index(event.endpoint);
-    numbers[n + OUTCOME] = index(event.outcome);
-    numbers[n + KIND] = index(envelope?.messagekind);
-    numbers[n + SOURCE] = index(envelope?.source);
-    numbers[n + REASON] = index(event.reason);
-    strings.push(
-      event.messageId,
-      envelope?.time,
-      envelope?.correlationid,
-      envelope?.causationid,
-      sameConversation ? undefined : envelope?.conversationid,
-      traceIdOf(envelope?.traceparent),
-      errorSummary(event.error),
-      payload === undefined || envelope === undefined ? undefined : JSON.stringify(redact(envelope.data, payload.redact)),
-    );
-    const before = strings.length;
-    if (envelope !== undefined) keysOf(envelope.data, options.keys, strings);
-    numbers[n + KEY_COUNT] = strings.length - before;
-  }
-  return { count, instance: options.instance, numbers, strings, dictionary };
+  const packer = new BatchPacker(Math.max(1, to - from), options);
+  for (let i = from; i < to; i++) packer.add(events[i]!, times[i]!);
+  return packer.take();
 }

@@ -71,6 +71,16 @@ export function keysOf(data: unknown, isKey: (field: string) => boolean, into: (
   return into;
 }
 
+/**
+ * The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), or undefined when absent,
+ * malformed or all zeros. As core's `traceIdOf`, here so the worker thread loads no code of core.
+ */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  if (traceparent === undefined || traceparent.length !== 55) return undefined;
+  const id = traceparent.slice(3, 35);
+  return /^[0-9a-f]{32}$/.test(id) && id !== '0'.repeat(32) ? id : undefined;
+}
+
 /** `Name: message` of a failure, at most 500 characters. */
 export function errorSummary(error: Error | undefined): string | undefined {
   return error === undefined ? undefined : `${error.name}: ${error.message}`.slice(0, MAX_ERROR);

@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, defineEvent, MemoryBroker, silentLogger, UnrecoverableError, type Bus } from '@missive/core';
+import {
+  createBus,
+  defineCommand,
+  defineEvent,
+  MemoryBroker,
+  silentLogger,
+  systemClock,
+  UnrecoverableError,
+  type Bus,
+} from '@missive/core';
 import { causalOrder } from '../conversation/causal-order.js';
 import type { JournalEntry } from './journal-entry.js';
 import { journal } from './journal.js';
@@ -91,6 +100,33 @@ describe('the journal', () => {
     expect(await store.conversation('nothing')).toEqual([]);
     await bus.stop();
     await store.close();
+  });
+
+  it("stamps each row with its settlement time: the system clock's, read once per batch, or the given clock's", async () => {
+    for (const clock of [undefined, { ...systemClock, now: () => 42_000 }]) {
+      const store = new SqliteJournalStore({ path: ':memory:' });
+      const bus = shop(new MemoryBroker());
+      const j = journal(bus, { store, ...(clock === undefined ? {} : { clock }) });
+      const settled = handledCount(bus, 2);
+      await bus.start();
+      const before = Date.now();
+      await bus.send(PlaceOrder, { orderId: 'o-7', card: { number: '1' }, fail: 'no' });
+      await settled;
+      const after = Date.now();
+      await j.flush();
+      const rows = await store.conversation('o-7');
+      expect(rows).toHaveLength(2);
+      for (const row of rows) {
+        expect(Number.isInteger(row.at)).toBe(true);
+        if (clock === undefined) {
+          // To the millisecond: Date.now() itself is cut to whole milliseconds.
+          expect(row.at).toBeGreaterThanOrEqual(before - 1);
+          expect(row.at).toBeLessThanOrEqual(after + 1);
+        } else expect(row.at).toBe(42_000);
+      }
+      await bus.stop();
+      await store.close();
+    }
   });
 
   it('records dead letters with their reason, and writes what is buffered when the bus stops', async () => {

@@ -1,11 +1,10 @@
 /**
  * The message journal: an opt-in audit of what each endpoint of a bus handled, like an audit
- * queue. It listens to core's `handled` event and keeps the event and the time (two pushes on
- * arrays: the only work on the handler's path). At flush time — every `flushMs`, or as soon as
- * `batchSize` events wait — it packs them into flat arrays (`journal-batch.ts`) and hands each
- * batch to the store: the SQLite store's worker thread builds the rows and inserts them, so the bus
- * thread never builds a row object or clones one. It prunes by age and size every minute, and
- * flushes on stop.
+ * queue. It listens to core's `handled` event and packs each event as it arrives into the flat
+ * arrays of the current batch (`journal-pack.ts`; the event itself is not kept). Every `flushMs`,
+ * or as soon as a batch holds `batchSize` rows, it hands the batches to the store: the SQLite
+ * store's worker thread builds the rows and inserts them, so the bus thread never builds a row
+ * object or clones one. It prunes by age and size every minute, and flushes on stop.
  *
  * A store that fails does not fail a handler: the batch is kept and retried at the next flush,
  * up to `maxBuffered` rows, past which the oldest are dropped and counted (`journal.dropped`), with
@@ -30,7 +29,7 @@ import {
 } from '@missive/core';
 import { sliceBatch, unpackBatch, type PackedBatch } from './journal-batch.js';
 import { defaultKeyFields, type EntryOptions } from './journal-entry.js';
-import { packBatch } from './journal-pack.js';
+import { BatchPacker } from './journal-pack.js';
 import type { JournalStore } from './journal-store.js';
 import { openJournalStore } from './open-journal-store.js';
 
@@ -54,7 +53,10 @@ export interface JournalOptions {
   readonly pruneEveryMs?: number;
   /** Where store failures are reported. Default: `consoleLogger('warn')`. */
   readonly logger?: Logger;
-  /** The clock of the rows' times. Default: the system clock. */
+  /**
+   * The clock of the rows' times, read once per row. Default: the system clock, read once per
+   * batch: a row's time is the event's `settledAt` (monotonic) plus the batch's offset to it.
+   */
   readonly clock?: Clock;
 }
 
@@ -98,10 +100,12 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   };
   const logger = options.logger ?? consoleLogger('warn');
   const clock = options.clock ?? systemClock;
-  // The handler's path only pushes the event and its time here; rows are packed at flush time.
-  let events: HandledEvent[] = [];
-  let times: number[] = [];
-  // Packed, not yet written (a failing store's rows wait here), oldest first.
+  const perRowClock = options.clock;
+  /** Epoch ms minus `performance.now()`, read when a batch starts: a row's time is its `settledAt` plus this. */
+  let offset = 0;
+  // The handler's path packs each event into the current batch here.
+  const packer = new BatchPacker(batchSize, entryOptions);
+  // Full batches, and batches not yet written (a failing store's rows wait here), oldest first.
   const packed: PackedBatch[] = [];
   let store: JournalStore | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -112,14 +116,9 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   let dropped = 0;
   let failing = false;
 
-  /** Packs every waiting event, in batches of at most `batchSize`. */
+  /** Queues the batch being packed, if it has rows. */
   const packAll = (): void => {
-    const taken = events;
-    const at = times;
-    events = [];
-    times = [];
-    for (let from = 0; from < taken.length; from += batchSize)
-      packed.push(packBatch(taken, at, from, Math.min(taken.length, from + batchSize), entryOptions));
+    if (packer.count > 0) packed.push(packer.take());
   };
   /** Drops the oldest packed rows past `maxBuffered`, counting them. */
   const bound = (): void => {
@@ -134,7 +133,7 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
     }
   };
   const write = async (): Promise<void> => {
-    while (store !== undefined && (packed.length > 0 || events.length > 0)) {
+    while (store !== undefined && (packed.length > 0 || packer.count > 0)) {
       if (packed.length === 0) packAll();
       const batch = packed[0]!;
       try {
@@ -155,16 +154,24 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   };
   const flush = (): Promise<void> => {
     soon = false;
-    if (writing !== undefined) return writing.then(() => (events.length > 0 || packed.length > 0 ? flush() : undefined));
+    if (writing !== undefined) return writing.then(() => (packer.count > 0 || packed.length > 0 ? flush() : undefined));
     writing = write().finally(() => (writing = undefined));
     return writing;
   };
   const onHandled = (event: HandledEvent): void => {
-    events.push(event);
-    times.push(clock.now());
-    if (events.length >= batchSize && !soon) {
-      soon = true;
-      setImmediate(() => void flush());
+    if (perRowClock !== undefined) packer.add(event, perRowClock.now());
+    else {
+      if (packer.count === 0) offset = Date.now() - performance.now();
+      packer.add(event, Math.round(event.settledAt + offset));
+    }
+    if (packer.full) {
+      packed.push(packer.take());
+      // A failing store's batches are bounded at its next flush; these, while it keeps failing, here.
+      if (failing) bound();
+      if (!soon) {
+        soon = true;
+        setImmediate(() => void flush());
+      }
     }
   };
   const prune = async (): Promise<void> => {
