@@ -18,7 +18,7 @@ import { InFlightList } from '../transport/in-flight-list.js';
 import type { Consumer, Delivery } from '../transport/transport.js';
 import { consumePipeline } from '../consume/consume-pipeline.js';
 import { ConsumeState } from '../consume/consume-state.js';
-import type { EndpointDefinition } from '../consume/endpoint.js';
+import { prefetchOf, type EndpointDefinition } from '../consume/endpoint.js';
 import type { Envelope } from '../message/envelope.js';
 import { Header } from '../message/headers.js';
 import { isRetryable, MissiveError, toError, UnrecoverableError } from '../errors.js';
@@ -117,7 +117,7 @@ export class EndpointRuntime {
       this.bus.logger,
     );
     await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics, ordered: this.definition.ordered });
-    this.open(this.definition.prefetch, this.definition.concurrency);
+    this.open(prefetchOf(this.definition, this.bus.transport.capabilities), this.definition.concurrency);
     await this.consumer?.ready;
   }
 
@@ -387,7 +387,7 @@ export class EndpointRuntime {
         this.open(1, 1);
       } else {
         await this.closeConsumer();
-        this.open(this.definition.prefetch, this.definition.concurrency);
+        this.open(prefetchOf(this.definition, this.bus.transport.capabilities), this.definition.concurrency);
       }
     });
   }
