@@ -59,7 +59,8 @@ describe('missive services, asyncapi and dashboard (built command)', () => {
     expect(contracts.find((c) => c.name === Charged.name)).toMatchObject({ sentBy: ['payment'], handledBy: ['audit/audit'] });
     expect(contracts.find((c) => c.name === Charge.name)).toMatchObject({ handledBy: ['payment/payment'] });
     const table = await runMissive(url, ['services', '--wait', '1000']);
-    expect(table.out).toMatch(/SERVICE\s+INSTANCE\s+STATUS\s+VERSION\s+HOST\s+ENDPOINTS/);
+    expect(table.out).toMatch(/SERVICE\s+INSTANCE\s+STATUS\s+HEALTH\s+VERSION\s+HOST\s+ENDPOINTS/);
+    expect(table.out).toMatch(/payment\s+\S+\s+live\s+ready\s+3\.1\.0/);
     expect(table.out).toMatch(/catalog\.charged\s+event\s+payment\s+audit\/audit/);
   });
 

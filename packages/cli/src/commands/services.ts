@@ -1,7 +1,8 @@
 /**
  * `missive services` and `missive asyncapi`: the live service catalog. Every bus that runs
  * `announce()` (from `@missive/dashboard`) answers the command's ping with its announcement; the
- * command listens for `--wait` ms (default 1500), then prints the live instances and, for each
+ * command listens for `--wait` ms (default 1500), then prints the live instances (with their health:
+ * ready, or why not, as each bus last announced it) and, for each
  * contract, who sends it and who handles it — or the AsyncAPI 3 document of all of them, or of one
  * `--service`.
  *
@@ -28,6 +29,12 @@ async function gather(transport: Transport, waitMs: number): Promise<WatchedCata
   return catalog;
 }
 
+/** An instance's health as one cell: `ready`, `not ready: <reasons>`, or `-` when it did not say. */
+export function healthOf(health: { readonly ready: boolean; readonly reasons: readonly string[] } | undefined): string {
+  if (health === undefined) return '-';
+  return health.ready ? 'ready' : `not ready: ${health.reasons.join('; ')}`;
+}
+
 export async function servicesCommand(transport: Transport, options: { readonly waitMs: number }, out: Output): Promise<void> {
   const catalog = await gather(transport, options.waitMs);
   const instances = catalog.instances();
@@ -42,10 +49,11 @@ export async function servicesCommand(transport: Transport, options: { readonly 
       instance: i.instance,
       status: i.status,
       version: i.version,
+      health: healthOf(i.health),
       host: i.host,
       endpoints: i.endpoints.map((e) => e.name),
     })),
-    ['service', 'instance', 'status', 'version', 'host', 'endpoints'],
+    ['service', 'instance', 'status', 'health', 'version', 'host', 'endpoints'],
   );
   out.line('');
   out.table(

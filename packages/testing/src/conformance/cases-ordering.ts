@@ -67,20 +67,29 @@ export function orderingCases(test: CaseRegistrar): void {
       const bus = env.bus('ordered', { retry: { immediate: 0, delayed: { attempts: 2, initialMs: 100, factor: 1, jitter: 0 } } });
       const log: string[] = [];
       let failuresOfA0 = 0;
+      // a0 succeeds only once b2 is handled: b must get through while a's first message is still
+      // unfinished (were b held up by a, this would never end). Waiting on it, not on the retry
+      // delays, keeps the case independent of how fast a loaded machine runs b.
+      let bDone!: () => void;
+      const bFinished = new Promise<void>((resolve) => (bDone = resolve));
       bus.endpoint(
         endpoint,
         (e) =>
-          e.on(Step, (m, ctx) => {
-            if (m.key === 'a' && m.seq === 0 && failuresOfA0 < 2) {
-              failuresOfA0++;
-              log.push(`a0 failed@${ctx.attempt}`);
-              throw new Error('not yet');
+          e.on(Step, async (m, ctx) => {
+            if (m.key === 'a' && m.seq === 0) {
+              if (failuresOfA0 < 2) {
+                failuresOfA0++;
+                log.push(`a0 failed@${ctx.attempt}`);
+                throw new Error('not yet');
+              }
+              await bFinished;
             }
             if (m.key === 'p' && m.seq === 0) {
               log.push('p0 poisoned');
               throw new Error('never works');
             }
             log.push(`${m.key}${m.seq}`);
+            if (m.key === 'b' && m.seq === 2) bDone();
           }),
         { concurrency: 4 },
       );
@@ -95,7 +104,7 @@ export function orderingCases(test: CaseRegistrar): void {
       expect(index('a0')).toBeGreaterThan(index('a0 failed@2'));
       expect(index('a1')).toBeGreaterThan(index('a0'));
       expect(index('a2')).toBeGreaterThan(index('a1'));
-      // b is not held up by a.
+      // b is not held up by a (a0 waited for b2 above).
       expect(index('b2')).toBeLessThan(index('a0'));
       // p0 is dead-lettered after its retries; p1 and p2 then run, in order.
       expect(log.filter((l) => l === 'p0 poisoned').length).toBe(3);

@@ -443,7 +443,14 @@ export function describeSagaConformance(saga: SagaTarget): void {
 
     run('a timeout dropped before the outbox relay sent it is cancelled all the same', async (env, store) => {
       const c = contracts(env);
-      const world: World = { stock: new Map([['book', 10]]), reserved: new Map(), charged: new Map(), refunded: new Map(), shipped: new Set(), log: [] };
+      const world: World = {
+        stock: new Map([['book', 10]]),
+        reserved: new Map(),
+        charged: new Map(),
+        refunded: new Map(),
+        shipped: new Set(),
+        log: [],
+      };
       const buses = services(env, c, world);
       // The relay is held from the moment the saga handles StockReserved (which schedules the first
       // timeout) until the reschedule has committed: the reschedule's cancel finds nothing on the transport.
