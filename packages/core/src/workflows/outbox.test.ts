@@ -151,6 +151,29 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it('messages sent in one turn are removed from the store in one removal (each removal is a commit)', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const removals: number[] = [];
+    const remove = store.removeOutbox.bind(store);
+    store.removeOutbox = (ids) => {
+      removals.push(ids.length);
+      return remove(ids);
+    };
+    const bus = h.bus('shop');
+    const outbox = bus.outbox(store);
+    bus.endpoint('payment', (e) => e.on(ChargeCard, () => undefined));
+    await bus.start();
+    await outbox.transaction((tx) => {
+      for (let n = 0; n < 4; n++) tx.send(ChargeCard, { orderId: `o-${n}`, amount: n }, { to: 'payment' });
+      tx.publish(OrderPlaced, { orderId: 'o-9', n: 9 });
+    });
+    await outbox.flush();
+    expect(removals).toEqual([5]);
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
   it('a message delivered three times has its side effect once, and its messages go out once', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();

@@ -296,10 +296,12 @@ class OutboxRelay<Tx> implements BusComponent {
   /** Starts one message after the one before it in its chain; a chain stops at its first failure. */
   private begin(chain: string, record: OutboxRecord): void {
     const previous = this.tails.get(chain);
+    // The chain's next message waits for this one's confirm, not for its removal.
     const sent = (previous ?? Promise.resolve(true)).then((ok) => (ok ? this.send(record) : false));
     this.tails.set(chain, sent);
-    this.onTheirWay.set(record.id, sent);
-    void sent.then((ok) => {
+    const finished = sent.then((ok) => (ok ? this.removeLater(record.id) : false));
+    this.onTheirWay.set(record.id, finished);
+    void finished.then((ok) => {
       if (this.tails.get(chain) === sent) this.tails.delete(chain);
       this.onTheirWay.delete(record.id);
       if (ok) this.failures = 0;
@@ -307,7 +309,7 @@ class OutboxRelay<Tx> implements BusComponent {
     });
   }
 
-  /** Sends one message, then has it removed; true once removed. */
+  /** Sends one message: true once the broker has it. */
   private async send(record: OutboxRecord): Promise<boolean> {
     try {
       await this.bus.dispatchPrepared(record);
@@ -317,18 +319,30 @@ class OutboxRelay<Tx> implements BusComponent {
     }
     this.sentCount++;
     this.options.onDispatched?.(record);
+    return true;
+  }
+
+  /** Has a sent message removed from the store: true once removed. */
+  private removeLater(id: string): Promise<boolean> {
     return new Promise<boolean>((done) => {
-      this.removable.push({ id: record.id, done });
+      this.removable.push({ id, done });
       this.removeSent();
     });
   }
 
-  /** Removes the sent messages from the store, those sent during a removal in the next one. */
+  /**
+   * Removes the sent messages from the store at the end of this event-loop turn (those sent in one
+   * turn, one removal: each is a commit, on SQLite an fsync), those sent during a removal in the next.
+   */
   private removeSent(): void {
     if (this.removing !== undefined || this.removable.length === 0) return;
+    this.removing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.removeNow());
+  }
+
+  private removeNow(): Promise<void> {
     const removal = this.removable;
     this.removable = [];
-    this.removing = this.store
+    return this.store
       .removeOutbox(removal.map((r) => r.id))
       .then(
         () => {
