@@ -61,9 +61,15 @@ describe('shop observability end to end', () => {
         );
       };
       const waiter = createWaiter({ timeoutMs: 90_000 });
-      await waiter.until(() => traceIds.every((t) => complete(of(t))), 'every order trace to end with all its parents exported');
       // A retried payment: process spans of one message with growing attempts, the failed ones marked.
-      const retried = traceIds.map(of).find((spans) => spans.filter((s) => s.name === 'process payment').length > 1);
+      const retriedTrace = () => traceIds.map(of).find((spans) => spans.filter((s) => s.name === 'process payment').length > 1);
+      // The payment service exports its failed attempts' spans on its own schedule: an order's trace can
+      // be complete (its parents all exported) before they arrive, so they are waited for too.
+      await waiter.until(
+        () => traceIds.every((t) => complete(of(t))) && retriedTrace() !== undefined,
+        'every order trace to end with all its parents exported, and a retried payment',
+      );
+      const retried = retriedTrace();
       expect(retried, 'at least one order whose payment was retried').toBeDefined();
       const attempts = retried!.filter((s) => s.name === 'process payment');
       expect(new Set(attempts.map((s) => s.attributes['missive.attempt'])).size).toBe(attempts.length);

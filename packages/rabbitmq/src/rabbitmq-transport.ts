@@ -85,6 +85,9 @@ import { DEAD_LETTER_SUFFIX, checkTypeExchange, scheduledQueue } from './topolog
 export { DEAD_LETTER_SUFFIX, MAX_DELAY_MS, delayBucket, scheduledQueue } from './topology.js';
 export { CONTENT_TYPE, DELAY_HEADER, REPUBLISHED } from './wire.js';
 
+/** An endpoint's default prefetch per handler on quorum queues (see `TransportCapabilities.prefetchPerHandler`). */
+export const QUORUM_PREFETCH_PER_HANDLER = 8;
+
 /** Dependencies a factory passes in. */
 export interface RabbitMqDeps {
   readonly logger?: Logger;
@@ -93,12 +96,7 @@ export interface RabbitMqDeps {
 /** The RabbitMQ transport. */
 export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHost {
   readonly kind = 'rabbitmq';
-  readonly capabilities: TransportCapabilities = Object.freeze({
-    delayedDelivery: true,
-    cancelScheduled: true,
-    orderingKeys: true,
-    multiProcess: true,
-  });
+  readonly capabilities: TransportCapabilities;
   readonly deadLetters: DeadLetterStore;
   readonly options: ResolvedRabbitMqOptions;
   readonly logger: Logger;
@@ -112,6 +110,16 @@ export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHos
 
   constructor(options: RabbitMqOptions, deps: RabbitMqDeps = {}) {
     this.options = resolveRabbitMqOptions(options);
+    this.capabilities = Object.freeze({
+      delayedDelivery: true,
+      cancelScheduled: true,
+      orderingKeys: true,
+      multiProcess: true,
+      // A quorum queue counts an ack against the consumer's window until its Raft commit: with the
+      // usual 2 per handler, the window filled with acks on their way under load and the handlers
+      // waited for deliveries (the example shop's order endpoint: most of an order's time).
+      ...(this.options.queueType === 'quorum' ? { prefetchPerHandler: QUORUM_PREFETCH_PER_HANDLER } : {}),
+    });
     this.logger = deps.logger ?? consoleLogger('warn');
     this.link = new RabbitConnection(this.options, redactUrl(this.options.url), this.logger, {
       preparePublisher: (publisher) => this.publisher.prepare(publisher),

@@ -20,7 +20,7 @@ import type { Consumer, Delivery } from '../transport/transport.js';
 import { consumePipeline } from '../consume/consume-pipeline.js';
 import type { Attempt } from '../consume/steps/retry.js';
 import { ConsumeState } from '../consume/consume-state.js';
-import type { EndpointDefinition } from '../consume/endpoint.js';
+import { prefetchOf, type EndpointDefinition } from '../consume/endpoint.js';
 import type { Envelope } from '../message/envelope.js';
 import { Header } from '../message/headers.js';
 import { isRetryable, MissiveError, toError, UnrecoverableError } from '../errors.js';
@@ -126,7 +126,7 @@ export class EndpointRuntime {
       this.bus.logger,
     );
     await this.bus.transport.declare({ name: this.definition.name, topics: this.definition.topics, ordered: this.definition.ordered });
-    this.open(this.definition.prefetch, this.definition.concurrency);
+    this.open(prefetchOf(this.definition, this.bus.transport.capabilities), this.definition.concurrency);
     await this.consumer?.ready;
   }
 
@@ -482,7 +482,7 @@ export class EndpointRuntime {
         this.open(1, 1);
       } else {
         await this.closeConsumer();
-        this.open(this.definition.prefetch, this.definition.concurrency);
+        this.open(prefetchOf(this.definition, this.bus.transport.capabilities), this.definition.concurrency);
       }
     });
   }

@@ -22,6 +22,7 @@ import type { Middleware } from './pipeline.js';
 import { RateLimiter, type RateLimitOptions } from '../policies/rate-limiter.js';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from '../policies/retry-policy.js';
 import { checkTopicPattern, topicMatcher } from '../transport/topic-pattern.js';
+import type { TransportCapabilities } from '../transport/transport.js';
 
 /** A consume middleware. */
 export type ConsumeMiddleware = Middleware<ConsumeContext>;
@@ -33,7 +34,10 @@ export type ExpiredAction = 'drop' | 'dead-letter';
 export interface EndpointOptions {
   /** Handlers running at once. Default 8. */
   readonly concurrency?: number;
-  /** Un-settled deliveries the endpoint holds. Default `2 × concurrency`; never below `concurrency`. */
+  /**
+   * Un-settled deliveries the endpoint holds; never below `concurrency`. Default `2 × concurrency`,
+   * or what the transport asks for (`capabilities.prefetchPerHandler`: 8 × on RabbitMQ quorum queues).
+   */
   readonly prefetch?: number;
   /** The endpoint's retry policy (a handler's own overrides it). Default: the bus's. */
   readonly retry?: RetryOptions;
@@ -97,7 +101,8 @@ export interface EndpointDefinition {
   readonly topics: readonly string[];
   readonly middleware: readonly ConsumeMiddleware[];
   readonly concurrency: number;
-  readonly prefetch: number;
+  /** Set by the options; undefined: the transport's default (see {@link prefetchOf}). */
+  readonly prefetch: number | undefined;
   readonly expired: ExpiredAction;
   readonly maxDeliveries: number;
   readonly circuitBreaker: CircuitBreakerOptions | false;
@@ -120,6 +125,11 @@ function positiveInt(value: unknown, what: string): number {
 }
 
 /** Runs `configure` and checks the result; all faults are `ConfigurationError`s raised here. */
+/** The prefetch an endpoint consumes with: its own, or `concurrency` × what the transport asks per handler (2 by default). */
+export function prefetchOf(definition: Pick<EndpointDefinition, 'prefetch' | 'concurrency'>, capabilities: TransportCapabilities): number {
+  return definition.prefetch ?? definition.concurrency * (capabilities.prefetchPerHandler ?? 2);
+}
+
 export function defineEndpoint(
   name: string,
   configure: (e: EndpointBuilder) => void,
@@ -132,8 +142,8 @@ export function defineEndpoint(
     );
   }
   const concurrency = positiveInt(options.concurrency ?? 8, `endpoint ${name}: concurrency`);
-  const prefetch = positiveInt(options.prefetch ?? concurrency * 2, `endpoint ${name}: prefetch`);
-  if (prefetch < concurrency)
+  const prefetch = options.prefetch === undefined ? undefined : positiveInt(options.prefetch, `endpoint ${name}: prefetch`);
+  if (prefetch !== undefined && prefetch < concurrency)
     throw new ConfigurationError(`endpoint ${name}: prefetch (${prefetch}) must be at least concurrency (${concurrency})`);
   const maxDeliveries = positiveInt(options.maxDeliveries ?? 20, `endpoint ${name}: maxDeliveries`);
   if (options.takeOver !== undefined && typeof options.takeOver !== 'boolean')

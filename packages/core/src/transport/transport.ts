@@ -189,6 +189,13 @@ export interface TransportCapabilities {
    * `InProcessMessage`, whose body is encoded only if read. Absent: false.
    */
   readonly inProcess?: boolean;
+  /**
+   * Deliveries per running handler that an endpoint holds when its `prefetch` is not set (its
+   * default prefetch is `concurrency` × this). A transport whose settles free the consumer's window
+   * only after a broker commit (RabbitMQ quorum queues: a Raft round trip) asks for more, so that
+   * settles on their way do not leave the handlers waiting for deliveries. Absent: 2.
+   */
+  readonly prefetchPerHandler?: number;
 }
 
 /** A queue as an operator sees it. */

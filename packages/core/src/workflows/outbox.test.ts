@@ -114,6 +114,66 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it('a message committed while an earlier one waits for its confirm goes out without waiting for it (the relay is pipelined)', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let releaseCharge!: () => void;
+    const chargeHeld = new Promise<void>((resolve) => (releaseCharge = resolve));
+    const started: string[] = [];
+    const sent: string[] = [];
+    const bus = h.bus('shop', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            started.push(ctx.destination.name);
+            // The broker is slow to confirm the charge: it waits until the test lets it go.
+            if (ctx.destination.name === ChargeCard.name) await chargeHeld;
+            await next();
+            sent.push(ctx.destination.name);
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('payment', (e) => e.on(ChargeCard, () => undefined));
+    await bus.start();
+    await outbox.transaction((tx) => tx.send(ChargeCard, { orderId: 'o-1', amount: 1 }));
+    await h.until(() => started.includes(ChargeCard.name), 'the relay sending the charge');
+    // Committed while the charge waits for its confirm (another destination: another chain).
+    await outbox.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-2', n: 0 }));
+    await h.until(() => sent.includes(OrderPlaced.name), 'the event, while the charge waits');
+    expect(sent).toEqual([OrderPlaced.name]);
+    expect((await store.pendingOutbox(10)).map((r) => r.destination.name)).toEqual([ChargeCard.name]);
+    releaseCharge();
+    await outbox.flush();
+    expect(sent).toEqual([OrderPlaced.name, ChargeCard.name]);
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
+  it('messages sent in one turn are removed from the store in one removal (each removal is a commit)', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const removals: number[] = [];
+    const remove = store.removeOutbox.bind(store);
+    store.removeOutbox = (ids) => {
+      removals.push(ids.length);
+      return remove(ids);
+    };
+    const bus = h.bus('shop');
+    const outbox = bus.outbox(store);
+    bus.endpoint('payment', (e) => e.on(ChargeCard, () => undefined));
+    await bus.start();
+    await outbox.transaction((tx) => {
+      for (let n = 0; n < 4; n++) tx.send(ChargeCard, { orderId: `o-${n}`, amount: n }, { to: 'payment' });
+      tx.publish(OrderPlaced, { orderId: 'o-9', n: 9 });
+    });
+    await outbox.flush();
+    expect(removals).toEqual([5]);
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
   it('a message delivered three times has its side effect once, and its messages go out once', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();

@@ -162,20 +162,40 @@ function chainsOf(batch: readonly OutboxRecord[], codec: Codec): Map<string, Out
   return chains;
 }
 
-/** Publishes committed outbox messages, in order for each destination and conversation, and removes them. */
+/**
+ * Publishes committed outbox messages, in order for each destination and conversation, and removes
+ * them. Pipelined: a run reads the pending messages not already on their way and starts them, each
+ * after the one before it in its chain (see `chainsOf`), without waiting for the confirms of the
+ * messages earlier runs started; a message committed while others wait for their confirms goes out
+ * at once. A message stays "on its way" from its start until it is removed from the store (or failed),
+ * so no run sends it twice. At most `batchSize` messages are on their way at once.
+ */
 class OutboxRelay<Tx> implements BusComponent {
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
   private readonly retentionMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private running: Promise<number> | undefined;
+  private running: Promise<void> | undefined;
   /** A run asked for while one was under way: it starts when that one ends, so no request is lost. */
-  private queued: Promise<number> | undefined;
+  private queued: Promise<void> | undefined;
   private started = false;
   private timer: TimerHandle | undefined;
   private failures = 0;
   private lastPurge = 0;
+  /** Messages on their way, by id: each settles true once sent and removed, false if it failed (or its chain did). */
+  private readonly onTheirWay = new Map<string, Promise<boolean>>();
+  /** The last message on its way of each chain: the next one of the chain waits for it. */
+  private readonly tails = new Map<string, Promise<boolean>>();
+  /** Sent, waiting to be removed from the store in the next removal. */
+  private removable: { id: string; done: (removed: boolean) => void }[] = [];
+  private removing: Promise<void> | undefined;
+  /** Messages sent since the relay started (what `flush` counts). */
+  private sentCount = 0;
+  /** The first failure since the last `flush` looked (a send or a removal), for `flush` to report. */
+  private failure: { error: unknown } | undefined;
+  /** A run found more pending than it could start: run again when some finish. */
+  private backlog = false;
 
   constructor(
     private readonly bus: BusCore,
@@ -206,21 +226,45 @@ class OutboxRelay<Tx> implements BusComponent {
 
   kick(): void {
     if (!this.started) return;
-    void this.flush().catch(() => undefined);
+    void this.run().catch(() => undefined);
   }
 
-  /** Runs the relay until the outbox is empty. A call during a run gets the next run, shared by all such calls. */
-  flush(): Promise<number> {
+  /**
+   * Sends everything pending now and waits until it is sent and removed (messages already on their
+   * way included); resolves with how many were sent meanwhile, rejects with the first failure.
+   */
+  async flush(): Promise<number> {
+    const before = this.sentCount;
+    this.takeFailure();
+    for (;;) {
+      await this.run();
+      if (this.onTheirWay.size === 0) break;
+      await Promise.all(this.onTheirWay.values());
+      if (this.failure !== undefined) break;
+    }
+    const failure = this.takeFailure();
+    if (failure !== undefined) throw failure.error;
+    return this.sentCount - before;
+  }
+
+  private takeFailure(): { error: unknown } | undefined {
+    const failure = this.failure;
+    this.failure = undefined;
+    return failure;
+  }
+
+  /** One run: starts what is pending and not on its way. A call during a run gets the next run, shared by all such calls. */
+  private run(): Promise<void> {
     if (this.running !== undefined) {
       this.queued ??= this.running
-        .catch(() => 0)
+        .catch(() => undefined)
         .then(() => {
           this.queued = undefined;
-          return this.flush();
+          return this.run();
         });
       return this.queued;
     }
-    const run = this.drain().finally(() => {
+    const run = this.startPending().finally(() => {
       this.running = undefined;
       this.schedule();
     });
@@ -228,44 +272,98 @@ class OutboxRelay<Tx> implements BusComponent {
     return run;
   }
 
-  private async drain(): Promise<number> {
-    let dispatched = 0;
+  private async startPending(): Promise<void> {
     try {
-      for (;;) {
-        const batch = await this.store.pendingOutbox(this.batchSize);
-        if (batch.length === 0) break;
-        const done: string[] = [];
-        const failures: unknown[] = [];
-        // Chains at once (see `chainsOf`): a destination's messages of one conversation go out one
-        // after the other, in order; the others do not wait for their confirms (one round trip per
-        // message, one message at a time, was the relay's whole throughput).
-        await Promise.all(
-          [...chainsOf(batch, this.bus.environment.codec).values()].map(async (chain) => {
-            for (const record of chain) {
-              try {
-                await this.bus.dispatchPrepared(record);
-              } catch (error) {
-                failures.push(error); // the rest of this destination waits for the next run, in order
-                return;
-              }
-              this.options.onDispatched?.(record);
-              done.push(record.id);
-            }
-          }),
-        );
-        if (done.length > 0) await this.store.removeOutbox(done);
-        dispatched += done.length;
-        if (failures.length > 0) throw failures[0];
-        if (batch.length < this.batchSize) break;
+      const room = this.batchSize - this.onTheirWay.size;
+      if (room <= 0) {
+        this.backlog = true;
+        return;
       }
-      this.failures = 0;
+      // Those on their way are still in the store (until removed): read past them.
+      const batch = await this.store.pendingOutbox(room + this.onTheirWay.size);
+      const fresh = batch.filter((record) => !this.onTheirWay.has(record.id));
+      this.backlog = batch.length === room + this.onTheirWay.size && fresh.length >= room;
+      for (const [key, chain] of chainsOf(fresh.slice(0, room), this.bus.environment.codec)) {
+        for (const record of chain) this.begin(key, record);
+      }
       await this.purgeInbox();
-      return dispatched;
     } catch (error) {
-      this.failures++;
-      this.logger.warn({ err: error, attempt: this.failures }, 'outbox relay failed; it will try again');
+      this.failed(error);
       throw error;
     }
+  }
+
+  /** Starts one message after the one before it in its chain; a chain stops at its first failure. */
+  private begin(chain: string, record: OutboxRecord): void {
+    const previous = this.tails.get(chain);
+    // The chain's next message waits for this one's confirm, not for its removal.
+    const sent = (previous ?? Promise.resolve(true)).then((ok) => (ok ? this.send(record) : false));
+    this.tails.set(chain, sent);
+    const finished = sent.then((ok) => (ok ? this.removeLater(record.id) : false));
+    this.onTheirWay.set(record.id, finished);
+    void finished.then((ok) => {
+      if (this.tails.get(chain) === sent) this.tails.delete(chain);
+      this.onTheirWay.delete(record.id);
+      if (ok) this.failures = 0;
+      if (this.backlog && this.onTheirWay.size < this.batchSize) this.kick();
+    });
+  }
+
+  /** Sends one message: true once the broker has it. */
+  private async send(record: OutboxRecord): Promise<boolean> {
+    try {
+      await this.bus.dispatchPrepared(record);
+    } catch (error) {
+      this.failed(error); // the rest of its chain waits for a later run, in order
+      return false;
+    }
+    this.sentCount++;
+    this.options.onDispatched?.(record);
+    return true;
+  }
+
+  /** Has a sent message removed from the store: true once removed. */
+  private removeLater(id: string): Promise<boolean> {
+    return new Promise<boolean>((done) => {
+      this.removable.push({ id, done });
+      this.removeSent();
+    });
+  }
+
+  /**
+   * Removes the sent messages from the store at the end of this event-loop turn (those sent in one
+   * turn, one removal: each is a commit, on SQLite an fsync), those sent during a removal in the next.
+   */
+  private removeSent(): void {
+    if (this.removing !== undefined || this.removable.length === 0) return;
+    this.removing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.removeNow());
+  }
+
+  private removeNow(): Promise<void> {
+    const removal = this.removable;
+    this.removable = [];
+    return this.store
+      .removeOutbox(removal.map((r) => r.id))
+      .then(
+        () => {
+          for (const r of removal) r.done(true);
+        },
+        (error: unknown) => {
+          this.failed(error); // sent but still in the store: sent again later (the inbox drops the copy)
+          for (const r of removal) r.done(false);
+        },
+      )
+      .finally(() => {
+        this.removing = undefined;
+        this.removeSent();
+      });
+  }
+
+  private failed(error: unknown): void {
+    this.failure ??= { error };
+    this.failures++;
+    this.logger.warn({ err: error, attempt: this.failures }, 'outbox relay failed; it will try again');
+    if (this.running === undefined) this.schedule(); // after the backoff (a run in progress schedules when it ends)
   }
 
   private schedule(): void {

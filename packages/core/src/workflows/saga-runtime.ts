@@ -16,8 +16,11 @@
  * RabbitMQ), a timeout is scheduled under its id and cancelled for real once the instance has
  * dropped it (cancelled, rescheduled, or the saga finished) and that is committed, so no stale
  * timeout waits in the queue (one the relay had not yet sent is cancelled after a flush of the
- * outbox). Where it cannot, or when the cancel fails, or the timeout was due before its cancel, the
- * stale timeout is delivered and ignored.
+ * outbox). The cancel runs after the message's handler, which does not wait for it: on RabbitMQ it
+ * is a broker round trip (a queue deletion), and an endpoint slot held for it was most of what a
+ * saga step cost there; the bus waits for cancels under way when it stops. Where the transport
+ * cannot cancel, or when the cancel fails, or the timeout was due before its cancel, the stale
+ * timeout is delivered and ignored.
  *
  * @example
  * ```ts
@@ -89,6 +92,7 @@ export function installSaga<State, Tx>(
   const endpoint = options.endpoint ?? definition.name;
   const Timeout = sagaTimeoutContract(definition.name);
   const runtime = new SagaRuntime(bus, definition, outbox, endpoint, Timeout);
+  bus.attach({ start: async () => undefined, stop: () => runtime.cancelsDone() });
   const { store: _store, endpoint: _endpoint, outbox: _outbox, ...endpointOptions } = options;
   bus.endpoint(
     endpoint,
@@ -103,6 +107,9 @@ export function installSaga<State, Tx>(
 }
 
 class SagaRuntime<State, Tx> {
+  /** Cancels of dropped timeouts under way (see `cancelLater`). */
+  private readonly cancelling = new Set<Promise<void>>();
+
   constructor(
     private readonly bus: BusCore,
     private readonly definition: SagaDefinition<State>,
@@ -173,19 +180,32 @@ class SagaRuntime<State, Tx> {
     return this.bus.transport.capabilities.cancelScheduled;
   }
 
+  /** Resolves once the cancels under way are done (the bus waits for them when it stops). */
+  async cancelsDone(): Promise<void> {
+    while (this.cancelling.size > 0) await Promise.allSettled([...this.cancelling]);
+  }
+
   /**
-   * Cancels on the transport the timeouts `draft` dropped, after its commit: those the instance had
-   * before this step (the fired one aside) that the saved record no longer holds. (One scheduled and
-   * dropped within the step is never sent: see `SagaDraft.outgoing`.) A timeout the transport does
-   * not hold may still wait in the outbox (the relay had not sent it when this step committed): the
-   * outbox is flushed and the cancel tried again, so the race with the relay cannot let a dropped
-   * timeout through. Best effort beyond that: one not cancelled arrives when due and is ignored.
+   * Cancels on the transport, in the background, the timeouts `draft` dropped, after its commit:
+   * those the instance had before this step (the fired one aside) that the saved record no longer
+   * holds. (One scheduled and dropped within the step is never sent: see `SagaDraft.outgoing`.)
    */
-  private async cancelDropped(draft: SagaDraft<State, Tx>, kept: readonly SagaTimeoutRecord[], fired: string | undefined): Promise<void> {
+  private cancelLater(draft: SagaDraft<State, Tx>, kept: readonly SagaTimeoutRecord[], fired: string | undefined): void {
     if (!this.cancellable()) return;
     const keep = new Set(kept.map((t) => t.id));
     const dropped = draft.base.timeouts.map((t) => t.id).filter((id) => id !== fired && !keep.has(id));
     if (dropped.length === 0) return;
+    const cancelling = this.cancelDropped(dropped).finally(() => this.cancelling.delete(cancelling));
+    this.cancelling.add(cancelling);
+  }
+
+  /**
+   * A timeout the transport does not hold may still wait in the outbox (the relay had not sent it
+   * when the step committed): the outbox is flushed and the cancel tried again, so the race with
+   * the relay cannot let a dropped timeout through. Best effort beyond that: one not cancelled
+   * arrives when due and is ignored. Never rejects.
+   */
+  private async cancelDropped(dropped: readonly string[]): Promise<void> {
     const missed: string[] = [];
     for (const id of dropped) if (!(await this.cancel(id))) missed.push(id);
     if (missed.length === 0) return;
@@ -250,7 +270,7 @@ class SagaRuntime<State, Tx> {
       saga: { record, expectedVersion },
       outbox: draft.outgoing(record.timeouts),
     });
-    await this.cancelDropped(draft, record.timeouts, fired);
+    this.cancelLater(draft, record.timeouts, fired);
   }
 }
 
