@@ -334,22 +334,27 @@ export class EndpointRuntime {
   /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
   private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
     const startedAt = performance.now();
-    try {
-      const tracing = this.bus.tracing;
-      // Without a tracer provider there is no span to run in: no closure, no header lookup.
-      if (tracing.tracingOn()) {
-        await tracing.process(
+    const tracing = this.bus.tracing;
+    // Without a tracer provider, or when the trace is not sampled, there is no span to run in: no header lookup.
+    const span = tracing.tracingOn()
+      ? tracing.startProcess(
           state.envelope,
           this.definition.name,
           state.attempt,
           state.received.message.headers[Header.ReplayedAt] !== undefined,
-          () => attempt(state),
-        );
-      } else await attempt(state);
+        )
+      : undefined;
+    try {
+      if (span === undefined) await attempt(state);
+      else {
+        await tracing.inProcess(span, attempt, state);
+        span.span.end();
+      }
       this.bus.metrics.processed(this.definition.name, startedAt, undefined);
       this.breaker?.record(true);
     } catch (thrown) {
       const error = toError(thrown);
+      if (span !== undefined) tracing.end(span.span, error);
       this.stats.failed++;
       this.bus.metrics.processed(this.definition.name, startedAt, error);
       this.log.warn({ ...messageLogFields(state), err: error }, 'handler failed');
