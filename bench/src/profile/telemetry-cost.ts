@@ -178,7 +178,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
       metricExporter: metrics,
       metricIntervalMs: Number(option('metric-interval', '10000')),
       prometheus: false,
-      ...(mode === 'sampled' ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.1) }) } : {}),
+      ...(mode === 'sampled' ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(Number(option('ratio', '0.1'))) }) } : {}),
     });
     // Traces alone: the meter provider back to the API's no-op one before the bus makes its instruments.
     if (mode === 'traces') (await import('@opentelemetry/api')).metrics.disable();
@@ -242,7 +242,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
 function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const args = [fileURLToPath(import.meta.url), '--child', path, '--mode', mode, '--count', String(count), '--name', name];
   if (mode === 'base') args.push('--baseline', option('baseline', ''));
-  args.push('--metric-interval', option('metric-interval', '10000'));
+  args.push('--metric-interval', option('metric-interval', '10000'), '--ratio', option('ratio', '0.1'));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: 300_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`${path} ${mode}: ${error.message}\n${stderr}`));
