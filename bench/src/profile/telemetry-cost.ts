@@ -178,7 +178,9 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
       metricExporter: metrics,
       metricIntervalMs: Number(option('metric-interval', '10000')),
       prometheus: false,
-      ...(mode === 'sampled' ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(Number(option('ratio', '0.1'))) }) } : {}),
+      ...(mode === 'sampled'
+        ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(Number(option('ratio', '0.1'))) }) }
+        : {}),
     });
     // Traces alone: the meter provider back to the API's no-op one before the bus makes its instruments.
     if (mode === 'traces') (await import('@opentelemetry/api')).metrics.disable();
