@@ -11,10 +11,13 @@
  * node --cpu-prof bench/dist/profile/redis-cpu.js missive consume 40000 run1
  * node bench/dist/profile/redis-cpu.js raw publish 40000 run1 && node bench/dist/profile/redis-cpu.js raw consume 40000 run1
  * node bench/dist/profile/redis-cpu.js missive clean 0 run1
+ * node bench/dist/profile/redis-cpu.js transport publish 40000 run3   # the transport without the bus
+ * MISSIVE_BASELINE_DIR=<build> node bench/dist/profile/redis-cpu.js before publish 40000 run2   # an earlier build
  * ```
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { REDIS_URL } from '../harness/machine.js';
 
 import { loadSubject, publishWindowed } from '../harness/roles.js';
@@ -22,8 +25,17 @@ import type { SubjectArgs } from '../harness/subject.js';
 
 const [which = 'missive', phase = 'publish', countText = '40000', id = String(process.pid)] = process.argv.slice(2);
 const count = Number(countText);
-const subject = which === 'raw' ? 'subjects/raw-redis.js' : 'subjects/missive-bus.js';
-const args: SubjectArgs = { name: `cpu-${which}-${id}`, prefetch: 32, concurrency: 16, url: `${REDIS_URL}?prefix=bench-cpu-${id}` };
+const subject =
+  which === 'raw' ? 'subjects/raw-redis.js' : which === 'transport' ? 'subjects/redis-transport-bare.js' : 'subjects/missive-bus.js';
+const baseline = process.env.MISSIVE_BASELINE_DIR;
+const args: SubjectArgs = {
+  name: `cpu-${which}-${id}`,
+  prefetch: 32,
+  concurrency: 16,
+  url: `${REDIS_URL}?prefix=bench-cpu-${id}`,
+  // `before`: the @missive/redis of the build in MISSIVE_BASELINE_DIR (as the redis scenario's "Missive before").
+  ...(which === 'before' && baseline !== undefined ? { transportModule: join(baseline, 'packages', 'redis', 'dist', 'index.js') } : {}),
+};
 const mod = await loadSubject(subject);
 
 /** Redis's CPU time so far, µs (utime + stime of its process; clock ticks of 10 ms). */

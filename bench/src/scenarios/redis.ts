@@ -60,7 +60,7 @@ export const redis: Scenario = {
         label: 'Missive (Redis Streams)',
         module: 'subjects/missive-bus.js',
         args: { ...common, name: `bench-redis-${id}`, url: `${REDIS_URL}?prefix=${prefix}` },
-        note: 'publish routed by topic in a script; ack checks the pending entry and deletes it; schema checked both ways; endpoint concurrency 16',
+        note: 'publish routed by topic in a script (routing version checked per batch); ack is XACK + XDEL (a reclaim writes the message again under a new id, so a late ack settles nothing); schema checked both ways; endpoint concurrency 16',
       },
       {
         label: 'raw ioredis (XADD / XREADGROUP / XACK + XDEL)',

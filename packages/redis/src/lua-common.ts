@@ -1,7 +1,8 @@
 /**
  * Lua helpers shared by the transport's scripts (`G`, the group name; `mine`, whether a delivery is
- * still this consumer's; `release` of a partition key; `copy` and `field` of entry fields; `drop`
- * of a whole queue).
+ * still this consumer's; `release` of a partition key; `copy` and `field` of entry fields,
+ * `messageId` of an entry (from its `m` value, see `entry.ts`, or its older `i` field); `drop` of a
+ * whole queue).
  *
  * @example
  * ```ts
@@ -40,6 +41,12 @@ end
 local function field(f, name)
   for j = 1, #f, 2 do if f[j] == name then return f[j + 1] end end
   return nil
+end
+local function messageId(f)
+  local m = field(f, 'm')
+  if not m then return field(f, 'i') end
+  local n = struct.unpack('>I4', m, 2)
+  return string.sub(m, 6, 5 + n)
 end
 local function drop(P, q)
   redis.call('DEL', P..'q:'..q, P..'l:'..q, P..'dl:'..q, P..'dli:'..q)

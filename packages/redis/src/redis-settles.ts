@@ -1,8 +1,10 @@
 /**
- * The settle scripts of a Redis consumer's deliveries: the arguments of a batched `ack`, and the
- * `nack` and `deadLetter` calls. Each script checks the pending-entries list still names the
- * consumer and the delivery count it fetched: a settle that finds the delivery reclaimed by
- * another consumer is ignored and logged, never applied to the new copy.
+ * The settles of a Redis consumer's deliveries: the ids of a plain ack batch, the arguments of the
+ * `ack` script (keyed batches), and the `nack` and `deadLetter` calls. A reclaimed entry is written
+ * again under a new id, so a plain `XACK` of the old id settles nothing; each script also checks
+ * the pending-entries list still names the consumer and the delivery count it fetched: a settle
+ * that finds the delivery reclaimed by another consumer is ignored and logged, never applied to the
+ * new copy.
  *
  * @example
  * ```ts
@@ -19,6 +21,20 @@ export interface SettleSite {
   readonly queue: string;
   readonly stream: string;
   readonly consumer: string;
+}
+
+/**
+ * The entry ids of an ack batch that plain `XACK` and `XDEL` settle, or `undefined` when a delivery
+ * is keyed (the `ack` script settles those: it releases the key too). Plain `XACK` never settles a
+ * reclaimed copy: a reclaim writes the message again under a new id (see the `fetch` script).
+ */
+export function plainAckIds(batch: readonly RedisDelivery[]): string[] | undefined {
+  const ids: string[] = [];
+  for (const d of batch) {
+    if (d.message.partitionKey !== undefined) return undefined;
+    ids.push(d.entryId);
+  }
+  return ids;
 }
 
 /** The `ack` script's arguments for a batch (see the script). */

@@ -5,10 +5,11 @@
  *   the message to each queue's stream in one script (the routes are cached and checked against a
  *   version inside that script, so a publish never uses stale bindings). **Competing consumers**:
  *   the instances of an endpoint are consumers of its stream's group.
- * - **Acks** delete the entry (`XACK` + `XDEL` in one script): a stream holds only unacked
- *   messages, so there is nothing to trim and nothing unacknowledged is ever trimmed.
+ * - **Acks** delete the entry (`XACK` + `XDEL`): a stream holds only unacked messages, so there is
+ *   nothing to trim and nothing unacknowledged is ever trimmed.
  * - **Crashes**: a dead consumer's pending entries are reclaimed with `XAUTOCLAIM` once idle for
- *   `claimIdle`; delivery counts come from the pending-entries list.
+ *   `claimIdle` and written again under new ids (so a late ack settles nothing); delivery counts
+ *   come from the pending-entries list.
  * - **Delays and schedules**: a sorted set of due times, moved into the queues by a script.
  * - **Per-key order**: a hash of key holders per queue; an entry whose key is held waits in the
  *   key's list and is written back to the stream when the holder settles.

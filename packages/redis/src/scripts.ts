@@ -3,12 +3,13 @@
  * a script alone, so no other client sees a half-done step (a message both dead-lettered and
  * queued, a key held by nobody while its next message waits, a delay promoted twice).
  *
- * Stream entries carry `i` (message id), `t` (type), `b` (body), and when set `h` (headers as
- * JSON), `k` (partition key), `dc` (deliveries before this entry was written: a nacked message is
+ * Stream entries carry `m` (message id, type and body in one value, see `entry.ts`; `i`, `t` and
+ * `b` in entries written before), and when set `h` (headers as JSON), `k` (partition key), `dc` (deliveries before this entry was written: a nacked message is
  * written again, and its count goes on) and `o` (the token with which a re-written message still
- * holds its key). A settle names the delivery by entry id, consumer and delivery count; a script
- * settles it only if the pending-entries list still says so, so an ack arriving after the entry
- * was reclaimed by another consumer is ignored.
+ * holds its key). An entry id is delivered once: a reclaim writes the message again under a new id
+ * (see `fetch`), so a plain `XACK` of a reclaimed id acks nothing. A settle script names the
+ * delivery by entry id, consumer and delivery count, and settles it only if the pending-entries
+ * list still says so, so a settle arriving after the entry was reclaimed is ignored.
  *
  * @example
  * ```ts
@@ -20,6 +21,9 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { COMMON } from './lua-common.js';
 import { LIVENESS, OWNER_SOURCES } from './scripts-owners.js';
+
+/** The most idle entries one `fetch` writes again (the rest at the next call: a script blocks Redis while it runs). */
+const RECLAIM_MAX = 1000;
 
 /** Each script: its Lua source. Keys are passed where a script has fixed ones; others derive from the prefix (single Redis, not Cluster). */
 const SOURCES = {
@@ -135,10 +139,14 @@ return n`,
   /**
    * KEYS: stream; ARGV: prefix, queue, consumer, room, claim idle ms (0 = no reclaim now), '1'
    * when the queue is ordered, now. Makes sure the consumer is in the group; with a reclaim,
-   * deletes departed consumers that hold nothing. Reclaims idle pending entries (XAUTOCLAIM), then reads new ones
-   * (XREADGROUP); on an ordered queue it takes each entry's partition key for it, or parks the
-   * entry behind the key's holder. Returns
-   * {last-delivered-id or '' , {id, fields, delivery count}...}, or {'!gone'} when the queue was deleted.
+   * deletes departed consumers that hold nothing, and writes every entry idle that long (its
+   * consumer died) again as a new entry, with the deliveries made so far in `dc` and the token
+   * that keeps its key in `o`, as a nack does (at most `RECLAIM_MAX` per call). An entry id is
+   * therefore delivered once: a late ack of a reclaimed copy names an id that is no longer
+   * pending, and `XACK` acks nothing. Then reads new entries (XREADGROUP); on an ordered queue
+   * it takes each entry's partition key for it, or parks the entry behind the key's holder.
+   * Returns {last-delivered-id or '', 1 when more idle entries are left to reclaim else 0,
+   * {id, fields, delivery count}...}, or {'!gone'} when the queue was deleted.
    */
   fetch: `${COMMON}${LIVENESS}
 local P, q, c = ARGV[1], ARGV[2], ARGV[3]
@@ -146,7 +154,7 @@ local s, room, locks = KEYS[1], tonumber(ARGV[4]), ARGV[1]..'l:'..ARGV[2]
 if redis.call('HEXISTS', P..'queues', q) == 0 then return {'!gone'} end
 if redis.call('EXISTS', s) == 0 then redis.call('XGROUP', 'CREATE', s, G, '0', 'MKSTREAM') end
 redis.call('XGROUP', 'CREATECONSUMER', s, G, c)
-local out = {''}
+local out = {'', 0}
 local ordered = ARGV[6] == '1'
 local function take(id, f, count)
   local k = ordered and field(f, 'k')
@@ -167,17 +175,27 @@ local function take(id, f, count)
   return true
 end
 local idle = tonumber(ARGV[5])
-if idle > 0 then consumers(P, q, s, tonumber(ARGV[7]), true) end
-if idle > 0 and room > 0 then
-  local start = '0-0'
+if idle > 0 then
+  consumers(P, q, s, tonumber(ARGV[7]), true)
+  local start, moved = '0-0', 0
   repeat
-    local r = redis.call('XAUTOCLAIM', s, G, c, idle, start, 'COUNT', room)
+    local r = redis.call('XAUTOCLAIM', s, G, c, idle, start, 'COUNT', 100)
     start = r[1]
     for _, e in ipairs(r[2]) do
-      local p = redis.call('XPENDING', s, G, e[1], e[1], 1)
-      if take(e[1], e[2], p[1] and p[1][4] or 1) then room = room - 1 end
+      local id, f = e[1], e[2]
+      local p = redis.call('XPENDING', s, G, id, id, 1)
+      -- The claim counted as a delivery: the deliveries made are the count before it.
+      local made = (tonumber(field(f, 'dc')) or 0) + (p[1] and p[1][4] or 1) - 1
+      local g = copy(f, {dc = true, o = true})
+      if made > 0 then g[#g + 1] = 'dc'; g[#g + 1] = tostring(made) end
+      if field(f, 'k') then g[#g + 1] = 'o'; g[#g + 1] = field(f, 'o') or id end
+      redis.call('XADD', s, '*', unpack(g))
+      redis.call('XACK', s, G, id)
+      redis.call('XDEL', s, id)
+      moved = moved + 1
     end
-  until start == '0-0' or room <= 0
+  until start == '0-0' or moved >= ${RECLAIM_MAX}
+  if start ~= '0-0' then out[2] = 1 end
 end
 if room > 0 then
   local r = redis.call('XREADGROUP', 'GROUP', G, c, 'COUNT', room, 'STREAMS', s, '>')
@@ -192,6 +210,7 @@ end
 return out`,
 
   /**
+   * The acks of a batch holding a keyed delivery (others are plain `XACK` + `XDEL`).
    * KEYS: stream; ARGV: prefix, queue, consumer, stride (2, or 4 when any delivery is keyed), the
    * lowest and the highest entry id of the batch, then per delivery (id, count) or (id, count,
    * '=' .. key or '', token). Each delivery is checked against the pending-entries list, read once
@@ -261,7 +280,7 @@ if e then
   local g = copy(e[2], {dc = true, o = true})
   g[#g + 1] = 'f'; g[#g + 1] = ARGV[8]
   local dl = redis.call('XADD', P..'dl:'..q, '*', unpack(g))
-  redis.call('HSET', P..'dli:'..q, field(g, 'i'), dl)
+  redis.call('HSET', P..'dli:'..q, messageId(g), dl)
 end
 redis.call('XACK', s, G, id)
 redis.call('XDEL', s, id)

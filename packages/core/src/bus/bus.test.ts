@@ -32,4 +32,35 @@ describe('bus on the memory transport', () => {
     expect(reply).toEqual({ available: 4 });
     await h.stop();
   });
+
+  it('runs at most `concurrency` handlers at once, and every message, when many wait (the loop takes waiting deliveries without the iterator)', async () => {
+    const h = createTestHarness();
+    const bus = h.bus('busy');
+    const running = new Set<string>();
+    let most = 0;
+    const handled: string[] = [];
+    const gates: (() => void)[] = [];
+    bus.endpoint(
+      'busy',
+      (e) =>
+        e.on(OrderPlaced, async (order) => {
+          running.add(order.orderId);
+          most = Math.max(most, running.size);
+          await new Promise<void>((resolve) => gates.push(resolve));
+          running.delete(order.orderId);
+          handled.push(order.orderId);
+        }),
+      { concurrency: 3, prefetch: 10 },
+    );
+    await bus.start();
+    await Promise.all(Array.from({ length: 30 }, (_, n) => bus.publish(OrderPlaced, { orderId: `o-${n}`, total: n })));
+    while (handled.length < 30) {
+      await h.until(() => gates.length > 0, 'a handler waiting');
+      gates.splice(0).forEach((open) => open());
+      await h.idle();
+    }
+    expect(most).toBe(3);
+    expect(handled).toEqual(Array.from({ length: 30 }, (_, n) => `o-${n}`));
+    await h.stop();
+  });
 });

@@ -14,9 +14,11 @@
 import { CircuitBreaker, type CircuitState } from '../policies/circuit-breaker.js';
 import { RateLimiter } from '../policies/rate-limiter.js';
 import { claimCommands } from '../transport/command-owners.js';
+import { BufferedConsumer } from '../transport/buffered-consumer.js';
 import { InFlightList } from '../transport/in-flight-list.js';
 import type { Consumer, Delivery } from '../transport/transport.js';
 import { consumePipeline } from '../consume/consume-pipeline.js';
+import type { Attempt } from '../consume/steps/retry.js';
 import { ConsumeState } from '../consume/consume-state.js';
 import type { EndpointDefinition } from '../consume/endpoint.js';
 import type { Envelope } from '../message/envelope.js';
@@ -25,6 +27,7 @@ import { isRetryable, MissiveError, toError, UnrecoverableError } from '../error
 import { childLogger, type Logger } from '../logger.js';
 import { messageLogFields } from '../observe/message-log.js';
 import type { EndpointHealth } from '../observe/health.js';
+import type { ProcessSpan } from '../observe/tracing.js';
 import type { BusInternals } from './bus-core.js';
 import type { EndpointStats } from './bus-options.js';
 import { deadLetterFailure, faultOf, handledEvent } from './delivery-reports.js';
@@ -38,6 +41,13 @@ interface InFlight {
 
 const DONE: Promise<void> = Promise.resolve();
 
+/** Whether `await value` would wait for it: an object or function with a `then` method. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 /** The runtime of one endpoint. */
 export class EndpointRuntime {
   readonly stats: EndpointStats = {
@@ -50,7 +60,7 @@ export class EndpointRuntime {
     inFlight: 0,
     circuit: 'closed',
   };
-  private readonly pipeline: (state: ConsumeState) => Promise<void>;
+  private readonly pipeline: (state: ConsumeState) => Promise<void> | undefined;
   private readonly inFlight = new InFlightList<InFlight>();
   private readonly breaker: CircuitBreaker | undefined;
   private readonly limiter: RateLimiter | undefined;
@@ -196,26 +206,33 @@ export class EndpointRuntime {
    * ends it, and that is reported (`onConsumerFailed`), never a silent stop.
    */
   private async run(consumer: Consumer): Promise<void> {
+    // A consumer of the transport kit hands over the deliveries already waiting without a turn of
+    // the iterator (a promise and a result object) for each.
+    const waiting = consumer instanceof BufferedConsumer ? consumer : undefined;
     try {
-      for await (const delivery of consumer) {
-        if (this.consumer !== consumer) {
-          await this.handBack(delivery);
-          break;
-        }
-        while (this.inFlight.size >= this.limit && this.consumer === consumer)
-          await new Promise<void>((resolve) => (this.slotWaiter = resolve));
-        if (this.limiter !== undefined && this.consumer === consumer) {
-          try {
-            await this.limiter.take(this.stopController.signal);
-          } catch {
-            /* stopping */
+      consuming: for await (const first of consumer) {
+        let delivery: Delivery | undefined = first;
+        while (delivery !== undefined) {
+          if (this.consumer !== consumer) {
+            await this.handBack(delivery);
+            break consuming;
           }
+          while (this.inFlight.size >= this.limit && this.consumer === consumer)
+            await new Promise<void>((resolve) => (this.slotWaiter = resolve));
+          if (this.limiter !== undefined && this.consumer === consumer) {
+            try {
+              await this.limiter.take(this.stopController.signal);
+            } catch {
+              /* stopping */
+            }
+          }
+          if (this.consumer !== consumer) {
+            await this.handBack(delivery);
+            break consuming;
+          }
+          this.track(delivery);
+          delivery = waiting?.takeWaiting();
         }
-        if (this.consumer !== consumer) {
-          await this.handBack(delivery);
-          break;
-        }
-        this.track(delivery);
       }
       if (!this.stopping && this.consumer === consumer) {
         this.stoppedBecause = 'the transport ended its deliveries';
@@ -260,29 +277,70 @@ export class EndpointRuntime {
     flight.done = this.process(flight);
   }
 
-  /** Runs the pipeline and settles the delivery exactly once, then frees its slot. Never throws. */
-  private async process(flight: InFlight): Promise<void> {
-    const state = flight.state;
+  /**
+   * Runs the pipeline and settles the delivery exactly once, then frees its slot. Never throws or
+   * rejects. A pipeline that ended at once (see `consumePipeline`) goes straight to the settle.
+   */
+  private process(flight: InFlight): Promise<void> {
     const startedAt = this.bus.observesHandled() ? performance.now() : -1;
-    let error: Error | undefined;
+    let pending: Promise<void> | undefined;
     try {
-      await this.pipeline(state);
+      pending = this.pipeline(flight.state);
     } catch (thrown) {
-      error = toError(thrown);
+      return this.finish(flight, toError(thrown), startedAt);
     }
+    if (pending === undefined) return this.finish(flight, undefined, startedAt);
+    return pending.then(
+      () => this.finish(flight, undefined, startedAt),
+      (thrown: unknown) => this.finish(flight, toError(thrown), startedAt),
+    );
+  }
+
+  /** Settles the delivery as the pipeline ended (`error`: it threw), counts and reports it, then frees its slot. Never rejects. */
+  private finish(flight: InFlight, error: Error | undefined, startedAt: number): Promise<void> {
+    const state = flight.state;
+    if (state.handedBack) {
+      this.release(flight);
+      return DONE;
+    }
+    let settling: Promise<void>;
     try {
-      if (!state.handedBack) {
-        await this.settle(state, error);
-        if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
-        if (startedAt >= 0) this.reportHandled(state, error, startedAt);
-      }
+      settling = this.settle(state, error);
     } catch (settleError) {
-      this.log.error({ ...messageLogFields(state), err: settleError }, 'could not settle a delivery; the broker will deliver it again');
-    } finally {
-      this.stats.inFlight--;
-      this.inFlight.remove(flight);
-      this.wakeSlot();
+      this.settleFailed(flight, settleError);
+      return DONE;
     }
+    return settling.then(
+      () => {
+        try {
+          if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
+          if (startedAt >= 0) this.reportHandled(state, error, startedAt);
+        } catch (reportError) {
+          this.settleFailed(flight, reportError);
+          return;
+        }
+        this.release(flight);
+      },
+      (settleError: unknown) => this.settleFailed(flight, settleError),
+    );
+  }
+
+  private settleFailed(flight: InFlight, settleError: unknown): void {
+    try {
+      this.log.error(
+        { ...messageLogFields(flight.state), err: settleError },
+        'could not settle a delivery; the broker will deliver it again',
+      );
+    } finally {
+      this.release(flight);
+    }
+  }
+
+  /** Frees the delivery's slot. */
+  private release(flight: InFlight): void {
+    this.stats.inFlight--;
+    this.inFlight.remove(flight);
+    this.wakeSlot();
   }
 
   /** Emits the `handled` event of a settled delivery. */
@@ -331,11 +389,15 @@ export class EndpointRuntime {
     }
   }
 
-  /** Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. */
-  private async observe(state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>): Promise<void> {
+  /**
+   * Counts outcomes for the circuit breaker; message faults (non-retryable) do not count. An
+   * attempt that ended at once is noted at once, without a promise (see `consumePipeline`).
+   */
+  private observe(state: ConsumeState, attempt: Attempt): Promise<void> | undefined {
     const startedAt = performance.now();
     const tracing = this.bus.tracing;
-    // Without a tracer provider, or when the trace is not sampled, there is no span to run in: no header lookup.
+    // Without a tracer provider there is no span to run in (no header lookup); when the trace is
+    // not sampled, the span is not recorded and the attempt runs as it would without one.
     const span = tracing.tracingOn()
       ? tracing.startProcess(
           state.envelope,
@@ -344,39 +406,75 @@ export class EndpointRuntime {
           state.received.message.headers[Header.ReplayedAt] !== undefined,
         )
       : undefined;
+    if (span !== undefined) return this.observeTraced(state, attempt, startedAt, span);
+    let pending: Promise<void> | undefined;
     try {
-      if (span === undefined) await attempt(state);
-      else {
-        await tracing.inProcess(span, attempt, state);
-        span.span.end();
+      pending = attempt(state);
+      if (pending === undefined) {
+        this.succeeded(startedAt);
+        return undefined;
       }
-      this.bus.metrics.processed(this.definition.name, startedAt, undefined);
-      this.breaker?.record(true);
     } catch (thrown) {
-      const error = toError(thrown);
-      if (span !== undefined) tracing.end(span.span, error);
-      this.stats.failed++;
-      this.bus.metrics.processed(this.definition.name, startedAt, error);
-      this.log.warn({ ...messageLogFields(state), err: error }, 'handler failed');
-      this.lastError = { message: `${error.name}: ${error.message}`, at: new Date(this.bus.clock.now()).toISOString() };
-      if (isRetryable(error)) this.breaker?.record(false);
-      throw error;
+      return this.failed(state, startedAt, thrown);
+    }
+    return pending.then(
+      () => {
+        try {
+          this.succeeded(startedAt);
+        } catch (thrown) {
+          this.failed(state, startedAt, thrown);
+        }
+      },
+      (thrown: unknown) => this.failed(state, startedAt, thrown),
+    );
+  }
+
+  /** {@link observe} with the attempt's recorded `process` span around it. */
+  private async observeTraced(state: ConsumeState, attempt: Attempt, startedAt: number, span: ProcessSpan): Promise<void> {
+    const tracing = this.bus.tracing;
+    try {
+      await tracing.inProcess(span, attempt, state);
+      span.span.end();
+      this.succeeded(startedAt);
+    } catch (thrown) {
+      // An ended span no longer records: it is not ended twice.
+      if (span.span.isRecording()) tracing.end(span.span, toError(thrown));
+      this.failed(state, startedAt, thrown);
     }
   }
 
-  private async invoke(state: ConsumeState): Promise<void> {
+  private succeeded(startedAt: number): void {
+    this.bus.metrics.processed(this.definition.name, startedAt, undefined);
+    this.breaker?.record(true);
+  }
+
+  /** Notes a failed attempt and throws its error. */
+  private failed(state: ConsumeState, startedAt: number, thrown: unknown): never {
+    const error = toError(thrown);
+    this.stats.failed++;
+    this.bus.metrics.processed(this.definition.name, startedAt, error);
+    this.log.warn({ ...messageLogFields(state), err: error }, 'handler failed');
+    this.lastError = { message: `${error.name}: ${error.message}`, at: new Date(this.bus.clock.now()).toISOString() };
+    if (isRetryable(error)) this.breaker?.record(false);
+    throw error;
+  }
+
+  /** Calls the handler: undefined when it returned no promise (or other thenable), else a promise of its end. */
+  private invoke(state: ConsumeState): Promise<void> | undefined {
     const route = state.route;
     const ctx = new HandlerContext(state, this.bus);
-    if (route.kind === 'responder') {
-      const result = await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
-      if (!ctx.replied) {
-        if (result === undefined)
-          throw new UnrecoverableError(`responder of ${state.envelope.type} returned no reply and did not call ctx.reply`);
-        await ctx.reply(result);
-      }
-      return;
+    if (route.kind === 'responder') return this.respond(state, ctx);
+    const result = (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
+    return isThenable(result) ? (Promise.resolve(result) as Promise<void>) : undefined;
+  }
+
+  private async respond(state: ConsumeState, ctx: HandlerContext): Promise<void> {
+    const result = await (state.route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
+    if (!ctx.replied) {
+      if (result === undefined)
+        throw new UnrecoverableError(`responder of ${state.envelope.type} returned no reply and did not call ctx.reply`);
+      await ctx.reply(result);
     }
-    await (route.run as (p: unknown, c: HandlerContext) => unknown)(state.payload, ctx);
   }
 
   private onCircuit(next: CircuitState, previous: CircuitState): void {

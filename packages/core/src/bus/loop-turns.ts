@@ -20,6 +20,8 @@ export class LoopTurns {
   /** When a turn was last observed (performance.now()). */
   private turnedAt = 0;
   private marking = false;
+  /** The wait for a turn that callers share, while one is under way. */
+  private waiting: Promise<void> | undefined;
   private readonly mark = (): void => {
     this.marking = false;
     this.turnedAt = performance.now();
@@ -39,9 +41,12 @@ export class LoopTurns {
       return undefined;
     }
     if (now - this.turnedAt < this.everyMs) return undefined;
-    // Timers run in the next loop iteration: wait for the marker's turn and one more.
-    return nextTurn()
+    // Timers run in the next loop iteration: wait for the marker's turn and one more. Every caller
+    // until then waits for the same turns (a batch of sends would otherwise make two timers each).
+    return (this.waiting ??= nextTurn()
       .then(() => nextTurn())
-      .then(() => undefined);
+      .then(() => {
+        this.waiting = undefined;
+      }));
   }
 }

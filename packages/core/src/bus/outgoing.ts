@@ -53,6 +53,11 @@ export interface OutgoingOptions {
 }
 
 const SCHEDULE_ID = Symbol('scheduleId');
+
+/** A promise rejected with `thrown`, as an async function that threw it would return. */
+async function rejected(thrown: unknown): Promise<never> {
+  throw thrown;
+}
 const PREPARED = Symbol('prepared');
 const EMPTY_ITEMS = new Map<unknown, unknown>();
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -117,8 +122,12 @@ export class Outgoing {
     return [...this.sentTypes.values()];
   }
 
-  /** Builds, validates, encodes and hands one message to the transport. */
-  async dispatch(
+  /**
+   * Builds, validates, encodes and hands one message to the transport. Not `async`: a synchronous
+   * schema and a transport that takes the message at once cost one promise (the transport's) and
+   * one reaction to it; the result is the same as an async function's (a throw becomes a rejection).
+   */
+  dispatch(
     parent: Envelope | undefined,
     contract: AnyContract,
     kind: MessageKind,
@@ -130,19 +139,47 @@ export class Outgoing {
   ): Promise<void> {
     const state = this.options.state();
     if (state !== 'started' && state !== 'stopping') {
-      throw new BusStateError(
-        state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted,
-        `bus ${this.options.service} is ${state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`,
+      return rejected(
+        new BusStateError(
+          state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted,
+          `bus ${this.options.service} is ${state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`,
+        ),
       );
     }
     if (!this.sentTypes.has(contract.name)) this.sentTypes.set(contract.name, contract);
-    let data = payload;
-    if (this.validateOutgoing) {
-      const result = validate(contract.schema, contract.name, payload);
-      data = result instanceof Promise ? await result : result;
+    if (!this.validateOutgoing) return this.dispatchValid(parent, contract, kind, payload, payload, options, to, scheduleId, replyTo);
+    let data: unknown;
+    try {
+      data = validate(contract.schema, contract.name, payload);
+    } catch (error) {
+      return rejected(error);
     }
-    const notBefore = dueTime(this.clock, options?.at, options?.delayMs);
-    const producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
+    if (data instanceof Promise) {
+      return data.then((valid: unknown) => this.dispatchValid(parent, contract, kind, payload, valid, options, to, scheduleId, replyTo));
+    }
+    return this.dispatchValid(parent, contract, kind, payload, data, options, to, scheduleId, replyTo);
+  }
+
+  /** {@link dispatch} once the payload is valid (`data`: what the schema made of it). */
+  private dispatchValid(
+    parent: Envelope | undefined,
+    contract: AnyContract,
+    kind: MessageKind,
+    payload: unknown,
+    data: unknown,
+    options: (PublishOptions & { readonly to?: string | undefined }) | undefined,
+    to: string | undefined,
+    scheduleId: string | undefined,
+    replyTo: string | undefined,
+  ): Promise<void> {
+    let notBefore: number | undefined;
+    let producer: ProducerSpan;
+    try {
+      notBefore = dueTime(this.clock, options?.at, options?.delayMs);
+      producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
+    } catch (error) {
+      return rejected(error);
+    }
     let sent: Promise<void>;
     try {
       const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo, producer);
@@ -159,20 +196,21 @@ export class Outgoing {
       }
     } catch (error) {
       this.sent(producer, error);
-      throw error;
+      return rejected(error);
     }
     this.sending.add(sent);
-    try {
-      await sent;
-      this.sent(producer);
-    } catch (error) {
-      this.sent(producer, error);
-      throw error;
-    } finally {
-      this.sending.remove(sent);
-    }
-    const turn = this.turns.due();
-    if (turn !== undefined) await turn;
+    return sent.then(
+      () => {
+        this.sending.remove(sent);
+        this.sent(producer);
+        return this.turns.due();
+      },
+      (error: unknown) => {
+        this.sending.remove(sent);
+        this.sent(producer, error);
+        throw error;
+      },
+    );
   }
 
   private envelopeFor(

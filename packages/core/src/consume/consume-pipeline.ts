@@ -17,7 +17,7 @@
  * @example
  * ```ts
  * const pipeline = consumePipeline({ definition, codec, clock, onExpired, onRetry, observe, middleware, handler });
- * await pipeline(state); // throws (or rejects with) the error that dead-letters the delivery
+ * await pipeline(state); // throws (or rejects with) the error that dead-letters the delivery; undefined when done at once
  * ```
  * @module
  */
@@ -29,7 +29,7 @@ import { DecodeError } from '../errors.js';
 import { decodeDelivery } from './steps/decode.js';
 import { checkDeliveryLimit } from './steps/delivery-limit.js';
 import { expiry } from './steps/expiry.js';
-import { retry, type RetryEvent } from './steps/retry.js';
+import { retry, type Attempt, type RetryEvent } from './steps/retry.js';
 import { validatePayload } from './steps/validate-payload.js';
 import { compose, type Middleware } from './pipeline.js';
 
@@ -42,34 +42,56 @@ export interface ConsumePipelineParts {
   readonly onExpired: (state: ConsumeState, action: ExpiredAction) => void;
   /** Told of every retry. */
   readonly onRetry: (event: RetryEvent, state: ConsumeState) => void;
-  /** Runs one handler attempt (`attempt`) and notes how it went; rethrows its error. */
-  readonly observe: (state: ConsumeState, attempt: (state: ConsumeState) => Promise<void>) => Promise<void>;
+  /**
+   * Runs one handler attempt (`attempt`) and notes how it went; rethrows its error. Undefined when
+   * the attempt ended at once (see {@link Attempt}), else a promise.
+   */
+  readonly observe: (state: ConsumeState, attempt: Attempt) => Promise<void> | undefined;
   /** The bus's consume middleware, then the endpoint's. */
   readonly middleware: readonly Middleware<ConsumeState>[];
-  /** Calls the handler of `state.route` with `state.payload`. */
-  readonly handler: (state: ConsumeState) => Promise<void>;
+  /** Calls the handler of `state.route` with `state.payload`: undefined when the handler returned no promise (or thenable), else a promise. */
+  readonly handler: (state: ConsumeState) => Promise<void> | undefined;
 }
 
 const DONE: Promise<void> = Promise.resolve();
 
-/** Builds the pipeline. The function it returns throws, or rejects with, the error that dead-letters the delivery. */
-export function consumePipeline(parts: ConsumePipelineParts): (state: ConsumeState) => Promise<void> {
+/** A promise rejected with `thrown`, as an async function that threw it would return. */
+async function rejected(thrown: unknown): Promise<never> {
+  throw thrown;
+}
+
+/**
+ * Builds the pipeline. The function it returns throws, or rejects with, the error that dead-letters
+ * the delivery; it returns undefined when the delivery was handled without waiting for anything (a
+ * handler that returned no promise, no asynchronous schema or middleware), so that costs no promise.
+ */
+export function consumePipeline(parts: ConsumePipelineParts): (state: ConsumeState) => Promise<void> | undefined {
   const { definition, codec, handler, observe } = parts;
   const expired = expiry(parts.clock, definition.expired, parts.onExpired);
   const retrying = retry(parts.onRetry);
   // Validation runs inside the user's middleware, right before the handler.
-  const handle = (state: ConsumeState): Promise<void> => {
+  const handle = (state: ConsumeState): Promise<void> | undefined => {
     const pending = validatePayload(state);
     return pending === undefined ? handler(state) : pending.then(() => handler(state));
   };
-  const inner = parts.middleware.length === 0 ? handle : compose(parts.middleware, handle);
-  const attempt = (state: ConsumeState): Promise<void> => observe(state, inner);
+  // Middleware's `next` returns a promise, and fails by rejecting.
+  const inner: Attempt =
+    parts.middleware.length === 0
+      ? handle
+      : compose(parts.middleware, (state) => {
+          try {
+            return handle(state) ?? DONE;
+          } catch (error) {
+            return rejected(error);
+          }
+        });
+  const attempt: Attempt = (state) => observe(state, inner);
   return function pipeline(state) {
     const unreadable = state.received.unreadable;
     if (unreadable !== undefined) throw new DecodeError(unreadable);
     checkDeliveryLimit(state, definition.maxDeliveries);
     decodeDelivery(state, codec, definition);
-    if (expired(state)) return DONE;
+    if (expired(state)) return undefined;
     return retrying(state, attempt);
   };
 }

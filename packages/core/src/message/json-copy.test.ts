@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonCopy, NOT_PLAIN } from './json-copy.js';
+import { jsonCopy, NOT_PLAIN, plainCopy } from './json-copy.js';
 
 const roundTrip = (value: unknown): unknown => JSON.parse(JSON.stringify(value)) as unknown;
 
@@ -41,5 +41,21 @@ describe('jsonCopy', () => {
   it('gives up when the encoded text could exceed the limit', () => {
     expect(jsonCopy({ s: 'x'.repeat(10) }, 200)).toEqual({ s: 'x'.repeat(10) });
     expect(jsonCopy({ s: 'x'.repeat(40) }, 200)).toBe(NOT_PLAIN);
+  });
+});
+
+describe('plainCopy', () => {
+  it('copies what jsonCopy returned deeply, sharing no object with it', () => {
+    const copy = jsonCopy({ a: 1, b: [{ c: 'x' }, [2, null]], d: { e: { f: true } }, g: null }, 1024) as {
+      b: [{ c: string }, unknown[]];
+      d: { e: object };
+    };
+    const again = plainCopy(copy);
+    expect(again).toEqual(copy);
+    expect(again).not.toBe(copy);
+    expect(again.b).not.toBe(copy.b);
+    expect(again.b[0]).not.toBe(copy.b[0]);
+    expect(again.b[1]).not.toBe(copy.b[1]);
+    expect(again.d.e).not.toBe(copy.d.e);
   });
 });

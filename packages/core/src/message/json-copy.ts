@@ -15,6 +15,7 @@
  * ```ts
  * const copy = jsonCopy({ a: [1, 'x'] }, 1024); // { a: [1, 'x'] }, sharing nothing with the original
  * jsonCopy({ at: new Date() }, 1024) === NOT_PLAIN; // true: JSON would turn the date into a string
+ * const again = plainCopy(copy); // a copy of a copy, without the checks
  * ```
  * @module
  */
@@ -125,4 +126,29 @@ function copyArray(source: readonly unknown[], depth: number, budget: Budget): u
     out[i] = copied;
   }
   return out;
+}
+
+/**
+ * A deep copy of what {@link jsonCopy} returned (plain objects, arrays, strings, finite numbers,
+ * booleans and null, nothing else), made without checking: an in-process message takes one per
+ * delivery of the copy it holds. A spread copies an object's keys in one step; only nested objects
+ * and arrays are copied again. Anything but a `jsonCopy` result that nobody changed since may be
+ * copied wrongly.
+ */
+export function plainCopy<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = value.slice();
+    for (let i = 0; i < out.length; i++) {
+      const item = out[i];
+      if (typeof item === 'object' && item !== null) out[i] = plainCopy(item);
+    }
+    return out as T;
+  }
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const key in out) {
+    const item = out[key];
+    if (typeof item === 'object' && item !== null) out[key] = plainCopy(item);
+  }
+  return out as T;
 }

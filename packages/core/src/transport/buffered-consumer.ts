@@ -65,6 +65,15 @@ export abstract class BufferedConsumer<D extends Delivery> implements Consumer {
     this.buffer.settled(delivery);
   }
 
+  /**
+   * The delivery the iterator would yield next if one is waiting, taken now (it counts as read);
+   * undefined when none is. For the bus's consumer loop, which drains what is waiting between two
+   * turns of the iterator.
+   */
+  takeWaiting(): D | undefined {
+    return this.buffer.take();
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
     return this.buffer[Symbol.asyncIterator]();
   }

@@ -32,6 +32,24 @@ describe('DeliveryBuffer', () => {
     expect([buffer.held, buffer.unread]).toEqual([2, 1]);
   });
 
+  it('hands over a waiting delivery at once with take, in the order the iterator would, as read', async () => {
+    const buffer = new DeliveryBuffer<Delivery>('test');
+    const [a, b, c] = [delivery('a'), delivery('b'), delivery('c')];
+    expect(buffer.take()).toBeUndefined();
+    buffer.push(a);
+    buffer.push(b);
+    buffer.push(c);
+    expect(buffer.take()).toBe(a);
+    expect((await buffer[Symbol.asyncIterator]().next()).value).toBe(b);
+    expect(buffer.take()).toBe(c);
+    expect(buffer.take()).toBeUndefined();
+    expect(buffer.yielded).toEqual([a, b, c]);
+    expect([buffer.held, buffer.unread]).toEqual([3, 0]);
+    buffer.push(delivery('d'));
+    buffer.close();
+    expect(buffer.take()).toBeUndefined();
+  });
+
   it('allows one reader at a time', async () => {
     const buffer = new DeliveryBuffer<Delivery>('test');
     const first = buffer[Symbol.asyncIterator]().next();

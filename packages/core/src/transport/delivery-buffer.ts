@@ -64,6 +64,13 @@ export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Deliver
     return true;
   }
 
+  /** The next unread delivery, read now (as the iterator would yield it), or undefined when none is waiting. */
+  take(): D | undefined {
+    const next = this.waiting.shift();
+    if (next !== undefined) this.yielded_.add(next);
+    return next;
+  }
+
   /** A delivery was settled: it no longer counts as held. */
   settled(delivery: D): void {
     this.yielded_.remove(delivery);
@@ -99,11 +106,8 @@ export class DeliveryBuffer<D extends Delivery> implements AsyncIterable<Deliver
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
     return {
       next: () => {
-        const next = this.waiting.shift();
-        if (next !== undefined) {
-          this.yielded_.add(next);
-          return Promise.resolve({ value: next, done: false });
-        }
+        const next = this.take();
+        if (next !== undefined) return Promise.resolve({ value: next, done: false });
         if (this.closed_) return Promise.resolve({ value: undefined, done: true });
         if (this.waiter !== undefined)
           return Promise.reject(new BusStateError(ErrorCode.Closed, `a ${this.kind} consumer supports one reader at a time`));

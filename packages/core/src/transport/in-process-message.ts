@@ -7,7 +7,8 @@
  *
  * - the copy is taken at publish, so changing the payload afterwards changes nothing sent;
  * - each delivery gets its own copy, so a handler that changes its message changes no other
- *   delivery, redelivery or dead letter;
+ *   delivery, redelivery or dead letter (`Codec.copyAgain`: the held copy was checked once, at
+ *   publish, so a copy of it needs no checks);
  * - the copy holds only what JSON would carry (see `json-copy.ts`); anything else, and anything
  *   near the size limit, takes the encoded path, where the codec checks and refuses as usual;
  * - the envelope's attributes are checked on receipt as `decode` checks them, and the payload is
@@ -50,7 +51,8 @@ export class InProcessMessage implements TransportMessage {
    * must decode `body` (another codec, which may read or limit differently).
    */
   envelopeFor(codec: Codec): Envelope | undefined {
-    return codec === this.codec ? codec.copy?.(this.envelope) : undefined;
+    if (codec !== this.codec) return undefined;
+    return codec.copyAgain?.(this.envelope) ?? codec.copy?.(this.envelope);
   }
 
   /** The same message with other headers. */

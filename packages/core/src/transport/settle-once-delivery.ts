@@ -32,6 +32,14 @@
 import type { DeadLetterFailure, Delivery, TransportMessage } from './transport.js';
 
 /** The options of {@link Delivery.nack}. */
+/** What a settle that has nothing to do returns. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/** A promise rejected with `thrown`, as an async function that threw it would return. */
+async function rejected(thrown: unknown): Promise<never> {
+  throw thrown;
+}
+
 export type NackOptions = NonNullable<Parameters<Delivery['nack']>[0]>;
 
 /** What a {@link SettleOnceDelivery} tells when it is first settled: its consumer (a {@link BufferedConsumer} is one). */
@@ -54,16 +62,30 @@ export abstract class SettleOnceDelivery implements Delivery {
     return this.done;
   }
 
-  async ack(): Promise<void> {
-    if (this.settleOnce()) await this.onAck();
+  // Not `async`: the hook's own promise is handed back, so a settle costs no second promise. A
+  // hook that throws rather than rejects still gives a rejected promise.
+  ack(): Promise<void> {
+    try {
+      return this.settleOnce() ? this.onAck() : SETTLED;
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
-  async nack(options?: NackOptions): Promise<void> {
-    if (this.settleOnce()) await this.onNack(options ?? {});
+  nack(options?: NackOptions): Promise<void> {
+    try {
+      return this.settleOnce() ? this.onNack(options ?? {}) : SETTLED;
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
-  async deadLetter(failure: DeadLetterFailure): Promise<void> {
-    if (this.settleOnce()) await this.onDeadLetter(failure);
+  deadLetter(failure: DeadLetterFailure): Promise<void> {
+    try {
+      return this.settleOnce() ? this.onDeadLetter(failure) : SETTLED;
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
   /**

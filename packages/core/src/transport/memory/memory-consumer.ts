@@ -9,6 +9,8 @@ import { SettleOnceDelivery, type NackOptions } from '../settle-once-delivery.js
 import type { DeadLetterFailure, TransportMessage } from '../transport.js';
 import type { BrokerOps, Item, MemoryQueue, QueueConsumer, QueueOwner } from './memory-queue.js';
 
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** One delivery of an item. */
 export class MemoryDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
@@ -34,8 +36,10 @@ export class MemoryDelivery extends SettleOnceDelivery {
     return this.item.holder === this;
   }
 
-  protected async onAck(): Promise<void> {
+  /** Synchronous: the broker's bookkeeping is done when it returns (the base class turns a throw into a rejection). */
+  protected onAck(): Promise<void> {
     this.broker.release(this.item, this.queue, 'remove');
+    return SETTLED;
   }
 
   protected async onNack(options: NackOptions): Promise<void> {

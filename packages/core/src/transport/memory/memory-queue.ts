@@ -92,6 +92,8 @@ export class MemoryQueue {
   ready = 0;
   rr = 0;
   pumpQueued = false;
+  /** The broker's pump of this queue, made once (see `MemoryBroker.schedulePump`). */
+  pumpTask: (() => void) | undefined;
   constructor(
     readonly name: string,
     readonly owner: QueueOwner | undefined,
