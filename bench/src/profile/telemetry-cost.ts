@@ -42,8 +42,11 @@ import { cleanup } from '../subjects/missive-bus.js';
  * `context` (with `--context`): no provider, only the SDK's async-hooks context manager, enabled as
  * an instrumented HTTP server would (one `context.with`): the tax every async operation of the
  * process pays once it is on, whoever turned it on.
+ * `traces` and `metrics` (with `--split`): the SDK's tracer provider alone, its meter provider alone.
+ * `sampled` (with `--sampled`): the SDK with `ParentBased(TraceIdRatioBased(0.1))`, as production
+ * tracing usually samples.
  */
-type Mode = 'none' | 'sdk' | 'base' | 'context';
+type Mode = 'none' | 'sdk' | 'base' | 'context' | 'traces' | 'metrics' | 'sampled';
 type Path = 'memory' | 'rabbitmq';
 
 /** What one child run reports. */
@@ -168,13 +171,19 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     context.with(ROOT_CONTEXT, () => undefined);
   } else if (mode !== 'none') {
     const { startTelemetry } = await import('@missive/otel');
+    const { ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base');
     const telemetry = startTelemetry({
       service: 'bench',
-      spanExporter: spans,
+      ...(mode === 'metrics' ? {} : { spanExporter: spans }),
       metricExporter: metrics,
       metricIntervalMs: Number(option('metric-interval', '10000')),
       prometheus: false,
+      ...(mode === 'sampled'
+        ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(Number(option('ratio', '0.1'))) }) }
+        : {}),
     });
+    // Traces alone: the meter provider back to the API's no-op one before the bus makes its instruments.
+    if (mode === 'traces') (await import('@opentelemetry/api')).metrics.disable();
     shutdown = () => telemetry.shutdown();
   }
   const core = (
@@ -235,7 +244,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
 function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const args = [fileURLToPath(import.meta.url), '--child', path, '--mode', mode, '--count', String(count), '--name', name];
   if (mode === 'base') args.push('--baseline', option('baseline', ''));
-  args.push('--metric-interval', option('metric-interval', '10000'));
+  args.push('--metric-interval', option('metric-interval', '10000'), '--ratio', option('ratio', '0.1'));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: 300_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`${path} ${mode}: ${error.message}\n${stderr}`));
@@ -273,6 +282,8 @@ async function parent(): Promise<void> {
     const all: Mode[] = ['none', 'sdk'];
     if (process.argv.includes('--baseline')) all.push('base');
     if (process.argv.includes('--context')) all.push('context');
+    if (process.argv.includes('--split')) all.push('traces', 'metrics');
+    if (process.argv.includes('--sampled')) all.push('sampled');
     const modes = all.map((_, i) => all[(i + round) % all.length]!);
     for (const path of paths) {
       for (const mode of modes) {
@@ -310,13 +321,20 @@ async function parent(): Promise<void> {
         `| ${path}, SDK with the --baseline build | | | ${median(baseCpu).toFixed(1)} (${range(baseCpu, 1)}) | ${median(baseRatios).toFixed(2)}× (${range(baseRatios, 2)}) | baseline ÷ this build, CPU: ${median(gain).toFixed(2)}× (${range(gain, 2)}) | +${(median(baseCpu) - median(noneCpu)).toFixed(1)} | |`,
       );
     }
-    const onlyContext = results.get(`${path} context`);
-    if (onlyContext !== undefined) {
-      const cpu = onlyContext.map((r) => r.cpuUsPerMessage);
-      const ratios = onlyContext.map((c, i) => c.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
-      const rates = onlyContext.map((c, i) => none[i]!.messagesPerSecond / c.messagesPerSecond);
+    const labels: [Mode, string][] = [
+      ['sampled', 'SDK, ParentBased(TraceIdRatioBased(0.1)) sampler'],
+      ['traces', 'SDK traces only (no meter provider)'],
+      ['metrics', 'SDK metrics only (no tracer provider)'],
+      ['context', 'no provider, the async-hooks context manager on'],
+    ];
+    for (const [mode, label] of labels) {
+      const runs = results.get(`${path} ${mode}`);
+      if (runs === undefined) continue;
+      const cpu = runs.map((r) => r.cpuUsPerMessage);
+      const ratios = runs.map((c, i) => c.cpuUsPerMessage / none[i]!.cpuUsPerMessage);
+      const rates = runs.map((c, i) => none[i]!.messagesPerSecond / c.messagesPerSecond);
       console.log(
-        `| ${path}, no provider, the async-hooks context manager on | | | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) | ${median(ratios).toFixed(2)}× (${range(ratios, 2)}) | ${median(rates).toFixed(2)}× (${range(rates, 2)}) | +${(median(cpu) - median(noneCpu)).toFixed(1)} | |`,
+        `| ${path}, ${label} | | | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) | ${median(ratios).toFixed(2)}× (${range(ratios, 2)}) | ${median(rates).toFixed(2)}× (${range(rates, 2)}) | +${(median(cpu) - median(noneCpu)).toFixed(1)} | |`,
       );
     }
   }

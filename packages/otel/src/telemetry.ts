@@ -22,7 +22,7 @@ import { metrics, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, type Sampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { ConfigurationError } from '@missive/core';
@@ -44,6 +44,13 @@ export interface TelemetryOptions {
   readonly metricIntervalMs?: number;
   /** Batching of spans: the longest a span waits before it is exported, ms. Default 1000. */
   readonly spanDelayMs?: number;
+  /**
+   * Which traces are recorded. Default: the SDK's (every trace, or what `OTEL_TRACES_SAMPLER` says).
+   * Production tracing usually samples: `new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.1) })`
+   * records a tenth of the traces, and Missive skips the attributes and context of the others
+   * (docs/observability.md, "What tracing costs").
+   */
+  readonly sampler?: Sampler;
 }
 
 /** The registered SDK. */
@@ -71,6 +78,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     const scheduledDelayMillis = options.spanDelayMs ?? 1000;
     tracerProvider = new NodeTracerProvider({
       resource,
+      ...(options.sampler === undefined ? {} : { sampler: options.sampler }),
       spanProcessors: spanExporters.map((e) => new BatchSpanProcessor(e, { scheduledDelayMillis })),
     });
     tracerProvider.register();

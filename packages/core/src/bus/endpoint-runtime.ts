@@ -27,6 +27,7 @@ import { isRetryable, MissiveError, toError, UnrecoverableError } from '../error
 import { childLogger, type Logger } from '../logger.js';
 import { messageLogFields } from '../observe/message-log.js';
 import type { EndpointHealth } from '../observe/health.js';
+import type { ProcessSpan } from '../observe/tracing.js';
 import type { BusInternals } from './bus-core.js';
 import type { EndpointStats } from './bus-options.js';
 import { deadLetterFailure, faultOf, handledEvent } from './delivery-reports.js';
@@ -395,8 +396,17 @@ export class EndpointRuntime {
   private observe(state: ConsumeState, attempt: Attempt): Promise<void> | undefined {
     const startedAt = performance.now();
     const tracing = this.bus.tracing;
-    // Without a tracer provider there is no span to run in: no closure, no header lookup.
-    if (tracing.tracingOn()) return this.observeTraced(state, attempt, startedAt);
+    // Without a tracer provider there is no span to run in (no header lookup); when the trace is
+    // not sampled, the span is not recorded and the attempt runs as it would without one.
+    const span = tracing.tracingOn()
+      ? tracing.startProcess(
+          state.envelope,
+          this.definition.name,
+          state.attempt,
+          state.received.message.headers[Header.ReplayedAt] !== undefined,
+        )
+      : undefined;
+    if (span !== undefined) return this.observeTraced(state, attempt, startedAt, span);
     let pending: Promise<void> | undefined;
     try {
       pending = attempt(state);
@@ -419,18 +429,16 @@ export class EndpointRuntime {
     );
   }
 
-  /** {@link observe} with a process span around the attempt. */
-  private async observeTraced(state: ConsumeState, attempt: Attempt, startedAt: number): Promise<void> {
+  /** {@link observe} with the attempt's recorded `process` span around it. */
+  private async observeTraced(state: ConsumeState, attempt: Attempt, startedAt: number, span: ProcessSpan): Promise<void> {
+    const tracing = this.bus.tracing;
     try {
-      await this.bus.tracing.process(
-        state.envelope,
-        this.definition.name,
-        state.attempt,
-        state.received.message.headers[Header.ReplayedAt] !== undefined,
-        () => attempt(state) ?? DONE,
-      );
+      await tracing.inProcess(span, attempt, state);
+      span.span.end();
       this.succeeded(startedAt);
     } catch (thrown) {
+      // An ended span no longer records: it is not ended twice.
+      if (span.span.isRecording()) tracing.end(span.span, toError(thrown));
       this.failed(state, startedAt, thrown);
     }
   }

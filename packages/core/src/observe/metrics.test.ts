@@ -1,13 +1,20 @@
 import { metrics } from '@opentelemetry/api';
-import { MeterProvider, MetricReader, type HistogramMetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import {
+  MeterProvider,
+  MetricReader,
+  type GaugeMetricData,
+  type HistogramMetricData,
+  type SumMetricData,
+} from '@opentelemetry/sdk-metrics';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus } from '../bus/bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import { defineEvent } from '../contracts/contract.js';
 import { silentLogger } from '../logger.js';
+import type { QueueInfo } from '../transport/transport.js';
 import { MemoryMessageStore } from '../workflows/memory-store.js';
-import { Metric } from './metrics.js';
+import { BusMetrics, Metric } from './metrics.js';
 
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string() }));
 
@@ -104,5 +111,30 @@ describe('metrics', () => {
     expect(lag?.dataPoints).toHaveLength(1);
     expect(lag?.dataPoints[0]!.attributes).toEqual({ 'messaging.system': 'memory' });
     expect(lag?.dataPoints[0]!.value).toMatchObject({ count: 1, sum: 0.25, min: 0.25, max: 0.25 });
+  });
+
+  it('the depth gauges of collections close together come from one queue listing (a listing costs milliseconds on RabbitMQ)', async () => {
+    let listings = 0;
+    let depth = 3;
+    const meters = new BusMetrics();
+    meters.start('memory', {
+      queues: async () => {
+        listings++;
+        return [{ name: 'listed', depth: depth++, deadLetters: 1, inFlight: 0, topics: [] } satisfies QueueInfo];
+      },
+      endpoints: () => [{ name: 'listed', inFlight: 0, circuit: 'closed' }],
+    });
+    try {
+      const depthOf = async () =>
+        ((await collected(Metric.QueueDepth)) as GaugeMetricData | undefined)?.dataPoints.find(
+          (p) => p.attributes['messaging.destination.name'] === 'listed',
+        )?.value;
+      expect(await depthOf()).toBe(3);
+      expect(await depthOf()).toBe(3);
+      expect(await depthOf()).toBe(3);
+      expect(listings).toBe(1);
+    } finally {
+      meters.stop();
+    }
   });
 });

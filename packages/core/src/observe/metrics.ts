@@ -3,7 +3,7 @@
  * (`messaging.client.sent.messages`, `messaging.client.operation.duration`,
  * `messaging.client.consumed.messages`, `messaging.process.duration`) and Missive's own: retries,
  * dead letters by reason, in-flight handlers, queue and dead-letter depth (observed from the
- * transport's queue listing), circuit state and outbox relay lag.
+ * transport's queue listing, at most {@link QUEUES_MAX_AGE_MS} old), circuit state and outbox relay lag.
  *
  * Instruments are made at `bus.start()` from the global meter provider: register the SDK's
  * MeterProvider before starting the bus. Without one, every instrument is a no-op.
@@ -55,6 +55,13 @@ const NOOP_COUNTER = createNoopMeter().createCounter('missive.probe');
 /** How long a collection waits for the queue listing (a broker that is down must not hang a scrape). */
 const QUEUES_TIMEOUT_MS = 2000;
 
+/**
+ * How long one queue listing feeds the depth gauges, ms: collections in between (a second reader,
+ * a push every second) reuse it. On RabbitMQ a listing checks every queue the registry names and
+ * costs milliseconds of CPU (docs/BENCHMARKS.md, issue 15), whatever the message rate.
+ */
+export const QUEUES_MAX_AGE_MS = 10_000;
+
 /** The transport's queues, or none when it cannot list them in time (the depth gauges are then left out). */
 async function listQueues(sources: MetricSources): Promise<QueueInfo[]> {
   let timer: NodeJS.Timeout | undefined;
@@ -103,6 +110,12 @@ export class BusMetrics {
     // The counts stay reported after the bus stops, as a synchronous counter's would.
     this.counts = MessageCounts.of(this.meter).of(system);
     const [inFlight, circuit, depth, dead] = this.observables as [Observable, Observable, Observable, Observable];
+    let listing: { readonly at: number; readonly queues: Promise<QueueInfo[]> } | undefined;
+    const queues = (): Promise<QueueInfo[]> => {
+      const now = performance.now();
+      if (listing === undefined || now - listing.at >= QUEUES_MAX_AGE_MS) listing = { at: now, queues: listQueues(sources) };
+      return listing.queues;
+    };
     this.observe = async (result) => {
       const endpoints = sources.endpoints();
       for (const endpoint of endpoints) {
@@ -112,7 +125,7 @@ export class BusMetrics {
       }
       if (endpoints.length === 0) return;
       const names = new Set(endpoints.map((e) => e.name));
-      for (const queue of await listQueues(sources)) {
+      for (const queue of await queues()) {
         if (!names.has(queue.name)) continue;
         const attributes = this.endpointAttributes(queue.name);
         result.observe(depth, queue.depth, attributes);

@@ -70,6 +70,12 @@ export interface ProducerSpan {
   readonly tracestate: string | undefined;
 }
 
+/** A recorded `process` span and the context its handler attempt runs in (see {@link MessageTracing.startProcess}). */
+export interface ProcessSpan {
+  readonly span: Span;
+  readonly context: Context;
+}
+
 /** The error type attribute of an error: a Missive error code, else the error's name. */
 export function errorType(error: Error): string {
   return error instanceof MissiveError ? error.code : error.name;
@@ -187,11 +193,14 @@ export class MessageTracing {
   }
 
   /**
-   * Runs one handler attempt of `envelope` on `queue` inside its `process` span: a child of the
-   * message's trace context, or, for a replayed dead letter, a new trace linked to it.
+   * Starts the `process` span of one handler attempt of `envelope` on `queue`: a child of the
+   * message's trace context, or, for a replayed dead letter, a new trace linked to it. Undefined
+   * when nothing is recorded (no provider, or the sampler left this trace out): run the attempt as
+   * it is. Otherwise run it through {@link MessageTracing.inProcess} and end the span with
+   * {@link MessageTracing.end}. No closure and no promise of its own per message.
    */
-  process<T>(envelope: Envelope, queue: string, attempt: number, replayed: boolean, run: () => Promise<T>): Promise<T> {
-    if (!this.tracingOn()) return run();
+  startProcess(envelope: Envelope, queue: string, attempt: number, replayed: boolean): ProcessSpan | undefined {
+    if (!this.tracingOn()) return undefined;
     const remote = spanContextOf(envelope.traceparent, envelope.tracestate);
     let parent: Context = ROOT_CONTEXT;
     let links: Link[] | undefined;
@@ -204,9 +213,9 @@ export class MessageTracing {
       links === undefined ? CONSUMER : { kind: SpanKind.CONSUMER, links },
       parent,
     );
-    // Not recorded (no provider, or not sampled): what the handler sends carries the message's own
-    // trace context forward (see parentContext), and nothing else needs doing.
-    if (!span.isRecording()) return run();
+    // Not recorded (not sampled): what the handler sends carries the message's own trace context
+    // forward (see parentContext), and nothing else needs doing; a non-recording span needs no end.
+    if (!span.isRecording()) return undefined;
     span.setAttributes(this.processAttributes(queue));
     span.setAttribute(Attr.MessageId, envelope.id);
     span.setAttribute(Attr.ConversationId, envelope.conversationid);
@@ -215,7 +224,12 @@ export class MessageTracing {
     // The parent is in the span already: the handler's context needs only the span.
     const active = trace.setSpan(ROOT_CONTEXT, span);
     if (!this.contextPropagates()) this.handling.set(envelope, active);
-    return this.runIn(active, span, run);
+    return { span, context: active };
+  }
+
+  /** Runs `run(arg)` with `process` as the active context (what the handler sends continues its trace). */
+  inProcess<A, R>(process: ProcessSpan, run: (arg: A) => R, arg: A): R {
+    return context.with(process.context, run, undefined, arg);
   }
 
   /**
@@ -229,17 +243,6 @@ export class MessageTracing {
       this.propagates = context.with(probe, () => context.active() === probe);
     }
     return this.propagates;
-  }
-
-  private async runIn<T>(active: Context, span: Span, run: () => Promise<T>): Promise<T> {
-    try {
-      const result = await context.with(active, run);
-      span.end();
-      return result;
-    } catch (error) {
-      this.end(span, error as Error);
-      throw error;
-    }
   }
 
   /** Records a dead-lettering as a `settle` span in the message's trace (`envelope` absent when it could not be decoded). */
