@@ -151,6 +151,62 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it('a message removed while the relay reads the store is not sent again', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    // The relay's next read takes its view of the store, then waits: the charge, on its way when the
+    // view was taken, is sent and removed meanwhile, and comes back in that view.
+    const read = store.pendingOutbox.bind(store);
+    let holdNextRead: Promise<void> | undefined;
+    let viewTaken = false;
+    store.pendingOutbox = async (limit) => {
+      const view = await read(limit);
+      const hold = holdNextRead;
+      holdNextRead = undefined;
+      if (hold !== undefined) {
+        viewTaken = true;
+        await hold;
+      }
+      return view;
+    };
+    let releaseCharge!: () => void;
+    const chargeHeld = new Promise<void>((resolve) => (releaseCharge = resolve));
+    const started: string[] = [];
+    const bus = h.bus('shop', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            started.push(ctx.destination.name);
+            if (ctx.destination.name === ChargeCard.name) await chargeHeld;
+            await next();
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('payment', (e) => e.on(ChargeCard, () => undefined));
+    await bus.start();
+    await outbox.transaction((tx) => tx.send(ChargeCard, { orderId: 'o-1', amount: 1 }));
+    await h.until(() => started.includes(ChargeCard.name), 'the relay sending the charge');
+    let releaseRead!: () => void;
+    holdNextRead = new Promise<void>((resolve) => (releaseRead = resolve));
+    await outbox.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-2', n: 0 })); // wakes the relay: the held read
+    await h.until(() => viewTaken, 'the read that is held');
+    releaseCharge();
+    let removed = false;
+    while (!removed) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      removed = (await read(10)).every((r) => r.destination.name !== ChargeCard.name);
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve)); // the relay has taken note of the removal
+    releaseRead();
+    await outbox.flush();
+    expect(started.filter((name) => name === ChargeCard.name)).toEqual([ChargeCard.name]);
+    expect(started.filter((name) => name === OrderPlaced.name)).toEqual([OrderPlaced.name]);
+    expect(await read(10)).toEqual([]);
+    await h.stop();
+  });
+
   it('messages sent in one turn are removed from the store in one removal (each removal is a commit)', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();

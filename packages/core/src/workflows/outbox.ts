@@ -274,15 +274,18 @@ class OutboxRelay<Tx> implements BusComponent {
 
   private async startPending(): Promise<void> {
     try {
-      const room = this.batchSize - this.onTheirWay.size;
+      // Those on their way are still in the store (until removed): read past them. Those that were
+      // on their way when the read began are skipped too: one removed while the store was read
+      // comes back in the read's (older) view, and is not pending any more.
+      const onTheirWay = new Set(this.onTheirWay.keys());
+      const room = this.batchSize - onTheirWay.size;
       if (room <= 0) {
         this.backlog = true;
         return;
       }
-      // Those on their way are still in the store (until removed): read past them.
-      const batch = await this.store.pendingOutbox(room + this.onTheirWay.size);
-      const fresh = batch.filter((record) => !this.onTheirWay.has(record.id));
-      this.backlog = batch.length === room + this.onTheirWay.size && fresh.length >= room;
+      const batch = await this.store.pendingOutbox(room + onTheirWay.size);
+      const fresh = batch.filter((record) => !onTheirWay.has(record.id) && !this.onTheirWay.has(record.id));
+      this.backlog = batch.length === room + onTheirWay.size && fresh.length >= room;
       for (const [key, chain] of chainsOf(fresh.slice(0, room), this.bus.environment.codec)) {
         for (const record of chain) this.begin(key, record);
       }

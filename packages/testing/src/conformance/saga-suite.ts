@@ -140,6 +140,11 @@ interface World {
   readonly log: string[];
 }
 
+/** A world with 10 books in stock and nothing else yet. */
+function bookWorld(): World {
+  return { stock: new Map([['book', 10]]), reserved: new Map(), charged: new Map(), refunded: new Map(), shipped: new Set(), log: [] };
+}
+
 /** Inventory, payment and shipping services: idempotent by order id, as real services must be under at-least-once delivery. */
 function services(env: Environment, c: ReturnType<typeof contracts>, world: World): Bus[] {
   const inventory = env.bus('inventory');
@@ -321,14 +326,7 @@ export function describeSagaConformance(saga: SagaTarget): void {
       const c = contracts(env);
       const orders = env.bus('orders');
       orders.saga(orderSaga(env, c, 60_000), { store, endpoint: env.name('order-saga'), concurrency: 8, prefetch: 16 });
-      const world: World = {
-        stock: new Map([['book', 10]]),
-        reserved: new Map(),
-        charged: new Map(),
-        refunded: new Map(),
-        shipped: new Set(),
-        log: [],
-      };
+      const world = bookWorld();
       const buses = services(env, c, world);
       await Promise.all([...buses, orders].map((b) => b.start()));
       await orders.publish(c.OrderPlaced, { orderId: 'busy', sku: 'book', qty: 1, amount: 777 });
@@ -368,14 +366,7 @@ export function describeSagaConformance(saga: SagaTarget): void {
 
     run('timeouts are listed with the instance, rescheduled, cancelled, and finished instances cleaned up', async (env, store) => {
       const c = contracts(env);
-      const world: World = {
-        stock: new Map([['book', 10]]),
-        reserved: new Map(),
-        charged: new Map(),
-        refunded: new Map(),
-        shipped: new Set(),
-        log: [],
-      };
+      const world = bookWorld();
       const buses = services(env, c, world);
       const timeoutsDelivered: string[] = [];
       const seenTimeouts = new Set<string>();
@@ -443,14 +434,7 @@ export function describeSagaConformance(saga: SagaTarget): void {
 
     run('a timeout dropped before the outbox relay sent it is cancelled all the same', async (env, store) => {
       const c = contracts(env);
-      const world: World = {
-        stock: new Map([['book', 10]]),
-        reserved: new Map(),
-        charged: new Map(),
-        refunded: new Map(),
-        shipped: new Set(),
-        log: [],
-      };
+      const world = bookWorld();
       const buses = services(env, c, world);
       // The relay is held from the moment the saga handles StockReserved (which schedules the first
       // timeout) until the reschedule has committed: the reschedule's cancel finds nothing on the transport.
