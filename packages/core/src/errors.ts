@@ -218,6 +218,16 @@ export class ConcurrencyConflictError extends MissiveError {
 }
 
 /**
+ * A promise rejected with exactly what was thrown, as an `async` function that threw it would
+ * return: for the functions of the hot path that are not `async` (to save a promise) but must keep
+ * an async function's contract that a throw becomes a rejection.
+ */
+export function rejection(thrown: unknown): Promise<never> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the thrown value, unchanged
+  return Promise.reject(thrown);
+}
+
+/**
  * Normalises anything thrown into an `Error`. Called once, where the pipeline catches a handler's throw.
  */
 export function toError(thrown: unknown): Error {

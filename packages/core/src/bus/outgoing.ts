@@ -13,7 +13,7 @@
  */
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
-import { BusStateError, ConfigurationError, ErrorCode, UnroutableError, toError } from '../errors.js';
+import { BusStateError, ConfigurationError, ErrorCode, UnroutableError, rejection, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Codec } from '../message/codec.js';
 import { createEnvelope, sourceOf, type Envelope, type MessageKind } from '../message/envelope.js';
@@ -53,11 +53,6 @@ export interface OutgoingOptions {
 }
 
 const SCHEDULE_ID = Symbol('scheduleId');
-
-/** A promise rejected with `thrown`, as an async function that threw it would return. */
-async function rejected(thrown: unknown): Promise<never> {
-  throw thrown;
-}
 const PREPARED = Symbol('prepared');
 const EMPTY_ITEMS = new Map<unknown, unknown>();
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -139,7 +134,7 @@ export class Outgoing {
   ): Promise<void> {
     const state = this.options.state();
     if (state !== 'started' && state !== 'stopping') {
-      return rejected(
+      return Promise.reject(
         new BusStateError(
           state === 'stopped' ? ErrorCode.Closed : ErrorCode.NotStarted,
           `bus ${this.options.service} is ${state === 'stopped' ? 'stopped' : 'not started'}: cannot send ${contract.name}`,
@@ -152,7 +147,7 @@ export class Outgoing {
     try {
       data = validate(contract.schema, contract.name, payload);
     } catch (error) {
-      return rejected(error);
+      return rejection(error);
     }
     if (data instanceof Promise) {
       return data.then((valid: unknown) => this.dispatchValid(parent, contract, kind, payload, valid, options, to, scheduleId, replyTo));
@@ -178,7 +173,7 @@ export class Outgoing {
       notBefore = dueTime(this.clock, options?.at, options?.delayMs);
       producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
     } catch (error) {
-      return rejected(error);
+      return rejection(error);
     }
     let sent: Promise<void>;
     try {
@@ -196,7 +191,7 @@ export class Outgoing {
       }
     } catch (error) {
       this.sent(producer, error);
-      return rejected(error);
+      return rejection(error);
     }
     this.sending.add(sent);
     return sent.then(

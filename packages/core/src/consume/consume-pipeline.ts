@@ -25,7 +25,7 @@ import type { Clock } from '../clock.js';
 import type { Codec } from '../message/codec.js';
 import type { ConsumeState } from './consume-state.js';
 import type { EndpointDefinition, ExpiredAction } from './endpoint.js';
-import { DecodeError } from '../errors.js';
+import { DecodeError, rejection } from '../errors.js';
 import { decodeDelivery } from './steps/decode.js';
 import { checkDeliveryLimit } from './steps/delivery-limit.js';
 import { expiry } from './steps/expiry.js';
@@ -55,11 +55,6 @@ export interface ConsumePipelineParts {
 
 const DONE: Promise<void> = Promise.resolve();
 
-/** A promise rejected with `thrown`, as an async function that threw it would return. */
-async function rejected(thrown: unknown): Promise<never> {
-  throw thrown;
-}
-
 /**
  * Builds the pipeline. The function it returns throws, or rejects with, the error that dead-letters
  * the delivery; it returns undefined when the delivery was handled without waiting for anything (a
@@ -82,7 +77,7 @@ export function consumePipeline(parts: ConsumePipelineParts): (state: ConsumeSta
           try {
             return handle(state) ?? DONE;
           } catch (error) {
-            return rejected(error);
+            return rejection(error);
           }
         });
   const attempt: Attempt = (state) => observe(state, inner);

@@ -29,17 +29,13 @@
  * ```
  * @module
  */
+import { rejection } from '../errors.js';
 import type { DeadLetterFailure, Delivery, TransportMessage } from './transport.js';
 
-/** The options of {@link Delivery.nack}. */
 /** What a settle that has nothing to do returns. */
 const SETTLED: Promise<void> = Promise.resolve();
 
-/** A promise rejected with `thrown`, as an async function that threw it would return. */
-async function rejected(thrown: unknown): Promise<never> {
-  throw thrown;
-}
-
+/** The options of {@link Delivery.nack}. */
 export type NackOptions = NonNullable<Parameters<Delivery['nack']>[0]>;
 
 /** What a {@link SettleOnceDelivery} tells when it is first settled: its consumer (a {@link BufferedConsumer} is one). */
@@ -68,7 +64,7 @@ export abstract class SettleOnceDelivery implements Delivery {
     try {
       return this.settleOnce() ? this.onAck() : SETTLED;
     } catch (error) {
-      return rejected(error);
+      return rejection(error);
     }
   }
 
@@ -76,7 +72,7 @@ export abstract class SettleOnceDelivery implements Delivery {
     try {
       return this.settleOnce() ? this.onNack(options ?? {}) : SETTLED;
     } catch (error) {
-      return rejected(error);
+      return rejection(error);
     }
   }
 
@@ -84,7 +80,7 @@ export abstract class SettleOnceDelivery implements Delivery {
     try {
       return this.settleOnce() ? this.onDeadLetter(failure) : SETTLED;
     } catch (error) {
-      return rejected(error);
+      return rejection(error);
     }
   }
 

@@ -216,8 +216,8 @@ class SagaRuntime<State, Tx> {
   /** Cancels one scheduled timeout: true if the transport held it. */
   private async cancel(id: string): Promise<boolean> {
     return this.bus.transport.cancelScheduled(id).catch((error: unknown) => {
-      this.bus.environment.logger.debug(
-        { err: (error as Error).message },
+      this.bus.environment.logger.warn(
+        { err: error },
         `saga ${this.definition.name}: could not cancel timeout ${id}; it will be ignored when due`,
       );
       return true; // not a miss: flushing the outbox would not help
