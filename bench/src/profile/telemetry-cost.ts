@@ -184,6 +184,12 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     });
     // Traces alone: the meter provider back to the API's no-op one before the bus makes its instruments.
     if (mode === 'traces') (await import('@opentelemetry/api')).metrics.disable();
+    // `--hook-on`: one `context.with` first, as an instrumented HTTP server's request would: the
+    // context manager's promise hook is then on for the whole process, whatever the sampler decides.
+    if (process.argv.includes('--hook-on')) {
+      const { context, ROOT_CONTEXT } = await import('@opentelemetry/api');
+      context.with(ROOT_CONTEXT, () => undefined);
+    }
     shutdown = () => telemetry.shutdown();
   }
   const core = (
