@@ -61,4 +61,9 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 for (const [name, values] of results) {
   console.log(`${name}: ${median(values).toFixed(0)} ns per record (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`);
 }
-console.log(`${new Date().toISOString()}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `${new Date().toISOString()}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
