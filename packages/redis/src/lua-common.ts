@@ -3,7 +3,8 @@
  * still this consumer's; `release` of a partition key; `copy` and `field` of entry fields,
  * `messageId` of an entry (from its `m` value, see `entry.ts`, or its older `i` field); `members`
  * of a batch entry's `M` value, each `{m, headers or ''}`; `single`, the fields of one message
- * entry; `drop` of a whole queue).
+ * entry; `uncount` of a stream's messages beyond one per batch entry (`<p>batched`); `drop` of a
+ * whole queue).
  *
  * @example
  * ```ts
@@ -67,6 +68,9 @@ local function single(m, h, dc)
   if h ~= '' then g[3] = 'h'; g[4] = h end
   if tonumber(dc) > 0 then g[#g + 1] = 'dc'; g[#g + 1] = tostring(dc) end
   return g
+end
+local function uncount(h, s, n)
+  if redis.call('HINCRBY', h, s, -n) <= 0 then redis.call('HDEL', h, s) end
 end
 local function drop(P, q)
   redis.call('HDEL', P..'batched', P..'q:'..q)

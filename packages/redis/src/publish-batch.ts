@@ -116,7 +116,8 @@ function entry(packer: Packer, stream: string, extra: number, fields: readonly (
 
 /**
  * A stream's shareable messages, in order: batch entries of at most `BATCH_MAX_MESSAGES` messages
- * and `BATCH_MAX_BYTES` bytes; a message alone in its entry keeps the single-message layout.
+ * and `BATCH_MAX_BYTES` bytes (the `m` values and the headers; a message bigger than that goes
+ * alone); a message alone in its entry keeps the single-message layout.
  */
 function packShared(packer: Packer, stream: string, list: readonly (readonly (string | Buffer)[])[]): void {
   let start = 0;
@@ -124,7 +125,8 @@ function packShared(packer: Packer, stream: string, list: readonly (readonly (st
     let end = start;
     let bytes = 0;
     while (end < list.length && end - start < BATCH_MAX_MESSAGES) {
-      const size = (list[end]![1] as Buffer).length;
+      const fields = list[end]!;
+      const size = (fields[1] as Buffer).length + (fields.length === 4 ? (fields[3] as string).length : 0);
       if (end > start && bytes + size > BATCH_MAX_BYTES) break;
       bytes += size;
       end++;

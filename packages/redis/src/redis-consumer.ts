@@ -208,7 +208,8 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       let deleted: Promise<unknown> | undefined;
       blocker.stream.cork();
       try {
-        if (acks.some((a) => a.extra > 0)) acked = this.ackEntriesOnBlocker!([this.stream, this.transport.keys.batched], ackEntryArgs(acks));
+        if (acks.some((a) => a.extra > 0))
+          acked = this.ackEntriesOnBlocker!([this.stream, this.transport.keys.batched], ackEntryArgs(acks));
         else {
           acked = blocker.xack(this.stream, GROUP, ...ids);
           deleted = blocker.xdel(this.stream, ...ids);

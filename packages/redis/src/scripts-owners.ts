@@ -107,7 +107,7 @@ return 1`,
 local P, q = ARGV[1], ARGV[2]
 local s = P..'q:'..q
 local xlen, pending, parked = redis.call('XLEN', s), 0, 0
-local extra = tonumber(redis.call('HGET', P..'batched', s) or '0')
+local extra = xlen > 0 and tonumber(redis.call('HGET', P..'batched', s) or '0') or 0
 if xlen > 0 then
   local ok, p = pcall(redis.call, 'XPENDING', s, 'missive')
   if ok then pending = p[1] end

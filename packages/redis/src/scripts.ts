@@ -190,7 +190,7 @@ if idle > 0 then
         -- its consumer reaches maxDeliveries (and the dead letters) without its batch-mates.
         local list = members(f[2])
         for _, mh in ipairs(list) do redis.call('XADD', s, '*', unpack(single(mh[1], mh[2], made))) end
-        if #list > 1 then redis.call('HINCRBY', P..'batched', s, 1 - #list) end
+        if #list > 1 then uncount(P..'batched', s, #list - 1) end
         moved = moved + #list - 1
       else
         local g = copy(f, {dc = true, o = true})
@@ -301,16 +301,16 @@ return 1`,
    * id is not: nothing happens to it); each acked id is deleted and its extra messages taken off
    * the stream's count. Returns how many were acked.
    */
-  ackEntries: `
+  ackEntries: `${COMMON}
 local s, n, extra = KEYS[1], 0, 0
 for i = 1, #ARGV, 2 do
-  if redis.call('XACK', s, 'missive', ARGV[i]) == 1 then
+  if redis.call('XACK', s, G, ARGV[i]) == 1 then
     redis.call('XDEL', s, ARGV[i])
     n = n + 1
     extra = extra + tonumber(ARGV[i + 1])
   end
 end
-if extra > 0 then redis.call('HINCRBY', KEYS[2], s, -extra) end
+if extra > 0 then uncount(KEYS[2], s, extra) end
 return n`,
 
   /**
