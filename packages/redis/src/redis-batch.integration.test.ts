@@ -6,7 +6,7 @@
  * messages, not entries; entries written before (one message each, `m` or `i`/`t`/`b`) still read.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger, type DeadLetterFailure } from '@missive/core';
+import { consoleLogger, silentLogger, type DeadLetterFailure } from '@missive/core';
 import type { Delivery, TransportMessage } from '@missive/core/transport';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { Redis } from 'ioredis';
@@ -164,6 +164,53 @@ describe('redis batch entries', () => {
     // Nothing of the batch is left to deliver: the mates were handled once, the poison went alone.
     expect(info).toMatchObject({ depth: 0, inFlight: 0, deadLetters: 1 });
     proxy.cut();
+  });
+
+  it('a late ack of a batch entry taken for dead settles nothing: the split copies another consumer holds stay in flight', async (ctx) => {
+    if (!(await needRedis(ctx))) return;
+    const prefix = uniquePrefix();
+    const { transport: healthy, stream } = await setUp(redisUrl, prefix, 300);
+    const target = new URL(redisUrl);
+    const proxy = await startFaultProxy({ port: Number(target.port || 6379), host: target.hostname });
+    cleanup.push(() => proxy.close());
+    const viaProxy = new URL(redisUrl);
+    viaProxy.port = String(proxy.port);
+    const warnings: string[] = [];
+    const cutOff = new RedisTransport(
+      { url: viaProxy.href, prefix, claimIdleMs: 300 },
+      { logger: consoleLogger('warn', { write: (line) => void warnings.push(line) }) },
+    );
+    await cutOff.connect();
+    cleanup.push(() => cutOff.close());
+    await publishTogether(
+      healthy,
+      Array.from({ length: 3 }, (_, i) => message(`m-${i}`)),
+    );
+    expect(await healthy.redis.xlen(stream)).toBe(1);
+
+    const first = cutOff.consume('work', { prefetch: 10 });
+    const taken = await take(first[Symbol.asyncIterator](), 3);
+    expect(taken.map((d) => d.deliveryCount)).toEqual([1, 1, 1]);
+    proxy.freeze(); // its link is dead: it can no longer touch the batch entry
+
+    const second = healthy.consume('work', { prefetch: 10 });
+    cleanup.push(() => second.close());
+    const copies = await take(second[Symbol.asyncIterator](), 3);
+    expect(copies.map((d) => [d.message.id, d.deliveryCount])).toEqual([0, 1, 2].map((i) => [`m-${i}`, 2]));
+
+    for (const d of taken) await d.ack(); // the whole batch entry's ack, into the frozen link
+    proxy.cut(); // the link comes back: the ack goes out after the reconnect
+    await waiter.until(
+      () => warnings.some((line) => line.includes('found the delivery reclaimed by another consumer')),
+      'the late ack to be refused',
+    );
+    expect(await healthy.queues()).toMatchObject([{ name: 'work', depth: 0, inFlight: 3 }]);
+    for (const d of copies) await d.ack();
+    await waiter.eventually(
+      () => healthy.queues(),
+      ([q]) => q?.depth === 0 && q.inFlight === 0,
+      'the copies acked',
+    );
   });
 
   it('the queue listing counts the messages of batch entries (depth, in flight); a batch entry is acked once its last message is, and then forgotten', async (ctx) => {
