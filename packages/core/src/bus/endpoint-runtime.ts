@@ -16,6 +16,7 @@ import { RateLimiter } from '../policies/rate-limiter.js';
 import { claimCommands } from '../transport/command-owners.js';
 import { BufferedConsumer } from '../transport/buffered-consumer.js';
 import { InFlightList } from '../transport/in-flight-list.js';
+import { SETTLED } from '../transport/settle-once-delivery.js';
 import type { Consumer, Delivery } from '../transport/transport.js';
 import { consumePipeline } from '../consume/consume-pipeline.js';
 import type { Attempt } from '../consume/steps/retry.js';
@@ -310,19 +311,28 @@ export class EndpointRuntime {
       this.settleFailed(flight, settleError);
       return DONE;
     }
+    // A settle done by the time it returned (the kit's `SETTLED`) goes on at once, without a reaction.
+    if (settling === SETTLED) {
+      this.afterSettle(flight, error, startedAt);
+      return DONE;
+    }
     return settling.then(
-      () => {
-        try {
-          if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
-          if (startedAt >= 0) this.reportHandled(state, error, startedAt);
-        } catch (reportError) {
-          this.settleFailed(flight, reportError);
-          return;
-        }
-        this.release(flight);
-      },
+      () => this.afterSettle(flight, error, startedAt),
       (settleError: unknown) => this.settleFailed(flight, settleError),
     );
+  }
+
+  /** Counts and reports a settled delivery, then frees its slot. Never throws. */
+  private afterSettle(flight: InFlight, error: Error | undefined, startedAt: number): void {
+    const state = flight.state;
+    try {
+      if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
+      if (startedAt >= 0) this.reportHandled(state, error, startedAt);
+    } catch (reportError) {
+      this.settleFailed(flight, reportError);
+      return;
+    }
+    this.release(flight);
   }
 
   private settleFailed(flight: InFlight, settleError: unknown): void {

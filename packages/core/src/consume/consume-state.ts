@@ -58,6 +58,15 @@ export class ConsumeState implements ConsumeContext {
     /** The delivery as the transport handed it: only the endpoint runtime settles it. */
     readonly received: Delivery,
   ) {
+    const headers = received.message.headers as Readonly<Record<string, string>> | null | undefined;
+    const raw = received.deliveryCount;
+    if (headers?.[Header.Attempts] === undefined && headers?.[Header.Redeliveries] === undefined && Number.isInteger(raw) && raw >= 1) {
+      // No attempt headers and a whole count: what readDeliveryMetadata gives, without its object.
+      this.deliveryCount = raw;
+      this.priorAttempts = raw - 1;
+      this.redeliveries = 0;
+      return;
+    }
     const metadata = readDeliveryMetadata(received);
     this.deliveryCount = metadata.deliveryCount;
     this.priorAttempts = metadata.priorAttempts;

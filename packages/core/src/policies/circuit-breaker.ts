@@ -57,7 +57,19 @@ function check(options: CircuitBreakerOptions): Checked {
 /** The breaker's state machine. The endpoint acts on its state changes. */
 export class CircuitBreaker {
   private readonly options: Checked;
-  private readonly calls: { readonly at: number; readonly ok: boolean }[] = [];
+  /**
+   * The calls in the window, oldest first, as runs: the calls recorded in one millisecond share one
+   * entry (`at`, with its successes and failures); entries before `head` have left the window. With
+   * the running totals this costs neither an object per call nor a pass over the window per failure
+   * (at 50,000 calls a second a 60 s window held three million objects, and `shift` moved them).
+   */
+  private readonly at: number[] = [];
+  private readonly oks: number[] = [];
+  private readonly fails: number[] = [];
+  private head = 0;
+  /** Calls and failures in the window. */
+  private total = 0;
+  private failures = 0;
   private state_: CircuitState = 'closed';
   private timer: TimerHandle | undefined;
   private readonly listeners: ((state: CircuitState, previous: CircuitState) => void)[] = [];
@@ -86,13 +98,48 @@ export class CircuitBreaker {
     }
     if (this.state_ === 'open') return;
     const now = this.clock.now();
-    this.calls.push({ at: now, ok });
-    const horizon = now - this.options.windowMs;
-    while (this.calls.length > 0 && this.calls[0]!.at < horizon) this.calls.shift();
-    if (ok || this.calls.length < this.options.minimumCalls) return;
-    let failures = 0;
-    for (const call of this.calls) if (!call.ok) failures++;
-    if (failures / this.calls.length >= this.options.failureRatio) this.transition('open');
+    const last = this.at.length - 1;
+    if (last >= this.head && this.at[last] === now) {
+      if (ok) this.oks[last]!++;
+      else this.fails[last]!++;
+    } else {
+      this.at.push(now);
+      this.oks.push(ok ? 1 : 0);
+      this.fails.push(ok ? 0 : 1);
+    }
+    this.total++;
+    if (!ok) this.failures++;
+    this.forget(now - this.options.windowMs);
+    if (ok || this.total < this.options.minimumCalls) return;
+    if (this.failures / this.total >= this.options.failureRatio) this.transition('open');
+  }
+
+  /** Drops the calls before `horizon` from the front (as the window slides). */
+  private forget(horizon: number): void {
+    let head = this.head;
+    while (head < this.at.length && this.at[head]! < horizon) {
+      this.total -= this.oks[head]! + this.fails[head]!;
+      this.failures -= this.fails[head]!;
+      head++;
+    }
+    if (head > 1024 && head * 2 > this.at.length) {
+      // Most entries have left: drop them in one step rather than one `shift` each.
+      this.at.splice(0, head);
+      this.oks.splice(0, head);
+      this.fails.splice(0, head);
+      head = 0;
+    }
+    this.head = head;
+  }
+
+  /** Forgets every call. */
+  private clear(): void {
+    this.at.length = 0;
+    this.oks.length = 0;
+    this.fails.length = 0;
+    this.head = 0;
+    this.total = 0;
+    this.failures = 0;
   }
 
   /** Stops the cool-down timer. */
@@ -105,7 +152,7 @@ export class CircuitBreaker {
     const previous = this.state_;
     if (previous === next) return;
     this.state_ = next;
-    this.calls.length = 0;
+    this.clear();
     this.dispose();
     if (next === 'open') this.timer = this.clock.setTimeout(() => this.transition('half-open'), this.options.cooldownMs);
     for (const listener of this.listeners) listener(next, previous);

@@ -18,7 +18,7 @@
  */
 export type * from './transport.js';
 export { DeliveryBuffer } from './delivery-buffer.js';
-export { SettleOnceDelivery, type NackOptions, type SettleOwner } from './settle-once-delivery.js';
+export { SETTLED, SettleOnceDelivery, type NackOptions, type SettleOwner } from './settle-once-delivery.js';
 export { BufferedConsumer } from './buffered-consumer.js';
 export { TransportHeader, isTransportHeader } from './transport-headers.js';
 export { Header } from '../message/headers.js';

@@ -5,11 +5,9 @@
  */
 import { BufferedConsumer } from '../buffered-consumer.js';
 import { withHeaders } from '../in-process-message.js';
-import { SettleOnceDelivery, type NackOptions } from '../settle-once-delivery.js';
+import { SETTLED, SettleOnceDelivery, type NackOptions } from '../settle-once-delivery.js';
 import type { DeadLetterFailure, TransportMessage } from '../transport.js';
 import type { BrokerOps, Item, MemoryQueue, QueueConsumer, QueueOwner } from './memory-queue.js';
-
-const SETTLED: Promise<void> = Promise.resolve();
 
 /** One delivery of an item. */
 export class MemoryDelivery extends SettleOnceDelivery {
@@ -36,7 +34,10 @@ export class MemoryDelivery extends SettleOnceDelivery {
     return this.item.holder === this;
   }
 
-  /** Synchronous: the broker's bookkeeping is done when it returns (the base class turns a throw into a rejection). */
+  /**
+   * Synchronous: the broker's bookkeeping is done when it returns (the base class turns a throw into
+   * a rejection), so it returns the kit's `SETTLED` and the bus goes on at once.
+   */
   protected onAck(): Promise<void> {
     this.broker.release(this.item, this.queue, 'remove');
     return SETTLED;
