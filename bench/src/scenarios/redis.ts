@@ -63,6 +63,12 @@ export const redis: Scenario = {
         note: 'publish routed by topic in a script (routing version checked per batch); ack is XACK + XDEL (a reclaim writes the message again under a new id, so a late ack settles nothing); schema checked both ways; endpoint concurrency 16',
       },
       {
+        label: 'Missive, batch entries (?batch=64)',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `bench-redis-batch-${id}`, url: `${REDIS_URL}?prefix=${prefix}&batch=64` },
+        note: "the same with the transport's opt-in `batch` option: a turn's publishes to one stream share entries of up to 64 messages (same confirmation and ack guarantees; a consumer may hold up to 63 beyond its prefetch)",
+      },
+      {
         label: 'raw ioredis (XADD / XREADGROUP / XACK + XDEL)',
         module: 'subjects/raw-redis.js',
         args: { ...common, name: `bench-raw-${id}` },

@@ -18,7 +18,7 @@
  * @module
  */
 import { TransportError, UnroutableError } from '@missive/core';
-import { BATCH_MAX_BYTES, BATCH_MAX_MESSAGES, batchable, batchValue } from './entry.js';
+import { BATCH_MAX_BYTES, batchable, batchValue } from './entry.js';
 import { Packer } from './pack.js';
 import type { RedisConnection } from './redis-connection.js';
 
@@ -84,7 +84,7 @@ export class PublishBatch {
           if (alone) {
             // Written after the stream's earlier messages of this batch: order per stream is kept.
             const before = shared.get(stream);
-            if (before !== undefined) packShared(packer, stream, before);
+            if (before !== undefined) packShared(packer, stream, before, transport.options.batch);
             shared.delete(stream);
             entry(packer, stream, 0, p.fields);
           } else {
@@ -94,7 +94,7 @@ export class PublishBatch {
           }
         }
       }
-      for (const [stream, list] of shared) packShared(packer, stream, list);
+      for (const [stream, list] of shared) packShared(packer, stream, list, transport.options.batch);
       const args = [routes.version, packer.finish()];
       if ((await transport.scripts.run('publishBatch', [transport.keys.version, transport.keys.batched], args)) === null) return routed;
       transport.staleRoutes();
@@ -115,16 +115,17 @@ function entry(packer: Packer, stream: string, extra: number, fields: readonly (
 }
 
 /**
- * A stream's shareable messages, in order: batch entries of at most `BATCH_MAX_MESSAGES` messages
+ * A stream's shareable messages, in order: batch entries of at most `most` messages (the transport's
+ * `batch` option, at most `BATCH_MAX_MESSAGES`)
  * and `BATCH_MAX_BYTES` bytes (the `m` values and the headers; a message bigger than that goes
  * alone); a message alone in its entry keeps the single-message layout.
  */
-function packShared(packer: Packer, stream: string, list: readonly (readonly (string | Buffer)[])[]): void {
+function packShared(packer: Packer, stream: string, list: readonly (readonly (string | Buffer)[])[], most: number): void {
   let start = 0;
   while (start < list.length) {
     let end = start;
     let bytes = 0;
-    while (end < list.length && end - start < BATCH_MAX_MESSAGES) {
+    while (end < list.length && end - start < most) {
       const fields = list[end]!;
       const size = (fields[1] as Buffer).length + (fields.length === 4 ? (fields[3] as string).length : 0);
       if (end > start && bytes + size > BATCH_MAX_BYTES) break;

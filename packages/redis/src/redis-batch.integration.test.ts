@@ -40,7 +40,10 @@ async function setUp(
   prefix = uniquePrefix(),
   claimIdleMs?: number,
 ): Promise<{ transport: RedisTransport; prefix: string; stream: string }> {
-  const transport = new RedisTransport({ url, prefix, ...(claimIdleMs === undefined ? {} : { claimIdleMs }) }, { logger: silentLogger });
+  const transport = new RedisTransport(
+    { url, prefix, batch: 64, ...(claimIdleMs === undefined ? {} : { claimIdleMs }) },
+    { logger: silentLogger },
+  );
   await transport.connect();
   cleanup.push(() => deletePrefix(redisUrl, prefix));
   cleanup.push(() => transport.close());

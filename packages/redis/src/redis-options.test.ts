@@ -6,9 +6,9 @@ import { RedisTransport } from './redis-transport.js';
 describe('redis options', () => {
   it('reads Missive parameters from the URL and leaves the rest to ioredis', () => {
     const options = resolveRedisOptions({
-      url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&timeout=2000&family=4',
+      url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&timeout=2000&batch=16&family=4',
     });
-    expect(options).toMatchObject({ prefix: 'shop:', claimIdleMs: 5000, durability: 'aof', pollMs: 100, timeoutMs: 2000 });
+    expect(options).toMatchObject({ prefix: 'shop:', claimIdleMs: 5000, durability: 'aof', pollMs: 100, timeoutMs: 2000, batch: 16 });
     expect(options.url).toBe('redis://:secret@127.0.0.1:6380/2?family=4');
   });
 
@@ -19,6 +19,7 @@ describe('redis options', () => {
       durability: 'memory',
       pollMs: 250,
       timeoutMs: 5000,
+      batch: 1,
     });
   });
 
@@ -28,6 +29,8 @@ describe('redis options', () => {
     ['redis://127.0.0.1/zero', /database number/],
     ['redis://127.0.0.1?claimIdle=soon', /claimIdle must be a whole number/],
     ['redis://127.0.0.1?timeout=50', /timeout must be a whole number of at least 200/],
+    ['redis://127.0.0.1?batch=0', /batch must be a whole number of at least 1/],
+    ['redis://127.0.0.1?batch=65', /batch must be at most 64 messages per entry/],
     ['redis://127.0.0.1?durability=disk', /durability must be "memory", "aof" or "fsync"/],
     ['redis://127.0.0.1?prefix=a%20b', /prefix must be letters/],
   ])('refuses %s, saying what to fix', (url, message) => {
