@@ -25,7 +25,7 @@
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage } from '@missive/core';
-import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
+import { BufferedConsumer, SETTLED, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
 import { numberAt, readAckSubject } from './ack-subject.js';
@@ -93,8 +93,6 @@ interface Lane {
   messageAt: number;
 }
 
-const RESOLVED = Promise.resolve();
-
 class NatsDelivery extends SettleOnceDelivery {
   hadStoredHeaders = false;
   /** When the server last started this delivery's ack wait: its arrival, then each `+WPI` sent. */
@@ -148,11 +146,11 @@ class NatsDelivery extends SettleOnceDelivery {
   }
 
   protected onAck(): Promise<void> {
-    if (this.skip('ack')) return RESOLVED;
+    if (this.skip('ack')) return SETTLED;
     const host = this.consumer.host;
     if (host.confirmAcks || this.hadStoredHeaders) return this.ackConfirmed();
     host.confirmer.send(this.reply, ACK); // goes out at the end of the turn, with the turn's other acks
-    return RESOLVED;
+    return SETTLED;
   }
 
   private async ackConfirmed(): Promise<void> {
