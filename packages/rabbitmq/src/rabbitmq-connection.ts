@@ -272,9 +272,12 @@ export class RabbitConnection {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
         const what =
           this.publisher === undefined
-            ? `the connection did not come back${this.lostBecause === undefined ? '' : ` (it was lost: ${this.lostBecause})`}`
+            ? 'the connection did not come back'
             : `RabbitMQ kept blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
-        reject(new TransportError(`${what} within ${this.options.publishTimeoutMs} ms (publishTimeout); the message was not published`));
+        const lost = this.publisher === undefined && this.lostBecause !== undefined ? `; it was lost: ${this.lostBecause}` : '';
+        reject(
+          new TransportError(`${what} within ${this.options.publishTimeoutMs} ms (publishTimeout${lost}); the message was not published`),
+        );
       }, this.options.publishTimeoutMs);
       this.waiters.push({ resolve, reject, timer });
     });
