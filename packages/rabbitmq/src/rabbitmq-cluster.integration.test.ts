@@ -91,6 +91,7 @@ describe('rabbitmq three-node cluster', () => {
         const sent = () =>
           publisher.send(Job, { n }).catch((error: unknown) => {
             errors.set((error as Error).message, (errors.get((error as Error).message) ?? 0) + 1);
+            progress(`publish ${n} failed: ${(error as Error).message}`);
             throw error;
           });
         if (await history.publish(String(n), sent)) {

@@ -59,6 +59,8 @@ export class RabbitConnection {
   private blockedBy: string | undefined;
   private waiters: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
   private ready: Promise<void> | undefined;
+  /** A replacement of the publisher channel while it runs (see `renewPublisher`). */
+  private renewing: Promise<void> | undefined;
   /** The setup of a new connection while it runs (see `onConnect`). */
   private settingUp: { readonly connection: amqp.ChannelModel; readonly done: Promise<void> } | undefined;
   private readonly rpcPool: (amqp.Channel | undefined)[] = [];
@@ -272,7 +274,10 @@ export class RabbitConnection {
           this.publisher === undefined
             ? 'the connection did not come back'
             : `RabbitMQ kept blocking publishes (${this.blockedBy ?? 'resource alarm'})`;
-        reject(new TransportError(`${what} within ${this.options.publishTimeoutMs} ms (publishTimeout); the message was not published`));
+        const lost = this.publisher === undefined && this.lostBecause !== undefined ? `; it was lost: ${this.lostBecause}` : '';
+        reject(
+          new TransportError(`${what} within ${this.options.publishTimeoutMs} ms (publishTimeout${lost}); the message was not published`),
+        );
       }, this.options.publishTimeoutMs);
       this.waiters.push({ resolve, reject, timer });
     });
@@ -323,6 +328,46 @@ export class RabbitConnection {
     }
     this.rpcPool[slot] = channel;
     return channel;
+  }
+
+  /**
+   * Replaces `stale`, the publisher channel, with a new confirm channel on the same connection; the
+   * connection, its consumers and its generation stay. The publisher asks for it when the broker
+   * keeps refusing (nacking) what it publishes on one channel: RabbitMQ 3.10 keeps a quorum queue's
+   * client state per channel, and a channel opened on a surviving node while the queue's leader was
+   * the node just killed went on nacking every publish to that queue for minutes after a new leader
+   * was elected, while a new channel on the same connection was confirmed at once (the cluster test's
+   * failover stall). The stale channel is closed once its confirms are in. Settles when done (at once
+   * if `stale` is no longer the publisher channel or another renewal runs).
+   */
+  async renewPublisher(stale: amqp.ConfirmChannel): Promise<void> {
+    if (this.renewing !== undefined) return this.renewing;
+    const connection = this.connection;
+    if (this.publisher !== stale || connection === undefined) return;
+    const renewing = this.openPublisherInstead(stale, connection).finally(() => {
+      if (this.renewing === renewing) this.renewing = undefined;
+    });
+    this.renewing = renewing;
+    return renewing;
+  }
+
+  private async openPublisherInstead(stale: amqp.ConfirmChannel, connection: amqp.ChannelModel): Promise<void> {
+    const fresh = await connection.createConfirmChannel({ highWaterMark: PUBLISH_BUFFER_MESSAGES });
+    if (this.publisher !== stale || !this.isConnection(connection)) {
+      await fresh.close().catch(() => undefined);
+      return;
+    }
+    this.hooks.preparePublisher(fresh);
+    fresh.on('close', () => {
+      if (this.publisher === fresh) this.publisher = undefined;
+    });
+    this.publisher = fresh;
+    this.logger.info('RabbitMQ kept refusing publishes on the publisher channel; publishing on a new channel');
+    void stale
+      .waitForConfirms()
+      .catch(() => undefined)
+      .then(() => stale.close())
+      .catch(() => undefined);
   }
 
   /** A failed declaration closed the admin channel: the next `adminChannel` opens another. */

@@ -36,6 +36,13 @@ import {
 } from './topology.js';
 import { CONTENT_TYPE, DELAY_HEADER } from './wire.js';
 
+/**
+ * How long the broker may refuse every publish on one publisher channel, with none confirmed in
+ * between, before the channel is replaced (see `RabbitConnection.renewPublisher`): a channel can keep
+ * refusing after a quorum queue's leader died while a new channel is confirmed at once.
+ */
+export const RENEW_REFUSING_CHANNEL_MS = 1_000;
+
 /** How long a scheduled message's queue outlives the message, so a late `cancel` finds nothing instead of racing a new queue. */
 const SCHEDULED_GRACE_MS = 60_000;
 
@@ -47,6 +54,8 @@ export interface PublishLink {
   /** Waits for a usable publisher channel (`publishing`: also while the broker blocks publishes). */
   publisherChannel(publishing?: boolean): Promise<amqp.ConfirmChannel>;
   isPublisher(channel: amqp.Channel): boolean;
+  /** Replaces `stale`, the publisher channel, with a new one on the same connection (no-op if it is not current). */
+  renewPublisher(stale: amqp.ConfirmChannel): Promise<void>;
   adminChannel(): Promise<amqp.Channel>;
   /** One of a pool of channels, for declarations many callers make at once. */
   rpcChannel(): Promise<amqp.Channel>;
@@ -66,6 +75,8 @@ export class RabbitPublisher implements Republisher {
   private readonly closedByNotFound = new WeakSet<amqp.Channel>();
   /** Delay queues declared on this connection. */
   private readonly delayQueues = new Set<number>();
+  /** When each publisher channel that keeps refusing began to (cleared by a confirm on it). */
+  private readonly refusingSince = new WeakMap<amqp.Channel, number>();
   /** Set while the publisher's socket buffer is full (see `waitForDrain`). */
   private draining: Promise<void> | undefined;
 
@@ -168,7 +179,8 @@ export class RabbitPublisher implements Republisher {
    * nack that lasts (each for `publishTimeout` after the first try): a broker nacks while a quorum
    * queue elects a new leader (its old one's node died), so a nacked publish is tried again with
    * backoff (50 ms doubling to 1 s) until `publishTimeout` has passed since the first try, then
-   * fails with `PublishRejectedError`.
+   * fails with `PublishRejectedError`. A publisher channel that refused everything for
+   * {@link RENEW_REFUSING_CHANNEL_MS} is replaced by a new one.
    */
   async confirmPublish(
     exchange: string,
@@ -215,7 +227,15 @@ export class RabbitPublisher implements Republisher {
       } catch (error) {
         if (error instanceof PublishRejectedError && this.link.isPublisher(channel)) {
           const pause = Math.min(1000, 50 * 2 ** refusals++);
-          if (Date.now() + pause - started > this.options.publishTimeoutMs || !this.link.open) throw error;
+          if (Date.now() + pause - started > this.options.publishTimeoutMs || !this.link.open) {
+            throw new PublishRejectedError(
+              `RabbitMQ refused message ${message.id} to ${destination} ${refusals} times over ${Date.now() - started} ms (publishTimeout ${this.options.publishTimeoutMs} ms)`,
+              { cause: error },
+            );
+          }
+          const since = this.refusingSince.get(channel) ?? Date.now();
+          this.refusingSince.set(channel, since);
+          if (Date.now() - since >= RENEW_REFUSING_CHANNEL_MS) await this.link.renewPublisher(channel).catch(() => undefined);
           await new Promise((resolve) => setTimeout(resolve, pause));
           attempt--; // a refusal is not a dead channel
           continue;
@@ -229,6 +249,7 @@ export class RabbitPublisher implements Republisher {
         if (attempt >= 3) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** (attempt - 3))));
         continue;
       }
+      this.refusingSince.delete(channel);
       if (this.returned.delete(message.id)) throw new UnroutableError(destination);
       return;
     }

@@ -3,11 +3,16 @@
  * arrives while the setup after a reconnect is still running waits for that setup instead of
  * starting a second one (which counted the generation up twice and resumed every consumer twice,
  * leaving an orphan channel on the broker that kept taking messages no one could ack).
+ *
+ * A publisher channel the broker keeps refusing is replaced on the same connection: after a cluster
+ * node died, RabbitMQ went on nacking every publish on one channel for minutes while a new channel
+ * was confirmed at once (see `RabbitConnection.renewPublisher`).
  */
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
+import * as amqp from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '@missive/core';
+import { silentLogger, type Logger } from '@missive/core';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
@@ -67,5 +72,59 @@ describe('rabbitmq reconnect', () => {
     await loop;
     const drained = (await transport.queues()).find((q) => q.name === queue);
     expect(drained?.depth).toBe(0);
+  }, 60_000);
+
+  it('a publisher channel the broker keeps refusing is replaced; the connection, its generation and its consumers stay', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const logged: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      info: (first: unknown, text?: string) => {
+        logged.push(typeof first === 'string' ? first : (text ?? ''));
+        waiter.notify();
+      },
+    };
+    const transport = new RabbitMqTransport({ url: rabbitUrl, publishTimeoutMs: 30_000 }, { logger });
+    await transport.connect();
+    cleanup.push(() => transport.close());
+    const consumed = `renew-consumed-${randomBytes(4).toString('hex')}`;
+    cleanup.push(() => transport.deleteQueue(consumed));
+    await transport.declare({ name: consumed, topics: [] });
+    const consumer = transport.consume(consumed, { prefetch: 10 });
+    await consumer.ready;
+    const received: string[] = [];
+    const loop = (async () => {
+      for await (const delivery of consumer) {
+        received.push(delivery.message.id);
+        await delivery.ack();
+        waiter.notify();
+      }
+    })();
+    // A queue that refuses every publish (length 0, reject-publish), declared beside the transport.
+    const raw = await amqp.connect(rabbitUrl);
+    cleanup.push(() => raw.close());
+    const admin = await raw.createChannel();
+    const refusing = `renew-refusing-${randomBytes(4).toString('hex')}`;
+    cleanup.push(() => admin.deleteQueue(refusing).then(() => undefined));
+    await admin.assertQueue(refusing, { durable: true, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+
+    const generation = transport.generation;
+    const renewed = 'RabbitMQ kept refusing publishes on the publisher channel; publishing on a new channel';
+    const sending = transport.send(refusing, { id: 'refused-at-first', type: 't', body: Buffer.from('{}'), headers: {} }).then(
+      () => 'confirmed',
+      (error: unknown) => error,
+    );
+    await waiter.until(() => logged.includes(renewed), 'the refusing publisher channel replaced');
+    // The queue takes messages again: the waiting send goes through on the new channel.
+    await admin.deleteQueue(refusing);
+    await admin.assertQueue(refusing, { durable: true });
+    expect(await sending).toBe('confirmed');
+    expect((await admin.checkQueue(refusing)).messageCount).toBe(1);
+    expect(transport.generation).toBe(generation);
+    await transport.send(consumed, { id: 'after-renewal', type: 't', body: Buffer.from('{}'), headers: {} });
+    await waiter.until(() => received.includes('after-renewal'), 'a message consumed after the renewal');
+    expect((await transport.queues()).find((q) => q.name === consumed)?.consumers).toBe(1);
+    await consumer.close();
+    await loop;
   }, 60_000);
 });
