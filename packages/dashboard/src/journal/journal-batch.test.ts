@@ -40,6 +40,8 @@ const events: HandledEvent[] = [
   { ...handled({}), envelope: undefined, messageId: 'raw-1', type: 'unknown.type', outcome: 'dead-lettered', reason: 'DECODE' },
   handled({}, { data: 'not an object' }),
   handled({}, { data: { id: 'same', otherId: 'same', emptyId: '', card: { number: '4111' } } }),
+  // Strings beyond Latin-1 (an emoji is two UTF-16 code units), and one longer than 65,535 code units.
+  handled({}, { id: 'é-😀-\u4e2d', correlationId: 'c'.repeat(70_000), data: { orderId: 'ö-1' } }),
 ];
 const times = events.map((_, i) => 1_700_000_000_000 + i);
 

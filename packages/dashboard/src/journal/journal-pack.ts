@@ -9,12 +9,12 @@
  * @example
  * ```ts
  * const packer = new BatchPacker(1000, { instance, payload: undefined, keys: defaultKeyFields });
- * bus.on('handled', (event) => packer.add(event, Date.now()));
+ * bus.on('handled', (event) => packer.add(event, Date.now())); // or, without an event object: bus.observeHandled(…packer.pack(…))
  * const batch = packer.take(); // to the store; the packer starts a new batch
  * ```
  * @module
  */
-import type { HandledEvent } from '@missive/core';
+import type { Envelope, HandledEvent, HandledObserver, HandledOutcome } from '@missive/core';
 import {
   AT,
   ATTEMPT,
@@ -49,9 +49,15 @@ import { redact } from './redact.js';
 /** The dictionary slots, in the order of their last-word cache. */
 const WORDS = [TYPE, SERVICE, ENDPOINT, OUTCOME, KIND, SOURCE, REASON] as const;
 
+/** Code units a packer's `chars` start with: about 100 per row of ids, time and a key. */
+const CHARS_PER_ROW = 128;
+
 /** Packs events one at a time into a batch of at most `capacity` rows. */
 export class BatchPacker {
   private numbers: Float64Array;
+  /** The per-message strings packed so far (see {@link PackedBatch.chars}); kept across batches, grown when a batch needs more. */
+  private chars: Uint16Array;
+  private used = 0;
   private strings: string[] = [];
   private dictionary: string[] = [];
   private indexes = new Map<string, number>();
@@ -59,12 +65,15 @@ export class BatchPacker {
   private readonly lastWord: (string | undefined)[] = WORDS.map(() => undefined);
   private readonly lastIndex: number[] = WORDS.map(() => -1);
   private count_ = 0;
+  /** Where a payload's keys are collected before they are packed (emptied after each use). */
+  private readonly found: (string | undefined)[] = [];
 
   constructor(
     private readonly capacity: number,
     private readonly options: Omit<EntryOptions, 'at'>,
   ) {
     this.numbers = new Float64Array(capacity * NUMBERS);
+    this.chars = new Uint16Array(capacity * CHARS_PER_ROW);
   }
 
   /** Rows in the batch being packed. */
@@ -79,13 +88,41 @@ export class BatchPacker {
 
   /** Packs `event`, settled at `at` (epoch ms). */
   add(event: HandledEvent, at: number): void {
+    this.pack(
+      event.service,
+      event.endpoint,
+      event.envelope,
+      event.messageId,
+      event.type,
+      event.attempt,
+      event.outcome,
+      event.durationMs,
+      at,
+      event.error,
+      event.reason,
+      event.replayed,
+    );
+  }
+
+  /** Packs a settled delivery, its fields as a {@link HandledObserver} receives them, settled at `at` (epoch ms). */
+  pack(
+    service: string,
+    endpoint: string,
+    envelope: Envelope | undefined,
+    messageId: string,
+    type: string,
+    attempt: number,
+    outcome: HandledOutcome,
+    durationMs: number,
+    at: number,
+    error: Error | undefined,
+    reason: string | undefined,
+    replayed: boolean,
+  ): void {
     const numbers = this.numbers;
-    const strings = this.strings;
     const n = this.count_++ * NUMBERS;
-    const envelope = event.envelope;
-    const messageId = event.messageId;
-    let flags = event.replayed ? REPLAYED : 0;
-    strings.push(messageId);
+    let flags = replayed ? REPLAYED : 0;
+    this.put(messageId);
     if (envelope !== undefined) {
       flags |= DECODED;
       const correlation = envelope.correlationid;
@@ -93,52 +130,50 @@ export class BatchPacker {
       if (conversation === correlation) flags |= SAME_CONVERSATION;
       if (envelope.time !== undefined) {
         flags |= HAS_TIME;
-        strings.push(envelope.time);
+        this.put(envelope.time);
       }
       if (correlation === messageId) flags |= CORRELATION_IS_ID;
       else if (correlation !== undefined) {
         flags |= HAS_CORRELATION;
-        strings.push(correlation);
+        this.put(correlation);
       }
       if (envelope.causationid !== undefined) {
         flags |= HAS_CAUSATION;
-        strings.push(envelope.causationid);
+        this.put(envelope.causationid);
       }
       if (conversation !== correlation && conversation !== undefined) {
         flags |= HAS_CONVERSATION;
-        strings.push(conversation);
+        this.put(conversation);
       }
       if (envelope.traceparent !== undefined) {
         flags |= HAS_TRACEPARENT;
-        strings.push(envelope.traceparent);
+        this.put(envelope.traceparent);
       }
+      numbers[n + KEY_COUNT] = this.keys(envelope.data);
     }
-    if (event.error !== undefined) {
+    if (error !== undefined) {
       flags |= HAS_ERROR;
-      strings.push(errorSummary(event.error)!);
+      this.strings.push(errorSummary(error)!);
     }
     const payload = this.options.payload;
     if (payload !== undefined && envelope !== undefined) {
       const json = JSON.stringify(redact(envelope.data, payload.redact)) as string | undefined;
       if (json !== undefined) {
         flags |= HAS_PAYLOAD;
-        strings.push(json);
+        this.strings.push(json);
       }
     }
     numbers[n + AT] = at;
-    numbers[n + ATTEMPT] = event.attempt;
-    numbers[n + DURATION] = event.durationMs;
+    numbers[n + ATTEMPT] = attempt;
+    numbers[n + DURATION] = durationMs;
     numbers[n + FLAGS] = flags;
-    numbers[n + TYPE] = this.word(0, event.type);
-    numbers[n + SERVICE] = this.word(1, event.service);
-    numbers[n + ENDPOINT] = this.word(2, event.endpoint);
-    numbers[n + OUTCOME] = this.word(3, event.outcome);
+    numbers[n + TYPE] = this.word(0, type);
+    numbers[n + SERVICE] = this.word(1, service);
+    numbers[n + ENDPOINT] = this.word(2, endpoint);
+    numbers[n + OUTCOME] = this.word(3, outcome);
     numbers[n + KIND] = this.word(4, envelope?.messagekind);
     numbers[n + SOURCE] = this.word(5, envelope?.source);
-    numbers[n + REASON] = this.word(6, event.reason);
-    const before = strings.length;
-    if (envelope !== undefined) keysOf(envelope.data, this.options.keys, strings);
-    numbers[n + KEY_COUNT] = strings.length - before;
+    numbers[n + REASON] = this.word(6, reason);
   }
 
   /** The batch packed so far; the packer starts an empty one. */
@@ -148,11 +183,13 @@ export class BatchPacker {
       count,
       instance: this.options.instance,
       numbers: count === this.capacity ? this.numbers : this.numbers.slice(0, count * NUMBERS),
+      chars: this.chars.slice(0, this.used),
       strings: this.strings,
       dictionary: this.dictionary,
     };
     if (count === this.capacity) this.numbers = new Float64Array(this.capacity * NUMBERS);
     else this.numbers.fill(0, 0, count * NUMBERS);
+    this.used = 0;
     this.strings = [];
     this.dictionary = [];
     this.indexes = new Map();
@@ -160,6 +197,35 @@ export class BatchPacker {
     this.lastIndex.fill(-1);
     this.count_ = 0;
     return batch;
+  }
+
+  /** Appends `text` to `chars`: its length, then its code units (no string is kept). */
+  private put(text: string): void {
+    const length = text.length;
+    let at = this.used;
+    if (at + length + 2 > this.chars.length) this.grow(length + 2);
+    const chars = this.chars;
+    chars[at] = length & 0xffff;
+    chars[at + 1] = length >>> 16;
+    at += 2;
+    for (let i = 0; i < length; i++) chars[at + i] = text.charCodeAt(i);
+    this.used = at + length;
+  }
+
+  private grow(needed: number): void {
+    const chars = new Uint16Array(Math.max(this.chars.length * 2, this.used + needed));
+    chars.set(this.chars.subarray(0, this.used));
+    this.chars = chars;
+  }
+
+  /** Packs the business keys of `data` (see `keysOf`); returns how many. */
+  private keys(data: unknown): number {
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) return 0;
+    const found = keysOf(data, this.options.keys, this.found);
+    const count = found.length;
+    for (let k = 0; k < count; k++) this.put(found[k]!);
+    found.length = 0;
+    return count;
   }
 
   /** The dictionary index of `text` (-1 for undefined), for dictionary slot `slot`. */
