@@ -1,13 +1,12 @@
 /**
  * Journal rows packed for a hand-over to another thread. The journal packs each `handled` event
- * as it arrives (`journal-pack.ts`: the event is not kept) into flat typed arrays per batch — the
+ * as it arrives (`journal-pack.ts`: the event is not kept) into a few flat values per batch — the
  * numbers in one `Float64Array`; the strings that differ per message (its id, time, correlation,
- * causation and conversation ids, traceparent and business keys), only those present, as UTF-16
- * code units in one `Uint16Array`, each after its length; the strings that repeat (types,
- * services, endpoints, sources, outcomes, reasons) once each in a dictionary; and the rare long ones
- * (error summaries, payloads) in a small array — so the hand-over to the SQLite worker copies two
- * typed arrays (a memory copy) and a few strings instead of serializing a string per field per
- * row, and the bus thread keeps no string of a message once it is packed. The receiver builds the
+ * causation and conversation ids, traceparent and business keys), only those present, joined into
+ * one string with their lengths in a `Uint32Array`; the strings that repeat (types, services,
+ * endpoints, sources, outcomes, reasons) once each in a dictionary; and the rare long ones (error
+ * summaries, payloads) in a small array — so the hand-over to the SQLite worker copies two typed
+ * arrays and one string (memory copies) instead of serializing a string per field per row. The receiver builds the
  * rows with {@link unpackBatch}: decoding the strings, parsing the time, reading the trace id,
  * cutting the source prefix and allocating the row objects happen there, off the bus thread. This
  * module loads no runtime code of `@missive/core` (the worker imports it).
@@ -33,10 +32,12 @@ export interface PackedBatch {
   /**
    * Per row, in order, those of its per-message strings that are present (its flags say which:
    * its message id always, then {@link HAS_TIME} to {@link HAS_TRACEPARENT}), then its business keys
-   * (as many as its key count); each string is two code units of length (low 16 bits, high 16
-   * bits) and then its UTF-16 code units. Exactly as long as what was packed.
+   * (as many as its key count), joined into one string (one flat string crosses to the worker,
+   * copied as a whole)...
    */
-  readonly chars: Uint16Array;
+  readonly text: string;
+  /** ...with the length of each of them, in the same order. */
+  readonly lengths: Uint32Array;
   /** Per row, in order, its error summary ({@link HAS_ERROR}) and its payload ({@link HAS_PAYLOAD}), when present. */
   readonly strings: readonly string[];
   /** The repeated strings, indexed from `numbers`; -1 there is undefined. */
@@ -64,7 +65,7 @@ export const DECODED = 2;
 export const SAME_CONVERSATION = 4;
 /** The correlation id is the message id (the first message of a business transaction): not repeated. */
 export const CORRELATION_IS_ID = 8;
-// The per-message strings of a row (in `chars`), in this order after its message id (always there), each only when its bit is set.
+// The per-message strings of a row (in `text`), in this order after its message id (always there), each only when its bit is set.
 export const HAS_TIME = 16;
 export const HAS_CORRELATION = 32;
 export const HAS_CAUSATION = 64;
@@ -75,38 +76,34 @@ export const HAS_TRACEPARENT = 256;
 export const HAS_ERROR = 512;
 export const HAS_PAYLOAD = 1024;
 
-/** Reads the strings of a batch's `chars`, one after the other. */
-class CharReader {
+/** Reads the per-message strings of a batch, one after the other. */
+class TextReader {
   private at = 0;
+  private k = 0;
 
-  constructor(private readonly chars: Uint16Array) {}
+  constructor(
+    private readonly text: string,
+    private readonly lengths: Uint32Array,
+  ) {}
 
   /** The next string. */
   next(): string {
-    const chars = this.chars;
-    const length = chars[this.at]! + chars[this.at + 1]! * 0x10000;
-    const start = this.at + 2;
-    this.at = start + length;
-    const units = chars.subarray(start, this.at);
-    // In chunks: `apply` takes a bounded number of arguments. A lone surrogate stays as it was.
-    return length <= 4096 ? String.fromCharCode.apply(null, units as unknown as number[]) : this.long(units);
+    const start = this.at;
+    this.at += this.lengths[this.k++]!;
+    return this.text.slice(start, this.at);
   }
 
   /** Skips the next string. */
   skip(): void {
-    this.at += 2 + this.chars[this.at]! + this.chars[this.at + 1]! * 0x10000;
+    this.at += this.lengths[this.k++]!;
   }
 
-  /** Where the next string starts. */
+  /** Where the next string starts in the text, and its index in the lengths. */
   get offset(): number {
     return this.at;
   }
-
-  private long(units: Uint16Array): string {
-    let text = '';
-    for (let i = 0; i < units.length; i += 4096)
-      text += String.fromCharCode.apply(null, units.subarray(i, i + 4096) as unknown as number[]);
-    return text;
+  get index(): number {
+    return this.k;
   }
 }
 
@@ -115,7 +112,7 @@ export function unpackBatch(batch: PackedBatch): JournalEntry[] {
   const { numbers, strings, dictionary } = batch;
   const word = (at: number): string | undefined => (numbers[at]! < 0 ? undefined : dictionary[numbers[at]!]);
   const entries: JournalEntry[] = [];
-  const chars = new CharReader(batch.chars);
+  const chars = new TextReader(batch.text, batch.lengths);
   let s = 0;
   const next = (flags: number, bit: number): string | undefined => ((flags & bit) === 0 ? undefined : chars.next());
   const rare = (flags: number, bit: number): string | undefined => ((flags & bit) === 0 ? undefined : strings[s++]);
@@ -162,7 +159,7 @@ export function unpackBatch(batch: PackedBatch): JournalEntry[] {
   return entries;
 }
 
-/** The per-message strings in `chars` of the row at `n` (its numbers' offset): its message id, those its flags name, and its keys. */
+/** The per-message strings in `text` of the row at `n` (its numbers' offset): its message id, those its flags name, and its keys. */
 function charStringsOf(numbers: Float64Array, n: number): number {
   const flags = numbers[n + FLAGS]!;
   let count = 1 + numbers[n + KEY_COUNT]!;
@@ -179,7 +176,7 @@ function rareStringsOf(numbers: Float64Array, n: number): number {
 /** The rows of `batch` from row `from` on (what is left when the oldest rows are dropped). */
 export function sliceBatch(batch: PackedBatch, from: number): PackedBatch {
   if (from <= 0) return batch;
-  const chars = new CharReader(batch.chars);
+  const chars = new TextReader(batch.text, batch.lengths);
   let s = 0;
   for (let row = 0; row < from && row < batch.count; row++) {
     for (let k = charStringsOf(batch.numbers, row * NUMBERS); k > 0; k--) chars.skip();
@@ -190,7 +187,8 @@ export function sliceBatch(batch: PackedBatch, from: number): PackedBatch {
     count,
     instance: batch.instance,
     numbers: batch.numbers.slice(from * NUMBERS, (from + count) * NUMBERS),
-    chars: batch.chars.slice(chars.offset),
+    text: batch.text.slice(chars.offset),
+    lengths: batch.lengths.slice(chars.index),
     strings: batch.strings.slice(s),
     dictionary: batch.dictionary,
   };

@@ -49,15 +49,15 @@ import { redact } from './redact.js';
 /** The dictionary slots, in the order of their last-word cache. */
 const WORDS = [TYPE, SERVICE, ENDPOINT, OUTCOME, KIND, SOURCE, REASON] as const;
 
-/** Code units a packer's `chars` start with: about 100 per row of ids, time and a key. */
-const CHARS_PER_ROW = 128;
+/** Per-message strings a packer's lengths have room for at first, per row (grown when needed). */
+const STRINGS_PER_ROW = 4;
 
 /** Packs events one at a time into a batch of at most `capacity` rows. */
 export class BatchPacker {
   private numbers: Float64Array;
-  /** The per-message strings packed so far (see {@link PackedBatch.chars}); kept across batches, grown when a batch needs more. */
-  private chars: Uint16Array;
-  private used = 0;
+  /** The per-message strings packed so far and their lengths (see {@link PackedBatch.text}); the lengths' array is kept across batches, grown when a batch needs more. */
+  private texts: (string | undefined)[] = [];
+  private lengths: Uint32Array;
   private strings: string[] = [];
   private dictionary: string[] = [];
   private indexes = new Map<string, number>();
@@ -65,15 +65,13 @@ export class BatchPacker {
   private readonly lastWord: (string | undefined)[] = WORDS.map(() => undefined);
   private readonly lastIndex: number[] = WORDS.map(() => -1);
   private count_ = 0;
-  /** Where a payload's keys are collected before they are packed (emptied after each use). */
-  private readonly found: (string | undefined)[] = [];
 
   constructor(
     private readonly capacity: number,
     private readonly options: Omit<EntryOptions, 'at'>,
   ) {
     this.numbers = new Float64Array(capacity * NUMBERS);
-    this.chars = new Uint16Array(capacity * CHARS_PER_ROW);
+    this.lengths = new Uint32Array(capacity * STRINGS_PER_ROW);
   }
 
   /** Rows in the batch being packed. */
@@ -183,13 +181,14 @@ export class BatchPacker {
       count,
       instance: this.options.instance,
       numbers: count === this.capacity ? this.numbers : this.numbers.slice(0, count * NUMBERS),
-      chars: this.chars.slice(0, this.used),
+      text: this.texts.join(''),
+      lengths: this.lengths.slice(0, this.texts.length),
       strings: this.strings,
       dictionary: this.dictionary,
     };
     if (count === this.capacity) this.numbers = new Float64Array(this.capacity * NUMBERS);
     else this.numbers.fill(0, 0, count * NUMBERS);
-    this.used = 0;
+    this.texts = [];
     this.strings = [];
     this.dictionary = [];
     this.indexes = new Map();
@@ -199,33 +198,28 @@ export class BatchPacker {
     return batch;
   }
 
-  /** Appends `text` to `chars`: its length, then its code units (no string is kept). */
+  /** Appends `text` to the batch's per-message strings. */
   private put(text: string): void {
-    const length = text.length;
-    let at = this.used;
-    if (at + length + 2 > this.chars.length) this.grow(length + 2);
-    const chars = this.chars;
-    chars[at] = length & 0xffff;
-    chars[at + 1] = length >>> 16;
-    at += 2;
-    for (let i = 0; i < length; i++) chars[at + i] = text.charCodeAt(i);
-    this.used = at + length;
+    const k = this.texts.push(text) - 1;
+    if (k === this.lengths.length) this.grow();
+    this.lengths[k] = text.length;
   }
 
-  private grow(needed: number): void {
-    const chars = new Uint16Array(Math.max(this.chars.length * 2, this.used + needed));
-    chars.set(this.chars.subarray(0, this.used));
-    this.chars = chars;
+  private grow(): void {
+    const lengths = new Uint32Array(this.lengths.length * 2);
+    lengths.set(this.lengths);
+    this.lengths = lengths;
   }
 
   /** Packs the business keys of `data` (see `keysOf`); returns how many. */
   private keys(data: unknown): number {
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) return 0;
-    const found = keysOf(data, this.options.keys, this.found);
-    const count = found.length;
-    for (let k = 0; k < count; k++) this.put(found[k]!);
-    found.length = 0;
-    return count;
+    const texts = this.texts;
+    const start = texts.length;
+    keysOf(data, this.options.keys, texts);
+    const end = texts.length;
+    while (end > this.lengths.length) this.grow();
+    for (let k = start; k < end; k++) this.lengths[k] = texts[k]!.length;
+    return end - start;
   }
 
   /** The dictionary index of `text` (-1 for undefined), for dictionary slot `slot`. */
