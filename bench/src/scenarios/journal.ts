@@ -58,7 +58,7 @@ export const journalScenario: Scenario = {
         '| --- | ---: | ---: | ---: | ---: |',
         ...overhead,
         '',
-        `The journal's own work on the bus thread, alone (20,000 real \`handled\` events from a memory bus, posted to a message port in batches of 1,000, ${work.packedUs.length} alternating rounds, median and min–max): a row object per message cloned (\`entryOf\`, the journal before this change) ${us(work.rowsUs)} per message; flat typed arrays per batch (\`packBatch\`, now: its per-message strings as UTF-16 code units in one array) ${us(work.packedUs)}.`,
+        `The journal's own work on the bus thread, alone (20,000 real \`handled\` events from a memory bus, posted to a message port in batches of 1,000, ${work.packedUs.length} alternating rounds, median and min–max): a row object per message cloned (\`entryOf\`, the journal before this change) ${us(work.rowsUs)} per message; flat values per batch (\`packBatch\`, now: its per-message strings joined into one string) ${us(work.packedUs)}.`,
         '',
         `At a fixed 10,000 messages/s offered for ${(ingest.rows / 10_000).toFixed(0)} s (memory transport, journal on): ${Math.round(ingest.perSecond).toLocaleString('en-US')} handled/s, ${ingest.rows.toLocaleString('en-US')} rows written of ${(ctx.quick ? 20_000 : 50_000).toLocaleString('en-US')}, send→handled p50 ${Math.round(ingest.p50Us)} µs and p99 ${Math.round(ingest.p99Us)} µs; the bus thread was ${(ingest.busShare * 100).toFixed(1)}% of a core and the rest of the process (the journal's worker) ${(ingest.otherShare * 100).toFixed(1)}%.`,
       ];
