@@ -88,5 +88,7 @@ describe('a packed journal batch', () => {
       options(undefined),
     );
     expect([...batch.dictionary].sort()).toEqual(['/missive/gateway', 'event', 'handled', 'order', 'shop.order-placed']);
+    // Many rows: their strings were joined in several chunks.
+    expect(unpackBatch(structuredClone(batch))).toEqual(many.map((event) => entryOf(event, { ...options(undefined), at: 1 })));
   });
 });

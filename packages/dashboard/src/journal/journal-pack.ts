@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import type { Envelope, HandledEvent, HandledObserver, HandledOutcome } from '@missive/core';
+import type { Envelope, HandledEvent, HandledOutcome } from '@missive/core';
 import {
   AT,
   ATTEMPT,
@@ -51,6 +51,8 @@ const WORDS = [TYPE, SERVICE, ENDPOINT, OUTCOME, KIND, SOURCE, REASON] as const;
 
 /** Per-message strings a packer's lengths have room for at first, per row (grown when needed). */
 const STRINGS_PER_ROW = 4;
+/** Per-message strings joined into one chunk at a time. */
+const CHUNK = 64;
 
 /** Packs events one at a time into a batch of at most `capacity` rows. */
 export class BatchPacker {
@@ -58,6 +60,14 @@ export class BatchPacker {
   /** The per-message strings packed so far and their lengths (see {@link PackedBatch.text}); the lengths' array is kept across batches, grown when a batch needs more. */
   private texts: (string | undefined)[] = [];
   private lengths: Uint32Array;
+  /** Strings in the batch so far (those joined into `chunks` included). */
+  private strings_ = 0;
+  /**
+   * The strings of the batch, joined every {@link CHUNK} strings: a message's strings are not kept
+   * for the whole batch (the young generation's collections would copy and promote them), only
+   * flat chunks of them.
+   */
+  private chunks: string[] = [];
   private strings: string[] = [];
   private dictionary: string[] = [];
   private indexes = new Map<string, number>();
@@ -102,7 +112,7 @@ export class BatchPacker {
     );
   }
 
-  /** Packs a settled delivery, its fields as a {@link HandledObserver} receives them, settled at `at` (epoch ms). */
+  /** Packs a settled delivery, its fields as a `HandledObserver` receives them, settled at `at` (epoch ms). */
   pack(
     service: string,
     endpoint: string,
@@ -181,14 +191,16 @@ export class BatchPacker {
       count,
       instance: this.options.instance,
       numbers: count === this.capacity ? this.numbers : this.numbers.slice(0, count * NUMBERS),
-      text: this.texts.join(''),
-      lengths: this.lengths.slice(0, this.texts.length),
+      text: this.chunks.join('') + this.texts.join(''),
+      lengths: this.lengths.slice(0, this.strings_),
       strings: this.strings,
       dictionary: this.dictionary,
     };
     if (count === this.capacity) this.numbers = new Float64Array(this.capacity * NUMBERS);
     else this.numbers.fill(0, 0, count * NUMBERS);
     this.texts = [];
+    this.chunks = [];
+    this.strings_ = 0;
     this.strings = [];
     this.dictionary = [];
     this.indexes = new Map();
@@ -200,9 +212,16 @@ export class BatchPacker {
 
   /** Appends `text` to the batch's per-message strings. */
   private put(text: string): void {
-    const k = this.texts.push(text) - 1;
+    const k = this.strings_++;
     if (k === this.lengths.length) this.grow();
     this.lengths[k] = text.length;
+    if (this.texts.push(text) >= CHUNK) this.chunk();
+  }
+
+  /** Joins the strings waiting into one chunk. */
+  private chunk(): void {
+    this.chunks.push(this.texts.join(''));
+    this.texts = [];
   }
 
   private grow(): void {
@@ -216,10 +235,13 @@ export class BatchPacker {
     const texts = this.texts;
     const start = texts.length;
     keysOf(data, this.options.keys, texts);
-    const end = texts.length;
-    while (end > this.lengths.length) this.grow();
-    for (let k = start; k < end; k++) this.lengths[k] = texts[k]!.length;
-    return end - start;
+    const count = texts.length - start;
+    for (let k = 0; k < count; k++) {
+      if (this.strings_ === this.lengths.length) this.grow();
+      this.lengths[this.strings_++] = texts[start + k]!.length;
+    }
+    if (texts.length >= CHUNK) this.chunk();
+    return count;
   }
 
   /** The dictionary index of `text` (-1 for undefined), for dictionary slot `slot`. */
