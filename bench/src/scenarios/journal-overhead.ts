@@ -48,9 +48,10 @@ function busOf(path: OverheadPath, dir: string): Bus {
 /**
  * Without the journal; with it (SQLite file, worker thread: the default); with it and a store that
  * discards (no worker: the bus thread's part alone); or only an empty `handled` listener (core's
- * part alone: the event built and emitted).
+ * part alone: the event built and emitted); or only an empty `observeHandled` observer (core's part
+ * as the journal uses it: the fields passed, no event object).
  */
-export type JournalMode = 'off' | 'on' | 'discard' | 'listener';
+export type JournalMode = 'off' | 'on' | 'discard' | 'listener' | 'observer';
 
 /** A store that keeps nothing: the journal's bus-thread work without a worker thread beside it. */
 const discarding: JournalStore = {
@@ -89,8 +90,11 @@ export async function overheadRound(
   );
   const file = join(dir, `journal-${randomUUID()}.db`);
   const j: Journal | undefined =
-    mode === 'off' || mode === 'listener' ? undefined : journal(bus, { store: mode === 'on' ? `sqlite://${file}` : discarding });
+    mode === 'off' || mode === 'listener' || mode === 'observer'
+      ? undefined
+      : journal(bus, { store: mode === 'on' ? `sqlite://${file}` : discarding });
   if (mode === 'listener') bus.on('handled', () => undefined);
+  if (mode === 'observer') bus.observeHandled(() => undefined);
   await bus.start();
   const run = async (n: number): Promise<void> => {
     target = handled + n;
@@ -138,7 +142,7 @@ export async function overheadRounds(
   log: (line: string) => void,
   modes: readonly JournalMode[] = ['off', 'on'],
 ): Promise<Record<JournalMode, OverheadRound[]>> {
-  const results: Record<JournalMode, OverheadRound[]> = { off: [], on: [], discard: [], listener: [] };
+  const results: Record<JournalMode, OverheadRound[]> = { off: [], on: [], discard: [], listener: [], observer: [] };
   for (let r = 0; r < rounds && (r < 2 || Date.now() < deadline); r++) {
     log(`  ${path} round ${r + 1}/${rounds}`);
     for (const mode of r % 2 === 0 ? modes : [...modes].reverse()) results[mode].push(await overheadRound(path, mode, count, dir));
@@ -256,7 +260,7 @@ const pct = (n: number): string => `${n >= 0 ? '+' : ''}${(n * 100).toFixed(1)}%
 
 /** The markdown rows of one path: medians, spreads, and the on/off ratios of each round pair. */
 export function overheadTable(path: OverheadPath, result: Record<JournalMode, OverheadRound[]> & { count: number }): string[] {
-  const { off, on, discard, listener, count } = result;
+  const { off, on, discard, listener, observer, count } = result;
   const pairs = (with_: OverheadRound[]) => Math.min(off.length, with_.length);
   const ratio = (with_: OverheadRound[], k: 'busUs' | 'processUs' | 'perSecond') =>
     spread(Array.from({ length: pairs(with_) }, (_, i) => with_[i]![k] / off[i]![k] - 1));
@@ -285,8 +289,13 @@ export function overheadTable(path: OverheadPath, result: Record<JournalMode, Ov
     lines.push(
       `| ${path}, an empty \`handled\` listener, no journal (core's part) | ${cell(listener, 'busUs')} | ${cell(listener, 'processUs')} | ${cell(listener, 'perSecond')} | — |`,
     );
+  if (observer.length > 0)
+    lines.push(
+      `| ${path}, an empty \`observeHandled\` observer, no journal (core's part, as the journal uses it) | ${cell(observer, 'busUs')} | ${cell(observer, 'processUs')} | ${cell(observer, 'perSecond')} | — |`,
+    );
   lines.push(vs('on', on));
   if (discard.length > 0) lines.push(vs('on (discarding store)', discard));
   if (listener.length > 0) lines.push(vs('empty listener', listener));
+  if (observer.length > 0) lines.push(vs('empty observer', observer));
   return lines;
 }

@@ -156,7 +156,7 @@ export { sagaTimeoutContract, type SagaOptions, type SagaTimeoutPayload } from '
 
 // Observability.
 export type { HealthReport, EndpointHealth } from './observe/health.js';
-export type { HandledEvent, HandledOutcome } from './observe/handled.js';
+export type { HandledEvent, HandledObserver, HandledOutcome } from './observe/handled.js';
 export { serveHealth, type HealthServer, type HealthServerOptions, type HealthSource } from './observe/health-server.js';
 export { Metric } from './observe/metrics.js';
 export { DURATION_BUCKETS, MessageDurations, type DurationCell, type DurationHistogram } from './observe/durations.js';

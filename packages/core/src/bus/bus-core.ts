@@ -25,7 +25,7 @@ import type { Middleware } from '../consume/pipeline.js';
 import type { RetryEvent } from '../consume/steps/retry.js';
 import type { MessageTracing } from '../observe/tracing.js';
 import type { BusMetrics } from '../observe/metrics.js';
-import type { HandledEvent } from '../observe/handled.js';
+import type { HandledObserver } from '../observe/handled.js';
 import type { Fault } from '../observe/fault-events.js';
 import type { Transport } from '../transport/transport.js';
 import type { OutboxRecord } from '../workflows/message-store.js';
@@ -116,9 +116,10 @@ export interface BusInternals {
   onDeadLettered(event: { endpoint: string; messageId: string; type: string; reason: string; error: Error }): void;
   onExpired(event: { endpoint: string; messageId: string; type: string; action: ExpiredAction }): void;
   onCircuit(event: { endpoint: string; state: CircuitState; previous: CircuitState }): void;
-  /** Whether anyone listens to `handled` (read per delivery, so a listener added later counts). */
+  /** Whether anyone observes settled deliveries: `handled` listeners or observers (read per delivery, so one added later counts). */
   observesHandled(): boolean;
-  onHandled(event: HandledEvent): void;
+  /** Reports a settled delivery to the observers, and as a `handled` event to its listeners when there are any. */
+  readonly onHandled: HandledObserver;
   /** Publishes the fault event of a dead letter; absent unless the bus has `faultEvents`. */
   readonly publishFault: ((parent: Envelope | undefined, fault: Fault) => Promise<void>) | undefined;
   /** The endpoint's consumer failed and consumes no more (see `BusEvents['consumer-failed']`). */

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * const internals = busInternals({ service, host, codec, clock, logger, tracing, metrics, middleware, outgoing, requests, emitter, transport });
+ * const internals = busInternals({ service, host, codec, clock, logger, tracing, metrics, middleware, outgoing, requests, emitter, handledObservers, transport });
  * ```
  * @module
  */
@@ -18,6 +18,7 @@ import type { Middleware } from '../consume/pipeline.js';
 import type { Transport } from '../transport/transport.js';
 import type { BusMetrics } from '../observe/metrics.js';
 import type { MessageTracing } from '../observe/tracing.js';
+import { handledEventOf, type HandledObserver } from '../observe/handled.js';
 import type { BusInternals } from './bus-core.js';
 import type { BusEvents } from './bus-options.js';
 import type { TypedEmitter } from './events.js';
@@ -38,13 +39,43 @@ export interface BusParts {
   readonly outgoing: Outgoing;
   readonly requests: Requests;
   readonly emitter: TypedEmitter<BusEvents>;
+  /** The bus's handled observers (`bus.observeHandled`); the list is replaced, never changed in place, when one is added or removed. */
+  readonly handledObservers: { readonly list: readonly HandledObserver[] };
   /** The connected transport; throws before `start`. */
   transport(): Transport;
 }
 
 /** The internals of the bus made of `parts`. */
 export function busInternals(parts: BusParts): BusInternals {
-  const { outgoing, requests, emitter } = parts;
+  const { outgoing, requests, emitter, handledObservers } = parts;
+  const onHandled: HandledObserver = (
+    service,
+    endpoint,
+    envelope,
+    messageId,
+    type,
+    attempt,
+    outcome,
+    durationMs,
+    settledAt,
+    error,
+    reason,
+    replayed,
+  ) => {
+    const observers = handledObservers.list;
+    for (let i = 0; i < observers.length; i++) {
+      try {
+        observers[i]!(service, endpoint, envelope, messageId, type, attempt, outcome, durationMs, settledAt, error, reason, replayed);
+      } catch (observerError) {
+        parts.logger.error({ err: observerError }, 'a handled observer threw');
+      }
+    }
+    if (emitter.has('handled'))
+      emitter.emit(
+        'handled',
+        handledEventOf(service, endpoint, envelope, messageId, type, attempt, outcome, durationMs, settledAt, error, reason, replayed),
+      );
+  };
   return {
     service: parts.service,
     host: parts.host,
@@ -65,8 +96,8 @@ export function busInternals(parts: BusParts): BusInternals {
     onDeadLettered: (event) => emitter.emit('dead-lettered', event),
     onExpired: (event) => emitter.emit('expired', event),
     onCircuit: (event) => emitter.emit('circuit', event),
-    observesHandled: () => emitter.has('handled'),
-    onHandled: (event) => emitter.emit('handled', event),
+    observesHandled: () => handledObservers.list.length > 0 || emitter.has('handled'),
+    onHandled,
     publishFault: outgoing.publishFault,
     onConsumerFailed: (event) => consumerFailed(parts.logger, emitter, event),
   };

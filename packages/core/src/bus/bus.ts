@@ -34,6 +34,7 @@ import { installSaga, type SagaOptions } from '../workflows/saga-runtime.js';
 import { MessageTracing } from '../observe/tracing.js';
 import { BusMetrics } from '../observe/metrics.js';
 import type { HealthReport } from '../observe/health.js';
+import type { HandledObserver } from '../observe/handled.js';
 import { busCore, type BusComponent, type BusCore, type BusInternals, type BusState } from './bus-core.js';
 import { busInternals } from './bus-internals.js';
 import {
@@ -65,6 +66,7 @@ export class Bus implements Sender {
   private readonly logger: Logger;
   private readonly codec: Codec;
   private readonly emitter: TypedEmitter<BusEvents>;
+  private readonly handledObservers: { list: readonly HandledObserver[] } = { list: [] };
   private readonly transportSpec: URL | Transport;
   private readonly transports: TransportFactories;
   private transport_: Transport | undefined;
@@ -137,6 +139,7 @@ export class Bus implements Sender {
       outgoing: this.outgoing,
       requests: this.requests,
       emitter: this.emitter,
+      handledObservers: this.handledObservers,
       transport,
     });
     this.core = busCore({ logger: this.logger, clock: this.clock, codec: this.codec }, transport, {
@@ -221,6 +224,26 @@ export class Bus implements Sender {
   /** Listens to a bus event; returns a function that stops listening. */
   on<K extends keyof BusEvents>(event: K, listener: (payload: BusEvents[K]) => void): () => void {
     return this.emitter.on(event, listener);
+  }
+
+  /**
+   * Observes every settled delivery, as the `handled` event reports it but with its fields as
+   * positional arguments ({@link HandledObserver}): no event object is built per delivery while
+   * only observers watch. For a journal or an audit on the hot path; `on('handled', …)` is the
+   * simpler form. Returns a function that stops observing.
+   * @example
+   * ```ts
+   * const stop = bus.observeHandled((service, endpoint, envelope, messageId, type, attempt, outcome, durationMs) => {
+   *   if (outcome === 'dead-lettered') alerts.push({ endpoint, messageId, durationMs });
+   * });
+   * ```
+   */
+  observeHandled(observer: HandledObserver): () => void {
+    const observers = this.handledObservers;
+    observers.list = [...observers.list, observer];
+    return () => {
+      observers.list = observers.list.filter((o) => o !== observer);
+    };
   }
 
   /** Connects the transport, declares every endpoint's queue and starts consuming. */

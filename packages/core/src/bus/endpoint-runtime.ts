@@ -11,6 +11,8 @@
  * ```
  * @module
  */
+// The module's binding, not the global: `globalThis.performance` is a lazy accessor, about 150 instructions a read.
+import { performance } from 'node:perf_hooks';
 import { CircuitBreaker, type CircuitState } from '../policies/circuit-breaker.js';
 import { RateLimiter } from '../policies/rate-limiter.js';
 import { claimCommands } from '../transport/command-owners.js';
@@ -31,7 +33,7 @@ import type { EndpointHealth } from '../observe/health.js';
 import type { ProcessSpan } from '../observe/tracing.js';
 import type { BusInternals } from './bus-core.js';
 import type { EndpointStats } from './bus-options.js';
-import { deadLetterFailure, faultOf, handledEvent } from './delivery-reports.js';
+import { deadLetterFailure, faultOf, reportHandled } from './delivery-reports.js';
 import { HandlerContext } from './handler-context.js';
 
 interface InFlight {
@@ -353,9 +355,9 @@ export class EndpointRuntime {
     this.wakeSlot();
   }
 
-  /** Emits the `handled` event of a settled delivery. */
+  /** Reports a settled delivery to the bus's handled observers and `handled` listeners. */
   private reportHandled(state: ConsumeState, error: Error | undefined, startedAt: number): void {
-    this.bus.onHandled(handledEvent(state, error, startedAt, this.bus.service, this.definition.name));
+    reportHandled(state, error, startedAt, this.bus.service, this.definition.name, this.bus.onHandled);
   }
 
   /** Dead-letters the delivery for `error`, or settles it as the pipeline decided. */

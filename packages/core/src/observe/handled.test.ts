@@ -4,7 +4,7 @@ import { createTestHarness } from '@missive/testing';
 import { defineCommand, defineEvent } from '../contracts/contract.js';
 import { UnrecoverableError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import type { HandledEvent } from './handled.js';
+import { handledEventOf, type HandledEvent } from './handled.js';
 
 const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string(), fail: z.enum(['no', 'once', 'always']) }));
 const CardCharged = defineEvent('payment.card-charged', z.object({ orderId: z.string() }));
@@ -62,6 +62,37 @@ describe('the handled event', () => {
       expect(event.settledAt - event.durationMs).toBeGreaterThanOrEqual(started);
       expect(event.settledAt).toBeLessThanOrEqual(heard[i]!);
     });
+  });
+
+  it('observeHandled: the same fields positionally, with no listener too, until it stops', async () => {
+    const h = createTestHarness();
+    const bus = h.bus('payment', { logger: silentLogger, retry: { immediate: 0, delayed: { attempts: 1, initialMs: 10 } } });
+    bus.endpoint('payment', (e) =>
+      e.on(ChargeCard, (cmd) => {
+        if (cmd.fail === 'always') throw new UnrecoverableError('card expired');
+      }),
+    );
+    const observed: HandledEvent[] = [];
+    const stop = bus.observeHandled((...fields) => observed.push(handledEventOf(...fields)));
+    await bus.start();
+    // Only the observer watches: each delivery is still reported.
+    await bus.send(ChargeCard, { orderId: 'o-1', fail: 'no' });
+    await h.until(() => observed.length === 1, 'the first delivery observed');
+    // With a listener too, both see the same deliveries, with the same fields.
+    const events: HandledEvent[] = [];
+    bus.on('handled', (event) => events.push(event));
+    await bus.send(ChargeCard, { orderId: 'o-2', fail: 'always' });
+    await h.until(() => events.length === 1, 'the second delivery heard');
+    expect(observed.slice(1)).toEqual(events);
+    expect(observed.map((e) => [e.outcome, e.reason, e.type])).toEqual([
+      ['handled', undefined, 'payment.charge-card'],
+      ['dead-lettered', 'UNRECOVERABLE', 'payment.charge-card'],
+    ]);
+    stop();
+    await bus.send(ChargeCard, { orderId: 'o-3', fail: 'no' });
+    await h.until(() => events.length === 2, 'the third delivery heard');
+    await h.stop();
+    expect(observed).toHaveLength(2);
   });
 
   it('describe() names the endpoints, the contracts they handle, and the contracts sent so far', async () => {

@@ -3,9 +3,13 @@
  * ended and how long it took. It is what a message journal (an audit of what each endpoint
  * handled) records; emitted only while someone listens, so it costs nothing otherwise.
  *
+ * A journal on the hot path observes the same with a {@link HandledObserver}
+ * (`bus.observeHandled`): positional arguments, no event object per delivery.
+ *
  * @example
  * ```ts
  * bus.on('handled', (e) => console.log(e.endpoint, e.type, e.outcome, e.durationMs));
+ * bus.observeHandled((service, endpoint, envelope, messageId, type, attempt, outcome) => count(endpoint, outcome));
  * ```
  * @module
  */
@@ -40,4 +44,44 @@ export interface HandledEvent {
   readonly reason: string | undefined;
   /** True when the message came back from the dead-letter queue by a replay. */
   readonly replayed: boolean;
+}
+
+/**
+ * A low-level observer of settled deliveries: the fields of a {@link HandledEvent}, in this order,
+ * as positional arguments, so that no event object is built per delivery while only observers
+ * watch (a message journal's feed: it reads them into its batch at once). Called synchronously on
+ * the bus's thread as each delivery is settled; it must not keep `envelope` longer than it needs,
+ * nor throw (a throw is logged and ignored).
+ */
+export type HandledObserver = (
+  service: string,
+  endpoint: string,
+  envelope: Envelope | undefined,
+  messageId: string,
+  type: string,
+  attempt: number,
+  outcome: HandledOutcome,
+  durationMs: number,
+  settledAt: number,
+  error: Error | undefined,
+  reason: string | undefined,
+  replayed: boolean,
+) => void;
+
+/** The `handled` event of an observer's arguments. */
+export function handledEventOf(
+  service: string,
+  endpoint: string,
+  envelope: Envelope | undefined,
+  messageId: string,
+  type: string,
+  attempt: number,
+  outcome: HandledOutcome,
+  durationMs: number,
+  settledAt: number,
+  error: Error | undefined,
+  reason: string | undefined,
+  replayed: boolean,
+): HandledEvent {
+  return { service, endpoint, messageId, type, envelope, attempt, outcome, durationMs, settledAt, error, reason, replayed };
 }

@@ -40,6 +40,8 @@ const events: HandledEvent[] = [
   { ...handled({}), envelope: undefined, messageId: 'raw-1', type: 'unknown.type', outcome: 'dead-lettered', reason: 'DECODE' },
   handled({}, { data: 'not an object' }),
   handled({}, { data: { id: 'same', otherId: 'same', emptyId: '', card: { number: '4111' } } }),
+  // Strings beyond Latin-1 (an emoji is two UTF-16 code units), and one longer than 65,535 code units.
+  handled({}, { id: 'é-😀-\u4e2d', correlationId: 'c'.repeat(70_000), data: { orderId: 'ö-1' } }),
 ];
 const times = events.map((_, i) => 1_700_000_000_000 + i);
 
@@ -86,5 +88,7 @@ describe('a packed journal batch', () => {
       options(undefined),
     );
     expect([...batch.dictionary].sort()).toEqual(['/missive/gateway', 'event', 'handled', 'order', 'shop.order-placed']);
+    // Many rows: their strings were joined in several chunks.
+    expect(unpackBatch(structuredClone(batch))).toEqual(many.map((event) => entryOf(event, { ...options(undefined), at: 1 })));
   });
 });

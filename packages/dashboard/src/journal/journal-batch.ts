@@ -1,13 +1,15 @@
 /**
  * Journal rows packed for a hand-over to another thread. The journal packs each `handled` event
- * as it arrives (`journal-pack.ts`: the event is not kept) into three flat arrays per batch — the
- * numbers in one `Float64Array`, the strings that differ per message (ids, time, trace context,
- * error, payload, business keys) in one array, only those present, and the strings that repeat
- * (types, services, endpoints, sources, outcomes, reasons) once each in a dictionary — so the
- * hand-over to the SQLite worker is one structured clone of three arrays instead of one clone of an
- * object per row. The receiver builds the rows with {@link unpackBatch}: parsing the time, reading
- * the trace id, cutting the source prefix and allocating the row objects happen there, off the bus
- * thread. This module loads no runtime code of `@missive/core` (the worker imports it).
+ * as it arrives (`journal-pack.ts`: the event is not kept) into a few flat values per batch — the
+ * numbers in one `Float64Array`; the strings that differ per message (its id, time, correlation,
+ * causation and conversation ids, traceparent and business keys), only those present, joined into
+ * one string with their lengths in a `Uint32Array`; the strings that repeat (types, services,
+ * endpoints, sources, outcomes, reasons) once each in a dictionary; and the rare long ones (error
+ * summaries, payloads) in a small array — so the hand-over to the SQLite worker copies two typed
+ * arrays and one string (memory copies) instead of serializing a string per field per row. The receiver builds the
+ * rows with {@link unpackBatch}: decoding the strings, parsing the time, reading the trace id,
+ * cutting the source prefix and allocating the row objects happen there, off the bus thread. This
+ * module loads no runtime code of `@missive/core` (the worker imports it).
  *
  * `unpackBatch(packBatch(events, times, options))` equals `events.map((e, i) => entryOf(e, { ...options, at: times[i] }))`.
  *
@@ -27,8 +29,17 @@ export interface PackedBatch {
   readonly instance: string;
   /** {@link NUMBERS} per row. */
   readonly numbers: Float64Array;
-  /** Per row, in order, those of its strings that are present (its flags say which), then its business keys (as many as its key count). */
-  readonly strings: readonly (string | undefined)[];
+  /**
+   * Per row, in order, those of its per-message strings that are present (its flags say which:
+   * its message id always, then {@link HAS_TIME} to {@link HAS_TRACEPARENT}), then its business keys
+   * (as many as its key count), joined into one string (one flat string crosses to the worker,
+   * copied as a whole)...
+   */
+  readonly text: string;
+  /** ...with the length of each of them, in the same order. */
+  readonly lengths: Uint32Array;
+  /** Per row, in order, its error summary ({@link HAS_ERROR}) and its payload ({@link HAS_PAYLOAD}), when present. */
+  readonly strings: readonly string[];
   /** The repeated strings, indexed from `numbers`; -1 there is undefined. */
   readonly dictionary: readonly string[];
 }
@@ -54,36 +65,70 @@ export const DECODED = 2;
 export const SAME_CONVERSATION = 4;
 /** The correlation id is the message id (the first message of a business transaction): not repeated. */
 export const CORRELATION_IS_ID = 8;
-// The strings of a row, in this order after its message id (always there), each only when its bit is set.
+// The per-message strings of a row (in `text`), in this order after its message id (always there), each only when its bit is set.
 export const HAS_TIME = 16;
 export const HAS_CORRELATION = 32;
 export const HAS_CAUSATION = 64;
 export const HAS_CONVERSATION = 128;
 /** The envelope's `traceparent`: the worker reads the trace id from it. */
 export const HAS_TRACEPARENT = 256;
+// The rare strings of a row (in `strings`), in this order.
 export const HAS_ERROR = 512;
 export const HAS_PAYLOAD = 1024;
+
+/** Reads the per-message strings of a batch, one after the other. */
+class TextReader {
+  private at = 0;
+  private k = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly lengths: Uint32Array,
+  ) {}
+
+  /** The next string. */
+  next(): string {
+    const start = this.at;
+    this.at += this.lengths[this.k++]!;
+    return this.text.slice(start, this.at);
+  }
+
+  /** Skips the next string. */
+  skip(): void {
+    this.at += this.lengths[this.k++]!;
+  }
+
+  /** Where the next string starts in the text, and its index in the lengths. */
+  get offset(): number {
+    return this.at;
+  }
+  get index(): number {
+    return this.k;
+  }
+}
 
 /** The rows of a packed batch. */
 export function unpackBatch(batch: PackedBatch): JournalEntry[] {
   const { numbers, strings, dictionary } = batch;
   const word = (at: number): string | undefined => (numbers[at]! < 0 ? undefined : dictionary[numbers[at]!]);
   const entries: JournalEntry[] = [];
+  const chars = new TextReader(batch.text, batch.lengths);
   let s = 0;
-  const next = (flags: number, bit: number): string | undefined => ((flags & bit) === 0 ? undefined : strings[s++]);
+  const next = (flags: number, bit: number): string | undefined => ((flags & bit) === 0 ? undefined : chars.next());
+  const rare = (flags: number, bit: number): string | undefined => ((flags & bit) === 0 ? undefined : strings[s++]);
   for (let row = 0, n = 0; row < batch.count; row++, n += NUMBERS) {
     const flags = numbers[n + FLAGS]!;
     const keyCount = numbers[n + KEY_COUNT]!;
-    const messageId = strings[s++]!;
+    const messageId = chars.next();
     const time = next(flags, HAS_TIME);
     const correlationId = (flags & CORRELATION_IS_ID) !== 0 ? messageId : next(flags, HAS_CORRELATION);
     const causationId = next(flags, HAS_CAUSATION);
     const conversationId = (flags & SAME_CONVERSATION) !== 0 ? correlationId : next(flags, HAS_CONVERSATION);
     const traceparent = next(flags, HAS_TRACEPARENT);
-    const error = next(flags, HAS_ERROR);
-    const payload = next(flags, HAS_PAYLOAD);
-    const keys = strings.slice(s, s + keyCount) as string[];
-    s += keyCount;
+    const keys: string[] = [];
+    for (let k = 0; k < keyCount; k++) keys.push(chars.next());
+    const error = rare(flags, HAS_ERROR);
+    const payload = rare(flags, HAS_PAYLOAD);
     entries.push(
       rowOf({
         at: numbers[n + AT]!,
@@ -114,25 +159,36 @@ export function unpackBatch(batch: PackedBatch): JournalEntry[] {
   return entries;
 }
 
-/** How many strings row `n` (its numbers' offset) has: its message id, those its flags name, and its keys. */
-function stringsOf(numbers: Float64Array, n: number): number {
+/** The per-message strings in `text` of the row at `n` (its numbers' offset): its message id, those its flags name, and its keys. */
+function charStringsOf(numbers: Float64Array, n: number): number {
   const flags = numbers[n + FLAGS]!;
   let count = 1 + numbers[n + KEY_COUNT]!;
-  for (const bit of [HAS_TIME, HAS_CORRELATION, HAS_CAUSATION, HAS_CONVERSATION, HAS_TRACEPARENT, HAS_ERROR, HAS_PAYLOAD])
-    if ((flags & bit) !== 0) count++;
+  for (const bit of [HAS_TIME, HAS_CORRELATION, HAS_CAUSATION, HAS_CONVERSATION, HAS_TRACEPARENT]) if ((flags & bit) !== 0) count++;
   return count;
+}
+
+/** The rare strings of the row at `n`. */
+function rareStringsOf(numbers: Float64Array, n: number): number {
+  const flags = numbers[n + FLAGS]!;
+  return ((flags & HAS_ERROR) !== 0 ? 1 : 0) + ((flags & HAS_PAYLOAD) !== 0 ? 1 : 0);
 }
 
 /** The rows of `batch` from row `from` on (what is left when the oldest rows are dropped). */
 export function sliceBatch(batch: PackedBatch, from: number): PackedBatch {
   if (from <= 0) return batch;
+  const chars = new TextReader(batch.text, batch.lengths);
   let s = 0;
-  for (let row = 0; row < from && row < batch.count; row++) s += stringsOf(batch.numbers, row * NUMBERS);
+  for (let row = 0; row < from && row < batch.count; row++) {
+    for (let k = charStringsOf(batch.numbers, row * NUMBERS); k > 0; k--) chars.skip();
+    s += rareStringsOf(batch.numbers, row * NUMBERS);
+  }
   const count = Math.max(0, batch.count - from);
   return {
     count,
     instance: batch.instance,
     numbers: batch.numbers.slice(from * NUMBERS, (from + count) * NUMBERS),
+    text: batch.text.slice(chars.offset),
+    lengths: batch.lengths.slice(chars.index),
     strings: batch.strings.slice(s),
     dictionary: batch.dictionary,
   };

@@ -9,12 +9,12 @@
  * @example
  * ```ts
  * const packer = new BatchPacker(1000, { instance, payload: undefined, keys: defaultKeyFields });
- * bus.on('handled', (event) => packer.add(event, Date.now()));
+ * bus.on('handled', (event) => packer.add(event, Date.now())); // or, without an event object: bus.observeHandled(…packer.pack(…))
  * const batch = packer.take(); // to the store; the packer starts a new batch
  * ```
  * @module
  */
-import type { HandledEvent } from '@missive/core';
+import type { Envelope, HandledEvent, HandledOutcome } from '@missive/core';
 import {
   AT,
   ATTEMPT,
@@ -49,9 +49,25 @@ import { redact } from './redact.js';
 /** The dictionary slots, in the order of their last-word cache. */
 const WORDS = [TYPE, SERVICE, ENDPOINT, OUTCOME, KIND, SOURCE, REASON] as const;
 
+/** Per-message strings a packer's lengths have room for at first, per row (grown when needed). */
+const STRINGS_PER_ROW = 4;
+/** Per-message strings joined into one chunk at a time. */
+const CHUNK = 64;
+
 /** Packs events one at a time into a batch of at most `capacity` rows. */
 export class BatchPacker {
   private numbers: Float64Array;
+  /** The per-message strings packed so far and their lengths (see {@link PackedBatch.text}); the lengths' array is kept across batches, grown when a batch needs more. */
+  private texts: (string | undefined)[] = [];
+  private lengths: Uint32Array;
+  /** Strings in the batch so far (those joined into `chunks` included). */
+  private strings_ = 0;
+  /**
+   * The strings of the batch, joined every {@link CHUNK} strings: a message's strings are not kept
+   * for the whole batch (the young generation's collections would copy and promote them), only
+   * flat chunks of them.
+   */
+  private chunks: string[] = [];
   private strings: string[] = [];
   private dictionary: string[] = [];
   private indexes = new Map<string, number>();
@@ -65,6 +81,7 @@ export class BatchPacker {
     private readonly options: Omit<EntryOptions, 'at'>,
   ) {
     this.numbers = new Float64Array(capacity * NUMBERS);
+    this.lengths = new Uint32Array(capacity * STRINGS_PER_ROW);
   }
 
   /** Rows in the batch being packed. */
@@ -79,13 +96,41 @@ export class BatchPacker {
 
   /** Packs `event`, settled at `at` (epoch ms). */
   add(event: HandledEvent, at: number): void {
+    this.pack(
+      event.service,
+      event.endpoint,
+      event.envelope,
+      event.messageId,
+      event.type,
+      event.attempt,
+      event.outcome,
+      event.durationMs,
+      at,
+      event.error,
+      event.reason,
+      event.replayed,
+    );
+  }
+
+  /** Packs a settled delivery, its fields as a `HandledObserver` receives them, settled at `at` (epoch ms). */
+  pack(
+    service: string,
+    endpoint: string,
+    envelope: Envelope | undefined,
+    messageId: string,
+    type: string,
+    attempt: number,
+    outcome: HandledOutcome,
+    durationMs: number,
+    at: number,
+    error: Error | undefined,
+    reason: string | undefined,
+    replayed: boolean,
+  ): void {
     const numbers = this.numbers;
-    const strings = this.strings;
     const n = this.count_++ * NUMBERS;
-    const envelope = event.envelope;
-    const messageId = event.messageId;
-    let flags = event.replayed ? REPLAYED : 0;
-    strings.push(messageId);
+    let flags = replayed ? REPLAYED : 0;
+    this.put(messageId);
     if (envelope !== undefined) {
       flags |= DECODED;
       const correlation = envelope.correlationid;
@@ -93,52 +138,50 @@ export class BatchPacker {
       if (conversation === correlation) flags |= SAME_CONVERSATION;
       if (envelope.time !== undefined) {
         flags |= HAS_TIME;
-        strings.push(envelope.time);
+        this.put(envelope.time);
       }
       if (correlation === messageId) flags |= CORRELATION_IS_ID;
       else if (correlation !== undefined) {
         flags |= HAS_CORRELATION;
-        strings.push(correlation);
+        this.put(correlation);
       }
       if (envelope.causationid !== undefined) {
         flags |= HAS_CAUSATION;
-        strings.push(envelope.causationid);
+        this.put(envelope.causationid);
       }
       if (conversation !== correlation && conversation !== undefined) {
         flags |= HAS_CONVERSATION;
-        strings.push(conversation);
+        this.put(conversation);
       }
       if (envelope.traceparent !== undefined) {
         flags |= HAS_TRACEPARENT;
-        strings.push(envelope.traceparent);
+        this.put(envelope.traceparent);
       }
+      numbers[n + KEY_COUNT] = this.keys(envelope.data);
     }
-    if (event.error !== undefined) {
+    if (error !== undefined) {
       flags |= HAS_ERROR;
-      strings.push(errorSummary(event.error)!);
+      this.strings.push(errorSummary(error)!);
     }
     const payload = this.options.payload;
     if (payload !== undefined && envelope !== undefined) {
       const json = JSON.stringify(redact(envelope.data, payload.redact)) as string | undefined;
       if (json !== undefined) {
         flags |= HAS_PAYLOAD;
-        strings.push(json);
+        this.strings.push(json);
       }
     }
     numbers[n + AT] = at;
-    numbers[n + ATTEMPT] = event.attempt;
-    numbers[n + DURATION] = event.durationMs;
+    numbers[n + ATTEMPT] = attempt;
+    numbers[n + DURATION] = durationMs;
     numbers[n + FLAGS] = flags;
-    numbers[n + TYPE] = this.word(0, event.type);
-    numbers[n + SERVICE] = this.word(1, event.service);
-    numbers[n + ENDPOINT] = this.word(2, event.endpoint);
-    numbers[n + OUTCOME] = this.word(3, event.outcome);
+    numbers[n + TYPE] = this.word(0, type);
+    numbers[n + SERVICE] = this.word(1, service);
+    numbers[n + ENDPOINT] = this.word(2, endpoint);
+    numbers[n + OUTCOME] = this.word(3, outcome);
     numbers[n + KIND] = this.word(4, envelope?.messagekind);
     numbers[n + SOURCE] = this.word(5, envelope?.source);
-    numbers[n + REASON] = this.word(6, event.reason);
-    const before = strings.length;
-    if (envelope !== undefined) keysOf(envelope.data, this.options.keys, strings);
-    numbers[n + KEY_COUNT] = strings.length - before;
+    numbers[n + REASON] = this.word(6, reason);
   }
 
   /** The batch packed so far; the packer starts an empty one. */
@@ -148,11 +191,16 @@ export class BatchPacker {
       count,
       instance: this.options.instance,
       numbers: count === this.capacity ? this.numbers : this.numbers.slice(0, count * NUMBERS),
+      text: this.chunks.join('') + this.texts.join(''),
+      lengths: this.lengths.slice(0, this.strings_),
       strings: this.strings,
       dictionary: this.dictionary,
     };
     if (count === this.capacity) this.numbers = new Float64Array(this.capacity * NUMBERS);
     else this.numbers.fill(0, 0, count * NUMBERS);
+    this.texts = [];
+    this.chunks = [];
+    this.strings_ = 0;
     this.strings = [];
     this.dictionary = [];
     this.indexes = new Map();
@@ -160,6 +208,40 @@ export class BatchPacker {
     this.lastIndex.fill(-1);
     this.count_ = 0;
     return batch;
+  }
+
+  /** Appends `text` to the batch's per-message strings. */
+  private put(text: string): void {
+    const k = this.strings_++;
+    if (k === this.lengths.length) this.grow();
+    this.lengths[k] = text.length;
+    if (this.texts.push(text) >= CHUNK) this.chunk();
+  }
+
+  /** Joins the strings waiting into one chunk. */
+  private chunk(): void {
+    this.chunks.push(this.texts.join(''));
+    this.texts = [];
+  }
+
+  private grow(): void {
+    const lengths = new Uint32Array(this.lengths.length * 2);
+    lengths.set(this.lengths);
+    this.lengths = lengths;
+  }
+
+  /** Packs the business keys of `data` (see `keysOf`); returns how many. */
+  private keys(data: unknown): number {
+    const texts = this.texts;
+    const start = texts.length;
+    keysOf(data, this.options.keys, texts);
+    const count = texts.length - start;
+    for (let k = 0; k < count; k++) {
+      if (this.strings_ === this.lengths.length) this.grow();
+      this.lengths[this.strings_++] = texts[start + k]!.length;
+    }
+    if (texts.length >= CHUNK) this.chunk();
+    return count;
   }
 
   /** The dictionary index of `text` (-1 for undefined), for dictionary slot `slot`. */

@@ -27,7 +27,7 @@ export interface JournalStore {
   append(entries: readonly JournalEntry[]): Promise<void>;
   /**
    * Optional: stores a packed batch, as `append(unpackBatch(batch))` would. A store whose writes run
-   * on another thread implements it, so the bus thread hands over three flat arrays and the rows
+   * on another thread implements it, so the bus thread hands over a few flat values and the rows
    * are built on that thread; the journal uses it when present.
    */
   appendPacked?(batch: PackedBatch): Promise<void>;

@@ -187,6 +187,36 @@ describe('the journal', () => {
     await inner.close();
   });
 
+  it('past maxBuffered rows waiting for a store that is behind (a write not finished), drops the oldest and counts them', async () => {
+    const inner = new SqliteJournalStore({ path: ':memory:' });
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let writing: () => void = () => undefined;
+    const firstWrite = new Promise<void>((resolve) => (writing = resolve));
+    // A store whose writes wait until the gate opens: the worker of a journal that falls behind.
+    const slow: JournalStore = { ...failing(inner, () => false), append: (entries) => (writing(), gate.then(() => inner.append(entries))) };
+    const bus = createBus({ service: 'audit', transport: new MemoryBroker().transport(), logger: silentLogger });
+    bus.endpoint('analytics', (e) => e.on(OrderPlaced, () => undefined));
+    const j = journal(bus, { store: slow, batchSize: 1, maxBuffered: 2, logger: silentLogger });
+    await bus.start();
+    const first = handledCount(bus, 1);
+    await bus.publish(OrderPlaced, { orderId: 'o-1' });
+    await first;
+    await firstWrite; // o-1 is being written
+    const rest = handledCount(bus, 4);
+    for (const orderId of ['o-2', 'o-3', 'o-4', 'o-5']) await bus.publish(OrderPlaced, { orderId });
+    await rest;
+    // Four rows wait behind the write; two are kept.
+    expect(j.dropped).toBe(2);
+    open();
+    await j.flush();
+    expect(j.written).toBe(3);
+    const found = async (orderId: string) => (await inner.conversation(orderId)).length;
+    expect([await found('o-1'), await found('o-2'), await found('o-3'), await found('o-4'), await found('o-5')]).toEqual([1, 0, 0, 1, 1]);
+    await bus.stop();
+    await inner.close();
+  });
+
   it('given a sqlite:// URL, writes from a worker thread to a file that other processes read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'missive-journal-'));
     const bus = shop(new MemoryBroker());

@@ -1,14 +1,15 @@
 /**
  * The message journal: an opt-in audit of what each endpoint of a bus handled, like an audit
- * queue. It listens to core's `handled` event and packs each event as it arrives into the flat
- * arrays of the current batch (`journal-pack.ts`; the event itself is not kept). Every `flushMs`,
+ * queue. It observes core's settled deliveries (`bus.observeHandled`: the `handled` event's fields
+ * as arguments, no event object) and packs each as it arrives into the flat typed arrays of the
+ * current batch (`journal-pack.ts`; nothing of the message is kept). Every `flushMs`,
  * or as soon as a batch holds `batchSize` rows, it hands the batches to the store: the SQLite
  * store's worker thread builds the rows and inserts them, so the bus thread never builds a row
  * object or clones one. It prunes by age and size every minute, and flushes on stop.
  *
- * A store that fails does not fail a handler: the batch is kept and retried at the next flush,
- * up to `maxBuffered` rows, past which the oldest are dropped and counted (`journal.dropped`), with
- * a warning in the bus's log.
+ * A store that fails does not fail a handler: the batch is kept and retried at the next flush.
+ * Rows waiting for a store that fails or falls behind are kept up to `maxBuffered`, past which the
+ * oldest are dropped and counted (`journal.dropped`), with a warning in the bus's log.
  *
  * @example
  * ```ts
@@ -24,7 +25,7 @@ import {
   type Bus,
   type BusComponent,
   type Clock,
-  type HandledEvent,
+  type HandledObserver,
   type Logger,
 } from '@missive/core';
 import { sliceBatch, unpackBatch, type PackedBatch } from './journal-batch.js';
@@ -47,7 +48,11 @@ export interface JournalOptions {
   readonly flushMs?: number;
   /** Write as soon as this many rows wait. Default 1000. */
   readonly batchSize?: number;
-  /** Rows kept while the store fails; past it the oldest are dropped. Default 100,000. */
+  /**
+   * Rows kept waiting for the store, while it fails or when it falls behind the bus (its writes
+   * slower than the handlers); past it the oldest are dropped, counted in `dropped` and warned
+   * about once until the store catches up. Default 100,000.
+   */
   readonly maxBuffered?: number;
   /** How often retention runs, ms. Default 60 s. */
   readonly pruneEveryMs?: number;
@@ -64,7 +69,7 @@ export interface JournalOptions {
 export interface Journal {
   /** Writes what is buffered now. */
   flush(): Promise<void>;
-  /** Rows written so far, and rows dropped because the store failed too long. */
+  /** Rows written so far, and rows dropped because the store failed or fell behind by more than `maxBuffered` rows. */
   readonly written: number;
   readonly dropped: number;
   /** The store (open once the bus started). */
@@ -115,14 +120,20 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   let written = 0;
   let dropped = 0;
   let failing = false;
+  /** Rows were dropped since the store last caught up. */
+  let dropping = false;
 
   /** Queues the batch being packed, if it has rows. */
   const packAll = (): void => {
     if (packer.count > 0) packed.push(packer.take());
   };
-  /** Drops the oldest packed rows past `maxBuffered`, counting them. */
+  /** Drops the oldest packed rows past `maxBuffered`, counting them; warns once until the store catches up. */
   const bound = (): void => {
     let excess = packed.reduce((n, batch) => n + batch.count, 0) - maxBuffered;
+    if (excess > 0 && !dropping) {
+      dropping = true;
+      logger.warn({ maxBuffered }, 'journal store behind or failing: the oldest waiting rows are dropped (journal.dropped counts them)');
+    }
     while (excess > 0 && packed.length > 0) {
       const oldest = packed[0]!;
       const cut = Math.min(excess, oldest.count);
@@ -135,14 +146,16 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   const write = async (): Promise<void> => {
     while (store !== undefined && (packed.length > 0 || packer.count > 0)) {
       if (packed.length === 0) packAll();
-      const batch = packed[0]!;
+      // Out of the queue while it is written: `bound` drops only rows that wait.
+      const batch = packed.shift()!;
       try {
         await (store.appendPacked !== undefined ? store.appendPacked(batch) : store.append(unpackBatch(batch)));
-        packed.shift();
         written += batch.count;
+        if (packed.length === 0) dropping = false;
         if (failing) logger.info({ rows: batch.count }, 'journal store writes again');
         failing = false;
       } catch (error) {
+        packed.unshift(batch);
         packAll();
         bound();
         const buffered = packed.reduce((n, b) => n + b.count, 0);
@@ -158,16 +171,32 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
     writing = write().finally(() => (writing = undefined));
     return writing;
   };
-  const onHandled = (event: HandledEvent): void => {
-    if (perRowClock !== undefined) packer.add(event, perRowClock.now());
+  // Core calls it with the delivery's fields as arguments: no event object per message.
+  const observe: HandledObserver = (
+    service,
+    endpoint,
+    envelope,
+    messageId,
+    type,
+    attempt,
+    outcome,
+    durationMs,
+    settledAt,
+    error,
+    reason,
+    replayed,
+  ) => {
+    let at: number;
+    if (perRowClock !== undefined) at = perRowClock.now();
     else {
       if (packer.count === 0) offset = Date.now() - performance.now();
-      packer.add(event, Math.round(event.settledAt + offset));
+      at = Math.round(settledAt + offset);
     }
+    packer.pack(service, endpoint, envelope, messageId, type, attempt, outcome, durationMs, at, error, reason, replayed);
     if (packer.full) {
       packed.push(packer.take());
-      // A failing store's batches are bounded at its next flush; these, while it keeps failing, here.
-      if (failing) bound();
+      // Rows waiting for a store that fails or falls behind are bounded here (and at a failed write).
+      bound();
       if (!soon) {
         soon = true;
         setImmediate(() => void flush());
@@ -200,7 +229,7 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
     },
   };
   // Listening from now: deliveries settled between the endpoints' start and the component's are buffered too.
-  const unsubscribe = bus.on('handled', onHandled);
+  const unsubscribe = bus.observeHandled(observe);
   bus.attach(component);
   return {
     flush,

@@ -1,7 +1,7 @@
 /**
  * A SQLite journal store whose writes run on a worker thread ({@link openJournalStore} uses it for
- * `sqlite://` URLs): the service's event loop only hands each batch over — packed in three flat
- * arrays ({@link appendPacked}, what the journal uses) or as rows — and building the rows, the
+ * `sqlite://` URLs): the service's event loop only hands each batch over — packed in a few flat
+ * values: two typed arrays, one string and a small dictionary ({@link appendPacked}, what the journal uses) or as rows — and building the rows, the
  * inserts and the index updates run beside it. Every method is the SQLite store's, asked of the
  * worker.
  *
@@ -75,7 +75,7 @@ export class WorkerJournalStore implements JournalStore {
     return entries.length === 0 ? Promise.resolve() : this.ask('append', entries);
   }
 
-  /** Hands the packed batch over (one structured clone of its three arrays); the worker builds the rows and inserts them. */
+  /** Hands the packed batch over (a structured clone of two typed arrays, one string and a few words: memory copies); the worker builds the rows and inserts them. */
   appendPacked(batch: PackedBatch): Promise<void> {
     return batch.count === 0 ? Promise.resolve() : this.ask('appendPacked', batch);
   }
