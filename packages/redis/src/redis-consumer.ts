@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { BufferedConsumer, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
+import { AckRetry, isConnectionError } from './ack-retry.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -58,6 +59,13 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private readonly giving = new Set<Promise<void>>();
   /** Acked this turn (deliveries, and batch entries whose messages are all settled), not yet sent. */
   private readonly acks: AckUnit[] = [];
+  /** Acks whose send failed on a lost connection: back into {@link acks} once the command connection is ready. */
+  private readonly unsent = new AckRetry(
+    () => (this.transport.open ? this.transport.redis : undefined),
+    (units) => {
+      for (const unit of units) this.queueAck(unit);
+    },
+  );
   /** Messages per entry of the last read: a read asks for entries, the prefetch counts messages. */
   private perEntry = 1;
   private ackEntriesOnBlocker: ((keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>) | undefined;
@@ -72,6 +80,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private loop: Promise<void> = Promise.resolve();
   private touchTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  private unsentWarned = 0;
 
   constructor(
     readonly transport: RedisConnection,
@@ -219,8 +228,8 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
         blocker.stream.uncork();
       }
       void Promise.all([acked, deleted]).then(
-        ([n]) => this.reportAcks(acks.length, Number(n)),
-        (error: unknown) => this.reportAcks(acks.length, 0, error),
+        ([n]) => this.reportAcks(acks, Number(n)),
+        (error: unknown) => this.reportAcks(acks, 0, error),
       );
     }
     const reply = (await reading) as [Buffer, [Buffer, Buffer[]][]][] | null;
@@ -358,7 +367,9 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
 
   private async flushAcks(): Promise<void> {
     const batch = this.acks.splice(0);
-    if (batch.length > 0 && this.transport.open) await this.sendAcks(batch);
+    if (batch.length === 0) return;
+    if (this.transport.open) await this.sendAcks(batch);
+    else this.unsent.keep(batch); // counted at close
   }
 
   /**
@@ -396,15 +407,30 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
         }
         [acked] = await Promise.all([acked, deleted]);
       }
-      this.reportAcks(batch.length, Number(acked));
+      this.reportAcks(batch, Number(acked));
     } catch (error) {
-      this.reportAcks(batch.length, 0, error);
+      this.reportAcks(batch, 0, error);
     }
   }
 
-  /** Logs what went wrong with an ack batch (acks resolve at once; see {@link ack}). */
-  private reportAcks(sent: number, acked: number, error?: unknown): void {
-    if (error !== undefined) {
+  /**
+   * Logs what went wrong with an ack batch (acks resolve at once; see {@link ack}). A batch that
+   * failed on a lost connection is kept and sent again once the connection is ready (see
+   * `ack-retry.ts`); one that failed otherwise is dropped: its messages will be delivered again.
+   */
+  private reportAcks(batch: readonly AckUnit[], acked: number, error?: unknown): void {
+    const sent = batch.length;
+    if (error !== undefined && isConnectionError(error)) {
+      const dropped = this.unsent.keep(batch);
+      this.transport.logger.warn(
+        { err: error },
+        `${sent} ack(s) on redis queue ${this.queue} failed on a lost connection; sent again once reconnected`,
+      );
+      if (dropped > 0)
+        this.transport.logger.warn(
+          `${dropped} ack(s) on redis queue ${this.queue} dropped (more than ${this.unsent.limit} waiting to be sent again); those messages will be delivered again`,
+        );
+    } else if (error !== undefined) {
       this.transport.logger.warn(
         { err: error },
         `${sent} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`,
@@ -469,8 +495,19 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     await this.loop;
     await Promise.all([...this.giving]);
     await this.flushAcks(); // batch entries whose messages were given back
+    this.warnUnsent();
     await this.leave();
     this.transport.forget(this);
+  }
+
+  /** Logs the acks still waiting for a lost connection when the consumer closes (once per count). */
+  private warnUnsent(): void {
+    const count = this.unsent.size;
+    if (count === 0 || count === this.unsentWarned) return;
+    this.unsentWarned = count;
+    this.transport.logger.warn(
+      `redis consumer of ${this.queue} closed with ${count} ack(s) not sent (its connection was lost); sent if it comes back, else those messages will be delivered again`,
+    );
   }
 
   /** Leaves the group if this consumer holds nothing (else its acks would find no consumer); notes since when the queue has none. */
@@ -490,6 +527,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     clearInterval(this.touchTimer);
     await this.flushAcks();
     await Promise.all([...this.giving]);
+    this.warnUnsent();
     await this.leave();
   }
 }
