@@ -72,6 +72,11 @@ export class AckRetry {
     readonly limit = ACK_RETRY_LIMIT,
   ) {}
 
+  /** The entry ids of the units kept. */
+  *entryIds(): Iterable<string> {
+    for (const unit of this.units) yield unit.entryId;
+  }
+
   /** Units kept, not yet handed back. */
   get size(): number {
     return this.units.length;

@@ -80,6 +80,15 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private loop: Promise<void> = Promise.resolve();
   private touchTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** Ack batches sent and not yet answered (a recovery waits for them: see {@link recoverPending}). */
+  private readonly ackSends = new Set<Promise<void>>();
+  /**
+   * A connection came back (or a read failed): before its next read, the loop takes back what a
+   * lost reply left pending for this consumer (see {@link recoverPending}). In the loop, never
+   * beside a read: a read in flight has entries pending that are not yet held.
+   */
+  private recover = false;
+  private readonly onReady = (): void => void (this.recover = true);
   private unsentWarned = 0;
 
   constructor(
@@ -96,6 +105,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       this.loop = this.run(ordered);
       const every = Math.max(50, Math.floor(transport.options.claimIdleMs / 3));
       this.touchTimer = setInterval(() => void this.touch(), every);
+      transport.redis.on('ready', this.onReady);
     });
     this.ready.catch(() => void this.close());
   }
@@ -122,6 +132,10 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       const now = Date.now();
       const claim = now - this.lastClaim >= claimIdle / 2;
       try {
+        if (this.recover) {
+          this.recover = false;
+          await this.recoverPending();
+        }
         if (ordered || claim || script) {
           if (claim) this.lastClaim = now;
           const reply = (await this.transport.scripts.runBuffer(
@@ -160,6 +174,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       } catch (error) {
         if (this.buffer.closed) break;
         script = true; // the next read goes through the script: it re-creates a lost group, or finds the queue gone
+        this.onReady(); // its reply may have been lost after Redis ran it
         this.transport.logger.warn({ err: error }, `redis consumer of ${this.queue} could not read; retrying`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** failures++)));
       }
@@ -173,6 +188,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       this.ackEntriesOnBlocker = defineScript(this.blocker, 'ackEntries');
       this.blockerId = Number(await this.blocker.client('ID'));
       this.blocker.on('ready', () => {
+        this.onReady();
         void this.blocker?.client('ID').then(
           (id) => (this.blockerId = Number(id)),
           () => undefined,
@@ -227,9 +243,11 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       } finally {
         blocker.stream.uncork();
       }
-      void Promise.all([acked, deleted]).then(
-        ([n]) => this.reportAcks(acks, Number(n)),
-        (error: unknown) => this.reportAcks(acks, 0, error),
+      this.trackAcks(
+        Promise.all([acked, deleted]).then(
+          ([n]) => this.reportAcks(acks, Number(n)),
+          (error: unknown) => this.reportAcks(acks, 0, error),
+        ),
       );
     }
     const reply = (await reading) as [Buffer, [Buffer, Buffer[]][]][] | null;
@@ -246,7 +264,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   }
 
   private noteRead(entries: number, messages: number): void {
-    if (entries > 0) this.perEntry = messages / entries;
+    if (entries > 0 && messages > 0) this.perEntry = messages / entries;
   }
 
   /**
@@ -368,8 +386,50 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async flushAcks(): Promise<void> {
     const batch = this.acks.splice(0);
     if (batch.length === 0) return;
-    if (this.transport.open) await this.sendAcks(batch);
+    if (this.transport.open) await this.trackAcks(this.sendAcks(batch));
     else this.unsent.keep(batch); // counted at close
+  }
+
+  private trackAcks(sending: Promise<void>): Promise<void> {
+    this.ackSends.add(sending);
+    void sending.finally(() => this.ackSends.delete(sending));
+    return sending;
+  }
+
+  /**
+   * Takes back the entries pending for this consumer that it does not hold: read by a call whose
+   * reply was lost with its connection (Redis ran the read; ioredis sent it again, and the second
+   * read took only new entries), they would stay pending, never touched, until reclaimed after
+   * `claimIdle` and handled again long after. Claimed again by this consumer (`XCLAIM … RETRYCOUNT`
+   * with their count: the lost reply was never handled) and delivered. Runs before the read after a
+   * connection came back, once the acks in flight are answered (an entry whose ack is in flight is
+   * not taken back).
+   */
+  private async recoverPending(): Promise<void> {
+    await Promise.all([...this.ackSends]);
+    if (this.buffer.closed || !this.transport.open) return;
+    const redis = this.transport.redis;
+    const pending = (await redis.xpending(this.stream, GROUP, '-', '+', 10_000, this.name)) as [string, string, number, number][];
+    if (pending.length === 0) return;
+    const known = new Set<string>();
+    for (const d of this.held) known.add(d.entryId);
+    for (const unit of this.acks) known.add(unit.entryId);
+    for (const id of this.unsent.entryIds()) known.add(id);
+    const lost = pending.filter(([id]) => !known.has(id));
+    if (lost.length === 0) return;
+    this.transport.logger.warn(
+      `redis consumer of ${this.queue} takes back ${lost.length} entr(ies) read by a reply lost with its connection`,
+    );
+    let messages = 0;
+    for (const [id, , , count] of lost) {
+      const claimed = (await redis.callBuffer('XCLAIM', this.stream, GROUP, this.name, 0, id, 'RETRYCOUNT', count)) as [
+        Buffer,
+        Buffer[] | null,
+      ][];
+      for (const [entryId, fields] of claimed)
+        if (fields !== null && !this.buffer.closed) messages += this.accept(entryId, fields, Number(count));
+    }
+    this.noteRead(lost.length, messages);
   }
 
   /**
@@ -486,6 +546,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
 
   private async closeOnce(): Promise<void> {
     this.closeNow(); // ends the iteration, gives back what was never read
+    if (this.transport.open) this.transport.redis.off('ready', this.onReady);
     // End a blocked read cleanly (what it read is given back), then drop its connection.
     if (this.blocker !== undefined && this.blockerId !== undefined && this.transport.open) {
       await this.transport.redis.client('UNBLOCK', this.blockerId).catch(() => undefined);

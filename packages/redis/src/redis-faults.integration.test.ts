@@ -135,6 +135,61 @@ describe('redis faults', () => {
     expect(info).toMatchObject({ name: 'work', depth: 0, inFlight: 0 });
   }, 60_000);
 
+  it('an entry read by a reply lost with the link is delivered after the reconnect, not left pending until claimIdle', async (ctx) => {
+    if (!(await needRedis(ctx))) return;
+    const { url, proxy, prefix } = await proxied();
+    // claimIdle 60 s: an entry left pending is not reclaimed during the test. timeout 60 s: the blocking read waits 30 s.
+    const cutOff = new RedisTransport({ url, prefix, claimIdleMs: 60_000, timeoutMs: 60_000 }, { logger: silentLogger });
+    const healthy = new RedisTransport({ url: redisUrl, prefix }, { logger: silentLogger });
+    await cutOff.connect();
+    await healthy.connect();
+    cleanup.push(() => cutOff.close());
+    cleanup.push(() => healthy.close());
+    await healthy.declare({ name: 'work', topics: [] });
+    const stream = `${prefix}:q:work`;
+    const consumer = cutOff.consume('work', { prefetch: 10 });
+    cleanup.push(() => consumer.close());
+    const got: Delivery[] = [];
+    void (async () => {
+      for await (const d of consumer) {
+        got.push(d);
+        waiter.notify();
+      }
+    })();
+    // The consumer waits in XREADGROUP … BLOCK on its own connection.
+    const blockerId = () => (consumer as unknown as { blockerId: number | undefined }).blockerId;
+    await waiter.eventually(
+      async () => (blockerId() === undefined ? '' : String(await healthy.redis.client('LIST', 'ID', blockerId()!))),
+      (line) => /flags=b/.test(line) && /cmd=xreadgroup/.test(line),
+      'the consumer to block in its read',
+    );
+    proxy.freeze();
+    await healthy.send('work', { id: 'm-1', type: 't', body: Buffer.from('one'), headers: {}, partitionKey: undefined });
+    // Redis ran the read: the entry is pending for the consumer, its reply stuck in the frozen link.
+    await waiter.eventually(
+      async () => (await healthy.redis.xpending(stream, GROUP)) as unknown[],
+      ([count]) => count === 1,
+      'the blocked read to take the entry',
+    );
+    proxy.cut(); // the reply is lost; ioredis sends the read again, which takes only new entries
+    // A new entry ends that read (it waits up to 30 s): the consumer reads on, after taking back m-1.
+    await healthy.send('work', { id: 'm-2', type: 't', body: Buffer.from('two'), headers: {}, partitionKey: undefined });
+    await waiter.until(
+      () => got.length >= 2,
+      `both entries delivered after the reconnect (so far ${got.map((d) => d.message.id).join(', ')})`,
+    );
+    expect(got.map((d) => [d.message.id, d.deliveryCount]).sort()).toEqual([
+      ['m-1', 1],
+      ['m-2', 1],
+    ]);
+    for (const d of got) await d.ack();
+    await waiter.eventually(
+      async () => (await healthy.redis.xpending(stream, GROUP)) as unknown[],
+      ([count]) => count === 0,
+      'the entries acked',
+    );
+  }, 60_000);
+
   it('a connection cut mid-stream: both sides reconnect and every published message is handled', async (ctx) => {
     if (!(await needRedis(ctx))) return;
     const { url, proxy, prefix } = await proxied();
