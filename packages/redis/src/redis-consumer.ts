@@ -12,6 +12,10 @@
  * new copy. Nacks, dead-letters and the acks of keyed deliveries go through scripts that also check
  * the pending-entries list still names this consumer and this delivery count.
  *
+ * A lost connection: acks that failed on it are sent again once it is ready (`ack-retry.ts`), and
+ * before its next read the consumer takes back the entries pending for it that it does not hold
+ * (read by a call whose reply was lost with the link; see `recoverPending`).
+ *
  * @example
  * ```ts
  * const consumer = transport.consume('billing', { prefetch: 10 });
@@ -243,7 +247,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       } finally {
         blocker.stream.uncork();
       }
-      this.trackAcks(
+      void this.trackAcks(
         Promise.all([acked, deleted]).then(
           ([n]) => this.reportAcks(acks, Number(n)),
           (error: unknown) => this.reportAcks(acks, 0, error),

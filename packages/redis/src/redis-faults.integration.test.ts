@@ -122,11 +122,11 @@ describe('redis faults', () => {
         .map((line) => /(\d+) ack\(s\) on redis queue work (failed on a lost connection|may not have reached Redis)/.exec(line))
         .reduce((sum, m) => sum + (m === null ? 0 : Number(m[1])), 0);
     await waiter.until(() => failed() >= 21, `the 21 acks to fail (so far ${failed()})`);
-    expect(((await healthy.redis.xpending(stream, GROUP)) as unknown[])[0]).toBe(21);
+    expect((await healthy.redis.xpending(stream, GROUP))[0]).toBe(21);
 
     proxy.refuse(false);
     await waiter.eventually(
-      async () => (await healthy.redis.xpending(stream, GROUP)) as unknown[],
+      async () => await healthy.redis.xpending(stream, GROUP),
       ([pending]) => pending === 0,
       'every entry acked after the reconnect',
     );
@@ -167,7 +167,7 @@ describe('redis faults', () => {
     await healthy.send('work', { id: 'm-1', type: 't', body: Buffer.from('one'), headers: {}, partitionKey: undefined });
     // Redis ran the read: the entry is pending for the consumer, its reply stuck in the frozen link.
     await waiter.eventually(
-      async () => (await healthy.redis.xpending(stream, GROUP)) as unknown[],
+      async () => await healthy.redis.xpending(stream, GROUP),
       ([count]) => count === 1,
       'the blocked read to take the entry',
     );
@@ -184,7 +184,7 @@ describe('redis faults', () => {
     ]);
     for (const d of got) await d.ack();
     await waiter.eventually(
-      async () => (await healthy.redis.xpending(stream, GROUP)) as unknown[],
+      async () => await healthy.redis.xpending(stream, GROUP),
       ([count]) => count === 0,
       'the entries acked',
     );
