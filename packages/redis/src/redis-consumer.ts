@@ -12,6 +12,10 @@
  * new copy. Nacks, dead-letters and the acks of keyed deliveries go through scripts that also check
  * the pending-entries list still names this consumer and this delivery count.
  *
+ * A lost connection: acks that failed on it are sent again once it is ready (`ack-retry.ts`), and
+ * before its next read the consumer takes back the entries pending for it that it does not hold
+ * (read by a call whose reply was lost with the link; see `recoverPending`).
+ *
  * @example
  * ```ts
  * const consumer = transport.consume('billing', { prefetch: 10 });
@@ -23,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { BufferedConsumer, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
+import { AckRetry, isConnectionError } from './ack-retry.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -58,6 +63,13 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private readonly giving = new Set<Promise<void>>();
   /** Acked this turn (deliveries, and batch entries whose messages are all settled), not yet sent. */
   private readonly acks: AckUnit[] = [];
+  /** Acks whose send failed on a lost connection: back into {@link acks} once the command connection is ready. */
+  private readonly unsent = new AckRetry(
+    () => (this.transport.open ? this.transport.redis : undefined),
+    (units) => {
+      for (const unit of units) this.queueAck(unit);
+    },
+  );
   /** Messages per entry of the last read: a read asks for entries, the prefetch counts messages. */
   private perEntry = 1;
   private ackEntriesOnBlocker: ((keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>) | undefined;
@@ -72,6 +84,16 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private loop: Promise<void> = Promise.resolve();
   private touchTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** Ack batches sent and not yet answered (a recovery waits for them: see {@link recoverPending}). */
+  private readonly ackSends = new Set<Promise<void>>();
+  /**
+   * A connection came back (or a read failed): before its next read, the loop takes back what a
+   * lost reply left pending for this consumer (see {@link recoverPending}). In the loop, never
+   * beside a read: a read in flight has entries pending that are not yet held.
+   */
+  private recover = false;
+  private readonly onReady = (): void => void (this.recover = true);
+  private unsentWarned = 0;
 
   constructor(
     readonly transport: RedisConnection,
@@ -87,6 +109,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       this.loop = this.run(ordered);
       const every = Math.max(50, Math.floor(transport.options.claimIdleMs / 3));
       this.touchTimer = setInterval(() => void this.touch(), every);
+      transport.redis.on('ready', this.onReady);
     });
     this.ready.catch(() => void this.close());
   }
@@ -113,6 +136,10 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       const now = Date.now();
       const claim = now - this.lastClaim >= claimIdle / 2;
       try {
+        if (this.recover) {
+          this.recover = false;
+          await this.recoverPending();
+        }
         if (ordered || claim || script) {
           if (claim) this.lastClaim = now;
           const reply = (await this.transport.scripts.runBuffer(
@@ -151,6 +178,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       } catch (error) {
         if (this.buffer.closed) break;
         script = true; // the next read goes through the script: it re-creates a lost group, or finds the queue gone
+        this.onReady(); // its reply may have been lost after Redis ran it
         this.transport.logger.warn({ err: error }, `redis consumer of ${this.queue} could not read; retrying`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** failures++)));
       }
@@ -164,6 +192,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       this.ackEntriesOnBlocker = defineScript(this.blocker, 'ackEntries');
       this.blockerId = Number(await this.blocker.client('ID'));
       this.blocker.on('ready', () => {
+        this.onReady();
         void this.blocker?.client('ID').then(
           (id) => (this.blockerId = Number(id)),
           () => undefined,
@@ -218,9 +247,11 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       } finally {
         blocker.stream.uncork();
       }
-      void Promise.all([acked, deleted]).then(
-        ([n]) => this.reportAcks(acks.length, Number(n)),
-        (error: unknown) => this.reportAcks(acks.length, 0, error),
+      void this.trackAcks(
+        Promise.all([acked, deleted]).then(
+          ([n]) => this.reportAcks(acks, Number(n)),
+          (error: unknown) => this.reportAcks(acks, 0, error),
+        ),
       );
     }
     const reply = (await reading) as [Buffer, [Buffer, Buffer[]][]][] | null;
@@ -237,7 +268,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   }
 
   private noteRead(entries: number, messages: number): void {
-    if (entries > 0) this.perEntry = messages / entries;
+    if (entries > 0 && messages > 0) this.perEntry = messages / entries;
   }
 
   /**
@@ -358,7 +389,51 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
 
   private async flushAcks(): Promise<void> {
     const batch = this.acks.splice(0);
-    if (batch.length > 0 && this.transport.open) await this.sendAcks(batch);
+    if (batch.length === 0) return;
+    if (this.transport.open) await this.trackAcks(this.sendAcks(batch));
+    else this.unsent.keep(batch); // counted at close
+  }
+
+  private trackAcks(sending: Promise<void>): Promise<void> {
+    this.ackSends.add(sending);
+    void sending.finally(() => this.ackSends.delete(sending));
+    return sending;
+  }
+
+  /**
+   * Takes back the entries pending for this consumer that it does not hold: read by a call whose
+   * reply was lost with its connection (Redis ran the read; ioredis sent it again, and the second
+   * read took only new entries), they would stay pending, never touched, until reclaimed after
+   * `claimIdle` and handled again long after. Claimed again by this consumer (`XCLAIM … RETRYCOUNT`
+   * with their count: the lost reply was never handled) and delivered. Runs before the read after a
+   * connection came back, once the acks in flight are answered (an entry whose ack is in flight is
+   * not taken back).
+   */
+  private async recoverPending(): Promise<void> {
+    await Promise.all([...this.ackSends]);
+    if (this.buffer.closed || !this.transport.open) return;
+    const redis = this.transport.redis;
+    const pending = (await redis.xpending(this.stream, GROUP, '-', '+', 10_000, this.name)) as [string, string, number, number][];
+    if (pending.length === 0) return;
+    const known = new Set<string>();
+    for (const d of this.held) known.add(d.entryId);
+    for (const unit of this.acks) known.add(unit.entryId);
+    for (const id of this.unsent.entryIds()) known.add(id);
+    const lost = pending.filter(([id]) => !known.has(id));
+    if (lost.length === 0) return;
+    this.transport.logger.warn(
+      `redis consumer of ${this.queue} takes back ${lost.length} entr(ies) read by a reply lost with its connection`,
+    );
+    let messages = 0;
+    for (const [id, , , count] of lost) {
+      const claimed = (await redis.callBuffer('XCLAIM', this.stream, GROUP, this.name, 0, id, 'RETRYCOUNT', count)) as [
+        Buffer,
+        Buffer[] | null,
+      ][];
+      for (const [entryId, fields] of claimed)
+        if (fields !== null && !this.buffer.closed) messages += this.accept(entryId, fields, Number(count));
+    }
+    this.noteRead(lost.length, messages);
   }
 
   /**
@@ -396,15 +471,30 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
         }
         [acked] = await Promise.all([acked, deleted]);
       }
-      this.reportAcks(batch.length, Number(acked));
+      this.reportAcks(batch, Number(acked));
     } catch (error) {
-      this.reportAcks(batch.length, 0, error);
+      this.reportAcks(batch, 0, error);
     }
   }
 
-  /** Logs what went wrong with an ack batch (acks resolve at once; see {@link ack}). */
-  private reportAcks(sent: number, acked: number, error?: unknown): void {
-    if (error !== undefined) {
+  /**
+   * Logs what went wrong with an ack batch (acks resolve at once; see {@link ack}). A batch that
+   * failed on a lost connection is kept and sent again once the connection is ready (see
+   * `ack-retry.ts`); one that failed otherwise is dropped: its messages will be delivered again.
+   */
+  private reportAcks(batch: readonly AckUnit[], acked: number, error?: unknown): void {
+    const sent = batch.length;
+    if (error !== undefined && isConnectionError(error)) {
+      const dropped = this.unsent.keep(batch);
+      this.transport.logger.warn(
+        { err: error },
+        `${sent} ack(s) on redis queue ${this.queue} failed on a lost connection; sent again once reconnected`,
+      );
+      if (dropped > 0)
+        this.transport.logger.warn(
+          `${dropped} ack(s) on redis queue ${this.queue} dropped (more than ${this.unsent.limit} waiting to be sent again); those messages will be delivered again`,
+        );
+    } else if (error !== undefined) {
       this.transport.logger.warn(
         { err: error },
         `${sent} ack(s) on redis queue ${this.queue} may not have reached Redis; those messages will be delivered again`,
@@ -460,6 +550,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
 
   private async closeOnce(): Promise<void> {
     this.closeNow(); // ends the iteration, gives back what was never read
+    if (this.transport.open) this.transport.redis.off('ready', this.onReady);
     // End a blocked read cleanly (what it read is given back), then drop its connection.
     if (this.blocker !== undefined && this.blockerId !== undefined && this.transport.open) {
       await this.transport.redis.client('UNBLOCK', this.blockerId).catch(() => undefined);
@@ -469,8 +560,19 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     await this.loop;
     await Promise.all([...this.giving]);
     await this.flushAcks(); // batch entries whose messages were given back
+    this.warnUnsent();
     await this.leave();
     this.transport.forget(this);
+  }
+
+  /** Logs the acks still waiting for a lost connection when the consumer closes (once per count). */
+  private warnUnsent(): void {
+    const count = this.unsent.size;
+    if (count === 0 || count === this.unsentWarned) return;
+    this.unsentWarned = count;
+    this.transport.logger.warn(
+      `redis consumer of ${this.queue} closed with ${count} ack(s) not sent (its connection was lost); sent if it comes back, else those messages will be delivered again`,
+    );
   }
 
   /** Leaves the group if this consumer holds nothing (else its acks would find no consumer); notes since when the queue has none. */
@@ -490,6 +592,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     clearInterval(this.touchTimer);
     await this.flushAcks();
     await Promise.all([...this.giving]);
+    this.warnUnsent();
     await this.leave();
   }
 }
