@@ -26,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { BufferedConsumer, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
+import { BufferedConsumer, SETTLED, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
 import { AckRetry, isConnectionError } from './ack-retry.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
@@ -367,7 +367,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
    */
   ack(delivery: RedisDelivery): Promise<void> {
     this.queueAck(delivery.member === undefined ? delivery : delivery.member.entry.settleOne());
-    return Promise.resolve();
+    return SETTLED;
   }
 
   /** Queues an ack for this turn's batch (a batch entry once its last message is settled). */

@@ -86,7 +86,8 @@ describe('redis faults', () => {
       { url, prefix, claimIdleMs: 60_000, redisOptions: { maxRetriesPerRequest: 0 } },
       { logger: consoleLogger('warn', { write: (line) => void warnings.push(line) }) },
     );
-    const healthy = new RedisTransport({ url: redisUrl, prefix }, { logger: silentLogger });
+    // batch 64: the publishes below share one batch entry (batch entries are opt-in).
+    const healthy = new RedisTransport({ url: redisUrl, prefix, batch: 64 }, { logger: silentLogger });
     await cutOff.connect();
     await healthy.connect();
     cleanup.push(() => cutOff.close());
