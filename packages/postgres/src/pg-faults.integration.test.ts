@@ -19,8 +19,11 @@ afterEach(async () => {
   for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
 });
 
-/** A consumer bus and a sender bus on `url`/`schema`; the consumer records every n it handled. */
-async function pair(url: string, schema: string, name: string) {
+/**
+ * A consumer bus and a sender bus on `url`/`schema`; the consumer records every n it handled. The
+ * handler of an n in `holds` waits for that promise: its delivery is unsettled until the test lets it go.
+ */
+async function pair(url: string, schema: string, name: string, holds: ReadonlyMap<number, Promise<void>> = new Map()) {
   const waiter = createWaiter({ timeoutMs: 60_000 });
   const got = new Set<number>();
   const transport = () =>
@@ -32,9 +35,10 @@ async function pair(url: string, schema: string, name: string) {
   consumer.endpoint(
     'fault-workers',
     (e) =>
-      e.on(Work, (m) => {
+      e.on(Work, async (m) => {
         got.add(m.n);
         waiter.notify();
+        await holds.get(m.n);
       }),
     { concurrency: 4 },
   );
@@ -52,23 +56,35 @@ async function pair(url: string, schema: string, name: string) {
   return { got, waiter, consumer, sender };
 }
 
+/** Sends `from` … `to - 1`, all at once (sequential durable commits take seconds each on a loaded machine). */
+async function sendRange(sender: Bus, from: number, to: number): Promise<void> {
+  await Promise.all(range(to - from).map((i) => sender.send(Work, { n: from + i })));
+}
+
 it('a consumer whose connections are killed with pg_terminate_backend mid-stream reconnects and loses nothing', async (ctx) => {
   if (!(await needPostgres(ctx))) return;
   const schema = uniqueSchema('faults');
   cleanups.push(() => dropSchema(schema));
   const name = `missive-fault-${schema}`;
-  const { got, waiter, sender } = await pair(postgresUrl, schema, name);
-  const total = 300;
+  // Messages 50 and 100 are being handled when the connections are killed: mid-stream by construction.
+  const releases = new Map<number, () => void>();
+  const holds = new Map([50, 100].map((n) => [n, new Promise<void>((resolve) => releases.set(n, resolve))]));
+  const { got, waiter, sender } = await pair(postgresUrl, schema, name, holds);
+  const total = 150;
   let killed = 0;
-  for (const n of range(total)) {
-    await sender.send(Work, { n });
-    if (n === 100 || n === 200) {
-      await waiter.until(() => got.size > n - 50, `the consumer to be working (${got.size})`);
-      const rows = await sql<{ ok: boolean }>('select pg_terminate_backend(pid) ok from pg_stat_activity where application_name = $1', [
-        name,
-      ]);
-      killed += rows.length;
-    }
+  for (const [from, to] of [
+    [0, 50],
+    [50, 100],
+    [100, 150],
+  ] as const) {
+    await sendRange(sender, from, to);
+    if (from === 0) continue;
+    await waiter.until(() => got.has(from), `message ${from} being handled (have ${got.size})`);
+    const rows = await sql<{ ok: boolean }>('select pg_terminate_backend(pid) ok from pg_stat_activity where application_name = $1', [
+      name,
+    ]);
+    killed += rows.length;
+    releases.get(from)!();
   }
   expect(killed).toBeGreaterThan(0);
   await waiter.until(() => got.size === total, `all ${total} handled (have ${got.size})`);
@@ -84,18 +100,20 @@ it('the server restarted mid-stream: consumers and publishers reconnect and noth
   }
   const server: OwnServer = await startOwnServer();
   cleanups.push(() => server.destroy());
-  const { got, waiter, sender } = await pair(server.url, 'missive', 'missive-restart');
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  // Message 40 is being handled when the server goes down: mid-stream by construction.
+  const { got, waiter, sender } = await pair(server.url, 'missive', 'missive-restart', new Map([[40, held]]));
   const total = 200;
   const started = async () => (await sql<{ t: Date }>('select pg_postmaster_start_time() t', [], server.url))[0]!.t.getTime();
   const before = await started();
-  for (const n of range(total)) {
-    // A publish during the outage waits for the server (retried on new connections), then resolves.
-    await sender.send(Work, { n });
-    if (n === 80) {
-      await waiter.until(() => got.size > 40, `the consumer to be working (${got.size})`);
-      await server.restart('immediate');
-    }
-  }
+  await sendRange(sender, 0, 80);
+  await waiter.until(() => got.has(40), `message 40 being handled (have ${got.size})`);
+  // Publishes under way during the outage wait for the server (retried on new connections), then resolve.
+  const later = sendRange(sender, 80, total);
+  await server.restart('immediate');
+  release();
+  await later;
   await waiter.until(() => got.size === total, `all ${total} handled after the restart (have ${got.size})`);
   expect(await started()).toBeGreaterThan(before); // it really was restarted
   expect([...got].sort((a, b) => a - b)).toEqual(range(total));
