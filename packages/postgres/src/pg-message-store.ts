@@ -237,14 +237,51 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
     return rowCount ?? 0;
   }
 
-  /**
-   * The oldest outbox rows. Relays in several processes on one store may publish a row twice
-   * (each reads it before either removes it); consumers' inboxes make that harmless.
-   */
+  /** The oldest outbox rows, leased or not (relays claim, see {@link claimOutbox}). */
   async pendingOutbox(limit: number): Promise<OutboxRecord[]> {
     await this.init();
     const { rows } = await this.pool.query<OutboxRow>(`select * from ${this.t.outbox} order by seq limit $1`, [limit]);
     return rows.map(toOutbox);
+  }
+
+  /**
+   * Leases outbox rows to a relay (see `MessageStore.claimOutbox`). Claims on one store take turns
+   * (a transaction-scoped advisory lock per schema), so the "no older row to the destination leased
+   * to another relay" check cannot race another claim.
+   */
+  async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
+    await this.init();
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      await client.query('select pg_advisory_xact_lock(hashtext($1))', [`missive-outbox-claim:${this.schema}`]);
+      await client.query(`update ${this.t.outbox} set lease_until = $2 where lease_owner = $1`, [owner, until]);
+      let rows: (OutboxRow & { seq: string })[] = [];
+      if (limit > 0)
+        ({ rows } = await client.query<OutboxRow & { seq: string }>(
+          `with c as (
+             select o.seq from ${this.t.outbox} o
+             where (o.lease_owner is null or o.lease_owner = $1 or o.lease_until <= $2)
+               and not exists (select 1 from ${this.t.outbox} p where p.kind = o.kind and p.destination = o.destination and p.seq < o.seq
+                 and p.lease_owner <> $1 and p.lease_until > $2)
+             order by o.seq limit $4)
+           update ${this.t.outbox} o set lease_owner = $1, lease_until = $3 from c where o.seq = c.seq returning o.*`,
+          [owner, now, until, limit],
+        ));
+      await client.query('commit');
+      return rows.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1)).map(toOutbox);
+    } catch (error) {
+      await client.query('rollback').catch((e: unknown) => (broken = e as Error));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async releaseOutbox(owner: string): Promise<void> {
+    await this.init();
+    await this.pool.query(`update ${this.t.outbox} set lease_owner = null, lease_until = null where lease_owner = $1`, [owner]);
   }
 
   async removeOutbox(ids: readonly string[]): Promise<void> {

@@ -2,8 +2,9 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { expect, it } from 'vitest';
 import { describeStoreConformance } from '@missive/testing/vitest';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { SqliteMessageStore } from './sqlite-message-store.js';
 
 const files = new Map<SqliteMessageStore, string>();
@@ -25,4 +26,27 @@ describeStoreConformance<Database.Database>({
     const path = files.get(store as SqliteMessageStore)!;
     for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
   },
+});
+
+it('adds the lease columns to an outbox made before them, keeping its messages', async () => {
+  const path = join(tmpdir(), `missive-store-${randomUUID()}.db`);
+  try {
+    const old = new Database(path);
+    old.exec(`create table missive_outbox (seq integer primary key autoincrement, id text not null unique, kind text not null,
+      destination text not null, mandatory integer not null, type text not null, body blob not null, headers text not null,
+      partition_key text, not_before integer, schedule_id text, created_at integer not null)`);
+    old
+      .prepare(
+        `insert into missive_outbox (id, kind, destination, mandatory, type, body, headers, created_at)
+      values ('m-1', 'topic', 't', 0, 't', x'7b7d', '{}', 1)`,
+      )
+      .run();
+    old.close();
+    const store = new SqliteMessageStore({ path });
+    expect((await store.claimOutbox('relay', 10, 1000, 2000)).map((r) => r.id)).toEqual(['m-1']);
+    expect(await store.claimOutbox('other', 10, 1000, 2000)).toEqual([]);
+    await store.close();
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  }
 });

@@ -4,7 +4,8 @@
  * run as `BEGIN IMMEDIATE` transactions, synchronously, as better-sqlite3 does; a busy database is
  * waited for (busy timeout) and retried, never reported as a lost write.
  *
- * Tables (created if missing): `missive_sagas`, `missive_outbox`, `missive_inbox`.
+ * Tables (created if missing): `missive_sagas`, `missive_outbox` (with each message's relay lease, see
+ * `claimOutbox`), `missive_inbox`.
  *
  * @example
  * ```ts
@@ -134,7 +135,22 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
       this.db.pragma(`synchronous = ${synchronous}`);
     }
     this.db.exec(SCHEMA);
+    this.migrateLeases();
     this.statements = this.prepare();
+  }
+
+  /**
+   * Adds the outbox's lease columns to a table made before they existed (in an immediate
+   * transaction: two processes opening one file at once add them once).
+   */
+  private migrateLeases(): void {
+    const add = this.db.transaction(() => {
+      const columns = (this.db.pragma('table_info(missive_outbox)') as { name: string }[]).map((c) => c.name);
+      if (!columns.includes('lease_owner')) this.db.exec('alter table missive_outbox add column lease_owner text');
+      if (!columns.includes('lease_until')) this.db.exec('alter table missive_outbox add column lease_until integer');
+      this.db.exec('create index if not exists missive_outbox_destination on missive_outbox (kind, destination, seq)');
+    });
+    add.immediate(); // within the busy timeout, as the schema above
   }
 
   private prepare() {
@@ -167,6 +183,17 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
       ),
       outboxPending: db.prepare('select * from missive_outbox order by seq limit ?'),
       outboxDelete: db.prepare('delete from missive_outbox where id = ?'),
+      outboxRenew: db.prepare('update missive_outbox set lease_until = @until where lease_owner = @owner'),
+      // Free or its own (or a lease run out), and no older message to its destination leased to another owner.
+      outboxClaimable: db.prepare(
+        `select o.* from missive_outbox o
+         where (o.lease_owner is null or o.lease_owner = @owner or o.lease_until <= @now)
+           and not exists (select 1 from missive_outbox p where p.kind = o.kind and p.destination = o.destination and p.seq < o.seq
+             and p.lease_owner is not null and p.lease_owner <> @owner and p.lease_until > @now)
+         order by o.seq limit @limit`,
+      ),
+      outboxLease: db.prepare('update missive_outbox set lease_owner = ?, lease_until = ? where seq = ?'),
+      outboxRelease: db.prepare('update missive_outbox set lease_owner = null, lease_until = null where lease_owner = ?'),
     };
   }
 
@@ -246,6 +273,22 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
 
   async pendingOutbox(limit: number): Promise<OutboxRecord[]> {
     return (this.statements.outboxPending.all(limit) as OutboxRow[]).map(toOutbox);
+  }
+
+  async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
+    const s = this.statements;
+    const claim = this.db.transaction(() => {
+      s.outboxRenew.run({ owner, until });
+      if (limit <= 0) return [];
+      const rows = s.outboxClaimable.all({ owner, now, limit }) as (OutboxRow & { seq: number })[];
+      for (const row of rows) s.outboxLease.run(owner, until, row.seq);
+      return rows;
+    });
+    return (await this.withBusyRetry(() => claim.immediate())).map(toOutbox);
+  }
+
+  async releaseOutbox(owner: string): Promise<void> {
+    await this.withBusyRetry(() => this.statements.outboxRelease.run(owner));
   }
 
   async removeOutbox(ids: readonly string[]): Promise<void> {

@@ -26,6 +26,8 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
   data = new Map<string, unknown>();
   private sagas = new Map<string, SagaRecord>();
   private outbox: OutboxRecord[] = [];
+  /** Outbox leases by message id (see `claimOutbox`). */
+  private readonly leases = new Map<string, { owner: string; until: number }>();
   private inbox = new Map<string, number>();
 
   async commit<T>(commit: Commit<MemoryTx, T>): Promise<CommitResult<T>> {
@@ -84,7 +86,29 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
     return this.outbox.slice(0, limit);
   }
 
+  async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
+    const claimed: OutboxRecord[] = [];
+    /** Destinations with an older message leased to another owner. */
+    const blocked = new Set<string>();
+    for (const record of this.outbox) {
+      const lease = this.leases.get(record.id);
+      if (lease?.owner === owner) lease.until = until;
+      const destination = `${record.destination.kind}:${record.destination.name}`;
+      const free = lease === undefined || lease.owner === owner || lease.until <= now;
+      if (!free) blocked.add(destination);
+      if (!free || blocked.has(destination) || claimed.length >= limit) continue;
+      this.leases.set(record.id, { owner, until });
+      claimed.push(record);
+    }
+    return claimed;
+  }
+
+  async releaseOutbox(owner: string): Promise<void> {
+    for (const [id, lease] of this.leases) if (lease.owner === owner) this.leases.delete(id);
+  }
+
   async removeOutbox(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.leases.delete(id);
     const gone = new Set(ids);
     this.outbox = this.outbox.filter((r) => !gone.has(r.id));
   }

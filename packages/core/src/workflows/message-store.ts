@@ -127,8 +127,22 @@ export interface MessageStore<Tx = unknown> {
   listSagas(saga: string, options?: SagaListOptions): Promise<SagaRecord[]>;
   /** Deletes finished instances (completed, compensated or failed) that finished before the time; returns how many. */
   deleteFinishedSagas(saga: string, finishedBefore: number): Promise<number>;
-  /** Outbox messages not yet dispatched, oldest first. */
+  /** Outbox messages not yet dispatched, oldest first, leased or not (for tests and tools; relays claim). */
   pendingOutbox(limit: number): Promise<OutboxRecord[]>;
+  /**
+   * Leases outbox messages to the relay `owner` until `until` (epoch ms) and returns them, oldest
+   * first, at most `limit`. Atomic against other claims on the store, so two relays on one store
+   * never hold the same message at once:
+   * - every message already leased to `owner` has its lease extended to `until` (also when `limit` is 0);
+   * - a message is returned when it is leased to `owner`, not leased, or its lease ended (`lease
+   *   until` ≤ `now`: a crashed relay's messages are taken over);
+   * - a message is not returned while an older message to the same destination (kind and name) is
+   *   leased to another owner: no relay sends a message before another relay sent the ones before
+   *   it (the relay's order per destination and conversation holds across relays).
+   */
+  claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]>;
+  /** Ends every lease `owner` holds (a relay stopping): other relays may send those messages at once. */
+  releaseOutbox(owner: string): Promise<void>;
   /** Removes dispatched messages from the outbox. */
   removeOutbox(ids: readonly string[]): Promise<void>;
   /** Deletes inbox entries recorded before the time; returns how many. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
 import { defineCommand, defineEvent } from '../contracts/contract.js';
 import type { MessageContext } from '../consume/context.js';
+import { silentLogger } from '../logger.js';
 import { jsonCodec } from '../message/codec.js';
 import { MemoryMessageStore } from './memory-store.js';
 
@@ -157,10 +158,11 @@ describe('outbox and inbox', () => {
     // The relay's next read takes its view of the store, then waits: the charge, on its way when the
     // view was taken, is sent and removed meanwhile, and comes back in that view.
     const read = store.pendingOutbox.bind(store);
+    const claim = store.claimOutbox.bind(store);
     let holdNextRead: Promise<void> | undefined;
     let viewTaken = false;
-    store.pendingOutbox = async (limit) => {
-      const view = await read(limit);
+    store.claimOutbox = async (owner, limit, now, until) => {
+      const view = await claim(owner, limit, now, until);
       const hold = holdNextRead;
       holdNextRead = undefined;
       if (hold !== undefined) {
@@ -205,6 +207,95 @@ describe('outbox and inbox', () => {
     expect(started.filter((name) => name === OrderPlaced.name)).toEqual([OrderPlaced.name]);
     expect(await read(10)).toEqual([]);
     await h.stop();
+  });
+
+  it('two relays on one store send each message once while both run', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const sends = new Map<string, number>();
+    // Each relay's sends take a turn to confirm: both relays have messages on their way at once.
+    const counting = {
+      publish: [
+        async (ctx: { envelope: { id: string } }, next: () => Promise<void>) => {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          await next();
+          sends.set(ctx.envelope.id, (sends.get(ctx.envelope.id) ?? 0) + 1);
+        },
+      ],
+    };
+    const first = h.bus('payment', { middleware: counting });
+    const second = h.bus('payment', { middleware: counting });
+    const outboxes = [first.outbox(store), second.outbox(store)];
+    first.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    await second.start();
+    const total = 60;
+    // Both instances commit, each kicking its own relay, while the other's messages are on their way.
+    await Promise.all(
+      [0, 1].map(async (instance) => {
+        for (let n = instance; n < total; n += 2) {
+          await outboxes[instance]!.transaction((tx) => tx.publish(OrderPlaced, { orderId: `o-${n}`, n }));
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
+    await h.until(() => sends.size === total, `all ${total} sent`);
+    await Promise.all(outboxes.map((o) => o.flush()));
+    expect([...sends.values()].filter((count) => count > 1)).toEqual([]);
+    expect(await store.pendingOutbox(100)).toEqual([]);
+    await h.stop();
+  });
+
+  it('a relay that dies mid-send keeps its messages until its lease runs out; then another relay sends them, in order', async () => {
+    // Two processes on one store: each its own harness (clock). The first one's time stops once it
+    // is sending: its process is gone, its sends never confirm, its relay never runs again.
+    const h1 = createTestHarness();
+    const h2 = createTestHarness();
+    const store = new MemoryMessageStore();
+    const leaseMs = 10_000;
+    let sending = false;
+    let crash!: (error: Error) => void;
+    const dead = new Promise<never>((_, reject) => (crash = reject));
+    dead.catch(() => undefined);
+    const first = h1.bus('payment', {
+      logger: silentLogger, // its sends fail when the test ends
+      middleware: {
+        publish: [
+          async () => {
+            sending = true;
+            return dead;
+          },
+        ],
+      },
+    });
+    const sent: { n: number; at: number }[] = [];
+    const second = h2.bus('payment', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            await next();
+            sent.push({ n: (ctx.envelope.data as { n: number }).n, at: h2.clock.now() });
+          },
+        ],
+      },
+    });
+    const dying = first.outbox(store, { leaseMs });
+    second.outbox(store, { leaseMs });
+    second.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    const committedAt = h1.clock.now();
+    await dying.transaction((tx) => {
+      for (let n = 0; n < 5; n++) tx.publish(OrderPlaced, { orderId: 'o-1', n });
+    });
+    await h1.until(() => sending, 'the first relay sending');
+    await second.start();
+    await h2.until(() => sent.length === 5, 'the messages, sent by the second relay');
+    expect(sent.map((s) => s.n)).toEqual([0, 1, 2, 3, 4]);
+    expect(Math.min(...sent.map((s) => s.at))).toBeGreaterThanOrEqual(committedAt + leaseMs);
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    crash(new Error('the process died'));
+    await h2.stop();
+    await h1.stop();
   });
 
   it('messages sent in one turn are removed from the store in one removal (each removal is a commit)', async () => {

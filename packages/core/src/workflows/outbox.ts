@@ -32,6 +32,7 @@ import type { Codec } from '../message/codec.js';
 import type { Handler, MessageContext, PublishOptions, SendOptions } from '../consume/context.js';
 import type { CommandContract, EventContract, Payload, PayloadInput } from '../contracts/contract.js';
 import type { Envelope } from '../message/envelope.js';
+import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MessageStore, OutboxRecord } from './message-store.js';
@@ -52,6 +53,14 @@ export interface OutboxOptions {
   readonly pollIntervalMs?: number;
   /** Messages read per batch. Default 100. */
   readonly batchSize?: number;
+  /**
+   * How long the messages a relay claimed stay its own, ms: another relay on the same store (a
+   * second instance of the service) neither sends them nor, while they are, the later messages to
+   * their destinations; a relay that stops answering (a crashed process) loses them after this
+   * long, and another relay sends them. Each run of the relay (at least every `pollIntervalMs`)
+   * extends it. Default 10 s, at least three poll intervals.
+   */
+  readonly leaseMs?: number;
   /** Inbox entries older than this are purged, ms. Default 7 days. */
   readonly inboxRetentionMs?: number;
   /** Called after each message is dispatched and before it is removed from the outbox (observability, tests). */
@@ -164,15 +173,25 @@ function chainsOf(batch: readonly OutboxRecord[], codec: Codec): Map<string, Out
 
 /**
  * Publishes committed outbox messages, in order for each destination and conversation, and removes
- * them. Pipelined: a run reads the pending messages not already on their way and starts them, each
- * after the one before it in its chain (see `chainsOf`), without waiting for the confirms of the
- * messages earlier runs started; a message committed while others wait for their confirms goes out
- * at once. A message stays "on its way" from its start until it is removed from the store (or failed),
- * so no run sends it twice. At most `batchSize` messages are on their way at once.
+ * them. Pipelined: a run claims the pending messages (see below) and starts those not already on
+ * their way, each after the one before it in its chain (see `chainsOf`), without waiting for the
+ * confirms of the messages earlier runs started; a message committed while others wait for their
+ * confirms goes out at once. A message stays "on its way" from its start until it is removed from
+ * the store (or failed), so no run sends it twice. At most `batchSize` messages are on their way at once.
+ *
+ * Several relays on one store (instances of a service sharing its database): a run claims the
+ * messages it reads with a lease (`MessageStore.claimOutbox`, `leaseMs`), so no other relay sends
+ * them meanwhile, nor a later message to their destinations; each run extends the relay's leases;
+ * a stopping relay gives back what it could not send, a crashed one's leases run out and another
+ * relay takes its messages over (sent at least once: a message sent but not yet removed when its
+ * relay died is sent again, and the consumer's inbox drops the copy).
  */
 class OutboxRelay<Tx> implements BusComponent {
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
+  private readonly leaseMs: number;
+  /** This relay's name in the store's leases. */
+  private readonly owner = randomUUID();
   private readonly retentionMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -204,10 +223,13 @@ class OutboxRelay<Tx> implements BusComponent {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.batchSize = options.batchSize ?? 100;
+    this.leaseMs = options.leaseMs ?? Math.max(10_000, 3 * this.pollIntervalMs);
     this.retentionMs = options.inboxRetentionMs ?? 7 * 24 * 60 * 60 * 1000;
     if (!(this.pollIntervalMs > 0)) throw new ConfigurationError(`outbox pollIntervalMs must be > 0, got ${this.pollIntervalMs}`);
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
       throw new ConfigurationError(`outbox batchSize must be a whole number ≥ 1, got ${this.batchSize}`);
+    if (!(this.leaseMs > this.pollIntervalMs))
+      throw new ConfigurationError(`outbox leaseMs must be longer than pollIntervalMs (${this.pollIntervalMs}), got ${this.leaseMs}`);
     this.clock = bus.environment.clock;
     this.logger = bus.environment.logger;
   }
@@ -220,6 +242,8 @@ class OutboxRelay<Tx> implements BusComponent {
   async stop(): Promise<void> {
     await this.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'outbox messages left for the next start'));
     this.started = false;
+    // What it could not send goes to another relay on the store at once, not after the lease.
+    await this.store.releaseOutbox(this.owner).catch((error: unknown) => this.logger.warn({ err: error }, 'outbox leases left to run out'));
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -274,16 +298,18 @@ class OutboxRelay<Tx> implements BusComponent {
 
   private async startPending(): Promise<void> {
     try {
-      // Those on their way are still in the store (until removed): read past them. Those that were
-      // on their way when the read began are skipped too: one removed while the store was read
-      // comes back in the read's (older) view, and is not pending any more.
+      // Those on their way are still in the store (until removed), leased to this relay: read past
+      // them. Those that were on their way when the read began are skipped too: one removed while
+      // the store was read comes back in the read's (older) view, and is not pending any more.
       const onTheirWay = new Set(this.onTheirWay.keys());
       const room = this.batchSize - onTheirWay.size;
+      const now = this.clock.now();
+      // With no room, the claim only extends the leases of those on their way.
+      const batch = await this.store.claimOutbox(this.owner, room <= 0 ? 0 : room + onTheirWay.size, now, now + this.leaseMs);
       if (room <= 0) {
         this.backlog = true;
         return;
       }
-      const batch = await this.store.pendingOutbox(room + onTheirWay.size);
       const fresh = batch.filter((record) => !onTheirWay.has(record.id) && !this.onTheirWay.has(record.id));
       this.backlog = batch.length === room + onTheirWay.size && fresh.length >= room;
       for (const [key, chain] of chainsOf(fresh.slice(0, room), this.bus.environment.codec)) {
