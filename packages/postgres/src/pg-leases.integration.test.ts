@@ -54,19 +54,25 @@ it('an ack that arrives after the lease expired does not ack the redelivered cop
 
 it('a handler that runs longer than several leases keeps its lease', async (ctx) => {
   if (!(await needPostgres(ctx))) return;
-  const db = open(300);
+  // Long enough that a loaded machine's stall between two extensions (a third of it) does not
+  // lose it: with 300 ms, a 200 ms stall let the other bus take the message (a flake at load 20).
+  const leaseMs = 3000;
+  const db = open(leaseMs);
   const Slow = defineCommand('t.slow', z.object({}));
   let runs = 0;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let started!: () => void;
   const running = new Promise<void>((resolve) => (started = resolve));
+  const leaseUntil = async () => Number((await sql<{ l: string }>(`select lease_until l from "${db.schema}".messages`))[0]?.l ?? 0);
   const bus = createBus({ service: 'slow', transport: await db.connect(), logger: silentLogger });
   bus.endpoint('slow', (e) =>
     e.on(Slow, async () => {
       runs++;
+      const first = await leaseUntil();
       started();
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // simulated work over five leases
+      // The work goes on until the lease was extended past two more leases (the store shows it).
+      while ((await leaseUntil()) < first + 2 * leaseMs) await new Promise((resolve) => setTimeout(resolve, 100));
       finish();
     }),
   );

@@ -55,7 +55,10 @@ describe('sqlite leases', () => {
   });
 
   it('a handler that runs longer than the lease keeps its lease', async () => {
-    const db = open(150);
+    // Long enough that a loaded machine's stall between two extensions (a third of it) does not
+    // lose it: with 150 ms, a 100 ms stall let the other connection take the message.
+    const leaseMs = 3000;
+    const db = open(leaseMs);
     const bus = createBus({ service: 'slow', transport: await db.connect() });
     let runs = 0;
     let finish!: () => void;
@@ -65,11 +68,15 @@ describe('sqlite leases', () => {
     const { defineCommand } = await import('@missive/core');
     const { z } = await import('zod');
     const Slow = defineCommand('t.slow', z.object({}));
+    const probe = transports[0]!;
+    const leaseUntil = () => (probe.db.prepare('select lease_until l from missive_messages').get() as { l: number } | undefined)?.l ?? 0;
     bus.endpoint('slow', (e) =>
       e.on(Slow, async () => {
         runs++;
+        const first = leaseUntil();
         begin();
-        await new Promise((resolve) => setTimeout(resolve, 700)); // over four leases
+        // The work goes on until the lease was extended past two more leases (the store shows it).
+        while (leaseUntil() < first + 2 * leaseMs) await new Promise((resolve) => setTimeout(resolve, 100));
         finish();
       }),
     );
@@ -83,7 +90,7 @@ describe('sqlite leases', () => {
     await bus.stop();
     await other.stop();
     expect(runs).toBe(1);
-  });
+  }, 30_000);
 
   it('a stall of the whole process does not let its other connection take a lease whose handler still runs', async () => {
     const leaseMs = 300;
