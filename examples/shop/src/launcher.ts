@@ -1,12 +1,14 @@
 /**
  * Starts the shop's services as child processes, waits until each says `ready`, and stops them all:
- * SIGTERM first (they drain), SIGKILL for any still alive after a grace period.
+ * SIGTERM first (they drain), SIGKILL for any still alive after a grace period; then, on
+ * PostgreSQL, drops the run's order schema (`order-store.ts`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { dropOrderSchema } from './order-store.js';
 
 /** What the launcher needs of the run's options. */
 export interface LaunchOptions {
@@ -98,6 +100,10 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
             s.child.kill('SIGTERM');
           }),
       ),
+    );
+    // Every service has exited: the order saga's schema of this run goes (on PostgreSQL).
+    await dropOrderSchema(url, dataDir).catch((error: unknown) =>
+      process.stderr.write(`shop: could not drop the run's order schema: ${(error as Error).message}\n`),
     );
   };
 

@@ -5,7 +5,7 @@
  * the service's own SQLite database (in PostgreSQL when the bus runs on `postgres://`), next to its
  * outbox and inbox. Answers order-status queries.
  */
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { defineSaga, type MessageStore, type SagaContext } from '@missive/core';
 import { z } from 'zod';
 import {
@@ -22,13 +22,14 @@ import {
   StockReserved,
   StockUnavailable,
 } from '../contracts.js';
+import { orderSchema } from '../order-store.js';
 import { run, serviceBus, settings } from '../runtime.js';
 
 const config = settings();
 const paymentTimeoutMs = Number(process.env.SHOP_PAYMENT_TIMEOUT_MS ?? 20_000);
 /**
  * The saga store: on PostgreSQL the saga instances, outbox and inbox live in the same database, a
- * schema per run; elsewhere in the service's own SQLite file. Each package is loaded only when it
+ * schema per run (`order-store.ts`; the launcher drops it after the run); elsewhere in the service's own SQLite file. Each package is loaded only when it
  * is used (loading the PostgreSQL driver on SQLite cost the service 30–100 ms of its start).
  */
 async function openStore(): Promise<MessageStore> {
@@ -36,9 +37,7 @@ async function openStore(): Promise<MessageStore> {
     const { PostgresMessageStore, postgresOptionsFromUrl } = await import('@missive/postgres');
     return new PostgresMessageStore({
       connectionString: postgresOptionsFromUrl(new URL(config.url)).connectionString,
-      schema: `shop_order_${basename(config.dataDir)
-        .replace(/[^0-9a-z]/gi, '_')
-        .toLowerCase()}`,
+      schema: orderSchema(config.dataDir),
     });
   }
   const { SqliteMessageStore } = await import('@missive/sqlite');
