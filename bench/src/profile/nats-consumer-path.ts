@@ -15,13 +15,21 @@
  *   endpoint (concurrency 16, prefetch 32) whose handler takes the payload: decode, schema check,
  *   pipeline, ack.
  *
+ * Missive's frames carry the header block the current build publishes (no `Missive-Type` on a
+ * message published to its type's topic); `--with-type` writes the header as builds before
+ * 2026-11-30 07:00 did (`Missive-Type` always), for a before/after of that change.
+ *
  * ```sh
  * node --expose-gc bench/dist/profile/nats-consumer-path.js --rounds 6 --count 100000 raw now=packages/nats/dist base=node_modules/.base-nats/dist bus:now=packages/nats/dist
  * node --cpu-prof bench/dist/profile/nats-consumer-path.js --rounds 1 --count 300000 now=packages/nats/dist
+ * # instructions per message, one build per process (the second round's dump: JIT warm)
+ * valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/tmp/cg-now.out \
+ *   node --single-threaded bench/dist/profile/nats-consumer-path.js --callgrind --rounds 2 --count 5000 now=packages/nats/dist
  * ```
  * The `nats` scenario measures the whole thing (broker, two processes); this isolates the client's work.
  * @module
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Socket } from 'node:net';
 import { loadavg } from 'node:os';
@@ -38,6 +46,15 @@ const argv = process.argv.slice(2);
 const opt = (name: string, fallback: number) => {
   const at = argv.indexOf(name);
   return at < 0 ? fallback : Number(argv.splice(at, 2)[1]);
+};
+const withTypeAt = argv.indexOf('--with-type');
+if (withTypeAt >= 0) argv.splice(withTypeAt, 1);
+const WITH_TYPE = withTypeAt >= 0;
+const callgrindAt = argv.indexOf('--callgrind');
+if (callgrindAt >= 0) argv.splice(callgrindAt, 1);
+/** Under callgrind: counts zeroed right before each round's messages and dumped right after (one dump per round). */
+const callgrind = (what: '-z' | '-d'): void => {
+  if (callgrindAt >= 0) execFileSync('callgrind_control', [what, String(process.pid)], { stdio: 'ignore' });
 };
 const rounds = opt('--rounds', 4);
 const count = opt('--count', 100_000);
@@ -78,7 +95,9 @@ function chunks(n: number, sid: number, missive: boolean): Uint8Array[] {
       const envelope = createEnvelope({ type: TYPE, data: order, source: 'bench-publisher' });
       subject = `bm${id}._.t.${TYPE}`;
       reply = `$JS.ACK.${STREAM}.${LANE}.1.${1000 + i}.${1000 + i}.1732940000000000000.${n - i}`;
-      header = `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\nMissive-Type: ${TYPE}\r\n\r\n`;
+      header = WITH_TYPE
+        ? `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\nMissive-Type: ${TYPE}\r\n\r\n`
+        : `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\n\r\n`;
       body = codec.encode(envelope);
     } else {
       subject = RAW.subject;
@@ -250,6 +269,7 @@ async function runOnce(build: Build, nc: NatsConnection): Promise<number> {
   let all: Uint8Array[] | undefined = chunks(Math.min(count, 20_000), path.sid, path.missive);
   const parser = parserOf(nc);
   (globalThis as { gc?: () => void }).gc?.();
+  callgrind('-z');
   const c0 = cpuNow();
   const w0 = writes;
   for (let i = 0; i * PREFETCH < count; i++) {
@@ -261,6 +281,7 @@ async function runOnce(build: Build, nc: NatsConnection): Promise<number> {
   }
   await nc.flush();
   const us = (cpuNow() - c0) / count;
+  callgrind('-d');
   writesPerMessage.set(build.label, (writes - w0) / count);
   all = undefined;
   await path.close();

@@ -23,7 +23,10 @@
  * `--context` adds a mode with no provider and only an async-hooks context manager turned on, to
  * show what that costs by itself. `--baseline path/to/core/dist/index.js` adds a mode: the SDK
  * with that build of @missive/core (an earlier commit's, built apart), so before and after are
- * measured in the same run.
+ * measured in the same run. For single child runs (`--child memory --mode sdk --count N`, as under
+ * callgrind): `--no-minimum` leaves the SDK's minimum out, `--hook-on` makes one `context.with` first
+ * (the context manager's promise hook is then on for every promise of the process, as after the first
+ * request of an instrumented HTTP server), and `--ratio R` sets the sampled mode's ratio.
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -184,6 +187,12 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     });
     // Traces alone: the meter provider back to the API's no-op one before the bus makes its instruments.
     if (mode === 'traces') (await import('@opentelemetry/api')).metrics.disable();
+    // `--hook-on`: one `context.with` first, as an instrumented HTTP server's request would: the
+    // context manager's promise hook is then on for the whole process, whatever the sampler decides.
+    if (process.argv.includes('--hook-on')) {
+      const { context, ROOT_CONTEXT } = await import('@opentelemetry/api');
+      context.with(ROOT_CONTEXT, () => undefined);
+    }
     shutdown = () => telemetry.shutdown();
   }
   const core = (
@@ -226,7 +235,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     await run(count);
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(before);
-    const minimum = mode === 'sdk' ? await sdkMinimum(count) : undefined;
+    const minimum = mode === 'sdk' && !process.argv.includes('--no-minimum') ? await sdkMinimum(count) : undefined;
     await shutdown();
     return {
       cpuUsPerMessage: (used.user + used.system) / count,

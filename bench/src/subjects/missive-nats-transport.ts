@@ -44,7 +44,8 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
   await consumer.ready;
   const loop = (async () => {
     for await (const delivery of consumer) {
-      onMessage(JSON.parse(Buffer.from(delivery.message.body).toString('utf8')) as Order);
+      const body = delivery.message.body; // a view, not a copy (as the raw pattern's TextDecoder reads nats.js's)
+      onMessage(JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as Order);
       void delivery.ack();
     }
   })();

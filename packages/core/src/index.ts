@@ -159,6 +159,7 @@ export type { HealthReport, EndpointHealth } from './observe/health.js';
 export type { HandledEvent, HandledOutcome } from './observe/handled.js';
 export { serveHealth, type HealthServer, type HealthServerOptions, type HealthSource } from './observe/health-server.js';
 export { Metric } from './observe/metrics.js';
+export { DURATION_BUCKETS, MessageDurations, type DurationCell, type DurationHistogram } from './observe/durations.js';
 export { Attr as TraceAttribute, INSTRUMENTATION_SCOPE } from './observe/tracing.js';
 export { traceIdOf } from './observe/trace-context.js';
 export { faultOf, faultTypeOf, type Fault } from './observe/fault-events.js';

@@ -18,6 +18,7 @@
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs } from 'nats';
 import type { TransportMessage } from '@missive/core';
+import { topicOfSubject } from './naming.js';
 
 /** The NATS header names Missive uses. */
 export const NatsHeader = {
@@ -81,10 +82,16 @@ function plain(value: string): boolean {
 /**
  * The headers of a message as published (`Nats-Msg-Id` the message id), written out in one string;
  * a message whose id or type nats.js would have to check or trim goes through {@link encodeHeaders}.
+ * `topic`: the topic it is published to; when that is its type, the `Missive-Type` header is left
+ * out (the subject, `<p>.<slot>.t.<type>`, says it, and {@link decodeReceived} reads it from there):
+ * a third less header per message, which the server stores and sends on.
  */
-export function wireHeaders(message: TransportMessage): MsgHdrs {
+export function wireHeaders(message: TransportMessage, topic?: string): MsgHdrs {
   if (!plain(message.id) || !plain(message.type)) return encodeHeaders(message);
-  let block = `NATS/1.0\r\n${NatsHeader.MsgId}: ${message.id}\r\n${NatsHeader.Type}: ${message.type}\r\n`;
+  let block =
+    topic === message.type
+      ? `NATS/1.0\r\n${NatsHeader.MsgId}: ${message.id}\r\n`
+      : `NATS/1.0\r\n${NatsHeader.MsgId}: ${message.id}\r\n${NatsHeader.Type}: ${message.type}\r\n`;
   if (message.partitionKey !== undefined) block += `${NatsHeader.Key}: ${encodeURIComponent(message.partitionKey)}\r\n`;
   for (const _ in message.headers) {
     block += `${NatsHeader.Headers}: ${JSON.stringify(message.headers)}\r\n`; // JSON escapes CR and LF
@@ -109,16 +116,17 @@ function blank(code: number): boolean {
  * `msg.headers` parses every header through `MsgHdrsImpl` (a regex check and key search per value),
  * about a tenth of a consumer's CPU. One pass over the block: a header Missive reads is recognised by
  * its name in place, and only its value is cut out. Falls back to `msg.headers` when nats.js keeps the
- * message another way.
+ * message another way. Without a `Missive-Type` header the type is the topic of the subject
+ * (see {@link wireHeaders}); messages written with the header (every earlier version) read as before.
  */
 export function decodeReceived(msg: Msg): TransportMessage {
   const raw = msg as unknown as RawMsg;
   const data = raw._rdata;
   const end = raw._msg?.hdr;
-  if (!(data instanceof Uint8Array) || typeof end !== 'number') return decodeMessage(msg.data, msg.headers);
-  if (end < 0) return decodeFields(data, undefined);
+  if (!(data instanceof Uint8Array) || typeof end !== 'number') return decodeMessage(msg.data, msg.headers, msg.subject);
+  if (end < 0) return decodeFields(data, undefined, msg.subject);
   const block = (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, end)).toString('utf8', 0, end);
-  if (!block.startsWith('NATS/1.0\r\n')) return decodeMessage(msg.data, msg.headers); // a status line with a code: not a stored message
+  if (!block.startsWith('NATS/1.0\r\n')) return decodeMessage(msg.data, msg.headers, msg.subject); // a status line with a code: not a stored message
   let id = '';
   let msgId = '';
   let type = '';
@@ -144,15 +152,19 @@ export function decodeReceived(msg: Msg): TransportMessage {
     }
     at = next + 2;
   }
-  return message(data.subarray(end), id || msgId, type, key, json);
+  return message(data.subarray(end), id || msgId, type || topicOfSubject(msg.subject), key, json);
 }
 
-/** The message in a NATS message (the headers read in one pass). */
-export function decodeMessage(data: Uint8Array, h: MsgHdrs | undefined): TransportMessage {
-  return decodeFields(data, h === undefined ? undefined : [...h].map(([name, values]): [string, string] => [name, values[0] ?? '']));
+/** The message in a NATS message (the headers read in one pass); `subject` gives the type of a message without `Missive-Type`. */
+export function decodeMessage(data: Uint8Array, h: MsgHdrs | undefined, subject?: string): TransportMessage {
+  return decodeFields(
+    data,
+    h === undefined ? undefined : [...h].map(([name, values]): [string, string] => [name, values[0] ?? '']),
+    subject,
+  );
 }
 
-function decodeFields(data: Uint8Array, fields: readonly [string, string][] | undefined): TransportMessage {
+function decodeFields(data: Uint8Array, fields: readonly [string, string][] | undefined, subject: string | undefined): TransportMessage {
   let id = '';
   let msgId = '';
   let type = '';
@@ -165,6 +177,7 @@ function decodeFields(data: Uint8Array, fields: readonly [string, string][] | un
     else if (name === NatsHeader.Key) key ||= value;
     else if (name === NatsHeader.Headers) json ||= value;
   }
+  if (type === '' && subject !== undefined) type = topicOfSubject(subject);
   return message(data, id || msgId, type, key, json);
 }
 

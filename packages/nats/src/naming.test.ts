@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Naming, patternSubjects, queueFromToken, queueToken, slotOf, subjectMatches, PARTITIONS } from './naming.js';
+import { Naming, patternSubjects, queueFromToken, queueToken, slotOf, subjectMatches, topicOfSubject, PARTITIONS } from './naming.js';
 
 describe('naming', () => {
   it('puts a key in a stable partition and a keyless message in "_"', () => {
@@ -21,6 +21,17 @@ describe('naming', () => {
     expect(patternSubjects('a.#')).toEqual(['a', 'a.>']);
     expect(patternSubjects('#')).toEqual(['>']);
     expect(patternSubjects('a.#.c')).toBeUndefined();
+  });
+
+  it('reads the topic of a topic subject, and nothing of other subjects', () => {
+    const names = new Naming('p');
+    expect(topicOfSubject(names.topicSubject('shop.order-placed', '_'))).toBe('shop.order-placed');
+    expect(topicOfSubject(names.topicSubject('a', slotOf('k')))).toBe('a');
+    expect(topicOfSubject(names.queueSubject('t.b', '_'))).toBe('');
+    expect(topicOfSubject('p.x.dlq.q.aWQ')).toBe('');
+    expect(topicOfSubject('p.tmp.q')).toBe('');
+    expect(topicOfSubject('plain')).toBe('');
+    expect(topicOfSubject('p._')).toBe('');
   });
 
   it('matches subjects like the server', () => {

@@ -83,6 +83,19 @@ export function subjectMatches(filter: string, subject: string): boolean {
   return f.length === s.length;
 }
 
+/**
+ * The topic of a topic subject (`<p>.<slot>.t.<topic>`), or `''` for any other subject. A message
+ * published to a topic named after its type carries no `Missive-Type` header: its subject says it.
+ * (Prefixes have no dots, so the topic begins after the third dot.)
+ */
+export function topicOfSubject(subject: string): string {
+  const slotAt = subject.indexOf('.') + 1;
+  if (slotAt === 0) return '';
+  const kindAt = subject.indexOf('.', slotAt) + 1;
+  if (kindAt === 0 || subject.charCodeAt(kindAt) !== 116 /* t */ || subject.charCodeAt(kindAt + 1) !== 46 /* . */) return '';
+  return subject.slice(kindAt + 2);
+}
+
 /** Short stable hash of a filter, for consumer names. */
 export function shortHash(text: string): string {
   return createHash('sha1').update(text).digest('hex').slice(0, 10);

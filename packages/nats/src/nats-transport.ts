@@ -275,7 +275,7 @@ export class NatsTransport implements Transport, ConsumerHost {
     // An event published now (the usual case): straight to the confirmer, no async frame of its own.
     if (this.confirmer_ !== undefined && options?.mandatory !== true && options?.notBefore === undefined) {
       try {
-        return this.confirmer_.publish(this.topicSubject(topic, message.partitionKey), message.body, wireHeaders(message));
+        return this.confirmer_.publish(this.topicSubject(topic, message.partitionKey), message.body, wireHeaders(message, topic));
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error))); // a header value nats.js refuses: a rejection, as from the checked path
       }
@@ -305,7 +305,7 @@ export class NatsTransport implements Transport, ConsumerHost {
     }
     if (options?.notBefore !== undefined && options.notBefore > Date.now())
       return this.schedule(subject, message, options.notBefore, options.scheduleId);
-    await this.confirmer.publish(subject, message.body, wireHeaders(message));
+    await this.confirmer.publish(subject, message.body, wireHeaders(message, topic));
   }
 
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {

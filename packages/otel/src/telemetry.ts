@@ -21,11 +21,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metrics, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  InstrumentType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type MetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type Sampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { ConfigurationError } from '@missive/core';
+import { ConfigurationError, INSTRUMENTATION_SCOPE, MessageDurations } from '@missive/core';
+import { DurationProducer } from './duration-producer.js';
 import { otlpMetricExporter, otlpSpanExporter } from './otlp-exporters.js';
 
 /** Options of {@link startTelemetry}. */
@@ -84,23 +92,36 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     tracerProvider.register();
   }
 
+  // The buses' own duration histograms, reported by every reader (see duration-producer.ts).
+  const durations = new DurationProducer(resource);
+  const metricProducers = [durations];
   const readers: MetricReader[] = [];
-  const prometheus = options.prometheus === false ? undefined : new PrometheusExporter({ preventServerStart: true });
+  const prometheus = options.prometheus === false ? undefined : new PrometheusExporter({ preventServerStart: true, metricProducers });
   if (prometheus !== undefined) readers.push(prometheus);
   if (base !== undefined) {
     readers.push(
       new PeriodicExportingMetricReader({
         exporter: otlpMetricExporter(new URL('v1/metrics', base).href),
         exportIntervalMillis: options.metricIntervalMs ?? 10_000,
+        metricProducers,
       }),
     );
   }
   if (options.metricExporter !== undefined) {
     readers.push(
-      new PeriodicExportingMetricReader({ exporter: options.metricExporter, exportIntervalMillis: options.metricIntervalMs ?? 10_000 }),
+      new PeriodicExportingMetricReader({
+        exporter: options.metricExporter,
+        exportIntervalMillis: options.metricIntervalMs ?? 10_000,
+        metricProducers,
+      }),
     );
   }
   const meterProvider = new MeterProvider({ resource, readers });
+  // The bus keeps its duration histograms itself (no attribute hashing per message) when every
+  // reader wants them cumulative, as the producer reports them; a delta reader gets the SDK's.
+  if (readers.every((r) => r.selectAggregationTemporality(InstrumentType.HISTOGRAM) === AggregationTemporality.CUMULATIVE)) {
+    durations.report(MessageDurations.claim(meterProvider.getMeter(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version)));
+  }
   metrics.setGlobalMeterProvider(meterProvider);
 
   return {

@@ -41,7 +41,11 @@ afterAll(async () => {
   await cluster?.stop();
 }, 120_000);
 
-const Job = defineCommand(`cluster.job-${randomBytes(3).toString('hex')}`, z.object({ n: z.number() }));
+/** A command type of its own per case: a command has one owning endpoint, and each case declares its own. */
+/** A line on the test's output, so a case that runs out of time shows how far it got. */
+const progress = (line: string) => void process.stdout.write(`cluster ${new Date().toISOString()}: ${line}\n`);
+
+const jobOf = (name: string) => defineCommand(`cluster.${name}-${randomBytes(3).toString('hex')}`, z.object({ n: z.number() }));
 
 describe('rabbitmq three-node cluster', () => {
   it('the node leading the queue is SIGKILLed under load: nothing confirmed is lost, publishing resumes within seconds', async (ctx) => {
@@ -50,6 +54,7 @@ describe('rabbitmq three-node cluster', () => {
       return ctx.skip(unavailable ?? 'no cluster');
     }
     const queue = `cluster-${randomBytes(4).toString('hex')}`;
+    const Job = jobOf('failover');
     const transport = () => new RabbitMqTransport({ url: cluster!.url, publishTimeoutMs: 60_000 }, { logger: silentLogger });
     const history = new QueueHistory();
     const waiter = createWaiter({ timeoutMs: 120_000 });
@@ -74,6 +79,7 @@ describe('rabbitmq three-node cluster', () => {
 
     // Publishing goes on through the kill, until 500 publishes were confirmed after it.
     const leader = await cluster.leaderOf(queue);
+    progress(`consumer and publisher started; the queue's leader is ${leader.nodeName}`);
     const confirmedAt: number[] = [];
     const errors = new Map<string, number>();
     let killedAt: number | undefined = undefined;
@@ -98,9 +104,11 @@ describe('rabbitmq three-node cluster', () => {
     await waiter.until(() => history.confirmed.size >= 1000, 'a thousand confirmed before the kill');
     const killTime = Date.now();
     killedAt = killTime;
+    progress(`${history.confirmed.size} confirmed; killing ${leader.nodeName}`);
     await leader.kill();
     killed.push(leader);
     await publishing;
+    progress(`publishing done: ${history.confirmed.size} confirmed, ${history.failed.size} failed`);
     const resumedAt = confirmedAt.find((t) => t > killTime);
     expect(history.confirmed.size + history.failed.size).toBe(next);
     await waiter.until(() => history.allConfirmedDone(), 'every confirmed publish consumed after the leader died');
@@ -130,6 +138,7 @@ describe('rabbitmq three-node cluster', () => {
     for (const node of killed.splice(0)) await node.start();
     await cluster.awaitOnline();
     const queue = `cluster-rolling-${randomBytes(4).toString('hex')}`;
+    const Job = jobOf('rolling');
     const transport = () => new RabbitMqTransport({ url: cluster!.url, publishTimeoutMs: 120_000 }, { logger: silentLogger });
     const history = new QueueHistory();
     const waiter = createWaiter({ timeoutMs: 300_000 });
@@ -163,6 +172,7 @@ describe('rabbitmq three-node cluster', () => {
     for (const node of cluster.nodes) {
       const before = history.confirmed.size;
       await waiter.until(() => history.confirmed.size >= before + 200, `publishing before restarting ${node.nodeName}`);
+      progress(`restarting ${node.nodeName} (${history.confirmed.size} confirmed)`);
       await node.restart();
       await cluster.awaitOnline();
     }

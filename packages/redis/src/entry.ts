@@ -62,6 +62,93 @@ export function entryFields(message: TransportMessage): (string | Buffer)[] {
   return fields;
 }
 
+/** The first byte of an `M` value: its layout (this one). */
+const BATCH_V1 = 2;
+
+/** The most messages one batch entry holds. */
+export const BATCH_MAX_MESSAGES = 64;
+/** The most bytes of messages one batch entry holds (a bigger message goes alone). */
+export const BATCH_MAX_BYTES = 256 * 1024;
+
+/**
+ * Whether a message's entry fields (from {@link entryFields}) may share a batch entry: `m` and
+ * optionally `h`, no partition key (a keyed message stays one entry: the ordered fetch takes its
+ * key per entry).
+ */
+export function batchable(fields: readonly (string | Buffer)[]): boolean {
+  return fields.length === 2 || (fields.length === 4 && fields[2] === 'h');
+}
+
+/**
+ * The `M` value of a batch entry: byte 2, the message count (32-bit big-endian), then per message
+ * its `m` value and its headers JSON (empty: none), each as a 32-bit big-endian byte length and
+ * its bytes. The scripts split it (`members` in `lua-common.ts`).
+ */
+export function batchValue(messages: readonly (readonly (string | Buffer)[])[]): Buffer {
+  let size = 5;
+  for (const fields of messages) {
+    size += 8 + (fields[1] as Buffer).length;
+    if (fields.length === 4) size += Buffer.byteLength(fields[3] as string);
+  }
+  const value = Buffer.allocUnsafe(size);
+  value[0] = BATCH_V1;
+  value.writeUInt32BE(messages.length, 1);
+  let at = 5;
+  for (const fields of messages) {
+    const m = fields[1] as Buffer;
+    value.writeUInt32BE(m.length, at);
+    value.set(m, at + 4);
+    at += 4 + m.length;
+    const h = fields.length === 4 ? value.write(fields[3] as string, at + 4, 'utf8') : 0;
+    value.writeUInt32BE(h, at);
+    at += 4 + h;
+  }
+  return value;
+}
+
+/** One message of a batch entry: the message, and its `m` and `h` values (a nack writes them again as an entry of its own). */
+export interface BatchMember {
+  readonly message: TransportMessage;
+  readonly value: Buffer;
+  readonly headers: Buffer | undefined;
+}
+
+/** The `M` value of a batch entry, when the entry is one (its first field is `M`). */
+export function batchOf(fields: readonly Buffer[]): Buffer | undefined {
+  const name = fields[0];
+  return name !== undefined && name.length === 1 && name[0] === 0x4d ? fields[1] : undefined;
+}
+
+/** The messages of a batch entry's `M` value, in the order they were published. */
+export function readBatch(value: Buffer): BatchMember[] {
+  if (value[0] !== BATCH_V1 || value.length < 5) return [];
+  const count = value.readUInt32BE(1);
+  const members: BatchMember[] = new Array<BatchMember>(count);
+  let at = 5;
+  for (let i = 0; i < count; i++) {
+    const mEnd = at + 4 + value.readUInt32BE(at);
+    const m = value.subarray(at + 4, mEnd);
+    const hEnd = mEnd + 4 + value.readUInt32BE(mEnd);
+    const h = hEnd > mEnd + 4 ? value.subarray(mEnd + 4, hEnd) : undefined;
+    at = hEnd;
+    members[i] = { message: readMessage(m, h === undefined ? EMPTY : parseHeaders(h)), value: m, headers: h };
+  }
+  return members;
+}
+
+/** A message from its `m` value (see {@link messageValue}). */
+function readMessage(value: Buffer, headers: Readonly<Record<string, string>>): TransportMessage {
+  const idEnd = 5 + value.readUInt32BE(1);
+  const typeEnd = idEnd + 4 + value.readUInt32BE(idEnd);
+  return {
+    id: value.toString('utf8', 5, idEnd),
+    type: value.toString('utf8', idEnd + 4, typeEnd),
+    body: value.subarray(typeEnd),
+    headers,
+    partitionKey: undefined,
+  };
+}
+
 /** A message read back from an entry, with what the scripts added. */
 export interface ReadEntry {
   readonly message: TransportMessage;

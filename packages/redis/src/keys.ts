@@ -13,6 +13,7 @@
  * | `<p>wk:<queue>` | set | partition keys with waiting messages |
  * | `<p>dl:<queue>` | stream | dead letters with their failure |
  * | `<p>dli:<queue>` | hash | message id → dead-letter entry id |
+ * | `<p>batched` | hash | stream key → messages beyond one per batch entry in it |
  * | `<p>delayed` | sorted set | delayed record id → due time (epoch ms) |
  * | `<p>d:<rid>` | hash | one delayed message and its queue |
  * | `<p>dq:<queue>` | set | the queue's delayed record ids |
@@ -36,12 +37,15 @@ export class Keys {
   readonly bindings: string;
   readonly version: string;
   readonly delayed: string;
+  /** Hash: stream key → messages beyond the first of its batch entries (so depth counts messages). */
+  readonly batched: string;
 
   constructor(readonly prefix: string) {
     this.queues = `${prefix}queues`;
     this.bindings = `${prefix}bindings`;
     this.version = `${prefix}bver`;
     this.delayed = `${prefix}delayed`;
+    this.batched = `${prefix}batched`;
   }
 
   stream(queue: string): string {

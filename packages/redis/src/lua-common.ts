@@ -1,7 +1,9 @@
 /**
  * Lua helpers shared by the transport's scripts (`G`, the group name; `mine`, whether a delivery is
  * still this consumer's; `release` of a partition key; `copy` and `field` of entry fields,
- * `messageId` of an entry (from its `m` value, see `entry.ts`, or its older `i` field); `drop` of a
+ * `messageId` of an entry (from its `m` value, see `entry.ts`, or its older `i` field); `members`
+ * of a batch entry's `M` value, each `{m, headers or ''}`; `single`, the fields of one message
+ * entry; `uncount` of a stream's messages beyond one per batch entry (`<p>batched`); `drop` of a
  * whole queue).
  *
  * @example
@@ -48,7 +50,30 @@ local function messageId(f)
   local n = struct.unpack('>I4', m, 2)
   return string.sub(m, 6, 5 + n)
 end
+local function members(v)
+  local n = struct.unpack('>I4', v, 2)
+  local out, at = {}, 6
+  for i = 1, n do
+    local ml = struct.unpack('>I4', v, at)
+    local m = string.sub(v, at + 4, at + 3 + ml)
+    at = at + 4 + ml
+    local hl = struct.unpack('>I4', v, at)
+    out[i] = {m, string.sub(v, at + 4, at + 3 + hl)}
+    at = at + 4 + hl
+  end
+  return out
+end
+local function single(m, h, dc)
+  local g = {'m', m}
+  if h ~= '' then g[3] = 'h'; g[4] = h end
+  if tonumber(dc) > 0 then g[#g + 1] = 'dc'; g[#g + 1] = tostring(dc) end
+  return g
+end
+local function uncount(h, s, n)
+  if redis.call('HINCRBY', h, s, -n) <= 0 then redis.call('HDEL', h, s) end
+end
 local function drop(P, q)
+  redis.call('HDEL', P..'batched', P..'q:'..q)
   redis.call('DEL', P..'q:'..q, P..'l:'..q, P..'dl:'..q, P..'dli:'..q)
   for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do redis.call('DEL', P..'w:'..q..'|'..k) end
   for _, rid in ipairs(redis.call('SMEMBERS', P..'dq:'..q)) do

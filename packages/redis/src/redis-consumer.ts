@@ -23,12 +23,23 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { BufferedConsumer, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
-import { readEntry } from './entry.js';
+import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
-import { RedisDelivery, type RedisSettler } from './redis-delivery.js';
+import { BatchEntry, RedisDelivery, type RedisSettler } from './redis-delivery.js';
 import { blockLimitMs } from './redis-liveness.js';
-import { ackArgs, deadLetterEntry, plainAckIds, requeueEntry, type SettleSite } from './redis-settles.js';
+import {
+  ackArgs,
+  ackEntryArgs,
+  deadLetterEntry,
+  deadLetterMember,
+  plainAckIds,
+  requeueEntry,
+  requeueMember,
+  type AckUnit,
+  type SettleSite,
+} from './redis-settles.js';
+import { defineScript } from './scripts.js';
 
 export { compareEntryIds } from './redis-delivery.js';
 
@@ -45,8 +56,11 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   /** Fetched and not settled (what `touch` keeps alive). */
   private readonly held = new Set<RedisDelivery>();
   private readonly giving = new Set<Promise<void>>();
-  /** Acked this turn, not yet sent. */
-  private readonly acks: RedisDelivery[] = [];
+  /** Acked this turn (deliveries, and batch entries whose messages are all settled), not yet sent. */
+  private readonly acks: AckUnit[] = [];
+  /** Messages per entry of the last read: a read asks for entries, the prefetch counts messages. */
+  private perEntry = 1;
+  private ackEntriesOnBlocker: ((keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>) | undefined;
   private readonly stream: string;
   /** Where this consumer's deliveries come from (what the settle scripts check). */
   private readonly site: SettleSite;
@@ -108,7 +122,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
               this.transport.keys.prefix,
               this.queue,
               this.name,
-              room,
+              this.entriesFor(room),
               claim ? claimIdle : 0,
               ordered ? '1' : '0',
               this.transport.clock.now(),
@@ -121,10 +135,12 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
             void this.close();
             break;
           }
+          let messages = 0;
           for (let i = 2; i < reply.length; i++) {
             const [id, fields, count] = reply[i] as FetchedEntry;
-            this.accept(id, fields, Number(count));
+            messages += this.accept(id, fields, Number(count));
           }
+          this.noteRead(reply.length - 2, messages);
           if (Number(reply[1]) === 1) this.lastClaim = 0; // more idle entries to reclaim: next read
           script = false;
           if (head !== '' && ordered) await this.waitForNew(head, claimIdle);
@@ -145,6 +161,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     if (this.blocker === undefined) {
       this.blocker = this.transport.redis.duplicate({ connectionName: 'missive-wait' });
       this.blocker.on('error', () => undefined);
+      this.ackEntriesOnBlocker = defineScript(this.blocker, 'ackEntries');
       this.blockerId = Number(await this.blocker.client('ID'));
       this.blocker.on('ready', () => {
         void this.blocker?.client('ID').then(
@@ -166,34 +183,61 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async readBlocking(room: number, claimIdle: number): Promise<void> {
     const timeout = this.blockFor(claimIdle);
     const blocker = await this.connection();
-    const read = ['XREADGROUP', 'GROUP', GROUP, this.name, 'COUNT', room, 'BLOCK', timeout, 'STREAMS', this.stream, '>'] as const;
+    const read = [
+      'XREADGROUP',
+      'GROUP',
+      GROUP,
+      this.name,
+      'COUNT',
+      this.entriesFor(room),
+      'BLOCK',
+      timeout,
+      'STREAMS',
+      this.stream,
+      '>',
+    ] as const;
     const acks = this.acks.splice(0);
     const ids = acks.length === 0 ? undefined : plainAckIds(acks);
-    let reply: [Buffer, [Buffer, Buffer[]][]][] | null;
+    let reading: Promise<unknown>;
     if (ids === undefined) {
       if (acks.length > 0) void this.sendAcks(acks);
-      reply = (await blocker.callBuffer(...read)) as typeof reply;
+      reading = blocker.callBuffer(...read);
     } else {
-      const pipeline = blocker
-        .pipeline()
-        .xack(this.stream, GROUP, ...ids)
-        .xdel(this.stream, ...ids);
-      pipeline.callBuffer(...read);
-      let results: [Error | null, unknown][] | null;
+      // The acks and the read in one socket write (not a pipeline: see sendAcks).
+      let acked: Promise<unknown>;
+      let deleted: Promise<unknown> | undefined;
+      blocker.stream.cork();
       try {
-        results = await pipeline.exec();
-      } catch (error) {
-        this.reportAcks(acks.length, 0, error);
-        throw error;
+        if (acks.some((a) => a.extra > 0))
+          acked = this.ackEntriesOnBlocker!([this.stream, this.transport.keys.batched], ackEntryArgs(acks));
+        else {
+          acked = blocker.xack(this.stream, GROUP, ...ids);
+          deleted = blocker.xdel(this.stream, ...ids);
+        }
+        reading = blocker.callBuffer(...read);
+      } finally {
+        blocker.stream.uncork();
       }
-      const [[ackError, acked] = [null, 0], , [readError, readReply] = [null, null]] = results ?? [];
-      this.reportAcks(acks.length, Number(acked), ackError ?? undefined);
-      if (readError !== null) throw readError;
-      reply = readReply as typeof reply;
+      void Promise.all([acked, deleted]).then(
+        ([n]) => this.reportAcks(acks.length, Number(n)),
+        (error: unknown) => this.reportAcks(acks.length, 0, error),
+      );
     }
+    const reply = (await reading) as [Buffer, [Buffer, Buffer[]][]][] | null;
     if (reply === null) return;
     const entries = reply[0]![1];
-    for (let i = 0; i < entries.length; i++) this.accept(entries[i]![0], entries[i]![1], 1);
+    let messages = 0;
+    for (let i = 0; i < entries.length; i++) messages += this.accept(entries[i]![0], entries[i]![1], 1);
+    this.noteRead(entries.length, messages);
+  }
+
+  /** How many entries to read for `room` free prefetch slots (at least one: a batch entry is read whole, so the prefetch may be passed by part of one). */
+  private entriesFor(room: number): number {
+    return Math.max(1, Math.floor(room / this.perEntry));
+  }
+
+  private noteRead(entries: number, messages: number): void {
+    if (entries > 0) this.perEntry = messages / entries;
   }
 
   /**
@@ -211,12 +255,29 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     await blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId);
   }
 
-  private accept(id: Buffer, fields: Buffer[], count: number): void {
+  /** Offers an entry's deliveries (a batch entry's messages each); returns how many. */
+  private accept(id: Buffer, fields: Buffer[], count: number): number {
     const entryId = id.toString();
+    const batch = batchOf(fields);
+    if (batch !== undefined) {
+      const members = readBatch(batch);
+      const entry = new BatchEntry(entryId, count, members.length);
+      for (const member of members) {
+        const delivery = new RedisDelivery(this, entryId, count, member.message, count, entryId, {
+          entry,
+          value: member.value,
+          headers: member.headers,
+        });
+        this.held.add(delivery);
+        this.offer(delivery);
+      }
+      return members.length;
+    }
     const read = readEntry(fields);
     const delivery = new RedisDelivery(this, entryId, count, read.message, read.priorDeliveries + count, read.token ?? entryId);
     this.held.add(delivery);
     this.offer(delivery);
+    return 1;
   }
 
   private track(promise: Promise<void>): void {
@@ -274,9 +335,15 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
    * consumer would read half its prefetch at a time.
    */
   ack(delivery: RedisDelivery): Promise<void> {
-    this.acks.push(delivery);
-    if (this.acks.length === 1) setImmediate(this.flushSoon);
+    this.queueAck(delivery.member === undefined ? delivery : delivery.member.entry.settleOne());
     return Promise.resolve();
+  }
+
+  /** Queues an ack for this turn's batch (a batch entry once its last message is settled). */
+  private queueAck(unit: AckUnit | undefined): void {
+    if (unit === undefined) return;
+    this.acks.push(unit);
+    if (this.acks.length === 1) setImmediate(this.flushSoon);
   }
 
   /**
@@ -299,12 +366,22 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
    * written again under a new id, so `XACK` finds it no longer pending and acks nothing), or the
    * `ack` script when a delivery is keyed (it releases the key too).
    */
-  private async sendAcks(batch: readonly RedisDelivery[]): Promise<void> {
+  private async sendAcks(batch: readonly AckUnit[]): Promise<void> {
     try {
       const ids = plainAckIds(batch);
+      const scripts = this.transport.scripts;
       let acked: unknown;
       if (ids === undefined) {
-        acked = await this.transport.scripts.run('ack', [this.stream], ackArgs(this.transport.keys.prefix, this.site, batch));
+        // Keyed deliveries: the `ack` script (it releases keys); batch entries beside them: `ackEntries`.
+        const entries = batch.filter((a) => a.extra > 0);
+        const rest = entries.length === 0 ? batch : batch.filter((a) => a.extra === 0);
+        const [a, b] = await Promise.all([
+          scripts.run('ack', [this.stream], ackArgs(this.transport.keys.prefix, this.site, rest)),
+          entries.length === 0 ? 0 : scripts.run('ackEntries', [this.stream, this.transport.keys.batched], ackEntryArgs(entries)),
+        ]);
+        acked = Number(a) + Number(b);
+      } else if (batch.some((a) => a.extra > 0)) {
+        acked = await scripts.run('ackEntries', [this.stream, this.transport.keys.batched], ackEntryArgs(batch));
       } else {
         // Two commands in one socket write. Not a pipeline: ioredis copies every script defined on
         // the connection into each pipeline it makes (about 7 µs here, per batch).
@@ -341,12 +418,20 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
 
   /** @internal Writes the message again (now or after `delayMs`), keeping its key; `undo` takes back this delivery's count. */
   requeue(d: RedisDelivery, delayMs: number, headers: Readonly<Record<string, string>> | undefined, undo: boolean): Promise<void> {
-    return requeueEntry(this.transport, this.site, d, delayMs, headers, undo);
+    if (d.member === undefined) return requeueEntry(this.transport, this.site, d, delayMs, headers, undo);
+    const entry = d.member.entry;
+    return requeueMember(this.transport, this.site, d, delayMs, headers, undo).then((done) => {
+      if (done) this.queueAck(entry.settleOne());
+    });
   }
 
   /** @internal Moves the delivery with its failure to the dead-letter stream, in one script. */
   deadLetter(d: RedisDelivery, failure: DeadLetterFailure): Promise<void> {
-    return deadLetterEntry(this.transport, this.site, d, failure);
+    if (d.member === undefined) return deadLetterEntry(this.transport, this.site, d, failure);
+    const entry = d.member.entry;
+    return deadLetterMember(this.transport, this.site, d, failure).then((done) => {
+      if (done) this.queueAck(entry.settleOne());
+    });
   }
 
   /** Resets the idle time of everything held, so live deliveries are never reclaimed. */
@@ -355,11 +440,12 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       if (this.buffer.closed) clearInterval(this.touchTimer);
       return;
     }
-    const held = [...this.held];
+    // One per entry: a batch entry's messages share it.
+    const held = [...new Map([...this.held].map((d) => [d.entryId, d.pelCount])).entries()];
     try {
       for (let i = 0; i < held.length; i += 500) {
         const args: (string | number)[] = [this.name];
-        for (const d of held.slice(i, i + 500)) args.push(d.entryId, d.pelCount);
+        for (const [entryId, pelCount] of held.slice(i, i + 500)) args.push(entryId, pelCount);
         await this.transport.scripts.run('touch', [this.stream], args);
       }
     } catch (error) {
@@ -382,6 +468,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     this.blocker?.disconnect();
     await this.loop;
     await Promise.all([...this.giving]);
+    await this.flushAcks(); // batch entries whose messages were given back
     await this.leave();
     this.transport.forget(this);
   }

@@ -32,6 +32,44 @@ export interface RedisSettler extends SettleOwner<never> {
   deadLetter(delivery: RedisDelivery, failure: DeadLetterFailure): Promise<void>;
 }
 
+/**
+ * A batch entry being handled (several messages in one entry, see `entry.ts`): each message is a
+ * delivery of its own, and the entry is acked (`XACK` + `XDEL`) once every one is settled. A
+ * nacked or dead-lettered message is written again alone, and counts as settled here.
+ */
+export class BatchEntry {
+  /** Its messages not settled yet. */
+  private open: number;
+  /** What a plain entry's delivery has: batch entries hold no key. */
+  readonly key = undefined;
+  readonly token: string;
+  /** Messages beyond the first (what the ack takes off the stream's count). */
+  readonly extra: number;
+
+  constructor(
+    readonly entryId: string,
+    /** The delivery count in the pending-entries list when fetched (what settles check). */
+    readonly pelCount: number,
+    size: number,
+  ) {
+    this.open = size;
+    this.token = entryId;
+    this.extra = size - 1;
+  }
+
+  /** One of its messages is settled: the entry itself, to ack, once it was the last. */
+  settleOne(): BatchEntry | undefined {
+    return --this.open === 0 ? this : undefined;
+  }
+}
+
+/** One message of a batch entry: its entry, and its `m` and headers values (to write it again alone). */
+export interface Membership {
+  readonly entry: BatchEntry;
+  readonly value: Buffer;
+  readonly headers: Buffer | undefined;
+}
+
 /** A delivery fetched from a queue stream. */
 export class RedisDelivery extends SettleOnceDelivery {
   constructor(
@@ -43,8 +81,20 @@ export class RedisDelivery extends SettleOnceDelivery {
     readonly deliveryCount: number,
     /** What holds the message's key: the token it was re-written with, else its entry id. */
     readonly token: string,
+    /** Set when the message is one of a batch entry's. */
+    readonly member?: Membership,
   ) {
     super(consumer);
+  }
+
+  /** The message's partition key (what an ack releases). */
+  get key(): string | undefined {
+    return this.message.partitionKey;
+  }
+
+  /** Messages beyond this one in its entry, when acked as an entry: none (a batch is acked as its {@link BatchEntry}). */
+  get extra(): number {
+    return 0;
   }
 
   protected onAck(): Promise<void> {

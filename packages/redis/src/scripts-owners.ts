@@ -99,16 +99,32 @@ redis.call('XGROUP', 'DELCONSUMER', s, G, c)
 if redis.call('HEXISTS', P..'queues', q) == 1 then redis.call('HSET', P..'idle', q, ARGV[4]) end
 return 1`,
   /**
-   * ARGV: prefix, queue, now. Returns {stream length, pending, delayed, dead letters, waiting for a
-   * key, live consumers, since when without one (or -1)}.
+   * ARGV: prefix, queue, now. Returns {messages in the stream, messages in pending entries,
+   * delayed, dead letters, waiting for a key, live consumers, since when without one (or -1)}. A
+   * batch entry counts its messages (entries plus the stream's count in `<p>batched`).
    */
   stats: `${COMMON}${LIVENESS}
 local P, q = ARGV[1], ARGV[2]
 local s = P..'q:'..q
 local xlen, pending, parked = redis.call('XLEN', s), 0, 0
+local extra = xlen > 0 and tonumber(redis.call('HGET', P..'batched', s) or '0') or 0
 if xlen > 0 then
   local ok, p = pcall(redis.call, 'XPENDING', s, 'missive')
   if ok then pending = p[1] end
+  if ok and extra > 0 and pending > 0 then
+    -- Pending batch entries hold several messages each: count them (the pending list is bounded
+    -- by the consumers' prefetch).
+    local start = '-'
+    repeat
+      local list = redis.call('XPENDING', s, 'missive', start, '+', 1000)
+      for _, e in ipairs(list) do
+        local r = redis.call('XRANGE', s, e[1], e[1])[1]
+        if r and r[2][1] == 'M' then pending = pending + struct.unpack('>I4', r[2][2], 2) - 1 end
+      end
+      if #list < 1000 then break end
+      start = '('..list[#list][1]
+    until false
+  end
 end
 for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do parked = parked + redis.call('LLEN', P..'w:'..q..'|'..k) end
 local live, seen = consumers(P, q, s, tonumber(ARGV[3]), false)
@@ -117,5 +133,5 @@ if live == 0 then
   since = tonumber(redis.call('HGET', P..'idle', q) or '-1')
   if seen and seen > since then since = seen end
 end
-return {xlen, pending, redis.call('SCARD', P..'dq:'..q), redis.call('XLEN', P..'dl:'..q), parked, live, since}`,
+return {xlen + extra, pending, redis.call('SCARD', P..'dq:'..q), redis.call('XLEN', P..'dl:'..q), parked, live, since}`,
 } as const;

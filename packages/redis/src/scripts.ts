@@ -48,9 +48,11 @@ if out[1] > 0 then redis.call('INCR', P..'bver') end
 return out`,
 
   /**
-   * KEYS: version; ARGV: expected version, the batch packed with MessagePack (`pack.ts`): per
-   * message, stream count n, n streams, field count m, m fields. Nil when every message was written
-   * to its streams, else the current version (routes are stale; nothing was written).
+   * KEYS: version, the `batched` hash; ARGV: expected version, the batch packed with MessagePack
+   * (`pack.ts`, `publish-batch.ts`): per entry, its stream, the messages it holds beyond one (a
+   * batch entry's `M`), field count m, m fields. Counts those extra messages per stream in the
+   * hash (the listing's depth counts messages). Nil when every entry was written, else the current
+   * version (routes are stale; nothing was written).
    */
   publishBatch: `
 local v = redis.call('GET', KEYS[1]) or '0'
@@ -58,13 +60,10 @@ if v ~= ARGV[1] then return v end
 local a = cmsgpack.unpack(ARGV[2])
 local i = 1
 while i <= #a do
-  local n = a[i]
-  local s0 = i + 1
-  i = i + 1 + n
-  local m = a[i]
-  local f0 = i + 1
-  i = i + 1 + m
-  for j = s0, s0 + n - 1 do redis.call('XADD', a[j], '*', unpack(a, f0, f0 + m - 1)) end
+  local s, x, m = a[i], a[i + 1], a[i + 2]
+  redis.call('XADD', s, '*', unpack(a, i + 3, i + 2 + m))
+  if x > 0 then redis.call('HINCRBY', KEYS[2], s, x) end
+  i = i + 3 + m
 end
 return false`,
 
@@ -186,10 +185,19 @@ if idle > 0 then
       local p = redis.call('XPENDING', s, G, id, id, 1)
       -- The claim counted as a delivery: the deliveries made are the count before it.
       local made = (tonumber(field(f, 'dc')) or 0) + (p[1] and p[1][4] or 1) - 1
-      local g = copy(f, {dc = true, o = true})
-      if made > 0 then g[#g + 1] = 'dc'; g[#g + 1] = tostring(made) end
-      if field(f, 'k') then g[#g + 1] = 'o'; g[#g + 1] = field(f, 'o') or id end
-      redis.call('XADD', s, '*', unpack(g))
+      if f[1] == 'M' then
+        -- A batch entry is split: each message alone, with its count, so a message that crashes
+        -- its consumer reaches maxDeliveries (and the dead letters) without its batch-mates.
+        local list = members(f[2])
+        for _, mh in ipairs(list) do redis.call('XADD', s, '*', unpack(single(mh[1], mh[2], made))) end
+        if #list > 1 then uncount(P..'batched', s, #list - 1) end
+        moved = moved + #list - 1
+      else
+        local g = copy(f, {dc = true, o = true})
+        if made > 0 then g[#g + 1] = 'dc'; g[#g + 1] = tostring(made) end
+        if field(f, 'k') then g[#g + 1] = 'o'; g[#g + 1] = field(f, 'o') or id end
+        redis.call('XADD', s, '*', unpack(g))
+      end
       redis.call('XACK', s, G, id)
       redis.call('XDEL', s, id)
       moved = moved + 1
@@ -287,6 +295,59 @@ redis.call('XDEL', s, id)
 if ARGV[6] ~= '' then release(P, q, string.sub(ARGV[6], 2), ARGV[7]) end
 return 1`,
 
+  /**
+   * The acks of a batch holding a batch entry. KEYS: stream, the `batched` hash; ARGV: per entry,
+   * (id, messages it holds beyond one). `XACK` tells whether each id was still pending (a reclaimed
+   * id is not: nothing happens to it); each acked id is deleted and its extra messages taken off
+   * the stream's count. Returns how many were acked.
+   */
+  ackEntries: `${COMMON}
+local s, n, extra = KEYS[1], 0, 0
+for i = 1, #ARGV, 2 do
+  if redis.call('XACK', s, G, ARGV[i]) == 1 then
+    redis.call('XDEL', s, ARGV[i])
+    n = n + 1
+    extra = extra + tonumber(ARGV[i + 1])
+  end
+end
+if extra > 0 then uncount(KEYS[2], s, extra) end
+return n`,
+
+  /**
+   * A nack of one message of a batch entry: writes it again as an entry of its own (now or
+   * delayed), and leaves the batch entry to be acked once all its messages are settled. KEYS:
+   * stream; ARGV: prefix, queue, consumer, batch entry id, its count, delay ms, deliveries so far,
+   * the message's `m` value, its headers JSON ('' none), now. Returns 1, or 0 when no longer ours.
+   */
+  nackMember: `${COMMON}
+local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
+if not mine(s, c, ARGV[4], ARGV[5]) then return 0 end
+local g = single(ARGV[8], ARGV[9], ARGV[7])
+local delay = tonumber(ARGV[6])
+if delay > 0 then
+  local rid = redis.call('INCR', P..'rid')
+  redis.call('HSET', P..'d:'..rid, 'q', q, unpack(g))
+  redis.call('ZADD', P..'delayed', tonumber(ARGV[10]) + delay, rid)
+  redis.call('SADD', P..'dq:'..q, rid)
+else
+  redis.call('XADD', s, '*', unpack(g))
+end
+return 1`,
+
+  /**
+   * A dead-letter of one message of a batch entry (the batch entry is acked once all its messages
+   * are settled). KEYS: stream; ARGV: prefix, queue, consumer, batch entry id, its count, the
+   * message's `m` value, its headers JSON ('' none), failure JSON. Returns 1, or 0 when no longer ours.
+   */
+  deadLetterMember: `${COMMON}
+local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
+if not mine(s, c, ARGV[4], ARGV[5]) then return 0 end
+local g = single(ARGV[6], ARGV[7], 0)
+g[#g + 1] = 'f'; g[#g + 1] = ARGV[8]
+local dl = redis.call('XADD', P..'dl:'..q, '*', unpack(g))
+redis.call('HSET', P..'dli:'..q, messageId(g), dl)
+return 1`,
+
   /** KEYS: stream; ARGV: consumer, then (id, count) pairs. Resets the idle time of the deliveries still ours. */
   touch: `${COMMON}
 local s, c, ids = KEYS[1], ARGV[1], {}
@@ -345,6 +406,17 @@ export type ScriptName = keyof typeof SOURCES;
 
 type Arg = string | number | Buffer | Uint8Array;
 type Command = (...args: Arg[]) => Promise<unknown>;
+
+/**
+ * Defines one script on another client (a consumer's reading connection, which sends its acks
+ * with its reads) and returns how to call it (replies as strings). Only the one script: ioredis
+ * copies every script defined on a client into each pipeline it makes.
+ */
+export function defineScript(redis: Redis, name: ScriptName): (keys: readonly string[], args: readonly Arg[]) => Promise<unknown> {
+  redis.defineCommand(`missive_${name}`, { lua: SOURCES[name] });
+  const command = (redis as unknown as Record<string, Command>)[`missive_${name}`]!;
+  return (keys, args) => command.call(redis, keys.length, ...keys, ...args);
+}
 
 /** The scripts, defined on one ioredis client (ioredis runs EVALSHA and falls back to EVAL after a restart). */
 export class Scripts {

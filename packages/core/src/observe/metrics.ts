@@ -11,7 +11,8 @@
  * The counters (sent, consumed, retries, dead letters) are counted by the bus and reported through
  * observable counters when the provider collects (see counts.ts): same names, attributes and
  * totals, without the SDK hashing attributes on every message. The durations are histograms
- * recorded per message (the metrics API has no observable histogram).
+ * recorded per message through the metrics API (it has no observable histogram), unless an exporter
+ * claimed them (`@missive/otel` does, see durations.ts): then the bus keeps them, as the counters.
  *
  * @example
  * ```ts
@@ -34,6 +35,7 @@ import {
 import type { CircuitState } from '../policies/circuit-breaker.js';
 import type { QueueInfo } from '../transport/transport.js';
 import { MessageCounts, type CountCell, type SystemCounts } from './counts.js';
+import { DURATION_BUCKETS, DURATION_DESCRIPTIONS, MessageDurations, type DurationCell, type SystemDurations } from './durations.js';
 import { Metric } from './metric-names.js';
 import { Attr, errorType, INSTRUMENTATION_SCOPE, type ProducerOperation, type ProducerSpan } from './tracing.js';
 
@@ -76,8 +78,6 @@ async function listQueues(sources: MetricSources): Promise<QueueInfo[]> {
   }
 }
 
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
 /** The metrics of one bus. */
 export class BusMetrics {
   private meter: Meter | undefined;
@@ -93,6 +93,8 @@ export class BusMetrics {
    * counts.ts): the SDK hashes a synchronous measurement's attributes each time it is recorded.
    */
   private counts: SystemCounts | undefined;
+  /** The duration histograms, kept by the buses when an exporter claimed them (see durations.ts); else undefined. */
+  private durations: SystemDurations | undefined;
   /** Attributes per endpoint (the histograms' and gauges'), made once. */
   private readonly endpoints = new Map<string, Attributes>();
   private system = 'missive';
@@ -109,6 +111,7 @@ export class BusMetrics {
     }
     // The counts stay reported after the bus stops, as a synchronous counter's would.
     this.counts = MessageCounts.of(this.meter).of(system);
+    this.durations = MessageDurations.claimed(this.meter)?.of(system);
     const [inFlight, circuit, depth, dead] = this.observables as [Observable, Observable, Observable, Observable];
     let listing: { readonly at: number; readonly queues: Promise<QueueInfo[]> } | undefined;
     const queues = (): Promise<QueueInfo[]> => {
@@ -136,12 +139,13 @@ export class BusMetrics {
   }
 
   private makeInstruments(meter: Meter): void {
-    const seconds = { unit: 's', advice: { explicitBucketBoundaries: DURATION_BUCKETS } };
-    this.operationDuration = meter.createHistogram(Metric.OperationDuration, {
-      ...seconds,
-      description: 'Duration of publish and send operations',
-    });
-    this.processDuration = meter.createHistogram(Metric.ProcessDuration, { ...seconds, description: 'Duration of handler attempts' });
+    const seconds = { unit: 's', advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] } };
+    // Claimed durations are reported by the exporter that claimed them: no instrument of the same name.
+    if (MessageDurations.claimed(meter) === undefined) {
+      const { operation, process } = DURATION_DESCRIPTIONS;
+      this.operationDuration = meter.createHistogram(operation.name, { ...seconds, description: operation.description });
+      this.processDuration = meter.createHistogram(process.name, { ...seconds, description: process.description });
+    }
     this.outboxLag = meter.createHistogram(Metric.OutboxLag, {
       ...seconds,
       description: 'Time from an outbox commit to the broker having the message',
@@ -184,9 +188,22 @@ export class BusMetrics {
     if (cell === undefined) {
       cell = cells.add(destination, { [Attr.System]: this.system, [Attr.Destination]: destination, [Attr.OperationName]: operation });
     }
-    if (error !== undefined) cell = this.failedSend(cell, operation, destination, errorType(error));
+    let durations: DurationCell | undefined;
+    if (error !== undefined) {
+      const type = errorType(error);
+      cell = this.failedSend(cell, operation, destination, type);
+      if (this.durations !== undefined) {
+        const key = `${operation}\u0000${destination}\u0000${type}`;
+        durations = this.durations.failedSends.get(key) ?? this.durations.failedSends.add(key, cell.attributes);
+      }
+    } else if (this.durations !== undefined) {
+      const cells = this.durations.sent[operation];
+      durations = cells.get(destination) ?? cells.add(destination, cell.attributes);
+    }
     cell.value++;
-    this.operationDuration!.record((performance.now() - startedAt) / 1000, cell.attributes);
+    const seconds = (performance.now() - startedAt) / 1000;
+    if (durations !== undefined) durations.record(seconds);
+    else this.operationDuration!.record(seconds, cell.attributes);
   }
 
   /** A delivery was taken from `queue`. */
@@ -200,11 +217,21 @@ export class BusMetrics {
   /** A handler attempt on `queue` ended (`error` when it threw). */
   processed(queue: string, startedAt: number, error: Error | undefined): void {
     if (!this.on) return;
+    const seconds = (performance.now() - startedAt) / 1000;
     const base = this.endpointAttributes(queue);
-    this.processDuration!.record(
-      (performance.now() - startedAt) / 1000,
-      error === undefined ? base : { ...base, [Attr.ErrorType]: errorType(error) },
-    );
+    if (this.durations === undefined) {
+      this.processDuration!.record(seconds, error === undefined ? base : { ...base, [Attr.ErrorType]: errorType(error) });
+      return;
+    }
+    const processed = this.durations.processed;
+    let cell: DurationCell;
+    if (error === undefined) cell = processed.get(queue) ?? processed.add(queue, base);
+    else {
+      const type = errorType(error);
+      const key = `${queue}\u0000${type}`;
+      cell = processed.get(key) ?? processed.add(key, { ...base, [Attr.ErrorType]: type });
+    }
+    cell.record(seconds);
   }
 
   /** A retry was asked for. */
