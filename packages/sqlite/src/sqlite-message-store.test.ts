@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { describeStoreConformance } from '@missive/testing/vitest';
 import Database from 'better-sqlite3';
+import { createBus, defineEvent, silentLogger } from '@missive/core';
+import { z } from 'zod';
 import { SqliteMessageStore } from './sqlite-message-store.js';
 
 const files = new Map<SqliteMessageStore, string>();
@@ -50,3 +52,29 @@ it('adds the lease columns to an outbox made before them, keeping its messages',
     for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
   }
 });
+
+it('a relay sends the messages its outbox committed with no lease write: one insert and one removal each', async () => {
+  const path = join(tmpdir(), `missive-store-${randomUUID()}.db`);
+  const store = new SqliteMessageStore({ path });
+  const Noted = defineEvent('lease.noted', z.object({ n: z.number() }));
+  const bus = createBus({ service: 'lease-writes', transport: 'memory://', logger: silentLogger });
+  const outbox = bus.outbox(store, { pollIntervalMs: 60_000 });
+  await bus.start();
+  try {
+    // Rows changed by this connection: inserts, lease updates and removals.
+    const changes = () => (store.db.prepare('select total_changes() as n').get() as { n: number }).n;
+    const before = changes();
+    for (const n of range(10)) await outbox.transaction((tx) => tx.publish(Noted, { n }));
+    await outbox.flush();
+    expect(await store.pendingOutbox(100)).toEqual([]);
+    expect(changes() - before).toBe(20);
+  } finally {
+    await bus.stop();
+    await store.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  }
+});
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}

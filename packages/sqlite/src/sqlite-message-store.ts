@@ -178,15 +178,15 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
         "delete from missive_sagas where saga = ? and status != 'active' and finished_at is not null and finished_at < ?",
       ),
       outboxInsert: db.prepare(
-        `insert into missive_outbox (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
+        `insert into missive_outbox (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at, lease_owner, lease_until)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
       ),
       outboxPending: db.prepare('select * from missive_outbox order by seq limit ?'),
       outboxDelete: db.prepare('delete from missive_outbox where id = ?'),
       outboxRenew: db.prepare('update missive_outbox set lease_until = @until where lease_owner = @owner'),
-      // Free or its own (or a lease run out), and no older message to its destination leased to another owner.
+      // Its own, free or a lease run out (`take`: to lease), and no older message to its destination leased to another owner.
       outboxClaimable: db.prepare(
-        `select o.* from missive_outbox o
+        `select o.*, (o.lease_owner is null or o.lease_until <= @now) as take from missive_outbox o
          where (o.lease_owner is null or o.lease_owner = @owner or o.lease_until <= @now)
            and not exists (select 1 from missive_outbox p where p.kind = o.kind and p.destination = o.destination and p.seq < o.seq
              and p.lease_owner is not null and p.lease_owner <> @owner and p.lease_until > @now)
@@ -221,6 +221,8 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
           r.notBefore ?? null,
           r.scheduleId ?? null,
           r.createdAt,
+          r.lease?.owner ?? null,
+          r.lease?.until ?? null,
         );
       }
       return { duplicate: false, value };
@@ -276,15 +278,23 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
   }
 
   async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
+    if (limit <= 0) return [];
     const s = this.statements;
+    type Row = OutboxRow & { seq: number; take: number };
+    // Read first: the relay's own messages (leased at insert) need no write.
+    const read = s.outboxClaimable.all({ owner, now, limit }) as Row[];
+    if (!read.some((row) => row.take)) return read.map(toOutbox);
+    // Something to take over: again in one immediate transaction, against other claims.
     const claim = this.db.transaction(() => {
-      s.outboxRenew.run({ owner, until });
-      if (limit <= 0) return [];
-      const rows = s.outboxClaimable.all({ owner, now, limit }) as (OutboxRow & { seq: number })[];
-      for (const row of rows) s.outboxLease.run(owner, until, row.seq);
+      const rows = s.outboxClaimable.all({ owner, now, limit }) as Row[];
+      for (const row of rows) if (row.take) s.outboxLease.run(owner, until, row.seq);
       return rows;
     });
     return (await this.withBusyRetry(() => claim.immediate())).map(toOutbox);
+  }
+
+  async renewOutbox(owner: string, until: number): Promise<void> {
+    await this.withBusyRetry(() => this.statements.outboxRenew.run({ owner, until }));
   }
 
   async releaseOutbox(owner: string): Promise<void> {

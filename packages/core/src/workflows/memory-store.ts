@@ -55,6 +55,7 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
     this.data = data;
     this.sagas = sagas;
     if (added.length > 0) this.outbox = [...this.outbox, ...added];
+    for (const record of added) if (record.lease !== undefined) this.leases.set(record.id, { ...record.lease });
     if (inboxKey !== undefined) this.inbox.set(inboxKey, commit.inbox!.at);
     return { duplicate: false, value };
   }
@@ -92,15 +93,19 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
     const blocked = new Set<string>();
     for (const record of this.outbox) {
       const lease = this.leases.get(record.id);
-      if (lease?.owner === owner) lease.until = until;
       const destination = `${record.destination.kind}:${record.destination.name}`;
-      const free = lease === undefined || lease.owner === owner || lease.until <= now;
+      const live = lease !== undefined && lease.until > now;
+      const free = !live || lease.owner === owner;
       if (!free) blocked.add(destination);
       if (!free || blocked.has(destination) || claimed.length >= limit) continue;
-      this.leases.set(record.id, { owner, until });
+      if (!live) this.leases.set(record.id, { owner, until });
       claimed.push(record);
     }
     return claimed;
+  }
+
+  async renewOutbox(owner: string, until: number): Promise<void> {
+    for (const lease of this.leases.values()) if (lease.owner === owner) lease.until = until;
   }
 
   async releaseOutbox(owner: string): Promise<void> {

@@ -298,6 +298,43 @@ describe('outbox and inbox', () => {
     await h1.stop();
   });
 
+  it('a relay whose sends wait longer than its lease extends it: another relay on the store sends none of its messages', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const leaseMs = 10_000;
+    // The first relay's sends wait (a slow broker) until the test lets them go.
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const sentBy = { first: [] as number[], second: [] as number[] };
+    const recording = (who: 'first' | 'second', wait: Promise<void>) => ({
+      publish: [
+        async (ctx: { envelope: { data: unknown } }, next: () => Promise<void>) => {
+          await wait;
+          await next();
+          sentBy[who].push((ctx.envelope.data as { n: number }).n);
+        },
+      ],
+    });
+    const first = h.bus('payment', { middleware: recording('first', gate) });
+    const second = h.bus('payment', { middleware: recording('second', Promise.resolve()) });
+    const slow = first.outbox(store, { leaseMs });
+    second.outbox(store, { leaseMs });
+    second.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    await second.start();
+    await slow.transaction((tx) => {
+      for (let n = 0; n < 5; n++) tx.publish(OrderPlaced, { orderId: 'o-1', n });
+    });
+    // Three leases long, both relays running: the first one's leases are extended, never taken over.
+    await h.advance(3 * leaseMs);
+    expect(sentBy.second).toEqual([]);
+    letGo();
+    await slow.flush();
+    expect(sentBy).toEqual({ first: [0, 1, 2, 3, 4], second: [] });
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
   it('messages sent in one turn are removed from the store in one removal (each removal is a commit)', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();

@@ -54,11 +54,12 @@ export interface OutboxOptions {
   /** Messages read per batch. Default 100. */
   readonly batchSize?: number;
   /**
-   * How long the messages a relay claimed stay its own, ms: another relay on the same store (a
-   * second instance of the service) neither sends them nor, while they are, the later messages to
-   * their destinations; a relay that stops answering (a crashed process) loses them after this
-   * long, and another relay sends them. Each run of the relay (at least every `pollIntervalMs`)
-   * extends it. Default 10 s, at least three poll intervals.
+   * How long the messages a relay holds stay its own, ms: those its outbox commits (leased at
+   * insert) and those it took over. Another relay on the same store (a second instance of the
+   * service) neither sends them nor, while they are, the later messages to their destinations; a
+   * relay that stops answering (a crashed process) loses them after this long, and another relay
+   * sends them. A running relay extends its leases every half lease (one statement). Default 10 s,
+   * at least three poll intervals.
    */
   readonly leaseMs?: number;
   /** Inbox entries older than this are purged, ms. Default 7 days. */
@@ -109,7 +110,10 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
   });
 
   const commit: MessageStore<Tx>['commit'] = async (c) => {
-    const result = await store.commit(c);
+    const { outbox } = c;
+    // Leased at insert to this outbox's relay: it sends them with no claim (a write) of its own.
+    const leased = outbox === undefined ? c : { ...c, outbox: () => relay.lease(typeof outbox === 'function' ? outbox() : outbox) };
+    const result = await store.commit(leased);
     if (!result.duplicate) relay.kick();
     return result;
   };
@@ -145,7 +149,8 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
         });
       };
     },
-    record: (contract, payload, recordOptions, parent) => bus.prepare(parent?.envelope, contract, payload, recordOptions),
+    record: (contract, payload, recordOptions, parent) =>
+      relay.lease([bus.prepare(parent?.envelope, contract, payload, recordOptions)])[0]!,
     now: () => clock.now(),
     flush: () => relay.flush(),
     kick: () => relay.kick(),
@@ -179,12 +184,14 @@ function chainsOf(batch: readonly OutboxRecord[], codec: Codec): Map<string, Out
  * confirms goes out at once. A message stays "on its way" from its start until it is removed from
  * the store (or failed), so no run sends it twice. At most `batchSize` messages are on their way at once.
  *
- * Several relays on one store (instances of a service sharing its database): a run claims the
- * messages it reads with a lease (`MessageStore.claimOutbox`, `leaseMs`), so no other relay sends
- * them meanwhile, nor a later message to their destinations; each run extends the relay's leases;
- * a stopping relay gives back what it could not send, a crashed one's leases run out and another
- * relay takes its messages over (sent at least once: a message sent but not yet removed when its
- * relay died is sent again, and the consumer's inbox drops the copy).
+ * Several relays on one store (instances of a service sharing its database): each message has a
+ * lease (`leaseMs`), so no other relay sends it meanwhile, nor a later message to its destination.
+ * The outbox writes the lease with the message, in the application's commit, to its own relay, so
+ * the common path costs a read per run (`MessageStore.claimOutbox` writes only to take over a
+ * message not leased or whose lease ended). The relay extends its leases every half lease (one
+ * statement); a stopping relay gives back what it could not send, a crashed one's leases run out
+ * and another relay takes its messages over (sent at least once: a message sent but not yet
+ * removed when its relay died is sent again, and the consumer's inbox drops the copy).
  */
 class OutboxRelay<Tx> implements BusComponent {
   private readonly pollIntervalMs: number;
@@ -192,6 +199,10 @@ class OutboxRelay<Tx> implements BusComponent {
   private readonly leaseMs: number;
   /** This relay's name in the store's leases. */
   private readonly owner = randomUUID();
+  /** When the relay last extended its leases (`renewOutbox`), epoch ms. */
+  private renewedAt: number;
+  /** The last claim returned messages or some were on their way: the relay may hold leases to extend. */
+  private holding = false;
   private readonly retentionMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -232,6 +243,13 @@ class OutboxRelay<Tx> implements BusComponent {
       throw new ConfigurationError(`outbox leaseMs must be longer than pollIntervalMs (${this.pollIntervalMs}), got ${this.leaseMs}`);
     this.clock = bus.environment.clock;
     this.logger = bus.environment.logger;
+    this.renewedAt = this.clock.now();
+  }
+
+  /** The records, leased to this relay from now on (what the outbox writes in a commit). */
+  lease(records: readonly OutboxRecord[]): OutboxRecord[] {
+    const lease = { owner: this.owner, until: this.clock.now() + this.leaseMs };
+    return records.map((record) => (record.lease === undefined ? { ...record, lease } : record));
   }
 
   async start(): Promise<void> {
@@ -304,12 +322,13 @@ class OutboxRelay<Tx> implements BusComponent {
       const onTheirWay = new Set(this.onTheirWay.keys());
       const room = this.batchSize - onTheirWay.size;
       const now = this.clock.now();
-      // With no room, the claim only extends the leases of those on their way.
-      const batch = await this.store.claimOutbox(this.owner, room <= 0 ? 0 : room + onTheirWay.size, now, now + this.leaseMs);
+      await this.renew(now);
       if (room <= 0) {
         this.backlog = true;
         return;
       }
+      const batch = await this.store.claimOutbox(this.owner, room + onTheirWay.size, now, now + this.leaseMs);
+      this.holding = batch.length > 0;
       const fresh = batch.filter((record) => !onTheirWay.has(record.id) && !this.onTheirWay.has(record.id));
       this.backlog = batch.length === room + onTheirWay.size && fresh.length >= room;
       for (const [key, chain] of chainsOf(fresh.slice(0, room), this.bus.environment.codec)) {
@@ -320,6 +339,20 @@ class OutboxRelay<Tx> implements BusComponent {
       this.failed(error);
       throw error;
     }
+  }
+
+  /**
+   * Extends the relay's leases every half lease, while it may hold some: messages leased at insert
+   * or taken over keep theirs while the relay runs, however long they wait (a broker down).
+   */
+  private async renew(now: number): Promise<void> {
+    if (now - this.renewedAt < this.leaseMs / 2) return;
+    if (!this.holding && this.onTheirWay.size === 0) {
+      this.renewedAt = now;
+      return;
+    }
+    await this.store.renewOutbox(this.owner, now + this.leaseMs);
+    this.renewedAt = now;
   }
 
   /** Starts one message after the one before it in its chain; a chain stops at its first failure. */

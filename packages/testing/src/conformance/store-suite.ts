@@ -195,8 +195,8 @@ export function describeStoreConformance<Tx>(target: StoreTarget<Tx>): void {
         const other = { ...outboxRecord(9), destination: { kind: 'queue' as const, name: 'billing', mandatory: false } };
         await store.commit({ outbox: [other] });
         expect(ids(await store.claimOutbox('b', 10, 1600, 2600))).toEqual(['out-9']);
-        // A claim with no room extends a's leases (to 3000): at 2600 they are still a's.
-        expect(await store.claimOutbox('a', 0, 1700, 3000)).toEqual([]);
+        // a extends its leases (to 3000): at 2600 they are still a's.
+        await store.renewOutbox('a', 3000);
         expect(ids(await store.claimOutbox('b', 10, 2600, 3600))).toEqual(['out-9']);
         // Removed ones are gone; at 3000 a's lease ran out: b takes over, in order.
         await store.removeOutbox(['out-0']);
@@ -206,6 +206,23 @@ export function describeStoreConformance<Tx>(target: StoreTarget<Tx>): void {
         await store.releaseOutbox('b');
         expect(ids(await store.claimOutbox('a', 2, 3100, 4100))).toEqual(['out-1', 'out-2']);
         expect(ids(await store.pendingOutbox(10))).toEqual(['out-1', 'out-2', 'out-3', 'out-4', 'out-5', 'out-9']);
+      }),
+    );
+
+    it(
+      "a message committed with a lease is its owner's until the lease ends, then taken over",
+      withStore(async (store) => {
+        const ids = (records: readonly OutboxRecord[]) => records.map((r) => r.id);
+        await store.commit({ outbox: [0, 1].map((n) => ({ ...outboxRecord(n), lease: { owner: 'a', until: 2000 } })) });
+        await store.commit({ outbox: [outboxRecord(2)] }); // not leased (an older version wrote it)
+        // b gets none (the older ones to the destination are a's); a gets its own and takes the free one.
+        expect(ids(await store.claimOutbox('b', 10, 1000, 3000))).toEqual([]);
+        expect(ids(await store.claimOutbox('a', 10, 1000, 3000))).toEqual(['out-0', 'out-1', 'out-2']);
+        // a's insert leases end at 2000 (out-2, taken, at 3000): b takes out-0 and out-1 only, in order.
+        expect(ids(await store.claimOutbox('b', 10, 2000, 4000))).toEqual(['out-0', 'out-1']);
+        expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual([]);
+        await store.removeOutbox(['out-0', 'out-1']);
+        expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual(['out-2']);
       }),
     );
 
