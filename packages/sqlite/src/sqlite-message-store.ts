@@ -281,7 +281,12 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
     if (limit <= 0) return [];
     const s = this.statements;
     type Row = OutboxRow & { seq: number; take: number };
-    // Read first: the relay's own messages (leased at insert) need no write.
+    // Read first, the oldest rows as the relay read them before leases (the cheapest read): the
+    // relay's own messages, leased at insert, need no write.
+    const oldest = s.outboxPending.all(limit) as LeasedRow[];
+    const view = ownView(oldest, owner, now);
+    if (view !== undefined && (view.length === limit || oldest.length < limit)) return view.map(toOutbox);
+    // Something to take over, or the oldest rows are others' and ours may lie past them: by query.
     const read = s.outboxClaimable.all({ owner, now, limit }) as Row[];
     if (!read.some((row) => row.take)) return read.map(toOutbox);
     // Something to take over: again in one immediate transaction, against other claims.
@@ -340,6 +345,31 @@ function toSaga(row: SagaRow): SagaRecord {
     updatedAt: row.updated_at,
     finishedAt: row.finished_at ?? undefined,
   };
+}
+
+/** An outbox row with its lease. */
+type LeasedRow = OutboxRow & { lease_owner: string | null; lease_until: number | null };
+
+/**
+ * What `owner` may send of `rows` (the oldest outbox rows, in order) with no write: its own rows
+ * with a running lease, past those to a destination with an older row leased (running) to another
+ * owner. Undefined when some row is to be taken over (not leased, or its lease ended, and not held
+ * back by another owner's older row): that needs a claim.
+ */
+function ownView(rows: readonly LeasedRow[], owner: string, now: number): LeasedRow[] | undefined {
+  const own: LeasedRow[] = [];
+  /** Destinations with an older row leased to another owner. */
+  const blocked = new Set<string>();
+  for (const row of rows) {
+    const destination = `${row.kind}:${row.destination}`;
+    const live = row.lease_owner !== null && row.lease_until !== null && row.lease_until > now;
+    if (live && row.lease_owner !== owner) blocked.add(destination);
+    else if (!blocked.has(destination)) {
+      if (!live) return undefined;
+      own.push(row);
+    }
+  }
+  return own;
 }
 
 function toOutbox(row: OutboxRow): OutboxRecord {

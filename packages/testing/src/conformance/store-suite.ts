@@ -223,6 +223,14 @@ export function describeStoreConformance<Tx>(target: StoreTarget<Tx>): void {
         expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual([]);
         await store.removeOutbox(['out-0', 'out-1']);
         expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual(['out-2']);
+        // b's own message past as many older ones of another relay (other destinations) as it asks for.
+        const elsewhere = (n: number, owner: string) => ({
+          ...outboxRecord(n),
+          destination: { kind: 'queue' as const, name: `q-${n}`, mandatory: false },
+          lease: { owner, until: 9000 },
+        });
+        await store.commit({ outbox: [elsewhere(10, 'a'), elsewhere(11, 'a'), elsewhere(12, 'b')] });
+        expect(ids(await store.claimOutbox('b', 2, 2000, 4000))).toEqual(['out-12']);
       }),
     );
 
