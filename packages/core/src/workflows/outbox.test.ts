@@ -335,6 +335,42 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it("a message held back behind another relay's older one to its destination goes out soon after it, not at the next poll", async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const sent: { who: string; at: number }[] = [];
+    const recording = (who: string, wait: Promise<void>) => ({
+      publish: [
+        async (_ctx: unknown, next: () => Promise<void>) => {
+          await wait;
+          await next();
+          sent.push({ who, at: h.clock.now() });
+        },
+      ],
+    });
+    const first = h.bus('payment', { middleware: recording('first', gate) });
+    const second = h.bus('payment', { middleware: recording('second', Promise.resolve()) });
+    const pollIntervalMs = 1000;
+    const outboxes = [first.outbox(store, { pollIntervalMs }), second.outbox(store, { pollIntervalMs })];
+    second.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    await second.start();
+    // The first instance's message is on its way (its send waits); the second's, to the same
+    // destination, is held back behind it.
+    await outboxes[0]!.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-1', n: 0 }));
+    await outboxes[1]!.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-2', n: 1 }));
+    const releasedAt = h.clock.now();
+    letGo();
+    await h.until(() => sent.length === 2, 'both sent');
+    expect(sent.map((s) => s.who)).toEqual(['first', 'second']);
+    expect(sent[1]!.at - releasedAt).toBeLessThan(pollIntervalMs / 2);
+    await Promise.all(outboxes.map((o) => o.flush()));
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
   it('messages sent in one turn are removed from the store in one removal (each removal is a commit)', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();

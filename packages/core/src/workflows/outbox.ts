@@ -111,10 +111,12 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
 
   const commit: MessageStore<Tx>['commit'] = async (c) => {
     const { outbox } = c;
+    let written: readonly OutboxRecord[] = [];
     // Leased at insert to this outbox's relay: it sends them with no claim (a write) of its own.
-    const leased = outbox === undefined ? c : { ...c, outbox: () => relay.lease(typeof outbox === 'function' ? outbox() : outbox) };
+    const leased =
+      outbox === undefined ? c : { ...c, outbox: () => (written = relay.lease(typeof outbox === 'function' ? outbox() : outbox)) };
     const result = await store.commit(leased);
-    if (!result.duplicate) relay.kick();
+    if (!result.duplicate) relay.committed(written);
     return result;
   };
 
@@ -203,6 +205,14 @@ class OutboxRelay<Tx> implements BusComponent {
   private renewedAt: number;
   /** The last claim returned messages or some were on their way: the relay may hold leases to extend. */
   private holding = false;
+  /**
+   * Messages this relay's outbox committed, not yet started: one the store held back (an older
+   * message to its destination on its way through another relay) is looked for again soon, not
+   * at the next poll.
+   */
+  private readonly waiting = new Set<string>();
+  /** The delay of the next look for held-back messages, ms (0: none held back). */
+  private heldBackDelay = 0;
   private readonly retentionMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -244,6 +254,13 @@ class OutboxRelay<Tx> implements BusComponent {
     this.clock = bus.environment.clock;
     this.logger = bus.environment.logger;
     this.renewedAt = this.clock.now();
+  }
+
+  /** The outbox committed these records (leased to this relay): runs the relay. */
+  committed(records: readonly OutboxRecord[]): void {
+    if (!this.started) return;
+    for (const record of records) this.waiting.add(record.id);
+    this.kick();
   }
 
   /** The records, leased to this relay from now on (what the outbox writes in a commit). */
@@ -334,10 +351,29 @@ class OutboxRelay<Tx> implements BusComponent {
       for (const [key, chain] of chainsOf(fresh.slice(0, room), this.bus.environment.codec)) {
         for (const record of chain) this.begin(key, record);
       }
+      this.lookAgain();
       await this.purgeInbox();
     } catch (error) {
       this.failed(error);
       throw error;
+    }
+  }
+
+  /**
+   * Some of this outbox's messages were held back (not returned, not on their way, and no backlog):
+   * the next run comes after 5 ms, doubling up to the poll interval (then the relay polls as usual,
+   * as for messages another relay took over).
+   */
+  private lookAgain(): void {
+    for (const id of this.waiting) if (this.onTheirWay.has(id)) this.waiting.delete(id);
+    if (this.waiting.size === 0 || this.backlog) {
+      this.heldBackDelay = 0;
+      return;
+    }
+    this.heldBackDelay = this.heldBackDelay === 0 ? 5 : this.heldBackDelay * 2;
+    if (this.heldBackDelay >= this.pollIntervalMs) {
+      this.waiting.clear();
+      this.heldBackDelay = 0;
     }
   }
 
@@ -431,7 +467,8 @@ class OutboxRelay<Tx> implements BusComponent {
   private schedule(): void {
     if (!this.started) return;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    const backoff = this.failures === 0 ? this.pollIntervalMs : Math.min(30_000, 100 * 2 ** Math.min(this.failures, 8));
+    const backoff =
+      this.failures !== 0 ? Math.min(30_000, 100 * 2 ** Math.min(this.failures, 8)) : this.heldBackDelay || this.pollIntervalMs;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.kick();
