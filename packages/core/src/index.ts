@@ -135,6 +135,7 @@ export type {
   Commit,
   CommitResult,
   OutboxRecord,
+  OutboxLease,
   OutboxDestination,
   SagaRecord,
   SagaStatus,

@@ -130,11 +130,11 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
 
   /**
    * The outbox insert for one record, with every value as text (so any driver can run it).
-   * `$1` id … `$11` created at; see {@link outboxValues}.
+   * `$1` id … `$11` created at, `$12` lease owner, `$13` lease until; see {@link outboxValues}.
    */
   get outboxInsertSql(): string {
-    return `insert into ${this.t.outbox} (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at)
-      values ($1, $2, $3, $4::boolean, $5, decode($6, 'base64'), $7, $8, $9::bigint, $10, $11::bigint) on conflict (id) do nothing`;
+    return `insert into ${this.t.outbox} (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at, lease_owner, lease_until)
+      values ($1, $2, $3, $4::boolean, $5, decode($6, 'base64'), $7, $8, $9::bigint, $10, $11::bigint, $12, $13::bigint) on conflict (id) do nothing`;
   }
 
   async commit<T>(commit: Commit<PgTx, T>): Promise<CommitResult<T>> {
@@ -237,14 +237,60 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
     return rowCount ?? 0;
   }
 
-  /**
-   * The oldest outbox rows. Relays in several processes on one store may publish a row twice
-   * (each reads it before either removes it); consumers' inboxes make that harmless.
-   */
+  /** The oldest outbox rows, leased or not (relays claim, see {@link claimOutbox}). */
   async pendingOutbox(limit: number): Promise<OutboxRecord[]> {
     await this.init();
     const { rows } = await this.pool.query<OutboxRow>(`select * from ${this.t.outbox} order by seq limit $1`, [limit]);
     return rows.map(toOutbox);
+  }
+
+  /**
+   * The rows a relay may send (see `MessageStore.claimOutbox`): read first; only when there are rows
+   * to take over, claimed again in a transaction. Such claims on one store take turns (a
+   * transaction-scoped advisory lock per schema), so the "no older row to the destination leased to
+   * another relay" check cannot race another claim.
+   */
+  async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
+    if (limit <= 0) return [];
+    await this.init();
+    type Row = OutboxRow & { seq: string; take: boolean };
+    const claimable = `select o.*, (o.lease_owner is null or o.lease_until <= $2) as take from ${this.t.outbox} o
+      where (o.lease_owner is null or o.lease_owner = $1 or o.lease_until <= $2)
+        and not exists (select 1 from ${this.t.outbox} p where p.kind = o.kind and p.destination = o.destination and p.seq < o.seq
+          and p.lease_owner <> $1 and p.lease_until > $2)
+      order by o.seq limit $3`;
+    const read = await this.pool.query<Row>(claimable, [owner, now, limit]);
+    if (!read.rows.some((row) => row.take)) return read.rows.map(toOutbox);
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      await client.query('select pg_advisory_xact_lock(hashtext($1))', [`missive-outbox-claim:${this.schema}`]);
+      const { rows } = await client.query<Row>(claimable, [owner, now, limit]);
+      const taken = rows.filter((row) => row.take).map((row) => row.seq);
+      await client.query(`update ${this.t.outbox} set lease_owner = $1, lease_until = $2 where seq = any($3::bigint[])`, [
+        owner,
+        until,
+        taken,
+      ]);
+      await client.query('commit');
+      return rows.map(toOutbox);
+    } catch (error) {
+      await client.query('rollback').catch((e: unknown) => (broken = e as Error));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async renewOutbox(owner: string, until: number): Promise<void> {
+    await this.init();
+    await this.pool.query(`update ${this.t.outbox} set lease_until = $2 where lease_owner = $1`, [owner, until]);
+  }
+
+  async releaseOutbox(owner: string): Promise<void> {
+    await this.init();
+    await this.pool.query(`update ${this.t.outbox} set lease_owner = null, lease_until = null where lease_owner = $1`, [owner]);
   }
 
   async removeOutbox(ids: readonly string[]): Promise<void> {
@@ -286,6 +332,8 @@ export function outboxValues(r: OutboxRecord): (string | null)[] {
     r.notBefore === undefined ? null : String(r.notBefore),
     r.scheduleId ?? null,
     String(r.createdAt),
+    r.lease?.owner ?? null,
+    r.lease === undefined ? null : String(r.lease.until),
   ];
 }
 

@@ -4,7 +4,8 @@
  * Versioned like the transport's tables, recorded in `store_migrations`.
  *
  * - `sagas`: one row per instance, `version` is the optimistic concurrency token.
- * - `outbox`: messages to publish after commit, in `seq` order.
+ * - `outbox`: messages to publish after commit, in `seq` order, each with the lease of the relay
+ *   sending it (`lease_owner`, `lease_until`; version 2).
  * - `inbox`: message ids already processed per endpoint; purged by age.
  *
  * @example
@@ -59,6 +60,14 @@ create table ${s}.inbox (
   primary key (endpoint, message_id)
 );
 create index inbox_at on ${s}.inbox (at);
+`,
+    },
+    {
+      // Each row's relay lease (see `PostgresMessageStore.claimOutbox`): several relays on one store send each row once.
+      version: 2,
+      sql: (s) => `
+alter table ${s}.outbox add column lease_owner text, add column lease_until bigint;
+create index outbox_destination on ${s}.outbox (kind, destination, seq);
 `,
     },
   ],

@@ -4,7 +4,8 @@
  * run as `BEGIN IMMEDIATE` transactions, synchronously, as better-sqlite3 does; a busy database is
  * waited for (busy timeout) and retried, never reported as a lost write.
  *
- * Tables (created if missing): `missive_sagas`, `missive_outbox`, `missive_inbox`.
+ * Tables (created if missing): `missive_sagas`, `missive_outbox` (with each message's relay lease, see
+ * `claimOutbox`), `missive_inbox`.
  *
  * @example
  * ```ts
@@ -134,7 +135,22 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
       this.db.pragma(`synchronous = ${synchronous}`);
     }
     this.db.exec(SCHEMA);
+    this.migrateLeases();
     this.statements = this.prepare();
+  }
+
+  /**
+   * Adds the outbox's lease columns to a table made before they existed (in an immediate
+   * transaction: two processes opening one file at once add them once).
+   */
+  private migrateLeases(): void {
+    const add = this.db.transaction(() => {
+      const columns = (this.db.pragma('table_info(missive_outbox)') as { name: string }[]).map((c) => c.name);
+      if (!columns.includes('lease_owner')) this.db.exec('alter table missive_outbox add column lease_owner text');
+      if (!columns.includes('lease_until')) this.db.exec('alter table missive_outbox add column lease_until integer');
+      this.db.exec('create index if not exists missive_outbox_destination on missive_outbox (kind, destination, seq)');
+    });
+    add.immediate(); // within the busy timeout, as the schema above
   }
 
   private prepare() {
@@ -162,11 +178,22 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
         "delete from missive_sagas where saga = ? and status != 'active' and finished_at is not null and finished_at < ?",
       ),
       outboxInsert: db.prepare(
-        `insert into missive_outbox (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
+        `insert into missive_outbox (id, kind, destination, mandatory, type, body, headers, partition_key, not_before, schedule_id, created_at, lease_owner, lease_until)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
       ),
       outboxPending: db.prepare('select * from missive_outbox order by seq limit ?'),
       outboxDelete: db.prepare('delete from missive_outbox where id = ?'),
+      outboxRenew: db.prepare('update missive_outbox set lease_until = @until where lease_owner = @owner'),
+      // Its own, free or a lease run out (`take`: to lease), and no older message to its destination leased to another owner.
+      outboxClaimable: db.prepare(
+        `select o.*, (o.lease_owner is null or o.lease_until <= @now) as take from missive_outbox o
+         where (o.lease_owner is null or o.lease_owner = @owner or o.lease_until <= @now)
+           and not exists (select 1 from missive_outbox p where p.kind = o.kind and p.destination = o.destination and p.seq < o.seq
+             and p.lease_owner is not null and p.lease_owner <> @owner and p.lease_until > @now)
+         order by o.seq limit @limit`,
+      ),
+      outboxLease: db.prepare('update missive_outbox set lease_owner = ?, lease_until = ? where seq = ?'),
+      outboxRelease: db.prepare('update missive_outbox set lease_owner = null, lease_until = null where lease_owner = ?'),
     };
   }
 
@@ -194,6 +221,8 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
           r.notBefore ?? null,
           r.scheduleId ?? null,
           r.createdAt,
+          r.lease?.owner ?? null,
+          r.lease?.until ?? null,
         );
       }
       return { duplicate: false, value };
@@ -248,6 +277,35 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
     return (this.statements.outboxPending.all(limit) as OutboxRow[]).map(toOutbox);
   }
 
+  async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
+    if (limit <= 0) return [];
+    const s = this.statements;
+    type Row = OutboxRow & { seq: number; take: number };
+    // Read first, the oldest rows as the relay read them before leases (the cheapest read): the
+    // relay's own messages, leased at insert, need no write.
+    const oldest = s.outboxPending.all(limit) as LeasedRow[];
+    const view = ownView(oldest, owner, now);
+    if (view !== undefined && (view.length === limit || oldest.length < limit)) return view.map(toOutbox);
+    // Something to take over, or the oldest rows are others' and ours may lie past them: by query.
+    const read = s.outboxClaimable.all({ owner, now, limit }) as Row[];
+    if (!read.some((row) => row.take)) return read.map(toOutbox);
+    // Something to take over: again in one immediate transaction, against other claims.
+    const claim = this.db.transaction(() => {
+      const rows = s.outboxClaimable.all({ owner, now, limit }) as Row[];
+      for (const row of rows) if (row.take) s.outboxLease.run(owner, until, row.seq);
+      return rows;
+    });
+    return (await this.withBusyRetry(() => claim.immediate())).map(toOutbox);
+  }
+
+  async renewOutbox(owner: string, until: number): Promise<void> {
+    await this.withBusyRetry(() => this.statements.outboxRenew.run({ owner, until }));
+  }
+
+  async releaseOutbox(owner: string): Promise<void> {
+    await this.withBusyRetry(() => this.statements.outboxRelease.run(owner));
+  }
+
   async removeOutbox(ids: readonly string[]): Promise<void> {
     const remove = this.db.transaction((list: readonly string[]) => {
       for (const id of list) this.statements.outboxDelete.run(id);
@@ -287,6 +345,31 @@ function toSaga(row: SagaRow): SagaRecord {
     updatedAt: row.updated_at,
     finishedAt: row.finished_at ?? undefined,
   };
+}
+
+/** An outbox row with its lease. */
+type LeasedRow = OutboxRow & { lease_owner: string | null; lease_until: number | null };
+
+/**
+ * What `owner` may send of `rows` (the oldest outbox rows, in order) with no write: its own rows
+ * with a running lease, past those to a destination with an older row leased (running) to another
+ * owner. Undefined when some row is to be taken over (not leased, or its lease ended, and not held
+ * back by another owner's older row): that needs a claim.
+ */
+function ownView(rows: readonly LeasedRow[], owner: string, now: number): LeasedRow[] | undefined {
+  const own: LeasedRow[] = [];
+  /** Destinations with an older row leased to another owner. */
+  const blocked = new Set<string>();
+  for (const row of rows) {
+    const destination = `${row.kind}:${row.destination}`;
+    const live = row.lease_owner !== null && row.lease_until !== null && row.lease_until > now;
+    if (live && row.lease_owner !== owner) blocked.add(destination);
+    else if (!blocked.has(destination)) {
+      if (!live) return undefined;
+      own.push(row);
+    }
+  }
+  return own;
 }
 
 function toOutbox(row: OutboxRow): OutboxRecord {

@@ -31,7 +31,9 @@ class GatewayUnavailable extends Error {
 }
 
 const bus = serviceBus('payment', config);
-const outbox = bus.outbox(store);
+// Every payment instance relays this one payment.db: each message is leased to one relay (see
+// `OutboxOptions.leaseMs`); a killed instance's are sent by another after 3 s rather than the default 10.
+const outbox = bus.outbox(store, { leaseMs: 3000 });
 const charge = outbox.handler<typeof ChargePayment>((cmd, tx) => {
   if (isVoided.get(cmd.orderId) !== undefined) {
     tx.publish(PaymentDeclined, { orderId: cmd.orderId, reason: 'order voided' });

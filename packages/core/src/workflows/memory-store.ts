@@ -26,6 +26,8 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
   data = new Map<string, unknown>();
   private sagas = new Map<string, SagaRecord>();
   private outbox: OutboxRecord[] = [];
+  /** Outbox leases by message id (see `claimOutbox`). */
+  private readonly leases = new Map<string, { owner: string; until: number }>();
   private inbox = new Map<string, number>();
 
   async commit<T>(commit: Commit<MemoryTx, T>): Promise<CommitResult<T>> {
@@ -53,6 +55,7 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
     this.data = data;
     this.sagas = sagas;
     if (added.length > 0) this.outbox = [...this.outbox, ...added];
+    for (const record of added) if (record.lease !== undefined) this.leases.set(record.id, { ...record.lease });
     if (inboxKey !== undefined) this.inbox.set(inboxKey, commit.inbox!.at);
     return { duplicate: false, value };
   }
@@ -84,7 +87,33 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
     return this.outbox.slice(0, limit);
   }
 
+  async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
+    const claimed: OutboxRecord[] = [];
+    /** Destinations with an older message leased to another owner. */
+    const blocked = new Set<string>();
+    for (const record of this.outbox) {
+      const lease = this.leases.get(record.id);
+      const destination = `${record.destination.kind}:${record.destination.name}`;
+      const live = lease !== undefined && lease.until > now;
+      const free = !live || lease.owner === owner;
+      if (!free) blocked.add(destination);
+      if (!free || blocked.has(destination) || claimed.length >= limit) continue;
+      if (!live) this.leases.set(record.id, { owner, until });
+      claimed.push(record);
+    }
+    return claimed;
+  }
+
+  async renewOutbox(owner: string, until: number): Promise<void> {
+    for (const lease of this.leases.values()) if (lease.owner === owner) lease.until = until;
+  }
+
+  async releaseOutbox(owner: string): Promise<void> {
+    for (const [id, lease] of this.leases) if (lease.owner === owner) this.leases.delete(id);
+  }
+
   async removeOutbox(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.leases.delete(id);
     const gone = new Set(ids);
     this.outbox = this.outbox.filter((r) => !gone.has(r.id));
   }

@@ -43,6 +43,18 @@ export interface OutboxRecord {
   readonly scheduleId?: string | undefined;
   /** Epoch ms. */
   readonly createdAt: number;
+  /**
+   * The relay that sends it, written with the record (see `MessageStore.claimOutbox`): the outbox
+   * stamps the records it commits with its own relay and `until` = commit time + the lease, so that
+   * relay sends them without a claim. Absent: not leased (any relay claims it).
+   */
+  readonly lease?: OutboxLease | undefined;
+}
+
+/** An outbox record's lease: which relay sends it, until when (epoch ms). */
+export interface OutboxLease {
+  readonly owner: string;
+  readonly until: number;
 }
 
 /** The lifecycle of a saga instance. */
@@ -127,8 +139,26 @@ export interface MessageStore<Tx = unknown> {
   listSagas(saga: string, options?: SagaListOptions): Promise<SagaRecord[]>;
   /** Deletes finished instances (completed, compensated or failed) that finished before the time; returns how many. */
   deleteFinishedSagas(saga: string, finishedBefore: number): Promise<number>;
-  /** Outbox messages not yet dispatched, oldest first. */
+  /** Outbox messages not yet dispatched, oldest first, leased or not (for tests and tools; relays claim). */
   pendingOutbox(limit: number): Promise<OutboxRecord[]>;
+  /**
+   * The outbox messages the relay `owner` may send now, oldest first, at most `limit`: those leased
+   * to `owner` whose lease runs (`lease until` > `now`), returned as they are, and those it takes
+   * over, leased to it until `until`: not leased (written by a version without leases), or whose
+   * lease ended (`lease until` ≤ `now`: a crashed relay's, or its own that it let run out).
+   * - Read first, write only to take over: a claim that takes nothing writes nothing (a relay
+   *   sending the messages its own process leased at insert costs one read per run).
+   * - Atomic against other claims on the store: two relays never take the same message, and a
+   *   message taken by another relay meanwhile is not returned.
+   * - A message is not returned while an older message to the same destination (kind and name) is
+   *   leased to another owner: no relay sends a message before another relay sent the ones before
+   *   it (the relay's order per destination and conversation holds across relays).
+   */
+  claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]>;
+  /** Extends every lease `owner` holds to `until` (a running relay, once in a while): one statement. */
+  renewOutbox(owner: string, until: number): Promise<void>;
+  /** Ends every lease `owner` holds (a relay stopping): other relays may send those messages at once. */
+  releaseOutbox(owner: string): Promise<void>;
   /** Removes dispatched messages from the outbox. */
   removeOutbox(ids: readonly string[]): Promise<void>;
   /** Deletes inbox entries recorded before the time; returns how many. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
 import { defineCommand, defineEvent } from '../contracts/contract.js';
 import type { MessageContext } from '../consume/context.js';
+import { silentLogger } from '../logger.js';
 import { jsonCodec } from '../message/codec.js';
 import { MemoryMessageStore } from './memory-store.js';
 
@@ -157,10 +158,11 @@ describe('outbox and inbox', () => {
     // The relay's next read takes its view of the store, then waits: the charge, on its way when the
     // view was taken, is sent and removed meanwhile, and comes back in that view.
     const read = store.pendingOutbox.bind(store);
+    const claim = store.claimOutbox.bind(store);
     let holdNextRead: Promise<void> | undefined;
     let viewTaken = false;
-    store.pendingOutbox = async (limit) => {
-      const view = await read(limit);
+    store.claimOutbox = async (owner, limit, now, until) => {
+      const view = await claim(owner, limit, now, until);
       const hold = holdNextRead;
       holdNextRead = undefined;
       if (hold !== undefined) {
@@ -204,6 +206,168 @@ describe('outbox and inbox', () => {
     expect(started.filter((name) => name === ChargeCard.name)).toEqual([ChargeCard.name]);
     expect(started.filter((name) => name === OrderPlaced.name)).toEqual([OrderPlaced.name]);
     expect(await read(10)).toEqual([]);
+    await h.stop();
+  });
+
+  it('two relays on one store send each message once while both run', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const sends = new Map<string, number>();
+    // Each relay's sends take a turn to confirm: both relays have messages on their way at once.
+    const counting = {
+      publish: [
+        async (ctx: { envelope: { id: string } }, next: () => Promise<void>) => {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          await next();
+          sends.set(ctx.envelope.id, (sends.get(ctx.envelope.id) ?? 0) + 1);
+        },
+      ],
+    };
+    const first = h.bus('payment', { middleware: counting });
+    const second = h.bus('payment', { middleware: counting });
+    const outboxes = [first.outbox(store), second.outbox(store)];
+    first.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    await second.start();
+    const total = 60;
+    // Both instances commit, each kicking its own relay, while the other's messages are on their way.
+    await Promise.all(
+      [0, 1].map(async (instance) => {
+        for (let n = instance; n < total; n += 2) {
+          await outboxes[instance]!.transaction((tx) => tx.publish(OrderPlaced, { orderId: `o-${n}`, n }));
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
+    await h.until(() => sends.size === total, `all ${total} sent`);
+    await Promise.all(outboxes.map((o) => o.flush()));
+    expect([...sends.values()].filter((count) => count > 1)).toEqual([]);
+    expect(await store.pendingOutbox(100)).toEqual([]);
+    await h.stop();
+  });
+
+  it('a relay that dies mid-send keeps its messages until its lease runs out; then another relay sends them, in order', async () => {
+    // Two processes on one store: each its own harness (clock). The first one's time stops once it
+    // is sending: its process is gone, its sends never confirm, its relay never runs again.
+    const h1 = createTestHarness();
+    const h2 = createTestHarness();
+    const store = new MemoryMessageStore();
+    const leaseMs = 10_000;
+    let sending = false;
+    let crash!: (error: Error) => void;
+    const dead = new Promise<never>((_, reject) => (crash = reject));
+    dead.catch(() => undefined);
+    const first = h1.bus('payment', {
+      logger: silentLogger, // its sends fail when the test ends
+      middleware: {
+        publish: [
+          async () => {
+            sending = true;
+            return dead;
+          },
+        ],
+      },
+    });
+    const sent: { n: number; at: number }[] = [];
+    const second = h2.bus('payment', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            await next();
+            sent.push({ n: (ctx.envelope.data as { n: number }).n, at: h2.clock.now() });
+          },
+        ],
+      },
+    });
+    const dying = first.outbox(store, { leaseMs });
+    second.outbox(store, { leaseMs });
+    second.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    const committedAt = h1.clock.now();
+    await dying.transaction((tx) => {
+      for (let n = 0; n < 5; n++) tx.publish(OrderPlaced, { orderId: 'o-1', n });
+    });
+    await h1.until(() => sending, 'the first relay sending');
+    await second.start();
+    await h2.until(() => sent.length === 5, 'the messages, sent by the second relay');
+    expect(sent.map((s) => s.n)).toEqual([0, 1, 2, 3, 4]);
+    expect(Math.min(...sent.map((s) => s.at))).toBeGreaterThanOrEqual(committedAt + leaseMs);
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    crash(new Error('the process died'));
+    await h2.stop();
+    await h1.stop();
+  });
+
+  it('a relay whose sends wait longer than its lease extends it: another relay on the store sends none of its messages', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const leaseMs = 10_000;
+    // The first relay's sends wait (a slow broker) until the test lets them go.
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const sentBy = { first: [] as number[], second: [] as number[] };
+    const recording = (who: 'first' | 'second', wait: Promise<void>) => ({
+      publish: [
+        async (ctx: { envelope: { data: unknown } }, next: () => Promise<void>) => {
+          await wait;
+          await next();
+          sentBy[who].push((ctx.envelope.data as { n: number }).n);
+        },
+      ],
+    });
+    const first = h.bus('payment', { middleware: recording('first', gate) });
+    const second = h.bus('payment', { middleware: recording('second', Promise.resolve()) });
+    const slow = first.outbox(store, { leaseMs });
+    second.outbox(store, { leaseMs });
+    second.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    await second.start();
+    await slow.transaction((tx) => {
+      for (let n = 0; n < 5; n++) tx.publish(OrderPlaced, { orderId: 'o-1', n });
+    });
+    // Three leases long, both relays running: the first one's leases are extended, never taken over.
+    await h.advance(3 * leaseMs);
+    expect(sentBy.second).toEqual([]);
+    letGo();
+    await slow.flush();
+    expect(sentBy).toEqual({ first: [0, 1, 2, 3, 4], second: [] });
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
+  it("a message held back behind another relay's older one to its destination goes out soon after it, not at the next poll", async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const sent: { who: string; at: number }[] = [];
+    const recording = (who: string, wait: Promise<void>) => ({
+      publish: [
+        async (_ctx: unknown, next: () => Promise<void>) => {
+          await wait;
+          await next();
+          sent.push({ who, at: h.clock.now() });
+        },
+      ],
+    });
+    const first = h.bus('payment', { middleware: recording('first', gate) });
+    const second = h.bus('payment', { middleware: recording('second', Promise.resolve()) });
+    const pollIntervalMs = 1000;
+    const outboxes = [first.outbox(store, { pollIntervalMs }), second.outbox(store, { pollIntervalMs })];
+    second.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    await first.start();
+    await second.start();
+    // The first instance's message is on its way (its send waits); the second's, to the same
+    // destination, is held back behind it.
+    await outboxes[0]!.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-1', n: 0 }));
+    await outboxes[1]!.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-2', n: 1 }));
+    const releasedAt = h.clock.now();
+    letGo();
+    await h.until(() => sent.length === 2, 'both sent');
+    expect(sent.map((s) => s.who)).toEqual(['first', 'second']);
+    expect(sent[1]!.at - releasedAt).toBeLessThan(pollIntervalMs / 2);
+    await Promise.all(outboxes.map((o) => o.flush()));
+    expect(await store.pendingOutbox(10)).toEqual([]);
     await h.stop();
   });
 

@@ -32,6 +32,7 @@ import type { Codec } from '../message/codec.js';
 import type { Handler, MessageContext, PublishOptions, SendOptions } from '../consume/context.js';
 import type { CommandContract, EventContract, Payload, PayloadInput } from '../contracts/contract.js';
 import type { Envelope } from '../message/envelope.js';
+import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MessageStore, OutboxRecord } from './message-store.js';
@@ -52,6 +53,15 @@ export interface OutboxOptions {
   readonly pollIntervalMs?: number;
   /** Messages read per batch. Default 100. */
   readonly batchSize?: number;
+  /**
+   * How long the messages a relay holds stay its own, ms: those its outbox commits (leased at
+   * insert) and those it took over. Another relay on the same store (a second instance of the
+   * service) neither sends them nor, while they are, the later messages to their destinations; a
+   * relay that stops answering (a crashed process) loses them after this long, and another relay
+   * sends them. A running relay extends its leases every half lease (one statement). Default 10 s,
+   * at least three poll intervals.
+   */
+  readonly leaseMs?: number;
   /** Inbox entries older than this are purged, ms. Default 7 days. */
   readonly inboxRetentionMs?: number;
   /** Called after each message is dispatched and before it is removed from the outbox (observability, tests). */
@@ -100,8 +110,13 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
   });
 
   const commit: MessageStore<Tx>['commit'] = async (c) => {
-    const result = await store.commit(c);
-    if (!result.duplicate) relay.kick();
+    const { outbox } = c;
+    let written: readonly OutboxRecord[] = [];
+    // Leased at insert to this outbox's relay: it sends them with no claim (a write) of its own.
+    const leased =
+      outbox === undefined ? c : { ...c, outbox: () => (written = relay.lease(typeof outbox === 'function' ? outbox() : outbox)) };
+    const result = await store.commit(leased);
+    if (!result.duplicate) relay.committed(written);
     return result;
   };
 
@@ -136,7 +151,8 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
         });
       };
     },
-    record: (contract, payload, recordOptions, parent) => bus.prepare(parent?.envelope, contract, payload, recordOptions),
+    record: (contract, payload, recordOptions, parent) =>
+      relay.lease([bus.prepare(parent?.envelope, contract, payload, recordOptions)])[0]!,
     now: () => clock.now(),
     flush: () => relay.flush(),
     kick: () => relay.kick(),
@@ -164,15 +180,39 @@ function chainsOf(batch: readonly OutboxRecord[], codec: Codec): Map<string, Out
 
 /**
  * Publishes committed outbox messages, in order for each destination and conversation, and removes
- * them. Pipelined: a run reads the pending messages not already on their way and starts them, each
- * after the one before it in its chain (see `chainsOf`), without waiting for the confirms of the
- * messages earlier runs started; a message committed while others wait for their confirms goes out
- * at once. A message stays "on its way" from its start until it is removed from the store (or failed),
- * so no run sends it twice. At most `batchSize` messages are on their way at once.
+ * them. Pipelined: a run claims the pending messages (see below) and starts those not already on
+ * their way, each after the one before it in its chain (see `chainsOf`), without waiting for the
+ * confirms of the messages earlier runs started; a message committed while others wait for their
+ * confirms goes out at once. A message stays "on its way" from its start until it is removed from
+ * the store (or failed), so no run sends it twice. At most `batchSize` messages are on their way at once.
+ *
+ * Several relays on one store (instances of a service sharing its database): each message has a
+ * lease (`leaseMs`), so no other relay sends it meanwhile, nor a later message to its destination.
+ * The outbox writes the lease with the message, in the application's commit, to its own relay, so
+ * the common path costs a read per run (`MessageStore.claimOutbox` writes only to take over a
+ * message not leased or whose lease ended). The relay extends its leases every half lease (one
+ * statement); a stopping relay gives back what it could not send, a crashed one's leases run out
+ * and another relay takes its messages over (sent at least once: a message sent but not yet
+ * removed when its relay died is sent again, and the consumer's inbox drops the copy).
  */
 class OutboxRelay<Tx> implements BusComponent {
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
+  private readonly leaseMs: number;
+  /** This relay's name in the store's leases. */
+  private readonly owner = randomUUID();
+  /** When the relay last extended its leases (`renewOutbox`), epoch ms. */
+  private renewedAt: number;
+  /** The last claim returned messages or some were on their way: the relay may hold leases to extend. */
+  private holding = false;
+  /**
+   * Messages this relay's outbox committed, not yet started: one the store held back (an older
+   * message to its destination on its way through another relay) is looked for again soon, not
+   * at the next poll.
+   */
+  private readonly waiting = new Set<string>();
+  /** The delay of the next look for held-back messages, ms (0: none held back). */
+  private heldBackDelay = 0;
   private readonly retentionMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -204,12 +244,29 @@ class OutboxRelay<Tx> implements BusComponent {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.batchSize = options.batchSize ?? 100;
+    this.leaseMs = options.leaseMs ?? Math.max(10_000, 3 * this.pollIntervalMs);
     this.retentionMs = options.inboxRetentionMs ?? 7 * 24 * 60 * 60 * 1000;
     if (!(this.pollIntervalMs > 0)) throw new ConfigurationError(`outbox pollIntervalMs must be > 0, got ${this.pollIntervalMs}`);
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
       throw new ConfigurationError(`outbox batchSize must be a whole number ≥ 1, got ${this.batchSize}`);
+    if (!(this.leaseMs > this.pollIntervalMs))
+      throw new ConfigurationError(`outbox leaseMs must be longer than pollIntervalMs (${this.pollIntervalMs}), got ${this.leaseMs}`);
     this.clock = bus.environment.clock;
     this.logger = bus.environment.logger;
+    this.renewedAt = this.clock.now();
+  }
+
+  /** The outbox committed these records (leased to this relay): runs the relay. */
+  committed(records: readonly OutboxRecord[]): void {
+    if (!this.started) return;
+    for (const record of records) this.waiting.add(record.id);
+    this.kick();
+  }
+
+  /** The records, leased to this relay from now on (what the outbox writes in a commit). */
+  lease(records: readonly OutboxRecord[]): OutboxRecord[] {
+    const lease = { owner: this.owner, until: this.clock.now() + this.leaseMs };
+    return records.map((record) => (record.lease === undefined ? { ...record, lease } : record));
   }
 
   async start(): Promise<void> {
@@ -220,6 +277,8 @@ class OutboxRelay<Tx> implements BusComponent {
   async stop(): Promise<void> {
     await this.flush().catch((error: unknown) => this.logger.warn({ err: error }, 'outbox messages left for the next start'));
     this.started = false;
+    // What it could not send goes to another relay on the store at once, not after the lease.
+    await this.store.releaseOutbox(this.owner).catch((error: unknown) => this.logger.warn({ err: error }, 'outbox leases left to run out'));
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -274,26 +333,62 @@ class OutboxRelay<Tx> implements BusComponent {
 
   private async startPending(): Promise<void> {
     try {
-      // Those on their way are still in the store (until removed): read past them. Those that were
-      // on their way when the read began are skipped too: one removed while the store was read
-      // comes back in the read's (older) view, and is not pending any more.
+      // Those on their way are still in the store (until removed), leased to this relay: read past
+      // them. Those that were on their way when the read began are skipped too: one removed while
+      // the store was read comes back in the read's (older) view, and is not pending any more.
       const onTheirWay = new Set(this.onTheirWay.keys());
       const room = this.batchSize - onTheirWay.size;
+      const now = this.clock.now();
+      await this.renew(now);
       if (room <= 0) {
         this.backlog = true;
         return;
       }
-      const batch = await this.store.pendingOutbox(room + onTheirWay.size);
+      const batch = await this.store.claimOutbox(this.owner, room + onTheirWay.size, now, now + this.leaseMs);
+      this.holding = batch.length > 0;
       const fresh = batch.filter((record) => !onTheirWay.has(record.id) && !this.onTheirWay.has(record.id));
       this.backlog = batch.length === room + onTheirWay.size && fresh.length >= room;
       for (const [key, chain] of chainsOf(fresh.slice(0, room), this.bus.environment.codec)) {
         for (const record of chain) this.begin(key, record);
       }
+      this.lookAgain();
       await this.purgeInbox();
     } catch (error) {
       this.failed(error);
       throw error;
     }
+  }
+
+  /**
+   * Some of this outbox's messages were held back (not returned, not on their way, and no backlog):
+   * the next run comes after 5 ms, doubling up to the poll interval (then the relay polls as usual,
+   * as for messages another relay took over).
+   */
+  private lookAgain(): void {
+    for (const id of this.waiting) if (this.onTheirWay.has(id)) this.waiting.delete(id);
+    if (this.waiting.size === 0 || this.backlog) {
+      this.heldBackDelay = 0;
+      return;
+    }
+    this.heldBackDelay = this.heldBackDelay === 0 ? 5 : this.heldBackDelay * 2;
+    if (this.heldBackDelay >= this.pollIntervalMs) {
+      this.waiting.clear();
+      this.heldBackDelay = 0;
+    }
+  }
+
+  /**
+   * Extends the relay's leases every half lease, while it may hold some: messages leased at insert
+   * or taken over keep theirs while the relay runs, however long they wait (a broker down).
+   */
+  private async renew(now: number): Promise<void> {
+    if (now - this.renewedAt < this.leaseMs / 2) return;
+    if (!this.holding && this.onTheirWay.size === 0) {
+      this.renewedAt = now;
+      return;
+    }
+    await this.store.renewOutbox(this.owner, now + this.leaseMs);
+    this.renewedAt = now;
   }
 
   /** Starts one message after the one before it in its chain; a chain stops at its first failure. */
@@ -372,7 +467,8 @@ class OutboxRelay<Tx> implements BusComponent {
   private schedule(): void {
     if (!this.started) return;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    const backoff = this.failures === 0 ? this.pollIntervalMs : Math.min(30_000, 100 * 2 ** Math.min(this.failures, 8));
+    const backoff =
+      this.failures !== 0 ? Math.min(30_000, 100 * 2 ** Math.min(this.failures, 8)) : this.heldBackDelay || this.pollIntervalMs;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.kick();

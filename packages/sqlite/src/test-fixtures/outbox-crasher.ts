@@ -1,6 +1,7 @@
 /**
  * A process that places an order through the outbox and crashes (SIGKILL to itself) at a chosen
- * point, or recovers: starts again on the same database so its relay publishes what was left.
+ * point, or recovers: starts again on the same database so its relay publishes what was left (once
+ * the dead relay's lease on it ran out: `leaseMs`, short here).
  * Arguments: busPath storePath mode orderId — mode is before-commit | after-commit | after-dispatch | recover.
  */
 import { createBus, defineEvent, silentLogger, type PublishContext } from '@missive/core';
@@ -25,13 +26,22 @@ const bus = createBus({
   logger: silentLogger,
   middleware: { publish: [killBeforeDispatch] },
 });
+/** What the crashed process left in the outbox (recover mode): resolves once this relay sent it all. */
+const left = new Set((await store.pendingOutbox(100)).map((r) => r.id));
+let allSent!: () => void;
+const leftSent = new Promise<void>((resolve) => (allSent = resolve));
+if (left.size === 0) allSent();
 const outbox = bus.outbox(store, {
+  pollIntervalMs: 100,
+  leaseMs: 500,
   onDispatched: (record) => {
     if (mode === 'after-dispatch' && record.message.type === OrderPlaced.name) die();
+    if (left.delete(record.id) && left.size === 0) allSent();
   },
 });
 await bus.start();
 if (mode === 'recover') {
+  await leftSent;
   await outbox.flush();
   await outbox.transaction((tx) => tx.publish(Marker, { orderId }));
   await outbox.flush();

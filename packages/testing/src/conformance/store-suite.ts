@@ -182,6 +182,72 @@ export function describeStoreConformance<Tx>(target: StoreTarget<Tx>): void {
     );
 
     it(
+      'leases outbox messages to one relay at a time; a lease that ran out or was released is taken over',
+      withStore(async (store) => {
+        for (const n of range(6)) await store.commit({ outbox: [outboxRecord(n)] });
+        const ids = (records: readonly OutboxRecord[]) => records.map((r) => r.id);
+        // Relay a claims three; relay b, at the same time, gets none of them nor (same destination) the later ones.
+        expect(ids(await store.claimOutbox('a', 3, 1000, 2000))).toEqual(['out-0', 'out-1', 'out-2']);
+        expect(ids(await store.claimOutbox('b', 10, 1000, 2000))).toEqual([]);
+        // Relay a gets its own again, and more.
+        expect(ids(await store.claimOutbox('a', 4, 1500, 2500))).toEqual(['out-0', 'out-1', 'out-2', 'out-3']);
+        // Another destination is not held back by a's leases.
+        const other = { ...outboxRecord(9), destination: { kind: 'queue' as const, name: 'billing', mandatory: false } };
+        await store.commit({ outbox: [other] });
+        expect(ids(await store.claimOutbox('b', 10, 1600, 2600))).toEqual(['out-9']);
+        // a extends its leases (to 3000): at 2600 they are still a's.
+        await store.renewOutbox('a', 3000);
+        expect(ids(await store.claimOutbox('b', 10, 2600, 3600))).toEqual(['out-9']);
+        // Removed ones are gone; at 3000 a's lease ran out: b takes over, in order.
+        await store.removeOutbox(['out-0']);
+        expect(ids(await store.claimOutbox('b', 10, 3000, 4000))).toEqual(['out-1', 'out-2', 'out-3', 'out-4', 'out-5', 'out-9']);
+        expect(ids(await store.claimOutbox('a', 10, 3000, 4000))).toEqual([]);
+        // Released: a takes them at once.
+        await store.releaseOutbox('b');
+        expect(ids(await store.claimOutbox('a', 2, 3100, 4100))).toEqual(['out-1', 'out-2']);
+        expect(ids(await store.pendingOutbox(10))).toEqual(['out-1', 'out-2', 'out-3', 'out-4', 'out-5', 'out-9']);
+      }),
+    );
+
+    it(
+      "a message committed with a lease is its owner's until the lease ends, then taken over",
+      withStore(async (store) => {
+        const ids = (records: readonly OutboxRecord[]) => records.map((r) => r.id);
+        await store.commit({ outbox: [0, 1].map((n) => ({ ...outboxRecord(n), lease: { owner: 'a', until: 2000 } })) });
+        await store.commit({ outbox: [outboxRecord(2)] }); // not leased (an older version wrote it)
+        // b gets none (the older ones to the destination are a's); a gets its own and takes the free one.
+        expect(ids(await store.claimOutbox('b', 10, 1000, 3000))).toEqual([]);
+        expect(ids(await store.claimOutbox('a', 10, 1000, 3000))).toEqual(['out-0', 'out-1', 'out-2']);
+        // a's insert leases end at 2000 (out-2, taken, at 3000): b takes out-0 and out-1 only, in order.
+        expect(ids(await store.claimOutbox('b', 10, 2000, 4000))).toEqual(['out-0', 'out-1']);
+        expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual([]);
+        await store.removeOutbox(['out-0', 'out-1']);
+        expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual(['out-2']);
+        // b's own message past as many older ones of another relay (other destinations) as it asks for.
+        const elsewhere = (n: number, owner: string) => ({
+          ...outboxRecord(n),
+          destination: { kind: 'queue' as const, name: `q-${n}`, mandatory: false },
+          lease: { owner, until: 9000 },
+        });
+        await store.commit({ outbox: [elsewhere(10, 'a'), elsewhere(11, 'a'), elsewhere(12, 'b')] });
+        expect(ids(await store.claimOutbox('b', 2, 2000, 4000))).toEqual(['out-12']);
+      }),
+    );
+
+    it(
+      'two relays claiming at once never get the same message',
+      withStore(async (store) => {
+        // Each message its own destination: nothing holds another back.
+        for (const n of range(40))
+          await store.commit({ outbox: [{ ...outboxRecord(n), destination: { kind: 'queue', name: `q-${n}`, mandatory: false } }] });
+        const claims = await Promise.all(range(8).map((i) => store.claimOutbox(`relay-${i % 2}`, 5, 1000, 2000)));
+        const byRelay = [0, 1].map((r) => new Set(claims.filter((_, i) => i % 2 === r).flatMap((c) => c.map((x) => x.id))));
+        expect([...byRelay[0]!].filter((id) => byRelay[1]!.has(id))).toEqual([]);
+        expect(byRelay[0]!.size + byRelay[1]!.size).toBeGreaterThan(0);
+      }),
+    );
+
+    it(
       'lists saga instances by status and deletes finished ones',
       withStore(async (store) => {
         await store.commit({ saga: { record: sagaRecord('a', 1), expectedVersion: 0 } });
