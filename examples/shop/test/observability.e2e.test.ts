@@ -65,10 +65,24 @@ describe('shop observability end to end', () => {
       const retriedTrace = () => traceIds.map(of).find((spans) => spans.filter((s) => s.name === 'process payment').length > 1);
       // The payment service exports its failed attempts' spans on its own schedule: an order's trace can
       // be complete (its parents all exported) before they arrive, so they are waited for too.
-      await waiter.until(
-        () => traceIds.every((t) => complete(of(t))) && retriedTrace() !== undefined,
-        'every order trace to end with all its parents exported, and a retried payment',
-      );
+      await waiter
+        .until(
+          () => traceIds.every((t) => complete(of(t))) && retriedTrace() !== undefined,
+          'every order trace to end with all its parents exported, and a retried payment',
+        )
+        .catch((error: unknown) => {
+          // Say what was missing: each incomplete trace's spans and the parents it never received.
+          const missing = traceIds
+            .filter((t) => !complete(of(t)))
+            .map((t) => {
+              const spans = of(t);
+              const ids = new Set(spans.map((s) => s.spanId));
+              const orphans = spans.filter((s) => s.parentSpanId !== undefined && !ids.has(s.parentSpanId));
+              return `${t}: ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}; without their parent: ${orphans.map((s) => `${s.service}:${s.name}`).join(', ') || 'none'}`;
+            });
+          const retried = retriedTrace() === undefined ? 'no retried payment seen' : 'a retried payment seen';
+          throw new Error(`${(error as Error).message}; ${retried}; incomplete traces: ${missing.join(' | ') || 'none'}`);
+        });
       const retried = retriedTrace();
       expect(retried, 'at least one order whose payment was retried').toBeDefined();
       const attempts = retried!.filter((s) => s.name === 'process payment');
