@@ -64,6 +64,21 @@ async function take(iterator: AsyncIterator<Delivery>, n: number): Promise<Deliv
 }
 
 describe('redis batch entries', () => {
+  it('are off by default: a turn of publishes makes one entry a message', async (ctx) => {
+    if (!(await needRedis(ctx))) return;
+    const prefix = uniquePrefix();
+    const transport = new RedisTransport({ url: redisUrl, prefix }, { logger: silentLogger });
+    await transport.connect();
+    cleanup.push(() => deletePrefix(redisUrl, prefix));
+    cleanup.push(() => transport.close());
+    await transport.declare({ name: 'work', topics: ['batch.#'] });
+    await publishTogether(
+      transport,
+      Array.from({ length: 10 }, (_, i) => message(`d-${i}`)),
+    );
+    expect(await transport.redis.xlen(`${prefix}:q:work`)).toBe(10);
+  });
+
   it('a turn of publishes to one stream shares entries (at most 64 messages each); every one is confirmed and delivered, in order, with its headers', async (ctx) => {
     if (!(await needRedis(ctx))) return;
     const { transport, stream } = await setUp();
