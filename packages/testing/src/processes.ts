@@ -57,10 +57,14 @@ export function startProcess(
     stderr += chunk.toString('utf8');
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });
+  // Ends when the process exited and its output was read to the end ('close'): on 'exit' alone the
+  // last lines may still be in the pipe. A grandchild that inherited the pipes can hold them open
+  // after the process died; then the output read by 1 s after the exit is what there is.
   const exited = new Promise<number | string>((resolve) => {
+    child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.once('exit', (code, signal) => {
       live.delete(child);
-      resolve(code ?? signal ?? 'unknown');
+      setTimeout(() => resolve(code ?? signal ?? 'unknown'), 1000).unref();
     });
   });
   return {
