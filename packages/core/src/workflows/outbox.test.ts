@@ -115,6 +115,50 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it("one key's messages to a destination keep their order across conversations; another key's do not wait for them", async () => {
+    const Step = defineEvent('drone.step', z.object({ id: z.string(), seq: z.number() }), { partitionKey: (m) => m.id });
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const sent: string[] = [];
+    const bus = h.bus('fleet', {
+      middleware: {
+        publish: [
+          async (ctx, next) => {
+            const data = ctx.envelope.data as { id: string; seq: number };
+            if (data.id === 'd-1' && data.seq === 1) await firstHeld;
+            await next();
+            sent.push(`${data.id}#${data.seq}`);
+          },
+        ],
+      },
+    });
+    const outbox = bus.outbox(store);
+    bus.endpoint('history', (e) => e.on(Step, () => undefined));
+    // Each step caused by a message of its own conversation (as a device's reports are), committed
+    // before the relay starts: one batch.
+    const codec = jsonCodec();
+    const records = [
+      ['d-1', 1],
+      ['d-1', 2],
+      ['d-2', 1],
+    ].map(([id, seq]) => {
+      const parent = {
+        envelope: codec.decode(outbox.record(ChargeCard, { orderId: `c-${id}-${seq}`, amount: 1 }).message.body),
+      } as MessageContext;
+      return outbox.record(Step, { id: id as string, seq: seq as number }, undefined, parent);
+    });
+    await outbox.commit({ work: () => undefined, outbox: () => records });
+    await bus.start();
+    await h.until(() => sent.includes('d-2#1'), "the other key's step, while the first waits");
+    expect(sent).toEqual(['d-2#1']);
+    releaseFirst();
+    await h.until(() => sent.length === 3, "the first key's steps");
+    expect(sent.slice(1)).toEqual(['d-1#1', 'd-1#2']);
+    await h.stop();
+  });
+
   it('a message committed while an earlier one waits for its confirm goes out without waiting for it (the relay is pipelined)', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();

@@ -160,31 +160,28 @@ export function createOutbox<Tx>(bus: BusCore, store: MessageStore<Tx>, options:
 }
 
 /**
- * The records of a batch that must go out one after the other, each chain in commit order: those
- * to one destination in one conversation (a message's consequences share its correlation id). A
- * record without a parent message (`outbox.transaction` outside a handler) chains with every such
- * record to its destination.
+ * The chains a record belongs to; each chain goes out one message after the other, in commit order.
+ * Its conversation's to its destination (a message's consequences share its correlation id; a
+ * record without a parent message, `outbox.transaction` outside a handler, chains with every such
+ * record to its destination) and, when it has a partition key, its key's to its destination: the
+ * steps of one entity come from messages of several conversations (a device's report starts its
+ * own), and a consumer handles a key's messages in the order they reached the broker.
  */
-function chainsOf(batch: readonly OutboxRecord[], codec: Codec): Map<string, OutboxRecord[]> {
-  const chains = new Map<string, OutboxRecord[]>();
-  for (const record of batch) {
-    const envelope = codec.decode(record.message.body);
-    const conversation = envelope.causationid === undefined ? '' : envelope.correlationid;
-    const key = `${record.destination.kind}:${record.destination.name}:${conversation}`;
-    const chain = chains.get(key);
-    if (chain === undefined) chains.set(key, [record]);
-    else chain.push(record);
-  }
-  return chains;
+function chainsOf(record: OutboxRecord, codec: Codec): readonly string[] {
+  const envelope = codec.decode(record.message.body);
+  const destination = `${record.destination.kind}:${record.destination.name}`;
+  const conversation = `${destination}:c:${envelope.causationid === undefined ? '' : envelope.correlationid}`;
+  return envelope.partitionkey === undefined ? [conversation] : [conversation, `${destination}:k:${envelope.partitionkey}`];
 }
 
 /**
- * Publishes committed outbox messages, in order for each destination and conversation, and removes
- * them. Pipelined: a run claims the pending messages (see below) and starts those not already on
- * their way, each after the one before it in its chain (see `chainsOf`), without waiting for the
- * confirms of the messages earlier runs started; a message committed while others wait for their
- * confirms goes out at once. A message stays "on its way" from its start until it is removed from
- * the store (or failed), so no run sends it twice. At most `batchSize` messages are on their way at once.
+ * Publishes committed outbox messages, in order for each destination and conversation and for each
+ * destination and partition key, and removes them. Pipelined: a run claims the pending messages
+ * (see below) and starts those not already on their way, each after the one before it in each of
+ * its chains (see `chainsOf`), without waiting for the confirms of the messages earlier runs
+ * started; a message committed while others wait for their confirms goes out at once. A message
+ * stays "on its way" from its start until it is removed from the store (or failed), so no run sends
+ * it twice. At most `batchSize` messages are on their way at once.
  *
  * Several relays on one store (instances of a service sharing its database): each message has a
  * lease (`leaseMs`), so no other relay sends it meanwhile, nor a later message to its destination.
@@ -348,9 +345,7 @@ class OutboxRelay<Tx> implements BusComponent {
       this.holding = batch.length > 0;
       const fresh = batch.filter((record) => !onTheirWay.has(record.id) && !this.onTheirWay.has(record.id));
       this.backlog = batch.length === room + onTheirWay.size && fresh.length >= room;
-      for (const [key, chain] of chainsOf(fresh.slice(0, room), this.bus.environment.codec)) {
-        for (const record of chain) this.begin(key, record);
-      }
+      for (const record of fresh.slice(0, room)) this.begin(chainsOf(record, this.bus.environment.codec), record);
       this.lookAgain();
       await this.purgeInbox();
     } catch (error) {
@@ -391,16 +386,19 @@ class OutboxRelay<Tx> implements BusComponent {
     this.renewedAt = now;
   }
 
-  /** Starts one message after the one before it in its chain; a chain stops at its first failure. */
-  private begin(chain: string, record: OutboxRecord): void {
-    const previous = this.tails.get(chain);
-    // The chain's next message waits for this one's confirm, not for its removal.
-    const sent = (previous ?? Promise.resolve(true)).then((ok) => (ok ? this.send(record) : false));
-    this.tails.set(chain, sent);
+  /** Starts one message after the one before it in each of its chains; a chain stops at its first failure. */
+  private begin(chains: readonly string[], record: OutboxRecord): void {
+    // The message waits for the one before it in each of its chains: for its confirm, not its removal.
+    let before: Promise<boolean> = Promise.resolve(true);
+    const previous = chains.map((chain) => this.tails.get(chain)).filter((tail) => tail !== undefined);
+    if (previous.length === 1) before = previous[0]!;
+    else if (previous.length > 1) before = Promise.all(previous).then((oks) => oks.every(Boolean));
+    const sent = before.then((ok) => (ok ? this.send(record) : false));
+    for (const chain of chains) this.tails.set(chain, sent);
     const finished = sent.then((ok) => (ok ? this.removeLater(record.id) : false));
     this.onTheirWay.set(record.id, finished);
     void finished.then((ok) => {
-      if (this.tails.get(chain) === sent) this.tails.delete(chain);
+      for (const chain of chains) if (this.tails.get(chain) === sent) this.tails.delete(chain);
       this.onTheirWay.delete(record.id);
       if (ok) this.failures = 0;
       if (this.backlog && this.onTheirWay.size < this.batchSize) this.kick();
