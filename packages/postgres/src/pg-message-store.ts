@@ -253,7 +253,7 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
   async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
     if (limit <= 0) return [];
     await this.init();
-    type Row = OutboxRow & { seq: string; take: boolean };
+    type Row = OutboxRow & { seq: string; take: boolean; lease_owner: string | null; lease_until: string | null };
     const claimable = `select o.*, (o.lease_owner is null or o.lease_until <= $2) as take from ${this.t.outbox} o
       where (o.lease_owner is null or o.lease_owner = $1 or o.lease_until <= $2)
         and not exists (select 1 from ${this.t.outbox} p where p.kind = o.kind and p.destination = o.destination and p.seq < o.seq
@@ -274,7 +274,13 @@ export class PostgresMessageStore implements MessageStore<PgTx> {
         taken,
       ]);
       await client.query('commit');
-      return rows.map(toOutbox);
+      // The rows as read before the update: a taken row's lease is the one it had.
+      return rows.map((row) => {
+        if (!row.take) return toOutbox(row);
+        const had =
+          row.lease_owner === null || row.lease_until === null ? null : { owner: row.lease_owner, until: Number(row.lease_until) };
+        return { ...toOutbox(row), takenFrom: had };
+      });
     } catch (error) {
       await client.query('rollback').catch((e: unknown) => (broken = e as Error));
       throw error;

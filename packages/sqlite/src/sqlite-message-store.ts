@@ -26,6 +26,7 @@ import {
   type Commit,
   type CommitResult,
   type MessageStore,
+  type OutboxLease,
   type OutboxRecord,
   type SagaListOptions,
   type SagaRecord,
@@ -280,7 +281,7 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
   async claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]> {
     if (limit <= 0) return [];
     const s = this.statements;
-    type Row = OutboxRow & { seq: number; take: number };
+    type Row = LeasedRow & { seq: number; take: number };
     // Read first, the oldest rows as the relay read them before leases (the cheapest read): the
     // relay's own messages, leased at insert, need no write.
     const oldest = s.outboxPending.all(limit) as LeasedRow[];
@@ -295,7 +296,10 @@ export class SqliteMessageStore implements MessageStore<Database.Database> {
       for (const row of rows) if (row.take) s.outboxLease.run(owner, until, row.seq);
       return rows;
     });
-    return (await this.withBusyRetry(() => claim.immediate())).map(toOutbox);
+    // The rows as read before the update: a taken row's lease is the one it had.
+    return (await this.withBusyRetry(() => claim.immediate())).map((row) =>
+      row.take ? { ...toOutbox(row), takenFrom: leaseOf(row) } : toOutbox(row),
+    );
   }
 
   async renewOutbox(owner: string, until: number): Promise<void> {
@@ -370,6 +374,11 @@ function ownView(rows: readonly LeasedRow[], owner: string, now: number): Leased
     }
   }
   return own;
+}
+
+/** A row's lease, `null` if it has none. */
+function leaseOf(row: LeasedRow): OutboxLease | null {
+  return row.lease_owner === null || row.lease_until === null ? null : { owner: row.lease_owner, until: row.lease_until };
 }
 
 function toOutbox(row: OutboxRow): OutboxRecord {

@@ -98,8 +98,12 @@ export class MemoryMessageStore implements MessageStore<MemoryTx> {
       const free = !live || lease.owner === owner;
       if (!free) blocked.add(destination);
       if (!free || blocked.has(destination) || claimed.length >= limit) continue;
-      if (!live) this.leases.set(record.id, { owner, until });
-      claimed.push(record);
+      if (live) {
+        claimed.push(record);
+        continue;
+      }
+      this.leases.set(record.id, { owner, until });
+      claimed.push({ ...record, takenFrom: lease === undefined ? null : { ...lease } });
     }
     return claimed;
   }

@@ -49,6 +49,13 @@ export interface OutboxRecord {
    * relay sends them without a claim. Absent: not leased (any relay claims it).
    */
   readonly lease?: OutboxLease | undefined;
+  /**
+   * Set by `MessageStore.claimOutbox` on a record that claim took over: the lease the record had
+   * until then (a relay's that ran out: that relay stopped answering), or `null` if it had none
+   * (written by a version without leases, or straight into the store). Absent on the records the
+   * claimer held already, and on records read any other way. The relay logs takeovers with it.
+   */
+  readonly takenFrom?: OutboxLease | null | undefined;
 }
 
 /** An outbox record's lease: which relay sends it, until when (epoch ms). */
@@ -153,6 +160,7 @@ export interface MessageStore<Tx = unknown> {
    * - A message is not returned while an older message to the same destination (kind and name) is
    *   leased to another owner: no relay sends a message before another relay sent the ones before
    *   it (the relay's order per destination and conversation holds across relays).
+   * - Each record it takes over carries `takenFrom`: the lease it had before the claim (or `null`).
    */
   claimOutbox(owner: string, limit: number, now: number, until: number): Promise<OutboxRecord[]>;
   /** Extends every lease `owner` holds to `until` (a running relay, once in a while): one statement. */

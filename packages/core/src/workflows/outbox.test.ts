@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createTestHarness } from '@missive/testing';
 import { defineCommand, defineEvent } from '../contracts/contract.js';
 import type { MessageContext } from '../consume/context.js';
-import { silentLogger } from '../logger.js';
+import { silentLogger, type LogFields, type Logger, type LogMethod } from '../logger.js';
 import { jsonCodec } from '../message/codec.js';
 import { MemoryMessageStore } from './memory-store.js';
 
@@ -340,6 +340,39 @@ describe('outbox and inbox', () => {
     crash(new Error('the process died'));
     await h2.stop();
     await h1.stop();
+  });
+
+  it('a relay that takes over messages whose lease ran out logs it once, at warn, with how many and whose leases they were', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const lines: { level: string; fields: LogFields; message: string }[] = [];
+    const line =
+      (level: string): LogMethod =>
+      (first: LogFields | string, message?: string) =>
+        void lines.push(
+          typeof first === 'string' ? { level, fields: {}, message: first } : { level, fields: first, message: message ?? '' },
+        );
+    const logger: Logger = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+    const bus = h.bus('payment', { logger });
+    const outbox = bus.outbox(store);
+    bus.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    // Three messages of a relay whose process died (its leases ended), one written with no lease.
+    const gone = { owner: 'host-a:4242:relay', until: h.clock.now() - 1 };
+    const records = [0, 1, 2, 3].map((n) => outbox.record(OrderPlaced, { orderId: 'o-1', n }));
+    await store.commit({ outbox: [...records.slice(0, 3).map((r) => ({ ...r, lease: gone })), { ...records[3]!, lease: undefined }] });
+    await bus.start();
+    expect(await outbox.flush()).toBe(4);
+    await outbox.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-2', n: 4 })); // its own: no takeover
+    await outbox.flush();
+    const takeovers = lines.filter((l) => l.message.includes('took over'));
+    expect(takeovers).toEqual([
+      {
+        level: 'warn',
+        fields: { relay: expect.any(String), messages: 4, from: { 'host-a:4242:relay': 3 }, unleased: 1 },
+        message: expect.stringContaining('whose lease ran out'),
+      },
+    ]);
+    await h.stop();
   });
 
   it('a relay whose sends wait longer than its lease extends it: another relay on the store sends none of its messages', async () => {

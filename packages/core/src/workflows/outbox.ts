@@ -33,6 +33,7 @@ import type { Handler, MessageContext, PublishOptions, SendOptions } from '../co
 import type { CommandContract, EventContract, Payload, PayloadInput } from '../contracts/contract.js';
 import type { Envelope } from '../message/envelope.js';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MessageStore, OutboxRecord } from './message-store.js';
@@ -196,8 +197,8 @@ class OutboxRelay<Tx> implements BusComponent {
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
   private readonly leaseMs: number;
-  /** This relay's name in the store's leases. */
-  private readonly owner = randomUUID();
+  /** This relay's name in the store's leases: where it runs (what an operator reads in a takeover's log line), and unique. */
+  private readonly owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   /** When the relay last extended its leases (`renewOutbox`), epoch ms. */
   private renewedAt: number;
   /** The last claim returned messages or some were on their way: the relay may hold leases to extend. */
@@ -343,6 +344,7 @@ class OutboxRelay<Tx> implements BusComponent {
       }
       const batch = await this.store.claimOutbox(this.owner, room + onTheirWay.size, now, now + this.leaseMs);
       this.holding = batch.length > 0;
+      this.reportTakeover(batch);
       const fresh = batch.filter((record) => !onTheirWay.has(record.id) && !this.onTheirWay.has(record.id));
       this.backlog = batch.length === room + onTheirWay.size && fresh.length >= room;
       for (const record of fresh.slice(0, room)) this.begin(chainsOf(record, this.bus.environment.codec), record);
@@ -352,6 +354,29 @@ class OutboxRelay<Tx> implements BusComponent {
       this.failed(error);
       throw error;
     }
+  }
+
+  /**
+   * One line per claim that took messages over (see `OutboxRecord.takenFrom`): at warn when some
+   * had a lease that ran out (the relay holding them stopped answering: a crashed or frozen process,
+   * or this relay, unable to extend its leases), with how many and whose leases they were; at info
+   * when all had none (written by a version without leases, or straight into the store).
+   */
+  private reportTakeover(batch: readonly OutboxRecord[]): void {
+    let taken = 0;
+    let unleased = 0;
+    const from: Record<string, number> = {};
+    for (const record of batch) {
+      if (record.takenFrom === undefined) continue;
+      taken++;
+      if (record.takenFrom === null) unleased++;
+      else from[record.takenFrom.owner] = (from[record.takenFrom.owner] ?? 0) + 1;
+    }
+    if (taken === 0) return;
+    const fields = { relay: this.owner, messages: taken, from, unleased };
+    if (taken > unleased)
+      this.logger.warn(fields, 'outbox relay took over messages whose lease ran out: the relay that held them stopped answering');
+    else this.logger.info(fields, 'outbox relay took over messages that had no lease');
   }
 
   /**

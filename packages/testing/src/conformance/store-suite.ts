@@ -217,9 +217,22 @@ export function describeStoreConformance<Tx>(target: StoreTarget<Tx>): void {
         await store.commit({ outbox: [outboxRecord(2)] }); // not leased (an older version wrote it)
         // b gets none (the older ones to the destination are a's); a gets its own and takes the free one.
         expect(ids(await store.claimOutbox('b', 10, 1000, 3000))).toEqual([]);
-        expect(ids(await store.claimOutbox('a', 10, 1000, 3000))).toEqual(['out-0', 'out-1', 'out-2']);
+        // What a claim took over says whose lease it was (`takenFrom`, null: none); its own, nothing.
+        const takenFrom = (records: readonly OutboxRecord[]) => records.map((r) => [r.id, r.takenFrom]);
+        expect(takenFrom(await store.claimOutbox('a', 10, 1000, 3000))).toEqual([
+          ['out-0', undefined],
+          ['out-1', undefined],
+          ['out-2', null],
+        ]);
         // a's insert leases end at 2000 (out-2, taken, at 3000): b takes out-0 and out-1 only, in order.
-        expect(ids(await store.claimOutbox('b', 10, 2000, 4000))).toEqual(['out-0', 'out-1']);
+        expect(takenFrom(await store.claimOutbox('b', 10, 2000, 4000))).toEqual([
+          ['out-0', { owner: 'a', until: 2000 }],
+          ['out-1', { owner: 'a', until: 2000 }],
+        ]);
+        expect(takenFrom(await store.claimOutbox('b', 10, 2000, 4000))).toEqual([
+          ['out-0', undefined],
+          ['out-1', undefined],
+        ]);
         expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual([]);
         await store.removeOutbox(['out-0', 'out-1']);
         expect(ids(await store.claimOutbox('a', 10, 2000, 4000))).toEqual(['out-2']);
