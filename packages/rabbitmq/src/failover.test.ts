@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@missive/core';
-import { failoverTarget } from './failover.js';
+import { failoverTarget, nodeUrl } from './failover.js';
 import { resolveRabbitMqOptions } from './rabbitmq-options.js';
 
 describe('failover nodes', () => {
@@ -38,5 +38,11 @@ describe('failover nodes', () => {
     expect(failover.current()).toEqual({ hostname: 'c', port: 3 });
     expect(failover.advance(3)).toBeGreaterThan(0); // a whole round failed: back off
     expect(failover.target).toMatchObject({ hostname: 'a', port: 1 });
+  });
+
+  it('names a node by the URL pointed at it, with the password redacted', () => {
+    const { url, nodes } = resolveRabbitMqOptions({ url: 'amqp://us%40er:s3cret@a:1/v%2Fh?failover=b:2,[::1]:3' });
+    expect(nodeUrl(url, nodes[1]!)).toBe('amqp://us%40er:***@b:2/v%2Fh?heartbeat=10');
+    expect(nodeUrl(url, nodes[2]!)).toBe('amqp://us%40er:***@[::1]:3/v%2Fh?heartbeat=10');
   });
 });

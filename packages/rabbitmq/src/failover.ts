@@ -14,6 +14,7 @@
  * @module
  */
 import type * as amqp from 'amqplib';
+import { redactUrl } from '@missive/core';
 import type { NodeAddress } from './rabbitmq-options.js';
 
 /** The reconnect backoff: 100 ms doubling to 10 s, ±20 %. */
@@ -64,4 +65,15 @@ export function failoverTarget(url: string, nodes: readonly NodeAddress[]): Fail
       return attempt <= nodes.length - 1 ? 0 : reconnectDelay(Math.ceil(attempt / nodes.length));
     },
   };
+}
+
+/**
+ * The URL of `node` with the credentials, vhost and parameters of `url`, redacted (see
+ * `redactUrl`): how the logs name the node a connection went to or was lost from.
+ */
+export function nodeUrl(url: string, node: NodeAddress): string {
+  const at = new URL(url);
+  at.hostname = node.hostname.includes(':') ? `[${node.hostname}]` : node.hostname;
+  at.port = String(node.port);
+  return redactUrl(at);
 }

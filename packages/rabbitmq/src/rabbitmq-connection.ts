@@ -22,7 +22,7 @@
 import * as amqp from 'amqplib';
 import { BusStateError, ErrorCode, TransportError, type Logger, type TransportStatus } from '@missive/core';
 import { connectError } from './connect-error.js';
-import { failoverTarget } from './failover.js';
+import { failoverTarget, nodeUrl, type FailoverTarget } from './failover.js';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 
 /**
@@ -63,6 +63,10 @@ export class RabbitConnection {
   private renewing: Promise<void> | undefined;
   /** The setup of a new connection while it runs (see `onConnect`). */
   private settingUp: { readonly connection: amqp.ChannelModel; readonly done: Promise<void> } | undefined;
+  /** Several nodes: which one each connection goes to. */
+  private failover: FailoverTarget | undefined;
+  /** The node of the current (or last) connection, redacted: what the logs name. */
+  private node: string;
   private readonly rpcPool: (amqp.Channel | undefined)[] = [];
   private nextRpc = 0;
 
@@ -71,7 +75,9 @@ export class RabbitConnection {
     readonly safeUrl: string,
     private readonly logger: Logger,
     private readonly hooks: ConnectionHooks,
-  ) {}
+  ) {
+    this.node = safeUrl;
+  }
 
   /** Whether the transport is connected (or reconnecting), not new or closed. */
   get open(): boolean {
@@ -113,6 +119,7 @@ export class RabbitConnection {
     const nodes = this.options.nodes;
     // Several nodes: each reconnection attempt goes to the next one (see failover.ts).
     const failover = nodes.length > 1 ? failoverTarget(this.options.url, nodes) : undefined;
+    this.failover = failover;
     const model = await amqp.connect(failover?.target ?? this.options.url, {
       ...this.options.socketOptions,
       recovery: {
@@ -193,6 +200,8 @@ export class RabbitConnection {
 
   private async setUpConnection(connection: amqp.ChannelModel): Promise<void> {
     this.connection = connection;
+    // amqplib moves the target to the next node only before the next attempt: this one's node.
+    this.node = this.failover === undefined ? this.safeUrl : nodeUrl(this.options.url, this.failover.current());
     this.generation++;
     const publisher = await connection.createConfirmChannel({ highWaterMark: PUBLISH_BUFFER_MESSAGES });
     try {
@@ -208,7 +217,7 @@ export class RabbitConnection {
     }
     this.publisher = publisher;
     await this.hooks.resume(connection);
-    if (this.lostBecause !== undefined) this.logger.info({ url: this.safeUrl }, 'rabbitmq connection recovered');
+    if (this.lostBecause !== undefined) this.logger.info({ url: this.node }, 'rabbitmq connection recovered');
     this.lostBecause = undefined;
     this.releaseWaiters();
   }
@@ -235,7 +244,7 @@ export class RabbitConnection {
 
   private onDisconnect(error: Error): void {
     if (this.state !== 'open') return;
-    this.logger.warn({ url: this.safeUrl, err: error }, `rabbitmq connection lost (${error.message}); reconnecting`);
+    this.logger.warn({ url: this.node, err: error }, `rabbitmq connection lost (${error.message}); reconnecting`);
     this.lostBecause = error.message;
     this.blockedBy = undefined; // a new connection starts unblocked; the broker blocks it again if its alarm is still on
     this.publisher = undefined;

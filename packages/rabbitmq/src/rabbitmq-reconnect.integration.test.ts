@@ -74,6 +74,46 @@ describe('rabbitmq reconnect', () => {
     expect(drained?.depth).toBe(0);
   }, 60_000);
 
+  it('a reconnect to another node of the cluster logs the node it lost and the node it connected to, with no credentials', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    // Two "nodes": two proxies to the one broker.
+    const nodes = [
+      await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname }),
+      await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname }),
+    ];
+    for (const node of nodes) cleanup.push(() => node.close());
+    const logged: { level: string; url: unknown; text: string }[] = [];
+    const record =
+      (level: string) =>
+      (first: unknown, text?: string): void => {
+        const fields = typeof first === 'string' ? {} : (first as { url?: unknown });
+        logged.push({ level, url: fields.url, text: typeof first === 'string' ? first : (text ?? '') });
+        waiter.notify();
+      };
+    const logger: Logger = { ...silentLogger, info: record('info'), warn: record('warn') };
+    const clustered = new URL(url.href);
+    clustered.username = 'guest';
+    clustered.password = 'guest';
+    clustered.port = String(nodes[0]!.port);
+    clustered.searchParams.set('failover', `${url.hostname}:${nodes[1]!.port}`);
+    const transport = new RabbitMqTransport({ url: clustered.href, publishTimeoutMs: 20_000 }, { logger });
+    await transport.connect();
+    cleanup.push(() => transport.close());
+    // The first node goes away: the connection moves to the second.
+    nodes[0]!.refuse(true);
+    nodes[0]!.cut();
+    await waiter.until(() => logged.some((l) => l.text === 'rabbitmq connection recovered'), 'the connection recovered');
+    const lost = logged.find((l) => l.text.startsWith('rabbitmq connection lost'));
+    const recovered = logged.find((l) => l.text === 'rabbitmq connection recovered');
+    expect(new URL(String(lost?.url)).port).toBe(String(nodes[0]!.port));
+    expect(new URL(String(recovered?.url)).port).toBe(String(nodes[1]!.port));
+    for (const line of [lost, recovered]) {
+      expect(String(line?.url)).not.toContain('guest:guest');
+      expect(new URL(String(line?.url)).password).toBe('***');
+    }
+    expect(nodes[1]!.accepted).toBe(1);
+  }, 60_000);
+
   it('a publisher channel the broker keeps refusing is replaced; the connection, its generation and its consumers stay', async (ctx) => {
     if (!(await needRabbitMq(ctx))) return;
     const logged: string[] = [];
