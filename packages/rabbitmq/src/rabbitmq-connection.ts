@@ -9,7 +9,9 @@
  * is the publisher channel made current and are waiting publishes released. A caller that needs a
  * channel while that setup runs (a publish during the reconnect) waits for it, never starts a
  * second one beside it. A failed setup is tried again (backoff up to 5 s) while the connection
- * lasts: right after a broker restart its queues may not be ready yet.
+ * lasts: right after a broker restart its queues may not be ready yet. A setup whose connection is
+ * lost while it runs installs nothing (no publisher or admin channel of a dead connection over the
+ * newer connection's, no resumed consumers, no "recovered" line): the newer connection's setup does.
  *
  * @example
  * ```ts
@@ -43,6 +45,14 @@ export interface ConnectionHooks {
   resume(connection: amqp.ChannelModel): Promise<void>;
   /** The connection was lost: consumers drop what they held (the broker requeues it). */
   lost(): void;
+}
+
+/** A connection's setup found it lost (and maybe replaced) while it ran: it installed nothing. */
+class SupersededSetupError extends TransportError {
+  override name = 'SupersededSetupError';
+  constructor() {
+    super('the rabbitmq connection was lost while it was being set up', { retryable: true });
+  }
 }
 
 /** The live connection. */
@@ -203,20 +213,31 @@ export class RabbitConnection {
     // amqplib moves the target to the next node only before the next attempt: this one's node.
     this.node = this.failover === undefined ? this.safeUrl : nodeUrl(this.options.url, this.failover.current());
     this.generation++;
+    // The connection may be lost, and a newer one set up, while this setup waits: from then on it
+    // installs nothing (its channels would be the dead connection's, over the newer one's).
+    const superseded = (): boolean => this.state !== 'open' || this.connection !== connection;
     const publisher = await connection.createConfirmChannel({ highWaterMark: PUBLISH_BUFFER_MESSAGES });
     try {
+      if (superseded()) throw new SupersededSetupError();
       this.hooks.preparePublisher(publisher);
       publisher.on('close', () => {
         if (this.publisher === publisher) this.publisher = undefined;
       });
-      this.admin = await this.adminChannelOn(connection);
-      await this.hooks.setUp(connection, this.admin);
+      const admin = await this.adminChannelOn(connection);
+      if (superseded()) {
+        await admin.close().catch(() => undefined);
+        throw new SupersededSetupError();
+      }
+      this.admin = admin;
+      await this.hooks.setUp(connection, admin);
+      if (superseded()) throw new SupersededSetupError();
     } catch (error) {
       await publisher.close().catch(() => undefined);
       throw error;
     }
     this.publisher = publisher;
     await this.hooks.resume(connection);
+    if (superseded()) return;
     if (this.lostBecause !== undefined) this.logger.info({ url: this.node }, 'rabbitmq connection recovered');
     this.lostBecause = undefined;
     this.releaseWaiters();
@@ -310,8 +331,9 @@ export class RabbitConnection {
 
   /** A new admin channel on `connection`, replacing one a refused declaration closed during the setup. */
   async reopenAdmin(connection: amqp.ChannelModel): Promise<amqp.Channel> {
-    this.admin = await this.adminChannelOn(connection);
-    return this.admin;
+    const channel = await this.adminChannelOn(connection);
+    if (this.isConnection(connection)) this.admin = channel; // not a lost connection's over the current one's
+    return channel;
   }
 
   /**

@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '@missive/core';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
+import type { ConnectionHooks } from './rabbitmq-connection.js';
 import { RabbitMqTransport } from './rabbitmq-transport.js';
 
 const url = new URL(rabbitUrl);
@@ -24,6 +25,18 @@ const waiter = createWaiter({ timeoutMs: 30_000 });
 /** amqplib's recovering connection model inside the transport: the test listens to its `connect` event. */
 function modelOf(transport: RabbitMqTransport): EventEmitter {
   return (transport as unknown as { link: { model: EventEmitter } }).link.model;
+}
+
+/** What the test reaches into in the transport's connection (`RabbitConnection`): its hooks, its running setup, its state. */
+interface LinkInternals {
+  hooks: ConnectionHooks;
+  readonly ready: Promise<void> | undefined;
+  readonly current: amqp.ChannelModel | undefined;
+  readonly publisherNow: amqp.ConfirmChannel | undefined;
+}
+
+function linkOf(transport: RabbitMqTransport): LinkInternals {
+  return (transport as unknown as { link: LinkInternals }).link;
 }
 
 describe('rabbitmq reconnect', () => {
@@ -72,6 +85,62 @@ describe('rabbitmq reconnect', () => {
     await loop;
     const drained = (await transport.queues()).find((q) => q.name === queue);
     expect(drained?.depth).toBe(0);
+  }, 60_000);
+
+  it("an older connection's setup that ends after a newer connection's installs nothing: the newer publisher channel stays", async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
+    cleanup.push(() => proxy.close());
+    const proxied = new URL(url.href);
+    proxied.port = String(proxy.port);
+    const transport = new RabbitMqTransport({ url: proxied.href, publishTimeoutMs: 20_000 }, { logger: silentLogger });
+    await transport.connect();
+    cleanup.push(() => transport.close());
+    const queue = `reconnect-race-${randomBytes(4).toString('hex')}`;
+    cleanup.push(() => transport.deleteQueue(queue));
+    await transport.declare({ name: queue, topics: [] });
+    const consumer = transport.consume(queue, { prefetch: 10 });
+    await consumer.ready;
+    const received: string[] = [];
+    const loop = (async () => {
+      for await (const delivery of consumer) {
+        received.push(delivery.message.id);
+        await delivery.ack();
+        waiter.notify();
+      }
+    })();
+
+    // The next connection's setup finishes its declarations, then waits (a slow step) until the
+    // connection after it is set up.
+    const link = linkOf(transport);
+    const setUp = link.hooks.setUp;
+    let hold = true;
+    let held: Promise<void> | undefined;
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    link.hooks.setUp = async (connection, admin) => {
+      await setUp(connection, admin);
+      if (!hold) return;
+      hold = false;
+      held = link.ready; // this setup's outcome
+      waiter.notify();
+      await gate;
+    };
+    const generation = transport.generation;
+    proxy.cut();
+    await waiter.until(() => held !== undefined, "the first reconnect's setup, held");
+    proxy.cut(); // that connection is lost too; the next one is set up at once
+    await waiter.until(() => transport.generation === generation + 2 && transport.status().connected, 'the second reconnect, set up');
+    const current = link.current!;
+    letGo();
+    await held!.catch(() => undefined);
+    // The publisher channel is still the current connection's, and publishing works.
+    expect(link.publisherNow?.connection).toBe(current.connection);
+    await transport.send(queue, { id: 'after-both', type: 't', body: Buffer.from('{}'), headers: {} });
+    await waiter.until(() => received.includes('after-both'), 'the message sent after both setups');
+    expect((await transport.queues()).find((q) => q.name === queue)?.consumers).toBe(1);
+    await consumer.close();
+    await loop;
   }, 60_000);
 
   it('a reconnect to another node of the cluster logs the node it lost and the node it connected to, with no credentials', async (ctx) => {

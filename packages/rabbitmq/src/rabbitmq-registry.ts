@@ -61,6 +61,8 @@ export class RabbitRegistry {
         return reopen();
       }
     }
+    // Lost (and maybe replaced) while the registry was declared: the newer connection's setup follows it.
+    if (!this.link.isConnection(connection)) return admin;
     this.connection = connection;
     this.following = undefined;
     if (this.wanted) void this.ensureFollowing();
