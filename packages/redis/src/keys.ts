@@ -14,6 +14,7 @@
  * | `<p>dl:<queue>` | stream | dead letters with their failure |
  * | `<p>dli:<queue>` | hash | message id → dead-letter entry id |
  * | `<p>batched` | hash | stream key → messages beyond one per batch entry in it |
+| `<p>bs:<queue>` | hash | pending batch entry id → its messages already nacked or dead-lettered, `,i,j,` (1-based) |
  * | `<p>delayed` | sorted set | delayed record id → due time (epoch ms) |
  * | `<p>d:<rid>` | hash | one delayed message and its queue |
  * | `<p>dq:<queue>` | set | the queue's delayed record ids |
@@ -63,6 +64,11 @@ export class Keys {
 
   waitingKeys(queue: string): string {
     return `${this.prefix}wk:${queue}`;
+  }
+
+  /** Hash: a pending batch entry's id → the positions of its messages already nacked or dead-lettered (`,2,5,`). */
+  settledMembers(queue: string): string {
+    return `${this.prefix}bs:${queue}`;
   }
 
   deadLetters(queue: string): string {

@@ -3,7 +3,8 @@
  * still this consumer's; `release` of a partition key; `copy` and `field` of entry fields,
  * `messageId` of an entry (from its `m` value, see `entry.ts`, or its older `i` field); `members`
  * of a batch entry's `M` value, each `{m, headers or ''}`; `single`, the fields of one message
- * entry; `uncount` of a stream's messages beyond one per batch entry (`<p>batched`); `drop` of a
+ * entry; `settleMember`, `isSettled` and `settledCount` of the messages of a pending batch entry
+ * already nacked or dead-lettered (`<p>bs:<queue>`: entry id → `,i,j,`); `uncount` of a stream's messages beyond one per batch entry (`<p>batched`); `drop` of a
  * whole queue).
  *
  * @example
@@ -69,12 +70,27 @@ local function single(m, h, dc)
   if tonumber(dc) > 0 then g[#g + 1] = 'dc'; g[#g + 1] = tostring(dc) end
   return g
 end
+local function isSettled(v, i)
+  return v and string.find(v, ','..i..',', 1, true) ~= nil
+end
+local function settleMember(P, q, id, i)
+  local k = P..'bs:'..q
+  local v = redis.call('HGET', k, id) or ','
+  if isSettled(v, i) then return false end
+  redis.call('HSET', k, id, v..i..',')
+  return true
+end
+local function settledCount(v)
+  if not v then return 0 end
+  local _, n = string.gsub(v, ',', '')
+  return n - 1
+end
 local function uncount(h, s, n)
   if redis.call('HINCRBY', h, s, -n) <= 0 then redis.call('HDEL', h, s) end
 end
 local function drop(P, q)
   redis.call('HDEL', P..'batched', P..'q:'..q)
-  redis.call('DEL', P..'q:'..q, P..'l:'..q, P..'dl:'..q, P..'dli:'..q)
+  redis.call('DEL', P..'q:'..q, P..'l:'..q, P..'dl:'..q, P..'dli:'..q, P..'bs:'..q)
   for _, k in ipairs(redis.call('SMEMBERS', P..'wk:'..q)) do redis.call('DEL', P..'w:'..q..'|'..k) end
   for _, rid in ipairs(redis.call('SMEMBERS', P..'dq:'..q)) do
     redis.call('ZREM', P..'delayed', rid)

@@ -76,6 +76,8 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private readonly stream: string;
   /** Where this consumer's deliveries come from (what the settle scripts check). */
   private readonly site: SettleSite;
+  /** The `ackEntries` script's keys: the stream, the `batched` hash, the queue's settled-members hash. */
+  private readonly entryKeys: readonly string[];
   private blocker: Redis | undefined;
   private blockerId: number | undefined;
   private wakeRoom: (() => void) | undefined;
@@ -104,6 +106,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     this.name = `${transport.connectionId}.${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
     this.stream = transport.keys.stream(queue);
     this.site = { queue, stream: this.stream, consumer: this.name };
+    this.entryKeys = [this.stream, transport.keys.batched, transport.keys.settledMembers(queue)];
     this.ready = transport.checkQueue(queue).then((ordered) => {
       if (this.buffer.closed) return;
       this.loop = this.run(ordered);
@@ -237,8 +240,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       let deleted: Promise<unknown> | undefined;
       blocker.stream.cork();
       try {
-        if (acks.some((a) => a.extra > 0))
-          acked = this.ackEntriesOnBlocker!([this.stream, this.transport.keys.batched], ackEntryArgs(acks));
+        if (acks.some((a) => a.extra > 0)) acked = this.ackEntriesOnBlocker!(this.entryKeys, ackEntryArgs(acks));
         else {
           acked = blocker.xack(this.stream, GROUP, ...ids);
           deleted = blocker.xdel(this.stream, ...ids);
@@ -293,9 +295,11 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     if (batch !== undefined) {
       const members = readBatch(batch);
       const entry = new BatchEntry(entryId, count, members.length);
-      for (const member of members) {
+      for (let i = 0; i < members.length; i++) {
+        const member = members[i]!;
         const delivery = new RedisDelivery(this, entryId, count, member.message, count, entryId, {
           entry,
+          position: i + 1,
           value: member.value,
           headers: member.headers,
         });
@@ -452,11 +456,11 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
         const rest = entries.length === 0 ? batch : batch.filter((a) => a.extra === 0);
         const [a, b] = await Promise.all([
           scripts.run('ack', [this.stream], ackArgs(this.transport.keys.prefix, this.site, rest)),
-          entries.length === 0 ? 0 : scripts.run('ackEntries', [this.stream, this.transport.keys.batched], ackEntryArgs(entries)),
+          entries.length === 0 ? 0 : scripts.run('ackEntries', this.entryKeys, ackEntryArgs(entries)),
         ]);
         acked = Number(a) + Number(b);
       } else if (batch.some((a) => a.extra > 0)) {
-        acked = await scripts.run('ackEntries', [this.stream, this.transport.keys.batched], ackEntryArgs(batch));
+        acked = await scripts.run('ackEntries', this.entryKeys, ackEntryArgs(batch));
       } else {
         // Two commands in one socket write. Not a pipeline: ioredis copies every script defined on
         // the connection into each pipeline it makes (about 7 µs here, per batch).

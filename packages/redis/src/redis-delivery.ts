@@ -66,6 +66,8 @@ export class BatchEntry {
 /** One message of a batch entry: its entry, and its `m` and headers values (to write it again alone). */
 export interface Membership {
   readonly entry: BatchEntry;
+  /** Its position in the entry, from 1 (what the settle scripts record). */
+  readonly position: number;
   readonly value: Buffer;
   readonly headers: Buffer | undefined;
 }

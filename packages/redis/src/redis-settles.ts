@@ -108,6 +108,7 @@ export async function requeueMember(
         member.value,
         memberHeaders(d, headers),
         transport.clock.now(),
+        member.position,
       ],
     );
     if (Number(done) === 0)
@@ -144,6 +145,7 @@ export async function deadLetterMember(
         member.value,
         member.headers ?? '',
         JSON.stringify(failure),
+        member.position,
       ],
     );
     if (Number(done) === 0)

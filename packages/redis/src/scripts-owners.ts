@@ -101,12 +101,13 @@ return 1`,
   /**
    * ARGV: prefix, queue, now. Returns {messages in the stream, messages in pending entries,
    * delayed, dead letters, waiting for a key, live consumers, since when without one (or -1)}. A
-   * batch entry counts its messages (entries plus the stream's count in `<p>batched`).
+   * batch entry counts its messages (entries plus the stream's count in `<p>batched`); a pending
+   * one, those not yet nacked or dead-lettered (`<p>bs:<queue>`).
    */
   stats: `${COMMON}${LIVENESS}
 local P, q = ARGV[1], ARGV[2]
 local s = P..'q:'..q
-local xlen, pending, parked = redis.call('XLEN', s), 0, 0
+local xlen, pending, parked, gone = redis.call('XLEN', s), 0, 0, 0
 local extra = xlen > 0 and tonumber(redis.call('HGET', P..'batched', s) or '0') or 0
 if xlen > 0 then
   local ok, p = pcall(redis.call, 'XPENDING', s, 'missive')
@@ -119,7 +120,11 @@ if xlen > 0 then
       local list = redis.call('XPENDING', s, 'missive', start, '+', 1000)
       for _, e in ipairs(list) do
         local r = redis.call('XRANGE', s, e[1], e[1])[1]
-        if r and r[2][1] == 'M' then pending = pending + struct.unpack('>I4', r[2][2], 2) - 1 end
+        if r and r[2][1] == 'M' then
+          pending = pending + struct.unpack('>I4', r[2][2], 2) - 1
+          -- Its messages already nacked or dead-lettered are counted where they went: neither here nor in flight.
+          gone = gone + settledCount(redis.call('HGET', P..'bs:'..q, e[1]))
+        end
       end
       if #list < 1000 then break end
       start = '('..list[#list][1]
@@ -133,5 +138,5 @@ if live == 0 then
   since = tonumber(redis.call('HGET', P..'idle', q) or '-1')
   if seen and seen > since then since = seen end
 end
-return {xlen + extra, pending, redis.call('SCARD', P..'dq:'..q), redis.call('XLEN', P..'dl:'..q), parked, live, since}`,
+return {xlen + extra - gone, pending - gone, redis.call('SCARD', P..'dq:'..q), redis.call('XLEN', P..'dl:'..q), parked, live, since}`,
 } as const;

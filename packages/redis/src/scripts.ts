@@ -187,9 +187,14 @@ if idle > 0 then
       local made = (tonumber(field(f, 'dc')) or 0) + (p[1] and p[1][4] or 1) - 1
       if f[1] == 'M' then
         -- A batch entry is split: each message alone, with its count, so a message that crashes
-        -- its consumer reaches maxDeliveries (and the dead letters) without its batch-mates.
+        -- its consumer reaches maxDeliveries (and the dead letters) without its batch-mates. Those
+        -- its consumer nacked or dead-lettered were written again already: not again.
         local list = members(f[2])
-        for _, mh in ipairs(list) do redis.call('XADD', s, '*', unpack(single(mh[1], mh[2], made))) end
+        local settled = redis.call('HGET', P..'bs:'..q, id)
+        for i, mh in ipairs(list) do
+          if not isSettled(settled, i) then redis.call('XADD', s, '*', unpack(single(mh[1], mh[2], made))) end
+        end
+        if settled then redis.call('HDEL', P..'bs:'..q, id) end
         if #list > 1 then uncount(P..'batched', s, #list - 1) end
         moved = moved + #list - 1
       else
@@ -296,16 +301,19 @@ if ARGV[6] ~= '' then release(P, q, string.sub(ARGV[6], 2), ARGV[7]) end
 return 1`,
 
   /**
-   * The acks of a batch holding a batch entry. KEYS: stream, the `batched` hash; ARGV: per entry,
-   * (id, messages it holds beyond one). `XACK` tells whether each id was still pending (a reclaimed
-   * id is not: nothing happens to it); each acked id is deleted and its extra messages taken off
-   * the stream's count. Returns how many were acked.
+   * The acks of a batch holding a batch entry. KEYS: stream, the `batched` hash, the queue's
+   * settled-members hash; ARGV: per entry, (id, messages it holds beyond one). `XACK` tells whether
+   * each id was still pending (a reclaimed id is not: nothing happens to it); each acked id is
+   * deleted, its extra messages taken off the stream's count and its settled members forgotten.
+   * Returns how many were acked.
    */
   ackEntries: `${COMMON}
 local s, n, extra = KEYS[1], 0, 0
+local settled = redis.call('EXISTS', KEYS[3]) == 1
 for i = 1, #ARGV, 2 do
   if redis.call('XACK', s, G, ARGV[i]) == 1 then
     redis.call('XDEL', s, ARGV[i])
+    if settled then redis.call('HDEL', KEYS[3], ARGV[i]) end
     n = n + 1
     extra = extra + tonumber(ARGV[i + 1])
   end
@@ -315,13 +323,17 @@ return n`,
 
   /**
    * A nack of one message of a batch entry: writes it again as an entry of its own (now or
-   * delayed), and leaves the batch entry to be acked once all its messages are settled. KEYS:
-   * stream; ARGV: prefix, queue, consumer, batch entry id, its count, delay ms, deliveries so far,
-   * the message's `m` value, its headers JSON ('' none), now. Returns 1, or 0 when no longer ours.
+   * delayed), and leaves the batch entry to be acked once all its messages are settled; records
+   * the message as settled in its entry (the listing no longer counts it in flight, a reclaim of
+   * the entry does not write it again, a nack sent twice writes it once). KEYS: stream; ARGV:
+   * prefix, queue, consumer, batch entry id, its count, delay ms, deliveries so far, the message's
+   * `m` value, its headers JSON ('' none), now, its position in the entry (from 1). Returns 1, or
+   * 0 when no longer ours.
    */
   nackMember: `${COMMON}
 local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
 if not mine(s, c, ARGV[4], ARGV[5]) then return 0 end
+if not settleMember(P, q, ARGV[4], ARGV[11]) then return 1 end
 local g = single(ARGV[8], ARGV[9], ARGV[7])
 local delay = tonumber(ARGV[6])
 if delay > 0 then
@@ -336,12 +348,14 @@ return 1`,
 
   /**
    * A dead-letter of one message of a batch entry (the batch entry is acked once all its messages
-   * are settled). KEYS: stream; ARGV: prefix, queue, consumer, batch entry id, its count, the
-   * message's `m` value, its headers JSON ('' none), failure JSON. Returns 1, or 0 when no longer ours.
+   * are settled), recorded as settled in its entry as a nack is. KEYS: stream; ARGV: prefix,
+   * queue, consumer, batch entry id, its count, the message's `m` value, its headers JSON ('' none),
+   * failure JSON, its position in the entry (from 1). Returns 1, or 0 when no longer ours.
    */
   deadLetterMember: `${COMMON}
 local P, q, c, s = ARGV[1], ARGV[2], ARGV[3], KEYS[1]
 if not mine(s, c, ARGV[4], ARGV[5]) then return 0 end
+if not settleMember(P, q, ARGV[4], ARGV[9]) then return 1 end
 local g = single(ARGV[6], ARGV[7], 0)
 g[#g + 1] = 'f'; g[#g + 1] = ARGV[8]
 local dl = redis.call('XADD', P..'dl:'..q, '*', unpack(g))
