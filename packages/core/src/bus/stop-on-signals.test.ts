@@ -1,13 +1,14 @@
 /**
  * `stopOnSignals` in a real process: SIGTERM drains the in-flight handler, runs the clean-up and
- * exits 0; a second signal during the drain exits at once with 128 + its number.
+ * exits 0; a stop that fails exits 1; a second signal during the drain exits at once with 128 +
+ * its number. The example services stop this way (`run` in each example's `src/runtime.ts`).
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startProcess } from '@missive/testing';
 
 const fixture = fileURLToPath(new URL('./test-fixtures/signal-service.ts', import.meta.url));
-const start = (release: 'on-signal' | 'never') =>
+const start = (release: 'on-signal' | 'never' | 'fail-stop') =>
   startProcess(process.execPath, ['--conditions=@missive/source', '--import', 'tsx', fixture, release]);
 
 describe('stopOnSignals', () => {
@@ -27,6 +28,15 @@ describe('stopOnSignals', () => {
     service.kill('SIGINT');
     expect(await service.exited).toBe(130);
     expect(service.lines).not.toContain('handled w-1');
+    expect(service.lines).not.toContain('cleaned up');
+  });
+
+  it('exits 1 when the stop fails (its clean-up throws), after draining', async () => {
+    const service = start('fail-stop');
+    await service.waitFor(/^in-flight w-1$/, 20_000);
+    service.kill('SIGINT');
+    expect(await service.exited).toBe(1);
+    expect(service.lines).toContain('handled w-1');
     expect(service.lines).not.toContain('cleaned up');
   });
 });

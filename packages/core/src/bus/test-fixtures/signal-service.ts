@@ -1,20 +1,27 @@
 /**
  * A service process for `stop-on-signals.test.ts`: a bus on the memory transport whose handler is
  * in flight when the test signals. `release` decides whether the handler finishes once the first
- * signal arrives (`on-signal`) or never (`never`, to test the second signal).
+ * signal arrives (`on-signal`) or never (`never`, to test the second signal); `fail-stop`: as
+ * `on-signal`, and the clean-up after the stop throws.
  */
 import { createBus, defineEvent, silentLogger, stopOnSignals } from '@missive/core';
 import { z } from 'zod';
 
 const Work = defineEvent('signals.work', z.object({ id: z.string() }));
 const release = process.argv[2] === 'never' ? 'never' : 'on-signal';
+const failStop = process.argv[2] === 'fail-stop';
 const bus = createBus({ service: 'signals', transport: 'memory://', logger: silentLogger, stopTimeoutMs: 20_000 });
 let letGo: () => void = () => undefined;
 const gate = new Promise<void>((resolve) => (letGo = resolve));
-process.once('SIGTERM', () => {
+let signalled = false;
+const onFirstSignal = (): void => {
+  if (signalled) return;
+  signalled = true;
   process.stdout.write('stopping\n');
   if (release === 'on-signal') setImmediate(letGo);
-});
+};
+process.on('SIGTERM', onFirstSignal);
+process.on('SIGINT', onFirstSignal);
 bus.endpoint('signals', (e) =>
   e.on(Work, async (work) => {
     process.stdout.write(`in-flight ${work.id}\n`);
@@ -28,6 +35,7 @@ const alive = setInterval(() => undefined, 60_000);
 stopOnSignals(bus, {
   onStop: () => {
     clearInterval(alive);
+    if (failStop) throw new Error('the clean-up failed');
     process.stdout.write('cleaned up\n');
   },
 });
