@@ -16,7 +16,7 @@ import { createTraceState, INVALID_SPANID, INVALID_TRACEID, type SpanContext } f
  * Whether `text[from, to)` is lower-case hex digits: 1 when they are and not all zeros, 0 when all
  * zeros, -1 when one is not a digit. A loop on character codes rather than a regular expression:
  * 0.6 times the time (a flat string) and 0.6 (a string just concatenated, as on the memory path:
- * the regular expression flattens it on a slower path), `bench/scratch` figures in docs/BENCHMARKS.md.
+ * the regular expression flattens it on a slower path); docs/BENCHMARKS.md, issue 15, fourth pass.
  */
 function hexRun(text: string, from: number, to: number): -1 | 0 | 1 {
   let zeros = true;
