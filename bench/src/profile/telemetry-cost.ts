@@ -30,12 +30,14 @@
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ROOT_CONTEXT as ROOT, type Context, type ContextManager } from '@opentelemetry/api';
 import type * as CoreModule from '@missive/core';
+import type * as OtelModule from '@missive/otel';
 import { AMQP_URL } from '../harness/machine.js';
 import { makeOrder, orderSchema } from '../harness/payload.js';
 import { cleanup } from '../subjects/missive-bus.js';
@@ -47,9 +49,10 @@ import { cleanup } from '../subjects/missive-bus.js';
  * process pays once it is on, whoever turned it on.
  * `traces` and `metrics` (with `--split`): the SDK's tracer provider alone, its meter provider alone.
  * `sampled` (with `--sampled`): the SDK with `ParentBased(TraceIdRatioBased(0.1))`, as production
- * tracing usually samples.
+ * tracing usually samples; `base-sampled` (with `--sampled` and `--baseline`): the same with the
+ * `--baseline` build.
  */
-type Mode = 'none' | 'sdk' | 'base' | 'context' | 'traces' | 'metrics' | 'sampled';
+type Mode = 'none' | 'sdk' | 'base' | 'context' | 'traces' | 'metrics' | 'sampled' | 'base-sampled';
 type Path = 'memory' | 'rabbitmq';
 
 /** What one child run reports. */
@@ -163,6 +166,32 @@ function asyncLocalStorageContextManager(): ContextManager {
   return manager;
 }
 
+const isBase = (mode: Mode): boolean => mode === 'base' || mode === 'base-sampled';
+
+/**
+ * @missive/otel for a mode: for `base`, the build beside the `--baseline` core
+ * (`…/packages/core/dist/index.js` → `…/packages/otel/dist/index.js`) when there is one, so that
+ * its `startTelemetry` claims the durations of that core, not of this checkout's.
+ */
+function otelModule(mode: Mode): string {
+  if (!isBase(mode)) return '@missive/otel';
+  const beside = resolve(dirname(resolve(option('baseline', ''))), '../../otel/dist/index.js');
+  return existsSync(beside) ? pathToFileURL(beside).href : '@missive/otel';
+}
+
+/**
+ * Under `valgrind --tool=callgrind` (`--callgrind`): zeroes the counts before the measured messages
+ * and dumps them after, so a dump holds exactly their instructions (`callgrind_control`). Run node
+ * with `--single-threaded --expose-gc` there: compilation and collection then happen on the main
+ * thread at the same points in every run, not whenever valgrind schedules V8's helper threads.
+ */
+function callgrind(...args: string[]): void {
+  if (!process.argv.includes('--callgrind')) return;
+  // The same heap at the start of every run (node --expose-gc): a collection the warm-up left owing does not fall into the count.
+  if (args[0] === '-z') (globalThis as { gc?: () => void }).gc?.();
+  execFileSync('callgrind_control', [...args, String(process.pid)], { stdio: 'ignore' });
+}
+
 /** One measured run in this process. */
 async function child(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const spans = new Discard();
@@ -173,7 +202,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     context.setGlobalContextManager(asyncLocalStorageContextManager());
     context.with(ROOT_CONTEXT, () => undefined);
   } else if (mode !== 'none') {
-    const { startTelemetry } = await import('@missive/otel');
+    const { startTelemetry } = (await import(otelModule(mode))) as typeof OtelModule;
     const { ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base');
     const telemetry = startTelemetry({
       service: 'bench',
@@ -181,7 +210,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
       metricExporter: metrics,
       metricIntervalMs: Number(option('metric-interval', '10000')),
       prometheus: false,
-      ...(mode === 'sampled'
+      ...(mode === 'sampled' || mode === 'base-sampled'
         ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(Number(option('ratio', '0.1'))) }) }
         : {}),
     });
@@ -196,7 +225,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     shutdown = () => telemetry.shutdown();
   }
   const core = (
-    mode === 'base' ? await import(pathToFileURL(resolve(option('baseline', ''))).href) : await import('@missive/core')
+    isBase(mode) ? await import(pathToFileURL(resolve(option('baseline', ''))).href) : await import('@missive/core')
   ) as typeof CoreModule;
   const Placed = core.defineEvent(`bench.${name}`, orderSchema);
   const url = path === 'memory' ? 'memory://' : AMQP_URL;
@@ -230,11 +259,13 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
   };
   try {
     await run(Math.min(count, path === 'memory' ? 10_000 : 2_000)); // warm-up
+    callgrind('-z');
     const before = process.cpuUsage();
     const started = performance.now();
     await run(count);
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(before);
+    callgrind('-d', `measured ${path} ${mode} ${count}`);
     const minimum = mode === 'sdk' && !process.argv.includes('--no-minimum') ? await sdkMinimum(count) : undefined;
     await shutdown();
     return {
@@ -252,7 +283,7 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
 
 function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<RunResult> {
   const args = [fileURLToPath(import.meta.url), '--child', path, '--mode', mode, '--count', String(count), '--name', name];
-  if (mode === 'base') args.push('--baseline', option('baseline', ''));
+  if (isBase(mode)) args.push('--baseline', option('baseline', ''));
   args.push('--metric-interval', option('metric-interval', '10000'), '--ratio', option('ratio', '0.1'));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: 300_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
@@ -293,6 +324,7 @@ async function parent(): Promise<void> {
     if (process.argv.includes('--context')) all.push('context');
     if (process.argv.includes('--split')) all.push('traces', 'metrics');
     if (process.argv.includes('--sampled')) all.push('sampled');
+    if (process.argv.includes('--sampled') && process.argv.includes('--baseline')) all.push('base-sampled');
     const modes = all.map((_, i) => all[(i + round) % all.length]!);
     for (const path of paths) {
       for (const mode of modes) {
@@ -332,6 +364,7 @@ async function parent(): Promise<void> {
     }
     const labels: [Mode, string][] = [
       ['sampled', 'SDK, ParentBased(TraceIdRatioBased(0.1)) sampler'],
+      ['base-sampled', 'SDK with the --baseline build, ParentBased(TraceIdRatioBased(0.1)) sampler'],
       ['traces', 'SDK traces only (no meter provider)'],
       ['metrics', 'SDK metrics only (no tracer provider)'],
       ['context', 'no provider, the async-hooks context manager on'],
@@ -344,6 +377,14 @@ async function parent(): Promise<void> {
       const rates = runs.map((c, i) => none[i]!.messagesPerSecond / c.messagesPerSecond);
       console.log(
         `| ${path}, ${label} | | | ${median(cpu).toFixed(1)} (${range(cpu, 1)}) | ${median(ratios).toFixed(2)}× (${range(ratios, 2)}) | ${median(rates).toFixed(2)}× (${range(rates, 2)}) | +${(median(cpu) - median(noneCpu)).toFixed(1)} | |`,
+      );
+    }
+    const sampled = results.get(`${path} sampled`);
+    const baseSampled = results.get(`${path} base-sampled`);
+    if (sampled !== undefined && baseSampled !== undefined) {
+      const gain = baseSampled.map((b, i) => b.cpuUsPerMessage / sampled[i]!.cpuUsPerMessage);
+      console.log(
+        `| ${path}, sampled: baseline ÷ this build, CPU, per round | | | | ${median(gain).toFixed(2)}× (${range(gain, 2)}) | | | |`,
       );
     }
   }

@@ -441,18 +441,43 @@ export class EndpointRuntime {
     );
   }
 
-  /** {@link observe} with the attempt's recorded `process` span around it. */
-  private async observeTraced(state: ConsumeState, attempt: Attempt, startedAt: number, span: ProcessSpan): Promise<void> {
-    const tracing = this.bus.tracing;
+  /**
+   * {@link observe} with the attempt's recorded `process` span around it. Like observe, no promise
+   * of its own when the attempt ends at once (a synchronous handler): with the Node SDK's context
+   * manager every promise of the process pays its hook.
+   */
+  private observeTraced(state: ConsumeState, attempt: Attempt, startedAt: number, span: ProcessSpan): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
     try {
-      await tracing.inProcess(span, attempt, state);
-      span.span.end();
+      pending = this.bus.tracing.inProcess(span, attempt, state);
+      if (pending === undefined) {
+        this.tracedSucceeded(state, startedAt, span);
+        return undefined;
+      }
+    } catch (thrown) {
+      return this.tracedFailed(state, startedAt, span, thrown);
+    }
+    return pending.then(
+      () => this.tracedSucceeded(state, startedAt, span),
+      (thrown: unknown) => this.tracedFailed(state, startedAt, span, thrown),
+    );
+  }
+
+  /** Ends the `process` span of an attempt that succeeded and notes it (a failure to note it fails the attempt). */
+  private tracedSucceeded(state: ConsumeState, startedAt: number, span: ProcessSpan): void {
+    span.span.end();
+    try {
       this.succeeded(startedAt);
     } catch (thrown) {
-      // An ended span no longer records: it is not ended twice.
-      if (span.span.isRecording()) tracing.end(span.span, toError(thrown));
       this.failed(state, startedAt, thrown);
     }
+  }
+
+  /** Ends the `process` span of a failed attempt with its error (unless ended already), notes it and throws the error. */
+  private tracedFailed(state: ConsumeState, startedAt: number, span: ProcessSpan, thrown: unknown): never {
+    // An ended span no longer records: it is not ended twice.
+    if (span.span.isRecording()) this.bus.tracing.end(span.span, toError(thrown));
+    return this.failed(state, startedAt, thrown);
   }
 
   private succeeded(startedAt: number): void {

@@ -32,6 +32,20 @@ describe('spanContextOf', () => {
     }
   });
 
+  it('reads the sampled flag of every flags byte, and refuses every character next to the hex digits', () => {
+    for (let flags = 0; flags < 256; flags++) {
+      const hex = flags.toString(16).padStart(2, '0');
+      expect(spanContextOf(`00-${TRACE}-${SPAN}-${hex}`)?.traceFlags, hex).toBe(flags & 1);
+    }
+    // '/' and ':' border the digits, '`' and 'g' the letters.
+    for (const c of ['/', ':', '`', 'g', 'A', 'F', ' ']) {
+      expect(spanContextOf(`0${c}-${TRACE}-${SPAN}-01`), `version ${c}`).toBeUndefined();
+      expect(spanContextOf(`00-${TRACE.slice(0, 31)}${c}-${SPAN}-01`), `trace id ${c}`).toBeUndefined();
+      expect(spanContextOf(`00-${TRACE}-${c}${SPAN.slice(1)}-01`), `span id ${c}`).toBeUndefined();
+      expect(spanContextOf(`00-${TRACE}-${SPAN}-0${c}`), `flags ${c}`).toBeUndefined();
+    }
+  });
+
   it('round-trips through traceparentOf and traceIdOf', () => {
     const traceparent = `00-${TRACE}-${SPAN}-01`;
     expect(traceparentOf(spanContextOf(traceparent)!)).toBe(traceparent);

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { captureSpans, createTestHarness } from '@missive/testing';
 import { defineCommand, defineEvent, defineQuery } from '../contracts/contract.js';
 import { MemoryMessageStore } from '../workflows/memory-store.js';
+import { createBus } from '../bus/bus.js';
+import { silentLogger } from '../logger.js';
 
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string() }));
 const ChargeCard = defineCommand('payment.charge-card', z.object({ orderId: z.string() }));
@@ -25,6 +27,10 @@ const one = (name: string): ReadableSpan => {
       .join(', ')}`,
   ).toHaveLength(1);
   return found[0]!;
+};
+/** Waits until `done()`, a macrotask at a time. */
+const until = async (done: () => boolean): Promise<void> => {
+  while (!done()) await new Promise((resolve) => setImmediate(resolve));
 };
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
@@ -169,6 +175,41 @@ describe('tracing (OpenTelemetry messaging conventions)', () => {
     expect(replayed.spanContext().traceId).not.toBe(first.spanContext().traceId);
     expect(replayed.parentSpanContext).toBeUndefined();
     expect(replayed.links.map((l) => l.context.traceId)).toEqual([first.spanContext().traceId]);
+  });
+
+  it("a synchronous handler's process span ends as the handler returns, and an asynchronous one's when its promise settles", async () => {
+    // With the Node SDK's context manager every promise pays its hook: the traced attempt of a
+    // handler that returns at once makes none of its own (a microtask the handler queued finds its
+    // span ended); one that returns a promise is ended when the promise settles, with its outcome.
+    // A bus without middleware (the harness adds some, and middleware's `next` is a promise).
+    const bus = createBus({ service: 'shop', transport: 'memory://', logger: silentLogger });
+    const endedByNextMicrotask: boolean[] = [];
+    const note = () => {
+      const span = trace.getActiveSpan()!;
+      queueMicrotask(() => endedByNextMicrotask.push(!span.isRecording()));
+    };
+    let asyncFails = false;
+    bus.endpoint('billing', (e) => e.on(OrderPlaced, note));
+    bus.endpoint('payment', (e) =>
+      e.on(ChargeCard, async () => {
+        await Promise.resolve();
+        if (asyncFails) throw new Error('declined');
+      }),
+    );
+    await bus.start();
+    await bus.publish(OrderPlaced, { orderId: 'o-1' });
+    await bus.send(ChargeCard, { orderId: 'o-1' }, { to: 'payment' });
+    await until(() => named('process billing').length === 1 && named('process payment').length === 1);
+    expect(endedByNextMicrotask).toEqual([true]);
+    expect(one('process payment').status.code).toBe(SpanStatusCode.UNSET);
+    asyncFails = true;
+    capture.reset();
+    await bus.send(ChargeCard, { orderId: 'o-2' }, { to: 'payment' });
+    await until(() => named('process payment').length >= 1);
+    await bus.stop();
+    const failed = named('process payment')[0]!;
+    expect(failed.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'declined' });
+    expect(failed.attributes['error.type']).toBe('Error');
   });
 
   it('request and reply stay in one trace', async () => {
