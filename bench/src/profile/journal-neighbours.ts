@@ -3,7 +3,8 @@
  * handler (bus-thread CPU µs per message, medians of 6 alternating rounds of 20,000 messages):
  *
  * - `neighbours`: the journal off, alone and with a thread beside it that spins, writes a 64 MiB
- *   array at random, or works 1 ms in every 2: does a busy thread beside the bus slow it?
+ *   array at random, allocates and drops 1 MiB buffers (mapped and unmapped), or works 1 ms in every
+ *   2: does a busy thread beside the bus slow it?
  * - `stores` (or a comma-separated list of them): the journal with stores that cost the bus thread
  *   different things: `off`; `discard` (nothing); `slow` (each batch waits 25 ms, no CPU: batches
  *   pile up on the bus thread as with a slower worker); `echo` (a worker thread that answers at
@@ -55,6 +56,9 @@ try {
       spin: 'let x = 0; for (;;) { x = (x * 1103515245 + 12345) | 0; }',
       memory:
         'const a = new Int32Array(16 << 20); let x = 1; for (;;) { x = (x * 1103515245 + 12345) | 0; a[(x >>> 0) & ((16 << 20) - 1)] += 1; }',
+      // Allocates and drops 1 MiB buffers: their memory is mapped and unmapped (munmap), and an unmapping
+      // thread makes the kernel flush the TLB of every CPU running a thread of the same process.
+      unmapping: 'for (;;) { const b = new Uint8Array(1 << 20); b[0] = 1; }',
       'half-busy':
         'const sab = new Int32Array(new SharedArrayBuffer(4)); let x = 0; for (;;) { const t = Date.now(); while (Date.now() - t < 1) x++; Atomics.wait(sab, 0, 0, 1); }',
     };
