@@ -116,6 +116,15 @@ describe.each(stores)('journal store: %s', (_, create) => {
     await store.close();
   });
 
+  it('finds a business transaction by the id of its first message, which is its correlation id', async () => {
+    const store = await create();
+    const first = { ...row(10, 'f', 0, []), messageId: 'c-f' };
+    await store.append([first, row(20, 'f', 1, []), row(15, 'g', 0, [])]);
+    expect((await store.conversation('c-f')).map((e) => e.messageId)).toEqual(['c-f', 'm-f-1']);
+    expect((await store.conversation('m-f-1')).map((e) => e.messageId)).toEqual(['c-f', 'm-f-1']);
+    await store.close();
+  });
+
   it('prunes by age and by size, keys included', async () => {
     const store = await create();
     await store.append([1, 2, 3, 4, 5].map((at) => row(at, `p${at}`, 0, [`k-${at}`])));

@@ -72,7 +72,8 @@ export class PostgresJournalStore implements JournalStore {
         attempt integer not null, outcome text not null, duration_ms double precision not null,
         reason text, error text, replayed integer not null default 0, payload text
       );
-      create index if not exists ${t}_message on ${t} (message_id);
+      drop index if exists ${t}_message;
+      create index if not exists ${t}_message_id on ${t} (message_id) where message_id <> correlation_id;
       create index if not exists ${t}_correlation on ${t} (correlation_id);
       create index if not exists ${t}_conversation on ${t} (conversation_id) where conversation_id <> correlation_id;
       create index if not exists ${t}_at on ${t} (at);
@@ -120,7 +121,7 @@ export class PostgresJournalStore implements JournalStore {
     const t = this.table;
     const { rows } = await this.pool.query(
       `with hits(correlation_id) as (
-         select correlation_id from ${t} where message_id = $1
+         select correlation_id from ${t} where message_id = $1 and message_id <> correlation_id
          union select correlation_id from ${t} where correlation_id = $1
          union select correlation_id from ${t} where conversation_id = $1 and conversation_id <> correlation_id
          union select j.correlation_id from ${t}_keys k join ${t} j on j.seq = k.seq where k.value = $1
