@@ -17,7 +17,10 @@
  *
  * Missive's frames carry the header block the current build publishes (no `Missive-Type` on a
  * message published to its type's topic); `--with-type` writes the header as builds before
- * 2026-11-30 07:00 did (`Missive-Type` always), for a before/after of that change.
+ * 2026-11-30 07:00 did (`Missive-Type` always), for a before/after of that change. A build whose
+ * label contains `binary` gets its frames in binary content mode (the data as the payload, the
+ * attributes in `ce-` headers, as `@missive/nats` publishes since 2026-11-30 10:00, written by its
+ * own `wireOf`); any other, the envelope's JSON as the payload (structured, as before).
  *
  * ```sh
  * node --expose-gc bench/dist/profile/nats-consumer-path.js --rounds 6 --count 100000 raw now=packages/nats/dist base=node_modules/.base-nats/dist bus:now=packages/nats/dist
@@ -37,7 +40,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { createBus, createEnvelope, defineEvent, jsonCodec, silentLogger, type Transport } from '@missive/core';
-import type { Consumer, Delivery } from '@missive/core/transport';
+import { BinaryMessage, type Consumer, type Delivery, type TransportMessage } from '@missive/core/transport';
 import { NATS_URL } from '../harness/machine.js';
 import { makeOrder, orderSchema } from '../harness/payload.js';
 import { spread } from '../harness/stats.js';
@@ -80,8 +83,11 @@ const STREAM = `BM${id.toUpperCase()}_MSG`;
 const LANE = `${QUEUE}!t0123456789`;
 const contract = defineEvent(TYPE, orderSchema);
 
+/** The build's `wireOf` (binary frames), for a build label naming `binary`. */
+type WireOf = (message: TransportMessage, topic?: string) => { headers: { encode(): Uint8Array }; data: Uint8Array };
+
 /** Frames of `n` deliveries for the subscription `sid`, in chunks of {@link PREFETCH}, as the server writes them. */
-function chunks(n: number, sid: number, missive: boolean): Uint8Array[] {
+function chunks(n: number, sid: number, missive: boolean, wireOf?: WireOf): Uint8Array[] {
   const codec = jsonCodec();
   const out: Uint8Array[] = [];
   let frames: Uint8Array[] = [];
@@ -99,6 +105,11 @@ function chunks(n: number, sid: number, missive: boolean): Uint8Array[] {
         ? `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\nMissive-Type: ${TYPE}\r\n\r\n`
         : `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\n\r\n`;
       body = codec.encode(envelope);
+      if (wireOf !== undefined) {
+        const wire = wireOf(new BinaryMessage(codec.toBinary!(envelope)!, {}, undefined), TYPE);
+        header = new TextDecoder().decode(wire.headers.encode());
+        body = wire.data;
+      }
     } else {
       subject = RAW.subject;
       reply = `${RAW.ack}.1.${1000 + i}.${1000 + i}.1732940000000000000.${n - i}`;
@@ -148,6 +159,8 @@ interface Path {
   /** The subscription the frames are for. */
   readonly sid: number;
   readonly missive: boolean;
+  /** The build's `wireOf`, when its frames are binary. */
+  readonly wireOf?: WireOf;
   close(): Promise<void>;
 }
 
@@ -218,6 +231,9 @@ async function openPath(build: Build, nc: NatsConnection, onMessage: () => void)
   }
   const opened = await natsConsumer(build.dir, nc);
   const { consumer } = opened;
+  const wireOf = build.label.includes('binary')
+    ? ((await import(pathToFileURL(`${build.dir}/message-codec.js`).href)) as { wireOf: WireOf }).wireOf
+    : undefined;
   const close = () => opened.close();
   const sid = () => opened.sid();
   if (!build.bus) {
@@ -230,6 +246,7 @@ async function openPath(build: Build, nc: NatsConnection, onMessage: () => void)
     return {
       sid: sid(),
       missive: true,
+      wireOf,
       close: async () => {
         await consumer.close();
         await loop;
@@ -240,7 +257,7 @@ async function openPath(build: Build, nc: NatsConnection, onMessage: () => void)
   // Under a bus: a transport whose only live part is this consumer.
   const transport: Transport = {
     kind: 'nats',
-    capabilities: { delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true },
+    capabilities: { delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true, binaryContent: true },
     deadLetters: {} as Transport['deadLetters'],
     connect: async () => undefined,
     close: async () => {
@@ -258,7 +275,7 @@ async function openPath(build: Build, nc: NatsConnection, onMessage: () => void)
   const bus = createBus({ service: 'bench-consumer', transport: 'stub://x', transports: { stub: () => transport }, stopTimeoutMs: 2000 });
   bus.endpoint(QUEUE, (e) => e.on(contract, () => onMessage()), { concurrency: CONCURRENCY, prefetch: PREFETCH });
   await bus.start();
-  return { sid: sid(), missive: true, close: () => bus.stop() };
+  return { sid: sid(), missive: true, wireOf, close: () => bus.stop() };
 }
 
 const writesPerMessage = new Map<string, number>();
@@ -266,7 +283,7 @@ const writesPerMessage = new Map<string, number>();
 async function runOnce(build: Build, nc: NatsConnection): Promise<number> {
   let handled = 0;
   const path = await openPath(build, nc, () => handled++);
-  let all: Uint8Array[] | undefined = chunks(Math.min(count, 20_000), path.sid, path.missive);
+  let all: Uint8Array[] | undefined = chunks(Math.min(count, 20_000), path.sid, path.missive, path.wireOf);
   const parser = parserOf(nc);
   (globalThis as { gc?: () => void }).gc?.();
   callgrind('-z');

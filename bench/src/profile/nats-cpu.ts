@@ -11,9 +11,13 @@
  * node bench/dist/profile/nats-cpu.js --rounds 4 --count 20000 missive raw
  * node bench/dist/profile/nats-cpu.js --rounds 2 --prof /tmp/nats-prof missive raw base=<other @missive/nats build>/index.js
  * ```
- * A subject is `missive` (the bus), `raw`, `transport` (`@missive/nats`'s transport alone, no bus), or
+ * A subject is `missive` (the bus), `raw`, `raw:structured` / `raw:binary` (the raw pattern publishing
+ * each order in that form of Missive's envelope, see `raw-nats.ts`), `transport` (`@missive/nats`'s transport alone, no bus),
  * `label=path` (with the `index.js` of another build of `@missive/nats`; the transport alone if
- * `label` starts with `transport`).
+ * `label` starts with `transport`), either with `?<URL parameters>` added to the transport URL
+ * (`structured?contentMode=structured`), or `label@dir` (the bus of another built checkout at `dir`, its
+ * own core and transport, its processes started from its own copy of this script, so that no
+ * module is loaded twice: `base@/tmp/nats-base`).
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -35,6 +39,8 @@ interface Plan {
   readonly label: string;
   readonly module: string;
   readonly args: SubjectArgs;
+  /** The script the plan's processes run (another checkout's build of this file); default this one. */
+  readonly script?: string;
 }
 
 interface Role {
@@ -246,14 +252,32 @@ async function parent(argv: string[]): Promise<void> {
   const plans: Plan[] = (argv.length > 0 ? argv : ['missive', 'raw']).map((s, i) => {
     const common = { prefetch: 32, concurrency: 16 };
     if (s === 'raw') return { label: 'raw', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `pr${id}` } };
-    const [label, path] = s.includes('=') ? (s.split('=') as [string, string]) : [s, undefined];
+    if (s.startsWith('raw:')) {
+      const form = s.slice(4);
+      return {
+        label: s,
+        module: 'subjects/raw-nats.js',
+        args: { ...common, name: `raw-${form}-${id}`, prefix: `pr${form}${i}${id}`, form },
+      };
+    }
+    if (s.includes('@')) {
+      const [label, dir] = s.split('@') as [string, string];
+      return {
+        label,
+        module: label.startsWith('transport') ? 'subjects/missive-nats-transport.js' : 'subjects/missive-bus.js',
+        script: `${dir}/bench/dist/profile/nats-cpu.js`,
+        args: { ...common, name: `pc-${label}-${id}`, url: `${NATS_URL}?prefix=pc${i}${id}` },
+      };
+    }
+    const [named, query] = s.includes('?') ? (s.split('?') as [string, string]) : [s, undefined];
+    const [label, path] = named.includes('=') ? (named.split('=') as [string, string]) : [named, undefined];
     return {
       label,
       module: label.startsWith('transport') ? 'subjects/missive-nats-transport.js' : 'subjects/missive-bus.js',
       args: {
         ...common,
         name: `pc-${label}-${id}`,
-        url: `${NATS_URL}?prefix=pc${i}${id}`,
+        url: `${NATS_URL}?prefix=pc${i}${id}${query === undefined ? '' : `&${query}`}`,
         ...(path === undefined ? {} : { transportModule: path }),
       },
     };
@@ -268,7 +292,7 @@ async function parent(argv: string[]): Promise<void> {
     const spawn = (role: Role['role']): { c: ChildProcess; exited: Promise<unknown>; next: (t: string) => Promise<unknown> } => {
       const prof = profDir === undefined ? undefined : `${profDir}/${plan.label}/${role}`;
       if (prof !== undefined) mkdirSync(prof, { recursive: true });
-      const c = fork(self, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const c = fork(plan.script ?? self, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const exited = new Promise((resolve) => c.once('exit', resolve));
       const inbox: { type: string; data: unknown }[] = [];
       const waiters: { type: string; resolve: (d: unknown) => void }[] = [];

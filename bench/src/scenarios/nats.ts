@@ -10,7 +10,9 @@
  * commit's, built apart), that build runs too, as "Missive, baseline build": before and after in one run.
  * With `MISSIVE_BENCH_FULL_ENVELOPE=1`, Missive writing the whole envelope (the wire form before
  * 2026-11-30) runs too, as "Missive, full envelope": the lean envelope's effect in one run.
- * With `MISSIVE_BENCH_NATS_ONLY` a comma-separated list of `missive`, `baseline`, `full`, `raw`,
+ * With `MISSIVE_BENCH_NATS_BINARY=1`, Missive writing CloudEvents binary content mode
+ * (`contentMode=binary`) too, same build.
+ * With `MISSIVE_BENCH_NATS_ONLY` a comma-separated list of `missive`, `baseline`, `full`, `binary`, `raw`,
  * `natsjs`, `moleculer`, only those run (`missive,raw`: the ratio alone, more rounds in the time cap).
  * With `MISSIVE_BENCH_CPU_PROF` naming a directory, every consumer and publisher process runs with
  * `node --cpu-prof`, its profile in `<dir>/<system>/consumer` or `…/publisher`.
@@ -97,6 +99,14 @@ export const nats: Scenario = {
         note: `the @missive/nats build at ${baseline}, same core`,
       });
     }
+    if (process.env.MISSIVE_BENCH_NATS_BINARY === '1') {
+      subjects.splice(1, 0, {
+        label: 'Missive, binary content mode',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `bin-${id}`, url: `${NATS_URL}?prefix=bc${id}&contentMode=binary` },
+        note: 'contentMode=binary: the data as the payload, the attributes in ce- headers; same build otherwise',
+      });
+    }
     if (process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1') {
       subjects.splice(1, 0, {
         label: 'Missive, full envelope',
@@ -113,13 +123,15 @@ export const nats: Scenario = {
           ? 'baseline'
           : s.label.startsWith('Missive, full')
             ? 'full'
-            : s.label === 'Missive'
-              ? 'missive'
-              : s.label.startsWith('raw')
-                ? 'raw'
-                : s.label.startsWith('nats.js')
-                  ? 'natsjs'
-                  : 'moleculer';
+            : s.label.startsWith('Missive, binary')
+              ? 'binary'
+              : s.label === 'Missive'
+                ? 'missive'
+                : s.label.startsWith('raw')
+                  ? 'raw'
+                  : s.label.startsWith('nats.js')
+                    ? 'natsjs'
+                    : 'moleculer';
       for (let i = subjects.length - 1; i >= 0; i--) if (!keys.has(keyOf(subjects[i]!))) subjects.splice(i, 1);
     }
     const plan = natsPlan(ctx.quick);
@@ -149,6 +161,7 @@ export const nats: Scenario = {
       await cleanupAll(subjects, ctx.log);
       if (baseline !== undefined && baseline !== '') await removeStreams(`BB${id.toUpperCase()}_`).catch(() => undefined);
       if (process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1') await removeStreams(`BF${id.toUpperCase()}_`).catch(() => undefined);
+      if (process.env.MISSIVE_BENCH_NATS_BINARY === '1') await removeStreams(`BC${id.toUpperCase()}_`).catch(() => undefined);
       await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) =>
         ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`),
       );

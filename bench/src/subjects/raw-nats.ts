@@ -5,11 +5,16 @@
  * explicit acks, pulled with the same prefetch as a batch, refilled at half; one `+ACK` per message
  * after the handler. The body is the JSON of the payload; nothing is validated.
  *
- * Subject args: `prefix` (stream `<PREFIX>_RAW`, subject `<prefix>.raw`).
+ * Subject args: `prefix` (stream `<PREFIX>_RAW`, subject `<prefix>.raw`); `form` (optional): the
+ * publisher writes each order as Missive's envelope would travel, `structured` (the envelope's JSON
+ * as the payload, `Nats-Msg-Id` alone in the headers) or `binary` (the order as the payload, the
+ * other attributes in `ce-` headers), to measure what each form costs nats-server with the clients'
+ * work the same.
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { AckPolicy, connect, createInbox, headers, nanos, RetentionPolicy, StorageType } from 'nats';
+import { AckPolicy, connect, createInbox, headers, nanos, RetentionPolicy, StorageType, type MsgHdrs } from 'nats';
+import { createEnvelope, jsonCodec } from '@missive/core';
 import { NATS_URL } from '../harness/machine.js';
 import type { Order } from '../harness/payload.js';
 import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
@@ -40,12 +45,24 @@ export const createPublisher: CreatePublisher = async (args) => {
     },
   });
   let n = 0;
+  const form = args['form'] as 'structured' | 'binary' | undefined;
+  const codec = jsonCodec();
   const run = randomUUID(); // message ids unique across rounds: the duplicate window would drop repeats
   return {
     publish: (order: Order) =>
       new Promise<void>((resolve, reject) => {
         const id = n++;
         pending.set(id, { resolve, reject });
+        if (form !== undefined) {
+          const envelope = createEnvelope({ type: 'bench.raw', source: '/missive/bench-publisher', data: order, id: `${run}-${id}` });
+          const binary = form === 'binary';
+          const block = binary
+            ? `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\nce-source: ${envelope.source}\r\nce-time: ${envelope.time}\r\n\r\n`
+            : `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\n\r\n`;
+          const data = binary ? encoder.encode(JSON.stringify(order)) : codec.encode(envelope);
+          nc.publish(subject, data, { reply: `${inbox}.${id}`, headers: { encode: () => encoder.encode(block) } as unknown as MsgHdrs });
+          return;
+        }
         const h = headers();
         h.set('Nats-Msg-Id', `${run}-${id}`);
         nc.publish(subject, encoder.encode(JSON.stringify(order)), { reply: `${inbox}.${id}`, headers: h });
@@ -63,6 +80,7 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
     .catch(() => undefined);
   await jsm.consumers.add(stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) });
   const inbox = createInbox();
+  const structured = args['form'] === 'structured';
   let requested = 0;
   const pull = () => {
     const batch = args.prefetch - requested;
@@ -79,7 +97,8 @@ export const createConsumer: CreateConsumer = async (args, onMessage) => {
         return;
       }
       requested--;
-      onMessage(JSON.parse(decoder.decode(m.data)) as Order);
+      const body = JSON.parse(decoder.decode(m.data)) as Order | { data: Order };
+      onMessage(structured ? (body as { data: Order }).data : (body as Order));
       nc.publish(m.reply, '+ACK');
       if (requested * 2 <= args.prefetch) pull();
     },

@@ -76,6 +76,7 @@ export {
 export { validate } from './contracts/validate.js';
 export { createEnvelope, sourceOf, type Envelope, type EnvelopeInit, type MessageKind } from './message/envelope.js';
 export { jsonCodec, type Codec, type JsonCodecOptions } from './message/codec.js';
+export type { BinaryForm } from './message/binary-form.js';
 export { Header } from './message/headers.js';
 
 // Policies an endpoint is configured with.

@@ -11,7 +11,7 @@ import type { TransportFactory } from '@missive/core/transport';
 import { NatsTransport } from './nats-transport.js';
 
 export { NatsTransport, type NatsDeps } from './nats-transport.js';
-export { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './nats-options.js';
+export { resolveNatsOptions, type ContentMode, type NatsOptions, type ResolvedNatsOptions } from './nats-options.js';
 export { PARTITIONS, slotOf } from './naming.js';
 
 /** Creates the transport for a `nats://` URL (or a `tls://` one, given as `transports: { tls: createTransport }`). */

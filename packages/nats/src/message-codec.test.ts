@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { TransportMessage } from '@missive/core';
+import { createEnvelope, jsonCodec, type TransportMessage } from '@missive/core';
+import { BinaryMessage } from '@missive/core/transport';
 import { headers, type Msg, type MsgHdrs } from 'nats';
-import { decodeMessage, decodeReceived, encodeHeaders, wireHeaders } from './message-codec.js';
+import { decodeMessage, decodeReceived, encodeHeaders, UnreadableHeaderError, wireHeaders, wireOf, type Wire } from './message-codec.js';
 
 /** The header block as nats.js publishes it: both kinds of headers have `encode()`, which `MsgHdrs` does not declare. */
 const bytes = (h: MsgHdrs) => (h as unknown as { encode(): Uint8Array }).encode();
@@ -117,5 +118,89 @@ describe('decodeReceived', () => {
     h.set('Nats-Msg-Id', message.id);
     const typeless = { subject: 'p._.t.shop.charge-card', data: message.body, headers: h } as unknown as Msg;
     expect(decodeReceived(typeless)).toMatchObject({ id: message.id, type: 'shop.charge-card' });
+  });
+});
+
+describe('binary content mode (the bus publishing a BinaryMessage)', () => {
+  const codec = jsonCodec();
+  const envelope = createEnvelope({
+    type: 'shop.order-placed',
+    source: '/missive/shop',
+    data: { orderId: 'o-1', total: 30 },
+    partitionKey: 'customer 7/ü',
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    tracestate: 'a=1, b="2"%',
+    causationId: 'cause-1',
+    version: 2,
+  });
+  const message = new BinaryMessage(codec.toBinary!(envelope)!, { 'missive-attempts': '1' }, envelope.partitionkey);
+  const frame = (wire: Wire, subject: string): Msg => {
+    const block = bytes(wire.headers);
+    const raw = new Uint8Array(block.length + wire.data.length);
+    raw.set(block);
+    raw.set(wire.data, block.length);
+    return { subject, _rdata: raw, _msg: { hdr: block.length } } as unknown as Msg;
+  };
+
+  it('writes the data as the payload and the other attributes as ce- headers, leaving out what NATS says', () => {
+    const wire = wireOf(message, envelope.type);
+    expect(JSON.parse(Buffer.from(wire.data).toString('utf8'))).toEqual(envelope.data);
+    expect(text(wire.headers)).toBe(
+      `NATS/1.0\r\nNats-Msg-Id: ${envelope.id}\r\n` +
+        `ce-source: /missive/shop\r\nce-time: ${envelope.time}\r\nce-dataversion: 2\r\nce-causationid: cause-1\r\n` +
+        `ce-traceparent: ${envelope.traceparent}\r\nce-tracestate: a%3D1%2C%20b%3D%222%22%25\r\n` +
+        `ce-partitionkey: customer%207%2F%C3%BC\r\nMissive-Headers: {"missive-attempts":"1"}\r\n\r\n`,
+    );
+  });
+
+  it('names the type in ce-type where the subject does not (a send, another topic)', () => {
+    expect(text(wireOf(message).headers)).toContain('ce-type: shop.order-placed\r\n');
+    expect(text(wireOf(message, 'shop.other').headers)).toContain('ce-type: shop.order-placed\r\n');
+    expect(text(wireOf(message).headers)).not.toContain('Missive-Type');
+  });
+
+  it('reads it back as a BinaryMessage of the same envelope, the left-out attributes put back', () => {
+    for (const [wire, subject] of [
+      [wireOf(message, envelope.type), `p.3.t.${envelope.type}`],
+      [wireOf(message), 'p.3.q.billing'],
+    ] as const) {
+      const back = decodeReceived(frame(wire, subject));
+      expect(back).toBeInstanceOf(BinaryMessage);
+      expect(back).toMatchObject({
+        id: envelope.id,
+        type: envelope.type,
+        partitionKey: 'customer 7/ü',
+        headers: { 'missive-attempts': '1' },
+      });
+      expect(codec.fromBinary!((back as BinaryMessage).form)).toEqual(envelope);
+      expect(codec.decode(back.body)).toEqual(envelope);
+    }
+  });
+
+  it('writes the structured form when asked (wireHeaders) or when a value cannot be a header', () => {
+    expect(text(wireHeaders(message, envelope.type))).not.toMatch(/^ce-/m);
+    const lone = new BinaryMessage(
+      { attributes: { ...message.form.attributes, subject: '\ud800' }, data: message.form.data },
+      {},
+      undefined,
+    );
+    const wire = wireOf(lone, envelope.type);
+    expect(text(wire.headers)).not.toMatch(/^ce-/m);
+    expect(wire.data).toBe(lone.body);
+  });
+
+  it('reads ce- headers in any case, quoted values, and refuses bad percent-encoding', () => {
+    const block = (lines: string) => {
+      const head = new TextEncoder().encode(`NATS/1.0\r\nNats-Msg-Id: m-1\r\n${lines}\r\n`);
+      const body = new TextEncoder().encode('{"a":1}');
+      const raw = new Uint8Array(head.length + body.length);
+      raw.set(head);
+      raw.set(body, head.length);
+      return { subject: 'p._.t.shop.a', _rdata: raw, _msg: { hdr: head.length } } as unknown as Msg;
+    };
+    const read = decodeReceived(block('CE-Source: /s\r\nce-subject: "a \\"b\\""\r\nce-source: /ignored\r\n')) as BinaryMessage;
+    expect(read.form.attributes).toEqual({ source: '/s', subject: 'a "b"', specversion: '1.0', id: 'm-1', type: 'shop.a' });
+    expect(() => decodeReceived(block('ce-source: %C0%A0\r\n'))).toThrow(UnreadableHeaderError);
+    expect(() => decodeReceived(block('ce-__proto__: x\r\n'))).toThrow(UnreadableHeaderError);
   });
 });

@@ -25,11 +25,11 @@
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 import { ErrorCode, type DeadLetterFailure, type Logger, type TransportMessage } from '@missive/core';
-import { BufferedConsumer, SETTLED, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
+import { BufferedConsumer, SETTLED, SettleOnceDelivery, withHeaders, type NackOptions } from '@missive/core/transport';
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
 import { numberAt, readAckSubject } from './ack-subject.js';
-import { decodeReceived } from './message-codec.js';
+import { decodeReceived, UnreadableHeaderError, unreadableMessage } from './message-codec.js';
 
 /** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
 const PULL_EXPIRES_MS = 5_000;
@@ -95,6 +95,8 @@ interface Lane {
 
 class NatsDelivery extends SettleOnceDelivery {
   hadStoredHeaders = false;
+  /** Why the message's headers could not be read (the bus dead-letters it as it is). */
+  unreadable: string | undefined = undefined;
   /** When the server last started this delivery's ack wait: its arrival, then each `+WPI` sent. */
   private extendedAt: number;
   private lapsed = false;
@@ -320,7 +322,15 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     if (lane === undefined) return;
     lane.heardAt = lane.messageAt = now;
     if (lane.requested > 0) lane.requested--;
-    const message = decodeReceived(msg);
+    let message: TransportMessage;
+    let unreadable: string | undefined;
+    try {
+      message = decodeReceived(msg);
+    } catch (error) {
+      if (!(error instanceof UnreadableHeaderError)) throw error;
+      message = unreadableMessage(msg);
+      unreadable = error.message;
+    }
     if (this.buffer.closed) {
       this.host.nc.publish(reply, HANDBACK);
       return;
@@ -338,17 +348,24 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
             -1,
             seq,
             delivered,
-            stored === undefined ? message : { ...message, headers: stored },
+            stored === undefined ? message : withHeaders(message, stored),
             now,
           );
           delivery.hadStoredHeaders = stored !== undefined;
+          delivery.unreadable = unreadable;
           this.hand(at, delivery);
         },
-        () => this.hand(at, new NatsDelivery(this, at, reply, -1, seq, delivered, message, now)),
+        () => {
+          const delivery = new NatsDelivery(this, at, reply, -1, seq, delivered, message, now);
+          delivery.unreadable = unreadable;
+          this.hand(at, delivery);
+        },
       );
       return;
     }
-    this.hand(lane, new NatsDelivery(this, lane, reply, ack.streamSeqAt, ack.streamSeq, delivered, message, now));
+    const delivery = new NatsDelivery(this, lane, reply, ack.streamSeqAt, ack.streamSeq, delivered, message, now);
+    if (unreadable !== undefined) delivery.unreadable = unreadable;
+    this.hand(lane, delivery);
   }
 
   private hand(lane: Lane, delivery: NatsDelivery): void {

@@ -12,6 +12,7 @@
  * | `maxDeliver` | JetStream `max_deliver` of endpoint consumers (a backstop behind the bus's own `maxDeliveries`) | 100 |
  * | `confirmAcks` | `true`: an ack resolves on the server's confirmation (one more round trip); `false`: once sent | false |
  * | `ownersBucket` | the key-value bucket of command owners (buses that must agree on owners share it) | `<PREFIX>_OWNERS` |
+ * | `contentMode` | how the bus's messages are written: `structured` (the envelope's JSON as the payload) or `binary` (the data as the payload, attributes in `ce-` headers); both are read either way | `structured` |
  *
  * TLS: `nats://host:4222?tls=true` (or TLS options in code). `tls://host:4222`, the NATS clients'
  * own spelling, is accepted too, but core's lookup does not send `tls://` here by itself (the scheme
@@ -38,11 +39,21 @@ export interface NatsOptions {
   readonly confirmAcks?: boolean;
   /** The key-value bucket of command owners (default `<PREFIX>_OWNERS`): buses that must agree on owners share it. */
   readonly ownersBucket?: string;
+  /**
+   * How the bus's messages are written (CloudEvents content modes, see `message-codec.ts`):
+   * `structured` (default) the envelope's JSON as the payload; `binary` the data as the payload and
+   * the other attributes in `ce-` headers (measured slower on nats-server 2.9, see the README).
+   * Readers read both.
+   */
+  readonly contentMode?: ContentMode;
   /** TLS options passed to nats.js (`ca`, `cert`, `key` as file paths or PEM strings). */
   readonly tls?: Record<string, unknown>;
   /** The connection's name as the server shows it. */
   readonly name?: string;
 }
+
+/** How the bus's messages are written on NATS. */
+export type ContentMode = 'binary' | 'structured';
 
 /** Options with defaults filled in, and what nats.js gets. */
 export interface ResolvedNatsOptions {
@@ -55,6 +66,7 @@ export interface ResolvedNatsOptions {
   readonly confirmAcks: boolean;
   /** Undefined: `<PREFIX>_OWNERS`. */
   readonly ownersBucket: string | undefined;
+  readonly contentMode: ContentMode;
   readonly tls: Record<string, unknown> | undefined;
   readonly user: string | undefined;
   readonly pass: string | undefined;
@@ -77,6 +89,13 @@ function bool(value: string | null, name: string, fallback: boolean): boolean {
   if (value !== 'true' && value !== 'false')
     throw new ConfigurationError(`nats option ${name} must be "true" or "false", got ${JSON.stringify(value)}`);
   return value === 'true';
+}
+
+function contentMode(value: string | undefined): ContentMode {
+  if (value === undefined) return 'structured';
+  if (value !== 'binary' && value !== 'structured')
+    throw new ConfigurationError(`nats option contentMode must be "binary" or "structured", got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function bucket(value: string | undefined): string | undefined {
@@ -121,6 +140,7 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
     maxDeliver: int(options.maxDeliver ?? q.get('maxDeliver'), 'maxDeliver', 100, 2),
     confirmAcks: options.confirmAcks ?? bool(q.get('confirmAcks'), 'confirmAcks', false),
     ownersBucket: bucket(options.ownersBucket ?? q.get('ownersBucket') ?? undefined),
+    contentMode: contentMode(options.contentMode ?? q.get('contentMode') ?? undefined),
     tls: tlsOn ? (options.tls ?? {}) : undefined,
     user: pass === undefined ? undefined : user,
     pass,

@@ -35,7 +35,7 @@ import { apiCode, ApiError } from './api-errors.js';
 import { Bindings } from './bindings.js';
 import { Confirmer } from './confirmer.js';
 import { Handovers, type LaneStarts } from './handover.js';
-import { encodeHeaders, NatsHeader, wireHeaders } from './message-codec.js';
+import { encodeHeaders, NatsHeader, wireOf } from './message-codec.js';
 import { NatsCommandOwners } from './nats-command-owners.js';
 import { NatsConsumer, type ConsumerHost } from './nats-consumer.js';
 import { NatsDeadLetters } from './nats-dead-letters.js';
@@ -55,7 +55,7 @@ export interface NatsDeps {
 /** A connection to NATS with JetStream. */
 export class NatsTransport implements Transport, ConsumerHost {
   readonly kind = 'nats';
-  readonly capabilities: TransportCapabilities = { delayedDelivery: true, cancelScheduled: true, orderingKeys: true, multiProcess: true };
+  readonly capabilities: TransportCapabilities;
   readonly options: ResolvedNatsOptions;
   readonly names: Naming;
   readonly logger: Logger;
@@ -82,6 +82,13 @@ export class NatsTransport implements Transport, ConsumerHost {
 
   constructor(options: NatsOptions, deps: NatsDeps = {}) {
     this.options = resolveNatsOptions(options);
+    this.capabilities = {
+      delayedDelivery: true,
+      cancelScheduled: true,
+      orderingKeys: true,
+      multiProcess: true,
+      binaryContent: this.options.contentMode === 'binary',
+    };
     this.names = new Naming(this.options.prefix);
     this.logger = deps.logger ?? silentLogger;
     this.bindings = new Bindings(() => this.jsm(), this.names);
@@ -275,7 +282,8 @@ export class NatsTransport implements Transport, ConsumerHost {
     // An event published now (the usual case): straight to the confirmer, no async frame of its own.
     if (this.confirmer_ !== undefined && options?.mandatory !== true && options?.notBefore === undefined) {
       try {
-        return this.confirmer_.publish(this.topicSubject(topic, message.partitionKey), message.body, wireHeaders(message, topic));
+        const wire = wireOf(message, topic);
+        return this.confirmer_.publish(this.topicSubject(topic, message.partitionKey), wire.data, wire.headers);
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error))); // a header value nats.js refuses: a rejection, as from the checked path
       }
@@ -305,7 +313,8 @@ export class NatsTransport implements Transport, ConsumerHost {
     }
     if (options?.notBefore !== undefined && options.notBefore > Date.now())
       return this.schedule(subject, message, options.notBefore, options.scheduleId);
-    await this.confirmer.publish(subject, message.body, wireHeaders(message, topic));
+    const wire = wireOf(message, topic);
+    await this.confirmer.publish(subject, wire.data, wire.headers);
   }
 
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
@@ -313,7 +322,8 @@ export class NatsTransport implements Transport, ConsumerHost {
     if (!this.bindings.has(queue)) {
       if (options?.notBefore === undefined) {
         try {
-          await this.confirmer.publish(this.names.temporarySubject(queue), message.body, wireHeaders(message), 'unroutable');
+          const wire = wireOf(message);
+          await this.confirmer.publish(this.names.temporarySubject(queue), wire.data, wire.headers, 'unroutable');
           return;
         } catch (error) {
           if ((error as { code?: string }).code !== ErrorCode.Unroutable) throw error;
@@ -324,7 +334,8 @@ export class NatsTransport implements Transport, ConsumerHost {
     const subject = this.names.queueSubject(queue, slotOf(message.partitionKey));
     if (options?.notBefore !== undefined && options.notBefore > Date.now())
       return this.schedule(subject, message, options.notBefore, options.scheduleId);
-    await this.confirmer.publish(subject, message.body, wireHeaders(message));
+    const wire = wireOf(message);
+    await this.confirmer.publish(subject, wire.data, wire.headers);
   }
 
   private async schedule(target: string, message: TransportMessage, notBefore: number, scheduleId: string | undefined): Promise<void> {

@@ -17,8 +17,8 @@
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { TransportMessage } from '@missive/core';
-import { BufferedConsumer, SettleOnceDelivery, type NackOptions } from '@missive/core/transport';
-import { decodeMessage } from './message-codec.js';
+import { BufferedConsumer, SettleOnceDelivery, withHeaders, type NackOptions } from '@missive/core/transport';
+import { decodeMessage, UnreadableHeaderError, unreadableMessage } from './message-codec.js';
 
 const ACCEPTED = new TextEncoder().encode('{"stream":"","seq":0}');
 
@@ -27,6 +27,7 @@ class LocalDelivery extends SettleOnceDelivery {
     private readonly queue: TemporaryQueue,
     readonly message: TransportMessage,
     readonly deliveryCount: number,
+    readonly unreadable?: string,
   ) {
     super(queue);
   }
@@ -36,7 +37,7 @@ class LocalDelivery extends SettleOnceDelivery {
   }
 
   protected onNack(options: NackOptions): Promise<void> {
-    this.queue.enqueue({ ...this.message, headers: options.headers ?? this.message.headers }, this.deliveryCount + 1);
+    this.queue.enqueue(withHeaders(this.message, options.headers ?? this.message.headers), this.deliveryCount + 1, this.unreadable);
     return Promise.resolve();
   }
 
@@ -57,15 +58,20 @@ export class TemporaryQueue extends BufferedConsumer<LocalDelivery> {
     super('nats', Number.MAX_SAFE_INTEGER);
     this.subscription = nc.subscribe(subject, {
       callback: (_error, msg: Msg) => {
-        this.enqueue(decodeMessage(msg.data, msg.headers), 1);
+        try {
+          this.enqueue(decodeMessage(msg.data, msg.headers), 1);
+        } catch (error) {
+          if (!(error instanceof UnreadableHeaderError)) throw error;
+          this.enqueue(unreadableMessage(msg), 1, error.message);
+        }
         if (msg.reply) msg.respond(ACCEPTED);
       },
     });
   }
 
   /** @internal */
-  enqueue(message: TransportMessage, deliveryCount: number): void {
-    this.offer(new LocalDelivery(this, message, deliveryCount));
+  enqueue(message: TransportMessage, deliveryCount: number, unreadable?: string): void {
+    this.offer(new LocalDelivery(this, message, deliveryCount, unreadable));
   }
 
   protected detach(): void {

@@ -24,6 +24,7 @@ import type { PublishOptions, SendOptions } from '../consume/context.js';
 import { compose } from '../consume/pipeline.js';
 import { InFlightList } from '../transport/in-flight-list.js';
 import { InProcessMessage } from '../transport/in-process-message.js';
+import { BinaryMessage } from '../transport/binary-message.js';
 import type { Transport, TransportMessage } from '../transport/transport.js';
 import type { OutboxRecord } from '../workflows/message-store.js';
 import { faultContractOf, type Fault } from '../observe/fault-events.js';
@@ -369,13 +370,7 @@ export class Outgoing {
     const message: TransportMessage =
       held !== undefined
         ? new InProcessMessage(held, this.codec, EMPTY_HEADERS, envelope.partitionkey)
-        : {
-            id: envelope.id,
-            type: envelope.type,
-            body: this.codec.encode(envelope),
-            headers: EMPTY_HEADERS,
-            partitionKey: envelope.partitionkey,
-          };
+        : this.messageOf(envelope, transport);
     if (notBefore !== undefined && !transport.capabilities.delayedDelivery) {
       throw new ConfigurationError(`the ${transport.kind} transport has no delayed delivery; ${envelope.type} cannot be scheduled`);
     }
@@ -383,6 +378,22 @@ export class Outgoing {
     if (kind === 'queue') return transport.send(name, message, options);
     const mandatory = envelope.messagekind !== 'event';
     return transport.publish(name, message, mandatory ? { ...options, mandatory } : options);
+  }
+
+  /**
+   * The envelope as the transport carries it: a `BinaryMessage` for a transport that carries
+   * attributes beside the data, when the codec makes binary forms; else encoded whole.
+   */
+  private messageOf(envelope: Envelope, transport: Transport): TransportMessage {
+    const form = transport.capabilities.binaryContent === true ? this.codec.toBinary?.(envelope) : undefined;
+    if (form !== undefined) return new BinaryMessage(form, EMPTY_HEADERS, envelope.partitionkey);
+    return {
+      id: envelope.id,
+      type: envelope.type,
+      body: this.codec.encode(envelope),
+      headers: EMPTY_HEADERS,
+      partitionKey: envelope.partitionkey,
+    };
   }
 
   /** Publishes the fault event of a dead letter, in its conversation and trace. Faults of faults are not published. Absent without `faultEvents`. */
@@ -424,9 +435,8 @@ export class Outgoing {
     });
     this.tracing.message(producer.span, envelope);
     try {
-      await this.options
-        .transport()
-        .send(request.replyto, { id: envelope.id, type: envelope.type, body: this.codec.encode(envelope), headers: EMPTY_HEADERS });
+      const transport = this.options.transport();
+      await transport.send(request.replyto, this.messageOf(envelope, transport));
       this.sent(producer);
     } catch (error) {
       this.sent(producer, error);

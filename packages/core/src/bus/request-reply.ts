@@ -21,6 +21,7 @@ import { replyTypeOf, type QueryContract } from '../contracts/contract.js';
 import { validate } from '../contracts/validate.js';
 import type { RequestOptions } from '../consume/context.js';
 import type { Consumer, Transport } from '../transport/transport.js';
+import { readEnvelope } from '../transport/read-envelope.js';
 import type { BusState } from './bus-core.js';
 import type { Outgoing } from './outgoing.js';
 import { describe } from './outgoing-checks.js';
@@ -120,7 +121,7 @@ export class Requests {
     try {
       for await (const delivery of consumer) {
         try {
-          const envelope = this.options.codec.decode(delivery.message.body);
+          const envelope = readEnvelope(this.options.codec, delivery.message);
           const id = envelope.causationid;
           const pending = id === undefined ? undefined : this.settleRequest(id);
           if (pending === undefined) {

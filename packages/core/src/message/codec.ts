@@ -16,7 +16,8 @@
 import sjson from 'secure-json-parse';
 import type { Envelope } from './envelope.js';
 import { jsonCopy, NOT_PLAIN, plainCopy } from './json-copy.js';
-import { fillDefaults, wireForm } from './wire-form.js';
+import { fillDefaults, isDerived, wireForm } from './wire-form.js';
+import { isAttributeName, isIntegerText, type BinaryForm } from './binary-form.js';
 import { ConfigurationError, DecodeError, MessageTooLargeError } from '../errors.js';
 
 /** Encodes and decodes envelopes. */
@@ -50,6 +51,21 @@ export interface Codec {
    * another does not pass it on unless it vouches for the other's `copy`.
    */
   copyAgain?(copied: Envelope): Envelope | undefined;
+  /**
+   * Optional, for transports that carry attributes beside the data (CloudEvents binary content mode,
+   * `TransportCapabilities.binaryContent`, see `binary-form.ts`): the envelope as its data encoded
+   * alone and its other attributes as strings. Throws what `encode` throws. Undefined when the
+   * envelope must travel whole (a value the form cannot hold as it is): then the caller encodes.
+   * The same rule as for `copy`: a codec that wraps another and changes what `encode` or `decode` do
+   * must not pass it on (the JSON codec's answers only when called on itself).
+   */
+  toBinary?(envelope: Envelope): BinaryForm | undefined;
+  /**
+   * Optional, with `toBinary`: the envelope of a binary form, checked as `decode` checks a body
+   * (`DecodeError`, `MessageTooLargeError`). Undefined when only `decode` of the structured form can
+   * tell (another codec's form): then the caller decodes that.
+   */
+  fromBinary?(form: BinaryForm): Envelope | undefined;
 }
 
 /** Options of {@link jsonCodec}. */
@@ -76,14 +92,50 @@ export function jsonCodec(options: JsonCodecOptions = {}): Codec {
     },
     decode(bytes) {
       if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes);
-      const text = UTF8.decode(bytes); // as Buffer#toString (invalid bytes become U+FFFD), a leading byte-order mark dropped
-      let value: unknown;
-      try {
-        value = mayPollute(text) ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
-      } catch (error) {
-        throw new DecodeError(`message body is not acceptable JSON: ${(error as Error).message}`, { cause: error });
+      return fillDefaults(checkEnvelope(parseJson(bytes, 'message body')));
+    },
+    toBinary(this: unknown, envelope: Envelope) {
+      if (this !== codec) return undefined; // a codec built from this one may encode otherwise
+      const attributes: Record<string, string> = {};
+      let size = 2;
+      for (const key in envelope) {
+        if (key === 'data') continue;
+        const value = (envelope as unknown as Record<string, unknown>)[key];
+        if (value === undefined || isDerived(envelope, key, value)) continue;
+        let text: string;
+        if (typeof value === 'string') text = value;
+        else if (key === 'dataversion' && typeof value === 'number' && Number.isSafeInteger(value)) text = String(value);
+        else return undefined; // not a string attribute: only the structured form holds it as it is
+        if (!isAttributeName(key)) return undefined;
+        attributes[key] = text;
+        size += key.length + text.length + 6;
       }
-      return fillDefaults(checkEnvelope(value));
+      const json = JSON.stringify(envelope.data) as string | undefined;
+      if (json === undefined) return undefined; // no data: the structured form says so, and its reader refuses it
+      const data = Buffer.from(json, 'utf8');
+      if (data.byteLength + size > maxBytes) throw new MessageTooLargeError(data.byteLength + size, maxBytes);
+      return { attributes, data };
+    },
+    fromBinary(this: unknown, form: BinaryForm) {
+      if (this !== codec) return undefined; // a codec built from this one may decode otherwise
+      if (form.data.byteLength > maxBytes) throw new MessageTooLargeError(form.data.byteLength, maxBytes);
+      const envelope: Record<string, unknown> = {};
+      const attributes = form.attributes;
+      for (const key in attributes) {
+        if (key === 'data' || !isAttributeName(key)) throw new DecodeError(`${JSON.stringify(key)} is not an envelope attribute's name`);
+        envelope[key] = attributes[key];
+      }
+      const version = attributes.dataversion;
+      if (version !== undefined) {
+        if (!isIntegerText(version)) throw new DecodeError('envelope attribute "dataversion" is not an integer');
+        envelope.dataversion = Number(version);
+      }
+      const contentType = attributes.datacontenttype;
+      if (contentType !== undefined && !isJsonMedia(contentType)) {
+        throw new DecodeError(`data of content type ${JSON.stringify(contentType)} is not JSON`);
+      }
+      envelope.data = parseJson(form.data, 'message data');
+      return fillDefaults(checkEnvelope(envelope));
     },
     copy(this: unknown, envelope: Envelope) {
       if (this !== codec) return undefined; // a codec built from this one may encode otherwise
@@ -103,6 +155,22 @@ export function jsonCodec(options: JsonCodecOptions = {}): Codec {
 }
 
 const UTF8 = new TextDecoder();
+
+/** The JSON value in `bytes`, refusing prototype-polluting keys; `what` names it in the `DecodeError`. */
+function parseJson(bytes: Uint8Array, what: string): unknown {
+  const text = UTF8.decode(bytes); // as Buffer#toString (invalid bytes become U+FFFD), a leading byte-order mark dropped
+  try {
+    return mayPollute(text) ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
+  } catch (error) {
+    throw new DecodeError(`${what} is not acceptable JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Whether a media type is JSON: `application/json` or a `+json` type, parameters aside. */
+function isJsonMedia(contentType: string): boolean {
+  const media = contentType.split(';')[0]!.trim().toLowerCase();
+  return media === 'application/json' || media.endsWith('+json');
+}
 
 /**
  * Whether `text` can hold a `__proto__` key or a `constructor` key holding a `prototype` key (what

@@ -10,7 +10,10 @@
  * On the wire the JSON codec leaves out the attributes that hold their default or repeat another
  * (`datacontenttype`, `messagekind` `event`, `dataversion` 1, a `correlationid` equal to `id`, a
  * `conversationid` equal to `correlationid`) and puts them back on reading, so an `Envelope` in
- * code always has them; envelopes written in full are read as before (see `wire-form.ts`).
+ * code always has them; envelopes written in full are read as before (see `wire-form.ts`). A
+ * transport that carries attributes in its own headers may take the envelope in CloudEvents binary
+ * content mode instead (the data alone, the attributes as strings: `binary-form.ts`; NATS with
+ * `contentMode=binary`).
  *
  * @example
  * ```ts

@@ -35,7 +35,8 @@ export function wireForm(envelope: Envelope): Record<string, unknown> {
   return wire;
 }
 
-function isDerived(envelope: Envelope, key: string, value: unknown): boolean {
+/** Whether `key`'s `value` holds its default or repeats another attribute of `envelope` (so it is left off the wire). */
+export function isDerived(envelope: Envelope, key: string, value: unknown): boolean {
   switch (key) {
     case 'datacontenttype':
       return value === 'application/json';

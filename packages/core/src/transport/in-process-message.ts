@@ -23,6 +23,7 @@
  */
 import type { Codec } from '../message/codec.js';
 import type { Envelope } from '../message/envelope.js';
+import { BinaryMessage } from './binary-message.js';
 import type { TransportMessage } from './transport.js';
 
 /** A {@link TransportMessage} whose envelope is held decoded; `body` is encoded on first read. */
@@ -63,7 +64,7 @@ export class InProcessMessage implements TransportMessage {
   }
 }
 
-/** `message` with its headers replaced; an {@link InProcessMessage} stays one. */
+/** `message` with its headers replaced; an {@link InProcessMessage} or a `BinaryMessage` stays one. */
 export function withHeaders(message: TransportMessage, headers: Readonly<Record<string, string>>): TransportMessage {
-  return message instanceof InProcessMessage ? message.withHeaders(headers) : { ...message, headers };
+  return message instanceof InProcessMessage || message instanceof BinaryMessage ? message.withHeaders(headers) : { ...message, headers };
 }

@@ -33,6 +33,10 @@ export {
   type TransportFactories,
 } from './transport-url.js';
 export { Timestamps } from '../message/timestamps.js';
+export { BinaryMessage } from './binary-message.js';
+export { withHeaders } from './in-process-message.js';
+export { readEnvelope } from './read-envelope.js';
+export { isAttributeName, structuredJson, type BinaryForm } from '../message/binary-form.js';
 export {
   CommandOwnerConflictError,
   type CommandOwnership,

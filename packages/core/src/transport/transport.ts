@@ -190,6 +190,13 @@ export interface TransportCapabilities {
    */
   readonly inProcess?: boolean;
   /**
+   * `publish` and `send` take a `BinaryMessage` (CloudEvents binary content mode): the transport
+   * carries its attributes beside its data (in broker headers) and hands a received one back as a
+   * `BinaryMessage`, so the bus gives one whenever its codec makes binary forms. Every other message
+   * is carried as before, `body` as it is. Absent: false (the bus encodes whole envelopes).
+   */
+  readonly binaryContent?: boolean;
+  /**
    * Deliveries per running handler that an endpoint holds when its `prefetch` is not set (its
    * default prefetch is `concurrency` × this). A transport whose settles free the consumer's window
    * only after a broker commit (RabbitMQ quorum queues: a Raft round trip) asks for more, so that
