@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { BufferedConsumer, SETTLED, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
-import { Abandon, isReady, whileReady } from './abandon.js';
+import { Abandon, isReady } from './abandon.js';
 import { AckRetry, isConnectionError } from './ack-retry.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
@@ -575,7 +575,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     // End a blocked read cleanly (what it read is given back), then drop its connection.
     if (this.blocker !== undefined && this.blockerId !== undefined && open) {
       const [redis, id] = [this.transport.redis, this.blockerId];
-      await whileReady(redis, () => Promise.all([redis.client('UNBLOCK', id), this.loop]), 200, 'unblock').catch(() => undefined);
+      await this.transport.whileReady(() => Promise.all([redis.client('UNBLOCK', id), this.loop]), 'unblock', 200).catch(() => undefined);
     }
     this.abandon.fire();
     this.blocker?.disconnect();
@@ -591,9 +591,11 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async bounded(work: Promise<unknown>, what: string): Promise<void> {
     if (!this.transport.open) return;
     const label = `redis consumer of ${this.queue}: ${what}`;
-    await whileReady(this.transport.redis, () => work, this.transport.options.timeoutMs, label).catch((error: unknown) =>
-      this.transport.logger.warn({ err: error }, `redis consumer of ${this.queue} closed without waiting for its ${what}`),
-    );
+    await this.transport
+      .whileReady(() => work, label)
+      .catch((error: unknown) =>
+        this.transport.logger.warn({ err: error }, `redis consumer of ${this.queue} closed without waiting for its ${what}`),
+      );
   }
 
   /** Logs the acks still waiting for a lost connection when the consumer closes (once per count). */
@@ -610,15 +612,19 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async leave(): Promise<void> {
     if (!this.transport.open) return;
     // Not ready: its entries are reclaimed as any dead consumer's; the group keeps its name.
-    await whileReady(
-      this.transport.redis,
-      () =>
-        this.transport.scripts.run('leave', [this.stream], [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()]),
-      this.transport.options.timeoutMs,
-      'leave',
-    ).catch((error: unknown) => {
-      this.transport.logger.debug?.(`redis consumer of ${this.queue} could not leave its group: ${(error as Error).message}`);
-    });
+    await this.transport
+      .whileReady(
+        () =>
+          this.transport.scripts.run(
+            'leave',
+            [this.stream],
+            [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()],
+          ),
+        'leave',
+      )
+      .catch((error: unknown) => {
+        this.transport.logger.debug?.(`redis consumer of ${this.queue} could not leave its group: ${(error as Error).message}`);
+      });
   }
 
   /** @internal The transport is closing: also give back what was yielded and not settled, and wait for it. */

@@ -45,7 +45,7 @@ import {
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core/transport';
-import { Abandon, whileReady } from './abandon.js';
+import { Abandon, LinkLoss } from './abandon.js';
 import { entryFields } from './entry.js';
 import { Keys } from './keys.js';
 import { RedisCommandOwners } from './redis-command-owners.js';
@@ -100,6 +100,7 @@ export class RedisTransport implements Transport, RedisConnection {
   private closing: Promise<void> | undefined;
   /** Fired at close: a script call still waiting (a publish in flight on a lost link) rejects with a `TransportError`. */
   private readonly abandon = new Abandon('redis transport');
+  private linkLoss: LinkLoss | undefined;
   private readonly batch = new PublishBatch(this);
   private readonly delays = new DelayPromoter(this);
 
@@ -153,6 +154,7 @@ export class RedisTransport implements Transport, RedisConnection {
     }
     this.redis_ = redis;
     this.scripts_ = new Scripts(redis, this.abandon);
+    this.linkLoss = new LinkLoss(redis);
     this.state = 'open';
     // After a reconnect, declare again what this connection declared: a server restarted without
     // persistence has forgotten it (its messages are gone; the queues need not be).
@@ -188,19 +190,24 @@ export class RedisTransport implements Transport, RedisConnection {
     this.watch?.stop();
     this.delays.stop();
     const redis = this.redis_!;
-    const limit = this.options.timeoutMs;
     const flushing = this.batch.flush(); // on a link not ready, queued: abandoned below
-    await whileReady(redis, () => flushing, limit, 'publish').catch(() => undefined);
+    await this.whileReady(() => flushing, 'publish').catch(() => undefined);
     await Promise.all([...this.consumers].map((c) => c.shutdown()));
     try {
-      await whileReady(redis, () => this.dropTemporaries(), limit, 'drop temporary queues');
+      await this.whileReady(() => this.dropTemporaries(), 'drop temporary queues');
     } catch (error) {
       this.logger.warn({ err: error }, 'redis transport could not delete its temporary queues; another connection will reap them');
     }
     this.abandon.fire();
     this.state = 'closed';
-    await whileReady(redis, () => redis.quit(), limit, 'quit').catch(() => undefined);
+    await this.whileReady(() => redis.quit(), 'quit').catch(() => undefined);
     redis.disconnect();
+  }
+
+  /** @internal Close-time work on the command connection (see {@link RedisConnection.whileReady}); also while closing. */
+  whileReady<T>(work: () => Promise<T>, what: string, ms = this.options.timeoutMs): Promise<T> {
+    if (this.linkLoss === undefined || this.state === 'new') return Promise.reject(this.stateError());
+    return this.linkLoss.whileReady(work, ms, what);
   }
 
   private async dropTemporaries(): Promise<void> {
