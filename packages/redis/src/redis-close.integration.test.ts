@@ -16,7 +16,7 @@ const waiter = createWaiter({ timeoutMs: 30_000 });
 
 /** Whether a blocking-read connection opened after `sinceId` is blocked in `XREADGROUP` now. */
 async function blockedReader(raw: Redis, sinceId: number): Promise<boolean> {
-  const list = (await raw.client('LIST', 'TYPE', 'normal')) as string;
+  const list = (await raw.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
   return list.split('\n').some((line) => {
     const id = Number(/(?:^| )id=(\d+)/.exec(line)?.[1]);
     return id > sinceId && line.includes(' name=missive-wait ') && line.includes(' cmd=xreadgroup') && / flags=\S*b/.test(line);
@@ -53,7 +53,11 @@ describe('redis close', () => {
       cleanup.push(() => transport.close());
       const since = Number(await raw.client('ID'));
       const consumer = transport.consume('work', { prefetch: 10 });
-      await waiter.until(() => blockedReader(raw, since), 'the consumer to wait in its blocking read');
+      await waiter.eventually(
+        () => blockedReader(raw, since),
+        (blocked) => blocked,
+        'the consumer to wait in its blocking read',
+      );
       proxy.freeze();
       const refused = cycle % 2 === 0; // even cycles: ioredis stays between reconnect attempts
       proxy.refuse(refused);
