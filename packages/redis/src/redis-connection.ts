@@ -42,6 +42,12 @@ export interface RedisConnection {
   checkQueue(queue: string): Promise<boolean>;
   /** Declares a queue this connection declared before, after the server lost it. False if it never did. */
   redeclare(queue: string): Promise<boolean>;
+  /**
+   * Close-time work on the command connection (see `abandon.ts`): `work`'s outcome while the
+   * connection stays ready, at most `ms` (default `timeoutMs`); a `TransportError` at once when it
+   * is not ready (`work` not started), or when it closes meanwhile.
+   */
+  whileReady<T>(work: () => Promise<T>, what: string, ms?: number): Promise<T>;
   /** Stops tracking a closed consumer. */
   forget(consumer: Consumer): void;
   /** Wraps a Redis failure of `operation` (never with the URL's password). */

@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { BufferedConsumer, SETTLED, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
+import { Abandon, isReady } from './abandon.js';
 import { AckRetry, isConnectionError } from './ack-retry.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
@@ -86,6 +87,8 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private loop: Promise<void> = Promise.resolve();
   private touchTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** Fired at close: every command the loop waits on rejects (see `abandon.ts`), so the loop ends whatever its links' state. */
+  private readonly abandon: Abandon;
   /** Ack batches sent and not yet answered (a recovery waits for them: see {@link recoverPending}). */
   private readonly ackSends = new Set<Promise<void>>();
   /**
@@ -107,6 +110,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     this.stream = transport.keys.stream(queue);
     this.site = { queue, stream: this.stream, consumer: this.name };
     this.entryKeys = [this.stream, transport.keys.batched, transport.keys.settledMembers(queue)];
+    this.abandon = new Abandon(`redis consumer of ${queue}`);
     this.ready = transport.checkQueue(queue).then((ordered) => {
       if (this.buffer.closed) return;
       this.loop = this.run(ordered);
@@ -141,22 +145,24 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       try {
         if (this.recover) {
           this.recover = false;
-          await this.recoverPending();
+          await this.abandon.race(this.recoverPending());
         }
         if (ordered || claim || script) {
           if (claim) this.lastClaim = now;
-          const reply = (await this.transport.scripts.runBuffer(
-            'fetch',
-            [this.stream],
-            [
-              this.transport.keys.prefix,
-              this.queue,
-              this.name,
-              this.entriesFor(room),
-              claim ? claimIdle : 0,
-              ordered ? '1' : '0',
-              this.transport.clock.now(),
-            ],
+          const reply = (await this.abandon.race(
+            this.transport.scripts.runBuffer(
+              'fetch',
+              [this.stream],
+              [
+                this.transport.keys.prefix,
+                this.queue,
+                this.name,
+                this.entriesFor(room),
+                claim ? claimIdle : 0,
+                ordered ? '1' : '0',
+                this.transport.clock.now(),
+              ],
+            ),
           )) as [Buffer, number, ...FetchedEntry[]];
           const head = reply[0].toString();
           if (head === '!gone') {
@@ -193,7 +199,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       this.blocker = this.transport.redis.duplicate({ connectionName: 'missive-wait' });
       this.blocker.on('error', () => undefined);
       this.ackEntriesOnBlocker = defineScript(this.blocker, 'ackEntries');
-      this.blockerId = Number(await this.blocker.client('ID'));
+      this.blockerId = Number(await this.abandon.race(this.blocker.client('ID')));
       this.blocker.on('ready', () => {
         this.onReady();
         void this.blocker?.client('ID').then(
@@ -250,13 +256,13 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
         blocker.stream.uncork();
       }
       void this.trackAcks(
-        Promise.all([acked, deleted]).then(
+        this.abandon.race(Promise.all([acked, deleted])).then(
           ([n]) => this.reportAcks(acks, Number(n)),
           (error: unknown) => this.reportAcks(acks, 0, error),
         ),
       );
     }
-    const reply = (await reading) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    const reply = (await this.abandon.race(reading)) as [Buffer, [Buffer, Buffer[]][]][] | null;
     if (reply === null) return;
     const entries = reply[0]![1];
     let messages = 0;
@@ -285,7 +291,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async waitForNew(lastId: string, claimIdle: number): Promise<void> {
     const timeout = this.blockFor(claimIdle);
     const blocker = await this.connection();
-    await blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId);
+    await this.abandon.race(blocker.xread('COUNT', 1, 'BLOCK', timeout, 'STREAMS', this.stream, lastId));
   }
 
   /** Offers an entry's deliveries (a batch entry's messages each); returns how many. */
@@ -394,8 +400,10 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async flushAcks(): Promise<void> {
     const batch = this.acks.splice(0);
     if (batch.length === 0) return;
-    if (this.transport.open) await this.trackAcks(this.sendAcks(batch));
-    else this.unsent.keep(batch); // counted at close
+    if (this.transport.open && (this.closing === undefined || isReady(this.transport.redis))) {
+      const sending = this.trackAcks(this.sendAcks(batch));
+      await (this.closing === undefined ? sending : this.bounded(sending, 'acks'));
+    } else this.unsent.keep(batch); // counted at close; sent once the connection is ready again
   }
 
   private trackAcks(sending: Promise<void>): Promise<void> {
@@ -552,21 +560,42 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     return this.closing;
   }
 
+  /**
+   * Ends promptly whatever state the links are in. A blocked read is ended cleanly when the command
+   * connection is ready (`CLIENT UNBLOCK`, waited on for at most 200 ms); then every command the
+   * loop still waits on is abandoned (rejected with a `TransportError`: a read whose reply never
+   * came leaves what it read pending, reclaimed as any dead consumer's), the reading connection is
+   * dropped, and what close sends on the command connection (give-backs, acks, leaving the group)
+   * is sent only when it is ready, and waited on for at most `timeoutMs`.
+   */
   private async closeOnce(): Promise<void> {
     this.closeNow(); // ends the iteration, gives back what was never read
-    if (this.transport.open) this.transport.redis.off('ready', this.onReady);
+    const open = this.transport.open;
+    if (open) this.transport.redis.off('ready', this.onReady);
     // End a blocked read cleanly (what it read is given back), then drop its connection.
-    if (this.blocker !== undefined && this.blockerId !== undefined && this.transport.open) {
-      await this.transport.redis.client('UNBLOCK', this.blockerId).catch(() => undefined);
-      await Promise.race([this.loop, new Promise((resolve) => setTimeout(resolve, 200))]);
+    if (this.blocker !== undefined && this.blockerId !== undefined && open) {
+      const [redis, id] = [this.transport.redis, this.blockerId];
+      await this.transport.whileReady(() => Promise.all([redis.client('UNBLOCK', id), this.loop]), 'unblock', 200).catch(() => undefined);
     }
+    this.abandon.fire();
     this.blocker?.disconnect();
     await this.loop;
-    await Promise.all([...this.giving]);
+    if (this.giving.size > 0) await this.bounded(Promise.all([...this.giving]), 'give back');
     await this.flushAcks(); // batch entries whose messages were given back
     this.warnUnsent();
     await this.leave();
     this.transport.forget(this);
+  }
+
+  /** Waits for close-time work on the command connection while it is ready, at most `timeoutMs` (a live link answers within it); logs what was left. */
+  private async bounded(work: Promise<unknown>, what: string): Promise<void> {
+    if (!this.transport.open) return;
+    const label = `redis consumer of ${this.queue}: ${what}`;
+    await this.transport
+      .whileReady(() => work, label)
+      .catch((error: unknown) =>
+        this.transport.logger.warn({ err: error }, `redis consumer of ${this.queue} closed without waiting for its ${what}`),
+      );
   }
 
   /** Logs the acks still waiting for a lost connection when the consumer closes (once per count). */
@@ -582,8 +611,17 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   /** Leaves the group if this consumer holds nothing (else its acks would find no consumer); notes since when the queue has none. */
   private async leave(): Promise<void> {
     if (!this.transport.open) return;
-    await this.transport.scripts
-      .run('leave', [this.stream], [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()])
+    // Not ready: its entries are reclaimed as any dead consumer's; the group keeps its name.
+    await this.transport
+      .whileReady(
+        () =>
+          this.transport.scripts.run(
+            'leave',
+            [this.stream],
+            [this.transport.keys.prefix, this.queue, this.name, this.transport.clock.now()],
+          ),
+        'leave',
+      )
       .catch((error: unknown) => {
         this.transport.logger.debug?.(`redis consumer of ${this.queue} could not leave its group: ${(error as Error).message}`);
       });
@@ -595,7 +633,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     await this.close();
     clearInterval(this.touchTimer);
     await this.flushAcks();
-    await Promise.all([...this.giving]);
+    if (this.giving.size > 0) await this.bounded(Promise.all([...this.giving]), 'give back');
     this.warnUnsent();
     await this.leave();
   }

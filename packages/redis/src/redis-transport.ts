@@ -45,6 +45,7 @@ import {
   type TransportCapabilities,
   type TransportMessage,
 } from '@missive/core/transport';
+import { Abandon, LinkLoss } from './abandon.js';
 import { entryFields } from './entry.js';
 import { Keys } from './keys.js';
 import { RedisCommandOwners } from './redis-command-owners.js';
@@ -97,6 +98,9 @@ export class RedisTransport implements Transport, RedisConnection {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private watch: LinkWatch | undefined;
   private closing: Promise<void> | undefined;
+  /** Fired at close: a script call still waiting (a publish in flight on a lost link) rejects with a `TransportError`. */
+  private readonly abandon = new Abandon('redis transport');
+  private linkLoss: LinkLoss | undefined;
   private readonly batch = new PublishBatch(this);
   private readonly delays = new DelayPromoter(this);
 
@@ -149,7 +153,8 @@ export class RedisTransport implements Transport, RedisConnection {
       throw new TransportError(`cannot connect to Redis at ${where}: ${(error as Error).message}`, { cause: error });
     }
     this.redis_ = redis;
-    this.scripts_ = new Scripts(redis);
+    this.scripts_ = new Scripts(redis, this.abandon);
+    this.linkLoss = new LinkLoss(redis);
     this.state = 'open';
     // After a reconnect, declare again what this connection declared: a server restarted without
     // persistence has forgotten it (its messages are gone; the queues need not be).
@@ -168,6 +173,13 @@ export class RedisTransport implements Transport, RedisConnection {
     return this.closing;
   }
 
+  /**
+   * Ends promptly whatever state the connection is in: what close sends (the last publishes, the
+   * consumers' give-backs and acks, dropping temporary queues, `QUIT`) is sent only while the
+   * connection is ready and waited on for at most `timeoutMs`; then every script call still
+   * waiting (a publish in flight on a lost link) rejects with a `TransportError`, and the
+   * connection is dropped.
+   */
   private async closeOnce(): Promise<void> {
     if (this.state !== 'open') {
       this.state = 'closed';
@@ -177,17 +189,30 @@ export class RedisTransport implements Transport, RedisConnection {
     clearInterval(this.heartbeatTimer);
     this.watch?.stop();
     this.delays.stop();
-    await this.batch.flush();
+    const redis = this.redis_!;
+    const flushing = this.batch.flush(); // on a link not ready, queued: abandoned below
+    await this.whileReady(() => flushing, 'publish').catch(() => undefined);
     await Promise.all([...this.consumers].map((c) => c.shutdown()));
     try {
-      for (const [name, spec] of this.declared) if (spec.temporary === true) await this.scripts.run('drop', [], [this.keys.prefix, name]);
-      await this.redis.del(this.keys.connection(this.connectionId));
+      await this.whileReady(() => this.dropTemporaries(), 'drop temporary queues');
     } catch (error) {
       this.logger.warn({ err: error }, 'redis transport could not delete its temporary queues; another connection will reap them');
     }
+    this.abandon.fire();
     this.state = 'closed';
-    const redis = this.redis_!;
-    await redis.quit().catch(() => redis.disconnect());
+    await this.whileReady(() => redis.quit(), 'quit').catch(() => undefined);
+    redis.disconnect();
+  }
+
+  /** @internal Close-time work on the command connection (see {@link RedisConnection.whileReady}); also while closing. */
+  whileReady<T>(work: () => Promise<T>, what: string, ms = this.options.timeoutMs): Promise<T> {
+    if (this.linkLoss === undefined || this.state === 'new') return Promise.reject(this.stateError());
+    return this.linkLoss.whileReady(work, ms, what);
+  }
+
+  private async dropTemporaries(): Promise<void> {
+    for (const [name, spec] of this.declared) if (spec.temporary === true) await this.scripts.run('drop', [], [this.keys.prefix, name]);
+    await this.redis.del(this.keys.connection(this.connectionId));
   }
 
   async declare(queue: QueueSpec): Promise<void> {
@@ -324,9 +349,10 @@ export class RedisTransport implements Transport, RedisConnection {
     return new TransportError(`redis ${operation} failed: ${(error as Error).message}`, { cause: error });
   }
 
+  /** Runs a Redis call; its failure (or its abandonment at close) rejects with a `TransportError`. */
   private async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
     try {
-      return await call();
+      return await this.abandon.race(call());
     } catch (error) {
       throw this.failure(operation, error);
     }

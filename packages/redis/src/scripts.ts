@@ -19,6 +19,7 @@
  * @module
  */
 import type { ChainableCommander, Redis } from 'ioredis';
+import type { Abandon } from './abandon.js';
 import { COMMON } from './lua-common.js';
 import { LIVENESS, OWNER_SOURCES } from './scripts-owners.js';
 
@@ -436,14 +437,19 @@ export function defineScript(redis: Redis, name: ScriptName): (keys: readonly st
 export class Scripts {
   private readonly commands: Record<string, Command>;
 
-  constructor(redis: Redis) {
+  /** `abandon`: once fired, a call still waiting rejects (see `abandon.ts`). */
+  constructor(
+    redis: Redis,
+    private readonly abandon?: Abandon,
+  ) {
     for (const [name, lua] of Object.entries(SOURCES)) redis.defineCommand(`missive_${name}`, { lua });
     this.commands = redis as unknown as Record<string, Command>;
   }
 
   /** Runs a script; replies as strings. */
   run(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
-    return this.commands[`missive_${name}`]!.call(this.commands, keys.length, ...keys, ...args);
+    const reply = this.commands[`missive_${name}`]!.call(this.commands, keys.length, ...keys, ...args);
+    return this.abandon === undefined ? reply : this.abandon.race(reply);
   }
 
   /** Adds a script call to a pipeline of the client these scripts were defined on (replies as strings). */
@@ -458,6 +464,7 @@ export class Scripts {
 
   /** Runs a script; bulk replies as Buffers (for message bodies). */
   runBuffer(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
-    return this.commands[`missive_${name}Buffer`]!.call(this.commands, keys.length, ...keys, ...args);
+    const reply = this.commands[`missive_${name}Buffer`]!.call(this.commands, keys.length, ...keys, ...args);
+    return this.abandon === undefined ? reply : this.abandon.race(reply);
   }
 }
