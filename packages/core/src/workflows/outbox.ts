@@ -414,10 +414,14 @@ class OutboxRelay<Tx> implements BusComponent {
   /** Starts one message after the one before it in each of its chains; a chain stops at its first failure. */
   private begin(chains: readonly string[], record: OutboxRecord): void {
     // The message waits for the one before it in each of its chains: for its confirm, not its removal.
-    let before: Promise<boolean> = Promise.resolve(true);
-    const previous = chains.map((chain) => this.tails.get(chain)).filter((tail) => tail !== undefined);
-    if (previous.length === 1) before = previous[0]!;
-    else if (previous.length > 1) before = Promise.all(previous).then((oks) => oks.every(Boolean));
+    // Usually one chain has a tail (or none): no array per message for that.
+    let before: Promise<boolean> | undefined;
+    for (const chain of chains) {
+      const tail = this.tails.get(chain);
+      if (tail === undefined || tail === before) continue;
+      before = before === undefined ? tail : Promise.all([before, tail]).then(([a, b]) => a && b);
+    }
+    before ??= Promise.resolve(true);
     const sent = before.then((ok) => (ok ? this.send(record) : false));
     for (const chain of chains) this.tails.set(chain, sent);
     const finished = sent.then((ok) => (ok ? this.removeLater(record.id) : false));
