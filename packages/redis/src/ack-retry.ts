@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * const retry = new AckRetry(() => transport.redis, (units) => units.forEach(queueAck));
+ * const retry = new AckRetry(() => transport.readyEvents, (units) => units.forEach(queueAck));
  * if (isConnectionError(error)) retry.keep(batch);
  * ```
  * @module
@@ -24,7 +24,7 @@ import { isLinkTimeout } from './redis-liveness.js';
 /** The most ack units kept for sending again (ids only: a few MiB at most). */
 export const ACK_RETRY_LIMIT = 100_000;
 
-/** The part of an ioredis client that tells when it is ready again. */
+/** What tells when a connection is ready again: an ioredis client, or the transport's `ReadyFanout` (what consumers pass: one listener on the connection). */
 export interface ReadyLink {
   readonly status: string;
   once(event: 'ready', listener: () => void): unknown;

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Clock, Logger } from '@missive/core';
 import type { Consumer } from '@missive/core/transport';
 import type { Keys } from './keys.js';
+import type { ReadyFanout } from './ready-fanout.js';
 import type { ResolvedRedisOptions } from './redis-options.js';
 import type { Scripts } from './scripts.js';
 
@@ -36,6 +37,12 @@ export interface RedisConnection {
   readonly open: boolean;
   /** The main connection. Throws when not connected. */
   readonly redis: Redis;
+  /**
+   * The main connection's `ready` (it reconnected): parts subscribe here, never on {@link redis}
+   * itself (one listener there however many parts; see `ready-fanout.ts`), and unsubscribe when
+   * they close. Throws when not connected.
+   */
+  readonly readyEvents: ReadyFanout;
   /** The Lua scripts, loaded on the main connection. */
   readonly scripts: Scripts;
   /** Resolves with whether the queue is ordered when it exists; rejects with `UnroutableError` otherwise. */

@@ -66,7 +66,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private readonly acks: AckUnit[] = [];
   /** Acks whose send failed on a lost connection: back into {@link acks} once the command connection is ready. */
   private readonly unsent = new AckRetry(
-    () => (this.transport.open ? this.transport.redis : undefined),
+    () => (this.transport.open ? this.transport.readyEvents : undefined),
     (units) => {
       for (const unit of units) this.queueAck(unit);
     },
@@ -116,7 +116,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       this.loop = this.run(ordered);
       const every = Math.max(50, Math.floor(transport.options.claimIdleMs / 3));
       this.touchTimer = setInterval(() => void this.touch(), every);
-      transport.redis.on('ready', this.onReady);
+      transport.readyEvents.on('ready', this.onReady);
     });
     this.ready.catch(() => void this.close());
   }
@@ -571,7 +571,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async closeOnce(): Promise<void> {
     this.closeNow(); // ends the iteration, gives back what was never read
     const open = this.transport.open;
-    if (open) this.transport.redis.off('ready', this.onReady);
+    if (open) this.transport.readyEvents.off('ready', this.onReady);
     // End a blocked read cleanly (what it read is given back), then drop its connection.
     if (this.blocker !== undefined && this.blockerId !== undefined && open) {
       const [redis, id] = [this.transport.redis, this.blockerId];

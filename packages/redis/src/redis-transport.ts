@@ -58,6 +58,7 @@ import { listQueues } from './redis-listing.js';
 import { clientOptions, LinkWatch } from './redis-liveness.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
 import { PublishBatch } from './publish-batch.js';
+import { ReadyFanout } from './ready-fanout.js';
 import { Scripts } from './scripts.js';
 
 /** Dependencies a transport factory passes in. */
@@ -101,6 +102,7 @@ export class RedisTransport implements Transport, RedisConnection {
   /** Fired at close: a script call still waiting (a publish in flight on a lost link) rejects with a `TransportError`. */
   private readonly abandon = new Abandon('redis transport');
   private linkLoss: LinkLoss | undefined;
+  private readyFanout: ReadyFanout | undefined;
   private readonly batch = new PublishBatch(this);
   private readonly delays = new DelayPromoter(this);
 
@@ -155,6 +157,7 @@ export class RedisTransport implements Transport, RedisConnection {
     this.redis_ = redis;
     this.scripts_ = new Scripts(redis, this.abandon);
     this.linkLoss = new LinkLoss(redis);
+    this.readyFanout = new ReadyFanout(redis);
     this.state = 'open';
     // After a reconnect, declare again what this connection declared: a server restarted without
     // persistence has forgotten it (its messages are gone; the queues need not be).
@@ -200,8 +203,15 @@ export class RedisTransport implements Transport, RedisConnection {
     }
     this.abandon.fire();
     this.state = 'closed';
+    this.readyFanout?.stop();
     await this.whileReady(() => redis.quit(), 'quit').catch(() => undefined);
     redis.disconnect();
+  }
+
+  /** @internal The command connection's `ready`, for the transport's parts: one listener on the connection however many subscribe. Throws when not connected. */
+  get readyEvents(): ReadyFanout {
+    if (this.state !== 'open' || this.readyFanout === undefined) throw this.stateError();
+    return this.readyFanout;
   }
 
   /** @internal Close-time work on the command connection (see {@link RedisConnection.whileReady}); also while closing. */
