@@ -12,6 +12,8 @@
  * lasts: right after a broker restart its queues may not be ready yet. A setup whose connection is
  * lost while it runs installs nothing (no publisher or admin channel of a dead connection over the
  * newer connection's, no resumed consumers, no "recovered" line): the newer connection's setup does.
+ * The same holds for an admin channel opened later (`adminChannel`, after a refused declaration
+ * closed the last one): opened on a connection lost meanwhile, it is closed, never installed.
  *
  * @example
  * ```ts
@@ -71,6 +73,8 @@ export class RabbitConnection {
   private ready: Promise<void> | undefined;
   /** A replacement of the publisher channel while it runs (see `renewPublisher`). */
   private renewing: Promise<void> | undefined;
+  /** An opening of the admin channel while it runs (see `openAdmin`). */
+  private openingAdmin: { readonly connection: amqp.ChannelModel; readonly done: Promise<amqp.Channel | undefined> } | undefined;
   /** The setup of a new connection while it runs (see `onConnect`). */
   private settingUp: { readonly connection: amqp.ChannelModel; readonly done: Promise<void> } | undefined;
   /** Several nodes: which one each connection goes to. */
@@ -321,12 +325,42 @@ export class RabbitConnection {
     }
   }
 
-  /** The admin channel, recreated if a declaration closed it. */
+  /**
+   * The admin channel, recreated if a declaration closed it. Like a setup, an opening whose
+   * connection is lost (and maybe replaced) while it runs installs nothing: that channel is closed
+   * and the caller waits for the current connection's admin channel, as a publish waits for its
+   * channel (within `publishTimeout`). Callers that come while one opens share it.
+   */
   async adminChannel(): Promise<amqp.Channel> {
-    if (this.admin !== undefined) return this.admin;
-    await this.publisherChannel();
-    this.admin ??= await this.adminChannelOn(this.connection!);
-    return this.admin;
+    for (;;) {
+      if (this.admin !== undefined) return this.admin;
+      await this.publisherChannel();
+      const admin = this.admin ?? (await this.openAdmin(this.connection!));
+      if (admin !== undefined) return admin;
+    }
+  }
+
+  /** Opens the admin channel on `connection`, once for every caller meanwhile; undefined when the connection was lost meanwhile. */
+  private openAdmin(connection: amqp.ChannelModel): Promise<amqp.Channel | undefined> {
+    if (this.openingAdmin?.connection === connection) return this.openingAdmin.done;
+    const done = this.adminChannelOn(connection)
+      .then(
+        (channel) => {
+          const current = this.state === 'open' && this.isConnection(connection);
+          if (current && this.admin === undefined) this.admin = channel;
+          if (this.admin !== channel) void channel.close().catch(() => undefined); // a dead connection's, or another came first
+          return current ? this.admin : undefined;
+        },
+        (error: unknown) => {
+          if (this.state === 'open' && this.isConnection(connection)) throw error;
+          return undefined; // the opening failed with its connection: wait for the next one
+        },
+      )
+      .finally(() => {
+        if (this.openingAdmin?.done === done) this.openingAdmin = undefined;
+      });
+    this.openingAdmin = { connection, done };
+    return done;
   }
 
   /** A new admin channel on `connection`, replacing one a refused declaration closed during the setup. */

@@ -27,12 +27,14 @@ function modelOf(transport: RabbitMqTransport): EventEmitter {
   return (transport as unknown as { link: { model: EventEmitter } }).link.model;
 }
 
-/** What the test reaches into in the transport's connection (`RabbitConnection`): its hooks, its running setup, its state. */
+/** What the test reaches into in the transport's connection (`RabbitConnection`): its hooks, its running setup, its state, its admin channel. */
 interface LinkInternals {
   hooks: ConnectionHooks;
   readonly ready: Promise<void> | undefined;
   readonly current: amqp.ChannelModel | undefined;
   readonly publisherNow: amqp.ConfirmChannel | undefined;
+  readonly admin: amqp.Channel | undefined;
+  dropAdmin(): void;
 }
 
 function linkOf(transport: RabbitMqTransport): LinkInternals {
@@ -141,6 +143,59 @@ describe('rabbitmq reconnect', () => {
     expect((await transport.queues()).find((q) => q.name === queue)?.consumers).toBe(1);
     await consumer.close();
     await loop;
+  }, 60_000);
+
+  it("an admin channel opened on a connection lost meanwhile is not installed over the newer connection's: the declaration waits and goes through", async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const proxy = await startFaultProxy({ port: Number(url.port || 5672), host: url.hostname });
+    cleanup.push(() => proxy.close());
+    const proxied = new URL(url.href);
+    proxied.port = String(proxy.port);
+    const transport = new RabbitMqTransport({ url: proxied.href, publishTimeoutMs: 20_000 }, { logger: silentLogger });
+    await transport.connect();
+    cleanup.push(() => transport.close());
+    const queues = [0, 1, 2].map((i) => `reconnect-admin-${i}-${randomBytes(4).toString('hex')}`);
+    for (const queue of queues) cleanup.push(() => transport.deleteQueue(queue));
+    await transport.declare({ name: queues[0]!, topics: [] });
+
+    // The admin channel is gone (what a refused declaration does), so the next declaration opens
+    // one. Its opening on this connection answers only once a newer connection is set up (a slow
+    // step, as the setup race's test holds a setup; amqplib itself resolves an open whose reply
+    // came in the same read as the connection's close, after the close).
+    const link = linkOf(transport);
+    const first = link.current!;
+    const createChannel = first.createChannel.bind(first);
+    let opened: amqp.Channel | undefined;
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    first.createChannel = async (options?: unknown) => {
+      first.createChannel = createChannel; // this opening only
+      const channel = await createChannel(options as never);
+      opened = channel;
+      waiter.notify();
+      await gate;
+      return channel;
+    };
+    link.dropAdmin();
+    const generation = transport.generation;
+    const declaring = transport.declare({ name: queues[1]!, topics: [] }).then(
+      () => 'declared',
+      (error: unknown) => error,
+    );
+    await waiter.until(() => opened !== undefined, 'the admin channel opened on the first connection, held');
+    proxy.cut();
+    await waiter.until(() => transport.generation === generation + 1 && transport.status().connected, 'the reconnect, set up');
+    letGo();
+    // The declaration went through on the newer connection, and the admin channel is that connection's.
+    expect(await declaring).toBe('declared');
+    expect(link.admin?.connection).toBe(link.current!.connection);
+    await transport.declare({ name: queues[2]!, topics: [] });
+    expect(
+      (await transport.queues())
+        .filter((q) => queues.includes(q.name))
+        .map((q) => q.name)
+        .sort(),
+    ).toEqual([...queues].sort());
   }, 60_000);
 
   it('a reconnect to another node of the cluster logs the node it lost and the node it connected to, with no credentials', async (ctx) => {
