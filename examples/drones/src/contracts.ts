@@ -125,6 +125,8 @@ export const GetDeliveryHistory = defineQuery(
     deliveryId: z.string(),
     version: z.number(),
     status: z.string(),
+    /** Steps that arrived after a gap, held until the missing step comes. */
+    held: z.array(z.number()).optional(),
     events: z.array(z.object({ type: z.string(), seq: z.number(), droneId: z.string().optional(), reason: z.string().optional() })),
   }),
 );

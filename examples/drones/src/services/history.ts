@@ -1,48 +1,29 @@
 /**
  * Delivery history, event-sourced: each delivery is an aggregate whose stream (`delivery-<id>`)
- * holds every step the saga published, appended at the expected version in the service's own
- * SQLite event store. A repeated or stale step (at-least-once delivery) is recognised by its
- * sequence number and appends nothing. A projection (catch-up subscription with a checkpoint) keeps
- * a summary table beside the events, and a second one publishes `DeliveryArchived` for each
- * delivery that reached its end. Queries answer from the stream (`GetDeliveryHistory`) and from the
- * summary (`GetHistorySummary`).
+ * holds every step the saga published, in sequence order, appended at the expected version in the
+ * service's own SQLite event store (`delivery-record.ts`). A repeated step (at-least-once delivery)
+ * is recognised by its sequence number and appends nothing; a step that arrives after a gap is held
+ * until the missing step comes, and a gap open for `GAP_WARN_MS` is logged at warn. A projection
+ * (catch-up subscription with a checkpoint) keeps a summary table beside the events, and a second
+ * one publishes `DeliveryArchived` for each delivery that reached its end. Queries answer from the
+ * stream (`GetDeliveryHistory`) and from the summary (`GetHistorySummary`).
  */
 import { join } from 'node:path';
-import { createProjection, defineAggregate, publishEvents } from '@missive/eventsourcing';
+import { consoleLogger } from '@missive/core';
+import { createProjection, publishEvents } from '@missive/eventsourcing';
 import { SqliteEventStore } from '@missive/sqlite';
 import { DeliveryArchived, DeliveryUpdated, GetDeliveryHistory, GetHistorySummary } from '../contracts.js';
 import { run, serviceBus, settings } from '../runtime.js';
+import { DeliveryRecord, GapWatch, HELD, loadDelivery, type Step } from './delivery-record.js';
+
+/** A gap in a delivery's steps open this long is logged at warn. */
+const GAP_WARN_MS = 10_000;
 
 const config = settings();
 const store = new SqliteEventStore({ path: join(config.dataDir, 'history.db'), synchronous: 'NORMAL' });
-
-type Status = 'requested' | 'assigned' | 'picked-up' | 'en-route' | 'delivered' | 'reassigning' | 'failed';
-interface Step {
-  readonly seq: number;
-  readonly droneId?: string;
-  readonly reason?: string;
-  readonly at: number;
-}
-type Events = Record<Status, Step>;
-interface State {
-  readonly status: Status | 'unknown';
-  readonly seq: number;
-}
-type Update = { readonly status: Status } & Step;
-
-const Delivery = defineAggregate<State, Events, Update>({
-  name: 'delivery',
-  initial: () => ({ status: 'unknown', seq: 0 }),
-  apply: (_state, event) => ({ status: event.type, seq: event.data.seq }),
-  decide(state, update) {
-    if (update.seq <= state.seq) return []; // already recorded
-    if (state.status === 'delivered' || state.status === 'failed')
-      throw new Error(`delivery already ended ${state.status}; step ${update.seq} ${update.status} refused`);
-    const { status, ...step } = update;
-    return [{ type: status, data: step }];
-  },
-  snapshotEvery: 20,
-});
+const gaps = new GapWatch({ afterMs: GAP_WARN_MS, logger: consoleLogger('info'), load: loadDelivery(store) });
+const sweeping = setInterval(() => void gaps.sweep().catch(() => undefined), GAP_WARN_MS / 2);
+sweeping.unref();
 
 store.db.exec('create table if not exists delivery_summary (delivery_id text primary key, status text not null, events integer not null)');
 const upsert = store.db.prepare(
@@ -53,7 +34,10 @@ const summary = createProjection({
   store,
   streamPrefix: 'delivery-',
   pollMs: 100,
-  handle: (e) => void upsert.run(e.stream.slice('delivery-'.length), e.type, e.version),
+  // A step event's seq is its position among the steps (held steps are recorded in order, `held` events are not steps).
+  handle: (e) => {
+    if (e.type !== HELD) upsert.run(e.stream.slice('delivery-'.length), e.type, (e.data as Step).seq);
+  },
 });
 
 const bus = serviceBus('history', config);
@@ -66,7 +50,10 @@ bus.attach(
     pollMs: 100,
     map: (e) =>
       e.type === 'delivered' || e.type === 'failed'
-        ? { contract: DeliveryArchived, payload: { deliveryId: e.stream.slice('delivery-'.length), status: e.type, events: e.version } }
+        ? {
+            contract: DeliveryArchived,
+            payload: { deliveryId: e.stream.slice('delivery-'.length), status: e.type, events: (e.data as Step).seq },
+          }
         : undefined,
   }),
 );
@@ -77,21 +64,31 @@ bus.endpoint(
     e.on(
       DeliveryUpdated,
       async (m) => {
-        await Delivery.execute(store, m.deliveryId, { status: m.status, seq: m.seq, droneId: m.droneId, reason: m.reason, at: m.at });
+        const { state } = await DeliveryRecord.execute(store, m.deliveryId, {
+          status: m.status,
+          seq: m.seq,
+          droneId: m.droneId,
+          reason: m.reason,
+          at: m.at,
+        });
+        gaps.note(m.deliveryId, state);
       },
       { retry: { immediate: 2, delayed: { attempts: 5, initialMs: 200 } } },
     );
     e.reply(GetDeliveryHistory, async (q) => {
-      const events = await store.readStream(Delivery.stream(q.deliveryId));
-      const { state, version } = await Delivery.load(store, q.deliveryId);
+      const events = await store.readStream(DeliveryRecord.stream(q.deliveryId));
+      const { state, version } = await DeliveryRecord.load(store, q.deliveryId);
       return {
         deliveryId: q.deliveryId,
         version,
         status: state.status,
-        events: events.map((ev) => {
-          const data = ev.data as Step;
-          return { type: ev.type, seq: data.seq, droneId: data.droneId, reason: data.reason };
-        }),
+        held: (state.held ?? []).map((h) => h.seq),
+        events: events
+          .filter((ev) => ev.type !== HELD)
+          .map((ev) => {
+            const data = ev.data as Step;
+            return { type: ev.type, seq: data.seq, droneId: data.droneId, reason: data.reason };
+          }),
       };
     });
     e.reply(GetHistorySummary, async () => {
@@ -107,4 +104,7 @@ bus.endpoint(
   { concurrency: 4 },
 );
 
-await run(bus, 'history', '', () => store.close());
+await run(bus, 'history', '', () => {
+  clearInterval(sweeping);
+  return store.close();
+});
