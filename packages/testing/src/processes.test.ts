@@ -22,4 +22,25 @@ describe('startProcess', () => {
       expect(child.lines.at(-1)).toBe('last');
     }
   });
+
+  it('exited resolves after the exit even when a grandchild holds the output pipe open', async () => {
+    // The child starts a detached grandchild that inherits its stdout (so the pipe stays open after
+    // the child is gone: no 'close'), prints the grandchild's pid and a last line, and exits.
+    const script = [
+      "const { spawn } = require('node:child_process');",
+      "const g = spawn(process.execPath, ['-e', 'setInterval(() => undefined, 60000)'], { detached: true, stdio: ['ignore', 'inherit', 'ignore'] });",
+      "console.log('grandchild ' + g.pid);",
+      "console.log('bye');",
+      'process.exit(4);',
+    ].join('\n');
+    const child = startProcess(process.execPath, ['-e', script]);
+    const pid = Number((await child.waitFor(/^grandchild (\d+)$/))[1]);
+    try {
+      expect(await child.exited).toBe(4);
+      expect(child.lines.at(-1)).toBe('bye');
+      expect(child.child.stdout?.readableEnded).toBe(false); // the pipe was still open: resolved on the exit, not on 'close'
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+  });
 });

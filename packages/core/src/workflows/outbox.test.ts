@@ -375,6 +375,38 @@ describe('outbox and inbox', () => {
     await h.stop();
   });
 
+  it('a relay that takes over messages that never had a lease (written straight into the store) logs it once, at info', async () => {
+    const h = createTestHarness();
+    const store = new MemoryMessageStore();
+    const lines: { level: string; fields: LogFields; message: string }[] = [];
+    const line =
+      (level: string): LogMethod =>
+      (first: LogFields | string, message?: string) =>
+        void lines.push(
+          typeof first === 'string' ? { level, fields: {}, message: first } : { level, fields: first, message: message ?? '' },
+        );
+    const logger: Logger = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+    const bus = h.bus('payment', { logger });
+    const outbox = bus.outbox(store);
+    bus.endpoint('audit', (e) => e.on(OrderPlaced, () => undefined));
+    // Two messages with no lease: written by a version without leases, or by another tool.
+    const records = [0, 1].map((n) => outbox.record(OrderPlaced, { orderId: 'o-1', n }));
+    await store.commit({ outbox: records.map((r) => ({ ...r, lease: undefined })) });
+    await bus.start();
+    expect(await outbox.flush()).toBe(2);
+    await outbox.transaction((tx) => tx.publish(OrderPlaced, { orderId: 'o-2', n: 2 })); // its own: no takeover
+    await outbox.flush();
+    expect(lines.filter((l) => l.message.includes('took over'))).toEqual([
+      {
+        level: 'info',
+        fields: { relay: expect.any(String), messages: 2, from: {}, unleased: 2 },
+        message: 'outbox relay took over messages that had no lease',
+      },
+    ]);
+    expect(await store.pendingOutbox(10)).toEqual([]);
+    await h.stop();
+  });
+
   it('a relay whose sends wait longer than its lease extends it: another relay on the store sends none of its messages', async () => {
     const h = createTestHarness();
     const store = new MemoryMessageStore();
