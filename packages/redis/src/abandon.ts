@@ -64,12 +64,14 @@ export class Abandon {
     });
   }
 
-  /** Rejects every wait, present and future. */
-  fire(): void {
+  /** Rejects every wait, present and future. Returns how many were outstanding (commands whose reply had not come). */
+  fire(): number {
     this.error ??= new TransportError(`${this.what} closed: a Redis command it waited on was abandoned (its connection was lost)`);
+    const outstanding = this.outstanding;
     for (const wait of this.waits) wait.reject?.(this.error);
     this.waits = [];
     this.outstanding = 0;
+    return outstanding;
   }
 }
 

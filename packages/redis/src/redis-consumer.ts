@@ -32,7 +32,7 @@ import { AckRetry, isConnectionError } from './ack-retry.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
-import { BatchEntry, RedisDelivery, type RedisSettler } from './redis-delivery.js';
+import { BatchEntry, compareEntryIds, RedisDelivery, type RedisSettler } from './redis-delivery.js';
 import { blockLimitMs } from './redis-liveness.js';
 import {
   ackArgs,
@@ -97,6 +97,13 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
    * beside a read: a read in flight has entries pending that are not yet held.
    */
   private recover = false;
+  /**
+   * The highest entry id this consumer accepted. Every entry it is handed comes from a read of the
+   * stream's new entries (a reclaimed one is written again under a new id first), so an entry
+   * pending for it past this id was taken by a read whose reply it never handled (see
+   * {@link returnStranded}).
+   */
+  private lastAccepted: string | undefined;
   private readonly onReady = (): void => void (this.recover = true);
   private unsentWarned = 0;
 
@@ -297,6 +304,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   /** Offers an entry's deliveries (a batch entry's messages each); returns how many. */
   private accept(id: Buffer, fields: Buffer[], count: number): number {
     const entryId = id.toString();
+    if (this.lastAccepted === undefined || compareEntryIds(entryId, this.lastAccepted) > 0) this.lastAccepted = entryId;
     const batch = batchOf(fields);
     if (batch !== undefined) {
       const members = readBatch(batch);
@@ -577,14 +585,50 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
       const [redis, id] = [this.transport.redis, this.blockerId];
       await this.transport.whileReady(() => Promise.all([redis.client('UNBLOCK', id), this.loop]), 'unblock', 200).catch(() => undefined);
     }
-    this.abandon.fire();
+    const abandoned = this.abandon.fire();
     this.blocker?.disconnect();
     await this.loop;
+    if (abandoned > 0 && this.transport.open)
+      await this.transport
+        .whileReady(() => this.returnStranded(), `redis consumer of ${this.queue}: stranded entries`)
+        .catch((error: unknown) =>
+          this.transport.logger.warn(
+            { err: error },
+            `redis consumer of ${this.queue} closed without giving back what its last read took; reclaimed after claimIdle`,
+          ),
+        );
     if (this.giving.size > 0) await this.bounded(Promise.all([...this.giving]), 'give back');
     await this.flushAcks(); // batch entries whose messages were given back
     this.warnUnsent();
     await this.leave();
     this.transport.forget(this);
+  }
+
+  /**
+   * At close, after commands were abandoned: gives back what a read took whose reply was never
+   * handled (answered after close stopped waiting for it: a process stalled past the 200 ms of
+   * `UNBLOCK`; or never answered). Redis put those entries in this consumer's pending list; left
+   * there, they would come back only when another consumer reclaims them after `claimIdle`, one
+   * delivery closer to `maxDeliveries` though no handler saw them. First the reading connection is
+   * closed on the server (`CLIENT KILL`: no read of this consumer's takes more after that), then
+   * the entries pending for it past the last one it accepted are claimed (their count kept) and
+   * given back as unread, uncounted, as close gives back what was never read.
+   */
+  private async returnStranded(): Promise<void> {
+    const redis = this.transport.redis;
+    if (this.blockerId !== undefined) await redis.client('KILL', 'ID', this.blockerId).catch(() => undefined);
+    const pending = (await redis.xpending(this.stream, GROUP, '-', '+', 10_000, this.name)) as [string, string, number, number][];
+    const after = this.lastAccepted;
+    const stranded = pending.filter(([id]) => after === undefined || compareEntryIds(id, after) > 0);
+    if (stranded.length === 0) return;
+    this.transport.logger.info(`redis consumer of ${this.queue} gives back ${stranded.length} entr(ies) read as it closed`);
+    for (const [id, , , count] of stranded) {
+      const claimed = (await redis.callBuffer('XCLAIM', this.stream, GROUP, this.name, 0, id, 'RETRYCOUNT', count)) as [
+        Buffer,
+        Buffer[] | null,
+      ][];
+      for (const [entryId, fields] of claimed) if (fields !== null) this.accept(entryId, fields, Number(count)); // closed: given back
+    }
   }
 
   /** Waits for close-time work on the command connection while it is ready, at most `timeoutMs` (a live link answers within it); logs what was left. */
