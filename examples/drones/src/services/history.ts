@@ -24,6 +24,12 @@ const store = new SqliteEventStore({ path: join(config.dataDir, 'history.db'), s
 const gaps = new GapWatch({ afterMs: GAP_WARN_MS, logger: consoleLogger('info'), load: loadDelivery(store) });
 const sweeping = setInterval(() => void gaps.sweep().catch(() => undefined), GAP_WARN_MS / 2);
 sweeping.unref();
+// Gaps left open by an earlier run of the service are watched too (held steps live in the streams).
+const heldBefore = store.db.prepare('select distinct stream from missive_events where type = ?').all(HELD) as { stream: string }[];
+for (const { stream } of heldBefore) {
+  const deliveryId = stream.slice('delivery-'.length);
+  gaps.note(deliveryId, (await DeliveryRecord.load(store, deliveryId)).state);
+}
 
 store.db.exec('create table if not exists delivery_summary (delivery_id text primary key, status text not null, events integer not null)');
 const upsert = store.db.prepare(
