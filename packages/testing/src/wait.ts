@@ -73,13 +73,17 @@ export function createWaiter(options: WaiterOptions = {}): Waiter {
   async function quietPeriod(): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let seen = activity() + notified;
-    let quietSince = Date.now();
+    // The window opens at the first probe that finds the system quiet, not at the last busy one: a
+    // stalled pause after a busy probe proves nothing about the time in between.
+    let quietSince = (await busy()) ? undefined : Date.now();
     for (;;) {
       await pause(Math.min(20, quietMs));
       const isBusy = await busy();
       const now = activity() + notified;
       if (isBusy || now !== seen) {
         seen = now;
+        quietSince = undefined;
+      } else if (quietSince === undefined) {
         quietSince = Date.now();
       } else if (Date.now() - quietSince >= quietMs) {
         return;
