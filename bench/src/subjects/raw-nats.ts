@@ -12,7 +12,8 @@
  * work the same; `topology` (optional): `lanes` lays the stream out as Missive does (subjects
  * `<prefix>.*.t.>` and `<prefix>.*.q.>`, the publish to `<prefix>._.t.raw`, the consumer filtered on
  * `<prefix>.*.t.raw` and a second, idle one on `<prefix>.*.q.raw` as a queue's direct lane), to measure
- * what that layout costs nats-server with the clients' work the same. Not the baseline: a diagnosis.
+ * what that layout costs nats-server with the clients' work the same; `wild`: the same without the idle
+ * lane. Not the baseline: a diagnosis.
  * @module
  */
 import { randomUUID } from 'node:crypto';
@@ -22,7 +23,7 @@ import { NATS_URL } from '../harness/machine.js';
 import type { Order } from '../harness/payload.js';
 import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
 
-const lanesOf = (args: SubjectArgs) => args['topology'] === 'lanes';
+const lanesOf = (args: SubjectArgs) => args['topology'] === 'lanes' || args['topology'] === 'wild';
 const names = (args: SubjectArgs) => {
   const p = String(args['prefix']);
   return lanesOf(args)
@@ -31,7 +32,7 @@ const names = (args: SubjectArgs) => {
         subject: `${p}._.t.raw`,
         subjects: [`${p}.*.t.>`, `${p}.*.q.>`],
         filter: `${p}.*.t.raw`,
-        idle: `${p}.*.q.raw`,
+        idle: args['topology'] === 'lanes' ? `${p}.*.q.raw` : undefined,
       }
     : { stream: `${p.toUpperCase()}_RAW`, subject: `${p}.raw`, subjects: [`${p}.raw`], filter: undefined, idle: undefined };
 };
