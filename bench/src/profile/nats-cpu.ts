@@ -12,7 +12,8 @@
  * node bench/dist/profile/nats-cpu.js --rounds 2 --prof /tmp/nats-prof missive raw base=<other @missive/nats build>/index.js
  * ```
  * A subject is `missive` (the bus), `raw`, `raw:structured` / `raw:binary` (the raw pattern publishing
- * each order in that form of Missive's envelope, see `raw-nats.ts`), `transport` (`@missive/nats`'s transport alone, no bus),
+ * each order in that form of Missive's envelope, see `raw-nats.ts`), `raw:lanes` (the raw pattern on a stream laid out as
+ * Missive's, a filtered consumer and an idle direct lane beside it; `raw:wild` without the idle lane), `transport` (`@missive/nats`'s transport alone, no bus),
  * `label=path` (with the `index.js` of another build of `@missive/nats`; the transport alone if
  * `label` starts with `transport`), either with `?<URL parameters>` added to the transport URL
  * (`structured?contentMode=structured`), or `label@dir` (the bus of another built checkout at `dir`, its
@@ -252,6 +253,12 @@ async function parent(argv: string[]): Promise<void> {
   const plans: Plan[] = (argv.length > 0 ? argv : ['missive', 'raw']).map((s, i) => {
     const common = { prefetch: 32, concurrency: 16 };
     if (s === 'raw') return { label: 'raw', module: 'subjects/raw-nats.js', args: { ...common, name: `raw-${id}`, prefix: `pr${id}` } };
+    if (s === 'raw:lanes' || s === 'raw:wild')
+      return {
+        label: s,
+        module: 'subjects/raw-nats.js',
+        args: { ...common, name: `${s.replace(':', '-')}-${id}`, prefix: `prl${i}${id}`, topology: s.slice(4) },
+      };
     if (s.startsWith('raw:')) {
       const form = s.slice(4);
       return {

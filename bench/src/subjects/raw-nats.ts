@@ -9,7 +9,11 @@
  * publisher writes each order as Missive's envelope would travel, `structured` (the envelope's JSON
  * as the payload, `Nats-Msg-Id` alone in the headers) or `binary` (the order as the payload, the
  * other attributes in `ce-` headers), to measure what each form costs nats-server with the clients'
- * work the same.
+ * work the same; `topology` (optional): `lanes` lays the stream out as Missive does (subjects
+ * `<prefix>.*.t.>` and `<prefix>.*.q.>`, the publish to `<prefix>._.t.raw`, the consumer filtered on
+ * `<prefix>.*.t.raw` and a second, idle one on `<prefix>.*.q.raw` as a queue's direct lane), to measure
+ * what that layout costs nats-server with the clients' work the same; `wild`: the same without the idle
+ * lane. Not the baseline: a diagnosis.
  * @module
  */
 import { randomUUID } from 'node:crypto';
@@ -19,18 +23,28 @@ import { NATS_URL } from '../harness/machine.js';
 import type { Order } from '../harness/payload.js';
 import type { CreateConsumer, CreatePublisher, SubjectArgs } from '../harness/subject.js';
 
-const names = (args: SubjectArgs) => ({ stream: `${String(args['prefix']).toUpperCase()}_RAW`, subject: `${String(args['prefix'])}.raw` });
+const lanesOf = (args: SubjectArgs) => args['topology'] === 'lanes' || args['topology'] === 'wild';
+const names = (args: SubjectArgs) => {
+  const p = String(args['prefix']);
+  return lanesOf(args)
+    ? {
+        stream: `${p.toUpperCase()}_RAW`,
+        subject: `${p}._.t.raw`,
+        subjects: [`${p}.*.t.>`, `${p}.*.q.>`],
+        filter: `${p}.*.t.raw`,
+        idle: args['topology'] === 'lanes' ? `${p}.*.q.raw` : undefined,
+      }
+    : { stream: `${p.toUpperCase()}_RAW`, subject: `${p}.raw`, subjects: [`${p}.raw`], filter: undefined, idle: undefined };
+};
 const servers = () => new URL(NATS_URL).host;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const createPublisher: CreatePublisher = async (args) => {
-  const { stream, subject } = names(args);
+  const { stream, subject, subjects } = names(args);
   const nc = await connect({ servers: servers() });
   const jsm = await nc.jetstreamManager();
-  await jsm.streams
-    .add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest })
-    .catch(() => undefined);
+  await jsm.streams.add({ name: stream, subjects, storage: StorageType.File, retention: RetentionPolicy.Interest }).catch(() => undefined);
   const inbox = createInbox();
   const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   nc.subscribe(`${inbox}.*`, {
@@ -72,13 +86,12 @@ export const createPublisher: CreatePublisher = async (args) => {
 };
 
 export const createConsumer: CreateConsumer = async (args, onMessage) => {
-  const { stream, subject } = names(args);
+  const { stream, subjects, filter, idle } = names(args);
   const nc = await connect({ servers: servers() });
   const jsm = await nc.jetstreamManager();
-  await jsm.streams
-    .add({ name: stream, subjects: [subject], storage: StorageType.File, retention: RetentionPolicy.Interest })
-    .catch(() => undefined);
-  await jsm.consumers.add(stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000) });
+  await jsm.streams.add({ name: stream, subjects, storage: StorageType.File, retention: RetentionPolicy.Interest }).catch(() => undefined);
+  await jsm.consumers.add(stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), filter_subject: filter });
+  if (idle !== undefined) await jsm.consumers.add(stream, { durable_name: 'idle', ack_policy: AckPolicy.Explicit, filter_subject: idle });
   const inbox = createInbox();
   const structured = args['form'] === 'structured';
   let requested = 0;
