@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JournalEntry } from './journal-entry.js';
 import { JOURNAL_SCHEMA_VERSION } from './journal-schema.js';
-import { SqliteJournalStore } from './sqlite-journal-store.js';
+import { CHECKPOINT_PAGES, SqliteJournalStore } from './sqlite-journal-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'missive-sqlite-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,6 +55,15 @@ describe('SqliteJournalStore', () => {
     expect(indexEntries(store, 'missive_journal_message_id')).toBe(1);
     expect(indexEntries(store, 'missive_journal_correlation')).toBe(3);
     expect((await store.conversation('c-1')).map((e) => e.messageId)).toEqual(['c-1', 'm-3']);
+    await store.close();
+  });
+
+  it('checkpoints its WAL every CHECKPOINT_PAGES pages, not at nearly every commit, and keeps synchronous = NORMAL', async () => {
+    const store = new SqliteJournalStore({ path: join(dir, 'checkpoint.db') });
+    expect(CHECKPOINT_PAGES).toBeGreaterThan(1000);
+    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(CHECKPOINT_PAGES);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
     await store.close();
   });
 

@@ -25,6 +25,9 @@ export interface SqliteJournalStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
+/** WAL pages between automatic checkpoints (SQLite's default is 1,000). */
+export const CHECKPOINT_PAGES = 10_000;
+
 const SCHEMA = `
 create table if not exists missive_journal (
   seq integer primary key autoincrement,
@@ -58,7 +61,16 @@ export class SqliteJournalStore implements JournalStore {
     this.db = new Database(options.path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     this.db.pragma('journal_mode = WAL');
+    // In WAL mode: an application crash loses nothing committed; the WAL is synced at checkpoints,
+    // so a power loss or OS crash may lose the commits since the last one (never corrupts the file).
     this.db.pragma('synchronous = NORMAL');
+    // A checkpoint every 10,000 pages of WAL (about 40 MiB) instead of SQLite's 1,000: the appends
+    // dirty about one random index page per row per index, so at the default a checkpoint (two
+    // fsyncs, every page copied to the file) ran at nearly every 1,000-row commit; a page dirtied
+    // by several commits between checkpoints is now copied once. The worker's CPU per row falls by
+    // a fifth (issue 19, fourth cut). The price: what a power loss may lose is up to 10,000 pages'
+    // worth of commits (a few thousand rows) instead of about 1,000 pages' worth.
+    this.db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`);
     this.migrate();
     this.insert = this.db.prepare(`insert into missive_journal (${COLUMNS.join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`);
     this.insertKey = this.db.prepare('insert into missive_journal_keys (value, seq) values (?, ?)');
