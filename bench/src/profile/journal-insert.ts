@@ -74,7 +74,11 @@ const writes = (): number => Number(/^syscw: (\d+)/m.exec(readFileSync('/proc/se
 
 const dir = mkdtempSync(join(tmpdir(), 'missive-journal-insert-'));
 try {
-  console.log(`journal-insert: ${prefill} rows first, ${batches} batches of ${batch}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `journal-insert: ${prefill} rows first, ${batches} batches of ${batch}; load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   const stores = variants.map((variant, i) => {
     const store = new SqliteJournalStore({ path: join(dir, `v${i}.db`) });
     apply(store, variant);
@@ -111,7 +115,11 @@ try {
     ),
   );
   for (const store of stores) await store.close();
-  console.log(`load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
