@@ -10,6 +10,7 @@
  * ```sh
  * node bench/dist/profile/journal-ab.js --children 6 --pairs 2 base=/tmp/journal-base new=.
  * node bench/dist/profile/journal-ab.js --path sqlite --count 3000 --children 4 base=/tmp/journal-base new=.
+ * node bench/dist/profile/journal-ab.js --path sqlite --count 8000 --warmup 16000 --children 6 new=.   # a warm journal worker
  * ```
  * Each build is a checkout with `npm run build` done; a label starting with a path's build is
  * printed with medians (min–max) and the on ÷ off ratios of each round pair.
@@ -69,6 +70,8 @@ interface Measured {
 
 const path = option('path', 'memory') as OverheadPath;
 const count = Number(option('count', path === 'memory' ? '20000' : '3000'));
+/** Messages before the measured ones in each round (default: `journal-overhead.ts`'s, a quarter of the count, at most 5,000). */
+const warmUp = process.argv.includes('--warmup') ? Number(option('warmup', '0')) : undefined;
 const modes = option('modes', path === 'memory' ? 'off,on,discard' : 'off,on').split(',') as JournalMode[];
 
 if (process.argv.includes('--child')) {
@@ -84,6 +87,7 @@ if (process.argv.includes('--child')) {
         let before: ThreadStat | undefined;
         let after: ThreadStat | undefined;
         const round = await module.overheadRound(path, mode, count, dir, {
+          ...(warmUp === undefined ? {} : { warmUp }),
           start: () => (before = threadStat()),
           end: () => (after = threadStat()),
         });
@@ -121,7 +125,20 @@ if (process.argv.includes('--child')) {
     for (const build of c % 2 === 0 ? builds : [...builds].reverse()) {
       const out = execFileSync(
         process.execPath,
-        [process.argv[1]!, '--child', build, '--pairs', pairs, '--path', path, '--count', String(count), '--modes', modes.join(',')],
+        [
+          process.argv[1]!,
+          '--child',
+          build,
+          '--pairs',
+          pairs,
+          '--path',
+          path,
+          '--count',
+          String(count),
+          '--modes',
+          modes.join(','),
+          ...(warmUp === undefined ? [] : ['--warmup', String(warmUp)]),
+        ],
         { encoding: 'utf8', maxBuffer: 1 << 24 },
       );
       for (const line of out.split('\n')) if (line.startsWith('{')) all.push(JSON.parse(line) as Measured);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createEnvelope, type HandledEvent } from '@missive/core';
 import { sliceBatch, unpackBatch } from './journal-batch.js';
 import { defaultKeyFields, entryOf, type EntryOptions } from './journal-entry.js';
-import { packBatch } from './journal-pack.js';
+import { BatchPacker, packBatch } from './journal-pack.js';
 
 const traceparent = `00-${'a1'.repeat(16)}-${'b2'.repeat(8)}-01`;
 
@@ -76,6 +76,31 @@ describe('a packed journal batch', () => {
     const all = unpackBatch(batch);
     expect(all.map((e) => e.at)).toEqual(times.slice(2, 7));
     for (const from of [0, 1, 3, 5]) expect(unpackBatch(sliceBatch(batch, from))).toEqual(all.slice(from));
+  });
+
+  it('reuses the numbers of a written full batch for a later one, every number of a row written again', () => {
+    const packer = new BatchPacker(2, options(undefined));
+    const rows = (batch: ReturnType<BatchPacker['take']>) => unpackBatch(structuredClone(batch));
+    packer.add(events[0]!, 1); // two business keys
+    packer.add(events[0]!, 2);
+    const first = packer.take();
+    expect(rows(first).map((row) => row.keys)).toEqual([
+      ['o-1', '7'],
+      ['o-1', '7'],
+    ]);
+    packer.recycle(first.numbers);
+    packer.add(events[0]!, 3);
+    const partial = packer.take(); // a copy: the packer keeps its array, this row in it
+    expect(partial.numbers.buffer).not.toBe(first.numbers.buffer);
+    packer.add(events[5]!, 4); // undecodable, where a keyed row was
+    packer.add(events[0]!, 5);
+    expect(rows(packer.take())).toEqual([events[5]!, events[0]!].map((e, i) => entryOf(e, { ...options(undefined), at: 4 + i })));
+    // The next full batch is packed into the recycled array.
+    packer.add(events[5]!, 6);
+    packer.add(events[1]!, 7);
+    const reused = packer.take();
+    expect(reused.numbers).toBe(first.numbers);
+    expect(rows(reused)).toEqual([events[5]!, events[1]!].map((e, i) => entryOf(e, { ...options(undefined), at: 6 + i })));
   });
 
   it('repeats a type, service, endpoint or source once per batch, not once per row', () => {

@@ -53,6 +53,8 @@ const WORDS = [TYPE, SERVICE, ENDPOINT, OUTCOME, KIND, SOURCE, REASON] as const;
 const STRINGS_PER_ROW = 4;
 /** Per-message strings joined into one chunk at a time. */
 const CHUNK = 64;
+/** Written batches' numbers arrays kept for reuse (two alternate while the store keeps up). */
+const SPARE = 2;
 
 /** Packs events one at a time into a batch of at most `capacity` rows. */
 export class BatchPacker {
@@ -75,6 +77,8 @@ export class BatchPacker {
   private readonly lastWord: (string | undefined)[] = WORDS.map(() => undefined);
   private readonly lastIndex: number[] = WORDS.map(() => -1);
   private count_ = 0;
+  /** Numbers arrays of written batches, for the next full batches ({@link recycle}). */
+  private readonly spare: Float64Array[] = [];
 
   constructor(
     private readonly capacity: number,
@@ -158,7 +162,7 @@ export class BatchPacker {
         this.put(envelope.traceparent);
       }
       numbers[n + KEY_COUNT] = this.keys(envelope.data);
-    }
+    } else numbers[n + KEY_COUNT] = 0; // every number of a row is written: a recycled array holds an earlier batch's
     if (error !== undefined) {
       flags |= HAS_ERROR;
       this.strings.push(errorSummary(error)!);
@@ -196,8 +200,7 @@ export class BatchPacker {
       strings: this.strings,
       dictionary: this.dictionary,
     };
-    if (count === this.capacity) this.numbers = new Float64Array(this.capacity * NUMBERS);
-    else this.numbers.fill(0, 0, count * NUMBERS);
+    if (count === this.capacity) this.numbers = this.spare.pop() ?? new Float64Array(this.capacity * NUMBERS);
     this.texts = [];
     this.chunks = [];
     this.strings_ = 0;
@@ -208,6 +211,22 @@ export class BatchPacker {
     this.lastIndex.fill(-1);
     this.count_ = 0;
     return batch;
+  }
+
+  /**
+   * Takes back the numbers of a batch from {@link take} once its store has written it (the
+   * journal's store contract: the batch's arrays are the journal's again when its write settles),
+   * so that a full batch's next array is not a new 96 KB allocation, zero-filled and page-faulted
+   * in on the bus thread. Other arrays (a partial or sliced batch's) are left to the collector.
+   */
+  recycle(numbers: Float64Array): void {
+    if (
+      numbers.length === this.capacity * NUMBERS &&
+      numbers !== this.numbers &&
+      this.spare.length < SPARE &&
+      !this.spare.includes(numbers)
+    )
+      this.spare.push(numbers);
   }
 
   /** Appends `text` to the batch's per-message strings. */

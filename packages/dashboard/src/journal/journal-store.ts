@@ -28,7 +28,9 @@ export interface JournalStore {
   /**
    * Optional: stores a packed batch, as `append(unpackBatch(batch))` would. A store whose writes run
    * on another thread implements it, so the bus thread hands over a few flat values and the rows
-   * are built on that thread; the journal uses it when present.
+   * are built on that thread; the journal uses it when present. The batch's arrays are the
+   * journal's again once the returned promise settles (it reuses them): a store that keeps them
+   * longer keeps a copy.
    */
   appendPacked?(batch: PackedBatch): Promise<void>;
   /**

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { brokersRequired } from '@missive/testing/vitest';
 import type { JournalEntry } from './journal-entry.js';
+import { JOURNAL_SCHEMA_VERSION } from './journal-schema.js';
 import type { JournalStore } from './journal-store.js';
 import { PostgresJournalStore } from './postgres-journal-store.js';
 import { SqliteJournalStore } from './sqlite-journal-store.js';
@@ -74,12 +75,53 @@ if (unavailable === undefined || brokersRequired()) {
       const table = `journal_${randomBytes(4).toString('hex')}`;
       const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
       cleanups.push(async () => {
-        await pool.query(`drop table if exists ${table}; drop table if exists ${table}_keys`);
+        await pool.query(`drop table if exists ${table}; drop table if exists ${table}_keys; drop table if exists ${table}_schema`);
         await pool.end();
       });
       return PostgresJournalStore.open({ pool, table });
     },
   ]);
+  describe('journal store: postgres, schema versions', () => {
+    const fresh = async () => {
+      const table = `journal_${randomBytes(4).toString('hex')}`;
+      const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
+      cleanups.push(async () => {
+        await pool.query(`drop table if exists ${table}; drop table if exists ${table}_keys; drop table if exists ${table}_schema`);
+        await pool.end();
+      });
+      const indexes = async () =>
+        (await pool.query('select indexname from pg_indexes where tablename = $1', [table])).rows.map((r) => String(r.indexname));
+      return { table, pool, indexes };
+    };
+
+    it('migrates a table of the first schema (full message-id index) and records its version', async () => {
+      const { table, pool, indexes } = await fresh();
+      await (await PostgresJournalStore.open({ pool, table })).close();
+      await pool.query(
+        `drop table ${table}_schema; drop index ${table}_message_id; create index ${table}_message on ${table} (message_id)`,
+      );
+      await (await PostgresJournalStore.open({ pool, table })).close();
+      expect(await indexes()).not.toContain(`${table}_message`);
+      expect(await indexes()).toContain(`${table}_message_id`);
+      expect((await pool.query(`select version from ${table}_schema`)).rows).toEqual([{ version: JOURNAL_SCHEMA_VERSION }]);
+    });
+
+    it('leaves a table of its version or a newer one as it is', async () => {
+      const { table, pool, indexes } = await fresh();
+      await (await PostgresJournalStore.open({ pool, table })).close();
+      // An older process rebuilt its full index: this version leaves it (no flip between them).
+      await pool.query(`create index ${table}_message on ${table} (message_id)`);
+      await (await PostgresJournalStore.open({ pool, table })).close();
+      expect(await indexes()).toContain(`${table}_message`);
+      // A newer process's schema, without this version's partial index.
+      await pool.query(`drop index ${table}_message_id; update ${table}_schema set version = ${JOURNAL_SCHEMA_VERSION + 1}`);
+      const store = await PostgresJournalStore.open({ pool, table });
+      expect(await indexes()).not.toContain(`${table}_message_id`);
+      await store.append([row(10, 'n', 0, ['order-n'])]);
+      expect((await store.conversation('order-n')).map((e) => e.messageId)).toEqual(['m-n-0']);
+      await store.close();
+    });
+  });
 } else {
   it.skip(`journal store: postgres (${unavailable}; set MISSIVE_REQUIRE_BROKERS=1 to fail instead)`, () => undefined);
 }

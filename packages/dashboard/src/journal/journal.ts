@@ -151,6 +151,7 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
       try {
         await (store.appendPacked !== undefined ? store.appendPacked(batch) : store.append(unpackBatch(batch)));
         written += batch.count;
+        packer.recycle(batch.numbers);
         if (packed.length === 0) dropping = false;
         if (failing) logger.info({ rows: batch.count }, 'journal store writes again');
         failing = false;

@@ -12,6 +12,7 @@
 import { ConfigurationError } from '@missive/core';
 import type { JournalEntry } from './journal-entry.js';
 import { COLUMNS, CONVERSATION_LIMIT, entryFromRow, MAX_TRANSACTIONS, valuesOf, type Row } from './journal-rows.js';
+import { JOURNAL_SCHEMA_VERSION, schemaStep } from './journal-schema.js';
 import type { JournalStore, RecentQuery } from './journal-store.js';
 
 /** The part of a `pg` pool the store uses. */
@@ -61,9 +62,18 @@ export class PostgresJournalStore implements JournalStore {
     return store;
   }
 
+  /**
+   * Creates the tables and indexes, or brings a journal of an older schema version to this one,
+   * and records the version in `<table>_schema`; leaves a journal of this version or a newer one as
+   * it is (`journal-schema.ts`). One transaction, under a lock on the version table, so processes
+   * starting together migrate once.
+   */
   private async migrate(): Promise<void> {
     const t = this.table;
-    await this.pool.query(`
+    await this.pool.query(`create table if not exists ${t}_schema (version integer not null)`);
+    const { rows } = await this.pool.query(`select coalesce(max(version), 0)::int as version from ${t}_schema`);
+    if (schemaStep(Number(rows[0]?.version ?? 0)) !== 'migrate') return;
+    const ddl = `
       create table if not exists ${t} (
         seq bigserial primary key,
         at bigint not null, sent_at bigint, message_id text not null, type text not null, kind text, source text,
@@ -79,7 +89,17 @@ export class PostgresJournalStore implements JournalStore {
       create index if not exists ${t}_at on ${t} (at);
       create table if not exists ${t}_keys (value text not null, seq bigint not null);
       create index if not exists ${t}_keys_value on ${t}_keys (value);
-      create index if not exists ${t}_keys_seq on ${t}_keys (seq);`);
+      create index if not exists ${t}_keys_seq on ${t}_keys (seq);
+      delete from ${t}_schema;
+      insert into ${t}_schema (version) values (${JOURNAL_SCHEMA_VERSION});`;
+    // One simple query: one transaction. The version is read again under the lock.
+    await this.pool.query(`
+      lock table ${t}_schema in exclusive mode;
+      do $migrate$ begin
+        if coalesce((select max(version) from ${t}_schema), 0) < ${JOURNAL_SCHEMA_VERSION} then
+          execute $ddl$ ${ddl} $ddl$;
+        end if;
+      end $migrate$;`);
   }
 
   async append(entries: readonly JournalEntry[]): Promise<void> {
