@@ -258,7 +258,8 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     await done;
   };
   try {
-    await run(Math.min(count, path === 'memory' ? 10_000 : 2_000)); // warm-up
+    // `--warmup N` for single runs under callgrind, where the default leaves much of the code still being compiled.
+    await run(Number(option('warmup', String(Math.min(count, path === 'memory' ? 10_000 : 2_000))))); // warm-up
     callgrind('-z');
     const before = process.cpuUsage();
     const started = performance.now();
