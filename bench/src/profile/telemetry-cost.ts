@@ -63,6 +63,9 @@ interface RunResult {
   readonly spansExported: number;
   /** Metric exports the discarding exporter received. */
   readonly metricExports: number;
+  /** The user and system (kernel: socket reads and writes, epoll) parts of {@link cpuUsPerMessage}. */
+  readonly userUsPerMessage: number;
+  readonly systemUsPerMessage: number;
   /** With the SDK: CPU µs of {@link sdkMinimum} per message, measured in the same process after the run. */
   readonly sdkMinimumUs?: number;
 }
@@ -271,6 +274,8 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     await shutdown();
     return {
       cpuUsPerMessage: (used.user + used.system) / count,
+      userUsPerMessage: used.user / count,
+      systemUsPerMessage: used.system / count,
       messagesPerSecond: count / seconds,
       spansExported: spans.spans,
       metricExports: metrics.exports,
