@@ -114,7 +114,7 @@ export class RabbitPublisher implements Republisher {
         return declaring.then(() => this.confirmPublish(topic, typeKey(slot, topic), message, message.headers, mandatory, topic));
       return this.confirmPublish(topic, typeKey(slot, topic), message, message.headers, mandatory, topic);
     } catch (error) {
-      return Promise.reject(error);
+      return rejection(error);
     }
   }
 
@@ -126,7 +126,7 @@ export class RabbitPublisher implements Republisher {
       if (slot === 'none') return this.confirmPublish('', queue, message, message.headers, true, queue);
       return this.confirmPublish(KEYED_EXCHANGE, sendKey(slot, queue), message, message.headers, true, queue);
     } catch (error) {
-      return Promise.reject(error);
+      return rejection(error);
     }
   }
 
@@ -211,17 +211,19 @@ export class RabbitPublisher implements Republisher {
     const channel = this.draining === undefined ? this.link.publisherNow : undefined;
     if (channel === undefined) return this.tryPublishing(publish, started, undefined);
     return new Promise<void>((resolve, reject) => {
-      const failed = (error: unknown): void => resolve(this.tryPublishing(publish, started, { channel, error }));
+      let retrying = false; // once: a channel that calls back with an error and then throws is one failed try
+      const failed = (error: unknown): void => {
+        if (retrying) return;
+        retrying = true;
+        resolve(this.tryPublishing(publish, started, { channel, error }));
+      };
       try {
         const accepted = channel.publish(exchange, routingKey, publish.body, publish.properties, (error: unknown) => {
           if (error !== null && error !== undefined) failed(rejected(publish, error));
           else {
-            try {
-              this.confirmed(channel, publish);
-              resolve();
-            } catch (unroutable) {
-              reject(unroutable as Error);
-            }
+            const unroutable = this.confirmed(channel, publish);
+            if (unroutable === undefined) resolve();
+            else reject(unroutable);
           }
         });
         if (!accepted) this.waitForDrain(channel);
@@ -231,10 +233,10 @@ export class RabbitPublisher implements Republisher {
     });
   }
 
-  /** The broker confirmed `publish` on `channel`: the channel no longer refuses; a returned message throws `UnroutableError`. */
-  private confirmed(channel: amqp.ConfirmChannel, publish: Outgoing): void {
+  /** The broker confirmed `publish` on `channel`: the channel no longer refuses. The error to fail with if it returned the message. */
+  private confirmed(channel: amqp.ConfirmChannel, publish: Outgoing): UnroutableError | undefined {
     this.refusingSince.delete(channel);
-    if (this.returned.delete(publish.message.id)) throw new UnroutableError(publish.destination);
+    return this.returned.delete(publish.message.id) ? new UnroutableError(publish.destination) : undefined;
   }
 
   /**
@@ -275,13 +277,15 @@ export class RabbitPublisher implements Republisher {
             });
             if (!accepted) this.waitForDrain(channel);
           });
-          this.confirmed(channel, publish);
-          return;
         } catch (thrown) {
           error = thrown;
         }
+        if (error === undefined) {
+          const unroutable = this.confirmed(channel, publish);
+          if (unroutable !== undefined) throw unroutable;
+          return;
+        }
       }
-      if (error instanceof UnroutableError) throw error;
       if (error instanceof PublishRejectedError && this.link.isPublisher(channel)) {
         const pause = Math.min(1000, 50 * 2 ** refusals++);
         if (Date.now() + pause - started > this.options.publishTimeoutMs || !this.link.open) {
@@ -362,4 +366,13 @@ function outgoing(
 /** The error of a publish the broker nacked. */
 function rejected(publish: Outgoing, cause: unknown): PublishRejectedError {
   return new PublishRejectedError(`RabbitMQ refused message ${publish.message.id} to ${publish.destination}`, { cause });
+}
+
+/**
+ * A promise rejected with exactly what was thrown, as an `async` function that threw it would
+ * return (`publish` and `send` are not `async`, to save their promises, but keep that contract).
+ */
+function rejection(thrown: unknown): Promise<never> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the thrown value, unchanged
+  return Promise.reject(thrown);
 }
