@@ -26,7 +26,9 @@
  * measured in the same run. For single child runs (`--child memory --mode sdk --count N`, as under
  * callgrind): `--no-minimum` leaves the SDK's minimum out, `--hook-on` makes one `context.with` first
  * (the context manager's promise hook is then on for every promise of the process, as after the first
- * request of an instrumented HTTP server), and `--ratio R` sets the sampled mode's ratio.
+ * request of an instrumented HTTP server), and `--ratio R` sets the sampled mode's ratio. `--warmup N`
+ * (every run) sets the messages handled before the measured ones (default: 10 000 on the memory path,
+ * 2 000 on RabbitMQ, at most the measured count).
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -63,6 +65,9 @@ interface RunResult {
   readonly spansExported: number;
   /** Metric exports the discarding exporter received. */
   readonly metricExports: number;
+  /** The user and system (kernel: socket reads and writes, epoll) parts of {@link cpuUsPerMessage}. */
+  readonly userUsPerMessage: number;
+  readonly systemUsPerMessage: number;
   /** With the SDK: CPU µs of {@link sdkMinimum} per message, measured in the same process after the run. */
   readonly sdkMinimumUs?: number;
 }
@@ -258,7 +263,9 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     await done;
   };
   try {
-    await run(Math.min(count, path === 'memory' ? 10_000 : 2_000)); // warm-up
+    // `--warmup N`: the default leaves V8 still compiling the SDK's code during the measured messages
+    // (docs/BENCHMARKS.md, issue 15 fifth pass); a longer one measures the steady state.
+    await run(Number(option('warmup', String(Math.min(count, path === 'memory' ? 10_000 : 2_000))))); // warm-up
     callgrind('-z');
     const before = process.cpuUsage();
     const started = performance.now();
@@ -270,6 +277,8 @@ async function child(path: Path, mode: Mode, count: number, name: string): Promi
     await shutdown();
     return {
       cpuUsPerMessage: (used.user + used.system) / count,
+      userUsPerMessage: used.user / count,
+      systemUsPerMessage: used.system / count,
       messagesPerSecond: count / seconds,
       spansExported: spans.spans,
       metricExports: metrics.exports,
@@ -285,6 +294,7 @@ function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<
   const args = [fileURLToPath(import.meta.url), '--child', path, '--mode', mode, '--count', String(count), '--name', name];
   if (isBase(mode)) args.push('--baseline', option('baseline', ''));
   args.push('--metric-interval', option('metric-interval', '10000'), '--ratio', option('ratio', '0.1'));
+  if (process.argv.includes('--warmup')) args.push('--warmup', option('warmup', ''));
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: 300_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
       if (error !== null) reject(new Error(`${path} ${mode}: ${error.message}\n${stderr}`));

@@ -15,7 +15,7 @@
  */
 import type * as amqp from 'amqplib';
 import type { DeadLetterFailure, TransportMessage } from '@missive/core';
-import { SettleOnceDelivery, TransportHeader, type NackOptions } from '@missive/core/transport';
+import { SETTLED, SettleOnceDelivery, TransportHeader, type NackOptions } from '@missive/core/transport';
 import type { ConsumerHost } from './consumer-host.js';
 import { DEAD_LETTER_SUFFIX, returnKey } from './topology.js';
 import { REPUBLISHED, brokerRedeliveries, republishedCount, transportMessage } from './wire.js';
@@ -92,9 +92,16 @@ export class RabbitDelivery extends SettleOnceDelivery {
     return this.generation === this.consumer.transport.generation && this.consumer.isCurrent(this.channel);
   }
 
-  protected async onAck(): Promise<void> {
+  /**
+   * Queues the ack for the connection's next write (the consumer batches the acks of a turn): the
+   * settle is handed off by the time this returns, so it returns the kit's `SETTLED` and the bus
+   * goes on at once, without a promise and a reaction per message (a throw still rejects: see
+   * `SettleOnceDelivery.ack`).
+   */
+  protected onAck(): Promise<void> {
     if (this.live()) this.toBroker(true);
     this.consumer.finished?.(this);
+    return SETTLED;
   }
 
   /** The delivery tag: the order in which its channel received it. */

@@ -6,10 +6,11 @@
  * everything and its next one confirms: the send must go through on the next channel, well before
  * publishTimeout.
  */
+import { createHook } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import type * as amqp from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { PublishRejectedError } from '@missive/core';
+import { PublishRejectedError, UnroutableError } from '@missive/core';
 import { RabbitPublisher, type PublishLink } from './rabbitmq-publisher.js';
 import { resolveRabbitMqOptions } from './rabbitmq-options.js';
 
@@ -74,5 +75,57 @@ describe('rabbitmq publisher', () => {
     expect(failed).toBeInstanceOf(PublishRejectedError);
     expect((failed as Error).message).toMatch(/^RabbitMQ refused message m-2 to billing \d+ times over \d+ ms \(publishTimeout 300 ms\)$/);
     expect((failed as Error).cause).toBeInstanceOf(PublishRejectedError);
+  });
+
+  it("a publish that goes out at once makes one promise, the confirm's (none for async functions or their awaits)", async () => {
+    const channel = new FakeChannel(false);
+    const publisher = new RabbitPublisher(linkOf([channel]), noExchanges, resolveRabbitMqOptions({ url: 'amqp://localhost' }));
+    let promises = 0;
+    // The hook on, as the OpenTelemetry Node SDK's context manager turns it on: then every await makes a promise too.
+    const hook = createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
+    let publishing: Promise<void>;
+    try {
+      publishing = publisher.publish('shop.order-placed', message('m-3'));
+    } finally {
+      hook.disable();
+    }
+    await publishing;
+    expect(promises).toBe(1);
+    expect(channel.published).toEqual(['m-3']);
+  });
+
+  it('a first try on a channel that throws (closed) is made again on the next channel', async () => {
+    const closed = new FakeChannel(false);
+    closed.publish = () => {
+      throw new Error('Channel closed');
+    };
+    const fresh = new FakeChannel(false);
+    const link = linkOf([fresh]);
+    // The closed channel is the publisher when the send starts; after it threw, the link has the next one.
+    let reads = 0;
+    const publisher = new RabbitPublisher(
+      {
+        ...link,
+        get publisherNow() {
+          return (reads++ === 0 ? closed : fresh) as unknown as amqp.ConfirmChannel;
+        },
+      },
+      noExchanges,
+      resolveRabbitMqOptions({ url: 'amqp://localhost' }),
+    );
+    await publisher.send('billing', message('m-4'));
+    expect(fresh.published).toEqual(['m-4']);
+  });
+
+  it('a mandatory message the broker returned fails with UnroutableError, on the first try as on a later one', async () => {
+    const channel = new FakeChannel(false);
+    const publisher = new RabbitPublisher(linkOf([channel]), noExchanges, resolveRabbitMqOptions({ url: 'amqp://localhost' }));
+    publisher.prepare(channel as unknown as amqp.ConfirmChannel);
+    const original = channel.publish.bind(channel);
+    channel.publish = (exchange, key, body, properties, callback) => {
+      channel.emit('return', { properties: { messageId: properties.messageId } });
+      return original(exchange, key, body, properties, callback);
+    };
+    await expect(publisher.send('nowhere', message('m-5'))).rejects.toBeInstanceOf(UnroutableError);
   });
 });

@@ -37,8 +37,8 @@ describe('spanContextOf', () => {
       const hex = flags.toString(16).padStart(2, '0');
       expect(spanContextOf(`00-${TRACE}-${SPAN}-${hex}`)?.traceFlags, hex).toBe(flags & 1);
     }
-    // '/' and ':' border the digits, '`' and 'g' the letters.
-    for (const c of ['/', ':', '`', 'g', 'A', 'F', ' ']) {
+    // '/' and ':' border the digits, '`' and 'g' the letters; 'İ' (U+0130) and 'š' (U+0161) are '0' and 'a' in their low byte.
+    for (const c of ['/', ':', '`', 'g', 'A', 'F', ' ', '\u0130', '\u0161', '\u0080']) {
       expect(spanContextOf(`0${c}-${TRACE}-${SPAN}-01`), `version ${c}`).toBeUndefined();
       expect(spanContextOf(`00-${TRACE.slice(0, 31)}${c}-${SPAN}-01`), `trace id ${c}`).toBeUndefined();
       expect(spanContextOf(`00-${TRACE}-${c}${SPAN.slice(1)}-01`), `span id ${c}`).toBeUndefined();

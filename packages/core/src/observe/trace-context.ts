@@ -12,21 +12,26 @@
  */
 import { createTraceState, INVALID_SPANID, INVALID_TRACEID, type SpanContext } from '@opentelemetry/api';
 
+/** 1 at the codes of the lower-case hex digits ('0'–'9' are 48–57, 'a'–'f' 97–102), 0 elsewhere below 128. */
+const HEX = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) HEX[c] = 1;
+for (let c = 97; c <= 102; c++) HEX[c] = 1;
+
 /**
  * Whether `text[from, to)` is lower-case hex digits: 1 when they are and not all zeros, 0 when all
- * zeros, -1 when one is not a digit. A loop on character codes rather than a regular expression:
- * 0.6 times the time (a flat string) and 0.6 (a string just concatenated, as on the memory path:
- * the regular expression flattens it on a slower path); docs/BENCHMARKS.md, issue 15, fourth pass.
+ * zeros, -1 when one is not a digit. A loop on character codes with a table and no branch per
+ * character: about half the time of the loop with range checks before it (80 against 165 ns a
+ * `traceparent`, issue 15 fifth pass), which was 0.6 times a regular expression's.
  */
 function hexRun(text: string, from: number, to: number): -1 | 0 | 1 {
-  let zeros = true;
+  let digits = 1;
+  let nonZero = 0;
   for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
-    // '0'–'9' are 48–57, 'a'–'f' 97–102.
-    if (c > 102 || c < 48 || (c > 57 && c < 97)) return -1;
-    if (c !== 48) zeros = false;
+    digits &= HEX[c] ?? 0; // a code of 128 or more is past the table: not a digit
+    nonZero |= c ^ 48; // '0' is 48
   }
-  return zeros ? 0 : 1;
+  return digits === 0 ? -1 : nonZero === 0 ? 0 : 1;
 }
 
 const DASH = 45;
