@@ -9,4 +9,6 @@
  * ```
  * @module
  */
+export { ParentBasedAlwaysOnSampler } from './parent-based-always-on.js';
+export { PooledIdGenerator } from './pooled-id-generator.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.js';

@@ -35,6 +35,8 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { ConfigurationError, INSTRUMENTATION_SCOPE, MessageDurations } from '@missive/core';
 import { DurationProducer } from './duration-producer.js';
 import { otlpMetricExporter, otlpSpanExporter } from './otlp-exporters.js';
+import { ParentBasedAlwaysOnSampler } from './parent-based-always-on.js';
+import { PooledIdGenerator } from './pooled-id-generator.js';
 
 /** Options of {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -53,7 +55,8 @@ export interface TelemetryOptions {
   /** Batching of spans: the longest a span waits before it is exported, ms. Default 1000. */
   readonly spanDelayMs?: number;
   /**
-   * Which traces are recorded. Default: the SDK's (every trace, or what `OTEL_TRACES_SAMPLER` says).
+   * Which traces are recorded. Default: the SDK's (every trace, or what `OTEL_TRACES_SAMPLER` says);
+   * its default, `ParentBased(AlwaysOn)`, as {@link ParentBasedAlwaysOnSampler} (the same decisions, cheaper).
    * Production tracing usually samples: `new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.1) })`
    * records a tenth of the traces, and Missive skips the attributes and context of the others
    * (docs/observability.md, "What tracing costs").
@@ -84,9 +87,11 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   let tracerProvider: NodeTracerProvider | undefined;
   if (spanExporters.length > 0) {
     const scheduledDelayMillis = options.spanDelayMs ?? 1000;
+    const sampler = options.sampler ?? defaultSampler();
     tracerProvider = new NodeTracerProvider({
       resource,
-      ...(options.sampler === undefined ? {} : { sampler: options.sampler }),
+      idGenerator: new PooledIdGenerator(),
+      ...(sampler === undefined ? {} : { sampler }),
       spanProcessors: spanExporters.map((e) => new BatchSpanProcessor(e, { scheduledDelayMillis })),
     });
     tracerProvider.register();
@@ -142,6 +147,17 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       metrics.disable();
     },
   };
+}
+
+/**
+ * The SDK's default sampler, `ParentBased(AlwaysOn)` (no `OTEL_TRACES_SAMPLER`, or
+ * `parentbased_always_on`), as {@link ParentBasedAlwaysOnSampler}; undefined for any other value of
+ * the variable, which the SDK reads itself.
+ */
+function defaultSampler(): ParentBasedAlwaysOnSampler | undefined {
+  const configured = process.env['OTEL_TRACES_SAMPLER'];
+  if (configured === undefined || configured.trim() === '' || configured === 'parentbased_always_on') return new ParentBasedAlwaysOnSampler();
+  return undefined;
 }
 
 function otlpBase(url: string | URL): URL {
