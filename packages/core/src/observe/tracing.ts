@@ -35,6 +35,7 @@ import {
 } from '@opentelemetry/api';
 import type { Envelope } from '../message/envelope.js';
 import { MissiveError } from '../errors.js';
+import { rootContextWith } from './span-only-context.js';
 import { spanContextOf, traceparentOf } from './trace-context.js';
 
 /** The instrumentation scope's name and version, as spans and metrics carry them. */
@@ -206,7 +207,7 @@ export class MessageTracing {
     let links: Link[] | undefined;
     if (remote !== undefined) {
       if (replayed) links = [{ context: remote, attributes: { 'missive.link': 'replayed-from' } }];
-      else parent = trace.setSpanContext(ROOT_CONTEXT, remote);
+      else parent = rootContextWith(trace.wrapSpanContext(remote));
     }
     const span = this.tracer.startSpan(
       this.spanName('process', queue),
@@ -222,7 +223,7 @@ export class MessageTracing {
     span.setAttribute(Attr.MessageType, envelope.type);
     span.setAttribute(Attr.Attempt, attempt);
     // The parent is in the span already: the handler's context needs only the span.
-    const active = trace.setSpan(ROOT_CONTEXT, span);
+    const active = rootContextWith(span);
     if (!this.contextPropagates()) this.handling.set(envelope, active);
     return { span, context: active };
   }
