@@ -40,7 +40,8 @@ describe('ParentBasedAlwaysOnSampler', () => {
 
   it('records a valid unsampled parent not, and an invalid unsampled one as a root', () => {
     const sampler = new ParentBasedAlwaysOnSampler();
-    const unsampled = (traceId: string) => trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: SPAN, traceFlags: TraceFlags.NONE, isRemote: true });
+    const unsampled = (traceId: string) =>
+      trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: SPAN, traceFlags: TraceFlags.NONE, isRemote: true });
     expect(sampler.shouldSample(unsampled(TRACE)).decision).toBe(SamplingDecision.NOT_RECORD);
     expect(sampler.shouldSample(unsampled('0'.repeat(32))).decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
   });

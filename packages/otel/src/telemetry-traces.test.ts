@@ -28,7 +28,8 @@ describe('startTelemetry, traces', () => {
     await telemetry.forceFlush();
     const spans = exporter.getFinishedSpans();
     expect(spans.map((s) => s.name)).toEqual(['root', 'child']);
-    for (const { traceId, spanId } of spans.map((s) => s.spanContext())) expect(isValidTraceId(traceId) && isValidSpanId(spanId)).toBe(true);
+    for (const { traceId, spanId } of spans.map((s) => s.spanContext()))
+      expect(isValidTraceId(traceId) && isValidSpanId(spanId)).toBe(true);
   });
 
   it('leaves any other OTEL_TRACES_SAMPLER to the SDK', async () => {

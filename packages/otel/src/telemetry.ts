@@ -156,7 +156,8 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
  */
 function defaultSampler(): ParentBasedAlwaysOnSampler | undefined {
   const configured = process.env['OTEL_TRACES_SAMPLER'];
-  if (configured === undefined || configured.trim() === '' || configured === 'parentbased_always_on') return new ParentBasedAlwaysOnSampler();
+  if (configured === undefined || configured.trim() === '' || configured === 'parentbased_always_on')
+    return new ParentBasedAlwaysOnSampler();
   return undefined;
 }
 

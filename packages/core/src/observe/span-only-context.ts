@@ -41,7 +41,10 @@ class SpanOnlyContext implements Context {
 /** Whether the API finds a span under the key this module assumes (checked once, at load). */
 const KEY_AGREES = (() => {
   const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
-  return trace.getSpan(new SpanOnlyContext(span)) === span && trace.getSpan(trace.setSpan(ROOT_CONTEXT, span).deleteValue(SPAN_KEY)) === undefined;
+  return (
+    trace.getSpan(new SpanOnlyContext(span)) === span &&
+    trace.getSpan(trace.setSpan(ROOT_CONTEXT, span).deleteValue(SPAN_KEY)) === undefined
+  );
 })();
 
 /** The root context with `span` set in it: the same values as `trace.setSpan(ROOT_CONTEXT, span)`, one small object. */
