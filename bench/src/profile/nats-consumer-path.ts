@@ -11,9 +11,10 @@
  * - `<label>=<dir>`: `@missive/nats`'s consumer of the build in `<dir>` (its `dist`), read with
  *   `for await` and acked, as the bus would but without it (the body, an envelope, is not parsed:
  *   that is the bus's work);
- * - `bus:<label>=<dir>`: the same consumer under a bus (`@missive/core` of this checkout) with one
- *   endpoint (concurrency 16, prefetch 32) whose handler takes the payload: decode, schema check,
- *   pipeline, ack.
+ * - `bus:<label>=<dir>`: the same consumer under a bus with one endpoint (concurrency 16, prefetch
+ *   32) whose handler takes the payload: decode, schema check, pipeline, ack. The bus is the
+ *   `@missive/core` that build resolves (`<dir>/../../core/dist`, its checkout's core), so
+ *   `bus:base=/tmp/base/packages/nats/dist` measures that checkout's core too.
  *
  * Missive's frames carry the header block the current build publishes (no `Missive-Type` on a
  * message published to its type's topic); `--with-type` writes the header as builds before
@@ -39,7 +40,7 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { createBus, createEnvelope, defineEvent, jsonCodec, silentLogger, type Transport } from '@missive/core';
+import { type createBus, createEnvelope, type defineEvent, jsonCodec, silentLogger, type Transport } from '@missive/core';
 import { BinaryMessage, type Consumer, type Delivery, type TransportMessage } from '@missive/core/transport';
 import { NATS_URL } from '../harness/machine.js';
 import { makeOrder, orderSchema } from '../harness/payload.js';
@@ -81,7 +82,6 @@ const QUEUE = `bench-${id}`;
 const TYPE = `bench.${QUEUE}`;
 const STREAM = `BM${id.toUpperCase()}_MSG`;
 const LANE = `${QUEUE}!t0123456789`;
-const contract = defineEvent(TYPE, orderSchema);
 
 /** The build's `wireOf` (binary frames), for a build label naming `binary`. */
 type WireOf = (message: TransportMessage, topic?: string) => { headers: { encode(): Uint8Array }; data: Uint8Array };
@@ -272,8 +272,19 @@ async function openPath(build: Build, nc: NatsConnection, onMessage: () => void)
     queues: async () => [],
     deleteQueue: async () => undefined,
   };
-  const bus = createBus({ service: 'bench-consumer', transport: 'stub://x', transports: { stub: () => transport }, stopTimeoutMs: 2000 });
-  bus.endpoint(QUEUE, (e) => e.on(contract, () => onMessage()), { concurrency: CONCURRENCY, prefetch: PREFETCH });
+  // The core of the build's own checkout (what its `@missive/core` import resolves to).
+  const core = (await import(pathToFileURL(resolve(build.dir, '../../core/dist/index.js')).href)) as {
+    createBus: typeof createBus;
+    defineEvent: typeof defineEvent;
+  };
+  const buildContract = core.defineEvent(TYPE, orderSchema);
+  const bus = core.createBus({
+    service: 'bench-consumer',
+    transport: 'stub://x',
+    transports: { stub: () => transport },
+    stopTimeoutMs: 2000,
+  });
+  bus.endpoint(QUEUE, (e) => e.on(buildContract, () => onMessage()), { concurrency: CONCURRENCY, prefetch: PREFETCH });
   await bus.start();
   return { sid: sid(), missive: true, wireOf, close: () => bus.stop() };
 }

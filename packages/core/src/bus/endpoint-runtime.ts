@@ -36,13 +36,16 @@ import type { EndpointStats } from './bus-options.js';
 import { deadLetterFailure, faultOf, reportHandled } from './delivery-reports.js';
 import { HandlerContext } from './handler-context.js';
 
-interface InFlight {
-  readonly state: ConsumeState;
-  /** Settles when the delivery is settled (or handed back). Set right after the entry is made. */
-  done: Promise<void>;
-}
-
 const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * A delivery in flight: its pipeline state and, for the stop deadline, when it is done. One object
+ * per delivery (the state is the entry of the in-flight list, not wrapped in one).
+ */
+class InFlight extends ConsumeState {
+  /** Settles when the delivery is settled (or handed back). Set right after the entry is made. */
+  done: Promise<void> = DONE;
+}
 
 /** Whether `await value` would wait for it: an object or function with a `then` method. */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -149,16 +152,14 @@ export class EndpointRuntime {
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, deadlineMs);
       });
-      await Promise.race([Promise.allSettled(this.inFlight.toArray().map((f) => f.done)), deadline]);
+      await Promise.race([Promise.allSettled(this.inFlight.toArray().map((flight) => flight.done)), deadline]);
       clearTimeout(timer);
     }
     for (const flight of this.inFlight.toArray()) {
-      flight.state.handedBack = true;
-      flight.state.abort(
-        new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`),
-      );
+      flight.handedBack = true;
+      flight.abort(new MissiveError('CLOSED', `stop deadline of ${deadlineMs} ms passed; the message was handed back for redelivery`));
       try {
-        await flight.state.received.nack();
+        await flight.received.nack();
       } catch (error) {
         this.log.warn({ err: error }, 'could not hand a delivery back at stop; the broker will redeliver it');
       }
@@ -271,11 +272,10 @@ export class EndpointRuntime {
   }
 
   private track(delivery: Delivery): void {
-    const state = new ConsumeState(this.bus.service, this.definition.name, delivery);
+    const flight = new InFlight(this.bus.service, this.definition.name, delivery);
     this.stats.inFlight++;
     this.bus.metrics.consumed(this.definition.name);
     // The entry exists before `process` can end and remove it.
-    const flight: InFlight = { state, done: DONE };
     this.inFlight.add(flight);
     flight.done = this.process(flight);
   }
@@ -288,7 +288,7 @@ export class EndpointRuntime {
     const startedAt = this.bus.observesHandled() ? performance.now() : -1;
     let pending: Promise<void> | undefined;
     try {
-      pending = this.pipeline(flight.state);
+      pending = this.pipeline(flight);
     } catch (thrown) {
       return this.finish(flight, toError(thrown), startedAt);
     }
@@ -301,14 +301,13 @@ export class EndpointRuntime {
 
   /** Settles the delivery as the pipeline ended (`error`: it threw), counts and reports it, then frees its slot. Never rejects. */
   private finish(flight: InFlight, error: Error | undefined, startedAt: number): Promise<void> {
-    const state = flight.state;
-    if (state.handedBack) {
+    if (flight.handedBack) {
       this.release(flight);
       return DONE;
     }
     let settling: Promise<void>;
     try {
-      settling = this.settle(state, error);
+      settling = this.settle(flight, error);
     } catch (settleError) {
       this.settleFailed(flight, settleError);
       return DONE;
@@ -326,10 +325,9 @@ export class EndpointRuntime {
 
   /** Counts and reports a settled delivery, then frees its slot. Never throws. */
   private afterSettle(flight: InFlight, error: Error | undefined, startedAt: number): void {
-    const state = flight.state;
     try {
-      if (error === undefined && state.settlement.kind === 'ack') this.stats.handled++;
-      if (startedAt >= 0) this.reportHandled(state, error, startedAt);
+      if (error === undefined && flight.settlement.kind === 'ack') this.stats.handled++;
+      if (startedAt >= 0) this.reportHandled(flight, error, startedAt);
     } catch (reportError) {
       this.settleFailed(flight, reportError);
       return;
@@ -339,10 +337,7 @@ export class EndpointRuntime {
 
   private settleFailed(flight: InFlight, settleError: unknown): void {
     try {
-      this.log.error(
-        { ...messageLogFields(flight.state), err: settleError },
-        'could not settle a delivery; the broker will deliver it again',
-      );
+      this.log.error({ ...messageLogFields(flight), err: settleError }, 'could not settle a delivery; the broker will deliver it again');
     } finally {
       this.release(flight);
     }
@@ -406,7 +401,8 @@ export class EndpointRuntime {
    * attempt that ended at once is noted at once, without a promise (see `consumePipeline`).
    */
   private observe(state: ConsumeState, attempt: Attempt): Promise<void> | undefined {
-    const startedAt = performance.now();
+    // The attempt's duration is only recorded by metrics: no clock read when they are off.
+    const startedAt = this.bus.metrics.recording ? performance.now() : -1;
     const tracing = this.bus.tracing;
     // Without a tracer provider there is no span to run in (no header lookup); when the trace is
     // not sampled, the span is not recorded and the attempt runs as it would without one.

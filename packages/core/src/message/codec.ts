@@ -184,7 +184,14 @@ function mayPollute(text: string): boolean {
 }
 
 /** The CloudEvents attributes every envelope carries as non-empty strings. */
-const REQUIRED_STRINGS = ['id', 'type', 'source'] as const;
+/** A non-empty string (what the required string attributes must be). */
+function isText(value: unknown): boolean {
+  return typeof value === 'string' && value !== '';
+}
+
+function missingString(key: 'id' | 'type' | 'source'): DecodeError {
+  return new DecodeError(`envelope attribute "${key}" is missing or not a string`);
+}
 
 function checkEnvelope(value: unknown): { -readonly [K in keyof Envelope]?: Envelope[K] } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -192,9 +199,10 @@ function checkEnvelope(value: unknown): { -readonly [K in keyof Envelope]?: Enve
   }
   const v = value as Record<string, unknown>;
   if (v.specversion !== '1.0') throw new DecodeError(`unsupported CloudEvents specversion ${JSON.stringify(v.specversion)}`);
-  for (const key of REQUIRED_STRINGS) {
-    if (typeof v[key] !== 'string' || v[key] === '') throw new DecodeError(`envelope attribute "${key}" is missing or not a string`);
-  }
+  // Named reads, not a loop over the names: a keyed read of a parsed object is a generic lookup.
+  if (!isText(v.id)) throw missingString('id');
+  if (!isText(v.type)) throw missingString('type');
+  if (!isText(v.source)) throw missingString('source');
   if (!('data' in v)) throw new DecodeError('envelope has no data');
   if (v.dataversion !== undefined && (typeof v.dataversion !== 'number' || !Number.isInteger(v.dataversion))) {
     throw new DecodeError('envelope attribute "dataversion" is not an integer');

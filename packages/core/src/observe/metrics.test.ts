@@ -113,6 +113,29 @@ describe('metrics', () => {
     expect(lag?.dataPoints[0]!.value).toMatchObject({ count: 1, sum: 0.25, min: 0.25, max: 0.25 });
   });
 
+  it('records an attempt duration only from a start read while recording: none before start, none for a start left unread', async () => {
+    const meters = new BusMetrics();
+    const sources = { queues: async () => [], endpoints: () => [] };
+    const count = async () =>
+      ((await histogram(Metric.ProcessDuration))?.dataPoints ?? [])
+        .filter((p) => p.attributes['messaging.destination.name'] === 'unread-start')
+        .reduce((sum, p) => sum + p.value.count, 0);
+    expect(meters.recording).toBe(false);
+    meters.processed('unread-start', performance.now(), undefined); // not started: nothing
+    meters.start('memory', sources);
+    try {
+      expect(meters.recording).toBe(true);
+      // An attempt that began before metrics recorded (its start not read) would otherwise record the clock's age.
+      meters.processed('unread-start', -1, undefined);
+      meters.processed('unread-start', -1, new Error('failed'));
+      expect(await count()).toBe(0);
+      meters.processed('unread-start', performance.now(), undefined);
+      expect(await count()).toBe(1);
+    } finally {
+      meters.stop();
+    }
+  });
+
   it('the depth gauges of collections close together come from one queue listing (a listing costs milliseconds on RabbitMQ)', async () => {
     let listings = 0;
     let depth = 3;

@@ -214,9 +214,22 @@ export class BusMetrics {
     cell.value++;
   }
 
-  /** A handler attempt on `queue` ended (`error` when it threw). */
+  /**
+   * Whether the per-message methods record anything (a meter provider was registered at start).
+   * A caller may skip what it would measure only for them (the clock read of {@link processed}'s
+   * `startedAt`) while this is false.
+   */
+  get recording(): boolean {
+    return this.on;
+  }
+
+  /**
+   * A handler attempt on `queue` ended (`error` when it threw). `startedAt`: `performance.now()` when
+   * it started, or negative when it was not read (metrics were not {@link recording} then): its
+   * duration is not recorded.
+   */
   processed(queue: string, startedAt: number, error: Error | undefined): void {
-    if (!this.on) return;
+    if (!this.on || startedAt < 0) return;
     const seconds = (performance.now() - startedAt) / 1000;
     const base = this.endpointAttributes(queue);
     if (this.durations === undefined) {
