@@ -10,6 +10,21 @@ describe('waiter, real clock: settle is a quiet period measured on the system', 
     expect(probes).toBeGreaterThan(5);
   });
 
+  it('measures the quiet period from the first quiet probe: a stall before it does not count as quiet', async () => {
+    let probes = 0;
+    const waiter = createWaiter({
+      quietMs: 30,
+      busy: async () => {
+        probes++;
+        // The first quiet probe comes late (a stalled event loop): the work may have gone on until just before it.
+        if (probes === 5) await new Promise((resolve) => setTimeout(resolve, 60));
+        return probes < 5;
+      },
+    });
+    await waiter.settle();
+    expect(probes).toBeGreaterThan(5);
+  });
+
   it('waits while the system makes progress (activity grows), and returns once it stops', async () => {
     let progress = 0;
     const waiter = createWaiter({ quietMs: 30, activity: () => (progress < 8 ? ++progress : progress) });
