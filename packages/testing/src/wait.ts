@@ -69,13 +69,15 @@ export function createWaiter(options: WaiterOptions = {}): Waiter {
   /** Grows with every `notify()`: a handler that ran is progress. */
   let notified = 0;
 
-  /** Real mode: polls until `busy()` has been false and nothing has moved for `quietMs`. */
+  /**
+   * Real mode: polls until `busy()` has been false and nothing has moved for `quietMs`, measured from
+   * the first probe that found it quiet (from the last busy one, a stall between the two made one
+   * quiet probe enough: work going on until just before it passed for a quiet period).
+   */
   async function quietPeriod(): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let seen = activity() + notified;
-    // The window opens at the first probe that finds the system quiet, not at the last busy one: a
-    // stalled pause after a busy probe proves nothing about the time in between.
-    let quietSince = (await busy()) ? undefined : Date.now();
+    let quietSince: number | undefined;
     for (;;) {
       await pause(Math.min(20, quietMs));
       const isBusy = await busy();

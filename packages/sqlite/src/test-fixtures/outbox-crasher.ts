@@ -41,11 +41,16 @@ const outbox = bus.outbox(store, {
 });
 await bus.start();
 if (mode === 'recover') {
+  // The relay's timers (the system clock's) do not keep a process alive, and this bus consumes
+  // nothing: started within the dead relay's lease, the process would end here (exit 13, an
+  // unsettled top-level await) before its next poll could take the messages over.
+  const alive = setInterval(() => undefined, 1000);
   await leftSent;
   await outbox.flush();
   await outbox.transaction((tx) => tx.publish(Marker, { orderId }));
   await outbox.flush();
   process.stdout.write('recovered\n');
+  clearInterval(alive);
   await bus.stop();
   process.exit(0);
 }

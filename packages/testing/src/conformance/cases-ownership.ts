@@ -242,17 +242,20 @@ export function ownershipCases(test: CaseRegistrar): void {
       const first = child(env, { service: 'owner', endpoint: owner, type: Work.name });
       try {
         await first.waitFor(/^ready$/);
+        // The intruder and another instance of the owner endpoint start side by side (both after the owner is ready).
         const second = child(env, { service: 'intruder', endpoint: intruder, type: Work.name });
-        const [line] = await second.waitFor(/^failed .*/);
-        expect(await second.exited).toBe(3);
-        expect(line).toContain('CommandOwnerConflictError');
-        expect(line).toContain(owner);
-        expect(line).toContain(intruder);
-        // Another instance of the owner endpoint is no second owner: it starts.
         const twin = child(env, { service: 'owner', endpoint: owner, type: Work.name });
         try {
+          const [line] = await second.waitFor(/^failed .*/);
+          expect(await second.exited).toBe(3);
+          expect(line).toContain('CommandOwnerConflictError');
+          expect(line).toContain(owner);
+          expect(line).toContain(intruder);
+          // Another instance of the owner endpoint is no second owner: it starts.
           await twin.waitFor(/^ready$/);
         } finally {
+          second.kill('SIGKILL');
+          await second.exited;
           twin.kill('SIGKILL');
           await twin.exited;
         }

@@ -34,6 +34,18 @@ function done(lines: readonly string[]): { n: number; key: string; start: number
     });
 }
 
+/**
+ * Sends jobs `0..count-1` of every key: one key's jobs one after another (each send confirmed before
+ * the next: the order the case checks), the keys side by side (one key's sends never wait for another's).
+ */
+async function sendInKeyOrder(keys: readonly string[], count: number, send: (n: number, key: string) => Promise<unknown>): Promise<void> {
+  await Promise.all(
+    keys.map(async (key) => {
+      for (const n of range(count)) await send(n, key);
+    }),
+  );
+}
+
 /** Registers the multi-process cases. */
 export function processCases(test: CaseRegistrar): void {
   test(
@@ -116,7 +128,7 @@ export function processCases(test: CaseRegistrar): void {
         const sender = env.bus('keyed-sender');
         await sender.start();
         const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']; // enough keys that both instances own some (RabbitMQ partitions them)
-        for (const n of range(20)) for (const key of keys) await sender.send(Work, { n, key });
+        await sendInKeyOrder(keys, 20, (n, key) => sender.send(Work, { n, key }));
         await env.until(() => children.reduce((sum, c) => sum + done(c.lines).length, 0) >= 20 * keys.length, 'every keyed message');
         const all = children.flatMap((c) => done(c.lines));
         for (const key of keys) {
@@ -150,7 +162,7 @@ export function processCases(test: CaseRegistrar): void {
         await Promise.all(children.map((c) => c.waitFor(/^ready$/)));
         const sender = env.bus('keyed-kill-sender');
         await sender.start();
-        for (const n of range(count)) for (const key of keys) await sender.send(Work, { n, key });
+        await sendInKeyOrder(keys, count, (n, key) => sender.send(Work, { n, key }));
         await env.until(
           () => children.every((c) => done(c.lines).length > 0) && children.reduce((sum, c) => sum + done(c.lines).length, 0) >= 40,
           'both consumers to work on the keys',
