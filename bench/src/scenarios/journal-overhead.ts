@@ -70,6 +70,10 @@ export interface RoundOptions {
   readonly warmUp?: number;
   readonly start?: () => void;
   readonly end?: () => void;
+  /** Where the journal's SQLite file goes (mode `on`). Default: `dir`, beside the transport's file. */
+  readonly journalDir?: string;
+  /** The store of mode `discard` instead of the one that discards (a profile's variant: a worker that answers at once, …). */
+  readonly store?: JournalStore;
 }
 
 export async function overheadRound(
@@ -88,11 +92,11 @@ export async function overheadRound(
       if (++handled >= target) wake?.();
     }),
   );
-  const file = join(dir, `journal-${randomUUID()}.db`);
+  const file = join(options.journalDir ?? dir, `journal-${randomUUID()}.db`);
   const j: Journal | undefined =
     mode === 'off' || mode === 'listener' || mode === 'observer'
       ? undefined
-      : journal(bus, { store: mode === 'on' ? `sqlite://${file}` : discarding });
+      : journal(bus, { store: mode === 'on' ? `sqlite://${file}` : (options.store ?? discarding) });
   if (mode === 'listener') bus.on('handled', () => undefined);
   if (mode === 'observer') bus.observeHandled(() => undefined);
   await bus.start();
