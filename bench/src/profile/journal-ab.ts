@@ -173,6 +173,22 @@ function place(spec: string, before: Set<string>): number {
 }
 
 if (process.argv.includes('--child')) {
+  if (process.env.JOURNAL_AB_POSTS) {
+    // Counts the real worker store's batches per round (mode `on`), as the echo store does.
+    const { WorkerJournalStore } = await import('@missive/dashboard');
+    const appendPacked = WorkerJournalStore.prototype.appendPacked;
+    let batches = 0;
+    WorkerJournalStore.prototype.appendPacked = function (this: InstanceType<typeof WorkerJournalStore>, batch) {
+      batches++;
+      return appendPacked.call(this, batch);
+    };
+    const close = WorkerJournalStore.prototype.close;
+    WorkerJournalStore.prototype.close = function (this: InstanceType<typeof WorkerJournalStore>) {
+      if (batches > 0) console.error(`worker store: ${batches} batches posted`);
+      batches = 0;
+      return close.call(this);
+    };
+  }
   const [label, root] = option('child', '').split('=') as [string, string];
   const pairs = Number(option('pairs', '2'));
   const module = (await import(pathToFileURL(join(resolve(root), 'bench/dist/scenarios/journal-overhead.js')).href)) as {
