@@ -176,17 +176,21 @@ if (process.argv.includes('--child')) {
   if (process.env.JOURNAL_AB_POSTS) {
     // Counts the real worker store's batches per round (mode `on`), as the echo store does.
     const { WorkerJournalStore } = await import('@missive/dashboard');
-    const appendPacked = WorkerJournalStore.prototype.appendPacked;
+    // Function properties, not methods: replaced on the prototype, called with each store as `this`.
+    const proto = WorkerJournalStore.prototype as unknown as Record<
+      'appendPacked' | 'close',
+      (this: unknown, ...args: unknown[]) => Promise<void>
+    >;
+    const { appendPacked, close } = proto;
     let batches = 0;
-    WorkerJournalStore.prototype.appendPacked = function (this: InstanceType<typeof WorkerJournalStore>, batch) {
+    proto.appendPacked = function (...args) {
       batches++;
-      return appendPacked.call(this, batch);
+      return appendPacked.apply(this, args);
     };
-    const close = WorkerJournalStore.prototype.close;
-    WorkerJournalStore.prototype.close = function (this: InstanceType<typeof WorkerJournalStore>) {
+    proto.close = function (...args) {
       if (batches > 0) console.error(`worker store: ${batches} batches posted`);
       batches = 0;
-      return close.call(this);
+      return close.apply(this, args);
     };
   }
   const [label, root] = option('child', '').split('=') as [string, string];
