@@ -217,6 +217,39 @@ describe('the journal', () => {
     await inner.close();
   });
 
+  it('hands the store whole batches: rows packed while a write is out wait for the next flush, not for the write to end', async () => {
+    const inner = new SqliteJournalStore({ path: ':memory:' });
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const sizes: number[] = [];
+    // The first write waits for the gate (a worker busy with it); later ones go through.
+    const held: JournalStore = {
+      ...failing(inner, () => false),
+      append: (entries) => (sizes.push(entries.length), (sizes.length === 1 ? gate : Promise.resolve()).then(() => inner.append(entries))),
+    };
+    const bus = createBus({ service: 'audit', transport: new MemoryBroker().transport(), logger: silentLogger });
+    bus.endpoint('analytics', (e) => e.on(OrderPlaced, () => undefined));
+    const j = journal(bus, { store: held, flushMs: 3_600_000, logger: silentLogger });
+    await bus.start();
+    const first = handledCount(bus, 1);
+    await bus.publish(OrderPlaced, { orderId: 'o-1' });
+    await first;
+    const firstFlush = j.flush(); // o-1 is being written
+    const rest = handledCount(bus, 5);
+    for (const orderId of ['o-2', 'o-3', 'o-4', 'o-5', 'o-6']) await bus.publish(OrderPlaced, { orderId });
+    await rest;
+    open();
+    await firstFlush;
+    // The five rows packed during the write were not sent the moment it ended (a batch of a few
+    // rows per round trip to the worker is what cost a busy bus its hand-overs).
+    expect(sizes).toEqual([1]);
+    await j.flush();
+    expect(sizes).toEqual([1, 5]);
+    expect(j.written).toBe(6);
+    await bus.stop();
+    await inner.close();
+  });
+
   it('given a sqlite:// URL, writes from a worker thread to a file that other processes read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'missive-journal-'));
     const bus = shop(new MemoryBroker());
