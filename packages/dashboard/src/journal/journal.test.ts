@@ -250,6 +250,24 @@ describe('the journal', () => {
     await inner.close();
   });
 
+  it('writes a batch that is not full at the next flushMs tick, without flush()', async () => {
+    const inner = new SqliteJournalStore({ path: ':memory:' });
+    let arrived: (rows: number) => void = () => undefined;
+    const written = new Promise<number>((resolve) => (arrived = resolve));
+    const watched: JournalStore = { ...failing(inner, () => false), append: (entries) => (arrived(entries.length), inner.append(entries)) };
+    const bus = createBus({ service: 'audit', transport: new MemoryBroker().transport(), logger: silentLogger });
+    bus.endpoint('analytics', (e) => e.on(OrderPlaced, () => undefined));
+    journal(bus, { store: watched, flushMs: 20, logger: silentLogger });
+    await bus.start();
+    const settled = handledCount(bus, 3);
+    for (const orderId of ['o-1', 'o-2', 'o-3']) await bus.publish(OrderPlaced, { orderId });
+    await settled;
+    // Three rows of a batch of 1,000: only the timer sends them.
+    expect(await written).toBe(3);
+    await bus.stop();
+    await inner.close();
+  });
+
   it('given a sqlite:// URL, writes from a worker thread to a file that other processes read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'missive-journal-'));
     const bus = shop(new MemoryBroker());
