@@ -64,6 +64,7 @@ const id = (text: string | undefined, bytes: number): string | undefined => {
 /** Starts a receiver on a free loopback port. */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const seen = new Set<string>();
   let metricExports = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -76,10 +77,15 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
             const service = String(attributes(rs.resource?.attributes)['service.name']);
             for (const ss of rs.scopeSpans ?? []) {
               for (const s of ss.spans ?? []) {
+                // An exporter sends a batch again when its request timed out (OTLP export is at least
+                // once): a span already received is not counted twice.
+                const spanId = id(s.spanId, 8)!;
+                if (seen.has(spanId)) continue;
+                seen.add(spanId);
                 spans.push({
                   service,
                   traceId: id(s.traceId, 16)!,
-                  spanId: id(s.spanId, 8)!,
+                  spanId,
                   parentSpanId: id(s.parentSpanId, 8),
                   name: s.name,
                   kind: s.kind,
