@@ -52,7 +52,10 @@ export function tracingCases(test: CaseRegistrar): void {
       await gateway.start();
       await context.with(trace.setSpanContext(context.active(), REQUEST), () => gateway.publish(Placed, { orderId: 'o-1' }));
       await env.until(() => inHandler.length === 1, 'the command is handled');
-      await env.until(() => capture.spans().some((s) => s.name === `process ${payment}`), 'the last span ends');
+      // The payment can be handled before billing's send is confirmed (the send span ends at the
+      // confirm, billing's process span after it): wait for all four to end.
+      const names = [`publish ${Placed.name}`, `process ${billing}`, `send ${payment}`, `process ${payment}`];
+      await env.until(() => names.every((name) => capture.spans().some((s) => s.name === name)), 'all four spans end');
       const spans = capture.spans().filter((s) => s.spanContext().traceId === REQUEST.traceId);
       const find = (name: string): ReadableSpan => {
         const found = spans.filter((s) => s.name === name);
