@@ -38,6 +38,8 @@ export interface OverheadRound {
   readonly perSecond: number;
   /** Rows the journal wrote for the round's messages (0 without the journal). */
   readonly rows: number;
+  /** Rows per batch the journal handed its store during the measured messages (0 without the journal). */
+  readonly rowsPerBatch: number;
 }
 
 function busOf(path: OverheadPath, dir: string): Bus {
@@ -120,11 +122,15 @@ export async function overheadRound(
   options.start?.();
   const bus0 = mainThreadCpuUs();
   const process0 = processCpuUs();
+  const written0 = j?.written ?? 0;
+  const batches0 = j?.batches ?? 0;
   const started = performance.now();
   await run(count);
   const seconds = (performance.now() - started) / 1000;
   const busUs = (mainThreadCpuUs() - bus0) / count;
   const processUs = (processCpuUs() - process0) / count;
+  const batchesWritten = (j?.batches ?? 0) - batches0;
+  const rowsPerBatch = batchesWritten > 0 ? ((j?.written ?? 0) - written0) / batchesWritten : 0;
   options.end?.();
   await bus.stop();
   let rows = 0;
@@ -133,7 +139,7 @@ export async function overheadRound(
     rows = (await reader.count()) - warmUp;
     await reader.close();
   }
-  return { busUs, processUs, perSecond: count / seconds, rows };
+  return { busUs, processUs, perSecond: count / seconds, rows, rowsPerBatch };
 }
 
 /** Rounds of one path, alternating the modes (in the given order in even rounds, reversed in odd ones). */
@@ -283,7 +289,7 @@ export function overheadTable(path: OverheadPath, result: Record<JournalMode, Ov
     `| ${path}, ${label} ÷ off, per round pair | ${change(with_, 'busUs')}; ${extra(with_) >= 0 ? '+' : ''}${fixed(extra(with_), 2)} µs | ${change(with_, 'processUs')} | ${change(with_, 'perSecond')} | ${pairs(with_)} pairs |`;
   const lines = [
     `| ${path}, journal off | ${cell(off, 'busUs')} | ${cell(off, 'processUs')} | ${cell(off, 'perSecond')} | — |`,
-    `| ${path}, journal on | ${cell(on, 'busUs')} | ${cell(on, 'processUs')} | ${cell(on, 'perSecond')} | ${fmt(spread(on.map((r) => r.rows)).min)} of ${fmt(count)} (fewest) |`,
+    `| ${path}, journal on | ${cell(on, 'busUs')} | ${cell(on, 'processUs')} | ${cell(on, 'perSecond')} | ${fmt(spread(on.map((r) => r.rows)).min)} of ${fmt(count)} (fewest); ${fmt(spread(on.map((r) => r.rowsPerBatch)).median)} rows a batch (median) |`,
   ];
   if (discard.length > 0)
     lines.push(

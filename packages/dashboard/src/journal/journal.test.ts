@@ -160,9 +160,11 @@ describe('the journal', () => {
     await settled;
     await j.flush();
     expect(await inner.count()).toBe(0);
+    expect(j.batches).toBe(0); // a failed write is no batch written
     down = false;
     await j.flush();
     expect(await inner.count()).toBe(2);
+    expect(j.batches).toBe(1);
     expect(bus.stats().endpoints.order!.handled).toBe(1);
     await bus.stop();
     await inner.close();
@@ -246,6 +248,7 @@ describe('the journal', () => {
     await j.flush();
     expect(sizes).toEqual([1, 5]);
     expect(j.written).toBe(6);
+    expect(j.batches).toBe(2);
     await bus.stop();
     await inner.close();
   });

@@ -72,6 +72,12 @@ export interface Journal {
   /** Rows written so far, and rows dropped because the store failed or fell behind by more than `maxBuffered` rows. */
   readonly written: number;
   readonly dropped: number;
+  /**
+   * Batches the store has written so far (one store call each). `written / batches` is the rows a
+   * hand-over carries: the journal's cost on the bus thread grows with the number of hand-overs, so
+   * a figure far below `batchSize` on a busy bus says rows leave in small batches.
+   */
+  readonly batches: number;
   /** The store (open once the bus started). */
   readonly store: JournalStore | undefined;
 }
@@ -118,6 +124,7 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
   let writing: Promise<void> | undefined;
   let soon = false;
   let written = 0;
+  let batches = 0;
   let dropped = 0;
   let failing = false;
   /** Rows were dropped since the store last caught up. */
@@ -156,6 +163,7 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
       try {
         await (store.appendPacked !== undefined ? store.appendPacked(batch) : store.append(unpackBatch(batch)));
         written += batch.count;
+        batches++;
         packer.recycle(batch.numbers);
         if (packed.length === 0) dropping = false;
         if (failing) logger.info({ rows: batch.count }, 'journal store writes again');
@@ -250,6 +258,9 @@ export function journal(bus: Bus, options: JournalOptions): Journal {
     },
     get dropped() {
       return dropped;
+    },
+    get batches() {
+      return batches;
     },
     get store() {
       return store;
