@@ -306,24 +306,33 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     const entryId = id.toString();
     if (this.lastAccepted === undefined || compareEntryIds(entryId, this.lastAccepted) > 0) this.lastAccepted = entryId;
     const batch = batchOf(fields);
-    if (batch !== undefined) {
-      const members = readBatch(batch);
+    const members = batch === undefined ? undefined : readBatch(batch);
+    if (members !== undefined) {
       const entry = new BatchEntry(entryId, count, members.length);
       for (let i = 0; i < members.length; i++) {
         const member = members[i]!;
-        const delivery = new RedisDelivery(this, entryId, count, member.message, count, entryId, {
-          entry,
-          position: i + 1,
-          value: member.value,
-          headers: member.headers,
-        });
+        const membership = { entry, position: i + 1, value: member.value, headers: member.headers };
+        const delivery = new RedisDelivery(this, entryId, count, member.message, count, entryId, membership, member.unreadable);
         this.held.add(delivery);
         this.offer(delivery);
       }
       return members.length;
     }
+    // A plain entry, or a batch entry whose value Missive did not write: delivered whole (as unreadable).
     const read = readEntry(fields);
-    const delivery = new RedisDelivery(this, entryId, count, read.message, read.priorDeliveries + count, read.token ?? entryId);
+    const unreadable = batch === undefined ? read.unreadable : "the entry's batch value (M) is not in Missive's layout";
+    // No message id in it: the entry id stands for it, as in the dead-letter script.
+    const message = read.message.id === '' ? { ...read.message, id: entryId } : read.message;
+    const delivery = new RedisDelivery(
+      this,
+      entryId,
+      count,
+      message,
+      read.priorDeliveries + count,
+      read.token ?? entryId,
+      undefined,
+      unreadable,
+    );
     this.held.add(delivery);
     this.offer(delivery);
     return 1;
