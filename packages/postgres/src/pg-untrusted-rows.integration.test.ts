@@ -1,0 +1,69 @@
+/**
+ * Rows written straight into the queue table (by another tool, a bug, or an attacker) never stop an
+ * endpoint: a row whose headers are not a JSON object of strings goes to the dead-letter queue with
+ * `DECODE` and the reason (as on SQLite) rather than being handled with its headers dropped, and
+ * the messages around it flow.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
+import { createWaiter } from '@missive/testing';
+import { PostgresTransport } from './pg-transport.js';
+import { dropSchema, needPostgres, postgresUrl, sql, uniqueSchema } from './test-support/database.js';
+
+const Job = defineCommand('rows.job', z.object({ n: z.number() }));
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+});
+
+function body(id: string, n: number): Buffer {
+  return Buffer.from(JSON.stringify({ specversion: '1.0', id, type: Job.name, source: '/raw', data: { n } }));
+}
+
+describe('postgres rows the transport cannot trust', () => {
+  it('a row whose headers are not a JSON object of strings is dead-lettered with DECODE; the endpoint goes on', async (ctx) => {
+    if (!(await needPostgres(ctx))) return;
+    const schema = uniqueSchema('rows');
+    cleanups.push(() => dropSchema(schema));
+    const waiter = createWaiter({ timeoutMs: 30_000 });
+    const handled: number[] = [];
+    const bus: Bus = createBus({
+      service: 'rows',
+      transport: new PostgresTransport({ connectionString: postgresUrl, schema, pollMs: 50 }),
+      logger: silentLogger,
+      retry: { immediate: 0, delayed: false },
+    });
+    cleanups.push(() => bus.stop({ timeoutMs: 0 }));
+    bus.endpoint('work', (e) => e.on(Job, ({ n }) => void (handled.push(n), waiter.notify())));
+    await bus.start();
+
+    const spoiled: [id: string, headers: string, reason: RegExp][] = [
+      ['not-json', '{oops', /not JSON/],
+      ['an-array', '["a"]', /not a JSON object/],
+      ['a-number-header', '{"missive-attempts":1}', /header "missive-attempts" is not a string/],
+    ];
+    for (const [id, headers] of spoiled) {
+      await sql(`insert into "${schema}".messages (queue, id, type, body, headers) values ('work', $1, $2, $3, $4)`, [
+        id,
+        Job.name,
+        body(id, 99),
+        headers,
+      ]);
+    }
+    await bus.send(Job, { n: 1 }, { to: 'work' });
+    await waiter.until(() => handled.length === 1, 'a job sent after the spoiled rows');
+
+    const dead = await waiter.eventually(
+      () => bus.deadLetters.list('work'),
+      (d) => d.length === spoiled.length,
+      'a dead letter per spoiled row',
+    );
+    const byId = new Map(dead.map((d) => [d.message.id, d.failure]));
+    for (const [id, , reason] of spoiled) {
+      expect(byId.get(id)?.reason, id).toBe('DECODE');
+      expect(byId.get(id)?.errorMessage, id).toMatch(reason);
+    }
+    expect(handled).toEqual([1]);
+  });
+});
