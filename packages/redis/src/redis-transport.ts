@@ -145,15 +145,25 @@ export class RedisTransport implements Transport, RedisConnection {
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'redis transport is closed');
     const where = redactUrl(this.options.url);
     const redis = new Redis(this.options.url, clientOptions(this.options));
-    redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
+    // What went wrong reaches `connect()` only as "Connection is closed."; the cause (refused, no
+    // such host, wrong password) comes as an 'error' event: kept, for the error to name it.
+    let failure: Error | undefined;
+    const onError = (error: Error): void => {
+      failure = error;
+      this.logger.debug?.(`redis connection to ${where}: ${error.message}`);
+    };
+    redis.on('error', onError);
     try {
       await redis.connect();
       await checkDurability(redis, this.options.durability, where);
     } catch (error) {
       redis.disconnect();
       if (error instanceof ConfigurationError) throw error;
-      throw new TransportError(`cannot connect to Redis at ${where}: ${(error as Error).message}`, { cause: error });
+      const cause = withoutCommand(failure ?? (error as Error));
+      throw new TransportError(`cannot connect to Redis at ${where}: ${cause.message}`, { cause });
     }
+    redis.off('error', onError);
+    redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
     this.redis_ = redis;
     this.scripts_ = new Scripts(redis, this.abandon);
     this.linkLoss = new LinkLoss(redis);
@@ -436,4 +446,15 @@ export class RedisTransport implements Transport, RedisConnection {
       if (this.open) this.logger.warn({ err: error }, 'redis transport heartbeat failed');
     }
   }
+}
+
+/**
+ * An ioredis error fit to be a cause: a reply error names its `command` with its arguments, and a
+ * failed `AUTH`'s arguments are the user and the password. The copy keeps the name and message.
+ */
+function withoutCommand(error: Error): Error {
+  if (!('command' in error)) return error;
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  return copy;
 }
