@@ -193,7 +193,7 @@ function readMessage(
 /** A message read back from an entry, with what the scripts added. */
 export interface ReadEntry {
   readonly message: TransportMessage;
-  /** Deliveries made before this entry was written (`dc`). */
+  /** Deliveries made before this entry was written (`dc`; 0 when it is not a whole number from 0). */
   readonly priorDeliveries: number;
   /** The token that keeps the message's key (`o`), if it was written again while holding it. */
   readonly token: string | undefined;
@@ -263,11 +263,21 @@ export function readEntry(fields: readonly Buffer[]): ReadEntry {
         failure = value.toString();
         break;
       default:
-        if (name.toString() === 'dc') priorDeliveries = Number(value.toString());
+        if (name.toString() === 'dc') priorDeliveries = wholeCount(value.toString());
     }
   }
   if (!found) unreadable ??= `the entry holds no message (fields ${JSON.stringify(fieldNames(fields))})`;
   return { message: { id, type, body, headers, partitionKey }, priorDeliveries, token, failure, unreadable };
+}
+
+/**
+ * A count an entry carries (`dc`): a whole number from 0, else 0. Anyone who can write to the
+ * stream can write it: a negative count would keep a message that crashes its consumers below
+ * `maxDeliveries` for good, and one that is not a number would reach the scripts as `NaN`.
+ */
+function wholeCount(text: string): number {
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 }
 
 /** The names of an entry's fields, for a reason (at most 8, each cut to 20 characters). */

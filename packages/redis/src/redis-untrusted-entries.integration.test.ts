@@ -4,6 +4,8 @@
  * value whose lengths do not fit, headers that are not a JSON object of strings) goes to the
  * dead-letter queue once, with `DECODE` and the reason, while the messages around it flow. That
  * holds on the first read and when such an entry is reclaimed from a consumer that died holding it.
+ * A delivery count written into an entry (`dc`) that is negative or not a number counts as none: it
+ * never keeps a message that crashes its consumers below `maxDeliveries`.
  */
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -113,5 +115,32 @@ describe('redis entries the transport cannot trust', () => {
     const [letter] = await deadLetters(bus, 1);
     expect(letter!.failure.reason).toBe('DECODE');
     expect(letter!.failure.errorMessage).toMatch(/batch value/);
+  });
+
+  it('a negative delivery count in an entry never keeps a message that crashed its consumers below maxDeliveries', async (ctx) => {
+    if (!(await needRedis(ctx))) return;
+    const { prefix, raw, stream, bus: make } = await setUp();
+    const setup = make();
+    setup.endpoint('work', (e) => e.on(Job, () => undefined));
+    await setup.start();
+    await setup.stop();
+    // Written with a count of -1000, then delivered three times to consumers that died holding it.
+    const id = await raw.xadd(stream, '*', 'm', messageValue('crasher', 1), 'dc', '-1000');
+    await raw.xreadgroup('GROUP', GROUP, 'dead-consumer', 'COUNT', 1, 'STREAMS', stream, '>');
+    await raw.xclaim(stream, GROUP, 'dead-consumer', 0, id!, 'RETRYCOUNT', 3);
+
+    const handled: number[] = [];
+    const bus = createBus({
+      service: 'entries',
+      transport: new RedisTransport({ url: redisUrl, prefix, claimIdleMs: 200 }),
+      logger: silentLogger,
+    });
+    cleanup.push(() => bus.stop({ timeoutMs: 0 }));
+    bus.endpoint('work', (e) => e.on(Job, ({ n }) => void handled.push(n)), { maxDeliveries: 3 });
+    await bus.start();
+    const [letter] = await deadLetters(bus, 1);
+    expect(letter!.message.id).toBe('crasher');
+    expect(letter!.failure.reason).toBe('MAX_DELIVERIES');
+    expect(handled).toEqual([]);
   });
 });

@@ -185,7 +185,10 @@ if idle > 0 then
       local id, f = e[1], e[2]
       local p = redis.call('XPENDING', s, G, id, id, 1)
       -- The claim counted as a delivery: the deliveries made are the count before it.
-      local made = (tonumber(field(f, 'dc')) or 0) + (p[1] and p[1][4] or 1) - 1
+      -- A count written by something else (negative, not a number, a fraction) counts as none.
+      local dc = tonumber(field(f, 'dc'))
+      if not dc or dc ~= dc or dc < 0 or dc > 9007199254740991 or dc ~= math.floor(dc) then dc = 0 end
+      local made = dc + (p[1] and p[1][4] or 1) - 1
       local list = f[1] == 'M' and members(f[2])
       if list then
         -- A batch entry is split: each message alone, with its count, so a message that crashes
