@@ -29,6 +29,7 @@ import type { Redis } from 'ioredis';
 import { BufferedConsumer, SETTLED, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
 import { Abandon, isReady } from './abandon.js';
 import { AckRetry, isConnectionError } from './ack-retry.js';
+import { hideCredentials } from './auth-error.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -204,7 +205,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async connection(): Promise<Redis> {
     if (this.blocker === undefined) {
       this.blocker = this.transport.redis.duplicate({ connectionName: 'missive-wait' });
-      this.blocker.on('error', () => undefined);
+      this.blocker.on('error', (error: Error) => void hideCredentials(error)); // a refused AUTH rejects the waiting read with it
       this.ackEntriesOnBlocker = defineScript(this.blocker, 'ackEntries');
       this.blockerId = Number(await this.abandon.race(this.blocker.client('ID')));
       this.blocker.on('ready', () => {

@@ -55,6 +55,7 @@ import { RedisDeadLetters } from './redis-dead-letters.js';
 import { DelayPromoter } from './redis-delays.js';
 import { checkDurability } from './redis-durability.js';
 import { listQueues } from './redis-listing.js';
+import { hideCredentials } from './auth-error.js';
 import { clientOptions, LinkWatch } from './redis-liveness.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
 import { PublishBatch } from './publish-batch.js';
@@ -149,7 +150,7 @@ export class RedisTransport implements Transport, RedisConnection {
     // such host, wrong password) comes as an 'error' event: kept, for the error to name it.
     let failure: Error | undefined;
     const onError = (error: Error): void => {
-      failure = error;
+      failure = hideCredentials(error);
       this.logger.debug?.(`redis connection to ${where}: ${error.message}`);
     };
     redis.on('error', onError);
@@ -159,11 +160,11 @@ export class RedisTransport implements Transport, RedisConnection {
     } catch (error) {
       redis.disconnect();
       if (error instanceof ConfigurationError) throw error;
-      const cause = withoutCommand(failure ?? (error as Error));
+      const cause = failure ?? (error as Error);
       throw new TransportError(`cannot connect to Redis at ${where}: ${cause.message}`, { cause });
     }
     redis.off('error', onError);
-    redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
+    redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${hideCredentials(error).message}`));
     this.redis_ = redis;
     this.scripts_ = new Scripts(redis, this.abandon);
     this.linkLoss = new LinkLoss(redis);
@@ -446,15 +447,4 @@ export class RedisTransport implements Transport, RedisConnection {
       if (this.open) this.logger.warn({ err: error }, 'redis transport heartbeat failed');
     }
   }
-}
-
-/**
- * An ioredis error fit to be a cause: a reply error names its `command` with its arguments, and a
- * failed `AUTH`'s arguments are the user and the password. The copy keeps the name and message.
- */
-function withoutCommand(error: Error): Error {
-  if (!('command' in error)) return error;
-  const copy = new Error(error.message);
-  copy.name = error.name;
-  return copy;
 }
