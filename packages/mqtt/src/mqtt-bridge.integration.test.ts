@@ -111,6 +111,45 @@ describe('mqtt bridge (Mosquitto)', () => {
     expect(bridge.stats()).toMatchObject({ forwarded: 1, rejected: 3 });
   });
 
+  it('a payload too large for the bus is rejected with the reason and a cut copy of it; the bridge goes on', async (ctx) => {
+    if (!(await needMosquitto(ctx))) return;
+    const prefix = runPrefix();
+    const Note = defineEvent('test.note', z.object({ seq: z.number().int(), text: z.string() }));
+    const bus = createBus({ service: 'mqtt-test', transport: 'memory://' });
+    const notes: number[] = [];
+    const rejected: MqttRejection[] = [];
+    bus.endpoint('recorder', (e) => {
+      e.on(Note, (m) => void notes.push(m.seq));
+      e.on(MqttMessageRejected, (m) => void rejected.push(m));
+    });
+    await bus.start();
+    cleanup.push(() => bus.stop());
+    const bridge = createMqttBridge({
+      url: mqttUrl,
+      bus,
+      clientId: `${prefix.slice(13)}-big`,
+      routes: [{ filter: `${prefix}/notes`, contract: Note }],
+      sessionExpirySeconds: 120,
+    });
+    cleanup.push(() => bridge.stop());
+    await bridge.start();
+    const d = await device();
+    const topic = `${prefix}/notes`;
+    // Over the codec's 1 MiB: as the event (valid JSON), and as a rejection with its payload whole (not JSON).
+    const huge = 'x'.repeat(1_200_000);
+    await send(d, topic, { seq: 1, text: huge });
+    await send(d, topic, huge);
+    await send(d, topic, { seq: 2, text: 'small' });
+    await waiter.until(() => notes.length === 1 && rejected.length === 2, 'the note after two rejections');
+    expect(notes).toEqual([2]);
+    expect(rejected.map((r) => r.reason)).toEqual([
+      expect.stringMatching(/over the limit of 1048576 bytes; payload of \d+ bytes cut to the first 65536$/),
+      expect.stringMatching(/^not JSON: .*; payload of 1200000 bytes cut to the first 65536$/),
+    ]);
+    expect(Buffer.from(rejected[1]!.payload, 'base64').toString()).toBe(huge.slice(0, 65536));
+    expect(bridge.stats()).toMatchObject({ forwarded: 1, rejected: 2 });
+  });
+
   it('bridges in one shared-subscription group compete: each message forwarded once', async (ctx) => {
     if (!(await needMosquitto(ctx))) return;
     const prefix = runPrefix();

@@ -9,8 +9,9 @@
  * event (or the rejection event, for a bad payload), so a bridge that crashes or loses its
  * connection gets it again: **at least once**, with duplicates possible (give `messageId` so
  * consumers with an inbox drop them). A bad payload (not JSON, no route, a `map` that throws, a
- * payload the contract's schema refuses) becomes a {@link MqttMessageRejected} event with the
- * reason and is acknowledged; it never stops the bridge. A bus that fails to publish is retried
+ * payload the contract's schema refuses, an event over the codec's size limit) becomes a
+ * {@link MqttMessageRejected} event with the reason (and the payload's first 64 KiB) and is
+ * acknowledged; it never stops the bridge. A bus that fails to publish is retried
  * with backoff while the message stays unacknowledged.
  *
  * What MQTT cannot promise (so neither can the bridge): no broker-side dead letters or retries
@@ -35,6 +36,7 @@
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import {
   ConfigurationError,
+  MessageTooLargeError,
   TransportError,
   ValidationError,
   type BusComponent,
@@ -116,6 +118,17 @@ export interface MqttBridge extends BusComponent {
 
 const SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:']);
 
+/**
+ * The most payload bytes a rejection event carries (base64: a third more). A payload rejected for
+ * its size must not make its rejection too large for the bus as well; the reason says it was cut.
+ */
+const REJECTED_PAYLOAD_MAX = 64 * 1024;
+
+/** Whether a publish failed because of the message itself: retrying cannot help, the message is rejected. */
+function isMessageFault(error: unknown): error is Error {
+  return error instanceof ValidationError || error instanceof MessageTooLargeError;
+}
+
 /** Where the broker is, without credentials. */
 function describeUrl(url: string): string {
   try {
@@ -150,13 +163,14 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
   const counters = { forwarded: 0, rejected: 0, retried: 0, connects: 0 };
 
   const reject = async (topic: string, payload: Buffer, reason: string) => {
+    const cut = payload.length > REJECTED_PAYLOAD_MAX;
     await publishWithRetry(
       MqttMessageRejected,
       {
         bridge: options.clientId,
         topic,
-        payload: payload.toString('base64'),
-        reason,
+        payload: (cut ? payload.subarray(0, REJECTED_PAYLOAD_MAX) : payload).toString('base64'),
+        reason: cut ? `${reason}; payload of ${payload.length} bytes cut to the first ${REJECTED_PAYLOAD_MAX}` : reason,
         at: new Date().toISOString(),
       },
       { partitionKey: topic },
@@ -170,7 +184,7 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
         await options.bus.publish(contract, payload, publishOptions);
         return;
       } catch (error) {
-        if (error instanceof ValidationError || stopping) throw error;
+        if (isMessageFault(error) || stopping) throw error;
         counters.retried++;
         log?.warn({ error: (error as Error).message, type: contract.name }, 'mqtt bridge: bus publish failed, retrying');
         await new Promise((resolve) => setTimeout(resolve, delay));
@@ -202,7 +216,7 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
       await publishWithRetry(found.contract, payload, { partitionKey: topic, ...(messageId === undefined ? {} : { messageId }) });
       counters.forwarded++;
     } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
+      if (!isMessageFault(error)) throw error;
       return reject(topic, bytes, error.message);
     }
   };

@@ -13,7 +13,7 @@
  * @module
  */
 import type { DeadLetterFailure, TransportMessage } from '@missive/core';
-import { BufferedConsumer, SettleOnceDelivery, rowToMessage, type NackOptions } from '@missive/core/transport';
+import { BufferedConsumer, SettleOnceDelivery, readMessageRow, type NackOptions } from '@missive/core/transport';
 import type { Logger } from '@missive/core';
 
 /** A leased row as a claim returns it (`seq` is a bigint, as text). */
@@ -49,13 +49,17 @@ export interface ConsumerConnection {
 class PostgresDelivery extends SettleOnceDelivery {
   readonly message: TransportMessage;
   readonly deliveryCount: number;
+  /** Why the row could not be read (headers that are not a JSON object of strings): the bus dead-letters it with `DECODE`. */
+  readonly unreadable: string | undefined;
 
   constructor(
     private readonly consumer: PostgresConsumer,
     readonly row: ClaimedRow,
   ) {
     super(consumer);
-    this.message = rowToMessage(row);
+    const { message, unreadable } = readMessageRow(row);
+    this.message = message;
+    this.unreadable = unreadable;
     this.deliveryCount = row.delivery_count;
   }
 

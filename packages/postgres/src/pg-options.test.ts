@@ -47,6 +47,12 @@ describe('postgres options', () => {
     expect(bad('postgres://u:hunter2@h/db?lease=soon')).toThrow(/lease must be a whole number/);
     expect(bad('postgres://u:hunter2@h/db?schema=Robert%27);drop')).toThrow(/schema .* is not allowed/);
     expect(bad('postgres://u:hunter2@h/db?pool=0')).toThrow(ConfigurationError);
+    // A misspelt parameter would reach pg, which ignores what it does not know.
+    expect(bad('postgres://u:hunter2@h/db?pol=100')).toThrow(/unknown postgres URL parameter "pol"; Missive's: schema, lease, poll/);
+    expect(bad('postgres://u:hunter2@h/db?ssl_mode=require')).toThrow(/unknown postgres URL parameter "ssl_mode".*pg's: sslmode/);
+    expect(() =>
+      postgresOptionsFromUrl(new URL('postgres://u@h/db?application_name=a&options=-c%20x%3D1&statement_timeout=5')),
+    ).not.toThrow();
     try {
       resolvePostgresOptions({ connectionString: 'mysql://u:hunter2@h/db' });
     } catch (error) {

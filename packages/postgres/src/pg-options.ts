@@ -1,8 +1,8 @@
 /**
  * The PostgreSQL transport's options, from a URL (`postgres://user:pass@host:5432/db?schema=missive`)
- * or an object. Missive's own parameters are taken out of the URL; every other parameter
- * (`sslmode`, `application_name`, ...) goes to `pg` as part of the connection string. Every fault is
- * a `ConfigurationError` that says what to fix, and never shows the password.
+ * or an object. Missive's own parameters are taken out of the URL; those `pg` reads (`sslmode`,
+ * `application_name`, ...) go to it as part of the connection string, and any other is refused.
+ * Every fault is a `ConfigurationError` that says what to fix, and never shows the password.
  *
  * | parameter | meaning | default |
  * | --- | --- | --- |
@@ -68,6 +68,38 @@ const KNOWN = {
   commit: 'commit',
 } as const;
 
+/**
+ * The connection-string parameters `pg` reads (pg-connection-string takes every one into the config,
+ * and `pg` ignores those it does not know, so a misspelt one would be lost without a word).
+ */
+const PG = [
+  'sslmode',
+  'ssl',
+  'sslcert',
+  'sslkey',
+  'sslrootcert',
+  'sslnegotiation',
+  'uselibpqcompat',
+  'application_name',
+  'fallback_application_name',
+  'client_encoding',
+  'encoding',
+  'options',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'query_timeout',
+  'binary',
+  'replication',
+  'host',
+  'port',
+  'user',
+  'password',
+  'db',
+  'database',
+];
+const ALLOWED = new Set([...Object.keys(KNOWN), ...PG]);
+
 function int(value: string | number | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const n = typeof value === 'number' ? value : Number(value);
@@ -118,6 +150,12 @@ export function resolvePostgresOptions(options: PostgresTransportOptions): Resol
 export function postgresOptionsFromUrl(url: URL): ResolvedPostgresOptions {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
     throw new ConfigurationError(`not a postgres URL: scheme ${url.protocol}`);
+  for (const key of url.searchParams.keys()) {
+    if (!ALLOWED.has(key))
+      throw new ConfigurationError(
+        `unknown postgres URL parameter "${key}"; Missive's: ${Object.keys(KNOWN).join(', ')}; pg's: ${PG.join(', ')}`,
+      );
+  }
   const rest = new URL(url.href);
   const picked: Record<string, string> = {};
   for (const [param, option] of Object.entries(KNOWN)) {

@@ -3,10 +3,12 @@
  * a delivery (it must not bring a message closer to `maxDeliveries`), including the delivery the
  * endpoint's loop held while it waited for a free handler slot (`Delivery.release`), and what a
  * claim still under way when the consumer closed brings back, even if the transport closes next.
+ * A closed transport refuses to consume with `BusStateError` `CLOSED` rather than handing out a
+ * consumer that ends at once.
  */
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
+import { BusStateError, createBus, defineCommand, silentLogger, type Bus } from '@missive/core';
 import type { Delivery } from '@missive/core/transport';
 import { createWaiter } from '@missive/testing';
 import { gate, range } from '@missive/testing/vitest';
@@ -121,3 +123,21 @@ it('a claim under way when its consumer closes goes back, uncounted, before the 
 
   expect(await sql(`select delivery_count, lease_token from "${schema}".messages`)).toEqual([{ delivery_count: 0, lease_token: null }]);
 }, 60_000);
+
+it('a closed transport refuses to consume with BusStateError CLOSED', async (ctx) => {
+  if (!(await needPostgres(ctx))) return;
+  const schema = uniqueSchema('stop');
+  cleanups.push(() => dropSchema(schema));
+  const transport = new PostgresTransport({ connectionString: postgresUrl, schema }, { logger: silentLogger });
+  await transport.connect();
+  await transport.declare({ name: 'closed-work', topics: [] });
+  await transport.close();
+  let refused: unknown;
+  try {
+    transport.consume('closed-work', { prefetch: 1 });
+  } catch (error) {
+    refused = error;
+  }
+  expect(refused).toBeInstanceOf(BusStateError);
+  expect((refused as BusStateError).code).toBe('CLOSED');
+});

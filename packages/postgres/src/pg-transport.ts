@@ -337,6 +337,8 @@ export class PostgresTransport implements Transport {
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
+    // Not a consumer that ends at once, as a closed link's would: say why.
+    if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'postgres transport is closed');
     const consumer = new PostgresConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)));
     this.consumers.add(consumer);
     this.poll.hold(true); // a process with consumers stays alive, as it would on a broker's socket

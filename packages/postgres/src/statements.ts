@@ -83,7 +83,7 @@ export function statements(schema: string, channel: string) {
          select seq from ${s}.messages
          where queue = $1 and not blocked and visible_at <= $2 and (lease_until is null or lease_until <= $2)
          order by seq limit $3 for update skip locked)
-       update ${s}.messages m set lease_owner = $4, lease_token = gen_random_uuid(), lease_until = $5, delivery_count = m.delivery_count + 1
+       update ${s}.messages m set lease_owner = $4, lease_token = gen_random_uuid(), lease_until = $5, delivery_count = greatest(m.delivery_count, 0) + 1
        from c where m.seq = c.seq
        returning m.seq, m.id, m.type, m.body, m.headers, m.partition_key, m.delivery_count, m.lease_token`,
     ),

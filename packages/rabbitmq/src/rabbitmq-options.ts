@@ -11,6 +11,9 @@
  * | `maxBuffered` | publishes that may wait for a lost connection at once | 10000 |
  * | `failover` | more nodes of the same cluster, `host:port` separated by commas, tried in turn when the current one is lost or cannot be reached | none |
  *
+ * amqplib's own `frameMax`, `channelMax`, `locale` and `maxFrameSize` pass through; any other
+ * parameter (a misspelt one) is refused.
+ *
  * @example
  * ```ts
  * rabbitMqOptionsFromUrl(new URL('amqp://guest:guest@127.0.0.1:5672/shop?queueType=classic'));
@@ -50,6 +53,9 @@ export type ResolvedRabbitMqOptions = Required<Omit<RabbitMqOptions, 'socketOpti
 };
 
 const OWN = ['queueType', 'publishTimeout', 'maxBuffered', 'failover'];
+/** The query parameters amqplib reads (everything else in the query it ignores). */
+const AMQPLIB = ['heartbeat', 'frameMax', 'channelMax', 'locale', 'maxFrameSize'];
+const KNOWN = new Set([...OWN, ...AMQPLIB]);
 
 function nodeAddress(text: string, protocol: string): NodeAddress {
   let url: URL;
@@ -85,6 +91,10 @@ export function resolveRabbitMqOptions(options: RabbitMqOptions): ResolvedRabbit
   if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:')
     throw new ConfigurationError(`rabbitmq URL ${redactUrl(url)} must start with amqp:// or amqps://`);
   if (url.hostname === '') throw new ConfigurationError(`rabbitmq URL ${redactUrl(url)} has no host`);
+  // A misspelt parameter (`?queuetype=classic`) would otherwise be ignored by amqplib without a word.
+  for (const key of url.searchParams.keys()) {
+    if (!KNOWN.has(key)) throw new ConfigurationError(`unknown rabbitmq URL parameter "${key}"; known: ${[...KNOWN].join(', ')}`);
+  }
   const queueType = options.queueType ?? (url.searchParams.get('queueType') as 'quorum' | 'classic' | null) ?? 'quorum';
   if (queueType !== 'quorum' && queueType !== 'classic')
     throw new ConfigurationError(`rabbitmq queueType must be "quorum" or "classic", got ${JSON.stringify(queueType)}`);

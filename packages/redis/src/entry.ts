@@ -20,14 +20,27 @@ const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 /** The body of an entry without `b` (shared: a Buffer of no bytes cannot be written to). */
 const NO_BODY = Buffer.alloc(0);
 
-/** Headers JSON; an unreadable value (not written by Missive) reads as no headers rather than stopping the consumer. */
-function parseHeaders(value: Buffer): Readonly<Record<string, string>> {
+/**
+ * Headers JSON: a string-to-string object, or empty headers and why not. Entries can be written by
+ * anything that can reach Redis, so nothing here throws: the reason goes to `Delivery.unreadable`
+ * (the bus dead-letters the message with `DECODE`).
+ */
+function parseHeaders(value: Buffer): { headers: Readonly<Record<string, string>>; unreadable?: string } {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(value.toString()) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, string>) : EMPTY;
-  } catch {
-    return EMPTY;
+    parsed = JSON.parse(value.toString());
+  } catch (error) {
+    return { headers: EMPTY, unreadable: `the entry's headers are not JSON (${(error as Error).message})` };
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { headers: EMPTY, unreadable: `the entry's headers are not a JSON object (${JSON.stringify(value.toString().slice(0, 40))})` };
+  const headers: Record<string, string> = {};
+  for (const key of Object.keys(parsed)) {
+    const v = (parsed as Record<string, unknown>)[key];
+    if (typeof v !== 'string') return { headers: EMPTY, unreadable: `the entry's header ${JSON.stringify(key)} is not a string` };
+    headers[key] = v;
+  }
+  return { headers };
 }
 
 /** The first byte of an `m` value: its layout (this one). */
@@ -111,6 +124,8 @@ export interface BatchMember {
   readonly message: TransportMessage;
   readonly value: Buffer;
   readonly headers: Buffer | undefined;
+  /** Why its headers could not be read (see `Delivery.unreadable`). */
+  readonly unreadable: string | undefined;
 }
 
 /** The `M` value of a batch entry, when the entry is one (its first field is `M`). */
@@ -119,31 +134,57 @@ export function batchOf(fields: readonly Buffer[]): Buffer | undefined {
   return name !== undefined && name.length === 1 && name[0] === 0x4d ? fields[1] : undefined;
 }
 
-/** The messages of a batch entry's `M` value, in the order they were published. */
-export function readBatch(value: Buffer): BatchMember[] {
-  if (value[0] !== BATCH_V1 || value.length < 5) return [];
+/**
+ * The messages of a batch entry's `M` value, in the order they were published; undefined when the
+ * value is not one Missive wrote (a layout, count or length that does not fit its bytes): the
+ * consumer then delivers the entry whole as unreadable, for the bus to dead-letter it.
+ */
+export function readBatch(value: Buffer): BatchMember[] | undefined {
+  if (value[0] !== BATCH_V1 || value.length < 5) return undefined;
   const count = value.readUInt32BE(1);
+  if (count < 1 || count > BATCH_MAX_MESSAGES) return undefined;
   const members: BatchMember[] = new Array<BatchMember>(count);
   let at = 5;
   for (let i = 0; i < count; i++) {
+    if (at + 4 > value.length) return undefined;
     const mEnd = at + 4 + value.readUInt32BE(at);
-    const m = value.subarray(at + 4, mEnd);
+    if (mEnd + 4 > value.length) return undefined;
     const hEnd = mEnd + 4 + value.readUInt32BE(mEnd);
+    if (hEnd > value.length) return undefined;
+    const m = value.subarray(at + 4, mEnd);
+    const layout = messageLayout(m);
+    if (layout === undefined) return undefined;
     const h = hEnd > mEnd + 4 ? value.subarray(mEnd + 4, hEnd) : undefined;
     at = hEnd;
-    members[i] = { message: readMessage(m, h === undefined ? EMPTY : parseHeaders(h)), value: m, headers: h };
+    const headers = h === undefined ? { headers: EMPTY } : parseHeaders(h);
+    const message = readMessage(m, layout, headers.headers);
+    members[i] = { message, value: m, headers: h, unreadable: headers.unreadable };
   }
-  return members;
+  return at === value.length ? members : undefined;
 }
 
-/** A message from its `m` value (see {@link messageValue}). */
-function readMessage(value: Buffer, headers: Readonly<Record<string, string>>): TransportMessage {
+/**
+ * Where the id and the type of an `m` value end (see {@link messageValue}), or undefined when the
+ * value is not in that layout or its lengths run past its end.
+ */
+function messageLayout(value: Buffer): { idEnd: number; typeEnd: number } | undefined {
+  if (value[0] !== MESSAGE_V1 || value.length < 9) return undefined;
   const idEnd = 5 + value.readUInt32BE(1);
+  if (idEnd + 4 > value.length) return undefined;
   const typeEnd = idEnd + 4 + value.readUInt32BE(idEnd);
+  return typeEnd > value.length ? undefined : { idEnd, typeEnd };
+}
+
+/** A message from its `m` value (see {@link messageValue}) and where its id and type end. */
+function readMessage(
+  value: Buffer,
+  layout: { idEnd: number; typeEnd: number },
+  headers: Readonly<Record<string, string>>,
+): TransportMessage {
   return {
-    id: value.toString('utf8', 5, idEnd),
-    type: value.toString('utf8', idEnd + 4, typeEnd),
-    body: value.subarray(typeEnd),
+    id: value.toString('utf8', 5, layout.idEnd),
+    type: value.toString('utf8', layout.idEnd + 4, layout.typeEnd),
+    body: value.subarray(layout.typeEnd),
     headers,
     partitionKey: undefined,
   };
@@ -152,15 +193,21 @@ function readMessage(value: Buffer, headers: Readonly<Record<string, string>>): 
 /** A message read back from an entry, with what the scripts added. */
 export interface ReadEntry {
   readonly message: TransportMessage;
-  /** Deliveries made before this entry was written (`dc`). */
+  /** Deliveries made before this entry was written (`dc`; 0 when it is not a whole number from 0). */
   readonly priorDeliveries: number;
   /** The token that keeps the message's key (`o`), if it was written again while holding it. */
   readonly token: string | undefined;
   /** The failure JSON of a dead letter (`f`). */
   readonly failure: string | undefined;
+  /** Why the entry is not a message as Missive writes them (see `Delivery.unreadable`); then `message` holds what could be read. */
+  readonly unreadable: string | undefined;
 }
 
-/** Reads an entry's fields (Buffers, as ioredis returns them in buffer mode). */
+/**
+ * Reads an entry's fields (Buffers, as ioredis returns them in buffer mode). Never throws: an entry
+ * written by something else (no message, an `m` value whose lengths do not fit, headers that are not
+ * a JSON object of strings) is read as far as it goes, with `unreadable` saying what was wrong.
+ */
 export function readEntry(fields: readonly Buffer[]): ReadEntry {
   let id = '';
   let type = '';
@@ -170,21 +217,27 @@ export function readEntry(fields: readonly Buffer[]): ReadEntry {
   let priorDeliveries = 0;
   let token: string | undefined;
   let failure: string | undefined;
+  let unreadable: string | undefined;
+  let found = false;
   for (let j = 0; j + 1 < fields.length; j += 2) {
     const name = fields[j]!;
     const value = fields[j + 1]!;
     switch (name.length === 1 ? name[0] : 0) {
       case 0x6d: {
         // m: id, type and body (see messageValue)
-        if (value[0] !== MESSAGE_V1 || value.length < 9) break;
-        const idEnd = 5 + value.readUInt32BE(1);
-        const typeEnd = idEnd + 4 + value.readUInt32BE(idEnd);
-        id = value.toString('utf8', 5, idEnd);
-        type = value.toString('utf8', idEnd + 4, typeEnd);
-        body = value.subarray(typeEnd);
+        const layout = messageLayout(value);
+        if (layout === undefined) {
+          unreadable ??= "the entry's m field is not a message in Missive's layout";
+          break;
+        }
+        found = true;
+        id = value.toString('utf8', 5, layout.idEnd);
+        type = value.toString('utf8', layout.idEnd + 4, layout.typeEnd);
+        body = value.subarray(layout.typeEnd);
         break;
       }
       case 0x69: // i
+        found = true;
         id = value.toString();
         break;
       case 0x74: // t
@@ -193,9 +246,13 @@ export function readEntry(fields: readonly Buffer[]): ReadEntry {
       case 0x62: // b
         body = value;
         break;
-      case 0x68: // h
-        headers = parseHeaders(value);
+      case 0x68: {
+        // h
+        const read = parseHeaders(value);
+        headers = read.headers;
+        unreadable ??= read.unreadable;
         break;
+      }
       case 0x6b: // k
         partitionKey = value.toString();
         break;
@@ -206,8 +263,26 @@ export function readEntry(fields: readonly Buffer[]): ReadEntry {
         failure = value.toString();
         break;
       default:
-        if (name.toString() === 'dc') priorDeliveries = Number(value.toString());
+        if (name.toString() === 'dc') priorDeliveries = wholeCount(value.toString());
     }
   }
-  return { message: { id, type, body, headers, partitionKey }, priorDeliveries, token, failure };
+  if (!found) unreadable ??= `the entry holds no message (fields ${JSON.stringify(fieldNames(fields))})`;
+  return { message: { id, type, body, headers, partitionKey }, priorDeliveries, token, failure, unreadable };
+}
+
+/**
+ * A count an entry carries (`dc`): a whole number from 0, else 0. Anyone who can write to the
+ * stream can write it: a negative count would keep a message that crashes its consumers below
+ * `maxDeliveries` for good, and one that is not a number would reach the scripts as `NaN`.
+ */
+function wholeCount(text: string): number {
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** The names of an entry's fields, for a reason (at most 8, each cut to 20 characters). */
+function fieldNames(fields: readonly Buffer[]): string[] {
+  const names: string[] = [];
+  for (let j = 0; j < fields.length && names.length < 8; j += 2) names.push(fields[j]!.toString('utf8', 0, 20));
+  return names;
 }

@@ -1,8 +1,9 @@
 /**
  * Lua helpers shared by the transport's scripts (`G`, the group name; `mine`, whether a delivery is
  * still this consumer's; `release` of a partition key; `copy` and `field` of entry fields,
- * `messageId` of an entry (from its `m` value, see `entry.ts`, or its older `i` field); `members`
- * of a batch entry's `M` value, each `{m, headers or ''}`; `single`, the fields of one message
+ * `messageId` of an entry (from its `m` value, see `entry.ts`, or its older `i` field; nil when it
+ * has neither in Missive's layout); `members` of a batch entry's `M` value, each `{m, headers or ''}`
+ * (nil when the value is not in Missive's layout: an entry written by something else); `single`, the fields of one message
  * entry; `settleMember`, `isSettled` and `settledCount` of the messages of a pending batch entry
  * already nacked or dead-lettered (`<p>bs:<queue>`: entry id → `,i,j,`); `uncount` of a stream's messages beyond one per batch entry (`<p>batched`); `drop` of a
  * whole queue).
@@ -13,6 +14,8 @@
  * ```
  * @module
  */
+
+import { BATCH_MAX_MESSAGES } from './entry.js';
 
 /** Helpers shared by the settling scripts. */
 export const COMMON = `
@@ -47,21 +50,29 @@ local function field(f, name)
 end
 local function messageId(f)
   local m = field(f, 'm')
-  if not m then return field(f, 'i') end
-  local n = struct.unpack('>I4', m, 2)
-  return string.sub(m, 6, 5 + n)
+  if m and string.byte(m, 1) == 1 and #m >= 9 then
+    local n = struct.unpack('>I4', m, 2)
+    if 9 + n <= #m and 9 + n + struct.unpack('>I4', m, 6 + n) <= #m then return string.sub(m, 6, 5 + n) end
+  end
+  return field(f, 'i')
 end
 local function members(v)
+  if string.byte(v, 1) ~= 2 or #v < 5 then return nil end
   local n = struct.unpack('>I4', v, 2)
+  if n < 1 or n > ${BATCH_MAX_MESSAGES} then return nil end
   local out, at = {}, 6
   for i = 1, n do
+    if at + 3 > #v then return nil end
     local ml = struct.unpack('>I4', v, at)
+    if at + 7 + ml > #v then return nil end
     local m = string.sub(v, at + 4, at + 3 + ml)
     at = at + 4 + ml
     local hl = struct.unpack('>I4', v, at)
+    if at + 3 + hl > #v then return nil end
     out[i] = {m, string.sub(v, at + 4, at + 3 + hl)}
     at = at + 4 + hl
   end
+  if at ~= #v + 1 then return nil end
   return out
 end
 local function single(m, h, dc)

@@ -29,6 +29,7 @@ import type { Redis } from 'ioredis';
 import { BufferedConsumer, SETTLED, type DeadLetterFailure, type Delivery } from '@missive/core/transport';
 import { Abandon, isReady } from './abandon.js';
 import { AckRetry, isConnectionError } from './ack-retry.js';
+import { hideCredentials } from './auth-error.js';
 import { batchOf, readBatch, readEntry } from './entry.js';
 import { GROUP } from './keys.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -204,7 +205,7 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
   private async connection(): Promise<Redis> {
     if (this.blocker === undefined) {
       this.blocker = this.transport.redis.duplicate({ connectionName: 'missive-wait' });
-      this.blocker.on('error', () => undefined);
+      this.blocker.on('error', (error: Error) => void hideCredentials(error)); // a refused AUTH rejects the waiting read with it
       this.ackEntriesOnBlocker = defineScript(this.blocker, 'ackEntries');
       this.blockerId = Number(await this.abandon.race(this.blocker.client('ID')));
       this.blocker.on('ready', () => {
@@ -306,24 +307,33 @@ export class RedisConsumer extends BufferedConsumer<RedisDelivery> implements Re
     const entryId = id.toString();
     if (this.lastAccepted === undefined || compareEntryIds(entryId, this.lastAccepted) > 0) this.lastAccepted = entryId;
     const batch = batchOf(fields);
-    if (batch !== undefined) {
-      const members = readBatch(batch);
+    const members = batch === undefined ? undefined : readBatch(batch);
+    if (members !== undefined) {
       const entry = new BatchEntry(entryId, count, members.length);
       for (let i = 0; i < members.length; i++) {
         const member = members[i]!;
-        const delivery = new RedisDelivery(this, entryId, count, member.message, count, entryId, {
-          entry,
-          position: i + 1,
-          value: member.value,
-          headers: member.headers,
-        });
+        const membership = { entry, position: i + 1, value: member.value, headers: member.headers };
+        const delivery = new RedisDelivery(this, entryId, count, member.message, count, entryId, membership, member.unreadable);
         this.held.add(delivery);
         this.offer(delivery);
       }
       return members.length;
     }
+    // A plain entry, or a batch entry whose value Missive did not write: delivered whole (as unreadable).
     const read = readEntry(fields);
-    const delivery = new RedisDelivery(this, entryId, count, read.message, read.priorDeliveries + count, read.token ?? entryId);
+    const unreadable = batch === undefined ? read.unreadable : "the entry's batch value (M) is not in Missive's layout";
+    // No message id in it: the entry id stands for it, as in the dead-letter script.
+    const message = read.message.id === '' ? { ...read.message, id: entryId } : read.message;
+    const delivery = new RedisDelivery(
+      this,
+      entryId,
+      count,
+      message,
+      read.priorDeliveries + count,
+      read.token ?? entryId,
+      undefined,
+      unreadable,
+    );
     this.held.add(delivery);
     this.offer(delivery);
     return 1;

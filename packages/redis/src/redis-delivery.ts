@@ -85,6 +85,8 @@ export class RedisDelivery extends SettleOnceDelivery {
     readonly token: string,
     /** Set when the message is one of a batch entry's. */
     readonly member?: Membership,
+    /** Why the entry could not be read as a message (see `Delivery.unreadable`): the bus dead-letters it with `DECODE`. */
+    readonly unreadable?: string,
   ) {
     super(consumer);
   }

@@ -4,7 +4,7 @@ import { resolveRedisOptions } from './redis-options.js';
 import { RedisTransport } from './redis-transport.js';
 
 describe('redis options', () => {
-  it('reads Missive parameters from the URL and leaves the rest to ioredis', () => {
+  it("reads Missive parameters from the URL and leaves ioredis's to it", () => {
     const options = resolveRedisOptions({
       url: 'redis://:secret@127.0.0.1:6380/2?prefix=shop&claimIdle=5000&durability=aof&poll=100&timeout=2000&batch=16&family=4',
     });
@@ -33,6 +33,8 @@ describe('redis options', () => {
     ['redis://127.0.0.1?batch=65', /batch must be at most 64 messages per entry/],
     ['redis://127.0.0.1?durability=disk', /durability must be "memory", "aof" or "fsync"/],
     ['redis://127.0.0.1?prefix=a%20b', /prefix must be letters/],
+    ['redis://127.0.0.1?claimidle=1000', /unknown redis URL parameter "claimidle"; known: prefix, claimIdle/],
+    ['redis://127.0.0.1?keyPrefix=other:', /unknown redis URL parameter "keyPrefix".*redisOptions/],
   ])('refuses %s, saying what to fix', (url, message) => {
     expect(() => resolveRedisOptions({ url })).toThrow(ConfigurationError);
     expect(() => resolveRedisOptions({ url })).toThrow(message);

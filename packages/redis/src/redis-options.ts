@@ -1,8 +1,9 @@
 /**
  * Options of the Redis transport, from a `redis://` / `rediss://` URL or an object. Missive's own
  * parameters are taken out of the query before ioredis sees the URL (ioredis reads query
- * parameters as its own options). Faults are `ConfigurationError`s that say what to fix, with the
- * password redacted.
+ * parameters as its own options); of ioredis's, only `family`, `db`, `username`, `password` and
+ * `tls` may be in the URL, and any other parameter is refused. Faults are `ConfigurationError`s
+ * that say what to fix, with the password redacted.
  *
  * | parameter | meaning | default |
  * | --- | --- | --- |
@@ -80,6 +81,14 @@ export interface ResolvedRedisOptions {
 }
 
 const OWN = ['prefix', 'claimIdle', 'durability', 'poll', 'timeout', 'batch'];
+/**
+ * The ioredis options a URL may carry. ioredis takes every query parameter as an option, as text,
+ * and before the options the transport sets: a misspelt parameter would be ignored without a word,
+ * and one such as `keyPrefix`, `lazyConnect` or `retryStrategy` would break the transport. Others
+ * go in `redisOptions`.
+ */
+const IOREDIS = ['family', 'db', 'username', 'password', 'tls'];
+const KNOWN = new Set([...OWN, ...IOREDIS]);
 
 function int(value: string | number | undefined | null, name: string, fallback: number, min: number): number {
   if (value === undefined || value === null) return fallback;
@@ -103,6 +112,12 @@ export function resolveRedisOptions(options: RedisTransportOptions): ResolvedRed
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d+$/.test(db))
     throw new ConfigurationError(`redis URL ${redactUrl(url)}: the path must be a database number, got "${db}"`);
+  for (const key of url.searchParams.keys()) {
+    if (!KNOWN.has(key))
+      throw new ConfigurationError(
+        `unknown redis URL parameter "${key}"; known: ${[...KNOWN].join(', ')} (other ioredis options go in the redisOptions option)`,
+      );
+  }
   const prefix = options.prefix ?? url.searchParams.get('prefix') ?? 'missive';
   if (!/^[A-Za-z0-9._:-]+$/.test(prefix))
     throw new ConfigurationError(`redis option prefix must be letters, digits, ".", "_", ":" or "-", got ${JSON.stringify(prefix)}`);

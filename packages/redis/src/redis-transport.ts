@@ -55,6 +55,7 @@ import { RedisDeadLetters } from './redis-dead-letters.js';
 import { DelayPromoter } from './redis-delays.js';
 import { checkDurability } from './redis-durability.js';
 import { listQueues } from './redis-listing.js';
+import { hideCredentials } from './auth-error.js';
 import { clientOptions, LinkWatch } from './redis-liveness.js';
 import { resolveRedisOptions, type RedisTransportOptions, type ResolvedRedisOptions } from './redis-options.js';
 import { PublishBatch } from './publish-batch.js';
@@ -145,15 +146,25 @@ export class RedisTransport implements Transport, RedisConnection {
     if (this.state === 'closed') throw new BusStateError(ErrorCode.Closed, 'redis transport is closed');
     const where = redactUrl(this.options.url);
     const redis = new Redis(this.options.url, clientOptions(this.options));
-    redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${error.message}`));
+    // What went wrong reaches `connect()` only as "Connection is closed."; the cause (refused, no
+    // such host, wrong password) comes as an 'error' event: kept, for the error to name it.
+    let failure: Error | undefined;
+    const onError = (error: Error): void => {
+      failure = hideCredentials(error);
+      this.logger.debug?.(`redis connection to ${where}: ${error.message}`);
+    };
+    redis.on('error', onError);
     try {
       await redis.connect();
       await checkDurability(redis, this.options.durability, where);
     } catch (error) {
       redis.disconnect();
       if (error instanceof ConfigurationError) throw error;
-      throw new TransportError(`cannot connect to Redis at ${where}: ${(error as Error).message}`, { cause: error });
+      const cause = failure ?? (error as Error);
+      throw new TransportError(`cannot connect to Redis at ${where}: ${cause.message}`, { cause });
     }
+    redis.off('error', onError);
+    redis.on('error', (error: Error) => this.logger.debug?.(`redis connection to ${where}: ${hideCredentials(error).message}`));
     this.redis_ = redis;
     this.scripts_ = new Scripts(redis, this.abandon);
     this.linkLoss = new LinkLoss(redis);

@@ -185,12 +185,16 @@ if idle > 0 then
       local id, f = e[1], e[2]
       local p = redis.call('XPENDING', s, G, id, id, 1)
       -- The claim counted as a delivery: the deliveries made are the count before it.
-      local made = (tonumber(field(f, 'dc')) or 0) + (p[1] and p[1][4] or 1) - 1
-      if f[1] == 'M' then
+      -- A count written by something else (negative, not a number, a fraction) counts as none.
+      local dc = tonumber(field(f, 'dc'))
+      if not dc or dc ~= dc or dc < 0 or dc > 9007199254740991 or dc ~= math.floor(dc) then dc = 0 end
+      local made = dc + (p[1] and p[1][4] or 1) - 1
+      local list = f[1] == 'M' and members(f[2])
+      if list then
         -- A batch entry is split: each message alone, with its count, so a message that crashes
         -- its consumer reaches maxDeliveries (and the dead letters) without its batch-mates. Those
-        -- its consumer nacked or dead-lettered were written again already: not again.
-        local list = members(f[2])
+        -- its consumer nacked or dead-lettered were written again already: not again. (One whose
+        -- value is not in Missive's layout is written again whole, for its consumer to dead-letter.)
         local settled = redis.call('HGET', P..'bs:'..q, id)
         for i, mh in ipairs(list) do
           if not isSettled(settled, i) then redis.call('XADD', s, '*', unpack(single(mh[1], mh[2], made))) end
@@ -292,9 +296,12 @@ if not mine(s, c, id, ARGV[5]) then return 0 end
 local e = redis.call('XRANGE', s, id, id)[1]
 if e then
   local g = copy(e[2], {dc = true, o = true})
+  local mid = messageId(g)
+  -- An entry written by something else may hold no message id: its entry id stands for it (the consumer reads it so too).
+  if not mid or mid == '' then mid = id; g[#g + 1] = 'i'; g[#g + 1] = id end
   g[#g + 1] = 'f'; g[#g + 1] = ARGV[8]
   local dl = redis.call('XADD', P..'dl:'..q, '*', unpack(g))
-  redis.call('HSET', P..'dli:'..q, messageId(g), dl)
+  redis.call('HSET', P..'dli:'..q, mid, dl)
 end
 redis.call('XACK', s, G, id)
 redis.call('XDEL', s, id)

@@ -2,7 +2,8 @@
  * What the SQLite driver reports reaches users as Missive errors that name the file, say what to
  * do and say whether trying again can help: a full disk (at start and on publish, and publishing
  * works again once space is freed), a file that is not a database, a file of the application's own
- * tables, and Missive's tables in a shape this version did not make.
+ * tables, and Missive's tables in a shape this version did not make. A closed transport says it
+ * is closed (`BusStateError`, `CLOSED`) to every call, not a bare `TypeError` from the driver.
  */
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigurationError, createBus, defineEvent, silentLogger, TransportError, type Bus } from '@missive/core';
+import { BusStateError, ConfigurationError, createBus, defineEvent, silentLogger, TransportError, type Bus } from '@missive/core';
 import { SCHEMA_VERSION } from './schema.js';
 import { SqliteTransport } from './sqlite-transport.js';
 import { fill, smallDisk as mountSmallDisk } from './test-fixtures/small-disk.js';
@@ -123,5 +124,23 @@ describe('sqlite errors users see', () => {
     expect(error).toMatchObject({ retryable: false });
     expect((error as Error).message).toContain(path);
     expect((error as Error).message).toContain('missive_messages');
+  });
+
+  it('a closed transport says it is closed to consume, queues and cancelScheduled, as to send', async () => {
+    const transport = new SqliteTransport({ path: tempPath() });
+    await transport.connect();
+    await transport.declare({ name: 'work', topics: [] });
+    await transport.close();
+    const calls: [string, () => unknown][] = [
+      ['send', () => transport.send('work', { id: 'm', type: 't', body: new Uint8Array(0), headers: {} })],
+      ['consume', () => transport.consume('work', { prefetch: 1 })],
+      ['queues', () => transport.queues()],
+      ['cancelScheduled', () => transport.cancelScheduled('s')],
+    ];
+    for (const [name, call] of calls) {
+      const error = await caught(Promise.resolve().then(call));
+      expect(error, name).toBeInstanceOf(BusStateError);
+      expect((error as BusStateError).code, name).toBe('CLOSED');
+    }
   });
 });

@@ -139,6 +139,14 @@ export class SqliteTransport implements Transport, SqliteLink {
     return this.state === 'open';
   }
 
+  /**
+   * Throws the `BusStateError` of a transport not connected or closed (what `db` throws): the
+   * statements of a closed database would throw a bare `TypeError` instead.
+   */
+  private checkOpen(): void {
+    void this.db;
+  }
+
   /** Prepared statements (internal to the package). */
   get statements(): SqliteStatements {
     return this.s;
@@ -231,6 +239,7 @@ export class SqliteTransport implements Transport, SqliteLink {
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
+    this.checkOpen();
     if (this.s.queueGet.get(queue) === undefined) throw new UnroutableError(queue, 'no such queue; declare it before consuming');
     const consumer: SqliteConsumer = new SqliteConsumer(this, queue, Math.max(1, Math.floor(options.prefetch)), () =>
       this.forget(consumer),
@@ -243,11 +252,13 @@ export class SqliteTransport implements Transport, SqliteLink {
   }
 
   async cancelScheduled(scheduleId: string): Promise<boolean> {
+    this.checkOpen();
     await this.publishing.flush();
     return (await this.withBusyRetry(() => this.s.scheduledCancel.run(scheduleId).changes)) > 0;
   }
 
   async queues(): Promise<QueueInfo[]> {
+    this.checkOpen();
     return listQueues(this.s, this.clock.now(), this.presence.staleAfterMs());
   }
 

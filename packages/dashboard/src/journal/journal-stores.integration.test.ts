@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { brokersRequired } from '@missive/testing/vitest';
+import { TransportError, createBus, silentLogger } from '@missive/core';
+import { journal } from './journal.js';
 import type { JournalEntry } from './journal-entry.js';
 import { JOURNAL_SCHEMA_VERSION } from './journal-schema.js';
 import type { JournalStore } from './journal-store.js';
@@ -120,6 +122,22 @@ if (unavailable === undefined || brokersRequired()) {
       await store.append([row(10, 'n', 0, ['order-n'])]);
       expect((await store.conversation('order-n')).map((e) => e.messageId)).toEqual(['m-n-0']);
       await store.close();
+    });
+
+    it('a store that cannot be opened fails start naming the journal store, without the password', async () => {
+      const url = new URL(postgresUrl);
+      url.username = `nobody_${randomBytes(4).toString('hex')}`;
+      url.password = 'pa55-never-shown';
+      const bus = createBus({ service: 'journal-open', transport: 'memory://', logger: silentLogger });
+      journal(bus, { store: url.href });
+      const error = await bus.start().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      await bus.stop();
+      expect(error).toBeInstanceOf(TransportError);
+      expect(error!.message).toMatch(/^cannot open the journal store at postgres:\/\/nobody_\w+:\*\*\*@.*: .*does not exist/);
+      expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('pa55-never-shown');
     });
   });
 } else {
