@@ -16,6 +16,11 @@
  * wait. A pull request carries an idle heartbeat; a lane that hears nothing for three
  * heartbeats (the server restarted, the connection was cut) asks again.
  *
+ * A batch message (`batch` option, see `batch.ts`) becomes one delivery per member
+ * ({@link MemberDelivery}), held together by a {@link HeldBatch} that acks the message once every
+ * member is settled; a nack or dead letter of a member writes it alone, and a batch message
+ * JetStream delivers again is split into its members, each written alone (see {@link NatsConsumer.split}).
+ *
  * @example
  * ```ts
  * const consumer = transport.consume('billing', { prefetch: 10 });

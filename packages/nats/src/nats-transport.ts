@@ -6,7 +6,9 @@
  * `<p>.<slot>.t.<topic>` (publish) or `<p>.<slot>.q.<queue>` (send). A queue is a set of durable
  * pull consumers of that stream ("lanes"), one per subject it takes; every queue whose lane matches
  * a subject keeps its own copy (fan-out), and the instances of a queue pull from the same lanes
- * (competing consumers). The stream drops a message once every lane that took it acked it.
+ * (competing consumers). The stream drops a message once every lane that took it acked it. With
+ * the `batch` option, the unkeyed publishes and sends of one turn to one subject share JetStream
+ * messages (`batch.ts`).
  *
  * @example
  * ```ts
