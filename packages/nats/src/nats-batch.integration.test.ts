@@ -263,6 +263,49 @@ describe('nats batch messages', () => {
     }
   });
 
+  it('through the bus: members of one batch retried with a delay and dead-lettered alone; the others handled once', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const prefix = uniquePrefix();
+    const url = natsUrlFor(prefix, { batch: '64' });
+    const Created = defineEvent('batch.created', z.object({ n: z.number() }));
+    const attempts = new Map<number, number>();
+    const bus = createBus({ service: 'batch-test', transport: url });
+    bus.endpoint(
+      'work',
+      (e) =>
+        e.on(Created, (event) => {
+          const seen = (attempts.get(event.n) ?? 0) + 1;
+          attempts.set(event.n, seen);
+          if (event.n === 3) throw new Error('always fails');
+          if (event.n === 5 && seen === 1) throw new Error('fails once');
+        }),
+      { retry: { immediate: 0, delayed: { attempts: 2, initialMs: 50, factor: 1, jitter: 0 } } },
+    );
+    try {
+      await bus.start();
+      const transport = bus.transport as NatsTransport;
+      const before = (await transport.jsm().streams.info(transport.names.messages)).state.last_seq;
+      await Promise.all(Array.from({ length: 10 }, (_, n) => bus.publish(Created, { n })));
+      // One JetStream message for the ten.
+      expect((await transport.jsm().streams.info(transport.names.messages)).state.last_seq - before).toBe(1);
+      await waiter.until(() => bus.stats().endpoints.work?.deadLettered === 1 && attempts.size === 10, 'the failing member dead-lettered');
+      const letters = await transport.deadLetters.list('work');
+      expect(letters.map((l) => l.failure.errorMessage)).toEqual(['always fails']);
+      expect(attempts.get(3)).toBe(3); // the first delivery and two delayed retries
+      expect(attempts.get(5)).toBe(2);
+      for (const n of [0, 1, 2, 4, 6, 7, 8, 9]) expect(attempts.get(n), `n=${n}`).toBe(1);
+      await waiter.eventually(
+        () => transport.queues(),
+        (qs) => qs.find((q) => q.name === 'work')?.depth === 0 && qs.find((q) => q.name === 'work')?.inFlight === 0,
+        'everything settled',
+      );
+      for (const n of [0, 1, 2, 4, 6, 7, 8, 9]) expect(attempts.get(n), `n=${n} once`).toBe(1);
+    } finally {
+      await bus.stop();
+      await removePrefix(url);
+    }
+  });
+
   it('a batch message whose payload cannot be read is dead-lettered with the reason, and the endpoint carries on', async (ctx) => {
     if (!(await needNats(ctx))) return;
     const prefix = uniquePrefix();
