@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from 'nats';
 import { z } from 'zod';
-import { createBus, defineEvent, silentLogger, type DeadLetterFailure } from '@missive/core';
+import { createBus, defineEvent, silentLogger, TransportError, type DeadLetterFailure } from '@missive/core';
 import type { Delivery, TransportMessage } from '@missive/core/transport';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { NatsTransport } from './nats-transport.js';
@@ -127,6 +127,23 @@ describe('nats batch messages', () => {
       );
       expect(await s.transport.queues()).toMatchObject([{ name: 'work', depth: 0, inFlight: 0, deadLetters: 0 }]);
       await consumer.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a batch message without a PubAck rejects every member with the one typed error', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const s = await setUp({ batch: '64', publishTimeout: '500' });
+    try {
+      await s.transport.jsm().streams.delete(s.transport.names.messages); // nothing stores the subject: "no responders" until the timeout
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => s.transport.publish('batch.created', message(`m-${i}`))),
+      );
+      const errors = results.map((r) => (r.status === 'rejected' ? (r.reason as Error) : undefined));
+      expect(errors.every((e) => e instanceof TransportError)).toBe(true);
+      expect(new Set(errors).size).toBe(1); // one JetStream message, one answer for all five
+      expect(errors[0]!.message).toContain('no stream answered');
     } finally {
       await s.close();
     }
