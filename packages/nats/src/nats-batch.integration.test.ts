@@ -248,6 +248,45 @@ describe('nats batch messages', () => {
     }
   });
 
+  it('a split writes neither a member the dead consumer dead-lettered nor a second copy of one it nacked', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const s = await setUp({ batch: '64', ackWait: '1000' });
+    const target = new URL(s.url);
+    const proxy = await startFaultProxy({ port: Number(target.port || 4222), host: target.hostname });
+    const dying = new NatsTransport({ url: natsUrlFor(s.prefix, { batch: '64', ackWait: '1000' }, `nats://127.0.0.1:${proxy.port}`) });
+    try {
+      await publishTogether(
+        s.transport,
+        Array.from({ length: 5 }, (_, i) => message(`m-${i}`)),
+      );
+      await dying.connect();
+      const first = dying.consume('work', { prefetch: 10 });
+      const held = await take(first[Symbol.asyncIterator](), 5);
+      await held[1]!.deadLetter(failure);
+      await held[2]!.nack(); // its copy is stored now
+      await held[0]!.ack(); // only at the server once the whole batch is: never, here
+      proxy.freeze(); // dies holding m-3 and m-4
+
+      // The batch comes back after the ack wait and is split: m-0, m-3, m-4 written alone; m-2's copy already there, stored once; m-1 not at all.
+      const second = s.transport.consume('work', { prefetch: 10 });
+      const again = await take(second[Symbol.asyncIterator](), 4);
+      expect(again.map((d) => d.message.id).sort()).toEqual(['m-0', 'm-2', 'm-3', 'm-4']);
+      for (const d of again) await d.ack();
+      await waiter.eventually(
+        () => s.transport.queues(),
+        ([q]) => q?.depth === 0 && q.inFlight === 0,
+        'nothing more to deliver',
+      );
+      expect((await s.transport.deadLetters.list('work')).map((l) => l.message.id)).toEqual(['m-1']);
+      await second.close();
+    } finally {
+      proxy.cut();
+      await dying.close().catch(() => undefined);
+      await proxy.close();
+      await s.close();
+    }
+  });
+
   it('fan-out: each endpoint expands the shared batch message; a nack writes the member to that endpoint queue only', async (ctx) => {
     if (!(await needNats(ctx))) return;
     const s = await setUp({ batch: '64' }, ['billing', 'shipping']);

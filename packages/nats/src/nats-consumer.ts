@@ -291,9 +291,12 @@ class HeldBatch {
 
   /**
    * Writes member `index` alone to the queue's direct subject (or, with `delayMs`, schedules it
-   * there), under the `Nats-Msg-Id` `<lane>:<stream seq>:<index>:<deliveries>`: the same id a split
-   * of this message's next delivery gives it, so a write repeated after a lost reply, or after a
-   * crash before the message's ack, is stored once (within the duplicate window).
+   * there), under the `Nats-Msg-Id` `<lane>:<stream seq>:<index>`: a member of a batch message is
+   * written alone at most once per lane (by a nack, a hand-back or a split of a later delivery), so a
+   * write repeated after a lost reply, or a split after a crash that followed the member's nack, is
+   * stored once (within the duplicate window). Not the delivery count in it: nats-server 2.9 also
+   * counts deliveries to pull requests a dead consumer left, so a split cannot know which count the
+   * nack used.
    */
   async writeAlone(
     member: Member,
@@ -303,7 +306,7 @@ class HeldBatch {
     delayMs: number,
   ): Promise<void> {
     const host = this.consumer.host;
-    const id = `${this.lane.info.name}:${this.streamSeq}:${index}:${deliveries}`;
+    const id = `${this.lane.info.name}:${this.streamSeq}:${index}`;
     const direct = host.directSubject(this.lane.info.queue);
     if (delayMs > 0) {
       const extra = `${NatsHeader.Due}: ${Date.now() + delayMs}\r\n${NatsHeader.Target}: ${direct}\r\n`;
