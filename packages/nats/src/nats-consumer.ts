@@ -392,6 +392,8 @@ type AnyDelivery = NatsDelivery | MemberDelivery;
 export class NatsConsumer extends BufferedConsumer<AnyDelivery> {
   readonly ready: Promise<void>;
   private readonly held = new Set<AnyDelivery>();
+  /** What the last decoded message said besides itself (reused: no object per message). */
+  private readonly meta: ReceivedMeta = { prior: 0 };
   private readonly inbox = createInbox();
   /** How the ack subjects of this consumer's deliveries begin: `$JS.ACK.<stream>.`. */
   private readonly ackPrefix: string;
@@ -533,7 +535,8 @@ export class NatsConsumer extends BufferedConsumer<AnyDelivery> {
     lane.perMessage = 1;
     let message: TransportMessage;
     let unreadable: string | undefined;
-    const meta: ReceivedMeta = { prior: 0 };
+    const meta = this.meta; // one per consumer: read right below, before anything else can decode
+    meta.prior = 0;
     try {
       message = decodeReceived(msg, meta);
     } catch (error) {
