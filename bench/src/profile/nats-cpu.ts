@@ -10,6 +10,7 @@
  * ```sh
  * node bench/dist/profile/nats-cpu.js --rounds 4 --count 20000 missive raw
  * node bench/dist/profile/nats-cpu.js --rounds 2 --prof /tmp/nats-prof missive raw base=<other @missive/nats build>/index.js
+ * node bench/dist/profile/nats-cpu.js --rounds 6 --count 20000 missive 'batch?batch=64' raw   # the transport's batch messages
  * ```
  * A subject is `missive` (the bus), `raw`, `raw:structured` / `raw:binary` (the raw pattern publishing
  * each order in that form of Missive's envelope, see `raw-nats.ts`), `raw:lanes` (the raw pattern on a stream laid out as

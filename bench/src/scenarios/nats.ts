@@ -12,7 +12,9 @@
  * 2026-11-30) runs too, as "Missive, full envelope": the lean envelope's effect in one run.
  * With `MISSIVE_BENCH_NATS_BINARY=1`, Missive writing CloudEvents binary content mode
  * (`contentMode=binary`) too, same build.
- * With `MISSIVE_BENCH_NATS_ONLY` a comma-separated list of `missive`, `baseline`, `full`, `binary`, `raw`,
+ * "Missive, batch messages" is the same bus with the transport's opt-in `?batch=64` (see the
+ * package README, "Batch messages").
+ * With `MISSIVE_BENCH_NATS_ONLY` a comma-separated list of `missive`, `batch`, `baseline`, `full`, `binary`, `raw`,
  * `natsjs`, `moleculer`, only those run (`missive,raw`: the ratio alone, more rounds in the time cap).
  * With `MISSIVE_BENCH_CPU_PROF` naming a directory, every consumer and publisher process runs with
  * `node --cpu-prof`, its profile in `<dir>/<system>/consumer` or `…/publisher`.
@@ -78,6 +80,12 @@ export const nats: Scenario = {
         note: 'endpoint concurrency 16; acks sent without waiting for the server, as raw',
       },
       {
+        label: 'Missive, batch messages (?batch=64)',
+        module: 'subjects/missive-bus.js',
+        args: { ...common, name: `bench-batch-${id}`, url: `${NATS_URL}?prefix=bq${id}&batch=64` },
+        note: "the same with the transport's opt-in `batch` option: a turn's unkeyed publishes to one subject share JetStream messages of up to 64 (same PubAck and ack guarantees; a consumer may hold up to 63 beyond its prefetch)",
+      },
+      {
         label: 'raw JetStream (core publish + PubAck, pull, ack)',
         module: 'subjects/raw-nats.js',
         args: { ...common, name: `raw-${id}`, prefix: `br${id}` },
@@ -125,13 +133,15 @@ export const nats: Scenario = {
             ? 'full'
             : s.label.startsWith('Missive, binary')
               ? 'binary'
-              : s.label === 'Missive'
-                ? 'missive'
-                : s.label.startsWith('raw')
-                  ? 'raw'
-                  : s.label.startsWith('nats.js')
-                    ? 'natsjs'
-                    : 'moleculer';
+              : s.label.startsWith('Missive, batch')
+                ? 'batch'
+                : s.label === 'Missive'
+                  ? 'missive'
+                  : s.label.startsWith('raw')
+                    ? 'raw'
+                    : s.label.startsWith('nats.js')
+                      ? 'natsjs'
+                      : 'moleculer';
       for (let i = subjects.length - 1; i >= 0; i--) if (!keys.has(keyOf(subjects[i]!))) subjects.splice(i, 1);
     }
     const plan = natsPlan(ctx.quick);
@@ -162,6 +172,7 @@ export const nats: Scenario = {
       if (baseline !== undefined && baseline !== '') await removeStreams(`BB${id.toUpperCase()}_`).catch(() => undefined);
       if (process.env.MISSIVE_BENCH_FULL_ENVELOPE === '1') await removeStreams(`BF${id.toUpperCase()}_`).catch(() => undefined);
       if (process.env.MISSIVE_BENCH_NATS_BINARY === '1') await removeStreams(`BC${id.toUpperCase()}_`).catch(() => undefined);
+      await removeStreams(`BQ${id.toUpperCase()}_`).catch(() => undefined);
       await removeStreams(`BM${id.toUpperCase()}_`).catch((error: unknown) =>
         ctx.log(`  removing Missive's streams failed: ${(error as Error).message}`),
       );

@@ -106,6 +106,7 @@ export class Confirmer {
   private lineCount = 0;
   private lineBytes = 0;
   private hooks: (() => void)[] = [];
+  private firstHooks: (() => void)[] = [];
   private scheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -173,6 +174,21 @@ export class Confirmer {
     this.hooks.push(hook);
   }
 
+  /**
+   * Runs `hook` at the end of this turn, before what the turn queued is handed to nats.js (the
+   * publish batches of `batch.ts` are made there, from the whole turn's publishes); what it publishes
+   * goes out in the same write.
+   */
+  beforeTurnEnd(hook: () => void): void {
+    this.schedule();
+    this.firstHooks.push(hook);
+  }
+
+  /** The server's `max_payload` (1 MiB, its default, before it is known). */
+  get maxPayload(): number {
+    return this.protocol?.info?.max_payload ?? 1024 * 1024;
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -181,6 +197,12 @@ export class Confirmer {
 
   /** Sends what this turn queued, in one go (also at close, before the connection flushes). */
   flush(): void {
+    // Still marked scheduled while these run: what they publish joins this write.
+    while (this.firstHooks.length > 0) {
+      const first = this.firstHooks;
+      this.firstHooks = [];
+      for (const hook of first) hook();
+    }
     this.scheduled = false;
     this.cutLines();
     const queued = this.queued;

@@ -47,6 +47,10 @@ export const NatsHeader = {
   Queue: 'Missive-Queue',
   Due: 'Missive-Due',
   Target: 'Missive-Target',
+  /** Deliveries a message had before it was written again alone (out of a batch message, see `batch.ts`). */
+  Deliveries: 'Missive-Deliveries',
+  /** On a batch message: how many messages it holds (see `batch.ts`). */
+  Batch: 'Missive-Batch',
 } as const;
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -220,14 +224,27 @@ function blank(code: number): boolean {
  * message another way. Without a `Missive-Type` header the type is the topic of the subject
  * (see {@link wireHeaders}); messages written with the header (every earlier version) read as before.
  */
-export function decodeReceived(msg: Msg): TransportMessage {
+export function decodeReceived(msg: Msg, meta?: ReceivedMeta): TransportMessage {
   const raw = msg as unknown as RawMsg;
   const data = raw._rdata;
   const end = raw._msg?.hdr;
-  if (!(data instanceof Uint8Array) || typeof end !== 'number') return decodeMessage(msg.data, msg.headers, msg.subject);
+  if (!(data instanceof Uint8Array) || typeof end !== 'number') return decodeMessage(msg.data, msg.headers, msg.subject, meta);
   if (end < 0) return decodeFields(data, undefined, msg.subject);
   const block = (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, end)).toString('utf8', 0, end);
-  if (!block.startsWith('NATS/1.0\r\n')) return decodeMessage(msg.data, msg.headers, msg.subject); // a status line with a code: not a stored message
+  if (!block.startsWith('NATS/1.0\r\n')) return decodeMessage(msg.data, msg.headers, msg.subject, meta); // a status line with a code: not a stored message
+  return decodeBlock(block, data.subarray(end), msg.subject, meta);
+}
+
+/** What a reader learns of a received message besides the message: the deliveries it had before it was written again (`Missive-Deliveries`). */
+export interface ReceivedMeta {
+  prior: number;
+}
+
+/**
+ * The message of a header block (`NATS/1.0\r\n…\r\n\r\n`, as written) and its payload: a received
+ * message's, or a member's of a batch message (see `batch.ts`). `subject`: where it was stored.
+ */
+export function decodeBlock(block: string, body: Uint8Array, subject: string, meta?: ReceivedMeta): TransportMessage {
   const fields = new Fields();
   let at = 10; // after the status line
   while (at < block.length) {
@@ -250,14 +267,22 @@ export function decodeReceived(msg: Msg): TransportMessage {
       else if (length === 10 && fields.id === '' && block.startsWith(NatsHeader.Id, at)) fields.id = block.slice(from, to);
       else if (length === 11 && fields.key === '' && block.startsWith(NatsHeader.Key, at)) fields.key = block.slice(from, to);
       else if (length === 15 && fields.json === '' && block.startsWith(NatsHeader.Headers, at)) fields.json = block.slice(from, to);
+      else if (length === 18 && meta !== undefined && block.startsWith(NatsHeader.Deliveries, at))
+        meta.prior = counter(block.slice(from, to));
     }
     at = next + 2;
   }
-  return fields.message(data.subarray(end), msg.subject);
+  return fields.message(body, subject);
+}
+
+/** A `Missive-Deliveries` value: a whole number from 0 up, else 0 (a foreign writer cannot lower a count). */
+function counter(text: string): number {
+  return /^\d{1,9}$/.test(text) ? Number(text) : 0;
 }
 
 /** The message in a NATS message (the headers read in one pass); `subject` gives the type of a message without it in a header. */
-export function decodeMessage(data: Uint8Array, h: MsgHdrs | undefined, subject?: string): TransportMessage {
+export function decodeMessage(data: Uint8Array, h: MsgHdrs | undefined, subject?: string, meta?: ReceivedMeta): TransportMessage {
+  if (meta !== undefined) meta.prior = counter(h?.get(NatsHeader.Deliveries) ?? '');
   return decodeFields(
     data,
     h === undefined ? undefined : [...h].map(([name, values]): [string, string] => [name, values[0] ?? '']),

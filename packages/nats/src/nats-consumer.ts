@@ -16,6 +16,11 @@
  * wait. A pull request carries an idle heartbeat; a lane that hears nothing for three
  * heartbeats (the server restarted, the connection was cut) asks again.
  *
+ * A batch message (`batch` option, see `batch.ts`) becomes one delivery per member
+ * ({@link MemberDelivery}), held together by a {@link HeldBatch} that acks the message once every
+ * member is settled; a nack or dead letter of a member writes it alone, and a batch message
+ * JetStream delivers again is split into its members, each written alone (see {@link NatsConsumer.split}).
+ *
  * @example
  * ```ts
  * const consumer = transport.consume('billing', { prefetch: 10 });
@@ -29,7 +34,17 @@ import { BufferedConsumer, SETTLED, SettleOnceDelivery, withHeaders, type NackOp
 import type { LaneInfo } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
 import { numberAt, readAckSubject } from './ack-subject.js';
-import { decodeReceived, UnreadableHeaderError, unreadableMessage } from './message-codec.js';
+import { copyBlock, isBatch, readBatch, type Member } from './batch.js';
+import {
+  decodeBlock,
+  decodeReceived,
+  NatsHeader,
+  UnreadableHeaderError,
+  unreadableMessage,
+  WireHeaders,
+  type ReceivedMeta,
+} from './message-codec.js';
+import { topicOfSubject } from './naming.js';
 
 /** How long one pull request waits at the server. Short, because a request of a closed consumer lingers there until it expires (see {@link HANDBACK_DELAY_MS}). */
 const PULL_EXPIRES_MS = 5_000;
@@ -77,6 +92,12 @@ export interface ConsumerHost {
   forgetHeaders(lane: string, streamSeq: number): void;
   /** Stores the dead letter (idempotently, keyed by `dedupId`). */
   deadLetter(queue: string, message: TransportMessage, failure: DeadLetterFailure, dedupId: string): Promise<void>;
+  /** Whether message `id`'s dead letter in `queue` was written under `dedupId`. */
+  deadLettered(queue: string, id: string, dedupId: string): Promise<boolean>;
+  /** The subject of `queue`'s direct sends without a key (`<p>._.q.<queue>`): where a member of a batch message is written again alone. */
+  directSubject(queue: string): string;
+  /** The subject a message scheduled under `scheduleId` is stored on (see `scheduler.ts`). */
+  scheduleSubject(scheduleId: string): string;
   forget(consumer: NatsConsumer): void;
   /** Records a running consumer of `queue` for `queues()` across processes; the function records its stop. */
   present(queue: string): () => Promise<void>;
@@ -91,6 +112,8 @@ interface Lane {
   pausedUntil: number;
   /** When its last message came (0: never); the lane that gets the room. */
   messageAt: number;
+  /** Messages in the last JetStream message it had (a batch message holds several, see `batch.ts`): how much room a request takes. */
+  perMessage: number;
 }
 
 class NatsDelivery extends SettleOnceDelivery {
@@ -194,10 +217,183 @@ class NatsDelivery extends SettleOnceDelivery {
   }
 }
 
+/**
+ * A batch message this consumer holds (see `batch.ts`): one delivery per member, and the message
+ * is acked once every member is settled. A nack or dead letter of a member writes that member alone
+ * (and counts as settled here); `working()` of any member extends the whole message.
+ */
+class HeldBatch {
+  /** Members not settled yet. */
+  private remaining: number;
+  /** A member's write failed: the message is nacked, not acked, once every member is settled (its redelivery is split). */
+  private failed = false;
+  private extendedAt: number;
+  private lapsed = false;
+
+  constructor(
+    readonly consumer: NatsConsumer,
+    readonly lane: Lane,
+    readonly reply: string,
+    readonly streamSeq: number,
+    readonly delivered: number,
+    /** The topic of its subject (`''` for a queue's): a copy written to the queue's own subject names it. */
+    readonly topic: string,
+    count: number,
+    now: number,
+  ) {
+    this.remaining = count;
+    this.extendedAt = now;
+  }
+
+  /** As {@link NatsDelivery}'s: whether the message's ack wait may have run out at the server (then nothing of it is settled here). */
+  lapsedNow(): boolean {
+    this.lapsed ||= Date.now() - this.extendedAt > leaseMs(this.consumer.host.ackWaitMs);
+    return this.lapsed;
+  }
+
+  /** Logs that a member of a lapsed batch message was not settled. */
+  skip(what: string, messageId: string): boolean {
+    if (!this.lapsedNow()) return false;
+    this.consumer.host.logger.warn(
+      { queue: this.lane.info.queue, messageId, streamSeq: this.streamSeq },
+      `nats: ${what} not sent: the batch message's ack wait ran out before (event loop blocked?); JetStream redelivers it, split`,
+    );
+    return true;
+  }
+
+  /** Extends the ack wait (`+WPI`); once for all the members the keep-alive round extends at once. */
+  working(): void {
+    if (this.lapsedNow()) return;
+    const now = Date.now();
+    if (now - this.extendedAt < 100) return;
+    this.extendedAt = now;
+    this.consumer.host.confirmer.send(this.reply, WPI);
+  }
+
+  /** A member is settled (its write, if any, confirmed): the last one acks the message. */
+  done(): Promise<void> {
+    if (--this.remaining > 0 || this.lapsedNow()) return SETTLED;
+    const host = this.consumer.host;
+    if (this.failed) {
+      host.confirmer.send(this.reply, '-NAK');
+      return SETTLED;
+    }
+    if (host.confirmAcks) return host.confirmer.ack(this.reply, true).catch(goneIsDone);
+    host.confirmer.send(this.reply, ACK);
+    return SETTLED;
+  }
+
+  /** A member's write failed: it is not settled at the server, so the message must come back. */
+  fail(): void {
+    this.failed = true;
+    void this.done();
+  }
+
+  /**
+   * Writes member `index` alone to the queue's direct subject (or, with `delayMs`, schedules it
+   * there), under the `Nats-Msg-Id` `<lane>:<stream seq>:<index>`: a member of a batch message is
+   * written alone at most once per lane (by a nack, a hand-back or a split of a later delivery), so a
+   * write repeated after a lost reply, or a split after a crash that followed the member's nack, is
+   * stored once (within the duplicate window). Not the delivery count in it: nats-server 2.9 also
+   * counts deliveries to pull requests a dead consumer left, so a split cannot know which count the
+   * nack used.
+   */
+  async writeAlone(
+    member: Member,
+    index: number,
+    deliveries: number,
+    headers: Readonly<Record<string, string>> | undefined,
+    delayMs: number,
+  ): Promise<void> {
+    const host = this.consumer.host;
+    const id = `${this.lane.info.name}:${this.streamSeq}:${index}`;
+    const direct = host.directSubject(this.lane.info.queue);
+    if (delayMs > 0) {
+      const extra = `${NatsHeader.Due}: ${Date.now() + delayMs}\r\n${NatsHeader.Target}: ${direct}\r\n`;
+      const block = copyBlock(member.block, { msgId: `sched:${id}`, deliveries, topic: this.topic, headers, extra });
+      await host.confirmer.publish(host.scheduleSubject(id), member.data, new WireHeaders(block) as never);
+    } else {
+      const block = copyBlock(member.block, { msgId: id, deliveries, topic: this.topic, headers });
+      await host.confirmer.publish(direct, member.data, new WireHeaders(block) as never);
+    }
+  }
+}
+
+/** One message of a batch message. */
+class MemberDelivery extends SettleOnceDelivery {
+  /** Why the message's headers could not be read (the bus dead-letters it as it is). */
+  unreadable: string | undefined = undefined;
+
+  constructor(
+    consumer: NatsConsumer,
+    readonly batch: HeldBatch,
+    readonly member: Member,
+    readonly index: number,
+    readonly message: TransportMessage,
+  ) {
+    super(consumer);
+  }
+
+  get lane(): Lane {
+    return this.batch.lane;
+  }
+
+  get deliveryCount(): number {
+    return this.batch.delivered;
+  }
+
+  protected onAck(): Promise<void> {
+    if (this.batch.skip('ack', this.message.id)) return SETTLED;
+    return this.batch.done();
+  }
+
+  protected async onNack(options: NackOptions): Promise<void> {
+    if (this.batch.skip('nack', this.message.id)) return;
+    await this.settleBy(() =>
+      this.batch.writeAlone(this.member, this.index, this.batch.delivered, options.headers, Math.round(options.delayMs ?? 0)),
+    );
+  }
+
+  protected async onDeadLetter(failure: DeadLetterFailure): Promise<void> {
+    if (this.batch.skip('dead letter', this.message.id)) return;
+    const b = this.batch;
+    await this.settleBy(() =>
+      b.consumer.host.deadLetter(b.lane.info.queue, this.message, failure, `dlq:${b.lane.info.name}:${b.streamSeq}:${this.index}`),
+    );
+  }
+
+  private async settleBy(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      this.batch.fail();
+      throw error;
+    }
+    await this.batch.done();
+  }
+
+  /** Hands the message back (its consumer closed before it was read): written alone to the queue, as a nack does. */
+  giveBack(): void {
+    if (!this.settleOnce() || this.batch.lapsedNow()) return;
+    this.batch.writeAlone(this.member, this.index, this.batch.delivered, undefined, 0).then(
+      () => void this.batch.done(),
+      () => this.batch.fail(),
+    );
+  }
+
+  working(): void {
+    this.batch.working();
+  }
+}
+
+type AnyDelivery = NatsDelivery | MemberDelivery;
+
 /** The consumer of one queue. */
-export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
+export class NatsConsumer extends BufferedConsumer<AnyDelivery> {
   readonly ready: Promise<void>;
-  private readonly held = new Set<NatsDelivery>();
+  private readonly held = new Set<AnyDelivery>();
+  /** What the last decoded message said besides itself (reused: no object per message). */
+  private readonly meta: ReceivedMeta = { prior: 0 };
   private readonly inbox = createInbox();
   /** How the ack subjects of this consumer's deliveries begin: `$JS.ACK.<stream>.`. */
   private readonly ackPrefix: string;
@@ -222,7 +418,16 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
 
   private start(infos: readonly LaneInfo[]): void {
     if (this.buffer.closed) return;
-    this.lanes = infos.map((info, index) => ({ info, index, requested: 0, holding: 0, heardAt: Date.now(), pausedUntil: 0, messageAt: 0 }));
+    this.lanes = infos.map((info, index) => ({
+      info,
+      index,
+      requested: 0,
+      holding: 0,
+      heardAt: Date.now(),
+      pausedUntil: 0,
+      messageAt: 0,
+      perMessage: 1,
+    }));
     for (const lane of this.lanes) this.byName.set(lane.info.name, lane);
     this.subscription = this.host.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.receive(msg) });
     const every = Math.max(250, Math.min(HEARTBEAT_MS, Math.floor(this.host.ackWaitMs / 3)));
@@ -243,7 +448,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     let free = this.prefetch - this.held.size;
     let busiest: Lane | undefined;
     for (const lane of this.lanes) {
-      free -= lane.requested;
+      free -= lane.requested * lane.perMessage;
       if (lane.pausedUntil > now) continue;
       if (lane.info.serial) {
         if (lane.requested === 0 && lane.holding === 0) this.request(lane, 1);
@@ -255,11 +460,12 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     for (const lane of this.lanes) {
       if (lane.info.serial || lane.requested > 0 || lane.pausedUntil > now) continue;
       this.request(lane, 1);
-      free--;
+      free -= lane.perMessage;
     }
     // A lane gets a batch only once it has had a message: a batch request sits at the server until
     // it is filled or expires, and meanwhile the other lanes have less room.
-    if (free > 0 && busiest.messageAt > 0) this.request(busiest, free);
+    // Room is counted in messages: a lane whose last JetStream message was a batch of n asks for a nth as many (at least one).
+    if (free > 0 && busiest.messageAt > 0) this.request(busiest, Math.max(1, Math.floor(free / busiest.perMessage)));
   }
 
   /**
@@ -322,10 +528,17 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     if (lane === undefined) return;
     lane.heardAt = lane.messageAt = now;
     if (lane.requested > 0) lane.requested--;
+    if (isBatch(msg)) {
+      this.receiveBatch(msg, reply, lane, ack.streamSeq >= 0 ? ack.streamSeq : numberAt(reply, ack.streamSeqAt) || 0, delivered, now);
+      return;
+    }
+    lane.perMessage = 1;
     let message: TransportMessage;
     let unreadable: string | undefined;
+    const meta = this.meta; // one per consumer: read right below, before anything else can decode
+    meta.prior = 0;
     try {
-      message = decodeReceived(msg);
+      message = decodeReceived(msg, meta);
     } catch (error) {
       if (!(error instanceof UnreadableHeaderError)) throw error;
       message = unreadableMessage(msg);
@@ -335,6 +548,8 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
       this.host.nc.publish(reply, HANDBACK);
       return;
     }
+    // A message written again alone out of a batch message carries the deliveries it had before.
+    const deliveries = delivered + meta.prior;
     if (delivered > 1) {
       // A redelivery: headers a nack stored for it replace the published ones.
       const at = lane;
@@ -347,7 +562,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
             reply,
             -1,
             seq,
-            delivered,
+            deliveries,
             stored === undefined ? message : withHeaders(message, stored),
             now,
           );
@@ -356,26 +571,110 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
           this.hand(at, delivery);
         },
         () => {
-          const delivery = new NatsDelivery(this, at, reply, -1, seq, delivered, message, now);
+          const delivery = new NatsDelivery(this, at, reply, -1, seq, deliveries, message, now);
           delivery.unreadable = unreadable;
           this.hand(at, delivery);
         },
       );
       return;
     }
-    const delivery = new NatsDelivery(this, lane, reply, ack.streamSeqAt, ack.streamSeq, delivered, message, now);
+    const delivery = new NatsDelivery(this, lane, reply, ack.streamSeqAt, ack.streamSeq, deliveries, message, now);
     if (unreadable !== undefined) delivery.unreadable = unreadable;
     this.hand(lane, delivery);
   }
 
-  private hand(lane: Lane, delivery: NatsDelivery): void {
+  /**
+   * A batch message (see `batch.ts`): one delivery per member, in order. Redelivered (its consumer
+   * died or did not settle it in time), it is split instead: see {@link split}. One whose payload
+   * cannot be read is one delivery, unreadable (the bus dead-letters it as it is, with the reason).
+   */
+  private receiveBatch(msg: Msg, reply: string, lane: Lane, seq: number, delivered: number, now: number): void {
+    if (this.buffer.closed) {
+      this.host.nc.publish(reply, HANDBACK);
+      return;
+    }
+    let members: Member[];
+    try {
+      members = readBatch(msg.data);
+    } catch (error) {
+      lane.perMessage = 1;
+      const delivery = new NatsDelivery(this, lane, reply, -1, seq, delivered, unreadableMessage(msg), now);
+      delivery.unreadable = `batch message ${seq} cannot be read: ${(error as Error).message}`;
+      this.hand(lane, delivery);
+      return;
+    }
+    lane.perMessage = members.length;
+    const topic = topicOfSubject(msg.subject);
+    if (delivered > 1) {
+      void this.split(lane, reply, seq, delivered, members, msg.subject, topic).finally(() => this.later());
+      return;
+    }
+    const batch = new HeldBatch(this, lane, reply, seq, delivered, topic, members.length, now);
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i]!;
+      let message: TransportMessage;
+      let unreadable: string | undefined;
+      try {
+        message = decodeBlock(member.block, member.data, msg.subject);
+      } catch (error) {
+        if (!(error instanceof UnreadableHeaderError)) throw error;
+        message = { id: '', type: '', body: member.data, headers: {} };
+        unreadable = error.message;
+      }
+      const delivery = new MemberDelivery(this, batch, member, i, message);
+      delivery.unreadable = unreadable;
+      this.hand(lane, delivery);
+    }
+  }
+
+  /**
+   * A redelivered batch message is split: each member is written alone to the queue's direct subject
+   * with the deliveries so far (so a member that kills its consumer reaches `maxDeliveries` and the
+   * dead letters alone, without its batch-mates), then the message is acked. A member this lane
+   * dead-lettered before (its dead letter written under this message's id for it) is not written;
+   * one it nacked is written under the id its nack used, so it is stored once.
+   */
+  private async split(
+    lane: Lane,
+    reply: string,
+    seq: number,
+    delivered: number,
+    members: readonly Member[],
+    subject: string,
+    topic: string,
+  ): Promise<void> {
+    const host = this.host;
+    const batch = new HeldBatch(this, lane, reply, seq, delivered - 1, topic, 0, Date.now());
+    try {
+      await Promise.all(
+        members.map(async (member, index) => {
+          let id = '';
+          try {
+            id = decodeBlock(member.block, member.data, subject).id;
+          } catch {
+            // unreadable: written alone all the same (the bus dead-letters it with the reason)
+          }
+          if (id !== '' && (await host.deadLettered(lane.info.queue, id, `dlq:${lane.info.name}:${seq}:${index}`))) return;
+          await batch.writeAlone(member, index, delivered - 1, undefined, 0);
+        }),
+      );
+      await host.confirmer.settle(reply, ACK).catch(goneIsDone);
+    } catch (error) {
+      host.logger.warn(
+        { queue: lane.info.queue, streamSeq: seq, err: error },
+        'nats: a redelivered batch message could not be split; JetStream delivers it again',
+      );
+    }
+  }
+
+  private hand(lane: Lane, delivery: AnyDelivery): void {
     lane.holding++;
     this.held.add(delivery);
     this.offer(delivery);
     if (lane.requested === 0) this.later();
   }
 
-  override settled(delivery: NatsDelivery): void {
+  override settled(delivery: AnyDelivery): void {
     this.held.delete(delivery);
     delivery.lane.holding--;
     super.settled(delivery);
@@ -415,7 +714,7 @@ export class NatsConsumer extends BufferedConsumer<NatsDelivery> {
     void this.leave?.();
   }
 
-  protected giveBack(delivery: NatsDelivery): void {
+  protected giveBack(delivery: AnyDelivery): void {
     delivery.giveBack();
   }
 

@@ -111,6 +111,11 @@ export class NatsDeadLetters implements DeadLetterStore {
     }
   }
 
+  /** The `Nats-Msg-Id` of the dead letter of message `id` in `queue`, if there is one (what wrote it). */
+  async dedupIdOf(queue: string, id: string): Promise<string | undefined> {
+    return (await this.last(queue, id))?.header.get(NatsHeader.MsgId);
+  }
+
   async get(queue: string, id: string): Promise<DeadLetter | undefined> {
     const stored = await this.last(queue, id);
     return stored === undefined ? undefined : toLetter(queue, stored);

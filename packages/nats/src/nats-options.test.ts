@@ -17,6 +17,10 @@ describe('nats options', () => {
     expect(resolveNatsOptions({ url: 'nats://tok@h:4222' }).token).toBe('tok');
     expect(resolveNatsOptions({ url: 'nats://h?tls=true' }).servers).toEqual(['tls://h:4222']);
     expect(resolveNatsOptions({ url: 'tls://h:4443' }).servers).toEqual(['tls://h:4443']);
+    expect(o.batch).toBe(1);
+    expect(resolveNatsOptions({ url: 'nats://h?batch=64' }).batch).toBe(64);
+    expect(resolveNatsOptions({ url: 'nats://h', batch: 8 }).batch).toBe(8);
+    expect(() => resolveNatsOptions({ url: 'nats://h', batch: 100 })).toThrow(ConfigurationError);
   });
 
   it('refuses bad values saying what to fix, never showing the password', () => {
@@ -26,6 +30,9 @@ describe('nats options', () => {
       'nats://u:secret@h?prefix=a.b',
       'nats://u:secret@h?tls=yes',
       'nats://u:secret@h?servers=nohost',
+      'nats://u:secret@h?batch=0',
+      'nats://u:secret@h?batch=65',
+      'nats://u:secret@h?batch=many',
     ];
     for (const url of bad) {
       let error: unknown;

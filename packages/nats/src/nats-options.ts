@@ -13,6 +13,7 @@
  * | `confirmAcks` | `true`: an ack resolves on the server's confirmation (one more round trip); `false`: once sent | false |
  * | `ownersBucket` | the key-value bucket of command owners (buses that must agree on owners share it) | `<PREFIX>_OWNERS` |
  * | `contentMode` | how the bus's messages are written: `structured` (the envelope's JSON as the payload) or `binary` (the data as the payload, attributes in `ce-` headers); both are read either way | `structured` |
+ * | `batch` | how many messages published in one turn to one subject may share a JetStream message, 1–64 (see `batch.ts`); 1 is off | 1 |
  *
  * TLS: `nats://host:4222?tls=true` (or TLS options in code). `tls://host:4222`, the NATS clients'
  * own spelling, is accepted too, but core's lookup does not send `tls://` here by itself (the scheme
@@ -46,6 +47,11 @@ export interface NatsOptions {
    * Readers read both.
    */
   readonly contentMode?: ContentMode;
+  /**
+   * How many unkeyed messages published in one event-loop turn to one subject may share one
+   * JetStream message (1–64; 1, the default, is off). See "Batch messages" in the README.
+   */
+  readonly batch?: number;
   /** TLS options passed to nats.js (`ca`, `cert`, `key` as file paths or PEM strings). */
   readonly tls?: Record<string, unknown>;
   /** The connection's name as the server shows it. */
@@ -67,6 +73,8 @@ export interface ResolvedNatsOptions {
   /** Undefined: `<PREFIX>_OWNERS`. */
   readonly ownersBucket: string | undefined;
   readonly contentMode: ContentMode;
+  /** Messages per batch message at most; 1: off. */
+  readonly batch: number;
   readonly tls: Record<string, unknown> | undefined;
   readonly user: string | undefined;
   readonly pass: string | undefined;
@@ -81,6 +89,16 @@ function int(value: string | number | null | undefined, name: string, fallback: 
   const n = Number(value);
   if (!Number.isInteger(n) || n < min)
     throw new ConfigurationError(`nats option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Most messages one batch message holds (see `batch.ts`). */
+export const MAX_BATCH = 64;
+
+function batchSize(value: string | number | null | undefined): number {
+  const n = int(value, 'batch', 1, 1);
+  if (n > MAX_BATCH)
+    throw new ConfigurationError(`nats option batch must be a whole number from 1 to ${MAX_BATCH}, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -141,6 +159,7 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
     confirmAcks: options.confirmAcks ?? bool(q.get('confirmAcks'), 'confirmAcks', false),
     ownersBucket: bucket(options.ownersBucket ?? q.get('ownersBucket') ?? undefined),
     contentMode: contentMode(options.contentMode ?? q.get('contentMode') ?? undefined),
+    batch: batchSize(options.batch ?? q.get('batch')),
     tls: tlsOn ? (options.tls ?? {}) : undefined,
     user: pass === undefined ? undefined : user,
     pass,

@@ -6,7 +6,9 @@
  * `<p>.<slot>.t.<topic>` (publish) or `<p>.<slot>.q.<queue>` (send). A queue is a set of durable
  * pull consumers of that stream ("lanes"), one per subject it takes; every queue whose lane matches
  * a subject keeps its own copy (fan-out), and the instances of a queue pull from the same lanes
- * (competing consumers). The stream drops a message once every lane that took it acked it.
+ * (competing consumers). The stream drops a message once every lane that took it acked it. With
+ * the `batch` option, the unkeyed publishes and sends of one turn to one subject share JetStream
+ * messages (`batch.ts`).
  *
  * @example
  * ```ts
@@ -32,6 +34,7 @@ import {
 } from '@missive/core';
 import type { CommandOwnership, ConsumeOptions, Consumer, EnqueueOptions, QueueSpec } from '@missive/core/transport';
 import { apiCode, ApiError } from './api-errors.js';
+import { PublishBatcher } from './batch.js';
 import { Bindings } from './bindings.js';
 import { Confirmer } from './confirmer.js';
 import { Handovers, type LaneStarts } from './handover.js';
@@ -71,6 +74,8 @@ export class NatsTransport implements Transport, ConsumerHost {
   private jsm_: JetStreamManager | undefined;
   private js_: JetStreamClient | undefined;
   private confirmer_: Confirmer | undefined;
+  /** This turn's batch messages (`batch` option above 1; see `batch.ts`). */
+  private batcher: PublishBatcher | undefined;
   private scheduler: Scheduler | undefined;
   private readonly consumers = new Set<NatsConsumer>();
   private readonly temporary = new Map<string, TemporaryQueue>();
@@ -151,7 +156,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       // A failed start can be tried again (a cluster still electing its JetStream leader).
       this.confirmer_?.close();
       await this.nc_?.close().catch(() => undefined);
-      this.nc_ = this.jsm_ = this.js_ = this.confirmer_ = undefined;
+      this.nc_ = this.jsm_ = this.js_ = this.confirmer_ = this.batcher = undefined;
       this.connecting = undefined;
       throw error;
     });
@@ -184,6 +189,7 @@ export class NatsTransport implements Transport, ConsumerHost {
       });
     }
     this.confirmer_ = new Confirmer(this.nc_, o.publishTimeoutMs);
+    if (o.batch > 1) this.batcher = new PublishBatcher(this.confirmer_, o.batch);
     this.scheduler = new Scheduler({
       nc: this.nc_,
       confirmer: this.confirmer_,
@@ -283,7 +289,9 @@ export class NatsTransport implements Transport, ConsumerHost {
     if (this.confirmer_ !== undefined && options?.mandatory !== true && options?.notBefore === undefined) {
       try {
         const wire = wireOf(message, topic);
-        return this.confirmer_.publish(this.topicSubject(topic, message.partitionKey), wire.data, wire.headers);
+        const subject = this.topicSubject(topic, message.partitionKey);
+        if (this.batcher !== undefined && message.partitionKey === undefined) return this.batcher.add(subject, wire, message.id);
+        return this.confirmer_.publish(subject, wire.data, wire.headers);
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error))); // a header value nats.js refuses: a rejection, as from the checked path
       }
@@ -335,7 +343,9 @@ export class NatsTransport implements Transport, ConsumerHost {
     if (options?.notBefore !== undefined && options.notBefore > Date.now())
       return this.schedule(subject, message, options.notBefore, options.scheduleId);
     const wire = wireOf(message);
-    await this.confirmer.publish(subject, wire.data, wire.headers);
+    // Sends of one turn to one queue share batch messages too (unkeyed ones: a key has its own subject and lane).
+    if (this.batcher !== undefined && message.partitionKey === undefined) await this.batcher.add(subject, wire, message.id);
+    else await this.confirmer.publish(subject, wire.data, wire.headers);
   }
 
   private async schedule(target: string, message: TransportMessage, notBefore: number, scheduleId: string | undefined): Promise<void> {
@@ -435,5 +445,17 @@ export class NatsTransport implements Transport, ConsumerHost {
 
   deadLetter(queue: string, message: TransportMessage, failure: DeadLetterFailure, dedupId: string): Promise<void> {
     return this.deadLetters.store(queue, message, failure, dedupId);
+  }
+
+  async deadLettered(queue: string, id: string, dedupId: string): Promise<boolean> {
+    return (await this.deadLetters.dedupIdOf(queue, id)) === dedupId;
+  }
+
+  directSubject(queue: string): string {
+    return this.names.queueSubject(queue, slotOf(undefined));
+  }
+
+  scheduleSubject(scheduleId: string): string {
+    return this.names.scheduleSubject(scheduleId);
   }
 }

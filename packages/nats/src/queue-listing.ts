@@ -3,6 +3,9 @@
  * grouped by queue (`depth` the sum of their `num_pending`, `inFlight` of their `num_ack_pending`,
  * `topics` the patterns in their descriptions), the dead-letter count of each queue, and from the
  * consumer records (`presence.ts`) how many consumers each has and, when none, since when.
+ * With batch messages on (`batch` option, see `batch.ts`), `depth` and `inFlight` count JetStream
+ * messages: a batch message counts once, whatever it holds (JetStream's consumer info has only
+ * message counts; counting members would mean reading every pending message).
  *
  * @example
  * ```ts

@@ -114,7 +114,10 @@ export class Scheduler {
     const target = msg.headers?.get(NatsHeader.Target) ?? '';
     try {
       const message = decodeMessage(msg.data, msg.headers);
-      await this.host.confirmer.publish(target, message.body, encodeHeaders(message, `sched:${msg.subject}`));
+      const h = encodeHeaders(message, `sched:${msg.subject}`);
+      const prior = msg.headers?.get(NatsHeader.Deliveries) ?? '';
+      if (prior !== '') h.set(NatsHeader.Deliveries, prior); // a member of a batch message nacked with a delay (see batch.ts)
+      await this.host.confirmer.publish(target, message.body, h);
       await this.host.confirmer.settle(reply, '+ACK');
     } catch (error) {
       const unroutable = (error as { code?: string }).code === 'UNROUTABLE';
