@@ -274,7 +274,8 @@ export class EndpointRuntime {
   private track(delivery: Delivery): void {
     const flight = new InFlight(this.bus.service, this.definition.name, delivery);
     this.stats.inFlight++;
-    this.bus.metrics.consumed(this.definition.name);
+    const metrics = this.bus.metrics;
+    if (metrics.recording) metrics.consumed(this.definition.name);
     // The entry exists before `process` can end and remove it.
     this.inFlight.add(flight);
     flight.done = this.process(flight);
@@ -401,11 +402,38 @@ export class EndpointRuntime {
    * attempt that ended at once is noted at once, without a promise (see `consumePipeline`).
    */
   private observe(state: ConsumeState, attempt: Attempt): Promise<void> | undefined {
+    // With no provider registered (no metrics, no tracing) the attempt runs with nothing around it:
+    // no clock read, no span, no metrics call. Written out rather than through observeTimed: with the
+    // extra call V8 compiled more per message (callgrind, docs/BENCHMARKS.md, issue 15 no-provider pass).
+    if (this.bus.metrics.recording || this.bus.tracing.tracingOn()) return this.observeInstrumented(state, attempt);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = attempt(state);
+      if (pending === undefined) {
+        this.breaker?.record(true);
+        return undefined;
+      }
+    } catch (thrown) {
+      return this.failed(state, -1, thrown);
+    }
+    return pending.then(
+      () => {
+        try {
+          this.breaker?.record(true);
+        } catch (thrown) {
+          this.failed(state, -1, thrown);
+        }
+      },
+      (thrown: unknown) => this.failed(state, -1, thrown),
+    );
+  }
+
+  /** {@link observe} with metrics or tracing on: the attempt's start time and `process` span (when recorded). */
+  private observeInstrumented(state: ConsumeState, attempt: Attempt): Promise<void> | undefined {
     // The attempt's duration is only recorded by metrics: no clock read when they are off.
     const startedAt = this.bus.metrics.recording ? performance.now() : -1;
     const tracing = this.bus.tracing;
-    // Without a tracer provider there is no span to run in (no header lookup); when the trace is
-    // not sampled, the span is not recorded and the attempt runs as it would without one.
+    // When the trace is not sampled, the span is not recorded and the attempt runs as it would without one.
     const span = tracing.tracingOn()
       ? tracing.startProcess(
           state.envelope,
@@ -415,6 +443,11 @@ export class EndpointRuntime {
         )
       : undefined;
     if (span !== undefined) return this.observeTraced(state, attempt, startedAt, span);
+    return this.observeTimed(state, attempt, startedAt);
+  }
+
+  /** Runs an attempt with no span around it; `startedAt` as for `BusMetrics.processed` (negative: not timed). */
+  private observeTimed(state: ConsumeState, attempt: Attempt, startedAt: number): Promise<void> | undefined {
     let pending: Promise<void> | undefined;
     try {
       pending = attempt(state);

@@ -169,17 +169,20 @@ export class Outgoing {
     replyTo: string | undefined,
   ): Promise<void> {
     let notBefore: number | undefined;
-    let producer: ProducerSpan;
+    // Undefined with no provider registered (neither traces nor metrics): nothing is started, measured or ended.
+    let producer: ProducerSpan | undefined;
     try {
       notBefore = dueTime(this.clock, options?.at, options?.delayMs);
-      producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent);
+      if (this.meters.recording || this.tracing.tracingOn()) {
+        producer = this.tracing.startProducer(kind === 'event' ? 'publish' : 'send', to ?? contract.name, parent, this.startedAt());
+      }
     } catch (error) {
       return rejection(error);
     }
     let sent: Promise<void>;
     try {
       const envelope = this.envelopeFor(parent, contract, kind, payload, data, options, replyTo, producer);
-      this.tracing.message(producer.span, envelope);
+      if (producer !== undefined) this.tracing.message(producer.span, envelope);
       if (this.outgoing === undefined) {
         sent = this.enqueue(envelope, to === undefined ? 'topic' : 'queue', to ?? contract.name, notBefore, scheduleId);
       } else {
@@ -191,19 +194,19 @@ export class Outgoing {
         });
       }
     } catch (error) {
-      this.sent(producer, error);
+      if (producer !== undefined) this.sent(producer, error);
       return rejection(error);
     }
     this.sending.add(sent);
     return sent.then(
       () => {
         this.sending.remove(sent);
-        this.sent(producer);
+        if (producer !== undefined) this.sent(producer);
         return this.turns.due();
       },
       (error: unknown) => {
         this.sending.remove(sent);
-        this.sent(producer, error);
+        if (producer !== undefined) this.sent(producer, error);
         throw error;
       },
     );
@@ -217,7 +220,7 @@ export class Outgoing {
     validated: unknown,
     options: PublishOptions | undefined,
     replyTo: string | undefined,
-    producer: ProducerSpan,
+    producer: ProducerSpan | undefined,
   ): Envelope {
     const partitionKey = options?.partitionKey ?? (contract.partitionKey === undefined ? undefined : contract.partitionKey(validated));
     const now = this.clock.now();
@@ -232,8 +235,9 @@ export class Outgoing {
       correlationId: options?.correlationId ?? parent?.correlationid,
       conversationId: parent?.conversationid,
       causationId: parent?.id,
-      traceparent: producer.traceparent,
-      tracestate: producer.tracestate,
+      // No producer span: the parent's trace context, carried as it is.
+      traceparent: producer === undefined ? parent?.traceparent : producer.traceparent,
+      tracestate: producer === undefined ? parent?.tracestate : producer.tracestate,
       partitionKey,
       replyTo,
       expiresAt: options?.expiresInMs === undefined ? undefined : now + options.expiresInMs,
@@ -266,7 +270,7 @@ export class Outgoing {
       data = result;
     }
     const to = contract.kind === 'command' ? options?.to : undefined;
-    const producer = this.tracing.startProducer('create', to ?? contract.name, parent);
+    const producer = this.tracing.startProducer('create', to ?? contract.name, parent, -1);
     const envelope = this.envelopeFor(parent, contract, contract.kind, payload, data, options, undefined, producer);
     this.tracing.message(producer.span, envelope);
     this.tracing.end(producer.span);
@@ -314,6 +318,7 @@ export class Outgoing {
       envelope.messagekind === 'event' ? 'publish' : 'send',
       record.destination.name,
       envelope,
+      this.startedAt(),
       created === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, created),
     );
     this.tracing.message(producer.span, envelope);
@@ -332,6 +337,11 @@ export class Outgoing {
       this.sent(producer, error);
       throw error;
     }
+  }
+
+  /** `performance.now()` for a send's duration while metrics record it; else -1 (no clock read). */
+  private startedAt(): number {
+    return this.meters.recording ? performance.now() : -1;
   }
 
   /** Ends a producer span and counts the send (`error` when it failed). */
@@ -418,7 +428,7 @@ export class Outgoing {
       const result = validate(query.reply, replyTypeOf(query), payload);
       if (result instanceof Promise) await result;
     }
-    const producer = this.tracing.startProducer('send', request.replyto, request);
+    const producer = this.tracing.startProducer('send', request.replyto, request, this.startedAt());
     const envelope = createEnvelope({
       type: replyTypeOf(request.type),
       source: this.source,

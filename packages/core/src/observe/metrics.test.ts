@@ -136,6 +136,40 @@ describe('metrics', () => {
     }
   });
 
+  it('counts a send whose start was not read, and records no duration for it (the clock is read only while recording)', async () => {
+    const meters = new BusMetrics();
+    meters.start('memory', { queues: async () => [], endpoints: () => [] });
+    const durations = async () =>
+      ((await histogram(Metric.OperationDuration))?.dataPoints ?? [])
+        .filter((p) => p.attributes['messaging.destination.name'] === 'unread-send')
+        .reduce((sum, p) => sum + p.value.count, 0);
+    const producer = (startedAt: number) =>
+      ({
+        span: undefined!,
+        operation: 'send',
+        destination: 'unread-send',
+        startedAt,
+        traceparent: undefined,
+        tracestate: undefined,
+      }) as const;
+    try {
+      meters.sent(producer(-1), undefined);
+      meters.sent(producer(-1), undefined);
+      meters.sent(producer(-1), new Error('refused'));
+      expect(await sums(Metric.SentMessages, { 'error.type': 'Error' })).toEqual({ 'unread-send': 1 });
+      const sent = (await collected(Metric.SentMessages)) as SumMetricData;
+      const ok = sent.dataPoints.filter(
+        (p) => p.attributes['messaging.destination.name'] === 'unread-send' && !('error.type' in p.attributes),
+      );
+      expect(ok.map((p) => p.value)).toEqual([2]);
+      expect(await durations()).toBe(0);
+      meters.sent(producer(performance.now()), undefined);
+      expect(await durations()).toBe(1);
+    } finally {
+      meters.stop();
+    }
+  });
+
   it('the depth gauges of collections close together come from one queue listing (a listing costs milliseconds on RabbitMQ)', async () => {
     let listings = 0;
     let depth = 3;

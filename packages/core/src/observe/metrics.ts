@@ -179,7 +179,10 @@ export class BusMetrics {
     this.observe = undefined;
   }
 
-  /** A publish or send finished (`error` when it failed). */
+  /**
+   * A publish or send finished (`error` when it failed). Its duration is recorded when the
+   * producer's `startedAt` was read (see {@link recording}).
+   */
   sent(producer: ProducerSpan, error: Error | undefined): void {
     if (!this.on) return;
     const { operation, destination, startedAt } = producer;
@@ -201,6 +204,7 @@ export class BusMetrics {
       durations = cells.get(destination) ?? cells.add(destination, cell.attributes);
     }
     cell.value++;
+    if (startedAt < 0) return;
     const seconds = (performance.now() - startedAt) / 1000;
     if (durations !== undefined) durations.record(seconds);
     else this.operationDuration!.record(seconds, cell.attributes);
@@ -217,7 +221,7 @@ export class BusMetrics {
   /**
    * Whether the per-message methods record anything (a meter provider was registered at start).
    * A caller may skip what it would measure only for them (the clock read of {@link processed}'s
-   * `startedAt`) while this is false.
+   * and {@link sent}'s `startedAt`, the call itself) while this is false.
    */
   get recording(): boolean {
     return this.on;

@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * const tracing = new MessageTracing('shop');
- * const span = tracing.startProducer('publish', 'shop.order-placed', undefined);
+ * const span = tracing.startProducer('publish', 'shop.order-placed', undefined, performance.now());
  * const envelope = createEnvelope({ ..., traceparent: span.traceparent });
  * ```
  * @module
@@ -65,7 +65,7 @@ export interface ProducerSpan {
   readonly span: Span;
   readonly operation: ProducerOperation;
   readonly destination: string;
-  /** `performance.now()` at the start, for the operation's duration. */
+  /** `performance.now()` at the start, for the operation's duration; negative when not read (metrics off). */
   readonly startedAt: number;
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
@@ -93,7 +93,17 @@ const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Tracing of one bus. */
 export class MessageTracing {
-  private readonly tracer: Tracer = trace.getTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
+  /**
+   * The provider {@link tracer} was made from: the API's proxy, which a provider registered later
+   * (`trace.setGlobalTracerProvider`, the SDK's `register()`) becomes the delegate of.
+   */
+  private readonly provider = trace.getTracerProvider();
+  /**
+   * The proxy of {@link provider}, or undefined when the provider is not one (then the tracer records
+   * from the start).
+   */
+  private readonly proxy = this.provider instanceof ProxyTracerProvider ? this.provider : undefined;
+  private readonly tracer: Tracer = this.provider.getTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version);
   /** The context of each message being handled (its process span), for what its handler sends. */
   private readonly handling = new WeakMap<Envelope, Context>();
   private system_ = 'missive';
@@ -128,15 +138,16 @@ export class MessageTracing {
   }
 
   /**
-   * Whether a tracer provider is registered. Without one, producer spans only carry the parent's
-   * trace context forward and process spans are skipped: no span objects, no context parsing.
+   * Whether a tracer provider is registered: whether the bus's tracer has a delegate, which it gets
+   * whenever one is registered, before or after the bus started. Without one, no producer or process
+   * span is started (the parent's trace context is carried forward as it is): no span objects, no
+   * context parsing. Asked per message, so it reads the tracer's own proxy (one property) rather than
+   * the API's global (a lookup on `globalThis` by symbol, a dictionary probe: about 3 times the cost).
    */
   tracingOn(): boolean {
     if (this.enabled) return true;
-    const provider = trace.getTracerProvider();
     this.enabled =
-      !(provider instanceof ProxyTracerProvider) ||
-      provider.getDelegateTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) !== undefined;
+      this.proxy === undefined || this.proxy.getDelegateTracer(INSTRUMENTATION_SCOPE.name, INSTRUMENTATION_SCOPE.version) !== undefined;
     return this.enabled;
   }
 
@@ -154,9 +165,18 @@ export class MessageTracing {
     return remote === undefined ? active : trace.setSpanContext(active, remote);
   }
 
-  /** Starts a producer span for a message to `destination`; end it with {@link MessageTracing.end}. */
-  startProducer(operation: ProducerOperation, destination: string, parent: Envelope | undefined, parentContext?: Context): ProducerSpan {
-    const startedAt = performance.now();
+  /**
+   * Starts a producer span for a message to `destination`; end it with {@link MessageTracing.end}.
+   * `startedAt`: `performance.now()` for the operation's duration, or negative when metrics do not
+   * record it.
+   */
+  startProducer(
+    operation: ProducerOperation,
+    destination: string,
+    parent: Envelope | undefined,
+    startedAt: number,
+    parentContext?: Context,
+  ): ProducerSpan {
     if (!this.tracingOn())
       return { span: NO_SPAN, operation, destination, startedAt, traceparent: parent?.traceparent, tracestate: parent?.tracestate };
     const span = this.tracer.startSpan(this.spanName(operation, destination), PRODUCER, parentContext ?? this.parentContext(parent));
