@@ -51,6 +51,8 @@ export const REGISTRY_MAX_BYTES = 20_000_000;
 export const REGISTRY_SEGMENT_BYTES = 256_000;
 /** How long a reader waits for its marker. */
 const READ_TIMEOUT_MS = 30_000;
+/** How often a marker not read yet is appended again (see {@link RegistryFollower.sync}). */
+export const MARKER_RESEND_MS = 2_000;
 
 /** A queue as its record says. */
 export interface RegisteredQueue {
@@ -191,10 +193,19 @@ export class RegistryFollower implements Registry {
     this.consumerTag ??= consumerTag;
   }
 
-  /** Resolves once this reader has read up to a marker that `append` appends (after whatever the caller appended before). */
-  async sync(append: (body: Buffer) => Promise<void> | void): Promise<void> {
+  /**
+   * Resolves once this reader has read up to a marker that `append` appends (after whatever the
+   * caller appended before). Appends are not confirmed, and one written on a channel the broker is
+   * closing (a check of a missing queue sent on it just before) is dropped without a word: until
+   * the marker is read, `append` is called again every {@link MARKER_RESEND_MS} with `again` set,
+   * and should then append on a channel of its own choosing (the admin channel), what it appended
+   * before the marker included.
+   */
+  async sync(append: (body: Buffer, again: boolean) => Promise<void> | void): Promise<void> {
     const marker = randomUUID();
+    const body = Buffer.from(JSON.stringify({ marker }));
     let timer: NodeJS.Timeout | undefined;
+    let resend: NodeJS.Timeout | undefined;
     const reached = new Promise<void>((resolve, reject) => {
       timer = setTimeout(
         () =>
@@ -206,10 +217,14 @@ export class RegistryFollower implements Registry {
       this.waiting.set(marker, { resolve, reject });
     });
     try {
-      await append(Buffer.from(JSON.stringify({ marker })));
+      await append(body, false);
+      resend = setInterval(() => {
+        void (async () => append(body, true))().catch(() => undefined); // the next one, or the timeout, tells
+      }, MARKER_RESEND_MS);
       await reached;
     } finally {
       clearTimeout(timer);
+      clearInterval(resend);
       this.waiting.delete(marker);
     }
   }

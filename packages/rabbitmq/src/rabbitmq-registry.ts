@@ -95,17 +95,27 @@ export class RabbitRegistry {
   /** Appends `record` on `channel`, then waits until the view has read everything up to a marker after it. */
   async readAfter(channel: amqp.Channel, record: Buffer): Promise<Registry> {
     await this.ensureFollowing();
-    appendRecord(channel, record);
-    // Same channel as the record: the marker lands after it in the stream.
-    await this.view.sync((marker) => appendRecord(channel, marker));
+    // Same channel as the record: the marker lands after it in the stream. Appended again (both, on
+    // the admin channel) while the marker is not read: the first pair may have been dropped.
+    // A channel already known closed: straight to the admin channel.
+    await this.view.sync(async (marker, again) => {
+      const append = (on: amqp.Channel) => (appendRecord(on, record), appendRecord(on, marker));
+      if (!again) {
+        try {
+          return append(channel);
+        } catch {
+          /* closed: the admin channel below */
+        }
+      }
+      append(await this.link.adminChannel());
+    });
     return this.view;
   }
 
   /** Waits until the view has read everything appended so far (by anyone). */
   async catchUp(): Promise<Registry> {
     await this.ensureFollowing();
-    const channel = await this.link.adminChannel();
-    await this.view.sync((marker) => appendRecord(channel, marker));
+    await this.view.sync(async (marker) => appendRecord(await this.link.adminChannel(), marker));
     return this.view;
   }
 
