@@ -45,4 +45,13 @@ describe('nats options', () => {
       expect(String((error as Error).message)).not.toContain('secret');
     }
   });
+
+  it('never shows the token (a user part without a password) in an error', () => {
+    for (const url of ['nats://S3cr3tT0ken@h?ackWait=soon', 'tls://S3cr3tT0ken@h?prefix=a.b', 'amqp://S3cr3tT0ken@h']) {
+      expect(() => resolveNatsOptions({ url }), url).toThrow(ConfigurationError);
+      expect(() => resolveNatsOptions({ url }), url).not.toThrow(/S3cr3tT0ken/);
+    }
+    expect(() => resolveNatsOptions({ url: 'amqp://S3cr3tT0ken@h' })).toThrow('nats URL amqp://***@h must start with nats://');
+    expect(resolveNatsOptions({ url: 'nats://S3cr3tT0ken@h' }).shown).toBe('nats://***@h');
+  });
 });

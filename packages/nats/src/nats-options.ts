@@ -1,7 +1,7 @@
 /**
  * Options of the NATS transport, from a `nats://` URL (or `tls://`, see below) or an object. Missive's own
  * parameters live in the query; user and password (or a token as the user part) in the authority.
- * Faults are `ConfigurationError`s that say what to fix, never showing the password.
+ * Faults are `ConfigurationError`s that say what to fix, never showing the password or the token.
  *
  * | parameter | meaning | default |
  * | --- | --- | --- |
@@ -80,7 +80,7 @@ export interface ResolvedNatsOptions {
   readonly pass: string | undefined;
   readonly token: string | undefined;
   readonly name: string;
-  /** The URL without its password, for messages. */
+  /** The URL without its password or token, for messages. */
   readonly shown: string;
 }
 
@@ -130,7 +130,8 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
   } catch {
     throw new ConfigurationError('nats URL is not a URL: use nats://host:4222 (add ?tls=true for TLS)');
   }
-  const shown = redactUrl(url);
+  // The user part without a password is a token here, whatever the scheme (an amqp:// URL given by mistake too).
+  const shown = redactUrl(url.password === '' && url.username !== '' ? Object.assign(new URL(url.href), { username: '***' }) : url);
   if (url.protocol !== 'nats:' && url.protocol !== 'tls:')
     throw new ConfigurationError(`nats URL ${shown} must start with nats:// (or tls://)`);
   if (url.hostname === '') throw new ConfigurationError(`nats URL ${shown} has no host`);
