@@ -1,7 +1,8 @@
 /**
  * Options of the NATS transport, from a `nats://` URL (or `tls://`, see below) or an object. Missive's own
  * parameters live in the query; user and password (or a token as the user part) in the authority.
- * Faults are `ConfigurationError`s that say what to fix, never showing the password or the token.
+ * A query parameter not in the table below (nor `tls`, `servers` or `name`) is refused. Faults are
+ * `ConfigurationError`s that say what to fix, never showing the password or the token.
  *
  * | parameter | meaning | default |
  * | --- | --- | --- |
@@ -92,6 +93,25 @@ function int(value: string | number | null | undefined, name: string, fallback: 
   return n;
 }
 
+/**
+ * The parameters a URL may carry: Missive's, and the connection's (`tls`, `servers`, `name`, which
+ * go to nats.js). Any other one is refused: a misspelt `?ackwait=` would be ignored without a word.
+ */
+const KNOWN = [
+  'prefix',
+  'ackWait',
+  'publishTimeout',
+  'replicas',
+  'maxDeliver',
+  'confirmAcks',
+  'ownersBucket',
+  'contentMode',
+  'batch',
+  'tls',
+  'servers',
+  'name',
+];
+
 /** Most messages one batch message holds (see `batch.ts`). */
 export const MAX_BATCH = 64;
 
@@ -136,6 +156,9 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
     throw new ConfigurationError(`nats URL ${shown} must start with nats:// (or tls://)`);
   if (url.hostname === '') throw new ConfigurationError(`nats URL ${shown} has no host`);
   const q = url.searchParams;
+  for (const key of q.keys()) {
+    if (!KNOWN.includes(key)) throw new ConfigurationError(`unknown nats URL parameter ${JSON.stringify(key)}; known: ${KNOWN.join(', ')}`);
+  }
   const prefix = options.prefix ?? q.get('prefix') ?? 'missive';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix))
     throw new ConfigurationError(`nats option prefix must be 1-32 letters, digits, "-" or "_", got ${JSON.stringify(prefix)}`);
