@@ -1,16 +1,22 @@
 /**
  * What the NATS transport says when something is wrong: a token in the URL (`nats://TOKEN@host`)
- * never reaches an error, its cause chain or the logs.
+ * never reaches an error, its cause chain or the logs; a closed transport refuses to send, publish
+ * or consume with `BusStateError` `CLOSED` (not a `TransportError`, nor a consumer waiting for good).
  */
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineEvent, type Logger, type LogFields } from '@missive/core';
+import { BusStateError, createBus, defineEvent, type Logger, type LogFields } from '@missive/core';
+import type { TransportMessage } from '@missive/core/transport';
 import { NatsTransport } from './nats-transport.js';
-import { uniquePrefix } from './test-support/server.js';
+import { natsUrlFor, needNats, removePrefix, uniquePrefix } from './test-support/server.js';
 
 const TOKEN = 'S3cr3tT0ken';
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
 
 /** A port nothing listens on (one the OS just handed out and took back). */
 async function closedPort(): Promise<number> {
@@ -65,4 +71,43 @@ it('a token in the URL is in no error, cause or log line when the server cannot 
   expect(fullText(refused)).not.toContain(TOKEN);
   await bus.stop().catch(() => undefined);
   expect(log.text()).not.toContain(TOKEN);
+});
+
+it('a closed transport refuses send, publish and consume with BusStateError CLOSED', async (ctx) => {
+  if (!(await needNats(ctx))) return;
+  const url = natsUrlFor(uniquePrefix());
+  cleanups.push(() => removePrefix(url));
+  const transport = new NatsTransport({ url });
+  await transport.declare({ name: 'closed-work', topics: ['test.pinged'] });
+  await transport.close();
+
+  const message: TransportMessage = { id: 'm1', type: 'test.pinged', body: new TextEncoder().encode('{}'), headers: {} };
+  const outcomes = [
+    await transport.send('closed-work', message).then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    await transport.publish('test.pinged', message).then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    await transport.publish('test.pinged', message, { mandatory: true }).then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    await transport.connect().then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+  ];
+  let consumeError: unknown;
+  try {
+    transport.consume('closed-work', { prefetch: 1 });
+  } catch (error) {
+    consumeError = error;
+  }
+  for (const error of [...outcomes, consumeError]) {
+    expect(error).toBeInstanceOf(BusStateError);
+    expect((error as BusStateError).code).toBe('CLOSED');
+  }
 });
