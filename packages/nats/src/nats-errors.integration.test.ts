@@ -62,7 +62,7 @@ it('a token in the URL is in no error, cause or log line when the server cannot 
   await transport.close();
 
   const bus = createBus({ service: 'token-test', transport: url, logger: log.logger });
-  bus.on(Pinged, () => undefined);
+  bus.endpoint('token-test', (e) => e.on(Pinged, () => undefined));
   const refused = await bus.start().then(
     () => undefined,
     (error: unknown) => error,
