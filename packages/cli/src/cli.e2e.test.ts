@@ -159,6 +159,11 @@ describe('missive (built command)', () => {
     expect(badUrl.code).toBe(2);
     expect(badUrl.err).toContain('needs the package @missive/kafka');
     expect(badUrl.err).not.toContain('hunter2');
+    // A NATS token (the user part without a password) is a secret too: port 1 refuses the connection.
+    const natsToken = await missive(['queues', '--url', 'nats://S3cr3tT0ken@127.0.0.1:1']);
+    expect(natsToken.code).toBe(1);
+    expect(natsToken.err).toContain('cannot connect to NATS at nats://***@127.0.0.1:1');
+    expect(natsToken.err + natsToken.out).not.toContain('S3cr3tT0ken');
     const badJson = await missive(['publish', 'cli.order-placed', '{oops']);
     expect(badJson).toMatchObject({ code: 2 });
     expect(badJson.err).toContain('not valid JSON');

@@ -122,8 +122,15 @@ function formatValue(value: unknown): string {
 }
 
 /**
- * A URL as it may be printed: password (and a `password` query parameter) replaced by `***`.
- * Accepts text that is not a URL and returns a placeholder rather than echoing it.
+ * Schemes whose user part without a password is a secret (a NATS token, `nats://TOKEN@host`), not
+ * a user name as for amqp, redis or postgres.
+ */
+const TOKEN_SCHEMES = new Set(['nats:', 'tls:']);
+
+/**
+ * A URL as it may be printed: password (and a `password` query parameter) replaced by `***`, and
+ * the token of a `nats://TOKEN@host` URL too. Accepts text that is not a URL and returns a
+ * placeholder rather than echoing it.
  */
 export function redactUrl(url: string | URL): string {
   let parsed: URL;
@@ -133,6 +140,7 @@ export function redactUrl(url: string | URL): string {
     return '<unparseable URL>';
   }
   if (parsed.password !== '') parsed.password = '***';
+  else if (parsed.username !== '' && TOKEN_SCHEMES.has(parsed.protocol)) parsed.username = '***';
   for (const key of ['password', 'pass', 'token', 'secret']) {
     if (parsed.searchParams.has(key)) parsed.searchParams.set(key, '***');
   }

@@ -13,7 +13,9 @@
  *    published again to the previous owner's own queue (its direct subject, same partition slot,
  *    under a `Nats-Msg-Id` of holder and sequence, so a repeat stores one copy), where it waits for
  *    the operator to drain or delete it; a later one is skipped (the new owner's lane has it). Then
- *    the holder is deleted.
+ *    the holder is deleted. A copy names its type in `Missive-Type` (a message published to the
+ *    topic named after its type has none: that subject said it, the queue's does not), and a batch
+ *    message is copied as its members, each alone with its type (under `<holder>:<seq>:<index>`).
  *
  * A message the previous owner acked out of order above its ack floor can be copied once more
  * (at least once). A holder left by a process that died between 2 and 3 keeps its messages (and
@@ -27,13 +29,14 @@
  * ```
  * @module
  */
-import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgHdrs } from 'nats';
+import { AckPolicy, DeliverPolicy, headers, nanos, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgHdrs } from 'nats';
 import { TransportError, type Logger } from '@missive/core';
 import { apiCode, ApiError } from './api-errors.js';
+import { copyBlock, readBatch } from './batch.js';
 import type { Bindings } from './bindings.js';
 import type { Confirmer } from './confirmer.js';
-import { NatsHeader } from './message-codec.js';
-import { shortHash, subjectMatches, type Naming } from './naming.js';
+import { NatsHeader, WireHeaders } from './message-codec.js';
+import { shortHash, subjectMatches, topicOfSubject, type Naming } from './naming.js';
 
 /** What handovers need of the transport. */
 export interface HandoverHost {
@@ -132,12 +135,7 @@ export class Handovers {
         const lane = starts.find((s) => subjectMatches(s.filter, msg.subject));
         if (lane === undefined || msg.seq <= lane.after) {
           const slot = msg.subject.slice(names.prefix.length + 1).split('.', 1)[0] ?? '_';
-          await this.host.confirmer.publish(
-            names.queueSubject(holder.from, slot),
-            msg.data,
-            moved(msg.headers, `moved:${holder.name}:${msg.seq}`),
-          );
-          copied++;
+          copied += await this.copy(msg, names.queueSubject(holder.from, slot), `moved:${holder.name}:${msg.seq}`);
         }
         msg.ack();
       }
@@ -154,13 +152,44 @@ export class Handovers {
         "nats: messages of a command type taken over stay in the previous owner's queue",
       );
   }
+
+  /**
+   * Writes `msg` to `subject` under `dedupId`; a batch message as its members, each alone (under
+   * `<dedupId>:<index>`). Returns how many messages were written.
+   */
+  private async copy(msg: JsMsg, subject: string, dedupId: string): Promise<number> {
+    const topic = topicOfSubject(msg.subject);
+    if ((msg.headers?.get(NatsHeader.Batch) ?? '') === '') {
+      await this.host.confirmer.publish(subject, msg.data, moved(msg.headers, dedupId, topic));
+      return 1;
+    }
+    let members;
+    try {
+      members = readBatch(msg.data);
+    } catch {
+      // Not a list of members: copied as it is, for its new owner to dead-letter with the reason.
+      await this.host.confirmer.publish(subject, msg.data, moved(msg.headers, dedupId, topic));
+      return 1;
+    }
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i]!;
+      const block = copyBlock(member.block, { msgId: `${dedupId}:${i}`, deliveries: 0, topic });
+      await this.host.confirmer.publish(subject, member.data, new WireHeaders(block) as never);
+    }
+    return members.length;
+  }
 }
 
-/** The headers of a copied message: its own `Nats-Msg-Id`, the message id in `Missive-Id`. */
-function moved(original: MsgHdrs | undefined, dedupId: string): MsgHdrs | undefined {
-  if (original === undefined) return undefined;
-  const id = original.get(NatsHeader.Id) || original.get(NatsHeader.MsgId);
-  original.set(NatsHeader.MsgId, dedupId);
-  if (id !== '') original.set(NatsHeader.Id, id);
-  return original;
+/**
+ * The headers of a copied message: its own `Nats-Msg-Id`, the message id in `Missive-Id`, and its
+ * type in `Missive-Type` when it had none (`topic`: the topic its subject named, `''` for none).
+ */
+function moved(original: MsgHdrs | undefined, dedupId: string, topic: string): MsgHdrs | undefined {
+  if (original === undefined && topic === '') return undefined;
+  const h = original ?? headers();
+  const id = h.get(NatsHeader.Id) || h.get(NatsHeader.MsgId);
+  h.set(NatsHeader.MsgId, dedupId);
+  if (id !== '') h.set(NatsHeader.Id, id);
+  if (topic !== '' && h.get(NatsHeader.Type) === '' && h.get('ce-type') === '') h.set(NatsHeader.Type, topic);
+  return h;
 }

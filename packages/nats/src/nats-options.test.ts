@@ -33,6 +33,8 @@ describe('nats options', () => {
       'nats://u:secret@h?batch=0',
       'nats://u:secret@h?batch=65',
       'nats://u:secret@h?batch=many',
+      'nats://u:secret@h?bogus=1',
+      'nats://u:secret@h?ackwait=30000',
     ];
     for (const url of bad) {
       let error: unknown;
@@ -44,5 +46,25 @@ describe('nats options', () => {
       expect(error, url).toBeInstanceOf(ConfigurationError);
       expect(String((error as Error).message)).not.toContain('secret');
     }
+  });
+
+  it('refuses a URL parameter it does not know, listing the known ones', () => {
+    expect(() => resolveNatsOptions({ url: 'nats://h?ackwait=30000' })).toThrow(
+      'unknown nats URL parameter "ackwait"; known: prefix, ackWait, publishTimeout, replicas, maxDeliver, confirmAcks, ownersBucket, contentMode, batch, tls, servers, name',
+    );
+    // Every parameter the README lists is taken.
+    const o = resolveNatsOptions({
+      url: 'nats://h?prefix=p&ackWait=2000&publishTimeout=500&replicas=1&maxDeliver=5&confirmAcks=true&ownersBucket=B&contentMode=binary&batch=8&tls=true&servers=h2:4222&name=n',
+    });
+    expect(o).toMatchObject({ prefix: 'p', ackWaitMs: 2000, maxDeliver: 5, contentMode: 'binary', batch: 8, name: 'n' });
+  });
+
+  it('never shows the token (a user part without a password) in an error', () => {
+    for (const url of ['nats://S3cr3tT0ken@h?ackWait=soon', 'tls://S3cr3tT0ken@h?prefix=a.b', 'amqp://S3cr3tT0ken@h']) {
+      expect(() => resolveNatsOptions({ url }), url).toThrow(ConfigurationError);
+      expect(() => resolveNatsOptions({ url }), url).not.toThrow(/S3cr3tT0ken/);
+    }
+    expect(() => resolveNatsOptions({ url: 'amqp://S3cr3tT0ken@h' })).toThrow('nats URL amqp://***@h must start with nats://');
+    expect(resolveNatsOptions({ url: 'nats://S3cr3tT0ken@h' }).shown).toBe('nats://***@h');
   });
 });

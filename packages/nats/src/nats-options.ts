@@ -1,7 +1,8 @@
 /**
  * Options of the NATS transport, from a `nats://` URL (or `tls://`, see below) or an object. Missive's own
  * parameters live in the query; user and password (or a token as the user part) in the authority.
- * Faults are `ConfigurationError`s that say what to fix, never showing the password.
+ * A query parameter not in the table below (nor `tls`, `servers` or `name`) is refused. Faults are
+ * `ConfigurationError`s that say what to fix, never showing the password or the token.
  *
  * | parameter | meaning | default |
  * | --- | --- | --- |
@@ -80,7 +81,7 @@ export interface ResolvedNatsOptions {
   readonly pass: string | undefined;
   readonly token: string | undefined;
   readonly name: string;
-  /** The URL without its password, for messages. */
+  /** The URL without its password or token, for messages. */
   readonly shown: string;
 }
 
@@ -91,6 +92,25 @@ function int(value: string | number | null | undefined, name: string, fallback: 
     throw new ConfigurationError(`nats option ${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
+
+/**
+ * The parameters a URL may carry: Missive's, and the connection's (`tls`, `servers`, `name`, which
+ * go to nats.js). Any other one is refused: a misspelt `?ackwait=` would be ignored without a word.
+ */
+const KNOWN = [
+  'prefix',
+  'ackWait',
+  'publishTimeout',
+  'replicas',
+  'maxDeliver',
+  'confirmAcks',
+  'ownersBucket',
+  'contentMode',
+  'batch',
+  'tls',
+  'servers',
+  'name',
+];
 
 /** Most messages one batch message holds (see `batch.ts`). */
 export const MAX_BATCH = 64;
@@ -130,11 +150,15 @@ export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
   } catch {
     throw new ConfigurationError('nats URL is not a URL: use nats://host:4222 (add ?tls=true for TLS)');
   }
-  const shown = redactUrl(url);
+  // The user part without a password is a token here, whatever the scheme (an amqp:// URL given by mistake too).
+  const shown = redactUrl(url.password === '' && url.username !== '' ? Object.assign(new URL(url.href), { username: '***' }) : url);
   if (url.protocol !== 'nats:' && url.protocol !== 'tls:')
     throw new ConfigurationError(`nats URL ${shown} must start with nats:// (or tls://)`);
   if (url.hostname === '') throw new ConfigurationError(`nats URL ${shown} has no host`);
   const q = url.searchParams;
+  for (const key of q.keys()) {
+    if (!KNOWN.includes(key)) throw new ConfigurationError(`unknown nats URL parameter ${JSON.stringify(key)}; known: ${KNOWN.join(', ')}`);
+  }
   const prefix = options.prefix ?? q.get('prefix') ?? 'missive';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix))
     throw new ConfigurationError(`nats option prefix must be 1-32 letters, digits, "-" or "_", got ${JSON.stringify(prefix)}`);

@@ -151,7 +151,13 @@ export class NatsTransport implements Transport, ConsumerHost {
     return this.jsm_;
   }
 
+  /** Throws `BusStateError` `CLOSED` once `close()` was called: a closed connection would hang a consumer or fail as a `TransportError`. */
+  private checkOpen(): void {
+    if (this.closing !== undefined) throw new BusStateError(ErrorCode.Closed, 'the nats transport is closed');
+  }
+
   connect(): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(new BusStateError(ErrorCode.Closed, 'the nats transport is closed'));
     this.connecting ??= this.open().catch(async (error: unknown) => {
       // A failed start can be tried again (a cluster still electing its JetStream leader).
       this.confirmer_?.close();
@@ -286,7 +292,7 @@ export class NatsTransport implements Transport, ConsumerHost {
 
   publish(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
     // An event published now (the usual case): straight to the confirmer, no async frame of its own.
-    if (this.confirmer_ !== undefined && options?.mandatory !== true && options?.notBefore === undefined) {
+    if (this.confirmer_ !== undefined && this.closing === undefined && options?.mandatory !== true && options?.notBefore === undefined) {
       try {
         const wire = wireOf(message, topic);
         const subject = this.topicSubject(topic, message.partitionKey);
@@ -312,6 +318,7 @@ export class NatsTransport implements Transport, ConsumerHost {
   }
 
   private async publishChecked(topic: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    this.checkOpen();
     if (this.confirmer_ === undefined) await this.connect();
     const subject = this.topicSubject(topic, message.partitionKey);
     if (options?.mandatory === true && !this.routes(subject)) {
@@ -326,6 +333,7 @@ export class NatsTransport implements Transport, ConsumerHost {
   }
 
   async send(queue: string, message: TransportMessage, options?: EnqueueOptions): Promise<void> {
+    this.checkOpen();
     if (this.confirmer_ === undefined) await this.connect();
     if (!this.bindings.has(queue)) {
       if (options?.notBefore === undefined) {
@@ -376,6 +384,7 @@ export class NatsTransport implements Transport, ConsumerHost {
   }
 
   consume(queue: string, options: ConsumeOptions): Consumer {
+    this.checkOpen(); // not a consumer that waits on a closed connection for good: say why
     const temporary = this.temporary.get(queue);
     if (temporary !== undefined) return temporary;
     const lanes = (async () => {

@@ -124,6 +124,11 @@ describe('transport URLs', () => {
       'amqp://guest:***@host:5672/vh?password=***&heartbeat=5',
     );
     expect(redactUrl('nonsense')).toBe('<unparseable URL>');
+    // A NATS user part without a password is a token; elsewhere it is a user name.
+    expect(redactUrl('nats://S3cr3tT0ken@host:4222?prefix=p')).toBe('nats://***@host:4222?prefix=p');
+    expect(redactUrl('tls://S3cr3tT0ken@host:4443')).toBe('tls://***@host:4443');
+    expect(redactUrl('nats://u:pw@host:4222')).toBe('nats://u:***@host:4222');
+    expect(redactUrl('amqp://guest@host:5672')).toBe('amqp://guest@host:5672');
   });
 
   it('refuse bad bus options with a message that says what to fix', () => {
