@@ -14,34 +14,11 @@
  * ```
  * @module
  */
-import type { TransportMessage } from '@missive/core/transport';
+import { readStoredHeaders, type TransportMessage } from '@missive/core/transport';
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 /** The body of an entry without `b` (shared: a Buffer of no bytes cannot be written to). */
 const NO_BODY = Buffer.alloc(0);
-
-/**
- * Headers JSON: a string-to-string object, or empty headers and why not. Entries can be written by
- * anything that can reach Redis, so nothing here throws: the reason goes to `Delivery.unreadable`
- * (the bus dead-letters the message with `DECODE`).
- */
-function parseHeaders(value: Buffer): { headers: Readonly<Record<string, string>>; unreadable?: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value.toString());
-  } catch (error) {
-    return { headers: EMPTY, unreadable: `the entry's headers are not JSON (${(error as Error).message})` };
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    return { headers: EMPTY, unreadable: `the entry's headers are not a JSON object (${JSON.stringify(value.toString().slice(0, 40))})` };
-  const headers: Record<string, string> = {};
-  for (const key of Object.keys(parsed)) {
-    const v = (parsed as Record<string, unknown>)[key];
-    if (typeof v !== 'string') return { headers: EMPTY, unreadable: `the entry's header ${JSON.stringify(key)} is not a string` };
-    headers[key] = v;
-  }
-  return { headers };
-}
 
 /** The first byte of an `m` value: its layout (this one). */
 const MESSAGE_V1 = 1;
@@ -156,7 +133,7 @@ export function readBatch(value: Buffer): BatchMember[] | undefined {
     if (layout === undefined) return undefined;
     const h = hEnd > mEnd + 4 ? value.subarray(mEnd + 4, hEnd) : undefined;
     at = hEnd;
-    const headers = h === undefined ? { headers: EMPTY } : parseHeaders(h);
+    const headers = h === undefined ? { headers: EMPTY } : readStoredHeaders(h, 'entry');
     const message = readMessage(m, layout, headers.headers);
     members[i] = { message, value: m, headers: h, unreadable: headers.unreadable };
   }
@@ -248,7 +225,7 @@ export function readEntry(fields: readonly Buffer[]): ReadEntry {
         break;
       case 0x68: {
         // h
-        const read = parseHeaders(value);
+        const read = readStoredHeaders(value, 'entry');
         headers = read.headers;
         unreadable ??= read.unreadable;
         break;

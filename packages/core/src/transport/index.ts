@@ -23,6 +23,7 @@ export { BufferedConsumer } from './buffered-consumer.js';
 export { TransportHeader, isTransportHeader } from './transport-headers.js';
 export { Header } from '../message/headers.js';
 export { rowToMessage, readMessageRow, bytesView, type MessageRow } from './message-row.js';
+export { readStoredHeaders } from './stored-headers.js';
 export { checkTopicPattern, isExactTopic, topicMatcher } from './topic-pattern.js';
 export {
   checkTransportFactories,

@@ -17,6 +17,7 @@
  * ```
  * @module
  */
+import { readStoredHeaders } from './stored-headers.js';
 import type { TransportMessage } from './transport.js';
 
 /** The columns of a stored message, by the names the SQL transports use. */
@@ -39,12 +40,11 @@ export function rowToMessage(row: MessageRow): TransportMessage {
   return readMessageRow(row).message;
 }
 
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_BYTES = new Uint8Array(0);
 
 /** The transport message stored in `row`, and, when part of the row could not be read, why. */
 export function readMessageRow(row: MessageRow): { readonly message: TransportMessage; readonly unreadable?: string } {
-  const headers = readHeaders(row.headers);
+  const headers = readStoredHeaders(row.headers, 'row');
   const bytes = (row.body as unknown) instanceof Uint8Array;
   const message: TransportMessage = {
     id: String(row.id),
@@ -55,28 +55,4 @@ export function readMessageRow(row: MessageRow): { readonly message: TransportMe
   };
   const unreadable = headers.unreadable ?? (bytes ? undefined : "the row's body is not bytes");
   return unreadable === undefined ? { message } : { message, unreadable };
-}
-
-/** Headers as JSON text or an object: a string-to-string object, or empty headers and the reason. */
-function readHeaders(value: unknown): { headers: Readonly<Record<string, string>>; unreadable?: string } {
-  if (value === '{}') return { headers: NO_HEADERS };
-  let parsed = value;
-  if (typeof value === 'string') {
-    try {
-      parsed = JSON.parse(value);
-    } catch (error) {
-      return { headers: NO_HEADERS, unreadable: `the row's headers are not JSON (${(error as Error).message})` };
-    }
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : value === null ? 'null' : typeof value;
-    return { headers: NO_HEADERS, unreadable: `the row's headers are not a JSON object (${shown})` };
-  }
-  const headers: Record<string, string> = {};
-  for (const key of Object.keys(parsed)) {
-    const v = (parsed as Record<string, unknown>)[key];
-    if (typeof v !== 'string') return { headers: NO_HEADERS, unreadable: `the row's header ${JSON.stringify(key)} is not a string` };
-    headers[key] = v;
-  }
-  return { headers };
 }
