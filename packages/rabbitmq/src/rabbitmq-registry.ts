@@ -97,17 +97,11 @@ export class RabbitRegistry {
     await this.ensureFollowing();
     // Same channel as the record: the marker lands after it in the stream. Appended again (both, on
     // the admin channel) while the marker is not read: the first pair may have been dropped.
-    // A channel already known closed: straight to the admin channel.
     await this.view.sync(async (marker, again) => {
-      const append = (on: amqp.Channel) => (appendRecord(on, record), appendRecord(on, marker));
-      if (!again) {
-        try {
-          return append(channel);
-        } catch {
-          /* closed: the admin channel below */
-        }
-      }
-      append(await this.link.adminChannel());
+      // Again: on the admin channel, in the background (the first append's own channel may be gone).
+      const on = again ? await this.link.adminChannel() : channel;
+      appendRecord(on, record);
+      appendRecord(on, marker);
     });
     return this.view;
   }
@@ -115,7 +109,8 @@ export class RabbitRegistry {
   /** Waits until the view has read everything appended so far (by anyone). */
   async catchUp(): Promise<Registry> {
     await this.ensureFollowing();
-    await this.view.sync(async (marker) => appendRecord(await this.link.adminChannel(), marker));
+    const channel = await this.link.adminChannel();
+    await this.view.sync(async (marker, again) => appendRecord(again ? await this.link.adminChannel() : channel, marker));
     return this.view;
   }
 
