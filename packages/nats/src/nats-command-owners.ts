@@ -24,18 +24,17 @@
  * ```
  * @module
  */
-import { StorageType, type KV, type NatsConnection } from 'nats';
+import type { KV } from 'nats';
 import { CommandOwnerConflictError, TransportError, type CommandOwner } from '@missive/core';
 import type { CommandClaim, CommandClaimResult, CommandOwnership } from '@missive/core/transport';
 import { apiCode, ApiError } from './api-errors.js';
+import { KvBucket, type BucketHost } from './kv-bucket.js';
 
 /** How often a claim reads again after losing a race to another writer before giving up. */
 const MAX_RACES = 20;
 
 /** What the owners need of the transport. */
-export interface OwnersHost {
-  readonly nc: NatsConnection;
-  readonly replicas: number;
+export interface OwnersHost extends BucketHost {
   /** Moves `from`'s lanes of `type` aside after `to` took the type over. */
   unbind(from: string, type: string, to: string): Promise<void>;
 }
@@ -55,13 +54,15 @@ export function ownerKey(type: string): string {
 
 /** The command owners of one prefix, in a KV bucket. */
 export class NatsCommandOwners implements CommandOwnership {
-  private bucket: Promise<KV> | undefined;
+  private readonly bucket: KvBucket;
 
   constructor(
     private readonly host: OwnersHost,
     /** The bucket's name (`<PREFIX>_OWNERS` unless configured). */
     readonly bucketName: string,
-  ) {}
+  ) {
+    this.bucket = new KvBucket(host, bucketName, { what: 'command owners' });
+  }
 
   async claim(claim: CommandClaim): Promise<CommandClaimResult> {
     const kv = await this.kv();
@@ -160,28 +161,11 @@ export class NatsCommandOwners implements CommandOwnership {
     return keys;
   }
 
-  private async exists(): Promise<boolean> {
-    if (this.bucket !== undefined) return true;
-    const jsm = await this.host.nc.jetstreamManager();
-    return jsm.streams.info(`KV_${this.bucketName}`).then(
-      () => true,
-      (error: unknown) => {
-        if (apiCode(error) === ApiError.StreamNotFound) return false;
-        throw error;
-      },
-    );
+  private exists(): Promise<boolean> {
+    return this.bucket.exists();
   }
 
   private kv(): Promise<KV> {
-    this.bucket ??= this.host.nc
-      .jetstream()
-      .views.kv(this.bucketName, { history: 1, replicas: this.host.replicas, storage: StorageType.File })
-      .catch((error: unknown) => {
-        this.bucket = undefined;
-        throw new TransportError(`the command owners bucket ${this.bucketName} could not be opened: ${(error as Error).message}`, {
-          cause: error,
-        });
-      });
-    return this.bucket;
+    return this.bucket.open();
   }
 }

@@ -20,9 +20,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { StorageType, type KV, type NatsConnection } from 'nats';
-import type { Logger } from '@missive/core';
-import { apiCode, ApiError } from './api-errors.js';
+import type { KV } from 'nats';
+import { KvBucket, type BucketHost } from './kv-bucket.js';
 
 /** How often a running consumer writes its record again. */
 export const HEARTBEAT_MS = 5_000;
@@ -39,11 +38,7 @@ export interface Seen {
 }
 
 /** What presence needs of the transport. */
-export interface PresenceHost {
-  readonly nc: NatsConnection;
-  readonly replicas: number;
-  readonly logger: Logger;
-}
+export type PresenceHost = BucketHost;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -54,13 +49,15 @@ const unb64 = (text: string) => Buffer.from(text, 'base64url').toString('utf8');
 export class Presence {
   private readonly live = new Map<string, string>();
   private readonly writes = new Set<Promise<void>>();
-  private bucket: Promise<KV> | undefined;
+  private readonly bucket: KvBucket;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly host: PresenceHost,
     readonly bucketName: string,
-  ) {}
+  ) {
+    this.bucket = new KvBucket(host, bucketName, { what: 'consumer records', ttlMs: KEEP_MS });
+  }
 
   /** Records a running consumer of `queue`; resolves the returned function's promise once its stop is recorded. */
   join(queue: string): () => Promise<void> {
@@ -141,26 +138,11 @@ export class Presence {
     return done;
   }
 
-  private async exists(): Promise<boolean> {
-    if (this.bucket !== undefined) return true;
-    const jsm = await this.host.nc.jetstreamManager();
-    return jsm.streams.info(`KV_${this.bucketName}`).then(
-      () => true,
-      (error: unknown) => {
-        if (apiCode(error) === ApiError.StreamNotFound) return false;
-        throw error;
-      },
-    );
+  private exists(): Promise<boolean> {
+    return this.bucket.exists();
   }
 
   private kv(): Promise<KV> {
-    this.bucket ??= this.host.nc
-      .jetstream()
-      .views.kv(this.bucketName, { history: 1, replicas: this.host.replicas, storage: StorageType.File, ttl: KEEP_MS })
-      .catch((error: unknown) => {
-        this.bucket = undefined;
-        throw error;
-      });
-    return this.bucket;
+    return this.bucket.open();
   }
 }
