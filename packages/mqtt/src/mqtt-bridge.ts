@@ -45,6 +45,7 @@ import {
   type PayloadInput,
   type PublishOptions,
 } from '@missive/core';
+import { checkKnownKeys } from '@missive/core/transport';
 import { MqttMessageRejected } from './dead-letter.js';
 import { topicFilter } from './topic-filter.js';
 
@@ -141,6 +142,17 @@ function describeUrl(url: string): string {
 
 /** Creates a bridge; options are checked here, nothing connects until `start`. */
 export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
+  checkKnownKeys('MQTT bridge', options, {
+    url: true,
+    bus: true,
+    routes: true,
+    clientId: true,
+    group: true,
+    sessionExpirySeconds: true,
+    connectTimeoutMs: true,
+    reconnectMs: true,
+    logger: true,
+  });
   let parsed: URL;
   try {
     parsed = new URL(options.url);

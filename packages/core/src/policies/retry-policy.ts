@@ -11,6 +11,7 @@
  * @module
  */
 import { ConfigurationError } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 
 /** Delayed redelivery settings. */
 export interface DelayedRetryOptions {
@@ -57,10 +58,12 @@ function nonNegativeInt(value: unknown, what: string): number {
 
 /** Builds a policy; `random` is injectable for tests. */
 export function retryPolicy(options: RetryOptions = defaultRetryOptions, random: () => number = Math.random): RetryPolicy {
+  checkKnownKeys('retry', options, { immediate: true, delayed: true });
   const immediate = nonNegativeInt(options.immediate ?? 1, 'immediate');
   const delayed = options.delayed === undefined ? defaultRetryOptions.delayed : options.delayed;
   if (delayed === false) return { immediate, delayedAttempts: 0, delayFor: () => 0 };
   if (delayed === null || typeof delayed !== 'object') throw new ConfigurationError('retry delayed must be an object or false');
+  checkKnownKeys('retry delayed', delayed, { attempts: true, initialMs: true, factor: true, maxMs: true, jitter: true });
   const attempts = nonNegativeInt(delayed.attempts, 'delayed.attempts');
   const initialMs = nonNegativeInt(delayed.initialMs, 'delayed.initialMs');
   const factor = delayed.factor ?? 2;
