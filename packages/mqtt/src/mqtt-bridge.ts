@@ -33,7 +33,7 @@
  * ```
  * @module
  */
-import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, ErrorWithReasonCode, type IPublishPacket, type MqttClient } from 'mqtt';
 import {
   ConfigurationError,
   MessageTooLargeError,
@@ -46,6 +46,7 @@ import {
   type PublishOptions,
 } from '@missive/core';
 import { checkKnownKeys } from '@missive/core/transport';
+import { connackRefusal } from './connack-refusal.js';
 import { MqttMessageRejected } from './dead-letter.js';
 import { topicFilter } from './topic-filter.js';
 
@@ -262,12 +263,22 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
       c.on('error', (error) => log?.warn({ error: error.message, broker: where }, 'mqtt bridge: connection error'));
       try {
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new TransportError(`MQTT broker at ${where} did not accept a connection within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
+          const timer = setTimeout(() => {
+            c.off('error', refused);
+            reject(new TransportError(`MQTT broker at ${where} did not accept a connection within ${timeoutMs} ms`));
+          }, timeoutMs);
+          // A refused CONNACK (a wrong password, ...) ends mqtt.js's reconnecting: fail now, not at the timeout.
+          // Other errors (a refused socket) are retried until the timeout.
+          const refused = (error: Error) => {
+            if (!(error instanceof ErrorWithReasonCode)) return;
+            clearTimeout(timer);
+            c.off('error', refused);
+            reject(connackRefusal(where, error));
+          };
+          c.on('error', refused);
           c.once('connect', () => {
             clearTimeout(timer);
+            c.off('error', refused);
             resolve();
           });
         });
