@@ -49,7 +49,12 @@ async function device(url = mqttUrl): Promise<MqttClient> {
   return client;
 }
 
-function bridgeOf(bus: BridgeBus, prefix: string, clientId: string, extra: { group?: string; url?: string } = {}): MqttBridge {
+function bridgeOf(
+  bus: BridgeBus,
+  prefix: string,
+  clientId: string,
+  extra: { group?: string; url?: string; logger?: Logger } = {},
+): MqttBridge {
   const bridge = createMqttBridge({
     url: extra.url ?? mqttUrl,
     bus,
@@ -65,6 +70,7 @@ function bridgeOf(bus: BridgeBus, prefix: string, clientId: string, extra: { gro
     ],
     reconnectMs: 200,
     sessionExpirySeconds: 120, // the broker forgets a test's session soon after the run
+    logger: extra.logger,
   });
   cleanup.push(() => bridge.stop());
   return bridge;
@@ -302,6 +308,32 @@ describe('mqtt bridge (Mosquitto)', () => {
     await accepted.start();
     expect(accepted.stats().connected).toBe(true);
   }, 20_000);
+
+  it('a reconnect the broker refuses (a password changed under it) is logged as an error and retried until the broker takes it again', async (ctx) => {
+    if (!(await needOwnMosquitto(ctx))) return;
+    const password = 'first-pa55word-never-shown';
+    const own = await startOwnMosquitto({ users: { bridge: password } });
+    cleanup.push(() => own.stop());
+    const url = `mqtt://bridge:${password}@127.0.0.1:${new URL(own.url).port}`;
+    const lines: string[] = [];
+    const prefix = runPrefix();
+    const { bus, readings } = await recordingBus();
+    const bridge = bridgeOf(bus, prefix, `${prefix.slice(13)}-p`, { url, logger: recordingLogger(lines) });
+    await bridge.start();
+    own.setUsers({ bridge: 'another-pa55word' });
+    await own.restart(); // the bridge reconnects, and the broker refuses its password now
+    await waiter.until(
+      () =>
+        lines.some((line) => line.startsWith('error') && line.includes('refused the connection: not authorized (CONNACK reason code 135)')),
+      'the refused reconnect logged as an error',
+    );
+    own.setUsers({ bridge: password }); // the broker takes it again: the bridge, still retrying, gets in
+    await waiter.until(() => bridge.stats().connects === 2 && bridge.stats().connected, 'the bridge reconnected');
+    const d = await device(url);
+    await send(d, `${prefix}/drones/d-1/telemetry`, { seq: 1, battery: 50 });
+    await waiter.until(() => readings.length === 1, 'a reading forwarded after the reconnect');
+    expect(lines.join('\n')).not.toContain(password);
+  }, 30_000);
 });
 
 /** Skips (or fails under MISSIVE_REQUIRE_BROKERS=1) when `mosquitto` or `mosquitto_passwd` is not installed. */

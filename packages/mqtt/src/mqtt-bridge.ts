@@ -245,6 +245,9 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
         clean: false,
         properties: { sessionExpiryInterval: sessionExpiry },
         reconnectPeriod: options.reconnectMs ?? 1000,
+        // A refused CONNACK on a reconnect (a password rotated on the broker, a busy broker) would end mqtt.js's
+        // reconnecting for good, leaving the bridge down; it keeps trying instead, logged as an error.
+        reconnectOnConnackError: true,
         connectTimeout: timeoutMs,
         // The puback of a QoS 1 message goes out when handleMessage calls back: after the bus has it.
         customHandleAcks: (_topic, _message, _packet, done) => done(0),
@@ -260,7 +263,14 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
         );
       };
       c.on('connect', () => void counters.connects++);
-      c.on('error', (error) => log?.warn({ error: error.message, broker: where }, 'mqtt bridge: connection error'));
+      c.on('error', (error) => {
+        if (error instanceof ErrorWithReasonCode && client === c)
+          log?.error(
+            { error: connackRefusal(where, error).message, broker: where },
+            'mqtt bridge: the broker refused to reconnect; retrying',
+          );
+        else log?.warn({ error: error.message, broker: where }, 'mqtt bridge: connection error');
+      });
       try {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => {

@@ -58,6 +58,17 @@ export interface OwnMosquitto {
   /** Stops it (SIGTERM: it saves its sessions) and starts it again on the same port and data. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** With `users` at start: replaces the users and their passwords, and has Mosquitto reload them (SIGHUP); connected clients stay. */
+  setUsers(users: Readonly<Record<string, string>>): void;
+}
+
+/** Writes a Mosquitto password file with `users` (`mosquitto_passwd -b`). */
+function writeUsers(file: string, users: Readonly<Record<string, string>>): void {
+  writeFileSync(file, '');
+  for (const [user, password] of Object.entries(users)) {
+    const made = spawnSync('mosquitto_passwd', ['-b', file, user, password], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`mosquitto_passwd failed: ${made.error?.message ?? made.stderr}`);
+  }
 }
 
 /**
@@ -68,14 +79,10 @@ export async function startOwnMosquitto(options: { readonly users?: Readonly<Rec
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'missive-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
+  const passwords = join(dir, 'passwords');
   let access = 'allow_anonymous true\n';
   if (options.users !== undefined) {
-    const passwords = join(dir, 'passwords');
-    writeFileSync(passwords, '');
-    for (const [user, password] of Object.entries(options.users)) {
-      const made = spawnSync('mosquitto_passwd', ['-b', passwords, user, password], { encoding: 'utf8' });
-      if (made.status !== 0) throw new Error(`mosquitto_passwd failed: ${made.error?.message ?? made.stderr}`);
-    }
+    writeUsers(passwords, options.users);
     access = `allow_anonymous false\npassword_file ${passwords}\n`;
   }
   // `user`: started as root, Mosquitto would run as the `mosquitto` user, which cannot read the private temp directory.
@@ -113,6 +120,11 @@ export async function startOwnMosquitto(options: { readonly users?: Readonly<Rec
     async stop() {
       await down();
       rmSync(dir, { recursive: true, force: true });
+    },
+    setUsers(users) {
+      if (options.users === undefined) throw new Error('this Mosquitto was started without users');
+      writeUsers(passwords, users);
+      child?.kill('SIGHUP');
     },
   };
 }
