@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { inspect } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -8,9 +10,10 @@ import {
   defineEvent,
   type EventContract,
   type PayloadInput,
+  type Logger,
   type PublishOptions,
 } from '@missive/core';
-import { createWaiter } from '@missive/testing';
+import { brokersRequired, createWaiter } from '@missive/testing';
 import { MqttMessageRejected, type MqttRejection } from './dead-letter.js';
 import { createMqttBridge, type BridgeBus, type MqttBridge } from './mqtt-bridge.js';
 import { mqttUrl, needMosquitto, runPrefix, startOwnMosquitto, type OwnMosquitto } from './test-support/mosquitto.js';
@@ -46,7 +49,12 @@ async function device(url = mqttUrl): Promise<MqttClient> {
   return client;
 }
 
-function bridgeOf(bus: BridgeBus, prefix: string, clientId: string, extra: { group?: string; url?: string } = {}): MqttBridge {
+function bridgeOf(
+  bus: BridgeBus,
+  prefix: string,
+  clientId: string,
+  extra: { group?: string; url?: string; logger?: Logger } = {},
+): MqttBridge {
   const bridge = createMqttBridge({
     url: extra.url ?? mqttUrl,
     bus,
@@ -62,6 +70,7 @@ function bridgeOf(bus: BridgeBus, prefix: string, clientId: string, extra: { gro
     ],
     reconnectMs: 200,
     sessionExpirySeconds: 120, // the broker forgets a test's session soon after the run
+    logger: extra.logger,
   });
   cleanup.push(() => bridge.stop());
   return bridge;
@@ -254,4 +263,93 @@ describe('mqtt bridge (Mosquitto)', () => {
     expect(failure?.message).toContain('127.0.0.1:1');
     expect(failure?.message).not.toContain('s3cret');
   });
+
+  it('a wrong password fails start at once with the CONNACK reason, never showing the password', async (ctx) => {
+    if (!(await needOwnMosquitto(ctx))) return;
+    const password = 'right-pa55word';
+    const wrong = 'wr0ng-pa55word-never-shown';
+    const own = await startOwnMosquitto({ users: { bridge: password } });
+    cleanup.push(() => own.stop());
+    const port = new URL(own.url).port;
+    const lines: string[] = [];
+    const logger = recordingLogger(lines);
+    const bus: BridgeBus = { publish: () => Promise.resolve() };
+    const route = { filter: 'a/+/b', contract: Telemetry };
+    // A connect timeout far past the test's: the refusal must end start, not the timeout.
+    const options = { bus, routes: [route], connectTimeoutMs: 120_000, logger };
+    const refused = createMqttBridge({
+      ...options,
+      url: `mqtt://bridge:${wrong}@127.0.0.1:${port}`,
+      clientId: `wrong-${runPrefix().slice(13)}`,
+    });
+    cleanup.push(() => refused.stop());
+    const failure = await refused.start().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(failure).toBeInstanceOf(TransportError);
+    expect(failure?.message).toMatch(
+      new RegExp(
+        `^MQTT broker at mqtt://127\\.0\\.0\\.1:${port} refused the connection: (not authorized|bad user name or password) \\(CONNACK reason code 13[45]\\); check the user name and password$`,
+      ),
+    );
+    expect((failure as TransportError).retryable).toBe(false);
+    const text = `${inspect(failure, { depth: 10 })} ${JSON.stringify(failure, Object.getOwnPropertyNames(failure))} ${lines.join('\n')}`;
+    expect(text).not.toContain(wrong);
+    expect(refused.stats().connected).toBe(false);
+
+    // The same broker takes the right password: the refusal was the password's.
+    const accepted = createMqttBridge({
+      ...options,
+      url: `mqtt://bridge:${password}@127.0.0.1:${port}`,
+      clientId: `right-${runPrefix().slice(13)}`,
+    });
+    cleanup.push(() => accepted.stop());
+    await accepted.start();
+    expect(accepted.stats().connected).toBe(true);
+  }, 20_000);
+
+  it('a reconnect the broker refuses (a password changed under it) is logged as an error and retried until the broker takes it again', async (ctx) => {
+    if (!(await needOwnMosquitto(ctx))) return;
+    const password = 'first-pa55word-never-shown';
+    const own = await startOwnMosquitto({ users: { bridge: password } });
+    cleanup.push(() => own.stop());
+    const url = `mqtt://bridge:${password}@127.0.0.1:${new URL(own.url).port}`;
+    const lines: string[] = [];
+    const prefix = runPrefix();
+    const { bus, readings } = await recordingBus();
+    const bridge = bridgeOf(bus, prefix, `${prefix.slice(13)}-p`, { url, logger: recordingLogger(lines) });
+    await bridge.start();
+    own.setUsers({ bridge: 'another-pa55word' });
+    await own.restart(); // the bridge reconnects, and the broker refuses its password now
+    await waiter.until(
+      () =>
+        lines.some((line) => line.startsWith('error') && line.includes('refused the connection: not authorized (CONNACK reason code 135)')),
+      'the refused reconnect logged as an error',
+    );
+    own.setUsers({ bridge: password }); // the broker takes it again: the bridge, still retrying, gets in
+    await waiter.until(() => bridge.stats().connects === 2 && bridge.stats().connected, 'the bridge reconnected');
+    const d = await device(url);
+    await send(d, `${prefix}/drones/d-1/telemetry`, { seq: 1, battery: 50 });
+    await waiter.until(() => readings.length === 1, 'a reading forwarded after the reconnect');
+    expect(lines.join('\n')).not.toContain(password);
+  }, 30_000);
 });
+
+/** Skips (or fails under MISSIVE_REQUIRE_BROKERS=1) when `mosquitto` or `mosquitto_passwd` is not installed. */
+async function needOwnMosquitto(ctx: { skip: (note?: string) => void }): Promise<boolean> {
+  const missing = ['mosquitto', 'mosquitto_passwd'].filter((bin) => spawnSync(bin, ['-h']).error !== undefined);
+  if (missing.length === 0) return true;
+  const problem = `${missing.join(' and ')} not installed`;
+  if (brokersRequired()) throw new Error(`${problem} (MISSIVE_REQUIRE_BROKERS=1)`);
+  ctx.skip(problem);
+  return false;
+}
+
+/** A logger that keeps every line, its fields whole (as pino would write them). */
+function recordingLogger(lines: string[]): Logger {
+  const log = (level: string) => (fields: object | string, message?: string) =>
+    void lines.push(`${level} ${inspect(fields, { depth: 10 })} ${message ?? ''}`);
+  const logger: Logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: () => logger };
+  return logger;
+}

@@ -33,7 +33,7 @@
  * ```
  * @module
  */
-import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, ErrorWithReasonCode, type IPublishPacket, type MqttClient } from 'mqtt';
 import {
   ConfigurationError,
   MessageTooLargeError,
@@ -45,6 +45,8 @@ import {
   type PayloadInput,
   type PublishOptions,
 } from '@missive/core';
+import { checkKnownKeys } from '@missive/core/transport';
+import { connackRefusal } from './connack-refusal.js';
 import { MqttMessageRejected } from './dead-letter.js';
 import { topicFilter } from './topic-filter.js';
 
@@ -141,6 +143,17 @@ function describeUrl(url: string): string {
 
 /** Creates a bridge; options are checked here, nothing connects until `start`. */
 export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
+  checkKnownKeys('MQTT bridge', options, {
+    url: true,
+    bus: true,
+    routes: true,
+    clientId: true,
+    group: true,
+    sessionExpirySeconds: true,
+    connectTimeoutMs: true,
+    reconnectMs: true,
+    logger: true,
+  });
   let parsed: URL;
   try {
     parsed = new URL(options.url);
@@ -232,6 +245,9 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
         clean: false,
         properties: { sessionExpiryInterval: sessionExpiry },
         reconnectPeriod: options.reconnectMs ?? 1000,
+        // A refused CONNACK on a reconnect (a password rotated on the broker, a busy broker) would end mqtt.js's
+        // reconnecting for good, leaving the bridge down; it keeps trying instead, logged as an error.
+        reconnectOnConnackError: true,
         connectTimeout: timeoutMs,
         // The puback of a QoS 1 message goes out when handleMessage calls back: after the bus has it.
         customHandleAcks: (_topic, _message, _packet, done) => done(0),
@@ -247,15 +263,32 @@ export function createMqttBridge(options: MqttBridgeOptions): MqttBridge {
         );
       };
       c.on('connect', () => void counters.connects++);
-      c.on('error', (error) => log?.warn({ error: error.message, broker: where }, 'mqtt bridge: connection error'));
+      c.on('error', (error) => {
+        if (error instanceof ErrorWithReasonCode && client === c)
+          log?.error(
+            { error: connackRefusal(where, error).message, broker: where },
+            'mqtt bridge: the broker refused to reconnect; retrying',
+          );
+        else log?.warn({ error: error.message, broker: where }, 'mqtt bridge: connection error');
+      });
       try {
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new TransportError(`MQTT broker at ${where} did not accept a connection within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
+          const timer = setTimeout(() => {
+            c.off('error', refused);
+            reject(new TransportError(`MQTT broker at ${where} did not accept a connection within ${timeoutMs} ms`));
+          }, timeoutMs);
+          // A refused CONNACK (a wrong password, ...) ends mqtt.js's reconnecting: fail now, not at the timeout.
+          // Other errors (a refused socket) are retried until the timeout.
+          const refused = (error: Error) => {
+            if (!(error instanceof ErrorWithReasonCode)) return;
+            clearTimeout(timer);
+            c.off('error', refused);
+            reject(connackRefusal(where, error));
+          };
+          c.on('error', refused);
           c.once('connect', () => {
             clearTimeout(timer);
+            c.off('error', refused);
             resolve();
           });
         });

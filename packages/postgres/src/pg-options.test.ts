@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@missive/core';
-import { createTransport } from './index.js';
-import { postgresOptionsFromUrl, resolvePostgresOptions, withSetting } from './pg-options.js';
+import { createTransport, PostgresTransport } from './index.js';
+import { postgresOptionsFromUrl, resolvePostgresOptions, withSetting, type PostgresTransportOptions } from './pg-options.js';
 
 describe('postgres options', () => {
   it('takes its own parameters out of the URL and leaves the rest to pg', () => {
@@ -73,5 +73,13 @@ describe('postgres options', () => {
       connectionString: 'postgres://u@h/db',
       options: '-c search_path=app -c synchronous_commit=off',
     });
+  });
+
+  it('refuses a misspelt option (JavaScript, no type check) at construction, named, with the known ones', () => {
+    const options = { connectionString: 'postgres://app:s3cret@127.0.0.1:5432/db', lease: 5000 } as PostgresTransportOptions;
+    expect(() => new PostgresTransport(options)).toThrow(ConfigurationError);
+    expect(() => new PostgresTransport(options)).toThrow(
+      'unknown postgres option "lease"; known: connectionString, schema, leaseMs, pollMs, poolSize, reconnectMs, maxBuffered, heartbeatMs, applicationName, commit',
+    );
   });
 });

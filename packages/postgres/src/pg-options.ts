@@ -22,6 +22,7 @@
  * @module
  */
 import { ConfigurationError, redactUrl } from '@missive/core';
+import { checkKnownKeys } from '@missive/core/transport';
 
 /** Options of the PostgreSQL transport. */
 export interface PostgresTransportOptions {
@@ -125,6 +126,18 @@ export function checkIdentifier(name: string, what: string): string {
 
 /** Checks options and fills in defaults. */
 export function resolvePostgresOptions(options: PostgresTransportOptions): ResolvedPostgresOptions {
+  checkKnownKeys('postgres', options, {
+    connectionString: true,
+    schema: true,
+    leaseMs: true,
+    pollMs: true,
+    poolSize: true,
+    reconnectMs: true,
+    maxBuffered: true,
+    heartbeatMs: true,
+    applicationName: true,
+    commit: true,
+  });
   let url: URL;
   try {
     url = new URL(options.connectionString);

@@ -98,6 +98,15 @@ export class RabbitConnection {
     return this.state === 'open';
   }
 
+  /** Throws the `BusStateError` of a transport not connected yet (`NOT_STARTED`) or closed, or closing (`CLOSED`). */
+  checkOpen(): void {
+    if (this.state !== 'open')
+      throw new BusStateError(
+        this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed,
+        `rabbitmq transport is ${this.state === 'new' ? 'not connected' : 'closed'}`,
+      );
+  }
+
   /** The current connection, or undefined while it is down. */
   get current(): amqp.ChannelModel | undefined {
     return this.connection;
@@ -284,11 +293,7 @@ export class RabbitConnection {
    * the broker blocks this connection's publishes (a resource alarm); declarations and reads need not.
    */
   async publisherChannel(publishing = false): Promise<amqp.ConfirmChannel> {
-    if (this.state !== 'open')
-      throw new BusStateError(
-        this.state === 'new' ? ErrorCode.NotStarted : ErrorCode.Closed,
-        `rabbitmq transport is ${this.state === 'new' ? 'not connected' : 'closed'}`,
-      );
+    this.checkOpen();
     if (this.publisher !== undefined && (!publishing || this.blockedBy === undefined)) return this.publisher;
     if (this.publisher === undefined && this.connection !== undefined) {
       await this.onConnect(this.connection).catch(() => undefined);

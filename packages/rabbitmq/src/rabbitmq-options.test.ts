@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, silentLogger, systemClock } from '@missive/core';
-import { createTransport } from './index.js';
+import { createTransport, RabbitMqTransport, type RabbitMqOptions } from './index.js';
 
 function open(url: string) {
   return createTransport(new URL(url), { clock: systemClock, logger: silentLogger });
@@ -30,6 +30,28 @@ describe('rabbitmq URL parameters', () => {
     const transport = open(
       'amqp://guest:guest@127.0.0.1:5672/?queueType=classic&publishTimeout=5&maxBuffered=1&failover=127.0.0.2:5672&heartbeat=5&frameMax=8192&channelMax=10&locale=en_US&maxFrameSize=8192',
     );
+    await transport.close();
+  });
+});
+
+describe('rabbitmq object options', () => {
+  it('a misspelt option (JavaScript, no type check) is refused at construction, named, with the known ones', () => {
+    const options = { url: 'amqp://guest:s3cret@127.0.0.1:5672/', prefetchh: 10 } as RabbitMqOptions;
+    expect(() => new RabbitMqTransport(options)).toThrow(ConfigurationError);
+    expect(() => new RabbitMqTransport(options)).toThrow(
+      'unknown rabbitmq option "prefetchh"; known: url, queueType, publishTimeoutMs, maxBuffered, socketOptions, failover',
+    );
+  });
+
+  it('every documented option passes', async () => {
+    const transport = new RabbitMqTransport({
+      url: 'amqp://guest:guest@127.0.0.1:5672/',
+      queueType: 'classic',
+      publishTimeoutMs: 5,
+      maxBuffered: 1,
+      socketOptions: {},
+      failover: ['127.0.0.2:5672'],
+    });
     await transport.close();
   });
 });

@@ -21,6 +21,7 @@
  * @module
  */
 import { ConfigurationError, redactUrl } from '@missive/core';
+import { checkKnownKeys } from '@missive/core/transport';
 
 /** Options of the RabbitMQ transport. */
 export interface RabbitMqOptions {
@@ -82,6 +83,14 @@ function int(value: string | number | undefined, name: string, fallback: number,
 
 /** Checks options and fills in defaults. */
 export function resolveRabbitMqOptions(options: RabbitMqOptions): ResolvedRabbitMqOptions {
+  checkKnownKeys('rabbitmq', options, {
+    url: true,
+    queueType: true,
+    publishTimeoutMs: true,
+    maxBuffered: true,
+    socketOptions: true,
+    failover: true,
+  });
   let url: URL;
   try {
     url = new URL(options.url);

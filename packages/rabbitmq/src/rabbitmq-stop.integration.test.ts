@@ -3,12 +3,14 @@
  * finish during the drain reach the broker before the connection closes, so the next instance never
  * sees those messages again (the README's "completed work is never redelivered"). A handler that
  * fails during the drain is completed work too: its dead letter or delayed retry is published and
- * confirmed before the original is acked, and the channel must not close in between.
+ * confirmed before the original is acked, and the channel must not close in between. A closed
+ * transport refuses to consume with `BusStateError` `CLOSED` (one never connected: `NOT_STARTED`),
+ * as SQLite, PostgreSQL and NATS do.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, silentLogger, UnrecoverableError } from '@missive/core';
+import { BusStateError, createBus, defineCommand, silentLogger, UnrecoverableError } from '@missive/core';
 import { createWaiter } from '@missive/testing';
 import { gate, range } from '@missive/testing/vitest';
 import { cleanupAfterEach, needRabbitMq, rabbitUrl } from './test-support/broker.js';
@@ -160,4 +162,26 @@ describe('rabbitmq stop', () => {
     const letters = await second.deadLetters.list(queue);
     expect(letters.map((l) => l.message.id).sort()).toEqual([...deadLettered].sort());
   }, 60_000);
+
+  it('a closed transport refuses to consume with BusStateError CLOSED, one never connected with NOT_STARTED', async (ctx) => {
+    if (!(await needRabbitMq(ctx))) return;
+    const refusal = (transport: RabbitMqTransport): unknown => {
+      try {
+        transport.consume(`never-${randomBytes(4).toString('hex')}`, { prefetch: 1 });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const transport = new RabbitMqTransport({ url: rabbitUrl }, { logger: silentLogger });
+    const unconnected = refusal(transport);
+    expect(unconnected).toBeInstanceOf(BusStateError);
+    expect((unconnected as BusStateError).code).toBe('NOT_STARTED');
+    await transport.connect();
+    await transport.close();
+    const closed = refusal(transport);
+    expect(closed).toBeInstanceOf(BusStateError);
+    expect((closed as BusStateError).code).toBe('CLOSED');
+    expect((closed as BusStateError).message).toBe('rabbitmq transport is closed');
+  });
 });

@@ -48,8 +48,6 @@
  */
 import type * as amqp from 'amqplib';
 import {
-  BusStateError,
-  ErrorCode,
   consoleLogger,
   redactUrl,
   type Logger,
@@ -237,7 +235,7 @@ export class RabbitMqTransport implements Transport, ConsumerHost, DeadLetterHos
   }
 
   consume(queue: string, options: { readonly prefetch: number }): Consumer {
-    if (!this.link.open) throw new BusStateError(ErrorCode.NotStarted, 'rabbitmq transport is not connected');
+    this.link.checkOpen();
     const prefetch = Math.max(1, Math.floor(options.prefetch));
     const consumer = this.declarations.isOrdered(queue)
       ? new OrderedConsumer(this, queue, prefetch)

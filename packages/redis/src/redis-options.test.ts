@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@missive/core';
-import { resolveRedisOptions } from './redis-options.js';
+import { resolveRedisOptions, type RedisTransportOptions } from './redis-options.js';
 import { RedisTransport } from './redis-transport.js';
 
 describe('redis options', () => {
@@ -49,5 +49,25 @@ describe('redis options', () => {
     }
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('refuses a misspelt option (JavaScript, no type check) at construction, named, with the known ones', () => {
+    const options = { url: 'redis://127.0.0.1:6379', claimIdle: 1000 } as RedisTransportOptions;
+    expect(() => new RedisTransport(options)).toThrow(ConfigurationError);
+    expect(() => new RedisTransport(options)).toThrow(
+      'unknown redis option "claimIdle"; known: url, prefix, claimIdleMs, durability, pollMs, timeoutMs, batch, redisOptions',
+    );
+    expect(() =>
+      resolveRedisOptions({
+        url: 'redis://127.0.0.1:6379',
+        prefix: 'p',
+        claimIdleMs: 1000,
+        durability: 'memory',
+        pollMs: 100,
+        timeoutMs: 1000,
+        batch: 1,
+        redisOptions: {},
+      }),
+    ).not.toThrow();
   });
 });

@@ -20,6 +20,7 @@
  * @module
  */
 import { ConfigurationError, redactUrl } from '@missive/core';
+import { checkKnownKeys } from '@missive/core/transport';
 import { BATCH_MAX_MESSAGES } from './entry.js';
 
 /** What `connect` demands of the server's persistence. */
@@ -100,6 +101,16 @@ function int(value: string | number | undefined | null, name: string, fallback: 
 
 /** Checks options and fills in defaults. */
 export function resolveRedisOptions(options: RedisTransportOptions): ResolvedRedisOptions {
+  checkKnownKeys('redis', options, {
+    url: true,
+    prefix: true,
+    claimIdleMs: true,
+    durability: true,
+    pollMs: true,
+    timeoutMs: true,
+    batch: true,
+    redisOptions: true,
+  });
   let url: URL;
   try {
     url = new URL(options.url);

@@ -17,6 +17,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigurationError } from '@missive/core';
+import { checkKnownKeys } from '@missive/core/transport';
 
 /** Options of the SQLite transport. */
 export interface SqliteTransportOptions {
@@ -49,6 +50,14 @@ function int(value: string | number | undefined, name: string, fallback: number,
 
 /** Checks options and fills in defaults. */
 export function resolveSqliteOptions(options: SqliteTransportOptions): ResolvedSqliteOptions {
+  checkKnownKeys('sqlite', options, {
+    path: true,
+    create: true,
+    synchronous: true,
+    leaseMs: true,
+    pollMs: true,
+    busyTimeoutMs: true,
+  });
   if (typeof options.path !== 'string' || options.path === '')
     throw new ConfigurationError('sqlite transport needs a database path, as in sqlite://.missive/bus.db');
   if (options.path === ':memory:')

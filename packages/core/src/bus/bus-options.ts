@@ -25,6 +25,7 @@ import type { RetryEvent } from '../consume/steps/retry.js';
 import type { Transport } from '../transport/transport.js';
 import { parseTransportUrl, type TransportFactories } from '../transport/transport-url.js';
 import { ConfigurationError } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 import type { PublishMiddleware } from './publish-context.js';
 
 /** Options of {@link createBus}. */
@@ -147,6 +148,26 @@ export function serviceOf(options: BusOptions): string {
     );
   }
   return options.service;
+}
+
+/** Refuses a key of `options` (or of its `middleware`) that {@link BusOptions} does not have: a misspelt option. */
+export function checkBusOptionKeys(options: BusOptions): void {
+  checkKnownKeys('createBus', options, {
+    service: true,
+    transport: true,
+    transports: true,
+    clock: true,
+    logger: true,
+    codec: true,
+    retry: true,
+    middleware: true,
+    stopTimeoutMs: true,
+    requestTimeoutMs: true,
+    validateOutgoing: true,
+    instanceId: true,
+    faultEvents: true,
+  });
+  checkKnownKeys('createBus middleware', options.middleware, { consume: true, publish: true });
 }
 
 /** The transport option checked: a parsed URL (its package is loaded at `start`) or a transport instance. */

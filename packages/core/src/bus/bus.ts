@@ -38,6 +38,7 @@ import type { HandledObserver } from '../observe/handled.js';
 import { busCore, type BusComponent, type BusCore, type BusInternals, type BusState } from './bus-core.js';
 import { busInternals } from './bus-internals.js';
 import {
+  checkBusOptionKeys,
   nonNegative,
   serviceOf,
   transportSpecOf,
@@ -88,6 +89,7 @@ export class Bus implements Sender {
 
   constructor(options: BusOptions) {
     this.service = serviceOf(options);
+    checkBusOptionKeys(options);
     this.instanceId = options.instanceId ?? randomUUID().slice(0, 8);
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? consoleLogger('warn');

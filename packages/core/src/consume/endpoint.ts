@@ -18,6 +18,7 @@ import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from '.
 import type { AnyContract, CommandContract, EventContract, QueryContract } from '../contracts/contract.js';
 import type { ConsumeContext, Handler, Responder, TapHandler } from './context.js';
 import { ConfigurationError } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 import type { Middleware } from './pipeline.js';
 import { RateLimiter, type RateLimitOptions } from '../policies/rate-limiter.js';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from '../policies/retry-policy.js';
@@ -141,6 +142,17 @@ export function defineEndpoint(
       `endpoint name ${JSON.stringify(name)} is not valid: use letters, digits, ".", "-", "_", ":" (at most 200)`,
     );
   }
+  checkKnownKeys(`endpoint ${name}`, options, {
+    concurrency: true,
+    prefetch: true,
+    retry: true,
+    circuitBreaker: true,
+    rateLimit: true,
+    expired: true,
+    maxDeliveries: true,
+    ordered: true,
+    takeOver: true,
+  });
   const concurrency = positiveInt(options.concurrency ?? 8, `endpoint ${name}: concurrency`);
   const prefetch = options.prefetch === undefined ? undefined : positiveInt(options.prefetch, `endpoint ${name}: prefetch`);
   if (prefetch !== undefined && prefetch < concurrency)
@@ -161,7 +173,10 @@ export function defineEndpoint(
   const taps: { matches: (type: string) => boolean; route: Route }[] = [];
   const topics = new Set<string>();
   const middleware: ConsumeMiddleware[] = [];
-  const policyOf = (handlerOptions?: HandlerOptions) => retryPolicy(handlerOptions?.retry ?? endpointRetry);
+  const policyOf = (handlerOptions?: HandlerOptions) => {
+    checkKnownKeys(`endpoint ${name} handler`, handlerOptions, { retry: true });
+    return retryPolicy(handlerOptions?.retry ?? endpointRetry);
+  };
   const add = (contract: AnyContract, route: Route) => {
     if (routes.has(contract.name))
       throw new ConfigurationError(`endpoint ${name}: ${contract.name} has two handlers; an endpoint handles each message type once`);

@@ -17,6 +17,7 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 
 /** Circuit breaker settings. */
 export interface CircuitBreakerOptions {
@@ -41,6 +42,7 @@ interface Checked {
 }
 
 function check(options: CircuitBreakerOptions): Checked {
+  checkKnownKeys('circuitBreaker', options, { failureRatio: true, minimumCalls: true, windowMs: true, cooldownMs: true });
   const failureRatio = options.failureRatio ?? 0.5;
   const minimumCalls = options.minimumCalls ?? 10;
   const windowMs = options.windowMs ?? 60_000;

@@ -11,6 +11,7 @@
  */
 import { sleep, type Clock } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 
 /** Rate limit settings of an endpoint. */
 export interface RateLimitOptions {
@@ -32,6 +33,7 @@ export class RateLimiter {
     options: RateLimitOptions,
     private readonly clock: Clock,
   ) {
+    checkKnownKeys('rateLimit', options, { perSecond: true, burst: true });
     if (!(options.perSecond > 0)) throw new ConfigurationError(`rateLimit.perSecond must be > 0, got ${options.perSecond}`);
     this.burst = options.burst ?? 1;
     if (!Number.isInteger(this.burst) || this.burst < 1)

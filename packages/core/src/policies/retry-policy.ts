@@ -11,6 +11,7 @@
  * @module
  */
 import { ConfigurationError } from '../errors.js';
+import { checkKnownKeys } from '../known-keys.js';
 
 /** Delayed redelivery settings. */
 export interface DelayedRetryOptions {
@@ -48,30 +49,75 @@ export const defaultRetryOptions: RetryOptions = Object.freeze({
   delayed: Object.freeze({ attempts: 3, initialMs: 1000, factor: 5, maxMs: 60 * 60 * 1000, jitter: 0.2 }),
 });
 
-function nonNegativeInt(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new ConfigurationError(`retry ${what} must be a whole number of 0 or more, got ${String(value)}`);
-  }
-  return value;
+/** What a numeric retry option must be. */
+interface NumberRule {
+  readonly whole?: boolean;
+  readonly min: number;
+  /** How the message shows `min`, when it comes from another field. Default: the number. */
+  readonly minText?: string;
+  readonly max?: number;
 }
 
-/** Builds a policy; `random` is injectable for tests. */
+function ruleText(rule: NumberRule): string {
+  const kind = rule.whole === true ? 'a whole number' : 'a number';
+  const min = rule.minText ?? String(rule.min);
+  return rule.max === undefined ? `${kind} of ${min} or more` : `${kind} from ${min} to ${rule.max}`;
+}
+
+function shown(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+/**
+ * Why `value`, the option `field`, breaks `rule`, in words that name the field and what is wrong
+ * with it (missing, not a number, NaN, infinite, a fraction, out of range); undefined if it is right.
+ */
+function numberFault(field: string, value: unknown, rule: NumberRule): string | undefined {
+  const must = `retry ${field} must be ${ruleText(rule)}`;
+  if (value === undefined) return `retry ${field} is missing: it must be ${ruleText(rule)}`;
+  if (typeof value !== 'number') return `${must}, got ${shown(value)}`;
+  if (Number.isNaN(value)) return `${must}, got NaN`;
+  if (!Number.isFinite(value)) return `${must}, got ${value} (it must be finite)`;
+  if (rule.whole === true && !Number.isInteger(value)) return `${must}, got the fraction ${value}`;
+  if (value < rule.min || (rule.max !== undefined && value > rule.max)) return `${must}, got ${value}`;
+  return undefined;
+}
+
+/** Throws a `ConfigurationError` with every fault found, one per field, if there is any. */
+function throwFaults(faults: readonly (string | undefined)[]): void {
+  const found = faults.filter((fault) => fault !== undefined);
+  if (found.length > 0) throw new ConfigurationError(found.join('; '));
+}
+
+/** Builds a policy; `random` is injectable for tests. Each fault of `options` names the field that is wrong. */
 export function retryPolicy(options: RetryOptions = defaultRetryOptions, random: () => number = Math.random): RetryPolicy {
-  const immediate = nonNegativeInt(options.immediate ?? 1, 'immediate');
+  if (options === null || typeof options !== 'object')
+    throw new ConfigurationError(`retry must be an object such as { immediate: 1, delayed: false }, got ${shown(options)}`);
+  checkKnownKeys('retry', options, { immediate: true, delayed: true });
+  const immediate = options.immediate ?? 1;
   const delayed = options.delayed === undefined ? defaultRetryOptions.delayed : options.delayed;
-  if (delayed === false) return { immediate, delayedAttempts: 0, delayFor: () => 0 };
-  if (delayed === null || typeof delayed !== 'object') throw new ConfigurationError('retry delayed must be an object or false');
-  const attempts = nonNegativeInt(delayed.attempts, 'delayed.attempts');
-  const initialMs = nonNegativeInt(delayed.initialMs, 'delayed.initialMs');
+  const delayedFault =
+    delayed === false || (delayed !== null && typeof delayed === 'object')
+      ? undefined
+      : `retry delayed must be an object or false, got ${shown(delayed)}`;
+  throwFaults([numberFault('immediate', immediate, { whole: true, min: 0 }), delayedFault]);
+  if (delayed === false || delayed === undefined) return { immediate, delayedAttempts: 0, delayFor: () => 0 };
+  checkKnownKeys('retry delayed', delayed, { attempts: true, initialMs: true, factor: true, maxMs: true, jitter: true });
+  const attempts = delayed.attempts;
+  const initialMs = delayed.initialMs;
   const factor = delayed.factor ?? 2;
   const maxMs = delayed.maxMs ?? 60 * 60 * 1000;
   const jitter = delayed.jitter ?? 0.2;
-  if (typeof factor !== 'number' || !(factor >= 1))
-    throw new ConfigurationError(`retry delayed.factor must be 1 or more, got ${String(factor)}`);
-  if (typeof maxMs !== 'number' || !(maxMs >= initialMs))
-    throw new ConfigurationError(`retry delayed.maxMs must be at least initialMs (${initialMs}), got ${String(maxMs)}`);
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
-    throw new ConfigurationError(`retry delayed.jitter must be between 0 and 1, got ${String(jitter)}`);
+  const initialFault = numberFault('delayed.initialMs', initialMs, { whole: true, min: 0 });
+  throwFaults([
+    numberFault('delayed.attempts', attempts, { whole: true, min: 0 }),
+    initialFault,
+    numberFault('delayed.factor', factor, { min: 1 }),
+    numberFault('delayed.maxMs', maxMs, initialFault === undefined ? { min: initialMs, minText: `initialMs (${initialMs})` } : { min: 0 }),
+    numberFault('delayed.jitter', jitter, { min: 0, max: 1 }),
+  ]);
   return {
     immediate,
     delayedAttempts: attempts,

@@ -3,8 +3,8 @@
  * `@missive/core/transport`: the kit for writing a transport package. Applications import
  * `@missive/core`; a transport imports this as well. It holds the transport contract and what every
  * transport otherwise writes again: the delivery buffer, a settle-once `Delivery` base, a buffered
- * consumer, header names, the row → message conversion, topic matching, the URL lookup, and the
- * optional command-ownership ability (`CommandOwnership`, see `command-owners.ts`).
+ * consumer, header names, the row → message conversion, topic matching, the URL lookup, the check that refuses
+ * an unknown option (`checkKnownKeys`), and the optional command-ownership ability (`CommandOwnership`, see `command-owners.ts`).
  * Each piece's promises are written at the top of its file. A transport is done when it passes the
  * conformance suite in `@missive/testing`.
  *
@@ -24,6 +24,7 @@ export { TransportHeader, isTransportHeader } from './transport-headers.js';
 export { Header } from '../message/headers.js';
 export { rowToMessage, readMessageRow, bytesView, type MessageRow } from './message-row.js';
 export { readStoredHeaders } from './stored-headers.js';
+export { checkKnownKeys } from '../known-keys.js';
 export { checkTopicPattern, isExactTopic, topicMatcher } from './topic-pattern.js';
 export {
   checkTransportFactories,

@@ -2,14 +2,15 @@
  * What the MQTT integration tests share: the broker URL (`MISSIVE_MQTT_URL`, else the local
  * Mosquitto), the check that skips a test with its reason when the broker is not there (or fails it
  * under `MISSIVE_REQUIRE_BROKERS=1`), a unique topic prefix per run, and a private Mosquitto on
- * its own port and data directory for the restart test (the shared one is never restarted).
+ * its own port and data directory for the restart test (the shared one is never restarted) and the
+ * password test (the shared one lets anyone in and ignores passwords).
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { brokersRequired } from '@missive/testing';
 
@@ -57,16 +58,37 @@ export interface OwnMosquitto {
   /** Stops it (SIGTERM: it saves its sessions) and starts it again on the same port and data. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** With `users` at start: replaces the users and their passwords, and has Mosquitto reload them (SIGHUP); connected clients stay. */
+  setUsers(users: Readonly<Record<string, string>>): void;
 }
 
-/** Starts a private Mosquitto (`mosquitto -c <temp config>`); throws if the binary is missing. */
-export async function startOwnMosquitto(): Promise<OwnMosquitto> {
+/** Writes a Mosquitto password file with `users` (`mosquitto_passwd -b`). */
+function writeUsers(file: string, users: Readonly<Record<string, string>>): void {
+  writeFileSync(file, '');
+  for (const [user, password] of Object.entries(users)) {
+    const made = spawnSync('mosquitto_passwd', ['-b', file, user, password], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`mosquitto_passwd failed: ${made.error?.message ?? made.stderr}`);
+  }
+}
+
+/**
+ * Starts a private Mosquitto (`mosquitto -c <temp config>`); throws if the binary is missing. With
+ * `users`, it lets only them in (a password file made by `mosquitto_passwd`), no anonymous client.
+ */
+export async function startOwnMosquitto(options: { readonly users?: Readonly<Record<string, string>> } = {}): Promise<OwnMosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'missive-mosquitto-'));
   const config = join(dir, 'mosquitto.conf');
+  const passwords = join(dir, 'passwords');
+  let access = 'allow_anonymous true\n';
+  if (options.users !== undefined) {
+    writeUsers(passwords, options.users);
+    access = `allow_anonymous false\npassword_file ${passwords}\n`;
+  }
+  // `user`: started as root, Mosquitto would run as the `mosquitto` user, which cannot read the private temp directory.
   writeFileSync(
     config,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nautosave_interval 1\n`,
+    `listener ${port} 127.0.0.1\nuser ${userInfo().username}\n${access}persistence true\npersistence_location ${dir}/\nautosave_interval 1\n`,
   );
   const url = `mqtt://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
@@ -98,6 +120,11 @@ export async function startOwnMosquitto(): Promise<OwnMosquitto> {
     async stop() {
       await down();
       rmSync(dir, { recursive: true, force: true });
+    },
+    setUsers(users) {
+      if (options.users === undefined) throw new Error('this Mosquitto was started without users');
+      writeUsers(passwords, users);
+      child?.kill('SIGHUP');
     },
   };
 }

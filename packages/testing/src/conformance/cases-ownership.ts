@@ -151,36 +151,57 @@ export function ownershipCases(test: CaseRegistrar): void {
   });
 
   test(
-    'takeOver moves a command deliberately: the old owner is unbound and keeps what it holds',
+    'takeOver moves a command deliberately: the old owner is unbound and keeps what it holds, each message with its type',
     async (env) => {
       const DoThing = env.command('moved', Num);
+      const Kept = env.command('kept', Num); // a type the old owner keeps
       const before = env.name('before');
       const after = env.name('after');
       const old = env.bus('old-service');
-      old.endpoint(before, (e) => e.on(DoThing, () => undefined));
+      old.endpoint(before, (e) => e.on(DoThing, () => undefined).on(Kept, () => undefined));
       await old.start();
       await old.stop();
       const sender = env.bus('sender');
       await sender.start();
       await sender.send(DoThing, { n: 0 }); // waits in the old owner's queue
+      await sender.send(Kept, { n: 100 }); // and so does this one
       const admin = await env.transport();
-      await depthOf(env, admin, before, 1);
-      const got: number[] = [];
+      await depthOf(env, admin, before, 2);
+      const got: { type: string; n: number }[] = [];
       const next = env.bus('new-service');
-      next.endpoint(after, (e) => e.on(DoThing, (m) => void got.push(m.n)), { takeOver: true });
+      next.endpoint(after, (e) => e.on(DoThing, (m, ctx) => void got.push({ type: ctx.envelope.type, n: m.n })), { takeOver: true });
       await next.start();
       for (const n of range(5)) await sender.send(DoThing, { n: n + 1 });
       await env.until(() => got.length === 5, 'five commands on the new owner');
       // Sends resolve once the message is in every bound queue: the old owner got none of them.
-      expect((await depthOf(env, admin, before, 1)).depth).toBe(1);
-      expect(got.sort()).toEqual([1, 2, 3, 4, 5]);
-      expect((await ownersOf(admin).owners()).filter((o) => o.type === DoThing.name)).toEqual([
-        expect.objectContaining({ queue: after, service: 'new-service' }),
-      ]);
+      expect((await depthOf(env, admin, before, 2)).depth).toBe(2);
+      expect(got.sort((a, b) => a.n - b.n)).toEqual(range(5).map((n) => ({ type: DoThing.name, n: n + 1 })));
+      const owners = await ownersOf(admin).owners();
+      expect(owners.filter((o) => o.type === DoThing.name)).toEqual([expect.objectContaining({ queue: after, service: 'new-service' })]);
+      expect(owners.filter((o) => o.type === Kept.name)).toEqual([expect.objectContaining({ queue: before })]);
       // The old code started again is refused now: the move stays made.
       const again = env.bus('old-service');
-      again.endpoint(before, (e) => e.on(DoThing, () => undefined));
+      again.endpoint(before, (e) => e.on(DoThing, () => undefined).on(Kept, () => undefined));
       await expect(again.start()).rejects.toThrow(CommandOwnerConflictError);
+      // What the old queue kept still has its types: the old service without the moved type handles
+      // the kept command as its own, and a tap takes the moved one as a DoThing. A message that lost
+      // its type on the move would be dead-lettered as an unknown type instead.
+      const kept: { type: string; n: number; by: string }[] = [];
+      const dead: string[] = [];
+      const back = env.bus('old-service');
+      back.on('dead-lettered', (d) => void dead.push(`${d.type || '(no type)'}: ${d.reason}`));
+      back.endpoint(before, (e) =>
+        e
+          .on(Kept, (m, ctx) => void kept.push({ type: ctx.envelope.type, n: m.n, by: 'handler' }))
+          .tap(DoThing.name, (envelope) => void kept.push({ type: envelope.type, n: (envelope.data as { n: number }).n, by: 'tap' })),
+      );
+      await back.start();
+      await env.until(() => kept.length + dead.length >= 2, 'the two messages the old queue kept');
+      expect(dead).toEqual([]);
+      expect(kept.sort((a, b) => a.n - b.n)).toEqual([
+        { type: DoThing.name, n: 0, by: 'tap' },
+        { type: Kept.name, n: 100, by: 'handler' },
+      ]);
     },
     { needs: ['commandOwners'] },
   );
