@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '@missive/core';
 import { resolveNatsOptions } from './nats-options.js';
+import { NatsTransport } from './nats-transport.js';
 
 describe('nats options', () => {
   it('reads the URL, with defaults', () => {
@@ -46,6 +47,13 @@ describe('nats options', () => {
       expect(error, url).toBeInstanceOf(ConfigurationError);
       expect(String((error as Error).message)).not.toContain('secret');
     }
+  });
+
+  it('refuses an options key it does not know (JavaScript, a config file), listing the known ones', () => {
+    expect(() => resolveNatsOptions({ url: 'nats://h', ackWait: 30000 } as never)).toThrow(
+      'unknown nats option "ackWait"; known: url, prefix, ackWaitMs, publishTimeoutMs, replicas, maxDeliver, confirmAcks, ownersBucket, contentMode, batch, tls, name',
+    );
+    expect(() => new NatsTransport({ url: 'nats://h', batchSize: 8 } as never)).toThrow('unknown nats option "batchSize"');
   });
 
   it('refuses a URL parameter it does not know, listing the known ones', () => {

@@ -1,7 +1,8 @@
 /**
  * Options of the NATS transport, from a `nats://` URL (or `tls://`, see below) or an object. Missive's own
  * parameters live in the query; user and password (or a token as the user part) in the authority.
- * A query parameter not in the table below (nor `tls`, `servers` or `name`) is refused. Faults are
+ * A query parameter not in the table below (nor `tls`, `servers` or `name`) is refused, and so is an
+ * unknown key of the options object (a misspelt `ackWait` for `ackWaitMs` in JavaScript). Faults are
  * `ConfigurationError`s that say what to fix, never showing the password or the token.
  *
  * | parameter | meaning | default |
@@ -28,6 +29,7 @@
  * @module
  */
 import { ConfigurationError, redactUrl } from '@missive/core';
+import { checkKnownKeys } from '@missive/core/transport';
 
 /** Options of the NATS transport. */
 export interface NatsOptions {
@@ -144,6 +146,20 @@ function bucket(value: string | undefined): string | undefined {
 
 /** Checks options and fills in defaults. */
 export function resolveNatsOptions(options: NatsOptions): ResolvedNatsOptions {
+  checkKnownKeys('nats', options, {
+    url: true,
+    prefix: true,
+    ackWaitMs: true,
+    publishTimeoutMs: true,
+    replicas: true,
+    maxDeliver: true,
+    confirmAcks: true,
+    ownersBucket: true,
+    contentMode: true,
+    batch: true,
+    tls: true,
+    name: true,
+  });
   let url: URL;
   try {
     url = new URL(options.url);
