@@ -263,7 +263,12 @@ export function failureCases(test: CaseRegistrar): void {
     await bus.start();
     for (const n of range(5)) await bus.send(Job, { n });
     await env.until(() => starts.length === 5, 'five starts');
-    expect(starts[4]! - starts[0]!).toBeGreaterThanOrEqual(4 * 50 - 5);
+    // The limiter spaces its tokens 50 ms apart: the fifth start comes at least 200 ms after the
+    // first's token. What the handler sees adds each start's own dispatch delay, and the first
+    // start's can be the longest (a loaded machine, code run the first time: 8 ms seen in a full
+    // run), which shortens the measured span; so one interval of slack. Without a limit the five
+    // starts come within the few milliseconds five sends take.
+    expect(starts[4]! - starts[0]!).toBeGreaterThanOrEqual(3 * 50);
   });
 
   test('the circuit breaker opens, holds messages in the queue, probes and closes', async (env) => {
