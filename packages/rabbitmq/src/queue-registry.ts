@@ -28,7 +28,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { TransportError } from '@missive/core';
+import { silentLogger, TransportError, type Logger } from '@missive/core';
 import { asClaimRecord, ClaimBook, type ClaimRecord } from './command-claims.js';
 import {
   appendSnapshot,
@@ -51,6 +51,8 @@ export const REGISTRY_MAX_BYTES = 20_000_000;
 export const REGISTRY_SEGMENT_BYTES = 256_000;
 /** How long a reader waits for its marker. */
 const READ_TIMEOUT_MS = 30_000;
+/** A read that has waited this long for its marker is logged (once), so that a slow or stuck read is not silent. */
+export const READ_WARN_MS = 5_000;
 /** How often a marker not read yet is appended again (see {@link RegistryFollower.sync}). */
 export const MARKER_RESEND_MS = 2_000;
 
@@ -149,10 +151,8 @@ export class RegistryFollower implements Registry {
   private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   /** When each entry was last seen (epoch ms): `q\0name`, `t\0type`, `c\0type`. */
   private readonly seen = new Map<string, number>();
-  private channel: amqp.Channel | undefined;
-  private consumerTag: string | undefined;
-  private lastRead: amqp.ConsumeMessage | undefined;
-  private ackScheduled = false;
+  /** The current read: the latest `follow`. Deliveries and replies of any earlier one change nothing. */
+  private read: StreamRead | undefined;
   /** The offset the read began at (after a snapshot), until the first record shows nothing is missing. */
   private expected: number | undefined;
   private snapshotDue = false;
@@ -160,19 +160,33 @@ export class RegistryFollower implements Registry {
   /** Where the current read began, until its first marker is reached. */
   private starting: 'snapshot' | 'first' | undefined;
 
-  /** Reads the registry on `channel`, its own (after a reconnect: a new one, from the start again): after the newest snapshot, if any. */
+  /** `logger` hears of a read that waits long for its marker ({@link READ_WARN_MS}). */
+  constructor(private readonly logger: Logger = silentLogger) {}
+
+  /**
+   * Reads the registry on `channel`, its own (after a reconnect: a new one, from the start again):
+   * after the newest snapshot, if any. A later call supersedes this one, even while this one still
+   * starts: the earlier read's consumer is cancelled (or, not started yet, never consumes), and
+   * nothing it receives changes this reader. (Two reads that both set the reader up at once left it
+   * taking one read's consumer tag and the other's channel: it skipped every record for good.)
+   */
   async follow(channel: amqp.Channel): Promise<void> {
     for (const waiter of this.waiting.values())
       waiter.reject(new TransportError('the connection was lost while reading the queue registry'));
     this.waiting.clear();
-    this.channel = channel;
-    this.lastRead = undefined;
+    const previous = this.read;
+    const read: StreamRead = { channel, consumerTag: undefined, lastRead: undefined, ackScheduled: false };
+    this.read = read;
+    if (previous?.consumerTag) void previous.channel.cancel(previous.consumerTag).catch(() => undefined); // a closed channel has none
     await channel.prefetch(1000);
-    await this.consumeAfter(channel, await newestSnapshot(channel));
+    const snapshot = await newestSnapshot(channel);
+    if (this.read !== read) return; // superseded while it started
+    await this.consumeAfter(read, snapshot);
   }
 
-  /** Consumes the stream after `snapshot` (its state taken), or from the first record. */
-  private async consumeAfter(channel: amqp.Channel, snapshot: RegistrySnapshot | undefined): Promise<void> {
+  /** Consumes the stream after `snapshot` (its state taken), or from the first record; nothing once `read` is superseded. */
+  private async consumeAfter(read: StreamRead, snapshot: RegistrySnapshot | undefined): Promise<void> {
+    if (this.read !== read) return;
     this.queues.clear();
     this.types.clear();
     this.claims.clear();
@@ -182,15 +196,16 @@ export class RegistryFollower implements Registry {
     this.starting = snapshot === undefined ? 'first' : 'snapshot';
     this.snapshotDue = snapshot === undefined;
     this.expected = snapshot === undefined ? undefined : snapshot.upTo + 1;
-    this.consumerTag = undefined;
+    read.consumerTag = undefined;
     // From a minute before the snapshot's last record, by time (broker and client clocks may differ a little).
     const from =
       snapshot === undefined ? 'first' : { '!': 'timestamp', value: Math.max(0, Math.floor((snapshot.upToAt - SNAPSHOT_LEAD_MS) / 1000)) };
-    const { consumerTag } = await channel.consume(REGISTRY_QUEUE, (message) => this.take(channel, message), {
+    const { consumerTag } = await read.channel.consume(REGISTRY_QUEUE, (message) => this.take(read, message), {
       noAck: false,
       arguments: { 'x-stream-offset': from },
     });
-    this.consumerTag ??= consumerTag;
+    read.consumerTag ??= consumerTag;
+    if (this.read !== read) await read.channel.cancel(consumerTag).catch(() => undefined); // superseded meanwhile
   }
 
   /**
@@ -206,6 +221,14 @@ export class RegistryFollower implements Registry {
     const body = Buffer.from(JSON.stringify({ marker }));
     let timer: NodeJS.Timeout | undefined;
     let resend: NodeJS.Timeout | undefined;
+    const slow = setTimeout(
+      () =>
+        this.logger.warn(
+          { registry: REGISTRY_QUEUE, waitedMs: READ_WARN_MS, timeoutMs: READ_TIMEOUT_MS },
+          `a read of the queue registry (${REGISTRY_QUEUE}) has waited ${READ_WARN_MS} ms for this reader's marker; it fails after ${READ_TIMEOUT_MS} ms`,
+        ),
+      READ_WARN_MS,
+    );
     const reached = new Promise<void>((resolve, reject) => {
       timer = setTimeout(
         () =>
@@ -224,6 +247,7 @@ export class RegistryFollower implements Registry {
       await reached;
     } finally {
       clearTimeout(timer);
+      clearTimeout(slow);
       clearInterval(resend);
       this.waiting.delete(marker);
     }
@@ -249,28 +273,29 @@ export class RegistryFollower implements Registry {
    * lets more come, and one `multiple` ack for a turn's records lets the first read of a long
    * registry go several times faster than an ack per record.
    */
-  private ackLater(channel: amqp.Channel, message: amqp.ConsumeMessage): void {
-    this.lastRead = message;
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
+  private ackLater(read: StreamRead, message: amqp.ConsumeMessage): void {
+    read.lastRead = message;
+    if (read.ackScheduled) return;
+    read.ackScheduled = true;
     setImmediate(() => {
-      this.ackScheduled = false;
-      const last = this.lastRead;
-      this.lastRead = undefined;
-      if (last === undefined || channel !== this.channel) return;
+      read.ackScheduled = false;
+      const last = read.lastRead;
+      read.lastRead = undefined;
+      if (last === undefined) return;
       try {
-        channel.ack(last, true);
+        read.channel.ack(last, true);
       } catch {
         /* the channel is closing: a new reader starts from the first record */
       }
     });
   }
 
-  private take(channel: amqp.Channel, message: amqp.ConsumeMessage | null): void {
-    if (message === null || channel !== this.channel) return;
-    this.ackLater(channel, message);
-    if (this.consumerTag !== undefined && message.fields.consumerTag !== this.consumerTag) return; // a read given up
-    this.consumerTag ??= message.fields.consumerTag;
+  private take(read: StreamRead, message: amqp.ConsumeMessage | null): void {
+    if (message === null) return;
+    this.ackLater(read, message); // what a superseded read still gets is acked too: the stream keeps it, the ack only lets more come
+    if (read !== this.read) return;
+    if (read.consumerTag !== undefined && message.fields.consumerTag !== read.consumerTag) return; // a consumer given up (restartFromFirst)
+    read.consumerTag ??= message.fields.consumerTag;
     const offset = streamOffset(message);
     const record = parseRecord(message.content);
     if (this.expected !== undefined) {
@@ -283,7 +308,7 @@ export class RegistryFollower implements Registry {
       const gap = offset > this.expected;
       this.expected = undefined;
       if (gap || reset) {
-        this.restartFromFirst(channel);
+        this.restartFromFirst(read);
         return;
       }
     }
@@ -299,18 +324,18 @@ export class RegistryFollower implements Registry {
       this.starting = undefined;
       if (this.snapshotDue || this.applied > SNAPSHOT_AFTER_RECORDS) {
         this.snapshotDue = false;
-        appendSnapshot(channel, snapshotRecord(this.snapshot(offset, recordTime(message))));
+        appendSnapshot(read.channel, snapshotRecord(this.snapshot(offset, recordTime(message))));
       }
     }
     waiter.resolve();
   }
 
-  private restartFromFirst(channel: amqp.Channel): void {
-    const tag = this.consumerTag;
-    this.consumerTag = ''; // what the old consumer still delivers is skipped
+  private restartFromFirst(read: StreamRead): void {
+    const tag = read.consumerTag;
+    read.consumerTag = ''; // what the old consumer still delivers is skipped
     void (async () => {
-      if (tag !== undefined) await channel.cancel(tag);
-      await this.consumeAfter(channel, undefined);
+      if (tag !== undefined) await read.channel.cancel(tag);
+      await this.consumeAfter(read, undefined);
     })().catch(() => undefined); // the channel was lost: the registry follows again on the next connection
   }
 
@@ -363,6 +388,15 @@ export class RegistryFollower implements Registry {
         : { name: record.name, topics: [...new Set([...known.topics, ...record.topics])], ordered: known.ordered || record.ordered },
     );
   }
+}
+
+/** One `follow`: its channel, its consumer (`''` while one is given up for another), and its pending ack. */
+interface StreamRead {
+  readonly channel: amqp.Channel;
+  consumerTag: string | undefined;
+  /** The last record taken and not acked yet (see `ackLater`). */
+  lastRead: amqp.ConsumeMessage | undefined;
+  ackScheduled: boolean;
 }
 
 /** A delivered stream message's offset. */

@@ -28,9 +28,13 @@ export class RabbitRegistry {
   /** The stream exists (declared on the first connection). */
   available = false;
   /** This transport's live reader of the registry. */
-  readonly view = new RegistryFollower();
+  readonly view: RegistryFollower;
   /** Settles once the view follows the stream on the current connection. */
   private following: Promise<void> | undefined;
+  /** The channel the view reads on, while it is open. */
+  private reader: amqp.Channel | undefined;
+  /** Counts the starts of a read: only the latest one reads (see `follow`). */
+  private starts = 0;
   /** The connection the registry was set up on. */
   private connection: amqp.ChannelModel | undefined;
   /** Someone needed the view: it follows on every connection from then on. */
@@ -42,7 +46,9 @@ export class RabbitRegistry {
     private readonly logger: Logger,
     /** Appends this transport's own records (queues, types, claims) again. */
     private readonly appendOwn: (channel: amqp.Channel) => void,
-  ) {}
+  ) {
+    this.view = new RegistryFollower(logger);
+  }
 
   /**
    * On a new connection: declares the stream (once), and follows it again if it was followed. Returns the admin
@@ -63,6 +69,9 @@ export class RabbitRegistry {
     }
     // Lost (and maybe replaced) while the registry was declared: the newer connection's setup follows it.
     if (!this.link.isConnection(connection)) return admin;
+    // The same connection set up again (its publisher channel was closed, by a publish to a deleted
+    // exchange): the view reads on as it did. A second read started beside the first left it reading nothing.
+    if (connection === this.connection && this.reader !== undefined) return admin;
     this.connection = connection;
     this.following = undefined;
     if (this.wanted) void this.ensureFollowing();
@@ -127,13 +136,29 @@ export class RabbitRegistry {
     clearInterval(this.refreshTimer);
   }
 
-  /** Starts following the registry on `connection`, trying again (backoff up to 5 s, about a minute in all) while the stream is not ready. */
+  /**
+   * Starts following the registry on `connection`, trying again (backoff up to 5 s, about a minute in
+   * all) while the stream is not ready. A later start supersedes this one: the earlier reader channel
+   * is closed, and this one's, if it comes after, too.
+   */
   private async follow(connection: amqp.ChannelModel, failures: number): Promise<void> {
+    const start = ++this.starts;
     try {
       const reader = await connection.createChannel();
       reader.on('error', () => undefined);
+      reader.on('close', () => {
+        if (this.reader === reader) this.reader = undefined;
+      });
+      if (start !== this.starts) {
+        await reader.close().catch(() => undefined);
+        return this.following; // the later start's
+      }
+      const previous = this.reader;
+      this.reader = reader;
+      if (previous !== undefined) void previous.close().catch(() => undefined);
       await this.view.follow(reader);
     } catch (error) {
+      if (start !== this.starts) return this.following; // superseded: the later start reads
       if (!this.link.open || !this.link.isConnection(connection) || failures >= 15)
         throw new TransportError(`cannot read the queue registry (${REGISTRY_QUEUE}): ${(error as Error).message}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));

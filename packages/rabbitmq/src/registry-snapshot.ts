@@ -141,8 +141,10 @@ export async function newestSnapshot(channel: amqp.Channel): Promise<RegistrySna
         )
         .then(({ consumerTag }) => {
           tag = consumerTag;
+          // Throws when the channel closed meanwhile (a lost connection): the read ends, not unhandled.
           channel.sendToQueue(SNAPSHOT_STREAM, Buffer.from(JSON.stringify({ marker })), { persistent: true });
-        }, reject);
+        })
+        .catch(reject);
     });
   } catch {
     return undefined; // no snapshot stream (a broker where it could not be declared): read from the first record
