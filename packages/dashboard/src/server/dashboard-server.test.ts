@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -37,6 +38,17 @@ const post = (path: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 const json = async <T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> => (await res).json() as Promise<T>;
+/** Sends `request` as it is on a new connection; the status line of the answer (the server closes after it). */
+function rawRequest(request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(dashboard.port, '127.0.0.1', () => socket.end(request));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.once('error', reject);
+    socket.once('close', () => resolve(answer));
+  });
+}
 function handled(bus: Bus, predicate: (type: string, outcome: string) => boolean): Promise<void> {
   return new Promise((resolve) => {
     const off = bus.on('handled', (e) => predicate(e.type, e.outcome) && (off(), resolve()));
@@ -175,6 +187,13 @@ describe('the dashboard API', () => {
       ['handled', true],
     ]);
     expect((await json(get('/api/dead-letters'))).total).toBe(0);
+  });
+
+  it('answers a request target that is not a URL with 400, and keeps running', async () => {
+    const answer = await rawRequest('GET http://[/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('the request target is not a URL');
+    expect((await get('/api/overview')).status).toBe(200);
   });
 
   it('tails messages of a type pattern as server-sent events', async () => {

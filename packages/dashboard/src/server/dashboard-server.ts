@@ -88,6 +88,15 @@ function numberParam(url: URL, name: string): number | undefined {
 
 const param = (url: URL, name: string): string | undefined => url.searchParams.get(name) || undefined;
 
+/** The request's target as a URL; one that does not parse is the client's mistake. */
+function targetOf(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://dashboard');
+  } catch {
+    throw new HttpError(400, 'the request target is not a URL');
+  }
+}
+
 /** Starts the dashboard. */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const token = options.token ?? randomBytes(24).toString('hex');
@@ -170,8 +179,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://dashboard');
     const handle = async () => {
+      // Inside handle: a request target URL cannot parse (`GET http://[ HTTP/1.1`) is a 400, not
+      // an exception thrown out of the request listener, which would end the process.
+      const url = targetOf(req);
       if (url.pathname.startsWith('/api/')) {
         if (!authorized(req, url, token)) throw new HttpError(401, 'a valid access token is required (printed when the dashboard started)');
         return api(req, res, url);
