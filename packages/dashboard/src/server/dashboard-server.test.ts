@@ -196,6 +196,16 @@ describe('the dashboard API', () => {
     expect((await get('/api/overview')).status).toBe(200);
   });
 
+  it('answers a path with a malformed percent escape with 400, not 500', async () => {
+    for (const path of ['/api/dead-letters/payment/%E0%A4%A', '/api/dead-letters/%ZZ/replay']) {
+      const res = path.endsWith('replay') ? await post(path, { all: true }) : await get(path);
+      expect(res.status).toBe(400);
+      expect(await json(res)).toEqual({
+        error: { name: 'HttpError', message: expect.stringContaining('is not valid percent-encoded UTF-8') },
+      });
+    }
+  });
+
   it('tails messages of a type pattern as server-sent events', async () => {
     const controller = new AbortController();
     const res = await fetch(`${base}/api/tail?pattern=shop.%23&token=${dashboard.token}`, { signal: controller.signal });

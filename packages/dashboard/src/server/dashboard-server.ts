@@ -88,6 +88,15 @@ function numberParam(url: URL, name: string): number | undefined {
 
 const param = (url: URL, name: string): string | undefined => url.searchParams.get(name) || undefined;
 
+/** A path segment, percent-decoded; a malformed escape (`%E0%A4%A`) is the client's mistake. */
+function segment(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new HttpError(400, `the path segment "${value}" is not valid percent-encoded UTF-8`);
+  }
+}
+
 /** The request's target as a URL; one that does not parse is the client's mistake. */
 function targetOf(req: IncomingMessage): URL {
   try {
@@ -136,11 +145,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const letter = /^\/api\/dead-letters\/([^/]+)\/(replay|purge)$/.exec(path);
     if (method === 'POST' && letter !== null) {
       const body = await readJson(req);
-      return sendJson(res, 200, await replayOrPurge(transport, letter[2] as 'replay' | 'purge', decodeURIComponent(letter[1]!), body));
+      return sendJson(res, 200, await replayOrPurge(transport, letter[2] as 'replay' | 'purge', segment(letter[1]!), body));
     }
     const one = /^\/api\/dead-letters\/([^/]+)\/([^/]+)$/.exec(path);
-    if (method === 'GET' && one !== null)
-      return sendJson(res, 200, await showDeadLetter(transport, decodeURIComponent(one[1]!), decodeURIComponent(one[2]!)));
+    if (method === 'GET' && one !== null) return sendJson(res, 200, await showDeadLetter(transport, segment(one[1]!), segment(one[2]!)));
     if (method === 'GET' && path === '/api/conversations') {
       if (journal === undefined)
         throw new HttpError(409, 'no journal: start the dashboard with --journal, and the services with journal()');
