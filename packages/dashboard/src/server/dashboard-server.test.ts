@@ -206,6 +206,16 @@ describe('the dashboard API', () => {
     }
   });
 
+  it('reads the recent journal with a whole-number limit; a time or a negative number is a 400', async () => {
+    expect((await json<{ entries: unknown[] }>(get('/api/journal?limit=1'))).entries).toHaveLength(1);
+    for (const bad of ['1969-01-01', '-1', '1.5', 'abc']) {
+      const res = await get(`/api/journal?limit=${bad}`);
+      expect(res.status).toBe(400);
+      expect(await json(res)).toEqual({ error: { name: 'HttpError', message: `limit must be a whole number, got "${bad}"` } });
+    }
+    expect((await get('/api/journal?after=2026-01-01')).status).toBe(400);
+  });
+
   it('tails messages of a type pattern as server-sent events', async () => {
     const controller = new AbortController();
     const res = await fetch(`${base}/api/tail?pattern=shop.%23&token=${dashboard.token}`, { signal: controller.signal });

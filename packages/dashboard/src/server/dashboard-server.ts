@@ -86,6 +86,14 @@ function numberParam(url: URL, name: string): number | undefined {
   return n;
 }
 
+/** A whole-number parameter (a count, a sequence number): digits only, else 400. */
+function wholeParam(url: URL, name: string): number | undefined {
+  const value = url.searchParams.get(name);
+  if (value === null || value === '') return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw new HttpError(400, `${name} must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
 const param = (url: URL, name: string): string | undefined => url.searchParams.get(name) || undefined;
 
 /** A path segment, percent-decoded; a malformed escape (`%E0%A4%A`) is the client's mistake. */
@@ -169,9 +177,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     if (method === 'GET' && path === '/api/journal') {
       if (journal === undefined) throw new HttpError(409, 'no journal');
-      const limit = Math.min(numberParam(url, 'limit') ?? 100, 1000);
+      // Whole numbers, not times: a time before 1970 made a negative limit, which SQLite reads as none.
+      const limit = Math.min(wholeParam(url, 'limit') ?? 100, 1000);
       return sendJson(res, 200, {
-        entries: await journal.recent({ limit, outcome: param(url, 'outcome'), afterSeq: numberParam(url, 'after') }),
+        entries: await journal.recent({ limit, outcome: param(url, 'outcome'), afterSeq: wholeParam(url, 'after') }),
       });
     }
     if (method === 'GET' && path === '/api/tail') {
