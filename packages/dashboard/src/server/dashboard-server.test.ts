@@ -113,6 +113,28 @@ describe('the dashboard API', () => {
     expect((await fetch(`${base}/../package.json`)).status).toBe(404);
   });
 
+  it('sends nosniff, no framing and no referrer with every answer, and the page a policy without inline scripts or framing', async () => {
+    const controller = new AbortController();
+    const answers = [
+      await fetch(`${base}/`),
+      await fetch(`${base}/app.js`),
+      await get('/api/overview'),
+      await fetch(`${base}/api/overview`), // 401
+      await get('/api/nothing'), // 404
+      await fetch(`${base}/api/tail?pattern=shop.%23&token=${dashboard.token}`, { signal: controller.signal }),
+    ];
+    for (const res of answers) {
+      expect([res.url, res.headers.get('x-content-type-options')]).toEqual([res.url, 'nosniff']);
+      expect([res.url, res.headers.get('x-frame-options'), res.headers.get('referrer-policy')]).toEqual([res.url, 'DENY', 'no-referrer']);
+    }
+    controller.abort();
+    const policy = answers[0]!.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toContain("object-src 'none'");
+    expect(policy).toContain("base-uri 'none'");
+    expect(policy).not.toMatch(/script-src[^;]*unsafe-inline/);
+  });
+
   it('lists the live services and who sends and handles each contract', async () => {
     await dashboard.catalog.until(
       (c) => c.instances().length === 2 && c.contracts().some((x) => x.name === ChargePayment.name && x.sentBy.length > 0),

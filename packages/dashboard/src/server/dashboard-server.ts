@@ -31,7 +31,7 @@ import { sequenceOf } from '../conversation/sequence.js';
 import { svgOf } from '../conversation/svg.js';
 import type { JournalStore } from '../journal/journal-store.js';
 import { listDeadLetters, replayOrPurge, showDeadLetter } from './dead-letters-api.js';
-import { authorized, HttpError, readJson, sendError, sendJson } from './http-kit.js';
+import { authorized, HttpError, PAGE_POLICY, readJson, SAFE_HEADERS, sendError, sendJson } from './http-kit.js';
 import { QueueHistory } from './queue-history.js';
 import { tail } from './tail.js';
 
@@ -209,12 +209,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const body = await readFile(file.file).catch(() => {
         throw new HttpError(500, `${url.pathname} is missing: run npm run build`);
       });
-      res.writeHead(200, {
-        'content-type': file.type,
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-        'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
-      });
+      res.writeHead(200, { ...SAFE_HEADERS, 'content-type': file.type, 'content-security-policy': PAGE_POLICY });
       res.end(body);
     };
     handle().catch((error: unknown) => sendError(res, error));

@@ -25,12 +25,27 @@ export class HttpError extends Error {
 
 const MAX_BODY = 1 << 20;
 
+/**
+ * Headers of every answer: no MIME sniffing (a JSON answer that holds a message's text is never
+ * read as HTML), no framing (clickjacking), no referrer. The page's own policy is {@link PAGE_POLICY}.
+ */
+export const SAFE_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+/** The Content-Security-Policy of the page and its files: only its own scripts (no inline script or handler), no plugins, no framing. */
+export const PAGE_POLICY =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /** Answers with `value` as JSON. */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, {
+    ...SAFE_HEADERS,
     'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);

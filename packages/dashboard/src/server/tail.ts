@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonCodec, type Transport } from '@missive/core';
 import { checkTopicPattern } from '@missive/core/transport';
 import { declareListenerQueue } from '../catalog/listener-queue.js';
-import { HttpError } from './http-kit.js';
+import { HttpError, SAFE_HEADERS } from './http-kit.js';
 
 /** Streams the messages of `patterns` to `res` until the request closes. */
 export async function tail(transport: Transport, patterns: readonly string[], req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -30,7 +30,7 @@ export async function tail(transport: Transport, patterns: readonly string[], re
   await declareListenerQueue(transport, queue, patterns);
   const consumer = transport.consume(queue, { prefetch: 64 });
   await consumer.ready;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  res.writeHead(200, { ...SAFE_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
   res.write(`event: ready\ndata: ${JSON.stringify({ patterns })}\n\n`);
   const closed = () => void consumer.close();
   req.once('close', closed);
