@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { jsonCodec, type Transport } from '@missive/core';
 import { checkTopicPattern } from '@missive/core/transport';
 import { UsageError } from '../errors.js';
-import type { Output } from '../output.js';
+import { printable, type Output } from '../output.js';
 
 export async function tailCommand(
   transport: Transport,
@@ -52,7 +52,10 @@ export async function tailCommand(
       if (out.json) out.line(JSON.stringify(line));
       else
         out.line(
-          `${line.time ?? ''} ${line.type} ${line.id} corr=${line.correlationId ?? ''} ${JSON.stringify(line.data ?? line.undecodable)}`,
+          printable(
+            `${line.time ?? ''} ${line.type} ${line.id} corr=${line.correlationId ?? ''} ${JSON.stringify(line.data ?? line.undecodable)}`,
+            true,
+          ),
         );
       await delivery.ack();
       seen++;
