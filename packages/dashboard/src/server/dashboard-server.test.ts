@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   createBus,
+  createEnvelope,
   defineCommand,
   defineEvent,
   MemoryBroker,
@@ -94,6 +95,32 @@ afterAll(async () => {
 });
 
 describe('the dashboard API', () => {
+  it('tails on past a payload nested too deeply to serialize, shown as undecodable', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/tail?pattern=deep.%23&token=${dashboard.token}`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (until: string) => {
+      while (!text.includes(until)) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the tail ended before "${until}"; it sent: ${text.slice(0, 300)}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await read('event: ready');
+    // The body is written by hand: encoding such a payload overflows the stack on this side too.
+    const send = async (id: string, data: string) => {
+      const envelope = createEnvelope({ id, type: 'deep.thing', source: '/missive/test', data: null });
+      const body = new TextEncoder().encode(JSON.stringify(envelope).replace('"data":null', `"data":${data}`));
+      await transport.publish('deep.thing', { id, type: 'deep.thing', body, headers: {} });
+    };
+    await send('m-deep', '['.repeat(200_000) + ']'.repeat(200_000));
+    await send('m-after', '{"ok":true}');
+    await read('m-after');
+    expect(text).toContain('"id":"m-deep","undecodable":"the payload cannot be shown: Maximum call stack size exceeded"');
+    controller.abort();
+  });
+
   it('listens on 127.0.0.1 and needs the token for every API call; the page itself is public', async () => {
     expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]{48}$/);
     expect((await fetch(`${base}/api/services`)).status).toBe(401);

@@ -16,6 +16,19 @@ import { checkTopicPattern } from '@missive/core/transport';
 import { declareListenerQueue } from '../catalog/listener-queue.js';
 import { HttpError, SAFE_HEADERS } from './http-kit.js';
 
+/**
+ * A tail line as JSON. A payload nested too deeply to serialize (200,000 nested arrays: a 400 KB
+ * message JSON.parse reads, JSON.stringify overflows the stack on) is shown as undecodable: it
+ * ended the stream, and so every open tail, for everyone watching.
+ */
+export function eventData(line: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(line);
+  } catch (error) {
+    return JSON.stringify({ type: line.type, id: line.id, undecodable: `the payload cannot be shown: ${(error as Error).message}` });
+  }
+}
+
 /** Streams the messages of `patterns` to `res` until the request closes. */
 export async function tail(transport: Transport, patterns: readonly string[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (patterns.length === 0) throw new HttpError(400, 'tail needs a type pattern, for example shop.#');
@@ -44,7 +57,7 @@ export async function tail(transport: Transport, patterns: readonly string[], re
       } catch (error) {
         line = { type: delivery.message.type, id: delivery.message.id, undecodable: (error as Error).message };
       }
-      res.write(`data: ${JSON.stringify(line)}\n\n`);
+      res.write(`data: ${eventData(line)}\n\n`);
       await delivery.ack();
     }
   } finally {
