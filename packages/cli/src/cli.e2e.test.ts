@@ -8,7 +8,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBus, defineCommand, defineEvent, silentLogger, type Bus } from '@missive/core';
+import { createBus, createEnvelope, defineCommand, defineEvent, silentLogger, type Bus } from '@missive/core';
 import { startProcess } from '@missive/testing';
 import { z } from 'zod';
 import { buildCli, missiveMain as main, runMissive, until } from './test-support/run-cli.js';
@@ -149,6 +149,27 @@ describe('missive (built command)', () => {
       expect(seen.map((s) => s.type)).toEqual(['cli.order-placed', 'cli.charge']);
       expect(seen[0]).toMatchObject({ correlationId: 'corr-7', data: { orderId: 'o-7' } });
       expect((await bus.transport.queues()).some((q) => q.name.startsWith('missive-tail-'))).toBe(false);
+    } finally {
+      tail.kill('SIGKILL');
+    }
+  });
+
+  it('tails on past a payload nested too deeply to serialize, shown as undecodable', async () => {
+    const tail = startProcess(process.execPath, [main, 'tail', 'deep.#', '--count', '2', '--json'], { env: { MISSIVE_URL: url } });
+    try {
+      await until(() => tail.stderr().includes('tailing'), 'tail to start');
+      // Written by hand: encoding such a payload overflows the stack on this side too.
+      const envelope = createEnvelope({ id: 'm-deep', type: 'deep.thing', source: '/missive/test', data: null });
+      const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+      const body = new TextEncoder().encode(JSON.stringify(envelope).replace('"data":null', `"data":${deep}`));
+      await bus.transport.publish('deep.thing', { id: 'm-deep', type: 'deep.thing', body, headers: {} });
+      expect((await missive(['publish', 'deep.after', '{"ok":true}'])).code).toBe(0);
+      expect(await tail.exited).toBe(0);
+      const seen = tail.lines.map((l) => JSON.parse(l) as { type: string; id: string; undecodable?: string; data?: unknown });
+      expect(seen).toMatchObject([
+        { type: 'deep.thing', id: 'm-deep', undecodable: 'Maximum call stack size exceeded' },
+        { type: 'deep.after', data: { ok: true } },
+      ]);
     } finally {
       tail.kill('SIGKILL');
     }

@@ -45,6 +45,9 @@ export async function tailCommand(
       let line: { time?: string; type: string; id: string; correlationId?: string; data?: unknown; undecodable?: string };
       try {
         const e = codec.decode(delivery.message.body);
+        // A payload nested too deeply to serialize (JSON.parse reads it, JSON.stringify overflows the
+        // stack) throws here and shows as undecodable, instead of ending the tail.
+        JSON.stringify(e.data);
         line = { time: e.time, type: e.type, id: e.id, correlationId: e.correlationid, data: e.data };
       } catch (error) {
         line = { type: delivery.message.type, id: delivery.message.id, undecodable: (error as Error).message };
