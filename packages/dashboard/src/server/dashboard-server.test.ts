@@ -134,6 +134,18 @@ describe('the dashboard API', () => {
         })
       ).status,
     ).toBe(401);
+    // ?token= is for the live tail's EventSource only: never enough to read or change anything else.
+    const inQuery = `token=${dashboard.token}`;
+    expect((await fetch(`${base}/api/dead-letters?${inQuery}`)).status).toBe(401);
+    expect(
+      (
+        await fetch(`${base}/api/dead-letters/payment/purge?${inQuery}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"all":true,"confirm":true}',
+        })
+      ).status,
+    ).toBe(401);
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script type="module" src="/app.js">');

@@ -4,7 +4,7 @@
  * connected transport, the live catalog and, when given, the journal.
  *
  * Access: a random token is made at start unless one is given; every `/api` request needs it
- * (`Authorization: Bearer`, or `?token=` for the live tail's EventSource), reads included, since
+ * (`Authorization: Bearer`, or `?token=` for the live tail's EventSource and only there), reads included, since
  * dead letters and payloads hold business data. Mutations are POSTs with a JSON body, so a
  * cross-site form cannot make one. The UI takes the token from the URL's fragment
  * (`/#token=…`), which browsers never send to a server.
@@ -201,7 +201,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       // an exception thrown out of the request listener, which would end the process.
       const url = targetOf(req);
       if (url.pathname.startsWith('/api/')) {
-        if (!authorized(req, url, token)) throw new HttpError(401, 'a valid access token is required (printed when the dashboard started)');
+        const tailing = req.method === 'GET' && url.pathname === '/api/tail';
+        if (!authorized(req, url, token, tailing))
+          throw new HttpError(401, 'a valid access token is required (printed when the dashboard started)');
         return api(req, res, url);
       }
       const file = staticFile(url.pathname);

@@ -81,10 +81,14 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   return value as Record<string, unknown>;
 }
 
-/** Whether the request carries `token`: `Authorization: Bearer <token>`, or `?token=` (for EventSource, which sends no headers). */
-export function authorized(req: IncomingMessage, url: URL, token: string): boolean {
+/**
+ * Whether the request carries `token`: `Authorization: Bearer <token>`, or, where `inQuery` allows
+ * it (the live tail's EventSource, which sends no headers), `?token=`. Only there: a token in a URL
+ * ends up in proxy logs and shell history, and must not be enough to replay or purge.
+ */
+export function authorized(req: IncomingMessage, url: URL, token: string, inQuery = false): boolean {
   const header = req.headers.authorization;
-  const given = header?.startsWith('Bearer ') === true ? header.slice(7) : (url.searchParams.get('token') ?? '');
+  const given = header?.startsWith('Bearer ') === true ? header.slice(7) : inQuery ? (url.searchParams.get('token') ?? '') : '';
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
