@@ -95,6 +95,41 @@ afterAll(async () => {
 });
 
 describe('the dashboard API', () => {
+  it('shows a dead letter whose payload is nested too deeply to serialize, raw, not as a 500', async () => {
+    const queue = `deep-${Date.now()}`;
+    await transport.declare({ name: queue, topics: [] });
+    const envelope = createEnvelope({ id: 'm-deep-letter', type: 'deep.thing', source: '/missive/test', data: null });
+    const body = new TextEncoder().encode(
+      JSON.stringify(envelope).replace('"data":null', `"data":${'['.repeat(200_000) + ']'.repeat(200_000)}`),
+    );
+    await transport.send(queue, { id: 'm-deep-letter', type: 'deep.thing', body, headers: {} });
+    const consumer = transport.consume(queue, { prefetch: 1 });
+    for await (const delivery of consumer) {
+      await delivery.deadLetter({
+        reason: 'VALIDATION',
+        errorName: 'ValidationError',
+        errorMessage: 'too deep',
+        attempts: 1,
+        endpoint: queue,
+        service: 'test',
+        host: 'h',
+        time: Date.now(),
+      });
+      break;
+    }
+    await consumer.close();
+    try {
+      const res = await get(`/api/dead-letters/${queue}/m-deep-letter`);
+      expect(res.status).toBe(200);
+      const shown = await json<{ type: string; envelope: { undecodable: string; raw: string } }>(res);
+      expect(shown.type).toBe('deep.thing');
+      expect(shown.envelope.undecodable).toBe('Maximum call stack size exceeded');
+      expect(shown.envelope.raw).toMatch(/^\{"specversion":"1\.0","id":"m-deep-letter"/);
+    } finally {
+      await transport.deleteQueue(queue);
+    }
+  });
+
   it('tails on past a payload nested too deeply to serialize, shown as undecodable', async () => {
     const controller = new AbortController();
     const res = await fetch(`${base}/api/tail?pattern=deep.%23&token=${dashboard.token}`, { signal: controller.signal });
