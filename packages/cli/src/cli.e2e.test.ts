@@ -175,6 +175,37 @@ describe('missive (built command)', () => {
     }
   });
 
+  it('shows a dead letter whose payload is nested too deeply to serialize, raw', async () => {
+    const queue = `deep-${randomUUID().slice(0, 8)}`;
+    await bus.transport.declare({ name: queue, topics: [] });
+    try {
+      const envelope = createEnvelope({ id: 'm-deep-letter', type: 'deep.thing', source: '/missive/test', data: null });
+      const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+      const body = new TextEncoder().encode(JSON.stringify(envelope).replace('"data":null', `"data":${deep}`));
+      await bus.transport.send(queue, { id: 'm-deep-letter', type: 'deep.thing', body, headers: {} });
+      const consumer = bus.transport.consume(queue, { prefetch: 1 });
+      for await (const delivery of consumer) {
+        await delivery.deadLetter({
+          reason: 'VALIDATION',
+          errorName: 'ValidationError',
+          errorMessage: 'too deep',
+          attempts: 1,
+          endpoint: queue,
+          service: 'test',
+          host: 'h',
+          time: Date.now(),
+        });
+        break;
+      }
+      await consumer.close();
+      const shown = await missive(['dlq', 'show', queue, 'm-deep-letter', '--json']);
+      expect(shown.code).toBe(0);
+      expect(JSON.parse(shown.out)).toMatchObject({ type: 'deep.thing', envelope: { undecodable: 'Maximum call stack size exceeded' } });
+    } finally {
+      await bus.transport.deleteQueue(queue);
+    }
+  });
+
   it('fails clearly: bad URL (no password shown), bad JSON, unknown queue, unroutable command, unknown command', async () => {
     const badUrl = await missive(['queues', '--url', 'kafka://admin:hunter2@somewhere']);
     expect(badUrl.code).toBe(2);
