@@ -130,7 +130,7 @@ describe('the dashboard API', () => {
     }
   });
 
-  it('tails on past a payload nested too deeply to serialize, shown as undecodable', async () => {
+  it('tails on past a payload nested too deeply to serialize (shown as undecodable), and cuts a large one', async () => {
     const controller = new AbortController();
     const res = await fetch(`${base}/api/tail?pattern=deep.%23&token=${dashboard.token}`, { signal: controller.signal });
     const reader = res.body!.getReader();
@@ -150,8 +150,13 @@ describe('the dashboard API', () => {
       await transport.publish('deep.thing', { id, type: 'deep.thing', body, headers: {} });
     };
     await send('m-deep', '['.repeat(200_000) + ']'.repeat(200_000));
+    await send('m-large', JSON.stringify({ blob: 'x'.repeat(1_000_000) }));
     await send('m-after', '{"ok":true}');
     await read('m-after');
+    // A large payload is cut to its first 2,000 characters: the page keeps 500 lines.
+    const large = text.split('\n').find((l) => l.includes('"m-large"'))!;
+    expect(large.length).toBeLessThan(3000);
+    expect(large).toContain('"data":"(1000011 characters, too large for the tail; the first 2000:) {\\"blob\\":\\"xxx');
     expect(text).toContain('"id":"m-deep","undecodable":"the payload cannot be shown: Maximum call stack size exceeded"');
     controller.abort();
   });

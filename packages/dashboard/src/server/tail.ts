@@ -16,14 +16,25 @@ import { checkTopicPattern } from '@missive/core/transport';
 import { declareListenerQueue } from '../catalog/listener-queue.js';
 import { HttpError, SAFE_HEADERS } from './http-kit.js';
 
+/** The largest tail event, characters; a larger payload is cut to its first {@link PREVIEW}. */
+const MAX_EVENT = 64 * 1024;
+const PREVIEW = 2000;
+
 /**
- * A tail line as JSON. A payload nested too deeply to serialize (200,000 nested arrays: a 400 KB
+ * A tail line as JSON, its payload cut when the line is larger than 64 KiB. A payload nested too deeply to serialize (200,000 nested arrays: a 400 KB
  * message JSON.parse reads, JSON.stringify overflows the stack on) is shown as undecodable: it
  * ended the stream, and so every open tail, for everyone watching.
  */
 export function eventData(line: Record<string, unknown>): string {
   try {
-    return JSON.stringify(line);
+    const text = JSON.stringify(line);
+    if (text.length <= MAX_EVENT) return text;
+    // The page keeps the last 500 lines: unbounded, a few large messages would take the tab's memory.
+    const data = JSON.stringify(line.data) ?? '';
+    return JSON.stringify({
+      ...line,
+      data: `(${data.length} characters, too large for the tail; the first ${PREVIEW}:) ${data.slice(0, PREVIEW)}`,
+    });
   } catch (error) {
     return JSON.stringify({ type: line.type, id: line.id, undecodable: `the payload cannot be shown: ${(error as Error).message}` });
   }
