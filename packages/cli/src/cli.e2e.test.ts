@@ -8,7 +8,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBus, defineCommand, defineEvent, silentLogger, type Bus } from '@missive/core';
+import { createBus, createEnvelope, defineCommand, defineEvent, silentLogger, type Bus } from '@missive/core';
 import { startProcess } from '@missive/testing';
 import { z } from 'zod';
 import { buildCli, missiveMain as main, runMissive, until } from './test-support/run-cli.js';
@@ -151,6 +151,58 @@ describe('missive (built command)', () => {
       expect((await bus.transport.queues()).some((q) => q.name.startsWith('missive-tail-'))).toBe(false);
     } finally {
       tail.kill('SIGKILL');
+    }
+  });
+
+  it('tails on past a payload nested too deeply to serialize, shown as undecodable', async () => {
+    const tail = startProcess(process.execPath, [main, 'tail', 'deep.#', '--count', '2', '--json'], { env: { MISSIVE_URL: url } });
+    try {
+      await until(() => tail.stderr().includes('tailing'), 'tail to start');
+      // Written by hand: encoding such a payload overflows the stack on this side too.
+      const envelope = createEnvelope({ id: 'm-deep', type: 'deep.thing', source: '/missive/test', data: null });
+      const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+      const body = new TextEncoder().encode(JSON.stringify(envelope).replace('"data":null', `"data":${deep}`));
+      await bus.transport.publish('deep.thing', { id: 'm-deep', type: 'deep.thing', body, headers: {} });
+      expect((await missive(['publish', 'deep.after', '{"ok":true}'])).code).toBe(0);
+      expect(await tail.exited).toBe(0);
+      const seen = tail.lines.map((l) => JSON.parse(l) as { type: string; id: string; undecodable?: string; data?: unknown });
+      expect(seen).toMatchObject([
+        { type: 'deep.thing', id: 'm-deep', undecodable: 'Maximum call stack size exceeded' },
+        { type: 'deep.after', data: { ok: true } },
+      ]);
+    } finally {
+      tail.kill('SIGKILL');
+    }
+  });
+
+  it('shows a dead letter whose payload is nested too deeply to serialize, raw', async () => {
+    const queue = `deep-${randomUUID().slice(0, 8)}`;
+    await bus.transport.declare({ name: queue, topics: [] });
+    try {
+      const envelope = createEnvelope({ id: 'm-deep-letter', type: 'deep.thing', source: '/missive/test', data: null });
+      const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+      const body = new TextEncoder().encode(JSON.stringify(envelope).replace('"data":null', `"data":${deep}`));
+      await bus.transport.send(queue, { id: 'm-deep-letter', type: 'deep.thing', body, headers: {} });
+      const consumer = bus.transport.consume(queue, { prefetch: 1 });
+      for await (const delivery of consumer) {
+        await delivery.deadLetter({
+          reason: 'VALIDATION',
+          errorName: 'ValidationError',
+          errorMessage: 'too deep',
+          attempts: 1,
+          endpoint: queue,
+          service: 'test',
+          host: 'h',
+          time: Date.now(),
+        });
+        break;
+      }
+      await consumer.close();
+      const shown = await missive(['dlq', 'show', queue, 'm-deep-letter', '--json']);
+      expect(shown.code).toBe(0);
+      expect(JSON.parse(shown.out)).toMatchObject({ type: 'deep.thing', envelope: { undecodable: 'Maximum call stack size exceeded' } });
+    } finally {
+      await bus.transport.deleteQueue(queue);
     }
   });
 

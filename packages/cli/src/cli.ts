@@ -20,7 +20,7 @@ import { deleteQueueCommand, queuesCommand, STALE_AFTER_S } from './commands/que
 import { tailCommand } from './commands/tail.js';
 import { openTransport } from './connect.js';
 import { ExitCode, UsageError } from './errors.js';
-import { createOutput } from './output.js';
+import { createOutput, printable } from './output.js';
 
 export const VERSION = '0.1.0';
 
@@ -200,8 +200,9 @@ export async function runCli(
     const code = usage ? ExitCode.Usage : ExitCode.Failure;
     const { name, message } = error instanceof Error ? error : new Error(String(error));
     // With --json, the error is a JSON document too (on stderr), so scripts parse one format.
-    if (argv.includes('--json')) write.err(`${JSON.stringify({ error: { name, message, exitCode: code } })}\n`);
-    else write.err(`missive: ${usage ? '' : `${name}: `}${message}\n`);
+    // printable: a broker's or a message's text in an error reaches the terminal without its controls.
+    if (argv.includes('--json')) write.err(`${printable(JSON.stringify({ error: { name, message, exitCode: code } }))}\n`);
+    else write.err(`missive: ${printable(`${usage ? '' : `${name}: `}${message}`)}\n`);
     return code;
   } finally {
     await transport?.close().catch(() => undefined);

@@ -18,13 +18,32 @@ export interface Output {
   document(value: unknown): void;
 }
 
-/** Renders a cell. */
+/** Terminal controls: C0 (but tab and newline), DEL, C1, and the bidirectional overrides (text that reads other than it is). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `\u001b`: readable on a terminal, and the same character when it stands in a JSON string. */
+const escape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * `text` safe to print on a terminal: a message's type, error text or a service's name comes from
+ * whoever published it, and an escape sequence in it (`ESC ]0;…`, `ESC [2J`) would be run by the
+ * operator's terminal. Controls show as `\u001b`, `\u202e` (so a JSON line stays JSON, meaning the
+ * same); `inline` escapes tabs and line breaks too (a table cell).
+ */
+export function printable(text: string, inline = false): string {
+  return text.replace(inline ? CONTROL_OR_BREAK : CONTROL, escape);
+}
+
+/** Renders a cell: one line. */
 function cell(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (Array.isArray(value)) return value.map(cell).join(',');
   switch (typeof value) {
     case 'string':
-      return value;
+      return printable(value, true);
     case 'number':
     case 'boolean':
     case 'bigint':
@@ -35,7 +54,8 @@ function cell(value: unknown): string {
 }
 
 /** An output on a stream. */
-export function createOutput(json: boolean, write: (text: string) => void = (t) => void process.stdout.write(t)): Output {
+export function createOutput(json: boolean, writeRaw: (text: string) => void = (t) => void process.stdout.write(t)): Output {
+  const write = (text: string) => writeRaw(printable(text));
   return {
     json,
     line: (text) => write(`${text}\n`),

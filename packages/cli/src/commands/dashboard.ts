@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Transport } from '@missive/core';
+import { ConfigurationError, type Transport } from '@missive/core';
 import { openJournalStore, startDashboard, type JournalStore } from '@missive/dashboard';
 import { UsageError } from '../errors.js';
 import type { Output } from '../output.js';
@@ -41,7 +41,15 @@ export async function dashboardCommand(transport: Transport, args: DashboardArgs
   if (args.token !== undefined && args.token.length < 16) throw new UsageError('--token must have at least 16 characters');
   const journalUrl = journalUrlOf(args);
   let journal: JournalStore | undefined;
-  if (journalUrl !== undefined) journal = await openJournalStore(journalUrl);
+  if (journalUrl !== undefined) {
+    try {
+      journal = await openJournalStore(journalUrl);
+    } catch (error) {
+      // A journal URL that is not one (its message never holds the password) is the caller's mistake: exit 2.
+      if (error instanceof ConfigurationError) throw new UsageError(`--journal: ${error.message}`);
+      throw error;
+    }
+  }
   const dashboard = await startDashboard({
     transport,
     journal,

@@ -83,6 +83,9 @@ export async function dlqCommand(transport: Transport, args: DlqArgs, out: Outpu
       let envelope: unknown;
       try {
         envelope = jsonCodec().decode(letter.message.body);
+        // A payload nested too deeply to serialize (JSON.parse reads it, JSON.stringify overflows
+        // the stack) throws here, and is shown raw, instead of failing the command.
+        JSON.stringify(envelope);
       } catch (error) {
         envelope = { undecodable: (error as Error).message, raw: Buffer.from(letter.message.body).toString('utf8').slice(0, 2000) };
       }

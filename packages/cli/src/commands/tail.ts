@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { jsonCodec, type Transport } from '@missive/core';
 import { checkTopicPattern } from '@missive/core/transport';
 import { UsageError } from '../errors.js';
-import type { Output } from '../output.js';
+import { printable, type Output } from '../output.js';
 
 export async function tailCommand(
   transport: Transport,
@@ -45,6 +45,9 @@ export async function tailCommand(
       let line: { time?: string; type: string; id: string; correlationId?: string; data?: unknown; undecodable?: string };
       try {
         const e = codec.decode(delivery.message.body);
+        // A payload nested too deeply to serialize (JSON.parse reads it, JSON.stringify overflows the
+        // stack) throws here and shows as undecodable, instead of ending the tail.
+        JSON.stringify(e.data);
         line = { time: e.time, type: e.type, id: e.id, correlationId: e.correlationid, data: e.data };
       } catch (error) {
         line = { type: delivery.message.type, id: delivery.message.id, undecodable: (error as Error).message };
@@ -52,7 +55,10 @@ export async function tailCommand(
       if (out.json) out.line(JSON.stringify(line));
       else
         out.line(
-          `${line.time ?? ''} ${line.type} ${line.id} corr=${line.correlationId ?? ''} ${JSON.stringify(line.data ?? line.undecodable)}`,
+          printable(
+            `${line.time ?? ''} ${line.type} ${line.id} corr=${line.correlationId ?? ''} ${JSON.stringify(line.data ?? line.undecodable)}`,
+            true,
+          ),
         );
       await delivery.ack();
       seen++;

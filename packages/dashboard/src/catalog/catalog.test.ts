@@ -1,11 +1,21 @@
 import { Parser } from '@asyncapi/parser';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createBus, defineCommand, defineEvent, defineQuery, MemoryBroker, silentLogger, type HealthReport } from '@missive/core';
+import {
+  createBus,
+  createEnvelope,
+  defineCommand,
+  defineEvent,
+  defineQuery,
+  jsonCodec,
+  MemoryBroker,
+  silentLogger,
+  type HealthReport,
+} from '@missive/core';
 import { asyncApiOf } from '../asyncapi.js';
 import { announce } from './announce.js';
 import { Catalog, watchCatalog } from './catalog.js';
-import { announcementOf, type Announcement } from './announcement.js';
+import { ANNOUNCED, announcementOf, type Announcement } from './announcement.js';
 
 const OrderPlaced = defineEvent('shop.order-placed', z.object({ orderId: z.string(), total: z.number() }), {
   description: 'An order was accepted',
@@ -84,6 +94,49 @@ describe('the service catalog', () => {
     const fine: HealthReport = { ...starting, ready: false, reasons: ['bus is starting'], endpoints: {} };
     expect(announcementOf(description, { ...options, state: 'started', health: fine }).health).toEqual({ ready: true, reasons: [] });
     expect(announcementOf(description, { ...options, state: 'stopped' }).health).toBeUndefined();
+  });
+
+  it('takes in only what has the shape of an announcement: forged messages on its topic change nothing', async () => {
+    const broker = new MemoryBroker();
+    const watcher = broker.transport();
+    await watcher.connect();
+    const catalog = await watchCatalog(watcher);
+    const shaped = {
+      service: 'ghost',
+      instance: 'g-1',
+      host: 'h',
+      pid: 1,
+      version: '1',
+      state: 'started',
+      intervalMs: 5000,
+      at: 1,
+      startedAt: 1,
+      endpoints: [],
+      sends: [],
+    };
+    const forged: unknown[] = [
+      'not an object',
+      { service: 'ghost', instance: 'g-2' }, // no endpoints: contracts() threw on it
+      { ...shaped, instance: 'g-3', intervalMs: 'x' }, // never stale
+      { ...shaped, instance: 'g-4', health: { ready: false } }, // no reasons: the page's join() threw
+      { ...shaped, instance: 'g-5', endpoints: [{ name: 'e', topics: [], handles: [{ name: 'x' }] }] },
+      { ...shaped, instance: 'g-6', sends: null },
+    ];
+    const publisher = broker.transport();
+    await publisher.connect();
+    for (const data of forged) {
+      const envelope = createEnvelope({ type: ANNOUNCED, source: '/missive/forger', data });
+      await publisher.publish(ANNOUNCED, { id: envelope.id, type: ANNOUNCED, body: jsonCodec().encode(envelope), headers: {} });
+    }
+    const { order } = services(broker);
+    await order.start();
+    await catalog.until((c) => c.instances().some((i) => i.service === 'order'));
+    expect(catalog.instances().map((i) => i.service)).toEqual(['order']);
+    expect(catalog.contracts().map((c) => c.name)).toContain(OrderPlaced.name);
+    await order.stop();
+    await catalog.close();
+    await publisher.close();
+    await watcher.close();
   });
 
   it('counts an instance stale after three missed heartbeats', () => {

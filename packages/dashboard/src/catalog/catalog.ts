@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { createEnvelope, jsonCodec, type Transport } from '@missive/core';
 import type { Consumer } from '@missive/core/transport';
 import { ANNOUNCED, PING, type Announcement, type ContractInfo } from './announcement.js';
+import { announcementFrom } from './announcement-check.js';
 import { declareListenerQueue } from './listener-queue.js';
 
 /** An instance in the catalog. */
@@ -126,9 +127,11 @@ export class WatchedCatalog extends Catalog {
     this.loop = (async () => {
       for await (const delivery of consumer) {
         try {
-          this.receive(this.codec.decode(delivery.message.body).data as Announcement);
+          // Anyone who can publish can put anything here: only an announcement's shape is taken in.
+          const announcement = announcementFrom(this.codec.decode(delivery.message.body).data);
+          if (announcement !== undefined) this.receive(announcement);
         } catch {
-          // not an announcement this version reads: skip it
+          // not an envelope: skip it
         }
         await delivery.ack();
       }

@@ -18,9 +18,15 @@ const MARGIN = 150;
 const HEAD = 56;
 const ROW = 46;
 
-/** XML-escapes text. */
+/** Characters XML 1.0 does not allow at all, even escaped: C0 controls but tab, CR and LF; lone surrogates; U+FFFE, U+FFFF. */
+const NOT_XML = /[^\t\n\r\u{20}-\u{D7FF}\u{E000}-\u{FFFD}\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * XML-escapes text, and replaces a character XML cannot hold with U+FFFD: one control character in
+ * a message's error text (a payload value quoted by a handler) made the whole diagram unparseable.
+ */
 export function escapeXml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return value.replace(NOT_XML, '\uFFFD').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function colorOf(arrow: Arrow): string {

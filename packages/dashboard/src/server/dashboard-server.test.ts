@@ -1,7 +1,9 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   createBus,
+  createEnvelope,
   defineCommand,
   defineEvent,
   MemoryBroker,
@@ -37,6 +39,17 @@ const post = (path: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 const json = async <T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> => (await res).json() as Promise<T>;
+/** Sends `request` as it is on a new connection; the status line of the answer (the server closes after it). */
+function rawRequest(request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(dashboard.port, '127.0.0.1', () => socket.end(request));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.once('error', reject);
+    socket.once('close', () => resolve(answer));
+  });
+}
 function handled(bus: Bus, predicate: (type: string, outcome: string) => boolean): Promise<void> {
   return new Promise((resolve) => {
     const off = bus.on('handled', (e) => predicate(e.type, e.outcome) && (off(), resolve()));
@@ -82,6 +95,72 @@ afterAll(async () => {
 });
 
 describe('the dashboard API', () => {
+  it('shows a dead letter whose payload is nested too deeply to serialize, raw, not as a 500', async () => {
+    const queue = `deep-${Date.now()}`;
+    await transport.declare({ name: queue, topics: [] });
+    const envelope = createEnvelope({ id: 'm-deep-letter', type: 'deep.thing', source: '/missive/test', data: null });
+    const body = new TextEncoder().encode(
+      JSON.stringify(envelope).replace('"data":null', `"data":${'['.repeat(200_000) + ']'.repeat(200_000)}`),
+    );
+    await transport.send(queue, { id: 'm-deep-letter', type: 'deep.thing', body, headers: {} });
+    const consumer = transport.consume(queue, { prefetch: 1 });
+    for await (const delivery of consumer) {
+      await delivery.deadLetter({
+        reason: 'VALIDATION',
+        errorName: 'ValidationError',
+        errorMessage: 'too deep',
+        attempts: 1,
+        endpoint: queue,
+        service: 'test',
+        host: 'h',
+        time: Date.now(),
+      });
+      break;
+    }
+    await consumer.close();
+    try {
+      const res = await get(`/api/dead-letters/${queue}/m-deep-letter`);
+      expect(res.status).toBe(200);
+      const shown = await json<{ type: string; envelope: { undecodable: string; raw: string } }>(res);
+      expect(shown.type).toBe('deep.thing');
+      expect(shown.envelope.undecodable).toBe('Maximum call stack size exceeded');
+      expect(shown.envelope.raw).toMatch(/^\{"specversion":"1\.0","id":"m-deep-letter"/);
+    } finally {
+      await transport.deleteQueue(queue);
+    }
+  });
+
+  it('tails on past a payload nested too deeply to serialize (shown as undecodable), and cuts a large one', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/tail?pattern=deep.%23&token=${dashboard.token}`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (until: string) => {
+      while (!text.includes(until)) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the tail ended before "${until}"; it sent: ${text.slice(0, 300)}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await read('event: ready');
+    // The body is written by hand: encoding such a payload overflows the stack on this side too.
+    const send = async (id: string, data: string) => {
+      const envelope = createEnvelope({ id, type: 'deep.thing', source: '/missive/test', data: null });
+      const body = new TextEncoder().encode(JSON.stringify(envelope).replace('"data":null', `"data":${data}`));
+      await transport.publish('deep.thing', { id, type: 'deep.thing', body, headers: {} });
+    };
+    await send('m-deep', '['.repeat(200_000) + ']'.repeat(200_000));
+    await send('m-large', JSON.stringify({ blob: 'x'.repeat(1_000_000) }));
+    await send('m-after', '{"ok":true}');
+    await read('m-after');
+    // A large payload is cut to its first 2,000 characters: the page keeps 500 lines.
+    const large = text.split('\n').find((l) => l.includes('"m-large"'))!;
+    expect(large.length).toBeLessThan(3000);
+    expect(large).toContain('"data":"(1000011 characters, too large for the tail; the first 2000:) {\\"blob\\":\\"xxx');
+    expect(text).toContain('"id":"m-deep","undecodable":"the payload cannot be shown: Maximum call stack size exceeded"');
+    controller.abort();
+  });
+
   it('listens on 127.0.0.1 and needs the token for every API call; the page itself is public', async () => {
     expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]{48}$/);
     expect((await fetch(`${base}/api/services`)).status).toBe(401);
@@ -95,10 +174,44 @@ describe('the dashboard API', () => {
         })
       ).status,
     ).toBe(401);
+    // ?token= is for the live tail's EventSource only: never enough to read or change anything else.
+    const inQuery = `token=${dashboard.token}`;
+    expect((await fetch(`${base}/api/dead-letters?${inQuery}`)).status).toBe(401);
+    expect(
+      (
+        await fetch(`${base}/api/dead-letters/payment/purge?${inQuery}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"all":true,"confirm":true}',
+        })
+      ).status,
+    ).toBe(401);
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script type="module" src="/app.js">');
     expect((await fetch(`${base}/../package.json`)).status).toBe(404);
+  });
+
+  it('sends nosniff, no framing and no referrer with every answer, and the page a policy without inline scripts or framing', async () => {
+    const controller = new AbortController();
+    const answers = [
+      await fetch(`${base}/`),
+      await fetch(`${base}/app.js`),
+      await get('/api/overview'),
+      await fetch(`${base}/api/overview`), // 401
+      await get('/api/nothing'), // 404
+      await fetch(`${base}/api/tail?pattern=shop.%23&token=${dashboard.token}`, { signal: controller.signal }),
+    ];
+    for (const res of answers) {
+      expect([res.url, res.headers.get('x-content-type-options')]).toEqual([res.url, 'nosniff']);
+      expect([res.url, res.headers.get('x-frame-options'), res.headers.get('referrer-policy')]).toEqual([res.url, 'DENY', 'no-referrer']);
+    }
+    controller.abort();
+    const policy = answers[0]!.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toContain("object-src 'none'");
+    expect(policy).toContain("base-uri 'none'");
+    expect(policy).not.toMatch(/script-src[^;]*unsafe-inline/);
   });
 
   it('lists the live services and who sends and handles each contract', async () => {
@@ -175,6 +288,33 @@ describe('the dashboard API', () => {
       ['handled', true],
     ]);
     expect((await json(get('/api/dead-letters'))).total).toBe(0);
+  });
+
+  it('answers a request target that is not a URL with 400, and keeps running', async () => {
+    const answer = await rawRequest('GET http://[/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('the request target is not a URL');
+    expect((await get('/api/overview')).status).toBe(200);
+  });
+
+  it('answers a path with a malformed percent escape with 400, not 500', async () => {
+    for (const path of ['/api/dead-letters/payment/%E0%A4%A', '/api/dead-letters/%ZZ/replay']) {
+      const res = path.endsWith('replay') ? await post(path, { all: true }) : await get(path);
+      expect(res.status).toBe(400);
+      expect(await json(res)).toEqual({
+        error: { name: 'HttpError', message: expect.stringContaining('is not valid percent-encoded UTF-8') },
+      });
+    }
+  });
+
+  it('reads the recent journal with a whole-number limit; a time or a negative number is a 400', async () => {
+    expect((await json<{ entries: unknown[] }>(get('/api/journal?limit=1'))).entries).toHaveLength(1);
+    for (const bad of ['1969-01-01', '-1', '1.5', 'abc']) {
+      const res = await get(`/api/journal?limit=${bad}`);
+      expect(res.status).toBe(400);
+      expect(await json(res)).toEqual({ error: { name: 'HttpError', message: `limit must be a whole number, got "${bad}"` } });
+    }
+    expect((await get('/api/journal?after=2026-01-01')).status).toBe(400);
   });
 
   it('tails messages of a type pattern as server-sent events', async () => {

@@ -4,7 +4,7 @@
  * connected transport, the live catalog and, when given, the journal.
  *
  * Access: a random token is made at start unless one is given; every `/api` request needs it
- * (`Authorization: Bearer`, or `?token=` for the live tail's EventSource), reads included, since
+ * (`Authorization: Bearer`, or `?token=` for the live tail's EventSource and only there), reads included, since
  * dead letters and payloads hold business data. Mutations are POSTs with a JSON body, so a
  * cross-site form cannot make one. The UI takes the token from the URL's fragment
  * (`/#token=…`), which browsers never send to a server.
@@ -31,7 +31,7 @@ import { sequenceOf } from '../conversation/sequence.js';
 import { svgOf } from '../conversation/svg.js';
 import type { JournalStore } from '../journal/journal-store.js';
 import { listDeadLetters, replayOrPurge, showDeadLetter } from './dead-letters-api.js';
-import { authorized, HttpError, readJson, sendError, sendJson } from './http-kit.js';
+import { authorized, HttpError, PAGE_POLICY, readJson, SAFE_HEADERS, sendError, sendJson } from './http-kit.js';
 import { QueueHistory } from './queue-history.js';
 import { tail } from './tail.js';
 
@@ -86,7 +86,33 @@ function numberParam(url: URL, name: string): number | undefined {
   return n;
 }
 
+/** A whole-number parameter (a count, a sequence number): digits only, else 400. */
+function wholeParam(url: URL, name: string): number | undefined {
+  const value = url.searchParams.get(name);
+  if (value === null || value === '') return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw new HttpError(400, `${name} must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
 const param = (url: URL, name: string): string | undefined => url.searchParams.get(name) || undefined;
+
+/** A path segment, percent-decoded; a malformed escape (`%E0%A4%A`) is the client's mistake. */
+function segment(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new HttpError(400, `the path segment "${value}" is not valid percent-encoded UTF-8`);
+  }
+}
+
+/** The request's target as a URL; one that does not parse is the client's mistake. */
+function targetOf(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://dashboard');
+  } catch {
+    throw new HttpError(400, 'the request target is not a URL');
+  }
+}
 
 /** Starts the dashboard. */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
@@ -127,11 +153,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const letter = /^\/api\/dead-letters\/([^/]+)\/(replay|purge)$/.exec(path);
     if (method === 'POST' && letter !== null) {
       const body = await readJson(req);
-      return sendJson(res, 200, await replayOrPurge(transport, letter[2] as 'replay' | 'purge', decodeURIComponent(letter[1]!), body));
+      return sendJson(res, 200, await replayOrPurge(transport, letter[2] as 'replay' | 'purge', segment(letter[1]!), body));
     }
     const one = /^\/api\/dead-letters\/([^/]+)\/([^/]+)$/.exec(path);
-    if (method === 'GET' && one !== null)
-      return sendJson(res, 200, await showDeadLetter(transport, decodeURIComponent(one[1]!), decodeURIComponent(one[2]!)));
+    if (method === 'GET' && one !== null) return sendJson(res, 200, await showDeadLetter(transport, segment(one[1]!), segment(one[2]!)));
     if (method === 'GET' && path === '/api/conversations') {
       if (journal === undefined)
         throw new HttpError(409, 'no journal: start the dashboard with --journal, and the services with journal()');
@@ -152,9 +177,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     if (method === 'GET' && path === '/api/journal') {
       if (journal === undefined) throw new HttpError(409, 'no journal');
-      const limit = Math.min(numberParam(url, 'limit') ?? 100, 1000);
+      // Whole numbers, not times: a time before 1970 made a negative limit, which SQLite reads as none.
+      const limit = Math.min(wholeParam(url, 'limit') ?? 100, 1000);
       return sendJson(res, 200, {
-        entries: await journal.recent({ limit, outcome: param(url, 'outcome'), afterSeq: numberParam(url, 'after') }),
+        entries: await journal.recent({ limit, outcome: param(url, 'outcome'), afterSeq: wholeParam(url, 'after') }),
       });
     }
     if (method === 'GET' && path === '/api/tail') {
@@ -170,10 +196,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://dashboard');
     const handle = async () => {
+      // Inside handle: a request target URL cannot parse (`GET http://[ HTTP/1.1`) is a 400, not
+      // an exception thrown out of the request listener, which would end the process.
+      const url = targetOf(req);
       if (url.pathname.startsWith('/api/')) {
-        if (!authorized(req, url, token)) throw new HttpError(401, 'a valid access token is required (printed when the dashboard started)');
+        const tailing = req.method === 'GET' && url.pathname === '/api/tail';
+        if (!authorized(req, url, token, tailing))
+          throw new HttpError(401, 'a valid access token is required (printed when the dashboard started)');
         return api(req, res, url);
       }
       const file = staticFile(url.pathname);
@@ -181,12 +211,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const body = await readFile(file.file).catch(() => {
         throw new HttpError(500, `${url.pathname} is missing: run npm run build`);
       });
-      res.writeHead(200, {
-        'content-type': file.type,
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-        'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
-      });
+      res.writeHead(200, { ...SAFE_HEADERS, 'content-type': file.type, 'content-security-policy': PAGE_POLICY });
       res.end(body);
     };
     handle().catch((error: unknown) => sendError(res, error));

@@ -82,6 +82,9 @@ export async function showDeadLetter(transport: Transport, endpoint: string, id:
   let envelope: unknown;
   try {
     envelope = jsonCodec().decode(letter.message.body);
+    // A payload nested too deeply to serialize (JSON.parse reads it, JSON.stringify overflows the
+    // stack) throws here, and is shown raw, instead of making the answer a 500.
+    JSON.stringify(envelope);
   } catch (error) {
     envelope = { undecodable: (error as Error).message, raw: Buffer.from(letter.message.body).toString('utf8').slice(0, 2000) };
   }

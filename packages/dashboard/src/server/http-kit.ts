@@ -25,12 +25,27 @@ export class HttpError extends Error {
 
 const MAX_BODY = 1 << 20;
 
+/**
+ * Headers of every answer: no MIME sniffing (a JSON answer that holds a message's text is never
+ * read as HTML), no framing (clickjacking), no referrer. The page's own policy is {@link PAGE_POLICY}.
+ */
+export const SAFE_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+/** The Content-Security-Policy of the page and its files: only its own scripts (no inline script or handler), no plugins, no framing. */
+export const PAGE_POLICY =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /** Answers with `value` as JSON. */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, {
+    ...SAFE_HEADERS,
     'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
     'content-length': Buffer.byteLength(body),
   });
   res.end(body);
@@ -66,10 +81,14 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   return value as Record<string, unknown>;
 }
 
-/** Whether the request carries `token`: `Authorization: Bearer <token>`, or `?token=` (for EventSource, which sends no headers). */
-export function authorized(req: IncomingMessage, url: URL, token: string): boolean {
+/**
+ * Whether the request carries `token`: `Authorization: Bearer <token>`, or, where `inQuery` allows
+ * it (the live tail's EventSource, which sends no headers), `?token=`. Only there: a token in a URL
+ * ends up in proxy logs and shell history, and must not be enough to replay or purge.
+ */
+export function authorized(req: IncomingMessage, url: URL, token: string, inQuery = false): boolean {
   const header = req.headers.authorization;
-  const given = header?.startsWith('Bearer ') === true ? header.slice(7) : (url.searchParams.get('token') ?? '');
+  const given = header?.startsWith('Bearer ') === true ? header.slice(7) : inQuery ? (url.searchParams.get('token') ?? '') : '';
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
