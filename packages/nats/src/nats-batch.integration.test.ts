@@ -86,6 +86,23 @@ async function pullAndDrop(nc: NatsConnection, stream: string, lane: string): Pr
   throw new Error('no message pulled');
 }
 
+/** A batch message's payload as another writer might make it: each member a 32-bit length, its header block, a 32-bit length, its payload. */
+function rawBatch(members: readonly (readonly [string, string])[]): Buffer {
+  return Buffer.concat(
+    members.flatMap(([block, data]) => {
+      const b = Buffer.from(block);
+      const d = Buffer.from(data);
+      const lengths = Buffer.alloc(8);
+      lengths.writeUInt32BE(b.length, 0);
+      lengths.writeUInt32BE(d.length, 4);
+      return [lengths.subarray(0, 4), b, lengths.subarray(4), d];
+    }),
+  );
+}
+
+/** The header block of a member (binary content mode: a CloudEvent from elsewhere) with message id `id`, plus `extra` header lines. */
+const memberBlock = (id: string, extra = ''): string => `NATS/1.0\r\nNats-Msg-Id: ${id}\r\nce-source: /elsewhere\r\n${extra}\r\n`;
+
 describe('nats batch messages', () => {
   it('are off by default: a turn of publishes stores one JetStream message each', async (ctx) => {
     if (!(await needNats(ctx))) return;
@@ -391,6 +408,134 @@ describe('nats batch messages', () => {
       await nc.close();
       await bus.stop();
       await removePrefix(url);
+    }
+  });
+
+  it.each([
+    ['a count that does not match its members', '3', [memberBlock('u-1'), memberBlock('u-2')], 'says it holds 3'],
+    ['a huge count', '4294967296', [memberBlock('u-1'), memberBlock('u-2')], 'says it holds 4294967296'],
+    ['a count that is not a number', 'many', [memberBlock('u-1'), memberBlock('u-2')], 'says it holds many'],
+    ['more members than a batch holds', '65', Array.from({ length: 65 }, (_, i) => memberBlock(`u-${i}`)), 'says it holds 65, not 2 to 64'],
+  ])(
+    'a batch message written by another writer with %s is dead-lettered (DECODE) with the reason; the endpoint carries on',
+    async (_name, count, blocks, reason, ctx) => {
+      if (!(await needNats(ctx))) return;
+      const prefix = uniquePrefix();
+      const url = natsUrlFor(prefix, { batch: '64' });
+      const Created = defineEvent('batch.created', z.object({ n: z.number() }));
+      const handled: number[] = [];
+      const bus = createBus({ service: 'batch-test', transport: url });
+      bus.endpoint('work', (e) => e.on(Created, (event) => void handled.push(event.n)));
+      const nc = await connect({ servers: new URL(url).host });
+      try {
+        await bus.start();
+        const h = headers();
+        h.set('Missive-Batch', count);
+        h.set('Nats-Msg-Id', 'foreign-1');
+        const payload = rawBatch(blocks.map((block, i) => [block, JSON.stringify({ n: 100 + i })]));
+        await nc.jetstream().publish(`${prefix}._.t.batch.created`, payload, { headers: h });
+        await Promise.all([1, 2, 3].map((n) => bus.publish(Created, { n })));
+        const letter = await waiter.eventually(
+          () => bus.transport.deadLetters.get('work', 'foreign-1'),
+          (l) => l !== undefined,
+          'the batch message dead-lettered whole',
+        );
+        expect(letter!.failure.reason).toBe('DECODE');
+        expect(letter!.failure.errorMessage).toContain(reason);
+        await waiter.until(() => handled.length === 3, 'the events after it handled');
+        expect(handled.sort()).toEqual([1, 2, 3]); // none of its members
+      } finally {
+        await nc.close();
+        await bus.stop();
+        await removePrefix(url);
+      }
+    },
+  );
+
+  it('a member whose partition key is not percent-encoded is dead-lettered alone (DECODE); its mate is handled and the endpoint carries on', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const prefix = uniquePrefix();
+    const url = natsUrlFor(prefix, { batch: '64' });
+    const Created = defineEvent('batch.created', z.object({ n: z.number() }));
+    const handled: number[] = [];
+    const bus = createBus({ service: 'batch-test', transport: url });
+    bus.endpoint('work', (e) => e.on(Created, (event) => void handled.push(event.n)));
+    const nc = await connect({ servers: new URL(url).host });
+    try {
+      await bus.start();
+      const h = headers();
+      h.set('Missive-Batch', '2');
+      h.set('Nats-Msg-Id', 'foreign-2');
+      const payload = rawBatch([
+        [memberBlock('bad-key', 'Missive-Key: %E0%A4%A\r\n'), '{"n":100}'],
+        [memberBlock('good'), '{"n":101}'],
+      ]);
+      await nc.jetstream().publish(`${prefix}._.t.batch.created`, payload, { headers: h });
+      await Promise.all([1, 2, 3].map((n) => bus.publish(Created, { n })));
+      const letter = await waiter.eventually(
+        () => bus.transport.deadLetters.get('work', 'bad-key'),
+        (l) => l !== undefined,
+        'the member dead-lettered',
+      );
+      expect(letter!.failure.reason).toBe('DECODE');
+      expect(letter!.failure.errorMessage).toContain('Missive-Key');
+      await waiter.until(() => handled.length === 4, 'its mate and the events after it handled');
+      expect(handled.sort((x, y) => x - y)).toEqual([1, 2, 3, 101]);
+    } finally {
+      await nc.close();
+      await bus.stop();
+      await removePrefix(url);
+    }
+  });
+
+  it('a member carrying JetStream publish conditions (Nats-Expected-*) is written alone all the same: its nack and the split of its redelivered batch are not refused', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const s = await setUp({ batch: '64', ackWait: '1000' });
+    const nc = await connect({ servers: new URL(s.url).host });
+    try {
+      const conditions = 'Nats-Expected-Stream: elsewhere\r\nNats-Expected-Last-Sequence: 1\r\n';
+      const publish = async (id: string): Promise<void> => {
+        const h = headers();
+        h.set('Missive-Batch', '2');
+        h.set('Nats-Msg-Id', id);
+        const payload = rawBatch([
+          [memberBlock(`${id}-a`, conditions), '{"n":1}'],
+          [memberBlock(`${id}-b`), '{"n":2}'],
+        ]);
+        await nc.jetstream().publish(`${s.prefix}._.t.batch.created`, payload, { headers: h });
+      };
+      // A nack of the member writes it alone.
+      await publish('f-1');
+      const consumer = s.transport.consume('work', { prefetch: 10 });
+      const iterator = consumer[Symbol.asyncIterator]();
+      const held = await take(iterator, 2);
+      await held[0]!.nack();
+      await held[1]!.ack();
+      const [again] = await take(iterator, 1);
+      expect([again!.message.id, again!.deliveryCount]).toEqual(['f-1-a', 2]);
+      await again!.ack();
+      await consumer.close();
+
+      // A batch message redelivered (its consumer died) is split: both members written alone.
+      await publish('f-2');
+      const lane = s.transport.bindings.lanesOf('work').find((l) => l.filter.endsWith('.t.batch.>'))!;
+      await pullAndDrop(nc, s.transport.names.messages, lane.name);
+      const second = s.transport.consume('work', { prefetch: 10 });
+      const copies = await take(second[Symbol.asyncIterator](), 2);
+      expect(copies.map((d) => [d.message.id, d.deliveryCount]).sort()).toEqual([
+        ['f-2-a', 2],
+        ['f-2-b', 2],
+      ]);
+      for (const d of copies) await d.ack();
+      await waiter.eventually(
+        () => stored(s.transport),
+        (n) => n === 0,
+        'the batch messages and the copies acked',
+      );
+      await second.close();
+    } finally {
+      await nc.close();
+      await s.close();
     }
   });
 });

@@ -40,6 +40,7 @@ import {
   decodeReceived,
   NatsHeader,
   UnreadableHeaderError,
+  unreadableBlock,
   unreadableMessage,
   WireHeaders,
   type ReceivedMeta,
@@ -595,7 +596,7 @@ export class NatsConsumer extends BufferedConsumer<AnyDelivery> {
     }
     let members: Member[];
     try {
-      members = readBatch(msg.data);
+      members = readBatch(msg.data, msg.headers?.get(NatsHeader.Batch) ?? '');
     } catch (error) {
       lane.perMessage = 1;
       const delivery = new NatsDelivery(this, lane, reply, -1, seq, delivered, unreadableMessage(msg), now);
@@ -618,7 +619,7 @@ export class NatsConsumer extends BufferedConsumer<AnyDelivery> {
         message = decodeBlock(member.block, member.data, msg.subject);
       } catch (error) {
         if (!(error instanceof UnreadableHeaderError)) throw error;
-        message = { id: '', type: '', body: member.data, headers: {} };
+        message = unreadableBlock(member.block, member.data);
         unreadable = error.message;
       }
       const delivery = new MemberDelivery(this, batch, member, i, message);
