@@ -9,10 +9,11 @@
 import { describe, expect, it } from 'vitest';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from 'nats';
 import { z } from 'zod';
-import { createBus, defineEvent, silentLogger, TransportError, type DeadLetterFailure } from '@missive/core';
+import { createBus, defineEvent, silentLogger, TransportError, type DeadLetterFailure, type Logger } from '@missive/core';
 import type { Delivery, TransportMessage } from '@missive/core/transport';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { NatsTransport } from './nats-transport.js';
+import { startDroppingProxy } from './test-support/dropping-proxy.js';
 import { natsUrlFor, needNats, removePrefix, uniquePrefix } from './test-support/server.js';
 
 const waiter = createWaiter({ timeoutMs: 25_000 });
@@ -535,6 +536,50 @@ describe('nats batch messages', () => {
       await second.close();
     } finally {
       await nc.close();
+      await s.close();
+    }
+  });
+
+  it('a consumer closed while its batch message is half settled: the members handed back are written alone; an ack of the batch message that then fails is logged, not an unhandled rejection', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const s = await setUp({ batch: '64', ackWait: '1000' });
+    const proxy = await startDroppingProxy({ port: Number(new URL(s.url).port || 4222) });
+    const warnings: string[] = [];
+    const quiet = (): void => undefined;
+    const logger: Logger = { debug: quiet, info: quiet, error: quiet, warn: (_f, message?: string) => void warnings.push(String(message)) };
+    const closing = new NatsTransport(
+      {
+        url: natsUrlFor(
+          s.prefix,
+          { batch: '64', ackWait: '1000', confirmAcks: 'true', publishTimeout: '500' },
+          `nats://127.0.0.1:${proxy.port}`,
+        ),
+      },
+      { logger },
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await closing.connect();
+      await publishTogether(s.transport, [message('m-0'), message('m-1')]);
+      const first = closing.consume('work', { prefetch: 10 });
+      const [m0] = await take(first[Symbol.asyncIterator](), 1);
+      await m0!.ack(); // at the server only once the whole batch message is
+      proxy.drop('$JS.ACK.', Infinity); // the batch message's ack gets no answer
+      await first.close(); // m-1, not read, is handed back: written alone, then the batch message acked
+      await waiter.until(() => unhandled.length > 0 || warnings.some((w) => w.includes('batch message')), 'the failed ack logged');
+      expect(unhandled).toEqual([]);
+      // Nothing lost: m-1's copy is there, and the unacked batch message comes back split (m-0 again, as the README admits).
+      const second = s.transport.consume('work', { prefetch: 10 });
+      const again = await take(second[Symbol.asyncIterator](), 2);
+      expect(again.map((d) => d.message.id).sort()).toEqual(['m-0', 'm-1']);
+      for (const d of again) await d.ack();
+      await second.close();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await closing.close().catch(() => undefined);
+      await proxy.close();
       await s.close();
     }
   });
