@@ -583,4 +583,43 @@ describe('nats batch messages', () => {
       await s.close();
     }
   });
+
+  it('a member whose nack write gets no PubAck: the nack rejects, the batch message is not acked, and its redelivery (split) brings the member back', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const s = await setUp({ batch: '64', ackWait: '1000' });
+    const proxy = await startDroppingProxy({ port: Number(new URL(s.url).port || 4222) });
+    const slow = new NatsTransport(
+      { url: natsUrlFor(s.prefix, { batch: '64', ackWait: '1000', publishTimeout: '500' }, `nats://127.0.0.1:${proxy.port}`) },
+      { logger: silentLogger },
+    );
+    try {
+      await slow.connect();
+      await publishTogether(s.transport, [message('m-0'), message('m-1'), message('m-2')]);
+      const consumer = slow.consume('work', { prefetch: 10 });
+      const held = await take(consumer[Symbol.asyncIterator](), 3);
+      proxy.drop(`${s.prefix}._.q.`, Infinity); // the member's copy never reaches the stream
+      await expect(held[1]!.nack()).rejects.toBeInstanceOf(TransportError);
+      proxy.drop(`${s.prefix}._.q.`, 0);
+      await held[0]!.ack();
+      await held[2]!.ack(); // the last member: the batch message is nacked, not acked (a member's write failed)
+      // The batch message comes back and is split: m-1 is not lost (its mates come again, as the README admits).
+      const again = await take(consumer[Symbol.asyncIterator](), 3);
+      expect(again.map((d) => [d.message.id, d.deliveryCount]).sort()).toEqual([
+        ['m-0', 2],
+        ['m-1', 2],
+        ['m-2', 2],
+      ]);
+      for (const d of again) await d.ack();
+      await waiter.eventually(
+        () => stored(s.transport),
+        (n) => n === 0,
+        'the batch message and the copies acked',
+      );
+      await consumer.close();
+    } finally {
+      await slow.close().catch(() => undefined);
+      await proxy.close();
+      await s.close();
+    }
+  });
 });
