@@ -622,4 +622,50 @@ describe('nats batch messages', () => {
       await s.close();
     }
   });
+
+  it('the documented duplicate: a member nacked with a delay just before its consumer dies comes twice (the split now, the scheduled copy at its due time); its mates once', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    const s = await setUp({ batch: '64', ackWait: '1000' }, ['work', 'other']);
+    const target = new URL(s.url);
+    const proxy = await startFaultProxy({ port: Number(target.port || 4222), host: target.hostname });
+    const dying = new NatsTransport({ url: natsUrlFor(s.prefix, { batch: '64', ackWait: '1000' }, `nats://127.0.0.1:${proxy.port}`) });
+    try {
+      // The surviving process's scheduler asks first: it, not the dying one's, is handed the scheduled copy (a pull
+      // request the dead process left would hold it for the scheduler's 30 s ack wait: late, not lost).
+      const other = s.transport.consume('other', { prefetch: 1 });
+      await (other as unknown as { ready: Promise<void> }).ready;
+      await publishTogether(s.transport, [message('m-0'), message('m-1')]);
+      await dying.connect();
+      const first = dying.consume('work', { prefetch: 10 });
+      const held = await take(first[Symbol.asyncIterator](), 2);
+      await held[0]!.nack({ delayMs: 4000 }); // its scheduled copy is stored now, due in 4 s
+      // Dies holding m-1: its connection closes and cannot come back, which is what the server sees of a SIGKILLed process.
+      proxy.cut();
+      await proxy.close();
+
+      // After the ack wait the batch message is split: m-0 and m-1 now; then m-0's scheduled copy at its due time.
+      const second = s.transport.consume('work', { prefetch: 10 });
+      const copies = await take(second[Symbol.asyncIterator](), 3);
+      for (const d of copies) await d.ack();
+      expect(copies.map((d) => d.message.id).sort()).toEqual(['m-0', 'm-0', 'm-1']);
+      // Each counts its first delivery (more on nats-server 2.9 when a request the dead consumer left took a copy first).
+      expect(copies.every((d) => d.deliveryCount >= 2)).toBe(true);
+      // Exactly twice: nothing of the batch is left for the queue, nor scheduled.
+      await waiter.eventually(
+        async () =>
+          [
+            (await s.transport.queues()).find((q) => q.name === 'work'),
+            (await s.transport.jsm().streams.info(s.transport.names.scheduled)).state.messages,
+          ] as const,
+        ([work, scheduled]) => work?.depth === 0 && work.inFlight === 0 && scheduled === 0,
+        'nothing left to deliver',
+      );
+      await Promise.all([second.close(), other.close()]);
+    } finally {
+      proxy.cut();
+      await dying.close().catch(() => undefined);
+      await proxy.close();
+      await s.close();
+    }
+  });
 });
