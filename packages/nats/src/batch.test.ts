@@ -31,7 +31,7 @@ describe('batch messages', () => {
   it('tells a batch message by its first header, and reads its members in order', () => {
     expect(isBatch(received('NATS/1.0\r\nMissive-Batch: 2\r\nNats-Msg-Id: batch:h\r\n\r\n', payload([a, b])))).toBe(true);
     expect(isBatch(received('NATS/1.0\r\nNats-Msg-Id: a\r\n\r\n', Buffer.from('one')))).toBe(false);
-    const members = readBatch(payload([a, b]));
+    const members = readBatch(payload([a, b]), '2');
     expect(members.map((m) => [m.block, Buffer.from(m.data).toString()])).toEqual([
       [a.block, 'one'],
       [b.block, 'two'],
@@ -44,10 +44,18 @@ describe('batch messages', () => {
   });
 
   it('refuses a payload that is not a list of members', () => {
-    expect(() => readBatch(Buffer.from([0, 0, 0, 200, 1, 2]))).toThrow(BatchFormatError);
-    expect(() => readBatch(payload([a]).subarray(0, 10))).toThrow(BatchFormatError);
-    expect(() => readBatch(payload([a]))).toThrow(/not two or more/);
-    expect(() => readBatch(payload([{ block: 'garbage', data: '' }, a]))).toThrow(/no NATS header block/);
+    expect(() => readBatch(Buffer.from([0, 0, 0, 200, 1, 2]), '2')).toThrow(BatchFormatError);
+    expect(() => readBatch(payload([a]).subarray(0, 10), '2')).toThrow(BatchFormatError);
+    expect(() => readBatch(Buffer.alloc(0), '2')).toThrow(/says it holds 2, and it holds 0/);
+    expect(() => readBatch(payload([a]), '2')).toThrow(/says it holds 2, and it holds 1/);
+    expect(() => readBatch(payload([{ block: 'garbage', data: '' }, a]), '2')).toThrow(/no NATS header block/);
+  });
+
+  it('refuses a batch message that does not hold the members its Missive-Batch header says, or says more than a batch holds', () => {
+    expect(() => readBatch(payload([a, b]), '3')).toThrow(/says it holds 3, and it holds 2/);
+    expect(() => readBatch(payload([a, b, a]), '2')).toThrow(/says it holds 2, and more follow/);
+    for (const count of ['1', '65', '4294967296', '', 'two', ' 2', '-2'])
+      expect(() => readBatch(payload([a, b]), count), count).toThrow(`says it holds ${count}, not 2 to 64`);
   });
 
   it("writes a member alone under a new id, with its id, type, deliveries and a nack's headers", () => {

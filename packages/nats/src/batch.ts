@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import type { Msg, MsgHdrs } from 'nats';
 import type { Confirmer } from './confirmer.js';
 import { NatsHeader, WireHeaders, type Wire } from './message-codec.js';
+import { MAX_BATCH } from './nats-options.js';
 
 /** The most payload bytes of one batch message (its members' header blocks and payloads). */
 export const BATCH_MAX_BYTES = 256 * 1024;
@@ -68,12 +69,20 @@ export function isBatch(msg: Msg): boolean {
   return true;
 }
 
-/** The members of a batch message, in order; throws {@link BatchFormatError} when its payload is not one. */
-export function readBatch(data: Uint8Array): Member[] {
+/**
+ * The members of a batch message, in order; throws {@link BatchFormatError} when its payload is not
+ * one, or does not hold the `count` members its `Missive-Batch` header says (2 to {@link MAX_BATCH}):
+ * a batch message cut short at a member's end, or written by another writer, is not half read.
+ */
+export function readBatch(data: Uint8Array, count: string): Member[] {
+  const said = /^\d{1,2}$/.test(count) ? Number(count) : NaN;
+  if (!(said >= 2 && said <= MAX_BATCH))
+    throw new BatchFormatError(`its ${NatsHeader.Batch} header says it holds ${count}, not 2 to ${MAX_BATCH} messages`);
   const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const members: Member[] = [];
   let at = 0;
   while (at < bytes.length) {
+    if (members.length === said) throw new BatchFormatError(`its ${NatsHeader.Batch} header says it holds ${said}, and more follow`);
     if (at + 4 > bytes.length) throw new BatchFormatError(`member ${members.length} is cut off at byte ${at}`);
     const blockLength = bytes.readUInt32BE(at);
     at += 4;
@@ -88,7 +97,8 @@ export function readBatch(data: Uint8Array): Member[] {
     members.push({ block, data: bytes.subarray(at, at + dataLength) });
     at += dataLength;
   }
-  if (members.length < 2) throw new BatchFormatError(`a batch message holds ${members.length} message(s), not two or more`);
+  if (members.length !== said)
+    throw new BatchFormatError(`its ${NatsHeader.Batch} header says it holds ${said}, and it holds ${members.length}`);
   return members;
 }
 
@@ -110,7 +120,8 @@ export interface CopyOf {
  * The header block of a member written again alone (a nack's copy, or a split of a redelivered
  * batch): its own headers as written, under a new `Nats-Msg-Id`, with `Missive-Id` (its message id,
  * which the new `Nats-Msg-Id` no longer says), `Missive-Type` (the subject of the copy, a queue's,
- * no longer says the topic) and `Missive-Deliveries`.
+ * no longer says the topic) and `Missive-Deliveries`. Other `Nats-*` headers (JetStream's publish
+ * conditions, which Missive never writes in a member) are left out.
  */
 export function copyBlock(block: string, copy: CopyOf): string {
   let msgId = '';
@@ -128,6 +139,10 @@ export function copyBlock(block: string, copy: CopyOf): string {
       if (name === NatsHeader.MsgId) msgId = line.slice(colon + 1).trim();
       else if (name === NatsHeader.Deliveries || (name === NatsHeader.Headers && copy.headers !== undefined)) {
         // replaced below
+      } else if (name.slice(0, 5).toLowerCase() === 'nats-') {
+        // Another writer's instruction to JetStream (`Nats-Expected-Stream`, `Nats-Expected-Last-Sequence`,
+        // `Nats-Rollup`, …): it was the member's own publish condition, not the copy's; kept, it would have
+        // the copy refused (a nack failing, a split repeated at every redelivery) or roll the stream up.
       } else {
         if (name === NatsHeader.Id) hasId = true;
         else if (name === NatsHeader.Type || name.toLowerCase() === 'ce-type') hasType = true;

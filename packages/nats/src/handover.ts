@@ -165,7 +165,7 @@ export class Handovers {
     }
     let members;
     try {
-      members = readBatch(msg.data);
+      members = readBatch(msg.data, msg.headers?.get(NatsHeader.Batch) ?? '');
     } catch {
       // Not a list of members: copied as it is, for its new owner to dead-letter with the reason.
       await this.host.confirmer.publish(subject, msg.data, moved(msg.headers, dedupId, topic));

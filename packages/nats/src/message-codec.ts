@@ -205,6 +205,20 @@ export function unreadableMessage(msg: Msg): TransportMessage {
   return { id: msg.headers?.get(NatsHeader.MsgId) ?? '', type: '', body: msg.data, headers: NO_HEADERS };
 }
 
+/** As {@link unreadableMessage}, for a header block read from the bytes (a member of a batch message): its id, so its dead letter is found by it. */
+export function unreadableBlock(block: string, body: Uint8Array): TransportMessage {
+  return { id: valueIn(block, NatsHeader.Id) || valueIn(block, NatsHeader.MsgId), type: '', body, headers: NO_HEADERS };
+}
+
+/** The value of header `name` in a header block (its first), or `''`. */
+function valueIn(block: string, name: string): string {
+  const at = block.indexOf(`\r\n${name}:`);
+  if (at === -1) return '';
+  const from = at + name.length + 3;
+  const end = block.indexOf('\r\n', from);
+  return block.slice(from, end === -1 ? block.length : end).trim();
+}
+
 /** What nats.js keeps of a received message (its `MsgImpl`): the raw payload and where the header block ends. */
 interface RawMsg {
   readonly _rdata?: unknown;
@@ -339,6 +353,18 @@ function knownAttribute(block: string, from: number, to: number): string | undef
   return undefined;
 }
 
+/**
+ * A `Missive-Key` value (URI-encoded); one that is not (another writer's) makes the message
+ * unreadable, not an exception out of the consumer's receive.
+ */
+function keyOf(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (error) {
+    throw new UnreadableHeaderError(`header ${NatsHeader.Key} is not percent-encoded UTF-8`, { cause: error });
+  }
+}
+
 /** The headers Missive reads, as they are found; the first of a repeated one counts. */
 class Fields {
   id = '';
@@ -374,13 +400,13 @@ class Fields {
     const attributes = this.attributes;
     if (attributes === undefined) {
       const type = this.type || (subject === undefined ? '' : topicOfSubject(subject));
-      return { id, type, body, headers, partitionKey: this.key ? decodeURIComponent(this.key) : undefined };
+      return { id, type, body, headers, partitionKey: this.key ? keyOf(this.key) : undefined };
     }
     // Binary mode: what the writer left off the wire, put back.
     attributes.specversion ??= '1.0';
     attributes.id ??= id;
     attributes.type ??= this.type || (subject === undefined ? '' : topicOfSubject(subject));
-    const key = this.key ? decodeURIComponent(this.key) : attributes.partitionkey;
+    const key = this.key ? keyOf(this.key) : attributes.partitionkey;
     return new BinaryMessage({ attributes, data: body }, headers, key);
   }
 }

@@ -40,6 +40,7 @@ import {
   decodeReceived,
   NatsHeader,
   UnreadableHeaderError,
+  unreadableBlock,
   unreadableMessage,
   WireHeaders,
   type ReceivedMeta,
@@ -372,13 +373,29 @@ class MemberDelivery extends SettleOnceDelivery {
     await this.batch.done();
   }
 
-  /** Hands the message back (its consumer closed before it was read): written alone to the queue, as a nack does. */
+  /**
+   * Hands the message back (its consumer closed before it was read): written alone to the queue, as
+   * a nack does. Nobody waits for it, so a failure (of the write, or of the batch message's ack that
+   * the last member sends) is logged here: JetStream redelivers the batch message, split.
+   */
   giveBack(): void {
     if (!this.settleOnce() || this.batch.lapsedNow()) return;
-    this.batch.writeAlone(this.member, this.index, this.batch.delivered, undefined, 0).then(
-      () => void this.batch.done(),
-      () => this.batch.fail(),
-    );
+    const batch = this.batch;
+    batch
+      .writeAlone(this.member, this.index, batch.delivered, undefined, 0)
+      .then(
+        () => batch.done(),
+        (error: unknown) => {
+          batch.fail();
+          throw error;
+        },
+      )
+      .catch((error: unknown) =>
+        batch.consumer.host.logger.warn(
+          { queue: batch.lane.info.queue, messageId: this.message.id, streamSeq: batch.streamSeq, err: error },
+          'nats: handing back a member of a batch message failed; JetStream redelivers the batch message, split',
+        ),
+      );
   }
 
   working(): void {
@@ -595,7 +612,7 @@ export class NatsConsumer extends BufferedConsumer<AnyDelivery> {
     }
     let members: Member[];
     try {
-      members = readBatch(msg.data);
+      members = readBatch(msg.data, msg.headers?.get(NatsHeader.Batch) ?? '');
     } catch (error) {
       lane.perMessage = 1;
       const delivery = new NatsDelivery(this, lane, reply, -1, seq, delivered, unreadableMessage(msg), now);
@@ -618,7 +635,7 @@ export class NatsConsumer extends BufferedConsumer<AnyDelivery> {
         message = decodeBlock(member.block, member.data, msg.subject);
       } catch (error) {
         if (!(error instanceof UnreadableHeaderError)) throw error;
-        message = { id: '', type: '', body: member.data, headers: {} };
+        message = unreadableBlock(member.block, member.data);
         unreadable = error.message;
       }
       const delivery = new MemberDelivery(this, batch, member, i, message);
