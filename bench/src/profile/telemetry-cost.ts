@@ -42,6 +42,7 @@ import type * as CoreModule from '@missive/core';
 import type * as OtelModule from '@missive/otel';
 import { AMQP_URL } from '../harness/machine.js';
 import { makeOrder, orderSchema } from '../harness/payload.js';
+import { spread } from '../harness/stats.js';
 import { cleanup } from '../subjects/missive-bus.js';
 
 /**
@@ -303,13 +304,11 @@ function spawnRun(path: Path, mode: Mode, count: number, name: string): Promise<
   });
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+const median = (values: readonly number[]): number => spread(values).median;
+const range = (values: readonly number[], digits: number): string => {
+  const { min, max } = spread(values);
+  return `${min.toFixed(digits)}–${max.toFixed(digits)}`;
 };
-const range = (values: readonly number[], digits: number): string =>
-  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 const minimumOf = (runs: readonly RunResult[]): string => {
   const values = runs.map((r) => r.sdkMinimumUs).filter((v): v is number => v !== undefined);
   return values.length === 0 ? '' : `${median(values).toFixed(1)} (${range(values, 1)})`;

@@ -16,6 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
+import { spread } from '../harness/stats.js';
 
 function option(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -36,13 +37,11 @@ const load = (): string =>
   loadavg()
     .map((l) => l.toFixed(1))
     .join(' ');
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+const median = (values: readonly number[]): number => spread(values).median;
+const range = (values: readonly number[], digits: number): string => {
+  const { min, max } = spread(values);
+  return `${min.toFixed(digits)}–${max.toFixed(digits)}`;
 };
-const range = (values: readonly number[], digits: number): string =>
-  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 const cpu = new Map<string, number[]>(builds.map((b) => [b.label, []]));
 const startedAt = new Date().toISOString();

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from 'nats';
 import { z } from 'zod';
 import { createBus, defineEvent, silentLogger, TransportError, type DeadLetterFailure, type Logger } from '@missive/core';
-import type { Delivery, TransportMessage } from '@missive/core/transport';
+import type { TransportMessage } from '@missive/core/transport';
+import { take } from './test-support/take.js';
 import { createWaiter, startFaultProxy } from '@missive/testing';
 import { NatsTransport } from './nats-transport.js';
 import { startDroppingProxy } from './test-support/dropping-proxy.js';
@@ -69,13 +70,6 @@ function publishTogether(transport: NatsTransport, messages: readonly TransportM
 /** How many JetStream messages the messages stream holds. */
 async function stored(transport: NatsTransport): Promise<number> {
   return (await transport.jsm().streams.info(transport.names.messages)).state.messages;
-}
-
-/** The next `n` deliveries of a consumer. */
-async function take(iterator: AsyncIterator<Delivery>, n: number): Promise<Delivery[]> {
-  const out: Delivery[] = [];
-  for (let i = 0; i < n; i++) out.push((await iterator.next()).value as Delivery);
-  return out;
 }
 
 /** One message pulled from a lane by hand and never acked: a consumer that dies holding it. */

@@ -9,6 +9,7 @@ import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createBus, defineCommand, type Bus } from '@missive/core';
 import type { Delivery } from '@missive/core/transport';
+import { take } from './test-support/take.js';
 import { NatsTransport } from './nats-transport.js';
 import { natsUrlFor, needNats, removePrefix, uniquePrefix } from './test-support/server.js';
 
@@ -20,16 +21,10 @@ afterEach(async () => {
 const DoThing = defineCommand('test.handover.do-thing', z.object({ n: z.number() }));
 
 /** The next `n` deliveries of `queue`, acked. */
-async function take(transport: NatsTransport, queue: string, n: number): Promise<Delivery[]> {
+async function takeAcked(transport: NatsTransport, queue: string, n: number): Promise<Delivery[]> {
   const consumer = transport.consume(queue, { prefetch: 10 });
-  const deliveries: Delivery[] = [];
-  const iterator = (consumer as AsyncIterable<Delivery>)[Symbol.asyncIterator]();
-  while (deliveries.length < n) {
-    const next = await iterator.next();
-    if (next.done === true) break;
-    deliveries.push(next.value);
-    await next.value.ack();
-  }
+  const deliveries = await take(consumer[Symbol.asyncIterator](), n);
+  for (const delivery of deliveries) await delivery.ack();
   await consumer.close();
   return deliveries;
 }
@@ -68,7 +63,7 @@ it("a command waiting in the previous owner's lane keeps its type when the lane 
 
   const admin = new NatsTransport({ url });
   cleanups.push(() => admin.close());
-  const kept = await take(admin, 'before', 4);
+  const kept = await takeAcked(admin, 'before', 4);
   expect(kept.map((d) => d.message.type)).toEqual([DoThing.name, DoThing.name, DoThing.name, DoThing.name]);
   expect(kept.slice(1).map((d) => d.message.id)).toEqual(['b-1', 'b-2', 'b-3']);
 }, 60_000);

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { connect, headers, type Msg } from 'nats';
 import { z } from 'zod';
 import { createBus, defineEvent, jsonCodec, type DeadLetterFailure, type Envelope } from '@missive/core';
-import type { Delivery } from '@missive/core/transport';
+import { take } from './test-support/take.js';
 import { NatsTransport } from './nats-transport.js';
 import { natsUrlFor, needNats, removePrefix, uniquePrefix } from './test-support/server.js';
 
@@ -25,19 +25,6 @@ const failure: DeadLetterFailure = {
   host: 'h',
   time: 0,
 };
-
-/** The next `n` deliveries of `queue`, not settled. */
-async function take(transport: NatsTransport, queue: string, n: number): Promise<{ deliveries: Delivery[]; close(): Promise<void> }> {
-  const consumer = transport.consume(queue, { prefetch: 10 });
-  const deliveries: Delivery[] = [];
-  const iterator = (consumer as AsyncIterable<Delivery>)[Symbol.asyncIterator]();
-  while (deliveries.length < n) {
-    const next = await iterator.next();
-    if (next.done === true) break;
-    deliveries.push(next.value);
-  }
-  return { deliveries, close: () => consumer.close() };
-}
 
 describe('nats wire format', () => {
   it('no Missive-Type on a publish to its type topic; the type read from the subject; a header as earlier versions wrote it wins', async (ctx) => {
@@ -64,13 +51,14 @@ describe('nats wire format', () => {
       h.set('Missive-Type', 'shop.placed-v0');
       await nc.jetstream().publish(subject, Buffer.from('{}'), { headers: h });
 
-      const { deliveries, close } = await take(transport, 'wire', 2);
+      const consumer = transport.consume('wire', { prefetch: 10 });
+      const deliveries = await take(consumer[Symbol.asyncIterator](), 2);
       const byId = new Map(deliveries.map((d) => [d.message.id, d]));
       expect(byId.get('new-1')?.message.type).toBe('shop.placed');
       expect(byId.get('old-1')?.message.type).toBe('shop.placed-v0');
       await byId.get('new-1')!.deadLetter(failure);
       await byId.get('old-1')!.ack();
-      await close();
+      await consumer.close();
       expect((await transport.deadLetters.get('wire', 'new-1'))?.message.type).toBe('shop.placed');
     } finally {
       await nc.close();
