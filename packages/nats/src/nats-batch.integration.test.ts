@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from 'nats';
 import { z } from 'zod';
-import { createBus, defineEvent, silentLogger, TransportError, type DeadLetterFailure, type Logger } from '@missive/core';
+import { createBus, defineEvent, silentLogger, TransportError, type Bus, type DeadLetterFailure, type Logger } from '@missive/core';
 import type { TransportMessage } from '@missive/core/transport';
 import { take } from './test-support/take.js';
 import { createWaiter, startFaultProxy } from '@missive/testing';
@@ -374,8 +374,17 @@ describe('nats batch messages', () => {
     }
   });
 
-  it('a batch message whose payload cannot be read is dead-lettered with the reason, and the endpoint carries on', async (ctx) => {
-    if (!(await needNats(ctx))) return;
+  /**
+   * A bus whose endpoint `work` handles `batch.created`, a batch message written straight into the
+   * stream by another writer (`Missive-Batch: count`, `Nats-Msg-Id: id`), then three events through
+   * the bus; `check` runs with the bus and what it handled, and everything is removed after.
+   */
+  async function afterForeignBatch(
+    id: string,
+    count: string,
+    payload: Uint8Array,
+    check: (bus: Bus, handled: number[]) => Promise<void>,
+  ): Promise<void> {
     const prefix = uniquePrefix();
     const url = natsUrlFor(prefix, { batch: '64' });
     const Created = defineEvent('batch.created', z.object({ n: z.number() }));
@@ -386,24 +395,34 @@ describe('nats batch messages', () => {
     try {
       await bus.start();
       const h = headers();
-      h.set('Missive-Batch', '2');
-      h.set('Nats-Msg-Id', 'corrupt-1');
-      await nc.jetstream().publish(`${prefix}._.t.batch.created`, Buffer.from([0, 0, 0, 200, 1, 2, 3]), { headers: h });
+      h.set('Missive-Batch', count);
+      h.set('Nats-Msg-Id', id);
+      await nc.jetstream().publish(`${prefix}._.t.batch.created`, payload, { headers: h });
       await Promise.all([1, 2, 3].map((n) => bus.publish(Created, { n })));
-      await waiter.until(() => handled.length === 3, 'the events after the corrupt batch handled');
-      const letter = await waiter.eventually(
-        () => bus.transport.deadLetters.get('work', 'corrupt-1'),
-        (l) => l !== undefined,
-        'the corrupt batch message dead-lettered',
-      );
-      expect(letter!.failure.errorMessage).toContain('batch message');
-      expect(letter!.failure.errorMessage).toContain('cut off');
-      expect(handled.sort()).toEqual([1, 2, 3]);
+      await check(bus, handled);
     } finally {
       await nc.close();
       await bus.stop();
       await removePrefix(url);
     }
+  }
+
+  const deadLetterOf = (bus: Bus, id: string, what: string) =>
+    waiter.eventually(
+      () => bus.transport.deadLetters.get('work', id),
+      (l) => l !== undefined,
+      what,
+    );
+
+  it('a batch message whose payload cannot be read is dead-lettered with the reason, and the endpoint carries on', async (ctx) => {
+    if (!(await needNats(ctx))) return;
+    await afterForeignBatch('corrupt-1', '2', Buffer.from([0, 0, 0, 200, 1, 2, 3]), async (bus, handled) => {
+      await waiter.until(() => handled.length === 3, 'the events after the corrupt batch handled');
+      const letter = await deadLetterOf(bus, 'corrupt-1', 'the corrupt batch message dead-lettered');
+      expect(letter!.failure.errorMessage).toContain('batch message');
+      expect(letter!.failure.errorMessage).toContain('cut off');
+      expect(handled.sort()).toEqual([1, 2, 3]);
+    });
   });
 
   const foreignBatches: [string, string, string[], string][] = [
@@ -415,71 +434,29 @@ describe('nats batch messages', () => {
   for (const [name, count, blocks, reason] of foreignBatches)
     it(`a batch message written by another writer with ${name} is dead-lettered (DECODE) with the reason; the endpoint carries on`, async (ctx) => {
       if (!(await needNats(ctx))) return;
-      const prefix = uniquePrefix();
-      const url = natsUrlFor(prefix, { batch: '64' });
-      const Created = defineEvent('batch.created', z.object({ n: z.number() }));
-      const handled: number[] = [];
-      const bus = createBus({ service: 'batch-test', transport: url });
-      bus.endpoint('work', (e) => e.on(Created, (event) => void handled.push(event.n)));
-      const nc = await connect({ servers: new URL(url).host });
-      try {
-        await bus.start();
-        const h = headers();
-        h.set('Missive-Batch', count);
-        h.set('Nats-Msg-Id', 'foreign-1');
-        const payload = rawBatch(blocks.map((block, i) => [block, JSON.stringify({ n: 100 + i })]));
-        await nc.jetstream().publish(`${prefix}._.t.batch.created`, payload, { headers: h });
-        await Promise.all([1, 2, 3].map((n) => bus.publish(Created, { n })));
-        const letter = await waiter.eventually(
-          () => bus.transport.deadLetters.get('work', 'foreign-1'),
-          (l) => l !== undefined,
-          'the batch message dead-lettered whole',
-        );
+      const payload = rawBatch(blocks.map((block, i) => [block, JSON.stringify({ n: 100 + i })]));
+      await afterForeignBatch('foreign-1', count, payload, async (bus, handled) => {
+        const letter = await deadLetterOf(bus, 'foreign-1', 'the batch message dead-lettered whole');
         expect(letter!.failure.reason).toBe('DECODE');
         expect(letter!.failure.errorMessage).toContain(reason);
         await waiter.until(() => handled.length === 3, 'the events after it handled');
         expect(handled.sort()).toEqual([1, 2, 3]); // none of its members
-      } finally {
-        await nc.close();
-        await bus.stop();
-        await removePrefix(url);
-      }
+      });
     });
 
   it('a member whose partition key is not percent-encoded is dead-lettered alone (DECODE); its mate is handled and the endpoint carries on', async (ctx) => {
     if (!(await needNats(ctx))) return;
-    const prefix = uniquePrefix();
-    const url = natsUrlFor(prefix, { batch: '64' });
-    const Created = defineEvent('batch.created', z.object({ n: z.number() }));
-    const handled: number[] = [];
-    const bus = createBus({ service: 'batch-test', transport: url });
-    bus.endpoint('work', (e) => e.on(Created, (event) => void handled.push(event.n)));
-    const nc = await connect({ servers: new URL(url).host });
-    try {
-      await bus.start();
-      const h = headers();
-      h.set('Missive-Batch', '2');
-      h.set('Nats-Msg-Id', 'foreign-2');
-      const payload = rawBatch([
-        [memberBlock('bad-key', 'Missive-Key: %E0%A4%A\r\n'), '{"n":100}'],
-        [memberBlock('good'), '{"n":101}'],
-      ]);
-      await nc.jetstream().publish(`${prefix}._.t.batch.created`, payload, { headers: h });
-      await Promise.all([1, 2, 3].map((n) => bus.publish(Created, { n })));
-      const letter = await waiter.eventually(
-        () => bus.transport.deadLetters.get('work', 'bad-key'),
-        (l) => l !== undefined,
-        'the member dead-lettered',
-      );
+    const payload = rawBatch([
+      [memberBlock('bad-key', 'Missive-Key: %E0%A4%A\r\n'), '{"n":100}'],
+      [memberBlock('good'), '{"n":101}'],
+    ]);
+    await afterForeignBatch('foreign-2', '2', payload, async (bus, handled) => {
+      const letter = await deadLetterOf(bus, 'bad-key', 'the member dead-lettered');
       expect(letter!.failure.reason).toBe('DECODE');
       expect(letter!.failure.errorMessage).toContain('Missive-Key');
       await waiter.until(() => handled.length === 4, 'its mate and the events after it handled');
       expect(handled.sort((x, y) => x - y)).toEqual([1, 2, 3, 101]);
-    } finally {
-      await nc.close();
-      await bus.stop();
-      await removePrefix(url);
-    }
+    });
   });
 
   it('a member carrying JetStream publish conditions (Nats-Expected-*) is written alone all the same: its nack and the split of its redelivered batch are not refused', async (ctx) => {
