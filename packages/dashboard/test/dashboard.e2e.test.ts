@@ -8,28 +8,18 @@
  * Screenshots go to DASHBOARD_SCREENSHOTS (docs/ when refreshing the documentation's images), or a
  * temporary folder.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { hasChromium, launchChromium, requireChromiumInCi } from './browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTransport, parseTransportUrl } from '@missive/core/transport';
 import { silentLogger, systemClock, type Bus, type Transport } from '@missive/core';
-import { brokersRequired } from '@missive/testing';
 import { SqliteJournalStore } from '../src/journal/sqlite-journal-store.js';
 import { startDashboard, type Dashboard } from '../src/server/dashboard-server.js';
 import { ChargePayment, OrderPlaced, startShopLike, type ShopLike } from './shop-like.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const root = mkdtempSync(join(tmpdir(), 'missive-dashboard-e2e-'));
 const shots = process.env.DASHBOARD_SCREENSHOTS ?? join(root, 'screenshots');
 const url = `sqlite://${join(root, 'bus.db')}`;
@@ -76,12 +66,7 @@ beforeAll(async () => {
   transport = await loadTransport(parseTransportUrl(url), { clock: systemClock, logger: silentLogger });
   await transport.connect();
   dashboard = await startDashboard({ transport, journal: store, traceUrl: 'http://127.0.0.1:16686/trace/{traceId}' });
-  context = await chromium.launchPersistentContext(join(root, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1400, height: 900 },
-  });
+  context = await launchChromium(join(root, 'chromium-profile'));
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: dashboard.url.slice(0, dashboard.url.indexOf('/#')) });
   page = await context.newPage();
 }, 60_000);
@@ -95,11 +80,9 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-if (!existsSync(CHROMIUM) && brokersRequired()) {
-  throw new Error(`${CHROMIUM} is missing (MISSIVE_REQUIRE_BROKERS=1 makes it required): apt-get install chromium, as .ci/run does`);
-}
+requireChromiumInCi();
 
-describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium (skipped without /usr/bin/chromium; .ci/run installs it)', () => {
+describe.skipIf(!hasChromium)('the dashboard in Chromium (skipped without /usr/bin/chromium; .ci/run installs it)', () => {
   it('shows the live services, their health and their contracts', async () => {
     await page.goto(dashboard.url);
     await page.locator('#instances tr[data-service="payment"] td.live').waitFor();

@@ -10,10 +10,11 @@
  * to block (an injection it stopped still shows as a violation). Every step waits for an element or
  * a bus event, never for time.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { hasChromium, launchChromium, requireChromiumInCi } from './browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -27,15 +28,11 @@ import {
   type Bus,
   type Transport,
 } from '@missive/core';
-import { brokersRequired } from '@missive/testing';
 import { announce } from '../src/catalog/announce.js';
 import { ANNOUNCED } from '../src/catalog/announcement.js';
 import { journal, type Journal } from '../src/journal/journal.js';
 import { SqliteJournalStore } from '../src/journal/sqlite-journal-store.js';
 import { startDashboard, type Dashboard } from '../src/server/dashboard-server.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'];
 
 /** Markup that sets `window.__pwned` if it is ever parsed as HTML (or SVG) and run. */
 const EVIL = {
@@ -130,12 +127,7 @@ beforeAll(async () => {
   await transport.publish(ANNOUNCED, { id: forged.id, type: ANNOUNCED, body: jsonCodec().encode(forged), headers: {} });
 
   await dashboard.catalog.until((c) => c.instances().some((i) => i.service === EVIL.service));
-  context = await chromium.launchPersistentContext(join(root, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1400, height: 900 },
-  });
+  context = await launchChromium(join(root, 'chromium-profile'));
   page = await context.newPage();
   // A string, as the page's code runs in the browser (these tests compile without the DOM's types).
   await page.addInitScript(
@@ -154,11 +146,9 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-if (!existsSync(CHROMIUM) && brokersRequired()) {
-  throw new Error(`${CHROMIUM} is missing (MISSIVE_REQUIRE_BROKERS=1 makes it required): apt-get install chromium, as .ci/run does`);
-}
+requireChromiumInCi();
 
-describe.skipIf(!existsSync(CHROMIUM))('the dashboard shows hostile message content as text (Chromium)', () => {
+describe.skipIf(!hasChromium)('the dashboard shows hostile message content as text (Chromium)', () => {
   it('services: a hostile service name, version, host and health reason are text', async () => {
     await page.goto(dashboard.url);
     const row = page.locator('#instances tr').filter({ hasText: EVIL.service });
